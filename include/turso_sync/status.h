@@ -1,0 +1,110 @@
+// Errors as values. Every fallible library function returns a Result<T> (or Status = Result<void>);
+// no exception escapes the library. An Error carries a kind that callers branch on (the CLI maps it to an exit
+// code, SPEC §3) and a message of the form "<what was being done>: <cause>".
+#pragma once
+
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+namespace turso_sync {
+
+enum class ErrorKind {
+  usage,        // bad argument or option
+  config,       // missing or invalid configuration (URL, .env, toml)
+  refused,      // the operation would lose data and was not forced (e.g. init over a working copy)
+  conflict,     // the remote changed rows that local changes depend on
+  unreachable,  // connection refused, DNS failure, TLS failure
+  timeout,      // the remote did not answer in time
+  auth,         // HTTP 401/403
+  server,       // HTTP 5xx or another unexpected HTTP status
+  protocol,     // the remote answered something that cannot be parsed
+  sql,          // the remote or a local database rejected a statement
+  local_db,     // a local SQLite file cannot be opened, read or written (corrupt, missing, read-only)
+  busy,         // a local database stayed locked by another process
+  io,           // a filesystem operation failed
+  cancelled,    // interrupted by a signal
+  internal,     // a bug in turso-sync
+};
+
+const char* to_string(ErrorKind kind);
+
+// Exit code of the CLI for an error of this kind (SPEC §3).
+int exit_code_for(ErrorKind kind);
+
+class Error {
+ public:
+  Error(ErrorKind kind, std::string message) : m_kind(kind), m_message(std::move(message)) {}
+
+  ErrorKind kind() const { return m_kind; }
+  const std::string& message() const { return m_message; }
+
+  // Prefixes the message with what was being done: "init: " + "HTTP 503" -> "init: HTTP 503".
+  Error context(const std::string& what) const& { return Error(m_kind, what + ": " + m_message); }
+
+ private:
+  ErrorKind m_kind;
+  std::string m_message;
+};
+
+// A value or an Error. Small on purpose: std::expected needs C++23, which clang 14 (clang-tidy) cannot parse.
+template <typename T>
+class [[nodiscard]] Result {
+ public:
+  Result(T value) : m_data(std::in_place_index<0>, std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(Error error) : m_data(std::in_place_index<1>, std::move(error)) {}  // NOLINT(google-explicit-constructor)
+
+  bool ok() const { return m_data.index() == 0; }
+  explicit operator bool() const { return ok(); }
+
+  T& value() & { return std::get<0>(m_data); }
+  const T& value() const& { return std::get<0>(m_data); }
+  T&& value() && { return std::get<0>(std::move(m_data)); }
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+
+  const Error& error() const& { return std::get<1>(m_data); }
+  Error&& error() && { return std::get<1>(std::move(m_data)); }
+
+ private:
+  std::variant<T, Error> m_data;
+};
+
+template <>
+class [[nodiscard]] Result<void> {
+ public:
+  Result() = default;
+  Result(Error error) : m_error(std::in_place_index<1>, std::move(error)) {}  // NOLINT(google-explicit-constructor)
+
+  bool ok() const { return m_error.index() == 0; }
+  explicit operator bool() const { return ok(); }
+  const Error& error() const& { return std::get<1>(m_error); }
+  Error&& error() && { return std::get<1>(std::move(m_error)); }
+
+ private:
+  std::variant<std::monostate, Error> m_error;
+};
+
+using Status = Result<void>;
+
+inline Status ok_status() { return Status(); }
+
+}  // namespace turso_sync
+
+// TS_TRY(expr): evaluates a Result; on error returns the error from the enclosing function, else yields the value.
+// TS_TRY_STATUS(expr): the same for Status (no value). GNU statement expressions, supported by g++ and clang.
+#define TS_TRY(expr)                                             \
+  ({                                                             \
+    auto ts_try_result_ = (expr);                                \
+    if (!ts_try_result_.ok()) return std::move(ts_try_result_).error(); \
+    std::move(ts_try_result_).value();                           \
+  })
+
+#define TS_TRY_STATUS(expr)                                      \
+  do {                                                           \
+    auto ts_try_status_ = (expr);                                \
+    if (!ts_try_status_.ok()) return std::move(ts_try_status_).error(); \
+  } while (0)

@@ -1,0 +1,198 @@
+#include "db/sqlite.h"
+
+#include <fmt/format.h>
+
+#include <utility>
+
+namespace turso_sync::db {
+
+ErrorKind error_kind_for(int code) {
+  switch (code & 0xFF) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: return ErrorKind::busy;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_PERM: return ErrorKind::local_db;
+    case SQLITE_INTERRUPT: return ErrorKind::cancelled;
+    default: return ErrorKind::sql;
+  }
+}
+
+Database::~Database() {
+  if (m_db) sqlite3_close_v2(m_db);
+}
+
+Database::Database(Database&& other) noexcept
+    : m_db(std::exchange(other.m_db, nullptr)), m_path(std::move(other.m_path)) {}
+
+Database& Database::operator=(Database&& other) noexcept {
+  if (this != &other) {
+    if (m_db) sqlite3_close_v2(m_db);
+    m_db = std::exchange(other.m_db, nullptr);
+    m_path = std::move(other.m_path);
+  }
+  return *this;
+}
+
+Result<Database> Database::open(const std::string& path, OpenMode mode, int busy_timeout_ms) {
+  int flags = SQLITE_OPEN_NOMUTEX;
+  switch (mode) {
+    case OpenMode::read_only: flags |= SQLITE_OPEN_READONLY; break;
+    case OpenMode::read_write: flags |= SQLITE_OPEN_READWRITE; break;
+    case OpenMode::create: flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE; break;
+  }
+  Database db;
+  db.m_path = path;
+  int rc = sqlite3_open_v2(path.c_str(), &db.m_db, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db.m_db ? sqlite3_errmsg(db.m_db) : sqlite3_errstr(rc);
+    return Error(error_kind_for(rc), fmt::format("open {}: {}", path, msg));
+  }
+  sqlite3_extended_result_codes(db.m_db, 1);
+  sqlite3_busy_timeout(db.m_db, busy_timeout_ms);
+  // A file that is not a database only fails on first read: check now so the error names the file.
+  rc = sqlite3_exec(db.m_db, "SELECT count(*) FROM sqlite_schema", nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) return db.last_error("open");
+  return db;
+}
+
+Status Database::exec(std::string_view sql) {
+  std::string copy(sql);
+  char* err = nullptr;
+  int rc = sqlite3_exec(m_db, copy.c_str(), nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
+    std::string msg = err ? err : sqlite3_errstr(rc);
+    sqlite3_free(err);
+    return Error(error_kind_for(rc), fmt::format("{}: {}", m_path, msg));
+  }
+  return {};
+}
+
+Result<Statement> Database::prepare(std::string_view sql) {
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v2(m_db, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
+  if (rc != SQLITE_OK) return last_error(fmt::format("prepare `{}`", sql.substr(0, 200)));
+  return Statement(stmt, this);
+}
+
+Error Database::last_error(std::string_view what) const {
+  int code = sqlite3_extended_errcode(m_db);
+  return Error(error_kind_for(code), fmt::format("{} ({}): {}", what, m_path, sqlite3_errmsg(m_db)));
+}
+
+Statement::~Statement() {
+  if (m_stmt) sqlite3_finalize(m_stmt);
+}
+
+Statement::Statement(Statement&& other) noexcept
+    : m_stmt(std::exchange(other.m_stmt, nullptr)), m_db(std::exchange(other.m_db, nullptr)) {}
+
+Statement& Statement::operator=(Statement&& other) noexcept {
+  if (this != &other) {
+    if (m_stmt) sqlite3_finalize(m_stmt);
+    m_stmt = std::exchange(other.m_stmt, nullptr);
+    m_db = std::exchange(other.m_db, nullptr);
+  }
+  return *this;
+}
+
+Status Statement::bind(int index, const Value& value) {
+  int rc = SQLITE_OK;
+  switch (value.type()) {
+    case ValueType::null: rc = sqlite3_bind_null(m_stmt, index); break;
+    case ValueType::integer: rc = sqlite3_bind_int64(m_stmt, index, value.as_integer()); break;
+    case ValueType::real: rc = sqlite3_bind_double(m_stmt, index, value.as_real()); break;
+    case ValueType::text:
+      rc = sqlite3_bind_text64(m_stmt, index, value.as_bytes().data(), value.as_bytes().size(), SQLITE_TRANSIENT,
+                               SQLITE_UTF8);
+      break;
+    case ValueType::blob:
+      rc = sqlite3_bind_blob64(m_stmt, index, value.as_bytes().data(), value.as_bytes().size(), SQLITE_TRANSIENT);
+      break;
+  }
+  if (rc != SQLITE_OK) return m_db->last_error(fmt::format("bind parameter {}", index));
+  return {};
+}
+
+Status Statement::bind_all(std::span<const Value> values) {
+  for (size_t i = 0; i < values.size(); ++i) TS_TRY_STATUS(bind(static_cast<int>(i + 1), values[i]));
+  return {};
+}
+
+Result<bool> Statement::step() {
+  int rc = sqlite3_step(m_stmt);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  const char* sql = sqlite3_sql(m_stmt);
+  return m_db->last_error(fmt::format("run `{}`", std::string_view(sql ? sql : "").substr(0, 200)));
+}
+
+Status Statement::reset() {
+  sqlite3_reset(m_stmt);
+  sqlite3_clear_bindings(m_stmt);
+  return {};
+}
+
+int Statement::column_count() const { return sqlite3_column_count(m_stmt); }
+
+std::string Statement::column_name(int index) const {
+  const char* name = sqlite3_column_name(m_stmt, index);
+  return name ? name : "";
+}
+
+Value Statement::column(int index) const {
+  switch (sqlite3_column_type(m_stmt, index)) {
+    case SQLITE_INTEGER: return Value::integer(sqlite3_column_int64(m_stmt, index));
+    case SQLITE_FLOAT: return Value::real(sqlite3_column_double(m_stmt, index));
+    case SQLITE_TEXT: {
+      const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(m_stmt, index));
+      int n = sqlite3_column_bytes(m_stmt, index);
+      return Value::text(std::string(p ? p : "", static_cast<size_t>(n)));
+    }
+    case SQLITE_BLOB: {
+      const auto* p = static_cast<const char*>(sqlite3_column_blob(m_stmt, index));
+      int n = sqlite3_column_bytes(m_stmt, index);
+      return Value::blob(std::string(p ? p : "", static_cast<size_t>(n)));
+    }
+    default: return Value::null();
+  }
+}
+
+int64_t Statement::column_int64(int index) const { return sqlite3_column_int64(m_stmt, index); }
+
+std::string Statement::column_text(int index) const {
+  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(m_stmt, index));
+  int n = sqlite3_column_bytes(m_stmt, index);
+  return std::string(p ? p : "", static_cast<size_t>(n));
+}
+
+Result<Transaction> Transaction::begin(Database& db, Kind kind) {
+  TS_TRY_STATUS(db.exec(kind == Kind::immediate ? "BEGIN IMMEDIATE" : "BEGIN"));
+  return Transaction(&db);
+}
+
+Transaction::Transaction(Transaction&& other) noexcept : m_db(std::exchange(other.m_db, nullptr)) {}
+
+Transaction::~Transaction() {
+  if (m_db && !sqlite3_get_autocommit(m_db->handle())) sqlite3_exec(m_db->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
+Status Transaction::commit() {
+  Database* db = std::exchange(m_db, nullptr);
+  auto st = db->exec("COMMIT");
+  if (!st.ok() && !sqlite3_get_autocommit(db->handle())) sqlite3_exec(db->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+  return st;
+}
+
+Result<int64_t> query_int(Database& db, std::string_view sql) {
+  auto stmt = TS_TRY(db.prepare(sql));
+  bool row = TS_TRY(stmt.step());
+  if (!row) return Error(ErrorKind::internal, fmt::format("query `{}` returned no row", sql));
+  return stmt.column_int64(0);
+}
+
+}  // namespace turso_sync::db

@@ -1,0 +1,33 @@
+// Byte-string helpers shared by every module: hex, base64, UTF-8 validation, exact REAL formatting, quoting.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace turso_sync {
+
+std::string to_hex(std::string_view bytes);  // upper case, as SQLite's hex()
+std::string base64_encode(std::string_view bytes);
+std::optional<std::string> base64_decode(std::string_view text);  // nullopt on invalid input
+bool is_valid_utf8(std::string_view bytes);
+
+// Shortest decimal that parses back to exactly `v` ("0.30000000000000004", "-0.0", "5e-324", "1.0").
+// Always contains '.', 'e', "inf" or "nan" so SQLite reads it as REAL. Infinities as "Inf"/"-Inf".
+std::string format_real(double v);
+
+// SQL identifier quoting: "name" with embedded quotes doubled. Always quotes, so keywords and odd names work.
+std::string quote_identifier(std::string_view name);
+// SQL string literal: 'text' with embedded quotes doubled (no handling of NUL; see the SQL renderer for that).
+std::string quote_literal(std::string_view text);
+
+// For messages: control characters and invalid UTF-8 escaped, the rest as is.
+std::string printable(std::string_view bytes);
+
+// Masks a secret for display: first 4 characters then "…(masked)"; empty stays "(none)".
+std::string mask_secret(std::string_view secret);
+
+std::string trim(std::string_view s);
+bool starts_with_icase(std::string_view s, std::string_view prefix);
+
+}  // namespace turso_sync

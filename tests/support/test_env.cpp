@@ -1,0 +1,210 @@
+#include "support/test_env.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <random>
+#include <sstream>
+#include <thread>
+
+namespace turso_sync::testing {
+
+TempDir::TempDir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string tmpl = std::string(base && *base ? base : "/tmp") + "/turso-sync-test-XXXXXX";
+  std::vector<char> buf(tmpl.begin(), tmpl.end());
+  buf.push_back('\0');
+  if (!mkdtemp(buf.data())) ADD_FAILURE() << "mkdtemp failed";
+  m_path = buf.data();
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::remove_all(m_path, ec);
+}
+
+std::string tursodb_path() {
+  if (const char* p = std::getenv("TURSODB")) return p;
+  return std::string(TURSO_SYNC_SOURCE_DIR) + "/node_modules/@tursodatabase/cli-linux-x64-gnu/tursodb";
+}
+
+int free_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  int port = ntohs(addr.sin_port);
+  close(fd);
+  return port;
+}
+
+namespace {
+
+bool port_accepts(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  close(fd);
+  return ok;
+}
+
+}  // namespace
+
+LocalServer::LocalServer() {
+  std::string binary = tursodb_path();
+  if (access(binary.c_str(), X_OK) != 0) {
+    ADD_FAILURE() << "tursodb not found at " << binary << " (run `make deps`)";
+    return;
+  }
+  for (int attempt = 0; attempt < 5 && m_pid < 0; ++attempt) {
+    m_port = free_port();
+    std::string db = m_dir.file("remote.db");
+    std::string listen = "127.0.0.1:" + std::to_string(m_port);
+    std::string log = m_dir.file("server.log");
+    pid_t pid = fork();
+    if (pid == 0) {
+      setsid();
+      int out = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      dup2(out, 1);
+      dup2(out, 2);
+      int in = open("/dev/null", O_RDONLY);
+      dup2(in, 0);
+      execl(binary.c_str(), binary.c_str(), db.c_str(), "--sync-server", listen.c_str(),
+            "--experimental-without-rowid", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    bool up = false;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (port_accepts(m_port)) {
+        up = true;
+        break;
+      }
+      int status;
+      if (waitpid(pid, &status, WNOHANG) == pid) break;  // died (port taken?): retry on another port
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (up) {
+      m_pid = pid;
+      m_url = "http://127.0.0.1:" + std::to_string(m_port);
+    } else {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+  }
+  if (m_pid < 0) ADD_FAILURE() << "could not start tursodb --sync-server";
+}
+
+void LocalServer::stop() {
+  if (m_pid <= 0) return;
+  kill(m_pid, SIGTERM);
+  for (int i = 0; i < 100; ++i) {
+    if (waitpid(m_pid, nullptr, WNOHANG) == m_pid) {
+      m_pid = -1;
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  kill(m_pid, SIGKILL);
+  waitpid(m_pid, nullptr, 0);
+  m_pid = -1;
+}
+
+LocalServer::~LocalServer() { stop(); }
+
+CommandResult run_command(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                          const std::string& cwd, const std::string& stdin_data) {
+  CommandResult result;
+  int out_pipe[2], err_pipe[2], in_pipe[2];
+  if (pipe(out_pipe) != 0 || pipe(err_pipe) != 0 || pipe(in_pipe) != 0) {
+    ADD_FAILURE() << "pipe failed";
+    return result;
+  }
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(in_pipe[0], 0);
+    dup2(out_pipe[1], 1);
+    dup2(err_pipe[1], 2);
+    for (int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1], in_pipe[0], in_pipe[1]}) close(fd);
+    if (!cwd.empty() && chdir(cwd.c_str()) != 0) _exit(126);
+    for (const auto& kv : env) putenv(const_cast<char*>(kv.c_str()));
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  close(in_pipe[0]);
+  if (!stdin_data.empty()) {
+    signal(SIGPIPE, SIG_IGN);
+    ssize_t ignored = write(in_pipe[1], stdin_data.data(), stdin_data.size());
+    (void)ignored;
+  }
+  close(in_pipe[1]);
+  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  int open_fds = 2;
+  char buf[65536];
+  while (open_fds > 0) {
+    if (poll(fds, 2, -1) < 0) break;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      ssize_t n = read(fds[i].fd, buf, sizeof buf);
+      if (n <= 0) {
+        close(fds[i].fd);
+        fds[i].fd = -1;
+        --open_fds;
+      } else {
+        (i == 0 ? result.out : result.err).append(buf, static_cast<size_t>(n));
+      }
+    }
+  }
+  int status = 0;
+  rusage usage{};
+  wait4(pid, &status, 0, &usage);
+  result.max_rss_kib = usage.ru_maxrss;
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
+CommandResult run_cli(const std::vector<std::string>& args, const std::vector<std::string>& env,
+                      const std::string& cwd) {
+  std::vector<std::string> argv{TURSO_SYNC_CLI};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_command(argv, env, cwd);
+}
+
+std::vector<std::string> remote_query(const std::string& url, const std::vector<std::string>& statements) {
+  std::vector<std::string> argv{"python3", std::string(TURSO_SYNC_SOURCE_DIR) + "/tests/support/hrana_query.py", url};
+  argv.insert(argv.end(), statements.begin(), statements.end());
+  CommandResult r = run_command(argv);
+  EXPECT_EQ(r.exit_code, 0) << "remote query failed: " << r.err;
+  std::vector<std::string> rows;
+  std::istringstream in(r.out);
+  for (std::string line; std::getline(in, line);) rows.push_back(line);
+  return rows;
+}
+
+void remote_exec(const std::string& url, const std::vector<std::string>& statements) {
+  remote_query(url, statements);
+}
+
+}  // namespace turso_sync::testing

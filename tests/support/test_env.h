@@ -1,0 +1,76 @@
+// Test harness: a real local Turso server per test, a temporary directory, the CLI as a subprocess, and an
+// independent way to query the remote (tests/support/hrana_query.py, Python's standard library only).
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace turso_sync::testing {
+
+namespace fs = std::filesystem;
+
+// A fresh directory under $TMPDIR, removed with its contents on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const fs::path& path() const { return m_path; }
+  std::string file(const std::string& name) const { return (m_path / name).string(); }
+
+ private:
+  fs::path m_path;
+};
+
+// `tursodb --sync-server` on a free 127.0.0.1 port, serving a fresh database file in its own directory.
+// Started by the constructor (fails the test on error), stopped by pid in the destructor.
+class LocalServer {
+ public:
+  LocalServer();
+  ~LocalServer();
+  LocalServer(const LocalServer&) = delete;
+  LocalServer& operator=(const LocalServer&) = delete;
+
+  const std::string& url() const { return m_url; }
+  int port() const { return m_port; }
+  pid_t pid() const { return m_pid; }
+  bool started() const { return m_pid > 0; }
+  void stop();
+
+ private:
+  TempDir m_dir;
+  std::string m_url;
+  int m_port = 0;
+  pid_t m_pid = -1;
+};
+
+// Path of the tursodb binary from the pinned npm package.
+std::string tursodb_path();
+int free_port();
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+  long max_rss_kib = 0;  // peak resident set size of the command (wait4's ru_maxrss)
+};
+
+// Runs `argv` with the extra environment `env` ("NAME=value"), in directory `cwd`; captures stdout and stderr.
+CommandResult run_command(const std::vector<std::string>& argv, const std::vector<std::string>& env = {},
+                          const std::string& cwd = "", const std::string& stdin_data = "");
+
+// Runs the turso-sync CLI built with the tests.
+CommandResult run_cli(const std::vector<std::string>& args, const std::vector<std::string>& env = {},
+                      const std::string& cwd = "");
+
+// Independent remote access: executes `statements` on `url` and returns every result row, each as a JSON
+// array of [type, value] pairs (see hrana_query.py). Fails the test if a statement fails.
+std::vector<std::string> remote_query(const std::string& url, const std::vector<std::string>& statements);
+// Executes statements and asserts success, ignoring rows.
+void remote_exec(const std::string& url, const std::vector<std::string>& statements);
+
+}  // namespace turso_sync::testing
