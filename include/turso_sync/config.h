@@ -20,6 +20,7 @@ struct Config {
   std::string name;          // database name from turso-sync.toml ("" for the single-database setup)
   std::string database_url;  // TURSO_DATABASE_URL (libsql://, https://, http://)
   std::string auth_token;    // TURSO_AUTH_TOKEN; never printed, logged or written by turso-sync
+  std::string token_env = "TURSO_AUTH_TOKEN";  // the variable auth_token is read from (token_env in the toml)
   std::string replica_path = "local_replica.db";  // REPLICA_DB
   std::string working_path = "working_copy.db";   // WORKING_DB
   std::string diff_path = "diff.sql";             // DIFF_FILE

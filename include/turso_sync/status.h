@@ -96,15 +96,20 @@ inline Status ok_status() { return Status(); }
 
 // TS_TRY(expr): evaluates a Result; on error returns the error from the enclosing function, else yields the value.
 // TS_TRY_STATUS(expr): the same for Status (no value). GNU statement expressions, supported by g++ and clang.
-#define TS_TRY(expr)                                             \
-  ({                                                             \
-    auto ts_try_result_ = (expr);                                \
-    if (!ts_try_result_.ok()) return std::move(ts_try_result_).error(); \
-    std::move(ts_try_result_).value();                           \
+#define TS_CONCAT_INNER_(a, b) a##b
+#define TS_CONCAT_(a, b) TS_CONCAT_INNER_(a, b)
+
+#define TS_TRY(expr) TS_TRY_IMPL_(expr, TS_CONCAT_(ts_try_result_, __COUNTER__))
+#define TS_TRY_IMPL_(expr, var)                    \
+  ({                                               \
+    auto var = (expr);                             \
+    if (!var.ok()) return std::move(var).error();  \
+    std::move(var).value();                        \
   })
 
-#define TS_TRY_STATUS(expr)                                      \
-  do {                                                           \
-    auto ts_try_status_ = (expr);                                \
-    if (!ts_try_status_.ok()) return std::move(ts_try_status_).error(); \
+#define TS_TRY_STATUS(expr) TS_TRY_STATUS_IMPL_(expr, TS_CONCAT_(ts_try_status_, __COUNTER__))
+#define TS_TRY_STATUS_IMPL_(expr, var)             \
+  do {                                             \
+    auto var = (expr);                             \
+    if (!var.ok()) return std::move(var).error();  \
   } while (0)

@@ -188,6 +188,24 @@ Status Transaction::commit() {
   return st;
 }
 
+Status copy_database(const std::string& source_path, Database& destination) {
+  Database source = TS_TRY(Database::open(source_path, OpenMode::read_only));
+  sqlite3_backup* backup = sqlite3_backup_init(destination.handle(), "main", source.handle(), "main");
+  if (!backup) return destination.last_error(fmt::format("copy {} into", source_path));
+  int rc;
+  int busy_retries = 0;
+  do {
+    rc = sqlite3_backup_step(backup, -1);
+    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) sqlite3_sleep(50);
+  } while (rc == SQLITE_OK || ((rc == SQLITE_BUSY || rc == SQLITE_LOCKED) && ++busy_retries < 200));
+  sqlite3_backup_finish(backup);
+  if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+    return Error(ErrorKind::busy, fmt::format("copy {} into {}: the database stayed locked by another process for 10 s; "
+                                              "close the application or retry", source_path, destination.path()));
+  if (rc != SQLITE_DONE) return destination.last_error(fmt::format("copy {} into", source_path));
+  return {};
+}
+
 Result<int64_t> query_int(Database& db, std::string_view sql) {
   auto stmt = TS_TRY(db.prepare(sql));
   bool row = TS_TRY(stmt.step());

@@ -7,6 +7,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "turso_sync/status.h"
 #include "turso_sync/value.h"
@@ -31,6 +32,8 @@ class Database {
   static Result<Database> open(const std::string& path, OpenMode mode, int busy_timeout_ms = 5000);
 
   sqlite3* handle() const { return m_db; }
+  // Gives up ownership of the connection; the caller closes it with sqlite3_close.
+  sqlite3* release() { return std::exchange(m_db, nullptr); }
   const std::string& path() const { return m_path; }
 
   // Runs one or more statements that return no rows.
@@ -93,6 +96,10 @@ class Transaction {
 
 // Maps an SQLite result code to the error kind a caller acts on.
 ErrorKind error_kind_for(int sqlite_code);
+
+// Copies the whole content of the database at `source_path` into `destination` in one SQLite transaction
+// (sqlite3_backup): other connections to `destination` see the old content or the new, never a mix.
+Status copy_database(const std::string& source_path, Database& destination);
 
 // Convenience: runs a query returning one integer (e.g. "SELECT count(*) FROM t").
 Result<int64_t> query_int(Database& db, std::string_view sql);

@@ -1,0 +1,156 @@
+// Talking to a Turso / libSQL remote over HTTP (SPEC §4): URL resolution, an injectable HTTP transport, and a
+// Hrana /v2/pipeline client with exact values. Thread-compatible: one RemoteClient per thread.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "turso_sync/config.h"
+#include "turso_sync/status.h"
+#include "turso_sync/value.h"
+
+namespace turso_sync {
+
+// A database URL resolved to the HTTP base URL the client talks to.
+struct RemoteEndpoint {
+  std::string original;  // as configured
+  std::string base_url;  // "https://host[:port][/path]" without trailing slash
+  std::string host;
+  bool tls = true;
+  bool loopback = false;  // localhost, 127.0.0.0/8, ::1
+};
+
+// libsql://host -> https://host; libsql://host:port?tls=0 -> http://host:port; https:// and http:// as given;
+// wss:// and ws:// -> https:// and http://. Trailing slashes are dropped. ErrorKind::config on anything else
+// (no scheme, no host, bad port, a token in the URL, tls=0 without a port).
+Result<RemoteEndpoint> parse_database_url(const std::string& url);
+
+// The HTTP layer behind an interface so tests can inject faults (STYLE §8).
+class HttpTransport {
+ public:
+  struct Request {
+    std::string url;
+    std::string body;
+    std::string content_type = "application/json";
+    std::string bearer_token;  // sent as "Authorization: Bearer …" when not empty
+    int timeout_ms = 60000;
+  };
+  struct Response {
+    long status = 0;
+    std::string body;
+    std::string content_type;
+  };
+  virtual ~HttpTransport() = default;
+  // Errors: ErrorKind::unreachable (connect/DNS/TLS/connection lost), ErrorKind::timeout. Any HTTP status is a
+  // successful Response; the caller interprets it.
+  virtual Result<Response> post(const Request& request) = 0;
+};
+
+struct TransportOptions {
+  int connect_timeout_ms = 10000;
+  std::string ca_cert;                  // PEM bundle; empty = system store. Certificates are always verified.
+  size_t max_response_bytes = 256 << 20;  // a larger answer is a protocol error, never an unbounded buffer
+};
+
+// libcurl transport: keep-alive, connect/total timeouts, TLS verification, HTTP/2 where offered.
+std::unique_ptr<HttpTransport> make_curl_transport(const TransportOptions& options);
+
+// A statement with positional arguments (?1, ?2 … or ?).
+struct SqlStatement {
+  std::string sql;
+  std::vector<Value> args;
+};
+
+// One statement's answer.
+struct StatementResult {
+  std::vector<std::string> columns;
+  std::vector<std::vector<Value>> rows;
+};
+
+// A step condition of a Hrana batch (the step runs only when the condition holds).
+struct BatchCondition {
+  enum class Kind { ok, error, not_, and_, or_ };
+  Kind kind = Kind::ok;
+  int step = 0;                        // for ok/error: index of an earlier step
+  std::vector<BatchCondition> children;  // for not (one), and, or
+  static BatchCondition ok(int step) { return {Kind::ok, step, {}}; }
+  static BatchCondition error(int step) { return {Kind::error, step, {}}; }
+  static BatchCondition negate(BatchCondition c) { return {Kind::not_, 0, {std::move(c)}}; }
+  static BatchCondition all(std::vector<BatchCondition> c) { return {Kind::and_, 0, std::move(c)}; }
+  static BatchCondition any(std::vector<BatchCondition> c) { return {Kind::or_, 0, std::move(c)}; }
+};
+
+struct BatchStep {
+  SqlStatement stmt;
+  std::optional<BatchCondition> condition;
+};
+
+// Per step: a result (ran, succeeded), an error message (ran, failed), or neither (skipped by its condition).
+struct BatchStepOutcome {
+  std::optional<StatementResult> result;
+  std::optional<std::string> error;
+  bool skipped() const { return !result && !error; }
+};
+
+// Whether a request may be sent again after a failure whose outcome is unknown.
+enum class Retry { safe, unsafe };
+
+struct RemoteOptions {
+  int max_retries = 3;                 // for Retry::safe requests, on unreachable/timeout/5xx
+  int initial_backoff_ms = 200;        // doubles each retry, with jitter
+  size_t max_request_bytes = 8 << 20;  // batches above this are the caller's to split
+};
+
+class RemoteClient {
+ public:
+  // Resolves the URL and refuses to send a token over plain http to a non-loopback host unless
+  // config.allow_insecure_http. `transport` defaults to libcurl.
+  static Result<std::unique_ptr<RemoteClient>> create(const Config& config,
+                                                      std::unique_ptr<HttpTransport> transport = nullptr,
+                                                      RemoteOptions options = {});
+
+  const RemoteEndpoint& endpoint() const { return m_endpoint; }
+
+  // Runs statements in one request, each in autocommit, stopping at the first failing one
+  // (ErrorKind::sql with the server's message and the statement).
+  Result<std::vector<StatementResult>> execute(std::span<const SqlStatement> statements, Retry retry);
+  Result<StatementResult> execute(const SqlStatement& statement, Retry retry);
+
+  // Streams the rows of one query: `on_row` is called for each row in order, from a buffer of one response;
+  // returning an error stops and returns it. Cheaper than execute() for large results (no row vectors kept).
+  Status query_rows(const SqlStatement& statement, Retry retry,
+                    const std::function<Status(std::span<const Value> row)>& on_row, size_t* response_bytes = nullptr);
+
+  // One Hrana batch (with step conditions) in one request.
+  Result<std::vector<BatchStepOutcome>> batch(std::span<const BatchStep> steps, Retry retry);
+
+  // Round trip of a trivial query, for status.
+  Result<std::chrono::microseconds> ping();
+
+  // Low-level: POSTs `body` to base_url + path with auth, retrying per `retry`; interprets HTTP status codes
+  // (401/403 -> auth, 404 -> server "not a Turso endpoint", 5xx -> server).
+  Result<HttpTransport::Response> post(const std::string& path, std::string body, const std::string& content_type,
+                                       Retry retry);
+
+  RemoteClient(RemoteEndpoint endpoint, std::string token, std::unique_ptr<HttpTransport> transport,
+               RemoteOptions options, int request_timeout_ms);
+
+ private:
+  RemoteEndpoint m_endpoint;
+  std::string m_token;
+  std::unique_ptr<HttpTransport> m_transport;
+  RemoteOptions m_options;
+  int m_request_timeout_ms;
+};
+
+// SQL fragment and argument that carry `value` exactly through Hrana: "?" and the value itself, except TEXT
+// that is not valid UTF-8 ("CAST(? AS TEXT)" with the bytes as a BLOB) and infinite REALs ("9e999"/"-9e999"
+// with no argument). `args` receives the argument when one is needed.
+std::string exact_placeholder(const Value& value, std::vector<Value>& args);
+
+}  // namespace turso_sync

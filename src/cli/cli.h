@@ -1,0 +1,74 @@
+// The command-line program: parse, call the library, print. Each command lives in its own cmd_<name>.cpp and
+// registers itself on the CLI11 app through a register_<name>() function called from main.cpp.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "turso_sync/config.h"
+#include "turso_sync/status.h"
+#include "turso_sync/sync.h"
+#include "util/json_writer.h"
+
+namespace turso_sync::cli {
+
+struct GlobalOptions {
+  std::string env_file;
+  std::string config_file;
+  std::string db_name;
+  bool all = false;
+  bool json = false;
+  bool quiet = false;
+  bool verbose = false;
+  bool no_color = false;
+  std::string ca_cert;
+  bool allow_insecure_http = false;
+};
+
+// What every command gets: the global options and the ways to print.
+class Context {
+ public:
+  GlobalOptions global;
+  int exit_code = 0;
+
+  ConfigOverrides overrides() const;
+  // Loads the configuration for the selected database; prints its warnings (unless --quiet/--json).
+  Result<Config> load_config();
+
+  // Human output on stdout (suppressed by --quiet and --json).
+  void print(const std::string& text) const;
+  // Diagnostics on stderr: warnings (suppressed by --quiet), verbose details (only with -v).
+  void warn(const std::string& text) const;
+  void verbose(const std::string& text) const;
+  // Prints `error` (as JSON on stdout with --json, else "turso-sync: error: …" on stderr) and returns its exit code.
+  int fail(const Error& error) const;
+  // Prints a JSON document on stdout followed by a newline.
+  void print_json(const JsonWriter& json) const;
+
+  bool color() const;
+  std::string bold(const std::string& s) const;
+  std::string green(const std::string& s) const;
+  std::string red(const std::string& s) const;
+  std::string yellow(const std::string& s) const;
+
+  // A progress line on stderr when it is a terminal (and not --quiet/--json), redrawn at most 10 times a second.
+  ProgressCallback progress_printer();
+  void end_progress();
+
+ private:
+  bool m_progress_shown = false;
+};
+
+// Human-readable byte count ("1.2 MB").
+std::string human_bytes(uint64_t bytes);
+
+void register_init(CLI::App& app, Context& ctx);
+void register_status(CLI::App& app, Context& ctx);
+void register_diff(CLI::App& app, Context& ctx);
+// Commands of SPEC §3 not built yet: they exist, have --help, and exit 2 saying so.
+void register_pending(CLI::App& app, Context& ctx);
+
+}  // namespace turso_sync::cli

@@ -1,0 +1,67 @@
+#include <fmt/format.h>
+
+#include "cli/cli.h"
+
+namespace turso_sync::cli {
+
+namespace {
+
+struct InitArgs {
+  bool force = false;
+};
+
+int run_init(Context& ctx, const InitArgs& args) {
+  auto config = ctx.load_config();
+  if (!config.ok()) return ctx.fail(config.error());
+  auto sync = SyncContext::open(*config);
+  if (!sync.ok()) return ctx.fail(sync.error());
+  InitOptions options;
+  options.force = args.force;
+  options.progress = ctx.progress_printer();
+  auto report = (*sync)->init(options);
+  ctx.end_progress();
+  if (!report.ok()) return ctx.fail(report.error());
+  for (const auto& w : report->warnings) ctx.warn("warning: " + w);
+  if (ctx.global.json) {
+    JsonWriter w;
+    w.begin_object()
+        .key("command").string("init")
+        .key("replica").string(config->replica_path)
+        .key("working_copy").string(config->working_path)
+        .key("working_copy_replaced").boolean(report->working_copy_replaced)
+        .key("tables").integer(report->tables)
+        .key("rows").integer(report->rows)
+        .key("other_objects").integer(report->other_objects)
+        .key("bytes_received").integer(static_cast<int64_t>(report->bytes_received))
+        .key("requests").integer(report->requests)
+        .key("protocol").string(report->protocol)
+        .key("elapsed_ms").integer(report->elapsed.count())
+        .key("warnings").begin_array();
+    for (const auto& warning : report->warnings) w.string(warning);
+    w.end_array().end_object();
+    ctx.print_json(w);
+  } else {
+    ctx.print(fmt::format("{} {} tables, {} rows, {} indexes/views/triggers from {} ({} in {} requests, {:.1f} s)",
+                          ctx.green("initialized:"), report->tables, report->rows, report->other_objects,
+                          config->database_url, human_bytes(report->bytes_received), report->requests,
+                          static_cast<double>(report->elapsed.count()) / 1000.0));
+    ctx.print(fmt::format("  replica       {}", config->replica_path));
+    ctx.print(fmt::format("  working copy  {}{}", config->working_path,
+                          report->working_copy_replaced ? " (replaced)" : " (created)"));
+  }
+  return 0;
+}
+
+}  // namespace
+
+void register_init(CLI::App& app, Context& ctx) {
+  auto args = std::make_shared<InitArgs>();
+  auto* cmd = app.add_subcommand("init",
+                                 "Download the remote into the replica and create the working copy from it.\n"
+                                 "Refuses (exit 2) when the working copy already exists, unless --force.");
+  cmd->add_flag("-f,--force", args->force,
+                "Replace an existing working copy with the remote's content (local changes are lost)");
+  cmd->callback([&ctx, args] { ctx.exit_code = run_init(ctx, *args); });
+}
+
+}  // namespace turso_sync::cli

@@ -1,0 +1,112 @@
+#include <fmt/format.h>
+
+#include "cli/cli.h"
+
+namespace turso_sync::cli {
+
+namespace {
+
+struct StatusArgs {
+  bool offline = false;
+};
+
+std::string source_note(const StatusReport& r, const std::string& var) {
+  auto it = r.sources.find(var);
+  return it == r.sources.end() ? "" : fmt::format("  ({})", it->second);
+}
+
+std::string describe_file(const FileInfo& f) {
+  if (!f.exists) return fmt::format("{}  (missing)", f.path);
+  std::string s = fmt::format("{}  {}", f.path, human_bytes(f.size));
+  if (f.wal_size) s += fmt::format(" + {} WAL", human_bytes(f.wal_size));
+  return s;
+}
+
+void write_file_json(JsonWriter& w, const char* key, const FileInfo& f) {
+  w.key(key).begin_object().key("path").string(f.path).key("exists").boolean(f.exists);
+  w.key("size").integer(static_cast<int64_t>(f.size)).key("wal_size").integer(static_cast<int64_t>(f.wal_size));
+  w.end_object();
+}
+
+int run_status(Context& ctx, const StatusArgs& args) {
+  auto config = ctx.load_config();
+  if (!config.ok()) return ctx.fail(config.error());
+  auto sync = SyncContext::open(*config);
+  if (!sync.ok()) return ctx.fail(sync.error());
+  StatusOptions options;
+  options.check_remote = !args.offline;
+  auto report = (*sync)->status(options);
+  if (!report.ok()) return ctx.fail(report.error());
+  const StatusReport& r = *report;
+  if (ctx.global.json) {
+    JsonWriter w;
+    w.begin_object().key("config").begin_object();
+    w.key("database_url").string(r.database_url).key("http_url").string(r.remote_http_url);
+    w.key("auth_token").string(r.token_masked).key("sources").begin_object();
+    for (const auto& [k, v] : r.sources) w.key(k).string(v);
+    w.end_object().key("files_read").begin_array();
+    for (const auto& f : r.config_files) w.string(f);
+    w.end_array().end_object();
+    w.key("files").begin_object();
+    write_file_json(w, "replica", r.replica);
+    write_file_json(w, "working_copy", r.working_copy);
+    w.key("state_dir").string(r.state_dir).end_object();
+    w.key("initialized").boolean(r.initialized);
+    w.key("sync").begin_object().key("protocol").string(r.protocol).key("last_pull_at").string(r.last_pull_at);
+    w.key("last_push_at").string(r.last_push_at).key("remote_revision").string(r.remote_revision).end_object();
+    w.key("remote").begin_object().key("checked").boolean(r.remote_checked).key("reachable").boolean(r.remote_reachable);
+    if (r.remote_reachable) w.key("round_trip_ms").real(r.round_trip_ms);
+    if (!r.remote_error.empty()) w.key("error").string(r.remote_error);
+    w.end_object();
+    w.key("warnings").begin_array();
+    for (const auto& x : r.warnings) w.string(x);
+    w.end_array().end_object();
+    ctx.print_json(w);
+    return r.remote_exit_code;
+  }
+  std::string out;
+  out += ctx.bold("Configuration") + "\n";
+  out += fmt::format("  database URL   {}{}\n", r.database_url.empty() ? "(not set: run ./setup-turso.sh or set "
+                                                                          "TURSO_DATABASE_URL)"
+                                                                        : r.database_url,
+                     source_note(r, "TURSO_DATABASE_URL"));
+  if (!r.remote_http_url.empty()) out += fmt::format("  endpoint       {}\n", r.remote_http_url);
+  out += fmt::format("  auth token     {}{}\n", r.token_masked, source_note(r, "TURSO_AUTH_TOKEN"));
+  if (!r.config_files.empty()) {
+    std::string files;
+    for (const auto& f : r.config_files) files += (files.empty() ? "" : ", ") + f;
+    out += fmt::format("  read from      {}\n", files);
+  }
+  out += ctx.bold("Files") + "\n";
+  out += fmt::format("  replica        {}\n", describe_file(r.replica));
+  out += fmt::format("  working copy   {}\n", describe_file(r.working_copy));
+  out += fmt::format("  state dir      {}\n", r.state_dir);
+  out += ctx.bold("Sync") + "\n";
+  if (!r.initialized) out += "  not initialized: run `turso-sync init`\n";
+  out += fmt::format("  protocol       {}\n", r.protocol.empty() ? "-" : r.protocol);
+  out += fmt::format("  last pull      {}\n", r.last_pull_at.empty() ? "never" : r.last_pull_at);
+  out += fmt::format("  last push      {}\n", r.last_push_at.empty() ? "never" : r.last_push_at);
+  if (r.remote_checked) {
+    out += ctx.bold("Remote") + "\n";
+    if (r.remote_reachable)
+      out += fmt::format("  reachable      {} (round trip {:.1f} ms)\n", ctx.green("yes"), r.round_trip_ms);
+    else
+      out += fmt::format("  reachable      {}: {}\n", ctx.red("no"), r.remote_error);
+  }
+  for (const auto& x : r.warnings) out += ctx.yellow("warning: ") + x + "\n";
+  ctx.print(out);
+  return r.remote_exit_code;
+}
+
+}  // namespace
+
+void register_status(CLI::App& app, Context& ctx) {
+  auto args = std::make_shared<StatusArgs>();
+  auto* cmd = app.add_subcommand("status",
+                                 "Show configuration (token masked), files, last pull/push and whether the remote is "
+                                 "reachable.\nExit 4 when the remote is unreachable or rejects the token.");
+  cmd->add_flag("--offline", args->offline, "Do not contact the remote");
+  cmd->callback([&ctx, args] { ctx.exit_code = run_status(ctx, *args); });
+}
+
+}  // namespace turso_sync::cli

@@ -1,0 +1,111 @@
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+#include "cli/cli.h"
+
+namespace turso_sync::cli {
+
+ConfigOverrides Context::overrides() const {
+  ConfigOverrides o;
+  if (!global.env_file.empty()) o.env_file = global.env_file;
+  if (!global.config_file.empty()) o.toml_file = global.config_file;
+  if (!global.db_name.empty()) o.db_name = global.db_name;
+  if (!global.ca_cert.empty()) o.ca_cert = global.ca_cert;
+  if (global.allow_insecure_http) o.allow_insecure_http = true;
+  return o;
+}
+
+Result<Config> Context::load_config() {
+  Config config = TS_TRY(turso_sync::load_config(overrides(), process_environment()));
+  for (const auto& w : config.warnings) warn("warning: " + w);
+  return config;
+}
+
+void Context::print(const std::string& text) const {
+  if (global.quiet || global.json) return;
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  if (text.empty() || text.back() != '\n') std::fputc('\n', stdout);
+  std::fflush(stdout);
+}
+
+void Context::warn(const std::string& text) const {
+  if (global.quiet) return;
+  std::fprintf(stderr, "%s\n", text.c_str());
+}
+
+void Context::verbose(const std::string& text) const {
+  if (global.verbose) std::fprintf(stderr, "%s\n", text.c_str());
+}
+
+int Context::fail(const Error& error) const {
+  int code = exit_code_for(error.kind());
+  if (global.json) {
+    JsonWriter w;
+    w.begin_object().key("error").begin_object();
+    w.key("kind").string(to_string(error.kind())).key("message").string(error.message()).key("exit_code").integer(code);
+    w.end_object().end_object();
+    std::printf("%s\n", w.str().c_str());
+  } else {
+    std::string prefix = color() ? "\033[1;31mturso-sync: error:\033[0m " : "turso-sync: error: ";
+    std::fprintf(stderr, "%s%s\n", prefix.c_str(), error.message().c_str());
+  }
+  return code;
+}
+
+void Context::print_json(const JsonWriter& json) const { std::printf("%s\n", json.str().c_str()); }
+
+bool Context::color() const {
+  if (global.no_color || std::getenv("NO_COLOR")) return false;
+  return isatty(STDOUT_FILENO) && isatty(STDERR_FILENO);
+}
+
+std::string Context::bold(const std::string& s) const { return color() ? "\033[1m" + s + "\033[0m" : s; }
+std::string Context::green(const std::string& s) const { return color() ? "\033[32m" + s + "\033[0m" : s; }
+std::string Context::red(const std::string& s) const { return color() ? "\033[31m" + s + "\033[0m" : s; }
+std::string Context::yellow(const std::string& s) const { return color() ? "\033[33m" + s + "\033[0m" : s; }
+
+std::string human_bytes(uint64_t bytes) {
+  const char* units[] = {"B", "KB", "MB", "GB", "TB"};
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  return u == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", v, units[u]);
+}
+
+ProgressCallback Context::progress_printer() {
+  if (global.quiet || global.json || !isatty(STDERR_FILENO)) return nullptr;
+  auto last = std::make_shared<std::chrono::steady_clock::time_point>();
+  return [this, last](const Progress& p) {
+    auto now = std::chrono::steady_clock::now();
+    if (now - *last < std::chrono::milliseconds(100) && p.phase == "rows") return;
+    *last = now;
+    std::string line;
+    if (p.phase == "rows") {
+      std::string total = p.rows_total >= 0 ? fmt::format("/{}", p.rows_total) : "";
+      std::string pct = p.rows_total > 0 ? fmt::format(" ({}%)", p.rows_done * 100 / p.rows_total) : "";
+      line = fmt::format("downloading rows {}{}{}  table {}  {}", p.rows_done, total, pct, p.table,
+                         human_bytes(p.bytes_received));
+    } else {
+      line = fmt::format("{}…", p.phase);
+    }
+    std::fprintf(stderr, "\r\033[K%s", line.c_str());
+    std::fflush(stderr);
+    m_progress_shown = true;
+  };
+}
+
+void Context::end_progress() {
+  if (m_progress_shown) std::fprintf(stderr, "\r\033[K");
+  m_progress_shown = false;
+}
+
+}  // namespace turso_sync::cli

@@ -1,0 +1,39 @@
+// Hrana over HTTP (/v2/pipeline) wire format: request encoding and streaming response decoding.
+// Spec: tursodatabase/libsql docs (HRANA_3_SPEC, "HTTP" and "Values"); the subset used is described in
+// docs/protocol.md. Values are exact: integers travel as decimal strings, REALs as shortest round-trip JSON
+// numbers, BLOBs as base64, TEXT as JSON strings (valid UTF-8 only; see exact_placeholder()).
+#pragma once
+
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "turso_sync/remote.h"
+#include "util/json_writer.h"
+
+namespace turso_sync::hrana {
+
+// Encodes a pipeline request holding one "execute" request per statement (and no baton).
+Result<std::string> encode_execute_pipeline(std::span<const SqlStatement> statements);
+// Encodes a pipeline request holding one "batch" request.
+Result<std::string> encode_batch_pipeline(std::span<const BatchStep> steps);
+
+// Writes one Hrana value; ErrorKind::usage for TEXT that is not valid UTF-8 and for non-finite REALs, which JSON
+// cannot carry (callers use exact_placeholder() to avoid both).
+Status write_value(JsonWriter& w, const Value& value);
+
+// Decodes the answer to encode_execute_pipeline: one StatementResult per statement, or the first error
+// (ErrorKind::sql naming the failing statement).
+Result<std::vector<StatementResult>> decode_execute_pipeline(std::string& body,
+                                                             std::span<const SqlStatement> statements);
+
+// Decodes the answer to a single-statement execute pipeline, calling `on_row` for each row as it is parsed.
+Status decode_rows(std::string& body, const SqlStatement& statement,
+                   const std::function<Status(std::span<const Value>)>& on_row);
+
+// Decodes the answer to encode_batch_pipeline.
+Result<std::vector<BatchStepOutcome>> decode_batch_pipeline(std::string& body, size_t step_count);
+
+}  // namespace turso_sync::hrana

@@ -1,0 +1,139 @@
+#include <fmt/format.h>
+
+#include <chrono>
+#include <random>
+#include <thread>
+
+#include "remote/hrana.h"
+#include "turso_sync/remote.h"
+#include "util/text.h"
+
+namespace turso_sync {
+
+namespace {
+
+std::string body_excerpt(const std::string& body) {
+  std::string s = printable(body.substr(0, 300));
+  return s.empty() ? "(empty body)" : s;
+}
+
+Error http_status_error(const std::string& url, const HttpTransport::Response& r) {
+  if (r.status == 401 || r.status == 403)
+    return Error(ErrorKind::auth, fmt::format("{}: authentication failed (HTTP {}): check TURSO_AUTH_TOKEN "
+                                              "(create a token with `turso db tokens create <database>`)",
+                                              url, r.status));
+  if (r.status == 404)
+    return Error(ErrorKind::server,
+                 fmt::format("{}: HTTP 404: no Turso database at this URL; check TURSO_DATABASE_URL", url));
+  if (r.status == 413)
+    return Error(ErrorKind::server, fmt::format("{}: HTTP 413: request larger than the server accepts", url));
+  return Error(ErrorKind::server, fmt::format("{}: HTTP {}: {}", url, r.status, body_excerpt(r.body)));
+}
+
+bool retryable(const Error& e) {
+  return e.kind() == ErrorKind::unreachable || e.kind() == ErrorKind::timeout || e.kind() == ErrorKind::server;
+}
+
+}  // namespace
+
+RemoteClient::RemoteClient(RemoteEndpoint endpoint, std::string token, std::unique_ptr<HttpTransport> transport,
+                           RemoteOptions options, int request_timeout_ms)
+    : m_endpoint(std::move(endpoint)),
+      m_token(std::move(token)),
+      m_transport(std::move(transport)),
+      m_options(options),
+      m_request_timeout_ms(request_timeout_ms) {}
+
+Result<std::unique_ptr<RemoteClient>> RemoteClient::create(const Config& config,
+                                                           std::unique_ptr<HttpTransport> transport,
+                                                           RemoteOptions options) {
+  TS_TRY_STATUS(require_remote(config));
+  RemoteEndpoint ep = TS_TRY(parse_database_url(config.database_url));
+  if (!ep.tls && !ep.loopback && !config.auth_token.empty() && !config.allow_insecure_http)
+    return Error(ErrorKind::config,
+                 fmt::format("refusing to send the auth token over plain http to {} (not a loopback host): use "
+                             "https:// or libsql://, or pass --allow-insecure-http if the network is trusted",
+                             ep.host));
+  if (!transport) {
+    TransportOptions t;
+    t.connect_timeout_ms = config.connect_timeout_ms;
+    t.ca_cert = config.ca_cert;
+    transport = make_curl_transport(t);
+  }
+  return std::make_unique<RemoteClient>(std::move(ep), config.auth_token, std::move(transport), options,
+                                        config.request_timeout_ms);
+}
+
+Result<HttpTransport::Response> RemoteClient::post(const std::string& path, std::string body,
+                                                   const std::string& content_type, Retry retry) {
+  HttpTransport::Request req;
+  req.url = m_endpoint.base_url + path;
+  req.body = std::move(body);
+  req.content_type = content_type;
+  req.bearer_token = m_token;
+  req.timeout_ms = m_request_timeout_ms;
+  int attempts = retry == Retry::safe ? m_options.max_retries + 1 : 1;
+  int backoff = m_options.initial_backoff_ms;
+  std::mt19937 rng(std::random_device{}());
+  for (int attempt = 1;; ++attempt) {
+    auto response = m_transport->post(req);
+    std::optional<Error> err;
+    if (!response.ok()) {
+      err = response.error();
+    } else if (response->status != 200) {
+      err = http_status_error(req.url, *response);
+    } else {
+      return response;
+    }
+    if (attempt >= attempts || !retryable(*err)) return *err;
+    std::uniform_int_distribution<int> jitter(0, backoff / 2);
+    std::this_thread::sleep_for(std::chrono::milliseconds(backoff + jitter(rng)));
+    backoff *= 2;
+  }
+}
+
+Result<std::vector<StatementResult>> RemoteClient::execute(std::span<const SqlStatement> statements, Retry retry) {
+  std::string body = TS_TRY(hrana::encode_execute_pipeline(statements));
+  auto response = TS_TRY(post("/v2/pipeline", std::move(body), "application/json", retry));
+  return hrana::decode_execute_pipeline(response.body, statements);
+}
+
+Result<StatementResult> RemoteClient::execute(const SqlStatement& statement, Retry retry) {
+  auto results = TS_TRY(execute(std::span<const SqlStatement>(&statement, 1), retry));
+  return std::move(results.at(0));
+}
+
+Status RemoteClient::query_rows(const SqlStatement& statement, Retry retry,
+                                const std::function<Status(std::span<const Value>)>& on_row, size_t* response_bytes) {
+  std::string body = TS_TRY(hrana::encode_execute_pipeline(std::span<const SqlStatement>(&statement, 1)));
+  auto response = TS_TRY(post("/v2/pipeline", std::move(body), "application/json", retry));
+  if (response_bytes) *response_bytes = response.body.size();
+  return hrana::decode_rows(response.body, statement, on_row);
+}
+
+Result<std::vector<BatchStepOutcome>> RemoteClient::batch(std::span<const BatchStep> steps, Retry retry) {
+  std::string body = TS_TRY(hrana::encode_batch_pipeline(steps));
+  auto response = TS_TRY(post("/v2/pipeline", std::move(body), "application/json", retry));
+  return hrana::decode_batch_pipeline(response.body, steps.size());
+}
+
+Result<std::chrono::microseconds> RemoteClient::ping() {
+  auto start = std::chrono::steady_clock::now();
+  auto result = TS_TRY(execute(SqlStatement{"SELECT 1", {}}, Retry::unsafe));
+  auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
+  if (result.rows.size() != 1 || result.rows[0].size() != 1 || result.rows[0][0] != Value::integer(1))
+    return Error(ErrorKind::protocol, fmt::format("{}: `SELECT 1` returned something else", m_endpoint.base_url));
+  return elapsed;
+}
+
+std::string exact_placeholder(const Value& value, std::vector<Value>& args) {
+  if (value.type() == ValueType::real && std::isinf(value.as_real())) return value.as_real() > 0 ? "9e999" : "-9e999";
+  if (value.type() == ValueType::text && !is_valid_utf8(value.as_bytes())) {
+    args.push_back(Value::blob(value.as_bytes()));
+    return "CAST(? AS TEXT)";
+  }
+  args.push_back(value);
+  return "?";
+}
+
+}  // namespace turso_sync

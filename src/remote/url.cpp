@@ -1,0 +1,110 @@
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "turso_sync/remote.h"
+#include "util/text.h"
+
+namespace turso_sync {
+
+namespace {
+
+Error bad_url(const std::string& url, const std::string& why) {
+  return Error(ErrorKind::config,
+               fmt::format("database URL `{}`: {} (expected libsql://HOST, https://HOST or http://HOST:PORT)", url, why));
+}
+
+bool is_loopback_host(std::string host) {
+  std::transform(host.begin(), host.end(), host.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (host == "localhost" || host == "::1" || host == "[::1]") return true;
+  return host.rfind("127.", 0) == 0 && host.find_first_not_of("0123456789.") == std::string::npos;
+}
+
+}  // namespace
+
+Result<RemoteEndpoint> parse_database_url(const std::string& input) {
+  std::string url = trim(input);
+  if (url.empty()) return bad_url(input, "empty");
+  auto scheme_end = url.find("://");
+  if (scheme_end == std::string::npos) return bad_url(input, "no scheme");
+  std::string scheme = url.substr(0, scheme_end);
+  std::transform(scheme.begin(), scheme.end(), scheme.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::string rest = url.substr(scheme_end + 3);
+
+  std::string query;
+  if (auto q = rest.find('?'); q != std::string::npos) {
+    query = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+  }
+  if (rest.find('#') != std::string::npos) return bad_url(input, "fragment not allowed");
+  std::string authority = rest.substr(0, rest.find('/'));
+  std::string path = rest.substr(authority.size());
+  while (!path.empty() && path.back() == '/') path.pop_back();
+  if (authority.find('@') != std::string::npos)
+    return bad_url(input, "credentials in the URL; put the token in TURSO_AUTH_TOKEN");
+  if (authority.empty()) return bad_url(input, "no host");
+
+  std::string host = authority, port;
+  if (authority.front() == '[') {
+    auto close = authority.find(']');
+    if (close == std::string::npos) return bad_url(input, "unterminated IPv6 address");
+    host = authority.substr(0, close + 1);
+    if (close + 1 < authority.size()) {
+      if (authority[close + 1] != ':') return bad_url(input, "bad host");
+      port = authority.substr(close + 2);
+    }
+  } else if (auto colon = authority.find(':'); colon != std::string::npos) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+  }
+  if (host.empty()) return bad_url(input, "no host");
+  if (authority.find(':') != std::string::npos && authority.front() != '[' && port.empty())
+    return bad_url(input, "empty port");
+  if (!port.empty()) {
+    if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) == 0 ||
+        std::stoi(port) > 65535)
+      return bad_url(input, fmt::format("bad port `{}`", port));
+  }
+  for (char c : host)
+    if (std::isspace(static_cast<unsigned char>(c))) return bad_url(input, "spaces in host");
+
+  bool tls_param = true;
+  bool tls_given = false;
+  for (size_t pos = 0; pos < query.size();) {
+    auto amp = query.find('&', pos);
+    std::string param = query.substr(pos, amp == std::string::npos ? std::string::npos : amp - pos);
+    pos = amp == std::string::npos ? query.size() : amp + 1;
+    if (param.empty()) continue;
+    auto eq = param.find('=');
+    std::string name = param.substr(0, eq), value = eq == std::string::npos ? "" : param.substr(eq + 1);
+    if (name == "tls") {
+      if (value != "0" && value != "1") return bad_url(input, "tls must be 0 or 1");
+      tls_param = value == "1";
+      tls_given = true;
+    } else if (name == "authToken" || name == "auth_token" || name == "token") {
+      return bad_url(input, "token in the URL; put it in TURSO_AUTH_TOKEN instead");
+    } else {
+      return bad_url(input, fmt::format("unknown parameter `{}`", name));
+    }
+  }
+
+  RemoteEndpoint ep;
+  ep.original = input;
+  ep.host = host;
+  ep.loopback = is_loopback_host(host);
+  if (scheme == "libsql" || scheme == "wss" || scheme == "ws") {
+    ep.tls = scheme == "ws" ? false : tls_param;
+    if (scheme == "ws" && tls_given && tls_param) ep.tls = true;
+    if (!ep.tls && port.empty()) return bad_url(input, "tls=0 needs an explicit port");
+  } else if (scheme == "https" || scheme == "http") {
+    if (tls_given) return bad_url(input, "tls= applies to libsql:// URLs only");
+    ep.tls = scheme == "https";
+  } else {
+    return bad_url(input, fmt::format("unsupported scheme `{}`", scheme));
+  }
+  ep.base_url = fmt::format("{}://{}{}{}", ep.tls ? "https" : "http", host, port.empty() ? "" : ":" + port, path);
+  return ep;
+}
+
+}  // namespace turso_sync

@@ -1,0 +1,88 @@
+#include "sync/state.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include <utility>
+
+#include "util/fs.h"
+#include "util/json_writer.h"
+
+namespace turso_sync {
+
+Result<std::optional<SyncState>> load_state(const std::string& state_dir) {
+  std::string path = state_dir + "/state.json";
+  if (!file_exists(path)) return std::optional<SyncState>();
+  std::string text = TS_TRY(read_file(path));
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (parser.parse(text).get(root) != simdjson::SUCCESS || !root.is_object())
+    return Error(ErrorKind::local_db, fmt::format("{} is not valid JSON; delete it and run `turso-sync init`", path));
+  SyncState s;
+  auto str = [&](const char* key) -> std::string {
+    std::string_view v;
+    return root[key].get(v) == simdjson::SUCCESS ? std::string(v) : std::string();
+  };
+  auto num = [&](const char* key) -> int64_t {
+    int64_t v = 0;
+    return root[key].get(v) == simdjson::SUCCESS ? v : 0;
+  };
+  s.remote_url = str("remote_url");
+  s.protocol = str("protocol");
+  s.remote_revision = str("remote_revision");
+  s.last_pull_at = str("last_pull_at");
+  s.last_push_at = str("last_push_at");
+  s.replica_tables = num("replica_tables");
+  s.replica_rows = num("replica_rows");
+  return std::optional<SyncState>(std::move(s));
+}
+
+Status save_state(const std::string& state_dir, const SyncState& s) {
+  TS_TRY_STATUS(make_dirs(state_dir));
+  JsonWriter w;
+  w.begin_object()
+      .key("version").integer(1)
+      .key("remote_url").string(s.remote_url)
+      .key("protocol").string(s.protocol)
+      .key("remote_revision").string(s.remote_revision)
+      .key("last_pull_at").string(s.last_pull_at)
+      .key("last_push_at").string(s.last_push_at)
+      .key("replica_tables").integer(s.replica_tables)
+      .key("replica_rows").integer(s.replica_rows)
+      .end_object();
+  return atomic_write_file(state_dir + "/state.json", w.str() + "\n", 0600);
+}
+
+Result<StateLock> StateLock::acquire(const std::string& state_dir) {
+  TS_TRY_STATUS(make_dirs(state_dir));
+  std::string path = state_dir + "/lock";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return Error(ErrorKind::io, fmt::format("open {}: {}", path, std::strerror(errno)));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    char buf[32] = {0};
+    ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+    ::close(fd);
+    std::string holder = n > 0 ? fmt::format(" (pid {})", std::string(buf, static_cast<size_t>(n))) : "";
+    return Error(ErrorKind::busy, fmt::format("another turso-sync is working on {}{}; wait for it to finish "
+                                              "(a background `turso-sync workflow` holds this lock too)",
+                                              state_dir, holder));
+  }
+  std::string pid = std::to_string(::getpid());
+  if (::ftruncate(fd, 0) == 0) {
+    ssize_t ignored = ::pwrite(fd, pid.data(), pid.size(), 0);
+    (void)ignored;
+  }
+  return StateLock(fd);
+}
+
+StateLock::StateLock(StateLock&& other) noexcept : m_fd(std::exchange(other.m_fd, -1)) {}
+
+StateLock::~StateLock() {
+  if (m_fd >= 0) ::close(m_fd);  // closing releases the flock
+}
+
+}  // namespace turso_sync

@@ -1,0 +1,42 @@
+// The state dir (.turso-sync/ by default; layout in docs/architecture.md):
+//   state.json   sync metadata, rewritten atomically (no token, ever)
+//   lock         flock()ed by every command that writes the replica or the working copy
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "turso_sync/status.h"
+
+namespace turso_sync {
+
+struct SyncState {
+  std::string remote_url;       // as configured (URLs never contain the token; parse_database_url refuses it)
+  std::string protocol;         // how the replica was last brought up to date: "sql" or "pages"
+  std::string remote_revision;  // opaque revision of the page protocol, when known
+  std::string last_pull_at;     // RFC 3339 UTC
+  std::string last_push_at;
+  int64_t replica_tables = 0;
+  int64_t replica_rows = 0;
+};
+
+// nullopt when the state dir or its state.json does not exist; ErrorKind::local_db when it is unreadable.
+Result<std::optional<SyncState>> load_state(const std::string& state_dir);
+Status save_state(const std::string& state_dir, const SyncState& state);
+
+// An exclusive lock on <state_dir>/lock, held until destruction. Fails at once with ErrorKind::busy when another
+// turso-sync process holds it (the message names that process's pid).
+class StateLock {
+ public:
+  static Result<StateLock> acquire(const std::string& state_dir);
+  StateLock(StateLock&& other) noexcept;
+  StateLock& operator=(StateLock&&) = delete;
+  StateLock(const StateLock&) = delete;
+  ~StateLock();
+
+ private:
+  explicit StateLock(int fd) : m_fd(fd) {}
+  int m_fd = -1;
+};
+
+}  // namespace turso_sync

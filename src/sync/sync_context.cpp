@@ -1,0 +1,177 @@
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <chrono>
+
+#include "db/sqlite.h"
+#include "sync/snapshot.h"
+#include "sync/state.h"
+#include "turso_sync/sync.h"
+#include "util/fs.h"
+#include "util/text.h"
+
+namespace turso_sync {
+
+namespace {
+
+FileInfo file_info(const std::string& path) {
+  FileInfo f;
+  f.path = path;
+  if (auto size = file_size(path)) {
+    f.exists = true;
+    f.size = *size;
+  }
+  if (auto wal = file_size(path + "-wal")) f.wal_size = *wal;
+  return f;
+}
+
+std::string pending_init_marker(const Config& c) { return c.state_dir + "/init.pending"; }
+
+}  // namespace
+
+SyncContext::SyncContext(Config config, std::unique_ptr<HttpTransport> transport)
+    : m_config(std::move(config)), m_transport(std::move(transport)) {}
+
+SyncContext::~SyncContext() = default;
+
+Result<std::unique_ptr<SyncContext>> SyncContext::open(Config config, std::unique_ptr<HttpTransport> transport) {
+  return std::unique_ptr<SyncContext>(new SyncContext(std::move(config), std::move(transport)));
+}
+
+Result<RemoteClient*> SyncContext::remote() {
+  if (!m_remote) m_remote = TS_TRY(RemoteClient::create(m_config, std::move(m_transport)));
+  return m_remote.get();
+}
+
+Result<InitReport> SyncContext::init(const InitOptions& options) {
+  auto start = std::chrono::steady_clock::now();
+  const Config& c = m_config;
+  bool working_exists = file_exists(c.working_path);
+  if (working_exists && !options.force)
+    return Error(ErrorKind::refused,
+                 fmt::format("init: working copy {} already exists and may hold local changes; nothing was changed. "
+                             "Run `turso-sync pull` to bring it up to date, or `turso-sync init --force` to replace "
+                             "it with the remote's content (its local changes would be lost)",
+                             c.working_path));
+  RemoteClient* client = TS_TRY(remote());
+  StateLock lock = TS_TRY(StateLock::acquire(c.state_dir));
+
+  // The marker says "replica and working copy may disagree": set before either changes, cleared after both did.
+  TS_TRY_STATUS(atomic_write_file(pending_init_marker(c), utc_timestamp() + "\n", 0600));
+  std::string tmp_replica = fmt::format("{}.tmp-{}", c.replica_path, ::getpid());
+  auto snapshot = download_snapshot(*client, tmp_replica, options.progress);
+  if (!snapshot.ok()) {
+    ::unlink(pending_init_marker(c).c_str());
+    return snapshot.error().context(fmt::format("init from {}", client->endpoint().base_url));
+  }
+
+  Progress progress;
+  progress.phase = "working copy";
+  progress.rows_done = snapshot->rows;
+  progress.rows_total = snapshot->rows;
+  if (options.progress) options.progress(progress);
+  InitReport report;
+  auto fail = [&](const Error& e) -> Error {
+    ::unlink(tmp_replica.c_str());
+    return e.context("init");
+  };
+  if (working_exists) {
+    // In place, through SQLite: the application may have the file open.
+    auto wc = db::Database::open(c.working_path, db::OpenMode::read_write);
+    if (!wc.ok()) return fail(wc.error());
+    auto st = db::copy_database(tmp_replica, *wc);
+    if (!st.ok()) return fail(st.error());
+    report.working_copy_replaced = true;
+  } else {
+    std::string tmp_working = fmt::format("{}.tmp-{}", c.working_path, ::getpid());
+    ::unlink(tmp_working.c_str());
+    auto created = [&]() -> Status {
+      db::Database wc = TS_TRY(db::Database::open(tmp_working, db::OpenMode::create));
+      TS_TRY_STATUS(db::copy_database(tmp_replica, wc));
+      wc = db::Database();
+      return durable_rename(tmp_working, c.working_path);
+    }();
+    if (!created.ok()) {
+      ::unlink(tmp_working.c_str());
+      return fail(created.error());
+    }
+  }
+  auto renamed = durable_rename(tmp_replica, c.replica_path);
+  if (!renamed.ok()) return fail(renamed.error());
+
+  SyncState state;
+  if (auto old = load_state(c.state_dir); old.ok() && old->has_value()) state = **old;
+  state.remote_url = c.database_url;
+  state.protocol = "sql";
+  state.last_pull_at = utc_timestamp();
+  state.replica_tables = snapshot->tables;
+  state.replica_rows = snapshot->rows;
+  TS_TRY_STATUS(save_state(c.state_dir, state));
+  ::unlink(pending_init_marker(c).c_str());
+
+  report.tables = snapshot->tables;
+  report.rows = snapshot->rows;
+  report.other_objects = snapshot->other_objects;
+  report.bytes_received = snapshot->bytes_received;
+  report.requests = snapshot->requests;
+  report.protocol = "sql";
+  report.warnings = std::move(snapshot->warnings);
+  report.elapsed =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+  return report;
+}
+
+Result<StatusReport> SyncContext::status(const StatusOptions& options) {
+  const Config& c = m_config;
+  StatusReport r;
+  r.database_url = c.database_url;
+  r.token_masked = mask_secret(c.auth_token);
+  for (const auto& [name, source] : c.sources) r.sources[name] = to_string(source);
+  r.config_files = c.files_read;
+  r.warnings = c.warnings;
+  r.replica = file_info(c.replica_path);
+  r.working_copy = file_info(c.working_path);
+  r.state_dir = c.state_dir;
+  r.initialized = r.replica.exists && r.working_copy.exists;
+  if (file_exists(pending_init_marker(c)))
+    r.warnings.push_back("a previous `turso-sync init` did not finish: run `turso-sync init --force`");
+  auto state = TS_TRY(load_state(c.state_dir));
+  if (state) {
+    r.protocol = state->protocol;
+    r.last_pull_at = state->last_pull_at;
+    r.last_push_at = state->last_push_at;
+    r.remote_revision = state->remote_revision;
+  }
+  if (!c.database_url.empty()) {
+    if (auto ep = parse_database_url(c.database_url); ep.ok()) r.remote_http_url = ep->base_url;
+  }
+  if (options.check_remote) {
+    r.remote_checked = true;
+    auto client = remote();
+    if (!client.ok()) {
+      r.remote_error = client.error().message();
+      r.remote_exit_code = exit_code_for(client.error().kind());
+    } else {
+      auto rtt = (*client)->ping();
+      if (rtt.ok()) {
+        r.remote_reachable = true;
+        r.round_trip_ms = static_cast<double>(rtt->count()) / 1000.0;
+      } else {
+        r.remote_error = rtt.error().message();
+        r.remote_exit_code = exit_code_for(rtt.error().kind());
+      }
+    }
+  }
+  return r;
+}
+
+Result<sqlite3*> SyncContext::open_working_copy() {
+  if (!file_exists(m_config.working_path) || !file_exists(m_config.replica_path))
+    return Error(ErrorKind::refused, fmt::format("working copy {} is not initialized: run `turso-sync init` first",
+                                                 m_config.working_path));
+  db::Database db = TS_TRY(db::Database::open(m_config.working_path, db::OpenMode::read_write));
+  return db.release();
+}
+
+}  // namespace turso_sync

@@ -1,0 +1,133 @@
+#include "util/fs.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+namespace turso_sync {
+
+namespace fs = std::filesystem;
+
+namespace {
+Error io_error(const std::string& what, const std::string& path, int err = errno) {
+  return Error(ErrorKind::io, fmt::format("{} {}: {}", what, path, std::strerror(err)));
+}
+
+std::string parent_dir(const std::string& path) {
+  fs::path p(path);
+  auto parent = p.parent_path();
+  return parent.empty() ? "." : parent.string();
+}
+}  // namespace
+
+Status fsync_path(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return io_error("open", path);
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return io_error("fsync", path, err);
+  return {};
+}
+
+Status durable_rename(const std::string& from, const std::string& to) {
+  TS_TRY_STATUS(fsync_path(from));
+  if (::rename(from.c_str(), to.c_str()) != 0) return io_error(fmt::format("rename {} to", from), to);
+  return fsync_path(parent_dir(to));
+}
+
+Status atomic_write_file(const std::string& path, std::string_view content, unsigned mode) {
+  std::string tmp = fmt::format("{}.tmp-{}", path, ::getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return io_error("create", tmp);
+  ::fchmod(fd, mode);
+  size_t done = 0;
+  while (done < content.size()) {
+    ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return io_error("write", tmp, err);
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    int err = errno;
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return io_error("fsync", tmp, err);
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    return io_error("rename to", path, err);
+  }
+  return fsync_path(parent_dir(path));
+}
+
+Result<std::string> read_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return io_error("open", path);
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ::close(fd);
+      return io_error("read", path, err);
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+Status make_dirs(const std::string& path, unsigned mode) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) return {};
+  fs::create_directories(path, ec);
+  if (ec) return Error(ErrorKind::io, fmt::format("create directory {}: {}", path, ec.message()));
+  ::chmod(path.c_str(), mode);
+  return {};
+}
+
+bool file_exists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+std::optional<uint64_t> file_size(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  return static_cast<uint64_t>(st.st_size);
+}
+
+namespace {
+std::string format_utc(const char* pattern) {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, pattern, &tm);
+  return buf;
+}
+}  // namespace
+
+std::string utc_timestamp() { return format_utc("%Y-%m-%dT%H:%M:%SZ"); }
+std::string utc_timestamp_for_file() { return format_utc("%Y%m%dT%H%M%SZ"); }
+
+}  // namespace turso_sync

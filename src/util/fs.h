@@ -1,0 +1,26 @@
+// Filesystem helpers with durability: atomic replace (temp file, fsync, rename, fsync directory).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "turso_sync/status.h"
+
+namespace turso_sync {
+
+// Writes `content` to `path` atomically with permission `mode` (e.g. 0600): readers see the old or the new file.
+Status atomic_write_file(const std::string& path, std::string_view content, unsigned mode);
+// Renames `from` over `to` and makes both the file and the rename durable.
+Status durable_rename(const std::string& from, const std::string& to);
+Status fsync_path(const std::string& path);
+Result<std::string> read_file(const std::string& path);
+Status make_dirs(const std::string& path, unsigned mode = 0700);
+bool file_exists(const std::string& path);
+std::optional<uint64_t> file_size(const std::string& path);
+// Current time as RFC 3339 UTC ("2026-11-28T05:00:00Z"), and a compact form for file names.
+std::string utc_timestamp();
+std::string utc_timestamp_for_file();
+
+}  // namespace turso_sync
