@@ -148,9 +148,10 @@ class RemoteClient {
   int m_request_timeout_ms;
 };
 
-// SQL fragment and argument that carry `value` exactly through Hrana: "?" and the value itself, except TEXT
-// that is not valid UTF-8 ("CAST(? AS TEXT)" with the bytes as a BLOB) and infinite REALs ("9e999"/"-9e999"
-// with no argument). `args` receives the argument when one is needed.
-std::string exact_placeholder(const Value& value, std::vector<Value>& args);
+// SQL fragment and argument that carry `value` exactly through Hrana: "?" with the value appended to `args`,
+// except infinite REALs, which JSON cannot carry: "9e999"/"-9e999" with no argument. TEXT that is not valid
+// UTF-8 is refused (ErrorKind::usage): JSON cannot carry it, and the Turso server converts such bytes to U+FFFD
+// even when they arrive as a BLOB cast to TEXT, so no encoding would store it unchanged.
+Result<std::string> exact_placeholder(const Value& value, std::vector<Value>& args);
 
 }  // namespace turso_sync

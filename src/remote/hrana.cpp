@@ -183,6 +183,9 @@ Status for_each_result(std::string& body, const std::function<Status(size_t, od:
     }
   }
   if (!seen) return Error(ErrorKind::protocol, "unexpected answer from the server: no `results`");
+  // simdjson 3.0 has no document::at_end(); past the last token current_location() reports OUT_OF_BOUNDS.
+  if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS)
+    return Error(ErrorKind::protocol, "unexpected answer from the server: data after the JSON");
   return {};
 }
 
@@ -319,10 +322,16 @@ Status decode_rows(std::string& body, const SqlStatement& statement,
 Result<std::vector<BatchStepOutcome>> decode_batch_pipeline(std::string& body, size_t step_count) {
   std::vector<BatchStepOutcome> out(step_count);
   std::optional<Error> failure;
+  size_t count = 0;
+  bool have_batch_result = false;
   TS_TRY_STATUS(for_each_result(body, [&](size_t, od::object obj) -> Status {
+    // One batch request, one result: with none every step would look skipped, with more they would be merged.
+    if (++count > 1)
+      return Error(ErrorKind::protocol, "unexpected answer from the server: expected one result");
     std::string message;
     bool ok = TS_TRY(visit_stream_result(obj, message, [&](od::object resp) {
       return visit_response_result(resp, [&](od::value r) -> Status {
+        have_batch_result = true;
         od::object batch = TS_JSON(r.get_object(), "batch result");
         for (auto field_result : batch) {
           od::field field = TS_JSON(std::move(field_result), "batch field");
@@ -354,6 +363,9 @@ Result<std::vector<BatchStepOutcome>> decode_batch_pipeline(std::string& body, s
     return {};
   }));
   if (failure) return *failure;
+  if (count != 1) return Error(ErrorKind::protocol, "unexpected answer from the server: expected one result");
+  if (!have_batch_result)
+    return Error(ErrorKind::protocol, "unexpected answer from the server: no batch result");
   return out;
 }
 

@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cmath>
 #include <random>
 #include <thread>
 
@@ -85,7 +86,9 @@ Result<HttpTransport::Response> RemoteClient::post(const std::string& path, std:
     } else {
       return response;
     }
-    if (attempt >= attempts || !retryable(*err)) return *err;
+    // A 4xx answer will not change by asking again; only transport failures and 5xx are retried.
+    bool status_below_500 = response.ok() && response->status < 500;
+    if (attempt >= attempts || !retryable(*err) || status_below_500) return *err;
     std::uniform_int_distribution<int> jitter(0, backoff / 2);
     std::this_thread::sleep_for(std::chrono::milliseconds(backoff + jitter(rng)));
     backoff *= 2;
@@ -126,14 +129,14 @@ Result<std::chrono::microseconds> RemoteClient::ping() {
   return elapsed;
 }
 
-std::string exact_placeholder(const Value& value, std::vector<Value>& args) {
-  if (value.type() == ValueType::real && std::isinf(value.as_real())) return value.as_real() > 0 ? "9e999" : "-9e999";
-  if (value.type() == ValueType::text && !is_valid_utf8(value.as_bytes())) {
-    args.push_back(Value::blob(value.as_bytes()));
-    return "CAST(? AS TEXT)";
-  }
+Result<std::string> exact_placeholder(const Value& value, std::vector<Value>& args) {
+  if (value.type() == ValueType::real && std::isinf(value.as_real())) return std::string(value.as_real() > 0 ? "9e999" : "-9e999");
+  if (value.type() == ValueType::text && !is_valid_utf8(value.as_bytes()))
+    return Error(ErrorKind::usage, fmt::format("TEXT value {} is not valid UTF-8 and cannot be stored unchanged on "
+                                               "the remote; store such bytes as a BLOB",
+                                               describe(value)));
   args.push_back(value);
-  return "?";
+  return std::string("?");
 }
 
 }  // namespace turso_sync

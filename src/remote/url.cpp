@@ -10,9 +10,35 @@ namespace turso_sync {
 
 namespace {
 
+// The URL as shown in a message: user information and query parameter values (other than tls) masked, so a
+// token pasted into the URL (`?authToken=…`, `user:token@host`) is never printed.
+std::string url_for_message(const std::string& url) {
+  std::string out = url;
+  auto scheme_end = out.find("://");
+  size_t authority_begin = scheme_end == std::string::npos ? 0 : scheme_end + 3;
+  size_t authority_end = std::min(out.find_first_of("/?#", authority_begin), out.size());
+  auto at = out.rfind('@', authority_end == 0 ? 0 : authority_end - 1);
+  if (at != std::string::npos && at >= authority_begin)
+    out.replace(authority_begin, at - authority_begin, "***");
+  auto q = out.find('?');
+  if (q == std::string::npos) return out;
+  std::string masked = out.substr(0, q + 1);
+  for (size_t pos = q + 1; pos <= out.size();) {
+    size_t amp = std::min(out.find('&', pos), out.size());
+    std::string param = out.substr(pos, amp - pos);
+    auto eq = param.find('=');
+    if (eq != std::string::npos && param.substr(0, eq) != "tls") param = param.substr(0, eq + 1) + "***";
+    masked += param;
+    if (amp < out.size()) masked += '&';
+    pos = amp + 1;
+  }
+  return masked;
+}
+
 Error bad_url(const std::string& url, const std::string& why) {
   return Error(ErrorKind::config,
-               fmt::format("database URL `{}`: {} (expected libsql://HOST, https://HOST or http://HOST:PORT)", url, why));
+               fmt::format("database URL `{}`: {} (expected libsql://HOST, https://HOST or http://HOST:PORT)",
+                           url_for_message(url), why));
 }
 
 bool is_loopback_host(std::string host) {
@@ -46,6 +72,7 @@ Result<RemoteEndpoint> parse_database_url(const std::string& input) {
   if (authority.empty()) return bad_url(input, "no host");
 
   std::string host = authority, port;
+  bool port_given = false;  // a ':' after the host, even with nothing after it
   if (authority.front() == '[') {
     auto close = authority.find(']');
     if (close == std::string::npos) return bad_url(input, "unterminated IPv6 address");
@@ -53,14 +80,15 @@ Result<RemoteEndpoint> parse_database_url(const std::string& input) {
     if (close + 1 < authority.size()) {
       if (authority[close + 1] != ':') return bad_url(input, "bad host");
       port = authority.substr(close + 2);
+      port_given = true;
     }
   } else if (auto colon = authority.find(':'); colon != std::string::npos) {
     host = authority.substr(0, colon);
     port = authority.substr(colon + 1);
+    port_given = true;
   }
   if (host.empty()) return bad_url(input, "no host");
-  if (authority.find(':') != std::string::npos && authority.front() != '[' && port.empty())
-    return bad_url(input, "empty port");
+  if (port_given && port.empty()) return bad_url(input, "empty port");
   if (!port.empty()) {
     if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) == 0 ||
         std::stoi(port) > 65535)

@@ -159,7 +159,7 @@ Status copy_table(RemoteClient& remote, db::Database& local, const TablePlan& pl
     if (!last_key.empty()) {
       std::string placeholders;
       for (size_t i = 0; i < last_key.size(); ++i)
-        placeholders += (i ? ", " : "") + exact_placeholder(last_key[i], stmt.args);
+        placeholders += (i ? ", " : "") + TS_TRY(exact_placeholder(last_key[i], stmt.args));
       stmt.sql += last_key.size() == 1 ? fmt::format(" WHERE {} > {}", order, placeholders)
                                        : fmt::format(" WHERE ({}) > ({})", order, placeholders);
     }

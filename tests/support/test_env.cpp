@@ -10,6 +10,10 @@
 #include <unistd.h>
 
 #include <gtest/gtest.h>
+#include <simdjson.h>
+#include <sqlite3.h>
+
+#include "util/text.h"
 
 #include <chrono>
 #include <cstdlib>
@@ -193,7 +197,7 @@ CommandResult run_cli(const std::vector<std::string>& args, const std::vector<st
 }
 
 std::vector<std::string> remote_query(const std::string& url, const std::vector<std::string>& statements) {
-  std::vector<std::string> argv{"python3", std::string(TURSO_SYNC_SOURCE_DIR) + "/tests/support/hrana_query.py", url};
+  std::vector<std::string> argv{access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3", std::string(TURSO_SYNC_SOURCE_DIR) + "/tests/support/hrana_query.py", url};
   argv.insert(argv.end(), statements.begin(), statements.end());
   CommandResult r = run_command(argv);
   EXPECT_EQ(r.exit_code, 0) << "remote query failed: " << r.err;
@@ -207,4 +211,87 @@ void remote_exec(const std::string& url, const std::vector<std::string>& stateme
   remote_query(url, statements);
 }
 
+std::vector<std::vector<Value>> remote_rows(const std::string& url, const std::string& sql) {
+  std::vector<std::vector<Value>> out;
+  simdjson::dom::parser parser;
+  for (const auto& line : remote_query(url, {sql})) {
+    simdjson::dom::element row;
+    if (parser.parse(line).get(row) != simdjson::SUCCESS) {
+      ADD_FAILURE() << "bad line from hrana_query.py: " << line;
+      continue;
+    }
+    std::vector<Value> values;
+    for (simdjson::dom::element cell : row.get_array()) {
+      std::string_view type = cell.at(0).get_string().value();
+      simdjson::dom::element v = cell.at(1);
+      if (type == "null") {
+        values.push_back(Value::null());
+      } else if (type == "integer") {
+        values.push_back(Value::integer(std::stoll(std::string(v.get_string().value()))));
+      } else if (type == "float") {
+        values.push_back(Value::real(v.get_double().value()));
+      } else if (type == "text") {
+        values.push_back(Value::text(std::string(v.get_string().value())));
+      } else {
+        values.push_back(Value::blob(base64_decode(v.get_string().value()).value_or("<bad base64>")));
+      }
+    }
+    out.push_back(std::move(values));
+  }
+  return out;
+}
+
+std::vector<std::vector<Value>> local_rows(const std::string& path, const std::string& sql) {
+  std::vector<std::vector<Value>> out;
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    ADD_FAILURE() << "cannot open " << path;
+    sqlite3_close(db);
+    return out;
+  }
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
+    ADD_FAILURE() << "prepare " << sql << ": " << sqlite3_errmsg(db);
+    sqlite3_close(db);
+    return out;
+  }
+  while (sqlite3_step(stmt) == SQLITE_ROW) {
+    std::vector<Value> values;
+    for (int i = 0; i < sqlite3_column_count(stmt); ++i) {
+      switch (sqlite3_column_type(stmt, i)) {
+        case SQLITE_INTEGER: values.push_back(Value::integer(sqlite3_column_int64(stmt, i))); break;
+        case SQLITE_FLOAT: values.push_back(Value::real(sqlite3_column_double(stmt, i))); break;
+        case SQLITE_TEXT:
+          values.push_back(Value::text(std::string(reinterpret_cast<const char*>(sqlite3_column_text(stmt, i)),
+                                                   static_cast<size_t>(sqlite3_column_bytes(stmt, i)))));
+          break;
+        case SQLITE_BLOB: {
+          const char* p = static_cast<const char*>(sqlite3_column_blob(stmt, i));
+          values.push_back(Value::blob(std::string(p ? p : "", static_cast<size_t>(sqlite3_column_bytes(stmt, i)))));
+          break;
+        }
+        default: values.push_back(Value::null());
+      }
+    }
+    out.push_back(std::move(values));
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return out;
+}
+
+std::string render_rows(const std::vector<std::vector<Value>>& rows) {
+  std::string out;
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < row.size(); ++i)
+      out += (i ? ", " : "") + std::string(to_string(row[i].type())) + ":" + describe(row[i], 80);
+    out += "\n";
+  }
+  return out;
+}
+
 }  // namespace turso_sync::testing
+
+namespace turso_sync {
+void PrintTo(const Value& value, std::ostream* os) { *os << to_string(value.type()) << ":" << describe(value, 80); }
+}  // namespace turso_sync

@@ -5,8 +5,11 @@
 #include <sys/types.h>
 
 #include <filesystem>
+#include <ostream>
 #include <string>
 #include <vector>
+
+#include "turso_sync/value.h"
 
 namespace turso_sync::testing {
 
@@ -72,5 +75,22 @@ CommandResult run_cli(const std::vector<std::string>& args, const std::vector<st
 std::vector<std::string> remote_query(const std::string& url, const std::vector<std::string>& statements);
 // Executes statements and asserts success, ignoring rows.
 void remote_exec(const std::string& url, const std::vector<std::string>& statements);
+
+// Rows of `sql` on the remote through the independent path, as exact Values (REALs parsed by Python's json
+// module and re-parsed here; TEXT as the server sent it; BLOBs from base64).
+std::vector<std::vector<Value>> remote_rows(const std::string& url, const std::string& sql);
+// Rows of `sql` on a local SQLite file, read with the plain SQLite C API.
+std::vector<std::vector<Value>> local_rows(const std::string& path, const std::string& sql);
+// Renders rows for assertion messages: one line per row, values with their types.
+std::string render_rows(const std::vector<std::vector<Value>>& rows);
+
+}  // namespace turso_sync::testing
+
+namespace turso_sync {
+// GoogleTest printer: "real:0.30000000000000004" instead of the bytes of the object.
+void PrintTo(const Value& value, std::ostream* os);
+}  // namespace turso_sync
+
+namespace turso_sync::testing {
 
 }  // namespace turso_sync::testing

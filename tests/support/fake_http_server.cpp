@@ -1,0 +1,73 @@
+#include "support/fake_http_server.h"
+
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+namespace turso_sync::testing {
+
+FakeHttpServer::FakeHttpServer(std::string raw_response) : m_raw(std::move(raw_response)) {
+  m_listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  setsockopt(m_listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(m_listen_fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  getsockname(m_listen_fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  m_port = ntohs(addr.sin_port);
+  listen(m_listen_fd, 16);
+  m_thread = std::thread([this] { serve(); });
+}
+
+FakeHttpServer::~FakeHttpServer() {
+  m_stop = true;
+  m_thread.join();
+  close(m_listen_fd);
+}
+
+std::string FakeHttpServer::response(int status, const std::string& body, const std::string& content_type) {
+  return "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Type: " + content_type +
+         "\r\nContent-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+}
+
+void FakeHttpServer::serve() {
+  while (!m_stop) {
+    pollfd p{m_listen_fd, POLLIN, 0};
+    if (poll(&p, 1, 50) <= 0) continue;
+    int fd = accept(m_listen_fd, nullptr, nullptr);
+    if (fd < 0) continue;
+    // Read headers, then Content-Length bytes of body.
+    std::string req;
+    char buf[4096];
+    size_t header_end = std::string::npos, need = 0;
+    while (true) {
+      pollfd q{fd, POLLIN, 0};
+      if (poll(&q, 1, 2000) <= 0) break;
+      ssize_t n = read(fd, buf, sizeof buf);
+      if (n <= 0) break;
+      req.append(buf, static_cast<size_t>(n));
+      if (header_end == std::string::npos && (header_end = req.find("\r\n\r\n")) != std::string::npos) {
+        auto cl = req.find("Content-Length:");
+        if (cl == std::string::npos) cl = req.find("content-length:");
+        need = cl == std::string::npos ? 0 : std::strtoul(req.c_str() + cl + 15, nullptr, 10);
+      }
+      if (header_end != std::string::npos && req.size() >= header_end + 4 + need) break;
+    }
+    ++m_requests;
+    size_t done = 0;
+    while (done < m_raw.size()) {
+      ssize_t n = write(fd, m_raw.data() + done, m_raw.size() - done);
+      if (n <= 0) break;
+      done += static_cast<size_t>(n);
+    }
+    shutdown(fd, SHUT_RDWR);
+    close(fd);
+  }
+}
+
+}  // namespace turso_sync::testing
