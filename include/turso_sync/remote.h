@@ -116,7 +116,8 @@ class RemoteClient {
 
   const RemoteEndpoint& endpoint() const { return m_endpoint; }
 
-  // Runs statements in one request, each in autocommit, stopping at the first failing one
+  // Runs statements in one request, each in autocommit (the server runs every one of them; later statements are
+  // not skipped when one fails). Returns all results, or the first failure
   // (ErrorKind::sql with the server's message and the statement).
   Result<std::vector<StatementResult>> execute(std::span<const SqlStatement> statements, Retry retry);
   Result<StatementResult> execute(const SqlStatement& statement, Retry retry);

@@ -1,10 +1,23 @@
 // turso-sync: keeps a local SQLite working copy in sync with a Turso database. See `turso-sync --help`.
+#include <csignal>
 #include <cstdio>
 #include <exception>
 
 #include "cli/cli.h"
+#include "turso_sync/cancel.h"
 
 using turso_sync::cli::Context;
+
+namespace {
+// First SIGINT/SIGTERM: ask the running operation to stop cleanly; a second one ends the process at once.
+void on_signal(int sig) {
+  if (turso_sync::cancel_requested()) {
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+  }
+  turso_sync::request_cancel();
+}
+}  // namespace
 
 int main(int argc, char** argv) {
   Context ctx;
@@ -34,6 +47,8 @@ int main(int argc, char** argv) {
   turso_sync::cli::register_diff(app, ctx);
   turso_sync::cli::register_pending(app, ctx);
 
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -4,6 +4,7 @@
 
 #include <mutex>
 
+#include "turso_sync/cancel.h"
 #include "turso_sync/remote.h"
 
 namespace turso_sync {
@@ -35,6 +36,8 @@ size_t write_body(char* data, size_t size, size_t n, void* user) {
   sink->body->append(data, bytes);
   return bytes;
 }
+
+int abort_on_cancel(void*, curl_off_t, curl_off_t, curl_off_t, curl_off_t) { return cancel_requested() ? 1 : 0; }
 
 class CurlTransport final : public HttpTransport {
  public:
@@ -75,6 +78,8 @@ class CurlTransport final : public HttpTransport {
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
     curl_easy_setopt(c, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
     curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");  // gzip etc. when the server offers it
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, abort_on_cancel);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "turso-sync/" TURSO_SYNC_VERSION);
     if (!m_options.ca_cert.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, m_options.ca_cert.c_str());
     char errbuf[CURL_ERROR_SIZE] = {0};
@@ -85,6 +90,7 @@ class CurlTransport final : public HttpTransport {
     if (sink.overflow)
       return Error(ErrorKind::protocol, fmt::format("POST {}: response larger than {} bytes", request.url,
                                                     m_options.max_response_bytes));
+    if (rc == CURLE_ABORTED_BY_CALLBACK) return Error(ErrorKind::cancelled, fmt::format("POST {}: interrupted", request.url));
     if (rc != CURLE_OK) {
       std::string detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
       ErrorKind kind = rc == CURLE_OPERATION_TIMEDOUT ? ErrorKind::timeout : ErrorKind::unreachable;

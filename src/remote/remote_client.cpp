@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "remote/hrana.h"
+#include "turso_sync/cancel.h"
 #include "turso_sync/remote.h"
 #include "util/text.h"
 

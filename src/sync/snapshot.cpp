@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "db/schema.h"
+#include "turso_sync/cancel.h"
 #include "db/sqlite.h"
 #include "util/fs.h"
 #include "util/text.h"
@@ -154,6 +155,7 @@ Status copy_table(RemoteClient& remote, db::Database& local, const TablePlan& pl
   progress.phase = "rows";
   progress.table = plan.name;
   for (;;) {
+    if (cancel_requested()) return Error(ErrorKind::cancelled, "interrupted");
     SqlStatement stmt;
     stmt.sql = plan.select_prefix;
     if (!last_key.empty()) {

@@ -2,7 +2,11 @@
 // independent query path (hrana_query.py), value by value with types.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
+#include <chrono>
 #include <fstream>
+#include <thread>
 #include <sstream>
 
 #include "support/test_env.h"
@@ -144,6 +148,47 @@ TEST(Init, ForceReplacesWorkingCopyInPlace) {
             (std::vector<std::vector<Value>>{{Value::integer(1), Value::text("remote")},
                                              {Value::integer(3), Value::text("remote too")}}));
   EXPECT_EQ(fs::status(working).permissions(), inode_before);
+}
+
+void seed_rows(const std::string& url, int doublings, int blob_bytes) {
+  std::vector<std::string> setup = {"CREATE TABLE t (id INTEGER PRIMARY KEY, pad BLOB)",
+                                    "INSERT INTO t (pad) VALUES (randomblob(" + std::to_string(blob_bytes) + "))"};
+  for (int i = 0; i < doublings; ++i)
+    setup.push_back("INSERT INTO t (pad) SELECT randomblob(" + std::to_string(blob_bytes) + ") FROM t");
+  remote_exec(url, setup);
+}
+
+TEST(Init, InterruptLeavesEveryFileAsItWas) {
+  LocalServer server;
+  ASSERT_TRUE(server.started());
+  seed_rows(server.url(), 14, 2000);  // 16384 rows, ~32 MB: a few seconds of download
+  TempDir dir;
+  pid_t pid = spawn_cli({"init"}, {"TURSO_DATABASE_URL=" + server.url()}, dir.path());
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  kill(pid, SIGINT);
+  int code = wait_exit_code(pid);
+  EXPECT_EQ(code, 1) << "interrupted init should stop cleanly with exit 1";
+  EXPECT_FALSE(fs::exists(dir.file("local_replica.db")));
+  EXPECT_FALSE(fs::exists(dir.file("working_copy.db")));
+  for (const auto& e : fs::recursive_directory_iterator(dir.path()))
+    EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << "left behind: " << e.path();
+}
+
+TEST(Init, StaleTempFilesOfAKilledRunAreCleanedUp) {
+  LocalServer server;
+  ASSERT_TRUE(server.started());
+  seed_rows(server.url(), 14, 2000);
+  TempDir dir;
+  pid_t pid = spawn_cli({"init"}, {"TURSO_DATABASE_URL=" + server.url()}, dir.path());
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  kill(pid, SIGKILL);
+  wait_exit_code(pid);
+  EXPECT_FALSE(fs::exists(dir.file("working_copy.db")));
+  auto r = run_cli({"init"}, {"TURSO_DATABASE_URL=" + server.url()}, dir.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  expect_same_rows(server.url(), dir.file("local_replica.db"), "SELECT count(*), sum(length(pad)) FROM t");
+  for (const auto& e : fs::recursive_directory_iterator(dir.path()))
+    EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << "left behind: " << e.path();
 }
 
 TEST(Init, SlowTwoHundredThousandRowsWithBoundedMemory) {

@@ -189,6 +189,32 @@ CommandResult run_command(const std::vector<std::string>& argv, const std::vecto
   return result;
 }
 
+pid_t spawn_cli(const std::vector<std::string>& args, const std::vector<std::string>& env, const std::string& cwd) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    int null_fd = open("/dev/null", O_RDWR);
+    dup2(null_fd, 0);
+    dup2(null_fd, 1);
+    dup2(null_fd, 2);
+    if (!cwd.empty() && chdir(cwd.c_str()) != 0) _exit(126);
+    for (const auto& kv : env) putenv(const_cast<char*>(kv.c_str()));
+    std::vector<std::string> argv{TURSO_SYNC_CLI};
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::vector<char*> raw;
+    for (auto& a : argv) raw.push_back(a.data());
+    raw.push_back(nullptr);
+    execv(raw[0], raw.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+int wait_exit_code(pid_t pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 CommandResult run_cli(const std::vector<std::string>& args, const std::vector<std::string>& env,
                       const std::string& cwd) {
   std::vector<std::string> argv{TURSO_SYNC_CLI};
