@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "turso_sync/config.h"
+#include "turso_sync/conflict.h"
+#include "turso_sync/diff.h"
 #include "turso_sync/remote.h"
 #include "turso_sync/status.h"
 
@@ -80,6 +82,61 @@ struct StatusOptions {
   bool check_remote = true;
 };
 
+struct PullOptions {
+  ConflictPolicy on_conflict = ConflictPolicy::abort;
+  InsertCollision on_insert_collision = InsertCollision::move_local;
+  ProgressCallback progress;
+};
+
+struct PullReport {
+  bool up_to_date = false;  // the remote had nothing new
+  bool applied = false;     // false when conflicts stopped it (policy abort): nothing changed
+  DiffSummary remote_changes;  // what changed on the remote since the last pull
+  std::vector<MergeConflict> conflicts;
+  std::vector<MovedRow> moved;
+  TableCounts taken;           // remote changes written into the working copy
+  int64_t merged_rows = 0;     // rows where both sides changed different columns
+  std::string discarded_path;  // policy remote: where the overridden local values were saved
+  uint64_t bytes_received = 0;
+  int64_t requests = 0;
+  std::vector<std::string> notes;  // recovery actions taken, e.g. "finished an interrupted pull"
+};
+
+// A local change the remote no longer allows: the remote row is not in the state the change was based on.
+struct PushConflict {
+  std::string table;
+  std::vector<std::string> key_names;
+  std::vector<Value> key;
+  std::string operation;  // insert, update, delete
+  std::string detail;     // what differs, e.g. "subject is 'B' on the remote, expected 'A'"
+};
+
+struct PushOptions {
+  bool force = false;    // local wins: unguarded upserts and deletes
+  bool dry_run = false;  // build the batch, send nothing
+  PullOptions pull;      // for the pull that follows a successful push
+};
+
+struct PushReport {
+  bool nothing_to_push = false;
+  bool already_applied = false;  // an earlier push whose answer was lost had landed; not sent again
+  DiffSummary changes;           // what was (or would be) pushed
+  int batches = 0;
+  std::string dry_run_sql;
+  std::vector<PushConflict> conflicts;  // non-empty: nothing was applied (exit 3)
+  std::optional<PullReport> pull;       // the pull after a successful push
+};
+
+struct ResetOptions {};
+struct ResetReport {
+  DiffSummary discarded;       // the local changes that were undone
+  std::string discarded_path;  // where they were saved as SQL ("" when there were none)
+};
+
+struct CopyOptions {
+  bool force = false;  // replace a working copy that has local changes (they are saved first)
+};
+
 class SyncContext {
  public:
   // Validates nothing remote yet: commands that need the remote fail later with a clear error if it is not
@@ -96,6 +153,22 @@ class SyncContext {
   // an unreachable remote is reported inside the StatusReport.
   Result<StatusReport> status(const StatusOptions& options);
 
+  // Brings the replica to the remote's current state and merges the remote's changes into the working copy
+  // (three-way, per row and column). Conflicts under ConflictPolicy::abort are reported, not errors.
+  Result<PullReport> pull(const PullOptions& options);
+
+  // Applies local changes to the remote in one guarded atomic batch, then pulls.
+  Result<PushReport> push(const PushOptions& options);
+
+  // Makes the working copy equal to the replica, in place; the discarded changes are saved first.
+  Result<ResetReport> reset(const ResetOptions& options);
+
+  // Copies the replica to the working copy: only when it does not exist or has no local changes, unless force.
+  Result<ResetReport> copy(const CopyOptions& options);
+
+  // Local changes: the working copy compared with the replica (summary only).
+  Result<DiffSummary> local_changes();
+
   // Opens the working copy for the application (read-write, busy timeout set). The caller owns the handle and
   // closes it with sqlite3_close. ErrorKind::refused when not initialized ("run `turso-sync init`").
   Result<sqlite3*> open_working_copy();
@@ -105,6 +178,11 @@ class SyncContext {
  private:
   SyncContext(Config config, std::unique_ptr<HttpTransport> transport);
   Result<RemoteClient*> remote();
+  Status require_initialized() const;
+  // Finishes work a killed run left behind (see docs/architecture.md, state dir): an interrupted pull is redone,
+  // a push whose answer was lost is looked up on the remote.
+  Status recover(std::vector<std::string>& notes);
+  Result<PullReport> pull_locked(const PullOptions& options);
 
   Config m_config;
   std::unique_ptr<HttpTransport> m_transport;  // consumed when the client is created

@@ -26,6 +26,10 @@ struct GlobalOptions {
   bool no_color = false;
   std::string ca_cert;
   bool allow_insecure_http = false;
+  std::string url;
+  std::string replica;
+  std::string working;
+  std::string diff_file;
 };
 
 // What every command gets: the global options and the ways to print.
@@ -67,7 +71,8 @@ std::string human_bytes(uint64_t bytes);
 
 void register_init(CLI::App& app, Context& ctx);
 void register_status(CLI::App& app, Context& ctx);
-void register_diff(CLI::App& app, Context& ctx);
+void register_diff_command(CLI::App& app, Context& ctx);
+void register_sync_commands(CLI::App& app, Context& ctx);  // pull, push, sync, reset, copy
 // Commands of SPEC §3 not built yet: they exist, have --help, and exit 2 saying so.
 void register_pending(CLI::App& app, Context& ctx);
 

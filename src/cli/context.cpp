@@ -18,6 +18,10 @@ ConfigOverrides Context::overrides() const {
   if (!global.db_name.empty()) o.db_name = global.db_name;
   if (!global.ca_cert.empty()) o.ca_cert = global.ca_cert;
   if (global.allow_insecure_http) o.allow_insecure_http = true;
+  if (!global.url.empty()) o.database_url = global.url;
+  if (!global.replica.empty()) o.replica_path = global.replica;
+  if (!global.working.empty()) o.working_path = global.working;
+  if (!global.diff_file.empty()) o.diff_path = global.diff_file;
   return o;
 }
 

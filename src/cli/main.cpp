@@ -34,6 +34,10 @@ int main(int argc, char** argv) {
   app.add_option("--env-file", g.env_file, "Read configuration from this .env file instead of ./.env");
   app.add_option("--config", g.config_file, "Read this turso-sync.toml instead of ./turso-sync.toml");
   app.add_option("--db", g.db_name, "Use database NAME from turso-sync.toml ([databases.NAME])");
+  app.add_option("--url", g.url, "Remote database URL (overrides TURSO_DATABASE_URL)");
+  app.add_option("--replica", g.replica, "Replica path (overrides REPLICA_DB; default local_replica.db)");
+  app.add_option("--working", g.working, "Working copy path (overrides WORKING_DB; default working_copy.db)");
+  app.add_option("--diff-file", g.diff_file, "Diff file path (overrides DIFF_FILE; default diff.sql)");
   app.add_flag("--json", g.json, "Machine-readable output (JSON on stdout)");
   app.add_flag("-q,--quiet", g.quiet, "Print only errors");
   app.add_flag("-v,--verbose", g.verbose, "Print more details");
@@ -44,7 +48,8 @@ int main(int argc, char** argv) {
 
   turso_sync::cli::register_init(app, ctx);
   turso_sync::cli::register_status(app, ctx);
-  turso_sync::cli::register_diff(app, ctx);
+  turso_sync::cli::register_diff_command(app, ctx);
+  turso_sync::cli::register_sync_commands(app, ctx);
   turso_sync::cli::register_pending(app, ctx);
 
   std::signal(SIGINT, on_signal);

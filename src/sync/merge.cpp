@@ -1,0 +1,722 @@
+// The three-way merge of a pull (contract in merge.h, rules for users in docs/conflicts.md).
+//
+// Order inside the one transaction: schema changes of the delta; triggers of the working copy dropped;
+// colliding local rows moved (before any row of theirs lands, so that the foreign-key columns that follow a
+// moved row are only ours); then per table deletes, updates and inserts (deletes first free UNIQUE values);
+// triggers recreated.
+#include "sync/merge.h"
+
+#include <fmt/format.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <limits>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+
+#include "db/schema.h"
+#include "diff/sql_text.h"
+#include "turso_sync/diff.h"
+#include "util/text.h"
+
+namespace turso_sync {
+
+namespace {
+
+using Row = std::vector<Value>;
+
+std::string describe_key(const std::vector<Value>& key) {
+  std::string out;
+  for (const Value& v : key) out += (out.empty() ? "" : ", ") + describe(v);
+  return key.size() == 1 ? out : "(" + out + ")";
+}
+
+bool is_constraint_error(db::Database& db) {
+  return (sqlite3_errcode(db.handle()) & 0xFF) == SQLITE_CONSTRAINT;
+}
+
+// Statements on one table of the working copy, addressed the way the delta addresses its rows: by rowid for
+// rowid-keyed tables, by the key columns (compared with `=`, so with each column's collation) otherwise.
+class TableWriter {
+ public:
+  TableWriter(db::Database& db, const TableDesc& table) : m_db(db), m_table(table) {
+    m_name = quote_identifier(table.name);
+    for (const ColumnDesc& c : table.columns) m_columns.push_back(quote_identifier(c.name));
+    m_explicit_rowid = table.keyed_by_rowid() && table.rowid_alias < 0;
+  }
+
+  const TableDesc& table() const { return m_table; }
+
+  // Checks that the working copy has every column the delta writes, as a stored column.
+  Status check_columns() {
+    auto stmt = TS_TRY(m_db.prepare("SELECT name, hidden FROM pragma_table_xinfo(?1)"));
+    TS_TRY_STATUS(stmt.bind(1, Value::text(m_table.name)));
+    std::vector<std::pair<std::string, int64_t>> ours;
+    while (TS_TRY(stmt.step())) ours.emplace_back(stmt.column_text(0), stmt.column_int64(1));
+    if (ours.empty())
+      return Error(
+          ErrorKind::conflict,
+          fmt::format("table {}: the remote changed its rows but the working copy no longer has this table",
+                      printable(m_table.name)));
+    for (const ColumnDesc& c : m_table.columns) {
+      auto it = std::find_if(ours.begin(), ours.end(), [&](const auto& o) {
+        return sqlite3_stricmp(o.first.c_str(), c.name.c_str()) == 0;
+      });
+      if (it == ours.end() || it->second == 2 || it->second == 3)
+        return Error(
+            ErrorKind::conflict,
+            fmt::format("table {}: the remote writes column {}, which the working copy's definition of the "
+                        "table {}",
+                        printable(m_table.name), printable(c.name),
+                        it == ours.end() ? "lacks" : "computes (generated column)"));
+    }
+    if (m_table.keyed_by_rowid() && m_table.rowid_expr.empty())
+      return Error(ErrorKind::sql,
+                   fmt::format("table {}: columns named rowid, _rowid_ and oid hide the rowid, so "
+                               "rows cannot be matched",
+                               printable(m_table.name)));
+    return {};
+  }
+
+  // The working copy's row with this key, or nullopt.
+  Result<std::optional<Row>> read(const std::vector<Value>& key) {
+    if (!m_select.handle()) {
+      std::string cols;
+      for (const std::string& c : m_columns) cols += (cols.empty() ? "" : ", ") + c;
+      m_select =
+          TS_TRY(m_db.prepare(fmt::format("SELECT {} FROM {} WHERE {}", cols, m_name, key_condition(1))));
+    }
+    TS_TRY_STATUS(m_select.reset());
+    TS_TRY_STATUS(bind_key(m_select, key, 1));
+    if (!TS_TRY(m_select.step())) return std::optional<Row>();
+    Row row;
+    row.reserve(m_columns.size());
+    for (size_t i = 0; i < m_columns.size(); ++i) row.push_back(m_select.column(static_cast<int>(i)));
+    TS_TRY_STATUS(m_select.reset());
+    return std::optional<Row>(std::move(row));
+  }
+
+  Status insert(const std::vector<Value>& key, const Row& values) {
+    if (!m_insert.handle()) {
+      std::string cols = m_explicit_rowid ? m_table.rowid_expr : "";
+      std::string params = m_explicit_rowid ? "?" : "";
+      for (const std::string& c : m_columns) {
+        cols += (cols.empty() ? "" : ", ") + c;
+        params += params.empty() ? "?" : ", ?";
+      }
+      m_insert = TS_TRY(m_db.prepare(fmt::format("INSERT INTO {}({}) VALUES({})", m_name, cols, params)));
+    }
+    TS_TRY_STATUS(m_insert.reset());
+    int next = 1;
+    if (m_explicit_rowid) TS_TRY_STATUS(m_insert.bind(next++, key.at(0)));
+    for (const Value& v : values) TS_TRY_STATUS(m_insert.bind(next++, v));
+    return run(m_insert, "insert", key);
+  }
+
+  // Writes `values[c]` into every column c of `columns`.
+  Status update(const std::vector<Value>& key, const std::vector<int>& columns, const Row& values) {
+    if (columns.empty()) return {};
+    auto it = m_updates.find(columns);
+    if (it == m_updates.end()) {
+      std::string set;
+      for (size_t k = 0; k < columns.size(); ++k)
+        set += fmt::format("{}{} = ?{}", k ? ", " : "", m_columns[columns[k]], k + 1);
+      auto stmt = TS_TRY(m_db.prepare(fmt::format("UPDATE {} SET {} WHERE {}", m_name, set,
+                                                  key_condition(static_cast<int>(columns.size()) + 1))));
+      it = m_updates.emplace(columns, std::move(stmt)).first;
+    }
+    db::Statement& stmt = it->second;
+    TS_TRY_STATUS(stmt.reset());
+    for (size_t k = 0; k < columns.size(); ++k)
+      TS_TRY_STATUS(stmt.bind(static_cast<int>(k + 1), values[columns[k]]));
+    TS_TRY_STATUS(bind_key(stmt, key, static_cast<int>(columns.size()) + 1));
+    return run(stmt, "update", key);
+  }
+
+  Status remove(const std::vector<Value>& key) {
+    if (!m_delete.handle())
+      m_delete = TS_TRY(m_db.prepare(fmt::format("DELETE FROM {} WHERE {}", m_name, key_condition(1))));
+    TS_TRY_STATUS(m_delete.reset());
+    TS_TRY_STATUS(bind_key(m_delete, key, 1));
+    return run(m_delete, "delete", key);
+  }
+
+  // Gives the row at rowid `from` the rowid `to` (rowid-keyed tables).
+  Status move(int64_t from, int64_t to) {
+    auto stmt = TS_TRY(m_db.prepare(
+        fmt::format("UPDATE {} SET {} = ?1 WHERE {} = ?2", m_name, m_table.rowid_expr, m_table.rowid_expr)));
+    TS_TRY_STATUS(stmt.bind(1, Value::integer(to)));
+    TS_TRY_STATUS(stmt.bind(2, Value::integer(from)));
+    return run(stmt, "move", {Value::integer(from)});
+  }
+
+  // The same operations as SQL text with literal values, for the discarded-changes script.
+  std::string insert_sql(const std::vector<Value>& key, const Row& values) const {
+    std::string cols = m_explicit_rowid ? m_table.rowid_expr : "";
+    std::string vals = m_explicit_rowid ? sql_literal(key.at(0)) : "";
+    for (size_t i = 0; i < m_columns.size(); ++i) {
+      cols += (cols.empty() ? "" : ", ") + m_columns[i];
+      vals += (vals.empty() ? "" : ", ") + sql_literal(values[i]);
+    }
+    return fmt::format("INSERT INTO {}({}) VALUES({});\n", m_name, cols, vals);
+  }
+  std::string update_sql(const std::vector<Value>& key, const std::vector<int>& columns,
+                         const Row& values) const {
+    std::string set;
+    for (int c : columns) set += (set.empty() ? "" : ", ") + m_columns[c] + " = " + sql_literal(values[c]);
+    return fmt::format("UPDATE {} SET {} WHERE {};\n", m_name, set, key_literal_condition(key));
+  }
+  std::string delete_sql(const std::vector<Value>& key) const {
+    return fmt::format("DELETE FROM {} WHERE {};\n", m_name, key_literal_condition(key));
+  }
+
+ private:
+  std::string key_condition(int first_param) const {
+    if (m_table.keyed_by_rowid()) return fmt::format("{} = ?{}", m_table.rowid_expr, first_param);
+    std::string out;
+    for (size_t k = 0; k < m_table.key_columns.size(); ++k)
+      out += fmt::format("{}{} = ?{}", k ? " AND " : "", m_columns[m_table.key_columns[k]],
+                         first_param + static_cast<int>(k));
+    return out;
+  }
+
+  std::string key_literal_condition(const std::vector<Value>& key) const {
+    if (m_table.keyed_by_rowid()) return m_table.rowid_expr + " = " + sql_literal(key.at(0));
+    std::string out;
+    for (size_t k = 0; k < m_table.key_columns.size(); ++k)
+      out += (k ? " AND " : "") + m_columns[m_table.key_columns[k]] + " = " + sql_literal(key.at(k));
+    return out;
+  }
+
+  Status bind_key(db::Statement& stmt, const std::vector<Value>& key, int first_param) {
+    size_t expected = m_table.keyed_by_rowid() ? 1 : m_table.key_columns.size();
+    if (key.size() != expected)
+      return Error(ErrorKind::internal, fmt::format("table {}: a change's key has {} values, expected {}",
+                                                    printable(m_table.name), key.size(), expected));
+    for (size_t k = 0; k < key.size(); ++k)
+      TS_TRY_STATUS(stmt.bind(first_param + static_cast<int>(k), key[k]));
+    return {};
+  }
+
+  Status run(db::Statement& stmt, const char* what, const std::vector<Value>& key) {
+    auto r = stmt.step();
+    if (r.ok()) return {};
+    std::string where =
+        fmt::format("{} row {} of table {}", what, describe_key(key), printable(m_table.name));
+    if (is_constraint_error(m_db))
+      return Error(
+          ErrorKind::conflict,
+          fmt::format("{}: the remote's row clashes with a local row ({}); change the local row (e.g. the "
+                      "duplicated value) and pull again",
+                      where, sqlite3_errmsg(m_db.handle())));
+    return r.error().context(where);
+  }
+
+  db::Database& m_db;
+  const TableDesc& m_table;
+  std::string m_name;                  // quoted
+  std::vector<std::string> m_columns;  // quoted
+  bool m_explicit_rowid = false;       // inserts name the rowid (no INTEGER PRIMARY KEY column carries it)
+  db::Statement m_select, m_insert, m_delete;
+  std::map<std::vector<int>, db::Statement> m_updates;  // by the set of columns written
+};
+
+// A declared single-column FOREIGN KEY of the working copy.
+struct ForeignKey {
+  std::string child;
+  std::string column;
+  std::string parent;
+  std::optional<std::string> parent_column;  // nullopt: the parent's PRIMARY KEY
+};
+
+struct SavedTrigger {
+  std::string name;
+  std::string sql;
+};
+
+// Turns foreign-key enforcement off for the merge and back on afterwards (it cannot change inside a
+// transaction).
+class ForeignKeysOff {
+ public:
+  explicit ForeignKeysOff(db::Database& db) : m_db(db) {}
+  ForeignKeysOff(const ForeignKeysOff&) = delete;
+  ForeignKeysOff& operator=(const ForeignKeysOff&) = delete;
+  ~ForeignKeysOff() {
+    if (m_was_on) sqlite3_exec(m_db.handle(), "PRAGMA foreign_keys = ON", nullptr, nullptr, nullptr);
+  }
+  Status engage() {
+    m_was_on = TS_TRY(db::query_int(m_db, "PRAGMA foreign_keys")) != 0;
+    if (m_was_on) TS_TRY_STATUS(m_db.exec("PRAGMA foreign_keys = OFF"));
+    return {};
+  }
+
+ private:
+  db::Database& m_db;
+  bool m_was_on = false;
+};
+
+class Merger {
+ public:
+  Merger(db::Database& ours, const Changeset& delta, const MergeOptions& options)
+      : m_db(ours), m_delta(delta), m_options(options) {}
+
+  Result<MergeReport> run() {
+    if (!sqlite3_get_autocommit(m_db.handle()))
+      return Error(ErrorKind::internal,
+                   fmt::format("merge into working copy {}: the connection is already inside a "
+                               "transaction",
+                               m_db.path()));
+    if (m_delta.empty()) {  // nothing to merge: do not wait for the application's lock
+      m_report.applied = true;
+      return std::move(m_report);
+    }
+    ForeignKeysOff fk_off(m_db);
+    TS_TRY_STATUS(fk_off.engage());
+    auto begun = db::Transaction::begin(m_db, db::Transaction::Kind::immediate);
+    if (!begun.ok()) return locked_or(std::move(begun).error());
+    db::Transaction tx = std::move(begun).value();
+    auto merged = apply(tx);
+    if (!merged.ok() && merged.error().kind() == ErrorKind::busy) return locked_or(std::move(merged).error());
+    return merged;
+  }
+
+ private:
+  // Everything after BEGIN; `tx` rolls back on every path that does not commit.
+  Result<MergeReport> apply(db::Transaction& tx) {
+    TS_TRY_STATUS(apply_schema());
+    std::vector<SavedTrigger> triggers;
+    if (!m_delta.tables.empty()) {
+      triggers = TS_TRY(drop_triggers());
+      for (const TableChanges& tc : m_delta.tables) {
+        m_writers.push_back(std::make_unique<TableWriter>(m_db, tc.table));
+        TS_TRY_STATUS(m_writers.back()->check_columns());
+      }
+      if (m_options.on_insert_collision == InsertCollision::move_local) TS_TRY_STATUS(move_colliding_rows());
+      for (size_t i = 0; i < m_delta.tables.size(); ++i) TS_TRY_STATUS(merge_table(i));
+    }
+
+    if (!m_report.conflicts.empty() && m_options.on_conflict == ConflictPolicy::abort) {
+      m_report.applied = false;
+      return std::move(m_report);  // `tx` rolls back everything, schema changes and moves included
+    }
+    for (const SavedTrigger& t : triggers) {
+      auto st = m_db.exec(t.sql);
+      if (!st.ok()) return st.error().context(fmt::format("recreate trigger {}", printable(t.name)));
+    }
+    m_report.applied = true;
+    if (!m_discarded.empty())
+      m_report.discarded_sql =
+          "-- Local values replaced by the remote's during a pull (--on-conflict=remote).\n"
+          "-- Running this on the working copy puts them back (the next push sends them); its triggers\n"
+          "-- fire as for any other change.\n"
+          "BEGIN;\n" +
+          m_discarded + "COMMIT;\n";
+    if (m_options.before_commit) TS_TRY_STATUS(m_options.before_commit(m_report));
+    TS_TRY_STATUS(tx.commit());
+    return std::move(m_report);
+  }
+
+  Error locked_or(Error e) const {
+    if (e.kind() != ErrorKind::busy) return e.context(fmt::format("merge into working copy {}", m_db.path()));
+    return Error(
+        ErrorKind::busy,
+        fmt::format("merge into working copy {}: the file stayed locked by another connection (the "
+                    "application holds a write transaction?) for the whole busy timeout; nothing was "
+                    "changed. Retry when the application is idle",
+                    m_db.path()));
+  }
+
+  // Whether the working copy already holds this schema change's result (a merge that is redone, or the same
+  // change made locally): its statements are then skipped, as a row already equal to theirs is.
+  Result<bool> schema_already_applied(const SchemaChange& c) {
+    auto stmt =
+        TS_TRY(m_db.prepare("SELECT type, sql FROM sqlite_schema WHERE name = ?1 COLLATE NOCASE AND sql IS "
+                            "NOT NULL"));
+    TS_TRY_STATUS(stmt.bind(1, Value::text(c.name)));
+    bool found = TS_TRY(stmt.step()) && stmt.column_text(0) == c.object_type;
+    switch (c.op) {
+      case SchemaOp::drop_table:
+      case SchemaOp::drop_index:
+      case SchemaOp::drop_view:
+      case SchemaOp::drop_trigger:
+        return !found;
+      default:
+        return found && diff::normalize_sql(stmt.column_text(1)) == diff::normalize_sql(c.new_sql);
+    }
+  }
+
+  // A schema change that discards a table's rows (the remote dropped the table, or rebuilt it in a way that
+  // cannot keep rows) may only run when the working copy's rows of that table equal the base's: otherwise
+  // local changes would vanish silently. Checked when MergeOptions::base_path is given.
+  Status check_no_local_rows_lost(const SchemaChange& c) {
+    bool discards = c.op == SchemaOp::drop_table || (c.op == SchemaOp::rebuild_table && !c.copy_rows);
+    if (!discards || m_options.base_path.empty()) return {};
+    if (!m_base) {
+      auto opened = db::Database::open(m_options.base_path, db::OpenMode::read_only);
+      if (!opened.ok()) return std::move(opened).error().context("read the replica (the merge's base)");
+      m_base = std::make_unique<db::Database>(std::move(opened).value());
+    }
+    if (TS_TRY(same_rows(c.name))) return {};
+    return Error(
+        ErrorKind::conflict,
+        fmt::format("merge into working copy {}: the remote {} table {}{}, but the working copy has local "
+                    "changes in it that would be lost; nothing was changed. Save what you need from it, "
+                    "undo those changes (or run `turso-sync reset`), then pull again",
+                    m_db.path(), c.op == SchemaOp::drop_table ? "dropped" : "rebuilt", printable(c.name),
+                    c.op == SchemaOp::drop_table ? "" : " in a way that cannot keep its rows"));
+  }
+
+  // Whether `table` holds exactly the same rows (rowids included) in the working copy and in the base.
+  Result<bool> same_rows(const std::string& table) {
+    auto ours_count =
+        TS_TRY(m_db.prepare("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1"));
+    TS_TRY_STATUS(ours_count.bind(1, Value::text(table)));
+    if (!TS_TRY(ours_count.step()) || ours_count.column_int64(0) == 0) return true;  // nothing to lose
+    db::TableInfo info = TS_TRY(db::read_table_info(m_db, table));
+    std::string order;
+    if (info.without_rowid) {
+      for (int k : info.key_columns)
+        order += (order.empty() ? "" : ", ") + quote_identifier(info.columns[k].name);
+    } else {
+      if (info.rowid_expr.empty()) return true;  // no way to pair rows; the rebuild's own checks apply
+      order = info.rowid_expr;
+    }
+    std::string sql = fmt::format("SELECT {}* FROM {} ORDER BY {}", info.without_rowid ? "" : order + ", ",
+                                  quote_identifier(table), order);
+    auto a = TS_TRY(m_db.prepare(sql));
+    auto b_prepared = m_base->prepare(sql);
+    if (!b_prepared.ok()) return !TS_TRY(a.step());  // the base has no such table (or another shape)
+    db::Statement b = std::move(b_prepared).value();
+    if (a.column_count() != b.column_count()) return false;
+    while (true) {
+      bool ra = TS_TRY(a.step()), rb = TS_TRY(b.step());
+      if (ra != rb) return false;
+      if (!ra) return true;
+      for (int i = 0; i < a.column_count(); ++i)
+        if (a.column(i) != b.column(i)) return false;
+    }
+  }
+
+  Status apply_schema() {
+    for (const SchemaChange& c : m_delta.schema) {
+      if (TS_TRY(schema_already_applied(c))) continue;
+      TS_TRY_STATUS(check_no_local_rows_lost(c));
+      for (const std::string& sql : c.statements) {
+        auto st = m_db.exec(sql);
+        if (st.ok()) continue;
+        if (st.error().kind() != ErrorKind::sql)
+          return st.error().context(
+              fmt::format("merge into working copy: apply {} {}", to_string(c.op), printable(c.name)));
+        return Error(
+            ErrorKind::conflict,
+            fmt::format("merge into working copy {}: the remote's schema change ({} of {} {}) cannot be "
+                        "applied: {}. The working copy changed the same object locally; nothing was "
+                        "changed. Undo the local schema change (or make it the same as the remote's) and "
+                        "pull again",
+                        m_db.path(), to_string(c.op), c.object_type, printable(c.name),
+                        st.error().message()));
+      }
+    }
+    return {};
+  }
+
+  Result<std::vector<SavedTrigger>> drop_triggers() {
+    std::vector<SavedTrigger> out;
+    {
+      auto stmt = TS_TRY(
+          m_db.prepare("SELECT name, sql FROM sqlite_schema WHERE type = 'trigger' AND sql IS NOT NULL"));
+      while (TS_TRY(stmt.step())) out.push_back({stmt.column_text(0), stmt.column_text(1)});
+    }
+    for (const SavedTrigger& t : out) {
+      auto st = m_db.exec("DROP TRIGGER main." + quote_identifier(t.name));
+      if (!st.ok()) return st.error().context(fmt::format("suspend trigger {}", printable(t.name)));
+    }
+    return out;
+  }
+
+  // --- moving local rows out of the way of remote inserts
+  // ---------------------------------------------------
+
+  Result<const std::vector<ForeignKey>*> foreign_keys() {
+    if (m_foreign_keys) return &*m_foreign_keys;
+    std::vector<ForeignKey> out;
+    std::vector<std::string> tables;
+    {
+      auto stmt = TS_TRY(m_db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table'"));
+      while (TS_TRY(stmt.step())) {
+        std::string name = stmt.column_text(0);
+        if (!db::is_internal_name(name)) tables.push_back(std::move(name));
+      }
+    }
+    auto stmt = TS_TRY(
+        m_db.prepare("SELECT id, \"table\", \"from\", \"to\" FROM pragma_foreign_key_list(?1) ORDER BY "
+                     "id, seq"));
+    for (const std::string& child : tables) {
+      TS_TRY_STATUS(stmt.reset());
+      TS_TRY_STATUS(stmt.bind(1, Value::text(child)));
+      std::map<int64_t, std::vector<ForeignKey>> by_id;
+      while (TS_TRY(stmt.step())) {
+        ForeignKey fk{child, stmt.column_text(2), stmt.column_text(1), std::nullopt};
+        if (sqlite3_column_type(stmt.handle(), 3) != SQLITE_NULL) fk.parent_column = stmt.column_text(3);
+        by_id[stmt.column_int64(0)].push_back(std::move(fk));
+      }
+      // A composite key cannot reference a single INTEGER PRIMARY KEY column.
+      for (auto& [id, parts] : by_id)
+        if (parts.size() == 1) out.push_back(std::move(parts[0]));
+    }
+    m_foreign_keys = std::move(out);
+    return &*m_foreign_keys;
+  }
+
+  // The largest rowid (or AUTOINCREMENT counter) of `table` in `db`; 0 when empty.
+  static Result<int64_t> max_rowid(db::Database& db, const TableDesc& table) {
+    auto stmt = TS_TRY(
+        db.prepare(fmt::format("SELECT max({}) FROM {}", table.rowid_expr, quote_identifier(table.name))));
+    int64_t out = TS_TRY(stmt.step()) ? stmt.column_int64(0) : 0;
+    bool has_sequence =
+        TS_TRY(db::query_int(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_sequence'")) != 0;
+    if (has_sequence) {
+      auto seq = TS_TRY(db.prepare("SELECT max(seq) FROM sqlite_sequence WHERE name = ?1"));
+      TS_TRY_STATUS(seq.bind(1, Value::text(table.name)));
+      if (TS_TRY(seq.step())) out = std::max(out, seq.column_int64(0));
+    }
+    return out;
+  }
+
+  Result<int64_t> next_free_key(size_t table_index) {
+    auto it = m_next_key.find(table_index);
+    if (it == m_next_key.end()) {
+      const TableChanges& tc = m_delta.tables[table_index];
+      int64_t top = TS_TRY(max_rowid(m_db, tc.table));
+      for (const RowChange& r : tc.rows)
+        if (r.op == RowOp::insert && r.key.at(0).type() == ValueType::integer)
+          top = std::max(top, r.key[0].as_integer());
+      if (!m_options.theirs_path.empty()) {
+        if (!m_theirs) {
+          auto opened = db::Database::open(m_options.theirs_path, db::OpenMode::read_only);
+          if (!opened.ok()) return std::move(opened).error().context("read the new replica's largest keys");
+          m_theirs = std::make_unique<db::Database>(std::move(opened).value());
+        }
+        top = std::max(top, TS_TRY(max_rowid(*m_theirs, tc.table)));
+      }
+      it = m_next_key.emplace(table_index, top).first;
+    }
+    if (it->second == std::numeric_limits<int64_t>::max())
+      return Error(
+          ErrorKind::conflict,
+          fmt::format("table {}: a local row collides with a remote insert but no larger rowid is free",
+                      printable(m_delta.tables[table_index].table.name)));
+    return ++it->second;
+  }
+
+  // Moves our row at `from` to a fresh key and makes the foreign-key columns that referenced it follow.
+  // Returns the tables whose rows were changed by following references.
+  Result<std::vector<std::string>> move_row(size_t table_index, int64_t from) {
+    const TableDesc& t = m_delta.tables[table_index].table;
+    int64_t to = TS_TRY(next_free_key(table_index));
+    TS_TRY_STATUS(m_writers[table_index]->move(from, to));
+    MovedRow moved{t.name, from, to, {}};
+    std::vector<std::string> touched;
+    if (t.rowid_alias >= 0) {
+      const std::string& alias = t.columns[t.rowid_alias].name;
+      for (const ForeignKey& fk : *TS_TRY(foreign_keys())) {
+        if (sqlite3_stricmp(fk.parent.c_str(), t.name.c_str()) != 0) continue;
+        if (fk.parent_column && sqlite3_stricmp(fk.parent_column->c_str(), alias.c_str()) != 0) continue;
+        auto stmt =
+            TS_TRY(m_db.prepare(fmt::format("UPDATE {} SET {} = ?1 WHERE {} = ?2", quote_identifier(fk.child),
+                                            quote_identifier(fk.column), quote_identifier(fk.column))));
+        TS_TRY_STATUS(stmt.bind(1, Value::integer(to)));
+        TS_TRY_STATUS(stmt.bind(2, Value::integer(from)));
+        auto st = stmt.step();
+        if (!st.ok())
+          return std::move(st).error().context(fmt::format("update {}.{} after moving {} row {}",
+                                                           printable(fk.child), printable(fk.column),
+                                                           printable(t.name), from));
+        if (sqlite3_changes64(m_db.handle()) > 0) {
+          moved.updated_references.push_back(fk.child + "." + fk.column);
+          touched.push_back(fk.child);
+        }
+      }
+    }
+    m_report.moved.push_back(std::move(moved));
+    return touched;
+  }
+
+  // Every remote insert whose key holds a different local row in a rowid-keyed table moves that local row.
+  // Following references changes local rows of other tables, which can make a local row that was identical to
+  // a remote insert differ from it: those tables are examined again until nothing moves.
+  Status move_colliding_rows() {
+    std::set<size_t> pending;
+    for (size_t i = 0; i < m_delta.tables.size(); ++i)
+      if (m_delta.tables[i].table.keyed_by_rowid()) pending.insert(i);
+    while (!pending.empty()) {
+      std::set<std::string> touched;
+      for (size_t i : pending) {
+        const TableChanges& tc = m_delta.tables[i];
+        for (const RowChange& r : tc.rows) {
+          if (r.op != RowOp::insert) continue;
+          auto ours = TS_TRY(m_writers[i]->read(r.key));
+          if (!ours || *ours == r.new_values) continue;
+          if (r.key.at(0).type() != ValueType::integer) continue;
+          for (std::string& child : TS_TRY(move_row(i, r.key[0].as_integer())))
+            touched.insert(std::move(child));
+        }
+      }
+      pending.clear();
+      for (size_t i = 0; i < m_delta.tables.size(); ++i) {
+        const TableDesc& t = m_delta.tables[i].table;
+        if (!t.keyed_by_rowid()) continue;
+        for (const std::string& name : touched)
+          if (sqlite3_stricmp(name.c_str(), t.name.c_str()) == 0) pending.insert(i);
+      }
+    }
+    return {};
+  }
+
+  // --- the three-way rules --------------------------------------------------------------------------------
+
+  Status merge_table(size_t index) {
+    const TableChanges& tc = m_delta.tables[index];
+    TableWriter& w = *m_writers[index];
+    for (RowOp op : {RowOp::remove, RowOp::update, RowOp::insert}) {
+      for (const RowChange& r : tc.rows) {
+        if (r.op != op) continue;
+        auto ours = TS_TRY(w.read(r.key));
+        switch (op) {
+          case RowOp::remove:
+            TS_TRY_STATUS(their_delete(w, r, ours));
+            break;
+          case RowOp::update:
+            TS_TRY_STATUS(their_update(w, r, ours));
+            break;
+          case RowOp::insert:
+            TS_TRY_STATUS(their_insert(w, r, ours));
+            break;
+        }
+      }
+    }
+    return {};
+  }
+
+  bool take_theirs() const { return m_options.on_conflict == ConflictPolicy::remote; }
+
+  void add_conflict(const TableWriter& w, const RowChange& r, const char* kind,
+                    const std::optional<Row>& ours, std::vector<int> conflicting = {}) {
+    MergeConflict c;
+    c.table = w.table().name;
+    c.key = r.key;
+    c.kind = kind;
+    for (const ColumnDesc& col : w.table().columns) c.columns.push_back(col.name);
+    c.base = r.old_values;
+    if (ours) c.ours = *ours;
+    c.theirs = r.new_values;
+    c.conflicting_columns = std::move(conflicting);
+    m_report.conflicts.push_back(std::move(c));
+  }
+
+  void note_discarded(const TableWriter& w, const RowChange& r, const char* kind, const std::string& sql) {
+    m_discarded += fmt::format("-- {} key {} ({})\n", printable(quote_identifier(w.table().name)),
+                               printable(describe_key(r.key)), kind);
+    m_discarded += sql;
+  }
+
+  Status their_insert(TableWriter& w, const RowChange& r, const std::optional<Row>& ours) {
+    if (!ours) {
+      TS_TRY_STATUS(w.insert(r.key, r.new_values));
+      ++m_report.taken.inserts;
+      return {};
+    }
+    if (*ours == r.new_values) return {};
+    add_conflict(w, r, "insert/insert", ours);
+    if (!take_theirs()) return {};
+    std::vector<int> differing;
+    for (size_t i = 0; i < ours->size(); ++i)
+      if ((*ours)[i] != r.new_values[i]) differing.push_back(static_cast<int>(i));
+    TS_TRY_STATUS(w.update(r.key, differing, r.new_values));
+    note_discarded(w, r, "insert/insert", w.update_sql(r.key, differing, *ours));
+    ++m_report.taken.inserts;
+    return {};
+  }
+
+  Status their_update(TableWriter& w, const RowChange& r, const std::optional<Row>& ours) {
+    if (!ours) {  // we deleted the row
+      add_conflict(w, r, "delete/update", ours);
+      if (!take_theirs()) return {};
+      TS_TRY_STATUS(w.insert(r.key, r.new_values));
+      note_discarded(w, r, "delete/update", w.delete_sql(r.key));
+      ++m_report.taken.updates;
+      return {};
+    }
+    if (*ours == r.old_values) {
+      TS_TRY_STATUS(w.update(r.key, r.changed_columns, r.new_values));
+      ++m_report.taken.updates;
+      return {};
+    }
+    if (*ours == r.new_values) return {};
+    std::vector<int> take, conflicting;
+    for (size_t i = 0; i < ours->size(); ++i) {
+      const Value &o = (*ours)[i], &b = r.old_values[i], &t = r.new_values[i];
+      if (o == b) {
+        if (t != b) take.push_back(static_cast<int>(i));
+      } else if (t != b && o != t) {
+        conflicting.push_back(static_cast<int>(i));
+      }
+    }
+    if (conflicting.empty()) {
+      if (take.empty()) return {};  // every change of theirs is already ours
+      TS_TRY_STATUS(w.update(r.key, take, r.new_values));
+      ++m_report.taken.updates;
+      ++m_report.merged_columns;
+      return {};
+    }
+    add_conflict(w, r, "update/update", ours, conflicting);
+    if (m_options.on_conflict == ConflictPolicy::abort) return {};
+    if (take_theirs()) {
+      note_discarded(w, r, "update/update", w.update_sql(r.key, conflicting, *ours));
+      take.insert(take.end(), conflicting.begin(), conflicting.end());
+      std::sort(take.begin(), take.end());
+    }
+    if (take.empty()) return {};
+    TS_TRY_STATUS(w.update(r.key, take, r.new_values));
+    ++m_report.taken.updates;
+    return {};
+  }
+
+  Status their_delete(TableWriter& w, const RowChange& r, const std::optional<Row>& ours) {
+    if (!ours) return {};
+    if (*ours == r.old_values) {
+      TS_TRY_STATUS(w.remove(r.key));
+      ++m_report.taken.deletes;
+      return {};
+    }
+    add_conflict(w, r, "update/delete", ours);
+    if (!take_theirs()) return {};
+    TS_TRY_STATUS(w.remove(r.key));
+    note_discarded(w, r, "update/delete", w.insert_sql(r.key, *ours));
+    ++m_report.taken.deletes;
+    return {};
+  }
+
+  db::Database& m_db;
+  const Changeset& m_delta;
+  const MergeOptions& m_options;
+  MergeReport m_report;
+  std::string m_discarded;
+  std::vector<std::unique_ptr<TableWriter>> m_writers;  // parallel to m_delta.tables
+  std::optional<std::vector<ForeignKey>> m_foreign_keys;
+  std::map<size_t, int64_t> m_next_key;  // per table index: the last key handed to a moved row
+  std::unique_ptr<db::Database> m_theirs;
+  std::unique_ptr<db::Database> m_base;
+};
+
+}  // namespace
+
+Result<MergeReport> merge_into_working_copy(db::Database& ours, const Changeset& delta,
+                                            const MergeOptions& options) {
+  Merger merger(ours, delta, options);
+  return merger.run();
+}
+
+}  // namespace turso_sync

@@ -1,0 +1,266 @@
+// pull, reset, copy and crash recovery: everything that moves the replica or rewrites the working copy from it.
+// Invariant (SPEC §6): the replica is the base of the working copy. The replica only moves together with a merge
+// of the same delta into the working copy; a marker in the state dir makes the pair redoable after a crash.
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "db/sqlite.h"
+#include "sync/merge.h"
+#include "sync/snapshot.h"
+#include "sync/state.h"
+#include "turso_sync/sync.h"
+#include "util/fs.h"
+#include "util/text.h"
+
+namespace turso_sync {
+
+namespace {
+
+std::string pull_marker(const Config& c) { return c.state_dir + "/pull.pending"; }
+
+const char* policy_name(ConflictPolicy p) {
+  switch (p) {
+    case ConflictPolicy::abort: return "abort";
+    case ConflictPolicy::local: return "local";
+    case ConflictPolicy::remote: return "remote";
+  }
+  return "abort";
+}
+
+ConflictPolicy policy_from(const std::string& s) {
+  if (s == "local") return ConflictPolicy::local;
+  if (s == "remote") return ConflictPolicy::remote;
+  return ConflictPolicy::abort;
+}
+
+// Diff of two local files, collected in memory (a pull's delta, or local changes for reset).
+Result<std::pair<DiffSummary, Changeset>> collect_diff(const std::string& base, const std::string& target) {
+  ChangesetCollector collector;
+  DiffSummary summary = TS_TRY(diff_databases(base, target, collector));
+  return std::make_pair(std::move(summary), collector.take());
+}
+
+}  // namespace
+
+Status SyncContext::require_initialized() const {
+  if (!file_exists(m_config.replica_path))
+    return Error(ErrorKind::refused, fmt::format("replica {} does not exist: run `turso-sync init` first",
+                                                 m_config.replica_path));
+  if (!file_exists(m_config.working_path))
+    return Error(ErrorKind::refused, fmt::format("working copy {} does not exist: run `turso-sync init` (or "
+                                                 "`turso-sync copy`) first",
+                                                 m_config.working_path));
+  return {};
+}
+
+// Saves SQL that restores discarded local changes as <state dir>/discarded-<time>.sql (mode 0600).
+static Result<std::string> save_discarded(const Config& c, const std::string& sql) {
+  TS_TRY_STATUS(make_dirs(c.state_dir));
+  std::string path = fmt::format("{}/discarded-{}.sql", c.state_dir, utc_timestamp_for_file());
+  for (int i = 2; file_exists(path); ++i)
+    path = fmt::format("{}/discarded-{}-{}.sql", c.state_dir, utc_timestamp_for_file(), i);
+  TS_TRY_STATUS(atomic_write_file(path, sql, 0600));
+  return path;
+}
+
+// Applies the delta replica -> new_replica to the working copy and, when applied, makes new_replica the replica.
+// Called with the lock held, both for a fresh pull and to redo an interrupted one (the merge is idempotent:
+// rows already merged compare equal to theirs).
+static Result<PullReport> merge_and_swap(const Config& c, const std::string& new_replica,
+                                         const PullOptions& options) {
+  PullReport report;
+  auto [summary, delta] = TS_TRY(collect_diff(c.replica_path, new_replica));
+  report.remote_changes = std::move(summary);
+  if (delta.empty()) {
+    report.up_to_date = true;
+    report.applied = true;
+    TS_TRY_STATUS(durable_rename(new_replica, c.replica_path));  // keeps the newest remote revision's file
+    return report;
+  }
+  TS_TRY_STATUS(atomic_write_file(pull_marker(c),
+                                  fmt::format("{}\n{}\n{}\n", new_replica, policy_name(options.on_conflict),
+                                              options.on_insert_collision == InsertCollision::conflict ? "conflict"
+                                                                                                       : "move"),
+                                  0600));
+  db::Database working = TS_TRY(db::Database::open(c.working_path, db::OpenMode::read_write));
+  MergeOptions merge_options;
+  merge_options.on_conflict = options.on_conflict;
+  merge_options.on_insert_collision = options.on_insert_collision;
+  merge_options.theirs_path = new_replica;
+  merge_options.base_path = c.replica_path;
+  // The discarded values are saved durably before the working copy commits: a crash in between loses nothing.
+  merge_options.before_commit = [&](const MergeReport& pending) -> Status {
+    if (!pending.discarded_sql.empty()) report.discarded_path = TS_TRY(save_discarded(c, pending.discarded_sql));
+    return {};
+  };
+  MergeReport merged = TS_TRY(merge_into_working_copy(working, delta, merge_options));
+  report.applied = merged.applied;
+  report.conflicts = std::move(merged.conflicts);
+  report.moved = std::move(merged.moved);
+  report.taken = merged.taken;
+  report.merged_rows = merged.merged_columns;
+  if (!merged.applied) {
+    ::unlink(new_replica.c_str());
+    ::unlink(pull_marker(c).c_str());
+    return report;
+  }
+  TS_TRY_STATUS(durable_rename(new_replica, c.replica_path));
+  ::unlink(pull_marker(c).c_str());
+  return report;
+}
+
+Status SyncContext::recover(std::vector<std::string>& notes) {
+  const Config& c = m_config;
+  if (!file_exists(pull_marker(c))) return {};
+  std::string marker = TS_TRY(read_file(pull_marker(c)));
+  std::vector<std::string> lines;
+  for (size_t pos = 0; pos < marker.size();) {
+    auto nl = marker.find('\n', pos);
+    lines.push_back(marker.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos));
+    pos = nl == std::string::npos ? marker.size() : nl + 1;
+  }
+  if (lines.size() < 3 || !file_exists(lines[0])) {
+    ::unlink(pull_marker(c).c_str());
+    return {};
+  }
+  PullOptions options;
+  options.on_conflict = policy_from(lines[1]);
+  options.on_insert_collision = lines[2] == "conflict" ? InsertCollision::conflict : InsertCollision::move_local;
+  auto redone = merge_and_swap(c, lines[0], options);
+  if (!redone.ok()) return redone.error().context("finish an interrupted pull");
+  notes.push_back(redone->applied ? "finished an interrupted pull"
+                                  : "an interrupted pull had conflicts; it was dropped (run pull again)");
+  return {};
+}
+
+Result<PullReport> SyncContext::pull_locked(const PullOptions& options) {
+  const Config& c = m_config;
+  RemoteClient* client = TS_TRY(remote());
+  std::string new_replica = fmt::format("{}.tmp-{}", c.replica_path, ::getpid());
+  auto snapshot = download_snapshot(*client, new_replica, options.progress);
+  if (!snapshot.ok()) return snapshot.error().context(fmt::format("pull from {}", client->endpoint().base_url));
+  auto report = merge_and_swap(c, new_replica, options);
+  if (!report.ok()) {
+    if (!file_exists(pull_marker(c))) ::unlink(new_replica.c_str());
+    return report.error().context("pull");
+  }
+  report->bytes_received = snapshot->bytes_received;
+  report->requests = snapshot->requests;
+  if (report->applied) {
+    SyncState state;
+    if (auto old = load_state(c.state_dir); old.ok() && old->has_value()) state = **old;
+    state.remote_url = c.database_url;
+    state.protocol = "sql";
+    state.last_pull_at = utc_timestamp();
+    state.replica_tables = snapshot->tables;
+    state.replica_rows = snapshot->rows;
+    TS_TRY_STATUS(save_state(c.state_dir, state));
+  }
+  return report;
+}
+
+Result<PullReport> SyncContext::pull(const PullOptions& options) {
+  TS_TRY_STATUS(require_initialized());
+  StateLock lock = TS_TRY(StateLock::acquire(m_config.state_dir));
+  std::vector<std::string> notes;
+  TS_TRY_STATUS(recover(notes));
+  auto report = TS_TRY(pull_locked(options));
+  report.notes.insert(report.notes.begin(), notes.begin(), notes.end());
+  return report;
+}
+
+Result<DiffSummary> SyncContext::local_changes() {
+  TS_TRY_STATUS(require_initialized());
+  NullSink sink;
+  return diff_databases(m_config.replica_path, m_config.working_path, sink);
+}
+
+namespace {
+
+// Writes the SQL that re-applies `summary`'s changes (replica -> working copy) to a string.
+Result<std::string> changes_as_sql(const std::string& replica, const std::string& working, const std::string& title) {
+  std::FILE* f = std::tmpfile();
+  if (!f) return Error(ErrorKind::io, "create a temporary file: " + std::string(std::strerror(errno)));
+  std::string out;
+  {
+    SqlWriter writer(f, title);
+    auto st = diff_databases(replica, working, writer);
+    if (!st.ok()) {
+      std::fclose(f);
+      return st.error();
+    }
+  }
+  std::rewind(f);
+  char buf[65536];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+  std::fclose(f);
+  return out;
+}
+
+}  // namespace
+
+Result<ResetReport> SyncContext::reset(const ResetOptions&) {
+  TS_TRY_STATUS(require_initialized());
+  const Config& c = m_config;
+  StateLock lock = TS_TRY(StateLock::acquire(c.state_dir));
+  std::vector<std::string> notes;
+  TS_TRY_STATUS(recover(notes));
+  ResetReport report;
+  NullSink sink;
+  report.discarded = TS_TRY(diff_databases(c.replica_path, c.working_path, sink));
+  if (!report.discarded.has_changes()) return report;
+  std::string sql = TS_TRY(changes_as_sql(c.replica_path, c.working_path,
+                                          fmt::format("local changes discarded by `turso-sync reset` at {}; run this "
+                                                      "on the working copy to restore them",
+                                                      utc_timestamp())));
+  report.discarded_path = TS_TRY(save_discarded(c, sql));
+  db::Database working = TS_TRY(db::Database::open(c.working_path, db::OpenMode::read_write));
+  TS_TRY_STATUS(db::copy_database(c.replica_path, working));
+  return report;
+}
+
+Result<ResetReport> SyncContext::copy(const CopyOptions& options) {
+  const Config& c = m_config;
+  if (!file_exists(c.replica_path))
+    return Error(ErrorKind::refused,
+                 fmt::format("replica {} does not exist: run `turso-sync init` first", c.replica_path));
+  StateLock lock = TS_TRY(StateLock::acquire(c.state_dir));
+  ResetReport report;
+  if (!file_exists(c.working_path)) {
+    std::string tmp = fmt::format("{}.tmp-{}", c.working_path, ::getpid());
+    auto created = [&]() -> Status {
+      db::Database wc = TS_TRY(db::Database::open(tmp, db::OpenMode::create));
+      TS_TRY_STATUS(db::copy_database(c.replica_path, wc));
+      wc = db::Database();
+      return durable_rename(tmp, c.working_path);
+    }();
+    if (!created.ok()) ::unlink(tmp.c_str());
+    TS_TRY_STATUS(created);
+    return report;
+  }
+  NullSink sink;
+  report.discarded = TS_TRY(diff_databases(c.replica_path, c.working_path, sink));
+  if (report.discarded.has_changes()) {
+    if (!options.force)
+      return Error(ErrorKind::refused,
+                   fmt::format("copy: working copy {} has local changes ({} row changes, {} schema changes); nothing "
+                               "was changed. Push them, or run `turso-sync reset` / `copy --force` to discard them "
+                               "(they are saved first)",
+                               c.working_path, report.discarded.totals.total(), report.discarded.schema.size()));
+    std::string sql = TS_TRY(changes_as_sql(c.replica_path, c.working_path,
+                                            fmt::format("local changes discarded by `turso-sync copy --force` at {}",
+                                                        utc_timestamp())));
+    report.discarded_path = TS_TRY(save_discarded(c, sql));
+  }
+  db::Database working = TS_TRY(db::Database::open(c.working_path, db::OpenMode::read_write));
+  TS_TRY_STATUS(db::copy_database(c.replica_path, working));
+  return report;
+}
+
+}  // namespace turso_sync

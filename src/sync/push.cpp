@@ -1,0 +1,204 @@
+// push: local changes (replica -> working copy) applied to the remote in guarded atomic batches, then a pull.
+// A push whose answer is lost is recognised through its receipt row on the remote (turso_sync_pushes), so it is
+// never applied twice nor reported as a conflict (docs/architecture.md, "push receipts").
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <random>
+#include <thread>
+
+#include "sync/push_batch.h"
+#include "sync/state.h"
+#include "turso_sync/cancel.h"
+#include "turso_sync/sync.h"
+#include "util/fs.h"
+#include "util/text.h"
+
+namespace turso_sync {
+
+namespace {
+
+std::string push_marker(const Config& c) { return c.state_dir + "/push.pending"; }
+
+std::string new_push_id() {
+  std::random_device rd;
+  std::mt19937_64 rng((static_cast<uint64_t>(rd()) << 32) ^ rd() ^
+                      static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
+  return fmt::format("{:016x}{:016x}", rng(), rng());
+}
+
+// Whether the batch carrying receipt `id` committed on the remote. Safe to retry (a read).
+Result<bool> receipt_exists(RemoteClient& remote, const std::string& id) {
+  auto r = remote.execute(
+      SqlStatement{fmt::format("SELECT count(*) FROM {} WHERE id = ?", kPushReceiptTable), {Value::text(id)}},
+      Retry::safe);
+  if (!r.ok()) {
+    if (r.error().kind() == ErrorKind::sql && r.error().message().find("no such table") != std::string::npos)
+      return false;
+    return r.error();
+  }
+  return !r->rows.empty() && r->rows[0][0] != Value::integer(0);
+}
+
+// Explains a failing guard by reading the remote row (best effort: the conflict stands even if this fails).
+std::string explain_guard(RemoteClient& remote, const PushBatch& batch, size_t step) {
+  const StepOrigin& o = batch.origins[step];
+  if (o.guarded_columns.empty()) return "the row changed on the remote";
+  std::string cols;
+  for (size_t i = 0; i < o.guarded_columns.size(); ++i) cols += (i ? ", " : "") + quote_identifier(o.guarded_columns[i]);
+  // The guard's WHERE clause starts with the key predicate; rebuild it from the origin.
+  std::vector<Value> args;
+  std::string where;
+  for (size_t i = 0; i < o.key.size(); ++i) {
+    std::string name = o.key_names[i] == "rowid" ? "rowid" : quote_identifier(o.key_names[i]);
+    auto p = exact_placeholder(o.key[i], args);
+    if (!p.ok()) return "the row changed on the remote";
+    where += fmt::format("{}{} = {}", i ? " AND " : "", name, *p);
+  }
+  auto r = remote.execute(
+      SqlStatement{fmt::format("SELECT {} FROM {} WHERE {}", cols, quote_identifier(o.table), where), args},
+      Retry::safe);
+  if (!r.ok()) return "the row changed on the remote";
+  if (r->rows.empty()) return "the row was deleted on the remote";
+  std::string out;
+  for (size_t i = 0; i < o.guarded_columns.size() && i < r->rows[0].size(); ++i) {
+    if (r->rows[0][i] == o.expected[i]) continue;
+    out += fmt::format("{}{} is {} on the remote, expected {}", out.empty() ? "" : "; ", o.guarded_columns[i],
+                       describe(r->rows[0][i]), describe(o.expected[i]));
+  }
+  return out.empty() ? "the row changed on the remote" : out;
+}
+
+PushConflict conflict_for(RemoteClient& remote, const PushBatch& batch, size_t step, const std::string& error) {
+  const StepOrigin& o = batch.origins[step];
+  PushConflict c;
+  c.table = o.table;
+  c.key_names = o.key_names;
+  c.key = o.key;
+  c.operation = to_string(o.op);
+  if (o.kind == StepOrigin::Kind::guard) {
+    c.detail = explain_guard(remote, batch, step);
+  } else if (error.find("UNIQUE") != std::string::npos || error.find("PRIMARY KEY") != std::string::npos) {
+    c.detail = "a row with this key already exists on the remote";
+  } else {
+    c.detail = error;
+  }
+  return c;
+}
+
+enum class BatchResult { committed, conflict, retry };
+
+}  // namespace
+
+Result<PushReport> SyncContext::push(const PushOptions& options) {
+  TS_TRY_STATUS(require_initialized());
+  const Config& c = m_config;
+  StateLock lock = TS_TRY(StateLock::acquire(c.state_dir));
+  std::vector<std::string> notes;
+  TS_TRY_STATUS(recover(notes));
+  PushReport report;
+  RemoteClient* client = nullptr;
+  if (!options.dry_run) client = TS_TRY(remote());
+
+  // A previous push whose outcome is unknown: if it landed, pull it in before computing what is left.
+  if (!options.dry_run && file_exists(push_marker(c))) {
+    std::string id = trim(TS_TRY(read_file(push_marker(c))));
+    bool landed = TS_TRY(receipt_exists(*client, id));
+    if (landed) {
+      auto pulled = TS_TRY(pull_locked(options.pull));
+      if (!pulled.applied) {
+        report.pull = std::move(pulled);
+        return report;  // conflicts: the caller shows them; the marker stays until a pull succeeds
+      }
+      report.already_applied = true;
+    }
+    ::unlink(push_marker(c).c_str());
+  }
+
+  ChangesetCollector collector;
+  report.changes = TS_TRY(diff_databases(c.replica_path, c.working_path, collector));
+  Changeset changeset = collector.take();
+  if (changeset.empty()) {
+    report.nothing_to_push = true;
+    return report;
+  }
+  PushBatchOptions batch_options;
+  batch_options.force = options.force;
+  batch_options.push_id = new_push_id();
+  batch_options.pushed_at = utc_timestamp();
+  auto batches = TS_TRY(build_push_batches(changeset, batch_options));
+  report.batches = static_cast<int>(batches.size());
+  if (options.dry_run) {
+    for (const auto& b : batches) report.dry_run_sql += render_batch_sql(b);
+    return report;
+  }
+
+  TS_TRY_STATUS(atomic_write_file(push_marker(c), batch_options.push_id + "\n", 0600));
+  for (size_t bi = 0; bi < batches.size(); ++bi) {
+    const PushBatch& batch = batches[bi];
+    std::string id = bi == 0 ? batch_options.push_id : fmt::format("{}.{}", batch_options.push_id, bi + 1);
+    BatchResult outcome = BatchResult::retry;
+    for (int attempt = 1; outcome == BatchResult::retry; ++attempt) {
+      if (cancel_requested()) return Error(ErrorKind::cancelled, "push interrupted");
+      auto sent = client->batch(batch.steps, Retry::unsafe);
+      if (!sent.ok()) {
+        ErrorKind k = sent.error().kind();
+        bool unknown = k == ErrorKind::unreachable || k == ErrorKind::timeout || k == ErrorKind::server;
+        if (!unknown) {
+          if (bi == 0) ::unlink(push_marker(c).c_str());
+          return sent.error().context("push");
+        }
+        // The batch may or may not have committed: its receipt tells.
+        auto landed = receipt_exists(*client, id);
+        if (!landed.ok()) return sent.error().context("push (outcome unknown; the next push or pull checks it)");
+        if (*landed) {
+          outcome = BatchResult::committed;
+          break;
+        }
+        if (attempt >= 3) return sent.error().context("push (not applied)");
+        continue;
+      }
+      const auto& steps = *sent;
+      if (steps[static_cast<size_t>(batch.commit_step)].result) {
+        outcome = BatchResult::committed;
+        break;
+      }
+      size_t failed = 0;
+      while (failed < steps.size() && !steps[failed].error) ++failed;
+      if (failed >= steps.size()) return Error(ErrorKind::protocol, "push: the remote neither committed nor reported an error");
+      const std::string& message = *steps[failed].error;
+      const StepOrigin& origin = batch.origins[failed];
+      if (static_cast<int>(failed) == batch.begin_step) {
+        // Another transaction is open on the remote: nothing was applied; wait and try again.
+        if (attempt >= 8) return Error(ErrorKind::busy, "push: the remote stayed busy with another transaction: " + message);
+        std::this_thread::sleep_for(std::chrono::milliseconds(100 << std::min(attempt, 5)));
+        continue;
+      }
+      if (origin.kind == StepOrigin::Kind::guard || origin.kind == StepOrigin::Kind::row) {
+        report.conflicts.push_back(conflict_for(*client, batch, failed, message));
+        outcome = BatchResult::conflict;
+        break;
+      }
+      if (bi == 0) ::unlink(push_marker(c).c_str());
+      return Error(ErrorKind::sql, fmt::format("push: the remote rejected {}: {}", origin.description, message));
+    }
+    if (outcome == BatchResult::conflict) {
+      if (bi == 0) ::unlink(push_marker(c).c_str());
+      return report;
+    }
+  }
+
+  SyncState state;
+  if (auto old = load_state(c.state_dir); old.ok() && old->has_value()) state = **old;
+  state.last_push_at = utc_timestamp();
+  TS_TRY_STATUS(save_state(c.state_dir, state));
+  auto pulled = pull_locked(options.pull);
+  if (!pulled.ok()) return pulled.error().context("push applied; the pull that follows failed (run `turso-sync pull`)");
+  if (pulled->applied) ::unlink(push_marker(c).c_str());
+  report.pull = std::move(pulled).value();
+  return report;
+}
+
+}  // namespace turso_sync

@@ -1,0 +1,253 @@
+#include "sync/push_batch.h"
+
+#include <fmt/format.h>
+
+#include "turso_sync/diff.h"
+#include "util/text.h"
+
+namespace turso_sync {
+
+namespace {
+
+struct Builder {
+  const PushBatchOptions& options;
+  std::vector<PushBatch> batches;
+
+  PushBatch& current() { return batches.back(); }
+
+  int add(SqlStatement stmt, StepOrigin origin) {
+    PushBatch& b = current();
+    int index = static_cast<int>(b.steps.size());
+    std::optional<BatchCondition> cond;
+    if (index > 0) cond = BatchCondition::ok(index - 1);
+    b.approx_bytes += stmt.sql.size() + 64;
+    for (const auto& v : stmt.args) b.approx_bytes += v.payload_size() * 4 / 3 + 48;
+    b.steps.push_back({std::move(stmt), std::move(cond)});
+    b.origins.push_back(std::move(origin));
+    return index;
+  }
+
+  void open_batch() {
+    batches.emplace_back();
+    StepOrigin control;
+    control.description = "BEGIN IMMEDIATE";
+    current().begin_step = add({"BEGIN IMMEDIATE", {}}, control);
+    control.description = "push receipt";
+    add({fmt::format("CREATE TABLE IF NOT EXISTS {} (id TEXT PRIMARY KEY, pushed_at TEXT NOT NULL)",
+                     kPushReceiptTable),
+         {}},
+        control);
+    std::string id = batches.size() == 1 ? options.push_id : fmt::format("{}.{}", options.push_id, batches.size());
+    add({fmt::format("INSERT INTO {} (id, pushed_at) VALUES (?, ?)", kPushReceiptTable),
+         {Value::text(id), Value::text(options.pushed_at)}},
+        control);
+  }
+
+  void close_batch() {
+    PushBatch& b = current();
+    StepOrigin control;
+    control.description = "COMMIT";
+    b.commit_step = add({"COMMIT", {}}, control);
+    control.description = "ROLLBACK";
+    b.steps.push_back({{"ROLLBACK", {}},
+                       BatchCondition::all({BatchCondition::ok(b.begin_step),
+                                            BatchCondition::negate(BatchCondition::ok(b.commit_step))})});
+    b.origins.push_back(control);
+  }
+};
+
+std::string key_predicate(const TableDesc& t, const std::vector<Value>& key, std::vector<Value>& args,
+                          std::vector<std::string>& names, Status& status) {
+  std::string out;
+  auto placeholder = [&](const Value& v) -> std::string {
+    auto p = exact_placeholder(v, args);
+    if (!p.ok()) {
+      status = p.error();
+      return "NULL";
+    }
+    return *p;
+  };
+  if (t.keyed_by_rowid()) {
+    names.push_back(t.rowid_alias >= 0 ? t.columns[static_cast<size_t>(t.rowid_alias)].name : "rowid");
+    return fmt::format("{} = {}", t.rowid_expr, placeholder(key.at(0)));
+  }
+  for (size_t i = 0; i < t.key_columns.size(); ++i) {
+    const std::string& name = t.columns[static_cast<size_t>(t.key_columns[i])].name;
+    names.push_back(name);
+    out += fmt::format("{}{} = {}", i ? " AND " : "", quote_identifier(name), placeholder(key.at(i)));
+  }
+  return out;
+}
+
+// "c" IS NULL, or "c" = ? COLLATE BINARY AND typeof("c") = 'type': exact up to SQL numeric equality.
+std::string value_predicate(const std::string& column, const Value& v, std::vector<Value>& args, Status& status) {
+  std::string q = quote_identifier(column);
+  if (v.is_null()) return q + " IS NULL";
+  auto p = exact_placeholder(v, args);
+  if (!p.ok()) {
+    status = p.error();
+    return "0";
+  }
+  std::string cmp = v.type() == ValueType::text || v.type() == ValueType::blob ? " COLLATE BINARY" : "";
+  return fmt::format("({0} = {1}{2} AND typeof({0}) = '{3}')", q, *p, cmp, to_string(v.type()));
+}
+
+std::vector<int> all_columns(const TableDesc& t) {
+  std::vector<int> out;
+  for (size_t i = 0; i < t.columns.size(); ++i) out.push_back(static_cast<int>(i));
+  return out;
+}
+
+Status add_row(Builder& b, const TableDesc& t, const RowChange& row, bool force) {
+  Status status;
+  std::string table = quote_identifier(t.name);
+  StepOrigin origin;
+  origin.kind = StepOrigin::Kind::row;
+  origin.table = t.name;
+  origin.op = row.op;
+  origin.key = row.key;
+
+  if (row.op == RowOp::insert || (force && row.op == RowOp::update)) {
+    std::vector<Value> args;
+    std::string cols, params;
+    bool explicit_rowid = t.keyed_by_rowid() && t.rowid_alias < 0;
+    if (explicit_rowid) {
+      cols = t.rowid_expr;
+      auto p = exact_placeholder(row.key.at(0), args);
+      if (!p.ok()) return p.error();
+      params = *p;
+    }
+    for (size_t i = 0; i < t.columns.size(); ++i) {
+      if (!cols.empty()) {
+        cols += ", ";
+        params += ", ";
+      }
+      cols += quote_identifier(t.columns[i].name);
+      auto p = exact_placeholder(row.new_values.at(i), args);
+      if (!p.ok()) return p.error().context(fmt::format("push table {}", table));
+      params += *p;
+    }
+    std::vector<std::string> names;
+    Status ignored;
+    std::vector<Value> ignored_args;
+    key_predicate(t, row.key, ignored_args, names, ignored);
+    origin.key_names = names;
+    b.add({fmt::format("INSERT {}INTO {} ({}) VALUES ({})", force ? "OR REPLACE " : "", table, cols, params), args},
+          origin);
+    return {};
+  }
+
+  // update or delete
+  std::vector<int> guarded = row.op == RowOp::update ? row.changed_columns : all_columns(t);
+  if (!force) {
+    std::vector<Value> args;
+    std::vector<std::string> names;
+    std::string where = key_predicate(t, row.key, args, names, status);
+    StepOrigin guard = origin;
+    guard.kind = StepOrigin::Kind::guard;
+    guard.key_names = names;
+    for (int c : guarded) {
+      where += " AND " + value_predicate(t.columns[static_cast<size_t>(c)].name, row.old_values.at(c), args, status);
+      guard.guarded_columns.push_back(t.columns[static_cast<size_t>(c)].name);
+      guard.expected.push_back(row.old_values.at(c));
+    }
+    if (!status.ok()) return status.error().context(fmt::format("push table {}", table));
+    b.add({fmt::format("SELECT json(CASE WHEN EXISTS (SELECT 1 FROM {} WHERE {}) THEN '1' ELSE 'x' END)", table, where),
+           args},
+          guard);
+  }
+  std::vector<Value> args;
+  std::vector<std::string> names;
+  if (row.op == RowOp::update) {
+    std::string set;
+    for (int c : row.changed_columns) {
+      auto p = exact_placeholder(row.new_values.at(c), args);
+      if (!p.ok()) return p.error().context(fmt::format("push table {}", table));
+      set += fmt::format("{}{} = {}", set.empty() ? "" : ", ", quote_identifier(t.columns[static_cast<size_t>(c)].name), *p);
+    }
+    std::string where = key_predicate(t, row.key, args, names, status);
+    if (!status.ok()) return status.error();
+    origin.key_names = names;
+    b.add({fmt::format("UPDATE {} SET {} WHERE {}", table, set, where), args}, origin);
+  } else {
+    std::string where = key_predicate(t, row.key, args, names, status);
+    if (!status.ok()) return status.error();
+    origin.key_names = names;
+    b.add({fmt::format("DELETE FROM {} WHERE {}", table, where), args}, origin);
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<std::vector<PushBatch>> build_push_batches(const Changeset& cs, const PushBatchOptions& options) {
+  Builder b{options, {}};
+  b.open_batch();
+  for (const auto& change : cs.schema) {
+    for (const auto& sql : change.statements) {
+      StepOrigin origin;
+      origin.kind = StepOrigin::Kind::schema;
+      origin.table = change.table;
+      origin.description = fmt::format("{} {} {}", to_string(change.op), change.object_type, quote_identifier(change.name));
+      b.add({sql, {}}, origin);
+    }
+  }
+  auto drop_triggers = [&] {
+    for (const auto& trig : cs.triggers) {
+      StepOrigin origin;
+      origin.kind = StepOrigin::Kind::trigger;
+      origin.description = "suspend trigger " + quote_identifier(trig.name);
+      b.add({"DROP TRIGGER IF EXISTS " + quote_identifier(trig.name), {}}, origin);
+    }
+  };
+  auto create_triggers = [&] {
+    for (const auto& trig : cs.triggers) {
+      StepOrigin origin;
+      origin.kind = StepOrigin::Kind::trigger;
+      origin.description = "restore trigger " + quote_identifier(trig.name);
+      b.add({trig.sql, {}}, origin);
+    }
+  };
+  bool any_rows = !cs.tables.empty();
+  if (any_rows) drop_triggers();
+  for (const auto& tc : cs.tables) {
+    for (const auto& row : tc.rows) {
+      if (b.current().approx_bytes > options.max_batch_bytes) {
+        create_triggers();
+        b.close_batch();
+        b.open_batch();
+        drop_triggers();
+      }
+      TS_TRY_STATUS(add_row(b, tc.table, row, options.force));
+      ++b.current().row_changes;
+    }
+  }
+  if (any_rows) create_triggers();
+  b.close_batch();
+  return std::move(b.batches);
+}
+
+std::string render_batch_sql(const PushBatch& batch) {
+  std::string out;
+  for (size_t i = 0; i < batch.steps.size(); ++i) {
+    const auto& step = batch.steps[i];
+    if (static_cast<int>(i) == batch.commit_step + 1) {
+      out += "-- ROLLBACK instead of COMMIT when any step fails\n";
+      continue;
+    }
+    std::string sql;
+    size_t arg = 0;
+    for (char c : step.stmt.sql) {
+      if (c == '?' && arg < step.stmt.args.size()) {
+        sql += sql_literal(step.stmt.args[arg++]);
+      } else {
+        sql.push_back(c);
+      }
+    }
+    if (batch.origins[i].kind == StepOrigin::Kind::guard) out += "-- guard: the remote row must still be as last pulled\n";
+    out += sql + ";\n";
+  }
+  return out;
+}
+
+}  // namespace turso_sync

@@ -1,0 +1,67 @@
+// Turns a changeset (replica -> working copy) into Hrana batches that apply it to the remote atomically and only
+// if the remote still holds the base state of every row they touch (SPEC §4 "Atomic push").
+//
+// One batch, every step conditioned on the previous one being ok:
+//   0  BEGIN IMMEDIATE
+//   1  CREATE TABLE IF NOT EXISTS turso_sync_pushes (...)      push receipts: "did my push land?"
+//   2  INSERT INTO turso_sync_pushes VALUES (push id, time)
+//      schema statements (changeset order)
+//      DROP TRIGGER IF EXISTS for every target trigger           the rows already hold what triggers did
+//      per row: [guard] statement                                 guard = SELECT that fails unless the remote
+//                                                                 row is exactly in its base state
+//      CREATE TRIGGER for every target trigger
+//   N  COMMIT
+//   N+1 ROLLBACK, when BEGIN succeeded and COMMIT did not
+// A guard is `SELECT json(CASE WHEN EXISTS (SELECT 1 FROM t WHERE <key> AND <base values>) THEN '1' ELSE 'x' END)`:
+// json('x') raises "malformed JSON" on SQLite and on the Turso server alike, so the step fails and the chain
+// stops. INSERTs need no guard: an existing key makes them fail.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "turso_sync/changeset.h"
+#include "turso_sync/remote.h"
+
+namespace turso_sync {
+
+inline constexpr const char* kPushReceiptTable = "turso_sync_pushes";
+
+// What a step of the batch does, for reporting which row a failing step was about.
+struct StepOrigin {
+  enum class Kind { control, schema, trigger, guard, row };
+  Kind kind = Kind::control;
+  std::string table;
+  RowOp op = RowOp::insert;
+  std::vector<Value> key;
+  std::vector<std::string> key_names;
+  std::vector<std::string> guarded_columns;  // guard: the columns whose base values it checks
+  std::vector<Value> expected;               // guard: those base values
+  std::string description;                   // schema/trigger/control: the statement, shortened
+};
+
+struct PushBatch {
+  std::vector<BatchStep> steps;
+  std::vector<StepOrigin> origins;  // one per step
+  int begin_step = 0;
+  int commit_step = 0;
+  int64_t row_changes = 0;
+  size_t approx_bytes = 0;
+};
+
+struct PushBatchOptions {
+  bool force = false;         // local wins: no guards, upserts instead of inserts
+  std::string push_id;        // unique id recorded in the receipt table
+  std::string pushed_at;      // RFC 3339 time recorded with it
+  size_t max_batch_bytes = 6 << 20;
+};
+
+// Builds the batches (normally one; more only when the changeset exceeds max_batch_bytes, split between tables'
+// rows, each batch atomic on its own; schema changes always go in the first). ErrorKind::usage when a value
+// cannot be stored exactly on the remote (TEXT that is not valid UTF-8).
+Result<std::vector<PushBatch>> build_push_batches(const Changeset& changeset, const PushBatchOptions& options);
+
+// The SQL of a batch with its arguments inlined, for `push --dry-run`.
+std::string render_batch_sql(const PushBatch& batch);
+
+}  // namespace turso_sync
