@@ -45,7 +45,8 @@ struct InitReport {
   int64_t requests = 0;
   std::string protocol;  // "sql"
   std::chrono::milliseconds elapsed{0};
-  bool working_copy_replaced = false;  // an existing working copy was overwritten (--force)
+  bool working_copy_replaced = false;  // an existing working copy was overwritten (--force, or it had no changes)
+  std::string discarded_path;          // --force: where the discarded local changes were saved
   std::vector<std::string> warnings;   // e.g. a table without a primary key
 };
 
@@ -76,6 +77,9 @@ struct StatusReport {
   double round_trip_ms = 0;
   std::string remote_error;
   int remote_exit_code = 0;  // exit code the error maps to, 0 when reachable
+  // Local changes waiting to be pushed (working copy vs replica), when initialized.
+  std::optional<DiffSummary> pending;
+  std::string pending_error;  // why `pending` could not be computed
 };
 
 struct StatusOptions {
@@ -146,7 +150,8 @@ class SyncContext {
   const Config& config() const { return m_config; }
 
   // Downloads the remote into the replica (atomically: temp file, fsync, rename) and creates the working copy
-  // from it. ErrorKind::refused when the working copy exists and !options.force (nothing is changed then).
+  // from it. ErrorKind::refused when the working copy exists with local changes (or without a replica to tell)
+  // and !options.force (nothing is changed then); with force, the discarded changes are saved first.
   Result<InitReport> init(const InitOptions& options);
 
   // Configuration, files, state and (optionally) a round trip to the remote. Errors only for local failures;

@@ -56,8 +56,7 @@ int run_diff(Context& ctx, const DiffArgs& args) {
 
 }  // namespace
 
-// Registers `diff`. (To be called from main.cpp in place of the placeholder register_diff() of
-// cmd_pending.cpp.)
+// Registers `diff` (called from main.cpp).
 void register_diff_command(CLI::App& app, Context& ctx) {
   auto args = std::make_shared<DiffArgs>();
   auto* cmd =

@@ -29,6 +29,7 @@ int run_init(Context& ctx, const InitArgs& args) {
         .key("replica").string(config->replica_path)
         .key("working_copy").string(config->working_path)
         .key("working_copy_replaced").boolean(report->working_copy_replaced)
+        .key("discarded_path").string(report->discarded_path)
         .key("tables").integer(report->tables)
         .key("rows").integer(report->rows)
         .key("other_objects").integer(report->other_objects)
@@ -48,6 +49,8 @@ int run_init(Context& ctx, const InitArgs& args) {
     ctx.print(fmt::format("  replica       {}", config->replica_path));
     ctx.print(fmt::format("  working copy  {}{}", config->working_path,
                           report->working_copy_replaced ? " (replaced)" : " (created)"));
+    if (!report->discarded_path.empty())
+      ctx.print(fmt::format("  its local changes were saved to {}", report->discarded_path));
   }
   return 0;
 }

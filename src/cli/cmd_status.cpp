@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include "cli/cli.h"
+#include "util/text.h"
 
 namespace turso_sync::cli {
 
@@ -58,6 +59,7 @@ int run_status(Context& ctx, const StatusArgs& args) {
     if (r.remote_reachable) w.key("round_trip_ms").real(r.round_trip_ms);
     if (!r.remote_error.empty()) w.key("error").string(r.remote_error);
     w.end_object();
+    if (r.pending) w.key("pending").raw(trim(render_json(*r.pending)));
     w.key("warnings").begin_array();
     for (const auto& x : r.warnings) w.string(x);
     w.end_array().end_object();
@@ -86,6 +88,18 @@ int run_status(Context& ctx, const StatusArgs& args) {
   out += fmt::format("  protocol       {}\n", r.protocol.empty() ? "-" : r.protocol);
   out += fmt::format("  last pull      {}\n", r.last_pull_at.empty() ? "never" : r.last_pull_at);
   out += fmt::format("  last push      {}\n", r.last_push_at.empty() ? "never" : r.last_push_at);
+  if (r.pending) {
+    out += ctx.bold("Local changes (not pushed)") + "\n";
+    if (!r.pending->has_changes()) {
+      out += "  none\n";
+    } else {
+      for (const auto& t : r.pending->tables)
+        out += fmt::format("  {:<14} +{} ~{} -{}{}\n", t.name, t.counts.inserts, t.counts.updates, t.counts.deletes,
+                           t.schema_ops.empty() ? "" : " (schema changed)");
+    }
+  } else if (!r.pending_error.empty()) {
+    out += fmt::format("  local changes: cannot compute: {}\n", r.pending_error);
+  }
   if (r.remote_checked) {
     out += ctx.bold("Remote") + "\n";
     if (r.remote_reachable)

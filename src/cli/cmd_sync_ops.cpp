@@ -202,7 +202,9 @@ int print_push(Context& ctx, const PushReport& r, bool dry_run) {
   ctx.print(fmt::format("{} {} inserts, {} updates, {} deletes, {} schema changes in {} atomic batch{}",
                         ctx.green("pushed:"), r.changes.totals.inserts, r.changes.totals.updates,
                         r.changes.totals.deletes, r.changes.schema.size(), r.batches, r.batches == 1 ? "" : "es"));
-  if (r.pull) return print_pull(ctx, *r.pull);
+  // The pull after a push: worth a line only when it brought something beyond our own changes.
+  if (r.pull && (r.pull->taken.total() > 0 || !r.pull->moved.empty() || !r.pull->conflicts.empty()))
+    return print_pull(ctx, *r.pull);
   return 0;
 }
 

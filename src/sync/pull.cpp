@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "db/sqlite.h"
+#include "sync/discarded.h"
 #include "sync/merge.h"
 #include "sync/snapshot.h"
 #include "sync/state.h"
@@ -59,7 +60,7 @@ Status SyncContext::require_initialized() const {
 }
 
 // Saves SQL that restores discarded local changes as <state dir>/discarded-<time>.sql (mode 0600).
-static Result<std::string> save_discarded(const Config& c, const std::string& sql) {
+Result<std::string> save_discarded(const Config& c, const std::string& sql) {
   TS_TRY_STATUS(make_dirs(c.state_dir));
   std::string path = fmt::format("{}/discarded-{}.sql", c.state_dir, utc_timestamp_for_file());
   for (int i = 2; file_exists(path); ++i)
@@ -180,8 +181,6 @@ Result<DiffSummary> SyncContext::local_changes() {
   return diff_databases(m_config.replica_path, m_config.working_path, sink);
 }
 
-namespace {
-
 // Writes the SQL that re-applies `summary`'s changes (replica -> working copy) to a string.
 Result<std::string> changes_as_sql(const std::string& replica, const std::string& working, const std::string& title) {
   std::FILE* f = std::tmpfile();
@@ -203,7 +202,6 @@ Result<std::string> changes_as_sql(const std::string& replica, const std::string
   return out;
 }
 
-}  // namespace
 
 Result<ResetReport> SyncContext::reset(const ResetOptions&) {
   TS_TRY_STATUS(require_initialized());

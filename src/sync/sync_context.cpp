@@ -9,6 +9,7 @@
 #include <chrono>
 
 #include "db/sqlite.h"
+#include "sync/discarded.h"
 #include "sync/snapshot.h"
 #include "sync/state.h"
 #include "turso_sync/sync.h"
@@ -72,7 +73,13 @@ Result<InitReport> SyncContext::init(const InitOptions& options) {
   auto start = std::chrono::steady_clock::now();
   const Config& c = m_config;
   bool working_exists = file_exists(c.working_path);
-  if (working_exists && !options.force)
+  // An existing working copy without local changes (equal to the replica) holds nothing to lose.
+  bool unchanged = false;
+  if (working_exists && file_exists(c.replica_path)) {
+    auto changes = local_changes();
+    unchanged = changes.ok() && !changes->has_changes();
+  }
+  if (working_exists && !options.force && !unchanged)
     return Error(ErrorKind::refused,
                  fmt::format("init: working copy {} already exists and may hold local changes; nothing was changed. "
                              "Run `turso-sync pull` to bring it up to date, or `turso-sync init --force` to replace "
@@ -102,6 +109,16 @@ Result<InitReport> SyncContext::init(const InitOptions& options) {
     ::unlink(tmp_replica.c_str());
     return e.context("init");
   };
+  if (working_exists && !unchanged && file_exists(c.replica_path)) {
+    // --force: save what is discarded first (restorable with the sqlite3 shell).
+    auto sql = changes_as_sql(c.replica_path, c.working_path,
+                              fmt::format("local changes discarded by `turso-sync init --force` at {}", utc_timestamp()));
+    if (sql.ok()) {
+      auto saved = save_discarded(c, *sql);
+      if (!saved.ok()) return fail(saved.error());
+      report.discarded_path = *saved;
+    }
+  }
   if (working_exists) {
     // In place, through SQLite: the application may have the file open.
     auto wc = db::Database::open(c.working_path, db::OpenMode::read_write);
@@ -162,6 +179,11 @@ Result<StatusReport> SyncContext::status(const StatusOptions& options) {
   r.initialized = r.replica.exists && r.working_copy.exists;
   if (file_exists(pending_init_marker(c)))
     r.warnings.push_back("a previous `turso-sync init` did not finish: run `turso-sync init --force`");
+  if (r.initialized) {
+    auto pending = local_changes();
+    if (pending.ok()) r.pending = std::move(pending).value();
+    else r.pending_error = pending.error().message();
+  }
   auto state = TS_TRY(load_state(c.state_dir));
   if (state) {
     r.protocol = state->protocol;

@@ -148,6 +148,34 @@ TEST(Init, ForceReplacesWorkingCopyInPlace) {
             (std::vector<std::vector<Value>>{{Value::integer(1), Value::text("remote")},
                                              {Value::integer(3), Value::text("remote too")}}));
   EXPECT_EQ(fs::status(working).permissions(), inode_before);
+  // The discarded local change was saved first, and the file restores it.
+  std::string saved;
+  for (const auto& e : fs::directory_iterator(dir.file(".turso-sync")))
+    if (e.path().filename().string().rfind("discarded-", 0) == 0) saved = e.path().string();
+  ASSERT_FALSE(saved.empty()) << r.out;
+  EXPECT_EQ(fs::status(saved).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+  auto restored = run_command({"sqlite3", working, ".read " + saved});
+  ASSERT_EQ(restored.exit_code, 0) << restored.err;
+  EXPECT_EQ(local_rows(working, "SELECT x FROM t WHERE id = 2"), (std::vector<std::vector<Value>>{{Value::text("local")}}));
+}
+
+TEST(Init, AgainWithoutLocalChangesNeedsNoForce) {
+  LocalServer server;
+  ASSERT_TRUE(server.started());
+  remote_exec(server.url(), {"CREATE TABLE t (id INTEGER PRIMARY KEY, x)", "INSERT INTO t VALUES (1, 'one')"});
+  TempDir dir;
+  ASSERT_EQ(run_cli({"init"}, {"TURSO_DATABASE_URL=" + server.url()}, dir.path()).exit_code, 0);
+  remote_exec(server.url(), {"INSERT INTO t VALUES (2, 'two')"});
+  auto again = run_cli({"init"}, {"TURSO_DATABASE_URL=" + server.url()}, dir.path());
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(local_rows(dir.file("working_copy.db"), "SELECT count(*) FROM t"),
+            (std::vector<std::vector<Value>>{{Value::integer(2)}}));
+  auto edited = run_command({"sqlite3", dir.file("working_copy.db"), "UPDATE t SET x = 'mine' WHERE id = 1"});
+  ASSERT_EQ(edited.exit_code, 0);
+  auto refused = run_cli({"init"}, {"TURSO_DATABASE_URL=" + server.url()}, dir.path());
+  EXPECT_EQ(refused.exit_code, 2) << refused.err;
+  EXPECT_EQ(local_rows(dir.file("working_copy.db"), "SELECT x FROM t WHERE id = 1"),
+            (std::vector<std::vector<Value>>{{Value::text("mine")}}));
 }
 
 void seed_rows(const std::string& url, int doublings, int blob_bytes) {
