@@ -150,7 +150,8 @@ class RemoteClient {
 };
 
 // SQL fragment and argument that carry `value` exactly through Hrana: "?" with the value appended to `args`,
-// except infinite REALs, which JSON cannot carry: "9e999"/"-9e999" with no argument. TEXT that is not valid
+// except REALs, which travel as an exact SQL expression with no argument: the Turso server does not parse JSON
+// floats (nor decimal literals) exactly, and JSON cannot carry infinities ("9e999"/"-9e999"). TEXT that is not valid
 // UTF-8 is refused (ErrorKind::usage): JSON cannot carry it, and the Turso server converts such bytes to U+FFFD
 // even when they arrive as a BLOB cast to TEXT, so no encoding would store it unchanged.
 Result<std::string> exact_placeholder(const Value& value, std::vector<Value>& args);

@@ -72,8 +72,9 @@ Result<std::string> save_discarded(const Config& c, const std::string& sql) {
 // Applies the delta replica -> new_replica to the working copy and, when applied, makes new_replica the replica.
 // Called with the lock held, both for a fresh pull and to redo an interrupted one (the merge is idempotent:
 // rows already merged compare equal to theirs).
-static Result<PullReport> merge_and_swap(const Config& c, const std::string& new_replica,
-                                         const PullOptions& options) {
+// `redo`: finishing an interrupted pull, whose merge may already be committed: on error the marker must stay.
+static Result<PullReport> merge_and_swap(const Config& c, const std::string& new_replica, const PullOptions& options,
+                                         bool redo) {
   PullReport report;
   auto [summary, delta] = TS_TRY(collect_diff(c.replica_path, new_replica));
   report.remote_changes = std::move(summary);
@@ -99,7 +100,16 @@ static Result<PullReport> merge_and_swap(const Config& c, const std::string& new
     if (!pending.discarded_sql.empty()) report.discarded_path = TS_TRY(save_discarded(c, pending.discarded_sql));
     return {};
   };
-  MergeReport merged = TS_TRY(merge_into_working_copy(working, delta, merge_options));
+  auto merge_result = merge_into_working_copy(working, delta, merge_options);
+  if (!merge_result.ok()) {
+    // The merge rolled back: the working copy is unchanged, so a fresh pull leaves nothing to redo.
+    if (!redo) {
+      ::unlink(new_replica.c_str());
+      ::unlink(pull_marker(c).c_str());
+    }
+    return std::move(merge_result).error();
+  }
+  MergeReport merged = std::move(merge_result).value();
   report.applied = merged.applied;
   report.conflicts = std::move(merged.conflicts);
   report.moved = std::move(merged.moved);
@@ -132,7 +142,7 @@ Status SyncContext::recover(std::vector<std::string>& notes) {
   PullOptions options;
   options.on_conflict = policy_from(lines[1]);
   options.on_insert_collision = lines[2] == "conflict" ? InsertCollision::conflict : InsertCollision::move_local;
-  auto redone = merge_and_swap(c, lines[0], options);
+  auto redone = merge_and_swap(c, lines[0], options, /*redo=*/true);
   if (!redone.ok()) return redone.error().context("finish an interrupted pull");
   notes.push_back(redone->applied ? "finished an interrupted pull"
                                   : "an interrupted pull had conflicts; it was dropped (run pull again)");
@@ -145,7 +155,7 @@ Result<PullReport> SyncContext::pull_locked(const PullOptions& options) {
   std::string new_replica = fmt::format("{}.tmp-{}", c.replica_path, ::getpid());
   auto snapshot = download_snapshot(*client, new_replica, options.progress);
   if (!snapshot.ok()) return snapshot.error().context(fmt::format("pull from {}", client->endpoint().base_url));
-  auto report = merge_and_swap(c, new_replica, options);
+  auto report = merge_and_swap(c, new_replica, options, /*redo=*/false);
   if (!report.ok()) {
     if (!file_exists(pull_marker(c))) ::unlink(new_replica.c_str());
     return report.error().context("pull");

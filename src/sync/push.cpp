@@ -176,13 +176,22 @@ Result<PushReport> SyncContext::push(const PushOptions& options) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100 << std::min(attempt, 5)));
         continue;
       }
-      if (origin.kind == StepOrigin::Kind::guard || origin.kind == StepOrigin::Kind::row) {
+      // A guard that fails, or an insert that meets an existing key, is a conflict; any other rejection of a row
+      // statement (e.g. "UPDATE of WITHOUT ROWID tables is not supported", a CHECK constraint) is an error.
+      bool key_exists = message.find("UNIQUE") != std::string::npos || message.find("PRIMARY KEY") != std::string::npos;
+      if (origin.kind == StepOrigin::Kind::guard || (origin.kind == StepOrigin::Kind::row && key_exists)) {
         report.conflicts.push_back(conflict_for(*client, batch, failed, message));
         outcome = BatchResult::conflict;
         break;
       }
       if (bi == 0) ::unlink(push_marker(c).c_str());
-      return Error(ErrorKind::sql, fmt::format("push: the remote rejected {}: {}", origin.description, message));
+      std::string what = origin.description;
+      if (what.empty()) {
+        std::string key;
+        for (size_t i = 0; i < origin.key.size(); ++i) key += (i ? ", " : "") + describe(origin.key[i]);
+        what = fmt::format("the {} of {} [{}]", to_string(origin.op), quote_identifier(origin.table), key);
+      }
+      return Error(ErrorKind::sql, fmt::format("push: the remote rejected {}: {}", what, message));
     }
     if (outcome == BatchResult::conflict) {
       if (bi == 0) ::unlink(push_marker(c).c_str());

@@ -98,6 +98,15 @@ std::vector<int> all_columns(const TableDesc& t) {
   return out;
 }
 
+// "the update of "t" [id=5]": names a row statement in errors the remote returns for it.
+std::string row_description(const StepOrigin& o) {
+  std::string key;
+  for (size_t i = 0; i < o.key.size(); ++i)
+    key += fmt::format("{}{}={}", i ? ", " : "", i < o.key_names.size() ? o.key_names[i] : "key",
+                       describe(o.key[i]));
+  return fmt::format("the {} of {} [{}]", to_string(o.op), quote_identifier(o.table), key);
+}
+
 Status add_row(Builder& b, const TableDesc& t, const RowChange& row, bool force) {
   Status status;
   std::string table = quote_identifier(t.name);
@@ -132,6 +141,7 @@ Status add_row(Builder& b, const TableDesc& t, const RowChange& row, bool force)
     std::vector<Value> ignored_args;
     key_predicate(t, row.key, ignored_args, names, ignored);
     origin.key_names = names;
+    origin.description = row_description(origin);
     b.add({fmt::format("INSERT {}INTO {} ({}) VALUES ({})", force ? "OR REPLACE " : "", table, cols, params), args},
           origin);
     return {};
@@ -168,11 +178,13 @@ Status add_row(Builder& b, const TableDesc& t, const RowChange& row, bool force)
     std::string where = key_predicate(t, row.key, args, names, status);
     if (!status.ok()) return status.error();
     origin.key_names = names;
+    origin.description = row_description(origin);
     b.add({fmt::format("UPDATE {} SET {} WHERE {}", table, set, where), args}, origin);
   } else {
     std::string where = key_predicate(t, row.key, args, names, status);
     if (!status.ok()) return status.error();
     origin.key_names = names;
+    origin.description = row_description(origin);
     b.add({fmt::format("DELETE FROM {} WHERE {}", table, where), args}, origin);
   }
   return {};

@@ -37,7 +37,7 @@ struct StepOrigin {
   std::vector<std::string> key_names;
   std::vector<std::string> guarded_columns;  // guard: the columns whose base values it checks
   std::vector<Value> expected;               // guard: those base values
-  std::string description;                   // schema/trigger/control: the statement, shortened
+  std::string description;                   // the statement, shortened (row: "the update of "t" [id=5]")
 };
 
 struct PushBatch {

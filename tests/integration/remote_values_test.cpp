@@ -5,6 +5,7 @@
 #include <bit>
 #include <cmath>
 #include <limits>
+#include <random>
 
 #include "support/test_env.h"
 #include "turso_sync/remote.h"
@@ -153,6 +154,60 @@ TEST(RemoteValues, BatchConditionsStopTheChainAndRollBack) {
   auto rows = remote_rows(server.url(), "SELECT id, x FROM b ORDER BY id");
   ASSERT_EQ(rows.size(), 1u) << render_rows(rows);
   EXPECT_EQ(rows[0][1], Value::text("one"));
+}
+
+}  // namespace
+}  // namespace turso_sync::testing
+
+namespace turso_sync::testing {
+namespace {
+
+// Regression: tursodb 0.6.0 parses bound JSON floats inexactly (about 1 in 6 of these came back one unit in the
+// last place off, so guards never matched and pushed REALs drifted). REALs now travel as exact expressions.
+TEST(RemoteValues, RandomRealsWrittenThroughPlaceholdersAreBitExact) {
+  LocalServer server;
+  ASSERT_TRUE(server.started());
+  auto client = client_for(server);
+  ASSERT_TRUE(client);
+  std::mt19937_64 rng(20261128);
+  std::vector<double> values;
+  for (int k = 1; k < 200; ++k) values.push_back(k / 7.0);
+  while (values.size() < 600) {
+    double d = std::bit_cast<double>(rng());
+    if (std::isfinite(d)) values.push_back(d);
+  }
+  for (double d : {5e-324, -5e-324, 2.2250738585072014e-308, 4.4501477170144023e-308, 1e308, -0.0, 1e-300})
+    values.push_back(d);
+  ASSERT_TRUE(client->execute(SqlStatement{"CREATE TABLE r (id INTEGER PRIMARY KEY, x REAL, y)", {}}, Retry::unsafe).ok());
+  for (size_t start = 0; start < values.size(); start += 100) {
+    std::vector<SqlStatement> inserts;
+    for (size_t i = start; i < std::min(values.size(), start + 100); ++i) {
+      SqlStatement s;
+      s.args.push_back(Value::integer(static_cast<int64_t>(i)));
+      auto p = exact_placeholder(Value::real(values[i]), s.args);
+      ASSERT_TRUE(p.ok());
+      s.sql = "INSERT INTO r VALUES (?, " + *p + ", " + *p + ")";
+      inserts.push_back(std::move(s));
+    }
+    auto r = client->execute(inserts, Retry::unsafe);
+    ASSERT_TRUE(r.ok()) << r.error().message();
+  }
+  auto rows = remote_rows(server.url(), "SELECT id, y FROM r ORDER BY id");
+  ASSERT_EQ(rows.size(), values.size());
+  int mismatches = 0;
+  for (size_t i = 0; i < values.size(); ++i)
+    if (rows[i][1] != Value::real(values[i])) ++mismatches;
+  EXPECT_EQ(mismatches, 0) << "REALs not stored bit-exactly";
+  // A guard-style comparison matches on the server for every value.
+  for (size_t i = 0; i < values.size(); i += 37) {
+    std::vector<Value> args;
+    auto p = exact_placeholder(Value::real(values[i]), args);
+    ASSERT_TRUE(p.ok());
+    auto r = client->execute(SqlStatement{"SELECT count(*) FROM r WHERE y = " + *p + " AND id = " + std::to_string(i), args},
+                             Retry::safe);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->rows[0][0], Value::integer(1)) << "value " << values[i];
+  }
 }
 
 }  // namespace

@@ -1,0 +1,135 @@
+#include "turso_sync/changeset.h"
+
+namespace turso_sync {
+
+const char* to_string(KeyKind kind) {
+  switch (kind) {
+    case KeyKind::rowid:
+      return "rowid";
+    case KeyKind::primary_key:
+      return "primary_key";
+    case KeyKind::none:
+      return "none";
+  }
+  return "unknown";
+}
+
+const char* to_string(RowOp op) {
+  switch (op) {
+    case RowOp::insert:
+      return "insert";
+    case RowOp::update:
+      return "update";
+    case RowOp::remove:
+      return "delete";
+  }
+  return "unknown";
+}
+
+const char* to_string(SchemaOp op) {
+  switch (op) {
+    case SchemaOp::create_table:
+      return "create_table";
+    case SchemaOp::drop_table:
+      return "drop_table";
+    case SchemaOp::add_column:
+      return "add_column";
+    case SchemaOp::rebuild_table:
+      return "rebuild_table";
+    case SchemaOp::create_index:
+      return "create_index";
+    case SchemaOp::drop_index:
+      return "drop_index";
+    case SchemaOp::create_view:
+      return "create_view";
+    case SchemaOp::drop_view:
+      return "drop_view";
+    case SchemaOp::create_trigger:
+      return "create_trigger";
+    case SchemaOp::drop_trigger:
+      return "drop_trigger";
+  }
+  return "unknown";
+}
+
+const char* to_string(SchemaReason reason) {
+  switch (reason) {
+    case SchemaReason::added:
+      return "added";
+    case SchemaReason::removed:
+      return "removed";
+    case SchemaReason::changed:
+      return "changed";
+    case SchemaReason::dependent:
+      return "dependent";
+  }
+  return "unknown";
+}
+
+Status Changeset::replay(ChangeSink& sink) const {
+  TS_TRY_STATUS(sink.schema(schema, triggers));
+  for (const TableChanges& t : tables) {
+    TS_TRY_STATUS(sink.table_begin(t.table));
+    for (const RowChange& r : t.rows) TS_TRY_STATUS(sink.row(t.table, r));
+    TS_TRY_STATUS(sink.table_end(t.table, t.counts));
+  }
+  return sink.finish(warnings);
+}
+
+Status ChangesetCollector::schema(const std::vector<SchemaChange>& changes,
+                                  const std::vector<TriggerDef>& triggers) {
+  m_changeset.schema = changes;
+  m_changeset.triggers = triggers;
+  return {};
+}
+
+Status ChangesetCollector::table_begin(const TableDesc& table) {
+  m_current = TableChanges{table, {}, {}};
+  return {};
+}
+
+Status ChangesetCollector::row(const TableDesc&, const RowChange& change) {
+  if (!m_current) return Error(ErrorKind::internal, "changeset collector: row outside a table");
+  m_current->rows.push_back(change);
+  return {};
+}
+
+Status ChangesetCollector::table_end(const TableDesc&, const TableCounts& counts) {
+  if (!m_current) return Error(ErrorKind::internal, "changeset collector: table_end without table_begin");
+  m_current->counts = counts;
+  if (!m_current->rows.empty()) m_changeset.tables.push_back(std::move(*m_current));
+  m_current.reset();
+  return {};
+}
+
+Status ChangesetCollector::finish(const std::vector<std::string>& warnings) {
+  m_changeset.warnings = warnings;
+  return {};
+}
+
+Status TeeSink::schema(const std::vector<SchemaChange>& changes, const std::vector<TriggerDef>& triggers) {
+  for (ChangeSink* s : m_sinks) TS_TRY_STATUS(s->schema(changes, triggers));
+  return {};
+}
+
+Status TeeSink::table_begin(const TableDesc& table) {
+  for (ChangeSink* s : m_sinks) TS_TRY_STATUS(s->table_begin(table));
+  return {};
+}
+
+Status TeeSink::row(const TableDesc& table, const RowChange& change) {
+  for (ChangeSink* s : m_sinks) TS_TRY_STATUS(s->row(table, change));
+  return {};
+}
+
+Status TeeSink::table_end(const TableDesc& table, const TableCounts& counts) {
+  for (ChangeSink* s : m_sinks) TS_TRY_STATUS(s->table_end(table, counts));
+  return {};
+}
+
+Status TeeSink::finish(const std::vector<std::string>& warnings) {
+  for (ChangeSink* s : m_sinks) TS_TRY_STATUS(s->finish(warnings));
+  return {};
+}
+
+}  // namespace turso_sync

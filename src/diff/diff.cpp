@@ -1,0 +1,524 @@
+// The diff engine: schema plan (schema_plan.cpp), then per table a merge join of two cursors in key order
+// that compares raw column values straight from SQLite (no copy unless the row changed).
+#include "turso_sync/diff.h"
+
+#include <fmt/format.h>
+
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+
+#include "db/sqlite.h"
+#include "diff/page_scan.h"
+#include "diff/schema_plan.h"
+#include "diff/sql_text.h"
+#include "util/text.h"
+
+namespace turso_sync {
+
+namespace {
+
+using diff::BaseRows;
+using diff::TablePlan;
+
+enum class Collation { binary, nocase, rtrim };
+
+Result<Collation> collation_for(const std::string& name, const std::string& table) {
+  if (diff::iequals(name, "BINARY")) return Collation::binary;
+  if (diff::iequals(name, "NOCASE")) return Collation::nocase;
+  if (diff::iequals(name, "RTRIM")) return Collation::rtrim;
+  return Error(ErrorKind::sql,
+               fmt::format("table {}: primary key collation {} is not supported", table, name));
+}
+
+int compare_bytes(const unsigned char* a, size_t na, const unsigned char* b, size_t nb, Collation coll) {
+  if (coll == Collation::rtrim) {
+    while (na > 0 && a[na - 1] == ' ') --na;
+    while (nb > 0 && b[nb - 1] == ' ') --nb;
+  }
+  size_t n = std::min(na, nb);
+  int c = 0;
+  if (coll == Collation::nocase) {
+    for (size_t i = 0; i < n && c == 0; ++i) {
+      int x = a[i] < 0x80 ? std::tolower(a[i]) : a[i];
+      int y = b[i] < 0x80 ? std::tolower(b[i]) : b[i];
+      c = x - y;
+    }
+  } else if (n > 0) {
+    c = std::memcmp(a, b, n);
+  }
+  if (c != 0) return c < 0 ? -1 : 1;
+  return na < nb ? -1 : (na > nb ? 1 : 0);
+}
+
+int class_rank(int type) {
+  switch (type) {
+    case SQLITE_NULL:
+      return 0;
+    case SQLITE_INTEGER:
+    case SQLITE_FLOAT:
+      return 1;
+    case SQLITE_TEXT:
+      return 2;
+    default:
+      return 3;
+  }
+}
+
+// Exact integer/real comparison (no precision loss beyond 2^53).
+int compare_int_real(int64_t i, double r) {
+  if (r >= 9223372036854775808.0) return -1;
+  if (r < -9223372036854775808.0) return 1;
+  double truncated = std::trunc(r);
+  auto ri = static_cast<int64_t>(truncated);
+  if (i != ri) return i < ri ? -1 : 1;
+  if (r > truncated) return -1;
+  if (r < truncated) return 1;
+  return 0;
+}
+
+// SQLite's ORDER BY order of two column values; numerically equal INTEGER and REAL compare equal.
+int compare_column(sqlite3_stmt* a, int ia, sqlite3_stmt* b, int ib, Collation coll) {
+  int ta = sqlite3_column_type(a, ia), tb = sqlite3_column_type(b, ib);
+  int ra = class_rank(ta), rb = class_rank(tb);
+  if (ra != rb) return ra < rb ? -1 : 1;
+  switch (ra) {
+    case 0:
+      return 0;
+    case 1: {
+      if (ta == SQLITE_INTEGER && tb == SQLITE_INTEGER) {
+        int64_t x = sqlite3_column_int64(a, ia), y = sqlite3_column_int64(b, ib);
+        return x < y ? -1 : (x > y ? 1 : 0);
+      }
+      if (ta == SQLITE_FLOAT && tb == SQLITE_FLOAT) {
+        double x = sqlite3_column_double(a, ia), y = sqlite3_column_double(b, ib);
+        return x < y ? -1 : (x > y ? 1 : 0);
+      }
+      if (ta == SQLITE_INTEGER)
+        return compare_int_real(sqlite3_column_int64(a, ia), sqlite3_column_double(b, ib));
+      return -compare_int_real(sqlite3_column_int64(b, ib), sqlite3_column_double(a, ia));
+    }
+    case 2: {
+      const auto* pa = sqlite3_column_text(a, ia);
+      size_t na = static_cast<size_t>(sqlite3_column_bytes(a, ia));
+      const auto* pb = sqlite3_column_text(b, ib);
+      size_t nb = static_cast<size_t>(sqlite3_column_bytes(b, ib));
+      return compare_bytes(pa, na, pb, nb, coll);
+    }
+    default: {
+      const auto* pa = static_cast<const unsigned char*>(sqlite3_column_blob(a, ia));
+      size_t na = static_cast<size_t>(sqlite3_column_bytes(a, ia));
+      const auto* pb = static_cast<const unsigned char*>(sqlite3_column_blob(b, ib));
+      size_t nb = static_cast<size_t>(sqlite3_column_bytes(b, ib));
+      return compare_bytes(pa, na, pb, nb, Collation::binary);
+    }
+  }
+}
+
+// Exact equality: same storage class and same bytes (REAL bit for bit).
+bool same_column(sqlite3_stmt* a, int ia, sqlite3_stmt* b, int ib) {
+  int ta = sqlite3_column_type(a, ia);
+  if (ta != sqlite3_column_type(b, ib)) return false;
+  switch (ta) {
+    case SQLITE_NULL:
+      return true;
+    case SQLITE_INTEGER:
+      return sqlite3_column_int64(a, ia) == sqlite3_column_int64(b, ib);
+    case SQLITE_FLOAT:
+      return std::bit_cast<uint64_t>(sqlite3_column_double(a, ia)) ==
+             std::bit_cast<uint64_t>(sqlite3_column_double(b, ib));
+    case SQLITE_TEXT: {
+      const auto* pa = sqlite3_column_text(a, ia);
+      const auto* pb = sqlite3_column_text(b, ib);
+      int na = sqlite3_column_bytes(a, ia), nb = sqlite3_column_bytes(b, ib);
+      return na == nb && (na == 0 || std::memcmp(pa, pb, static_cast<size_t>(na)) == 0);
+    }
+    default: {
+      const void* pa = sqlite3_column_blob(a, ia);
+      const void* pb = sqlite3_column_blob(b, ib);
+      int na = sqlite3_column_bytes(a, ia), nb = sqlite3_column_bytes(b, ib);
+      return na == nb && (na == 0 || std::memcmp(pa, pb, static_cast<size_t>(na)) == 0);
+    }
+  }
+}
+
+// Compares one table: base side (plan.base_rows) against the target table, in key order.
+class TableDiff {
+ public:
+  TableDiff(db::Database& db, const TablePlan& plan, ChangeSink& sink)
+      : m_db(db), m_plan(plan), m_sink(sink), m_table(plan.target) {}
+
+  // Settles how rows are matched. A rowid table's declared key may hold NULLs (several rows can then share a
+  // NULL key): such a table is matched by rowid instead, with a warning.
+  Status prepare(std::vector<std::string>* warnings) {
+    if (m_table.key_kind != KeyKind::primary_key || m_table.without_rowid) return {};
+    std::string cond;
+    for (int k : m_table.key_columns) {
+      if (m_table.columns[k].not_null) continue;
+      cond += (cond.empty() ? "" : " OR ") + quote_identifier(m_table.columns[k].name) + " IS NULL";
+    }
+    if (cond.empty()) return {};
+    bool nulls =
+        TS_TRY(has_row(quote_identifier(diff::k_target_schema) + "." + quote_identifier(m_table.name), cond));
+    if (!nulls && m_plan.base_rows != BaseRows::none) nulls = TS_TRY(has_row(m_plan.base_table, cond));
+    if (nulls && !m_table.rowid_expr.empty() && !m_plan.base_rowid_expr.empty()) {
+      m_table.key_kind = KeyKind::rowid;
+      warnings->push_back(
+          fmt::format("table {}: its PRIMARY KEY holds NULLs, so rows are matched by rowid", m_table.name));
+    }
+    return {};
+  }
+
+  const TableDesc& table() const { return m_table; }
+  int64_t rows_read() const { return m_rows_read; }
+
+  // Restricts the comparison of a rowid-keyed table to these rowid ranges (the page-level fast path).
+  void set_ranges(std::vector<diff::RowidRange> ranges) { m_ranges = std::move(ranges); }
+
+  Result<TableCounts> run() {
+    const TableDesc& t = m_table;
+    size_t ncols = t.columns.size();
+    bool by_rowid = t.keyed_by_rowid();
+    if (by_rowid && t.rowid_expr.empty())
+      return Error(ErrorKind::sql,
+                   fmt::format("table {}: columns named rowid, _rowid_ and oid hide the rowid, so "
+                               "rows cannot be matched",
+                               t.name));
+    std::vector<Collation> colls;
+    for (const std::string& c : t.key_collations) colls.push_back(TS_TRY(collation_for(c, t.name)));
+    m_colls = colls;
+
+    // Target cursor: [rowid,] every column. Base cursor: [rowid,] every column not given as a constant.
+    std::string order;
+    for (size_t k = 0; !by_rowid && k < t.key_columns.size(); ++k) {
+      if (k) order += ", ";
+      order += fmt::format("{} COLLATE {}", quote_identifier(t.columns[t.key_columns[k]].name),
+                           quote_identifier(t.key_collations[k]));
+    }
+    std::string target_cols, base_cols;
+    m_offset = by_rowid ? 1 : 0;
+    m_base_index.assign(ncols, -1);
+    int next = m_offset;
+    for (size_t i = 0; i < ncols; ++i) {
+      std::string q = quote_identifier(t.columns[i].name);
+      target_cols += (target_cols.empty() ? "" : ", ") + q;
+      if (!m_plan.constants[i]) {
+        base_cols += (base_cols.empty() ? "" : ", ") + q;
+        m_base_index[i] = next++;
+      }
+    }
+    bool ranged = by_rowid && m_ranges.has_value();
+    auto query = [&](const std::string& from, const std::string& rowid_expr, std::string cols) {
+      if (by_rowid) cols = rowid_expr + (cols.empty() ? "" : ", " + cols);
+      if (cols.empty()) cols = "NULL";
+      if (!by_rowid) return fmt::format("SELECT {} FROM {} ORDER BY {}", cols, from, order);
+      std::string where = ranged ? fmt::format(" WHERE {} BETWEEN ?1 AND ?2", rowid_expr) : "";
+      return fmt::format("SELECT {} FROM {}{} ORDER BY {}", cols, from, where, rowid_expr);
+    };
+    auto target_stmt =
+        TS_TRY(m_db.prepare(query(quote_identifier(diff::k_target_schema) + "." + quote_identifier(t.name),
+                                  t.rowid_expr, target_cols)));
+    db::Statement base_stmt;
+    bool has_base = m_plan.base_rows != BaseRows::none;
+    if (has_base)
+      base_stmt = TS_TRY(m_db.prepare(query(m_plan.base_table, m_plan.base_rowid_expr, base_cols)));
+    if (!ranged) {
+      TS_TRY_STATUS(merge(has_base ? base_stmt.handle() : nullptr, target_stmt.handle()));
+      return m_counts;
+    }
+    // Fast path: only the rowid ranges the page comparison could not rule out.
+    for (const diff::RowidRange& r : *m_ranges) {
+      for (db::Statement* st : {&target_stmt, &base_stmt}) {
+        if (!st->handle()) continue;
+        TS_TRY_STATUS(st->reset());
+        TS_TRY_STATUS(st->bind(1, Value::integer(r.lo)));
+        TS_TRY_STATUS(st->bind(2, Value::integer(r.hi)));
+      }
+      TS_TRY_STATUS(merge(has_base ? base_stmt.handle() : nullptr, target_stmt.handle()));
+    }
+    return m_counts;
+  }
+
+ private:
+  // The merge join of two cursors in key order: `a` on the base side (nullptr: no base rows), `b` on the
+  // target.
+  Status merge(sqlite3_stmt* a, sqlite3_stmt* b) {
+    bool more_a = a && TS_TRY(step(a));
+    bool more_b = TS_TRY(step(b));
+    while (more_a || more_b) {
+      int c = !more_a ? 1 : (!more_b ? -1 : compare_keys(a, b));
+      if (c < 0) {
+        TS_TRY_STATUS(emit_remove(a));
+        more_a = TS_TRY(step(a));
+      } else if (c > 0) {
+        TS_TRY_STATUS(emit_insert(b));
+        more_b = TS_TRY(step(b));
+      } else {
+        TS_TRY_STATUS(compare_rows(a, b));
+        more_a = TS_TRY(step(a));
+        more_b = TS_TRY(step(b));
+      }
+    }
+    return {};
+  }
+
+  Result<bool> has_row(const std::string& from, const std::string& cond) {
+    auto stmt = TS_TRY(m_db.prepare(fmt::format("SELECT 1 FROM {} WHERE {} LIMIT 1", from, cond)));
+    return stmt.step();
+  }
+
+  Result<bool> step(sqlite3_stmt* s) {
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+      ++m_rows_read;
+      return true;
+    }
+    if (rc == SQLITE_DONE) return false;
+    return m_db.last_error(fmt::format("read table {}", m_table.name));
+  }
+
+  int compare_keys(sqlite3_stmt* a, sqlite3_stmt* b) const {
+    const TableDesc& t = m_table;
+    if (t.keyed_by_rowid()) {
+      int64_t x = sqlite3_column_int64(a, 0), y = sqlite3_column_int64(b, 0);
+      return x < y ? -1 : (x > y ? 1 : 0);
+    }
+    for (size_t k = 0; k < t.key_columns.size(); ++k) {
+      int col = t.key_columns[k];
+      int c = compare_column(a, m_base_index[col], b, m_offset + col, m_colls[k]);
+      if (c != 0) return c;
+    }
+    return 0;
+  }
+
+  Value column_value(sqlite3_stmt* s, int index) const {
+    switch (sqlite3_column_type(s, index)) {
+      case SQLITE_INTEGER:
+        return Value::integer(sqlite3_column_int64(s, index));
+      case SQLITE_FLOAT:
+        return Value::real(sqlite3_column_double(s, index));
+      case SQLITE_TEXT: {
+        const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s, index));
+        return Value::text(std::string(p ? p : "", static_cast<size_t>(sqlite3_column_bytes(s, index))));
+      }
+      case SQLITE_BLOB: {
+        const auto* p = static_cast<const char*>(sqlite3_column_blob(s, index));
+        return Value::blob(std::string(p ? p : "", static_cast<size_t>(sqlite3_column_bytes(s, index))));
+      }
+      default:
+        return Value::null();
+    }
+  }
+
+  // The row change being built; reused from row to row so its vectors keep their capacity.
+  void read_base_row(sqlite3_stmt* a, std::vector<Value>* out) const {
+    out->clear();
+    for (size_t i = 0; i < m_table.columns.size(); ++i)
+      out->push_back(m_plan.constants[i] ? *m_plan.constants[i] : column_value(a, m_base_index[i]));
+  }
+
+  void read_target_row(sqlite3_stmt* b, std::vector<Value>* out) const {
+    out->clear();
+    for (size_t i = 0; i < m_table.columns.size(); ++i)
+      out->push_back(column_value(b, m_offset + static_cast<int>(i)));
+  }
+
+  void read_key(sqlite3_stmt* s, const std::vector<Value>& row, std::vector<Value>* key) const {
+    key->clear();
+    if (m_table.keyed_by_rowid()) {
+      key->push_back(Value::integer(sqlite3_column_int64(s, 0)));
+      return;
+    }
+    for (int col : m_table.key_columns) key->push_back(row[col]);
+  }
+
+  Status emit_remove(sqlite3_stmt* a) {
+    RowChange& ch = m_change;
+    ch.op = RowOp::remove;
+    read_base_row(a, &ch.old_values);
+    ch.new_values.clear();
+    ch.changed_columns.clear();
+    read_key(a, ch.old_values, &ch.key);
+    ++m_counts.deletes;
+    return m_sink.row(m_table, ch);
+  }
+
+  Status emit_insert(sqlite3_stmt* b) {
+    RowChange& ch = m_change;
+    ch.op = RowOp::insert;
+    ch.old_values.clear();
+    read_target_row(b, &ch.new_values);
+    ch.changed_columns.clear();
+    read_key(b, ch.new_values, &ch.key);
+    ++m_counts.inserts;
+    return m_sink.row(m_table, ch);
+  }
+
+  Status compare_rows(sqlite3_stmt* a, sqlite3_stmt* b) {
+    size_t n = m_table.columns.size();
+    RowChange& ch = m_change;
+    ch.changed_columns.clear();
+    for (size_t i = 0; i < n; ++i) {
+      int ib = m_offset + static_cast<int>(i);
+      bool same;
+      if (m_plan.always_changed[i]) {
+        same = false;
+      } else if (m_plan.constants[i]) {
+        same = column_value(b, ib) == *m_plan.constants[i];
+      } else {
+        same = same_column(a, m_base_index[i], b, ib);
+      }
+      if (!same) ch.changed_columns.push_back(static_cast<int>(i));
+    }
+    if (ch.changed_columns.empty()) return {};
+    ch.op = RowOp::update;
+    read_base_row(a, &ch.old_values);
+    read_target_row(b, &ch.new_values);
+    read_key(a, ch.old_values, &ch.key);
+    ++m_counts.updates;
+    return m_sink.row(m_table, ch);
+  }
+
+  db::Database& m_db;
+  const TablePlan& m_plan;
+  ChangeSink& m_sink;
+  TableDesc m_table;
+  std::optional<std::vector<diff::RowidRange>> m_ranges;
+  std::vector<Collation> m_colls;
+  std::vector<int> m_base_index;  // per target column: index in the base cursor, -1 for constants
+  int m_offset = 0;               // index of the first column in the target cursor
+  RowChange m_change;
+  TableCounts m_counts;
+  int64_t m_rows_read = 0;
+};
+
+// Records what the summary needs while forwarding everything to the caller's sink.
+class SummarySink final : public ChangeSink {
+ public:
+  SummarySink(ChangeSink& next, DiffSummary& summary) : m_next(next), m_summary(summary) {}
+  Status schema(const std::vector<SchemaChange>& changes, const std::vector<TriggerDef>& triggers) override {
+    m_summary.schema = changes;
+    return m_next.schema(changes, triggers);
+  }
+  Status table_begin(const TableDesc& table) override { return m_next.table_begin(table); }
+  Status row(const TableDesc& table, const RowChange& change) override { return m_next.row(table, change); }
+  Status table_end(const TableDesc& table, const TableCounts& counts) override {
+    return m_next.table_end(table, counts);
+  }
+  Status finish(const std::vector<std::string>& warnings) override {
+    m_summary.warnings = warnings;
+    return m_next.finish(warnings);
+  }
+
+ private:
+  ChangeSink& m_next;
+  DiffSummary& m_summary;
+};
+
+Result<uint32_t> root_page(db::Database& db, const std::string& schema, const std::string& table) {
+  auto stmt = TS_TRY(db.prepare(fmt::format(
+      "SELECT rootpage FROM {}.sqlite_schema WHERE type = 'table' AND name = ?1", quote_identifier(schema))));
+  TS_TRY_STATUS(stmt.bind(1, Value::text(table)));
+  if (!TS_TRY(stmt.step())) return 0u;
+  return static_cast<uint32_t>(stmt.column_int64(0));
+}
+
+// The rowid ranges worth comparing, or nullopt to compare the whole table.
+Result<std::optional<std::vector<diff::RowidRange>>> fast_ranges(db::Database& db, const TablePlan& tp,
+                                                                 diff::PageFile& base,
+                                                                 diff::PageFile& target) {
+  uint32_t base_root = TS_TRY(root_page(db, diff::k_base_schema, tp.target.name));
+  uint32_t target_root = TS_TRY(root_page(db, diff::k_target_schema, tp.target.name));
+  if (base_root == 0 || target_root == 0) return std::optional<std::vector<diff::RowidRange>>();
+  auto ranges = diff::dirty_rowid_ranges(base, base_root, target, target_root);
+  // A WAL restarted while the pages were read (possible when the snapshot needs no WAL frame) makes the reads
+  // unreliable: compare everything instead.
+  if (base.wal_restarted() || target.wal_restarted()) return std::optional<std::vector<diff::RowidRange>>();
+  return ranges;
+}
+
+bool touches_table(const SchemaChange& c) {
+  return c.op == SchemaOp::create_table || c.op == SchemaOp::drop_table || c.op == SchemaOp::add_column ||
+         c.op == SchemaOp::rebuild_table;
+}
+
+}  // namespace
+
+Result<DiffSummary> diff_databases(const std::string& base_path, const std::string& target_path,
+                                   ChangeSink& sink, const DiffOptions& options) {
+  std::error_code ec;
+  for (const std::string* p : {&base_path, &target_path})
+    if (!std::filesystem::is_regular_file(*p, ec))
+      return Error(ErrorKind::local_db, fmt::format("diff: {} does not exist or is not a file", *p));
+  // Raw page readers for the fast path (page_scan.h), with the committed WAL state before the snapshot.
+  auto base_pages = TS_TRY(diff::PageFile::open(base_path));
+  auto target_pages = TS_TRY(diff::PageFile::open(target_path));
+  diff::WalState base_before = TS_TRY(base_pages->load_wal());
+  diff::WalState target_before = TS_TRY(target_pages->load_wal());
+
+  // The target is `main`: opened read-write only so that WAL files can be used; nothing is written to it.
+  auto db = TS_TRY(db::Database::open(target_path, db::OpenMode::read_write));
+  {
+    auto attach = TS_TRY(db.prepare("ATTACH DATABASE ?1 AS base"));
+    TS_TRY_STATUS(attach.bind(1, Value::text(base_path)));
+    TS_TRY(attach.step());
+  }
+  TS_TRY_STATUS(
+      db.exec("PRAGMA foreign_keys = OFF; PRAGMA temp_store = FILE; "
+              "PRAGMA main.cache_size = -8192; PRAGMA base.cache_size = -8192"));
+  // One read transaction over both files: a consistent snapshot, held until the end.
+  auto txn = TS_TRY(db::Transaction::begin(db));
+  TS_TRY(db::query_int(db, "SELECT count(*) FROM main.sqlite_schema"));
+  TS_TRY(db::query_int(db, "SELECT count(*) FROM base.sqlite_schema"));
+  // The snapshot was taken between the two WAL readings: when no commit happened in between, the raw pages
+  // (database file + WAL frames up to the last commit) are exactly the snapshot's.
+  bool fast = options.page_fast_path && TS_TRY(base_pages->load_wal()) == base_before &&
+              TS_TRY(target_pages->load_wal()) == target_before;
+
+  DiffSummary summary;
+  SummarySink tee(sink, summary);
+  auto plan_result = diff::plan_schema(db);
+  if (!plan_result.ok()) return plan_result.error().context("diff: compare schemas");
+  diff::SchemaPlan plan = std::move(plan_result).value();
+  TS_TRY_STATUS(tee.schema(plan.changes, plan.triggers));
+
+  std::vector<TableSummary> tables;
+  for (const TablePlan& tp : plan.tables) {
+    TableSummary ts;
+    ts.name = tp.target.name;
+    for (const SchemaChange& c : plan.changes)
+      if (touches_table(c) && diff::iequals(c.table, ts.name)) ts.schema_ops.push_back(c.op);
+    TableDiff table_diff(db, tp, tee);
+    if (options.rows) {
+      TS_TRY_STATUS(table_diff.prepare(&plan.warnings));
+      if (fast && tp.base_rows == BaseRows::same_table && table_diff.table().keyed_by_rowid()) {
+        auto ranges = TS_TRY(fast_ranges(db, tp, *base_pages, *target_pages));
+        if (ranges) table_diff.set_ranges(std::move(*ranges));
+      }
+      TS_TRY_STATUS(tee.table_begin(table_diff.table()));
+      auto counts = table_diff.run();
+      if (!counts.ok()) return counts.error().context(fmt::format("diff: table {}", tp.target.name));
+      ts.counts = *counts;
+      TS_TRY_STATUS(tee.table_end(table_diff.table(), ts.counts));
+    }
+    ts.key_kind = table_diff.table().key_kind;
+    summary.rows_read += table_diff.rows_read();
+    summary.totals.inserts += ts.counts.inserts;
+    summary.totals.updates += ts.counts.updates;
+    summary.totals.deletes += ts.counts.deletes;
+    if (ts.counts.total() > 0 || !ts.schema_ops.empty()) tables.push_back(std::move(ts));
+  }
+  for (const SchemaChange& c : plan.changes) {
+    if (c.op != SchemaOp::drop_table) continue;
+    TableSummary ts;
+    ts.name = c.name;
+    ts.schema_ops.push_back(c.op);
+    tables.push_back(std::move(ts));
+  }
+  summary.tables = std::move(tables);
+  TS_TRY_STATUS(tee.finish(plan.warnings));
+  return summary;
+}
+
+}  // namespace turso_sync

@@ -1,0 +1,289 @@
+#include "diff/page_scan.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+namespace turso_sync::diff {
+
+namespace {
+
+uint32_t be32(const uint8_t* p) {
+  return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | p[3];
+}
+uint16_t be16(const uint8_t* p) {
+  return static_cast<uint16_t>((p[0] << 8) | p[1]);
+}
+
+bool read_at(int fd, void* buf, size_t n, uint64_t offset) {
+  auto* p = static_cast<uint8_t*>(buf);
+  while (n > 0) {
+    ssize_t r = pread(fd, p, n, static_cast<off_t>(offset));
+    if (r <= 0) return false;
+    p += r;
+    n -= static_cast<size_t>(r);
+    offset += static_cast<uint64_t>(r);
+  }
+  return true;
+}
+
+// SQLite's varint: 1-9 bytes, big-endian, 7 bits per byte except a full 9th byte. Returns bytes used (0:
+// overrun).
+size_t get_varint(const uint8_t* p, const uint8_t* end, uint64_t* v) {
+  uint64_t x = 0;
+  for (size_t i = 0; i < 9; ++i) {
+    if (p + i >= end) return 0;
+    if (i == 8) {
+      *v = (x << 8) | p[i];
+      return 9;
+    }
+    x = (x << 7) | (p[i] & 0x7F);
+    if (!(p[i] & 0x80)) {
+      *v = x;
+      return i + 1;
+    }
+  }
+  return 0;
+}
+
+// The WAL checksum (https://www.sqlite.org/fileformat2.html#walformat): over 32-bit words in the byte order
+// the magic number says, two running sums.
+void wal_checksum(bool big_endian, const uint8_t* data, size_t n, uint32_t* s0, uint32_t* s1) {
+  for (size_t i = 0; i + 8 <= n; i += 8) {
+    uint32_t a, b;
+    if (big_endian) {
+      a = be32(data + i);
+      b = be32(data + i + 4);
+    } else {
+      std::memcpy(&a, data + i, 4);
+      std::memcpy(&b, data + i + 4, 4);
+    }
+    *s0 += a + *s1;
+    *s1 += b + *s0;
+  }
+}
+
+struct Leaf {
+  uint32_t pgno;
+  int64_t lo;  // inclusive
+  int64_t hi;  // inclusive
+};
+
+constexpr int64_t k_min = std::numeric_limits<int64_t>::min();
+constexpr int64_t k_max = std::numeric_limits<int64_t>::max();
+
+// Collects the leaves of the table b-tree rooted at `pgno` with the rowid range each covers.
+bool collect_leaves(PageFile& file, uint32_t pgno, int64_t lo, int64_t hi, int depth,
+                    std::vector<Leaf>* out) {
+  if (depth > 40) return false;
+  const uint8_t* page = file.read(pgno);
+  if (!page) return false;
+  size_t hdr = pgno == 1 ? 100 : 0;
+  uint8_t type = page[hdr];
+  if (type == 0x0D) {
+    out->push_back({pgno, lo, hi});
+    return true;
+  }
+  if (type != 0x05) return false;
+  uint32_t size = file.page_size();
+  std::vector<uint8_t> copy(page, page + size);  // the buffer is reused by the recursive reads
+  const uint8_t* end = copy.data() + size;
+  uint16_t ncell = be16(&copy[hdr + 3]);
+  uint32_t right = be32(&copy[hdr + 8]);
+  int64_t prev = lo;
+  for (uint16_t i = 0; i < ncell; ++i) {
+    size_t ptr_at = hdr + 12 + 2u * i;
+    if (ptr_at + 2 > size) return false;
+    uint16_t off = be16(&copy[ptr_at]);
+    if (off + 4u > size) return false;
+    uint32_t child = be32(&copy[off]);
+    uint64_t key = 0;
+    if (get_varint(&copy[off + 4], end, &key) == 0) return false;
+    auto k = static_cast<int64_t>(key);
+    if (!collect_leaves(file, child, prev, k, depth + 1, out)) return false;
+    if (k == k_max) return right == 0 || collect_leaves(file, right, k_max, k_max, depth + 1, out);
+    prev = k + 1;
+  }
+  return collect_leaves(file, right, prev, hi, depth + 1, out);
+}
+
+// Whether a table leaf page has a cell whose payload spills to overflow pages (whose content the page does
+// not show).
+bool has_overflow(const uint8_t* page, uint32_t pgno, uint32_t usable) {
+  size_t hdr = pgno == 1 ? 100 : 0;
+  uint16_t ncell = be16(page + hdr + 3);
+  const uint8_t* end = page + usable;
+  uint64_t max_local = usable - 35;
+  for (uint16_t i = 0; i < ncell; ++i) {
+    size_t ptr_at = hdr + 8 + 2u * i;
+    if (ptr_at + 2 > usable) return true;
+    uint16_t off = be16(page + ptr_at);
+    if (off >= usable) return true;
+    uint64_t payload = 0;
+    if (get_varint(page + off, end, &payload) == 0) return true;
+    if (payload > max_local) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<PageFile>> PageFile::open(const std::string& path) {
+  std::unique_ptr<PageFile> f(new PageFile());
+  f->m_path = path;
+  f->m_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (f->m_fd < 0) return Error(ErrorKind::local_db, fmt::format("open {}: {}", path, std::strerror(errno)));
+  uint8_t header[100];
+  if (!read_at(f->m_fd, header, sizeof header, 0) || std::memcmp(header, "SQLite format 3", 16) != 0)
+    return f;
+  uint32_t size = be16(header + 16);
+  f->m_page_size = size == 1 ? 65536 : size;
+  f->m_db_pages = be32(header + 28);
+  if (be32(header + 24) != be32(header + 92)) {  // page count not trustworthy: use the file size
+    off_t end = lseek(f->m_fd, 0, SEEK_END);
+    f->m_db_pages = static_cast<uint32_t>(end / f->m_page_size);
+  }
+  f->m_wal.wal_mode = header[18] == 2 && header[19] == 2;
+  f->m_buf.resize(f->m_page_size);
+  f->m_usable = header[20] == 0 && f->m_page_size >= 512;
+  return f;
+}
+
+PageFile::~PageFile() {
+  if (m_fd >= 0) ::close(m_fd);
+  if (m_wal_fd >= 0) ::close(m_wal_fd);
+}
+
+Result<WalState> PageFile::load_wal() {
+  WalState state;
+  state.wal_mode = m_wal.wal_mode;
+  m_frame_offset.assign(m_db_pages + 1, 0);
+  m_chunk_first = 0;
+  if (!m_wal.wal_mode) {
+    m_wal = state;
+    return state;
+  }
+  if (m_wal_fd < 0) m_wal_fd = ::open((m_path + "-wal").c_str(), O_RDONLY | O_CLOEXEC);
+  uint8_t hdr[32];
+  if (m_wal_fd < 0 || !read_at(m_wal_fd, hdr, sizeof hdr, 0)) {
+    m_wal = state;
+    return state;  // no WAL (or empty): the database file is the whole truth
+  }
+  uint32_t magic = be32(hdr);
+  if ((magic & 0xFFFFFFFE) != 0x377f0682 || be32(hdr + 8) != m_page_size) {
+    m_wal = state;
+    return state;
+  }
+  bool big_endian = magic & 1;
+  state.salt1 = be32(hdr + 16);
+  state.salt2 = be32(hdr + 20);
+  uint32_t s0 = 0, s1 = 0;
+  wal_checksum(big_endian, hdr, 24, &s0, &s1);
+  if (s0 != be32(hdr + 24) || s1 != be32(hdr + 28)) {
+    m_wal = state;
+    return state;
+  }
+  std::vector<uint8_t> frame(24 + m_page_size);
+  std::vector<std::pair<uint32_t, uint64_t>> pending;  // frames of the transaction not yet committed
+  uint64_t offset = 32;
+  uint64_t index = 0;
+  while (read_at(m_wal_fd, frame.data(), frame.size(), offset)) {
+    const uint8_t* fh = frame.data();
+    if (be32(fh + 8) != state.salt1 || be32(fh + 12) != state.salt2) break;
+    wal_checksum(big_endian, fh, 8, &s0, &s1);
+    wal_checksum(big_endian, fh + 24, m_page_size, &s0, &s1);
+    if (s0 != be32(fh + 16) || s1 != be32(fh + 20)) break;
+    ++index;
+    uint32_t pgno = be32(fh);
+    pending.emplace_back(pgno, offset + 24);
+    uint32_t commit_size = be32(fh + 4);
+    if (commit_size != 0) {
+      if (commit_size + 1 > m_frame_offset.size()) m_frame_offset.resize(commit_size + 1, 0);
+      for (auto& [p, off] : pending)
+        if (p < m_frame_offset.size()) m_frame_offset[p] = off;
+      pending.clear();
+      m_frame_offset.resize(commit_size + 1);  // the database has exactly commit_size pages now
+      state.commit_frames = index;
+    }
+    offset += frame.size();
+  }
+  m_wal = state;
+  return state;
+}
+
+bool PageFile::wal_restarted() {
+  if (!m_wal.wal_mode) return false;
+  if (m_wal_fd < 0) m_wal_fd = ::open((m_path + "-wal").c_str(), O_RDONLY | O_CLOEXEC);
+  uint8_t hdr[32];
+  if (m_wal_fd < 0 || !read_at(m_wal_fd, hdr, sizeof hdr, 0)) return m_wal.commit_frames != 0;
+  return be32(hdr + 16) != m_wal.salt1 || be32(hdr + 20) != m_wal.salt2;
+}
+
+const uint8_t* PageFile::read(uint32_t pgno) {
+  if (pgno == 0 || pgno >= m_frame_offset.size()) return nullptr;
+  uint64_t wal_offset = m_frame_offset[pgno];
+  if (wal_offset) return read_at(m_wal_fd, m_buf.data(), m_page_size, wal_offset) ? m_buf.data() : nullptr;
+  if (m_chunk_first == 0 || pgno < m_chunk_first || pgno >= m_chunk_first + m_chunk_count) {
+    uint32_t first = pgno - (pgno - 1) % k_chunk_pages;
+    uint32_t count = std::min<uint32_t>(k_chunk_pages, m_db_pages >= first ? m_db_pages - first + 1 : 0);
+    if (pgno >= first + count)
+      return read_at(m_fd, m_buf.data(), m_page_size, uint64_t(pgno - 1) * m_page_size) ? m_buf.data()
+                                                                                        : nullptr;
+    m_chunk.resize(size_t(k_chunk_pages) * m_page_size);
+    m_chunk_first = 0;
+    if (!read_at(m_fd, m_chunk.data(), size_t(count) * m_page_size, uint64_t(first - 1) * m_page_size))
+      return nullptr;
+    m_chunk_first = first;
+    m_chunk_count = count;
+  }
+  return m_chunk.data() + size_t(pgno - m_chunk_first) * m_page_size;
+}
+
+std::optional<std::vector<RowidRange>> dirty_rowid_ranges(PageFile& base, uint32_t base_root,
+                                                          PageFile& target, uint32_t target_root) {
+  if (!base.usable() || !target.usable() || base.page_size() != target.page_size()) return std::nullopt;
+  std::vector<Leaf> base_leaves, target_leaves;
+  if (!collect_leaves(base, base_root, k_min, k_max, 0, &base_leaves)) return std::nullopt;
+  if (!collect_leaves(target, target_root, k_min, k_max, 0, &target_leaves)) return std::nullopt;
+  std::vector<std::pair<uint32_t, size_t>> base_index;  // (pgno, index in base_leaves), sorted
+  for (size_t i = 0; i < base_leaves.size(); ++i) base_index.emplace_back(base_leaves[i].pgno, i);
+  std::sort(base_index.begin(), base_index.end());
+  std::vector<bool> base_clean(base_leaves.size(), false);
+  std::vector<RowidRange> dirty;
+  uint32_t size = target.page_size();
+  for (const Leaf& t : target_leaves) {
+    auto it = std::lower_bound(base_index.begin(), base_index.end(), std::make_pair(t.pgno, size_t(0)));
+    bool clean = false;
+    if (it != base_index.end() && it->first == t.pgno) {
+      const uint8_t* tp = target.read(t.pgno);  // valid until target's next read
+      const uint8_t* bp = tp ? base.read(t.pgno) : nullptr;
+      clean = bp && std::memcmp(bp, tp, size) == 0 && !has_overflow(tp, t.pgno, size);
+      if (clean) base_clean[it->second] = true;
+    }
+    if (!clean) dirty.push_back({t.lo, t.hi});
+    // A table rewritten nearly everywhere gains nothing from the page comparison: stop reading pages.
+    if (dirty.size() >= 512 && dirty.size() * 10 > static_cast<size_t>(&t - target_leaves.data() + 1) * 9)
+      return std::nullopt;
+  }
+  for (size_t i = 0; i < base_leaves.size(); ++i)
+    if (!base_clean[i]) dirty.push_back({base_leaves[i].lo, base_leaves[i].hi});
+  std::sort(dirty.begin(), dirty.end(), [](const RowidRange& a, const RowidRange& b) { return a.lo < b.lo; });
+  std::vector<RowidRange> merged;
+  for (const RowidRange& r : dirty) {
+    if (r.lo > r.hi) continue;
+    if (!merged.empty() && (merged.back().hi == k_max || r.lo <= merged.back().hi + 1)) {
+      merged.back().hi = std::max(merged.back().hi, r.hi);
+    } else {
+      merged.push_back(r);
+    }
+  }
+  return merged;
+}
+
+}  // namespace turso_sync::diff

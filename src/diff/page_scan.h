@@ -1,0 +1,79 @@
+// The page-level fast path of the row diff. A working copy starts as a byte copy of the replica and SQLite
+// rewrites only the pages it changes, so most leaf pages of a table are byte-identical in both files. A leaf
+// page that is identical at the same page number in both trees of a rowid table (and has no overflow cells)
+// holds the same rows in both, and no other rows of either table fall in its rowid range: only the remaining
+// ("dirty") rowid ranges need a row-by-row comparison. The cost then follows the size of the change, not of
+// the table.
+//
+// Pages are read from the database file and its committed WAL frames, which must match the snapshot of the
+// caller's SQLite read transaction: see PageFile::wal_state and diff.cpp for how that is checked.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "turso_sync/status.h"
+
+namespace turso_sync::diff {
+
+// Identifies the committed content of a WAL: equal states mean no transaction committed in between.
+struct WalState {
+  bool wal_mode = false;
+  uint32_t salt1 = 0, salt2 = 0;
+  uint64_t commit_frames = 0;  // frames up to and including the last valid commit frame
+  bool operator==(const WalState&) const = default;
+};
+
+class PageFile {
+ public:
+  // Opens `path` for raw reading and parses its WAL. Errors only on I/O failures; a file the fast path cannot
+  // handle yields a PageFile with usable() == false.
+  static Result<std::unique_ptr<PageFile>> open(const std::string& path);
+  ~PageFile();
+  PageFile(const PageFile&) = delete;
+  PageFile& operator=(const PageFile&) = delete;
+
+  bool usable() const { return m_usable; }
+  uint32_t page_size() const { return m_page_size; }
+  // Re-reads the WAL index (page -> latest committed frame) and returns its state.
+  Result<WalState> load_wal();
+  const WalState& wal_state() const { return m_wal; }
+  // Whether the WAL was restarted (its salts changed) since load_wal(): pages read since may be unreliable.
+  bool wal_restarted();
+  // The bytes of page `pgno` (1-based), valid until the next call; nullptr when out of range or unreadable.
+  const uint8_t* read(uint32_t pgno);
+
+ private:
+  PageFile() = default;
+  int m_fd = -1;
+  int m_wal_fd = -1;
+  std::string m_path;
+  bool m_usable = false;
+  uint32_t m_page_size = 0;
+  uint32_t m_db_pages = 0;
+  WalState m_wal;
+  std::vector<uint64_t> m_frame_offset;  // per page number: offset of its page data in the WAL, 0 = none
+  std::vector<uint8_t> m_buf;
+  // Database-file pages are read in chunks of k_chunk_pages (leaves of a table are mostly adjacent).
+  static constexpr uint32_t k_chunk_pages = 64;
+  std::vector<uint8_t> m_chunk;
+  uint32_t m_chunk_first = 0;  // first page number in m_chunk, 0 = empty
+  uint32_t m_chunk_count = 0;
+};
+
+// A rowid range (lo, hi], both inclusive here: every rowid r with lo <= r <= hi.
+struct RowidRange {
+  int64_t lo;
+  int64_t hi;
+};
+
+// The rowid ranges where the table rooted at `base_root` in `base` and the one rooted at `target_root` in
+// `target` may differ, sorted and disjoint; nullopt when the trees cannot be read this way (the caller then
+// compares everything).
+std::optional<std::vector<RowidRange>> dirty_rowid_ranges(PageFile& base, uint32_t base_root,
+                                                          PageFile& target, uint32_t target_root);
+
+}  // namespace turso_sync::diff

@@ -1,0 +1,64 @@
+// Reading both schemas and planning the schema part of a diff: which objects are created, dropped, altered or
+// rebuilt, in which order, and for every target table where its "base rows" come from (the row diff compares
+// the base *after* the schema changes with the target).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "db/sqlite.h"
+#include "turso_sync/changeset.h"
+
+namespace turso_sync::diff {
+
+// The connection the engine works on: the target is `main`, the base is attached as `base`; projections of
+// rebuilt tables live in `temp`.
+inline constexpr const char* k_base_schema = "base";
+inline constexpr const char* k_target_schema = "main";
+
+// A user object of one database's sqlite_schema.
+struct ObjectDef {
+  std::string type;  // table, index, view, trigger
+  std::string name;
+  std::string tbl_name;
+  std::string sql;
+  std::string normalized;  // normalize_sql(sql)
+};
+
+// The description of `table` in `schema` (columns that hold data, key kind, rowid alias, key collations).
+Result<TableDesc> read_table_desc(db::Database& db, const std::string& schema, const std::string& table);
+
+// Where the row diff of one target table finds the base rows.
+enum class BaseRows {
+  none,           // new table, or a rebuild whose rows cannot be copied: every target row is an insert
+  same_table,     // the base table has the same definition
+  added_columns,  // the base table lacks the appended columns: their values are `constants`
+  projection,     // a rebuilt table: the base rows copied into the new definition, in a temp table
+};
+
+struct TablePlan {
+  TableDesc target;  // the table in the target (column order of every row change)
+  BaseRows base_rows = BaseRows::none;
+  std::string base_table;       // qualified name of the base side ("base"."t" or temp."...")
+  std::string base_rowid_expr;  // the base side's rowid expression (rowid-keyed tables)
+  // Per target column: the value every base row has for it (added columns), or nullopt when read from the
+  // base.
+  std::vector<std::optional<Value>> constants;
+  // Per target column: true when the base value cannot be predicted (a rebuild's new column with a volatile
+  // DEFAULT), so it always counts as changed.
+  std::vector<bool> always_changed;
+};
+
+struct SchemaPlan {
+  std::vector<SchemaChange> changes;  // in execution order
+  std::vector<TablePlan> tables;      // target tables whose rows are diffed, in target schema order
+  std::vector<TriggerDef> triggers;   // every trigger of the target
+  std::vector<std::string> warnings;
+};
+
+// Compares the schemas of `base` and `main` on `db` (inside the caller's read transaction). Creates temp
+// tables (projections of rebuilt tables, probes of added columns).
+Result<SchemaPlan> plan_schema(db::Database& db);
+
+}  // namespace turso_sync::diff

@@ -1,0 +1,440 @@
+// Faults (SPEC §4 retries, §6 atomic writes): a proxy that loses a push's answer after the server committed,
+// or cuts the request before it reaches the server; SIGKILL of `turso-sync` during pull and push; the
+// application writing to the working copy while push and pull run. After each: integrity, no local change
+// lost, no remote change applied twice, and the remote (read through an independent path, never through the
+// proxy) holds exactly the expected rows.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "support/tcp_proxy.h"
+#include "support/test_env.h"
+
+namespace turso_sync::testing {
+namespace {
+
+using Fault = TcpProxy::Fault;
+using Rows = std::vector<std::vector<Value>>;
+
+std::vector<std::string> env_for(const std::string& url) {
+  return {"TURSO_DATABASE_URL=" + url};
+}
+
+void local_exec(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK) << path;
+  sqlite3_busy_timeout(db, 60000);
+  char* err = nullptr;
+  int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
+  std::string message = err ? err : "";
+  sqlite3_free(err);
+  sqlite3_close(db);
+  ASSERT_EQ(rc, SQLITE_OK) << sql << ": " << message;
+}
+
+int64_t local_count(const std::string& path, const std::string& sql) {
+  auto rows = local_rows(path, sql);
+  return rows.size() == 1 && !rows[0].empty() ? rows[0][0].as_integer() : -1;
+}
+
+int64_t remote_count(const std::string& url, const std::string& sql) {
+  auto rows = remote_rows(url, sql);
+  return rows.size() == 1 && !rows[0].empty() ? rows[0][0].as_integer() : -1;
+}
+
+void expect_integrity_ok(const std::string& path) {
+  auto rows = local_rows(path, "PRAGMA integrity_check");
+  ASSERT_EQ(rows.size(), 1u) << path << "\n" << render_rows(rows);
+  EXPECT_EQ(rows[0][0], Value::text("ok")) << path;
+}
+
+void expect_same(const std::string& url, const std::string& local_path, const std::string& sql) {
+  Rows remote = remote_rows(url, sql);
+  Rows local = local_rows(local_path, sql);
+  EXPECT_EQ(remote, local) << sql << "\nremote:\n"
+                           << render_rows(remote) << "local " << local_path << ":\n"
+                           << render_rows(local);
+}
+
+void expect_no_local_changes(const TempDir& dir, const std::string& url) {
+  auto r = run_cli({"diff", "--exit-code"}, env_for(url), dir.path());
+  EXPECT_EQ(r.exit_code, 0) << "local changes left in " << dir.path() << ":\n" << r.out << r.err;
+}
+
+const char* kEmailsSql = "SELECT id, recipient, subject, score FROM emails ORDER BY id";
+const char* kTagsSql = "SELECT name, email_id FROM tags ORDER BY name, email_id";
+
+const std::vector<std::string> kSmallSchema = {
+    "CREATE TABLE emails (id INTEGER PRIMARY KEY, recipient TEXT, subject TEXT, score REAL)",
+    "INSERT INTO emails VALUES (1, 'seed-1', 's1', 0.5), (2, 'seed-2', 's2', 1.5), (3, 'seed-3', 's3', 0.1), "
+    "(4, 'seed-4', 's4', NULL), (5, 'seed-5', NULL, 2.0)",
+    "CREATE TABLE tags (name TEXT, email_id INTEGER, PRIMARY KEY (name, email_id)) WITHOUT ROWID",
+    "INSERT INTO tags VALUES ('urgent', 1), ('later', 2)",
+};
+
+// Inserts, updates and deletes in emails; an insert in the WITHOUT ROWID table (the local server supports
+// only INSERT and SELECT on WITHOUT ROWID tables: UPDATE and DELETE fail with "Parse error ... not
+// supported").
+const char* kLocalEdits =
+    "INSERT INTO emails (recipient, subject, score) VALUES ('new-1', 'n1', 0.30000000000000004), "
+    "('new-2', NULL, -1.25), ('new-3', 'n3', 7.0);"
+    "UPDATE emails SET subject = 'changed' WHERE id = 2;"
+    "UPDATE emails SET score = 0.7 WHERE id = 3;"
+    "DELETE FROM emails WHERE id = 4;"
+    "INSERT INTO tags VALUES ('new-tag', 1);";
+
+struct TwoCopies {
+  LocalServer server;
+  TcpProxy proxy{server.port()};
+  TempDir a, b;
+
+  void init() {
+    ASSERT_TRUE(server.started());
+    remote_exec(server.url(), kSmallSchema);
+    for (const TempDir* d : {&a, &b}) {
+      auto r = run_cli({"init"}, env_for(proxy.url()), d->path());
+      ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    }
+  }
+  std::string wc(const TempDir& d) const { return d.file("working_copy.db"); }
+
+  // The remote holds exactly A's working copy, each insert once; B's pull sees the same rows.
+  void expect_converged_once() {
+    EXPECT_EQ(remote_count(server.url(), "SELECT count(*) FROM emails WHERE recipient LIKE 'new-%'"), 3);
+    EXPECT_EQ(remote_count(server.url(), "SELECT count(*) FROM emails"), 7);
+    EXPECT_EQ(remote_rows(server.url(), "SELECT subject FROM emails WHERE id = 2"),
+              (Rows{{Value::text("changed")}}));
+    EXPECT_EQ(remote_rows(server.url(), "SELECT score FROM emails WHERE id = 3"), (Rows{{Value::real(0.7)}}));
+    EXPECT_EQ(remote_count(server.url(), "SELECT count(*) FROM emails WHERE id = 4"), 0);
+    expect_same(server.url(), wc(a), kEmailsSql);
+    expect_same(server.url(), wc(a), kTagsSql);
+    expect_no_local_changes(a, proxy.url());
+    auto pulled = run_cli({"pull"}, env_for(proxy.url()), b.path());
+    EXPECT_EQ(pulled.exit_code, 0) << pulled.out << pulled.err;
+    expect_same(server.url(), wc(b), kEmailsSql);
+    expect_same(server.url(), wc(b), kTagsSql);
+    expect_same(server.url(), b.file("local_replica.db"), kEmailsSql);
+  }
+};
+
+TEST(Faults, LostPushResponseIsRecognisedNotAppliedTwice) {
+  TwoCopies t;
+  ASSERT_NO_FATAL_FAILURE(t.init());
+  ASSERT_NO_FATAL_FAILURE(local_exec(t.wc(t.a), kLocalEdits));
+  t.proxy.arm_once(Fault::drop_response_after_forwarding, "BEGIN IMMEDIATE");
+  auto r = run_cli({"push"}, env_for(t.proxy.url()), t.a.path());
+  ASSERT_TRUE(t.proxy.armed_fault_fired()) << "the push batch never went through the proxy\n"
+                                           << r.out << r.err;
+  EXPECT_NE(r.exit_code, 3) << "a lost answer was reported as a conflict:\n" << r.out << r.err;
+  if (r.exit_code != 0) {
+    EXPECT_EQ(r.exit_code, 4) << r.out << r.err;
+    auto again = run_cli({"push"}, env_for(t.proxy.url()), t.a.path());
+    EXPECT_EQ(again.exit_code, 0) << again.out << again.err;
+  }
+  // The batch reached the server once: the landed push was recognised by its receipt, not sent again.
+  EXPECT_EQ(t.proxy.forwarded_containing("BEGIN IMMEDIATE"), 1);
+  EXPECT_EQ(remote_count(t.server.url(), "SELECT count(*) FROM turso_sync_pushes"), 1);
+  t.expect_converged_once();
+}
+
+TEST(Faults, LostPushResponseWithRemoteGoneIsSettledByTheNextPush) {
+  TwoCopies t;
+  ASSERT_NO_FATAL_FAILURE(t.init());
+  ASSERT_NO_FATAL_FAILURE(local_exec(t.wc(t.a), kLocalEdits));
+  // The answer to the batch is lost and the remote then becomes unreachable: the outcome stays unknown.
+  t.proxy.arm_once(Fault::drop_response_after_forwarding, "BEGIN IMMEDIATE", Fault::cut_request);
+  auto r = run_cli({"push"}, env_for(t.proxy.url()), t.a.path());
+  ASSERT_TRUE(t.proxy.armed_fault_fired()) << r.out << r.err;
+  EXPECT_EQ(r.exit_code, 4) << r.out << r.err;
+  // It did land (the server committed before the answer was dropped).
+  EXPECT_EQ(remote_count(t.server.url(), "SELECT count(*) FROM emails WHERE recipient LIKE 'new-%'"), 3);
+  t.proxy.set_mode(Fault::none);
+  auto again = run_cli({"push"}, env_for(t.proxy.url()), t.a.path());
+  EXPECT_EQ(again.exit_code, 0) << again.out << again.err;
+  auto third = run_cli({"push"}, env_for(t.proxy.url()), t.a.path());
+  EXPECT_EQ(third.exit_code, 0) << third.out << third.err;
+  EXPECT_EQ(t.proxy.forwarded_containing("BEGIN IMMEDIATE"), 1);
+  EXPECT_EQ(remote_count(t.server.url(), "SELECT count(*) FROM turso_sync_pushes"), 1);
+  t.expect_converged_once();
+}
+
+TEST(Faults, LostPushResponseThenPullThenPush) {
+  TwoCopies t;
+  ASSERT_NO_FATAL_FAILURE(t.init());
+  ASSERT_NO_FATAL_FAILURE(local_exec(t.wc(t.a), kLocalEdits));
+  t.proxy.arm_once(Fault::drop_response_after_forwarding, "BEGIN IMMEDIATE", Fault::cut_request);
+  auto r = run_cli({"push"}, env_for(t.proxy.url()), t.a.path());
+  EXPECT_EQ(r.exit_code, 4) << r.out << r.err;
+  t.proxy.set_mode(Fault::none);
+  // The user pulls first: the landed changes equal ours, so nothing is a conflict and nothing is lost.
+  auto pulled = run_cli({"pull"}, env_for(t.proxy.url()), t.a.path());
+  EXPECT_EQ(pulled.exit_code, 0) << pulled.out << pulled.err;
+  auto pushed = run_cli({"push"}, env_for(t.proxy.url()), t.a.path());
+  EXPECT_EQ(pushed.exit_code, 0) << pushed.out << pushed.err;
+  EXPECT_EQ(t.proxy.forwarded_containing("BEGIN IMMEDIATE"), 1);
+  t.expect_converged_once();
+}
+
+TEST(Faults, CutPushRequestIsNotAppliedAndALaterPushAppliesItOnce) {
+  TwoCopies t;
+  ASSERT_NO_FATAL_FAILURE(t.init());
+  ASSERT_NO_FATAL_FAILURE(local_exec(t.wc(t.a), kLocalEdits));
+  Rows before = remote_rows(t.server.url(), kEmailsSql);
+  // Every request from the batch on is cut: the remote is unreachable for the rest of the command.
+  t.proxy.arm_once(Fault::cut_request, "BEGIN IMMEDIATE", Fault::cut_request);
+  auto r = run_cli({"push"}, env_for(t.proxy.url()), t.a.path());
+  ASSERT_TRUE(t.proxy.armed_fault_fired()) << r.out << r.err;
+  EXPECT_EQ(r.exit_code, 4) << r.out << r.err;
+  EXPECT_EQ(t.proxy.forwarded_containing("BEGIN IMMEDIATE"), 0);
+  EXPECT_EQ(remote_rows(t.server.url(), kEmailsSql), before);
+  // Local changes are kept.
+  EXPECT_EQ(local_count(t.wc(t.a), "SELECT count(*) FROM emails WHERE recipient LIKE 'new-%'"), 3);
+  t.proxy.set_mode(Fault::none);
+  auto again = run_cli({"push"}, env_for(t.proxy.url()), t.a.path());
+  EXPECT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_EQ(t.proxy.forwarded_containing("BEGIN IMMEDIATE"), 1);
+  t.expect_converged_once();
+}
+
+TEST(Faults, OneCutPushRequestIsRetriedOrReportedNeverDoubled) {
+  TwoCopies t;
+  ASSERT_NO_FATAL_FAILURE(t.init());
+  ASSERT_NO_FATAL_FAILURE(local_exec(t.wc(t.a), kLocalEdits));
+  t.proxy.arm_once(Fault::cut_request, "BEGIN IMMEDIATE");
+  auto r = run_cli({"push"}, env_for(t.proxy.url()), t.a.path());
+  ASSERT_TRUE(t.proxy.armed_fault_fired()) << r.out << r.err;
+  EXPECT_TRUE(r.exit_code == 0 || r.exit_code == 4) << r.exit_code << "\n" << r.out << r.err;
+  if (r.exit_code != 0) {
+    auto again = run_cli({"push"}, env_for(t.proxy.url()), t.a.path());
+    EXPECT_EQ(again.exit_code, 0) << again.out << again.err;
+  }
+  EXPECT_EQ(t.proxy.forwarded_containing("BEGIN IMMEDIATE"), 1);
+  t.expect_converged_once();
+}
+
+TEST(Faults, DelayedAnswersStillSucceed) {
+  TwoCopies t;
+  ASSERT_NO_FATAL_FAILURE(t.init());
+  ASSERT_NO_FATAL_FAILURE(local_exec(t.wc(t.a), kLocalEdits));
+  t.proxy.set_delay_ms(300);
+  auto r = run_cli({"push"}, env_for(t.proxy.url()), t.a.path());
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  t.proxy.set_delay_ms(0);
+  t.expect_converged_once();
+}
+
+// --- SIGKILL during pull and push
+// -------------------------------------------------------------------------------
+
+// A remote big enough (a few MB) that a pull or push takes a moment. Its REALs are dyadic (id / 8.0): tursodb
+// 0.6.0 parses some JSON float arguments inexactly (see the convergence test), which is not what these tests
+// are about.
+void make_big_remote(const std::string& url) {
+  remote_exec(
+      url,
+      {"CREATE TABLE emails (id INTEGER PRIMARY KEY, recipient TEXT, subject TEXT, score REAL, pad BLOB)",
+       "INSERT INTO emails (recipient, subject, score, pad) VALUES ('seed', 's', 0.5, randomblob(200))"});
+  for (int i = 0; i < 14; ++i)
+    remote_exec(url,
+                {"INSERT INTO emails (recipient, subject, score, pad) SELECT 'seed', 's' || id, id / 8.0, "
+                 "randomblob(200) FROM emails"});
+}
+
+void kill_after(pid_t pid, int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  kill(pid, SIGKILL);
+  wait_exit_code(pid);
+}
+
+const char* kRowsChecksum =
+    "SELECT count(*), sum(id), total(length(subject)), total(score), sum(length(pad)), "
+    "sum(recipient = 'seed') FROM emails";
+
+TEST(Faults, SigkillDuringPullLosesNothingAndAppliesNothingTwice) {
+  LocalServer server;
+  ASSERT_TRUE(server.started());
+  make_big_remote(server.url());
+  int64_t seeds = remote_count(server.url(), "SELECT count(*) FROM emails");
+  for (int delay : {50, 150, 300, 700}) {
+    SCOPED_TRACE("killed after " + std::to_string(delay) + " ms");
+    std::string tag = std::to_string(delay);
+    TempDir a;
+    auto r = run_cli({"init"}, env_for(server.url()), a.path());
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    std::string wc = a.file("working_copy.db"), replica = a.file("local_replica.db");
+    // Local-only changes, and remote changes (other rows) for the pull to bring in.
+    ASSERT_NO_FATAL_FAILURE(
+        local_exec(wc, "INSERT INTO emails (recipient, subject) VALUES ('local-" + tag +
+                           "', 'mine'); UPDATE emails SET subject = 'local edit' WHERE id = 10"));
+    remote_exec(server.url(),
+                {"INSERT INTO emails (recipient, subject, score, pad) SELECT 'remote-" + tag +
+                     "', 'theirs', id / 4.0, randomblob(300) FROM emails WHERE recipient = 'seed' LIMIT 500",
+                 "UPDATE emails SET subject = 'remote edit " + tag + "' WHERE id BETWEEN 100 AND 300",
+                 "DELETE FROM emails WHERE id BETWEEN 400 AND 420 AND recipient = 'seed'"});
+    int64_t remote_now = remote_count(server.url(), "SELECT count(*) FROM emails");
+
+    pid_t pid = spawn_cli({"pull"}, env_for(server.url()), a.path());
+    kill_after(pid, delay);
+    expect_integrity_ok(replica);
+    expect_integrity_ok(wc);
+    EXPECT_EQ(local_count(wc, "SELECT count(*) FROM emails WHERE recipient = 'local-" + tag + "'"), 1);
+
+    auto pulled = run_cli({"pull"}, env_for(server.url()), a.path());
+    ASSERT_EQ(pulled.exit_code, 0) << pulled.out << pulled.err;
+    expect_integrity_ok(replica);
+    expect_integrity_ok(wc);
+    // Remote changes once, local ones kept.
+    EXPECT_EQ(local_count(wc, "SELECT count(*) FROM emails WHERE recipient = 'remote-" + tag + "'"), 500);
+    EXPECT_EQ(local_count(wc, "SELECT count(*) FROM emails WHERE recipient = 'local-" + tag + "'"), 1);
+    EXPECT_EQ(local_count(wc, "SELECT count(*) FROM emails"), remote_now + 1);
+    EXPECT_EQ(local_rows(wc, "SELECT subject FROM emails WHERE id = 10"),
+              (Rows{{Value::text("local edit")}}));
+    EXPECT_EQ(local_count(wc, "SELECT count(*) FROM emails WHERE subject = 'remote edit " + tag + "'"), 201);
+    expect_same(server.url(), replica, kRowsChecksum);
+
+    auto pushed = run_cli({"push"}, env_for(server.url()), a.path());
+    ASSERT_EQ(pushed.exit_code, 0) << pushed.out << pushed.err;
+    EXPECT_EQ(remote_count(server.url(), "SELECT count(*) FROM emails WHERE recipient = 'local-" + tag + "'"),
+              1);
+    EXPECT_EQ(
+        remote_count(server.url(), "SELECT count(*) FROM emails WHERE recipient = 'remote-" + tag + "'"),
+        500);
+    expect_same(server.url(), wc, kRowsChecksum);
+    expect_same(server.url(), wc,
+                "SELECT id, recipient, subject, score FROM emails WHERE recipient <> 'seed' OR "
+                "subject NOT LIKE 's%' ORDER BY id");
+    expect_no_local_changes(a, server.url());
+  }
+  EXPECT_GT(remote_count(server.url(), "SELECT count(*) FROM emails"), seeds);
+}
+
+TEST(Faults, SigkillDuringPushLosesNothingAndAppliesNothingTwice) {
+  LocalServer server;
+  ASSERT_TRUE(server.started());
+  make_big_remote(server.url());
+  for (int delay : {50, 150, 300, 700}) {
+    SCOPED_TRACE("killed after " + std::to_string(delay) + " ms");
+    std::string tag = std::to_string(delay);
+    TempDir a;
+    auto r = run_cli({"init"}, env_for(server.url()), a.path());
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    std::string wc = a.file("working_copy.db"), replica = a.file("local_replica.db");
+    int64_t remote_before = remote_count(server.url(), "SELECT count(*) FROM emails");
+    // A big local change set: 2000 inserts, 1000 updates, 50 deletes.
+    ASSERT_NO_FATAL_FAILURE(local_exec(
+        wc,
+        "INSERT INTO emails (recipient, subject, score, pad) SELECT 'local-" + tag +
+            "', 'mine', id / 16.0, randomblob(300) FROM emails WHERE recipient = 'seed' LIMIT 2000;"
+            "UPDATE emails SET subject = 'pushed " +
+            tag +
+            "' WHERE id IN (SELECT id FROM emails WHERE recipient = 'seed' ORDER BY id LIMIT 1000);"
+            "DELETE FROM emails WHERE id IN (SELECT id FROM emails WHERE recipient = 'seed' ORDER BY id DESC "
+            "LIMIT 50);"));
+
+    pid_t pid = spawn_cli({"push"}, env_for(server.url()), a.path());
+    kill_after(pid, delay);
+    expect_integrity_ok(replica);
+    expect_integrity_ok(wc);
+    EXPECT_EQ(local_count(wc, "SELECT count(*) FROM emails WHERE recipient = 'local-" + tag + "'"), 2000);
+
+    auto pushed = run_cli({"push"}, env_for(server.url()), a.path());
+    ASSERT_EQ(pushed.exit_code, 0) << pushed.out << pushed.err;
+    auto again = run_cli({"push"}, env_for(server.url()), a.path());
+    ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
+    expect_integrity_ok(replica);
+    expect_integrity_ok(wc);
+    EXPECT_EQ(remote_count(server.url(), "SELECT count(*) FROM emails WHERE recipient = 'local-" + tag + "'"),
+              2000);
+    EXPECT_EQ(remote_count(server.url(), "SELECT count(*) FROM emails WHERE subject = 'pushed " + tag + "'"),
+              1000);
+    EXPECT_EQ(remote_count(server.url(), "SELECT count(*) FROM emails"), remote_before + 2000 - 50);
+    expect_same(server.url(), wc, kRowsChecksum);
+    expect_same(server.url(), replica, kRowsChecksum);
+    expect_same(server.url(), wc,
+                "SELECT id, recipient, subject, score FROM emails WHERE recipient <> 'seed' OR "
+                "subject NOT LIKE 's%' ORDER BY id");
+    expect_no_local_changes(a, server.url());
+  }
+}
+
+// --- the application writing while sync runs
+// -------------------------------------------------------------------
+
+const char* kWriterScript = R"PY(
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], timeout=60, isolation_level=None)
+end = time.time() + float(sys.argv[2])
+n = 0
+while time.time() < end:
+    db.execute("BEGIN IMMEDIATE")
+    db.execute("INSERT INTO emails (recipient, subject, score) VALUES (?, 'app', ?)", ("writer-%d" % n, n / 10.0))
+    if n % 7 == 3:
+        db.execute("UPDATE emails SET subject = 'app touched' WHERE id = ?", (1 + n % 5,))
+    db.execute("COMMIT")
+    print("writer-%d" % n, flush=True)
+    n += 1
+    time.sleep(0.01)
+)PY";
+
+TEST(Faults, ApplicationWritingDuringPushAndPullLosesNothing) {
+  LocalServer server;
+  ASSERT_TRUE(server.started());
+  remote_exec(server.url(), kSmallSchema);
+  TempDir a, b;
+  for (const TempDir* d : {&a, &b}) {
+    auto r = run_cli({"init"}, env_for(server.url()), d->path());
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  }
+  std::string wc = a.file("working_copy.db");
+  CommandResult writer;
+  std::atomic<bool> writer_done{false};
+  std::string python = access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
+  std::thread app([&] {
+    writer = run_command({python, "-c", kWriterScript, wc, "3"});
+    writer_done = true;
+  });
+  // Meanwhile: push and pull repeatedly; a teammate (B) also pushes, so pulls bring changes in.
+  int teammate_rows = 0;
+  for (int rounds = 0; rounds < 40; ++rounds) {
+    auto pushed = run_cli({"push"}, env_for(server.url()), a.path());
+    EXPECT_EQ(pushed.exit_code, 0) << pushed.out << pushed.err;
+    ASSERT_NO_FATAL_FAILURE(local_exec(
+        b.file("working_copy.db"),
+        "INSERT INTO emails (recipient, subject) VALUES ('teammate-" + std::to_string(rounds) + "', 'b')"));
+    ++teammate_rows;
+    auto b_sync = run_cli({"sync"}, env_for(server.url()), b.path());
+    EXPECT_EQ(b_sync.exit_code, 0) << b_sync.out << b_sync.err;
+    auto pulled = run_cli({"pull"}, env_for(server.url()), a.path());
+    EXPECT_EQ(pulled.exit_code, 0) << pulled.out << pulled.err;
+    if (rounds >= 3 && writer_done) break;
+  }
+  app.join();
+  ASSERT_EQ(writer.exit_code, 0) << writer.err;
+  std::set<std::string> written;
+  std::istringstream in(writer.out);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) written.insert(line);
+  ASSERT_GT(written.size(), 20u) << "the writer barely ran";
+
+  auto final_push = run_cli({"push"}, env_for(server.url()), a.path());
+  ASSERT_EQ(final_push.exit_code, 0) << final_push.out << final_push.err;
+  Rows remote = remote_rows(server.url(), "SELECT recipient FROM emails WHERE recipient LIKE 'writer-%'");
+  std::multiset<std::string> on_remote;
+  for (const auto& row : remote) on_remote.insert(row[0].as_bytes());
+  EXPECT_EQ(on_remote.size(), written.size()) << "writer rows on the remote: each exactly once";
+  EXPECT_EQ(std::set<std::string>(on_remote.begin(), on_remote.end()), written);
+  EXPECT_EQ(remote_count(server.url(), "SELECT count(*) FROM emails WHERE recipient LIKE 'teammate-%'"),
+            teammate_rows);
+  expect_same(server.url(), wc, kEmailsSql);
+  expect_no_local_changes(a, server.url());
+}
+
+}  // namespace
+}  // namespace turso_sync::testing

@@ -1,0 +1,211 @@
+#include "support/tcp_proxy.h"
+
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cstdlib>
+
+namespace turso_sync::testing {
+
+namespace {
+
+constexpr int kSliceMs = 100;
+constexpr int kIoTimeoutMs = 120000;  // generous: a loaded machine must not turn into a fault
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+// Reads from `fd` into `out` until `done(out)` or EOF/error/timeout. Returns false on error or timeout before
+// done.
+template <typename Done>
+bool read_until(int fd, std::string& out, const std::atomic<bool>& stop, Done done) {
+  char buf[65536];
+  int waited = 0;
+  while (!done(out)) {
+    if (stop) return false;
+    pollfd p{fd, POLLIN, 0};
+    int r = poll(&p, 1, kSliceMs);
+    if (r < 0) return false;
+    if (r == 0) {
+      waited += kSliceMs;
+      if (waited >= kIoTimeoutMs) return false;
+      continue;
+    }
+    waited = 0;
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0) return false;
+    if (n == 0) return done(out);  // EOF
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return true;
+}
+
+bool write_all(int fd, const std::string& data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = send(fd, data.data() + done, data.size() - done, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// Whether `msg` holds a complete HTTP message (headers + Content-Length body, or a chunked body).
+// Without either, the message ends with its headers (requests without a body).
+bool message_complete(const std::string& msg) {
+  size_t header_end = msg.find("\r\n\r\n");
+  if (header_end == std::string::npos) return false;
+  std::string headers = lower(msg.substr(0, header_end));
+  size_t body_start = header_end + 4;
+  if (auto cl = headers.find("\r\ncontent-length:"); cl != std::string::npos) {
+    size_t need = std::strtoul(headers.c_str() + cl + 17, nullptr, 10);
+    return msg.size() >= body_start + need;
+  }
+  if (headers.find("transfer-encoding: chunked") != std::string::npos)
+    return msg.size() >= body_start + 5 && msg.compare(msg.size() - 5, 5, "0\r\n\r\n") == 0;
+  return true;
+}
+
+int connect_loopback(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+}  // namespace
+
+TcpProxy::TcpProxy(int upstream_port) : m_upstream_port(upstream_port) {
+  m_listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  setsockopt(m_listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(m_listen_fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  getsockname(m_listen_fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  m_port = ntohs(addr.sin_port);
+  listen(m_listen_fd, 64);
+  m_acceptor = std::thread([this] { accept_loop(); });
+}
+
+TcpProxy::~TcpProxy() {
+  m_stop = true;
+  m_acceptor.join();
+  std::vector<std::thread> workers;
+  {
+    std::lock_guard<std::mutex> lock(m_mutex);
+    workers.swap(m_workers);
+  }
+  for (auto& t : workers) t.join();
+  close(m_listen_fd);
+}
+
+void TcpProxy::set_mode(Fault fault) {
+  std::lock_guard<std::mutex> lock(m_mutex);
+  m_mode = fault;
+  m_armed = false;
+}
+
+void TcpProxy::arm_once(Fault fault, const std::string& trigger, Fault then) {
+  std::lock_guard<std::mutex> lock(m_mutex);
+  m_armed = true;
+  m_armed_fault = fault;
+  m_trigger = trigger;
+  m_then = then;
+  m_armed_fired = false;
+}
+
+int TcpProxy::forwarded_containing(const std::string& text) const {
+  std::lock_guard<std::mutex> lock(m_mutex);
+  return static_cast<int>(
+      std::count_if(m_forwarded_requests.begin(), m_forwarded_requests.end(),
+                    [&](const std::string& r) { return r.find(text) != std::string::npos; }));
+}
+
+TcpProxy::Fault TcpProxy::decide(const std::string& request) {
+  std::lock_guard<std::mutex> lock(m_mutex);
+  if (m_armed && (m_trigger.empty() || request.find(m_trigger) != std::string::npos)) {
+    m_armed = false;
+    m_mode = m_then;
+    m_armed_fired = true;
+    return m_armed_fault;
+  }
+  if (m_armed) return Fault::none;
+  return m_mode;
+}
+
+void TcpProxy::accept_loop() {
+  while (!m_stop) {
+    pollfd p{m_listen_fd, POLLIN, 0};
+    if (poll(&p, 1, 50) <= 0) continue;
+    int fd = accept(m_listen_fd, nullptr, nullptr);
+    if (fd < 0) continue;
+    std::lock_guard<std::mutex> lock(m_mutex);
+    m_workers.emplace_back([this, fd] { handle(fd); });
+  }
+}
+
+void TcpProxy::handle(int client_fd) {
+  std::string request;
+  if (!read_until(client_fd, request, m_stop, message_complete) || request.empty()) {
+    close(client_fd);
+    return;
+  }
+  ++m_requests;
+  Fault fault = decide(request);
+  if (fault == Fault::cut_request) {
+    ++m_faults;
+    shutdown(client_fd, SHUT_RDWR);
+    close(client_fd);
+    return;
+  }
+  if (int delay = m_delay_ms.load(); delay > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay));
+  int upstream = connect_loopback(m_upstream_port);
+  if (upstream < 0) {
+    close(client_fd);
+    return;
+  }
+  std::string response;
+  bool sent = write_all(upstream, request);
+  if (sent) {
+    ++m_forwarded;
+    {
+      std::lock_guard<std::mutex> lock(m_mutex);
+      m_forwarded_requests.push_back(request);
+    }
+    // The server closes after its answer; a complete message with a Content-Length also ends the read.
+    read_until(upstream, response, m_stop, [](const std::string& r) {
+      size_t header_end = r.find("\r\n\r\n");
+      if (header_end == std::string::npos) return false;
+      if (lower(r.substr(0, header_end)).find("\r\ncontent-length:") == std::string::npos)
+        return false;  // to EOF
+      return message_complete(r);
+    });
+  }
+  close(upstream);
+  if (fault == Fault::drop_response_after_forwarding) {
+    ++m_faults;
+  } else if (!response.empty()) {
+    write_all(client_fd, response);
+  }
+  shutdown(client_fd, SHUT_RDWR);
+  close(client_fd);
+}
+
+}  // namespace turso_sync::testing

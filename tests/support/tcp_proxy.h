@@ -1,0 +1,73 @@
+// A small TCP proxy on a free loopback port in front of a local server, for fault tests: it can pass requests
+// through, drop the server's answer after the server has fully handled the request (the "lost response"), cut
+// a request before it reaches the server, or delay requests. The local Turso server handles one request per
+// TCP connection (Connection: close), so the proxy reads one HTTP request per client connection.
+#pragma once
+
+#include <atomic>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace turso_sync::testing {
+
+class TcpProxy {
+ public:
+  enum class Fault {
+    none,                            // pass-through
+    drop_response_after_forwarding,  // forward the request, read the server's whole answer, close without
+                                     // sending it
+    cut_request,                     // read the request, close the client connection, never forward it
+  };
+
+  explicit TcpProxy(int upstream_port);
+  ~TcpProxy();
+  TcpProxy(const TcpProxy&) = delete;
+  TcpProxy& operator=(const TcpProxy&) = delete;
+
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(m_port); }
+  int port() const { return m_port; }
+
+  // Applies `fault` to every request from now on (none = pass-through); clears an armed one-shot fault.
+  void set_mode(Fault fault);
+  // Requests pass through until one whose raw text (headers + body) contains `trigger` arrives (empty: any
+  // request); that one gets `fault`, and every later request gets `then`.
+  void arm_once(Fault fault, const std::string& trigger, Fault then = Fault::none);
+  // Delay before forwarding each request (0: none).
+  void set_delay_ms(int ms) { m_delay_ms = ms; }
+
+  int requests() const { return m_requests.load(); }       // requests read from clients
+  int forwarded() const { return m_forwarded.load(); }     // requests sent to the server
+  int faults_injected() const { return m_faults.load(); }  // requests dropped or cut
+  bool armed_fault_fired() const { return m_armed_fired.load(); }
+  // How many requests forwarded to the server contained `text`.
+  int forwarded_containing(const std::string& text) const;
+
+ private:
+  void accept_loop();
+  void handle(int client_fd);
+  Fault decide(const std::string& request);
+
+  int m_upstream_port;
+  int m_listen_fd = -1;
+  int m_port = 0;
+  std::atomic<bool> m_stop{false};
+  std::atomic<int> m_delay_ms{0};
+  std::atomic<int> m_requests{0};
+  std::atomic<int> m_forwarded{0};
+  std::atomic<int> m_faults{0};
+  std::atomic<bool> m_armed_fired{false};
+
+  mutable std::mutex m_mutex;  // guards everything below
+  Fault m_mode = Fault::none;
+  bool m_armed = false;
+  Fault m_armed_fault = Fault::none;
+  std::string m_trigger;
+  Fault m_then = Fault::none;
+  std::vector<std::string> m_forwarded_requests;
+  std::vector<std::thread> m_workers;
+  std::thread m_acceptor;
+};
+
+}  // namespace turso_sync::testing
