@@ -163,14 +163,7 @@ Result<PullReport> SyncContext::pull_locked(const PullOptions& options) {
   report->bytes_received = snapshot->bytes_received;
   report->requests = snapshot->requests;
   if (report->applied) {
-    SyncState state;
-    if (auto old = load_state(c.state_dir); old.ok() && old->has_value()) state = **old;
-    state.remote_url = c.database_url;
-    state.protocol = "sql";
-    state.last_pull_at = utc_timestamp();
-    state.replica_tables = snapshot->tables;
-    state.replica_rows = snapshot->rows;
-    TS_TRY_STATUS(save_state(c.state_dir, state));
+    TS_TRY_STATUS(record_pull(c.state_dir, c.database_url, "sql", snapshot->tables, snapshot->rows));
   }
   return report;
 }

@@ -57,6 +57,18 @@ Status save_state(const std::string& state_dir, const SyncState& s) {
   return atomic_write_file(state_dir + "/state.json", w.str() + "\n", 0600);
 }
 
+Status record_pull(const std::string& state_dir, const std::string& remote_url, const std::string& protocol,
+                   int64_t tables, int64_t rows) {
+  SyncState state;
+  if (auto old = load_state(state_dir); old.ok() && old->has_value()) state = **old;
+  state.remote_url = remote_url;
+  state.protocol = protocol;
+  state.last_pull_at = utc_timestamp();
+  state.replica_tables = tables;
+  state.replica_rows = rows;
+  return save_state(state_dir, state);
+}
+
 Result<StateLock> StateLock::acquire(const std::string& state_dir) {
   TS_TRY_STATUS(make_dirs(state_dir));
   std::string path = state_dir + "/lock";

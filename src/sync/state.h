@@ -23,6 +23,9 @@ struct SyncState {
 // nullopt when the state dir or its state.json does not exist; ErrorKind::local_db when it is unreadable.
 Result<std::optional<SyncState>> load_state(const std::string& state_dir);
 Status save_state(const std::string& state_dir, const SyncState& state);
+// Records a completed pull (or init): remote, protocol, time, replica size; other fields are kept.
+Status record_pull(const std::string& state_dir, const std::string& remote_url, const std::string& protocol,
+                   int64_t tables, int64_t rows);
 
 // An exclusive lock on <state_dir>/lock, held until destruction. Fails at once with ErrorKind::busy when another
 // turso-sync process holds it (the message names that process's pid).

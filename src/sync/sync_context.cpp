@@ -143,14 +143,7 @@ Result<InitReport> SyncContext::init(const InitOptions& options) {
   auto renamed = durable_rename(tmp_replica, c.replica_path);
   if (!renamed.ok()) return fail(renamed.error());
 
-  SyncState state;
-  if (auto old = load_state(c.state_dir); old.ok() && old->has_value()) state = **old;
-  state.remote_url = c.database_url;
-  state.protocol = "sql";
-  state.last_pull_at = utc_timestamp();
-  state.replica_tables = snapshot->tables;
-  state.replica_rows = snapshot->rows;
-  TS_TRY_STATUS(save_state(c.state_dir, state));
+  TS_TRY_STATUS(record_pull(c.state_dir, c.database_url, "sql", snapshot->tables, snapshot->rows));
   ::unlink(pending_init_marker(c).c_str());
 
   report.tables = snapshot->tables;
