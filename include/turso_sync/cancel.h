@@ -1,5 +1,5 @@
-// Cooperative cancellation: a signal handler (or another thread) calls request_cancel(); long operations check
-// cancel_requested() between steps and stop with ErrorKind::cancelled, leaving every file as it was.
+// Cooperative cancellation: a signal handler (or another thread) calls request_cancel(); long operations
+// check cancel_requested() between steps and stop with ErrorKind::cancelled, leaving every file as it was.
 #pragma once
 
 namespace turso_sync {

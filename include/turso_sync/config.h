@@ -26,10 +26,10 @@ struct Config {
   std::string diff_path = "diff.sql";             // DIFF_FILE
   std::string state_dir = ".turso-sync";          // TURSO_SYNC_STATE_DIR; ".turso-sync/<name>" for named dbs
   int sync_interval_seconds = 300;                // TURSO_SYNC_INTERVAL
-  std::string ca_cert;                            // TURSO_SYNC_CA_CERT / --ca-cert: PEM bundle for private CAs
-  bool allow_insecure_http = false;               // --allow-insecure-http: token over http to non-loopback
-  int connect_timeout_ms = 10000;                 // TURSO_SYNC_CONNECT_TIMEOUT_MS
-  int request_timeout_ms = 120000;                // TURSO_SYNC_REQUEST_TIMEOUT_MS
+  std::string ca_cert;               // TURSO_SYNC_CA_CERT / --ca-cert: PEM bundle for private CAs
+  bool allow_insecure_http = false;  // --allow-insecure-http: token over http to non-loopback
+  int connect_timeout_ms = 10000;    // TURSO_SYNC_CONNECT_TIMEOUT_MS
+  int request_timeout_ms = 120000;   // TURSO_SYNC_REQUEST_TIMEOUT_MS
 
   // For each variable name above (e.g. "TURSO_DATABASE_URL"), where its value came from.
   std::map<std::string, ConfigSource> sources;
@@ -42,9 +42,9 @@ struct Config {
 // Values given on the command line. Unset fields fall through to the environment, .env, toml and defaults.
 // There is deliberately no token override: a token on a command line is visible to every local user (ps).
 struct ConfigOverrides {
-  std::optional<std::string> env_file;  // --env-file: read this instead of ./.env (must exist)
-  std::optional<std::string> toml_file; // --config: read this instead of ./turso-sync.toml (must exist)
-  std::optional<std::string> db_name;   // --db NAME: a [databases.NAME] section of the toml file
+  std::optional<std::string> env_file;   // --env-file: read this instead of ./.env (must exist)
+  std::optional<std::string> toml_file;  // --config: read this instead of ./turso-sync.toml (must exist)
+  std::optional<std::string> db_name;    // --db NAME: a [databases.NAME] section of the toml file
   std::optional<std::string> database_url;
   std::optional<std::string> replica_path;
   std::optional<std::string> working_path;
@@ -57,9 +57,10 @@ struct ConfigOverrides {
 // Loads the configuration for one database. `environment` is the process environment as NAME -> value
 // (see process_environment()). Relative paths are kept relative to the current directory.
 // Errors (ErrorKind::config): unreadable or malformed .env/toml, --env-file/--config naming a missing file,
-// unknown --db name, a non-numeric interval. A missing TURSO_DATABASE_URL is NOT an error here (commands such as
-// `diff` do not need it); see require_remote().
-Result<Config> load_config(const ConfigOverrides& overrides, const std::map<std::string, std::string>& environment);
+// unknown --db name, a non-numeric interval. A missing TURSO_DATABASE_URL is NOT an error here (commands such
+// as `diff` do not need it); see require_remote().
+Result<Config> load_config(const ConfigOverrides& overrides,
+                           const std::map<std::string, std::string>& environment);
 
 // The names of the [databases.NAME] sections of the toml file that `overrides` selects (for --all), sorted.
 Result<std::vector<std::string>> list_databases(const ConfigOverrides& overrides);

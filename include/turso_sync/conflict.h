@@ -26,8 +26,9 @@ enum class InsertCollision {
 struct MergeConflict {
   std::string table;
   std::vector<Value> key;
-  std::string kind;  // "update/update", "update/delete" (we updated, they deleted), "delete/update", "insert/insert"
-  std::vector<std::string> columns;      // column names of the rows below
+  std::string
+      kind;  // "update/update", "update/delete" (we updated, they deleted), "delete/update", "insert/insert"
+  std::vector<std::string> columns;       // column names of the rows below
   std::vector<Value> base, ours, theirs;  // full rows; empty when the row does not exist on that side
   std::vector<int> conflicting_columns;   // update/update: the columns both sides changed differently
 };

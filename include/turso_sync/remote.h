@@ -46,14 +46,14 @@ class HttpTransport {
     std::string content_type;
   };
   virtual ~HttpTransport() = default;
-  // Errors: ErrorKind::unreachable (connect/DNS/TLS/connection lost), ErrorKind::timeout. Any HTTP status is a
-  // successful Response; the caller interprets it.
+  // Errors: ErrorKind::unreachable (connect/DNS/TLS/connection lost), ErrorKind::timeout. Any HTTP status is
+  // a successful Response; the caller interprets it.
   virtual Result<Response> post(const Request& request) = 0;
 };
 
 struct TransportOptions {
   int connect_timeout_ms = 10000;
-  std::string ca_cert;                  // PEM bundle; empty = system store. Certificates are always verified.
+  std::string ca_cert;  // PEM bundle; empty = system store. Certificates are always verified.
   size_t max_response_bytes = 256 << 20;  // a larger answer is a protocol error, never an unbounded buffer
 };
 
@@ -76,7 +76,7 @@ struct StatementResult {
 struct BatchCondition {
   enum class Kind { ok, error, not_, and_, or_ };
   Kind kind = Kind::ok;
-  int step = 0;                        // for ok/error: index of an earlier step
+  int step = 0;                          // for ok/error: index of an earlier step
   std::vector<BatchCondition> children;  // for not (one), and, or
   static BatchCondition ok(int step) { return {Kind::ok, step, {}}; }
   static BatchCondition error(int step) { return {Kind::error, step, {}}; }
@@ -116,16 +116,17 @@ class RemoteClient {
 
   const RemoteEndpoint& endpoint() const { return m_endpoint; }
 
-  // Runs statements in one request, each in autocommit (the server runs every one of them; later statements are
-  // not skipped when one fails). Returns all results, or the first failure
-  // (ErrorKind::sql with the server's message and the statement).
+  // Runs statements in one request, each in autocommit (the server runs every one of them; later statements
+  // are not skipped when one fails). Returns all results, or the first failure (ErrorKind::sql with the
+  // server's message and the statement).
   Result<std::vector<StatementResult>> execute(std::span<const SqlStatement> statements, Retry retry);
   Result<StatementResult> execute(const SqlStatement& statement, Retry retry);
 
   // Streams the rows of one query: `on_row` is called for each row in order, from a buffer of one response;
   // returning an error stops and returns it. Cheaper than execute() for large results (no row vectors kept).
   Status query_rows(const SqlStatement& statement, Retry retry,
-                    const std::function<Status(std::span<const Value> row)>& on_row, size_t* response_bytes = nullptr);
+                    const std::function<Status(std::span<const Value> row)>& on_row,
+                    size_t* response_bytes = nullptr);
 
   // One Hrana batch (with step conditions) in one request.
   Result<std::vector<BatchStepOutcome>> batch(std::span<const BatchStep> steps, Retry retry);
@@ -135,8 +136,8 @@ class RemoteClient {
 
   // Low-level: POSTs `body` to base_url + path with auth, retrying per `retry`; interprets HTTP status codes
   // (401/403 -> auth, 404 -> server "not a Turso endpoint", 5xx -> server).
-  Result<HttpTransport::Response> post(const std::string& path, std::string body, const std::string& content_type,
-                                       Retry retry);
+  Result<HttpTransport::Response> post(const std::string& path, std::string body,
+                                       const std::string& content_type, Retry retry);
 
   RemoteClient(RemoteEndpoint endpoint, std::string token, std::unique_ptr<HttpTransport> transport,
                RemoteOptions options, int request_timeout_ms);
@@ -150,10 +151,10 @@ class RemoteClient {
 };
 
 // SQL fragment and argument that carry `value` exactly through Hrana: "?" with the value appended to `args`,
-// except REALs, which travel as an exact SQL expression with no argument: the Turso server does not parse JSON
-// floats (nor decimal literals) exactly, and JSON cannot carry infinities ("9e999"/"-9e999"). TEXT that is not valid
-// UTF-8 is refused (ErrorKind::usage): JSON cannot carry it, and the Turso server converts such bytes to U+FFFD
-// even when they arrive as a BLOB cast to TEXT, so no encoding would store it unchanged.
+// except REALs, which travel as an exact SQL expression with no argument: the Turso server does not parse
+// JSON floats (nor decimal literals) exactly, and JSON cannot carry infinities ("9e999"/"-9e999"). TEXT that
+// is not valid UTF-8 is refused (ErrorKind::usage): JSON cannot carry it, and the Turso server converts such
+// bytes to U+FFFD even when they arrive as a BLOB cast to TEXT, so no encoding would store it unchanged.
 Result<std::string> exact_placeholder(const Value& value, std::vector<Value>& args);
 
 }  // namespace turso_sync

@@ -1,6 +1,6 @@
 // Errors as values. Every fallible library function returns a Result<T> (or Status = Result<void>);
-// no exception escapes the library. An Error carries a kind that callers branch on (the CLI maps it to an exit
-// code, SPEC §3) and a message of the form "<what was being done>: <cause>".
+// no exception escapes the library. An Error carries a kind that callers branch on (the CLI maps it to an
+// exit code, SPEC §3) and a message of the form "<what was being done>: <cause>".
 #pragma once
 
 #include <string>
@@ -52,8 +52,10 @@ class Error {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : m_data(std::in_place_index<0>, std::move(value)) {}  // NOLINT(google-explicit-constructor)
-  Result(Error error) : m_data(std::in_place_index<1>, std::move(error)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value)
+      : m_data(std::in_place_index<0>, std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(Error error)
+      : m_data(std::in_place_index<1>, std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return m_data.index() == 0; }
   explicit operator bool() const { return ok(); }
@@ -77,7 +79,8 @@ template <>
 class [[nodiscard]] Result<void> {
  public:
   Result() = default;
-  Result(Error error) : m_error(std::in_place_index<1>, std::move(error)) {}  // NOLINT(google-explicit-constructor)
+  Result(Error error)
+      : m_error(std::in_place_index<1>, std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return m_error.index() == 0; }
   explicit operator bool() const { return ok(); }
@@ -90,26 +93,29 @@ class [[nodiscard]] Result<void> {
 
 using Status = Result<void>;
 
-inline Status ok_status() { return Status(); }
+inline Status ok_status() {
+  return Status();
+}
 
 }  // namespace turso_sync
 
-// TS_TRY(expr): evaluates a Result; on error returns the error from the enclosing function, else yields the value.
-// TS_TRY_STATUS(expr): the same for Status (no value). GNU statement expressions, supported by g++ and clang.
+// TS_TRY(expr): evaluates a Result; on error returns the error from the enclosing function, else yields the
+// value. TS_TRY_STATUS(expr): the same for Status (no value). GNU statement expressions, supported by g++ and
+// clang.
 #define TS_CONCAT_INNER_(a, b) a##b
 #define TS_CONCAT_(a, b) TS_CONCAT_INNER_(a, b)
 
 #define TS_TRY(expr) TS_TRY_IMPL_(expr, TS_CONCAT_(ts_try_result_, __COUNTER__))
-#define TS_TRY_IMPL_(expr, var)                    \
-  ({                                               \
-    auto var = (expr);                             \
-    if (!var.ok()) return std::move(var).error();  \
-    std::move(var).value();                        \
+#define TS_TRY_IMPL_(expr, var)                   \
+  ({                                              \
+    auto var = (expr);                            \
+    if (!var.ok()) return std::move(var).error(); \
+    std::move(var).value();                       \
   })
 
 #define TS_TRY_STATUS(expr) TS_TRY_STATUS_IMPL_(expr, TS_CONCAT_(ts_try_status_, __COUNTER__))
-#define TS_TRY_STATUS_IMPL_(expr, var)             \
-  do {                                             \
-    auto var = (expr);                             \
-    if (!var.ok()) return std::move(var).error();  \
+#define TS_TRY_STATUS_IMPL_(expr, var)            \
+  do {                                            \
+    auto var = (expr);                            \
+    if (!var.ok()) return std::move(var).error(); \
   } while (0)

@@ -1,5 +1,6 @@
 // The sync operations on one configured database (SPEC §3, §6): a SyncContext bundles the configuration, the
-// remote client and the local files. Every operation returns a report or an Error (see status.h); none throws.
+// remote client and the local files. Every operation returns a report or an Error (see status.h); none
+// throws.
 #pragma once
 
 #include <sqlite3.h>
@@ -45,9 +46,10 @@ struct InitReport {
   int64_t requests = 0;
   std::string protocol;  // "sql"
   std::chrono::milliseconds elapsed{0};
-  bool working_copy_replaced = false;  // an existing working copy was overwritten (--force, or it had no changes)
-  std::string discarded_path;          // --force: where the discarded local changes were saved
-  std::vector<std::string> warnings;   // e.g. a table without a primary key
+  bool working_copy_replaced =
+      false;                   // an existing working copy was overwritten (--force, or it had no changes)
+  std::string discarded_path;  // --force: where the discarded local changes were saved
+  std::vector<std::string> warnings;  // e.g. a table without a primary key
 };
 
 struct FileInfo {
@@ -93,8 +95,8 @@ struct PullOptions {
 };
 
 struct PullReport {
-  bool up_to_date = false;  // the remote had nothing new
-  bool applied = false;     // false when conflicts stopped it (policy abort): nothing changed
+  bool up_to_date = false;     // the remote had nothing new
+  bool applied = false;        // false when conflicts stopped it (policy abort): nothing changed
   DiffSummary remote_changes;  // what changed on the remote since the last pull
   std::vector<MergeConflict> conflicts;
   std::vector<MovedRow> moved;
@@ -145,13 +147,14 @@ class SyncContext {
  public:
   // Validates nothing remote yet: commands that need the remote fail later with a clear error if it is not
   // configured. `transport` is for tests (fault injection); nullptr = libcurl.
-  static Result<std::unique_ptr<SyncContext>> open(Config config, std::unique_ptr<HttpTransport> transport = nullptr);
+  static Result<std::unique_ptr<SyncContext>> open(Config config,
+                                                   std::unique_ptr<HttpTransport> transport = nullptr);
 
   const Config& config() const { return m_config; }
 
   // Downloads the remote into the replica (atomically: temp file, fsync, rename) and creates the working copy
-  // from it. ErrorKind::refused when the working copy exists with local changes (or without a replica to tell)
-  // and !options.force (nothing is changed then); with force, the discarded changes are saved first.
+  // from it. ErrorKind::refused when the working copy exists with local changes (or without a replica to
+  // tell) and !options.force (nothing is changed then); with force, the discarded changes are saved first.
   Result<InitReport> init(const InitOptions& options);
 
   // Configuration, files, state and (optionally) a round trip to the remote. Errors only for local failures;
@@ -168,7 +171,8 @@ class SyncContext {
   // Makes the working copy equal to the replica, in place; the discarded changes are saved first.
   Result<ResetReport> reset(const ResetOptions& options);
 
-  // Copies the replica to the working copy: only when it does not exist or has no local changes, unless force.
+  // Copies the replica to the working copy: only when it does not exist or has no local changes, unless
+  // force.
   Result<ResetReport> copy(const CopyOptions& options);
 
   // Local changes: the working copy compared with the replica (summary only).
@@ -184,8 +188,8 @@ class SyncContext {
   SyncContext(Config config, std::unique_ptr<HttpTransport> transport);
   Result<RemoteClient*> remote();
   Status require_initialized() const;
-  // Finishes work a killed run left behind (see docs/architecture.md, state dir): an interrupted pull is redone,
-  // a push whose answer was lost is looked up on the remote.
+  // Finishes work a killed run left behind (see docs/architecture.md, state dir): an interrupted pull is
+  // redone, a push whose answer was lost is looked up on the remote.
   Status recover(std::vector<std::string>& notes);
   Result<PullReport> pull_locked(const PullOptions& options);
 

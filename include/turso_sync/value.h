@@ -1,5 +1,5 @@
-// One SQLite value, held exactly: the storage class and its bytes. REALs compare bit for bit (so -0.0 != 0.0 and
-// every NaN payload is distinct), TEXT is a byte string that need not be valid UTF-8 and may contain NUL.
+// One SQLite value, held exactly: the storage class and its bytes. REALs compare bit for bit (so -0.0 != 0.0
+// and every NaN payload is distinct), TEXT is a byte string that need not be valid UTF-8 and may contain NUL.
 #pragma once
 
 #include <cstdint>
@@ -29,7 +29,9 @@ class Value {
   int64_t as_integer() const { return std::get<1>(m_data); }
   double as_real() const { return std::get<2>(m_data); }
   // The bytes of a TEXT or BLOB value.
-  const std::string& as_bytes() const { return type() == ValueType::text ? std::get<3>(m_data) : std::get<4>(m_data); }
+  const std::string& as_bytes() const {
+    return type() == ValueType::text ? std::get<3>(m_data) : std::get<4>(m_data);
+  }
 
   // Exact equality: same storage class and same bytes (REAL compared by bit pattern).
   friend bool operator==(const Value& a, const Value& b);

@@ -47,7 +47,8 @@ class Context {
   // Diagnostics on stderr: warnings (suppressed by --quiet), verbose details (only with -v).
   void warn(const std::string& text) const;
   void verbose(const std::string& text) const;
-  // Prints `error` (as JSON on stdout with --json, else "turso-sync: error: …" on stderr) and returns its exit code.
+  // Prints `error` (as JSON on stdout with --json, else "turso-sync: error: …" on stderr) and returns its
+  // exit code.
   int fail(const Error& error) const;
   // Prints a JSON document on stdout followed by a newline.
   void print_json(const JsonWriter& json) const;
@@ -58,7 +59,8 @@ class Context {
   std::string red(const std::string& s) const;
   std::string yellow(const std::string& s) const;
 
-  // A progress line on stderr when it is a terminal (and not --quiet/--json), redrawn at most 10 times a second.
+  // A progress line on stderr when it is a terminal (and not --quiet/--json), redrawn at most 10 times a
+  // second.
   ProgressCallback progress_printer();
   void end_progress();
 

@@ -25,27 +25,41 @@ int run_init(Context& ctx, const InitArgs& args) {
   if (ctx.global.json) {
     JsonWriter w;
     w.begin_object()
-        .key("command").string("init")
-        .key("replica").string(config->replica_path)
-        .key("working_copy").string(config->working_path)
-        .key("working_copy_replaced").boolean(report->working_copy_replaced)
-        .key("discarded_path").string(report->discarded_path)
-        .key("tables").integer(report->tables)
-        .key("rows").integer(report->rows)
-        .key("other_objects").integer(report->other_objects)
-        .key("bytes_received").integer(static_cast<int64_t>(report->bytes_received))
-        .key("requests").integer(report->requests)
-        .key("protocol").string(report->protocol)
-        .key("elapsed_ms").integer(report->elapsed.count())
-        .key("warnings").begin_array();
+        .key("command")
+        .string("init")
+        .key("replica")
+        .string(config->replica_path)
+        .key("working_copy")
+        .string(config->working_path)
+        .key("working_copy_replaced")
+        .boolean(report->working_copy_replaced)
+        .key("discarded_path")
+        .string(report->discarded_path)
+        .key("tables")
+        .integer(report->tables)
+        .key("rows")
+        .integer(report->rows)
+        .key("other_objects")
+        .integer(report->other_objects)
+        .key("bytes_received")
+        .integer(static_cast<int64_t>(report->bytes_received))
+        .key("requests")
+        .integer(report->requests)
+        .key("protocol")
+        .string(report->protocol)
+        .key("elapsed_ms")
+        .integer(report->elapsed.count())
+        .key("warnings")
+        .begin_array();
     for (const auto& warning : report->warnings) w.string(warning);
     w.end_array().end_object();
     ctx.print_json(w);
   } else {
-    ctx.print(fmt::format("{} {} tables, {} rows, {} indexes/views/triggers from {} ({} in {} requests, {:.1f} s)",
-                          ctx.green("initialized:"), report->tables, report->rows, report->other_objects,
-                          config->database_url, human_bytes(report->bytes_received), report->requests,
-                          static_cast<double>(report->elapsed.count()) / 1000.0));
+    ctx.print(
+        fmt::format("{} {} tables, {} rows, {} indexes/views/triggers from {} ({} in {} requests, {:.1f} s)",
+                    ctx.green("initialized:"), report->tables, report->rows, report->other_objects,
+                    config->database_url, human_bytes(report->bytes_received), report->requests,
+                    static_cast<double>(report->elapsed.count()) / 1000.0));
     ctx.print(fmt::format("  replica       {}", config->replica_path));
     ctx.print(fmt::format("  working copy  {}{}", config->working_path,
                           report->working_copy_replaced ? " (replaced)" : " (created)"));

@@ -12,9 +12,10 @@ void add_pending(CLI::App& app, Context& ctx, const std::string& name, const std
   if (!alias.empty()) cmd->alias(alias);
   cmd->allow_extras();
   cmd->callback([&ctx, name] {
-    ctx.exit_code = ctx.fail(Error(ErrorKind::usage, fmt::format("`turso-sync {}` is not available in this version "
-                                                                 "yet; available: init, status, diff, pull, push, sync, reset, copy",
-                                                                 name)));
+    ctx.exit_code = ctx.fail(Error(
+        ErrorKind::usage, fmt::format("`turso-sync {}` is not available in this version "
+                                      "yet; available: init, status, diff, pull, push, sync, reset, copy",
+                                      name)));
   });
 }
 

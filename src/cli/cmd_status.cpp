@@ -25,7 +25,10 @@ std::string describe_file(const FileInfo& f) {
 
 void write_file_json(JsonWriter& w, const char* key, const FileInfo& f) {
   w.key(key).begin_object().key("path").string(f.path).key("exists").boolean(f.exists);
-  w.key("size").integer(static_cast<int64_t>(f.size)).key("wal_size").integer(static_cast<int64_t>(f.wal_size));
+  w.key("size")
+      .integer(static_cast<int64_t>(f.size))
+      .key("wal_size")
+      .integer(static_cast<int64_t>(f.wal_size));
   w.end_object();
 }
 
@@ -53,9 +56,23 @@ int run_status(Context& ctx, const StatusArgs& args) {
     write_file_json(w, "working_copy", r.working_copy);
     w.key("state_dir").string(r.state_dir).end_object();
     w.key("initialized").boolean(r.initialized);
-    w.key("sync").begin_object().key("protocol").string(r.protocol).key("last_pull_at").string(r.last_pull_at);
-    w.key("last_push_at").string(r.last_push_at).key("remote_revision").string(r.remote_revision).end_object();
-    w.key("remote").begin_object().key("checked").boolean(r.remote_checked).key("reachable").boolean(r.remote_reachable);
+    w.key("sync")
+        .begin_object()
+        .key("protocol")
+        .string(r.protocol)
+        .key("last_pull_at")
+        .string(r.last_pull_at);
+    w.key("last_push_at")
+        .string(r.last_push_at)
+        .key("remote_revision")
+        .string(r.remote_revision)
+        .end_object();
+    w.key("remote")
+        .begin_object()
+        .key("checked")
+        .boolean(r.remote_checked)
+        .key("reachable")
+        .boolean(r.remote_reachable);
     if (r.remote_reachable) w.key("round_trip_ms").real(r.round_trip_ms);
     if (!r.remote_error.empty()) w.key("error").string(r.remote_error);
     w.end_object();
@@ -68,9 +85,10 @@ int run_status(Context& ctx, const StatusArgs& args) {
   }
   std::string out;
   out += ctx.bold("Configuration") + "\n";
-  out += fmt::format("  database URL   {}{}\n", r.database_url.empty() ? "(not set: run ./setup-turso.sh or set "
-                                                                          "TURSO_DATABASE_URL)"
-                                                                        : r.database_url,
+  out += fmt::format("  database URL   {}{}\n",
+                     r.database_url.empty() ? "(not set: run ./setup-turso.sh or set "
+                                              "TURSO_DATABASE_URL)"
+                                            : r.database_url,
                      source_note(r, "TURSO_DATABASE_URL"));
   if (!r.remote_http_url.empty()) out += fmt::format("  endpoint       {}\n", r.remote_http_url);
   out += fmt::format("  auth token     {}{}\n", r.token_masked, source_note(r, "TURSO_AUTH_TOKEN"));
@@ -94,8 +112,8 @@ int run_status(Context& ctx, const StatusArgs& args) {
       out += "  none\n";
     } else {
       for (const auto& t : r.pending->tables)
-        out += fmt::format("  {:<14} +{} ~{} -{}{}\n", t.name, t.counts.inserts, t.counts.updates, t.counts.deletes,
-                           t.schema_ops.empty() ? "" : " (schema changed)");
+        out += fmt::format("  {:<14} +{} ~{} -{}{}\n", t.name, t.counts.inserts, t.counts.updates,
+                           t.counts.deletes, t.schema_ops.empty() ? "" : " (schema changed)");
     }
   } else if (!r.pending_error.empty()) {
     out += fmt::format("  local changes: cannot compute: {}\n", r.pending_error);
@@ -116,9 +134,10 @@ int run_status(Context& ctx, const StatusArgs& args) {
 
 void register_status(CLI::App& app, Context& ctx) {
   auto args = std::make_shared<StatusArgs>();
-  auto* cmd = app.add_subcommand("status",
-                                 "Show configuration (token masked), files, last pull/push and whether the remote is "
-                                 "reachable.\nExit 4 when the remote is unreachable or rejects the token.");
+  auto* cmd =
+      app.add_subcommand("status",
+                         "Show configuration (token masked), files, last pull/push and whether the remote is "
+                         "reachable.\nExit 4 when the remote is unreachable or rejects the token.");
   cmd->add_flag("--offline", args->offline, "Do not contact the remote");
   cmd->callback([&ctx, args] { ctx.exit_code = run_status(ctx, *args); });
 }

@@ -1,4 +1,5 @@
-// pull, push, sync, reset, copy: the commands that move data between the remote, the replica and the working copy.
+// pull, push, sync, reset, copy: the commands that move data between the remote, the replica and the working
+// copy.
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -19,26 +20,35 @@ struct PullArgs {
 
 Result<PullOptions> pull_options(Context& ctx, const PullArgs& args) {
   PullOptions o;
-  if (args.on_conflict == "abort") o.on_conflict = ConflictPolicy::abort;
-  else if (args.on_conflict == "local") o.on_conflict = ConflictPolicy::local;
-  else if (args.on_conflict == "remote") o.on_conflict = ConflictPolicy::remote;
-  else return Error(ErrorKind::usage, "--on-conflict must be abort, local or remote");
-  if (args.on_insert_collision == "move") o.on_insert_collision = InsertCollision::move_local;
-  else if (args.on_insert_collision == "conflict") o.on_insert_collision = InsertCollision::conflict;
-  else return Error(ErrorKind::usage, "--on-insert-collision must be move or conflict");
+  if (args.on_conflict == "abort")
+    o.on_conflict = ConflictPolicy::abort;
+  else if (args.on_conflict == "local")
+    o.on_conflict = ConflictPolicy::local;
+  else if (args.on_conflict == "remote")
+    o.on_conflict = ConflictPolicy::remote;
+  else
+    return Error(ErrorKind::usage, "--on-conflict must be abort, local or remote");
+  if (args.on_insert_collision == "move")
+    o.on_insert_collision = InsertCollision::move_local;
+  else if (args.on_insert_collision == "conflict")
+    o.on_insert_collision = InsertCollision::conflict;
+  else
+    return Error(ErrorKind::usage, "--on-insert-collision must be move or conflict");
   o.progress = ctx.progress_printer();
   return o;
 }
 
 void add_pull_flags(CLI::App* cmd, PullArgs& args) {
-  cmd->add_option("--on-conflict", args.on_conflict,
-                  "When both sides changed the same column or row: abort (default: apply nothing, list conflicts, "
-                  "exit 3), local (keep ours; it will be pushed), remote (take theirs; ours is saved to "
-                  ".turso-sync/discarded-<time>.sql)")
+  cmd->add_option(
+         "--on-conflict", args.on_conflict,
+         "When both sides changed the same column or row: abort (default: apply nothing, list conflicts, "
+         "exit 3), local (keep ours; it will be pushed), remote (take theirs; ours is saved to "
+         ".turso-sync/discarded-<time>.sql)")
       ->check(CLI::IsMember({"abort", "local", "remote"}));
-  cmd->add_option("--on-insert-collision", args.on_insert_collision,
-                  "When both sides inserted a row with the same auto-assigned integer key: move (default: our row "
-                  "moves to a fresh key, foreign keys follow) or conflict")
+  cmd->add_option(
+         "--on-insert-collision", args.on_insert_collision,
+         "When both sides inserted a row with the same auto-assigned integer key: move (default: our row "
+         "moves to a fresh key, foreign keys follow) or conflict")
       ->check(CLI::IsMember({"move", "conflict"}));
 }
 
@@ -52,7 +62,9 @@ std::string row_text(const std::vector<std::string>& columns, const std::vector<
                      const std::vector<int>& only) {
   if (row.empty()) return "(no row)";
   std::string out;
-  auto add = [&](size_t i) { out += fmt::format("{}{}={}", out.empty() ? "" : ", ", columns[i], describe(row[i], 40)); };
+  auto add = [&](size_t i) {
+    out += fmt::format("{}{}={}", out.empty() ? "" : ", ", columns[i], describe(row[i], 40));
+  };
   if (only.empty())
     for (size_t i = 0; i < row.size() && i < columns.size(); ++i) add(i);
   else
@@ -63,8 +75,10 @@ std::string row_text(const std::vector<std::string>& columns, const std::vector<
 void write_values(JsonWriter& w, const std::vector<Value>& values) {
   w.begin_array();
   for (const auto& v : values) {
-    if (v.is_null()) w.null();
-    else w.string(describe(v, 1000));
+    if (v.is_null())
+      w.null();
+    else
+      w.string(describe(v, 1000));
   }
   w.end_array();
 }
@@ -72,7 +86,12 @@ void write_values(JsonWriter& w, const std::vector<Value>& values) {
 void write_pull_json(JsonWriter& w, const PullReport& r) {
   w.begin_object();
   w.key("up_to_date").boolean(r.up_to_date).key("applied").boolean(r.applied);
-  w.key("taken").begin_object().key("inserts").integer(r.taken.inserts).key("updates").integer(r.taken.updates);
+  w.key("taken")
+      .begin_object()
+      .key("inserts")
+      .integer(r.taken.inserts)
+      .key("updates")
+      .integer(r.taken.updates);
   w.key("deletes").integer(r.taken.deletes).end_object();
   w.key("merged_rows").integer(r.merged_rows);
   w.key("conflicts").begin_array();
@@ -116,15 +135,18 @@ int print_pull(Context& ctx, const PullReport& r) {
   }
   if (!r.applied) {
     std::string out = ctx.red(fmt::format("pull stopped: {} conflict{} with the remote; nothing was applied.",
-                                          r.conflicts.size(), r.conflicts.size() == 1 ? "" : "s")) + "\n";
+                                          r.conflicts.size(), r.conflicts.size() == 1 ? "" : "s")) +
+                      "\n";
     for (const auto& c : r.conflicts) {
       out += fmt::format("  {} [{}] {}\n", c.table, key_text(c.key), c.kind);
       out += fmt::format("    base:   {}\n", row_text(c.columns, c.base, c.conflicting_columns));
       out += fmt::format("    ours:   {}\n", row_text(c.columns, c.ours, c.conflicting_columns));
       out += fmt::format("    theirs: {}\n", row_text(c.columns, c.theirs, c.conflicting_columns));
     }
-    out += "Resolve with `turso-sync pull --on-conflict=local` (keep yours) or `--on-conflict=remote` (take theirs; "
-           "yours are saved).";
+    out +=
+        "Resolve with `turso-sync pull --on-conflict=local` (keep yours) or `--on-conflict=remote` (take "
+        "theirs; "
+        "yours are saved).";
     if (ctx.global.json) return 3;
     std::fprintf(stderr, "%s\n", out.c_str());
     return 3;
@@ -132,16 +154,19 @@ int print_pull(Context& ctx, const PullReport& r) {
   if (r.up_to_date || (r.taken.total() == 0 && r.moved.empty() && r.conflicts.empty())) {
     ctx.print("already up to date with the remote");
   } else {
-    ctx.print(fmt::format("{} {} inserts, {} updates, {} deletes from the remote{}{}", ctx.green("pulled:"),
-                          r.taken.inserts, r.taken.updates, r.taken.deletes,
-                          r.merged_rows ? fmt::format(" ({} rows merged column by column)", r.merged_rows) : "",
-                          r.remote_changes.schema.empty()
-                              ? ""
-                              : fmt::format(", {} schema changes", r.remote_changes.schema.size())));
+    ctx.print(
+        fmt::format("{} {} inserts, {} updates, {} deletes from the remote{}{}", ctx.green("pulled:"),
+                    r.taken.inserts, r.taken.updates, r.taken.deletes,
+                    r.merged_rows ? fmt::format(" ({} rows merged column by column)", r.merged_rows) : "",
+                    r.remote_changes.schema.empty()
+                        ? ""
+                        : fmt::format(", {} schema changes", r.remote_changes.schema.size())));
   }
   if (!r.conflicts.empty())
-    ctx.print(fmt::format("{} conflict{} settled by policy", r.conflicts.size(), r.conflicts.size() == 1 ? "" : "s"));
-  if (!r.discarded_path.empty()) ctx.print("local values overridden by the remote were saved to " + r.discarded_path);
+    ctx.print(fmt::format("{} conflict{} settled by policy", r.conflicts.size(),
+                          r.conflicts.size() == 1 ? "" : "s"));
+  if (!r.discarded_path.empty())
+    ctx.print("local values overridden by the remote were saved to " + r.discarded_path);
   return 0;
 }
 
@@ -176,17 +201,21 @@ struct PushArgs {
 };
 
 int print_push(Context& ctx, const PushReport& r, bool dry_run) {
-  if (r.already_applied) ctx.print("an earlier push whose answer was lost had landed on the remote; not sent again");
+  if (r.already_applied)
+    ctx.print("an earlier push whose answer was lost had landed on the remote; not sent again");
   if (!r.conflicts.empty()) {
-    std::string out = ctx.red("push refused: the remote has changes you do not have; nothing was applied.") + "\n";
+    std::string out =
+        ctx.red("push refused: the remote has changes you do not have; nothing was applied.") + "\n";
     for (const auto& c : r.conflicts) {
       std::string key;
       for (size_t i = 0; i < c.key.size(); ++i)
-        key += fmt::format("{}{}={}", i ? ", " : "", i < c.key_names.size() ? c.key_names[i] : "key", describe(c.key[i]));
+        key += fmt::format("{}{}={}", i ? ", " : "", i < c.key_names.size() ? c.key_names[i] : "key",
+                           describe(c.key[i]));
       out += fmt::format("  {} [{}] {}: {}\n", c.table, key, c.operation, c.detail);
     }
-    out += "Run `turso-sync pull` (merges their changes with yours), then push again; or `push --force` to "
-           "overwrite theirs.";
+    out +=
+        "Run `turso-sync pull` (merges their changes with yours), then push again; or `push --force` to "
+        "overwrite theirs.";
     if (!ctx.global.json) std::fprintf(stderr, "%s\n", out.c_str());
     return 3;
   }
@@ -201,7 +230,8 @@ int print_push(Context& ctx, const PushReport& r, bool dry_run) {
   }
   ctx.print(fmt::format("{} {} inserts, {} updates, {} deletes, {} schema changes in {} atomic batch{}",
                         ctx.green("pushed:"), r.changes.totals.inserts, r.changes.totals.updates,
-                        r.changes.totals.deletes, r.changes.schema.size(), r.batches, r.batches == 1 ? "" : "es"));
+                        r.changes.totals.deletes, r.changes.schema.size(), r.batches,
+                        r.batches == 1 ? "" : "es"));
   // The pull after a push: worth a line only when it brought something beyond our own changes.
   if (r.pull && (r.pull->taken.total() > 0 || !r.pull->moved.empty() || !r.pull->conflicts.empty()))
     return print_pull(ctx, *r.pull);
@@ -213,7 +243,10 @@ void write_push_json(JsonWriter& w, const PushReport& r) {
   w.key("nothing_to_push").boolean(r.nothing_to_push).key("already_applied").boolean(r.already_applied);
   w.key("batches").integer(r.batches);
   w.key("inserts").integer(r.changes.totals.inserts).key("updates").integer(r.changes.totals.updates);
-  w.key("deletes").integer(r.changes.totals.deletes).key("schema_changes").integer(static_cast<int64_t>(r.changes.schema.size()));
+  w.key("deletes")
+      .integer(r.changes.totals.deletes)
+      .key("schema_changes")
+      .integer(static_cast<int64_t>(r.changes.schema.size()));
   if (!r.dry_run_sql.empty()) w.key("sql").string(r.dry_run_sql);
   w.key("conflicts").begin_array();
   for (const auto& c : r.conflicts) {
@@ -302,9 +335,11 @@ int run_reset(Context& ctx, const ResetArgs& args) {
       ctx.print("nothing to reset: the working copy has no local changes");
       return 0;
     }
-    std::fprintf(stderr, "%s\nDiscard these local changes in %s? They are saved to %s/discarded-<time>.sql first. [y/N] ",
-                 render_summary(*changes).c_str(), (*sync)->config().working_path.c_str(),
-                 (*sync)->config().state_dir.c_str());
+    std::fprintf(
+        stderr,
+        "%s\nDiscard these local changes in %s? They are saved to %s/discarded-<time>.sql first. [y/N] ",
+        render_summary(*changes).c_str(), (*sync)->config().working_path.c_str(),
+        (*sync)->config().state_dir.c_str());
     std::string answer;
     std::getline(std::cin, answer);
     if (answer != "y" && answer != "Y" && answer != "yes") {
@@ -319,10 +354,11 @@ int run_reset(Context& ctx, const ResetArgs& args) {
   } else if (report->discarded_path.empty()) {
     ctx.print("nothing to reset: the working copy has no local changes");
   } else {
-    ctx.print(fmt::format("{} the working copy equals the replica again; {} row changes and {} schema changes were "
-                          "saved to {}",
-                          ctx.green("reset:"), report->discarded.totals.total(), report->discarded.schema.size(),
-                          report->discarded_path));
+    ctx.print(
+        fmt::format("{} the working copy equals the replica again; {} row changes and {} schema changes were "
+                    "saved to {}",
+                    ctx.green("reset:"), report->discarded.totals.total(), report->discarded.schema.size(),
+                    report->discarded_path));
   }
   return 0;
 }
@@ -341,9 +377,10 @@ int run_copy(Context& ctx, const CopyArgs& args) {
   if (ctx.global.json) {
     write_reset_json(ctx, "copy", *report);
   } else {
-    ctx.print(fmt::format("{} {} now equals {}{}", ctx.green("copied:"), (*sync)->config().working_path,
-                          (*sync)->config().replica_path,
-                          report->discarded_path.empty() ? "" : "; discarded changes saved to " + report->discarded_path));
+    ctx.print(fmt::format(
+        "{} {} now equals {}{}", ctx.green("copied:"), (*sync)->config().working_path,
+        (*sync)->config().replica_path,
+        report->discarded_path.empty() ? "" : "; discarded changes saved to " + report->discarded_path));
   }
   return 0;
 }
@@ -352,40 +389,46 @@ int run_copy(Context& ctx, const CopyArgs& args) {
 
 void register_sync_commands(CLI::App& app, Context& ctx) {
   auto pull_args = std::make_shared<PullArgs>();
-  auto* pull = app.add_subcommand("pull",
-                                  "Bring the replica up to the remote's current state and merge the remote's changes "
-                                  "into the working copy, keeping local changes (three-way, per row and column).\n"
-                                  "Exit 3 when conflicts stop it (nothing is applied then).");
+  auto* pull =
+      app.add_subcommand("pull",
+                         "Bring the replica up to the remote's current state and merge the remote's changes "
+                         "into the working copy, keeping local changes (three-way, per row and column).\n"
+                         "Exit 3 when conflicts stop it (nothing is applied then).");
   add_pull_flags(pull, *pull_args);
   pull->callback([&ctx, pull_args] { ctx.exit_code = run_pull(ctx, *pull_args); });
 
   auto push_args = std::make_shared<PushArgs>();
-  auto* push = app.add_subcommand("push",
-                                  "Apply local changes (working copy vs replica) to the remote in one atomic, "
-                                  "conflict-guarded transaction, then pull.\nExit 3 when the remote changed rows "
-                                  "you changed: nothing is applied; run pull, then push again.");
-  push->add_flag("--force", push_args->force, "Local wins: overwrite the remote's versions of the changed rows");
+  auto* push =
+      app.add_subcommand("push",
+                         "Apply local changes (working copy vs replica) to the remote in one atomic, "
+                         "conflict-guarded transaction, then pull.\nExit 3 when the remote changed rows "
+                         "you changed: nothing is applied; run pull, then push again.");
+  push->add_flag("--force", push_args->force,
+                 "Local wins: overwrite the remote's versions of the changed rows");
   push->add_flag("--dry-run", push_args->dry_run, "Print the SQL batch that would be sent; send nothing");
   add_pull_flags(push, push_args->pull);
   push->callback([&ctx, push_args] { ctx.exit_code = run_push(ctx, *push_args); });
 
   auto sync_args = std::make_shared<PushArgs>();
-  auto* sync = app.add_subcommand("sync", "Pull, then push: both sides in line (what `workflow` runs each cycle).");
+  auto* sync =
+      app.add_subcommand("sync", "Pull, then push: both sides in line (what `workflow` runs each cycle).");
   sync->add_flag("--force", sync_args->force, "Push with local wins");
   add_pull_flags(sync, sync_args->pull);
   sync->callback([&ctx, sync_args] { ctx.exit_code = run_sync(ctx, *sync_args); });
 
   auto reset_args = std::make_shared<ResetArgs>();
-  auto* reset = app.add_subcommand("reset",
-                                   "Make the working copy equal to the replica, in place. The discarded changes are "
-                                   "first saved to .turso-sync/discarded-<time>.sql. Asks on a terminal unless --yes.");
+  auto* reset =
+      app.add_subcommand("reset",
+                         "Make the working copy equal to the replica, in place. The discarded changes are "
+                         "first saved to .turso-sync/discarded-<time>.sql. Asks on a terminal unless --yes.");
   reset->add_flag("-y,--yes", reset_args->yes, "Do not ask for confirmation");
   reset->callback([&ctx, reset_args] { ctx.exit_code = run_reset(ctx, *reset_args); });
 
   auto copy_args = std::make_shared<CopyArgs>();
-  auto* copy = app.add_subcommand("copy",
-                                  "Copy the replica to the working copy, only when the working copy does not exist or "
-                                  "has no local changes (unless --force; discarded changes are saved first).");
+  auto* copy =
+      app.add_subcommand("copy",
+                         "Copy the replica to the working copy, only when the working copy does not exist or "
+                         "has no local changes (unless --force; discarded changes are saved first).");
   copy->add_flag("-f,--force", copy_args->force, "Replace a working copy that has local changes");
   copy->callback([&ctx, copy_args] { ctx.exit_code = run_copy(ctx, *copy_args); });
 }

@@ -52,7 +52,12 @@ int Context::fail(const Error& error) const {
   if (global.json) {
     JsonWriter w;
     w.begin_object().key("error").begin_object();
-    w.key("kind").string(to_string(error.kind())).key("message").string(error.message()).key("exit_code").integer(code);
+    w.key("kind")
+        .string(to_string(error.kind()))
+        .key("message")
+        .string(error.message())
+        .key("exit_code")
+        .integer(code);
     w.end_object().end_object();
     std::printf("%s\n", w.str().c_str());
   } else {
@@ -62,17 +67,27 @@ int Context::fail(const Error& error) const {
   return code;
 }
 
-void Context::print_json(const JsonWriter& json) const { std::printf("%s\n", json.str().c_str()); }
+void Context::print_json(const JsonWriter& json) const {
+  std::printf("%s\n", json.str().c_str());
+}
 
 bool Context::color() const {
   if (global.no_color || std::getenv("NO_COLOR")) return false;
   return isatty(STDOUT_FILENO) && isatty(STDERR_FILENO);
 }
 
-std::string Context::bold(const std::string& s) const { return color() ? "\033[1m" + s + "\033[0m" : s; }
-std::string Context::green(const std::string& s) const { return color() ? "\033[32m" + s + "\033[0m" : s; }
-std::string Context::red(const std::string& s) const { return color() ? "\033[31m" + s + "\033[0m" : s; }
-std::string Context::yellow(const std::string& s) const { return color() ? "\033[33m" + s + "\033[0m" : s; }
+std::string Context::bold(const std::string& s) const {
+  return color() ? "\033[1m" + s + "\033[0m" : s;
+}
+std::string Context::green(const std::string& s) const {
+  return color() ? "\033[32m" + s + "\033[0m" : s;
+}
+std::string Context::red(const std::string& s) const {
+  return color() ? "\033[31m" + s + "\033[0m" : s;
+}
+std::string Context::yellow(const std::string& s) const {
+  return color() ? "\033[33m" + s + "\033[0m" : s;
+}
 
 std::string human_bytes(uint64_t bytes) {
   const char* units[] = {"B", "KB", "MB", "GB", "TB"};

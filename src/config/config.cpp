@@ -489,7 +489,8 @@ Status require_remote(const Config& config) {
         "the environment (the URL is shown by `turso db show <database>`)");
   }
   if (!starts_with_icase(url, "libsql://") && !starts_with_icase(url, "https://") &&
-      !starts_with_icase(url, "http://") && !starts_with_icase(url, "wss://") && !starts_with_icase(url, "ws://")) {
+      !starts_with_icase(url, "http://") && !starts_with_icase(url, "wss://") &&
+      !starts_with_icase(url, "ws://")) {
     auto it = config.sources.find(kUrlVar);
     std::string from = it == config.sources.end() ? "" : fmt::format(" (from {})", to_string(it->second));
     return config_error(fmt::format("remote URL '{}'{}: must start with libsql://, https:// or http://",

@@ -34,12 +34,15 @@ std::vector<int> TableInfo::stored_columns() const {
 
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) { return a.size() == b.size() && starts_with_icase(a, b); }
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && starts_with_icase(a, b);
+}
 
 Result<bool> is_without_rowid(Database& db, const std::string& table) {
   auto stmt = TS_TRY(db.prepare("SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = ?1"));
   TS_TRY_STATUS(stmt.bind(1, Value::text(table)));
-  if (!TS_TRY(stmt.step())) return Error(ErrorKind::local_db, fmt::format("table {} not found in {}", table, db.path()));
+  if (!TS_TRY(stmt.step()))
+    return Error(ErrorKind::local_db, fmt::format("table {} not found in {}", table, db.path()));
   return stmt.column_int64(0) != 0;
 }
 
@@ -49,7 +52,8 @@ Result<TableInfo> read_table_info(Database& db, const std::string& table) {
   TableInfo info;
   info.name = table;
   info.without_rowid = TS_TRY(is_without_rowid(db, table));
-  auto stmt = TS_TRY(db.prepare("SELECT name, type, \"notnull\", dflt_value, pk, hidden FROM pragma_table_xinfo(?1)"));
+  auto stmt = TS_TRY(
+      db.prepare("SELECT name, type, \"notnull\", dflt_value, pk, hidden FROM pragma_table_xinfo(?1)"));
   TS_TRY_STATUS(stmt.bind(1, Value::text(table)));
   std::vector<std::pair<int, int>> pk;  // (position, column index)
   while (TS_TRY(stmt.step())) {

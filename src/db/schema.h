@@ -30,7 +30,7 @@ struct Column {
   bool not_null = false;
   std::optional<std::string> default_sql;  // the DEFAULT expression as written
   int pk_position = 0;                     // 1-based position in the PRIMARY KEY, 0 when not part of it
-  int hidden = 0;                          // PRAGMA table_xinfo: 0 normal, 2 virtual generated, 3 stored generated
+  int hidden = 0;  // PRAGMA table_xinfo: 0 normal, 2 virtual generated, 3 stored generated
   bool generated() const { return hidden == 2 || hidden == 3; }
 };
 
@@ -38,11 +38,11 @@ struct TableInfo {
   std::string name;
   std::vector<Column> columns;  // all columns, generated ones included, in declaration order
   bool without_rowid = false;
-  // For rowid tables: an expression naming the rowid that no column shadows ("rowid", "_rowid_", "oid", or the
-  // INTEGER PRIMARY KEY column quoted). Empty when the table has no addressable rowid.
+  // For rowid tables: an expression naming the rowid that no column shadows ("rowid", "_rowid_", "oid", or
+  // the INTEGER PRIMARY KEY column quoted). Empty when the table has no addressable rowid.
   std::string rowid_expr;
-  int rowid_alias = -1;           // index in `columns` of the INTEGER PRIMARY KEY column, -1 if none
-  std::vector<int> key_columns;   // WITHOUT ROWID: primary key columns in key order; rowid tables: declared PK
+  int rowid_alias = -1;          // index in `columns` of the INTEGER PRIMARY KEY column, -1 if none
+  std::vector<int> key_columns;  // WITHOUT ROWID: primary key columns in key order; rowid tables: declared PK
   bool has_declared_key() const { return !key_columns.empty(); }
 
   // Indexes in `columns` of the columns that hold data (generated columns excluded).

@@ -9,16 +9,20 @@ namespace turso_sync::db {
 ErrorKind error_kind_for(int code) {
   switch (code & 0xFF) {
     case SQLITE_BUSY:
-    case SQLITE_LOCKED: return ErrorKind::busy;
+    case SQLITE_LOCKED:
+      return ErrorKind::busy;
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
     case SQLITE_CANTOPEN:
     case SQLITE_READONLY:
     case SQLITE_IOERR:
     case SQLITE_FULL:
-    case SQLITE_PERM: return ErrorKind::local_db;
-    case SQLITE_INTERRUPT: return ErrorKind::cancelled;
-    default: return ErrorKind::sql;
+    case SQLITE_PERM:
+      return ErrorKind::local_db;
+    case SQLITE_INTERRUPT:
+      return ErrorKind::cancelled;
+    default:
+      return ErrorKind::sql;
   }
 }
 
@@ -41,9 +45,15 @@ Database& Database::operator=(Database&& other) noexcept {
 Result<Database> Database::open(const std::string& path, OpenMode mode, int busy_timeout_ms) {
   int flags = SQLITE_OPEN_NOMUTEX;
   switch (mode) {
-    case OpenMode::read_only: flags |= SQLITE_OPEN_READONLY; break;
-    case OpenMode::read_write: flags |= SQLITE_OPEN_READWRITE; break;
-    case OpenMode::create: flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE; break;
+    case OpenMode::read_only:
+      flags |= SQLITE_OPEN_READONLY;
+      break;
+    case OpenMode::read_write:
+      flags |= SQLITE_OPEN_READWRITE;
+      break;
+    case OpenMode::create:
+      flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+      break;
   }
   Database db;
   db.m_path = path;
@@ -103,15 +113,22 @@ Statement& Statement::operator=(Statement&& other) noexcept {
 Status Statement::bind(int index, const Value& value) {
   int rc = SQLITE_OK;
   switch (value.type()) {
-    case ValueType::null: rc = sqlite3_bind_null(m_stmt, index); break;
-    case ValueType::integer: rc = sqlite3_bind_int64(m_stmt, index, value.as_integer()); break;
-    case ValueType::real: rc = sqlite3_bind_double(m_stmt, index, value.as_real()); break;
+    case ValueType::null:
+      rc = sqlite3_bind_null(m_stmt, index);
+      break;
+    case ValueType::integer:
+      rc = sqlite3_bind_int64(m_stmt, index, value.as_integer());
+      break;
+    case ValueType::real:
+      rc = sqlite3_bind_double(m_stmt, index, value.as_real());
+      break;
     case ValueType::text:
-      rc = sqlite3_bind_text64(m_stmt, index, value.as_bytes().data(), value.as_bytes().size(), SQLITE_TRANSIENT,
-                               SQLITE_UTF8);
+      rc = sqlite3_bind_text64(m_stmt, index, value.as_bytes().data(), value.as_bytes().size(),
+                               SQLITE_TRANSIENT, SQLITE_UTF8);
       break;
     case ValueType::blob:
-      rc = sqlite3_bind_blob64(m_stmt, index, value.as_bytes().data(), value.as_bytes().size(), SQLITE_TRANSIENT);
+      rc = sqlite3_bind_blob64(m_stmt, index, value.as_bytes().data(), value.as_bytes().size(),
+                               SQLITE_TRANSIENT);
       break;
   }
   if (rc != SQLITE_OK) return m_db->last_error(fmt::format("bind parameter {}", index));
@@ -137,7 +154,9 @@ Status Statement::reset() {
   return {};
 }
 
-int Statement::column_count() const { return sqlite3_column_count(m_stmt); }
+int Statement::column_count() const {
+  return sqlite3_column_count(m_stmt);
+}
 
 std::string Statement::column_name(int index) const {
   const char* name = sqlite3_column_name(m_stmt, index);
@@ -146,8 +165,10 @@ std::string Statement::column_name(int index) const {
 
 Value Statement::column(int index) const {
   switch (sqlite3_column_type(m_stmt, index)) {
-    case SQLITE_INTEGER: return Value::integer(sqlite3_column_int64(m_stmt, index));
-    case SQLITE_FLOAT: return Value::real(sqlite3_column_double(m_stmt, index));
+    case SQLITE_INTEGER:
+      return Value::integer(sqlite3_column_int64(m_stmt, index));
+    case SQLITE_FLOAT:
+      return Value::real(sqlite3_column_double(m_stmt, index));
     case SQLITE_TEXT: {
       const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(m_stmt, index));
       int n = sqlite3_column_bytes(m_stmt, index);
@@ -158,11 +179,14 @@ Value Statement::column(int index) const {
       int n = sqlite3_column_bytes(m_stmt, index);
       return Value::blob(std::string(p ? p : "", static_cast<size_t>(n)));
     }
-    default: return Value::null();
+    default:
+      return Value::null();
   }
 }
 
-int64_t Statement::column_int64(int index) const { return sqlite3_column_int64(m_stmt, index); }
+int64_t Statement::column_int64(int index) const {
+  return sqlite3_column_int64(m_stmt, index);
+}
 
 std::string Statement::column_text(int index) const {
   const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(m_stmt, index));
@@ -178,13 +202,15 @@ Result<Transaction> Transaction::begin(Database& db, Kind kind) {
 Transaction::Transaction(Transaction&& other) noexcept : m_db(std::exchange(other.m_db, nullptr)) {}
 
 Transaction::~Transaction() {
-  if (m_db && !sqlite3_get_autocommit(m_db->handle())) sqlite3_exec(m_db->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+  if (m_db && !sqlite3_get_autocommit(m_db->handle()))
+    sqlite3_exec(m_db->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
 }
 
 Status Transaction::commit() {
   Database* db = std::exchange(m_db, nullptr);
   auto st = db->exec("COMMIT");
-  if (!st.ok() && !sqlite3_get_autocommit(db->handle())) sqlite3_exec(db->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+  if (!st.ok() && !sqlite3_get_autocommit(db->handle()))
+    sqlite3_exec(db->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
   return st;
 }
 
@@ -200,8 +226,10 @@ Status copy_database(const std::string& source_path, Database& destination) {
   } while (rc == SQLITE_OK || ((rc == SQLITE_BUSY || rc == SQLITE_LOCKED) && ++busy_retries < 200));
   sqlite3_backup_finish(backup);
   if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
-    return Error(ErrorKind::busy, fmt::format("copy {} into {}: the database stayed locked by another process for 10 s; "
-                                              "close the application or retry", source_path, destination.path()));
+    return Error(ErrorKind::busy,
+                 fmt::format("copy {} into {}: the database stayed locked by another process for 10 s; "
+                             "close the application or retry",
+                             source_path, destination.path()));
   if (rc != SQLITE_DONE) return destination.last_error(fmt::format("copy {} into", source_path));
   return {};
 }

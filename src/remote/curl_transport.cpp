@@ -37,7 +37,9 @@ size_t write_body(char* data, size_t size, size_t n, void* user) {
   return bytes;
 }
 
-int abort_on_cancel(void*, curl_off_t, curl_off_t, curl_off_t, curl_off_t) { return cancel_requested() ? 1 : 0; }
+int abort_on_cancel(void*, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return cancel_requested() ? 1 : 0;
+}
 
 class CurlTransport final : public HttpTransport {
  public:
@@ -90,7 +92,8 @@ class CurlTransport final : public HttpTransport {
     if (sink.overflow)
       return Error(ErrorKind::protocol, fmt::format("POST {}: response larger than {} bytes", request.url,
                                                     m_options.max_response_bytes));
-    if (rc == CURLE_ABORTED_BY_CALLBACK) return Error(ErrorKind::cancelled, fmt::format("POST {}: interrupted", request.url));
+    if (rc == CURLE_ABORTED_BY_CALLBACK)
+      return Error(ErrorKind::cancelled, fmt::format("POST {}: interrupted", request.url));
     if (rc != CURLE_OK) {
       std::string detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
       ErrorKind kind = rc == CURLE_OPERATION_TIMEDOUT ? ErrorKind::timeout : ErrorKind::unreachable;

@@ -17,8 +17,12 @@ namespace {
 void write_condition(JsonWriter& w, const BatchCondition& c) {
   w.begin_object();
   switch (c.kind) {
-    case BatchCondition::Kind::ok: w.key("type").string("ok").key("step").integer(c.step); break;
-    case BatchCondition::Kind::error: w.key("type").string("error").key("step").integer(c.step); break;
+    case BatchCondition::Kind::ok:
+      w.key("type").string("ok").key("step").integer(c.step);
+      break;
+    case BatchCondition::Kind::error:
+      w.key("type").string("error").key("step").integer(c.step);
+      break;
     case BatchCondition::Kind::not_:
       w.key("type").string("not").key("cond");
       write_condition(w, c.children.at(0));
@@ -46,15 +50,15 @@ std::string cut(std::string_view s, size_t n = 200) {
 }
 
 Error protocol_error(std::string_view what, simdjson::error_code code) {
-  return Error(ErrorKind::protocol,
-               fmt::format("unexpected answer from the server ({}): {}", what, simdjson::error_message(code)));
+  return Error(ErrorKind::protocol, fmt::format("unexpected answer from the server ({}): {}", what,
+                                                simdjson::error_message(code)));
 }
 
-#define TS_JSON(expr, what)                                       \
-  ({                                                              \
-    auto ts_json_result_ = (expr);                                \
+#define TS_JSON(expr, what)                                                            \
+  ({                                                                                   \
+    auto ts_json_result_ = (expr);                                                     \
     if (ts_json_result_.error()) return protocol_error(what, ts_json_result_.error()); \
-    std::move(ts_json_result_).value_unsafe();                    \
+    std::move(ts_json_result_).value_unsafe();                                         \
   })
 
 Result<Value> decode_value(od::value json) {
@@ -69,30 +73,35 @@ Result<Value> decode_value(od::value json) {
     if (key == "type") {
       type = std::string(TS_JSON(v.get_string(), "value type"));
     } else if (key == "value") {
-      if (type.empty()) return Error(ErrorKind::protocol, "unexpected answer from the server: value before type");
+      if (type.empty())
+        return Error(ErrorKind::protocol, "unexpected answer from the server: value before type");
       if (type == "integer") {
         std::string_view digits = TS_JSON(v.get_string(), "integer value");
         int64_t i = 0;
         auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), i);
         if (ec != std::errc() || ptr != digits.data() + digits.size())
-          return Error(ErrorKind::protocol, fmt::format("unexpected answer from the server: integer `{}`", cut(digits)));
+          return Error(ErrorKind::protocol,
+                       fmt::format("unexpected answer from the server: integer `{}`", cut(digits)));
         out = Value::integer(i);
       } else if (type == "float") {
         bool is_null = TS_JSON(v.is_null(), "float value");
         if (is_null)
-          return Error(ErrorKind::protocol,
-                       "the server sent a REAL that JSON cannot carry (infinity); read it with an encoded query");
+          return Error(
+              ErrorKind::protocol,
+              "the server sent a REAL that JSON cannot carry (infinity); read it with an encoded query");
         out = Value::real(TS_JSON(v.get_double(), "float value"));
       } else if (type == "text") {
         out = Value::text(std::string(TS_JSON(v.get_string(), "text value")));
       } else {
-        return Error(ErrorKind::protocol, fmt::format("unexpected answer from the server: value of type `{}`", type));
+        return Error(ErrorKind::protocol,
+                     fmt::format("unexpected answer from the server: value of type `{}`", type));
       }
       have_value = true;
     } else if (key == "base64") {
       std::string_view b64 = TS_JSON(v.get_string(), "blob value");
       auto bytes = base64_decode(b64);
-      if (!bytes) return Error(ErrorKind::protocol, "unexpected answer from the server: invalid base64 in a blob");
+      if (!bytes)
+        return Error(ErrorKind::protocol, "unexpected answer from the server: invalid base64 in a blob");
       out = Value::blob(std::move(*bytes));
       have_value = true;
     }
@@ -100,7 +109,9 @@ Result<Value> decode_value(od::value json) {
   if (type == "null") return Value::null();
   if (type == "blob" && !have_value) return Value::blob("");
   if (type == "text" && !have_value) return Value::text("");
-  if (!have_value) return Error(ErrorKind::protocol, fmt::format("unexpected answer from the server: `{}` value without data", type));
+  if (!have_value)
+    return Error(ErrorKind::protocol,
+                 fmt::format("unexpected answer from the server: `{}` value without data", type));
   return out;
 }
 
@@ -210,7 +221,8 @@ Result<bool> visit_stream_result(od::object obj, std::string& error_message,
   }
   if (type == "ok" && ok) return true;
   if (type == "error") return false;
-  return Error(ErrorKind::protocol, fmt::format("unexpected answer from the server: result of type `{}`", type));
+  return Error(ErrorKind::protocol,
+               fmt::format("unexpected answer from the server: result of type `{}`", type));
 }
 
 Status visit_response_result(od::object resp, const std::function<Status(od::value)>& on_result) {
@@ -231,17 +243,25 @@ Error sql_error(const std::string& message, const SqlStatement& stmt) {
 Status write_value(JsonWriter& w, const Value& v) {
   w.begin_object();
   switch (v.type()) {
-    case ValueType::null: w.key("type").string("null"); break;
-    case ValueType::integer: w.key("type").string("integer").key("value").string(std::to_string(v.as_integer())); break;
+    case ValueType::null:
+      w.key("type").string("null");
+      break;
+    case ValueType::integer:
+      w.key("type").string("integer").key("value").string(std::to_string(v.as_integer()));
+      break;
     case ValueType::real:
-      if (!std::isfinite(v.as_real())) return Error(ErrorKind::usage, "a non-finite REAL cannot travel as a JSON number");
+      if (!std::isfinite(v.as_real()))
+        return Error(ErrorKind::usage, "a non-finite REAL cannot travel as a JSON number");
       w.key("type").string("float").key("value").real(v.as_real());
       break;
     case ValueType::text:
-      if (!is_valid_utf8(v.as_bytes())) return Error(ErrorKind::usage, "TEXT that is not valid UTF-8 cannot travel as JSON");
+      if (!is_valid_utf8(v.as_bytes()))
+        return Error(ErrorKind::usage, "TEXT that is not valid UTF-8 cannot travel as JSON");
       w.key("type").string("text").key("value").string(v.as_bytes());
       break;
-    case ValueType::blob: w.key("type").string("blob").key("base64").string(base64_encode(v.as_bytes())); break;
+    case ValueType::blob:
+      w.key("type").string("blob").key("base64").string(base64_encode(v.as_bytes()));
+      break;
   }
   w.end_object();
   return {};
@@ -284,11 +304,13 @@ Result<std::vector<StatementResult>> decode_execute_pipeline(std::string& body,
   std::optional<Error> failure;
   TS_TRY_STATUS(for_each_result(body, [&](size_t i, od::object obj) -> Status {
     if (failure) return {};
-    if (i >= statements.size()) return Error(ErrorKind::protocol, "unexpected answer from the server: extra results");
+    if (i >= statements.size())
+      return Error(ErrorKind::protocol, "unexpected answer from the server: extra results");
     std::string message;
     StatementResult result;
     bool ok = TS_TRY(visit_stream_result(obj, message, [&](od::object resp) {
-      return visit_response_result(resp, [&](od::value r) { return decode_stmt_result(r, &result, nullptr); });
+      return visit_response_result(resp,
+                                   [&](od::value r) { return decode_stmt_result(r, &result, nullptr); });
     }));
     if (!ok) failure = sql_error(message, statements[i]);
     out.push_back(std::move(result));
@@ -296,8 +318,9 @@ Result<std::vector<StatementResult>> decode_execute_pipeline(std::string& body,
   }));
   if (failure) return *failure;
   if (out.size() != statements.size())
-    return Error(ErrorKind::protocol, fmt::format("unexpected answer from the server: {} results for {} statements",
-                                                  out.size(), statements.size()));
+    return Error(ErrorKind::protocol,
+                 fmt::format("unexpected answer from the server: {} results for {} statements", out.size(),
+                             statements.size()));
   return out;
 }
 
@@ -309,7 +332,8 @@ Status decode_rows(std::string& body, const SqlStatement& statement,
     ++count;
     std::string message;
     bool ok = TS_TRY(visit_stream_result(obj, message, [&](od::object resp) {
-      return visit_response_result(resp, [&](od::value r) { return decode_stmt_result(r, nullptr, &on_row); });
+      return visit_response_result(resp,
+                                   [&](od::value r) { return decode_stmt_result(r, nullptr, &on_row); });
     }));
     if (!ok) failure = sql_error(message, statement);
     return {};
@@ -342,7 +366,8 @@ Result<std::vector<BatchStepOutcome>> decode_batch_pipeline(std::string& body, s
           size_t i = 0;
           for (auto item_result : arr) {
             od::value item = TS_JSON(std::move(item_result), "step");
-            if (i >= step_count) return Error(ErrorKind::protocol, "unexpected answer from the server: extra steps");
+            if (i >= step_count)
+              return Error(ErrorKind::protocol, "unexpected answer from the server: extra steps");
             bool is_null = TS_JSON(item.is_null(), "step");
             if (!is_null) {
               if (results) {

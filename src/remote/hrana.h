@@ -20,8 +20,8 @@ Result<std::string> encode_execute_pipeline(std::span<const SqlStatement> statem
 // Encodes a pipeline request holding one "batch" request.
 Result<std::string> encode_batch_pipeline(std::span<const BatchStep> steps);
 
-// Writes one Hrana value; ErrorKind::usage for TEXT that is not valid UTF-8 and for non-finite REALs, which JSON
-// cannot carry (callers use exact_placeholder() to avoid both).
+// Writes one Hrana value; ErrorKind::usage for TEXT that is not valid UTF-8 and for non-finite REALs, which
+// JSON cannot carry (callers use exact_placeholder() to avoid both).
 Status write_value(JsonWriter& w, const Value& value);
 
 // Decodes the answer to encode_execute_pipeline: one StatementResult per statement, or the first error

@@ -34,13 +34,15 @@ Error http_status_error(const std::string& url, const HttpTransport::Response& r
 }
 
 bool retryable(const Error& e) {
-  return e.kind() == ErrorKind::unreachable || e.kind() == ErrorKind::timeout || e.kind() == ErrorKind::server;
+  return e.kind() == ErrorKind::unreachable || e.kind() == ErrorKind::timeout ||
+         e.kind() == ErrorKind::server;
 }
 
 }  // namespace
 
-RemoteClient::RemoteClient(RemoteEndpoint endpoint, std::string token, std::unique_ptr<HttpTransport> transport,
-                           RemoteOptions options, int request_timeout_ms)
+RemoteClient::RemoteClient(RemoteEndpoint endpoint, std::string token,
+                           std::unique_ptr<HttpTransport> transport, RemoteOptions options,
+                           int request_timeout_ms)
     : m_endpoint(std::move(endpoint)),
       m_token(std::move(token)),
       m_transport(std::move(transport)),
@@ -53,10 +55,11 @@ Result<std::unique_ptr<RemoteClient>> RemoteClient::create(const Config& config,
   TS_TRY_STATUS(require_remote(config));
   RemoteEndpoint ep = TS_TRY(parse_database_url(config.database_url));
   if (!ep.tls && !ep.loopback && !config.auth_token.empty() && !config.allow_insecure_http)
-    return Error(ErrorKind::config,
-                 fmt::format("refusing to send the auth token over plain http to {} (not a loopback host): use "
-                             "https:// or libsql://, or pass --allow-insecure-http if the network is trusted",
-                             ep.host));
+    return Error(
+        ErrorKind::config,
+        fmt::format("refusing to send the auth token over plain http to {} (not a loopback host): use "
+                    "https:// or libsql://, or pass --allow-insecure-http if the network is trusted",
+                    ep.host));
   if (!transport) {
     TransportOptions t;
     t.connect_timeout_ms = config.connect_timeout_ms;
@@ -97,7 +100,8 @@ Result<HttpTransport::Response> RemoteClient::post(const std::string& path, std:
   }
 }
 
-Result<std::vector<StatementResult>> RemoteClient::execute(std::span<const SqlStatement> statements, Retry retry) {
+Result<std::vector<StatementResult>> RemoteClient::execute(std::span<const SqlStatement> statements,
+                                                           Retry retry) {
   std::string body = TS_TRY(hrana::encode_execute_pipeline(statements));
   auto response = TS_TRY(post("/v2/pipeline", std::move(body), "application/json", retry));
   return hrana::decode_execute_pipeline(response.body, statements);
@@ -109,7 +113,8 @@ Result<StatementResult> RemoteClient::execute(const SqlStatement& statement, Ret
 }
 
 Status RemoteClient::query_rows(const SqlStatement& statement, Retry retry,
-                                const std::function<Status(std::span<const Value>)>& on_row, size_t* response_bytes) {
+                                const std::function<Status(std::span<const Value>)>& on_row,
+                                size_t* response_bytes) {
   std::string body = TS_TRY(hrana::encode_execute_pipeline(std::span<const SqlStatement>(&statement, 1)));
   auto response = TS_TRY(post("/v2/pipeline", std::move(body), "application/json", retry));
   if (response_bytes) *response_bytes = response.body.size();
@@ -125,18 +130,20 @@ Result<std::vector<BatchStepOutcome>> RemoteClient::batch(std::span<const BatchS
 Result<std::chrono::microseconds> RemoteClient::ping() {
   auto start = std::chrono::steady_clock::now();
   auto result = TS_TRY(execute(SqlStatement{"SELECT 1", {}}, Retry::unsafe));
-  auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
+  auto elapsed =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
   if (result.rows.size() != 1 || result.rows[0].size() != 1 || result.rows[0][0] != Value::integer(1))
-    return Error(ErrorKind::protocol, fmt::format("{}: `SELECT 1` returned something else", m_endpoint.base_url));
+    return Error(ErrorKind::protocol,
+                 fmt::format("{}: `SELECT 1` returned something else", m_endpoint.base_url));
   return elapsed;
 }
 
 namespace {
 
-// An SQL expression that evaluates to exactly `v` on SQLite and on the Turso server: the integer mantissa times
-// powers of two (multiplying or dividing by 2^k is exact in IEEE arithmetic, and so is CAST of an integer below
-// 2^53 to REAL). Neither bound JSON floats nor decimal literals are read exactly by tursodb 0.6.0 (measured:
-// about 1 in 6 random doubles and k/7.0 values came out one unit in the last place off).
+// An SQL expression that evaluates to exactly `v` on SQLite and on the Turso server: the integer mantissa
+// times powers of two (multiplying or dividing by 2^k is exact in IEEE arithmetic, and so is CAST of an
+// integer below 2^53 to REAL). Neither bound JSON floats nor decimal literals are read exactly by tursodb
+// 0.6.0 (measured: about 1 in 6 random doubles and k/7.0 values came out one unit in the last place off).
 std::string exact_real_expression(double v) {
   if (v == 0) return std::signbit(v) ? "(0.0 * -1)" : "0.0";
   int exponent = 0;
@@ -167,9 +174,10 @@ Result<std::string> exact_placeholder(const Value& value, std::vector<Value>& ar
     return exact_real_expression(r);
   }
   if (value.type() == ValueType::text && !is_valid_utf8(value.as_bytes()))
-    return Error(ErrorKind::usage, fmt::format("TEXT value {} is not valid UTF-8 and cannot be stored unchanged on "
-                                               "the remote; store such bytes as a BLOB",
-                                               describe(value)));
+    return Error(ErrorKind::usage,
+                 fmt::format("TEXT value {} is not valid UTF-8 and cannot be stored unchanged on "
+                             "the remote; store such bytes as a BLOB",
+                             describe(value)));
   args.push_back(value);
   return std::string("?");
 }

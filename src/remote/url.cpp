@@ -55,7 +55,8 @@ Result<RemoteEndpoint> parse_database_url(const std::string& input) {
   auto scheme_end = url.find("://");
   if (scheme_end == std::string::npos) return bad_url(input, "no scheme");
   std::string scheme = url.substr(0, scheme_end);
-  std::transform(scheme.begin(), scheme.end(), scheme.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(scheme.begin(), scheme.end(), scheme.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   std::string rest = url.substr(scheme_end + 3);
 
   std::string query;
@@ -90,8 +91,8 @@ Result<RemoteEndpoint> parse_database_url(const std::string& input) {
   if (host.empty()) return bad_url(input, "no host");
   if (port_given && port.empty()) return bad_url(input, "empty port");
   if (!port.empty()) {
-    if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) == 0 ||
-        std::stoi(port) > 65535)
+    if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoi(port) == 0 || std::stoi(port) > 65535)
       return bad_url(input, fmt::format("bad port `{}`", port));
   }
   for (char c : host)
@@ -131,7 +132,8 @@ Result<RemoteEndpoint> parse_database_url(const std::string& input) {
   } else {
     return bad_url(input, fmt::format("unsupported scheme `{}`", scheme));
   }
-  ep.base_url = fmt::format("{}://{}{}{}", ep.tls ? "https" : "http", host, port.empty() ? "" : ":" + port, path);
+  ep.base_url =
+      fmt::format("{}://{}{}{}", ep.tls ? "https" : "http", host, port.empty() ? "" : ":" + port, path);
   return ep;
 }
 

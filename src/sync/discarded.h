@@ -1,5 +1,5 @@
-// Saving local changes before they are discarded (reset, copy --force, init --force, pull --on-conflict=remote):
-// nothing a user wrote is lost without a file that restores it.
+// Saving local changes before they are discarded (reset, copy --force, init --force, pull
+// --on-conflict=remote): nothing a user wrote is lost without a file that restores it.
 #pragma once
 
 #include <string>
@@ -13,6 +13,7 @@ namespace turso_sync {
 Result<std::string> save_discarded(const Config& config, const std::string& sql);
 
 // The SQL that turns the replica into the working copy (the local changes), with `title` as header comment.
-Result<std::string> changes_as_sql(const std::string& replica, const std::string& working, const std::string& title);
+Result<std::string> changes_as_sql(const std::string& replica, const std::string& working,
+                                   const std::string& title);
 
 }  // namespace turso_sync

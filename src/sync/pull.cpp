@@ -1,6 +1,7 @@
-// pull, reset, copy and crash recovery: everything that moves the replica or rewrites the working copy from it.
-// Invariant (SPEC §6): the replica is the base of the working copy. The replica only moves together with a merge
-// of the same delta into the working copy; a marker in the state dir makes the pair redoable after a crash.
+// pull, reset, copy and crash recovery: everything that moves the replica or rewrites the working copy from
+// it. Invariant (SPEC §6): the replica is the base of the working copy. The replica only moves together with
+// a merge of the same delta into the working copy; a marker in the state dir makes the pair redoable after a
+// crash.
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -22,13 +23,18 @@ namespace turso_sync {
 
 namespace {
 
-std::string pull_marker(const Config& c) { return c.state_dir + "/pull.pending"; }
+std::string pull_marker(const Config& c) {
+  return c.state_dir + "/pull.pending";
+}
 
 const char* policy_name(ConflictPolicy p) {
   switch (p) {
-    case ConflictPolicy::abort: return "abort";
-    case ConflictPolicy::local: return "local";
-    case ConflictPolicy::remote: return "remote";
+    case ConflictPolicy::abort:
+      return "abort";
+    case ConflictPolicy::local:
+      return "local";
+    case ConflictPolicy::remote:
+      return "remote";
   }
   return "abort";
 }
@@ -69,12 +75,12 @@ Result<std::string> save_discarded(const Config& c, const std::string& sql) {
   return path;
 }
 
-// Applies the delta replica -> new_replica to the working copy and, when applied, makes new_replica the replica.
-// Called with the lock held, both for a fresh pull and to redo an interrupted one (the merge is idempotent:
-// rows already merged compare equal to theirs).
-// `redo`: finishing an interrupted pull, whose merge may already be committed: on error the marker must stay.
-static Result<PullReport> merge_and_swap(const Config& c, const std::string& new_replica, const PullOptions& options,
-                                         bool redo) {
+// Applies the delta replica -> new_replica to the working copy and, when applied, makes new_replica the
+// replica. Called with the lock held, both for a fresh pull and to redo an interrupted one (the merge is
+// idempotent: rows already merged compare equal to theirs). `redo`: finishing an interrupted pull, whose
+// merge may already be committed: on error the marker must stay.
+static Result<PullReport> merge_and_swap(const Config& c, const std::string& new_replica,
+                                         const PullOptions& options, bool redo) {
   PullReport report;
   auto [summary, delta] = TS_TRY(collect_diff(c.replica_path, new_replica));
   report.remote_changes = std::move(summary);
@@ -84,11 +90,11 @@ static Result<PullReport> merge_and_swap(const Config& c, const std::string& new
     TS_TRY_STATUS(durable_rename(new_replica, c.replica_path));  // keeps the newest remote revision's file
     return report;
   }
-  TS_TRY_STATUS(atomic_write_file(pull_marker(c),
-                                  fmt::format("{}\n{}\n{}\n", new_replica, policy_name(options.on_conflict),
-                                              options.on_insert_collision == InsertCollision::conflict ? "conflict"
-                                                                                                       : "move"),
-                                  0600));
+  TS_TRY_STATUS(atomic_write_file(
+      pull_marker(c),
+      fmt::format("{}\n{}\n{}\n", new_replica, policy_name(options.on_conflict),
+                  options.on_insert_collision == InsertCollision::conflict ? "conflict" : "move"),
+      0600));
   db::Database working = TS_TRY(db::Database::open(c.working_path, db::OpenMode::read_write));
   MergeOptions merge_options;
   merge_options.on_conflict = options.on_conflict;
@@ -97,7 +103,8 @@ static Result<PullReport> merge_and_swap(const Config& c, const std::string& new
   merge_options.base_path = c.replica_path;
   // The discarded values are saved durably before the working copy commits: a crash in between loses nothing.
   merge_options.before_commit = [&](const MergeReport& pending) -> Status {
-    if (!pending.discarded_sql.empty()) report.discarded_path = TS_TRY(save_discarded(c, pending.discarded_sql));
+    if (!pending.discarded_sql.empty())
+      report.discarded_path = TS_TRY(save_discarded(c, pending.discarded_sql));
     return {};
   };
   auto merge_result = merge_into_working_copy(working, delta, merge_options);
@@ -141,7 +148,8 @@ Status SyncContext::recover(std::vector<std::string>& notes) {
   }
   PullOptions options;
   options.on_conflict = policy_from(lines[1]);
-  options.on_insert_collision = lines[2] == "conflict" ? InsertCollision::conflict : InsertCollision::move_local;
+  options.on_insert_collision =
+      lines[2] == "conflict" ? InsertCollision::conflict : InsertCollision::move_local;
   auto redone = merge_and_swap(c, lines[0], options, /*redo=*/true);
   if (!redone.ok()) return redone.error().context("finish an interrupted pull");
   notes.push_back(redone->applied ? "finished an interrupted pull"
@@ -154,7 +162,8 @@ Result<PullReport> SyncContext::pull_locked(const PullOptions& options) {
   RemoteClient* client = TS_TRY(remote());
   std::string new_replica = fmt::format("{}.tmp-{}", c.replica_path, ::getpid());
   auto snapshot = download_snapshot(*client, new_replica, options.progress);
-  if (!snapshot.ok()) return snapshot.error().context(fmt::format("pull from {}", client->endpoint().base_url));
+  if (!snapshot.ok())
+    return snapshot.error().context(fmt::format("pull from {}", client->endpoint().base_url));
   auto report = merge_and_swap(c, new_replica, options, /*redo=*/false);
   if (!report.ok()) {
     if (!file_exists(pull_marker(c))) ::unlink(new_replica.c_str());
@@ -185,7 +194,8 @@ Result<DiffSummary> SyncContext::local_changes() {
 }
 
 // Writes the SQL that re-applies `summary`'s changes (replica -> working copy) to a string.
-Result<std::string> changes_as_sql(const std::string& replica, const std::string& working, const std::string& title) {
+Result<std::string> changes_as_sql(const std::string& replica, const std::string& working,
+                                   const std::string& title) {
   std::FILE* f = std::tmpfile();
   if (!f) return Error(ErrorKind::io, "create a temporary file: " + std::string(std::strerror(errno)));
   std::string out;
@@ -205,7 +215,6 @@ Result<std::string> changes_as_sql(const std::string& replica, const std::string
   return out;
 }
 
-
 Result<ResetReport> SyncContext::reset(const ResetOptions&) {
   TS_TRY_STATUS(require_initialized());
   const Config& c = m_config;
@@ -216,10 +225,11 @@ Result<ResetReport> SyncContext::reset(const ResetOptions&) {
   NullSink sink;
   report.discarded = TS_TRY(diff_databases(c.replica_path, c.working_path, sink));
   if (!report.discarded.has_changes()) return report;
-  std::string sql = TS_TRY(changes_as_sql(c.replica_path, c.working_path,
-                                          fmt::format("local changes discarded by `turso-sync reset` at {}; run this "
-                                                      "on the working copy to restore them",
-                                                      utc_timestamp())));
+  std::string sql =
+      TS_TRY(changes_as_sql(c.replica_path, c.working_path,
+                            fmt::format("local changes discarded by `turso-sync reset` at {}; run this "
+                                        "on the working copy to restore them",
+                                        utc_timestamp())));
   report.discarded_path = TS_TRY(save_discarded(c, sql));
   db::Database working = TS_TRY(db::Database::open(c.working_path, db::OpenMode::read_write));
   TS_TRY_STATUS(db::copy_database(c.replica_path, working));
@@ -249,14 +259,15 @@ Result<ResetReport> SyncContext::copy(const CopyOptions& options) {
   report.discarded = TS_TRY(diff_databases(c.replica_path, c.working_path, sink));
   if (report.discarded.has_changes()) {
     if (!options.force)
-      return Error(ErrorKind::refused,
-                   fmt::format("copy: working copy {} has local changes ({} row changes, {} schema changes); nothing "
-                               "was changed. Push them, or run `turso-sync reset` / `copy --force` to discard them "
-                               "(they are saved first)",
-                               c.working_path, report.discarded.totals.total(), report.discarded.schema.size()));
-    std::string sql = TS_TRY(changes_as_sql(c.replica_path, c.working_path,
-                                            fmt::format("local changes discarded by `turso-sync copy --force` at {}",
-                                                        utc_timestamp())));
+      return Error(
+          ErrorKind::refused,
+          fmt::format("copy: working copy {} has local changes ({} row changes, {} schema changes); nothing "
+                      "was changed. Push them, or run `turso-sync reset` / `copy --force` to discard them "
+                      "(they are saved first)",
+                      c.working_path, report.discarded.totals.total(), report.discarded.schema.size()));
+    std::string sql = TS_TRY(changes_as_sql(
+        c.replica_path, c.working_path,
+        fmt::format("local changes discarded by `turso-sync copy --force` at {}", utc_timestamp())));
     report.discarded_path = TS_TRY(save_discarded(c, sql));
   }
   db::Database working = TS_TRY(db::Database::open(c.working_path, db::OpenMode::read_write));

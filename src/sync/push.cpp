@@ -1,6 +1,6 @@
 // push: local changes (replica -> working copy) applied to the remote in guarded atomic batches, then a pull.
-// A push whose answer is lost is recognised through its receipt row on the remote (turso_sync_pushes), so it is
-// never applied twice nor reported as a conflict (docs/architecture.md, "push receipts").
+// A push whose answer is lost is recognised through its receipt row on the remote (turso_sync_pushes), so it
+// is never applied twice nor reported as a conflict (docs/architecture.md, "push receipts").
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -20,7 +20,9 @@ namespace turso_sync {
 
 namespace {
 
-std::string push_marker(const Config& c) { return c.state_dir + "/push.pending"; }
+std::string push_marker(const Config& c) {
+  return c.state_dir + "/push.pending";
+}
 
 std::string new_push_id() {
   std::random_device rd;
@@ -47,7 +49,8 @@ std::string explain_guard(RemoteClient& remote, const PushBatch& batch, size_t s
   const StepOrigin& o = batch.origins[step];
   if (o.guarded_columns.empty()) return "the row changed on the remote";
   std::string cols;
-  for (size_t i = 0; i < o.guarded_columns.size(); ++i) cols += (i ? ", " : "") + quote_identifier(o.guarded_columns[i]);
+  for (size_t i = 0; i < o.guarded_columns.size(); ++i)
+    cols += (i ? ", " : "") + quote_identifier(o.guarded_columns[i]);
   // The guard's WHERE clause starts with the key predicate; rebuild it from the origin.
   std::vector<Value> args;
   std::string where;
@@ -71,7 +74,8 @@ std::string explain_guard(RemoteClient& remote, const PushBatch& batch, size_t s
   return out.empty() ? "the row changed on the remote" : out;
 }
 
-PushConflict conflict_for(RemoteClient& remote, const PushBatch& batch, size_t step, const std::string& error) {
+PushConflict conflict_for(RemoteClient& remote, const PushBatch& batch, size_t step,
+                          const std::string& error) {
   const StepOrigin& o = batch.origins[step];
   PushConflict c;
   c.table = o.table;
@@ -152,7 +156,8 @@ Result<PushReport> SyncContext::push(const PushOptions& options) {
         }
         // The batch may or may not have committed: its receipt tells.
         auto landed = receipt_exists(*client, id);
-        if (!landed.ok()) return sent.error().context("push (outcome unknown; the next push or pull checks it)");
+        if (!landed.ok())
+          return sent.error().context("push (outcome unknown; the next push or pull checks it)");
         if (*landed) {
           outcome = BatchResult::committed;
           break;
@@ -167,18 +172,22 @@ Result<PushReport> SyncContext::push(const PushOptions& options) {
       }
       size_t failed = 0;
       while (failed < steps.size() && !steps[failed].error) ++failed;
-      if (failed >= steps.size()) return Error(ErrorKind::protocol, "push: the remote neither committed nor reported an error");
+      if (failed >= steps.size())
+        return Error(ErrorKind::protocol, "push: the remote neither committed nor reported an error");
       const std::string& message = *steps[failed].error;
       const StepOrigin& origin = batch.origins[failed];
       if (static_cast<int>(failed) == batch.begin_step) {
         // Another transaction is open on the remote: nothing was applied; wait and try again.
-        if (attempt >= 8) return Error(ErrorKind::busy, "push: the remote stayed busy with another transaction: " + message);
+        if (attempt >= 8)
+          return Error(ErrorKind::busy, "push: the remote stayed busy with another transaction: " + message);
         std::this_thread::sleep_for(std::chrono::milliseconds(100 << std::min(attempt, 5)));
         continue;
       }
-      // A guard that fails, or an insert that meets an existing key, is a conflict; any other rejection of a row
-      // statement (e.g. "UPDATE of WITHOUT ROWID tables is not supported", a CHECK constraint) is an error.
-      bool key_exists = message.find("UNIQUE") != std::string::npos || message.find("PRIMARY KEY") != std::string::npos;
+      // A guard that fails, or an insert that meets an existing key, is a conflict; any other rejection of a
+      // row statement (e.g. "UPDATE of WITHOUT ROWID tables is not supported", a CHECK constraint) is an
+      // error.
+      bool key_exists =
+          message.find("UNIQUE") != std::string::npos || message.find("PRIMARY KEY") != std::string::npos;
       if (origin.kind == StepOrigin::Kind::guard || (origin.kind == StepOrigin::Kind::row && key_exists)) {
         report.conflicts.push_back(conflict_for(*client, batch, failed, message));
         outcome = BatchResult::conflict;
@@ -204,7 +213,8 @@ Result<PushReport> SyncContext::push(const PushOptions& options) {
   state.last_push_at = utc_timestamp();
   TS_TRY_STATUS(save_state(c.state_dir, state));
   auto pulled = pull_locked(options.pull);
-  if (!pulled.ok()) return pulled.error().context("push applied; the pull that follows failed (run `turso-sync pull`)");
+  if (!pulled.ok())
+    return pulled.error().context("push applied; the pull that follows failed (run `turso-sync pull`)");
   if (pulled->applied) ::unlink(push_marker(c).c_str());
   report.pull = std::move(pulled).value();
   return report;

@@ -37,7 +37,8 @@ struct Builder {
                      kPushReceiptTable),
          {}},
         control);
-    std::string id = batches.size() == 1 ? options.push_id : fmt::format("{}.{}", options.push_id, batches.size());
+    std::string id =
+        batches.size() == 1 ? options.push_id : fmt::format("{}.{}", options.push_id, batches.size());
     add({fmt::format("INSERT INTO {} (id, pushed_at) VALUES (?, ?)", kPushReceiptTable),
          {Value::text(id), Value::text(options.pushed_at)}},
         control);
@@ -80,7 +81,8 @@ std::string key_predicate(const TableDesc& t, const std::vector<Value>& key, std
 }
 
 // "c" IS NULL, or "c" = ? COLLATE BINARY AND typeof("c") = 'type': exact up to SQL numeric equality.
-std::string value_predicate(const std::string& column, const Value& v, std::vector<Value>& args, Status& status) {
+std::string value_predicate(const std::string& column, const Value& v, std::vector<Value>& args,
+                            Status& status) {
   std::string q = quote_identifier(column);
   if (v.is_null()) return q + " IS NULL";
   auto p = exact_placeholder(v, args);
@@ -142,7 +144,8 @@ Status add_row(Builder& b, const TableDesc& t, const RowChange& row, bool force)
     key_predicate(t, row.key, ignored_args, names, ignored);
     origin.key_names = names;
     origin.description = row_description(origin);
-    b.add({fmt::format("INSERT {}INTO {} ({}) VALUES ({})", force ? "OR REPLACE " : "", table, cols, params), args},
+    b.add({fmt::format("INSERT {}INTO {} ({}) VALUES ({})", force ? "OR REPLACE " : "", table, cols, params),
+           args},
           origin);
     return {};
   }
@@ -157,12 +160,14 @@ Status add_row(Builder& b, const TableDesc& t, const RowChange& row, bool force)
     guard.kind = StepOrigin::Kind::guard;
     guard.key_names = names;
     for (int c : guarded) {
-      where += " AND " + value_predicate(t.columns[static_cast<size_t>(c)].name, row.old_values.at(c), args, status);
+      where += " AND " +
+               value_predicate(t.columns[static_cast<size_t>(c)].name, row.old_values.at(c), args, status);
       guard.guarded_columns.push_back(t.columns[static_cast<size_t>(c)].name);
       guard.expected.push_back(row.old_values.at(c));
     }
     if (!status.ok()) return status.error().context(fmt::format("push table {}", table));
-    b.add({fmt::format("SELECT json(CASE WHEN EXISTS (SELECT 1 FROM {} WHERE {}) THEN '1' ELSE 'x' END)", table, where),
+    b.add({fmt::format("SELECT json(CASE WHEN EXISTS (SELECT 1 FROM {} WHERE {}) THEN '1' ELSE 'x' END)",
+                       table, where),
            args},
           guard);
   }
@@ -173,7 +178,8 @@ Status add_row(Builder& b, const TableDesc& t, const RowChange& row, bool force)
     for (int c : row.changed_columns) {
       auto p = exact_placeholder(row.new_values.at(c), args);
       if (!p.ok()) return p.error().context(fmt::format("push table {}", table));
-      set += fmt::format("{}{} = {}", set.empty() ? "" : ", ", quote_identifier(t.columns[static_cast<size_t>(c)].name), *p);
+      set += fmt::format("{}{} = {}", set.empty() ? "" : ", ",
+                         quote_identifier(t.columns[static_cast<size_t>(c)].name), *p);
     }
     std::string where = key_predicate(t, row.key, args, names, status);
     if (!status.ok()) return status.error();
@@ -200,7 +206,8 @@ Result<std::vector<PushBatch>> build_push_batches(const Changeset& cs, const Pus
       StepOrigin origin;
       origin.kind = StepOrigin::Kind::schema;
       origin.table = change.table;
-      origin.description = fmt::format("{} {} {}", to_string(change.op), change.object_type, quote_identifier(change.name));
+      origin.description =
+          fmt::format("{} {} {}", to_string(change.op), change.object_type, quote_identifier(change.name));
       b.add({sql, {}}, origin);
     }
   }
@@ -256,7 +263,8 @@ std::string render_batch_sql(const PushBatch& batch) {
         sql.push_back(c);
       }
     }
-    if (batch.origins[i].kind == StepOrigin::Kind::guard) out += "-- guard: the remote row must still be as last pulled\n";
+    if (batch.origins[i].kind == StepOrigin::Kind::guard)
+      out += "-- guard: the remote row must still be as last pulled\n";
     out += sql + ";\n";
   }
   return out;

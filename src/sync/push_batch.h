@@ -1,5 +1,5 @@
-// Turns a changeset (replica -> working copy) into Hrana batches that apply it to the remote atomically and only
-// if the remote still holds the base state of every row they touch (SPEC §4 "Atomic push").
+// Turns a changeset (replica -> working copy) into Hrana batches that apply it to the remote atomically and
+// only if the remote still holds the base state of every row they touch (SPEC §4 "Atomic push").
 //
 // One batch, every step conditioned on the previous one being ok:
 //   0  BEGIN IMMEDIATE
@@ -12,9 +12,9 @@
 //      CREATE TRIGGER for every target trigger
 //   N  COMMIT
 //   N+1 ROLLBACK, when BEGIN succeeded and COMMIT did not
-// A guard is `SELECT json(CASE WHEN EXISTS (SELECT 1 FROM t WHERE <key> AND <base values>) THEN '1' ELSE 'x' END)`:
-// json('x') raises "malformed JSON" on SQLite and on the Turso server alike, so the step fails and the chain
-// stops. INSERTs need no guard: an existing key makes them fail.
+// A guard is `SELECT json(CASE WHEN EXISTS (SELECT 1 FROM t WHERE <key> AND <base values>) THEN '1' ELSE 'x'
+// END)`: json('x') raises "malformed JSON" on SQLite and on the Turso server alike, so the step fails and the
+// chain stops. INSERTs need no guard: an existing key makes them fail.
 #pragma once
 
 #include <string>
@@ -50,16 +50,17 @@ struct PushBatch {
 };
 
 struct PushBatchOptions {
-  bool force = false;         // local wins: no guards, upserts instead of inserts
-  std::string push_id;        // unique id recorded in the receipt table
-  std::string pushed_at;      // RFC 3339 time recorded with it
+  bool force = false;     // local wins: no guards, upserts instead of inserts
+  std::string push_id;    // unique id recorded in the receipt table
+  std::string pushed_at;  // RFC 3339 time recorded with it
   size_t max_batch_bytes = 6 << 20;
 };
 
-// Builds the batches (normally one; more only when the changeset exceeds max_batch_bytes, split between tables'
-// rows, each batch atomic on its own; schema changes always go in the first). ErrorKind::usage when a value
-// cannot be stored exactly on the remote (TEXT that is not valid UTF-8).
-Result<std::vector<PushBatch>> build_push_batches(const Changeset& changeset, const PushBatchOptions& options);
+// Builds the batches (normally one; more only when the changeset exceeds max_batch_bytes, split between
+// tables' rows, each batch atomic on its own; schema changes always go in the first). ErrorKind::usage when a
+// value cannot be stored exactly on the remote (TEXT that is not valid UTF-8).
+Result<std::vector<PushBatch>> build_push_batches(const Changeset& changeset,
+                                                  const PushBatchOptions& options);
 
 // The SQL of a batch with its arguments inlined, for `push --dry-run`.
 std::string render_batch_sql(const PushBatch& batch);

@@ -9,8 +9,8 @@
 #include <limits>
 
 #include "db/schema.h"
-#include "turso_sync/cancel.h"
 #include "db/sqlite.h"
+#include "turso_sync/cancel.h"
 #include "util/fs.h"
 #include "util/text.h"
 
@@ -24,17 +24,19 @@ struct RemoteObject {
 
 Result<std::vector<RemoteObject>> read_remote_schema(RemoteClient& remote, SnapshotStats& stats) {
   auto result = TS_TRY(remote.execute(
-      SqlStatement{"SELECT type, name, tbl_name, sql FROM sqlite_schema WHERE sql IS NOT NULL", {}}, Retry::safe));
+      SqlStatement{"SELECT type, name, tbl_name, sql FROM sqlite_schema WHERE sql IS NOT NULL", {}},
+      Retry::safe));
   ++stats.requests;
   std::vector<RemoteObject> out;
   for (const auto& row : result.rows) {
-    if (row.size() != 4) return Error(ErrorKind::protocol, "unexpected answer from the server: sqlite_schema row");
+    if (row.size() != 4)
+      return Error(ErrorKind::protocol, "unexpected answer from the server: sqlite_schema row");
     auto text = [](const Value& v) { return v.type() == ValueType::text ? v.as_bytes() : std::string(); };
     RemoteObject o{text(row[0]), text(row[1]), text(row[2]), text(row[3])};
     if (db::is_internal_name(o.name) || db::is_internal_name(o.tbl_name)) continue;
     if (o.type == "table" && starts_with_icase(o.sql, "CREATE VIRTUAL TABLE"))
-      return Error(ErrorKind::refused,
-                   fmt::format("table {}: virtual tables are not supported by turso-sync", quote_identifier(o.name)));
+      return Error(ErrorKind::refused, fmt::format("table {}: virtual tables are not supported by turso-sync",
+                                                   quote_identifier(o.name)));
     out.push_back(std::move(o));
   }
   return out;
@@ -65,17 +67,20 @@ std::string type_tag(const std::string& q) {
       q);
 }
 
-Result<TablePlan> plan_table(db::Database& local, const std::string& table, std::vector<std::string>& warnings) {
+Result<TablePlan> plan_table(db::Database& local, const std::string& table,
+                             std::vector<std::string>& warnings) {
   db::TableInfo info = TS_TRY(db::read_table_info(local, table));
   TablePlan plan;
   plan.name = table;
   std::vector<std::string> select_list, tags, insert_cols;
   if (!info.without_rowid) {
     if (info.rowid_expr.empty())
-      return Error(ErrorKind::refused,
-                   fmt::format("table {}: its columns shadow rowid, _rowid_ and oid and it has no INTEGER PRIMARY KEY, "
-                               "so its rows cannot be addressed; rename a column",
-                               quote_identifier(table)));
+      return Error(
+          ErrorKind::refused,
+          fmt::format(
+              "table {}: its columns shadow rowid, _rowid_ and oid and it has no INTEGER PRIMARY KEY, "
+              "so its rows cannot be addressed; rename a column",
+              quote_identifier(table)));
     if (info.rowid_alias < 0) {
       plan.rowid_first = true;
       select_list.push_back(info.rowid_expr);
@@ -84,7 +89,8 @@ Result<TablePlan> plan_table(db::Database& local, const std::string& table, std:
     }
     plan.key_exprs.push_back(info.rowid_expr);
     if (!info.has_declared_key())
-      warnings.push_back(fmt::format("table {} has no PRIMARY KEY: rows are matched by rowid", quote_identifier(table)));
+      warnings.push_back(
+          fmt::format("table {} has no PRIMARY KEY: rows are matched by rowid", quote_identifier(table)));
   }
   for (int idx : info.stored_columns()) {
     std::string q = quote_identifier(info.columns[idx].name);
@@ -123,23 +129,31 @@ Result<TablePlan> plan_table(db::Database& local, const std::string& table, std:
 // Restores the exact values of one encoded row in place (drops the trailing tag column).
 Status decode_row(std::vector<Value>& row, const TablePlan& plan) {
   if (row.empty() || row.back().type() != ValueType::text)
-    return Error(ErrorKind::protocol, fmt::format("unexpected row shape from table {}", quote_identifier(plan.name)));
+    return Error(ErrorKind::protocol,
+                 fmt::format("unexpected row shape from table {}", quote_identifier(plan.name)));
   std::string tags = row.back().as_bytes();
   row.pop_back();
   size_t offset = plan.rowid_first ? 1 : 0;
   if (tags.size() != row.size() - offset && !(tags.empty() && row.size() == offset))
-    return Error(ErrorKind::protocol, fmt::format("unexpected row shape from table {}", quote_identifier(plan.name)));
+    return Error(ErrorKind::protocol,
+                 fmt::format("unexpected row shape from table {}", quote_identifier(plan.name)));
   for (size_t i = 0; i < tags.size(); ++i) {
     Value& v = row[offset + i];
     switch (tags[i]) {
       case 't':
         if (v.type() != ValueType::blob)
-          return Error(ErrorKind::protocol, fmt::format("unexpected encoding in table {}", quote_identifier(plan.name)));
+          return Error(ErrorKind::protocol,
+                       fmt::format("unexpected encoding in table {}", quote_identifier(plan.name)));
         v = Value::text(v.as_bytes());
         break;
-      case 'P': v = Value::real(std::numeric_limits<double>::infinity()); break;
-      case 'M': v = Value::real(-std::numeric_limits<double>::infinity()); break;
-      default: break;
+      case 'P':
+        v = Value::real(std::numeric_limits<double>::infinity());
+        break;
+      case 'M':
+        v = Value::real(-std::numeric_limits<double>::infinity());
+        break;
+      default:
+        break;
     }
   }
   return {};
@@ -193,13 +207,14 @@ Status copy_table(RemoteClient& remote, db::Database& local, const TablePlan& pl
     if (rows < limit) break;
     // Aim the next page at `page_bytes` from the bytes per row seen so far.
     double per_row = static_cast<double>(bytes) / static_cast<double>(std::max<size_t>(rows, 1));
-    limit = static_cast<size_t>(std::clamp(static_cast<double>(page_bytes) / std::max(per_row, 1.0), 16.0, 20000.0));
+    limit = static_cast<size_t>(
+        std::clamp(static_cast<double>(page_bytes) / std::max(per_row, 1.0), 16.0, 20000.0));
   }
   return {};
 }
 
-Result<SnapshotStats> download_into(RemoteClient& remote, db::Database& local, const ProgressCallback& on_progress,
-                                    size_t page_bytes) {
+Result<SnapshotStats> download_into(RemoteClient& remote, db::Database& local,
+                                    const ProgressCallback& on_progress, size_t page_bytes) {
   SnapshotStats stats;
   Progress progress;
   progress.phase = "schema";
@@ -212,18 +227,21 @@ Result<SnapshotStats> download_into(RemoteClient& remote, db::Database& local, c
     if (o.type != "table") continue;
     auto st = local.exec(o.sql);
     if (!st.ok())
-      return st.error().context(fmt::format("create table {} from the remote's definition", quote_identifier(o.name)));
+      return st.error().context(
+          fmt::format("create table {} from the remote's definition", quote_identifier(o.name)));
     tables.push_back(o.name);
   }
   // Row counts, for progress: one request for all tables.
   if (on_progress && !tables.empty()) {
     std::vector<SqlStatement> counts;
-    for (const auto& t : tables) counts.push_back({fmt::format("SELECT count(*) FROM {}", quote_identifier(t)), {}});
+    for (const auto& t : tables)
+      counts.push_back({fmt::format("SELECT count(*) FROM {}", quote_identifier(t)), {}});
     auto results = TS_TRY(remote.execute(counts, Retry::safe));
     ++stats.requests;
     progress.rows_total = 0;
     for (const auto& r : results)
-      if (!r.rows.empty() && r.rows[0][0].type() == ValueType::integer) progress.rows_total += r.rows[0][0].as_integer();
+      if (!r.rows.empty() && r.rows[0][0].type() == ValueType::integer)
+        progress.rows_total += r.rows[0][0].as_integer();
   }
   for (const auto& t : tables) {
     TablePlan plan = TS_TRY(plan_table(local, t, stats.warnings));
@@ -249,8 +267,8 @@ Result<SnapshotStats> download_into(RemoteClient& remote, db::Database& local, c
 
 }  // namespace
 
-Result<SnapshotStats> download_snapshot(RemoteClient& remote, const std::string& path, const ProgressCallback& progress,
-                                        size_t page_bytes) {
+Result<SnapshotStats> download_snapshot(RemoteClient& remote, const std::string& path,
+                                        const ProgressCallback& progress, size_t page_bytes) {
   ::unlink(path.c_str());
   auto result = [&]() -> Result<SnapshotStats> {
     db::Database local = TS_TRY(db::Database::open(path, db::OpenMode::create));

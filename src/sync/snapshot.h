@@ -1,8 +1,8 @@
-// The universal pull path (SPEC §4): copies the remote's user schema and rows into a new local SQLite file via
-// SQL over Hrana, paged by rowid or primary key so each response stays a few MB and memory stays bounded.
+// The universal pull path (SPEC §4): copies the remote's user schema and rows into a new local SQLite file
+// via SQL over Hrana, paged by rowid or primary key so each response stays a few MB and memory stays bounded.
 //
-// Exactness: every column is selected through an encoding expression, because JSON cannot carry TEXT that is not
-// valid UTF-8 (the server substitutes U+FFFD) nor infinite REALs (the server sends null). TEXT travels as
+// Exactness: every column is selected through an encoding expression, because JSON cannot carry TEXT that is
+// not valid UTF-8 (the server substitutes U+FFFD) nor infinite REALs (the server sends null). TEXT travels as
 // CAST(c AS BLOB) and infinities as NULL; one extra column per row holds a type tag per column
 // ('t' text, 'P' +Inf, 'M' -Inf, '.' other) that restores them.
 #pragma once
@@ -26,7 +26,7 @@ struct SnapshotStats {
 
 // Downloads into `path`, which must not exist; on error `path` is removed. The file is complete and durable
 // (fsynced) on success. Target response size per page: `page_bytes`.
-Result<SnapshotStats> download_snapshot(RemoteClient& remote, const std::string& path, const ProgressCallback& progress,
-                                        size_t page_bytes = 2 << 20);
+Result<SnapshotStats> download_snapshot(RemoteClient& remote, const std::string& path,
+                                        const ProgressCallback& progress, size_t page_bytes = 2 << 20);
 
 }  // namespace turso_sync

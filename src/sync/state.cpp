@@ -21,7 +21,8 @@ Result<std::optional<SyncState>> load_state(const std::string& state_dir) {
   simdjson::dom::parser parser;
   simdjson::dom::element root;
   if (parser.parse(text).get(root) != simdjson::SUCCESS || !root.is_object())
-    return Error(ErrorKind::local_db, fmt::format("{} is not valid JSON; delete it and run `turso-sync init`", path));
+    return Error(ErrorKind::local_db,
+                 fmt::format("{} is not valid JSON; delete it and run `turso-sync init`", path));
   SyncState s;
   auto str = [&](const char* key) -> std::string {
     std::string_view v;
@@ -45,14 +46,22 @@ Status save_state(const std::string& state_dir, const SyncState& s) {
   TS_TRY_STATUS(make_dirs(state_dir));
   JsonWriter w;
   w.begin_object()
-      .key("version").integer(1)
-      .key("remote_url").string(s.remote_url)
-      .key("protocol").string(s.protocol)
-      .key("remote_revision").string(s.remote_revision)
-      .key("last_pull_at").string(s.last_pull_at)
-      .key("last_push_at").string(s.last_push_at)
-      .key("replica_tables").integer(s.replica_tables)
-      .key("replica_rows").integer(s.replica_rows)
+      .key("version")
+      .integer(1)
+      .key("remote_url")
+      .string(s.remote_url)
+      .key("protocol")
+      .string(s.protocol)
+      .key("remote_revision")
+      .string(s.remote_revision)
+      .key("last_pull_at")
+      .string(s.last_pull_at)
+      .key("last_push_at")
+      .string(s.last_push_at)
+      .key("replica_tables")
+      .integer(s.replica_tables)
+      .key("replica_rows")
+      .integer(s.replica_rows)
       .end_object();
   return atomic_write_file(state_dir + "/state.json", w.str() + "\n", 0600);
 }

@@ -27,8 +27,8 @@ Status save_state(const std::string& state_dir, const SyncState& state);
 Status record_pull(const std::string& state_dir, const std::string& remote_url, const std::string& protocol,
                    int64_t tables, int64_t rows);
 
-// An exclusive lock on <state_dir>/lock, held until destruction. Fails at once with ErrorKind::busy when another
-// turso-sync process holds it (the message names that process's pid).
+// An exclusive lock on <state_dir>/lock, held until destruction. Fails at once with ErrorKind::busy when
+// another turso-sync process holds it (the message names that process's pid).
 class StateLock {
  public:
   static Result<StateLock> acquire(const std::string& state_dir);

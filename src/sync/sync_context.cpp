@@ -31,7 +31,9 @@ FileInfo file_info(const std::string& path) {
   return f;
 }
 
-std::string pending_init_marker(const Config& c) { return c.state_dir + "/init.pending"; }
+std::string pending_init_marker(const Config& c) {
+  return c.state_dir + "/init.pending";
+}
 
 // Removes "<path>.tmp-<pid>" files left by a turso-sync process that no longer runs (killed mid-way).
 void remove_stale_temp_files(const std::string& path) {
@@ -60,7 +62,8 @@ SyncContext::SyncContext(Config config, std::unique_ptr<HttpTransport> transport
 
 SyncContext::~SyncContext() = default;
 
-Result<std::unique_ptr<SyncContext>> SyncContext::open(Config config, std::unique_ptr<HttpTransport> transport) {
+Result<std::unique_ptr<SyncContext>> SyncContext::open(Config config,
+                                                       std::unique_ptr<HttpTransport> transport) {
   return std::unique_ptr<SyncContext>(new SyncContext(std::move(config), std::move(transport)));
 }
 
@@ -80,17 +83,19 @@ Result<InitReport> SyncContext::init(const InitOptions& options) {
     unchanged = changes.ok() && !changes->has_changes();
   }
   if (working_exists && !options.force && !unchanged)
-    return Error(ErrorKind::refused,
-                 fmt::format("init: working copy {} already exists and may hold local changes; nothing was changed. "
-                             "Run `turso-sync pull` to bring it up to date, or `turso-sync init --force` to replace "
-                             "it with the remote's content (its local changes would be lost)",
-                             c.working_path));
+    return Error(
+        ErrorKind::refused,
+        fmt::format("init: working copy {} already exists and may hold local changes; nothing was changed. "
+                    "Run `turso-sync pull` to bring it up to date, or `turso-sync init --force` to replace "
+                    "it with the remote's content (its local changes would be lost)",
+                    c.working_path));
   RemoteClient* client = TS_TRY(remote());
   StateLock lock = TS_TRY(StateLock::acquire(c.state_dir));
   remove_stale_temp_files(c.replica_path);
   remove_stale_temp_files(c.working_path);
 
-  // The marker says "replica and working copy may disagree": set before either changes, cleared after both did.
+  // The marker says "replica and working copy may disagree": set before either changes, cleared after both
+  // did.
   TS_TRY_STATUS(atomic_write_file(pending_init_marker(c), utc_timestamp() + "\n", 0600));
   std::string tmp_replica = fmt::format("{}.tmp-{}", c.replica_path, ::getpid());
   auto snapshot = download_snapshot(*client, tmp_replica, options.progress);
@@ -111,8 +116,9 @@ Result<InitReport> SyncContext::init(const InitOptions& options) {
   };
   if (working_exists && !unchanged && file_exists(c.replica_path)) {
     // --force: save what is discarded first (restorable with the sqlite3 shell).
-    auto sql = changes_as_sql(c.replica_path, c.working_path,
-                              fmt::format("local changes discarded by `turso-sync init --force` at {}", utc_timestamp()));
+    auto sql = changes_as_sql(
+        c.replica_path, c.working_path,
+        fmt::format("local changes discarded by `turso-sync init --force` at {}", utc_timestamp()));
     if (sql.ok()) {
       auto saved = save_discarded(c, *sql);
       if (!saved.ok()) return fail(saved.error());
@@ -174,8 +180,10 @@ Result<StatusReport> SyncContext::status(const StatusOptions& options) {
     r.warnings.push_back("a previous `turso-sync init` did not finish: run `turso-sync init --force`");
   if (r.initialized) {
     auto pending = local_changes();
-    if (pending.ok()) r.pending = std::move(pending).value();
-    else r.pending_error = pending.error().message();
+    if (pending.ok())
+      r.pending = std::move(pending).value();
+    else
+      r.pending_error = pending.error().message();
   }
   auto state = TS_TRY(load_state(c.state_dir));
   if (state) {
@@ -209,8 +217,9 @@ Result<StatusReport> SyncContext::status(const StatusOptions& options) {
 
 Result<sqlite3*> SyncContext::open_working_copy() {
   if (!file_exists(m_config.working_path) || !file_exists(m_config.replica_path))
-    return Error(ErrorKind::refused, fmt::format("working copy {} is not initialized: run `turso-sync init` first",
-                                                 m_config.working_path));
+    return Error(ErrorKind::refused,
+                 fmt::format("working copy {} is not initialized: run `turso-sync init` first",
+                             m_config.working_path));
   db::Database db = TS_TRY(db::Database::open(m_config.working_path, db::OpenMode::read_write));
   return db.release();
 }

@@ -127,7 +127,11 @@ std::string format_utc(const char* pattern) {
 }
 }  // namespace
 
-std::string utc_timestamp() { return format_utc("%Y-%m-%dT%H:%M:%SZ"); }
-std::string utc_timestamp_for_file() { return format_utc("%Y%m%dT%H%M%SZ"); }
+std::string utc_timestamp() {
+  return format_utc("%Y-%m-%dT%H:%M:%SZ");
+}
+std::string utc_timestamp_for_file() {
+  return format_utc("%Y%m%dT%H%M%SZ");
+}
 
 }  // namespace turso_sync

@@ -10,7 +10,8 @@
 
 namespace turso_sync {
 
-// Writes `content` to `path` atomically with permission `mode` (e.g. 0600): readers see the old or the new file.
+// Writes `content` to `path` atomically with permission `mode` (e.g. 0600): readers see the old or the new
+// file.
 Status atomic_write_file(const std::string& path, std::string_view content, unsigned mode);
 // Renames `from` over `to` and makes both the file and the rename durable.
 Status durable_rename(const std::string& from, const std::string& to);

@@ -18,7 +18,8 @@ class JsonWriter {
   JsonWriter& key(std::string_view name);
   JsonWriter& string(std::string_view value);
   JsonWriter& integer(int64_t value);
-  // A finite double, shortest round-trip form. Non-finite values are a programmer error (JSON cannot carry them).
+  // A finite double, shortest round-trip form. Non-finite values are a programmer error (JSON cannot carry
+  // them).
   JsonWriter& real(double value);
   JsonWriter& boolean(bool value);
   JsonWriter& null();

@@ -18,7 +18,8 @@ std::string format_real(double v);
 
 // SQL identifier quoting: "name" with embedded quotes doubled. Always quotes, so keywords and odd names work.
 std::string quote_identifier(std::string_view name);
-// SQL string literal: 'text' with embedded quotes doubled (no handling of NUL; see the SQL renderer for that).
+// SQL string literal: 'text' with embedded quotes doubled (no handling of NUL; see the SQL renderer for
+// that).
 std::string quote_literal(std::string_view text);
 
 // For messages: control characters and invalid UTF-8 escaped, the rest as is.

@@ -11,11 +11,16 @@ namespace turso_sync {
 
 const char* to_string(ValueType type) {
   switch (type) {
-    case ValueType::null: return "null";
-    case ValueType::integer: return "integer";
-    case ValueType::real: return "real";
-    case ValueType::text: return "text";
-    case ValueType::blob: return "blob";
+    case ValueType::null:
+      return "null";
+    case ValueType::integer:
+      return "integer";
+    case ValueType::real:
+      return "real";
+    case ValueType::text:
+      return "text";
+    case ValueType::blob:
+      return "blob";
   }
   return "unknown";
 }
@@ -23,11 +28,15 @@ const char* to_string(ValueType type) {
 bool operator==(const Value& a, const Value& b) {
   if (a.type() != b.type()) return false;
   switch (a.type()) {
-    case ValueType::null: return true;
-    case ValueType::integer: return a.as_integer() == b.as_integer();
-    case ValueType::real: return std::bit_cast<uint64_t>(a.as_real()) == std::bit_cast<uint64_t>(b.as_real());
+    case ValueType::null:
+      return true;
+    case ValueType::integer:
+      return a.as_integer() == b.as_integer();
+    case ValueType::real:
+      return std::bit_cast<uint64_t>(a.as_real()) == std::bit_cast<uint64_t>(b.as_real());
     case ValueType::text:
-    case ValueType::blob: return a.as_bytes() == b.as_bytes();
+    case ValueType::blob:
+      return a.as_bytes() == b.as_bytes();
   }
   return false;
 }
@@ -36,11 +45,15 @@ namespace {
 
 int class_rank(ValueType t) {
   switch (t) {
-    case ValueType::null: return 0;
+    case ValueType::null:
+      return 0;
     case ValueType::integer:
-    case ValueType::real: return 1;
-    case ValueType::text: return 2;
-    case ValueType::blob: return 3;
+    case ValueType::real:
+      return 1;
+    case ValueType::text:
+      return 2;
+    case ValueType::blob:
+      return 3;
   }
   return 4;
 }
@@ -65,7 +78,8 @@ int compare(const Value& a, const Value& b) {
   int ra = class_rank(a.type()), rb = class_rank(b.type());
   if (ra != rb) return ra < rb ? -1 : 1;
   switch (a.type()) {
-    case ValueType::null: return 0;
+    case ValueType::null:
+      return 0;
     case ValueType::integer:
     case ValueType::real: {
       int c = 0;
@@ -104,11 +118,18 @@ size_t Value::payload_size() const {
 std::string describe(const Value& value, size_t max_chars) {
   std::string out;
   switch (value.type()) {
-    case ValueType::null: return "NULL";
-    case ValueType::integer: return std::to_string(value.as_integer());
-    case ValueType::real: return format_real(value.as_real());
-    case ValueType::text: out = "'" + printable(value.as_bytes()) + "'"; break;
-    case ValueType::blob: out = "X'" + to_hex(value.as_bytes()) + "'"; break;
+    case ValueType::null:
+      return "NULL";
+    case ValueType::integer:
+      return std::to_string(value.as_integer());
+    case ValueType::real:
+      return format_real(value.as_real());
+    case ValueType::text:
+      out = "'" + printable(value.as_bytes()) + "'";
+      break;
+    case ValueType::blob:
+      out = "X'" + to_hex(value.as_bytes()) + "'";
+      break;
   }
   if (out.size() > max_chars) out = out.substr(0, max_chars) + "…";
   return out;

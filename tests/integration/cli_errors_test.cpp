@@ -1,4 +1,5 @@
-// Bad input and unreachable remotes: each gets a clear message, the exit code of SPEC §3, and changes no file.
+// Bad input and unreachable remotes: each gets a clear message, the exit code of SPEC §3, and changes no
+// file.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -55,7 +56,8 @@ TEST(CliErrors, NothingListeningIsUnreachableNamingTheUrl) {
 TEST(CliErrors, Http401IsAuthenticationFailure) {
   FakeHttpServer server(FakeHttpServer::response(401, "{\"error\":\"Unauthorized\"}"));
   TempDir dir;
-  auto r = run_cli({"init"}, {"TURSO_DATABASE_URL=" + server.url(), "TURSO_AUTH_TOKEN=" + kToken}, dir.path());
+  auto r =
+      run_cli({"init"}, {"TURSO_DATABASE_URL=" + server.url(), "TURSO_AUTH_TOKEN=" + kToken}, dir.path());
   EXPECT_EQ(r.exit_code, 4) << r.err;
   EXPECT_NE(r.err.find("authentication failed"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find(kToken), std::string::npos);
@@ -65,7 +67,8 @@ TEST(CliErrors, Http401IsAuthenticationFailure) {
 }
 
 TEST(CliErrors, GarbageAnswerIsAProtocolErrorNotACrash) {
-  FakeHttpServer server(FakeHttpServer::response(200, "<html>hello, I am a captive portal</html>", "text/html"));
+  FakeHttpServer server(
+      FakeHttpServer::response(200, "<html>hello, I am a captive portal</html>", "text/html"));
   TempDir dir;
   auto r = run_cli({"init"}, {"TURSO_DATABASE_URL=" + server.url()}, dir.path());
   EXPECT_EQ(r.exit_code, 1) << r.err;
@@ -77,7 +80,8 @@ TEST(CliErrors, TruncatedAnswerIsAClearError) {
   std::string body =
       R"({"baton":null,"base_url":null,"results":[{"type":"ok","response":{"type":"execute","result":{"cols":[)";
   // Claims more bytes than it sends, then closes the connection.
-  std::string raw = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n" + body;
+  std::string raw =
+      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n" + body;
   FakeHttpServer server(raw);
   TempDir dir;
   auto r = run_cli({"init"}, {"TURSO_DATABASE_URL=" + server.url()}, dir.path());
@@ -149,7 +153,8 @@ TEST(CliErrors, StatusJsonDescribesFilesAndRemote) {
 }
 
 TEST(CliErrors, EveryCommandHasHelpAndUnbuiltOnesSaySo) {
-  for (const std::string cmd : {"init", "status", "diff", "pull", "push", "sync", "reset", "copy", "workflow", "watch"}) {
+  for (const std::string cmd :
+       {"init", "status", "diff", "pull", "push", "sync", "reset", "copy", "workflow", "watch"}) {
     auto help = run_cli({cmd, "--help"});
     EXPECT_EQ(help.exit_code, 0) << cmd;
     EXPECT_NE(help.out.find("Usage"), std::string::npos) << cmd << ": " << help.out;

@@ -6,8 +6,8 @@
 
 #include <chrono>
 #include <fstream>
-#include <thread>
 #include <sstream>
+#include <thread>
 
 #include "support/test_env.h"
 
@@ -37,14 +37,16 @@ const std::vector<std::string> kMixedSchema = {
     "(2, 'b@example.org', NULL, 0.0, NULL, 1), (7, 'c@example.org', 'it''s \"q\"', 5e-324, x'', 0), "
     "(9223372036854775807, 'max@example.org', '', 1e308, NULL, -9223372036854775808)",
     "CREATE TABLE kv (k TEXT, n INTEGER, v, PRIMARY KEY (k, n)) WITHOUT ROWID",
-    "INSERT INTO kv VALUES ('a', 1, 'x'), ('a', 2, 2.2250738585072014e-308), ('b', -5, NULL), ('', 0, x'01'), ('neg zero', 0, -0.0)",
+    "INSERT INTO kv VALUES ('a', 1, 'x'), ('a', 2, 2.2250738585072014e-308), ('b', -5, NULL), ('', 0, "
+    "x'01'), ('neg zero', 0, -0.0)",
     "CREATE TABLE log (at TEXT, message TEXT)",
     "INSERT INTO log VALUES ('t1', 'first'), ('t1', 'first'), (NULL, 'dup rows')",
     "CREATE TABLE \"odd \"\"name\"\" ü\" (\"select\" INTEGER PRIMARY KEY, \"a b\" TEXT, \"x\"\"y\" REAL)",
     "INSERT INTO \"odd \"\"name\"\" ü\" VALUES (1, 'space', 1.5), (2, 'quote', -2.25)",
     "CREATE INDEX emails_due ON emails (send_at, sent)",
     "CREATE VIEW pending AS SELECT id, recipient FROM emails WHERE sent = 0",
-    "CREATE TRIGGER emails_touch AFTER UPDATE ON emails BEGIN INSERT INTO log VALUES (NEW.id, 'updated'); END",
+    "CREATE TRIGGER emails_touch AFTER UPDATE ON emails BEGIN INSERT INTO log VALUES (NEW.id, 'updated'); "
+    "END",
 };
 
 TEST(Init, CopiesEveryKindOfObjectExactly) {
@@ -64,11 +66,13 @@ TEST(Init, CopiesEveryKindOfObjectExactly) {
   expect_same_rows(server.url(), replica, "SELECT * FROM \"odd \"\"name\"\" ü\" ORDER BY 1");
   expect_same_rows(server.url(), replica, "SELECT * FROM pending ORDER BY id");
   // Same schema objects (names and kinds); the SQL text is the server's own normal form.
-  expect_same_rows(server.url(), replica,
-                   "SELECT type, name, tbl_name FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' ORDER BY name");
+  expect_same_rows(
+      server.url(), replica,
+      "SELECT type, name, tbl_name FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' ORDER BY name");
   // The working copy starts equal to the replica, and the trigger works there.
   std::string working = dir.file("working_copy.db");
-  EXPECT_EQ(local_rows(working, "SELECT * FROM emails ORDER BY id"), local_rows(replica, "SELECT * FROM emails ORDER BY id"));
+  EXPECT_EQ(local_rows(working, "SELECT * FROM emails ORDER BY id"),
+            local_rows(replica, "SELECT * FROM emails ORDER BY id"));
   EXPECT_EQ(local_rows(working, "SELECT type, name FROM sqlite_schema ORDER BY name"),
             local_rows(replica, "SELECT type, name FROM sqlite_schema ORDER BY name"));
   auto integrity = local_rows(replica, "PRAGMA integrity_check");
@@ -86,14 +90,16 @@ TEST(Init, PagesLargeTablesAndKeepsInfinityAndNulBytes) {
   LocalServer server;
   ASSERT_TRUE(server.started());
   // Wide rows force several pages per table (the page target is ~2 MB).
-  remote_exec(server.url(), {"CREATE TABLE big (id INTEGER PRIMARY KEY, pad BLOB, r REAL, t TEXT)",
-                             "INSERT INTO big VALUES (1, randomblob(60000), 9e999, 'a'), (2, NULL, -9e999, 'b')",
-                             "CREATE TABLE wr (a TEXT, b BLOB, pad BLOB, PRIMARY KEY (a, b)) WITHOUT ROWID"});
+  remote_exec(server.url(),
+              {"CREATE TABLE big (id INTEGER PRIMARY KEY, pad BLOB, r REAL, t TEXT)",
+               "INSERT INTO big VALUES (1, randomblob(60000), 9e999, 'a'), (2, NULL, -9e999, 'b')",
+               "CREATE TABLE wr (a TEXT, b BLOB, pad BLOB, PRIMARY KEY (a, b)) WITHOUT ROWID"});
   for (int i = 0; i < 6; ++i) {
     remote_exec(server.url(), {"INSERT INTO big (pad, r, t) SELECT randomblob(60000), random() / 7.0, "
                                "'x' || char(0) || 'y' FROM big LIMIT 40"});
   }
-  remote_exec(server.url(), {"INSERT INTO wr SELECT 'k' || (id % 3), CAST(id AS BLOB), randomblob(50000) FROM big"});
+  remote_exec(server.url(),
+              {"INSERT INTO wr SELECT 'k' || (id % 3), CAST(id AS BLOB), randomblob(50000) FROM big"});
   TempDir dir;
   auto r = run_cli({"init"}, {"TURSO_DATABASE_URL=" + server.url()}, dir.path());
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
@@ -115,7 +121,8 @@ TEST(Init, PagesLargeTablesAndKeepsInfinityAndNulBytes) {
 TEST(Init, RefusesExistingWorkingCopyAndChangesNothing) {
   LocalServer server;
   ASSERT_TRUE(server.started());
-  remote_exec(server.url(), {"CREATE TABLE t (id INTEGER PRIMARY KEY, x)", "INSERT INTO t VALUES (1, 'remote')"});
+  remote_exec(server.url(),
+              {"CREATE TABLE t (id INTEGER PRIMARY KEY, x)", "INSERT INTO t VALUES (1, 'remote')"});
   TempDir dir;
   std::string working = dir.file("working_copy.db");
   {
@@ -133,7 +140,8 @@ TEST(Init, RefusesExistingWorkingCopyAndChangesNothing) {
 TEST(Init, ForceReplacesWorkingCopyInPlace) {
   LocalServer server;
   ASSERT_TRUE(server.started());
-  remote_exec(server.url(), {"CREATE TABLE t (id INTEGER PRIMARY KEY, x)", "INSERT INTO t VALUES (1, 'remote')"});
+  remote_exec(server.url(),
+              {"CREATE TABLE t (id INTEGER PRIMARY KEY, x)", "INSERT INTO t VALUES (1, 'remote')"});
   TempDir dir;
   ASSERT_EQ(run_cli({"init"}, {"TURSO_DATABASE_URL=" + server.url()}, dir.path()).exit_code, 0);
   std::string working = dir.file("working_copy.db");
@@ -156,13 +164,15 @@ TEST(Init, ForceReplacesWorkingCopyInPlace) {
   EXPECT_EQ(fs::status(saved).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
   auto restored = run_command({"sqlite3", working, ".read " + saved});
   ASSERT_EQ(restored.exit_code, 0) << restored.err;
-  EXPECT_EQ(local_rows(working, "SELECT x FROM t WHERE id = 2"), (std::vector<std::vector<Value>>{{Value::text("local")}}));
+  EXPECT_EQ(local_rows(working, "SELECT x FROM t WHERE id = 2"),
+            (std::vector<std::vector<Value>>{{Value::text("local")}}));
 }
 
 TEST(Init, AgainWithoutLocalChangesNeedsNoForce) {
   LocalServer server;
   ASSERT_TRUE(server.started());
-  remote_exec(server.url(), {"CREATE TABLE t (id INTEGER PRIMARY KEY, x)", "INSERT INTO t VALUES (1, 'one')"});
+  remote_exec(server.url(),
+              {"CREATE TABLE t (id INTEGER PRIMARY KEY, x)", "INSERT INTO t VALUES (1, 'one')"});
   TempDir dir;
   ASSERT_EQ(run_cli({"init"}, {"TURSO_DATABASE_URL=" + server.url()}, dir.path()).exit_code, 0);
   remote_exec(server.url(), {"INSERT INTO t VALUES (2, 'two')"});
@@ -179,8 +189,9 @@ TEST(Init, AgainWithoutLocalChangesNeedsNoForce) {
 }
 
 void seed_rows(const std::string& url, int doublings, int blob_bytes) {
-  std::vector<std::string> setup = {"CREATE TABLE t (id INTEGER PRIMARY KEY, pad BLOB)",
-                                    "INSERT INTO t (pad) VALUES (randomblob(" + std::to_string(blob_bytes) + "))"};
+  std::vector<std::string> setup = {
+      "CREATE TABLE t (id INTEGER PRIMARY KEY, pad BLOB)",
+      "INSERT INTO t (pad) VALUES (randomblob(" + std::to_string(blob_bytes) + "))"};
   for (int i = 0; i < doublings; ++i)
     setup.push_back("INSERT INTO t (pad) SELECT randomblob(" + std::to_string(blob_bytes) + ") FROM t");
   remote_exec(url, setup);
@@ -224,8 +235,10 @@ TEST(Init, SlowTwoHundredThousandRowsWithBoundedMemory) {
   ASSERT_TRUE(server.started());
   // 2^18 = 262144 rows by doubling, then trimmed to 200000 (the server has no recursive CTEs).
   std::vector<std::string> setup = {
-      "CREATE TABLE emails (id INTEGER PRIMARY KEY, recipient TEXT NOT NULL, subject TEXT, send_at REAL, body BLOB)",
-      "INSERT INTO emails (recipient, subject, send_at, body) VALUES ('someone@example.org', 'subject', 1.5, x'00')"};
+      "CREATE TABLE emails (id INTEGER PRIMARY KEY, recipient TEXT NOT NULL, subject TEXT, send_at REAL, "
+      "body BLOB)",
+      "INSERT INTO emails (recipient, subject, send_at, body) VALUES ('someone@example.org', 'subject', 1.5, "
+      "x'00')"};
   for (int i = 0; i < 18; ++i)
     setup.push_back(
         "INSERT INTO emails (recipient, subject, send_at, body) SELECT 'user' || abs(random() % 100000) || "
@@ -237,7 +250,8 @@ TEST(Init, SlowTwoHundredThousandRowsWithBoundedMemory) {
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("\"rows\":200000"), std::string::npos) << r.out;
   std::string replica = dir.file("local_replica.db");
-  const std::string aggregate = "SELECT count(*), sum(id), sum(length(recipient)), count(DISTINCT send_at), hex(max(body)) FROM emails";
+  const std::string aggregate =
+      "SELECT count(*), sum(id), sum(length(recipient)), count(DISTINCT send_at), hex(max(body)) FROM emails";
   expect_same_rows(server.url(), replica, aggregate);
   expect_same_rows(server.url(), replica, "SELECT * FROM emails WHERE id % 997 = 0 ORDER BY id");
   std::printf("[ metric ] init of 200000 rows: peak RSS %ld KiB; %s\n", r.max_rss_kib, r.out.c_str());

@@ -53,13 +53,15 @@ TEST(RemoteValues, EveryEdgeValueRoundTripsExactly) {
   ASSERT_TRUE(server.started());
   auto client = client_for(server);
   ASSERT_TRUE(client);
-  ASSERT_TRUE(client->execute(SqlStatement{"CREATE TABLE v(id INTEGER PRIMARY KEY, x)", {}}, Retry::unsafe).ok());
+  ASSERT_TRUE(
+      client->execute(SqlStatement{"CREATE TABLE v(id INTEGER PRIMARY KEY, x)", {}}, Retry::unsafe).ok());
   auto values = edge_values();
   for (size_t i = 0; i < values.size(); ++i) {
     std::vector<Value> args{Value::integer(static_cast<int64_t>(i))};
     auto placeholder = exact_placeholder(values[i], args);
     ASSERT_TRUE(placeholder.ok());
-    auto r = client->execute(SqlStatement{"INSERT INTO v VALUES (?, " + *placeholder + ")", args}, Retry::unsafe);
+    auto r =
+        client->execute(SqlStatement{"INSERT INTO v VALUES (?, " + *placeholder + ")", args}, Retry::unsafe);
     ASSERT_TRUE(r.ok()) << i << ": " << r.error().message();
   }
   // Read back through the client under test.
@@ -67,13 +69,14 @@ TEST(RemoteValues, EveryEdgeValueRoundTripsExactly) {
   ASSERT_TRUE(result.ok()) << result.error().message();
   ASSERT_EQ(result->rows.size(), values.size());
   for (size_t i = 0; i < values.size(); ++i)
-    EXPECT_EQ(result->rows[i][1], values[i]) << "value " << i << ": sent " << describe(values[i]) << ", got "
-                                             << describe(result->rows[i][1]);
+    EXPECT_EQ(result->rows[i][1], values[i])
+        << "value " << i << ": sent " << describe(values[i]) << ", got " << describe(result->rows[i][1]);
   // And through the independent path.
   auto independent = remote_rows(server.url(), "SELECT id, x FROM v ORDER BY id");
   ASSERT_EQ(independent.size(), values.size());
   for (size_t i = 0; i < values.size(); ++i)
-    EXPECT_EQ(independent[i][1], values[i]) << "value " << i << " as seen by Python: " << describe(independent[i][1]);
+    EXPECT_EQ(independent[i][1], values[i])
+        << "value " << i << " as seen by Python: " << describe(independent[i][1]);
 }
 
 TEST(RemoteValues, InfinityTravelsAsLiteralAndIsRefusedByPlainJson) {
@@ -115,7 +118,8 @@ TEST(RemoteValues, InvalidUtf8TextIsRefusedNotAltered) {
   // Why refusing is right: the server itself replaces such bytes, even when sent as a BLOB cast to TEXT.
   auto seen = remote_rows(server.url(), "SELECT hex(CAST(x'ff41' AS TEXT))");
   ASSERT_EQ(seen.size(), 1u);
-  EXPECT_NE(seen[0][0], Value::text("FF41")) << "the server now stores invalid UTF-8: carry it as CAST(? AS TEXT)";
+  EXPECT_NE(seen[0][0], Value::text("FF41"))
+      << "the server now stores invalid UTF-8: carry it as CAST(? AS TEXT)";
 }
 
 TEST(RemoteValues, SqlErrorCarriesServerMessage) {
@@ -123,7 +127,8 @@ TEST(RemoteValues, SqlErrorCarriesServerMessage) {
   ASSERT_TRUE(server.started());
   auto client = client_for(server);
   ASSERT_TRUE(client);
-  ASSERT_TRUE(client->execute(SqlStatement{"CREATE TABLE u(id INTEGER PRIMARY KEY)", {}}, Retry::unsafe).ok());
+  ASSERT_TRUE(
+      client->execute(SqlStatement{"CREATE TABLE u(id INTEGER PRIMARY KEY)", {}}, Retry::unsafe).ok());
   ASSERT_TRUE(client->execute(SqlStatement{"INSERT INTO u VALUES (1)", {}}, Retry::unsafe).ok());
   auto dup = client->execute(SqlStatement{"INSERT INTO u VALUES (1)", {}}, Retry::unsafe);
   ASSERT_FALSE(dup.ok());
@@ -136,7 +141,8 @@ TEST(RemoteValues, BatchConditionsStopTheChainAndRollBack) {
   ASSERT_TRUE(server.started());
   auto client = client_for(server);
   ASSERT_TRUE(client);
-  ASSERT_TRUE(client->execute(SqlStatement{"CREATE TABLE b(id INTEGER PRIMARY KEY, x)", {}}, Retry::unsafe).ok());
+  ASSERT_TRUE(
+      client->execute(SqlStatement{"CREATE TABLE b(id INTEGER PRIMARY KEY, x)", {}}, Retry::unsafe).ok());
   ASSERT_TRUE(client->execute(SqlStatement{"INSERT INTO b VALUES (1, 'one')", {}}, Retry::unsafe).ok());
   std::vector<BatchStep> steps;
   steps.push_back({{"BEGIN IMMEDIATE", {}}, std::nullopt});
@@ -162,8 +168,9 @@ TEST(RemoteValues, BatchConditionsStopTheChainAndRollBack) {
 namespace turso_sync::testing {
 namespace {
 
-// Regression: tursodb 0.6.0 parses bound JSON floats inexactly (about 1 in 6 of these came back one unit in the
-// last place off, so guards never matched and pushed REALs drifted). REALs now travel as exact expressions.
+// Regression: tursodb 0.6.0 parses bound JSON floats inexactly (about 1 in 6 of these came back one unit in
+// the last place off, so guards never matched and pushed REALs drifted). REALs now travel as exact
+// expressions.
 TEST(RemoteValues, RandomRealsWrittenThroughPlaceholdersAreBitExact) {
   LocalServer server;
   ASSERT_TRUE(server.started());
@@ -178,7 +185,9 @@ TEST(RemoteValues, RandomRealsWrittenThroughPlaceholdersAreBitExact) {
   }
   for (double d : {5e-324, -5e-324, 2.2250738585072014e-308, 4.4501477170144023e-308, 1e308, -0.0, 1e-300})
     values.push_back(d);
-  ASSERT_TRUE(client->execute(SqlStatement{"CREATE TABLE r (id INTEGER PRIMARY KEY, x REAL, y)", {}}, Retry::unsafe).ok());
+  ASSERT_TRUE(
+      client->execute(SqlStatement{"CREATE TABLE r (id INTEGER PRIMARY KEY, x REAL, y)", {}}, Retry::unsafe)
+          .ok());
   for (size_t start = 0; start < values.size(); start += 100) {
     std::vector<SqlStatement> inserts;
     for (size_t i = start; i < std::min(values.size(), start + 100); ++i) {
@@ -203,8 +212,9 @@ TEST(RemoteValues, RandomRealsWrittenThroughPlaceholdersAreBitExact) {
     std::vector<Value> args;
     auto p = exact_placeholder(Value::real(values[i]), args);
     ASSERT_TRUE(p.ok());
-    auto r = client->execute(SqlStatement{"SELECT count(*) FROM r WHERE y = " + *p + " AND id = " + std::to_string(i), args},
-                             Retry::safe);
+    auto r = client->execute(
+        SqlStatement{"SELECT count(*) FROM r WHERE y = " + *p + " AND id = " + std::to_string(i), args},
+        Retry::safe);
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(r->rows[0][0], Value::integer(1)) << "value " << values[i];
   }

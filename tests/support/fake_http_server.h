@@ -10,7 +10,8 @@ namespace turso_sync::testing {
 
 class FakeHttpServer {
  public:
-  // `raw_response` is written as is after reading the request headers and body, then the connection is closed.
+  // `raw_response` is written as is after reading the request headers and body, then the connection is
+  // closed.
   explicit FakeHttpServer(std::string raw_response);
   ~FakeHttpServer();
   FakeHttpServer(const FakeHttpServer&) = delete;
@@ -20,7 +21,8 @@ class FakeHttpServer {
   int requests() const { return m_requests.load(); }
 
   // A complete HTTP/1.1 response with Content-Length.
-  static std::string response(int status, const std::string& body, const std::string& content_type = "application/json");
+  static std::string response(int status, const std::string& body,
+                              const std::string& content_type = "application/json");
 
  private:
   void serve();

@@ -131,7 +131,9 @@ void LocalServer::stop() {
   m_pid = -1;
 }
 
-LocalServer::~LocalServer() { stop(); }
+LocalServer::~LocalServer() {
+  stop();
+}
 
 CommandResult run_command(const std::vector<std::string>& argv, const std::vector<std::string>& env,
                           const std::string& cwd, const std::string& stdin_data) {
@@ -189,7 +191,8 @@ CommandResult run_command(const std::vector<std::string>& argv, const std::vecto
   return result;
 }
 
-pid_t spawn_cli(const std::vector<std::string>& args, const std::vector<std::string>& env, const std::string& cwd) {
+pid_t spawn_cli(const std::vector<std::string>& args, const std::vector<std::string>& env,
+                const std::string& cwd) {
   pid_t pid = fork();
   if (pid == 0) {
     int null_fd = open("/dev/null", O_RDWR);
@@ -223,7 +226,8 @@ CommandResult run_cli(const std::vector<std::string>& args, const std::vector<st
 }
 
 std::vector<std::string> remote_query(const std::string& url, const std::vector<std::string>& statements) {
-  std::vector<std::string> argv{access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3", std::string(TURSO_SYNC_SOURCE_DIR) + "/tests/support/hrana_query.py", url};
+  std::vector<std::string> argv{access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3",
+                                std::string(TURSO_SYNC_SOURCE_DIR) + "/tests/support/hrana_query.py", url};
   argv.insert(argv.end(), statements.begin(), statements.end());
   CommandResult r = run_command(argv);
   EXPECT_EQ(r.exit_code, 0) << "remote query failed: " << r.err;
@@ -285,18 +289,25 @@ std::vector<std::vector<Value>> local_rows(const std::string& path, const std::s
     std::vector<Value> values;
     for (int i = 0; i < sqlite3_column_count(stmt); ++i) {
       switch (sqlite3_column_type(stmt, i)) {
-        case SQLITE_INTEGER: values.push_back(Value::integer(sqlite3_column_int64(stmt, i))); break;
-        case SQLITE_FLOAT: values.push_back(Value::real(sqlite3_column_double(stmt, i))); break;
+        case SQLITE_INTEGER:
+          values.push_back(Value::integer(sqlite3_column_int64(stmt, i)));
+          break;
+        case SQLITE_FLOAT:
+          values.push_back(Value::real(sqlite3_column_double(stmt, i)));
+          break;
         case SQLITE_TEXT:
-          values.push_back(Value::text(std::string(reinterpret_cast<const char*>(sqlite3_column_text(stmt, i)),
-                                                   static_cast<size_t>(sqlite3_column_bytes(stmt, i)))));
+          values.push_back(
+              Value::text(std::string(reinterpret_cast<const char*>(sqlite3_column_text(stmt, i)),
+                                      static_cast<size_t>(sqlite3_column_bytes(stmt, i)))));
           break;
         case SQLITE_BLOB: {
           const char* p = static_cast<const char*>(sqlite3_column_blob(stmt, i));
-          values.push_back(Value::blob(std::string(p ? p : "", static_cast<size_t>(sqlite3_column_bytes(stmt, i)))));
+          values.push_back(
+              Value::blob(std::string(p ? p : "", static_cast<size_t>(sqlite3_column_bytes(stmt, i)))));
           break;
         }
-        default: values.push_back(Value::null());
+        default:
+          values.push_back(Value::null());
       }
     }
     out.push_back(std::move(values));
@@ -319,5 +330,7 @@ std::string render_rows(const std::vector<std::vector<Value>>& rows) {
 }  // namespace turso_sync::testing
 
 namespace turso_sync {
-void PrintTo(const Value& value, std::ostream* os) { *os << to_string(value.type()) << ":" << describe(value, 80); }
+void PrintTo(const Value& value, std::ostream* os) {
+  *os << to_string(value.type()) << ":" << describe(value, 80);
+}
 }  // namespace turso_sync

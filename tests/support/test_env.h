@@ -62,12 +62,14 @@ struct CommandResult {
   long max_rss_kib = 0;  // peak resident set size of the command (wait4's ru_maxrss)
 };
 
-// Runs `argv` with the extra environment `env` ("NAME=value"), in directory `cwd`; captures stdout and stderr.
+// Runs `argv` with the extra environment `env` ("NAME=value"), in directory `cwd`; captures stdout and
+// stderr.
 CommandResult run_command(const std::vector<std::string>& argv, const std::vector<std::string>& env = {},
                           const std::string& cwd = "", const std::string& stdin_data = "");
 
 // Starts the CLI in the background (output discarded); returns its pid. Wait with wait_exit_code().
-pid_t spawn_cli(const std::vector<std::string>& args, const std::vector<std::string>& env, const std::string& cwd);
+pid_t spawn_cli(const std::vector<std::string>& args, const std::vector<std::string>& env,
+                const std::string& cwd);
 int wait_exit_code(pid_t pid);
 
 // Runs the turso-sync CLI built with the tests.
@@ -95,6 +97,4 @@ namespace turso_sync {
 void PrintTo(const Value& value, std::ostream* os);
 }  // namespace turso_sync
 
-namespace turso_sync::testing {
-
-}  // namespace turso_sync::testing
+namespace turso_sync::testing {}  // namespace turso_sync::testing

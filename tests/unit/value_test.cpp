@@ -30,7 +30,8 @@ TEST(Value, CompareFollowsSqliteOrder) {
 }
 
 TEST(Text, FormatRealRoundTrips) {
-  for (double v : {0.1 + 0.2, -0.0, 5e-324, 2.2250738585072014e-308, 1e308, 9007199254740993.0, 1.0, 123456789.0}) {
+  for (double v :
+       {0.1 + 0.2, -0.0, 5e-324, 2.2250738585072014e-308, 1e308, 9007199254740993.0, 1.0, 123456789.0}) {
     std::string s = format_real(v);
     EXPECT_TRUE(s.find_first_of(".e") != std::string::npos) << s;
     EXPECT_EQ(std::bit_cast<uint64_t>(std::strtod(s.c_str(), nullptr)), std::bit_cast<uint64_t>(v)) << s;
@@ -56,9 +57,9 @@ TEST(Text, Utf8Validation) {
   EXPECT_TRUE(is_valid_utf8("héllo ✓ 𝄞"));
   EXPECT_TRUE(is_valid_utf8(std::string("a\0b", 3)));
   EXPECT_FALSE(is_valid_utf8("\xff"));
-  EXPECT_FALSE(is_valid_utf8("\xc0\xaf"));        // overlong
-  EXPECT_FALSE(is_valid_utf8("\xed\xa0\x80"));    // surrogate
-  EXPECT_FALSE(is_valid_utf8("\xe2\x82"));        // truncated
+  EXPECT_FALSE(is_valid_utf8("\xc0\xaf"));      // overlong
+  EXPECT_FALSE(is_valid_utf8("\xed\xa0\x80"));  // surrogate
+  EXPECT_FALSE(is_valid_utf8("\xe2\x82"));      // truncated
 }
 
 TEST(Text, QuoteIdentifier) {
