@@ -27,18 +27,6 @@ std::vector<std::string> env_for(const std::string& url) {
   return {"TURSO_DATABASE_URL=" + url};
 }
 
-void local_exec(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK) << path;
-  sqlite3_busy_timeout(db, 60000);
-  char* err = nullptr;
-  int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
-  std::string message = err ? err : "";
-  sqlite3_free(err);
-  sqlite3_close(db);
-  ASSERT_EQ(rc, SQLITE_OK) << sql << ": " << message;
-}
-
 int64_t local_count(const std::string& path, const std::string& sql) {
   auto rows = local_rows(path, sql);
   return rows.size() == 1 && !rows[0].empty() ? rows[0][0].as_integer() : -1;

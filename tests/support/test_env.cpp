@@ -271,6 +271,18 @@ std::vector<std::vector<Value>> remote_rows(const std::string& url, const std::s
   return out;
 }
 
+void local_exec(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK) << path;
+  sqlite3_busy_timeout(db, 60000);
+  char* err = nullptr;
+  int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
+  std::string message = err ? err : "";
+  sqlite3_free(err);
+  sqlite3_close(db);
+  ASSERT_EQ(rc, SQLITE_OK) << sql << ": " << message;
+}
+
 std::vector<std::vector<Value>> local_rows(const std::string& path, const std::string& sql) {
   std::vector<std::vector<Value>> out;
   sqlite3* db = nullptr;

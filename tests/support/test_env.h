@@ -85,6 +85,9 @@ void remote_exec(const std::string& url, const std::vector<std::string>& stateme
 // Rows of `sql` on the remote through the independent path, as exact Values (REALs parsed by Python's json
 // module and re-parsed here; TEXT as the server sent it; BLOBs from base64).
 std::vector<std::vector<Value>> remote_rows(const std::string& url, const std::string& sql);
+// Runs `sql` on a local SQLite file as an application would (own connection, 60 s busy timeout); fails the
+// test on error.
+void local_exec(const std::string& path, const std::string& sql);
 // Rows of `sql` on a local SQLite file, read with the plain SQLite C API.
 std::vector<std::vector<Value>> local_rows(const std::string& path, const std::string& sql);
 // Renders rows for assertion messages: one line per row, values with their types.
