@@ -74,22 +74,66 @@ std::string explain_guard(RemoteClient& remote, const PushBatch& batch, size_t s
   return out.empty() ? "the row changed on the remote" : out;
 }
 
-PushConflict conflict_for(RemoteClient& remote, const PushBatch& batch, size_t step,
-                          const std::string& error) {
+// A conflict named by its row only, without reading the remote.
+PushConflict conflict_for_unexplained(const PushBatch& batch, size_t step) {
   const StepOrigin& o = batch.origins[step];
   PushConflict c;
   c.table = o.table;
   c.key_names = o.key_names;
   c.key = o.key;
   c.operation = to_string(o.op);
+  c.detail = o.kind == StepOrigin::Kind::guard ? "the row changed on the remote"
+                                               : "a row with this key already exists on the remote";
+  return c;
+}
+
+PushConflict conflict_for(RemoteClient& remote, const PushBatch& batch, size_t step,
+                          const std::string& error) {
+  const StepOrigin& o = batch.origins[step];
+  PushConflict c = conflict_for_unexplained(batch, step);
   if (o.kind == StepOrigin::Kind::guard) {
     c.detail = explain_guard(remote, batch, step);
-  } else if (error.find("UNIQUE") != std::string::npos || error.find("PRIMARY KEY") != std::string::npos) {
-    c.detail = "a row with this key already exists on the remote";
-  } else {
+  } else if (error.find("UNIQUE") == std::string::npos && error.find("PRIMARY KEY") == std::string::npos) {
     c.detail = error;
   }
   return c;
+}
+
+// After the first conflict stopped a batch: every later step of the push that would conflict too, found by
+// running the steps' read-only probes against the remote as it is now (best effort: a probe that cannot run
+// reports nothing). Guards among the first kExplained conflicts are explained by reading the remote row.
+void add_later_conflicts(RemoteClient& remote, const std::vector<PushBatch>& batches, size_t first_batch,
+                         size_t first_step, std::vector<PushConflict>& conflicts) {
+  constexpr size_t kExplained = 50, kProbesPerRequest = 500;
+  std::vector<std::pair<size_t, size_t>> where;  // (batch, step) of each probe
+  std::vector<BatchStep> probes;
+  auto flush = [&] {
+    if (probes.empty()) return;
+    auto r = remote.batch(probes, Retry::safe);
+    for (size_t i = 0; r.ok() && i < r->size() && i < where.size(); ++i) {
+      const auto& result = (*r)[i].result;
+      if (!result || result->rows.empty() || result->rows[0].empty() ||
+          result->rows[0][0] != Value::integer(0))
+        continue;
+      const PushBatch& batch = batches[where[i].first];
+      PushConflict c = conflict_for_unexplained(batch, where[i].second);
+      if (batch.origins[where[i].second].kind == StepOrigin::Kind::guard && conflicts.size() < kExplained)
+        c.detail = explain_guard(remote, batch, where[i].second);
+      conflicts.push_back(std::move(c));
+    }
+    probes.clear();
+    where.clear();
+  };
+  for (size_t bi = first_batch; bi < batches.size(); ++bi) {
+    const PushBatch& batch = batches[bi];
+    for (size_t si = bi == first_batch ? first_step + 1 : 0; si < batch.origins.size(); ++si) {
+      if (!batch.origins[si].probe) continue;
+      probes.push_back({*batch.origins[si].probe, std::nullopt});
+      where.emplace_back(bi, si);
+      if (probes.size() == kProbesPerRequest) flush();
+    }
+  }
+  flush();
 }
 
 enum class BatchResult { committed, conflict, retry };
@@ -190,6 +234,7 @@ Result<PushReport> SyncContext::push(const PushOptions& options) {
           message.find("UNIQUE") != std::string::npos || message.find("PRIMARY KEY") != std::string::npos;
       if (origin.kind == StepOrigin::Kind::guard || (origin.kind == StepOrigin::Kind::row && key_exists)) {
         report.conflicts.push_back(conflict_for(*client, batch, failed, message));
+        add_later_conflicts(*client, batches, bi, failed, report.conflicts);
         outcome = BatchResult::conflict;
         break;
       }

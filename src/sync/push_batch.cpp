@@ -144,6 +144,14 @@ Status add_row(Builder& b, const TableDesc& t, const RowChange& row, bool force)
     key_predicate(t, row.key, ignored_args, names, ignored);
     origin.key_names = names;
     origin.description = row_description(origin);
+    if (!force && row.op == RowOp::insert) {
+      std::vector<Value> probe_args;
+      std::vector<std::string> probe_names;
+      std::string where = key_predicate(t, row.key, probe_args, probe_names, status);
+      if (!status.ok()) return status.error().context(fmt::format("push table {}", table));
+      origin.probe = SqlStatement{fmt::format("SELECT NOT EXISTS (SELECT 1 FROM {} WHERE {})", table, where),
+                                  std::move(probe_args)};
+    }
     b.add({fmt::format("INSERT {}INTO {} ({}) VALUES ({})", force ? "OR REPLACE " : "", table, cols, params),
            args},
           origin);
@@ -166,6 +174,7 @@ Status add_row(Builder& b, const TableDesc& t, const RowChange& row, bool force)
       guard.expected.push_back(row.old_values.at(c));
     }
     if (!status.ok()) return status.error().context(fmt::format("push table {}", table));
+    guard.probe = SqlStatement{fmt::format("SELECT EXISTS (SELECT 1 FROM {} WHERE {})", table, where), args};
     b.add({fmt::format("SELECT json(CASE WHEN EXISTS (SELECT 1 FROM {} WHERE {}) THEN '1' ELSE 'x' END)",
                        table, where),
            args},

@@ -17,6 +17,7 @@
 // chain stops. INSERTs need no guard: an existing key makes them fail.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,9 @@ struct StepOrigin {
   std::vector<std::string> guarded_columns;  // guard: the columns whose base values it checks
   std::vector<Value> expected;               // guard: those base values
   std::string description;                   // the statement, shortened (row: "the update of "t" [id=5]")
+  // guard and guarded insert: a read-only statement whose one value is 1 when the step would pass on the
+  // remote as it is now and 0 when it conflicts; lets a refused push list every conflict, not only the first.
+  std::optional<SqlStatement> probe;
 };
 
 struct PushBatch {

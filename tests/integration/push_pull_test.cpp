@@ -285,6 +285,41 @@ TEST(PushPull, PushConflictOnInsertWithTextKey) {
   EXPECT_EQ(team.diff_exit(team.a), 0);
 }
 
+TEST(PushPull, PushRefusedListsEveryConflictingRow) {
+  Team team;
+  ASSERT_NO_FATAL_FAILURE(team.start(kTasks));
+  ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.b),
+                                    "UPDATE tasks SET title = 'write docs' WHERE id = 1;"
+                                    "DELETE FROM tasks WHERE id = 2;"
+                                    "INSERT INTO tasks VALUES (5, 'lunch', 0);"));
+  ASSERT_EQ(team.run(team.b, {"push"}).exit_code, 0);
+  const Rows after_b = {{I(1), T("write docs"), I(0)}, {I(3), T("ship"), I(0)}, {I(5), T("lunch"), I(0)}};
+  ASSERT_EQ(team.remote(kAllTasks), after_b);
+
+  // Three conflicts (same column, update of a deleted row, same new key) around one clean change.
+  ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.a),
+                                    "UPDATE tasks SET title = 'write code' WHERE id = 1;"
+                                    "UPDATE tasks SET done = 1 WHERE id = 2;"
+                                    "UPDATE tasks SET done = 1 WHERE id = 3;"
+                                    "INSERT INTO tasks VALUES (5, 'party', 0);"));
+  auto r = team.run(team.a, {"push"});
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+  EXPECT_TRUE(contains(r.err, "tasks [id=1] update: title is 'write docs' on the remote, expected 'write'"))
+      << r.err;
+  EXPECT_TRUE(contains(r.err, "tasks [id=2] update: the row was deleted on the remote")) << r.err;
+  EXPECT_TRUE(contains(r.err, "tasks [id=5] insert: a row with this key already exists on the remote"))
+      << r.err;
+  EXPECT_FALSE(contains(r.err, "[id=3]")) << r.err;
+  EXPECT_EQ(team.remote(kAllTasks), after_b) << render_rows(team.remote(kAllTasks));
+
+  auto j = team.run(team.a, {"--json", "push"});
+  EXPECT_EQ(j.exit_code, 3) << j.out << j.err;
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  ASSERT_EQ(parser.parse(j.out).get(doc), simdjson::SUCCESS) << j.out;
+  EXPECT_EQ(doc["push"]["conflicts"].get_array().size(), 3u) << j.out;
+}
+
 TEST(PushPull, PushDryRunPrintsSqlAndSendsNothing) {
   Team team;
   ASSERT_NO_FATAL_FAILURE(team.start(kTasks));
