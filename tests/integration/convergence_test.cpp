@@ -18,14 +18,13 @@
 #include <iostream>
 #include <map>
 #include <random>
+#include <set>
 #include <sstream>
 
 #include "support/test_env.h"
 
 namespace turso_sync::testing {
 namespace {
-
-using Rows = std::vector<std::vector<Value>>;
 
 constexpr const char* kEmailsSql = "SELECT id, recipient, subject, score, data FROM emails ORDER BY id";
 constexpr const char* kTagsSql = "SELECT name, email_id FROM tags ORDER BY name, email_id";
@@ -245,25 +244,29 @@ TEST_F(Convergence, RandomEditsAndSyncsConverge) {
   }
   const int peers = kCopies + (official ? 1 : 0);
   // SQLite gives a new row max(rowid)+1, so a row inserted after the largest one was deleted reuses its id.
-  // To a copy whose base (replica) still holds the deleted row, the new row is an update of that row — files
-  // cannot tell the two apart — and a conflict on it (say this copy deleted the old row: delete/update) may
-  // be settled either way. Such new rows may vanish, like deleted ones (docs/conflicts.md, "Reused ids"): a
-  // new row is reused-id when its peer's own replica holds its id for another row, or another copy's replica
-  // does while the remote no longer holds that row there. (Both sides adding a row under the same new id is
-  // the colliding-ids case instead, and is checked strictly.)
-  auto mark_reused_ids = [&](const Rows& new_rows, size_t peer) {
-    Rows remote_now = remote_rows(server.url(), "SELECT id, recipient FROM emails");
-    for (size_t c = 0; c < copies.size(); ++c) {
-      for (const auto& base :
-           local_rows(copies[c]->file("local_replica.db"), "SELECT id, recipient FROM emails")) {
-        for (const auto& row : new_rows) {
-          if (row[0] != base[0] || row[1] == base[1]) continue;
-          bool on_remote = std::find(remote_now.begin(), remote_now.end(), base) != remote_now.end();
-          if (c == peer || !on_remote) emails[row[1].as_bytes()].delete_targeted = true;
+  // To a copy whose base (replica) holds the deleted row, the new row is an update of that row — files cannot
+  // tell the two apart — and a conflict on it (say that copy deleted the old row: delete/update) may be
+  // settled either way. Such rows may vanish, like deleted ones (docs/conflicts.md, "Reused ids"). A new row
+  // is under a reused id when its own copy's replica holds that id for another row as it is inserted, or when
+  // it lands on the remote under an id that another copy's replica holds for another row. Rows moved because
+  // both sides added the same new id land under a fresh id and are checked strictly.
+  int reused_ids = 0;
+  auto reused_in_base = [&](const Rows& id_recipient, const std::string& replica) {
+    for (const auto& base : local_rows(replica, "SELECT id, recipient FROM emails"))
+      for (const auto& row : id_recipient)
+        if (row[0] == base[0] && row[1] != base[1] && !emails[row[1].as_bytes()].delete_targeted) {
+          emails[row[1].as_bytes()].delete_targeted = true;
+          ++reused_ids;
         }
-      }
-    }
   };
+  std::set<std::string> landed;  // recipients seen on the remote
+  auto check_landed = [&] {
+    Rows fresh;
+    for (auto& row : remote_rows(server.url(), "SELECT id, recipient FROM emails"))
+      if (landed.insert(row[1].as_bytes()).second) fresh.push_back(std::move(row));
+    for (const auto& d : copies) reused_in_base(fresh, d->file("local_replica.db"));
+  };
+  check_landed();
   int conflicts_seen = 0, resolutions = 0;
 
   for (int step = 0; step < 30; ++step) {
@@ -295,9 +298,7 @@ TEST_F(Convergence, RandomEditsAndSyncsConverge) {
       steps.push_back("push");
       auto r = run_teammate(official_db, server.url(), steps);
       ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-      mark_reused_ids(remote_rows(server.url(), "SELECT id, recipient FROM emails WHERE recipient LIKE " +
-                                                    sql_text(prefix + "official-%")),
-                      kCopies);
+      check_landed();
       if (deletes) {
         simdjson::dom::parser parser;
         simdjson::dom::element doc;
@@ -351,9 +352,9 @@ TEST_F(Convergence, RandomEditsAndSyncsConverge) {
       }
     }
     ASSERT_NO_FATAL_FAILURE(local_exec(wc, "BEGIN;" + sql + "COMMIT;"));
-    mark_reused_ids(
+    reused_in_base(
         local_rows(wc, "SELECT id, recipient FROM emails WHERE recipient LIKE " + sql_text(prefix + "c%")),
-        static_cast<size_t>(p));
+        dir.file("local_replica.db"));
     if (chance(0.3)) continue;  // edits pile up unsynced: later syncs meet stale bases and conflicts
     std::string policy = chance(0.5) ? "local" : "remote";
     auto r = run_cli({"sync", "--on-conflict=" + policy}, env_for(server.url()), dir.path());
@@ -366,10 +367,11 @@ TEST_F(Convergence, RandomEditsAndSyncsConverge) {
     } else {
       ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
     }
+    check_landed();
     if (r.out.find("settled by policy") != std::string::npos) ++conflicts_seen;
   }
   std::cout << "[ stats    ] conflicts settled: " << conflicts_seen << ", exit-3 resolutions: " << resolutions
-            << std::endl;
+            << ", new rows under reused ids: " << reused_ids << std::endl;
 
   // Quiesce: every copy syncs until a whole round changes nothing anywhere.
   auto snapshot_all = [&] {
@@ -387,6 +389,7 @@ TEST_F(Convergence, RandomEditsAndSyncsConverge) {
     for (const auto& d : copies) {
       auto r = run_cli({"sync", "--on-conflict=local"}, env_for(server.url()), d->path());
       ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+      check_landed();
     }
     last_after = snapshot_all();
     quiet = round > 0 && last_after == last_before;

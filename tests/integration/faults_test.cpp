@@ -21,8 +21,6 @@ namespace turso_sync::testing {
 namespace {
 
 using Fault = TcpProxy::Fault;
-using Rows = std::vector<std::vector<Value>>;
-
 std::vector<std::string> env_for(const std::string& url) {
   return {"TURSO_DATABASE_URL=" + url};
 }

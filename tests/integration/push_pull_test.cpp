@@ -21,24 +21,6 @@
 namespace turso_sync::testing {
 namespace {
 
-using Rows = std::vector<std::vector<Value>>;
-
-Value I(int64_t v) {
-  return Value::integer(v);
-}
-Value T(std::string s) {
-  return Value::text(std::move(s));
-}
-Value R(double d) {
-  return Value::real(d);
-}
-Value B(std::string bytes) {
-  return Value::blob(std::move(bytes));
-}
-Value N() {
-  return Value::null();
-}
-
 std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;

@@ -10,6 +10,8 @@
 #include <chrono>
 #include <cstdlib>
 
+#include "support/test_env.h"
+
 namespace turso_sync::testing {
 
 namespace {
@@ -90,17 +92,7 @@ int connect_loopback(int port) {
 }  // namespace
 
 TcpProxy::TcpProxy(int upstream_port) : m_upstream_port(upstream_port) {
-  m_listen_fd = socket(AF_INET, SOCK_STREAM, 0);
-  int one = 1;
-  setsockopt(m_listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(m_listen_fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(m_listen_fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  m_port = ntohs(addr.sin_port);
-  listen(m_listen_fd, 64);
+  m_listen_fd = listen_on_free_port(&m_port, 64);
   m_acceptor = std::thread([this] { accept_loop(); });
 }
 

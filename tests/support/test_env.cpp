@@ -42,8 +42,10 @@ std::string tursodb_path() {
   return std::string(TURSO_SYNC_SOURCE_DIR) + "/node_modules/@tursodatabase/cli-linux-x64-gnu/tursodb";
 }
 
-int free_port() {
+int listen_on_free_port(int* port, int backlog) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -51,8 +53,14 @@ int free_port() {
   bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
   socklen_t len = sizeof addr;
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  int port = ntohs(addr.sin_port);
-  close(fd);
+  *port = ntohs(addr.sin_port);
+  listen(fd, backlog);
+  return fd;
+}
+
+int free_port() {
+  int port = 0;
+  close(listen_on_free_port(&port, 1));
   return port;
 }
 

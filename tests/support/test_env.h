@@ -15,6 +15,25 @@ namespace turso_sync::testing {
 
 namespace fs = std::filesystem;
 
+using Rows = std::vector<std::vector<Value>>;
+
+// Value shorthands for expected rows: {I(1), T("a"), R(0.5), B("\x01"), N()}.
+inline Value I(int64_t v) {
+  return Value::integer(v);
+}
+inline Value T(std::string s) {
+  return Value::text(std::move(s));
+}
+inline Value R(double d) {
+  return Value::real(d);
+}
+inline Value B(std::string bytes) {
+  return Value::blob(std::move(bytes));
+}
+inline Value N() {
+  return Value::null();
+}
+
 // A fresh directory under $TMPDIR, removed with its contents on destruction.
 class TempDir {
  public:
@@ -54,6 +73,8 @@ class LocalServer {
 // Path of the tursodb binary from the pinned npm package.
 std::string tursodb_path();
 int free_port();
+// A socket listening on a free 127.0.0.1 port (stored in *port); the caller closes it.
+int listen_on_free_port(int* port, int backlog);
 
 struct CommandResult {
   int exit_code = -1;
@@ -84,14 +105,14 @@ void remote_exec(const std::string& url, const std::vector<std::string>& stateme
 
 // Rows of `sql` on the remote through the independent path, as exact Values (REALs parsed by Python's json
 // module and re-parsed here; TEXT as the server sent it; BLOBs from base64).
-std::vector<std::vector<Value>> remote_rows(const std::string& url, const std::string& sql);
+Rows remote_rows(const std::string& url, const std::string& sql);
 // Runs `sql` on a local SQLite file as an application would (own connection, 60 s busy timeout); fails the
 // test on error.
 void local_exec(const std::string& path, const std::string& sql);
 // Rows of `sql` on a local SQLite file, read with the plain SQLite C API.
-std::vector<std::vector<Value>> local_rows(const std::string& path, const std::string& sql);
+Rows local_rows(const std::string& path, const std::string& sql);
 // Renders rows for assertion messages: one line per row, values with their types.
-std::string render_rows(const std::vector<std::vector<Value>>& rows);
+std::string render_rows(const Rows& rows);
 
 }  // namespace turso_sync::testing
 
