@@ -22,6 +22,19 @@ class Value {
   static Value text(std::string bytes) { return Value(Data(std::in_place_index<3>, std::move(bytes))); }
   static Value blob(std::string bytes) { return Value(Data(std::in_place_index<4>, std::move(bytes))); }
 
+  // Makes this value TEXT or BLOB holding bytes [p, p + n), reusing its buffer when it already holds TEXT or
+  // BLOB (no allocation when rows of the same shape are read one after another into the same Values).
+  void assign_bytes(ValueType type, const char* p, size_t n) {
+    std::string buffer = m_data.index() >= 3
+                             ? std::move(m_data.index() == 3 ? std::get<3>(m_data) : std::get<4>(m_data))
+                             : std::string();
+    buffer.assign(p, n);
+    if (type == ValueType::text)
+      m_data.emplace<3>(std::move(buffer));
+    else
+      m_data.emplace<4>(std::move(buffer));
+  }
+
   ValueType type() const { return static_cast<ValueType>(m_data.index()); }
   bool is_null() const { return type() == ValueType::null; }
 

@@ -78,9 +78,10 @@ int compare_int_real(int64_t i, double r) {
   return 0;
 }
 
-// SQLite's ORDER BY order of two column values; numerically equal INTEGER and REAL compare equal.
-int compare_column(sqlite3_stmt* a, int ia, sqlite3_stmt* b, int ib, Collation coll) {
-  int ta = sqlite3_column_type(a, ia), tb = sqlite3_column_type(b, ib);
+// SQLite's ORDER BY order of two values; numerically equal INTEGER and REAL compare equal.
+// (Values are read through sqlite3_column_value(): one call per column instead of one per property.)
+int compare_values(sqlite3_value* a, sqlite3_value* b, Collation coll) {
+  int ta = sqlite3_value_type(a), tb = sqlite3_value_type(b);
   int ra = class_rank(ta), rb = class_rank(tb);
   if (ra != rb) return ra < rb ? -1 : 1;
   switch (ra) {
@@ -88,58 +89,81 @@ int compare_column(sqlite3_stmt* a, int ia, sqlite3_stmt* b, int ib, Collation c
       return 0;
     case 1: {
       if (ta == SQLITE_INTEGER && tb == SQLITE_INTEGER) {
-        int64_t x = sqlite3_column_int64(a, ia), y = sqlite3_column_int64(b, ib);
+        int64_t x = sqlite3_value_int64(a), y = sqlite3_value_int64(b);
         return x < y ? -1 : (x > y ? 1 : 0);
       }
       if (ta == SQLITE_FLOAT && tb == SQLITE_FLOAT) {
-        double x = sqlite3_column_double(a, ia), y = sqlite3_column_double(b, ib);
+        double x = sqlite3_value_double(a), y = sqlite3_value_double(b);
         return x < y ? -1 : (x > y ? 1 : 0);
       }
-      if (ta == SQLITE_INTEGER)
-        return compare_int_real(sqlite3_column_int64(a, ia), sqlite3_column_double(b, ib));
-      return -compare_int_real(sqlite3_column_int64(b, ib), sqlite3_column_double(a, ia));
+      if (ta == SQLITE_INTEGER) return compare_int_real(sqlite3_value_int64(a), sqlite3_value_double(b));
+      return -compare_int_real(sqlite3_value_int64(b), sqlite3_value_double(a));
     }
     case 2: {
-      const auto* pa = sqlite3_column_text(a, ia);
-      size_t na = static_cast<size_t>(sqlite3_column_bytes(a, ia));
-      const auto* pb = sqlite3_column_text(b, ib);
-      size_t nb = static_cast<size_t>(sqlite3_column_bytes(b, ib));
+      const auto* pa = sqlite3_value_text(a);
+      size_t na = static_cast<size_t>(sqlite3_value_bytes(a));
+      const auto* pb = sqlite3_value_text(b);
+      size_t nb = static_cast<size_t>(sqlite3_value_bytes(b));
       return compare_bytes(pa, na, pb, nb, coll);
     }
     default: {
-      const auto* pa = static_cast<const unsigned char*>(sqlite3_column_blob(a, ia));
-      size_t na = static_cast<size_t>(sqlite3_column_bytes(a, ia));
-      const auto* pb = static_cast<const unsigned char*>(sqlite3_column_blob(b, ib));
-      size_t nb = static_cast<size_t>(sqlite3_column_bytes(b, ib));
+      const auto* pa = static_cast<const unsigned char*>(sqlite3_value_blob(a));
+      size_t na = static_cast<size_t>(sqlite3_value_bytes(a));
+      const auto* pb = static_cast<const unsigned char*>(sqlite3_value_blob(b));
+      size_t nb = static_cast<size_t>(sqlite3_value_bytes(b));
       return compare_bytes(pa, na, pb, nb, Collation::binary);
     }
   }
 }
 
 // Exact equality: same storage class and same bytes (REAL bit for bit).
-bool same_column(sqlite3_stmt* a, int ia, sqlite3_stmt* b, int ib) {
-  int ta = sqlite3_column_type(a, ia);
-  if (ta != sqlite3_column_type(b, ib)) return false;
+bool same_value(sqlite3_value* a, sqlite3_value* b) {
+  int ta = sqlite3_value_type(a);
+  if (ta != sqlite3_value_type(b)) return false;
   switch (ta) {
     case SQLITE_NULL:
       return true;
     case SQLITE_INTEGER:
-      return sqlite3_column_int64(a, ia) == sqlite3_column_int64(b, ib);
+      return sqlite3_value_int64(a) == sqlite3_value_int64(b);
     case SQLITE_FLOAT:
-      return std::bit_cast<uint64_t>(sqlite3_column_double(a, ia)) ==
-             std::bit_cast<uint64_t>(sqlite3_column_double(b, ib));
+      return std::bit_cast<uint64_t>(sqlite3_value_double(a)) ==
+             std::bit_cast<uint64_t>(sqlite3_value_double(b));
     case SQLITE_TEXT: {
-      const auto* pa = sqlite3_column_text(a, ia);
-      const auto* pb = sqlite3_column_text(b, ib);
-      int na = sqlite3_column_bytes(a, ia), nb = sqlite3_column_bytes(b, ib);
+      const auto* pa = sqlite3_value_text(a);
+      const auto* pb = sqlite3_value_text(b);
+      int na = sqlite3_value_bytes(a), nb = sqlite3_value_bytes(b);
       return na == nb && (na == 0 || std::memcmp(pa, pb, static_cast<size_t>(na)) == 0);
     }
     default: {
-      const void* pa = sqlite3_column_blob(a, ia);
-      const void* pb = sqlite3_column_blob(b, ib);
-      int na = sqlite3_column_bytes(a, ia), nb = sqlite3_column_bytes(b, ib);
+      const void* pa = sqlite3_value_blob(a);
+      const void* pb = sqlite3_value_blob(b);
+      int na = sqlite3_value_bytes(a), nb = sqlite3_value_bytes(b);
       return na == nb && (na == 0 || std::memcmp(pa, pb, static_cast<size_t>(na)) == 0);
     }
+  }
+}
+
+// Reads `v` into `out`, reusing the buffer `out` may already hold.
+void read_value(sqlite3_value* v, Value& out) {
+  switch (sqlite3_value_type(v)) {
+    case SQLITE_INTEGER:
+      out = Value::integer(sqlite3_value_int64(v));
+      break;
+    case SQLITE_FLOAT:
+      out = Value::real(sqlite3_value_double(v));
+      break;
+    case SQLITE_TEXT: {
+      const auto* p = reinterpret_cast<const char*>(sqlite3_value_text(v));
+      out.assign_bytes(ValueType::text, p ? p : "", static_cast<size_t>(sqlite3_value_bytes(v)));
+      break;
+    }
+    case SQLITE_BLOB: {
+      const auto* p = static_cast<const char*>(sqlite3_value_blob(v));
+      out.assign_bytes(ValueType::blob, p ? p : "", static_cast<size_t>(sqlite3_value_bytes(v)));
+      break;
+    }
+    default:
+      out = Value::null();
   }
 }
 
@@ -286,42 +310,34 @@ class TableDiff {
     }
     for (size_t k = 0; k < t.key_columns.size(); ++k) {
       int col = t.key_columns[k];
-      int c = compare_column(a, m_base_index[col], b, m_offset + col, m_colls[k]);
+      int c = compare_values(sqlite3_column_value(a, m_base_index[col]),
+                             sqlite3_column_value(b, m_offset + col), m_colls[k]);
       if (c != 0) return c;
     }
     return 0;
   }
 
-  Value column_value(sqlite3_stmt* s, int index) const {
-    switch (sqlite3_column_type(s, index)) {
-      case SQLITE_INTEGER:
-        return Value::integer(sqlite3_column_int64(s, index));
-      case SQLITE_FLOAT:
-        return Value::real(sqlite3_column_double(s, index));
-      case SQLITE_TEXT: {
-        const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s, index));
-        return Value::text(std::string(p ? p : "", static_cast<size_t>(sqlite3_column_bytes(s, index))));
-      }
-      case SQLITE_BLOB: {
-        const auto* p = static_cast<const char*>(sqlite3_column_blob(s, index));
-        return Value::blob(std::string(p ? p : "", static_cast<size_t>(sqlite3_column_bytes(s, index))));
-      }
-      default:
-        return Value::null();
-    }
+  static Value column_value(sqlite3_stmt* s, int index) {
+    Value v;
+    read_value(sqlite3_column_value(s, index), v);
+    return v;
   }
 
   // The row change being built; reused from row to row so its vectors keep their capacity.
   void read_base_row(sqlite3_stmt* a, std::vector<Value>* out) const {
-    out->clear();
-    for (size_t i = 0; i < m_table.columns.size(); ++i)
-      out->push_back(m_plan.constants[i] ? *m_plan.constants[i] : column_value(a, m_base_index[i]));
+    out->resize(m_table.columns.size());
+    for (size_t i = 0; i < m_table.columns.size(); ++i) {
+      if (m_plan.constants[i])
+        (*out)[i] = *m_plan.constants[i];
+      else
+        read_value(sqlite3_column_value(a, m_base_index[i]), (*out)[i]);
+    }
   }
 
   void read_target_row(sqlite3_stmt* b, std::vector<Value>* out) const {
-    out->clear();
+    out->resize(m_table.columns.size());
     for (size_t i = 0; i < m_table.columns.size(); ++i)
-      out->push_back(column_value(b, m_offset + static_cast<int>(i)));
+      read_value(sqlite3_column_value(b, m_offset + static_cast<int>(i)), (*out)[i]);
   }
 
   void read_key(sqlite3_stmt* s, const std::vector<Value>& row, std::vector<Value>* key) const {
@@ -367,7 +383,7 @@ class TableDiff {
       } else if (m_plan.constants[i]) {
         same = column_value(b, ib) == *m_plan.constants[i];
       } else {
-        same = same_column(a, m_base_index[i], b, ib);
+        same = same_value(sqlite3_column_value(a, m_base_index[i]), sqlite3_column_value(b, ib));
       }
       if (!same) ch.changed_columns.push_back(static_cast<int>(i));
     }
@@ -464,9 +480,13 @@ Result<DiffSummary> diff_databases(const std::string& base_path, const std::stri
     TS_TRY_STATUS(attach.bind(1, Value::text(base_path)));
     TS_TRY(attach.step());
   }
+  // Memory-mapped reads (no copy of every page through read()); SQLite clamps the size to its build's
+  // limit. Safe alongside the application: SQLite maps only committed pages, and nobody truncates a file
+  // under an open read transaction.
   TS_TRY_STATUS(
       db.exec("PRAGMA foreign_keys = OFF; PRAGMA temp_store = FILE; "
-              "PRAGMA main.cache_size = -8192; PRAGMA base.cache_size = -8192"));
+              "PRAGMA main.cache_size = -8192; PRAGMA base.cache_size = -8192; "
+              "PRAGMA main.mmap_size = 4294967296; PRAGMA base.mmap_size = 4294967296"));
   // One read transaction over both files: a consistent snapshot, held until the end.
   auto txn = TS_TRY(db::Transaction::begin(db));
   TS_TRY(db::query_int(db, "SELECT count(*) FROM main.sqlite_schema"));

@@ -216,17 +216,20 @@ struct SqlWriter::TableRender {
   bool deletes_first = false;   // the table has UNIQUE indexes: order deletes first
 };
 
-// One row change, reduced to what its SQL needs.
+// One row change, reduced to what its SQL needs: ranges of its batch's flat arrays (no allocation per row).
 struct SqlWriter::RowJob {
   RowOp op = RowOp::insert;
-  std::vector<Value> key;
-  std::vector<int> columns;   // update: the changed columns
-  std::vector<Value> values;  // update: their new values; insert: the whole new row
+  uint32_t key = 0, key_count = 0;  // in RowBatch::values: the key
+  uint32_t values = 0;              // in RowBatch::values: update: the changed columns' new values; insert:
+                                    // the whole new row
+  uint32_t columns = 0, column_count = 0;  // in RowBatch::columns: update: the changed columns
 };
 
 struct SqlWriter::RowBatch {
   std::shared_ptr<const TableRender> table;
   std::vector<RowJob> jobs;
+  std::vector<Value> values;
+  std::vector<int> columns;
   bool end_of_table = false;
 };
 
@@ -265,18 +268,18 @@ constexpr size_t k_max_queued_batches = 8;
 
 // The WHERE condition that selects a row by its key: the rowid, or every key column.
 void append_key(std::string& out, bool by_rowid, const std::string& rowid_expr,
-                const std::vector<std::string>& key_names, const std::vector<Value>& key) {
+                const std::vector<std::string>& key_names, const Value* key) {
   if (by_rowid) {
     out += rowid_expr;
     out += "=";
-    append_literal(out, key.at(0));
+    append_literal(out, key[0]);
     return;
   }
   for (size_t k = 0; k < key_names.size(); ++k) {
     if (k) out += " AND ";
     out += key_names[k];
     out += "=";
-    append_literal(out, key.at(k));
+    append_literal(out, key[k]);
   }
 }
 
@@ -334,22 +337,28 @@ Status SqlWriter::table_begin(const TableDesc& t) {
   render->explicit_rowid = t.keyed_by_rowid() && t.rowid_alias < 0;
   render->deletes_first = t.has_unique_index;
   m_state->table = std::move(render);
-  m_state->batch = RowBatch{m_state->table, {}, false};
+  m_state->batch = RowBatch{m_state->table, {}, {}, {}, false};
   return {};
 }
 
 Status SqlWriter::row(const TableDesc&, const RowChange& c) {
   State& st = *m_state;
+  RowBatch& b = st.batch;
   RowJob job;
   job.op = c.op;
-  job.key = c.key;
+  job.key = static_cast<uint32_t>(b.values.size());
+  job.key_count = static_cast<uint32_t>(c.key.size());
+  b.values.insert(b.values.end(), c.key.begin(), c.key.end());
+  job.values = static_cast<uint32_t>(b.values.size());
+  job.columns = static_cast<uint32_t>(b.columns.size());
   if (c.op == RowOp::update) {
-    job.columns = c.changed_columns;
-    for (int col : c.changed_columns) job.values.push_back(c.new_values[col]);
+    job.column_count = static_cast<uint32_t>(c.changed_columns.size());
+    b.columns.insert(b.columns.end(), c.changed_columns.begin(), c.changed_columns.end());
+    for (int col : c.changed_columns) b.values.push_back(c.new_values[col]);
   } else if (c.op == RowOp::insert) {
-    job.values = c.new_values;
+    b.values.insert(b.values.end(), c.new_values.begin(), c.new_values.end());
   }
-  st.batch.jobs.push_back(std::move(job));
+  b.jobs.push_back(job);
   if (st.batch.jobs.size() >= k_batch_rows) return submit(false);
   return {};
 }
@@ -368,7 +377,7 @@ Status SqlWriter::submit(bool end_of_table) {
   st.batch.end_of_table = end_of_table;
   if (!st.worker.joinable()) {
     Status status = render(st.batch);
-    st.batch = RowBatch{st.table, {}, false};
+    st.batch = RowBatch{st.table, {}, {}, {}, false};
     return status;
   }
   {
@@ -377,7 +386,7 @@ Status SqlWriter::submit(bool end_of_table) {
     st.queue.push_back(std::move(st.batch));
   }
   st.work_ready.notify_one();
-  st.batch = RowBatch{st.table, {}, false};
+  st.batch = RowBatch{st.table, {}, {}, {}, false};
   return {};
 }
 
@@ -435,7 +444,7 @@ Status SqlWriter::render(const RowBatch& batch) {
         out += "DELETE FROM ";
         out += t.name;
         out += " WHERE ";
-        append_key(out, t.by_rowid, t.rowid_expr, t.key_names, job.key);
+        append_key(out, t.by_rowid, t.rowid_expr, t.key_names, &batch.values[job.key]);
         out += ";\n";
         TS_TRY_STATUS(settle(st.deletes));
         break;
@@ -445,14 +454,14 @@ Status SqlWriter::render(const RowBatch& batch) {
         out += "UPDATE ";
         out += t.name;
         out += " SET ";
-        for (size_t k = 0; k < job.columns.size(); ++k) {
+        for (uint32_t k = 0; k < job.column_count; ++k) {
           if (k) out += ", ";
-          out += t.columns[job.columns[k]];
+          out += t.columns[static_cast<size_t>(batch.columns[job.columns + k])];
           out += "=";
-          append_literal(out, job.values[k]);
+          append_literal(out, batch.values[job.values + k]);
         }
         out += " WHERE ";
-        append_key(out, t.by_rowid, t.rowid_expr, t.key_names, job.key);
+        append_key(out, t.by_rowid, t.rowid_expr, t.key_names, &batch.values[job.key]);
         out += ";\n";
         TS_TRY_STATUS(settle(updates));
         break;
@@ -468,10 +477,10 @@ Status SqlWriter::render(const RowBatch& batch) {
           out += t.columns[i];
         }
         out += ") VALUES(";
-        if (t.explicit_rowid) append_literal(out, job.key.at(0));
-        for (size_t i = 0; i < job.values.size(); ++i) {
+        if (t.explicit_rowid) append_literal(out, batch.values[job.key]);
+        for (size_t i = 0; i < t.columns.size(); ++i) {
           if (i || t.explicit_rowid) out += ",";
-          append_literal(out, job.values[i]);
+          append_literal(out, batch.values[job.values + i]);
         }
         out += ");\n";
         TS_TRY_STATUS(settle(inserts));
