@@ -50,6 +50,10 @@ class Context {
   // Prints `error` (as JSON on stdout with --json, else "turso-sync: error: …" on stderr) and returns its
   // exit code.
   int fail(const Error& error) const;
+  // Runs `command` once: for the selected database, or with --all for every [databases.NAME] of
+  // turso-sync.toml in name order (a "== NAME" line before each; with --json one document per database).
+  // Returns the exit code, with --all the highest of the databases' codes.
+  int for_each_database(const std::function<int()>& command);
   // Prints a JSON document on stdout followed by a newline.
   void print_json(const JsonWriter& json) const;
 

@@ -67,7 +67,8 @@ void register_diff_command(CLI::App& app, Context& ctx) {
   cmd->add_flag("--sql", args->sql, "Print the SQL on stdout instead of writing the diff file");
   cmd->add_flag("--stat", args->stat, "Print a compact per-table count instead of the summary");
   cmd->add_flag("--exit-code", args->exit_code, "Exit with 1 when there are changes (for CI)");
-  cmd->callback([&ctx, args] { ctx.exit_code = run_diff(ctx, *args); });
+  cmd->callback(
+      [&ctx, args] { ctx.exit_code = ctx.for_each_database([&] { return run_diff(ctx, *args); }); });
 }
 
 }  // namespace turso_sync::cli

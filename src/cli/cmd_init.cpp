@@ -78,7 +78,8 @@ void register_init(CLI::App& app, Context& ctx) {
                                  "Refuses (exit 2) when the working copy already exists, unless --force.");
   cmd->add_flag("-f,--force", args->force,
                 "Replace an existing working copy with the remote's content (local changes are lost)");
-  cmd->callback([&ctx, args] { ctx.exit_code = run_init(ctx, *args); });
+  cmd->callback(
+      [&ctx, args] { ctx.exit_code = ctx.for_each_database([&] { return run_init(ctx, *args); }); });
 }
 
 }  // namespace turso_sync::cli

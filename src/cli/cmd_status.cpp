@@ -139,7 +139,8 @@ void register_status(CLI::App& app, Context& ctx) {
                          "Show configuration (token masked), files, last pull/push and whether the remote is "
                          "reachable.\nExit 4 when the remote is unreachable or rejects the token.");
   cmd->add_flag("--offline", args->offline, "Do not contact the remote");
-  cmd->callback([&ctx, args] { ctx.exit_code = run_status(ctx, *args); });
+  cmd->callback(
+      [&ctx, args] { ctx.exit_code = ctx.for_each_database([&] { return run_status(ctx, *args); }); });
 }
 
 }  // namespace turso_sync::cli

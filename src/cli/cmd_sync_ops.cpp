@@ -395,7 +395,9 @@ void register_sync_commands(CLI::App& app, Context& ctx) {
                          "into the working copy, keeping local changes (three-way, per row and column).\n"
                          "Exit 3 when conflicts stop it (nothing is applied then).");
   add_pull_flags(pull, *pull_args);
-  pull->callback([&ctx, pull_args] { ctx.exit_code = run_pull(ctx, *pull_args); });
+  pull->callback([&ctx, pull_args] {
+    ctx.exit_code = ctx.for_each_database([&] { return run_pull(ctx, *pull_args); });
+  });
 
   auto push_args = std::make_shared<PushArgs>();
   auto* push =
@@ -407,14 +409,18 @@ void register_sync_commands(CLI::App& app, Context& ctx) {
                  "Local wins: overwrite the remote's versions of the changed rows");
   push->add_flag("--dry-run", push_args->dry_run, "Print the SQL batch that would be sent; send nothing");
   add_pull_flags(push, push_args->pull);
-  push->callback([&ctx, push_args] { ctx.exit_code = run_push(ctx, *push_args); });
+  push->callback([&ctx, push_args] {
+    ctx.exit_code = ctx.for_each_database([&] { return run_push(ctx, *push_args); });
+  });
 
   auto sync_args = std::make_shared<PushArgs>();
   auto* sync =
       app.add_subcommand("sync", "Pull, then push: both sides in line (what `workflow` runs each cycle).");
   sync->add_flag("--force", sync_args->force, "Push with local wins");
   add_pull_flags(sync, sync_args->pull);
-  sync->callback([&ctx, sync_args] { ctx.exit_code = run_sync(ctx, *sync_args); });
+  sync->callback([&ctx, sync_args] {
+    ctx.exit_code = ctx.for_each_database([&] { return run_sync(ctx, *sync_args); });
+  });
 
   auto reset_args = std::make_shared<ResetArgs>();
   auto* reset =
@@ -422,7 +428,9 @@ void register_sync_commands(CLI::App& app, Context& ctx) {
                          "Make the working copy equal to the replica, in place. The discarded changes are "
                          "first saved to .turso-sync/discarded-<time>.sql. Asks on a terminal unless --yes.");
   reset->add_flag("-y,--yes", reset_args->yes, "Do not ask for confirmation");
-  reset->callback([&ctx, reset_args] { ctx.exit_code = run_reset(ctx, *reset_args); });
+  reset->callback([&ctx, reset_args] {
+    ctx.exit_code = ctx.for_each_database([&] { return run_reset(ctx, *reset_args); });
+  });
 
   auto copy_args = std::make_shared<CopyArgs>();
   auto* copy =
@@ -430,7 +438,9 @@ void register_sync_commands(CLI::App& app, Context& ctx) {
                          "Copy the replica to the working copy, only when the working copy does not exist or "
                          "has no local changes (unless --force; discarded changes are saved first).");
   copy->add_flag("-f,--force", copy_args->force, "Replace a working copy that has local changes");
-  copy->callback([&ctx, copy_args] { ctx.exit_code = run_copy(ctx, *copy_args); });
+  copy->callback([&ctx, copy_args] {
+    ctx.exit_code = ctx.for_each_database([&] { return run_copy(ctx, *copy_args); });
+  });
 }
 
 }  // namespace turso_sync::cli

@@ -2,12 +2,14 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
 
 #include "cli/cli.h"
+#include "turso_sync/cancel.h"
 
 namespace turso_sync::cli {
 
@@ -29,6 +31,29 @@ Result<Config> Context::load_config() {
   Config config = TS_TRY(turso_sync::load_config(overrides(), process_environment()));
   for (const auto& w : config.warnings) warn("warning: " + w);
   return config;
+}
+
+int Context::for_each_database(const std::function<int()>& command) {
+  if (!global.all) return command();
+  if (!global.db_name.empty() || !global.url.empty() || !global.replica.empty() || !global.working.empty() ||
+      !global.diff_file.empty())
+    return fail(
+        Error(ErrorKind::usage,
+              "--all runs the command for every database of turso-sync.toml; it cannot be combined with "
+              "--db, --url, --replica, --working or --diff-file"));
+  auto names = list_databases(overrides());
+  if (!names.ok()) return fail(names.error());
+  if (names->empty())
+    return fail(Error(ErrorKind::config, "--all: turso-sync.toml declares no [databases.NAME] section"));
+  int worst = 0;
+  for (const std::string& name : *names) {
+    if (cancel_requested()) return std::max(worst, fail(Error(ErrorKind::cancelled, "interrupted")));
+    global.db_name = name;
+    print(bold("== " + name));
+    worst = std::max(worst, command());
+  }
+  global.db_name.clear();
+  return worst;
 }
 
 void Context::print(const std::string& text) const {

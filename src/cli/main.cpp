@@ -34,6 +34,9 @@ int main(int argc, char** argv) {
   app.add_option("--env-file", g.env_file, "Read configuration from this .env file instead of ./.env");
   app.add_option("--config", g.config_file, "Read this turso-sync.toml instead of ./turso-sync.toml");
   app.add_option("--db", g.db_name, "Use database NAME from turso-sync.toml ([databases.NAME])");
+  app.add_flag("--all", g.all,
+               "Run the command for every [databases.NAME] of turso-sync.toml, in name order (exit code: the "
+               "highest of theirs)");
   app.add_option("--url", g.url, "Remote database URL (overrides TURSO_DATABASE_URL)");
   app.add_option("--replica", g.replica, "Replica path (overrides REPLICA_DB; default local_replica.db)");
   app.add_option("--working", g.working, "Working copy path (overrides WORKING_DB; default working_copy.db)");

@@ -809,5 +809,51 @@ TEST(PushPull, PullWaitsForABusyWorkingCopyThenFailsChangingNothing) {
   EXPECT_EQ(team.diff_exit(team.a), 0);
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// --all: every database of turso-sync.toml
+
+TEST(PushPull, AllRunsTheCommandForEveryDatabaseOfTheToml) {
+  LocalServer app_server, log_server;
+  ASSERT_TRUE(app_server.started() && log_server.started());
+  remote_exec(app_server.url(), kTasks);
+  remote_exec(log_server.url(), {"CREATE TABLE events (id INTEGER PRIMARY KEY, what TEXT)"});
+  TempDir dir;
+  {
+    std::ofstream toml(dir.file("turso-sync.toml"));
+    toml << "[databases.app]\nurl = \"" << app_server.url() << "\"\n"
+         << "[databases.logs]\nurl = \"" << log_server.url() << "\"\n";
+  }
+  auto run = [&](const std::vector<std::string>& args) { return run_cli(args, {}, dir.path().string()); };
+
+  auto init = run({"--all", "init"});
+  ASSERT_EQ(init.exit_code, 0) << init.out << init.err;
+  EXPECT_TRUE(contains(init.out, "== app")) << init.out;
+  EXPECT_TRUE(contains(init.out, "== logs")) << init.out;
+  EXPECT_EQ(local_rows(dir.file("app_working.db"), kAllTasks), kSeedTasks);
+  EXPECT_TRUE(local_rows(dir.file("logs_working.db"), "SELECT * FROM events").empty());
+
+  ASSERT_NO_FATAL_FAILURE(local_sql(dir.file("app_working.db"), "UPDATE tasks SET done = 1 WHERE id = 1"));
+  ASSERT_NO_FATAL_FAILURE(local_sql(dir.file("logs_working.db"), "INSERT INTO events VALUES (1, 'done')"));
+  auto pushed = run({"--all", "push"});
+  ASSERT_EQ(pushed.exit_code, 0) << pushed.out << pushed.err;
+  EXPECT_EQ(remote_rows(app_server.url(), kAllTasks),
+            (Rows{{I(1), T("write"), I(1)}, {I(2), T("test"), I(0)}, {I(3), T("ship"), I(0)}}));
+  EXPECT_EQ(remote_rows(log_server.url(), "SELECT id, what FROM events"), (Rows{{I(1), T("done")}}));
+
+  // A conflict in one database does not stop the others; the exit code is the highest.
+  remote_exec(app_server.url(), {"UPDATE tasks SET title = 'theirs' WHERE id = 2"});
+  ASSERT_NO_FATAL_FAILURE(
+      local_sql(dir.file("app_working.db"), "UPDATE tasks SET title = 'ours' WHERE id = 2"));
+  ASSERT_NO_FATAL_FAILURE(local_sql(dir.file("logs_working.db"), "INSERT INTO events VALUES (2, 'more')"));
+  auto partial = run({"--all", "push"});
+  EXPECT_EQ(partial.exit_code, 3) << partial.out << partial.err;
+  EXPECT_EQ(remote_rows(log_server.url(), "SELECT id, what FROM events"),
+            (Rows{{I(1), T("done")}, {I(2), T("more")}}));
+
+  auto mixed = run({"--all", "--db", "app", "status", "--offline"});
+  EXPECT_EQ(mixed.exit_code, 2) << mixed.out << mixed.err;
+  EXPECT_TRUE(contains(mixed.err, "--all")) << mixed.err;
+}
+
 }  // namespace
 }  // namespace turso_sync::testing
