@@ -182,12 +182,14 @@ class SyncContext {
   // closes it with sqlite3_close. ErrorKind::refused when not initialized ("run `turso-sync init`").
   Result<sqlite3*> open_working_copy();
 
+  // ErrorKind::refused unless the replica and the working copy exist ("run `turso-sync init`").
+  Status require_initialized() const;
+
   ~SyncContext();
 
  private:
   SyncContext(Config config, std::unique_ptr<HttpTransport> transport);
   Result<RemoteClient*> remote();
-  Status require_initialized() const;
   // Finishes work a killed run left behind (see docs/architecture.md, state dir): an interrupted pull is
   // redone, a push whose answer was lost is looked up on the remote.
   Status recover(std::vector<std::string>& notes);

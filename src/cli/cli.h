@@ -75,11 +75,21 @@ class Context {
 // Human-readable byte count ("1.2 MB").
 std::string human_bytes(uint64_t bytes);
 
+// The configured database's SyncContext (configuration warnings printed).
+Result<std::unique_ptr<SyncContext>> open_context(Context& ctx);
+
+// The conflict options shared by pull, push, sync and workflow.
+struct PullArgs {
+  std::string on_conflict = "abort";
+  std::string on_insert_collision = "move";
+};
+void add_pull_flags(CLI::App* cmd, PullArgs& args);
+Result<PullOptions> pull_options(Context& ctx, const PullArgs& args);
+
 void register_init(CLI::App& app, Context& ctx);
 void register_status(CLI::App& app, Context& ctx);
 void register_diff_command(CLI::App& app, Context& ctx);
 void register_sync_commands(CLI::App& app, Context& ctx);  // pull, push, sync, reset, copy
-// Commands of SPEC §3 not built yet: they exist, have --help, and exit 2 saying so.
-void register_pending(CLI::App& app, Context& ctx);
+void register_workflow(CLI::App& app, Context& ctx);       // workflow (alias watch)
 
 }  // namespace turso_sync::cli

@@ -11,13 +11,6 @@
 
 namespace turso_sync::cli {
 
-namespace {
-
-struct PullArgs {
-  std::string on_conflict = "abort";
-  std::string on_insert_collision = "move";
-};
-
 Result<PullOptions> pull_options(Context& ctx, const PullArgs& args) {
   PullOptions o;
   if (args.on_conflict == "abort")
@@ -51,6 +44,13 @@ void add_pull_flags(CLI::App* cmd, PullArgs& args) {
          "moves to a fresh key, foreign keys follow) or conflict")
       ->check(CLI::IsMember({"move", "conflict"}));
 }
+
+Result<std::unique_ptr<SyncContext>> open_context(Context& ctx) {
+  Config config = TS_TRY(ctx.load_config());
+  return SyncContext::open(std::move(config));
+}
+
+namespace {
 
 std::string key_text(const std::vector<Value>& key) {
   std::string out;
@@ -168,11 +168,6 @@ int print_pull(Context& ctx, const PullReport& r) {
   if (!r.discarded_path.empty())
     ctx.print("local values overridden by the remote were saved to " + r.discarded_path);
   return 0;
-}
-
-Result<std::unique_ptr<SyncContext>> open_context(Context& ctx) {
-  Config config = TS_TRY(ctx.load_config());
-  return SyncContext::open(std::move(config));
 }
 
 int run_pull(Context& ctx, const PullArgs& args) {

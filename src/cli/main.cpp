@@ -53,7 +53,7 @@ int main(int argc, char** argv) {
   turso_sync::cli::register_status(app, ctx);
   turso_sync::cli::register_diff_command(app, ctx);
   turso_sync::cli::register_sync_commands(app, ctx);
-  turso_sync::cli::register_pending(app, ctx);
+  turso_sync::cli::register_workflow(app, ctx);
 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);

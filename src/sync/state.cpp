@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include <cstring>
+#include <functional>
 #include <utility>
 
 #include "util/fs.h"
@@ -78,25 +80,47 @@ Status record_pull(const std::string& state_dir, const std::string& remote_url, 
   return save_state(state_dir, state);
 }
 
-Result<StateLock> StateLock::acquire(const std::string& state_dir) {
+namespace {
+
+// flock()s <state_dir>/<name> without waiting and writes our pid into it; `busy` builds the error from the
+// holder's pid (" (pid N)" or "").
+Result<int> lock_file(const std::string& state_dir, const std::string& name,
+                      const std::function<Error(const std::string&)>& busy) {
   TS_TRY_STATUS(make_dirs(state_dir));
-  std::string path = state_dir + "/lock";
+  std::string path = state_dir + "/" + name;
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return Error(ErrorKind::io, fmt::format("open {}: {}", path, std::strerror(errno)));
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     char buf[32] = {0};
     ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
     ::close(fd);
-    std::string holder = n > 0 ? fmt::format(" (pid {})", std::string(buf, static_cast<size_t>(n))) : "";
-    return Error(ErrorKind::busy, fmt::format("another turso-sync is working on {}{}; wait for it to finish "
-                                              "(a background `turso-sync workflow` holds this lock too)",
-                                              state_dir, holder));
+    return busy(n > 0 ? fmt::format(" (pid {})", std::string(buf, static_cast<size_t>(n))) : "");
   }
   std::string pid = std::to_string(::getpid());
   if (::ftruncate(fd, 0) == 0) {
     ssize_t ignored = ::pwrite(fd, pid.data(), pid.size(), 0);
     (void)ignored;
   }
+  return fd;
+}
+
+}  // namespace
+
+Result<StateLock> StateLock::acquire(const std::string& state_dir) {
+  int fd = TS_TRY(lock_file(state_dir, "lock", [&](const std::string& holder) {
+    return Error(ErrorKind::busy, fmt::format("another turso-sync is working on {}{}; wait for it to finish "
+                                              "(a background `turso-sync workflow` holds this lock while it "
+                                              "syncs)",
+                                              state_dir, holder));
+  }));
+  return StateLock(fd);
+}
+
+Result<StateLock> StateLock::acquire_workflow(const std::string& state_dir) {
+  int fd = TS_TRY(lock_file(state_dir, "workflow.lock", [&](const std::string& holder) {
+    return Error(ErrorKind::busy,
+                 fmt::format("a turso-sync workflow is already running for {}{}", state_dir, holder));
+  }));
   return StateLock(fd);
 }
 

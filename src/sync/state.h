@@ -1,6 +1,7 @@
 // The state dir (.turso-sync/ by default; layout in docs/architecture.md):
 //   state.json   sync metadata, rewritten atomically (no token, ever)
-//   lock         flock()ed by every command that writes the replica or the working copy
+//   lock           flock()ed by every command that writes the replica or the working copy
+//   workflow.lock  flock()ed by a running `workflow` for its whole run (one per state dir)
 #pragma once
 
 #include <optional>
@@ -32,6 +33,8 @@ Status record_pull(const std::string& state_dir, const std::string& remote_url, 
 class StateLock {
  public:
   static Result<StateLock> acquire(const std::string& state_dir);
+  // <state_dir>/workflow.lock: one background workflow per state dir, held for its whole run.
+  static Result<StateLock> acquire_workflow(const std::string& state_dir);
   StateLock(StateLock&& other) noexcept;
   StateLock& operator=(StateLock&&) = delete;
   StateLock(const StateLock&) = delete;

@@ -152,7 +152,7 @@ TEST(CliErrors, StatusJsonDescribesFilesAndRemote) {
   EXPECT_NE(r.out.find("\"round_trip_ms\":"), std::string::npos) << r.out;
 }
 
-TEST(CliErrors, EveryCommandHasHelpAndUnbuiltOnesSaySo) {
+TEST(CliErrors, EveryCommandHasHelp) {
   for (const std::string cmd :
        {"init", "status", "diff", "pull", "push", "sync", "reset", "copy", "workflow", "watch"}) {
     auto help = run_cli({cmd, "--help"});

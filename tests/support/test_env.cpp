@@ -200,13 +200,15 @@ CommandResult run_command(const std::vector<std::string>& argv, const std::vecto
 }
 
 pid_t spawn_cli(const std::vector<std::string>& args, const std::vector<std::string>& env,
-                const std::string& cwd) {
+                const std::string& cwd, const std::string& output_file) {
   pid_t pid = fork();
   if (pid == 0) {
     int null_fd = open("/dev/null", O_RDWR);
+    int out_fd =
+        output_file.empty() ? null_fd : open(output_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
     dup2(null_fd, 0);
-    dup2(null_fd, 1);
-    dup2(null_fd, 2);
+    dup2(out_fd, 1);
+    dup2(out_fd, 2);
     if (!cwd.empty() && chdir(cwd.c_str()) != 0) _exit(126);
     for (const auto& kv : env) putenv(const_cast<char*>(kv.c_str()));
     std::vector<std::string> argv{TURSO_SYNC_CLI};

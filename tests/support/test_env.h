@@ -88,9 +88,10 @@ struct CommandResult {
 CommandResult run_command(const std::vector<std::string>& argv, const std::vector<std::string>& env = {},
                           const std::string& cwd = "", const std::string& stdin_data = "");
 
-// Starts the CLI in the background (output discarded); returns its pid. Wait with wait_exit_code().
+// Starts the CLI in the background; returns its pid. Wait with wait_exit_code(). Its stdout and stderr go to
+// `output_file` when given (else they are discarded).
 pid_t spawn_cli(const std::vector<std::string>& args, const std::vector<std::string>& env,
-                const std::string& cwd);
+                const std::string& cwd, const std::string& output_file = "");
 int wait_exit_code(pid_t pid);
 
 // Runs the turso-sync CLI built with the tests.

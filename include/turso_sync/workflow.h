@@ -1,0 +1,55 @@
+// Background sync (SPEC §3 `workflow`): a `sync` cycle (pull, then push) every interval, with exponential
+// backoff after failures, optional sync shortly after the working copy changes, one instance per state dir.
+// Stops when cancel_requested() (cancel.h: SIGINT/SIGTERM in the CLI) becomes true.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "turso_sync/status.h"
+#include "turso_sync/sync.h"
+
+namespace turso_sync {
+
+struct WorkflowOptions {
+  std::chrono::milliseconds interval{300'000};
+  bool once = false;            // one cycle, then return
+  bool push_on_change = false;  // also sync soon after the working copy (or its WAL) changes
+  // push_on_change: sync once the working copy has been quiet this long, or at the latest this long after the
+  // first change seen (an application that writes all the time still gets synced).
+  std::chrono::milliseconds settle{1500};
+  std::chrono::milliseconds max_settle{10'000};
+  PullOptions pull;  // conflict policies of the cycle's pull (and of the pull that ends its push)
+};
+
+enum class CycleTrigger { start, interval, change, retry };
+const char* to_string(CycleTrigger trigger);
+
+struct CycleReport {
+  int number = 0;  // 1, 2, ...
+  CycleTrigger trigger = CycleTrigger::start;
+  std::string started_at;  // RFC 3339 UTC
+  std::chrono::milliseconds elapsed{0};
+  std::optional<PullReport> pull;  // set when the pull ran
+  std::optional<PushReport> push;  // set when the push ran (only after a pull that applied)
+  std::optional<Error> error;      // the cycle failed (not a conflict)
+  int exit_code = 0;  // what `turso-sync sync` would have returned: 0, 3 (conflict), or the error's
+  int consecutive_failures = 0;          // failed cycles in a row, this one included
+  std::chrono::milliseconds next_in{0};  // wait before the next cycle (0 when none follows)
+};
+using CycleCallback = std::function<void(const CycleReport&)>;
+
+// Runs cycles until cancelled (or one, with options.once), calling on_cycle after each. Returns the last
+// cycle's report; an Error only when the workflow cannot start: not initialized, or another workflow already
+// runs for the same state dir (ErrorKind::busy, naming its pid). A cycle that finds another turso-sync
+// command working on the files counts as a failure and is retried.
+Result<CycleReport> run_workflow(SyncContext& sync, const WorkflowOptions& options,
+                                 const CycleCallback& on_cycle);
+
+// The wait after `failures` (>= 1) consecutive failed cycles: doubling from min(interval, 5 s), capped at
+// max(interval, 5 min), scaled by 0.75 + 0.5 * jitter (jitter in [0, 1)) so that many clients spread out.
+std::chrono::milliseconds backoff_delay(std::chrono::milliseconds interval, int failures, double jitter);
+
+}  // namespace turso_sync

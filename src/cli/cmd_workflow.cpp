@@ -1,0 +1,172 @@
+// workflow (alias watch): background sync, one log line per cycle (one JSON object per line with --json).
+#include <fmt/format.h>
+
+#include "cli/cli.h"
+#include "turso_sync/cancel.h"
+#include "turso_sync/workflow.h"
+
+namespace turso_sync::cli {
+
+namespace {
+
+struct WorkflowArgs {
+  int interval = 0;  // seconds; 0 = configuration (TURSO_SYNC_INTERVAL, default 300)
+  bool once = false;
+  bool push_on_change = false;
+  PullArgs pull;
+};
+
+std::string counts(const TableCounts& c) {
+  return fmt::format("+{} ~{} -{}", c.inserts, c.updates, c.deletes);
+}
+
+std::string seconds(std::chrono::milliseconds d) {
+  return d.count() % 1000 == 0 ? fmt::format("{} s", d.count() / 1000)
+                               : fmt::format("{:.1f} s", d.count() / 1e3);
+}
+
+// "pulled +1 ~0 -0, pushed +2 ~1 -0", "up to date, nothing to push", "conflict: ...", "error: ...".
+std::string outcome(const CycleReport& r) {
+  if (r.error) return "error: " + r.error->message();
+  std::string out;
+  if (r.pull && !r.pull->applied)
+    return fmt::format(
+        "conflict: {} row{} changed on both sides; nothing applied (resolve with `turso-sync "
+        "pull --on-conflict=local|remote`)",
+        r.pull->conflicts.size(), r.pull->conflicts.size() == 1 ? "" : "s");
+  if (r.push && !r.push->conflicts.empty())
+    return fmt::format(
+        "conflict: the remote changed {} row{} being pushed; nothing pushed (the next cycle "
+        "pulls them first)",
+        r.push->conflicts.size(), r.push->conflicts.size() == 1 ? "" : "s");
+  if (r.pull) {
+    out = r.pull->up_to_date || r.pull->taken.total() == 0 ? "up to date" : "pulled " + counts(r.pull->taken);
+    if (!r.pull->conflicts.empty())
+      out += fmt::format(" ({} conflict{} settled by policy)", r.pull->conflicts.size(),
+                         r.pull->conflicts.size() == 1 ? "" : "s");
+    if (!r.pull->moved.empty())
+      out += fmt::format(" ({} local row{} moved to fresh ids)", r.pull->moved.size(),
+                         r.pull->moved.size() == 1 ? "" : "s");
+  }
+  if (r.push)
+    out += r.push->nothing_to_push ? ", nothing to push" : ", pushed " + counts(r.push->changes.totals);
+  return out;
+}
+
+void print_cycle(Context& ctx, const CycleReport& r) {
+  if (ctx.global.json) {
+    JsonWriter w;
+    w.begin_object()
+        .key("cycle")
+        .integer(r.number)
+        .key("trigger")
+        .string(to_string(r.trigger))
+        .key("started_at")
+        .string(r.started_at)
+        .key("elapsed_ms")
+        .integer(r.elapsed.count())
+        .key("exit_code")
+        .integer(r.exit_code);
+    if (r.pull) {
+      w.key("pulled").begin_object();
+      w.key("inserts").integer(r.pull->taken.inserts).key("updates").integer(r.pull->taken.updates);
+      w.key("deletes")
+          .integer(r.pull->taken.deletes)
+          .key("conflicts")
+          .integer(static_cast<int64_t>(r.pull->conflicts.size()));
+      w.key("applied").boolean(r.pull->applied).end_object();
+    }
+    if (r.push) {
+      const TableCounts& t = r.push->changes.totals;
+      w.key("pushed").begin_object();
+      w.key("inserts").integer(r.push->nothing_to_push ? 0 : t.inserts);
+      w.key("updates").integer(r.push->nothing_to_push ? 0 : t.updates);
+      w.key("deletes").integer(r.push->nothing_to_push ? 0 : t.deletes);
+      w.key("conflicts").integer(static_cast<int64_t>(r.push->conflicts.size())).end_object();
+    }
+    if (r.error)
+      w.key("error")
+          .begin_object()
+          .key("kind")
+          .string(to_string(r.error->kind()))
+          .key("message")
+          .string(r.error->message())
+          .end_object();
+    w.key("consecutive_failures")
+        .integer(r.consecutive_failures)
+        .key("next_in_ms")
+        .integer(r.next_in.count());
+    w.end_object();
+    ctx.print_json(w);
+    std::fflush(stdout);
+    return;
+  }
+  std::string next;
+  if (r.next_in.count() > 0)
+    next = r.consecutive_failures > 0
+               ? fmt::format("; {} failure{} in a row, retry in {}", r.consecutive_failures,
+                             r.consecutive_failures == 1 ? "" : "s", seconds(r.next_in))
+               : "; next in " + seconds(r.next_in);
+  std::string line = fmt::format("{} #{} {}: {} ({}){}", r.started_at, r.number, to_string(r.trigger),
+                                 outcome(r), seconds(r.elapsed), next);
+  if (r.error || r.exit_code == 3)
+    ctx.warn(line);  // stderr, so that a log collector sees failures as such
+  else
+    ctx.print(line);
+}
+
+int run_workflow_command(Context& ctx, const WorkflowArgs& args) {
+  auto pull = pull_options(ctx, args.pull);
+  if (!pull.ok()) return ctx.fail(pull.error());
+  pull->progress = nullptr;  // log lines, not a progress bar
+  auto sync = open_context(ctx);
+  if (!sync.ok()) return ctx.fail(sync.error());
+  WorkflowOptions options;
+  int interval = args.interval > 0 ? args.interval : (*sync)->config().sync_interval_seconds;
+  if (interval <= 0)
+    return ctx.fail(Error(ErrorKind::config, "the workflow interval must be at least 1 second"));
+  options.interval = std::chrono::seconds(interval);
+  options.once = args.once;
+  options.push_on_change = args.push_on_change;
+  options.pull = *pull;
+  if (!args.once)
+    ctx.print(fmt::format("workflow: syncing {} with {} every {} s{}; Ctrl-C to stop",
+                          (*sync)->config().working_path, (*sync)->config().database_url, interval,
+                          args.push_on_change ? " and soon after each change" : ""));
+  auto last = run_workflow(**sync, options, [&](const CycleReport& r) { print_cycle(ctx, r); });
+  if (!last.ok()) return ctx.fail(last.error());
+  if (args.once) return last->exit_code;
+  ctx.print("workflow: stopped");
+  return 0;
+}
+
+}  // namespace
+
+void register_workflow(CLI::App& app, Context& ctx) {
+  auto args = std::make_shared<WorkflowArgs>();
+  auto* cmd = app.add_subcommand(
+      "workflow",
+      "Background sync: run `sync` (pull, then push) every --interval seconds until SIGINT/SIGTERM, one log "
+      "line per cycle. After a failure it retries with exponential backoff (from 5 s, with jitter). One "
+      "workflow per state dir. Other commands may run between cycles.");
+  cmd->alias("watch");
+  cmd->add_option("--interval", args->interval,
+                  "Seconds between cycles (default: TURSO_SYNC_INTERVAL or the toml's interval, else 300)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_flag("--once", args->once, "Run one cycle and exit with its exit code (like `sync`)");
+  cmd->add_flag("--push-on-change", args->push_on_change,
+                "Also sync shortly after the working copy changes (once it has been quiet for 1.5 s, at the "
+                "latest 10 s after the first change) instead of waiting for the interval");
+  add_pull_flags(cmd, args->pull);
+  cmd->callback([&ctx, args] {
+    if (ctx.global.all && !args->once) {
+      ctx.exit_code = ctx.fail(Error(ErrorKind::usage,
+                                     "workflow runs until stopped: start one per database (--db NAME), or "
+                                     "use --all with --once"));
+      return;
+    }
+    ctx.exit_code = ctx.for_each_database([&] { return run_workflow_command(ctx, *args); });
+  });
+}
+
+}  // namespace turso_sync::cli

@@ -1,0 +1,147 @@
+// workflow: sync cycles on a timer (and on working-copy changes), with backoff after failures.
+#include "turso_sync/workflow.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <random>
+#include <thread>
+
+#include "sync/state.h"
+#include "turso_sync/cancel.h"
+#include "util/fs.h"
+
+namespace turso_sync {
+
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+const char* to_string(CycleTrigger trigger) {
+  switch (trigger) {
+    case CycleTrigger::start:
+      return "start";
+    case CycleTrigger::interval:
+      return "interval";
+    case CycleTrigger::change:
+      return "change";
+    case CycleTrigger::retry:
+      return "retry";
+  }
+  return "?";
+}
+
+milliseconds backoff_delay(milliseconds interval, int failures, double jitter) {
+  double base = static_cast<double>(std::clamp(interval, milliseconds(1), milliseconds(5000)).count());
+  double cap = static_cast<double>(std::max(interval, milliseconds(300'000)).count());
+  double delay = base;
+  for (int i = 1; i < failures && delay < cap; ++i) delay *= 2;
+  delay = std::min(delay, cap) * (0.75 + 0.5 * std::clamp(jitter, 0.0, 1.0));
+  return milliseconds(static_cast<int64_t>(delay));
+}
+
+namespace {
+
+// The working copy's file and WAL as seen by stat(): a change of either means the application wrote.
+struct FileSignature {
+  int64_t size = -1, mtime_ns = -1, wal_size = -1, wal_mtime_ns = -1;
+  bool operator==(const FileSignature&) const = default;
+};
+
+FileSignature signature_of(const std::string& path) {
+  FileSignature s;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) {
+    s.size = st.st_size;
+    s.mtime_ns = st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec;
+  }
+  if (::stat((path + "-wal").c_str(), &st) == 0) {
+    s.wal_size = st.st_size;
+    s.wal_mtime_ns = st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec;
+  }
+  return s;
+}
+
+// One `sync`: pull, then (when the pull applied) push, which ends with its own pull.
+CycleReport run_cycle(SyncContext& sync, const WorkflowOptions& options) {
+  CycleReport r;
+  r.started_at = utc_timestamp();
+  auto start = Clock::now();
+  auto fail = [&](const Error& e) {
+    r.error = e;
+    r.exit_code = exit_code_for(e.kind());
+  };
+  auto pulled = sync.pull(options.pull);
+  if (!pulled.ok()) {
+    fail(pulled.error());
+  } else {
+    r.pull = std::move(pulled).value();
+    if (!r.pull->applied) {
+      r.exit_code = 3;
+    } else {
+      PushOptions push;
+      push.pull = options.pull;
+      auto pushed = sync.push(push);
+      if (!pushed.ok()) {
+        fail(pushed.error());
+      } else {
+        r.push = std::move(pushed).value();
+        if (!r.push->conflicts.empty() || (r.push->pull && !r.push->pull->applied)) r.exit_code = 3;
+      }
+    }
+  }
+  r.elapsed = std::chrono::duration_cast<milliseconds>(Clock::now() - start);
+  return r;
+}
+
+}  // namespace
+
+Result<CycleReport> run_workflow(SyncContext& sync, const WorkflowOptions& options,
+                                 const CycleCallback& on_cycle) {
+  TS_TRY_STATUS(sync.require_initialized());
+  const std::string& working = sync.config().working_path;
+  StateLock lock = TS_TRY(StateLock::acquire_workflow(sync.config().state_dir));
+  std::mt19937_64 rng(std::random_device{}());
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  int failures = 0;
+  CycleTrigger trigger = CycleTrigger::start;
+  for (int number = 1;; ++number) {
+    CycleReport r = run_cycle(sync, options);
+    r.number = number;
+    r.trigger = trigger;
+    bool stop = options.once || cancel_requested() || (r.error && r.error->kind() == ErrorKind::cancelled);
+    failures = r.error && !stop ? failures + 1 : 0;
+    r.consecutive_failures = failures;
+    if (!stop)
+      r.next_in = failures > 0 ? backoff_delay(options.interval, failures, unit(rng)) : options.interval;
+    if (on_cycle) on_cycle(r);
+    if (stop) return r;
+
+    // Wait for the interval (or the backoff), a change of the working copy, or a signal.
+    trigger = failures > 0 ? CycleTrigger::retry : CycleTrigger::interval;
+    FileSignature seen = signature_of(working);
+    std::optional<Clock::time_point> first_change, last_change;
+    auto deadline = Clock::now() + r.next_in;
+    while (true) {
+      if (cancel_requested()) return r;
+      auto now = Clock::now();
+      if (now >= deadline) break;
+      // Changes do not cut a backoff short: a failing remote is not retried on every write.
+      if (options.push_on_change && failures == 0) {
+        FileSignature current = signature_of(working);
+        if (current != seen) {
+          seen = current;
+          last_change = now;
+          if (!first_change) first_change = now;
+        }
+        if (first_change &&
+            (now - *last_change >= options.settle || now - *first_change >= options.max_settle)) {
+          trigger = CycleTrigger::change;
+          break;
+        }
+      }
+      std::this_thread::sleep_for(std::min<Clock::duration>(milliseconds(100), deadline - now));
+    }
+  }
+}
+
+}  // namespace turso_sync
