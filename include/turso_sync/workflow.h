@@ -1,6 +1,7 @@
 // Background sync (SPEC §3 `workflow`): a `sync` cycle (pull, then push) every interval, with exponential
 // backoff after failures, optional sync shortly after the working copy changes, one instance per state dir.
-// Stops when cancel_requested() (cancel.h: SIGINT/SIGTERM in the CLI) becomes true.
+// Stops when stop_requested() (cancel.h: SIGINT/SIGTERM in the CLI) becomes true: at once while waiting,
+// after the cycle in progress otherwise (with set_graceful_stop(true); else the cycle is cancelled cleanly).
 #pragma once
 
 #include <chrono>

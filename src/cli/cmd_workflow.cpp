@@ -133,7 +133,11 @@ int run_workflow_command(Context& ctx, const WorkflowArgs& args) {
     ctx.print(fmt::format("workflow: syncing {} with {} every {} s{}; Ctrl-C to stop",
                           (*sync)->config().working_path, (*sync)->config().database_url, interval,
                           args.push_on_change ? " and soon after each change" : ""));
+  // The first SIGINT/SIGTERM lets the cycle in progress finish (a push is followed by its pull, so nothing is
+  // left half done); a second one cancels it; a third ends the process.
+  set_graceful_stop(true);
   auto last = run_workflow(**sync, options, [&](const CycleReport& r) { print_cycle(ctx, r); });
+  set_graceful_stop(false);
   if (!last.ok()) return ctx.fail(last.error());
   if (args.once) return last->exit_code;
   ctx.print("workflow: stopped");

@@ -9,7 +9,9 @@
 using turso_sync::cli::Context;
 
 namespace {
-// First SIGINT/SIGTERM: ask the running operation to stop cleanly; a second one ends the process at once.
+// First SIGINT/SIGTERM: ask the running operation to stop cleanly; once it is cancelled, the next one ends
+// the process at once. (A workflow stops gracefully: the first signal ends it after its current cycle,
+// cancel.h.)
 void on_signal(int sig) {
   if (turso_sync::cancel_requested()) {
     std::signal(sig, SIG_DFL);

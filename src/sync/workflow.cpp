@@ -108,7 +108,7 @@ Result<CycleReport> run_workflow(SyncContext& sync, const WorkflowOptions& optio
     CycleReport r = run_cycle(sync, options);
     r.number = number;
     r.trigger = trigger;
-    bool stop = options.once || cancel_requested() || (r.error && r.error->kind() == ErrorKind::cancelled);
+    bool stop = options.once || stop_requested() || (r.error && r.error->kind() == ErrorKind::cancelled);
     failures = r.error && !stop ? failures + 1 : 0;
     r.consecutive_failures = failures;
     if (!stop)
@@ -122,7 +122,7 @@ Result<CycleReport> run_workflow(SyncContext& sync, const WorkflowOptions& optio
     std::optional<Clock::time_point> first_change, last_change;
     auto deadline = Clock::now() + r.next_in;
     while (true) {
-      if (cancel_requested()) return r;
+      if (stop_requested()) return r;
       auto now = Clock::now();
       if (now >= deadline) break;
       // Changes do not cut a backoff short: a failing remote is not retried on every write.

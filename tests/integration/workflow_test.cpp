@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "support/tcp_proxy.h"
 #include "support/test_env.h"
 
 namespace turso_sync::testing {
@@ -109,6 +110,7 @@ TEST(Workflow, SyncsEveryIntervalAndStopsCleanlyOnSigterm) {
   local_exec(s.wc(), "INSERT INTO notes VALUES (3, 'ours')");
   EXPECT_TRUE(eventually([&] { return remote_rows(s.server.url(), kAll).size() == 3; })) << slurp(s.log());
 
+  // The signal comes while the cycle that pushed may still be running: it finishes (its pull included).
   kill(pid, SIGTERM);
   EXPECT_EQ(exit_within(pid, 15s), 0) << slurp(s.log());
   std::string log = slurp(s.log());
@@ -119,6 +121,45 @@ TEST(Workflow, SyncsEveryIntervalAndStopsCleanlyOnSigterm) {
   // Nothing left behind: the next command runs at once.
   auto status = run_cli({"diff", "--exit-code"}, s.env(), s.dir.path().string());
   EXPECT_EQ(status.exit_code, 0) << status.out << status.err;
+}
+
+TEST(Workflow, ASignalDuringACycleLetsItFinishASecondOneCancelsIt) {
+  Scene s;
+  ASSERT_NO_FATAL_FAILURE(s.start());
+  TcpProxy proxy(s.server.port());
+  proxy.set_delay_ms(300);  // every request of the cycle takes a while
+  std::vector<std::string> env{"TURSO_DATABASE_URL=" + proxy.url()};
+  local_exec(s.wc(), "INSERT INTO notes VALUES (2, 'ours')");
+  pid_t pid = spawn_cli({"workflow", "--interval", "600"}, env, s.dir.path().string(), s.log());
+  // SIGTERM as soon as the push batch is on its way: the push's answer and the pull after it still follow.
+  ASSERT_TRUE(eventually([&] { return proxy.forwarded_containing("INSERT INTO turso_sync_pushes") > 0; }))
+      << slurp(s.log());
+  kill(pid, SIGTERM);
+  EXPECT_EQ(exit_within(pid, 20s), 0) << slurp(s.log());
+  std::string log = slurp(s.log());
+  EXPECT_NE(log.find("pushed +1 ~0 -0"), std::string::npos) << log;
+  EXPECT_NE(log.find("workflow: stopped"), std::string::npos) << log;
+  // The cycle was whole: the replica holds the pushed row, nothing is pending.
+  EXPECT_EQ(local_rows(s.dir.file("local_replica.db"), kAll), (Rows{{I(1), T("first")}, {I(2), T("ours")}}));
+  EXPECT_EQ(run_cli({"diff", "--exit-code"}, s.env(), s.dir.path().string()).exit_code, 0);
+
+  // Two signals: the cycle in progress is cancelled (cleanly: the next command finishes or redoes it).
+  local_exec(s.wc(), "INSERT INTO notes VALUES (3, 'more')");
+  proxy.set_delay_ms(1000);
+  int before = proxy.requests();
+  std::string log2 = s.dir.file("workflow2.log");
+  pid = spawn_cli({"workflow", "--interval", "600"}, env, s.dir.path().string(), log2);
+  ASSERT_TRUE(eventually([&] { return proxy.requests() > before; })) << slurp(log2);
+  kill(pid, SIGTERM);
+  std::this_thread::sleep_for(100ms);
+  kill(pid, SIGTERM);
+  EXPECT_EQ(exit_within(pid, 10s), 0) << slurp(log2);
+  EXPECT_NE(slurp(log2).find("interrupted"), std::string::npos) << slurp(log2);
+  proxy.set_delay_ms(0);
+  auto sync = run_cli({"sync"}, s.env(), s.dir.path().string());
+  EXPECT_EQ(sync.exit_code, 0) << sync.out << sync.err;
+  EXPECT_EQ(remote_rows(s.server.url(), kAll),
+            (Rows{{I(1), T("first")}, {I(2), T("ours")}, {I(3), T("more")}}));
 }
 
 TEST(Workflow, OneWorkflowPerStateDir) {
@@ -189,7 +230,9 @@ TEST(Workflow, PushOnChangeSendsAWriteWithoutWaitingForTheInterval) {
   local_exec(s.wc(), "INSERT INTO notes VALUES (2, 'soon')");
   EXPECT_TRUE(eventually([&] { return remote_rows(s.server.url(), kAll).size() == 2; }, 15s))
       << slurp(s.log());
-  EXPECT_NE(slurp(s.log()).find("#2 change: "), std::string::npos) << slurp(s.log());
+  // (The log line follows the cycle's own pull, a moment after the rows land on the remote.)
+  EXPECT_TRUE(eventually([&] { return slurp(s.log()).find("#2 change: ") != std::string::npos; }, 10s))
+      << slurp(s.log());
   kill(pid, SIGTERM);
   EXPECT_EQ(exit_within(pid, 15s), 0) << slurp(s.log());
 }
