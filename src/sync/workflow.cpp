@@ -105,6 +105,9 @@ Result<CycleReport> run_workflow(SyncContext& sync, const WorkflowOptions& optio
   int failures = 0;
   CycleTrigger trigger = CycleTrigger::start;
   for (int number = 1;; ++number) {
+    // Compared after the cycle: a write the application made while the cycle ran is picked up at once (the
+    // cycle's own merge counts as a change too, which costs at most one extra, empty cycle).
+    FileSignature seen = signature_of(working);
     CycleReport r = run_cycle(sync, options);
     r.number = number;
     r.trigger = trigger;
@@ -118,7 +121,6 @@ Result<CycleReport> run_workflow(SyncContext& sync, const WorkflowOptions& optio
 
     // Wait for the interval (or the backoff), a change of the working copy, or a signal.
     trigger = failures > 0 ? CycleTrigger::retry : CycleTrigger::interval;
-    FileSignature seen = signature_of(working);
     std::optional<Clock::time_point> first_change, last_change;
     auto deadline = Clock::now() + r.next_in;
     while (true) {
