@@ -73,6 +73,7 @@ struct StatusReport {
   bool initialized = false;  // replica and working copy both exist
   // From the state dir.
   std::string protocol, last_pull_at, last_push_at, remote_revision;
+  int64_t workflow_pid = 0;  // a running `workflow` for this state dir (-1: running, pid unknown), else 0
   // Remote.
   bool remote_checked = false;
   bool remote_reachable = false;

@@ -62,6 +62,7 @@ int run_status(Context& ctx, const StatusArgs& args) {
         .string(r.protocol)
         .key("last_pull_at")
         .string(r.last_pull_at);
+    w.key("workflow_pid").integer(r.workflow_pid);
     w.key("last_push_at")
         .string(r.last_push_at)
         .key("remote_revision")
@@ -106,6 +107,11 @@ int run_status(Context& ctx, const StatusArgs& args) {
   out += fmt::format("  protocol       {}\n", r.protocol.empty() ? "-" : r.protocol);
   out += fmt::format("  last pull      {}\n", r.last_pull_at.empty() ? "never" : r.last_pull_at);
   out += fmt::format("  last push      {}\n", r.last_push_at.empty() ? "never" : r.last_push_at);
+  if (r.workflow_pid != 0)
+    out += fmt::format("  workflow       running{}\n",
+                       r.workflow_pid > 0 ? fmt::format(" (pid {})", r.workflow_pid) : std::string());
+  else
+    out += "  workflow       not running\n";
   if (r.pending) {
     out += ctx.bold("Local changes (not pushed)") + "\n";
     if (!r.pending->has_changes()) {
@@ -134,10 +140,10 @@ int run_status(Context& ctx, const StatusArgs& args) {
 
 void register_status(CLI::App& app, Context& ctx) {
   auto args = std::make_shared<StatusArgs>();
-  auto* cmd =
-      app.add_subcommand("status",
-                         "Show configuration (token masked), files, last pull/push and whether the remote is "
-                         "reachable.\nExit 4 when the remote is unreachable or rejects the token.");
+  auto* cmd = app.add_subcommand("status",
+                                 "Show configuration (token masked), files, last pull/push, whether a "
+                                 "workflow runs, and whether the remote is "
+                                 "reachable.\nExit 4 when the remote is unreachable or rejects the token.");
   cmd->add_flag("--offline", args->offline, "Do not contact the remote");
   cmd->callback(
       [&ctx, args] { ctx.exit_code = ctx.for_each_database([&] { return run_status(ctx, *args); }); });

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <utility>
@@ -122,6 +123,22 @@ Result<StateLock> StateLock::acquire_workflow(const std::string& state_dir) {
                  fmt::format("a turso-sync workflow is already running for {}{}", state_dir, holder));
   }));
   return StateLock(fd);
+}
+
+int64_t StateLock::running_workflow(const std::string& state_dir) {
+  std::string path = state_dir + "/workflow.lock";
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  int64_t pid = 0;
+  // A shared lock is refused while the workflow holds its exclusive one; when granted, it is released at
+  // once.
+  if (::flock(fd, LOCK_SH | LOCK_NB) != 0) {
+    char buf[32] = {0};
+    ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+    pid = n > 0 ? std::strtoll(buf, nullptr, 10) : -1;
+  }
+  ::close(fd);
+  return pid;
 }
 
 StateLock::StateLock(StateLock&& other) noexcept : m_fd(std::exchange(other.m_fd, -1)) {}

@@ -35,6 +35,8 @@ class StateLock {
   static Result<StateLock> acquire(const std::string& state_dir);
   // <state_dir>/workflow.lock: one background workflow per state dir, held for its whole run.
   static Result<StateLock> acquire_workflow(const std::string& state_dir);
+  // The pid of the workflow holding <state_dir>/workflow.lock, or 0 when none runs.
+  static int64_t running_workflow(const std::string& state_dir);
   StateLock(StateLock&& other) noexcept;
   StateLock& operator=(StateLock&&) = delete;
   StateLock(const StateLock&) = delete;

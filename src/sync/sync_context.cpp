@@ -185,6 +185,7 @@ Result<StatusReport> SyncContext::status(const StatusOptions& options) {
     else
       r.pending_error = pending.error().message();
   }
+  r.workflow_pid = StateLock::running_workflow(c.state_dir);
   auto state = TS_TRY(load_state(c.state_dir));
   if (state) {
     r.protocol = state->protocol;

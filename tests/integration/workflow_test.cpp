@@ -174,12 +174,18 @@ TEST(Workflow, OneWorkflowPerStateDir) {
                             std::to_string(pid) + ")"),
             std::string::npos)
       << second.err;
+  auto status = run_cli({"status", "--offline"}, s.env(), s.dir.path().string());
+  EXPECT_NE(status.out.find("workflow       running (pid " + std::to_string(pid) + ")"), std::string::npos)
+      << status.out;
   // Other commands run between cycles.
   local_exec(s.wc(), "INSERT INTO notes VALUES (2, 'pushed by hand')");
   auto push = run_cli({"push"}, s.env(), s.dir.path().string());
   EXPECT_EQ(push.exit_code, 0) << push.out << push.err;
   kill(pid, SIGINT);
   EXPECT_EQ(exit_within(pid, 15s), 0) << slurp(s.log());
+  EXPECT_NE(
+      run_cli({"status", "--offline"}, s.env(), s.dir.path().string()).out.find("workflow       not running"),
+      std::string::npos);
   auto again = run_cli({"workflow", "--once"}, s.env(), s.dir.path().string());
   EXPECT_EQ(again.exit_code, 0) << again.out << again.err;
 }
