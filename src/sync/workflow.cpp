@@ -111,7 +111,7 @@ Result<CycleReport> run_workflow(SyncContext& sync, const WorkflowOptions& optio
     CycleReport r = run_cycle(sync, options);
     r.number = number;
     r.trigger = trigger;
-    bool stop = options.once || stop_requested() || (r.error && r.error->kind() == ErrorKind::cancelled);
+    bool stop = options.once || stop_requested();  // a cancelled cycle implies a stop request
     failures = r.error && !stop ? failures + 1 : 0;
     r.consecutive_failures = failures;
     if (!stop)

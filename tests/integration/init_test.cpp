@@ -14,13 +14,6 @@
 namespace turso_sync::testing {
 namespace {
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 void expect_same_rows(const std::string& url, const std::string& local_path, const std::string& sql) {
   auto remote = remote_rows(url, sql);
   auto local = local_rows(local_path, sql);
@@ -79,7 +72,7 @@ TEST(Init, CopiesEveryKindOfObjectExactly) {
   ASSERT_EQ(integrity.size(), 1u);
   EXPECT_EQ(integrity[0][0], Value::text("ok"));
   // State dir records the remote and the time of the pull; no temp files left behind.
-  std::string state = slurp(dir.file(".turso-sync/state.json"));
+  std::string state = read_text(dir.file(".turso-sync/state.json"));
   EXPECT_NE(state.find(server.url()), std::string::npos) << state;
   EXPECT_NE(state.find("\"last_pull_at\":\"20"), std::string::npos) << state;
   for (const auto& entry : fs::directory_iterator(dir.path()))
@@ -133,7 +126,7 @@ TEST(Init, RefusesExistingWorkingCopyAndChangesNothing) {
   EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
   EXPECT_NE(r.err.find("already exists"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("--force"), std::string::npos) << r.err;
-  EXPECT_EQ(slurp(working), "my precious local data");
+  EXPECT_EQ(read_text(working), "my precious local data");
   EXPECT_FALSE(fs::exists(dir.file("local_replica.db")));
 }
 

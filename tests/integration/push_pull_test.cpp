@@ -21,13 +21,6 @@
 namespace turso_sync::testing {
 namespace {
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
@@ -165,7 +158,7 @@ TEST(PushPull, PushConflictOnSameColumnAppliesNothingThenForceWins) {
                                     "UPDATE tasks SET title = 'write code' WHERE id = 1;"
                                     "UPDATE tasks SET done = 1 WHERE id = 2;"
                                     "INSERT INTO tasks VALUES (4, 'party', 0);"));
-  std::string replica_before = slurp(team.replica(team.a));
+  std::string replica_before = read_text(team.replica(team.a));
   auto r = team.run(team.a, {"push"});
   EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
   EXPECT_TRUE(contains(r.err, "tasks [id=1]")) << r.err;
@@ -174,7 +167,7 @@ TEST(PushPull, PushConflictOnSameColumnAppliesNothingThenForceWins) {
   EXPECT_TRUE(contains(r.err, "turso-sync pull")) << r.err;
   // Nothing of the batch landed, not even the non-conflicting update and insert.
   EXPECT_EQ(team.remote(kAllTasks), after_b) << render_rows(team.remote(kAllTasks));
-  EXPECT_EQ(slurp(team.replica(team.a)), replica_before);
+  EXPECT_EQ(read_text(team.replica(team.a)), replica_before);
   EXPECT_EQ(team.rows(team.a, kAllTasks), (Rows{{I(1), T("write code"), I(0)},
                                                 {I(2), T("test"), I(1)},
                                                 {I(3), T("ship"), I(0)},
@@ -309,7 +302,7 @@ TEST(PushPull, PushDryRunPrintsSqlAndSendsNothing) {
                                     "UPDATE tasks SET title = 'dry ✓' WHERE id = 1;"
                                     "INSERT INTO tasks VALUES (4, 'party', 0);"
                                     "DELETE FROM tasks WHERE id = 3;"));
-  std::string replica_before = slurp(team.replica(team.a));
+  std::string replica_before = read_text(team.replica(team.a));
   auto r = team.run(team.a, {"push", "--dry-run"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_TRUE(contains(r.out, "BEGIN IMMEDIATE;")) << r.out;
@@ -320,7 +313,7 @@ TEST(PushPull, PushDryRunPrintsSqlAndSendsNothing) {
   EXPECT_TRUE(contains(r.out, "-- guard")) << r.out;
   EXPECT_TRUE(contains(r.out, "COMMIT;")) << r.out;
   EXPECT_EQ(team.remote(kAllTasks), kSeedTasks) << render_rows(team.remote(kAllTasks));
-  EXPECT_EQ(slurp(team.replica(team.a)), replica_before);
+  EXPECT_EQ(read_text(team.replica(team.a)), replica_before);
   EXPECT_EQ(team.diff_exit(team.a), 1);
   EXPECT_TRUE(team.remote("SELECT name FROM sqlite_schema WHERE name LIKE 'turso_sync%'").empty())
       << "a dry run must not even create the receipt table";
@@ -396,8 +389,8 @@ TEST(PushPull, PullSameColumnConflictAbortsAndChangesNothing) {
   Team team;
   ASSERT_NO_FATAL_FAILURE(team.start(kContacts));
   ASSERT_NO_FATAL_FAILURE(same_column_conflict(team, team.a));
-  std::string wc_before = slurp(team.wc(team.a));
-  std::string replica_before = slurp(team.replica(team.a));
+  std::string wc_before = read_text(team.wc(team.a));
+  std::string replica_before = read_text(team.replica(team.a));
 
   auto r = team.run(team.a, {"pull"});
   EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
@@ -407,8 +400,8 @@ TEST(PushPull, PullSameColumnConflictAbortsAndChangesNothing) {
   EXPECT_TRUE(contains(r.err, "ours:   email='ours@x'")) << r.err;
   EXPECT_TRUE(contains(r.err, "theirs: email='theirs@x'")) << r.err;
   EXPECT_TRUE(contains(r.err, "--on-conflict=local")) << r.err;
-  EXPECT_EQ(slurp(team.wc(team.a)), wc_before) << "the working copy must be byte-identical";
-  EXPECT_EQ(slurp(team.replica(team.a)), replica_before) << "the replica must not move";
+  EXPECT_EQ(read_text(team.wc(team.a)), wc_before) << "the working copy must be byte-identical";
+  EXPECT_EQ(read_text(team.replica(team.a)), replica_before) << "the replica must not move";
 
   // The same through --json.
   auto j = team.run(team.a, {"--json", "pull"});
@@ -432,7 +425,7 @@ TEST(PushPull, PullSameColumnConflictAbortsAndChangesNothing) {
   EXPECT_EQ(c["theirs"].at(2).get_string().value(), "'theirs@x'");
   for (const char* key : {"up_to_date", "taken", "merged_rows", "moved", "discarded_path", "notes"})
     EXPECT_EQ(pull[key].error(), simdjson::SUCCESS) << "missing key " << key << " in " << j.out;
-  EXPECT_EQ(slurp(team.wc(team.a)), wc_before);
+  EXPECT_EQ(read_text(team.wc(team.a)), wc_before);
 }
 
 TEST(PushPull, PullOnConflictLocalKeepsOursAndNextPushSendsIt) {
@@ -474,8 +467,8 @@ TEST(PushPull, PullOnConflictRemoteSavesOursToARestoringFile) {
   EXPECT_TRUE(contains(r.out, files[0].substr(files[0].rfind('/') + 1))) << r.out;
   EXPECT_EQ(mode_of(files[0]), 0600u) << files[0];
   // Running it puts ours back: what --on-conflict=local would have given.
-  auto restored = run_command({"sqlite3", team.wc(team.a)}, {}, "", slurp(files[0]));
-  ASSERT_EQ(restored.exit_code, 0) << restored.err << slurp(files[0]);
+  auto restored = run_command({"sqlite3", team.wc(team.a)}, {}, "", read_text(files[0]));
+  ASSERT_EQ(restored.exit_code, 0) << restored.err << read_text(files[0]);
   EXPECT_EQ(team.rows(team.a, "SELECT email FROM contacts WHERE id = 1"), (Rows{{T("ours@x")}}));
   ASSERT_EQ(team.run(team.a, {"push"}).exit_code, 0);
   EXPECT_EQ(team.remote("SELECT email, phone FROM contacts WHERE id IN (1, 2) ORDER BY id"),
@@ -493,13 +486,13 @@ TEST(PushPull, PullUpdateDeleteConflictsBothWaysUnderEachPolicy) {
   remote_exec(team.server.url(),
               {"DELETE FROM contacts WHERE id = 1", "UPDATE contacts SET phone = '222-theirs' WHERE id = 2"});
 
-  std::string wc_before = slurp(team.wc(team.a));
+  std::string wc_before = read_text(team.wc(team.a));
   auto r = team.run(team.a, {"pull"});
   EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
   EXPECT_TRUE(contains(r.err, "2 conflicts")) << r.err;
   EXPECT_TRUE(contains(r.err, "contacts [1] update/delete")) << r.err;
   EXPECT_TRUE(contains(r.err, "contacts [2] delete/update")) << r.err;
-  EXPECT_EQ(slurp(team.wc(team.a)), wc_before);
+  EXPECT_EQ(read_text(team.wc(team.a)), wc_before);
 
   // A keeps its own: row 1 updated, row 2 deleted; the push sends both.
   auto local = team.run(team.a, {"pull", "--on-conflict=local"});
@@ -520,8 +513,8 @@ TEST(PushPull, PullUpdateDeleteConflictsBothWaysUnderEachPolicy) {
   auto files = discarded_files(team.b);
   ASSERT_EQ(files.size(), 1u);
   EXPECT_EQ(mode_of(files[0]), 0600u);
-  auto restored = run_command({"sqlite3", team.wc(team.b)}, {}, "", slurp(files[0]));
-  ASSERT_EQ(restored.exit_code, 0) << restored.err << slurp(files[0]);
+  auto restored = run_command({"sqlite3", team.wc(team.b)}, {}, "", read_text(files[0]));
+  ASSERT_EQ(restored.exit_code, 0) << restored.err << read_text(files[0]);
   EXPECT_EQ(team.rows(team.b, kAllContacts), a_rows) << render_rows(team.rows(team.b, kAllContacts));
 
   auto pushed = team.run(team.a, {"push"});
@@ -562,11 +555,11 @@ TEST(PushPull, CollidingAutoIdsMoveOurRowAndItsChildren) {
   ASSERT_EQ(team.run(team.a, {"push"}).exit_code, 0);
 
   // Asked to treat it as a conflict: nothing changes.
-  std::string wc_before = slurp(team.wc(team.b));
+  std::string wc_before = read_text(team.wc(team.b));
   auto refused = team.run(team.b, {"pull", "--on-insert-collision=conflict"});
   EXPECT_EQ(refused.exit_code, 3) << refused.out << refused.err;
   EXPECT_TRUE(contains(refused.err, "emails [101] insert/insert")) << refused.err;
-  EXPECT_EQ(slurp(team.wc(team.b)), wc_before);
+  EXPECT_EQ(read_text(team.wc(team.b)), wc_before);
 
   // By default our row moves above both sides' maximum and the child follows.
   auto r = team.run(team.b, {"pull"});
@@ -667,8 +660,8 @@ TEST(PushPull, ResetDiscardsLocalChangesIntoARestoringFile) {
   ASSERT_EQ(files.size(), 1u);
   EXPECT_TRUE(contains(r.out, files[0].substr(files[0].rfind('/') + 1))) << r.out;
   EXPECT_EQ(mode_of(files[0]), 0600u);
-  auto restored = run_command({"sqlite3", team.wc(team.a)}, {}, "", slurp(files[0]));
-  ASSERT_EQ(restored.exit_code, 0) << restored.err << slurp(files[0]);
+  auto restored = run_command({"sqlite3", team.wc(team.a)}, {}, "", read_text(files[0]));
+  ASSERT_EQ(restored.exit_code, 0) << restored.err << read_text(files[0]);
   EXPECT_EQ(team.rows(team.a, kAllTasks), ours) << render_rows(team.rows(team.a, kAllTasks));
 
   // Reset with nothing to discard writes nothing.
@@ -683,12 +676,12 @@ TEST(PushPull, CopyRefusesLocalChangesUnlessForced) {
   Team team;
   ASSERT_NO_FATAL_FAILURE(team.start(kTasks));
   ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.a), "UPDATE tasks SET done = 1 WHERE id = 3"));
-  std::string wc_before = slurp(team.wc(team.a));
+  std::string wc_before = read_text(team.wc(team.a));
   auto refused = team.run(team.a, {"copy"});
   EXPECT_EQ(refused.exit_code, 2) << refused.out << refused.err;
   EXPECT_TRUE(contains(refused.err, "has local changes")) << refused.err;
   EXPECT_TRUE(contains(refused.err, "--force")) << refused.err;
-  EXPECT_EQ(slurp(team.wc(team.a)), wc_before);
+  EXPECT_EQ(read_text(team.wc(team.a)), wc_before);
   EXPECT_TRUE(discarded_files(team.a).empty());
 
   auto forced = team.run(team.a, {"copy", "--force"});
@@ -698,7 +691,7 @@ TEST(PushPull, CopyRefusesLocalChangesUnlessForced) {
   ASSERT_EQ(files.size(), 1u);
   EXPECT_TRUE(contains(forced.out, files[0].substr(files[0].rfind('/') + 1))) << forced.out;
   EXPECT_EQ(mode_of(files[0]), 0600u);
-  auto restored = run_command({"sqlite3", team.wc(team.a)}, {}, "", slurp(files[0]));
+  auto restored = run_command({"sqlite3", team.wc(team.a)}, {}, "", read_text(files[0]));
   ASSERT_EQ(restored.exit_code, 0) << restored.err;
   EXPECT_EQ(team.rows(team.a, "SELECT done FROM tasks WHERE id = 3"), (Rows{{I(1)}}));
 
@@ -758,7 +751,7 @@ TEST(PushPull, PullWaitsForABusyWorkingCopyThenFailsChangingNothing) {
   ASSERT_NO_FATAL_FAILURE(team.start(kTasks));
   remote_exec(team.server.url(), {"UPDATE tasks SET title = 'remote' WHERE id = 1"});
   std::string wc = team.wc(team.a);
-  std::string replica_before = slurp(team.replica(team.a));
+  std::string replica_before = read_text(team.replica(team.a));
   std::string ready = team.a.file("locked.flag");
 
   // The application: a write transaction held open until it is told to stop (SIGTERM rolls it back).
@@ -798,7 +791,7 @@ TEST(PushPull, PullWaitsForABusyWorkingCopyThenFailsChangingNothing) {
   EXPECT_TRUE(contains(r.err, "locked")) << r.err;
   EXPECT_TRUE(contains(r.err, "nothing was changed")) << r.err;
   EXPECT_GE(waited, std::chrono::seconds(2)) << "pull should wait for the lock before giving up";
-  EXPECT_EQ(slurp(team.replica(team.a)), replica_before) << "the replica must not move";
+  EXPECT_EQ(read_text(team.replica(team.a)), replica_before) << "the replica must not move";
   EXPECT_EQ(team.rows(team.a, kAllTasks), kSeedTasks);
 
   // Once the application is idle, pull goes through.

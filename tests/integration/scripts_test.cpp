@@ -17,13 +17,6 @@ const std::string kSetup = kSourceDir + "/setup-turso.sh";
 const std::string kWorkflow = kSourceDir + "/turso-workflow.sh";
 constexpr const char* kToken = "eyJhbGciOiJFZERTQSJ9.test-token-5f3a9c.sig";
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 void write_text(const std::string& path, const std::string& text, mode_t mode) {
   {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);

@@ -23,13 +23,6 @@ using namespace std::chrono_literals;
 
 const char* kAll = "SELECT id, title FROM notes ORDER BY id";
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit = 20s) {
   auto deadline = std::chrono::steady_clock::now() + limit;
   while (std::chrono::steady_clock::now() < deadline) {
@@ -106,14 +99,15 @@ TEST(Workflow, SyncsEveryIntervalAndStopsCleanlyOnSigterm) {
   ASSERT_GT(pid, 0);
   // A teammate's change arrives in the working copy; the application's change arrives on the remote.
   remote_exec(s.server.url(), {"INSERT INTO notes VALUES (2, 'theirs')"});
-  EXPECT_TRUE(eventually([&] { return local_rows(s.wc(), kAll).size() == 2; })) << slurp(s.log());
+  EXPECT_TRUE(eventually([&] { return local_rows(s.wc(), kAll).size() == 2; })) << read_text(s.log());
   local_exec(s.wc(), "INSERT INTO notes VALUES (3, 'ours')");
-  EXPECT_TRUE(eventually([&] { return remote_rows(s.server.url(), kAll).size() == 3; })) << slurp(s.log());
+  EXPECT_TRUE(eventually([&] { return remote_rows(s.server.url(), kAll).size() == 3; }))
+      << read_text(s.log());
 
   // The signal comes while the cycle that pushed may still be running: it finishes (its pull included).
   kill(pid, SIGTERM);
-  EXPECT_EQ(exit_within(pid, 15s), 0) << slurp(s.log());
-  std::string log = slurp(s.log());
+  EXPECT_EQ(exit_within(pid, 15s), 0) << read_text(s.log());
+  std::string log = read_text(s.log());
   EXPECT_NE(log.find("workflow: syncing working_copy.db"), std::string::npos) << log;
   EXPECT_NE(log.find("#2 interval: "), std::string::npos) << log;
   EXPECT_NE(log.find("workflow: stopped"), std::string::npos) << log;
@@ -133,10 +127,10 @@ TEST(Workflow, ASignalDuringACycleLetsItFinishASecondOneCancelsIt) {
   pid_t pid = spawn_cli({"workflow", "--interval", "600"}, env, s.dir.path().string(), s.log());
   // SIGTERM as soon as the push batch is on its way: the push's answer and the pull after it still follow.
   ASSERT_TRUE(eventually([&] { return proxy.forwarded_containing("INSERT INTO turso_sync_pushes") > 0; }))
-      << slurp(s.log());
+      << read_text(s.log());
   kill(pid, SIGTERM);
-  EXPECT_EQ(exit_within(pid, 20s), 0) << slurp(s.log());
-  std::string log = slurp(s.log());
+  EXPECT_EQ(exit_within(pid, 20s), 0) << read_text(s.log());
+  std::string log = read_text(s.log());
   EXPECT_NE(log.find("pushed +1 ~0 -0"), std::string::npos) << log;
   EXPECT_NE(log.find("workflow: stopped"), std::string::npos) << log;
   // The cycle was whole: the replica holds the pushed row, nothing is pending.
@@ -149,12 +143,12 @@ TEST(Workflow, ASignalDuringACycleLetsItFinishASecondOneCancelsIt) {
   int before = proxy.requests();
   std::string log2 = s.dir.file("workflow2.log");
   pid = spawn_cli({"workflow", "--interval", "600"}, env, s.dir.path().string(), log2);
-  ASSERT_TRUE(eventually([&] { return proxy.requests() > before; })) << slurp(log2);
+  ASSERT_TRUE(eventually([&] { return proxy.requests() > before; })) << read_text(log2);
   kill(pid, SIGTERM);
   std::this_thread::sleep_for(100ms);
   kill(pid, SIGTERM);
-  EXPECT_EQ(exit_within(pid, 10s), 0) << slurp(log2);
-  EXPECT_NE(slurp(log2).find("interrupted"), std::string::npos) << slurp(log2);
+  EXPECT_EQ(exit_within(pid, 10s), 0) << read_text(log2);
+  EXPECT_NE(read_text(log2).find("interrupted"), std::string::npos) << read_text(log2);
   proxy.set_delay_ms(0);
   auto sync = run_cli({"sync"}, s.env(), s.dir.path().string());
   EXPECT_EQ(sync.exit_code, 0) << sync.out << sync.err;
@@ -166,8 +160,8 @@ TEST(Workflow, OneWorkflowPerStateDir) {
   Scene s;
   ASSERT_NO_FATAL_FAILURE(s.start());
   pid_t pid = s.spawn({"--interval", "30"});
-  ASSERT_TRUE(eventually([&] { return slurp(s.log()).find("#1 start") != std::string::npos; }))
-      << slurp(s.log());
+  ASSERT_TRUE(eventually([&] { return read_text(s.log()).find("#1 start") != std::string::npos; }))
+      << read_text(s.log());
   auto second = run_cli({"workflow", "--once"}, s.env(), s.dir.path().string());
   EXPECT_EQ(second.exit_code, 1) << second.out << second.err;
   EXPECT_NE(second.err.find("a turso-sync workflow is already running for .turso-sync (pid " +
@@ -182,7 +176,7 @@ TEST(Workflow, OneWorkflowPerStateDir) {
   auto push = run_cli({"push"}, s.env(), s.dir.path().string());
   EXPECT_EQ(push.exit_code, 0) << push.out << push.err;
   kill(pid, SIGINT);
-  EXPECT_EQ(exit_within(pid, 15s), 0) << slurp(s.log());
+  EXPECT_EQ(exit_within(pid, 15s), 0) << read_text(s.log());
   EXPECT_NE(
       run_cli({"status", "--offline"}, s.env(), s.dir.path().string()).out.find("workflow       not running"),
       std::string::npos);
@@ -199,16 +193,16 @@ TEST(Workflow, FailuresBackOffExponentiallyAndRecover) {
   // Cycles take a moment each (the client retries a refused connection); wait for three of them.
   auto lines = [&] {
     std::vector<std::string> out;
-    std::istringstream in(slurp(s.log()));
+    std::istringstream in(read_text(s.log()));
     for (std::string line; std::getline(in, line);)
       if (line.rfind("{\"cycle\"", 0) == 0) out.push_back(line);
     return out;
   };
-  EXPECT_TRUE(eventually([&] { return lines().size() >= 3; }, 40s)) << slurp(s.log());
+  EXPECT_TRUE(eventually([&] { return lines().size() >= 3; }, 40s)) << read_text(s.log());
   kill(pid, SIGTERM);
-  EXPECT_EQ(exit_within(pid, 15s), 0) << slurp(s.log());
+  EXPECT_EQ(exit_within(pid, 15s), 0) << read_text(s.log());
   auto cycles = lines();
-  ASSERT_GE(cycles.size(), 3u) << slurp(s.log());
+  ASSERT_GE(cycles.size(), 3u) << read_text(s.log());
   simdjson::dom::parser parser;
   int64_t previous = 0;
   for (size_t i = 0; i + 1 < cycles.size(); ++i) {  // the last one may have been cut short by the signal
@@ -231,16 +225,16 @@ TEST(Workflow, PushOnChangeSendsAWriteWithoutWaitingForTheInterval) {
   Scene s;
   ASSERT_NO_FATAL_FAILURE(s.start());
   pid_t pid = s.spawn({"--interval", "600", "--push-on-change"});
-  ASSERT_TRUE(eventually([&] { return slurp(s.log()).find("#1 start") != std::string::npos; }))
-      << slurp(s.log());
+  ASSERT_TRUE(eventually([&] { return read_text(s.log()).find("#1 start") != std::string::npos; }))
+      << read_text(s.log());
   local_exec(s.wc(), "INSERT INTO notes VALUES (2, 'soon')");
   EXPECT_TRUE(eventually([&] { return remote_rows(s.server.url(), kAll).size() == 2; }, 15s))
-      << slurp(s.log());
+      << read_text(s.log());
   // (The log line follows the cycle's own pull, a moment after the rows land on the remote.)
-  EXPECT_TRUE(eventually([&] { return slurp(s.log()).find("#2 change: ") != std::string::npos; }, 10s))
-      << slurp(s.log());
+  EXPECT_TRUE(eventually([&] { return read_text(s.log()).find("#2 change: ") != std::string::npos; }, 10s))
+      << read_text(s.log());
   kill(pid, SIGTERM);
-  EXPECT_EQ(exit_within(pid, 15s), 0) << slurp(s.log());
+  EXPECT_EQ(exit_within(pid, 15s), 0) << read_text(s.log());
 }
 
 }  // namespace

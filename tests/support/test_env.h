@@ -75,6 +75,10 @@ std::string tursodb_path();
 int free_port();
 // A socket listening on a free 127.0.0.1 port (stored in *port); the caller closes it.
 int listen_on_free_port(int* port, int backlog);
+// A socket connected to 127.0.0.1:port, or -1.
+int connect_loopback(int port);
+// The whole content of a file ("" when it cannot be read).
+std::string read_text(const std::string& path);
 
 struct CommandResult {
   int exit_code = -1;
