@@ -9,6 +9,7 @@
 #include <sstream>
 #include <thread>
 
+#include "support/tcp_proxy.h"
 #include "support/test_env.h"
 
 namespace turso_sync::testing {
@@ -181,6 +182,9 @@ TEST(Init, AgainWithoutLocalChangesNeedsNoForce) {
             (std::vector<std::vector<Value>>{{Value::text("mine")}}));
 }
 
+// Text of the SQL download's requests for a page of rows (the schema is read before them).
+constexpr const char* kRowPageRequest = " LIMIT ";
+
 void seed_rows(const std::string& url, int doublings, int blob_bytes) {
   std::vector<std::string> setup = {
       "CREATE TABLE t (id INTEGER PRIMARY KEY, pad BLOB)",
@@ -190,13 +194,17 @@ void seed_rows(const std::string& url, int doublings, int blob_bytes) {
   remote_exec(url, setup);
 }
 
+// The download is held in the middle (the proxy keeps one row-page request waiting), so the signal provably
+// arrives while init is running, on a fast machine as on a loaded one.
 TEST(Init, InterruptLeavesEveryFileAsItWas) {
   LocalServer server;
   ASSERT_TRUE(server.started());
-  seed_rows(server.url(), 14, 2000);  // 16384 rows, ~32 MB: a few seconds of download
+  seed_rows(server.url(), 8, 2000);  // 256 rows, a few pages of download
+  TcpProxy proxy{server.port()};
+  proxy.arm_once(TcpProxy::Fault::hold, kRowPageRequest);
   TempDir dir;
-  pid_t pid = spawn_cli({"init"}, {"TURSO_DATABASE_URL=" + server.url()}, dir.path());
-  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  pid_t pid = spawn_cli({"init"}, {"TURSO_DATABASE_URL=" + proxy.url()}, dir.path());
+  ASSERT_TRUE(proxy.wait_until_held()) << "init never asked for rows";
   kill(pid, SIGINT);
   int code = wait_exit_code(pid);
   EXPECT_EQ(code, 1) << "interrupted init should stop cleanly with exit 1";
@@ -209,10 +217,12 @@ TEST(Init, InterruptLeavesEveryFileAsItWas) {
 TEST(Init, StaleTempFilesOfAKilledRunAreCleanedUp) {
   LocalServer server;
   ASSERT_TRUE(server.started());
-  seed_rows(server.url(), 14, 2000);
+  seed_rows(server.url(), 8, 2000);
+  TcpProxy proxy{server.port()};
+  proxy.arm_once(TcpProxy::Fault::hold, kRowPageRequest);
   TempDir dir;
-  pid_t pid = spawn_cli({"init"}, {"TURSO_DATABASE_URL=" + server.url()}, dir.path());
-  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  pid_t pid = spawn_cli({"init"}, {"TURSO_DATABASE_URL=" + proxy.url()}, dir.path());
+  ASSERT_TRUE(proxy.wait_until_held()) << "init never asked for rows";
   kill(pid, SIGKILL);
   wait_exit_code(pid);
   EXPECT_FALSE(fs::exists(dir.file("working_copy.db")));

@@ -129,6 +129,34 @@ TcpProxy::Fault TcpProxy::decide(const std::string& request) {
   return m_mode;
 }
 
+bool TcpProxy::wait_until_held(int timeout_ms) const {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (m_held.load() == 0) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+bool TcpProxy::hold(int client_fd) {
+  int generation = m_release_generation.load();
+  ++m_held;
+  bool released = false;
+  while (!m_stop) {
+    if (m_release_generation.load() != generation) {
+      released = true;
+      break;
+    }
+    pollfd p{client_fd, POLLIN, 0};
+    if (poll(&p, 1, 20) > 0) {
+      char c;
+      if (recv(client_fd, &c, 1, MSG_PEEK) <= 0) break;  // the client hung up
+    }
+  }
+  --m_held;
+  return released;
+}
+
 void TcpProxy::accept_loop() {
   while (!m_stop) {
     pollfd p{m_listen_fd, POLLIN, 0};
@@ -148,6 +176,13 @@ void TcpProxy::handle(int client_fd) {
   }
   ++m_requests;
   Fault fault = decide(request);
+  if (fault == Fault::hold) {
+    ++m_faults;
+    if (!hold(client_fd)) {
+      close(client_fd);
+      return;
+    }
+  }
   if (fault == Fault::cut_request) {
     ++m_faults;
     shutdown(client_fd, SHUT_RDWR);

@@ -19,6 +19,9 @@ class TcpProxy {
     drop_response_after_forwarding,  // forward the request, read the server's whole answer, close without
                                      // sending it
     cut_request,                     // read the request, close the client connection, never forward it
+    hold,  // read the request and keep the client waiting, never forwarding it, until release_held(), the
+           // client's hang-up or the proxy's end: an operation is then provably in progress (tests
+           // synchronise on held() instead of sleeping)
   };
 
   explicit TcpProxy(int upstream_port);
@@ -39,7 +42,12 @@ class TcpProxy {
 
   int requests() const { return m_requests.load(); }       // requests read from clients
   int forwarded() const { return m_forwarded.load(); }     // requests sent to the server
-  int faults_injected() const { return m_faults.load(); }  // requests dropped or cut
+  int faults_injected() const { return m_faults.load(); }  // requests dropped, cut or held
+  int held() const { return m_held.load(); }               // requests being held right now
+  // Waits until at least one request is held; false after `timeout_ms`.
+  bool wait_until_held(int timeout_ms = 120000) const;
+  // Lets every held request go on to the server; later requests with `hold` are held again.
+  void release_held() { ++m_release_generation; }
   bool armed_fault_fired() const { return m_armed_fired.load(); }
   // How many requests forwarded to the server contained `text`.
   int forwarded_containing(const std::string& text) const;
@@ -47,6 +55,8 @@ class TcpProxy {
  private:
   void accept_loop();
   void handle(int client_fd);
+  // Holds a request (Fault::hold); true when released, false when the client hung up or the proxy stops.
+  bool hold(int client_fd);
   Fault decide(const std::string& request);
 
   int m_upstream_port;
@@ -58,6 +68,8 @@ class TcpProxy {
   std::atomic<int> m_forwarded{0};
   std::atomic<int> m_faults{0};
   std::atomic<bool> m_armed_fired{false};
+  std::atomic<int> m_held{0};
+  std::atomic<int> m_release_generation{0};
 
   mutable std::mutex m_mutex;  // guards everything below
   Fault m_mode = Fault::none;
