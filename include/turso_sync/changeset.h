@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "turso_sync/status.h"
@@ -100,6 +101,8 @@ enum class SchemaOp {
   drop_view,
   create_trigger,
   drop_trigger,
+  user_version,  // PRAGMA user_version changed (object_type "pragma", name "user_version"; old_sql and
+                 // new_sql hold the two numbers)
 };
 const char* to_string(SchemaOp op);
 
@@ -127,6 +130,11 @@ struct SchemaChange {
   // NULL; then every target row is an insert).
   std::vector<std::string> copied_columns;
   bool copy_rows = true;
+  // rebuild_table with copy_rows: base columns carried under a new name (old name, new name), and base
+  // columns whose values the rebuild does not carry (dropped). A merge that applies the rebuild to a working
+  // copy refuses it when that working copy changed values of a dropped column (they would be lost).
+  std::vector<std::pair<std::string, std::string>> renamed_columns;
+  std::vector<std::string> dropped_columns;
   // The SQL statements that perform the change, in order, without trailing semicolons. Executing the
   // statements of every schema change in order turns the base schema into the target schema. They do not
   // touch connection state (no PRAGMA); see docs/changeset.md for foreign keys.

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -93,6 +94,9 @@ struct PullOptions {
   ConflictPolicy on_conflict = ConflictPolicy::abort;
   InsertCollision on_insert_collision = InsertCollision::move_local;
   ProgressCallback progress;
+  // Set by push for its own trailing pull: the schema objects it sent ("table:name", …, lower-cased; see
+  // MergeOptions). The remote's form of them is taken as it is, never reported as a conflict.
+  std::set<std::string> pushed_objects;
 };
 
 struct PullReport {

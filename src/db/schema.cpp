@@ -39,7 +39,9 @@ bool iequals(std::string_view a, std::string_view b) {
 }
 
 Result<bool> is_without_rowid(Database& db, const std::string& table) {
-  auto stmt = TS_TRY(db.prepare("SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = ?1"));
+  // Names are case-insensitive in SQLite (the Turso server reports them lower-cased).
+  auto stmt = TS_TRY(
+      db.prepare("SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = ?1 COLLATE NOCASE"));
   TS_TRY_STATUS(stmt.bind(1, Value::text(table)));
   if (!TS_TRY(stmt.step()))
     return Error(ErrorKind::local_db, fmt::format("table {} not found in {}", table, db.path()));

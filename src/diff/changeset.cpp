@@ -48,6 +48,8 @@ const char* to_string(SchemaOp op) {
       return "create_trigger";
     case SchemaOp::drop_trigger:
       return "drop_trigger";
+    case SchemaOp::user_version:
+      return "user_version";
   }
   return "unknown";
 }

@@ -101,22 +101,32 @@ SchemaChange create_change(const ObjectDef& o, SchemaReason reason) {
   return c;
 }
 
-// Whether `target` is `base` with column definitions appended; fills the appended definitions.
-bool is_appended_columns(const ObjectDef& base, const ObjectDef& target, std::vector<std::string>* added) {
-  TableDefinition b, t;
-  if (!parse_table_definition(base.sql, &b) || !parse_table_definition(target.sql, &t)) return false;
-  if (t.items.size() <= b.items.size() || normalize_sql(b.options) != normalize_sql(t.options)) return false;
-  size_t bn, be, tn, te;
-  if (!find_created_name(base.sql, &bn, &be) || !find_created_name(target.sql, &tn, &te)) return false;
-  if (normalize_sql(std::string_view(base.sql).substr(0, be)) !=
-      normalize_sql(std::string_view(target.sql).substr(0, te)))
-    return false;
-  for (size_t i = 0; i < b.items.size(); ++i)
-    if (normalize_sql(b.items[i]) != normalize_sql(t.items[i])) return false;
+// The definitions (as written in `target_sql`) of the target columns after the base's, when the base's
+// columns are a prefix of the target's (by name); false otherwise or when one cannot be added with ALTER
+// TABLE ADD COLUMN. Whether the result really is the target is checked on a probe
+// (Planner::plan_add_columns).
+bool appended_column_definitions(const TableMeaning& base, const TableMeaning& target,
+                                 const std::string& target_sql, std::vector<std::string>* added) {
+  if (target.columns.size() <= base.columns.size()) return false;
+  for (size_t i = 0; i < base.columns.size(); ++i)
+    if (!iequals(base.columns[i].name, target.columns[i].name)) return false;
+  TableDefinition def;
+  if (!parse_table_definition(target_sql, &def)) return false;
+  // The Turso server's ALTER TABLE ADD COLUMN drops COLLATE and AUTOINCREMENT from the whole definition: such
+  // tables are rebuilt instead, which keeps the definition exactly as written.
+  for (const Token& tok : tokenize_sql(target_sql))
+    if (tok.kind == TokenKind::word && (iequals(tok.text, "COLLATE") || iequals(tok.text, "AUTOINCREMENT")))
+      return false;
   added->clear();
-  for (size_t i = b.items.size(); i < t.items.size(); ++i) {
-    if (!t.item_is_column[i] || !can_add_column(t.items[i])) return false;
-    added->push_back(t.items[i]);
+  for (size_t i = base.columns.size(); i < target.columns.size(); ++i) {
+    std::string found;
+    for (size_t k = 0; k < def.items.size() && found.empty(); ++k) {
+      if (!def.item_is_column[k]) continue;
+      auto tokens = tokenize_sql(def.items[k]);
+      if (!tokens.empty() && iequals(token_name(tokens[0]), target.columns[i].name)) found = def.items[k];
+    }
+    if (found.empty() || !can_add_column(found)) return false;
+    added->push_back(found);
   }
   return true;
 }
@@ -131,6 +141,7 @@ class Planner {
     TS_TRY_STATUS(plan_tables());
     plan_dependents();
     emit();
+    TS_TRY_STATUS(plan_user_version());
     for (const ObjectDef& t : m_target.objects)
       if (t.type == "trigger") m_plan.triggers.push_back(TriggerDef{t.name, t.tbl_name, t.sql});
     return std::move(m_plan);
@@ -158,19 +169,63 @@ class Planner {
       const ObjectDef* b = base_of(t);
       if (!b) {
         m_created_tables.push_back(&t);
-      } else if (b->normalized == t.normalized) {
-        TS_TRY_STATUS(use_base_table(plan, *b, BaseRows::same_table));
       } else {
-        std::vector<std::string> added;
-        bool done = false;
-        if (is_appended_columns(*b, t, &added)) done = TS_TRY(plan_add_columns(plan, *b, t, added));
-        if (!done) TS_TRY_STATUS(plan_rebuild(plan, *b, t));
+        TableMeaning base_meaning = TS_TRY(read_table_meaning(m_db, k_base_schema, b->name));
+        TableMeaning target_meaning = TS_TRY(read_table_meaning(m_db, k_target_schema, t.name));
+        if (base_meaning.text() == target_meaning.text()) {
+          TS_TRY_STATUS(use_base_table(plan, *b, BaseRows::same_table));
+        } else {
+          warn_lost_meaning(t.name, base_meaning, target_meaning);
+          std::vector<std::string> added;
+          bool done = false;
+          if (appended_column_definitions(base_meaning, target_meaning, t.sql, &added))
+            done = TS_TRY(plan_add_columns(plan, *b, t, added, target_meaning));
+          if (!done) TS_TRY_STATUS(plan_rebuild(plan, *b, t, base_meaning, target_meaning));
+        }
       }
       if (plan.target.key_kind == KeyKind::none)
         m_plan.warnings.push_back(fmt::format(
             "table {} has no PRIMARY KEY: rows are matched by rowid, which VACUUM may renumber", t.name));
       m_plan.tables.push_back(std::move(plan));
     }
+    return {};
+  }
+
+  // A collation or AUTOINCREMENT that a kept column loses changes what the application's queries match (the
+  // Turso server's ALTER TABLE ADD COLUMN does this): worth a word.
+  void warn_lost_meaning(const std::string& table, const TableMeaning& base, const TableMeaning& target) {
+    for (const ColumnMeaning& b : base.columns) {
+      for (const ColumnMeaning& t : target.columns) {
+        if (!iequals(b.name, t.name)) continue;
+        if (b.collation != t.collation && !b.collation.empty())
+          m_plan.warnings.push_back(fmt::format(
+              "table {}: column {} loses COLLATE {} (now {}); comparisons of it change (the Turso server's "
+              "ALTER TABLE ADD COLUMN drops collations: use turso-sync to push such migrations)",
+              table, b.name, b.collation, t.collation.empty() ? "BINARY" : t.collation));
+        if (b.autoincrement && !t.autoincrement)
+          m_plan.warnings.push_back(
+              fmt::format("table {}: column {} loses AUTOINCREMENT; ids of deleted rows may be reused (the "
+                          "Turso server's "
+                          "ALTER TABLE ADD COLUMN drops it: use turso-sync to push such migrations)",
+                          table, b.name));
+      }
+    }
+  }
+
+  // PRAGMA user_version travels with the schema (migration runners rely on it): set last, after the objects.
+  Status plan_user_version() {
+    int64_t base = TS_TRY(db::query_int(m_db, fmt::format("PRAGMA {}.user_version", k_base_schema)));
+    int64_t target = TS_TRY(db::query_int(m_db, fmt::format("PRAGMA {}.user_version", k_target_schema)));
+    if (base == target) return {};
+    SchemaChange c;
+    c.op = SchemaOp::user_version;
+    c.reason = SchemaReason::changed;
+    c.object_type = "pragma";
+    c.name = "user_version";
+    c.old_sql = std::to_string(base);
+    c.new_sql = std::to_string(target);
+    c.statements.push_back(fmt::format("PRAGMA user_version = {}", target));
+    m_plan.changes.push_back(std::move(c));
     return {};
   }
 
@@ -182,9 +237,20 @@ class Planner {
     return {};
   }
 
-  // ALTER TABLE ADD COLUMN, checked on a one-row probe table that also yields the value old rows get.
+  // ALTER TABLE ADD COLUMN, when applying it to the base definition gives the target's meaning (checked on an
+  // empty copy of the base definition), and a one-row probe table yields the value old rows get.
   Result<bool> plan_add_columns(TablePlan& plan, const ObjectDef& b, const ObjectDef& t,
-                                const std::vector<std::string>& added) {
+                                const std::vector<std::string>& added, const TableMeaning& target_meaning) {
+    std::string shape = fmt::format("turso_sync_shape_{}", m_counter++);
+    std::string shape_q = qualified("temp", shape);
+    if (!m_db.exec(rename_created(b.sql, shape_q)).ok()) return false;
+    bool same = true;
+    for (size_t i = 0; i < added.size() && same; ++i)
+      same = m_db.exec(fmt::format("ALTER TABLE {} ADD COLUMN {}", shape_q, added[i])).ok();
+    if (same) same = TS_TRY(read_table_meaning(m_db, "temp", shape)).text() == target_meaning.text();
+    TS_TRY_STATUS(m_db.exec("DROP TABLE " + shape_q));
+    if (!same) return false;
+
     std::string probe = fmt::format("turso_sync_probe_{}", m_counter++);
     std::string probe_q = qualified("temp", probe);
     TS_TRY_STATUS(m_db.exec(
@@ -209,21 +275,43 @@ class Planner {
     return true;
   }
 
-  Status plan_rebuild(TablePlan& plan, const ObjectDef& b, const ObjectDef& t) {
+  // A rebuild copies the columns both definitions have, matched by name, and follows renames: a target
+  // column that the base lacks, at the position of a base column that the target lacks, with the same
+  // declared type, is that column renamed (what ALTER TABLE RENAME COLUMN gives; a dropped and an added
+  // column would sit at different positions unless the dropped one was the last).
+  Status plan_rebuild(TablePlan& plan, const ObjectDef& b, const ObjectDef& t, const TableMeaning&,
+                      const TableMeaning&) {
     TableDesc base_desc = TS_TRY(read_table_desc(m_db, k_base_schema, b.name));
     const TableDesc& target = plan.target;
-    std::vector<std::string> common;
+    auto in_columns = [](const std::vector<ColumnDesc>& cols, const std::string& name) {
+      return std::any_of(cols.begin(), cols.end(),
+                         [&](const ColumnDesc& c) { return iequals(c.name, name); });
+    };
+    std::vector<std::string> common;   // target names
+    std::vector<std::string> sources;  // the base column each is copied from
+    std::vector<std::pair<std::string, std::string>> renamed;
     for (size_t i = 0; i < target.columns.size(); ++i) {
       const ColumnDesc& col = target.columns[i];
-      bool in_base = std::any_of(base_desc.columns.begin(), base_desc.columns.end(),
-                                 [&](const ColumnDesc& c) { return iequals(c.name, col.name); });
-      if (in_base) {
+      if (in_columns(base_desc.columns, col.name)) {
         common.push_back(col.name);
-      } else {
-        std::string def = column_definition(t.sql, col.name);
-        plan.always_changed[i] = has_volatile_default(def);
+        sources.push_back(col.name);
+        continue;
       }
+      if (i < base_desc.columns.size() && !in_columns(target.columns, base_desc.columns[i].name) &&
+          iequals(base_desc.columns[i].decl_type, col.decl_type)) {
+        common.push_back(col.name);
+        sources.push_back(base_desc.columns[i].name);
+        renamed.emplace_back(base_desc.columns[i].name, col.name);
+        continue;
+      }
+      std::string def = column_definition(t.sql, col.name);
+      plan.always_changed[i] = has_volatile_default(def);
     }
+    std::vector<std::string> dropped;
+    for (const ColumnDesc& c : base_desc.columns)
+      if (std::none_of(sources.begin(), sources.end(),
+                       [&](const std::string& n) { return iequals(n, c.name); }))
+        dropped.push_back(c.name);
     // Keep rowids across the copy when both sides are rowid tables (unless the copied alias column carries
     // it).
     bool alias_copied =
@@ -238,13 +326,13 @@ class Planner {
         cols = target.rowid_expr;
         sel = base_desc.rowid_expr;
       }
-      for (const std::string& n : common) {
+      for (size_t i = 0; i < common.size(); ++i) {
         if (!cols.empty()) {
           cols += ", ";
           sel += ", ";
         }
-        cols += quote_identifier(n);
-        sel += quote_identifier(n);
+        cols += quote_identifier(common[i]);
+        sel += quote_identifier(sources[i]);
       }
       return fmt::format("INSERT INTO {}({}) SELECT {} FROM {}", into, cols, sel, from);
     };
@@ -265,7 +353,11 @@ class Planner {
     c.old_sql = b.sql;
     c.new_sql = t.sql;
     c.copy_rows = copy_rows;
-    if (copy_rows) c.copied_columns = common;
+    if (copy_rows) {
+      c.copied_columns = common;
+      c.renamed_columns = std::move(renamed);
+      c.dropped_columns = std::move(dropped);
+    }
     std::string tmp = quote_identifier("turso_sync_new_" + t.name);
     c.statements.push_back(rename_created(t.sql, tmp));
     if (copy_rows) c.statements.push_back(copy_sql(tmp, quote_identifier(b.name)));
@@ -399,11 +491,141 @@ class Planner {
 
 }  // namespace
 
+std::string TableMeaning::text() const {
+  if (!exists) return "";
+  std::string out = fmt::format("wr={} strict={}\n", without_rowid, strict);
+  for (const ColumnMeaning& c : columns)
+    out += fmt::format("col {} {} nn={} dflt={} pk={} hidden={} coll={} autoinc={}\n", lower(c.name), c.type,
+                       c.not_null, c.default_sql, c.pk_position, c.hidden, c.collation, c.autoincrement);
+  for (const std::string& c : constraints) out += c + "\n";
+  return out;
+}
+
+namespace {
+
+// The CHECK constraints of a CREATE TABLE statement (column and table constraints alike), normalised.
+std::vector<std::string> check_constraints(const std::string& sql) {
+  std::vector<std::string> out;
+  auto tokens = tokenize_sql(sql);
+  for (size_t i = 0; i + 1 < tokens.size(); ++i) {
+    if (tokens[i].kind != TokenKind::word || !iequals(tokens[i].text, "CHECK") || tokens[i + 1].text != "(")
+      continue;
+    int depth = 0;
+    size_t j = i + 1;
+    for (; j < tokens.size(); ++j) {
+      if (tokens[j].text == "(") ++depth;
+      if (tokens[j].text == ")" && --depth == 0) break;
+    }
+    if (j >= tokens.size()) break;
+    size_t begin = tokens[i + 1].offset, end = tokens[j].offset + tokens[j].text.size();
+    out.push_back("check " + lower(normalize_sql(std::string_view(sql).substr(begin, end - begin))));
+    i = j;
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<TableMeaning> read_table_meaning(db::Database& db, const std::string& schema,
+                                        const std::string& table) {
+  TableMeaning m;
+  std::string name;
+  {
+    auto stmt =
+        TS_TRY(db.prepare("SELECT name, wr, strict FROM pragma_table_list WHERE schema = ?1 AND name = ?2 "
+                          "COLLATE NOCASE AND type "
+                          "= 'table'"));
+    TS_TRY_STATUS(stmt.bind(1, Value::text(schema)));
+    TS_TRY_STATUS(stmt.bind(2, Value::text(table)));
+    if (!TS_TRY(stmt.step())) return m;
+    name = stmt.column_text(0);
+    m.without_rowid = stmt.column_int64(1) != 0;
+    m.strict = stmt.column_int64(2) != 0;
+  }
+  m.exists = true;
+  {
+    auto stmt = TS_TRY(
+        db.prepare("SELECT name, type, \"notnull\", dflt_value, pk, hidden FROM pragma_table_xinfo(?1, ?2) "
+                   "ORDER BY cid"));
+    TS_TRY_STATUS(stmt.bind(1, Value::text(name)));
+    TS_TRY_STATUS(stmt.bind(2, Value::text(schema)));
+    while (TS_TRY(stmt.step())) {
+      ColumnMeaning c;
+      c.name = stmt.column_text(0);
+      c.type = normalize_sql(stmt.column_text(1));
+      for (char& ch : c.type)
+        if (ch >= 'a' && ch <= 'z') ch = static_cast<char>(ch - 'a' + 'A');
+      c.not_null = stmt.column_int64(2) != 0;
+      if (sqlite3_column_type(stmt.handle(), 3) != SQLITE_NULL)
+        c.default_sql = normalize_sql(stmt.column_text(3));
+      c.pk_position = static_cast<int>(stmt.column_int64(4));
+      c.hidden = static_cast<int>(stmt.column_int64(5));
+      const char *type = nullptr, *coll = nullptr;
+      int not_null = 0, pk = 0, autoinc = 0;
+      if (sqlite3_table_column_metadata(db.handle(), schema.c_str(), name.c_str(), c.name.c_str(), &type,
+                                        &coll, &not_null, &pk, &autoinc) == SQLITE_OK) {
+        c.collation = coll ? coll : "BINARY";
+        for (char& ch : c.collation)
+          if (ch >= 'a' && ch <= 'z') ch = static_cast<char>(ch - 'a' + 'A');
+        c.autoincrement = autoinc != 0;
+      }
+      m.columns.push_back(std::move(c));
+    }
+  }
+  {
+    auto stmt =
+        TS_TRY(db.prepare("SELECT id, \"table\", \"from\", \"to\", on_update, on_delete, \"match\" FROM "
+                          "pragma_foreign_key_list(?1, ?2) ORDER BY id, seq"));
+    TS_TRY_STATUS(stmt.bind(1, Value::text(name)));
+    TS_TRY_STATUS(stmt.bind(2, Value::text(schema)));
+    std::map<int64_t, std::string> by_id;
+    while (TS_TRY(stmt.step())) {
+      std::string& fk = by_id[stmt.column_int64(0)];
+      if (fk.empty())
+        fk = fmt::format("fk {} update={} delete={} match={}:", lower(stmt.column_text(1)),
+                         stmt.column_text(4), stmt.column_text(5), stmt.column_text(6));
+      fk += fmt::format(" {}->{}", lower(stmt.column_text(2)), lower(stmt.column_text(3)));
+    }
+    for (auto& [id, fk] : by_id) m.constraints.push_back(std::move(fk));
+  }
+  {
+    std::vector<std::pair<std::string, std::string>> indexes;  // (name, origin)
+    auto list = TS_TRY(db.prepare("SELECT name, origin, partial FROM pragma_index_list(?1, ?2)"));
+    TS_TRY_STATUS(list.bind(1, Value::text(name)));
+    TS_TRY_STATUS(list.bind(2, Value::text(schema)));
+    while (TS_TRY(list.step()))
+      if (list.column_text(1) != "c") indexes.emplace_back(list.column_text(0), list.column_text(1));
+    auto cols = TS_TRY(db.prepare(
+        "SELECT name, coll, \"desc\" FROM pragma_index_xinfo(?1, ?2) WHERE key = 1 ORDER BY seqno"));
+    for (const auto& [index, origin] : indexes) {
+      TS_TRY_STATUS(cols.reset());
+      TS_TRY_STATUS(cols.bind(1, Value::text(index)));
+      TS_TRY_STATUS(cols.bind(2, Value::text(schema)));
+      std::string text = origin == "pk" ? "primary key" : "unique";
+      while (TS_TRY(cols.step()))
+        text += fmt::format(" {} {}{}", lower(cols.column_text(0)), cols.column_text(1),
+                            cols.column_int64(2) ? " DESC" : "");
+      m.constraints.push_back(std::move(text));
+    }
+  }
+  {
+    auto stmt = TS_TRY(db.prepare(
+        fmt::format("SELECT sql FROM {}.sqlite_schema WHERE type = 'table' AND name = ?1 COLLATE NOCASE",
+                    quote_identifier(schema))));
+    TS_TRY_STATUS(stmt.bind(1, Value::text(name)));
+    if (TS_TRY(stmt.step()))
+      for (std::string& c : check_constraints(stmt.column_text(0))) m.constraints.push_back(std::move(c));
+  }
+  std::sort(m.constraints.begin(), m.constraints.end());
+  return m;
+}
+
 Result<TableDesc> read_table_desc(db::Database& db, const std::string& schema, const std::string& table) {
   TableDesc d;
   d.name = table;
   {
-    auto stmt = TS_TRY(db.prepare("SELECT wr FROM pragma_table_list WHERE schema = ?1 AND name = ?2"));
+    auto stmt =
+        TS_TRY(db.prepare("SELECT wr FROM pragma_table_list WHERE schema = ?1 AND name = ?2 COLLATE NOCASE"));
     TS_TRY_STATUS(stmt.bind(1, Value::text(schema)));
     TS_TRY_STATUS(stmt.bind(2, Value::text(table)));
     if (!TS_TRY(stmt.step()))

@@ -26,6 +26,38 @@ struct ObjectDef {
   std::string normalized;  // normalize_sql(sql)
 };
 
+// One column of a table as SQLite understands it (see TableMeaning).
+struct ColumnMeaning {
+  std::string name;  // as declared (compared case-insensitively)
+  std::string type;  // the declared type, normalised and upper-cased
+  bool not_null = false;
+  std::string default_sql;  // the DEFAULT expression, normalised; "" when none
+  int pk_position = 0;
+  int hidden = 0;         // PRAGMA table_xinfo: 0 stored, 2/3 generated
+  std::string collation;  // "BINARY", "NOCASE", "RTRIM", ...
+  bool autoincrement = false;
+};
+
+// What a table definition means, whatever its text: its columns, foreign keys, UNIQUE and PRIMARY KEY
+// constraints, CHECK constraints, WITHOUT ROWID and STRICT, read through SQLite's own pragmas (CHECK
+// expressions, which no pragma reports, from the SQL). Two definitions with the same meaning accept and hold
+// the same rows. The Turso server rewrites a table's SQL after ALTER TABLE (moves inline REFERENCES to table
+// constraints, reorders column constraints, lower-cases names), so schemas are compared by meaning, never by
+// text. The table's own name is not part of it.
+struct TableMeaning {
+  bool exists = false;
+  std::vector<ColumnMeaning> columns;    // declaration order
+  std::vector<std::string> constraints;  // canonical text of each, sorted
+  bool without_rowid = false;
+  bool strict = false;
+  // Canonical text: equal for two tables exactly when their meanings are equal.
+  std::string text() const;
+};
+
+// `table` (case-insensitive) of `schema` on `db`; exists == false when there is no such table.
+Result<TableMeaning> read_table_meaning(db::Database& db, const std::string& schema,
+                                        const std::string& table);
+
 // The description of `table` in `schema` (columns that hold data, key kind, rowid alias, key collations).
 Result<TableDesc> read_table_desc(db::Database& db, const std::string& schema, const std::string& table);
 

@@ -17,6 +17,7 @@
 #include <set>
 
 #include "db/schema.h"
+#include "diff/schema_plan.h"
 #include "diff/sql_text.h"
 #include "turso_sync/diff.h"
 #include "util/text.h"
@@ -399,7 +400,9 @@ class Merger {
     }
   }
 
-  Status apply_schema() {
+  // Without the base and theirs files (unit tests of rows only): the delta's statements, skipping those whose
+  // result the working copy already holds.
+  Status apply_schema_two_way() {
     for (const SchemaChange& c : m_delta.schema) {
       if (TS_TRY(schema_already_applied(c))) continue;
       TS_TRY_STATUS(check_no_local_rows_lost(c));
@@ -418,6 +421,373 @@ class Merger {
                         m_db.path(), to_string(c.op), c.object_type, printable(c.name),
                         st.error().message()));
       }
+    }
+    return {};
+  }
+
+  // --- schema: a three-way merge per object ---------------------------------------------------------------
+  //
+  // Every object the delta touches (table, index, view, trigger, user_version) is looked up by type and name
+  // (case-insensitively) in the base, theirs and ours, and compared by meaning (tables: TableMeaning; other
+  // objects: normalised SQL; user_version: its value). ours == theirs: nothing to do (the same migration on
+  // both sides is one migration); ours == base: the remote's change is applied to ours (a rebuild copies
+  // ours' rows, so local row edits follow renames); an object this copy just pushed: theirs is taken (the
+  // server's form of it); otherwise a conflict, settled only by on_conflict == remote (theirs taken, ours
+  // saved in the discarded-changes script). Objects that depend on a rebuilt table follow its decision, and
+  // the working copy's own indexes and triggers on a table the merge rebuilds are recreated after it.
+
+  enum class Action { apply, skip, adopt, conflict, dependent };
+  struct Decision {
+    Action action = Action::skip;
+    std::string ours, base, theirs;  // meanings; "" = absent
+  };
+
+  static std::string object_key(const std::string& type, const std::string& name) {
+    return schema_object_key(type, name);
+  }
+
+  Result<db::Database*> side(const std::string& path, std::unique_ptr<db::Database>& slot, const char* what) {
+    if (!slot) {
+      auto opened = db::Database::open(path, db::OpenMode::read_only);
+      if (!opened.ok()) return std::move(opened).error().context(fmt::format("read {}", what));
+      slot = std::make_unique<db::Database>(std::move(opened).value());
+    }
+    return slot.get();
+  }
+  Result<db::Database*> base_db() {
+    return side(m_options.base_path, m_base, "the replica (the merge's base)");
+  }
+  Result<db::Database*> theirs_db() { return side(m_options.theirs_path, m_theirs, "the new replica"); }
+
+  static Result<std::optional<std::string>> object_sql(db::Database& db, const std::string& type,
+                                                       const std::string& name) {
+    auto stmt = TS_TRY(db.prepare(
+        "SELECT sql FROM sqlite_schema WHERE type = ?1 AND name = ?2 COLLATE NOCASE AND sql IS NOT NULL"));
+    TS_TRY_STATUS(stmt.bind(1, Value::text(type)));
+    TS_TRY_STATUS(stmt.bind(2, Value::text(name)));
+    if (!TS_TRY(stmt.step())) return std::optional<std::string>();
+    return std::optional<std::string>(stmt.column_text(0));
+  }
+
+  static Result<std::string> object_meaning(db::Database& db, const std::string& type,
+                                            const std::string& name) {
+    if (type == "pragma") return std::to_string(TS_TRY(db::query_int(db, "PRAGMA main.user_version")));
+    if (type == "table") return TS_TRY(diff::read_table_meaning(db, "main", name)).text();
+    auto sql = TS_TRY(object_sql(db, type, name));
+    if (!sql) return std::string();
+    std::string n = diff::normalize_sql(*sql);
+    if (type == "index")  // the server lower-cases names in what it rewrites; an index holds no text values
+      for (char& c : n)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    return n;
+  }
+
+  static std::string describe_object(const SchemaChange& c) {
+    if (c.object_type == "pragma") return "PRAGMA user_version";
+    return fmt::format("{} {}", c.object_type, printable(c.name));
+  }
+
+  static std::string describe_state(const std::string& meaning, const char* changed) {
+    return meaning.empty() ? "dropped it" : changed;
+  }
+
+  Status apply_schema() {
+    if (m_delta.schema.empty()) return {};
+    if (m_options.base_path.empty() || m_options.theirs_path.empty()) return apply_schema_two_way();
+    db::Database* base = TS_TRY(base_db());
+    db::Database* theirs = TS_TRY(theirs_db());
+    std::map<std::string, Decision> decisions;
+    std::vector<std::string> conflicts;
+    for (const SchemaChange& c : m_delta.schema) {
+      std::string key = object_key(c.object_type, c.name);
+      if (decisions.count(key)) continue;
+      Decision d;
+      d.ours = TS_TRY(object_meaning(m_db, c.object_type, c.name));
+      d.base = TS_TRY(object_meaning(*base, c.object_type, c.name));
+      d.theirs = TS_TRY(object_meaning(*theirs, c.object_type, c.name));
+      if (c.reason == SchemaReason::dependent)
+        d.action = Action::dependent;
+      else if (d.ours == d.theirs)
+        d.action = Action::skip;
+      else if (d.ours == d.base)
+        d.action = Action::apply;
+      else if (m_options.pushed_objects.count(key) || m_options.on_conflict == ConflictPolicy::remote)
+        d.action = Action::adopt;
+      else
+        d.action = Action::conflict;
+      if (d.action == Action::conflict) {
+        std::string theirs_did = d.base.empty() ? "created it" : describe_state(d.theirs, "changed it");
+        std::string ours_did =
+            d.base.empty() ? "created it differently" : describe_state(d.ours, "changed it");
+        conflicts.push_back(fmt::format("{}: the remote {} and the working copy {}", describe_object(c),
+                                        theirs_did, ours_did));
+      }
+      decisions.emplace(key, std::move(d));
+    }
+    // Objects that are dropped and created again because what they depend on is replaced: they follow the
+    // decision for it, unless the working copy changed them (then its version is kept, like its own objects).
+    auto replaced = [&](const std::string& table) {
+      auto it = decisions.find(object_key("table", table));
+      return it != decisions.end() &&
+             (it->second.action == Action::apply || it->second.action == Action::adopt);
+    };
+    for (const SchemaChange& c : m_delta.schema) {
+      Decision& d = decisions[object_key(c.object_type, c.name)];
+      if (d.action != Action::dependent) continue;
+      bool follows = replaced(c.table);
+      if (c.object_type == "view") {
+        const std::string& sql = c.new_sql.empty() ? c.old_sql : c.new_sql;
+        for (const auto& [key, other] : decisions)
+          if ((other.action == Action::apply || other.action == Action::adopt) &&
+              diff::refers_to(sql, key.substr(key.find(':') + 1)))
+            follows = true;
+      }
+      d.action = follows && d.ours == d.base ? Action::apply : Action::skip;
+    }
+    for (const SchemaChange& c : m_delta.schema) {
+      if (c.op != SchemaOp::rebuild_table || decisions[object_key("table", c.name)].action != Action::apply)
+        continue;
+      if (!c.dropped_columns.empty()) {
+        std::string lost = TS_TRY(local_edits_of(c.name, c.dropped_columns));
+        if (!lost.empty() && m_options.on_conflict != ConflictPolicy::remote)
+          conflicts.push_back(
+              fmt::format("table {}: the remote dropped column(s) {} which the working copy "
+                          "changed ({})",
+                          printable(c.name), join_names(c.dropped_columns), lost));
+        else if (!lost.empty())
+          m_discarded +=
+              TS_TRY(dump_table_sql(m_db, c.name, "dropped columns " + join_names(c.dropped_columns)));
+      }
+    }
+    if (!conflicts.empty()) {
+      std::string list;
+      for (const std::string& line : conflicts) list += "\n  " + line;
+      return Error(
+          ErrorKind::conflict,
+          fmt::format("merge into working copy {}: schema conflict; nothing was changed:{}\nMake the "
+                      "working copy's definition the same as the remote's (or undo your schema "
+                      "change), or pull with --on-conflict=remote to take the remote's (yours is "
+                      "saved), then pull again",
+                      m_db.path(), list));
+    }
+
+    std::set<std::string> adopted;
+    for (const SchemaChange& c : m_delta.schema) {
+      std::string key = object_key(c.object_type, c.name);
+      const Decision& d = decisions[key];
+      if (d.action == Action::skip) continue;
+      if (d.action == Action::adopt) {
+        if (adopted.insert(key).second) TS_TRY_STATUS(adopt(c, d));
+        continue;
+      }
+      TS_TRY_STATUS(check_no_local_rows_lost(c));
+      bool rebuilds = c.op == SchemaOp::rebuild_table;
+      auto own = rebuilds ? TS_TRY(own_objects_on(c.name, decisions)) : std::vector<OwnObject>{};
+      TS_TRY_STATUS(exec_schema_statements(c, c.statements));
+      TS_TRY_STATUS(restore_own_objects(c.name, own));
+    }
+    return {};
+  }
+
+  static std::string join_names(const std::vector<std::string>& names) {
+    std::string out;
+    for (const std::string& n : names) out += (out.empty() ? "" : ", ") + printable(n);
+    return out;
+  }
+
+  Status exec_schema_statements(const SchemaChange& c, const std::vector<std::string>& statements) {
+    for (const std::string& sql : statements) {
+      auto st = m_db.exec(sql);
+      if (st.ok()) continue;
+      if (st.error().kind() != ErrorKind::sql)
+        return st.error().context(
+            fmt::format("merge into working copy: apply {} {}", to_string(c.op), printable(c.name)));
+      return Error(ErrorKind::conflict,
+                   fmt::format("merge into working copy {}: the remote's schema change ({} of {}) cannot be "
+                               "applied: {}; nothing was changed. Undo the local schema change (or make it "
+                               "the same as the remote's) and pull again",
+                               m_db.path(), to_string(c.op), describe_object(c), st.error().message()));
+    }
+    return {};
+  }
+
+  // The working copy's indexes and triggers on `table` that no decision of this merge handles: they are
+  // recreated after the table is rebuilt (DROP TABLE takes them along).
+  struct OwnObject {
+    std::string type, name, sql;
+  };
+  Result<std::vector<OwnObject>> own_objects_on(const std::string& table,
+                                                const std::map<std::string, Decision>& decisions) {
+    std::vector<OwnObject> out;
+    auto stmt =
+        TS_TRY(m_db.prepare("SELECT type, name, sql FROM sqlite_schema WHERE type IN ('index', 'trigger') "
+                            "AND tbl_name = ?1 COLLATE "
+                            "NOCASE AND sql IS NOT NULL"));
+    TS_TRY_STATUS(stmt.bind(1, Value::text(table)));
+    while (TS_TRY(stmt.step())) {
+      OwnObject o{stmt.column_text(0), stmt.column_text(1), stmt.column_text(2)};
+      auto it = decisions.find(object_key(o.type, o.name));
+      if (it != decisions.end() && it->second.action != Action::skip) continue;
+      out.push_back(std::move(o));
+    }
+    return out;
+  }
+
+  Status restore_own_objects(const std::string& table, const std::vector<OwnObject>& own) {
+    for (const OwnObject& o : own) {
+      if (TS_TRY(object_sql(m_db, o.type, o.name))) continue;
+      auto st = m_db.exec(o.sql);
+      if (!st.ok())
+        return Error(
+            ErrorKind::conflict,
+            fmt::format("merge into working copy {}: your {} {} on table {} does not fit the remote's "
+                        "new definition of the table ({}); nothing was changed. Drop or change it "
+                        "and pull again",
+                        m_db.path(), o.type, printable(o.name), printable(table), st.error().message()));
+    }
+    return {};
+  }
+
+  // Rows of `table` where the working copy's values of `columns` differ from the base's (local edits, and
+  // local inserts with a non-NULL value there): "" when none, else a short list of keys.
+  Result<std::string> local_edits_of(const std::string& table, const std::vector<std::string>& columns) {
+    db::Database* base = TS_TRY(base_db());
+    db::TableInfo info = TS_TRY(db::read_table_info(m_db, table));
+    std::string key;
+    if (info.without_rowid) {
+      for (int k : info.key_columns)
+        key += (key.empty() ? "" : ", ") + quote_identifier(info.columns[k].name);
+    } else {
+      if (info.rowid_expr.empty()) return std::string();
+      key = info.rowid_expr;
+    }
+    std::string cols, where;
+    for (const std::string& c : columns) cols += ", " + quote_identifier(c);
+    int nkey = info.without_rowid ? static_cast<int>(info.key_columns.size()) : 1;
+    for (int i = 0; i < nkey; ++i) {
+      std::string name = info.without_rowid ? quote_identifier(info.columns[info.key_columns[i]].name) : key;
+      where += fmt::format("{}{} = ?{}", i ? " AND " : "", name, i + 1);
+    }
+    auto ours = TS_TRY(m_db.prepare(fmt::format("SELECT {}{} FROM {}", key, cols, quote_identifier(table))));
+    auto lookup =
+        base->prepare(fmt::format("SELECT 1{} FROM {} WHERE {}", cols, quote_identifier(table), where));
+    if (!lookup.ok()) return std::string();  // the base has no such table or columns: nothing to compare
+    db::Statement b = std::move(lookup).value();
+    std::vector<std::string> keys;
+    size_t count = 0;
+    while (TS_TRY(ours.step())) {
+      std::vector<Value> k;
+      for (int i = 0; i < nkey; ++i) k.push_back(ours.column(i));
+      TS_TRY_STATUS(b.reset());
+      for (int i = 0; i < nkey; ++i) TS_TRY_STATUS(b.bind(i + 1, k[static_cast<size_t>(i)]));
+      bool found = TS_TRY(b.step());
+      bool differs = false;
+      for (int i = nkey; i < ours.column_count(); ++i)
+        differs |= found ? ours.column(i) != b.column(i - nkey + 1) : !ours.column(i).is_null();
+      if (!differs) continue;
+      if (++count <= 5) keys.push_back(describe_key(k));
+    }
+    if (count == 0) return std::string();
+    std::string out = fmt::format("{} row{}: ", count, count == 1 ? "" : "s");
+    for (size_t i = 0; i < keys.size(); ++i) out += (i ? ", " : "") + keys[i];
+    return count > keys.size() ? out + ", …" : out;
+  }
+
+  // SQL that keeps a table's rows as they are in `db`, in a table named turso_sync_discarded_<name> (never
+  // synced), for the discarded-changes script.
+  static Result<std::string> dump_table_sql(db::Database& db, const std::string& table,
+                                            const std::string& why) {
+    auto sql = TS_TRY(object_sql(db, "table", table));
+    if (!sql) return std::string();
+    std::string kept = quote_identifier("turso_sync_discarded_" + table);
+    std::string out = fmt::format("-- table {}: your version, replaced by the remote's ({}); kept as {}\n",
+                                  printable(table), why, printable(kept));
+    out += "DROP TABLE IF EXISTS " + kept + ";\n" + diff::rename_created(*sql, kept) + ";\n";
+    auto rows = TS_TRY(db.prepare(fmt::format("SELECT * FROM {}", quote_identifier(table))));
+    while (TS_TRY(rows.step())) {
+      std::string values;
+      for (int i = 0; i < rows.column_count(); ++i) values += (i ? ", " : "") + sql_literal(rows.column(i));
+      out += fmt::format("INSERT INTO {} VALUES({});\n", kept, values);
+    }
+    return out;
+  }
+
+  // Takes theirs' version of the object into the working copy, keeping what can be kept (a table's rows, by
+  // column name) and saving ours in the discarded-changes script unless this copy pushed it itself.
+  Status adopt(const SchemaChange& c, const Decision& d) {
+    db::Database* theirs = TS_TRY(theirs_db());
+    bool pushed = m_options.pushed_objects.count(object_key(c.object_type, c.name)) != 0;
+    if (c.object_type == "pragma") {
+      TS_TRY_STATUS(m_db.exec(fmt::format("PRAGMA main.user_version = {}", d.theirs)));
+      if (!pushed) m_discarded += fmt::format("PRAGMA user_version = {};\n", d.ours);
+      return {};
+    }
+    auto ours_sql = TS_TRY(object_sql(m_db, c.object_type, c.name));
+    auto theirs_sql = TS_TRY(object_sql(*theirs, c.object_type, c.name));
+    if (c.object_type != "table") {
+      if (ours_sql && !pushed)
+        m_discarded +=
+            fmt::format("-- your {} (replaced by the remote's)\n{};\n", describe_object(c), *ours_sql);
+      if (ours_sql)
+        TS_TRY_STATUS(exec_schema_statements(c, {fmt::format("DROP {} main.{}",
+                                                             c.object_type == "index"  ? "INDEX"
+                                                             : c.object_type == "view" ? "VIEW"
+                                                                                       : "TRIGGER",
+                                                             quote_identifier(c.name))}));
+      if (theirs_sql) TS_TRY_STATUS(exec_schema_statements(c, {*theirs_sql}));
+      return {};
+    }
+    if (ours_sql && !pushed) m_discarded += TS_TRY(dump_table_sql(m_db, c.name, "its definition"));
+    if (!theirs_sql) return exec_schema_statements(c, {"DROP TABLE main." + quote_identifier(c.name)});
+    if (!ours_sql) {
+      TS_TRY_STATUS(exec_schema_statements(c, {*theirs_sql}));
+      return copy_rows_from(*theirs, c.name);
+    }
+    // Rebuild ours into theirs' definition, copying the columns both have (by name) and the rowids.
+    db::TableInfo o = TS_TRY(db::read_table_info(m_db, c.name));
+    db::TableInfo t = TS_TRY(db::read_table_info(*theirs, c.name));
+    std::string cols;
+    for (int i : t.stored_columns())
+      for (int j : o.stored_columns())
+        if (sqlite3_stricmp(t.columns[i].name.c_str(), o.columns[j].name.c_str()) == 0)
+          cols += (cols.empty() ? "" : ", ") + quote_identifier(t.columns[i].name);
+    bool copy_rowid = !o.without_rowid && !t.without_rowid && o.rowid_alias < 0 && t.rowid_alias < 0 &&
+                      !o.rowid_expr.empty() && o.rowid_expr == t.rowid_expr;
+    if (copy_rowid) cols = o.rowid_expr + (cols.empty() ? "" : ", " + cols);
+    std::string tmp = quote_identifier("turso_sync_new_" + c.name);
+    std::vector<OwnObject> own = TS_TRY(own_objects_on(c.name, {}));
+    std::vector<std::string> statements{diff::rename_created(*theirs_sql, tmp)};
+    if (!cols.empty())
+      statements.push_back(fmt::format("INSERT INTO {}({}) SELECT {} FROM main.{}", tmp, cols, cols,
+                                       quote_identifier(c.name)));
+    statements.push_back("DROP TABLE main." + quote_identifier(c.name));
+    statements.push_back(fmt::format("ALTER TABLE {} RENAME TO {}", tmp, quote_identifier(c.name)));
+    TS_TRY_STATUS(exec_schema_statements(c, statements));
+    // Theirs' indexes and triggers on it come from the delta when they changed; the unchanged ones are ours.
+    for (const OwnObject& obj : own) {
+      if (TS_TRY(object_sql(m_db, obj.type, obj.name))) continue;
+      if (!m_db.exec(obj.sql).ok() && !pushed)
+        m_discarded += fmt::format("-- your {} {} no longer fits table {}\n{};\n", obj.type,
+                                   printable(obj.name), printable(c.name), obj.sql);
+    }
+    return {};
+  }
+
+  // Every row of `table` in `from` into the working copy's (empty) table of the same name.
+  Status copy_rows_from(db::Database& from, const std::string& table) {
+    db::TableInfo info = TS_TRY(db::read_table_info(from, table));
+    std::string cols = info.without_rowid || info.rowid_expr.empty() ? "" : info.rowid_expr;
+    for (int i : info.stored_columns())
+      cols += (cols.empty() ? "" : ", ") + quote_identifier(info.columns[i].name);
+    auto read = TS_TRY(from.prepare(fmt::format("SELECT {} FROM {}", cols, quote_identifier(table))));
+    std::string params;
+    for (int i = 0; i < read.column_count(); ++i) params += i ? ", ?" : "?";
+    auto write = TS_TRY(m_db.prepare(
+        fmt::format("INSERT INTO main.{}({}) VALUES({})", quote_identifier(table), cols, params)));
+    while (TS_TRY(read.step())) {
+      TS_TRY_STATUS(write.reset());
+      for (int i = 0; i < read.column_count(); ++i) TS_TRY_STATUS(write.bind(i + 1, read.column(i)));
+      TS_TRY(write.step());
     }
     return {};
   }
@@ -712,6 +1082,12 @@ class Merger {
 };
 
 }  // namespace
+
+std::string schema_object_key(const std::string& type, const std::string& name) {
+  std::string key = type + ":";
+  for (char c : name) key.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
+  return key;
+}
 
 Result<MergeReport> merge_into_working_copy(db::Database& ours, const Changeset& delta,
                                             const MergeOptions& options) {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,10 @@ struct MergeOptions {
   // keeping rows: the merge refuses (ErrorKind::conflict) when the working copy's rows of that table differ
   // from the base's, i.e. hold local changes that would be lost. "" = no such check.
   std::string base_path;
+  // Schema objects this copy has just pushed ("table:name", "index:name", "view:name", "trigger:name",
+  // "pragma:user_version"; names lower-cased): theirs is the server's form of ours, never a conflict; when it
+  // differs (the server rewrote it), theirs is taken.
+  std::set<std::string> pushed_objects;
 };
 
 struct MergeReport {
@@ -67,6 +72,10 @@ struct MergeReport {
 // (the working copy changed the same object) or a row of theirs violates a constraint together with a local
 // row, or a changed table is missing columns in the working copy; ErrorKind::local_db / sql for other
 // failures of the working copy; ErrorKind::internal when `ours` is already inside a transaction.
+// The key of a schema object in MergeOptions::pushed_objects: "<type>:<name lower-cased>" (type "table",
+// "index", "view", "trigger", or "pragma" for user_version).
+std::string schema_object_key(const std::string& type, const std::string& name);
+
 Result<MergeReport> merge_into_working_copy(db::Database& ours, const Changeset& delta,
                                             const MergeOptions& options);
 

@@ -9,6 +9,7 @@
 #include <random>
 #include <thread>
 
+#include "sync/merge.h"
 #include "sync/push_batch.h"
 #include "sync/state.h"
 #include "turso_sync/cancel.h"
@@ -257,7 +258,10 @@ Result<PushReport> SyncContext::push(const PushOptions& options) {
   if (auto old = load_state(c.state_dir); old.ok() && old->has_value()) state = **old;
   state.last_push_at = utc_timestamp();
   TS_TRY_STATUS(save_state(c.state_dir, state));
-  auto pulled = pull_locked(options.pull);
+  PullOptions trailing = options.pull;
+  for (const SchemaChange& change : changeset.schema)
+    trailing.pushed_objects.insert(schema_object_key(change.object_type, change.name));
+  auto pulled = pull_locked(trailing);
   if (!pulled.ok())
     return pulled.error().context("push applied; the pull that follows failed (run `turso-sync pull`)");
   if (pulled->applied) ::unlink(push_marker(c).c_str());
