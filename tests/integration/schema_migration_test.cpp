@@ -1,0 +1,573 @@
+// Schema migrations (issue #7, SPEC §6 "Schema changes follow the same rules as rows"): diffed, pushed and
+// merged by meaning, against a real local server, played by two teammates (two working copies, each
+// `turso-sync init`ed from the same server). Every scenario reads "remote SQL, local SQL, command, expected
+// rows / conflicts / exit code"; the remote is checked through the independent path (hrana_query.py), the
+// working copies with the plain SQLite C API.
+//
+// The local server (tursodb 0.6.0) lower-cases name/tbl_name in sqlite_schema, and rewrites a table's SQL
+// after ALTER TABLE ... ADD COLUMN (inline REFERENCES become a table constraint, UNIQUE NOT NULL is reordered,
+// COLLATE and AUTOINCREMENT are dropped): a push or pull must neither mistake that rewrite for a change nor
+// lose what it dropped.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "support/test_env.h"
+
+namespace turso_sync::testing {
+namespace {
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+std::string lower(std::string s) {
+  for (char& c : s)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return s;
+}
+
+std::string upper(std::string s) {
+  for (char& c : s)
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  return s;
+}
+
+// Whether `text` names `word` as a whole identifier ("note" in "notes.note" but not in "notes").
+bool names_word(const std::string& text, const std::string& word) {
+  return std::regex_search(text, std::regex("(^|[^A-Za-z0-9_])" + word + "($|[^A-Za-z0-9_])"));
+}
+
+// Local SQL, run by the sqlite3 CLI as an application would.
+void local_sql(const std::string& db, const std::string& sql) {
+  auto r = run_command({"sqlite3", db, sql});
+  ASSERT_EQ(r.exit_code, 0) << sql << "\n" << r.err;
+}
+
+// The files <dir>/.turso-sync/discarded-*.sql.
+std::vector<std::string> discarded_files(const TempDir& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir.path() / ".turso-sync", ec))
+    if (e.path().filename().string().rfind("discarded-", 0) == 0) out.push_back(e.path().string());
+  return out;
+}
+
+std::string all_discarded(const TempDir& dir) {
+  std::string out;
+  for (const std::string& f : discarded_files(dir)) out += read_text(f);
+  return out;
+}
+
+// Column names of a table, lower-cased, in declaration order.
+const char* kColumnsSql = "SELECT lower(name) FROM pragma_table_xinfo('%s') ORDER BY cid";
+std::string columns_sql(const std::string& table) {
+  std::string sql = kColumnsSql;
+  return sql.replace(sql.find("%s"), 2, table);
+}
+std::vector<std::string> names_of(const Rows& rows) {
+  std::vector<std::string> out;
+  for (const auto& row : rows) out.push_back(row.at(0).as_bytes());
+  return out;
+}
+using Names = std::vector<std::string>;
+
+std::string joined(const Names& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return "[" + out + "]";
+}
+
+// One server and two teammates' directories, A and B.
+struct Team {
+  LocalServer server;
+  TempDir a, b;
+
+  std::vector<std::string> env() const { return {"TURSO_DATABASE_URL=" + server.url()}; }
+  CommandResult run(const TempDir& dir, const std::vector<std::string>& args) const {
+    return run_cli(args, env(), dir.path().string());
+  }
+  std::string wc(const TempDir& dir) const { return dir.file("working_copy.db"); }
+  std::string replica(const TempDir& dir) const { return dir.file("local_replica.db"); }
+  Rows remote(const std::string& sql) const { return remote_rows(server.url(), sql); }
+  Rows rows(const TempDir& dir, const std::string& sql) const { return local_rows(wc(dir), sql); }
+  Names remote_columns(const std::string& table) const { return names_of(remote(columns_sql(table))); }
+  Names columns(const TempDir& dir, const std::string& table) const {
+    return names_of(rows(dir, columns_sql(table)));
+  }
+  // The SQL of a schema object on the remote ("" when there is none).
+  std::string remote_sql(const std::string& name) const {
+    Rows r = remote("SELECT sql FROM sqlite_schema WHERE lower(name) = lower('" + name + "')");
+    return r.empty() || r[0][0].type() != ValueType::text ? "" : r[0][0].as_bytes();
+  }
+  std::string local_sql_of(const TempDir& dir, const std::string& name) const {
+    Rows r = rows(dir, "SELECT sql FROM sqlite_schema WHERE lower(name) = lower('" + name + "')");
+    return r.empty() || r[0][0].type() != ValueType::text ? "" : r[0][0].as_bytes();
+  }
+
+  // Remote SQL, then `turso-sync init` in both copies.
+  void start(const std::vector<std::string>& remote_sql_statements) {
+    ASSERT_TRUE(server.started());
+    if (!remote_sql_statements.empty()) remote_exec(server.url(), remote_sql_statements);
+    for (const TempDir* dir : {&a, &b}) {
+      auto r = run(*dir, {"init"});
+      ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    }
+  }
+  // `diff --exit-code`: 0 when the working copy equals the replica.
+  int diff_exit(const TempDir& dir) const { return run(dir, {"diff", "--exit-code"}).exit_code; }
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// 1. A column added locally is pushed once; the push's own final pull does not bring the rows back as new.
+
+TEST(SchemaMigration, AddColumnPushNeverDoublesItsRows) {
+  Team team;
+  ASSERT_NO_FATAL_FAILURE(team.start({
+      "CREATE TABLE recipients (id INTEGER PRIMARY KEY, email TEXT UNIQUE NOT NULL)",
+      "CREATE TABLE emails (id INTEGER PRIMARY KEY, subject TEXT, recipient_id INTEGER REFERENCES "
+      "recipients(id), status TEXT)",
+      "INSERT INTO recipients VALUES (1, 'ann@x'), (2, 'bob@x')",
+      "INSERT INTO emails VALUES (1, 'one', 1, 'sent'), (2, 'two', 2, 'queued')",
+  }));
+  ASSERT_NO_FATAL_FAILURE(
+      local_sql(team.wc(team.a),
+                "ALTER TABLE emails ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;"
+                "INSERT INTO emails (subject, recipient_id, status, priority) VALUES ('three', 1, 'queued', 5);"));
+  const char* all = "SELECT id, subject, recipient_id, status, priority FROM emails ORDER BY id";
+  const Rows expected = {{I(1), T("one"), I(1), T("sent"), I(0)},
+                         {I(2), T("two"), I(2), T("queued"), I(0)},
+                         {I(3), T("three"), I(1), T("queued"), I(5)}};
+  ASSERT_EQ(team.rows(team.a, all), expected);
+
+  auto r = team.run(team.a, {"push"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_FALSE(contains(r.out + r.err, "moved")) << "a push must never collide with its own rows:\n"
+                                                 << r.out << r.err;
+  EXPECT_EQ(team.rows(team.a, all), expected) << render_rows(team.rows(team.a, all));
+  EXPECT_EQ(team.rows(team.a, "SELECT count(*) FROM emails"), (Rows{{I(3)}}));
+  EXPECT_EQ(team.remote(all), expected) << render_rows(team.remote(all));
+  EXPECT_EQ(team.remote_columns("emails"), (Names{"id", "subject", "recipient_id", "status", "priority"}))
+      << joined(team.remote_columns("emails"));
+
+  // Nothing is left: the server's rewrite of the table's SQL is not a local change.
+  auto diff = team.run(team.a, {"diff", "--exit-code"});
+  EXPECT_EQ(diff.exit_code, 0) << diff.out << diff.err;
+  auto again = team.run(team.a, {"sync"});
+  EXPECT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_TRUE(contains(again.out, "nothing to push")) << again.out << again.err;
+  EXPECT_EQ(team.remote(all), expected) << render_rows(team.remote(all));
+  EXPECT_EQ(team.rows(team.a, all), expected) << render_rows(team.rows(team.a, all));
+
+  // The teammate gets the column and the three rows, once.
+  auto pulled = team.run(team.b, {"pull"});
+  ASSERT_EQ(pulled.exit_code, 0) << pulled.out << pulled.err;
+  EXPECT_EQ(team.rows(team.b, all), expected) << render_rows(team.rows(team.b, all));
+  EXPECT_EQ(team.diff_exit(team.b), 0);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// 2. The same ALTER TABLE on two copies is one migration: the rows of both sides merge into one column.
+
+TEST(SchemaMigration, SameMigrationOnTwoCopiesIsOneMigration) {
+  Team team;
+  ASSERT_NO_FATAL_FAILURE(team.start({"CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT UNIQUE NOT NULL)",
+                                      "INSERT INTO users VALUES (1, 'a@x'), (2, 'b@x')"}));
+  const std::string migration = "ALTER TABLE users ADD COLUMN tz TEXT DEFAULT 'UTC';";
+  ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.a), migration + "UPDATE users SET tz = 'Paris' WHERE id = 1;"));
+  ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.b), migration +
+                                                         "UPDATE users SET tz = 'Tokyo' WHERE id = 2;"
+                                                         "INSERT INTO users VALUES (3, 'c@x', 'NY');"));
+  auto a = team.run(team.a, {"push"});
+  ASSERT_EQ(a.exit_code, 0) << a.out << a.err;
+
+  const char* all = "SELECT id, email, tz FROM users ORDER BY id";
+  const Rows expected = {{I(1), T("a@x"), T("Paris")}, {I(2), T("b@x"), T("Tokyo")}, {I(3), T("c@x"), T("NY")}};
+  auto pulled = team.run(team.b, {"pull"});
+  ASSERT_EQ(pulled.exit_code, 0) << pulled.out << pulled.err;
+  EXPECT_EQ(team.rows(team.b, all), expected) << render_rows(team.rows(team.b, all));
+  EXPECT_EQ(team.columns(team.b, "users"), (Names{"id", "email", "tz"})) << joined(team.columns(team.b, "users"));
+
+  auto pushed = team.run(team.b, {"push"});
+  ASSERT_EQ(pushed.exit_code, 0) << pushed.out << pushed.err;
+  EXPECT_EQ(team.remote(all), expected) << render_rows(team.remote(all));
+  EXPECT_EQ(team.remote_columns("users"), (Names{"id", "email", "tz"})) << joined(team.remote_columns("users"));
+
+  auto a_pull = team.run(team.a, {"pull"});
+  ASSERT_EQ(a_pull.exit_code, 0) << a_pull.out << a_pull.err;
+  EXPECT_EQ(team.rows(team.a, all), expected) << render_rows(team.rows(team.a, all));
+  EXPECT_EQ(team.columns(team.a, "users"), (Names{"id", "email", "tz"})) << joined(team.columns(team.a, "users"));
+  EXPECT_EQ(team.diff_exit(team.a), 0);
+  EXPECT_EQ(team.diff_exit(team.b), 0);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// 3. A column renamed on the remote carries the local edits of that column along.
+
+TEST(SchemaMigration, RemoteRenameOfAColumnCarriesLocalEdits) {
+  Team team;
+  ASSERT_NO_FATAL_FAILURE(team.start({"CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT, body TEXT)",
+                                      "INSERT INTO notes VALUES (1, 'one', 'first'), (2, 'two', 'second')"}));
+  ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.a), "ALTER TABLE notes RENAME COLUMN body TO content"));
+  auto a = team.run(team.a, {"push"});
+  ASSERT_EQ(a.exit_code, 0) << a.out << a.err;
+  ASSERT_EQ(team.remote_columns("notes"), (Names{"id", "title", "content"})) << joined(team.remote_columns("notes"));
+
+  ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.b), "UPDATE notes SET body = 'first, edited by B' WHERE id = 1"));
+  auto pulled = team.run(team.b, {"pull"});
+  ASSERT_EQ(pulled.exit_code, 0) << pulled.out << pulled.err;
+  EXPECT_EQ(team.columns(team.b, "notes"), (Names{"id", "title", "content"})) << joined(team.columns(team.b, "notes"));
+  const char* all = "SELECT id, title, content FROM notes ORDER BY id";
+  const Rows expected = {{I(1), T("one"), T("first, edited by B")}, {I(2), T("two"), T("second")}};
+  EXPECT_EQ(team.rows(team.b, all), expected) << render_rows(team.rows(team.b, all));
+
+  auto pushed = team.run(team.b, {"push"});
+  ASSERT_EQ(pushed.exit_code, 0) << pushed.out << pushed.err;
+  EXPECT_EQ(team.remote(all), expected) << render_rows(team.remote(all));
+  EXPECT_EQ(team.remote_columns("notes"), (Names{"id", "title", "content"})) << joined(team.remote_columns("notes"));
+  ASSERT_EQ(team.run(team.a, {"pull"}).exit_code, 0);
+  EXPECT_EQ(team.rows(team.a, all), expected) << render_rows(team.rows(team.a, all));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// 4. A column the remote dropped while we edited it: a conflict, never a silent loss.
+
+TEST(SchemaMigration, RemoteDropOfAnEditedColumnIsAConflict) {
+  Team team;
+  ASSERT_NO_FATAL_FAILURE(team.start({"CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT, note TEXT)",
+                                      "INSERT INTO notes VALUES (1, 'one', 'n1'), (2, 'two', 'n2')"}));
+  ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.a), "ALTER TABLE notes DROP COLUMN note"));
+  auto a = team.run(team.a, {"push"});
+  ASSERT_EQ(a.exit_code, 0) << a.out << a.err;
+  ASSERT_EQ(team.remote_columns("notes"), (Names{"id", "title"})) << joined(team.remote_columns("notes"));
+
+  ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.b), "UPDATE notes SET note = 'B''s precious note' WHERE id = 1"));
+  const char* b_rows = "SELECT id, title, note FROM notes ORDER BY id";
+  const Rows b_before = {{I(1), T("one"), T("B's precious note")}, {I(2), T("two"), T("n2")}};
+  std::string wc_before = read_text(team.wc(team.b));
+
+  auto r = team.run(team.b, {"pull"});
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+  EXPECT_TRUE(contains(r.out + r.err, "notes")) << r.out << r.err;
+  EXPECT_TRUE(names_word(r.out + r.err, "note")) << "the dropped column is not named:\n" << r.out << r.err;
+  EXPECT_EQ(read_text(team.wc(team.b)), wc_before) << "the working copy must not change";
+  EXPECT_EQ(team.columns(team.b, "notes"), (Names{"id", "title", "note"})) << joined(team.columns(team.b, "notes"));
+  EXPECT_EQ(team.rows(team.b, b_rows), b_before) << render_rows(team.rows(team.b, b_rows));
+
+  // Taking the remote's: the column goes, and B's edit is saved in the discarded file.
+  auto settled = team.run(team.b, {"pull", "--on-conflict=remote"});
+  ASSERT_EQ(settled.exit_code, 0) << settled.out << settled.err;
+  EXPECT_EQ(team.columns(team.b, "notes"), (Names{"id", "title"})) << joined(team.columns(team.b, "notes"));
+  EXPECT_EQ(team.rows(team.b, "SELECT id, title FROM notes ORDER BY id"),
+            (Rows{{I(1), T("one")}, {I(2), T("two")}}));
+  ASSERT_FALSE(discarded_files(team.b).empty()) << settled.out << settled.err;
+  EXPECT_TRUE(contains(all_discarded(team.b), "B''s precious note")) << all_discarded(team.b);
+  EXPECT_EQ(team.diff_exit(team.b), 0);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// 5. The remote rebuilt a table under a column we added (with an index and a trigger on it) and filled.
+
+TEST(SchemaMigration, RemoteRebuildUnderALocalColumnIsAConflict) {
+  Team team;
+  ASSERT_NO_FATAL_FAILURE(team.start({"CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT, legacy TEXT)",
+                                      "INSERT INTO notes VALUES (1, 'one', 'x'), (2, 'two', 'y')"}));
+  ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.a), "ALTER TABLE notes DROP COLUMN legacy"));
+  auto a = team.run(team.a, {"push"});
+  ASSERT_EQ(a.exit_code, 0) << a.out << a.err;
+  ASSERT_EQ(team.remote_columns("notes"), (Names{"id", "title"})) << joined(team.remote_columns("notes"));
+
+  ASSERT_NO_FATAL_FAILURE(
+      local_sql(team.wc(team.b),
+                "ALTER TABLE notes ADD COLUMN due TEXT;"
+                "CREATE INDEX notes_due ON notes (due);"
+                "CREATE TABLE due_log (id INTEGER PRIMARY KEY, note_id INTEGER, due TEXT);"
+                "CREATE TRIGGER notes_due_log AFTER UPDATE OF due ON notes BEGIN "
+                "INSERT INTO due_log (note_id, due) VALUES (new.id, new.due); END;"
+                "UPDATE notes SET due = '2026-12-24' WHERE id = 1;"
+                "UPDATE notes SET due = '2027-01-01' WHERE id = 2;"));
+  const char* b_rows = "SELECT id, title, legacy, due FROM notes ORDER BY id";
+  const Rows b_before = {{I(1), T("one"), T("x"), T("2026-12-24")}, {I(2), T("two"), T("y"), T("2027-01-01")}};
+  const char* b_objects =
+      "SELECT type, lower(name) FROM sqlite_schema WHERE lower(name) IN ('notes_due', 'notes_due_log') ORDER BY 2";
+  const Rows b_objects_before = {{T("index"), T("notes_due")}, {T("trigger"), T("notes_due_log")}};
+  ASSERT_EQ(team.rows(team.b, b_objects), b_objects_before);
+  std::string wc_before = read_text(team.wc(team.b));
+
+  auto r = team.run(team.b, {"pull"});
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+  EXPECT_TRUE(contains(r.out + r.err, "notes")) << r.out << r.err;
+  EXPECT_EQ(read_text(team.wc(team.b)), wc_before) << "the working copy must not change";
+  EXPECT_EQ(team.rows(team.b, b_rows), b_before) << render_rows(team.rows(team.b, b_rows));
+  EXPECT_EQ(team.rows(team.b, b_objects), b_objects_before) << render_rows(team.rows(team.b, b_objects));
+  EXPECT_EQ(team.remote_columns("notes"), (Names{"id", "title"})) << "a pull never writes to the remote";
+
+  // Taking the remote's table: B's column goes, its values are saved in the discarded file.
+  auto settled = team.run(team.b, {"pull", "--on-conflict=remote"});
+  ASSERT_EQ(settled.exit_code, 0) << settled.out << settled.err;
+  EXPECT_EQ(team.columns(team.b, "notes"), (Names{"id", "title"})) << joined(team.columns(team.b, "notes"));
+  EXPECT_EQ(team.rows(team.b, "SELECT id, title FROM notes ORDER BY id"),
+            (Rows{{I(1), T("one")}, {I(2), T("two")}}));
+  ASSERT_FALSE(discarded_files(team.b).empty()) << settled.out << settled.err;
+  std::string discarded = all_discarded(team.b);
+  EXPECT_TRUE(contains(discarded, "2026-12-24")) << discarded;
+  EXPECT_TRUE(contains(discarded, "2027-01-01")) << discarded;
+  auto synced = team.run(team.b, {"sync"});
+  EXPECT_EQ(synced.exit_code, 0) << synced.out << synced.err;
+  EXPECT_EQ(team.remote_columns("notes"), (Names{"id", "title"})) << joined(team.remote_columns("notes"));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// 6. A push from a copy that has not seen a teammate's schema change must not replay its own (stale) schema.
+
+TEST(SchemaMigration, StalePushNeverUndoesATeammatesTrigger) {
+  Team team;
+  ASSERT_NO_FATAL_FAILURE(team.start({
+      "CREATE TABLE tasks (id INTEGER PRIMARY KEY, title TEXT, done INTEGER)",
+      "CREATE TABLE log (id INTEGER PRIMARY KEY, task_id INTEGER, what TEXT)",
+      "CREATE TRIGGER tasks_log AFTER UPDATE ON tasks BEGIN "
+      "INSERT INTO log (task_id, what) VALUES (new.id, 'updated'); END",
+      "INSERT INTO tasks VALUES (1, 'write', 0), (2, 'test', 0), (3, 'ship', 0)",
+  }));
+  ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.a),
+                                    "DROP TRIGGER tasks_log;"
+                                    "CREATE TRIGGER tasks_log AFTER UPDATE ON tasks BEGIN "
+                                    "INSERT INTO log (task_id, what) VALUES (new.id, 'changed: ' || new.title); END;"));
+  auto a = team.run(team.a, {"push"});
+  ASSERT_EQ(a.exit_code, 0) << a.out << a.err;
+  ASSERT_TRUE(contains(team.remote_sql("tasks_log"), "changed: ")) << team.remote_sql("tasks_log");
+
+  // B never pulled A's trigger; it updates an unrelated row (its old trigger logs it) and pushes.
+  ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.b), "UPDATE tasks SET done = 1 WHERE id = 3"));
+  auto stale = team.run(team.b, {"push"});
+  EXPECT_EQ(stale.exit_code, 3) << "the remote's schema changed since B's last pull:\n" << stale.out << stale.err;
+  EXPECT_TRUE(contains(team.remote_sql("tasks_log"), "changed: "))
+      << "B's stale push replaced A's trigger: " << team.remote_sql("tasks_log");
+  EXPECT_EQ(team.remote("SELECT done FROM tasks WHERE id = 3"), (Rows{{I(0)}})) << "a refused push applies nothing";
+
+  auto synced = team.run(team.b, {"sync"});
+  ASSERT_EQ(synced.exit_code, 0) << synced.out << synced.err;
+  EXPECT_EQ(team.remote("SELECT done FROM tasks WHERE id = 3"), (Rows{{I(1)}}));
+  EXPECT_TRUE(contains(team.remote_sql("tasks_log"), "changed: "))
+      << "B's sync replaced A's trigger: " << team.remote_sql("tasks_log");
+  EXPECT_TRUE(contains(team.local_sql_of(team.b, "tasks_log"), "changed: "))
+      << "B did not get A's trigger: " << team.local_sql_of(team.b, "tasks_log");
+  const char* log = "SELECT id, task_id, what FROM log ORDER BY id";
+  EXPECT_EQ(team.rows(team.b, log), team.remote(log)) << render_rows(team.remote(log));
+  EXPECT_EQ(team.diff_exit(team.b), 0);
+  // And B's application now runs A's trigger.
+  ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.b), "UPDATE tasks SET title = 'ship it' WHERE id = 3"));
+  EXPECT_EQ(team.rows(team.b, "SELECT what FROM log ORDER BY id DESC LIMIT 1"), (Rows{{T("changed: ship it")}}));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// 7. PRAGMA user_version (the application's migration counter) travels with the schema.
+
+TEST(SchemaMigration, UserVersionTravelsWithTheSchema) {
+  Team team;
+  ASSERT_NO_FATAL_FAILURE(team.start({"PRAGMA user_version = 1",
+                                      "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)",
+                                      "INSERT INTO items VALUES (1, 'one')"}));
+  const char* version = "PRAGMA user_version";
+  ASSERT_EQ(team.remote(version), (Rows{{I(1)}}));
+  EXPECT_EQ(team.rows(team.a, version), (Rows{{I(1)}})) << "init must give the working copy the remote's version";
+  EXPECT_EQ(team.rows(team.b, version), (Rows{{I(1)}})) << "init must give the working copy the remote's version";
+
+  // A's migration 2: a column, and the counter.
+  ASSERT_NO_FATAL_FAILURE(
+      local_sql(team.wc(team.a), "ALTER TABLE items ADD COLUMN size INTEGER; PRAGMA user_version = 2;"));
+  auto a = team.run(team.a, {"push"});
+  ASSERT_EQ(a.exit_code, 0) << a.out << a.err;
+  EXPECT_EQ(team.remote(version), (Rows{{I(2)}})) << a.out;
+  EXPECT_EQ(team.remote_columns("items"), (Names{"id", "name", "size"})) << joined(team.remote_columns("items"));
+  EXPECT_EQ(team.rows(team.a, version), (Rows{{I(2)}}));
+  EXPECT_EQ(team.diff_exit(team.a), 0);
+
+  auto b = team.run(team.b, {"pull"});
+  ASSERT_EQ(b.exit_code, 0) << b.out << b.err;
+  EXPECT_EQ(team.rows(team.b, version), (Rows{{I(2)}})) << b.out;
+  EXPECT_EQ(team.columns(team.b, "items"), (Names{"id", "name", "size"})) << joined(team.columns(team.b, "items"));
+  EXPECT_EQ(team.diff_exit(team.b), 0);
+
+  // Both copies run a different migration 3 (different counters): the second one to sync is stopped.
+  ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.a), "PRAGMA user_version = 3"));
+  ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.b), "PRAGMA user_version = 4"));
+  auto first = team.run(team.a, {"sync"});
+  ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
+  EXPECT_EQ(team.remote(version), (Rows{{I(3)}})) << first.out;
+  auto second = team.run(team.b, {"sync"});
+  EXPECT_EQ(second.exit_code, 3) << second.out << second.err;
+  EXPECT_TRUE(contains(lower(second.out + second.err), "user_version")) << second.out << second.err;
+  EXPECT_EQ(team.remote(version), (Rows{{I(3)}})) << "the conflicting version must not be pushed";
+  EXPECT_EQ(team.rows(team.b, version), (Rows{{I(4)}})) << "B's version must stay until B decides";
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// 8. Mixed-case names (the server lower-cases them in sqlite_schema).
+
+TEST(SchemaMigration, MixedCaseTableNamesWork) {
+  Team team;
+  ASSERT_NO_FATAL_FAILURE(team.start({}));
+  ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.a),
+                                    "CREATE TABLE Recipients (Id INTEGER PRIMARY KEY, Email TEXT NOT NULL, "
+                                    "Name TEXT);"
+                                    "CREATE INDEX Recipients_Email ON Recipients (Email);"
+                                    "INSERT INTO Recipients VALUES (1, 'Ann@X', 'Ann'), (2, 'bob@x', 'Bob');"));
+  const char* all = "SELECT Id, Email, Name FROM Recipients ORDER BY Id";
+  Rows expected = {{I(1), T("Ann@X"), T("Ann")}, {I(2), T("bob@x"), T("Bob")}};
+  auto pushed = team.run(team.a, {"push"});
+  ASSERT_EQ(pushed.exit_code, 0) << pushed.out << pushed.err;
+  EXPECT_EQ(team.remote(all), expected) << render_rows(team.remote(all));
+  auto quiet = team.run(team.a, {"diff", "--exit-code"});
+  EXPECT_EQ(quiet.exit_code, 0) << "the server's lower-cased names are not a change:\n" << quiet.out << quiet.err;
+
+  // A third directory starts from the remote.
+  TempDir late;
+  auto init = team.run(late, {"init"});
+  ASSERT_EQ(init.exit_code, 0) << init.out << init.err;
+  EXPECT_EQ(local_rows(late.file("working_copy.db"), all), expected);
+
+  // Edits on every side reach the others.
+  auto b_pull = team.run(team.b, {"pull"});
+  ASSERT_EQ(b_pull.exit_code, 0) << b_pull.out << b_pull.err;
+  EXPECT_EQ(team.rows(team.b, all), expected) << render_rows(team.rows(team.b, all));
+  ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.b),
+                                    "UPDATE Recipients SET Name = 'Bob B' WHERE Id = 2;"
+                                    "INSERT INTO Recipients VALUES (3, 'Cid@x', 'Cid');"));
+  auto b_push = team.run(team.b, {"push"});
+  ASSERT_EQ(b_push.exit_code, 0) << b_push.out << b_push.err;
+  expected = {{I(1), T("Ann@X"), T("Ann")}, {I(2), T("bob@x"), T("Bob B")}, {I(3), T("Cid@x"), T("Cid")}};
+  EXPECT_EQ(team.remote(all), expected) << render_rows(team.remote(all));
+
+  ASSERT_NO_FATAL_FAILURE(local_sql(late.file("working_copy.db"), "UPDATE Recipients SET Email = 'ann@x' WHERE Id = 1"));
+  auto late_sync = team.run(late, {"sync"});
+  ASSERT_EQ(late_sync.exit_code, 0) << late_sync.out << late_sync.err;
+  expected[0] = {I(1), T("ann@x"), T("Ann")};
+  EXPECT_EQ(local_rows(late.file("working_copy.db"), all), expected);
+  EXPECT_EQ(team.remote(all), expected) << render_rows(team.remote(all));
+
+  ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.a), "DELETE FROM Recipients WHERE Id = 2"));
+  auto a_sync = team.run(team.a, {"sync"});
+  ASSERT_EQ(a_sync.exit_code, 0) << a_sync.out << a_sync.err;
+  expected.erase(expected.begin() + 1);
+  EXPECT_EQ(team.rows(team.a, all), expected) << render_rows(team.rows(team.a, all));
+  EXPECT_EQ(team.remote(all), expected) << render_rows(team.remote(all));
+  for (const TempDir* dir : {&team.b, &late}) {
+    auto r = team.run(*dir, {"sync"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_EQ(local_rows(dir->file("working_copy.db"), all), expected);
+    EXPECT_EQ(team.diff_exit(*dir), 0);
+  }
+  EXPECT_EQ(team.rows(team.b, "SELECT count(*) FROM sqlite_schema WHERE lower(name) = 'recipients_email'"),
+            (Rows{{I(1)}}));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// 9. Two copies create the same table differently: a conflict (exit 3), not an error from the server.
+
+TEST(SchemaMigration, SameTableCreatedDifferentlyOnTwoCopiesIsAConflict) {
+  Team team;
+  ASSERT_NO_FATAL_FAILURE(team.start({"CREATE TABLE other (id INTEGER PRIMARY KEY)"}));
+  ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.a), "CREATE TABLE notes (a TEXT); INSERT INTO notes VALUES ('A');"));
+  ASSERT_NO_FATAL_FAILURE(
+      local_sql(team.wc(team.b), "CREATE TABLE notes (b TEXT, c TEXT); INSERT INTO notes VALUES ('B', 'C');"));
+  auto a = team.run(team.a, {"push"});
+  ASSERT_EQ(a.exit_code, 0) << a.out << a.err;
+
+  auto b = team.run(team.b, {"push"});
+  EXPECT_EQ(b.exit_code, 3) << b.out << b.err;
+  EXPECT_TRUE(names_word(b.out + b.err, "notes")) << b.out << b.err;
+  EXPECT_EQ(team.remote_columns("notes"), (Names{"a"})) << joined(team.remote_columns("notes"));
+  EXPECT_EQ(team.remote("SELECT * FROM notes"), (Rows{{T("A")}}));
+
+  // pull sees the same clash and changes nothing.
+  std::string wc_before = read_text(team.wc(team.b));
+  auto pulled = team.run(team.b, {"pull"});
+  EXPECT_EQ(pulled.exit_code, 3) << pulled.out << pulled.err;
+  EXPECT_TRUE(names_word(pulled.out + pulled.err, "notes")) << pulled.out << pulled.err;
+  EXPECT_EQ(read_text(team.wc(team.b)), wc_before);
+  EXPECT_EQ(team.columns(team.b, "notes"), (Names{"b", "c"}));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// 10. A pull that brings only schema changes says so.
+
+TEST(SchemaMigration, SchemaOnlyPullIsReported) {
+  Team team;
+  ASSERT_NO_FATAL_FAILURE(team.start({"CREATE TABLE emails (id INTEGER PRIMARY KEY, subject TEXT)",
+                                      "CREATE TABLE scratch (id INTEGER PRIMARY KEY, junk TEXT)",
+                                      "INSERT INTO emails VALUES (1, 'one'), (2, 'two')",
+                                      "INSERT INTO scratch VALUES (1, 'j')"}));
+  remote_exec(team.server.url(), {"DROP TABLE scratch", "CREATE INDEX emails_subject ON emails (subject)"});
+
+  auto r = team.run(team.a, {"pull"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_FALSE(contains(r.out, "already up to date")) << r.out;
+  EXPECT_TRUE(contains(lower(r.out), "schema")) << "the schema change is not reported:\n" << r.out;
+  const char* objects =
+      "SELECT type, lower(name) FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' AND name NOT LIKE 'turso_%' "
+      "ORDER BY 2";
+  const Rows expected = {{T("table"), T("emails")}, {T("index"), T("emails_subject")}};
+  EXPECT_EQ(team.rows(team.a, objects), expected) << render_rows(team.rows(team.a, objects));
+  EXPECT_EQ(team.rows(team.a, "SELECT id, subject FROM emails ORDER BY id"),
+            (Rows{{I(1), T("one")}, {I(2), T("two")}}));
+  EXPECT_EQ(team.diff_exit(team.a), 0);
+
+  // Now it is up to date.
+  auto again = team.run(team.a, {"pull"});
+  ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_TRUE(contains(again.out, "already up to date")) << again.out;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// 11. ADD COLUMN on a table with COLLATE and AUTOINCREMENT keeps them (the server's ALTER drops them).
+
+TEST(SchemaMigration, AddColumnKeepsCollationAndAutoincrement) {
+  Team team;
+  ASSERT_NO_FATAL_FAILURE(
+      team.start({"CREATE TABLE tickets (id INTEGER PRIMARY KEY AUTOINCREMENT, tag TEXT COLLATE NOCASE, title TEXT)",
+                  "INSERT INTO tickets (tag, title) VALUES ('Urgent', 'a'), ('later', 'b')"}));
+  ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.a),
+                                    "ALTER TABLE tickets ADD COLUMN owner TEXT;"
+                                    "INSERT INTO tickets (tag, title, owner) VALUES ('URGENT', 'c', 'ann');"));
+  auto r = team.run(team.a, {"push"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  std::string remote_def = upper(team.remote_sql("tickets"));
+  EXPECT_TRUE(contains(remote_def, "COLLATE NOCASE")) << team.remote_sql("tickets");
+  EXPECT_TRUE(contains(remote_def, "AUTOINCREMENT")) << team.remote_sql("tickets");
+  EXPECT_TRUE(contains(remote_def, "OWNER")) << team.remote_sql("tickets");
+  const char* urgent = "SELECT id, title, owner FROM tickets WHERE tag = 'urgent' ORDER BY id";
+  const Rows expected_urgent = {{I(1), T("a"), N()}, {I(3), T("c"), T("ann")}};
+  EXPECT_EQ(team.remote(urgent), expected_urgent) << render_rows(team.remote(urgent));
+  // The push's own pull does not take the server's lossy text back into the working copy.
+  std::string local_def = upper(team.local_sql_of(team.a, "tickets"));
+  EXPECT_TRUE(contains(local_def, "COLLATE NOCASE")) << team.local_sql_of(team.a, "tickets");
+  EXPECT_TRUE(contains(local_def, "AUTOINCREMENT")) << team.local_sql_of(team.a, "tickets");
+  EXPECT_EQ(team.diff_exit(team.a), 0);
+
+  // A copy made from the remote afterwards has the collation too (reads the definition, not the server's
+  // memory).
+  TempDir late;
+  auto init = team.run(late, {"init"});
+  ASSERT_EQ(init.exit_code, 0) << init.out << init.err;
+  EXPECT_EQ(local_rows(late.file("working_copy.db"), urgent), expected_urgent)
+      << render_rows(local_rows(late.file("working_copy.db"), urgent));
+
+  // A teammate's bare ALTER TABLE on the remote loses the COLLATE: the next pull warns about it.
+  remote_exec(team.server.url(), {"ALTER TABLE tickets ADD COLUMN due TEXT"});
+  ASSERT_FALSE(contains(upper(team.remote_sql("tickets")), "COLLATE")) << "the server kept COLLATE this time: "
+                                                                        << team.remote_sql("tickets");
+  auto pulled = team.run(team.b, {"pull"});
+  ASSERT_EQ(pulled.exit_code, 0) << pulled.out << pulled.err;
+  std::string said = pulled.out + pulled.err;
+  EXPECT_TRUE(contains(lower(said), "collate")) << "no warning about the lost COLLATE:\n" << said;
+  EXPECT_TRUE(contains(said, "tickets")) << said;
+  EXPECT_EQ(team.columns(team.b, "tickets"), (Names{"id", "tag", "title", "owner", "due"}))
+      << joined(team.columns(team.b, "tickets"));
+}
+
+}  // namespace
+}  // namespace turso_sync::testing
