@@ -11,10 +11,10 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
+#include "turso_sync/changeset.h"
 #include "turso_sync/config.h"
 #include "turso_sync/conflict.h"
 #include "turso_sync/diff.h"
@@ -94,9 +94,10 @@ struct PullOptions {
   ConflictPolicy on_conflict = ConflictPolicy::abort;
   InsertCollision on_insert_collision = InsertCollision::move_local;
   ProgressCallback progress;
-  // Set by push for its own trailing pull: the schema objects it sent ("table:name", …, lower-cased; see
-  // MergeOptions). The remote's form of them is taken as it is, never reported as a conflict.
-  std::set<std::string> pushed_objects;
+  // Set by push for its own trailing pull: the changeset it has just applied to the remote. The remote's
+  // form of those schema objects and rows is the base of the merge for them (never reported as a conflict);
+  // a value the application wrote while the push ran stays a local change. Must outlive the call.
+  const Changeset* pushed = nullptr;
 };
 
 struct PullReport {

@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "cli/cli.h"
+#include "util/text.h"
 
 namespace turso_sync::cli {
 
@@ -151,16 +152,26 @@ int print_pull(Context& ctx, const PullReport& r) {
     std::fprintf(stderr, "%s\n", out.c_str());
     return 3;
   }
-  if (r.up_to_date || (r.taken.total() == 0 && r.moved.empty() && r.conflicts.empty())) {
+  // What the remote's schema changes did to the table definitions (e.g. a collation the server dropped).
+  for (const auto& w : r.remote_changes.warnings)
+    if (w.find(" loses ") != std::string::npos) ctx.warn("warning: " + printable(w));
+  if (r.up_to_date ||
+      (r.taken.total() == 0 && r.moved.empty() && r.conflicts.empty() && r.remote_changes.schema.empty())) {
     ctx.print("already up to date with the remote");
   } else {
+    std::string schema;
+    for (const SchemaChange& c : r.remote_changes.schema) {
+      if (c.reason == SchemaReason::dependent) continue;
+      schema += fmt::format("{}{} {}", schema.empty() ? " (" : ", ", to_string(c.op), printable(c.name));
+    }
+    if (!schema.empty()) schema += ")";
     ctx.print(
         fmt::format("{} {} inserts, {} updates, {} deletes from the remote{}{}", ctx.green("pulled:"),
                     r.taken.inserts, r.taken.updates, r.taken.deletes,
                     r.merged_rows ? fmt::format(" ({} rows merged column by column)", r.merged_rows) : "",
                     r.remote_changes.schema.empty()
                         ? ""
-                        : fmt::format(", {} schema changes", r.remote_changes.schema.size())));
+                        : fmt::format(", {} schema changes{}", r.remote_changes.schema.size(), schema)));
   }
   if (!r.conflicts.empty())
     ctx.print(fmt::format("{} conflict{} settled by policy", r.conflicts.size(),

@@ -261,7 +261,15 @@ class ForeignKeysOff {
 class Merger {
  public:
   Merger(db::Database& ours, const Changeset& delta, const MergeOptions& options)
-      : m_db(ours), m_delta(delta), m_options(options) {}
+      : m_db(ours), m_delta(delta), m_options(options) {
+    if (!options.pushed) return;
+    for (const SchemaChange& c : options.pushed->schema)
+      m_pushed_objects.insert(schema_object_key(c.object_type, c.name));
+    for (size_t i = 0; i < delta.tables.size(); ++i)
+      for (const TableChanges& tc : options.pushed->tables)
+        if (same_columns(delta.tables[i].table, tc.table))
+          for (const RowChange& r : tc.rows) m_pushed_rows[i].emplace(key_text(r.key), &r);
+  }
 
   Result<MergeReport> run() {
     if (!sqlite3_get_autocommit(m_db.handle()))
@@ -511,7 +519,7 @@ class Merger {
         d.action = Action::skip;
       else if (d.ours == d.base)
         d.action = Action::apply;
-      else if (m_options.pushed_objects.count(key) || m_options.on_conflict == ConflictPolicy::remote)
+      else if (m_pushed_objects.count(key) || m_options.on_conflict == ConflictPolicy::remote)
         d.action = Action::adopt;
       else
         d.action = Action::conflict;
@@ -673,6 +681,17 @@ class Merger {
         base->prepare(fmt::format("SELECT 1{} FROM {} WHERE {}", cols, quote_identifier(table), where));
     if (!lookup.ok()) return std::string();  // the base has no such table or columns: nothing to compare
     db::Statement b = std::move(lookup).value();
+    // A local insert loses nothing when its value is NULL or the column's DEFAULT.
+    std::vector<Value> defaults;
+    for (const std::string& c : columns) {
+      Value d = Value::null();
+      for (const db::Column& col : info.columns) {
+        if (sqlite3_stricmp(col.name.c_str(), c.c_str()) != 0 || !col.default_sql) continue;
+        auto eval = m_db.prepare("SELECT " + *col.default_sql);
+        if (eval.ok() && TS_TRY(eval->step())) d = eval->column(0);
+      }
+      defaults.push_back(std::move(d));
+    }
     std::vector<std::string> keys;
     size_t count = 0;
     while (TS_TRY(ours.step())) {
@@ -683,7 +702,9 @@ class Merger {
       bool found = TS_TRY(b.step());
       bool differs = false;
       for (int i = nkey; i < ours.column_count(); ++i)
-        differs |= found ? ours.column(i) != b.column(i - nkey + 1) : !ours.column(i).is_null();
+        differs |=
+            found ? ours.column(i) != b.column(i - nkey + 1)
+                  : !ours.column(i).is_null() && ours.column(i) != defaults[static_cast<size_t>(i - nkey)];
       if (!differs) continue;
       if (++count <= 5) keys.push_back(describe_key(k));
     }
@@ -716,7 +737,7 @@ class Merger {
   // column name) and saving ours in the discarded-changes script unless this copy pushed it itself.
   Status adopt(const SchemaChange& c, const Decision& d) {
     db::Database* theirs = TS_TRY(theirs_db());
-    bool pushed = m_options.pushed_objects.count(object_key(c.object_type, c.name)) != 0;
+    bool pushed = m_pushed_objects.count(object_key(c.object_type, c.name)) != 0;
     if (c.object_type == "pragma") {
       TS_TRY_STATUS(m_db.exec(fmt::format("PRAGMA main.user_version = {}", d.theirs)));
       if (!pushed) m_discarded += fmt::format("PRAGMA user_version = {};\n", d.ours);
@@ -925,8 +946,11 @@ class Merger {
       std::set<std::string> touched;
       for (size_t i : pending) {
         const TableChanges& tc = m_delta.tables[i];
+        auto pushed = m_pushed_rows.find(i);
         for (const RowChange& r : tc.rows) {
           if (r.op != RowOp::insert) continue;
+          // A row this copy pushed is its own, whatever the application wrote to it since.
+          if (pushed != m_pushed_rows.end() && pushed->second.count(key_text(r.key))) continue;
           auto ours = TS_TRY(m_writers[i]->read(r.key));
           if (!ours || *ours == r.new_values) continue;
           if (r.key.at(0).type() != ValueType::integer) continue;
@@ -947,11 +971,68 @@ class Merger {
 
   // --- the three-way rules --------------------------------------------------------------------------------
 
+  static bool same_columns(const TableDesc& a, const TableDesc& b) {
+    if (sqlite3_stricmp(a.name.c_str(), b.name.c_str()) != 0 || a.columns.size() != b.columns.size() ||
+        a.keyed_by_rowid() != b.keyed_by_rowid())
+      return false;
+    for (size_t i = 0; i < a.columns.size(); ++i)
+      if (sqlite3_stricmp(a.columns[i].name.c_str(), b.columns[i].name.c_str()) != 0) return false;
+    return true;
+  }
+
+  static std::string key_text(const std::vector<Value>& key) {
+    std::string out;
+    for (const Value& v : key) out += sql_literal(v) + "\x1f";
+    return out;
+  }
+
+  // `r` (base -> theirs) rebased on what this copy pushed for the same key (see MergeOptions::pushed):
+  // nullopt when theirs is exactly the pushed row, else the change from the pushed row to theirs.
+  static std::optional<RowChange> rebase_on_pushed(const RowChange& r, const RowChange& pushed) {
+    RowChange out = r;
+    if (pushed.op == RowOp::remove) {  // the push deleted the row: theirs, if any, was created after it
+      if (r.op == RowOp::remove) return std::nullopt;
+      out.op = RowOp::insert;
+      out.old_values.clear();
+      out.changed_columns.clear();
+      return out;
+    }
+    if (r.op == RowOp::remove) {  // deleted on the remote after the push
+      out.old_values = pushed.new_values;
+      return out;
+    }
+    if (r.new_values == pushed.new_values) return std::nullopt;
+    out.op = RowOp::update;
+    out.old_values = pushed.new_values;
+    out.changed_columns.clear();
+    for (size_t i = 0; i < out.new_values.size() && i < out.old_values.size(); ++i)
+      if (out.new_values[i] != out.old_values[i]) out.changed_columns.push_back(static_cast<int>(i));
+    return out;
+  }
+
   Status merge_table(size_t index) {
     const TableChanges& tc = m_delta.tables[index];
     TableWriter& w = *m_writers[index];
+    std::vector<RowChange> rebased;  // the rows this copy pushed, rebased on the pushed values
+    std::vector<const RowChange*> rows;
+    auto pushed = m_pushed_rows.find(index);
+    if (pushed != m_pushed_rows.end()) rebased.reserve(tc.rows.size());
+    for (const RowChange& r : tc.rows) {
+      if (pushed != m_pushed_rows.end()) {
+        auto it = pushed->second.find(key_text(r.key));
+        if (it != pushed->second.end()) {
+          auto moved = rebase_on_pushed(r, *it->second);
+          if (!moved) continue;
+          rebased.push_back(std::move(*moved));
+          rows.push_back(&rebased.back());
+          continue;
+        }
+      }
+      rows.push_back(&r);
+    }
     for (RowOp op : {RowOp::remove, RowOp::update, RowOp::insert}) {
-      for (const RowChange& r : tc.rows) {
+      for (const RowChange* row : rows) {
+        const RowChange& r = *row;
         if (r.op != op) continue;
         auto ours = TS_TRY(w.read(r.key));
         switch (op) {
@@ -1079,6 +1160,9 @@ class Merger {
   std::map<size_t, int64_t> m_next_key;  // per table index: the last key handed to a moved row
   std::unique_ptr<db::Database> m_theirs;
   std::unique_ptr<db::Database> m_base;
+  std::set<std::string> m_pushed_objects;  // schema_object_key of what the push sent
+  // Per delta table index: the pushed row change of each key (key_text).
+  std::map<size_t, std::map<std::string, const RowChange*>> m_pushed_rows;
 };
 
 }  // namespace

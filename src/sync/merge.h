@@ -6,7 +6,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -35,10 +34,12 @@ struct MergeOptions {
   // keeping rows: the merge refuses (ErrorKind::conflict) when the working copy's rows of that table differ
   // from the base's, i.e. hold local changes that would be lost. "" = no such check.
   std::string base_path;
-  // Schema objects this copy has just pushed ("table:name", "index:name", "view:name", "trigger:name",
-  // "pragma:user_version"; names lower-cased): theirs is the server's form of ours, never a conflict; when it
-  // differs (the server rewrote it), theirs is taken.
-  std::set<std::string> pushed_objects;
+  // The changeset this copy has just pushed, when the merge is the pull that ends a push (nullptr otherwise).
+  // Its schema objects: theirs is the server's form of ours, taken as it is, never a conflict. Its rows: the
+  // remote held exactly the pushed values when the push committed, so they are the base of the three-way
+  // rules for those rows instead of the old replica's; theirs equal to them is nothing to do, and a newer
+  // local value (the application wrote while the push ran) stays a local change.
+  const Changeset* pushed = nullptr;
 };
 
 struct MergeReport {

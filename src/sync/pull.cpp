@@ -101,7 +101,7 @@ static Result<PullReport> merge_and_swap(const Config& c, const std::string& new
   merge_options.on_insert_collision = options.on_insert_collision;
   merge_options.theirs_path = new_replica;
   merge_options.base_path = c.replica_path;
-  merge_options.pushed_objects = options.pushed_objects;
+  merge_options.pushed = options.pushed;
   // The discarded values are saved durably before the working copy commits: a crash in between loses nothing.
   merge_options.before_commit = [&](const MergeReport& pending) -> Status {
     if (!pending.discarded_sql.empty())

@@ -6,10 +6,12 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <map>
 #include <random>
 #include <thread>
 
-#include "sync/merge.h"
+#include "db/schema.h"
+#include "db/sqlite.h"
 #include "sync/push_batch.h"
 #include "sync/state.h"
 #include "turso_sync/cancel.h"
@@ -137,6 +139,50 @@ void add_later_conflicts(RemoteClient& remote, const std::vector<PushBatch>& bat
   flush();
 }
 
+// The replica's user objects and user_version: what the last pull saw of the remote's schema.
+Result<BaseSchema> read_base_schema(const std::string& replica) {
+  db::Database db = TS_TRY(db::Database::open(replica, db::OpenMode::read_only));
+  BaseSchema out;
+  for (db::SchemaObject& o : TS_TRY(db::read_schema(db)))
+    out.objects.push_back({std::move(o.type), std::move(o.name), std::move(o.sql)});
+  out.user_version = TS_TRY(db::query_int(db, "PRAGMA user_version"));
+  return out;
+}
+
+// Says which objects differ between the remote's schema now and the replica's (best effort).
+PushConflict explain_schema_guard(RemoteClient& remote, const BaseSchema& base) {
+  PushConflict c;
+  c.table = "(schema)";
+  c.operation = "schema";
+  c.detail = "the remote's schema changed since your last pull";
+  auto r = remote.execute(
+      SqlStatement{"SELECT type, name, sql FROM sqlite_schema WHERE sql IS NOT NULL UNION ALL SELECT "
+                   "'pragma', 'user_version', CAST(user_version AS TEXT) FROM pragma_user_version",
+                   {}},
+      Retry::safe);
+  if (!r.ok()) return c;
+  auto text = [](const Value& v) { return v.type() == ValueType::text ? v.as_bytes() : std::string(); };
+  std::map<std::string, std::string> now, then;
+  for (const auto& row : r->rows) {
+    if (row.size() != 3 || db::is_internal_name(text(row[1]))) continue;
+    now[text(row[0]) + " " + lower_ascii(text(row[1]))] = text(row[2]);
+  }
+  for (const SchemaObjectText& o : base.objects) then[o.type + " " + lower_ascii(o.name)] = o.sql;
+  then["pragma user_version"] = std::to_string(base.user_version);
+  std::string what;
+  for (const auto& [name, sql] : now) {
+    auto it = then.find(name);
+    if (it == then.end())
+      what += (what.empty() ? "" : "; ") + name + " was created";
+    else if (it->second != sql)
+      what += (what.empty() ? "" : "; ") + name + " was changed";
+  }
+  for (const auto& [name, sql] : then)
+    if (!now.count(name)) what += (what.empty() ? "" : "; ") + name + " was dropped";
+  if (!what.empty()) c.detail += ": " + printable(what);
+  return c;
+}
+
 enum class BatchResult { committed, conflict, retry };
 
 }  // namespace
@@ -177,6 +223,7 @@ Result<PushReport> SyncContext::push(const PushOptions& options) {
   batch_options.force = options.force;
   batch_options.push_id = new_push_id();
   batch_options.pushed_at = utc_timestamp();
+  if (!options.force) batch_options.base_schema = TS_TRY(read_base_schema(c.replica_path));
   auto batches = TS_TRY(build_push_batches(changeset, batch_options));
   report.batches = static_cast<int>(batches.size());
   if (options.dry_run) {
@@ -231,6 +278,11 @@ Result<PushReport> SyncContext::push(const PushOptions& options) {
       // A guard that fails, or an insert that meets an existing key, is a conflict; any other rejection of a
       // row statement (e.g. "UPDATE of WITHOUT ROWID tables is not supported", a CHECK constraint) is an
       // error.
+      if (origin.kind == StepOrigin::Kind::schema_guard) {
+        report.conflicts.push_back(explain_schema_guard(*client, *batch_options.base_schema));
+        outcome = BatchResult::conflict;
+        break;
+      }
       bool key_exists =
           message.find("UNIQUE") != std::string::npos || message.find("PRIMARY KEY") != std::string::npos;
       if (origin.kind == StepOrigin::Kind::guard || (origin.kind == StepOrigin::Kind::row && key_exists)) {
@@ -259,8 +311,7 @@ Result<PushReport> SyncContext::push(const PushOptions& options) {
   state.last_push_at = utc_timestamp();
   TS_TRY_STATUS(save_state(c.state_dir, state));
   PullOptions trailing = options.pull;
-  for (const SchemaChange& change : changeset.schema)
-    trailing.pushed_objects.insert(schema_object_key(change.object_type, change.name));
+  trailing.pushed = &changeset;
   auto pulled = pull_locked(trailing);
   if (!pulled.ok())
     return pulled.error().context("push applied; the pull that follows failed (run `turso-sync pull`)");

@@ -42,6 +42,16 @@ struct Builder {
     add({fmt::format("INSERT INTO {} (id, pushed_at) VALUES (?, ?)", kPushReceiptTable),
          {Value::text(id), Value::text(options.pushed_at)}},
         control);
+    // Later batches follow the first one's schema changes: only the first is guarded against the replica's.
+    if (batches.size() == 1 && options.base_schema) {
+      StepOrigin guard;
+      guard.kind = StepOrigin::Kind::schema_guard;
+      guard.description = "schema guard";
+      std::vector<Value> args;
+      std::string condition = schema_guard_condition(*options.base_schema, args);
+      add({fmt::format("SELECT json(CASE WHEN {} THEN '1' ELSE 'x' END)", condition), std::move(args)},
+          guard);
+    }
   }
 
   void close_batch() {
@@ -205,7 +215,35 @@ Status add_row(Builder& b, const TableDesc& t, const RowChange& row, bool force)
   return {};
 }
 
+// SQL for "`column` is the name of a user object" (SPEC §4's internal prefixes excluded, case-insensitively).
+std::string user_object_condition(const std::string& column) {
+  std::string out;
+  for (const char* prefix : {"sqlite_", "turso_cdc", "turso_sync_", "libsql_", "_litestream"})
+    out += fmt::format("{}lower(substr({}, 1, {})) <> '{}'", out.empty() ? "" : " AND ", column,
+                       std::string(prefix).size(), prefix);
+  return out;
+}
+
 }  // namespace
+
+std::string schema_guard_condition(const BaseSchema& schema, std::vector<Value>& args) {
+  std::string user = fmt::format("sql IS NOT NULL AND {} AND {}", user_object_condition("name"),
+                                 user_object_condition("tbl_name"));
+  std::string match;
+  for (const SchemaObjectText& o : schema.objects) {
+    match += fmt::format("{}(type = ? AND lower(name) = lower(?) AND sql = ?)", match.empty() ? "" : " OR ");
+    args.push_back(Value::text(o.type));
+    args.push_back(Value::text(o.name));
+    args.push_back(Value::text(o.sql));
+  }
+  if (match.empty()) match = "0";
+  std::string out = fmt::format(
+      "(SELECT count(*) FROM sqlite_schema WHERE {}) = {} AND (SELECT count(*) FROM "
+      "sqlite_schema WHERE {} AND ({})) = {}",
+      user, schema.objects.size(), user, match, schema.objects.size());
+  args.push_back(Value::integer(schema.user_version));
+  return out + " AND (SELECT user_version FROM pragma_user_version) = ?";
+}
 
 Result<std::vector<PushBatch>> build_push_batches(const Changeset& cs, const PushBatchOptions& options) {
   Builder b{options, {}};

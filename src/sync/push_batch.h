@@ -5,6 +5,7 @@
 //   0  BEGIN IMMEDIATE
 //   1  CREATE TABLE IF NOT EXISTS turso_sync_pushes (...)      push receipts: "did my push land?"
 //   2  INSERT INTO turso_sync_pushes VALUES (push id, time)
+//   3  schema guard (first batch): fails unless the remote's schema is still the replica's
 //      schema statements (changeset order)
 //      DROP TRIGGER IF EXISTS for every target trigger           the rows already hold what triggers did
 //      per row: [guard] statement                                 guard = SELECT that fails unless the remote
@@ -30,7 +31,7 @@ inline constexpr const char* kPushReceiptTable = "turso_sync_pushes";
 
 // What a step of the batch does, for reporting which row a failing step was about.
 struct StepOrigin {
-  enum class Kind { control, schema, trigger, guard, row };
+  enum class Kind { control, schema_guard, schema, trigger, guard, row };
   Kind kind = Kind::control;
   std::string table;
   RowOp op = RowOp::insert;
@@ -53,12 +54,31 @@ struct PushBatch {
   size_t approx_bytes = 0;
 };
 
+// A user object of the replica's schema, exactly as the remote stored it.
+struct SchemaObjectText {
+  std::string type, name, sql;
+};
+
+// What the last pull saw of the remote's schema.
+struct BaseSchema {
+  std::vector<SchemaObjectText> objects;  // user objects (internal ones excluded)
+  int64_t user_version = 0;
+};
+
 struct PushBatchOptions {
   bool force = false;     // local wins: no guards, upserts instead of inserts
   std::string push_id;    // unique id recorded in the receipt table
   std::string pushed_at;  // RFC 3339 time recorded with it
   size_t max_batch_bytes = 6 << 20;
+  // When set, the first batch runs only if the remote's user objects (type, name, SQL) and user_version are
+  // still exactly these: a schema changed on the remote since the last pull (a teammate's migration, a
+  // trigger replaced, a table of the same name created) refuses the push (a conflict, "run pull") instead of
+  // being undone or clashing halfway. The guard is the step right after the receipt.
+  std::optional<BaseSchema> base_schema;
 };
+
+// The SQL condition that the remote's user objects are exactly `schema` (with `args` to bind).
+std::string schema_guard_condition(const BaseSchema& schema, std::vector<Value>& args);
 
 // Builds the batches (normally one; more only when the changeset exceeds max_batch_bytes, split between
 // tables' rows, each batch atomic on its own; schema changes always go in the first). ErrorKind::usage when a

@@ -22,11 +22,21 @@ struct RemoteObject {
   std::string type, name, tbl_name, sql;
 };
 
-Result<std::vector<RemoteObject>> read_remote_schema(RemoteClient& remote, SnapshotStats& stats) {
-  auto result = TS_TRY(remote.execute(
-      SqlStatement{"SELECT type, name, tbl_name, sql FROM sqlite_schema WHERE sql IS NOT NULL", {}},
+// The remote's user objects and its user_version, in one request.
+Result<std::vector<RemoteObject>> read_remote_schema(RemoteClient& remote, SnapshotStats& stats,
+                                                     int64_t* user_version) {
+  auto results = TS_TRY(remote.execute(
+      std::vector<SqlStatement>{
+          {"SELECT type, name, tbl_name, sql FROM sqlite_schema WHERE sql IS NOT NULL", {}},
+          {"PRAGMA user_version", {}}},
       Retry::safe));
   ++stats.requests;
+  if (results.size() != 2) return Error(ErrorKind::protocol, "unexpected answer from the server: schema");
+  const auto& result = results[0];
+  *user_version = 0;
+  if (!results[1].rows.empty() && !results[1].rows[0].empty() &&
+      results[1].rows[0][0].type() == ValueType::integer)
+    *user_version = results[1].rows[0][0].as_integer();
   std::vector<RemoteObject> out;
   for (const auto& row : result.rows) {
     if (row.size() != 4)
@@ -219,7 +229,8 @@ Result<SnapshotStats> download_into(RemoteClient& remote, db::Database& local,
   Progress progress;
   progress.phase = "schema";
   if (on_progress) on_progress(progress);
-  auto objects = TS_TRY(read_remote_schema(remote, stats));
+  int64_t user_version = 0;
+  auto objects = TS_TRY(read_remote_schema(remote, stats, &user_version));
 
   TS_TRY_STATUS(local.exec("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; BEGIN"));
   std::vector<std::string> tables;
@@ -260,6 +271,7 @@ Result<SnapshotStats> download_into(RemoteClient& remote, db::Database& local,
       ++stats.other_objects;
     }
   }
+  TS_TRY_STATUS(local.exec(fmt::format("PRAGMA user_version = {}", user_version)));
   TS_TRY_STATUS(local.exec("COMMIT"));
   TS_TRY_STATUS(local.exec("PRAGMA journal_mode=DELETE"));
   return stats;

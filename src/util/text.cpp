@@ -187,4 +187,11 @@ bool starts_with_icase(std::string_view s, std::string_view prefix) {
   return true;
 }
 
+std::string lower_ascii(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
 }  // namespace turso_sync

@@ -30,5 +30,7 @@ std::string mask_secret(std::string_view secret);
 
 std::string trim(std::string_view s);
 bool starts_with_icase(std::string_view s, std::string_view prefix);
+// ASCII letters lower-cased, as SQLite folds identifiers.
+std::string lower_ascii(std::string_view s);
 
 }  // namespace turso_sync

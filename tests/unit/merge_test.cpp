@@ -411,11 +411,38 @@ TEST(Merge, SchemaChangeClashingWithALocalOneIsAnErrorAndChangesNothing) {
              "CREATE TABLE fresh(id INTEGER PRIMARY KEY, x); INSERT INTO fresh VALUES(1, 'new');"
              "UPDATE t SET b = 0 WHERE id = 1;");
   std::string before = file_bytes(s.ours);
-  auto r = s.try_merge(ConflictPolicy::remote);
+  auto r = s.try_merge(ConflictPolicy::abort);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind(), ErrorKind::conflict);
   EXPECT_NE(r.error().message().find("fresh"), std::string::npos) << r.error().message();
   EXPECT_EQ(file_bytes(s.ours), before);
+}
+
+TEST(Merge, SchemaConflictSettledByRemoteTakesTheirsAndSavesOurs) {
+  Scenario s(k_emails, "CREATE TABLE fresh(y); INSERT INTO fresh VALUES('mine');",
+             "CREATE TABLE fresh(id INTEGER PRIMARY KEY, x); INSERT INTO fresh VALUES(1, 'new');");
+  MergeReport r = s.merge(ConflictPolicy::remote);
+  EXPECT_TRUE(r.applied);
+  EXPECT_EQ(s.rows("SELECT * FROM fresh"), names({"1|'new'"}));
+  EXPECT_NE(r.discarded_sql.find("'mine'"), std::string::npos) << r.discarded_sql;
+}
+
+TEST(Merge, RemoteDropOfALocallyEditedColumnIsAConflict) {
+  Scenario s(k_emails, "UPDATE t SET b = 20 WHERE id = 2;", "ALTER TABLE t DROP COLUMN b;");
+  std::string before = file_bytes(s.ours);
+  auto r = s.try_merge(ConflictPolicy::abort);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind(), ErrorKind::conflict);
+  EXPECT_NE(r.error().message().find("dropped column(s) b"), std::string::npos) << r.error().message();
+  EXPECT_EQ(file_bytes(s.ours), before);
+}
+
+TEST(Merge, RemoteRenameOfAColumnCarriesLocalEdits) {
+  Scenario s(k_emails, "UPDATE t SET a = 'ours' WHERE id = 2;",
+             "ALTER TABLE t RENAME COLUMN a TO body; UPDATE t SET b = 30 WHERE id = 3;");
+  MergeReport r = s.merge();
+  EXPECT_TRUE(r.applied);
+  EXPECT_EQ(s.rows("SELECT id, body, b FROM t ORDER BY id"), names({"1|'a'|1", "2|'ours'|2", "3|'c'|30"}));
 }
 
 TEST(Merge, DeletesComeFirstSoUniqueValuesCanMoveBetweenRows) {
@@ -428,7 +455,7 @@ TEST(Merge, DeletesComeFirstSoUniqueValuesCanMoveBetweenRows) {
 }
 
 TEST(Merge, RebuiltTableKeepsLocalRows) {
-  Scenario s(k_emails, "UPDATE t SET a = 'ours' WHERE id = 2; INSERT INTO t VALUES(10, 'local', 0);",
+  Scenario s(k_emails, "UPDATE t SET a = 'ours' WHERE id = 2; INSERT INTO t(id, a) VALUES(10, 'local');",
              "ALTER TABLE t DROP COLUMN b; UPDATE t SET a = 'theirs' WHERE id = 3;");
   MergeReport r = s.merge();
   EXPECT_TRUE(r.applied);

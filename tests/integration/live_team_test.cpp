@@ -1,0 +1,103 @@
+// A live application and a team (issue: no self-conflicts, constraints kept, `--force` that never deletes a
+// stranger): the application writes while turso-sync runs; teammates' changes meet ours through foreign keys
+// and UNIQUE constraints. Real server; the push is held in flight by the test proxy, so "the application
+// writes while the push is on the wire" is an event, not a race.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include "support/tcp_proxy.h"
+#include "support/test_env.h"
+
+namespace turso_sync::testing {
+namespace {
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+struct Copy {
+  TempDir dir;
+  std::string url;
+  CommandResult run(const std::vector<std::string>& args) const {
+    return run_cli(args, {"TURSO_DATABASE_URL=" + url}, dir.path().string());
+  }
+  std::string wc() const { return dir.file("working_copy.db"); }
+};
+
+// Runs `args` on `copy` while the proxy holds its first request containing `trigger`; `meanwhile` runs while
+// it is held (the application writing). Returns the command's exit code; its output goes to `log`.
+int run_held(TcpProxy& proxy, const Copy& copy, const std::vector<std::string>& args,
+             const std::string& trigger, const std::function<void()>& meanwhile, const std::string& log) {
+  proxy.arm_once(TcpProxy::Fault::hold, trigger);
+  pid_t pid = spawn_cli(args, {"TURSO_DATABASE_URL=" + copy.url}, copy.dir.path().string(), log);
+  EXPECT_TRUE(proxy.wait_until_held()) << "the command never sent " << trigger;
+  meanwhile();
+  proxy.release_held();
+  return wait_exit_code(pid);
+}
+
+TEST(LiveTeam, PushNeverConflictsWithWhatItSentWhileTheAppWrites) {
+  LocalServer server;
+  ASSERT_TRUE(server.started());
+  remote_exec(server.url(), {"CREATE TABLE emails (id INTEGER PRIMARY KEY, subject TEXT, status TEXT)",
+                             "INSERT INTO emails VALUES (1, 'one', 'new')"});
+  TcpProxy proxy{server.port()};
+  Copy a{TempDir(), proxy.url()};
+  ASSERT_EQ(a.run({"init"}).exit_code, 0);
+  local_exec(
+      a.wc(),
+      "UPDATE emails SET status = 'batch-1' WHERE id = 1; INSERT INTO emails VALUES (2, 'two', 'new')");
+  std::string log = a.dir.file("push.log");
+  int code = run_held(
+      proxy, a, {"push"}, "BEGIN IMMEDIATE",
+      [&] {
+        // The application goes on writing while the push is on the wire: the same rows again.
+        local_exec(
+            a.wc(),
+            "UPDATE emails SET status = 'app-again-1' WHERE id = 1; UPDATE emails SET status = 'app-2' "
+            "WHERE id = 2");
+      },
+      log);
+  EXPECT_EQ(code, 0) << read_text(log);
+  EXPECT_FALSE(contains(read_text(log), "conflict")) << read_text(log);
+  EXPECT_FALSE(contains(read_text(log), "moved")) << read_text(log);
+  // The remote has what was sent; the working copy keeps the newer values, as local changes.
+  EXPECT_EQ(remote_rows(server.url(), "SELECT * FROM emails ORDER BY id"),
+            (Rows{{I(1), T("one"), T("batch-1")}, {I(2), T("two"), T("new")}}));
+  EXPECT_EQ(local_rows(a.wc(), "SELECT * FROM emails ORDER BY id"),
+            (Rows{{I(1), T("one"), T("app-again-1")}, {I(2), T("two"), T("app-2")}}));
+  auto diff = a.run({"diff", "--exit-code", "--stat"});
+  EXPECT_EQ(diff.exit_code, 1) << "the newer values are local changes:\n" << diff.out;
+  auto again = a.run({"push"});
+  ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_EQ(remote_rows(server.url(), "SELECT * FROM emails ORDER BY id"),
+            (Rows{{I(1), T("one"), T("app-again-1")}, {I(2), T("two"), T("app-2")}}));
+  EXPECT_EQ(a.run({"diff", "--exit-code"}).exit_code, 0);
+}
+
+TEST(LiveTeam, PushedRowsChangedByATeammateInBetweenStillMergeThreeWay) {
+  LocalServer server;
+  ASSERT_TRUE(server.started());
+  remote_exec(server.url(), {"CREATE TABLE emails (id INTEGER PRIMARY KEY, subject TEXT, status TEXT)",
+                             "INSERT INTO emails VALUES (1, 'one', 'new')"});
+  TcpProxy proxy{server.port()};
+  Copy a{TempDir(), proxy.url()};
+  ASSERT_EQ(a.run({"init"}).exit_code, 0);
+  local_exec(a.wc(), "UPDATE emails SET status = 'sent' WHERE id = 1");
+  std::string log = a.dir.file("push.log");
+  // The push is held; its trailing pull is held too, and a teammate changes the subject in between.
+  proxy.arm_once(TcpProxy::Fault::hold, "sqlite_schema WHERE sql IS NOT NULL\"");
+  pid_t pid = spawn_cli({"push"}, {"TURSO_DATABASE_URL=" + a.url}, a.dir.path().string(), log);
+  ASSERT_TRUE(proxy.wait_until_held()) << read_text(log);
+  remote_exec(server.url(), {"UPDATE emails SET subject = 'ONE' WHERE id = 1"});
+  local_exec(a.wc(), "UPDATE emails SET status = 'archived' WHERE id = 1");
+  proxy.release_held();
+  EXPECT_EQ(wait_exit_code(pid), 0) << read_text(log);
+  EXPECT_EQ(local_rows(a.wc(), "SELECT * FROM emails"), (Rows{{I(1), T("ONE"), T("archived")}}));
+  ASSERT_EQ(a.run({"push"}).exit_code, 0);
+  EXPECT_EQ(remote_rows(server.url(), "SELECT * FROM emails"), (Rows{{I(1), T("ONE"), T("archived")}}));
+}
+
+}  // namespace
+}  // namespace turso_sync::testing
