@@ -223,7 +223,8 @@ Result<PushReport> SyncContext::push(const PushOptions& options) {
   batch_options.force = options.force;
   batch_options.push_id = new_push_id();
   batch_options.pushed_at = utc_timestamp();
-  if (!options.force) batch_options.base_schema = TS_TRY(read_base_schema(c.replica_path));
+  batch_options.base_schema = TS_TRY(read_base_schema(c.replica_path));
+  batch_options.guard_schema = !options.force;
   auto batches = TS_TRY(build_push_batches(changeset, batch_options));
   report.batches = static_cast<int>(batches.size());
   if (options.dry_run) {

@@ -43,7 +43,7 @@ struct Builder {
          {Value::text(id), Value::text(options.pushed_at)}},
         control);
     // Later batches follow the first one's schema changes: only the first is guarded against the replica's.
-    if (batches.size() == 1 && options.base_schema) {
+    if (batches.size() == 1 && options.base_schema && options.guard_schema) {
       StepOrigin guard;
       guard.kind = StepOrigin::Kind::schema_guard;
       guard.description = "schema guard";
@@ -248,22 +248,27 @@ std::string schema_guard_condition(const BaseSchema& schema, std::vector<Value>&
 Result<std::vector<PushBatch>> build_push_batches(const Changeset& cs, const PushBatchOptions& options) {
   Builder b{options, {}};
   b.open_batch();
-  for (const auto& change : cs.schema) {
-    for (const auto& sql : change.statements) {
-      StepOrigin origin;
-      origin.kind = StepOrigin::Kind::schema;
-      origin.table = change.table;
-      origin.description =
-          fmt::format("{} {} {}", to_string(change.op), change.object_type, quote_identifier(change.name));
-      b.add({sql, {}}, origin);
-    }
-  }
-  auto drop_triggers = [&] {
-    for (const auto& trig : cs.triggers) {
+  // Triggers are suspended around everything the batch does: the row changes already hold what triggers did,
+  // and a table rebuild re-parses every trigger of the schema (the Turso server fails to resolve some of them
+  // then, e.g. quoted mixed-case table names). Suspended: the remote's triggers as the last pull saw them and
+  // the target's; restored at the end: the target's (which also creates the new and changed ones).
+  bool suspend = !cs.tables.empty() || !cs.schema.empty();
+  std::vector<std::string> suspended;
+  auto add_suspended = [&](const std::string& name) {
+    for (const std::string& n : suspended)
+      if (lower_ascii(n) == lower_ascii(name)) return;
+    suspended.push_back(name);
+  };
+  if (options.base_schema)
+    for (const SchemaObjectText& o : options.base_schema->objects)
+      if (o.type == "trigger") add_suspended(o.name);
+  for (const auto& trig : cs.triggers) add_suspended(trig.name);
+  auto drop_triggers = [&](const std::vector<std::string>& names) {
+    for (const std::string& name : names) {
       StepOrigin origin;
       origin.kind = StepOrigin::Kind::trigger;
-      origin.description = "suspend trigger " + quote_identifier(trig.name);
-      b.add({"DROP TRIGGER IF EXISTS " + quote_identifier(trig.name), {}}, origin);
+      origin.description = "suspend trigger " + quote_identifier(name);
+      b.add({"DROP TRIGGER IF EXISTS " + quote_identifier(name), {}}, origin);
     }
   };
   auto create_triggers = [&] {
@@ -274,21 +279,34 @@ Result<std::vector<PushBatch>> build_push_batches(const Changeset& cs, const Pus
       b.add({trig.sql, {}}, origin);
     }
   };
-  bool any_rows = !cs.tables.empty();
-  if (any_rows) drop_triggers();
+  std::vector<std::string> target_triggers;
+  for (const auto& trig : cs.triggers) target_triggers.push_back(trig.name);
+  if (suspend) drop_triggers(suspended);
+  for (const auto& change : cs.schema) {
+    if (suspend && change.op == SchemaOp::create_trigger) continue;  // restored with the target's triggers
+    if (suspend && change.op == SchemaOp::drop_trigger) continue;    // suspended already, not restored
+    for (const auto& sql : change.statements) {
+      StepOrigin origin;
+      origin.kind = StepOrigin::Kind::schema;
+      origin.table = change.table;
+      origin.description =
+          fmt::format("{} {} {}", to_string(change.op), change.object_type, quote_identifier(change.name));
+      b.add({sql, {}}, origin);
+    }
+  }
   for (const auto& tc : cs.tables) {
     for (const auto& row : tc.rows) {
       if (b.current().approx_bytes > options.max_batch_bytes) {
         create_triggers();
         b.close_batch();
         b.open_batch();
-        drop_triggers();
+        drop_triggers(target_triggers);
       }
       TS_TRY_STATUS(add_row(b, tc.table, row, options.force));
       ++b.current().row_changes;
     }
   }
-  if (any_rows) create_triggers();
+  if (suspend) create_triggers();
   b.close_batch();
   return std::move(b.batches);
 }

@@ -6,8 +6,10 @@
 //   1  CREATE TABLE IF NOT EXISTS turso_sync_pushes (...)      push receipts: "did my push land?"
 //   2  INSERT INTO turso_sync_pushes VALUES (push id, time)
 //   3  schema guard (first batch): fails unless the remote's schema is still the replica's
-//      schema statements (changeset order)
-//      DROP TRIGGER IF EXISTS for every target trigger           the rows already hold what triggers did
+//      DROP TRIGGER IF EXISTS for every trigger of the remote     the rows already hold what triggers did
+//        (as last pulled) and of the target
+//      schema statements (changeset order; trigger changes are
+//        done by the suspension and the restore)
 //      per row: [guard] statement                                 guard = SELECT that fails unless the remote
 //                                                                 row is exactly in its base state
 //      CREATE TRIGGER for every target trigger
@@ -74,7 +76,9 @@ struct PushBatchOptions {
   // still exactly these: a schema changed on the remote since the last pull (a teammate's migration, a
   // trigger replaced, a table of the same name created) refuses the push (a conflict, "run pull") instead of
   // being undone or clashing halfway. The guard is the step right after the receipt.
+  // Its triggers are also suspended during the batch (with the target's).
   std::optional<BaseSchema> base_schema;
+  bool guard_schema = true;  // false: no schema guard (push --force)
 };
 
 // The SQL condition that the remote's user objects are exactly `schema` (with `args` to bind).
