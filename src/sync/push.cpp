@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -77,6 +78,62 @@ std::string explain_guard(RemoteClient& remote, const PushBatch& batch, size_t s
   return out.empty() ? "the row changed on the remote" : out;
 }
 
+// A UNIQUE constraint on other columns than the key ("UNIQUE constraint failed: t.email"): names the
+// constraint and the remote row that holds the value. nullopt when the clash is on the key itself.
+std::optional<std::string> explain_unique_clash(RemoteClient& remote, const StepOrigin& o,
+                                                const std::string& error) {
+  const std::string marker = "UNIQUE constraint failed: ";
+  auto at = error.find(marker);
+  if (at == std::string::npos || o.row_columns.empty()) return std::nullopt;
+  std::string list = error.substr(at + marker.size());
+  list = list.substr(0, list.find_first_of("([\n\""));
+  std::vector<std::string> columns;
+  for (size_t pos = 0; pos < list.size();) {
+    size_t comma = list.find(',', pos);
+    std::string item = trim(list.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos));
+    if (auto dot = item.rfind('.'); dot != std::string::npos) item = item.substr(dot + 1);
+    if (!item.empty()) columns.push_back(item);
+    pos = comma == std::string::npos ? list.size() : comma + 1;
+  }
+  bool on_key = !columns.empty() && columns.size() == o.key_names.size();
+  for (size_t i = 0; on_key && i < columns.size(); ++i)
+    on_key = lower_ascii(columns[i]) == lower_ascii(o.key_names[i]) || lower_ascii(o.key_names[i]) == "rowid";
+  if (columns.empty() || on_key) return std::nullopt;
+  std::vector<Value> args;
+  std::string where, shown;
+  for (const std::string& col : columns) {
+    size_t i = 0;
+    while (i < o.row_columns.size() && lower_ascii(o.row_columns[i]) != lower_ascii(col)) ++i;
+    if (i == o.row_columns.size()) return std::nullopt;
+    auto p = exact_placeholder(o.row_values[i], args);
+    if (!p.ok()) return std::nullopt;
+    where += fmt::format("{}{} = {}", where.empty() ? "" : " AND ", quote_identifier(o.row_columns[i]), *p);
+    shown += fmt::format("{}{}={}", shown.empty() ? "" : ", ", o.row_columns[i], describe(o.row_values[i]));
+  }
+  std::string detail = fmt::format(
+      "UNIQUE constraint on ({}): another row on the remote already holds {}",
+      [&] {
+        std::string out;
+        for (const auto& col : columns) out += (out.empty() ? "" : ", ") + col;
+        return out;
+      }(),
+      shown);
+  std::string keys;
+  for (const std::string& k : o.key_names)
+    keys += (keys.empty() ? "" : ", ") + (k == "rowid" ? k : quote_identifier(k));
+  auto r = remote.execute(
+      SqlStatement{fmt::format("SELECT {} FROM {} WHERE {} LIMIT 1", keys, quote_identifier(o.table), where),
+                   args},
+      Retry::safe);
+  if (r.ok() && !r->rows.empty()) {
+    std::string other;
+    for (size_t i = 0; i < r->rows[0].size() && i < o.key_names.size(); ++i)
+      other += fmt::format("{}{}={}", other.empty() ? "" : ", ", o.key_names[i], describe(r->rows[0][i]));
+    detail += fmt::format(" (the row [{}])", other);
+  }
+  return detail + "; change your row's value (push --force does not replace another row)";
+}
+
 // A conflict named by its row only, without reading the remote.
 PushConflict conflict_for_unexplained(const PushBatch& batch, size_t step) {
   const StepOrigin& o = batch.origins[step];
@@ -96,6 +153,8 @@ PushConflict conflict_for(RemoteClient& remote, const PushBatch& batch, size_t s
   PushConflict c = conflict_for_unexplained(batch, step);
   if (o.kind == StepOrigin::Kind::guard) {
     c.detail = explain_guard(remote, batch, step);
+  } else if (auto unique = explain_unique_clash(remote, o, error)) {
+    c.detail = *unique;
   } else if (error.find("UNIQUE") == std::string::npos && error.find("PRIMARY KEY") == std::string::npos) {
     c.detail = error;
   }

@@ -162,7 +162,32 @@ Status add_row(Builder& b, const TableDesc& t, const RowChange& row, bool force)
       origin.probe = SqlStatement{fmt::format("SELECT NOT EXISTS (SELECT 1 FROM {} WHERE {})", table, where),
                                   std::move(probe_args)};
     }
-    b.add({fmt::format("INSERT {}INTO {} ({}) VALUES ({})", force ? "OR REPLACE " : "", table, cols, params),
+    for (size_t i = 0; i < t.columns.size(); ++i) origin.row_columns.push_back(t.columns[i].name);
+    origin.row_values = row.new_values;
+    if (!force) {
+      b.add({fmt::format("INSERT INTO {} ({}) VALUES ({})", table, cols, params), args}, origin);
+      return {};
+    }
+    // Local wins for this key only: update the row if it exists, insert it if not. Never INSERT OR REPLACE,
+    // which deletes any other row that holds one of its UNIQUE values (a teammate's row): such a clash fails
+    // the step and refuses the push instead.
+    std::vector<Value> update_args;
+    std::string set;
+    for (size_t i = 0; i < t.columns.size(); ++i) {
+      auto p = exact_placeholder(row.new_values.at(i), update_args);
+      if (!p.ok()) return p.error().context(fmt::format("push table {}", table));
+      set += fmt::format("{}{} = {}", i ? ", " : "", quote_identifier(t.columns[i].name), *p);
+    }
+    std::vector<std::string> update_names;
+    std::string where = key_predicate(t, row.key, update_args, update_names, status);
+    if (!status.ok()) return status.error();
+    if (!set.empty())
+      b.add({fmt::format("UPDATE {} SET {} WHERE {}", table, set, where), update_args}, origin);
+    std::vector<std::string> absent_names;
+    std::string absent = key_predicate(t, row.key, args, absent_names, status);
+    if (!status.ok()) return status.error();
+    b.add({fmt::format("INSERT INTO {} ({}) SELECT {} WHERE NOT EXISTS (SELECT 1 FROM {} WHERE {})", table,
+                       cols, params, table, absent),
            args},
           origin);
     return {};

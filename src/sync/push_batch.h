@@ -17,7 +17,9 @@
 //   N+1 ROLLBACK, when BEGIN succeeded and COMMIT did not
 // A guard is `SELECT json(CASE WHEN EXISTS (SELECT 1 FROM t WHERE <key> AND <base values>) THEN '1' ELSE 'x'
 // END)`: json('x') raises "malformed JSON" on SQLite and on the Turso server alike, so the step fails and the
-// chain stops. INSERTs need no guard: an existing key makes them fail.
+// chain stops. INSERTs need no guard: an existing key makes them fail. `--force`: no guards; inserts and
+// updates become an UPDATE of the key plus an INSERT ... WHERE NOT EXISTS (never INSERT OR REPLACE, which
+// would delete other rows holding one of the row's UNIQUE values).
 #pragma once
 
 #include <optional>
@@ -41,7 +43,10 @@ struct StepOrigin {
   std::vector<std::string> key_names;
   std::vector<std::string> guarded_columns;  // guard: the columns whose base values it checks
   std::vector<Value> expected;               // guard: those base values
-  std::string description;                   // the statement, shortened (row: "the update of "t" [id=5]")
+  // insert/update steps: the row's columns and new values (to name the row holding a clashing UNIQUE value)
+  std::vector<std::string> row_columns;
+  std::vector<Value> row_values;
+  std::string description;  // the statement, shortened (row: "the update of "t" [id=5]")
   // guard and guarded insert: a read-only statement whose one value is 1 when the step would pass on the
   // remote as it is now and 0 when it conflicts; lets a refused push list every conflict, not only the first.
   std::optional<SqlStatement> probe;

@@ -99,5 +99,41 @@ TEST(LiveTeam, PushedRowsChangedByATeammateInBetweenStillMergeThreeWay) {
   EXPECT_EQ(remote_rows(server.url(), "SELECT * FROM emails"), (Rows{{I(1), T("ONE"), T("archived")}}));
 }
 
+TEST(LiveTeam, UniqueClashIsNamedAndForceNeverDeletesAStrangersRow) {
+  LocalServer server;
+  ASSERT_TRUE(server.started());
+  remote_exec(server.url(),
+              {"CREATE TABLE recipients (id INTEGER PRIMARY KEY, email TEXT UNIQUE NOT NULL, name TEXT)",
+               "CREATE TABLE emails (id INTEGER PRIMARY KEY, recipient_id INTEGER REFERENCES recipients(id))",
+               "INSERT INTO recipients VALUES (1, 'a@x', 'A')"});
+  Copy mine{TempDir(), server.url()};
+  ASSERT_EQ(mine.run({"init"}).exit_code, 0);
+  // A teammate adds b@x as recipient 2 and an email to it.
+  remote_exec(server.url(),
+              {"INSERT INTO recipients VALUES (2, 'b@x', 'teammate')", "INSERT INTO emails VALUES (1, 2)"});
+  local_exec(
+      mine.wc(),
+      "INSERT INTO recipients VALUES (5, 'b@x', 'mine'); UPDATE recipients SET name = 'A2' WHERE id = 1");
+  auto refused = mine.run({"push"});
+  EXPECT_EQ(refused.exit_code, 3) << refused.out << refused.err;
+  EXPECT_TRUE(contains(refused.err, "UNIQUE constraint on (email)")) << refused.err;
+  EXPECT_TRUE(contains(refused.err, "id=2")) << refused.err;
+  EXPECT_FALSE(contains(refused.err, "a row with this key already exists")) << refused.err;
+  auto forced = mine.run({"push", "--force"});
+  EXPECT_EQ(forced.exit_code, 3) << forced.out << forced.err;
+  EXPECT_TRUE(contains(forced.err, "UNIQUE constraint on (email)")) << forced.err;
+  EXPECT_EQ(remote_rows(server.url(), "SELECT * FROM recipients ORDER BY id"),
+            (Rows{{I(1), T("a@x"), T("A")}, {I(2), T("b@x"), T("teammate")}}))
+      << "nothing applied, and the teammate's row is still there";
+  // With the clash gone, --force makes local win for its own rows only.
+  remote_exec(server.url(), {"UPDATE recipients SET name = 'theirs' WHERE id = 1"});
+  local_exec(mine.wc(), "UPDATE recipients SET email = 'c@x' WHERE id = 5");
+  auto pushed = mine.run({"push", "--force"});
+  EXPECT_EQ(pushed.exit_code, 0) << pushed.out << pushed.err;
+  EXPECT_EQ(remote_rows(server.url(), "SELECT * FROM recipients ORDER BY id"),
+            (Rows{{I(1), T("a@x"), T("A2")}, {I(2), T("b@x"), T("teammate")}, {I(5), T("c@x"), T("mine")}}));
+  EXPECT_EQ(remote_rows(server.url(), "SELECT * FROM emails"), (Rows{{I(1), I(2)}}));
+}
+
 }  // namespace
 }  // namespace turso_sync::testing
