@@ -48,11 +48,11 @@ B due | grep -q "Later" && fail "a future email is listed as due"
 B mark-sent "$id1"
 B mark-sent "$id1" 2>/dev/null && fail "marking twice succeeded"
 B sync
-remote "SELECT sent_at FROM emails WHERE id = $id1" | grep -q null && fail "sent_at not on the remote"
+[[ $(remote "SELECT sent FROM emails WHERE id = $id1") == '[["integer", "1"]]' ]] || fail "sent not on the remote"
 
 echo "== A: sync, sees it sent"
 A sync
-A list | grep "Quarterly report" | grep -q "sent " || fail "A does not see the email sent"
+A list | grep "Quarterly report" | grep -q "sent$" || fail "A does not see the email sent"
 
 echo "== A and B schedule at once (same new id), sync: both survive"
 A schedule --to carol@example.com --subject "From A" --at "$past" >"$work/a.id" &
@@ -80,5 +80,5 @@ wait "$serve_pid" || fail "serve exited with $?"
 serve_pid=""
 grep -q "^stopped" "$work/serve.out" || fail "serve did not stop cleanly"
 B sync
-remote "SELECT sent_at FROM emails WHERE id = $id3" | grep -q null && fail "the background send is not on the remote"
+[[ $(remote "SELECT sent FROM emails WHERE id = $id3") == '[["integer", "1"]]' ]] || fail "the background send is not on the remote"
 echo "email_scheduler e2e: all passed"

@@ -2,7 +2,8 @@
    them sent in a plain SQLite database — the working copy that Turso_integration keeps in sync with Turso.
 
      email_scheduler init                                   download the remote (first run)
-     email_scheduler schedule --to ADDR --subject S --at TIME    TIME: 2026-12-03T09:00:00Z or epoch seconds
+     email_scheduler schedule --to ADDR --subject S --at TIME [--body B]
+                                                            TIME: 2026-12-03T09:00:00Z or epoch seconds
      email_scheduler list | due | mark-sent ID
      email_scheduler sync                                   pull, then push
      email_scheduler serve [--interval S]                   send due emails as they fall due, syncing in
@@ -26,33 +27,30 @@ let days_from_civil y m d =
   (era * 146097) + (yoe * 365) + (yoe / 4) - (yoe / 100) + doy - 719468
 
 let parse_time s =
-  match int_of_string_opt s with
-  | Some t -> t
-  | None -> (
+  match float_of_string_opt s with
+  | Some t when String.length s > 0 && s.[0] <> 'n' && s.[0] <> 'i' -> t
+  | _ -> (
       try
         Scanf.sscanf s "%4d-%2d-%2dT%2d:%2d:%2d%s%!" (fun y mo d h mi sec rest ->
             if rest <> "Z" && rest <> "+00:00" then failwith "zone";
             if mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 then failwith "range";
-            (days_from_civil y mo d * 86400) + (h * 3600) + (mi * 60) + sec)
+            float_of_int ((days_from_civil y mo d * 86400) + (h * 3600) + (mi * 60) + sec))
       with _ -> usage "--at %s: expected a UTC time like 2026-12-03T09:00:00Z, or epoch seconds" s)
 
 let format_time t =
-  let tm = Unix.gmtime (float_of_int t) in
+  let tm = Unix.gmtime t in
   Printf.sprintf "%04d-%02d-%02dT%02d:%02d:%02dZ" (tm.tm_year + 1900) (tm.tm_mon + 1) tm.tm_mday tm.tm_hour
     tm.tm_min tm.tm_sec
 
-let now () = int_of_float (Unix.time ())
+let now () = Unix.gettimeofday ()
 
 (* ---- the database ---- *)
 
+(* send_at: epoch seconds (UTC, fractions allowed); sent: 0 or 1. *)
 let schema =
-  "CREATE TABLE IF NOT EXISTS emails (\n\
-  \  id INTEGER PRIMARY KEY,\n\
-  \  recipient TEXT NOT NULL,\n\
-  \  subject TEXT NOT NULL,\n\
-  \  send_at INTEGER NOT NULL,\n\
-  \  sent_at INTEGER\n\
-   )"
+  "CREATE TABLE IF NOT EXISTS emails (id INTEGER PRIMARY KEY, recipient TEXT NOT NULL, subject TEXT NOT NULL,\n\
+  \   body TEXT, send_at REAL NOT NULL, sent INTEGER NOT NULL DEFAULT 0);\n\
+   CREATE INDEX IF NOT EXISTS emails_due ON emails (sent, send_at)"
 
 let check db what rc =
   match rc with
@@ -65,7 +63,7 @@ let open_db () =
   check db "create schema" (Sqlite3.exec db schema);
   Lwt.return db
 
-type email = { id : int; recipient : string; subject : string; send_at : int; sent_at : int option }
+type email = { id : int; recipient : string; subject : string; send_at : float; sent : bool }
 
 let query db sql params =
   let stmt = Sqlite3.prepare db sql in
@@ -76,14 +74,15 @@ let query db sql params =
     | Sqlite3.Rc.ROW ->
         let col i = Sqlite3.column stmt i in
         let int i = match col i with Sqlite3.Data.INT n -> Int64.to_int n | _ -> 0 in
+        let real i = match col i with Sqlite3.Data.FLOAT f -> f | Sqlite3.Data.INT n -> Int64.to_float n | _ -> 0. in
         let text i = match col i with Sqlite3.Data.TEXT s -> s | _ -> "" in
         rows :=
           {
             id = int 0;
             recipient = text 1;
             subject = text 2;
-            send_at = int 3;
-            sent_at = (match col 4 with Sqlite3.Data.INT n -> Some (Int64.to_int n) | _ -> None);
+            send_at = real 3;
+            sent = int 4 <> 0;
           }
           :: !rows;
         loop ()
@@ -94,18 +93,17 @@ let query db sql params =
   ignore (Sqlite3.finalize stmt);
   List.rev !rows
 
-let columns = "SELECT id, recipient, subject, send_at, sent_at FROM emails"
+let columns = "SELECT id, recipient, subject, send_at, sent FROM emails"
 
 let print_email e =
   Printf.printf "%d\t%s\t%s\t%s\t%s\n" e.id (format_time e.send_at) e.recipient e.subject
-    (match e.sent_at with Some t -> "sent " ^ format_time t | None -> "pending")
+    (if e.sent then "sent" else "pending")
 
-let due db = query db (columns ^ " WHERE sent_at IS NULL AND send_at <= ? ORDER BY send_at, id") [ Sqlite3.Data.INT (Int64.of_int (now ())) ]
+let due db = query db (columns ^ " WHERE sent = 0 AND send_at <= ? ORDER BY send_at, id") [ Sqlite3.Data.FLOAT (now ()) ]
 
 let mark_sent db id =
-  let stmt = Sqlite3.prepare db "UPDATE emails SET sent_at = ? WHERE id = ? AND sent_at IS NULL" in
-  check db "mark sent" (Sqlite3.bind stmt 1 (Sqlite3.Data.INT (Int64.of_int (now ()))));
-  check db "mark sent" (Sqlite3.bind stmt 2 (Sqlite3.Data.INT (Int64.of_int id)));
+  let stmt = Sqlite3.prepare db "UPDATE emails SET sent = 1 WHERE id = ? AND sent = 0" in
+  check db "mark sent" (Sqlite3.bind stmt 1 (Sqlite3.Data.INT (Int64.of_int id)));
   check db "mark sent" (Sqlite3.step stmt);
   ignore (Sqlite3.finalize stmt);
   Sqlite3.changes db > 0
@@ -123,14 +121,18 @@ let required fl name = match List.assoc_opt name fl with Some v -> v | None -> u
 
 let cmd_schedule args =
   let fl = flags args [] in
-  List.iter (fun (k, _) -> if not (List.mem k [ "--to"; "--subject"; "--at" ]) then usage "unknown option %s" k) fl;
+  List.iter
+    (fun (k, _) -> if not (List.mem k [ "--to"; "--subject"; "--at"; "--body" ]) then usage "unknown option %s" k)
+    fl;
   let recipient = required fl "--to" and subject = required fl "--subject" in
   let send_at = parse_time (required fl "--at") in
+  let body = match List.assoc_opt "--body" fl with Some b -> Sqlite3.Data.TEXT b | None -> Sqlite3.Data.NULL in
   let* db = open_db () in
-  let stmt = Sqlite3.prepare db "INSERT INTO emails (recipient, subject, send_at) VALUES (?, ?, ?)" in
+  let stmt = Sqlite3.prepare db "INSERT INTO emails (recipient, subject, body, send_at) VALUES (?, ?, ?, ?)" in
   check db "schedule" (Sqlite3.bind stmt 1 (Sqlite3.Data.TEXT recipient));
   check db "schedule" (Sqlite3.bind stmt 2 (Sqlite3.Data.TEXT subject));
-  check db "schedule" (Sqlite3.bind stmt 3 (Sqlite3.Data.INT (Int64.of_int send_at)));
+  check db "schedule" (Sqlite3.bind stmt 3 body);
+  check db "schedule" (Sqlite3.bind stmt 4 (Sqlite3.Data.FLOAT send_at));
   check db "schedule" (Sqlite3.step stmt);
   ignore (Sqlite3.finalize stmt);
   Printf.printf "%Ld\n" (Sqlite3.last_insert_rowid db);
@@ -244,7 +246,8 @@ let cmd_serve args =
 let help =
   "usage: email_scheduler COMMAND\n\
   \  init                                        download the remote into the working copy (first run)\n\
-  \  schedule --to ADDR --subject S --at TIME    TIME: 2026-12-03T09:00:00Z (UTC) or epoch seconds; prints the id\n\
+  \  schedule --to ADDR --subject S --at TIME [--body B]\n\
+  \                                              TIME: 2026-12-03T09:00:00Z (UTC) or epoch seconds; prints the id\n\
   \  list                                        every email\n\
   \  due                                         pending emails whose time has come\n\
   \  mark-sent ID                                mark an email sent\n\
