@@ -50,7 +50,7 @@ test: deps
 	$(MAKE) test-release
 	$(MAKE) test-asan
 
-demo: deps build
+demo: deps build ocaml
 	scripts/demo
 
 bench: deps
