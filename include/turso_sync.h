@@ -126,7 +126,8 @@ TURSO_SYNC_API int turso_sync_reset(turso_sync_handle* handle, const char* optio
  * {"name":…, "database_url":…, "auth_token":"eyJh…(masked)"|"(none)", "replica":…, "working":…, "diff":…,
  * "state_dir":…, "interval":seconds, "initialized":bool (replica and working copy exist)}. Paths as the
  * library uses them (under the turso_sync_open directory when relative there). *config_json is always set
- * when not NULL (an error document on failure); free it with turso_sync_free. */
+ * when not NULL (an error document on failure); free it with turso_sync_free. Unlike the operations, it may
+ * run while another call on the handle is in progress (the configuration never changes once opened). */
 TURSO_SYNC_API int turso_sync_config(turso_sync_handle* handle, char** config_json);
 
 /* Opens the working copy for the application: read-write, WAL journal mode, a 30 s busy timeout (so the

@@ -203,17 +203,21 @@ std::string conflict_message(const std::string& what, size_t conflicts) {
                      what, conflicts, conflicts == 1 ? "" : "s");
 }
 
+// Whether a call takes the handle's call lock: operations do; reading the immutable configuration does not.
+enum class CallLock { take, none };
+
 // Runs `body` for an operation on `h` under the handle's call lock, catching everything; stores the result
 // on the handle and the report (or an error document) in *report_json.
 template <typename Body>
-int run_call(turso_sync_handle* h, const char* what, char** report_json, Body&& body) noexcept {
+int run_call(turso_sync_handle* h, const char* what, char** report_json, Body&& body,
+             CallLock call_lock = CallLock::take) noexcept {
   try {
     if (report_json) *report_json = nullptr;
     if (!h)
       return fail(nullptr, ts::Error(ts::ErrorKind::usage, fmt::format("{}: {}", what, kNullHandle)),
                   report_json);
-    std::unique_lock<std::mutex> lock(h->call_mutex, std::try_to_lock);
-    if (!lock.owns_lock())
+    std::unique_lock<std::mutex> lock(h->call_mutex, std::defer_lock);
+    if (call_lock == CallLock::take && !lock.try_lock())
       return fail(h,
                   ts::Error(ts::ErrorKind::internal,
                             fmt::format("{}: handle busy: another thread is using this turso_sync handle "
@@ -521,17 +525,20 @@ int turso_sync_reset(turso_sync_handle* handle, const char* options_json, char**
 }
 
 int turso_sync_config(turso_sync_handle* handle, char** config_json) {
-  return run_call(handle, "config", config_json, [&](ts::SyncContext& sync) -> ts::Result<Outcome> {
-    const ts::Config& c = sync.config();
-    ts::JsonWriter w;
-    w.begin_object().key("name").string(c.name).key("database_url").string(c.database_url);
-    w.key("auth_token").string(ts::mask_secret(c.auth_token));
-    w.key("replica").string(c.replica_path).key("working").string(c.working_path);
-    w.key("diff").string(c.diff_path).key("state_dir").string(c.state_dir);
-    w.key("interval").integer(c.sync_interval_seconds);
-    w.key("initialized").boolean(sync.require_initialized().ok()).end_object();
-    return Outcome{0, w.take(), ""};
-  });
+  return run_call(
+      handle, "config", config_json,
+      [&](ts::SyncContext& sync) -> ts::Result<Outcome> {
+        const ts::Config& c = sync.config();
+        ts::JsonWriter w;
+        w.begin_object().key("name").string(c.name).key("database_url").string(c.database_url);
+        w.key("auth_token").string(ts::mask_secret(c.auth_token));
+        w.key("replica").string(c.replica_path).key("working").string(c.working_path);
+        w.key("diff").string(c.diff_path).key("state_dir").string(c.state_dir);
+        w.key("interval").integer(c.sync_interval_seconds);
+        w.key("initialized").boolean(sync.require_initialized().ok()).end_object();
+        return Outcome{0, w.take(), ""};
+      },
+      CallLock::none);
 }
 
 int turso_sync_open_working_copy(turso_sync_handle* handle, struct sqlite3** out) {

@@ -20,14 +20,16 @@
 static void handle_finalize(value v) {
   turso_sync_handle* h = Handle_val(v);
   Handle_val(v) = NULL;
-  /* Closing stops a background sync (joining its thread) and must not hold the runtime lock meanwhile; a
-   * finaliser cannot release it, so background sync should be stopped explicitly (stop_background_sync). */
+  /* Closing stops a background sync first, waiting for a cycle in progress; a finaliser cannot release the
+   * runtime lock for that wait, so stop background sync explicitly (stop_background_sync) before dropping
+   * the last reference. (Turso_integration keeps its handle for the whole process.) */
   turso_sync_close(h);
 }
 
-static struct custom_operations handle_ops = {
-    "turso_sync.handle",         handle_finalize,          custom_compare_default,     custom_hash_default,
-    custom_serialize_default,    custom_deserialize_default, custom_compare_ext_default, custom_fixed_length_default};
+static struct custom_operations handle_ops = {"turso_sync.handle",        handle_finalize,
+                                              custom_compare_default,     custom_hash_default,
+                                              custom_serialize_default,   custom_deserialize_default,
+                                              custom_compare_ext_default, custom_fixed_length_default};
 
 /* (code, text) */
 static value pair(int code, const char* text) {
@@ -91,16 +93,36 @@ value ts_stub_call(value v, value op_v, value options_v) {
   int code;
   caml_release_runtime_system();
   switch (op) {
-    case OP_INIT: code = turso_sync_init(h, options, &report); break;
-    case OP_PULL: code = turso_sync_pull(h, options, &report); break;
-    case OP_PUSH: code = turso_sync_push(h, options, &report); break;
-    case OP_SYNC: code = turso_sync_sync(h, options, &report); break;
-    case OP_DIFF: code = turso_sync_diff(h, options, &report); break;
-    case OP_STATUS: code = turso_sync_status(h, options, &report); break;
-    case OP_RESET: code = turso_sync_reset(h, options, &report); break;
-    case OP_CONFIG: code = turso_sync_config(h, &report); break;
-    case OP_BG_START: code = turso_sync_background_start(h, options, &report); break;
-    default: code = TURSO_SYNC_USAGE; break;
+    case OP_INIT:
+      code = turso_sync_init(h, options, &report);
+      break;
+    case OP_PULL:
+      code = turso_sync_pull(h, options, &report);
+      break;
+    case OP_PUSH:
+      code = turso_sync_push(h, options, &report);
+      break;
+    case OP_SYNC:
+      code = turso_sync_sync(h, options, &report);
+      break;
+    case OP_DIFF:
+      code = turso_sync_diff(h, options, &report);
+      break;
+    case OP_STATUS:
+      code = turso_sync_status(h, options, &report);
+      break;
+    case OP_RESET:
+      code = turso_sync_reset(h, options, &report);
+      break;
+    case OP_CONFIG:
+      code = turso_sync_config(h, &report);
+      break;
+    case OP_BG_START:
+      code = turso_sync_background_start(h, options, &report);
+      break;
+    default:
+      code = TURSO_SYNC_USAGE;
+      break;
   }
   caml_acquire_runtime_system();
   free(options);
