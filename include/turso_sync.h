@@ -63,10 +63,10 @@ TURSO_SYNC_API const char* turso_sync_version(void);
  * process environment > `dir`/.env > `dir`/turso-sync.toml > defaults, with relative paths (working copy,
  * replica, diff file, state dir) taken relative to `dir`. `dir` NULL or "" means the current directory.
  * Contacts nothing: a missing remote URL is reported by the calls that need it.
- * On success returns TURSO_SYNC_OK and stores a new handle in *out. On failure (bad .env or toml:
- * TURSO_SYNC_USAGE) *out is still set to a handle that carries the message (turso_sync_errmsg) and refuses
- * every other call with it; close it with turso_sync_close. `out` NULL: TURSO_SYNC_USAGE, nothing else.
- * Ownership: the caller owns *out and closes it with turso_sync_close. */
+ * On success returns TURSO_SYNC_OK and stores a new handle in *out. On failure (`dir` is not a directory,
+ * bad .env or toml: TURSO_SYNC_USAGE) *out is still set to a handle that carries the message
+ * (turso_sync_errmsg) and refuses every other call with it; close it with turso_sync_close. `out` NULL:
+ * TURSO_SYNC_USAGE, nothing else. Ownership: the caller owns *out and closes it with turso_sync_close. */
 TURSO_SYNC_API int turso_sync_open(const char* dir, turso_sync_handle** out);
 
 /* Like turso_sync_open, but the configuration comes from the JSON object `config_json` instead of the

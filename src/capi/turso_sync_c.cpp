@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -368,7 +369,12 @@ int turso_sync_open(const char* dir, turso_sync_handle** out) {
   std::string base = dir ? dir : "";
   return open_handle(out, [&]() -> ts::Result<ts::Config> {
     ts::ConfigOverrides overrides;
-    if (!base.empty()) overrides.base_dir = base;
+    if (!base.empty()) {
+      std::error_code ec;
+      if (!std::filesystem::is_directory(base, ec))
+        return ts::Error(ts::ErrorKind::usage, fmt::format("turso_sync_open: {}: no such directory", base));
+      overrides.base_dir = base;
+    }
     return ts::load_config(overrides, ts::process_environment());
   });
 }

@@ -222,6 +222,11 @@ static void test_bad_input(void) {
   turso_sync_close(h);
   remove_dir(dir);
 
+  h = NULL;
+  CHECK_RC(turso_sync_open("/nonexistent/turso-sync-app", &h), TURSO_SYNC_USAGE, h);
+  CHECK_CONTAINS(turso_sync_errmsg(h), "no such directory");
+  turso_sync_close(h);
+
   /* A good handle, bad options. */
   dir = app_dir();
   h = open_app(dir);

@@ -70,6 +70,9 @@ let () =
       let rows = remote_query url "SELECT count(*) FROM emails WHERE recipient = 'z@example.com'" in
       check (contains rows "\"2\"") "both colliding rows on the remote: %s" rows;
 
+      (* The heuristic's other half: a pull older than the interval. *)
+      step ~extra_env:[| "TURSO_SYNC_INTERVAL=1" |] a "stale_pull";
+
       (* Background sync start/stop. *)
       step ~extra_env:[| "REMOTE_URL=" ^ url |] a "background";
       print_endline "turso_integration tests: all passed")

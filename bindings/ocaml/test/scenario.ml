@@ -173,6 +173,16 @@ let sync_clean () =
   check (r.sync_exit_code = 0) "sync: exit %d" r.sync_exit_code;
   Lwt.return_unit
 
+(* TURSO_SYNC_INTERVAL=1 in the environment: once a second has passed since the last pull, a sync is
+   suggested even without local changes. (A wait for time to pass, not for an event.) *)
+let stale_pull () =
+  let* p = T.pull () in
+  ignore (ok "pull" p);
+  (* The fresh case (no sync suggested) is checked by the init step, with the default 300 s. *)
+  let* () = Lwt_unix.sleep 2.1 in
+  check (T.should_sync_heuristic ()) "the last pull is older than the interval: sync suggested";
+  Lwt.return_unit
+
 let () =
   let step = if Array.length Sys.argv > 1 then Sys.argv.(1) else "" in
   let run =
@@ -186,6 +196,7 @@ let () =
     | "sync" -> sync_clean
     | "pull_moved" -> pull_moved
     | "background" -> background
+    | "stale_pull" -> stale_pull
     | s -> fail "unknown step %s" s
   in
   Lwt_main.run (run ());
