@@ -220,7 +220,7 @@ int run_call(turso_sync_handle* h, const char* what, char** report_json, Body&& 
     std::unique_lock<std::mutex> lock(h->call_mutex, std::defer_lock);
     if (call_lock == CallLock::take && !lock.try_lock())
       return fail(h,
-                  ts::Error(ts::ErrorKind::internal,
+                  ts::Error(ts::ErrorKind::busy,
                             fmt::format("{}: handle busy: another thread is using this turso_sync handle "
                                         "(one call at a time per handle)",
                                         what)),
