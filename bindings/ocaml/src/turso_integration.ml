@@ -82,7 +82,9 @@ type on_conflict = [ `Abort | `Local | `Remote ]
 
 (* ---- the handle: one per process, for the current directory ---- *)
 
-let handle = lazy (fst (ts_open false ""))
+(* Opened for the directory the process starts in, so paths stay right if the application changes
+   directory later (they come back absolute). *)
+let handle = lazy (fst (ts_open false (Sys.getcwd ())))
 let calls = Lwt_mutex.create ()
 
 let error_of_report code text =

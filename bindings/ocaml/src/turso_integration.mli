@@ -1,8 +1,9 @@
 (** Turso_integration: the application's SQLite working copy, kept in sync with a Turso database by
     turso-sync (through its C API, libturso_sync.so).
 
-    Configuration is resolved exactly as the [turso-sync] command does when run in the current directory:
-    environment > [.env] > [turso-sync.toml] > defaults ([working_copy.db], [local_replica.db]).
+    Configuration is resolved exactly as the [turso-sync] command does when run in the directory the
+    process starts in: environment > [.env] > [turso-sync.toml] > defaults ([working_copy.db],
+    [local_replica.db]); relative paths are taken relative to that directory (and reported absolute).
 
     The sync calls ([pull], [push], [sync], [status], background start/stop) block on the network; they run
     in a thread of [Lwt_preemptive] with the OCaml runtime lock released, so the Lwt scheduler keeps
@@ -82,7 +83,7 @@ type cycle = { number : int; trigger : string; cycle_exit_code : int; cycle_erro
 type on_conflict = [ `Abort | `Local | `Remote ]
 
 val working_database_path : string
-(** The working copy's path (WORKING_DB / .env / turso-sync.toml, default [working_copy.db]). *)
+(** The working copy's path (WORKING_DB / .env / turso-sync.toml, default [working_copy.db]), absolute. *)
 
 val is_initialized : unit -> bool
 (** Whether the replica and the working copy exist (i.e. [init] has run). *)

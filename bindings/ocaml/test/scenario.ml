@@ -29,7 +29,9 @@ let scalar db sql =
 
 let not_initialized () =
   check (not (T.is_initialized ())) "is_initialized before init";
-  check (T.working_database_path = "app.db") "working_database_path from .env: %s" T.working_database_path;
+  check
+    (T.working_database_path = Filename.concat (Sys.getcwd ()) "app.db")
+    "working_database_path from .env: %s" T.working_database_path;
   check (not (T.should_sync_heuristic ())) "nothing to sync before init";
   let* r = Lwt.catch (fun () -> Lwt.map (fun _ -> None) (T.get_connection ())) (fun e -> Lwt.return (Some e)) in
   (match r with
