@@ -289,6 +289,9 @@ static void test_init_push_pull(void) {
   turso_sync_free(report);
   CHECK_RC(turso_sync_init(h, NULL, NULL), TURSO_SYNC_OK, h); /* no local changes: replaced */
 
+  char* mode = local_text(h, "PRAGMA journal_mode");
+  CHECK(strcmp(mode, "wal") == 0);
+  free(mode);
   local_exec(h, "INSERT INTO emails VALUES (2, 'b@example.com', 'from C')");
   CHECK_RC(turso_sync_init(h, NULL, &report), TURSO_SYNC_USAGE, h); /* local changes: refused */
   CHECK_CONTAINS(report, "\"kind\":\"refused\"");
