@@ -3,8 +3,9 @@ JOBS ?= 2
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 CMAKE_FLAGS ?=
+PREFIX ?= /usr/local
 
-.PHONY: all build deps test test-release test-asan demo bench format clean ocaml
+.PHONY: all build deps test test-release test-asan demo bench format clean ocaml install
 
 all: build
 
@@ -26,14 +27,30 @@ test-release: build
 test-asan: $(ASAN_BUILD)/CMakeCache.txt
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  ctest --output-on-failure -j $(JOBS) --timeout 900 -E Slow
+	  ctest --output-on-failure -j $(JOBS) --timeout 900 -E '$(ASAN_EXCLUDE)'
 
-# Every test: the release build (all tests), then the sanitizer build (all but the `slow` label).
+# Not run under the sanitizers: the `slow` tests; the OCaml tests (ocaml.*: the OCaml executables are not
+# built with ASan, and a sanitized libturso_sync.so cannot be loaded without the ASan runtime in the
+# process); the installed-package test (install.*: it compiles fresh programs without the sanitizer flags).
+# The C API itself runs under the sanitizers in capi.*.
+ASAN_EXCLUDE = Slow|^ocaml\.|^install\.
+
+# The OCaml binding and the example (dune), against this build's libturso_sync.so:
+# _build/default/examples/email_scheduler/email_scheduler.exe
+ocaml: build
+	TURSO_SYNC_BUILD_DIR=$(abspath $(BUILD)) TURSO_SYNC_INCLUDE_DIR=$(abspath include) dune build --root .
+
+# Headers, libturso_sync.{so,a}, turso-sync, turso_sync.pc and the CMake package under $(PREFIX).
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+# Every test: the release build (all tests, the C API, OCaml and installed-package tests included), then the
+# sanitizer build (all but ASAN_EXCLUDE).
 test: deps
 	$(MAKE) test-release
 	$(MAKE) test-asan
 
-demo: deps build
+demo: deps build ocaml
 	scripts/demo
 
 bench: deps

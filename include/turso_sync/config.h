@@ -52,10 +52,16 @@ struct ConfigOverrides {
   std::optional<int> sync_interval_seconds;
   std::optional<std::string> ca_cert;
   std::optional<bool> allow_insecure_http;
+  // The directory to resolve relative names against, as if the program ran there: ./.env,
+  // ./turso-sync.toml, --env-file/--config, and the relative paths of the result (replica, working copy,
+  // diff file, state dir, CA bundle) become paths under it. Unset: the current directory, paths kept
+  // relative. Used by the C API's turso_sync_open(dir), which cannot chdir (the directory is process-wide).
+  std::optional<std::string> base_dir;
 };
 
 // Loads the configuration for one database. `environment` is the process environment as NAME -> value
-// (see process_environment()). Relative paths are kept relative to the current directory.
+// (see process_environment()). Relative paths are kept relative to the current directory, or made relative
+// to overrides.base_dir when it is set.
 // Errors (ErrorKind::config): unreadable or malformed .env/toml, --env-file/--config naming a missing file,
 // unknown --db name, a non-numeric interval. A missing TURSO_DATABASE_URL is NOT an error here (commands such
 // as `diff` do not need it); see require_remote().

@@ -1,7 +1,8 @@
 // Background sync (SPEC §3 `workflow`): a `sync` cycle (pull, then push) every interval, with exponential
 // backoff after failures, optional sync shortly after the working copy changes, one instance per state dir.
 // Stops when stop_requested() (cancel.h: SIGINT/SIGTERM in the CLI) becomes true: at once while waiting,
-// after the cycle in progress otherwise (with set_graceful_stop(true); else the cycle is cancelled cleanly).
+// after the cycle in progress otherwise (with set_graceful_stop(true); else the cycle is cancelled cleanly);
+// or when WorkflowOptions::stop says so.
 #pragma once
 
 #include <chrono>
@@ -23,6 +24,11 @@ struct WorkflowOptions {
   std::chrono::milliseconds settle{1500};
   std::chrono::milliseconds max_settle{10'000};
   PullOptions pull;  // conflict policies of the cycle's pull (and of the pull that ends its push)
+  // Also stop when this returns true, checked where stop_requested() is (after each cycle and every 100 ms
+  // while waiting): lets one in-process loop (the C API's background sync) stop without the process-wide
+  // flags of cancel.h, so other loops and operations of the process keep running. A cycle in progress runs
+  // to its end.
+  std::function<bool()> stop;
 };
 
 enum class CycleTrigger { start, interval, change, retry };

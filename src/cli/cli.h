@@ -56,6 +56,7 @@ class Context {
   int for_each_database(const std::function<int()>& command);
   // Prints a JSON document on stdout followed by a newline.
   void print_json(const JsonWriter& json) const;
+  void print_json(const std::string& json) const;
 
   bool color() const;
   std::string bold(const std::string& s) const;

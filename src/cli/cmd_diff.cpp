@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "turso_sync/diff.h"
+#include "turso_sync/report_json.h"
 
 namespace turso_sync::cli {
 
@@ -37,12 +38,7 @@ int run_diff(Context& ctx, const DiffArgs& args) {
     if (!r.ok()) return ctx.fail(r.error());
     summary = std::move(r).value();
     if (ctx.global.json) {
-      std::string json = render_json(summary);
-      if (!json.empty() && json.back() == '\n') json.pop_back();
-      JsonWriter w;
-      w.begin_object().key("command").string("diff").key("diff_file").string(config->diff_path);
-      w.key("summary").raw(json).end_object();
-      ctx.print_json(w);
+      ctx.print_json(diff_report_json(config->diff_path, summary));
     } else {
       ctx.print(args.stat ? render_stat(summary) : render_summary(summary));
       ctx.print(fmt::format("wrote {}", config->diff_path));

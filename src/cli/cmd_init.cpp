@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include "cli/cli.h"
+#include "turso_sync/report_json.h"
 
 namespace turso_sync::cli {
 
@@ -23,37 +24,7 @@ int run_init(Context& ctx, const InitArgs& args) {
   if (!report.ok()) return ctx.fail(report.error());
   for (const auto& w : report->warnings) ctx.warn("warning: " + w);
   if (ctx.global.json) {
-    JsonWriter w;
-    w.begin_object()
-        .key("command")
-        .string("init")
-        .key("replica")
-        .string(config->replica_path)
-        .key("working_copy")
-        .string(config->working_path)
-        .key("working_copy_replaced")
-        .boolean(report->working_copy_replaced)
-        .key("discarded_path")
-        .string(report->discarded_path)
-        .key("tables")
-        .integer(report->tables)
-        .key("rows")
-        .integer(report->rows)
-        .key("other_objects")
-        .integer(report->other_objects)
-        .key("bytes_received")
-        .integer(static_cast<int64_t>(report->bytes_received))
-        .key("requests")
-        .integer(report->requests)
-        .key("protocol")
-        .string(report->protocol)
-        .key("elapsed_ms")
-        .integer(report->elapsed.count())
-        .key("warnings")
-        .begin_array();
-    for (const auto& warning : report->warnings) w.string(warning);
-    w.end_array().end_object();
-    ctx.print_json(w);
+    ctx.print_json(init_report_json(*config, *report));
   } else {
     ctx.print(
         fmt::format("{} {} tables, {} rows, {} indexes/views/triggers from {} ({} in {} requests, {:.1f} s)",

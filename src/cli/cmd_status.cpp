@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include "cli/cli.h"
+#include "turso_sync/report_json.h"
 #include "util/text.h"
 
 namespace turso_sync::cli {
@@ -23,15 +24,6 @@ std::string describe_file(const FileInfo& f) {
   return s;
 }
 
-void write_file_json(JsonWriter& w, const char* key, const FileInfo& f) {
-  w.key(key).begin_object().key("path").string(f.path).key("exists").boolean(f.exists);
-  w.key("size")
-      .integer(static_cast<int64_t>(f.size))
-      .key("wal_size")
-      .integer(static_cast<int64_t>(f.wal_size));
-  w.end_object();
-}
-
 int run_status(Context& ctx, const StatusArgs& args) {
   auto config = ctx.load_config();
   if (!config.ok()) return ctx.fail(config.error());
@@ -43,45 +35,7 @@ int run_status(Context& ctx, const StatusArgs& args) {
   if (!report.ok()) return ctx.fail(report.error());
   const StatusReport& r = *report;
   if (ctx.global.json) {
-    JsonWriter w;
-    w.begin_object().key("config").begin_object();
-    w.key("database_url").string(r.database_url).key("http_url").string(r.remote_http_url);
-    w.key("auth_token").string(r.token_masked).key("sources").begin_object();
-    for (const auto& [k, v] : r.sources) w.key(k).string(v);
-    w.end_object().key("files_read").begin_array();
-    for (const auto& f : r.config_files) w.string(f);
-    w.end_array().end_object();
-    w.key("files").begin_object();
-    write_file_json(w, "replica", r.replica);
-    write_file_json(w, "working_copy", r.working_copy);
-    w.key("state_dir").string(r.state_dir).end_object();
-    w.key("initialized").boolean(r.initialized);
-    w.key("sync")
-        .begin_object()
-        .key("protocol")
-        .string(r.protocol)
-        .key("last_pull_at")
-        .string(r.last_pull_at);
-    w.key("workflow_pid").integer(r.workflow_pid);
-    w.key("last_push_at")
-        .string(r.last_push_at)
-        .key("remote_revision")
-        .string(r.remote_revision)
-        .end_object();
-    w.key("remote")
-        .begin_object()
-        .key("checked")
-        .boolean(r.remote_checked)
-        .key("reachable")
-        .boolean(r.remote_reachable);
-    if (r.remote_reachable) w.key("round_trip_ms").real(r.round_trip_ms);
-    if (!r.remote_error.empty()) w.key("error").string(r.remote_error);
-    w.end_object();
-    if (r.pending) w.key("pending").raw(trim(render_json(*r.pending)));
-    w.key("warnings").begin_array();
-    for (const auto& x : r.warnings) w.string(x);
-    w.end_array().end_object();
-    ctx.print_json(w);
+    ctx.print_json(status_report_json(r));
     return r.remote_exit_code;
   }
   std::string out;

@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "cli/cli.h"
+#include "turso_sync/report_json.h"
 #include "util/text.h"
 
 namespace turso_sync::cli {
@@ -71,58 +72,6 @@ std::string row_text(const std::vector<std::string>& columns, const std::vector<
   else
     for (int i : only) add(static_cast<size_t>(i));
   return out;
-}
-
-void write_values(JsonWriter& w, const std::vector<Value>& values) {
-  w.begin_array();
-  for (const auto& v : values) {
-    if (v.is_null())
-      w.null();
-    else
-      w.string(describe(v, 1000));
-  }
-  w.end_array();
-}
-
-void write_pull_json(JsonWriter& w, const PullReport& r) {
-  w.begin_object();
-  w.key("up_to_date").boolean(r.up_to_date).key("applied").boolean(r.applied);
-  w.key("taken")
-      .begin_object()
-      .key("inserts")
-      .integer(r.taken.inserts)
-      .key("updates")
-      .integer(r.taken.updates);
-  w.key("deletes").integer(r.taken.deletes).end_object();
-  w.key("merged_rows").integer(r.merged_rows);
-  w.key("conflicts").begin_array();
-  for (const auto& c : r.conflicts) {
-    w.begin_object().key("table").string(c.table).key("kind").string(c.kind).key("key");
-    write_values(w, c.key);
-    w.key("columns").begin_array();
-    for (const auto& col : c.columns) w.string(col);
-    w.end_array().key("base");
-    write_values(w, c.base);
-    w.key("ours");
-    write_values(w, c.ours);
-    w.key("theirs");
-    write_values(w, c.theirs);
-    w.key("conflicting_columns").begin_array();
-    for (int i : c.conflicting_columns) w.integer(i);
-    w.end_array().end_object();
-  }
-  w.end_array().key("moved").begin_array();
-  for (const auto& m : r.moved) {
-    w.begin_object().key("table").string(m.table).key("from").integer(m.from).key("to").integer(m.to);
-    w.key("updated_references").begin_array();
-    for (const auto& ref : m.updated_references) w.string(ref);
-    w.end_array().end_object();
-  }
-  w.end_array();
-  w.key("discarded_path").string(r.discarded_path);
-  w.key("notes").begin_array();
-  for (const auto& n : r.notes) w.string(n);
-  w.end_array().end_object();
 }
 
 // Prints a pull report; returns the exit code (3 when conflicts stopped it).
@@ -190,13 +139,7 @@ int run_pull(Context& ctx, const PullArgs& args) {
   ctx.end_progress();
   if (!report.ok()) return ctx.fail(report.error());
   int code = print_pull(ctx, *report);
-  if (ctx.global.json) {
-    JsonWriter w;
-    w.begin_object().key("command").string("pull").key("pull");
-    write_pull_json(w, *report);
-    w.end_object();
-    ctx.print_json(w);
-  }
+  if (ctx.global.json) ctx.print_json(pull_report_json(*report));
   return code;
 }
 
@@ -244,30 +187,6 @@ int print_push(Context& ctx, const PushReport& r, bool dry_run) {
   return 0;
 }
 
-void write_push_json(JsonWriter& w, const PushReport& r) {
-  w.begin_object();
-  w.key("nothing_to_push").boolean(r.nothing_to_push).key("already_applied").boolean(r.already_applied);
-  w.key("batches").integer(r.batches);
-  w.key("inserts").integer(r.changes.totals.inserts).key("updates").integer(r.changes.totals.updates);
-  w.key("deletes")
-      .integer(r.changes.totals.deletes)
-      .key("schema_changes")
-      .integer(static_cast<int64_t>(r.changes.schema.size()));
-  if (!r.dry_run_sql.empty()) w.key("sql").string(r.dry_run_sql);
-  w.key("conflicts").begin_array();
-  for (const auto& c : r.conflicts) {
-    w.begin_object().key("table").string(c.table).key("operation").string(c.operation).key("key");
-    write_values(w, c.key);
-    w.key("detail").string(c.detail).end_object();
-  }
-  w.end_array();
-  if (r.pull) {
-    w.key("pull");
-    write_pull_json(w, *r.pull);
-  }
-  w.end_object();
-}
-
 int run_push(Context& ctx, const PushArgs& args) {
   auto pull = pull_options(ctx, args.pull);
   if (!pull.ok()) return ctx.fail(pull.error());
@@ -281,13 +200,7 @@ int run_push(Context& ctx, const PushArgs& args) {
   ctx.end_progress();
   if (!report.ok()) return ctx.fail(report.error());
   int code = print_push(ctx, *report, args.dry_run);
-  if (ctx.global.json) {
-    JsonWriter w;
-    w.begin_object().key("command").string("push").key("push");
-    write_push_json(w, *report);
-    w.end_object();
-    ctx.print_json(w);
-  }
+  if (ctx.global.json) ctx.print_json(push_report_json(*report));
   return code;
 }
 
@@ -300,9 +213,7 @@ int run_sync(Context& ctx, const PushArgs& args) {
   ctx.end_progress();
   if (!pulled.ok()) return ctx.fail(pulled.error());
   int code = print_pull(ctx, *pulled);
-  JsonWriter w;
-  w.begin_object().key("command").string("sync").key("pull");
-  write_pull_json(w, *pulled);
+  std::optional<PushReport> pushed_report;
   if (code == 0) {
     PushOptions options;
     options.force = args.force;
@@ -311,25 +222,15 @@ int run_sync(Context& ctx, const PushArgs& args) {
     ctx.end_progress();
     if (!pushed.ok()) return ctx.fail(pushed.error());
     code = print_push(ctx, *pushed, false);
-    w.key("push");
-    write_push_json(w, *pushed);
+    pushed_report = std::move(pushed).value();
   }
-  w.end_object();
-  if (ctx.global.json) ctx.print_json(w);
+  if (ctx.global.json) ctx.print_json(sync_report_json(*pulled, pushed_report));
   return code;
 }
 
 struct ResetArgs {
   bool yes = false;
 };
-
-void write_reset_json(Context& ctx, const char* command, const ResetReport& r) {
-  JsonWriter w;
-  w.begin_object().key("command").string(command);
-  w.key("discarded").raw(render_json(r.discarded));
-  w.key("discarded_path").string(r.discarded_path).end_object();
-  ctx.print_json(w);
-}
 
 int run_reset(Context& ctx, const ResetArgs& args) {
   auto sync = open_context(ctx);
@@ -356,7 +257,7 @@ int run_reset(Context& ctx, const ResetArgs& args) {
   auto report = (*sync)->reset({});
   if (!report.ok()) return ctx.fail(report.error());
   if (ctx.global.json) {
-    write_reset_json(ctx, "reset", *report);
+    ctx.print_json(reset_report_json("reset", *report));
   } else if (report->discarded_path.empty()) {
     ctx.print("nothing to reset: the working copy has no local changes");
   } else {
@@ -381,7 +282,7 @@ int run_copy(Context& ctx, const CopyArgs& args) {
   auto report = (*sync)->copy(options);
   if (!report.ok()) return ctx.fail(report.error());
   if (ctx.global.json) {
-    write_reset_json(ctx, "copy", *report);
+    ctx.print_json(reset_report_json("copy", *report));
   } else {
     ctx.print(fmt::format(
         "{} {} now equals {}{}", ctx.green("copied:"), (*sync)->config().working_path,

@@ -3,6 +3,7 @@
 
 #include "cli/cli.h"
 #include "turso_sync/cancel.h"
+#include "turso_sync/report_json.h"
 #include "turso_sync/workflow.h"
 
 namespace turso_sync::cli {
@@ -55,49 +56,7 @@ std::string outcome(const CycleReport& r) {
 
 void print_cycle(Context& ctx, const CycleReport& r) {
   if (ctx.global.json) {
-    JsonWriter w;
-    w.begin_object()
-        .key("cycle")
-        .integer(r.number)
-        .key("trigger")
-        .string(to_string(r.trigger))
-        .key("started_at")
-        .string(r.started_at)
-        .key("elapsed_ms")
-        .integer(r.elapsed.count())
-        .key("exit_code")
-        .integer(r.exit_code);
-    if (r.pull) {
-      w.key("pulled").begin_object();
-      w.key("inserts").integer(r.pull->taken.inserts).key("updates").integer(r.pull->taken.updates);
-      w.key("deletes")
-          .integer(r.pull->taken.deletes)
-          .key("conflicts")
-          .integer(static_cast<int64_t>(r.pull->conflicts.size()));
-      w.key("applied").boolean(r.pull->applied).end_object();
-    }
-    if (r.push) {
-      const TableCounts& t = r.push->changes.totals;
-      w.key("pushed").begin_object();
-      w.key("inserts").integer(r.push->nothing_to_push ? 0 : t.inserts);
-      w.key("updates").integer(r.push->nothing_to_push ? 0 : t.updates);
-      w.key("deletes").integer(r.push->nothing_to_push ? 0 : t.deletes);
-      w.key("conflicts").integer(static_cast<int64_t>(r.push->conflicts.size())).end_object();
-    }
-    if (r.error)
-      w.key("error")
-          .begin_object()
-          .key("kind")
-          .string(to_string(r.error->kind()))
-          .key("message")
-          .string(r.error->message())
-          .end_object();
-    w.key("consecutive_failures")
-        .integer(r.consecutive_failures)
-        .key("next_in_ms")
-        .integer(r.next_in.count());
-    w.end_object();
-    ctx.print_json(w);
+    ctx.print_json(cycle_report_json(r));
     std::fflush(stdout);
     return;
   }

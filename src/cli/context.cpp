@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "turso_sync/cancel.h"
+#include "turso_sync/report_json.h"
 
 namespace turso_sync::cli {
 
@@ -75,16 +76,7 @@ void Context::verbose(const std::string& text) const {
 int Context::fail(const Error& error) const {
   int code = exit_code_for(error.kind());
   if (global.json) {
-    JsonWriter w;
-    w.begin_object().key("error").begin_object();
-    w.key("kind")
-        .string(to_string(error.kind()))
-        .key("message")
-        .string(error.message())
-        .key("exit_code")
-        .integer(code);
-    w.end_object().end_object();
-    std::printf("%s\n", w.str().c_str());
+    print_json(error_json(error));
   } else {
     std::string prefix = color() ? "\033[1;31mturso-sync: error:\033[0m " : "turso-sync: error: ";
     std::fprintf(stderr, "%s%s\n", prefix.c_str(), error.message().c_str());
@@ -93,7 +85,11 @@ int Context::fail(const Error& error) const {
 }
 
 void Context::print_json(const JsonWriter& json) const {
-  std::printf("%s\n", json.str().c_str());
+  print_json(json.str());
+}
+
+void Context::print_json(const std::string& json) const {
+  std::printf("%s\n", json.c_str());
 }
 
 bool Context::color() const {

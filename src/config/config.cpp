@@ -87,6 +87,13 @@ std::string absolute_path(const std::string& path) {
   return ec ? path : abs.lexically_normal().string();
 }
 
+// `path` as seen from overrides.base_dir (unchanged when it is unset or `path` is absolute).
+std::string in_base_dir(const ConfigOverrides& overrides, const std::string& path) {
+  if (!overrides.base_dir || overrides.base_dir->empty() || path.empty() || fs::path(path).is_absolute())
+    return path;
+  return (fs::path(*overrides.base_dir) / path).lexically_normal().string();
+}
+
 // A strictly positive int written in decimal digits only ("300"; not "5m", "0", "-1", "1e3").
 std::optional<int> parse_positive_int(std::string_view text) {
   std::string s = trim(text);
@@ -224,13 +231,15 @@ Result<TomlFile> read_toml(const std::string& path) {
 // The toml file that `overrides` selects, if any: --config (which must exist) or ./turso-sync.toml.
 Result<std::optional<TomlFile>> load_toml(const ConfigOverrides& overrides) {
   if (overrides.toml_file) {
-    if (!file_exists(*overrides.toml_file)) {
-      return config_error(fmt::format("--config {}: no such file", *overrides.toml_file));
+    std::string path = in_base_dir(overrides, *overrides.toml_file);
+    if (!file_exists(path)) {
+      return config_error(fmt::format("--config {}: no such file", path));
     }
-    return std::optional<TomlFile>(TS_TRY(read_toml(*overrides.toml_file)));
+    return std::optional<TomlFile>(TS_TRY(read_toml(path)));
   }
-  if (!file_exists(kDefaultTomlFile)) return std::optional<TomlFile>();
-  return std::optional<TomlFile>(TS_TRY(read_toml(kDefaultTomlFile)));
+  std::string path = in_base_dir(overrides, kDefaultTomlFile);
+  if (!file_exists(path)) return std::optional<TomlFile>();
+  return std::optional<TomlFile>(TS_TRY(read_toml(path)));
 }
 
 std::string join_names(const std::map<std::string, TomlSettings>& databases) {
@@ -374,7 +383,7 @@ Result<Config> load_config_may_throw(const ConfigOverrides& overrides,
 
   // .env: --env-file (which must exist) or ./.env.
   std::map<std::string, std::string> dotenv;
-  std::string dotenv_path = overrides.env_file.value_or(kDefaultEnvFile);
+  std::string dotenv_path = in_base_dir(overrides, overrides.env_file.value_or(kDefaultEnvFile));
   if (overrides.env_file && !file_exists(dotenv_path)) {
     return config_error(fmt::format("--env-file {}: no such file", dotenv_path));
   }
@@ -407,6 +416,9 @@ Result<Config> load_config_may_throw(const ConfigOverrides& overrides,
   TS_TRY_STATUS(resolve.positive_int(kRequestTimeoutVar, config.request_timeout_ms, std::nullopt,
                                      first_of(db->request_timeout_ms, top.request_timeout_ms)));
   config.allow_insecure_http = overrides.allow_insecure_http.value_or(false);
+  for (std::string* path :
+       {&config.replica_path, &config.working_path, &config.diff_path, &config.state_dir, &config.ca_cert})
+    *path = in_base_dir(overrides, *path);
 
   // The token: never on the command line, never in the toml file; the toml may only name its variable.
   config.token_env = db->token_env.value_or(kTokenVar);

@@ -102,6 +102,7 @@ Result<CycleReport> run_workflow(SyncContext& sync, const WorkflowOptions& optio
   StateLock lock = TS_TRY(StateLock::acquire_workflow(sync.config().state_dir));
   std::mt19937_64 rng(std::random_device{}());
   std::uniform_real_distribution<double> unit(0.0, 1.0);
+  auto stopping = [&] { return stop_requested() || (options.stop && options.stop()); };
   int failures = 0;
   CycleTrigger trigger = CycleTrigger::start;
   for (int number = 1;; ++number) {
@@ -111,7 +112,7 @@ Result<CycleReport> run_workflow(SyncContext& sync, const WorkflowOptions& optio
     CycleReport r = run_cycle(sync, options);
     r.number = number;
     r.trigger = trigger;
-    bool stop = options.once || stop_requested();  // a cancelled cycle implies a stop request
+    bool stop = options.once || stopping();  // a cancelled cycle implies a stop request
     failures = r.error && !stop ? failures + 1 : 0;
     r.consecutive_failures = failures;
     if (!stop)
@@ -124,7 +125,7 @@ Result<CycleReport> run_workflow(SyncContext& sync, const WorkflowOptions& optio
     std::optional<Clock::time_point> first_change, last_change;
     auto deadline = Clock::now() + r.next_in;
     while (true) {
-      if (stop_requested()) return r;
+      if (stopping()) return r;
       auto now = Clock::now();
       if (now >= deadline) break;
       // Changes do not cut a backoff short: a failing remote is not retried on every write.

@@ -866,3 +866,48 @@ TEST(ConfigEnvExample, ParsesAndDocumentsEveryVariable) {
 
 }  // namespace
 }  // namespace turso_sync
+
+namespace turso_sync {
+namespace {
+
+// ---------------------------------------------------------------------------------------------------------------
+// base_dir (the C API's turso_sync_open(dir)): as if run in that directory, without changing the process's.
+
+TEST(ConfigBaseDir, ReadsDotenvAndTomlThereAndPutsRelativePathsUnderIt) {
+  TempDir dir;
+  write_file(dir.file(".env"), "TURSO_DATABASE_URL=http://127.0.0.1:1\nWORKING_DB=app.db\n");
+  write_file(dir.file("turso-sync.toml"),
+             "replica = \"data/replica.db\"\ninterval = 42\nstate_dir = \"st\"\n");
+  ConfigOverrides overrides;
+  overrides.base_dir = dir.path().string();
+  auto config = load_config(overrides, Env{});
+  ASSERT_TRUE(config.ok()) << config.error().message();
+  EXPECT_EQ(config->database_url, "http://127.0.0.1:1");
+  EXPECT_EQ(config->working_path, dir.file("app.db"));
+  EXPECT_EQ(config->replica_path, dir.file("data/replica.db"));
+  EXPECT_EQ(config->diff_path, dir.file("diff.sql"));
+  EXPECT_EQ(config->state_dir, dir.file("st"));
+  EXPECT_EQ(config->sync_interval_seconds, 42);
+  EXPECT_EQ(config->sources.at("WORKING_DB"), ConfigSource::dotenv);
+}
+
+TEST(ConfigBaseDir, EnvironmentStillWinsAndAbsolutePathsStay) {
+  TempDir dir;
+  write_file(dir.file(".env"), "WORKING_DB=app.db\n");
+  ConfigOverrides overrides;
+  overrides.base_dir = dir.path().string();
+  auto config = load_config(overrides, Env{{"WORKING_DB", "/elsewhere/w.db"}, {"REPLICA_DB", "r.db"}});
+  ASSERT_TRUE(config.ok()) << config.error().message();
+  EXPECT_EQ(config->working_path, "/elsewhere/w.db");
+  EXPECT_EQ(config->replica_path, dir.file("r.db"));
+}
+
+TEST(ConfigBaseDir, UnsetKeepsPathsRelativeToTheCurrentDirectory) {
+  auto config = load_config(ConfigOverrides{}, Env{{"WORKING_DB", "w.db"}});
+  ASSERT_TRUE(config.ok()) << config.error().message();
+  EXPECT_EQ(config->working_path, "w.db");
+  EXPECT_EQ(config->state_dir, ".turso-sync");
+}
+
+}  // namespace
+}  // namespace turso_sync

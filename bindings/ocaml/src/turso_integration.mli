@@ -1,0 +1,122 @@
+(** Turso_integration: the application's SQLite working copy, kept in sync with a Turso database by
+    turso-sync (through its C API, libturso_sync.so).
+
+    Configuration is resolved exactly as the [turso-sync] command does when run in the directory the
+    process starts in: environment > [.env] > [turso-sync.toml] > defaults ([working_copy.db],
+    [local_replica.db]); relative paths are taken relative to that directory (and reported absolute).
+
+    The sync calls ([pull], [push], [sync], [status], background start/stop) block on the network; they run
+    in a thread of [Lwt_preemptive] with the OCaml runtime lock released, so the Lwt scheduler keeps
+    serving the application meanwhile. They never raise: every outcome is a value. Calls are serialised
+    (one at a time per process). While a background cycle works on the files, a foreground [pull]/[push]/
+    [sync] fails with an error saying another turso-sync is working on them: retry after the cycle. *)
+
+(** A failure: [code] is the CLI's exit code (1 error, 2 usage/configuration/refused, 4 unreachable or
+    authentication), [kind] the library's error kind ("config", "unreachable", "busy", ...). *)
+type error = { code : int; kind : string; message : string }
+
+type counts = { inserts : int; updates : int; deletes : int }
+
+(** A row both sides changed ([kind] "update/update", "update/delete", "delete/update", "insert/insert").
+    Values are rendered as text (SQL literals; [None] for NULL); [conflicting_columns] are column names. *)
+type conflict = {
+  table : string;
+  kind : string;
+  key : string option list;
+  columns : string list;
+  base : string option list;
+  ours : string option list;
+  theirs : string option list;
+  conflicting_columns : string list;
+}
+
+(** A local row moved to a fresh id because the remote had inserted a row with the same id. *)
+type moved = { moved_table : string; from_id : int; to_id : int; updated_references : string list }
+
+type pull_report = {
+  pull_exit_code : int;  (** 0, or 3 when conflicts stopped the pull (nothing applied) *)
+  up_to_date : bool;
+  applied : bool;
+  taken : counts;  (** remote changes written into the working copy *)
+  merged_rows : int;
+  conflicts : conflict list;
+  moved : moved list;
+  discarded_path : string option;
+  notes : string list;
+}
+
+type push_conflict = { push_table : string; operation : string; push_key : string option list; detail : string }
+
+type push_report = {
+  push_exit_code : int;  (** 0, or 3 when the remote changed rows being pushed (nothing applied) *)
+  nothing_to_push : bool;
+  already_applied : bool;
+  batches : int;
+  pushed : counts;
+  schema_changes : int;
+  push_conflicts : push_conflict list;
+  pull_after : pull_report option;  (** the pull that follows a successful push *)
+}
+
+type sync_report = { sync_exit_code : int; sync_pull : pull_report; sync_push : push_report option }
+
+type status_report = {
+  status_exit_code : int;  (** 0, or 4 when the remote was checked and is unreachable *)
+  initialized : bool;
+  database_url : string;
+  working_copy : string;
+  replica : string;
+  last_pull_at : string option;  (** RFC 3339 UTC *)
+  last_push_at : string option;
+  workflow_pid : int;  (** a workflow running for this state dir (another process), else 0 *)
+  remote_checked : bool;
+  remote_reachable : bool;
+  remote_error : string option;
+  pending : counts;  (** local changes not pushed yet *)
+  pending_schema_changes : int;
+  warnings : string list;
+}
+
+(** One background cycle, as [turso-sync workflow --json] logs it. *)
+type cycle = { number : int; trigger : string; cycle_exit_code : int; cycle_error : string option; raw : string }
+
+type on_conflict = [ `Abort | `Local | `Remote ]
+
+val working_database_path : string
+(** The working copy's path (WORKING_DB / .env / turso-sync.toml, default [working_copy.db]), absolute. *)
+
+val is_initialized : unit -> bool
+(** Whether the replica and the working copy exist (i.e. [init] has run). *)
+
+val get_connection : unit -> Sqlite3.db Lwt.t
+(** A new connection on the working copy: WAL journal mode, 30 s busy timeout (the application waits while
+    a pull merges into it). The caller closes it with [Sqlite3.db_close]. Fails (with [Failure]) when not
+    initialised, naming the command to run. *)
+
+val should_sync_heuristic : unit -> bool
+(** Local changes pending, or the last pull is older than the sync interval (TURSO_SYNC_INTERVAL, 300 s).
+    Blocks briefly (reads the two local files). *)
+
+val suggest_sync_check : unit -> unit
+(** Prints on stderr what to run, if anything: [./turso-workflow.sh init|push|pull]. *)
+
+val init : ?force:bool -> unit -> (unit, error) result Lwt.t
+val pull : ?on_conflict:on_conflict -> unit -> (pull_report, error) result Lwt.t
+val push : ?force:bool -> ?on_conflict:on_conflict -> unit -> (push_report, error) result Lwt.t
+val sync : ?force:bool -> ?on_conflict:on_conflict -> unit -> (sync_report, error) result Lwt.t
+
+val status : ?offline:bool -> unit -> (status_report, error) result Lwt.t
+(** [offline] (default false): do not contact the remote. *)
+
+val start_background_sync : ?interval:float -> ?push_on_change:bool -> unit -> unit Lwt.t
+(** In-process [turso-sync workflow]: a sync cycle every [interval] seconds (default: the configuration's),
+    and with [push_on_change] soon after the working copy changes; backoff after failures. Resolves once the
+    first cycle has run. Fails (with [Failure]) when it cannot start: not initialised, or a workflow
+    already runs for this state dir. *)
+
+val stop_background_sync : unit -> unit Lwt.t
+(** Stops it; a cycle in progress finishes first. A no-op when none runs. *)
+
+val wait_background_cycle : after:int -> timeout:float -> (cycle, error) result Lwt.t
+(** Waits until a background cycle numbered above [after] has completed (the first is 1), or [timeout]
+    seconds have passed (an error then). [~after:0 ~timeout:0.] returns the last cycle at once. *)
