@@ -5,9 +5,9 @@
 // working copies with the plain SQLite C API.
 //
 // The local server (tursodb 0.6.0) lower-cases name/tbl_name in sqlite_schema, and rewrites a table's SQL
-// after ALTER TABLE ... ADD COLUMN (inline REFERENCES become a table constraint, UNIQUE NOT NULL is reordered,
-// COLLATE and AUTOINCREMENT are dropped): a push or pull must neither mistake that rewrite for a change nor
-// lose what it dropped.
+// after ALTER TABLE ... ADD COLUMN (inline REFERENCES become a table constraint, UNIQUE NOT NULL is
+// reordered, COLLATE and AUTOINCREMENT are dropped): a push or pull must neither mistake that rewrite for a
+// change nor lose what it dropped.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -133,10 +133,10 @@ TEST(SchemaMigration, AddColumnPushNeverDoublesItsRows) {
       "INSERT INTO recipients VALUES (1, 'ann@x'), (2, 'bob@x')",
       "INSERT INTO emails VALUES (1, 'one', 1, 'sent'), (2, 'two', 2, 'queued')",
   }));
-  ASSERT_NO_FATAL_FAILURE(
-      local_sql(team.wc(team.a),
-                "ALTER TABLE emails ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;"
-                "INSERT INTO emails (subject, recipient_id, status, priority) VALUES ('three', 1, 'queued', 5);"));
+  ASSERT_NO_FATAL_FAILURE(local_sql(
+      team.wc(team.a),
+      "ALTER TABLE emails ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;"
+      "INSERT INTO emails (subject, recipient_id, status, priority) VALUES ('three', 1, 'queued', 5);"));
   const char* all = "SELECT id, subject, recipient_id, status, priority FROM emails ORDER BY id";
   const Rows expected = {{I(1), T("one"), I(1), T("sent"), I(0)},
                          {I(2), T("two"), I(2), T("queued"), I(0)},
@@ -174,10 +174,12 @@ TEST(SchemaMigration, AddColumnPushNeverDoublesItsRows) {
 
 TEST(SchemaMigration, SameMigrationOnTwoCopiesIsOneMigration) {
   Team team;
-  ASSERT_NO_FATAL_FAILURE(team.start({"CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT UNIQUE NOT NULL)",
-                                      "INSERT INTO users VALUES (1, 'a@x'), (2, 'b@x')"}));
+  ASSERT_NO_FATAL_FAILURE(
+      team.start({"CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT UNIQUE NOT NULL)",
+                  "INSERT INTO users VALUES (1, 'a@x'), (2, 'b@x')"}));
   const std::string migration = "ALTER TABLE users ADD COLUMN tz TEXT DEFAULT 'UTC';";
-  ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.a), migration + "UPDATE users SET tz = 'Paris' WHERE id = 1;"));
+  ASSERT_NO_FATAL_FAILURE(
+      local_sql(team.wc(team.a), migration + "UPDATE users SET tz = 'Paris' WHERE id = 1;"));
   ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.b), migration +
                                                          "UPDATE users SET tz = 'Tokyo' WHERE id = 2;"
                                                          "INSERT INTO users VALUES (3, 'c@x', 'NY');"));
@@ -185,21 +187,25 @@ TEST(SchemaMigration, SameMigrationOnTwoCopiesIsOneMigration) {
   ASSERT_EQ(a.exit_code, 0) << a.out << a.err;
 
   const char* all = "SELECT id, email, tz FROM users ORDER BY id";
-  const Rows expected = {{I(1), T("a@x"), T("Paris")}, {I(2), T("b@x"), T("Tokyo")}, {I(3), T("c@x"), T("NY")}};
+  const Rows expected = {
+      {I(1), T("a@x"), T("Paris")}, {I(2), T("b@x"), T("Tokyo")}, {I(3), T("c@x"), T("NY")}};
   auto pulled = team.run(team.b, {"pull"});
   ASSERT_EQ(pulled.exit_code, 0) << pulled.out << pulled.err;
   EXPECT_EQ(team.rows(team.b, all), expected) << render_rows(team.rows(team.b, all));
-  EXPECT_EQ(team.columns(team.b, "users"), (Names{"id", "email", "tz"})) << joined(team.columns(team.b, "users"));
+  EXPECT_EQ(team.columns(team.b, "users"), (Names{"id", "email", "tz"}))
+      << joined(team.columns(team.b, "users"));
 
   auto pushed = team.run(team.b, {"push"});
   ASSERT_EQ(pushed.exit_code, 0) << pushed.out << pushed.err;
   EXPECT_EQ(team.remote(all), expected) << render_rows(team.remote(all));
-  EXPECT_EQ(team.remote_columns("users"), (Names{"id", "email", "tz"})) << joined(team.remote_columns("users"));
+  EXPECT_EQ(team.remote_columns("users"), (Names{"id", "email", "tz"}))
+      << joined(team.remote_columns("users"));
 
   auto a_pull = team.run(team.a, {"pull"});
   ASSERT_EQ(a_pull.exit_code, 0) << a_pull.out << a_pull.err;
   EXPECT_EQ(team.rows(team.a, all), expected) << render_rows(team.rows(team.a, all));
-  EXPECT_EQ(team.columns(team.a, "users"), (Names{"id", "email", "tz"})) << joined(team.columns(team.a, "users"));
+  EXPECT_EQ(team.columns(team.a, "users"), (Names{"id", "email", "tz"}))
+      << joined(team.columns(team.a, "users"));
   EXPECT_EQ(team.diff_exit(team.a), 0);
   EXPECT_EQ(team.diff_exit(team.b), 0);
 }
@@ -214,12 +220,15 @@ TEST(SchemaMigration, RemoteRenameOfAColumnCarriesLocalEdits) {
   ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.a), "ALTER TABLE notes RENAME COLUMN body TO content"));
   auto a = team.run(team.a, {"push"});
   ASSERT_EQ(a.exit_code, 0) << a.out << a.err;
-  ASSERT_EQ(team.remote_columns("notes"), (Names{"id", "title", "content"})) << joined(team.remote_columns("notes"));
+  ASSERT_EQ(team.remote_columns("notes"), (Names{"id", "title", "content"}))
+      << joined(team.remote_columns("notes"));
 
-  ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.b), "UPDATE notes SET body = 'first, edited by B' WHERE id = 1"));
+  ASSERT_NO_FATAL_FAILURE(
+      local_sql(team.wc(team.b), "UPDATE notes SET body = 'first, edited by B' WHERE id = 1"));
   auto pulled = team.run(team.b, {"pull"});
   ASSERT_EQ(pulled.exit_code, 0) << pulled.out << pulled.err;
-  EXPECT_EQ(team.columns(team.b, "notes"), (Names{"id", "title", "content"})) << joined(team.columns(team.b, "notes"));
+  EXPECT_EQ(team.columns(team.b, "notes"), (Names{"id", "title", "content"}))
+      << joined(team.columns(team.b, "notes"));
   const char* all = "SELECT id, title, content FROM notes ORDER BY id";
   const Rows expected = {{I(1), T("one"), T("first, edited by B")}, {I(2), T("two"), T("second")}};
   EXPECT_EQ(team.rows(team.b, all), expected) << render_rows(team.rows(team.b, all));
@@ -227,7 +236,8 @@ TEST(SchemaMigration, RemoteRenameOfAColumnCarriesLocalEdits) {
   auto pushed = team.run(team.b, {"push"});
   ASSERT_EQ(pushed.exit_code, 0) << pushed.out << pushed.err;
   EXPECT_EQ(team.remote(all), expected) << render_rows(team.remote(all));
-  EXPECT_EQ(team.remote_columns("notes"), (Names{"id", "title", "content"})) << joined(team.remote_columns("notes"));
+  EXPECT_EQ(team.remote_columns("notes"), (Names{"id", "title", "content"}))
+      << joined(team.remote_columns("notes"));
   ASSERT_EQ(team.run(team.a, {"pull"}).exit_code, 0);
   EXPECT_EQ(team.rows(team.a, all), expected) << render_rows(team.rows(team.a, all));
 }
@@ -244,7 +254,8 @@ TEST(SchemaMigration, RemoteDropOfAnEditedColumnIsAConflict) {
   ASSERT_EQ(a.exit_code, 0) << a.out << a.err;
   ASSERT_EQ(team.remote_columns("notes"), (Names{"id", "title"})) << joined(team.remote_columns("notes"));
 
-  ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.b), "UPDATE notes SET note = 'B''s precious note' WHERE id = 1"));
+  ASSERT_NO_FATAL_FAILURE(
+      local_sql(team.wc(team.b), "UPDATE notes SET note = 'B''s precious note' WHERE id = 1"));
   const char* b_rows = "SELECT id, title, note FROM notes ORDER BY id";
   const Rows b_before = {{I(1), T("one"), T("B's precious note")}, {I(2), T("two"), T("n2")}};
   std::string wc_before = read_text(team.wc(team.b));
@@ -254,7 +265,8 @@ TEST(SchemaMigration, RemoteDropOfAnEditedColumnIsAConflict) {
   EXPECT_TRUE(contains(r.out + r.err, "notes")) << r.out << r.err;
   EXPECT_TRUE(names_word(r.out + r.err, "note")) << "the dropped column is not named:\n" << r.out << r.err;
   EXPECT_TRUE(read_text(team.wc(team.b)) == wc_before) << "the working copy must not change";
-  EXPECT_EQ(team.columns(team.b, "notes"), (Names{"id", "title", "note"})) << joined(team.columns(team.b, "notes"));
+  EXPECT_EQ(team.columns(team.b, "notes"), (Names{"id", "title", "note"}))
+      << joined(team.columns(team.b, "notes"));
   EXPECT_EQ(team.rows(team.b, b_rows), b_before) << render_rows(team.rows(team.b, b_rows));
 
   // Taking the remote's: the column goes, and B's edit is saved in the discarded file.
@@ -290,9 +302,11 @@ TEST(SchemaMigration, RemoteRebuildUnderALocalColumnIsAConflict) {
                 "UPDATE notes SET due = '2026-12-24' WHERE id = 1;"
                 "UPDATE notes SET due = '2027-01-01' WHERE id = 2;"));
   const char* b_rows = "SELECT id, title, legacy, due FROM notes ORDER BY id";
-  const Rows b_before = {{I(1), T("one"), T("x"), T("2026-12-24")}, {I(2), T("two"), T("y"), T("2027-01-01")}};
+  const Rows b_before = {{I(1), T("one"), T("x"), T("2026-12-24")},
+                         {I(2), T("two"), T("y"), T("2027-01-01")}};
   const char* b_objects =
-      "SELECT type, lower(name) FROM sqlite_schema WHERE lower(name) IN ('notes_due', 'notes_due_log') ORDER BY 2";
+      "SELECT type, lower(name) FROM sqlite_schema WHERE lower(name) IN ('notes_due', 'notes_due_log') ORDER "
+      "BY 2";
   const Rows b_objects_before = {{T("index"), T("notes_due")}, {T("trigger"), T("notes_due_log")}};
   ASSERT_EQ(team.rows(team.b, b_objects), b_objects_before);
   std::string wc_before = read_text(team.wc(team.b));
@@ -332,10 +346,11 @@ TEST(SchemaMigration, StalePushNeverUndoesATeammatesTrigger) {
       "INSERT INTO log (task_id, what) VALUES (new.id, 'updated'); END",
       "INSERT INTO tasks VALUES (1, 'write', 0), (2, 'test', 0), (3, 'ship', 0)",
   }));
-  ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.a),
-                                    "DROP TRIGGER tasks_log;"
-                                    "CREATE TRIGGER tasks_log AFTER UPDATE ON tasks BEGIN "
-                                    "INSERT INTO log (task_id, what) VALUES (new.id, 'changed: ' || new.title); END;"));
+  ASSERT_NO_FATAL_FAILURE(
+      local_sql(team.wc(team.a),
+                "DROP TRIGGER tasks_log;"
+                "CREATE TRIGGER tasks_log AFTER UPDATE ON tasks BEGIN "
+                "INSERT INTO log (task_id, what) VALUES (new.id, 'changed: ' || new.title); END;"));
   auto a = team.run(team.a, {"push"});
   ASSERT_EQ(a.exit_code, 0) << a.out << a.err;
   ASSERT_TRUE(contains(team.remote_sql("tasks_log"), "changed: ")) << team.remote_sql("tasks_log");
@@ -343,10 +358,12 @@ TEST(SchemaMigration, StalePushNeverUndoesATeammatesTrigger) {
   // B never pulled A's trigger; it updates an unrelated row (its old trigger logs it) and pushes.
   ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.b), "UPDATE tasks SET done = 1 WHERE id = 3"));
   auto stale = team.run(team.b, {"push"});
-  EXPECT_EQ(stale.exit_code, 3) << "the remote's schema changed since B's last pull:\n" << stale.out << stale.err;
+  EXPECT_EQ(stale.exit_code, 3) << "the remote's schema changed since B's last pull:\n"
+                                << stale.out << stale.err;
   EXPECT_TRUE(contains(team.remote_sql("tasks_log"), "changed: "))
       << "B's stale push replaced A's trigger: " << team.remote_sql("tasks_log");
-  EXPECT_EQ(team.remote("SELECT done FROM tasks WHERE id = 3"), (Rows{{I(0)}})) << "a refused push applies nothing";
+  EXPECT_EQ(team.remote("SELECT done FROM tasks WHERE id = 3"), (Rows{{I(0)}}))
+      << "a refused push applies nothing";
 
   auto synced = team.run(team.b, {"sync"});
   ASSERT_EQ(synced.exit_code, 0) << synced.out << synced.err;
@@ -360,7 +377,8 @@ TEST(SchemaMigration, StalePushNeverUndoesATeammatesTrigger) {
   EXPECT_EQ(team.diff_exit(team.b), 0);
   // And B's application now runs A's trigger.
   ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.b), "UPDATE tasks SET title = 'ship it' WHERE id = 3"));
-  EXPECT_EQ(team.rows(team.b, "SELECT what FROM log ORDER BY id DESC LIMIT 1"), (Rows{{T("changed: ship it")}}));
+  EXPECT_EQ(team.rows(team.b, "SELECT what FROM log ORDER BY id DESC LIMIT 1"),
+            (Rows{{T("changed: ship it")}}));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -368,13 +386,15 @@ TEST(SchemaMigration, StalePushNeverUndoesATeammatesTrigger) {
 
 TEST(SchemaMigration, UserVersionTravelsWithTheSchema) {
   Team team;
-  ASSERT_NO_FATAL_FAILURE(team.start({"PRAGMA user_version = 1",
-                                      "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)",
-                                      "INSERT INTO items VALUES (1, 'one')"}));
+  ASSERT_NO_FATAL_FAILURE(
+      team.start({"PRAGMA user_version = 1", "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)",
+                  "INSERT INTO items VALUES (1, 'one')"}));
   const char* version = "PRAGMA user_version";
   ASSERT_EQ(team.remote(version), (Rows{{I(1)}}));
-  EXPECT_EQ(team.rows(team.a, version), (Rows{{I(1)}})) << "init must give the working copy the remote's version";
-  EXPECT_EQ(team.rows(team.b, version), (Rows{{I(1)}})) << "init must give the working copy the remote's version";
+  EXPECT_EQ(team.rows(team.a, version), (Rows{{I(1)}}))
+      << "init must give the working copy the remote's version";
+  EXPECT_EQ(team.rows(team.b, version), (Rows{{I(1)}}))
+      << "init must give the working copy the remote's version";
 
   // A's migration 2: a column, and the counter.
   ASSERT_NO_FATAL_FAILURE(
@@ -382,14 +402,16 @@ TEST(SchemaMigration, UserVersionTravelsWithTheSchema) {
   auto a = team.run(team.a, {"push"});
   ASSERT_EQ(a.exit_code, 0) << a.out << a.err;
   EXPECT_EQ(team.remote(version), (Rows{{I(2)}})) << a.out;
-  EXPECT_EQ(team.remote_columns("items"), (Names{"id", "name", "size"})) << joined(team.remote_columns("items"));
+  EXPECT_EQ(team.remote_columns("items"), (Names{"id", "name", "size"}))
+      << joined(team.remote_columns("items"));
   EXPECT_EQ(team.rows(team.a, version), (Rows{{I(2)}}));
   EXPECT_EQ(team.diff_exit(team.a), 0);
 
   auto b = team.run(team.b, {"pull"});
   ASSERT_EQ(b.exit_code, 0) << b.out << b.err;
   EXPECT_EQ(team.rows(team.b, version), (Rows{{I(2)}})) << b.out;
-  EXPECT_EQ(team.columns(team.b, "items"), (Names{"id", "name", "size"})) << joined(team.columns(team.b, "items"));
+  EXPECT_EQ(team.columns(team.b, "items"), (Names{"id", "name", "size"}))
+      << joined(team.columns(team.b, "items"));
   EXPECT_EQ(team.diff_exit(team.b), 0);
 
   // Both copies run a different migration 3 (different counters): the second one to sync is stopped.
@@ -411,18 +433,20 @@ TEST(SchemaMigration, UserVersionTravelsWithTheSchema) {
 TEST(SchemaMigration, MixedCaseTableNamesWork) {
   Team team;
   ASSERT_NO_FATAL_FAILURE(team.start({}));
-  ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.a),
-                                    "CREATE TABLE Recipients (Id INTEGER PRIMARY KEY, Email TEXT NOT NULL, "
-                                    "Name TEXT);"
-                                    "CREATE INDEX Recipients_Email ON Recipients (Email);"
-                                    "INSERT INTO Recipients VALUES (1, 'Ann@X', 'Ann'), (2, 'bob@x', 'Bob');"));
+  ASSERT_NO_FATAL_FAILURE(
+      local_sql(team.wc(team.a),
+                "CREATE TABLE Recipients (Id INTEGER PRIMARY KEY, Email TEXT NOT NULL, "
+                "Name TEXT);"
+                "CREATE INDEX Recipients_Email ON Recipients (Email);"
+                "INSERT INTO Recipients VALUES (1, 'Ann@X', 'Ann'), (2, 'bob@x', 'Bob');"));
   const char* all = "SELECT Id, Email, Name FROM Recipients ORDER BY Id";
   Rows expected = {{I(1), T("Ann@X"), T("Ann")}, {I(2), T("bob@x"), T("Bob")}};
   auto pushed = team.run(team.a, {"push"});
   ASSERT_EQ(pushed.exit_code, 0) << pushed.out << pushed.err;
   EXPECT_EQ(team.remote(all), expected) << render_rows(team.remote(all));
   auto quiet = team.run(team.a, {"diff", "--exit-code"});
-  EXPECT_EQ(quiet.exit_code, 0) << "the server's lower-cased names are not a change:\n" << quiet.out << quiet.err;
+  EXPECT_EQ(quiet.exit_code, 0) << "the server's lower-cased names are not a change:\n"
+                                << quiet.out << quiet.err;
 
   // A third directory starts from the remote.
   TempDir late;
@@ -442,7 +466,8 @@ TEST(SchemaMigration, MixedCaseTableNamesWork) {
   expected = {{I(1), T("Ann@X"), T("Ann")}, {I(2), T("bob@x"), T("Bob B")}, {I(3), T("Cid@x"), T("Cid")}};
   EXPECT_EQ(team.remote(all), expected) << render_rows(team.remote(all));
 
-  ASSERT_NO_FATAL_FAILURE(local_sql(late.file("working_copy.db"), "UPDATE Recipients SET Email = 'ann@x' WHERE Id = 1"));
+  ASSERT_NO_FATAL_FAILURE(
+      local_sql(late.file("working_copy.db"), "UPDATE Recipients SET Email = 'ann@x' WHERE Id = 1"));
   auto late_sync = team.run(late, {"sync"});
   ASSERT_EQ(late_sync.exit_code, 0) << late_sync.out << late_sync.err;
   expected[0] = {I(1), T("ann@x"), T("Ann")};
@@ -473,9 +498,10 @@ TEST(SchemaMigration, MixedCaseTableNamesWork) {
 TEST(SchemaMigration, SameTableCreatedDifferentlyOnTwoCopiesIsAConflict) {
   Team team;
   ASSERT_NO_FATAL_FAILURE(team.start({"CREATE TABLE other (id INTEGER PRIMARY KEY)"}));
-  ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.a), "CREATE TABLE notes (a TEXT); INSERT INTO notes VALUES ('A');"));
   ASSERT_NO_FATAL_FAILURE(
-      local_sql(team.wc(team.b), "CREATE TABLE notes (b TEXT, c TEXT); INSERT INTO notes VALUES ('B', 'C');"));
+      local_sql(team.wc(team.a), "CREATE TABLE notes (a TEXT); INSERT INTO notes VALUES ('A');"));
+  ASSERT_NO_FATAL_FAILURE(local_sql(
+      team.wc(team.b), "CREATE TABLE notes (b TEXT, c TEXT); INSERT INTO notes VALUES ('B', 'C');"));
   auto a = team.run(team.a, {"push"});
   ASSERT_EQ(a.exit_code, 0) << a.out << a.err;
 
@@ -510,7 +536,8 @@ TEST(SchemaMigration, SchemaOnlyPullIsReported) {
   EXPECT_FALSE(contains(r.out, "already up to date")) << r.out;
   EXPECT_TRUE(contains(lower(r.out), "schema")) << "the schema change is not reported:\n" << r.out;
   const char* objects =
-      "SELECT type, lower(name) FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' AND name NOT LIKE 'turso_%' "
+      "SELECT type, lower(name) FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' AND name NOT LIKE "
+      "'turso_%' "
       "ORDER BY 2";
   const Rows expected = {{T("table"), T("emails")}, {T("index"), T("emails_subject")}};
   EXPECT_EQ(team.rows(team.a, objects), expected) << render_rows(team.rows(team.a, objects));
@@ -529,12 +556,13 @@ TEST(SchemaMigration, SchemaOnlyPullIsReported) {
 
 TEST(SchemaMigration, AddColumnKeepsCollationAndAutoincrement) {
   Team team;
+  ASSERT_NO_FATAL_FAILURE(team.start(
+      {"CREATE TABLE tickets (id INTEGER PRIMARY KEY AUTOINCREMENT, tag TEXT COLLATE NOCASE, title TEXT)",
+       "INSERT INTO tickets (tag, title) VALUES ('Urgent', 'a'), ('later', 'b')"}));
   ASSERT_NO_FATAL_FAILURE(
-      team.start({"CREATE TABLE tickets (id INTEGER PRIMARY KEY AUTOINCREMENT, tag TEXT COLLATE NOCASE, title TEXT)",
-                  "INSERT INTO tickets (tag, title) VALUES ('Urgent', 'a'), ('later', 'b')"}));
-  ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.a),
-                                    "ALTER TABLE tickets ADD COLUMN owner TEXT;"
-                                    "INSERT INTO tickets (tag, title, owner) VALUES ('URGENT', 'c', 'ann');"));
+      local_sql(team.wc(team.a),
+                "ALTER TABLE tickets ADD COLUMN owner TEXT;"
+                "INSERT INTO tickets (tag, title, owner) VALUES ('URGENT', 'c', 'ann');"));
   auto r = team.run(team.a, {"push"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   std::string remote_def = upper(team.remote_sql("tickets"));
@@ -560,8 +588,8 @@ TEST(SchemaMigration, AddColumnKeepsCollationAndAutoincrement) {
 
   // A teammate's bare ALTER TABLE on the remote loses the COLLATE: the next pull warns about it.
   remote_exec(team.server.url(), {"ALTER TABLE tickets ADD COLUMN due TEXT"});
-  ASSERT_FALSE(contains(upper(team.remote_sql("tickets")), "COLLATE")) << "the server kept COLLATE this time: "
-                                                                        << team.remote_sql("tickets");
+  ASSERT_FALSE(contains(upper(team.remote_sql("tickets")), "COLLATE"))
+      << "the server kept COLLATE this time: " << team.remote_sql("tickets");
   auto pulled = team.run(team.b, {"pull"});
   ASSERT_EQ(pulled.exit_code, 0) << pulled.out << pulled.err;
   std::string said = pulled.out + pulled.err;

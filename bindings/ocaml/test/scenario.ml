@@ -176,7 +176,8 @@ let sync_clean () =
   Lwt.return_unit
 
 (* TURSO_SYNC_INTERVAL=1 in the environment: once a second has passed since the last pull, a sync is
-   suggested even without local changes. (A wait for time to pass, not for an event.) *)
+   suggested even without local changes. The wait is for wall-clock time to pass, not for an operation to
+   finish: a slower machine only makes the pull older, so the check cannot fail on speed. *)
 let stale_pull () =
   let* p = T.pull () in
   ignore (ok "pull" p);
