@@ -86,14 +86,15 @@ TEST(LiveTeam, PushedRowsChangedByATeammateInBetweenStillMergeThreeWay) {
   ASSERT_EQ(a.run({"init"}).exit_code, 0);
   local_exec(a.wc(), "UPDATE emails SET status = 'sent' WHERE id = 1");
   std::string log = a.dir.file("push.log");
-  // The push is held; its trailing pull is held too, and a teammate changes the subject in between.
-  proxy.arm_once(TcpProxy::Fault::hold, "sqlite_schema WHERE sql IS NOT NULL\"");
-  pid_t pid = spawn_cli({"push"}, {"TURSO_DATABASE_URL=" + a.url}, a.dir.path().string(), log);
-  ASSERT_TRUE(proxy.wait_until_held()) << read_text(log);
-  remote_exec(server.url(), {"UPDATE emails SET subject = 'ONE' WHERE id = 1"});
-  local_exec(a.wc(), "UPDATE emails SET status = 'archived' WHERE id = 1");
-  proxy.release_held();
-  EXPECT_EQ(wait_exit_code(pid), 0) << read_text(log);
+  // The push's trailing pull is held, and a teammate changes the subject in between.
+  int code = run_held(
+      proxy, a, {"push"}, "sqlite_schema WHERE sql IS NOT NULL\"",
+      [&] {
+        remote_exec(server.url(), {"UPDATE emails SET subject = 'ONE' WHERE id = 1"});
+        local_exec(a.wc(), "UPDATE emails SET status = 'archived' WHERE id = 1");
+      },
+      log);
+  EXPECT_EQ(code, 0) << read_text(log);
   EXPECT_EQ(local_rows(a.wc(), "SELECT * FROM emails"), (Rows{{I(1), T("ONE"), T("archived")}}));
   ASSERT_EQ(a.run({"push"}).exit_code, 0);
   EXPECT_EQ(remote_rows(server.url(), "SELECT * FROM emails"), (Rows{{I(1), T("ONE"), T("archived")}}));
