@@ -64,6 +64,10 @@ Result<Database> Database::open(const std::string& path, OpenMode mode, int busy
   }
   sqlite3_extended_result_codes(db.m_db, 1);
   sqlite3_busy_timeout(db.m_db, busy_timeout_ms);
+  // "name" is always an identifier, never a string: otherwise a definition that names a missing column (an
+  // index on a renamed column) is silently accepted as an expression on a string constant.
+  sqlite3_db_config(db.m_db, SQLITE_DBCONFIG_DQS_DDL, 0, nullptr);
+  sqlite3_db_config(db.m_db, SQLITE_DBCONFIG_DQS_DML, 0, nullptr);
   // A file that is not a database only fails on first read: check now so the error names the file.
   rc = sqlite3_exec(db.m_db, "SELECT count(*) FROM sqlite_schema", nullptr, nullptr, nullptr);
   if (rc != SQLITE_OK) return db.last_error("open");

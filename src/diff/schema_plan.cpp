@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <set>
 
@@ -114,9 +115,25 @@ bool appended_column_definitions(const TableMeaning& base, const TableMeaning& t
   if (!parse_table_definition(target_sql, &def)) return false;
   // The Turso server's ALTER TABLE ADD COLUMN drops COLLATE and AUTOINCREMENT from the whole definition: such
   // tables are rebuilt instead, which keeps the definition exactly as written.
-  for (const Token& tok : tokenize_sql(target_sql))
+  // It also writes a foreign key's parent table and columns unquoted (`REFERENCES t1 accounts(id)`), which
+  // breaks the definition when a name needs quotes.
+  auto plain = [](const std::string& name) {
+    if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
+    return std::all_of(name.begin(), name.end(),
+                       [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+  };
+  std::vector<Token> all = tokenize_sql(target_sql);
+  for (size_t i = 0; i < all.size(); ++i) {
+    const Token& tok = all[i];
     if (tok.kind == TokenKind::word && (iequals(tok.text, "COLLATE") || iequals(tok.text, "AUTOINCREMENT")))
       return false;
+    if (tok.kind != TokenKind::word || !iequals(tok.text, "REFERENCES")) continue;
+    for (size_t k = i + 1; k < all.size(); ++k) {  // the parent's name, then its column list if any
+      if (all[k].kind == TokenKind::identifier && !plain(token_name(all[k]))) return false;
+      bool list_follows = k + 1 < all.size() && all[k + 1].text == "(";
+      if ((k == i + 1 && !list_follows) || all[k].text == ")") break;
+    }
+  }
   added->clear();
   for (size_t i = base.columns.size(); i < target.columns.size(); ++i) {
     std::string found;
@@ -283,29 +300,19 @@ class Planner {
                       const TableMeaning&) {
     TableDesc base_desc = TS_TRY(read_table_desc(m_db, k_base_schema, b.name));
     const TableDesc& target = plan.target;
-    auto in_columns = [](const std::vector<ColumnDesc>& cols, const std::string& name) {
-      return std::any_of(cols.begin(), cols.end(),
-                         [&](const ColumnDesc& c) { return iequals(c.name, name); });
-    };
     std::vector<std::string> common;   // target names
     std::vector<std::string> sources;  // the base column each is copied from
     std::vector<std::pair<std::string, std::string>> renamed;
+    std::vector<std::string> origin = column_sources(base_desc.columns, target.columns);
     for (size_t i = 0; i < target.columns.size(); ++i) {
       const ColumnDesc& col = target.columns[i];
-      if (in_columns(base_desc.columns, col.name)) {
-        common.push_back(col.name);
-        sources.push_back(col.name);
+      if (origin[i].empty()) {
+        plan.always_changed[i] = has_volatile_default(column_definition(t.sql, col.name));
         continue;
       }
-      if (i < base_desc.columns.size() && !in_columns(target.columns, base_desc.columns[i].name) &&
-          iequals(base_desc.columns[i].decl_type, col.decl_type)) {
-        common.push_back(col.name);
-        sources.push_back(base_desc.columns[i].name);
-        renamed.emplace_back(base_desc.columns[i].name, col.name);
-        continue;
-      }
-      std::string def = column_definition(t.sql, col.name);
-      plan.always_changed[i] = has_volatile_default(def);
+      common.push_back(col.name);
+      sources.push_back(origin[i]);
+      if (!iequals(origin[i], col.name)) renamed.emplace_back(origin[i], col.name);
     }
     std::vector<std::string> dropped;
     for (const ColumnDesc& c : base_desc.columns)
@@ -701,6 +708,23 @@ Result<TableDesc> read_table_desc(db::Database& db, const std::string& schema, c
     }
   }
   return d;
+}
+
+std::vector<std::string> column_sources(const std::vector<ColumnDesc>& from,
+                                        const std::vector<ColumnDesc>& to) {
+  auto has = [](const std::vector<ColumnDesc>& cols, const std::string& name) {
+    return std::any_of(cols.begin(), cols.end(), [&](const ColumnDesc& c) { return iequals(c.name, name); });
+  };
+  std::vector<std::string> out(to.size());
+  for (size_t i = 0; i < to.size(); ++i) {
+    auto same = std::find_if(from.begin(), from.end(),
+                             [&](const ColumnDesc& c) { return iequals(c.name, to[i].name); });
+    if (same != from.end())
+      out[i] = same->name;
+    else if (i < from.size() && !has(to, from[i].name) && iequals(from[i].decl_type, to[i].decl_type))
+      out[i] = from[i].name;
+  }
+  return out;
 }
 
 Result<SchemaPlan> plan_schema(db::Database& db) {

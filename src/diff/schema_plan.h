@@ -61,6 +61,13 @@ Result<TableMeaning> read_table_meaning(db::Database& db, const std::string& sch
 // The description of `table` in `schema` (columns that hold data, key kind, rowid alias, key collations).
 Result<TableDesc> read_table_desc(db::Database& db, const std::string& schema, const std::string& table);
 
+// For each column of `to`, the column of `from` whose values it continues: the column of the same name
+// (case-insensitively), else the column of `from` at the same position with the same declared type whose name
+// `to` lacks (what ALTER TABLE RENAME COLUMN gives; a dropped and an added column sit at different positions
+// unless the dropped one was the last); "" for a new column.
+std::vector<std::string> column_sources(const std::vector<ColumnDesc>& from,
+                                        const std::vector<ColumnDesc>& to);
+
 // Where the row diff of one target table finds the base rows.
 enum class BaseRows {
   none,           // new table, or a rebuild whose rows cannot be copied: every target row is an insert

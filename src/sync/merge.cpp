@@ -1,9 +1,10 @@
 // The three-way merge of a pull (contract in merge.h, rules for users in docs/conflicts.md).
 //
-// Order inside the one transaction: schema changes of the delta; triggers of the working copy dropped;
-// colliding local rows moved (before any row of theirs lands, so that the foreign-key columns that follow a
-// moved row are only ours); then per table deletes, updates and inserts (deletes first free UNIQUE values);
-// triggers recreated.
+// Order inside the one transaction: the working copy's views and triggers set aside; schema changes of the
+// delta (tables and indexes; views and triggers only decided); colliding local rows moved (before any row of
+// theirs lands, so that the foreign-key columns that follow a moved row are only ours); then per table
+// deletes, updates and inserts (deletes first free UNIQUE values); views and triggers created in their merged
+// versions.
 #include "sync/merge.h"
 
 #include <fmt/format.h>
@@ -40,15 +41,24 @@ bool is_constraint_error(db::Database& db) {
 
 // Statements on one table of the working copy, addressed the way the delta addresses its rows: by rowid for
 // rowid-keyed tables, by the key columns (compared with `=`, so with each column's collation) otherwise.
+// `ours_names` (parallel to the delta's columns) names each column in the working copy: the same name, the
+// name a local RENAME COLUMN gave it, or "" for a column the working copy dropped (never read or written).
 class TableWriter {
  public:
-  TableWriter(db::Database& db, const TableDesc& table) : m_db(db), m_table(table) {
+  TableWriter(db::Database& db, const TableDesc& table, std::vector<std::string> ours_names = {})
+      : m_db(db), m_table(table) {
     m_name = quote_identifier(table.name);
-    for (const ColumnDesc& c : table.columns) m_columns.push_back(quote_identifier(c.name));
+    for (size_t i = 0; i < table.columns.size(); ++i) {
+      const std::string& n = i < ours_names.size() ? ours_names[i] : table.columns[i].name;
+      m_columns.push_back(n.empty() ? std::string() : quote_identifier(n));
+      m_ours_names.push_back(n);
+    }
     m_explicit_rowid = table.keyed_by_rowid() && table.rowid_alias < 0;
   }
 
   const TableDesc& table() const { return m_table; }
+  // Whether the working copy has column `i` of the delta (false: dropped locally).
+  bool present(size_t i) const { return !m_columns[i].empty(); }
 
   // Checks that the working copy has every column the delta writes, as a stored column.
   Status check_columns() {
@@ -61,9 +71,13 @@ class TableWriter {
           ErrorKind::conflict,
           fmt::format("table {}: the remote changed its rows but the working copy no longer has this table",
                       printable(m_table.name)));
-    for (const ColumnDesc& c : m_table.columns) {
+    for (size_t i = 0; i < m_table.columns.size(); ++i) {
+      const ColumnDesc& c = m_table.columns[i];
+      bool key = std::find(m_table.key_columns.begin(), m_table.key_columns.end(), static_cast<int>(i)) !=
+                 m_table.key_columns.end();
+      if (!present(i) && !key) continue;
       auto it = std::find_if(ours.begin(), ours.end(), [&](const auto& o) {
-        return sqlite3_stricmp(o.first.c_str(), c.name.c_str()) == 0;
+        return sqlite3_stricmp(o.first.c_str(), m_ours_names[i].c_str()) == 0;
       });
       if (it == ours.end() || it->second == 2 || it->second == 3)
         return Error(
@@ -81,11 +95,11 @@ class TableWriter {
     return {};
   }
 
-  // The working copy's row with this key, or nullopt.
+  // The working copy's row with this key, or nullopt; a column the working copy dropped reads as NULL.
   Result<std::optional<Row>> read(const std::vector<Value>& key) {
     if (!m_select.handle()) {
       std::string cols;
-      for (const std::string& c : m_columns) cols += (cols.empty() ? "" : ", ") + c;
+      for (const std::string& c : m_columns) cols += (cols.empty() ? "" : ", ") + (c.empty() ? "NULL" : c);
       m_select =
           TS_TRY(m_db.prepare(fmt::format("SELECT {} FROM {} WHERE {}", cols, m_name, key_condition(1))));
     }
@@ -104,6 +118,7 @@ class TableWriter {
       std::string cols = m_explicit_rowid ? m_table.rowid_expr : "";
       std::string params = m_explicit_rowid ? "?" : "";
       for (const std::string& c : m_columns) {
+        if (c.empty()) continue;
         cols += (cols.empty() ? "" : ", ") + c;
         params += params.empty() ? "?" : ", ?";
       }
@@ -112,12 +127,14 @@ class TableWriter {
     TS_TRY_STATUS(m_insert.reset());
     int next = 1;
     if (m_explicit_rowid) TS_TRY_STATUS(m_insert.bind(next++, key.at(0)));
-    for (const Value& v : values) TS_TRY_STATUS(m_insert.bind(next++, v));
+    for (size_t i = 0; i < values.size(); ++i)
+      if (present(i)) TS_TRY_STATUS(m_insert.bind(next++, values[i]));
     return run(m_insert, "insert", key);
   }
 
-  // Writes `values[c]` into every column c of `columns`.
-  Status update(const std::vector<Value>& key, const std::vector<int>& columns, const Row& values) {
+  // Writes `values[c]` into every column c of `columns` that the working copy has.
+  Status update(const std::vector<Value>& key, const std::vector<int>& all_columns, const Row& values) {
+    std::vector<int> columns = only_present(all_columns);
     if (columns.empty()) return {};
     auto it = m_updates.find(columns);
     if (it == m_updates.end()) {
@@ -158,6 +175,7 @@ class TableWriter {
     std::string cols = m_explicit_rowid ? m_table.rowid_expr : "";
     std::string vals = m_explicit_rowid ? sql_literal(key.at(0)) : "";
     for (size_t i = 0; i < m_columns.size(); ++i) {
+      if (!present(i)) continue;
       cols += (cols.empty() ? "" : ", ") + m_columns[i];
       vals += (vals.empty() ? "" : ", ") + sql_literal(values[i]);
     }
@@ -166,7 +184,9 @@ class TableWriter {
   std::string update_sql(const std::vector<Value>& key, const std::vector<int>& columns,
                          const Row& values) const {
     std::string set;
-    for (int c : columns) set += (set.empty() ? "" : ", ") + m_columns[c] + " = " + sql_literal(values[c]);
+    for (int c : only_present(columns))
+      set += (set.empty() ? "" : ", ") + m_columns[c] + " = " + sql_literal(values[c]);
+    if (set.empty()) return "";
     return fmt::format("UPDATE {} SET {} WHERE {};\n", m_name, set, key_literal_condition(key));
   }
   std::string delete_sql(const std::vector<Value>& key) const {
@@ -174,6 +194,13 @@ class TableWriter {
   }
 
  private:
+  std::vector<int> only_present(const std::vector<int>& columns) const {
+    std::vector<int> out;
+    for (int c : columns)
+      if (present(static_cast<size_t>(c))) out.push_back(c);
+    return out;
+  }
+
   std::string key_condition(int first_param) const {
     if (m_table.keyed_by_rowid()) return fmt::format("{} = ?{}", m_table.rowid_expr, first_param);
     std::string out;
@@ -217,9 +244,10 @@ class TableWriter {
 
   db::Database& m_db;
   const TableDesc& m_table;
-  std::string m_name;                  // quoted
-  std::vector<std::string> m_columns;  // quoted
-  bool m_explicit_rowid = false;       // inserts name the rowid (no INTEGER PRIMARY KEY column carries it)
+  std::string m_name;                     // quoted
+  std::vector<std::string> m_columns;     // quoted; "" for a column the working copy dropped
+  std::vector<std::string> m_ours_names;  // unquoted, parallel
+  bool m_explicit_rowid = false;          // inserts name the rowid (no INTEGER PRIMARY KEY column carries it)
   db::Statement m_select, m_insert, m_delete;
   std::map<std::vector<int>, db::Statement> m_updates;  // by the set of columns written
 };
@@ -232,9 +260,12 @@ struct ForeignKey {
   std::optional<std::string> parent_column;  // nullopt: the parent's PRIMARY KEY
 };
 
-struct SavedTrigger {
+// A view or trigger of the working copy, set aside during the merge.
+struct DerivedObject {
+  std::string type;  // "view" or "trigger"
   std::string name;
   std::string sql;
+  bool theirs = false;  // the remote's version (a decision of this merge), not the working copy's
 };
 
 // Turns foreign-key enforcement off for the merge and back on afterwards (it cannot change inside a
@@ -294,12 +325,14 @@ class Merger {
  private:
   // Everything after BEGIN; `tx` rolls back on every path that does not commit.
   Result<MergeReport> apply(db::Transaction& tx) {
+    // Views and triggers hold no rows: they are set aside for the whole merge (a table rebuild re-checks
+    // every view and trigger, and the merge's writes must not fire triggers) and created again at the end.
+    std::vector<DerivedObject> derived = TS_TRY(suspend_derived());
     TS_TRY_STATUS(apply_schema());
-    std::vector<SavedTrigger> triggers;
     if (!m_delta.tables.empty()) {
-      triggers = TS_TRY(drop_triggers());
-      for (const TableChanges& tc : m_delta.tables) {
-        m_writers.push_back(std::make_unique<TableWriter>(m_db, tc.table));
+      TS_TRY_STATUS(map_local_columns());
+      for (size_t i = 0; i < m_delta.tables.size(); ++i) {
+        m_writers.push_back(std::make_unique<TableWriter>(m_db, m_delta.tables[i].table, m_column_maps[i]));
         TS_TRY_STATUS(m_writers.back()->check_columns());
       }
       if (m_options.on_insert_collision == InsertCollision::move_local) TS_TRY_STATUS(move_colliding_rows());
@@ -310,10 +343,7 @@ class Merger {
       m_report.applied = false;
       return std::move(m_report);  // `tx` rolls back everything, schema changes and moves included
     }
-    for (const SavedTrigger& t : triggers) {
-      auto st = m_db.exec(t.sql);
-      if (!st.ok()) return st.error().context(fmt::format("recreate trigger {}", printable(t.name)));
-    }
+    TS_TRY_STATUS(restore_derived(derived));
     m_report.applied = true;
     if (!m_discarded.empty())
       m_report.discarded_sql =
@@ -412,6 +442,12 @@ class Merger {
   // result the working copy already holds.
   Status apply_schema_two_way() {
     for (const SchemaChange& c : m_delta.schema) {
+      if (derived_type(c.object_type)) {
+        if (c.reason != SchemaReason::dependent)
+          set_derived(c.object_type, c.name,
+                      c.new_sql.empty() ? std::nullopt : std::optional<std::string>(c.new_sql));
+        continue;
+      }
       if (TS_TRY(schema_already_applied(c))) continue;
       TS_TRY_STATUS(check_no_local_rows_lost(c));
       for (const std::string& sql : c.statements) {
@@ -490,6 +526,13 @@ class Merger {
     return n;
   }
 
+  // The working copy's meaning of an object, views and triggers as they were before the merge set them aside.
+  Result<std::string> ours_meaning(const std::string& type, const std::string& name) {
+    if (!derived_type(type)) return object_meaning(m_db, type, name);
+    auto it = m_derived_ours.find(object_key(type, name));
+    return it == m_derived_ours.end() ? std::string() : diff::normalize_sql(it->second);
+  }
+
   static std::string describe_object(const SchemaChange& c) {
     if (c.object_type == "pragma") return "PRAGMA user_version";
     return fmt::format("{} {}", c.object_type, printable(c.name));
@@ -510,7 +553,7 @@ class Merger {
       std::string key = object_key(c.object_type, c.name);
       if (decisions.count(key)) continue;
       Decision d;
-      d.ours = TS_TRY(object_meaning(m_db, c.object_type, c.name));
+      d.ours = TS_TRY(ours_meaning(c.object_type, c.name));
       d.base = TS_TRY(object_meaning(*base, c.object_type, c.name));
       d.theirs = TS_TRY(object_meaning(*theirs, c.object_type, c.name));
       if (c.reason == SchemaReason::dependent)
@@ -588,6 +631,13 @@ class Merger {
         if (adopted.insert(key).second) TS_TRY_STATUS(adopt(c, d));
         continue;
       }
+      if (derived_type(c.object_type)) {  // created with the others at the end of the merge
+        if (c.reason != SchemaReason::dependent)
+          set_derived(c.object_type, c.name, TS_TRY(object_sql(*theirs, c.object_type, c.name)));
+        continue;
+      }
+      // An index that the working copy already holds as theirs (recreated with its rebuilt table): done.
+      if (c.object_type == "index" && TS_TRY(object_meaning(m_db, "index", c.name)) == d.theirs) continue;
       TS_TRY_STATUS(check_no_local_rows_lost(c));
       bool rebuilds = c.op == SchemaOp::rebuild_table;
       auto own = rebuilds ? TS_TRY(own_objects_on(c.name, decisions)) : std::vector<OwnObject>{};
@@ -619,8 +669,8 @@ class Merger {
     return {};
   }
 
-  // The working copy's indexes and triggers on `table` that no decision of this merge handles: they are
-  // recreated after the table is rebuilt (DROP TABLE takes them along).
+  // The working copy's indexes on `table` that no decision of this merge handles: they are recreated after
+  // the table is rebuilt (DROP TABLE takes them along; views and triggers are set aside for the whole merge).
   struct OwnObject {
     std::string type, name, sql;
   };
@@ -628,9 +678,8 @@ class Merger {
                                                 const std::map<std::string, Decision>& decisions) {
     std::vector<OwnObject> out;
     auto stmt =
-        TS_TRY(m_db.prepare("SELECT type, name, sql FROM sqlite_schema WHERE type IN ('index', 'trigger') "
-                            "AND tbl_name = ?1 COLLATE "
-                            "NOCASE AND sql IS NOT NULL"));
+        TS_TRY(m_db.prepare("SELECT type, name, sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = "
+                            "?1 COLLATE NOCASE AND sql IS NOT NULL"));
     TS_TRY_STATUS(stmt.bind(1, Value::text(table)));
     while (TS_TRY(stmt.step())) {
       OwnObject o{stmt.column_text(0), stmt.column_text(1), stmt.column_text(2)};
@@ -745,16 +794,19 @@ class Merger {
     }
     auto ours_sql = TS_TRY(object_sql(m_db, c.object_type, c.name));
     auto theirs_sql = TS_TRY(object_sql(*theirs, c.object_type, c.name));
+    if (derived_type(c.object_type)) {
+      auto saved = m_derived_ours.find(object_key(c.object_type, c.name));
+      if (saved != m_derived_ours.end() && !pushed)
+        m_discarded +=
+            fmt::format("-- your {} (replaced by the remote's)\n{};\n", describe_object(c), saved->second);
+      set_derived(c.object_type, c.name, theirs_sql);
+      return {};
+    }
     if (c.object_type != "table") {
       if (ours_sql && !pushed)
         m_discarded +=
             fmt::format("-- your {} (replaced by the remote's)\n{};\n", describe_object(c), *ours_sql);
-      if (ours_sql)
-        TS_TRY_STATUS(exec_schema_statements(c, {fmt::format("DROP {} main.{}",
-                                                             c.object_type == "index"  ? "INDEX"
-                                                             : c.object_type == "view" ? "VIEW"
-                                                                                       : "TRIGGER",
-                                                             quote_identifier(c.name))}));
+      if (ours_sql) TS_TRY_STATUS(exec_schema_statements(c, {"DROP INDEX main." + quote_identifier(c.name)}));
       if (theirs_sql) TS_TRY_STATUS(exec_schema_statements(c, {*theirs_sql}));
       return {};
     }
@@ -784,7 +836,11 @@ class Merger {
     statements.push_back("DROP TABLE main." + quote_identifier(c.name));
     statements.push_back(fmt::format("ALTER TABLE {} RENAME TO {}", tmp, quote_identifier(c.name)));
     TS_TRY_STATUS(exec_schema_statements(c, statements));
-    // Theirs' indexes and triggers on it come from the delta when they changed; the unchanged ones are ours.
+    bool rowids_kept =
+        copy_rowid || (t.rowid_alias >= 0 &&
+                       cols.find(quote_identifier(t.columns[t.rowid_alias].name)) != std::string::npos);
+    TS_TRY_STATUS(fill_from_theirs(*theirs, c.name, o, t, rowids_kept));
+    // Theirs' indexes on it come from the delta when they changed; the unchanged ones are ours.
     for (const OwnObject& obj : own) {
       if (TS_TRY(object_sql(m_db, obj.type, obj.name))) continue;
       if (!m_db.exec(obj.sql).ok() && !pushed)
@@ -813,18 +869,250 @@ class Merger {
     return {};
   }
 
-  Result<std::vector<SavedTrigger>> drop_triggers() {
-    std::vector<SavedTrigger> out;
+  // After ours was rebuilt into theirs' definition of `table`: the columns ours lacked get theirs' values,
+  // matched by key, so that taking theirs' table does not reset them (the next push would send the reset).
+  Status fill_from_theirs(db::Database& theirs, const std::string& table, const db::TableInfo& o,
+                          const db::TableInfo& t, bool rowids_kept) {
+    auto ours_has = [&](const std::string& name) {
+      return std::any_of(o.columns.begin(), o.columns.end(), [&](const db::Column& c) {
+        return sqlite3_stricmp(c.name.c_str(), name.c_str()) == 0;
+      });
+    };
+    std::vector<std::string> missing, key;
+    for (int i : t.stored_columns())
+      if (!ours_has(t.columns[i].name)) missing.push_back(quote_identifier(t.columns[i].name));
+    if (missing.empty()) return {};
+    if (t.without_rowid) {
+      for (int k : t.key_columns) {
+        if (!ours_has(t.columns[k].name)) return {};  // the rows cannot be paired
+        key.push_back(quote_identifier(t.columns[k].name));
+      }
+    } else {
+      if (!rowids_kept || t.rowid_expr.empty()) return {};
+      key.push_back(t.rowid_expr);
+    }
+    std::string select, set, where;
+    for (size_t i = 0; i < key.size(); ++i) select += (i ? ", " : "") + key[i];
+    for (size_t i = 0; i < missing.size(); ++i) {
+      select += ", " + missing[i];
+      set += fmt::format("{}{} = ?{}", i ? ", " : "", missing[i], i + 1);
+    }
+    for (size_t i = 0; i < key.size(); ++i)
+      where += fmt::format("{}{} = ?{}", i ? " AND " : "", key[i], missing.size() + i + 1);
+    auto read = TS_TRY(theirs.prepare(fmt::format("SELECT {} FROM {}", select, quote_identifier(table))));
+    auto write = TS_TRY(
+        m_db.prepare(fmt::format("UPDATE main.{} SET {} WHERE {}", quote_identifier(table), set, where)));
+    while (TS_TRY(read.step())) {
+      TS_TRY_STATUS(write.reset());
+      for (size_t i = 0; i < missing.size(); ++i)
+        TS_TRY_STATUS(write.bind(static_cast<int>(i + 1), read.column(static_cast<int>(key.size() + i))));
+      for (size_t i = 0; i < key.size(); ++i)
+        TS_TRY_STATUS(write.bind(static_cast<int>(missing.size() + i + 1), read.column(static_cast<int>(i))));
+      TS_TRY(write.step());
+    }
+    return {};
+  }
+
+  // --- views and triggers -------------------------------------------------------------------------------
+
+  static bool derived_type(const std::string& type) { return type == "view" || type == "trigger"; }
+
+  // The merged version of a view or trigger: theirs' SQL, or nullopt when the merge drops it.
+  void set_derived(const std::string& type, const std::string& name, std::optional<std::string> sql) {
+    std::string key = object_key(type, name);
+    if (!m_derived_final.count(key)) m_derived_order.push_back({type, name});
+    m_derived_final[key] = std::move(sql);
+  }
+
+  // Drops every view and trigger of the working copy, returning them in schema order.
+  Result<std::vector<DerivedObject>> suspend_derived() {
+    std::vector<DerivedObject> out;
     {
-      auto stmt = TS_TRY(
-          m_db.prepare("SELECT name, sql FROM sqlite_schema WHERE type = 'trigger' AND sql IS NOT NULL"));
-      while (TS_TRY(stmt.step())) out.push_back({stmt.column_text(0), stmt.column_text(1)});
+      auto stmt = TS_TRY(m_db.prepare(
+          "SELECT type, name, sql FROM sqlite_schema WHERE type IN ('view', 'trigger') AND sql IS NOT NULL "
+          "ORDER BY type = 'view', rowid"));  // triggers first: one may be INSTEAD OF a view
+      while (TS_TRY(stmt.step()))
+        out.push_back({stmt.column_text(0), stmt.column_text(1), stmt.column_text(2)});
     }
-    for (const SavedTrigger& t : out) {
-      auto st = m_db.exec("DROP TRIGGER main." + quote_identifier(t.name));
-      if (!st.ok()) return st.error().context(fmt::format("suspend trigger {}", printable(t.name)));
+    for (const DerivedObject& o : out) {
+      m_derived_ours[object_key(o.type, o.name)] = o.sql;
+      auto st = m_db.exec(
+          fmt::format("DROP {} main.{}", o.type == "view" ? "VIEW" : "TRIGGER", quote_identifier(o.name)));
+      if (!st.ok()) return st.error().context(fmt::format("set aside {} {}", o.type, printable(o.name)));
     }
+    std::reverse(out.begin(), out.end());  // views first when creating
     return out;
+  }
+
+  // Creates the merged views and triggers: the working copy's, except those a decision of this merge replaced
+  // or dropped, then the remote's new ones; views first. A view of ours that no longer fits the merged tables
+  // (it names a column the remote renamed or dropped) is a conflict, settled by on_conflict == remote
+  // (theirs' version, if any, taken; ours saved).
+  Status restore_derived(const std::vector<DerivedObject>& saved) {
+    std::vector<DerivedObject> final;
+    std::set<std::string> seen;
+    for (const DerivedObject& o : saved) {
+      std::string key = object_key(o.type, o.name);
+      seen.insert(key);
+      auto it = m_derived_final.find(key);
+      if (it == m_derived_final.end())
+        final.push_back(o);
+      else if (it->second)
+        final.push_back({o.type, o.name, *it->second, true});
+    }
+    for (const auto& [type, name] : m_derived_order) {
+      std::string key = object_key(type, name);
+      const auto& sql = m_derived_final[key];
+      if (!seen.count(key) && sql) final.push_back({type, name, *sql, true});
+    }
+    std::stable_partition(final.begin(), final.end(),
+                          [](const DerivedObject& o) { return o.type == "view"; });
+    for (const DerivedObject& o : final) {
+      Status st = create_derived(o);
+      if (st.ok()) continue;
+      if (o.theirs || st.error().kind() != ErrorKind::sql)
+        return Error(ErrorKind::conflict,
+                     fmt::format("merge into working copy {}: the remote's {} {} cannot be created in the "
+                                 "working copy ({}); nothing was changed. Undo the local schema change it "
+                                 "depends on and pull again",
+                                 m_db.path(), o.type, printable(o.name), st.error().message()));
+      if (!take_theirs())
+        return Error(
+            ErrorKind::conflict,
+            fmt::format("merge into working copy {}: schema conflict; nothing was changed:\n  {} {}: "
+                        "the working copy's version no longer fits the remote's tables ({})\nChange "
+                        "or drop it (or pull with --on-conflict=remote to take the remote's; yours "
+                        "is saved), then pull again",
+                        m_db.path(), o.type, printable(o.name), st.error().message()));
+      m_discarded += fmt::format("-- your {} {} (it no longer fits the remote's tables)\n{};\n", o.type,
+                                 printable(o.name), o.sql);
+      db::Database* theirs = TS_TRY(theirs_db());
+      auto theirs_sql = TS_TRY(object_sql(*theirs, o.type, o.name));
+      if (!theirs_sql) continue;
+      Status again = create_derived({o.type, o.name, *theirs_sql, true});
+      if (!again.ok())
+        return again.error().context(fmt::format("merge into working copy {}: create the remote's {} {}",
+                                                 m_db.path(), o.type, printable(o.name)));
+    }
+    return {};
+  }
+
+  // Creates a view or trigger; a view is also compiled, so that one naming a missing column fails here.
+  Status create_derived(const DerivedObject& o) {
+    TS_TRY_STATUS(m_db.exec(o.sql));
+    if (o.type != "view") return {};
+    auto check = m_db.prepare(fmt::format("SELECT * FROM main.{} LIMIT 0", quote_identifier(o.name)));
+    if (check.ok()) return {};
+    Error e = std::move(check).error();
+    TS_TRY_STATUS(m_db.exec("DROP VIEW main." + quote_identifier(o.name)));
+    return e;
+  }
+
+  // --- columns the working copy renamed or dropped while the remote changed rows -------------------------
+  //
+  // A delta table that no schema change of this merge touches has the base's columns, and the working copy
+  // may have renamed or dropped some of them since. Theirs' values follow a local rename. A column dropped
+  // locally takes theirs' changes of it along (the push drops the column on the remote too), so a remote
+  // update of it, or a remote insert with a value other than NULL or the column's DEFAULT, is a conflict:
+  // on_conflict == remote takes theirs' definition of the table back (ours saved in the discarded-changes
+  // script), local keeps the drop.
+  Status map_local_columns() {
+    m_column_maps.assign(m_delta.tables.size(), {});
+    if (m_options.base_path.empty()) return {};
+    std::vector<std::string> conflicts;
+    for (size_t i = 0; i < m_delta.tables.size(); ++i) {
+      const TableChanges& tc = m_delta.tables[i];
+      const std::string& name = tc.table.name;
+      bool touched = std::any_of(m_delta.schema.begin(), m_delta.schema.end(), [&](const SchemaChange& c) {
+        return c.object_type == "table" && sqlite3_stricmp(c.name.c_str(), name.c_str()) == 0;
+      });
+      db::Database* base = TS_TRY(base_db());
+      if (touched || !TS_TRY(object_sql(m_db, "table", name)) || !TS_TRY(object_sql(*base, "table", name)))
+        continue;
+      TableDesc b = TS_TRY(diff::read_table_desc(*base, "main", name));
+      TableDesc o = TS_TRY(diff::read_table_desc(m_db, "main", name));
+      std::vector<std::string> from = diff::column_sources(b.columns, o.columns);
+      std::vector<std::string> names;
+      std::vector<size_t> dropped;
+      bool identity = true;
+      for (size_t c = 0; c < tc.table.columns.size(); ++c) {
+        const std::string& theirs_name = tc.table.columns[c].name;
+        std::string ours_name;
+        for (size_t j = 0; j < o.columns.size(); ++j)
+          if (sqlite3_stricmp(from[j].c_str(), theirs_name.c_str()) == 0) ours_name = o.columns[j].name;
+        bool in_base = std::any_of(b.columns.begin(), b.columns.end(), [&](const ColumnDesc& col) {
+          return sqlite3_stricmp(col.name.c_str(), theirs_name.c_str()) == 0;
+        });
+        if (ours_name.empty() && !in_base) ours_name = theirs_name;  // unknown here: check_columns says so
+        if (ours_name.empty()) dropped.push_back(c);
+        identity &= sqlite3_stricmp(ours_name.c_str(), theirs_name.c_str()) == 0;
+        names.push_back(std::move(ours_name));
+      }
+      if (identity) continue;
+      std::string changed = dropped.empty() ? "" : TS_TRY(remote_writes_of(tc, b, dropped));
+      if (!changed.empty() && take_theirs()) {
+        SchemaChange c;
+        c.object_type = "table";
+        c.op = SchemaOp::rebuild_table;
+        c.name = name;
+        TS_TRY_STATUS(adopt(c, Decision{}));
+        continue;  // ours now has theirs' columns
+      }
+      if (!changed.empty() && m_options.on_conflict == ConflictPolicy::abort) {
+        std::vector<std::string> cols;
+        for (size_t c : dropped) cols.push_back(tc.table.columns[c].name);
+        conflicts.push_back(
+            fmt::format("table {}: the working copy dropped column(s) {} which the remote "
+                        "changed ({})",
+                        printable(name), join_names(cols), changed));
+      }
+      m_column_maps[i] = std::move(names);
+    }
+    if (conflicts.empty()) return {};
+    std::string list;
+    for (const std::string& line : conflicts) list += "\n  " + line;
+    return Error(
+        ErrorKind::conflict,
+        fmt::format("merge into working copy {}: schema conflict; nothing was changed:{}\nAdd the "
+                    "column(s) back (or undo the drop), or pull with --on-conflict=remote to take the "
+                    "remote's table (yours is saved) or --on-conflict=local to keep the drop, then "
+                    "pull again",
+                    m_db.path(), list));
+  }
+
+  // The delta's rows that write one of `columns` (indexes into the delta's columns): updates that change it,
+  // inserts with a value other than NULL and the base column's DEFAULT. "" when none, else a short list.
+  Result<std::string> remote_writes_of(const TableChanges& tc, const TableDesc& base,
+                                       const std::vector<size_t>& columns) {
+    std::vector<Value> defaults;
+    for (size_t c : columns) {
+      Value d = Value::null();
+      for (const ColumnDesc& col : base.columns) {
+        if (sqlite3_stricmp(col.name.c_str(), tc.table.columns[c].name.c_str()) != 0 || !col.default_sql)
+          continue;
+        auto eval = m_db.prepare("SELECT " + *col.default_sql);
+        if (eval.ok() && TS_TRY(eval->step())) d = eval->column(0);
+      }
+      defaults.push_back(std::move(d));
+    }
+    std::vector<std::string> keys;
+    size_t count = 0;
+    for (const RowChange& r : tc.rows) {
+      bool writes = false;
+      for (size_t k = 0; k < columns.size(); ++k) {
+        size_t c = columns[k];
+        if (r.op == RowOp::insert)
+          writes |= !r.new_values[c].is_null() && r.new_values[c] != defaults[k];
+        else if (r.op == RowOp::update)
+          writes |= r.old_values[c] != r.new_values[c];
+      }
+      if (!writes) continue;
+      if (++count <= 5) keys.push_back(describe_key(r.key));
+    }
+    if (count == 0) return std::string();
+    std::string out = fmt::format("{} row{}: ", count, count == 1 ? "" : "s");
+    for (size_t k = 0; k < keys.size(); ++k) out += (k ? ", " : "") + keys[k];
+    return count > keys.size() ? out + ", …" : out;
   }
 
   // --- moving local rows out of the way of remote inserts
@@ -1035,6 +1323,9 @@ class Merger {
         const RowChange& r = *row;
         if (r.op != op) continue;
         auto ours = TS_TRY(w.read(r.key));
+        if (ours)  // a column the working copy dropped holds what theirs started from: no local edit
+          for (size_t c = 0; c < ours->size(); ++c)
+            if (!w.present(c)) (*ours)[c] = op == RowOp::insert ? r.new_values[c] : r.old_values[c];
         switch (op) {
           case RowOp::remove:
             TS_TRY_STATUS(their_delete(w, r, ours));
@@ -1160,7 +1451,13 @@ class Merger {
   std::map<size_t, int64_t> m_next_key;  // per table index: the last key handed to a moved row
   std::unique_ptr<db::Database> m_theirs;
   std::unique_ptr<db::Database> m_base;
-  std::set<std::string> m_pushed_objects;  // schema_object_key of what the push sent
+  std::set<std::string> m_pushed_objects;             // schema_object_key of what the push sent
+  std::map<std::string, std::string> m_derived_ours;  // views and triggers set aside: key -> ours' SQL
+  // The views and triggers whose merged version is not ours': key -> theirs' SQL (nullopt: dropped), and
+  // the order in which they were decided.
+  std::map<std::string, std::optional<std::string>> m_derived_final;
+  std::vector<std::pair<std::string, std::string>> m_derived_order;
+  std::vector<std::vector<std::string>> m_column_maps;  // per delta table: TableWriter's ours_names
   // Per delta table index: the pushed row change of each key (key_text).
   std::map<size_t, std::map<std::string, const RowChange*>> m_pushed_rows;
 };

@@ -257,7 +257,9 @@ std::vector<std::string> remote_query(const std::string& url, const std::vector<
                                 std::string(TURSO_SYNC_SOURCE_DIR) + "/tests/support/hrana_query.py", url};
   argv.insert(argv.end(), statements.begin(), statements.end());
   CommandResult r = run_command(argv);
-  EXPECT_EQ(r.exit_code, 0) << "remote query failed: " << r.err;
+  std::string sent;
+  for (const std::string& s : statements) sent += "\n  " + s;
+  EXPECT_EQ(r.exit_code, 0) << "remote query failed: " << r.err << "statements:" << sent;
   std::vector<std::string> rows;
   std::istringstream in(r.out);
   for (std::string line; std::getline(in, line);) rows.push_back(line);
