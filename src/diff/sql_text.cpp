@@ -397,6 +397,39 @@ bool parse_table_definition(std::string_view sql, TableDefinition* out) {
   return true;
 }
 
+namespace {
+
+// The declared type of a column definition's tokens (name first), upper-cased: the words up to the first
+// constraint.
+std::string declared_type(const std::vector<Token>& t) {
+  std::string type;
+  for (size_t i = 1; i < t.size(); ++i) {
+    if (t[i].kind != TokenKind::word || is_word(t[i], "CONSTRAINT") || is_word(t[i], "PRIMARY") ||
+        is_word(t[i], "NOT") || is_word(t[i], "NULL") || is_word(t[i], "UNIQUE") || is_word(t[i], "CHECK") ||
+        is_word(t[i], "DEFAULT") || is_word(t[i], "COLLATE") || is_word(t[i], "REFERENCES") ||
+        is_word(t[i], "GENERATED") || is_word(t[i], "AS"))
+      break;
+    for (char c : t[i].text) type += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  return type;
+}
+
+// The Turso server's ADD COLUMN on a table with rows refuses ("type mismatch on DEFAULT") a default whose
+// value does not already have the column's affinity (measured on tursodb 0.6.0: BLOB DEFAULT 1, INTEGER
+// DEFAULT 'x', INTEGER DEFAULT 1.5, REAL DEFAULT 'a'), where SQLite accepts it; such columns are added by a
+// rebuild instead. Affinity as SQLite derives it from the declared type.
+bool default_fits_affinity(const std::string& type, const Token& value) {
+  auto has = [&](const char* part) { return type.find(part) != std::string::npos; };
+  if (has("INT"))
+    return (value.kind == TokenKind::number && value.text.find_first_of(".eE") == std::string::npos) ||
+           is_word(value, "TRUE") || is_word(value, "FALSE");
+  if (type.empty() || has("CHAR") || has("CLOB") || has("TEXT")) return true;
+  if (has("BLOB")) return false;
+  return value.kind == TokenKind::number;  // REAL and NUMERIC
+}
+
+}  // namespace
+
 bool can_add_column(std::string_view def) {
   auto t = tokenize_sql(def);
   if (t.empty()) return false;
@@ -420,6 +453,7 @@ bool can_add_column(std::string_view def) {
       if (!literal) return false;
       has_default = true;
       default_is_null = is_word(value, "NULL");
+      if (!default_is_null && !default_fits_affinity(declared_type(t), value)) return false;
     }
   }
   if (not_null && (!has_default || default_is_null)) return false;

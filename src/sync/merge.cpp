@@ -41,13 +41,15 @@ bool is_constraint_error(db::Database& db) {
 
 // Statements on one table of the working copy, addressed the way the delta addresses its rows: by rowid for
 // rowid-keyed tables, by the key columns (compared with `=`, so with each column's collation) otherwise.
-// `ours_names` (parallel to the delta's columns) names each column in the working copy: the same name, the
-// name a local RENAME COLUMN gave it, or "" for a column the working copy dropped (never read or written).
+// `ours_table` is the table's name in the working copy ("" = the delta's; a local RENAME TO gives another);
+// `ours_names` (parallel to the delta's columns) names each column there: the same name, the name a local
+// RENAME COLUMN gave it, or "" for a column the working copy dropped (never read or written).
 class TableWriter {
  public:
-  TableWriter(db::Database& db, const TableDesc& table, std::vector<std::string> ours_names = {})
-      : m_db(db), m_table(table) {
-    m_name = quote_identifier(table.name);
+  TableWriter(db::Database& db, const TableDesc& table, std::string ours_table = {},
+              std::vector<std::string> ours_names = {})
+      : m_db(db), m_table(table), m_ours_table(ours_table.empty() ? table.name : std::move(ours_table)) {
+    m_name = quote_identifier(m_ours_table);
     for (size_t i = 0; i < table.columns.size(); ++i) {
       const std::string& n = i < ours_names.size() ? ours_names[i] : table.columns[i].name;
       m_columns.push_back(n.empty() ? std::string() : quote_identifier(n));
@@ -63,7 +65,7 @@ class TableWriter {
   // Checks that the working copy has every column the delta writes, as a stored column.
   Status check_columns() {
     auto stmt = TS_TRY(m_db.prepare("SELECT name, hidden FROM pragma_table_xinfo(?1)"));
-    TS_TRY_STATUS(stmt.bind(1, Value::text(m_table.name)));
+    TS_TRY_STATUS(stmt.bind(1, Value::text(m_ours_table)));
     std::vector<std::pair<std::string, int64_t>> ours;
     while (TS_TRY(stmt.step())) ours.emplace_back(stmt.column_text(0), stmt.column_int64(1));
     if (ours.empty())
@@ -244,7 +246,8 @@ class TableWriter {
 
   db::Database& m_db;
   const TableDesc& m_table;
-  std::string m_name;                     // quoted
+  std::string m_ours_table;
+  std::string m_name;                     // quoted m_ours_table
   std::vector<std::string> m_columns;     // quoted; "" for a column the working copy dropped
   std::vector<std::string> m_ours_names;  // unquoted, parallel
   bool m_explicit_rowid = false;          // inserts name the rowid (no INTEGER PRIMARY KEY column carries it)
@@ -332,8 +335,9 @@ class Merger {
     if (!m_delta.tables.empty()) {
       TS_TRY_STATUS(map_local_columns());
       for (size_t i = 0; i < m_delta.tables.size(); ++i) {
-        m_writers.push_back(std::make_unique<TableWriter>(m_db, m_delta.tables[i].table, m_column_maps[i]));
-        TS_TRY_STATUS(m_writers.back()->check_columns());
+        m_writers.push_back(std::make_unique<TableWriter>(m_db, m_delta.tables[i].table,
+                                                          m_ours_tables[i].value_or(""), m_column_maps[i]));
+        if (!skipped(i)) TS_TRY_STATUS(m_writers.back()->check_columns());
       }
       if (m_options.on_insert_collision == InsertCollision::move_local) TS_TRY_STATUS(move_colliding_rows());
       for (size_t i = 0; i < m_delta.tables.size(); ++i) TS_TRY_STATUS(merge_table(i));
@@ -969,6 +973,8 @@ class Merger {
                           [](const DerivedObject& o) { return o.type == "view"; });
     for (const DerivedObject& o : final) {
       Status st = create_derived(o);
+      if (!st.ok() && o.theirs && take_theirs() && TS_TRY(undo_local_renames_for(o.sql)))
+        st = create_derived(o);
       if (st.ok()) continue;
       if (o.theirs || st.error().kind() != ErrorKind::sql)
         return Error(ErrorKind::conflict,
@@ -997,6 +1003,29 @@ class Merger {
     return {};
   }
 
+  // Taking theirs' view or trigger that names a table the working copy renamed: the table gets its name back
+  // (the rename is saved in the discarded-changes script). Whether any was renamed back.
+  Result<bool> undo_local_renames_for(const std::string& sql) {
+    db::Database* base = TS_TRY(base_db());
+    bool any = false;
+    auto stmt =
+        TS_TRY(base->prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND sql IS NOT NULL"));
+    while (TS_TRY(stmt.step())) {
+      std::string table = stmt.column_text(0);
+      if (!diff::refers_to(sql, table)) continue;
+      std::string renamed = TS_TRY(local_rename_of(table));
+      if (renamed.empty()) continue;
+      TS_TRY_STATUS(m_db.exec(fmt::format("ALTER TABLE main.{} RENAME TO {}", quote_identifier(renamed),
+                                          quote_identifier(table))));
+      m_discarded += fmt::format(
+          "-- your rename of table {} (the remote's objects use its old name)\nALTER "
+          "TABLE {} RENAME TO {};\n",
+          printable(table), quote_identifier(table), quote_identifier(renamed));
+      any = true;
+    }
+    return any;
+  }
+
   // Creates a view or trigger; a view is also compiled, so that one naming a missing column fails here.
   Status create_derived(const DerivedObject& o) {
     TS_TRY_STATUS(m_db.exec(o.sql));
@@ -1016,8 +1045,13 @@ class Merger {
   // update of it, or a remote insert with a value other than NULL or the column's DEFAULT, is a conflict:
   // on_conflict == remote takes theirs' definition of the table back (ours saved in the discarded-changes
   // script), local keeps the drop.
+  //
+  // Likewise a table the working copy renamed (RENAME TO: a table of ours that the base lacks, with the
+  // base table's meaning) receives theirs' rows under its new name; one it dropped makes theirs' inserts and
+  // updates of it a conflict (remote: the table is taken back with theirs' rows; local: they are ignored).
   Status map_local_columns() {
     m_column_maps.assign(m_delta.tables.size(), {});
+    m_ours_tables.assign(m_delta.tables.size(), std::nullopt);
     if (m_options.base_path.empty()) return {};
     std::vector<std::string> conflicts;
     for (size_t i = 0; i < m_delta.tables.size(); ++i) {
@@ -1027,8 +1061,11 @@ class Merger {
         return c.object_type == "table" && sqlite3_stricmp(c.name.c_str(), name.c_str()) == 0;
       });
       db::Database* base = TS_TRY(base_db());
-      if (touched || !TS_TRY(object_sql(m_db, "table", name)) || !TS_TRY(object_sql(*base, "table", name)))
+      if (touched || !TS_TRY(object_sql(*base, "table", name))) continue;
+      if (!TS_TRY(object_sql(m_db, "table", name))) {
+        TS_TRY_STATUS(map_missing_table(i, conflicts));
         continue;
+      }
       TableDesc b = TS_TRY(diff::read_table_desc(*base, "main", name));
       TableDesc o = TS_TRY(diff::read_table_desc(m_db, "main", name));
       std::vector<std::string> from = diff::column_sources(b.columns, o.columns);
@@ -1078,6 +1115,63 @@ class Merger {
                     "remote's table (yours is saved) or --on-conflict=local to keep the drop, then "
                     "pull again",
                     m_db.path(), list));
+  }
+
+  // The working copy's new name for the base's `table` when a local RENAME TO changed it (the one table of
+  // ours that the base lacks with the same meaning), else "".
+  Result<std::string> local_rename_of(const std::string& table) {
+    db::Database* base = TS_TRY(base_db());
+    if (!TS_TRY(object_sql(*base, "table", table)) || TS_TRY(object_sql(m_db, "table", table)))
+      return std::string();
+    std::string meaning = TS_TRY(diff::read_table_meaning(*base, "main", table)).text();
+    std::vector<std::string> candidates;
+    auto stmt =
+        TS_TRY(m_db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND sql IS NOT NULL"));
+    while (TS_TRY(stmt.step())) {
+      std::string n = stmt.column_text(0);
+      if (TS_TRY(object_sql(*base, "table", n))) continue;
+      if (TS_TRY(diff::read_table_meaning(m_db, "main", n)).text() == meaning) candidates.push_back(n);
+    }
+    return candidates.size() == 1 ? candidates[0] : std::string();
+  }
+
+  // A delta table of the base that the working copy no longer has under that name (see map_local_columns).
+  Status map_missing_table(size_t i, std::vector<std::string>& conflicts) {
+    const TableChanges& tc = m_delta.tables[i];
+    std::string renamed = TS_TRY(local_rename_of(tc.table.name));
+    if (!renamed.empty()) {
+      m_ours_tables[i] = renamed;
+      return {};
+    }
+    size_t count = 0;
+    std::vector<std::string> keys;
+    for (const RowChange& r : tc.rows) {
+      if (r.op == RowOp::remove) continue;
+      if (++count <= 5) keys.push_back(describe_key(r.key));
+    }
+    if (count > 0 && take_theirs()) {
+      SchemaChange c;
+      c.object_type = "table";
+      c.op = SchemaOp::create_table;
+      c.name = tc.table.name;
+      m_discarded += fmt::format("-- you dropped table {}; the remote's is taken back\nDROP TABLE {};\n",
+                                 printable(c.name), quote_identifier(c.name));
+      return adopt(c, Decision{});
+    }
+    m_ours_tables[i] = "";  // skipped: only deletes of it, or kept dropped (local), or a conflict below
+    if (count == 0 || m_options.on_conflict == ConflictPolicy::local) return {};
+    std::string list;
+    for (size_t k = 0; k < keys.size(); ++k) list += (k ? ", " : "") + keys[k];
+    conflicts.push_back(fmt::format(
+        "table {}: the working copy dropped it, and the remote changed its rows "
+        "({} row{}: {}{})",
+        printable(tc.table.name), count, count == 1 ? "" : "s", list, count > keys.size() ? ", …" : ""));
+    return {};
+  }
+
+  // Whether the rows of delta table `i` are left out (a table the working copy dropped).
+  bool skipped(size_t i) const {
+    return i < m_ours_tables.size() && m_ours_tables[i] && m_ours_tables[i]->empty();
   }
 
   // The delta's rows that write one of `columns` (indexes into the delta's columns): updates that change it,
@@ -1229,7 +1323,7 @@ class Merger {
   Status move_colliding_rows() {
     std::set<size_t> pending;
     for (size_t i = 0; i < m_delta.tables.size(); ++i)
-      if (m_delta.tables[i].table.keyed_by_rowid()) pending.insert(i);
+      if (m_delta.tables[i].table.keyed_by_rowid() && !m_ours_tables[i]) pending.insert(i);
     while (!pending.empty()) {
       std::set<std::string> touched;
       for (size_t i : pending) {
@@ -1249,7 +1343,7 @@ class Merger {
       pending.clear();
       for (size_t i = 0; i < m_delta.tables.size(); ++i) {
         const TableDesc& t = m_delta.tables[i].table;
-        if (!t.keyed_by_rowid()) continue;
+        if (!t.keyed_by_rowid() || m_ours_tables[i]) continue;  // renamed or dropped here: not moved
         for (const std::string& name : touched)
           if (sqlite3_stricmp(name.c_str(), t.name.c_str()) == 0) pending.insert(i);
       }
@@ -1299,6 +1393,7 @@ class Merger {
   }
 
   Status merge_table(size_t index) {
+    if (skipped(index)) return {};
     const TableChanges& tc = m_delta.tables[index];
     TableWriter& w = *m_writers[index];
     std::vector<RowChange> rebased;  // the rows this copy pushed, rebased on the pushed values
@@ -1458,6 +1553,9 @@ class Merger {
   std::map<std::string, std::optional<std::string>> m_derived_final;
   std::vector<std::pair<std::string, std::string>> m_derived_order;
   std::vector<std::vector<std::string>> m_column_maps;  // per delta table: TableWriter's ours_names
+  // Per delta table: its name in the working copy when a local RENAME TO changed it, "" when the working
+  // copy dropped it (its rows are skipped), nullopt otherwise.
+  std::vector<std::optional<std::string>> m_ours_tables;
   // Per delta table index: the pushed row change of each key (key_text).
   std::map<size_t, std::map<std::string, const RowChange*>> m_pushed_rows;
 };
