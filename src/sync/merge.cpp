@@ -402,6 +402,11 @@ class Merger {
       m_base = std::make_unique<db::Database>(std::move(opened).value());
     }
     if (TS_TRY(same_rows(c.name))) return {};
+    if (take_theirs()) {
+      m_discarded +=
+          TS_TRY(dump_table_sql(m_db, c.name, c.op == SchemaOp::drop_table ? "dropped" : "rebuilt"));
+      return {};
+    }
     return Error(
         ErrorKind::conflict,
         fmt::format("merge into working copy {}: the remote {} table {}{}, but the working copy has local "
@@ -940,6 +945,9 @@ class Merger {
     }
     for (const DerivedObject& o : out) {
       m_derived_ours[object_key(o.type, o.name)] = o.sql;
+      // A view that the application's own changes already broke is not the merge's to judge.
+      if (o.type == "view" && !m_db.prepare(view_check_sql(o.name)).ok())
+        m_broken_views.insert(object_key(o.type, o.name));
       auto st = m_db.exec(
           fmt::format("DROP {} main.{}", o.type == "view" ? "VIEW" : "TRIGGER", quote_identifier(o.name)));
       if (!st.ok()) return st.error().context(fmt::format("set aside {} {}", o.type, printable(o.name)));
@@ -1027,10 +1035,14 @@ class Merger {
   }
 
   // Creates a view or trigger; a view is also compiled, so that one naming a missing column fails here.
+  static std::string view_check_sql(const std::string& view) {
+    return fmt::format("SELECT * FROM main.{} LIMIT 0", quote_identifier(view));
+  }
+
   Status create_derived(const DerivedObject& o) {
     TS_TRY_STATUS(m_db.exec(o.sql));
-    if (o.type != "view") return {};
-    auto check = m_db.prepare(fmt::format("SELECT * FROM main.{} LIMIT 0", quote_identifier(o.name)));
+    if (o.type != "view" || m_broken_views.count(object_key(o.type, o.name))) return {};
+    auto check = m_db.prepare(view_check_sql(o.name));
     if (check.ok()) return {};
     Error e = std::move(check).error();
     TS_TRY_STATUS(m_db.exec("DROP VIEW main." + quote_identifier(o.name)));
@@ -1548,6 +1560,7 @@ class Merger {
   std::unique_ptr<db::Database> m_base;
   std::set<std::string> m_pushed_objects;             // schema_object_key of what the push sent
   std::map<std::string, std::string> m_derived_ours;  // views and triggers set aside: key -> ours' SQL
+  std::set<std::string> m_broken_views;               // those already failing to compile before the merge
   // The views and triggers whose merged version is not ours': key -> theirs' SQL (nullopt: dropped), and
   // the order in which they were decided.
   std::map<std::string, std::optional<std::string>> m_derived_final;

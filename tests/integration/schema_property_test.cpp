@@ -2,16 +2,17 @@
 // order against a real local server, converge. Each step one copy runs a migration from a catalog (ADD COLUMN
 // with and without DEFAULT / NOT NULL DEFAULT / COLLATE / REFERENCES, RENAME COLUMN, DROP COLUMN, RENAME
 // TABLE, a table rebuild that changes a type or adds a CHECK, CREATE/DROP INDEX, VIEW, TRIGGER, TABLE,
-// `PRAGMA user_version` bumps; names in mixed case and with quote characters) or edits rows (inserts, updates,
-// deletes with REALs, NULLs, BLOBs, unicode text), then runs sync, pull, push or nothing. A command that exits
-// 3 (a reported conflict) is settled with `pull --on-conflict=remote` then `push`; a settled pull conflict
-// must leave a discarded-changes file.
+// `PRAGMA user_version` bumps; names in mixed case and with quote characters) or edits rows (inserts,
+// updates, deletes with REALs, NULLs, BLOBs, unicode text), then runs sync, pull, push or nothing. A command
+// that exits 3 (a reported conflict) is settled with `pull --on-conflict=remote` then `push`; a settled pull
+// conflict must leave a discarded-changes file.
 //
 // At the end, after syncing both copies until a round changes nothing: both working copies, both replicas and
-// the remote hold the same schema by meaning (pragma_table_xinfo per table, lower-cased names; index names and
-// columns; view and trigger names; user_version) and the same rows; no row is doubled; every insert and every
-// column update is in the end state unless a later step legitimately removed it (a delete, a later update of
-// the same column, a drop of its column or table), or else it is recorded in a discarded-changes file.
+// the remote hold the same schema by meaning (pragma_table_xinfo per table, lower-cased names; index names
+// and columns; view and trigger names; user_version) and the same rows; no row is doubled; every insert and
+// every column update is in the end state unless a later step legitimately removed it (a delete, a later
+// update of the same column, a drop of its column or table), or else it is recorded in a discarded-changes
+// file.
 //
 // Names carry a stable logical id ("t3 it's", "C12_Mixed", "c12_r40"): renames keep the prefix, so an edit
 // can be followed through renames. Every table has `id INTEGER PRIMARY KEY` and `uid TEXT NOT NULL` (the
@@ -38,7 +39,8 @@
 namespace turso_sync::testing {
 namespace {
 
-// --- SQL text ---------------------------------------------------------------------------------------------------
+// --- SQL text
+// ---------------------------------------------------------------------------------------------------
 
 // TURSO_SYNC_SCHEMA_PLAIN_NAMES: lower-case names, written without quotes.
 bool plain_names() {
@@ -168,10 +170,12 @@ std::optional<Rows> try_local_rows(const std::string& path, const std::string& s
 // Runs a script on a local file the way an application's migration would: one transaction, foreign keys off,
 // stopping at the first error (which rolls everything back). Returns the sqlite3 shell's result.
 CommandResult try_local_script(const std::string& path, const std::string& sql) {
-  return run_command({"sqlite3", "-bail", path}, {}, "", "PRAGMA foreign_keys=OFF;\nBEGIN;\n" + sql + "\nCOMMIT;\n");
+  return run_command({"sqlite3", "-bail", path}, {}, "",
+                     "PRAGMA foreign_keys=OFF;\nBEGIN;\n" + sql + "\nCOMMIT;\n");
 }
 
-// --- a database's schema, read the same way from every side ------------------------------------------------------
+// --- a database's schema, read the same way from every side
+// ------------------------------------------------------
 
 struct Column {
   std::string name, type;
@@ -187,7 +191,7 @@ struct Object {
   std::string type, name, tbl_name, sql;
 };
 struct Schema {
-  std::vector<Table> tables;  // user tables carrying a logical id (not `log`)
+  std::vector<Table> tables;   // user tables carrying a logical id (not `log`)
   std::vector<Object> others;  // indexes (named), views, triggers
   int64_t user_version = 0;
   const Table* table_by_lid(int lid) const {
@@ -219,11 +223,14 @@ std::optional<Schema> read_local_schema(const std::string& path) {
     t.sql = o.sql;
     t.lid = lid_of(o.name, 't');
     if (t.lid < 0) continue;
-    auto cols = try_local_rows(path, "SELECT name, type, \"notnull\", dflt_value IS NOT NULL, pk FROM "
-                                     "pragma_table_xinfo(" + sq(t.name) + ") ORDER BY cid");
+    auto cols = try_local_rows(path,
+                               "SELECT name, type, \"notnull\", dflt_value IS NOT NULL, pk FROM "
+                               "pragma_table_xinfo(" +
+                                   sq(t.name) + ") ORDER BY cid");
     auto uniq = try_local_rows(path, "SELECT ii.name FROM pragma_index_list(" + sq(t.name) +
                                          ") AS il, pragma_index_info(il.name) AS ii WHERE il.\"unique\" = 1");
-    auto fks = try_local_rows(path, "SELECT \"from\", \"table\" FROM pragma_foreign_key_list(" + sq(t.name) + ")");
+    auto fks =
+        try_local_rows(path, "SELECT \"from\", \"table\" FROM pragma_foreign_key_list(" + sq(t.name) + ")");
     if (!cols || !uniq || !fks) return std::nullopt;
     for (const auto& c : *cols) {
       Column col;
@@ -243,22 +250,42 @@ std::optional<Schema> read_local_schema(const std::string& path) {
   return s;
 }
 
+// `table`'s columns: lower(name), upper(type), notnull, dflt_value, pk, hidden. Through PRAGMA table_xinfo:
+// the server's pragma_table_xinfo() function fails on names holding '"'.
+template <typename Query>
+Rows table_columns(Query query, const std::string& table) {
+  Rows out;
+  for (auto row : query("PRAGMA table_xinfo(" + qi(table) + ")")) {
+    row.erase(row.begin());  // cid
+    if (row[0].type() == ValueType::text) row[0] = Value::text(lower(row[0].as_bytes()));
+    if (row[1].type() == ValueType::text) {
+      std::string t = row[1].as_bytes();
+      for (char& c : t)
+        if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+      row[1] = Value::text(t);
+    }
+    out.push_back(std::move(row));
+  }
+  return out;
+}
+
 // The schema by meaning, as one text, from any side: `query` runs SQL there.
 template <typename Query>
 std::string schema_meaning(Query query) {
   std::ostringstream out;
   out << "user_version " << canon_rows(query("PRAGMA user_version"));
   Rows objects = query(
-      "SELECT type, lower(name), lower(tbl_name) FROM sqlite_schema WHERE name NOT LIKE 'sqlite%' AND name NOT "
+      "SELECT type, lower(name), lower(tbl_name) FROM sqlite_schema WHERE name NOT LIKE 'sqlite%' AND name "
+      "NOT "
       "LIKE 'turso%' AND name NOT LIKE 'libsql%' AND name NOT LIKE '_litestream%' ORDER BY 1, 2");
   for (const auto& o : objects) {
     out << o[0].as_bytes() << " " << sq(o[1].as_bytes()) << " on " << sq(o[2].as_bytes()) << "\n";
     if (o[0].as_bytes() == "table")
-      out << canon_rows(query("SELECT lower(name), upper(type), \"notnull\", dflt_value, pk, hidden FROM "
-                              "pragma_table_xinfo(" + sq(o[1].as_bytes()) + ") ORDER BY cid"));
+      out << canon_rows(table_columns(query, o[1].as_bytes()));
     else if (o[0].as_bytes() == "view")  // a view whose table was renamed under it fails here
       out << "rows " << canon_rows(query("SELECT count(*) FROM " + qi(o[1].as_bytes())));
-    else if (o[0].as_bytes() == "index")  // by its SQL (the server's pragma_index_info fails on names with '"')
+    else if (o[0].as_bytes() ==
+             "index")  // by its SQL (the server's pragma_index_info fails on names with '"')
       for (const auto& row : query("SELECT sql FROM sqlite_schema WHERE type = 'index' AND lower(name) = " +
                                    sq(o[1].as_bytes())))
         if (row[0].type() == ValueType::text) {
@@ -310,12 +337,13 @@ std::string line_diff(const std::string& a, const std::string& b) {
   return out.size() > 4000 ? out.substr(0, 4000) + "...\n" : out;
 }
 
-// --- the model of what was done ----------------------------------------------------------------------------------
+// --- the model of what was done
+// ----------------------------------------------------------------------------------
 
 struct Event {
   enum Kind { insert, update, remove, drop_column, drop_table } kind;
   int step = 0;
-  int table = -1;  // logical id
+  int table = -1;   // logical id
   int column = -1;  // logical id (update, drop_column)
   std::string uid, token;
 };
@@ -410,8 +438,8 @@ class SchemaCase {
         return sql_real(reals[pick(7)]);
       }
       case 2: {
-        static const std::vector<std::string> pool = {"héllo ✓", "it's", "quote \"x\"", "日本語", "", "Urgent",
-                                                      "semi; colon", "tab\tnew\nline"};
+        static const std::vector<std::string> pool = {"héllo ✓", "it's",   "quote \"x\"", "日本語",
+                                                      "",        "Urgent", "semi; colon", "tab\tnew\nline"};
         return sq(any(pool) + " " + std::to_string(pick(100)));
       }
       case 3:
@@ -431,7 +459,9 @@ class SchemaCase {
     if ((parent == 1 || parent == 2) && chance(0.6)) return std::to_string(1 + pick(3));
     return "NULL";
   }
-  static bool editable(const Column& c) { return !c.pk && lower(c.name) != "uid" && lid_of(c.name, 'c') >= 0; }
+  static bool editable(const Column& c) {
+    return !c.pk && lower(c.name) != "uid" && lid_of(c.name, 'c') >= 0;
+  }
 
   void setup() {
     // Seed names: mixed case and quote characters, unless TURSO_SYNC_SCHEMA_PLAIN_NAMES is set (to tell a
@@ -442,10 +472,10 @@ class SchemaCase {
                       c9 = name("c9 \"q\"", "c9");
     remote_exec(
         m_server.url(),
-        {"PRAGMA user_version = 1",
-         "CREATE TABLE log (id INTEGER PRIMARY KEY, what TEXT)",
+        {"PRAGMA user_version = 1", "CREATE TABLE log (id INTEGER PRIMARY KEY, what TEXT)",
          "CREATE TABLE " + t1 + " (id INTEGER PRIMARY KEY AUTOINCREMENT, uid TEXT NOT NULL, " + c1 +
-             " TEXT UNIQUE COLLATE NOCASE, " + c2 + " TEXT COLLATE NOCASE, c3 REAL CHECK (c3 IS NOT 'forbidden'))",
+             " TEXT UNIQUE COLLATE NOCASE, " + c2 +
+             " TEXT COLLATE NOCASE, c3 REAL CHECK (c3 IS NOT 'forbidden'))",
          "CREATE TABLE " + t2 + " (id INTEGER PRIMARY KEY, uid TEXT NOT NULL, c4 INTEGER REFERENCES " + t1 +
              "(id), " + c5 + " TEXT, c6 BLOB, c7 REAL DEFAULT 0.5)",
          "CREATE TABLE " + t3 + " (id INTEGER PRIMARY KEY, uid TEXT NOT NULL, c8 INTEGER, " + c9 +
@@ -463,13 +493,13 @@ class SchemaCase {
              "'seed-i3', NULL, 'it''s', x'', NULL)",
          "INSERT INTO " + t3 + " VALUES (1, 'seed-n1', 1, 'q', 7), (2, 'seed-n2', NULL, 'r', x'01')"});
     for (const auto& [lid, uid] : std::vector<std::pair<int, std::string>>{{1, "seed-a1"},
-                                                                         {1, "seed-a2"},
-                                                                         {1, "seed-a3"},
-                                                                         {2, "seed-i1"},
-                                                                         {2, "seed-i2"},
-                                                                         {2, "seed-i3"},
-                                                                         {3, "seed-n1"},
-                                                                         {3, "seed-n2"}})
+                                                                           {1, "seed-a2"},
+                                                                           {1, "seed-a3"},
+                                                                           {2, "seed-i1"},
+                                                                           {2, "seed-i2"},
+                                                                           {2, "seed-i3"},
+                                                                           {3, "seed-n1"},
+                                                                           {3, "seed-n2"}})
       m_events.push_back({Event::insert, -1, lid, -1, uid, ""});
     m_counter = 20;  // logical ids and tokens above the seed's
     for (int p = 0; p < 2; ++p) {
@@ -515,7 +545,8 @@ class SchemaCase {
     ASSERT_EQ(pushed.exit_code, 0) << "push after settling:\n" << pushed.out << pushed.err;
   }
 
-  // --- migrations -------------------------------------------------------------------------------------------------
+  // --- migrations
+  // -------------------------------------------------------------------------------------------------
 
   void migrate(int p, const Schema& s) {
     for (int attempt = 0; attempt < 8; ++attempt) {
@@ -596,16 +627,15 @@ class SchemaCase {
       case 7: {  // CREATE INDEX
         const Column* c = editable_column(t);
         std::string name = decorate('i', ++m_counter);
-        if (!c || chance(0.25))
-          return "CREATE UNIQUE INDEX " + qi(name) + " ON " + qi(t.name) + " (uid);";
+        if (!c || chance(0.25)) return "CREATE UNIQUE INDEX " + qi(name) + " ON " + qi(t.name) + " (uid);";
         return "CREATE INDEX " + qi(name) + " ON " + qi(t.name) + " (" + qi(c->name) + ");";
       }
       case 8:
         return drop_object_sql(s, "index", "DROP INDEX ");
       case 9: {  // CREATE VIEW
         const Column* c = editable_column(t);
-        return "CREATE VIEW " + qi(decorate('v', ++m_counter)) + " AS SELECT uid" + (c ? ", " + qi(c->name) : "") +
-               " FROM " + qi(t.name) + ";";
+        return "CREATE VIEW " + qi(decorate('v', ++m_counter)) + " AS SELECT uid" +
+               (c ? ", " + qi(c->name) : "") + " FROM " + qi(t.name) + ";";
       }
       case 10:
         return drop_object_sql(s, "view", "DROP VIEW ");
@@ -640,7 +670,8 @@ class SchemaCase {
 
   std::string create_table_sql(const Schema& s) {
     int lid = ++m_counter;
-    std::string c1 = decorate('c', ++m_counter), c2 = decorate('c', ++m_counter), c3 = decorate('c', ++m_counter);
+    std::string c1 = decorate('c', ++m_counter), c2 = decorate('c', ++m_counter),
+                c3 = decorate('c', ++m_counter);
     std::string sql = "CREATE TABLE " + qi(decorate('t', lid)) + " (id INTEGER PRIMARY KEY" +
                       (chance(0.5) ? " AUTOINCREMENT" : "") + ", uid TEXT NOT NULL, " + qi(c1) +
                       " TEXT COLLATE NOCASE, " + qi(c2) + " INTEGER";
@@ -653,7 +684,8 @@ class SchemaCase {
   }
 
   // SQLite's table-rebuild procedure: a new definition (a CHECK added, or a column's type changed), the rows
-  // copied, the old table dropped, the new one renamed; indexes, views and triggers dropped and created again.
+  // copied, the old table dropped, the new one renamed; indexes, views and triggers dropped and created
+  // again.
   std::string rebuild_sql(const Schema& s, const Table& t) {
     std::string def = t.sql;
     bool changed = false;
@@ -683,7 +715,8 @@ class SchemaCase {
     for (const Object& o : s.others) {
       bool on_table = o.type == "index" && lower(o.tbl_name) == lower(t.name);
       if (o.type == "view" || o.type == "trigger" || on_table) {
-        if (o.type != "index") sql += "DROP " + std::string(o.type == "view" ? "VIEW " : "TRIGGER ") + qi(o.name) + ";\n";
+        if (o.type != "index")
+          sql += "DROP " + std::string(o.type == "view" ? "VIEW " : "TRIGGER ") + qi(o.name) + ";\n";
         again.push_back(o.sql + ";");
       }
     }
@@ -696,7 +729,8 @@ class SchemaCase {
     return sql;
   }
 
-  // --- row edits --------------------------------------------------------------------------------------------------
+  // --- row edits
+  // --------------------------------------------------------------------------------------------------
 
   void edit(int p, const Schema& s) {
     if (s.tables.empty()) return;
@@ -707,11 +741,12 @@ class SchemaCase {
       const Table& t = any(s.tables);
       auto ids = try_local_rows(wc(p), "SELECT id, uid FROM " + qi(t.name) + " ORDER BY id");
       ASSERT_TRUE(ids) << "cannot read " << t.name;
-      ids->erase(std::remove_if(ids->begin(), ids->end(),
-                                [&](const std::vector<Value>& row) {
-                                  return deleted.count(t.name + "\x1f" + std::to_string(row[0].as_integer())) != 0;
-                                }),
-                 ids->end());
+      ids->erase(
+          std::remove_if(ids->begin(), ids->end(),
+                         [&](const std::vector<Value>& row) {
+                           return deleted.count(t.name + "\x1f" + std::to_string(row[0].as_integer())) != 0;
+                         }),
+          ids->end());
       int kind = pick(10);
       if (kind < 4 || ids->empty()) {
         std::string uid = "~u" + std::to_string(++m_counter) + "~";
@@ -740,8 +775,10 @@ class SchemaCase {
         std::string set = qi(target->name) + " = " + sq("✓ " + tok);
         const Column* other = any(cols);
         bool both = other != target && chance(0.5);
-        if (both) set += ", " + qi(other->name) + " = " + (other->unique ? sq(token()) : random_value(*other));
-        sql += "UPDATE " + qi(t.name) + " SET " + set + " WHERE id = " + std::to_string(row[0].as_integer()) + ";\n";
+        if (both)
+          set += ", " + qi(other->name) + " = " + (other->unique ? sq(token()) : random_value(*other));
+        sql += "UPDATE " + qi(t.name) + " SET " + set + " WHERE id = " + std::to_string(row[0].as_integer()) +
+               ";\n";
         if (row[1].type() == ValueType::text)
           events.push_back({Event::update, m_step, t.lid, lid_of(target->name, 'c'), row[1].as_bytes(), tok});
         if (both && row[1].type() == ValueType::text)  // no token to look for, but it replaces earlier values
@@ -749,12 +786,14 @@ class SchemaCase {
       } else {
         std::vector<const std::vector<Value>*> victims;
         for (const auto& row : *ids)
-          if (row[1].type() != ValueType::text || row[1].as_bytes().rfind("seed", 0) != 0) victims.push_back(&row);
+          if (row[1].type() != ValueType::text || row[1].as_bytes().rfind("seed", 0) != 0)
+            victims.push_back(&row);
         if (victims.empty()) continue;
         const auto& row = *any(victims);
         sql += "DELETE FROM " + qi(t.name) + " WHERE id = " + std::to_string(row[0].as_integer()) + ";\n";
         deleted.insert(t.name + "\x1f" + std::to_string(row[0].as_integer()));
-        if (row[1].type() == ValueType::text) events.push_back({Event::remove, m_step, t.lid, -1, row[1].as_bytes(), ""});
+        if (row[1].type() == ValueType::text)
+          events.push_back({Event::remove, m_step, t.lid, -1, row[1].as_bytes(), ""});
       }
     }
     if (sql.empty()) return;
@@ -764,7 +803,8 @@ class SchemaCase {
     for (auto& e : events) m_events.push_back(e);
   }
 
-  // --- the end ----------------------------------------------------------------------------------------------------
+  // --- the end
+  // ----------------------------------------------------------------------------------------------------
 
   std::string snapshot() {
     auto remote = [&](const std::string& sql) { return remote_rows(m_server.url(), sql); };
@@ -820,13 +860,14 @@ class SchemaCase {
       std::map<int, Value> columns;
     };
     std::map<std::string, Found> found;
-    Rows tables = remote("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite%' AND "
-                         "name NOT LIKE 'turso%'");
+    Rows tables = remote(
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite%' AND "
+        "name NOT LIKE 'turso%'");
     for (const auto& t : tables) {
       std::string name = t[0].as_bytes();
       int lid = lid_of(name, 't');
       if (lid < 0) continue;
-      Rows cols = remote("SELECT name FROM pragma_table_xinfo(" + sq(name) + ") ORDER BY cid");
+      Rows cols = table_columns(remote, name);
       std::string select;
       std::vector<int> col_lids;
       for (const auto& c : cols) {
@@ -882,7 +923,8 @@ class SchemaCase {
                        f->columns.at(e.column).as_bytes().find(e.token) != std::string::npos;
         if (!present && discarded.find(e.token) == std::string::npos) {
           ADD_FAILURE() << "the update " << e.token << " of row " << e.uid << " column c" << e.column
-                        << " (step " << e.step << ") is neither on the remote nor in a discarded-changes file";
+                        << " (step " << e.step
+                        << ") is neither on the remote nor in a discarded-changes file";
           ++lost;
         }
       }
