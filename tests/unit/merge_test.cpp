@@ -470,11 +470,18 @@ TEST(Merge, DroppingATableWithLocalChangesIsAConflict) {
   {
     Scenario s(base, "UPDATE t SET a = 'ours' WHERE id = 1;", "DROP TABLE t; INSERT INTO keep VALUES(2);");
     std::string before = file_bytes(s.ours);
-    auto r = s.try_merge(ConflictPolicy::remote);
-    ASSERT_FALSE(r.ok());
-    EXPECT_EQ(r.error().kind(), ErrorKind::conflict);
-    EXPECT_NE(r.error().message().find("dropped table t"), std::string::npos) << r.error().message();
-    EXPECT_EQ(file_bytes(s.ours), before);
+    for (ConflictPolicy policy : {ConflictPolicy::abort, ConflictPolicy::local}) {
+      auto r = s.try_merge(policy);
+      ASSERT_FALSE(r.ok());
+      EXPECT_EQ(r.error().kind(), ErrorKind::conflict);
+      EXPECT_NE(r.error().message().find("dropped table t"), std::string::npos) << r.error().message();
+      EXPECT_EQ(file_bytes(s.ours), before);
+    }
+    // Taking theirs drops the table and saves our rows in the discarded-changes script.
+    MergeReport r = s.merge(ConflictPolicy::remote);
+    EXPECT_TRUE(r.applied);
+    EXPECT_EQ(s.rows("SELECT count(*) FROM sqlite_schema WHERE name = 't'"), names({"0"}));
+    EXPECT_NE(r.discarded_sql.find("'ours'"), std::string::npos) << r.discarded_sql;
   }
   {
     Scenario s(base, "INSERT INTO keep VALUES(3);", "DROP TABLE t; INSERT INTO keep VALUES(2);");
