@@ -1129,22 +1129,30 @@ class Merger {
                     m_db.path(), list));
   }
 
-  // The working copy's new name for the base's `table` when a local RENAME TO changed it (the one table of
-  // ours that the base lacks with the same meaning), else "".
+  // The working copy's new name for the base's `table` when a local RENAME TO changed it, else "": the one
+  // table of ours that the base lacks with the same meaning, or else the one whose columns all continue the
+  // base table's (same count, each the same or renamed; see diff::column_sources).
   Result<std::string> local_rename_of(const std::string& table) {
     db::Database* base = TS_TRY(base_db());
     if (!TS_TRY(object_sql(*base, "table", table)) || TS_TRY(object_sql(m_db, "table", table)))
       return std::string();
     std::string meaning = TS_TRY(diff::read_table_meaning(*base, "main", table)).text();
-    std::vector<std::string> candidates;
+    TableDesc b = TS_TRY(diff::read_table_desc(*base, "main", table));
+    std::vector<std::string> same, continued;
     auto stmt =
         TS_TRY(m_db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND sql IS NOT NULL"));
     while (TS_TRY(stmt.step())) {
       std::string n = stmt.column_text(0);
       if (TS_TRY(object_sql(*base, "table", n))) continue;
-      if (TS_TRY(diff::read_table_meaning(m_db, "main", n)).text() == meaning) candidates.push_back(n);
+      if (TS_TRY(diff::read_table_meaning(m_db, "main", n)).text() == meaning) same.push_back(n);
+      TableDesc o = TS_TRY(diff::read_table_desc(m_db, "main", n));
+      std::vector<std::string> from = diff::column_sources(b.columns, o.columns);
+      if (o.columns.size() == b.columns.size() && o.without_rowid == b.without_rowid &&
+          std::none_of(from.begin(), from.end(), [](const std::string& f) { return f.empty(); }))
+        continued.push_back(n);
     }
-    return candidates.size() == 1 ? candidates[0] : std::string();
+    if (same.size() == 1) return same[0];
+    return same.empty() && continued.size() == 1 ? continued[0] : std::string();
   }
 
   // A delta table of the base that the working copy no longer has under that name (see map_local_columns).
@@ -1153,6 +1161,16 @@ class Merger {
     std::string renamed = TS_TRY(local_rename_of(tc.table.name));
     if (!renamed.empty()) {
       m_ours_tables[i] = renamed;
+      db::Database* base = TS_TRY(base_db());
+      TableDesc b = TS_TRY(diff::read_table_desc(*base, "main", tc.table.name));
+      TableDesc o = TS_TRY(diff::read_table_desc(m_db, "main", renamed));
+      std::vector<std::string> from = diff::column_sources(b.columns, o.columns);
+      for (const ColumnDesc& c : tc.table.columns) {
+        std::string name = c.name;  // unknown to the base: check_columns says so
+        for (size_t j = 0; j < o.columns.size(); ++j)
+          if (sqlite3_stricmp(from[j].c_str(), c.name.c_str()) == 0) name = o.columns[j].name;
+        m_column_maps[i].push_back(name);
+      }
       return {};
     }
     size_t count = 0;

@@ -280,6 +280,54 @@ TEST(SchemaMigration, RemoteDropOfAnEditedColumnIsAConflict) {
   EXPECT_EQ(team.diff_exit(team.b), 0);
 }
 
+// The mirror case: the working copy dropped a column the remote edited since. A conflict naming it; taking
+// the remote's brings the column back with the remote's values (never reset to NULL, which the next push
+// would send); keeping ours drops the remote's edit along with the column.
+TEST(SchemaMigration, LocalDropOfARemotelyEditedColumnIsAConflict) {
+  Team team;
+  ASSERT_NO_FATAL_FAILURE(team.start({"CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT, note TEXT)",
+                                      "INSERT INTO notes VALUES (1, 'one', 'n1'), (2, 'two', 'n2')"}));
+  ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.a), "UPDATE notes SET note = 'A''s note' WHERE id = 1"));
+  auto a = team.run(team.a, {"push"});
+  ASSERT_EQ(a.exit_code, 0) << a.out << a.err;
+  ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.b), "ALTER TABLE notes DROP COLUMN note"));
+  std::string wc_before = read_text(team.wc(team.b));
+
+  auto r = team.run(team.b, {"pull"});
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+  EXPECT_TRUE(names_word(r.out + r.err, "note")) << "the dropped column is not named:\n" << r.out << r.err;
+  EXPECT_TRUE(read_text(team.wc(team.b)) == wc_before) << "the working copy must not change";
+
+  auto settled = team.run(team.b, {"pull", "--on-conflict=remote"});
+  ASSERT_EQ(settled.exit_code, 0) << settled.out << settled.err;
+  EXPECT_EQ(team.rows(team.b, "SELECT id, title, note FROM notes ORDER BY id"),
+            (Rows{{I(1), T("one"), T("A's note")}, {I(2), T("two"), T("n2")}}));
+  EXPECT_EQ(team.diff_exit(team.b), 0) << "taking the remote's table leaves nothing to push";
+}
+
+TEST(SchemaMigration, RemoteRowEditsFollowLocalRenames) {
+  Team team;
+  ASSERT_NO_FATAL_FAILURE(team.start({"CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT, body TEXT)",
+                                      "INSERT INTO notes VALUES (1, 'one', 'b1'), (2, 'two', 'b2')"}));
+  ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.a),
+                                    "UPDATE notes SET body = 'A''s body' WHERE id = 1;"
+                                    "INSERT INTO notes VALUES (3, 'three', 'b3')"));
+  auto a = team.run(team.a, {"push"});
+  ASSERT_EQ(a.exit_code, 0) << a.out << a.err;
+  ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.b),
+                                    "ALTER TABLE notes RENAME COLUMN body TO content;"
+                                    "ALTER TABLE notes RENAME TO \"Notes Archive\""));
+
+  auto r = team.run(team.b, {"sync"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const Rows expected = {
+      {I(1), T("one"), T("A's body")}, {I(2), T("two"), T("b2")}, {I(3), T("three"), T("b3")}};
+  EXPECT_EQ(team.rows(team.b, "SELECT id, title, content FROM \"Notes Archive\" ORDER BY id"), expected);
+  EXPECT_EQ(team.remote("SELECT id, title, content FROM \"Notes Archive\" ORDER BY id"), expected)
+      << "B's renames reach the remote with A's rows in them";
+  EXPECT_EQ(team.diff_exit(team.b), 0);
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // 5. The remote rebuilt a table under a column we added (with an index and a trigger on it) and filled.
 
