@@ -57,10 +57,10 @@ Error io_error(const std::string& what, const std::string& path) {
 }
 
 // Failures of the remote or of its answer make the page path unavailable (the caller falls back); local
-// failures and interruption are errors.
+// failures, interruption and a refused token (the SQL path would be refused too) are errors.
 bool is_local_failure(ErrorKind kind) {
   return kind == ErrorKind::io || kind == ErrorKind::local_db || kind == ErrorKind::busy ||
-         kind == ErrorKind::cancelled || kind == ErrorKind::internal;
+         kind == ErrorKind::cancelled || kind == ErrorKind::internal || kind == ErrorKind::auth;
 }
 
 std::optional<uint64_t> decimal(const std::string& s) {
