@@ -4,6 +4,7 @@
 // read through the independent path (hrana_query.py); local edits in the working copy survive.
 #include <gtest/gtest.h>
 
+#include <signal.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -255,6 +256,38 @@ TEST(PagePull, ServerWithoutPageEndpointKeepsTheSqlPath) {
             (Rows{{I(1), T("a")}, {I(2), T("b")}, {I(10), T("mine")}}));
   auto status = copy.run({"status"});
   EXPECT_TRUE(contains(status.out, "HTTP 404")) << status.out;
+}
+
+// A pull killed while its page request is in flight (held by the proxy, so the kill provably lands mid-pull)
+// leaves both files sound; the next pull finishes and nothing is lost.
+TEST(PagePull, KilledIncrementalPullIsFinishedByTheNextOne) {
+  LocalServer server;
+  ASSERT_TRUE(server.started());
+  remote_exec(server.url(),
+              {"CREATE TABLE t (id INTEGER PRIMARY KEY, x TEXT)", "INSERT INTO t VALUES (1, 'a')"});
+  TcpProxy proxy{server.port()};
+  Copy copy{TempDir(), proxy.url()};
+  ASSERT_EQ(copy.run({"init"}).exit_code, 0);
+  local_exec(copy.wc(), "INSERT INTO t VALUES (50, 'mine')");
+  remote_exec(server.url(), {"INSERT INTO t VALUES (2, 'b')", "UPDATE t SET x = 'A' WHERE id = 1"});
+  proxy.arm_once(TcpProxy::Fault::hold, "POST /pull-updates");
+  pid_t pid = spawn_cli({"pull"}, {"TURSO_DATABASE_URL=" + proxy.url()}, copy.dir.path().string());
+  ASSERT_TRUE(proxy.wait_until_held()) << "pull never asked for pages";
+  kill(pid, SIGKILL);
+  wait_exit_code(pid);
+  expect_integrity_ok(copy.replica());
+  expect_integrity_ok(copy.wc());
+  EXPECT_EQ(local_rows(copy.wc(), "SELECT * FROM t ORDER BY id"), (Rows{{I(1), T("a")}, {I(50), T("mine")}}));
+  std::string out = pull_json(copy);
+  EXPECT_TRUE(contains(out, "\"protocol\":\"pages\"")) << out;
+  expect_replica_is_remote(server.url(), copy.replica());
+  EXPECT_EQ(local_rows(copy.wc(), "SELECT * FROM t ORDER BY id"),
+            (Rows{{I(1), T("A")}, {I(2), T("b")}, {I(50), T("mine")}}));
+  // The push of the local row goes through, and the copy is in line afterwards.
+  auto pushed = copy.run({"push"});
+  ASSERT_EQ(pushed.exit_code, 0) << pushed.out << pushed.err;
+  expect_replica_is_remote(server.url(), copy.replica());
+  EXPECT_EQ(copy.run({"diff", "--exit-code"}).exit_code, 0);
 }
 
 // Loose bytes-on-the-wire bound (the exact goals live in `make bench`): a 10-row pull on a remote of a few
