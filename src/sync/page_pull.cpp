@@ -226,6 +226,23 @@ Result<PageImageResult> keep_only_if_written(const std::string& path,
 
 }  // namespace
 
+Result<std::string> probe_first_page(RemoteClient& remote) {
+  bool served = false;
+  pages::PullDecoder decoder([](const pages::PullHeader& h) -> Status { return check_header(h); },
+                             [&](uint64_t id, std::string_view) -> Status {
+                               if (id == 0) served = true;
+                               return {};
+                             });
+  pages::PullRequest request;
+  request.pages = {0};
+  std::string failure = TS_TRY(run_pull(remote, request, decoder));
+  if (!failure.empty()) return failure;
+  if (!served)
+    return std::string(
+        "page 1 is not in the server's WAL (checkpointed, or the database was created outside the server)");
+  return std::string();
+}
+
 std::string replica_fingerprint(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return "";
@@ -401,12 +418,14 @@ Result<PageImageResult> update_page_image(RemoteClient& remote, const std::strin
     // image (in a new WAL generation they are missing or differ).
     std::sort(changed.begin(), changed.end());
     uint64_t common = std::min(old_pages, header.db_size);
+    // Page 1 and pages spread over the file; a changed candidate is replaced by the next unchanged page.
     std::vector<uint32_t> sample;
-    for (uint64_t id : {uint64_t{0}, common / 3, (2 * common) / 3, common - 1}) {
-      if (common == 0 || id >= common) continue;
+    for (uint64_t k = 0; k < 4 && common > 0; ++k) {
+      uint64_t id = k * common / 4;
+      while (id < common && std::binary_search(changed.begin(), changed.end(), static_cast<uint32_t>(id)))
+        ++id;
       auto pid = static_cast<uint32_t>(id);
-      if (std::binary_search(changed.begin(), changed.end(), pid)) continue;
-      if (std::find(sample.begin(), sample.end(), pid) == sample.end()) sample.push_back(pid);
+      if (id < common && std::find(sample.begin(), sample.end(), pid) == sample.end()) sample.push_back(pid);
     }
     if (!sample.empty()) {
       pages::PullRequest verify;

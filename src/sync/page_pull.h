@@ -43,6 +43,11 @@ Result<PageImageResult> update_page_image(RemoteClient& remote, const std::strin
                                           const std::string& from_revision, const std::string& path,
                                           const ProgressCallback& progress);
 
+// One small request for page 1 alone: "" when the server serves it (a bootstrap may be complete), else why
+// not. Used before a bootstrap when the last one found pages unavailable, so a server that keeps offering
+// partial images costs a 4 KB request per pull instead of a partial download.
+Result<std::string> probe_first_page(RemoteClient& remote);
+
 // Identifies one version of a file (inode, size, modification time): stored with the revision, so a replica
 // replaced by any other path (or a crash between the rename and the state write) is never taken for the
 // image of that revision. "" when the file does not exist.

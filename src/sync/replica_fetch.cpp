@@ -71,7 +71,15 @@ Result<FetchedReplica> fetch_replica(RemoteClient& remote, const Config& config,
       why_not_incremental = "incremental page pull not possible: " + updated.reason;
     }
   }
-  auto boot = TS_TRY(bootstrap_page_image(remote, tmp_path, progress));
+  // The last pull found pages unavailable: ask for page 1 alone before downloading a whole image.
+  std::string probe_failure;
+  if (mode == FetchMode::incremental && state && state->protocol == "sql" && !state->pull_path_reason.empty())
+    probe_failure = TS_TRY(probe_first_page(remote));
+  PageImageResult boot;
+  if (probe_failure.empty())
+    boot = TS_TRY(bootstrap_page_image(remote, tmp_path, progress));
+  else
+    boot.reason = probe_failure;
   if (boot.outcome == PageImageResult::Outcome::written) {
     out.protocol = "pages";
     out.reason =

@@ -191,10 +191,11 @@ TEST(PagePull, ServerCheckpointBetweenPullsFallsBackToSqlExactly) {
     auto status = copy.run({"--json", "status"});
     EXPECT_TRUE(contains(status.out, "\"pull_path\":\"sql\"")) << status.out;
     EXPECT_TRUE(contains(status.out, "incomplete image")) << status.out;
-    // And the SQL path goes on working.
+    // And the SQL path goes on working; one request for page 1 tells the image is still partial.
     remote_exec(server.url(), {"DELETE FROM t WHERE id = 2"});
     out = pull_json(copy);
     EXPECT_TRUE(contains(out, "\"protocol\":\"sql\"")) << out;
+    EXPECT_TRUE(contains(out, "page 1 is not in the server's WAL")) << out;
     expect_replica_is_remote(server.url(), copy.replica());
   }
 }
