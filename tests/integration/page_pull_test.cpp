@@ -259,6 +259,31 @@ TEST(PagePull, ServerWithoutPageEndpointKeepsTheSqlPath) {
   EXPECT_TRUE(contains(status.out, "HTTP 404")) << status.out;
 }
 
+// A server restart keeps its WAL and its revision: pulls stay incremental and exact.
+TEST(PagePull, ServerRestartKeepsIncrementalPullsExact) {
+  LocalServer server;
+  ASSERT_TRUE(server.started());
+  remote_exec(server.url(),
+              {"CREATE TABLE t (id INTEGER PRIMARY KEY, x TEXT)", "INSERT INTO t VALUES (1, 'a')"});
+  Copy copy{TempDir(), server.url()};
+  ASSERT_EQ(copy.run({"init"}).exit_code, 0);
+  remote_exec(server.url(), {"INSERT INTO t VALUES (2, 'b')"});
+  server.restart();
+  ASSERT_TRUE(server.started());
+  std::string out = pull_json(copy);
+  EXPECT_TRUE(contains(out, "\"protocol_reason\":\"incremental page pull\"")) << out;
+  expect_replica_is_remote(server.url(), copy.replica());
+  server.restart();
+  ASSERT_TRUE(server.started());
+  out = pull_json(copy);
+  EXPECT_TRUE(contains(out, "\"up_to_date\":true")) << out;
+  remote_exec(server.url(), {"UPDATE t SET x = 'B' WHERE id = 2"});
+  out = pull_json(copy);
+  EXPECT_TRUE(contains(out, "\"protocol_reason\":\"incremental page pull\"")) << out;
+  expect_replica_is_remote(server.url(), copy.replica());
+  EXPECT_EQ(local_rows(copy.wc(), "SELECT * FROM t ORDER BY id"), (Rows{{I(1), T("a")}, {I(2), T("B")}}));
+}
+
 // A pull killed while its page request is in flight (held by the proxy, so the kill provably lands mid-pull)
 // leaves both files sound; the next pull finishes and nothing is lost.
 TEST(PagePull, KilledIncrementalPullIsFinishedByTheNextOne) {
