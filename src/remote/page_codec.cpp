@@ -223,6 +223,7 @@ Status decode_page(std::string_view message, uint64_t* page_id, std::string_view
 
 Status PullDecoder::feed(std::string_view data) {
   if (!m_failed.ok()) return m_failed;
+  m_bytes_fed += data.size();
   // Keep the buffer small: drop what was consumed before appending.
   if (m_pos > 0) {
     m_buf.erase(0, m_pos);

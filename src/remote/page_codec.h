@@ -67,6 +67,7 @@ class PullDecoder {
   Status finish();
   bool have_header() const { return m_have_header; }
   uint64_t pages() const { return m_pages; }
+  uint64_t bytes_fed() const { return m_bytes_fed; }
 
  private:
   Status drain();
@@ -76,6 +77,7 @@ class PullDecoder {
   size_t m_pos = 0;
   bool m_have_header = false;
   uint64_t m_pages = 0;
+  uint64_t m_bytes_fed = 0;
   Status m_failed;
 };
 

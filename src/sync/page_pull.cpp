@@ -337,57 +337,67 @@ Result<PageImageResult> update_page_image(RemoteClient& remote, const std::strin
     std::string buf;
     Progress progress;
     progress.phase = "pages";
-    pages::PullDecoder decoder(
-        [&](const pages::PullHeader& h) -> Status {
-          header = h;
-          TS_TRY_STATUS(check_header(h));
-          if (h.mode() == pages::ApplyMode::replace_base)
-            return refuse("the server asks for the base to be replaced (ReplaceBase)");
-          auto now = decimal(h.server_revision);
-          if (from && now && *now < *from)
-            return refuse(
-                fmt::format("the server's revision moved backwards ({} -> {}): its WAL was "
-                            "checkpointed or reset",
-                            from_revision, h.server_revision));
-          if (h.db_size == 0) return refuse("the server sent db_size 0");
-          same_revision = h.server_revision == from_revision;
-          seen.assign(h.db_size, false);
-          return {};
-        },
-        [&](uint64_t id, std::string_view page) -> Status {
-          if (id >= seen.size()) return refuse(fmt::format("page {} is beyond db_size {}", id, seen.size()));
-          seen[id] = true;
-          ++out.pages_received;
-          if (same_revision) {
-            // Nothing is newer than our revision: what was sent is our own last frame, byte for byte.
-            if (id >= old_pages)
-              return refuse(fmt::format("page {} is past the replica's end at the same revision", id));
-            std::string ours = TS_TRY(read_page(base, id, replica));
-            if (local_form(id, page, buf) != ours)
-              return refuse(
-                  fmt::format("the server's page {} at revision {} differs from the replica's: its "
-                              "history changed (a new WAL generation)",
-                              id, from_revision));
-            return {};
-          }
-          if (!image) {
-            image = Fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-            if (!image) return io_error("create", path);
-            TS_TRY_STATUS(copy_file(base, image, base_size, path));
-          }
-          TS_TRY_STATUS(write_page(image, id, page, path));
-          changed.push_back(static_cast<uint32_t>(id));
-          if (on_progress && out.pages_received % 256 == 0) {
-            progress.pages_done = static_cast<int64_t>(out.pages_received);
-            on_progress(progress);
-          }
-          return {};
-        });
+    auto on_header = [&](const pages::PullHeader& h) -> Status {
+      header = h;
+      TS_TRY_STATUS(check_header(h));
+      if (h.mode() == pages::ApplyMode::replace_base)
+        return refuse("the server asks for the base to be replaced (ReplaceBase)");
+      auto now = decimal(h.server_revision);
+      if (from && now && *now < *from)
+        return refuse(
+            fmt::format("the server's revision moved backwards ({} -> {}): its WAL was "
+                        "checkpointed or reset",
+                        from_revision, h.server_revision));
+      if (h.db_size == 0) return refuse("the server sent db_size 0");
+      same_revision = h.server_revision == from_revision;
+      seen.assign(h.db_size, false);
+      return {};
+    };
+    auto on_page = [&](uint64_t id, std::string_view page) -> Status {
+      if (id >= seen.size()) return refuse(fmt::format("page {} is beyond db_size {}", id, seen.size()));
+      seen[id] = true;
+      ++out.pages_received;
+      if (same_revision) {
+        // Nothing is newer than our revision: what was sent is our own last frame, byte for byte.
+        if (id >= old_pages)
+          return refuse(fmt::format("page {} is past the replica's end at the same revision", id));
+        std::string ours = TS_TRY(read_page(base, id, replica));
+        if (local_form(id, page, buf) != ours)
+          return refuse(
+              fmt::format("the server's page {} at revision {} differs from the replica's: its "
+                          "history changed (a new WAL generation)",
+                          id, from_revision));
+        return {};
+      }
+      if (!image) {
+        image = Fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+        if (!image) return io_error("create", path);
+        TS_TRY_STATUS(copy_file(base, image, base_size, path));
+      }
+      TS_TRY_STATUS(write_page(image, id, page, path));
+      changed.push_back(static_cast<uint32_t>(id));
+      if (on_progress && out.pages_received % 256 == 0) {
+        progress.pages_done = static_cast<int64_t>(out.pages_received);
+        on_progress(progress);
+      }
+      return {};
+    };
+    pages::PullDecoder decoder(on_header, on_page);
     std::string failure = TS_TRY(run_pull(remote, request, decoder));
+    uint64_t pages_answered = decoder.pages();
+    if (!failure.empty() && probing && decoder.bytes_fed() == 0) {
+      // A server whose revisions are decimal but not frame counts may refuse the frame before ours (an HTTP
+      // error, no page stream at all): ask again from our own revision, without that proof.
+      probing = false;
+      request.client_revision = from_revision;
+      pages::PullDecoder again(on_header, on_page);
+      failure = TS_TRY(run_pull(remote, request, again));
+      pages_answered = again.pages();
+    }
     if (!failure.empty()) return unavailable(failure);
 
     if (same_revision) {
-      if (probing && decoder.pages() == 0)
+      if (probing && pages_answered == 0)
         return unavailable(fmt::format(
             "the server no longer has the pages of revision {} (a new WAL generation after a checkpoint)",
             from_revision));
