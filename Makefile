@@ -57,6 +57,7 @@ bench: deps
 	cmake -S . -B $(BUILD) -DTURSO_SYNC_BENCH=ON
 	cmake --build $(BUILD) -j $(JOBS)
 	bench/run
+	BUILD_DIR=$(BUILD) bench/sync_run
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.h' '*.c')

@@ -8,6 +8,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "turso_sync/config.h"
@@ -49,6 +50,12 @@ class HttpTransport {
   // Errors: ErrorKind::unreachable (connect/DNS/TLS/connection lost), ErrorKind::timeout. Any HTTP status is
   // a successful Response; the caller interprets it.
   virtual Result<Response> post(const Request& request) = 0;
+  // Like post(), but the body of a 200 answer goes to `on_data` chunk by chunk as it arrives (memory stays
+  // bounded whatever its size); the body of any other status is collected into Response::body as by post().
+  // An error returned by `on_data` aborts the transfer and is returned. The default implementation calls
+  // post() and hands the whole body to `on_data` at once (enough for test transports).
+  using DataFn = std::function<Status(std::string_view chunk)>;
+  virtual Result<Response> post_streaming(const Request& request, const DataFn& on_data);
 };
 
 struct TransportOptions {
@@ -138,6 +145,15 @@ class RemoteClient {
   // (401/403 -> auth, 404 -> server "not a Turso endpoint", 5xx -> server).
   Result<HttpTransport::Response> post(const std::string& path, std::string body,
                                        const std::string& content_type, Retry retry);
+  // Streaming POST, one attempt (data already handed to `on_data` cannot be taken back): the body of a 200
+  // answer goes to `on_data` as it arrives. Returns the response for 200 and for 404 (the caller decides
+  // what a missing endpoint means); other statuses are errors as for post().
+  Result<HttpTransport::Response> post_streaming(const std::string& path, std::string body,
+                                                 const std::string& content_type,
+                                                 const HttpTransport::DataFn& on_data);
+  // Bytes received by this client since it was created (all requests, bodies only), and requests sent.
+  uint64_t bytes_received() const { return m_bytes_received; }
+  int64_t requests_sent() const { return m_requests_sent; }
 
   RemoteClient(RemoteEndpoint endpoint, std::string token, std::unique_ptr<HttpTransport> transport,
                RemoteOptions options, int request_timeout_ms);
@@ -148,6 +164,8 @@ class RemoteClient {
   std::unique_ptr<HttpTransport> m_transport;
   RemoteOptions m_options;
   int m_request_timeout_ms;
+  uint64_t m_bytes_received = 0;
+  int64_t m_requests_sent = 0;
 };
 
 // SQL fragment and argument that carry `value` exactly through Hrana: "?" with the value appended to `args`,

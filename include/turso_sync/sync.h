@@ -25,11 +25,13 @@ namespace turso_sync {
 
 // Progress of long operations, for a progress line on a terminal. Called from the calling thread.
 struct Progress {
-  std::string phase;        // "schema", "rows", "indexes", "working copy"
+  std::string phase;        // "pages", "schema", "rows", "indexes", "working copy"
   std::string table;        // current table, when copying rows
   int64_t rows_done = 0;    // rows copied so far, all tables
   int64_t rows_total = -1;  // -1 when unknown
   uint64_t bytes_received = 0;
+  int64_t pages_done = 0;    // page bootstrap: pages received so far
+  int64_t pages_total = -1;  // -1 when unknown
 };
 using ProgressCallback = std::function<void(const Progress&)>;
 
@@ -45,7 +47,8 @@ struct InitReport {
   int64_t other_objects = 0;  // indexes, views, triggers
   uint64_t bytes_received = 0;
   int64_t requests = 0;
-  std::string protocol;  // "sql"
+  std::string protocol;         // "pages" (byte image of the remote's pages) or "sql" (SQL snapshot)
+  std::string protocol_reason;  // why that path (e.g. "pages not available: incomplete image: 4 of 8 pages")
   std::chrono::milliseconds elapsed{0};
   bool working_copy_replaced =
       false;                   // an existing working copy was overwritten (--force, or it had no changes)
@@ -74,7 +77,8 @@ struct StatusReport {
   bool initialized = false;  // replica and working copy both exist
   // From the state dir.
   std::string protocol, last_pull_at, last_push_at, remote_revision;
-  int64_t workflow_pid = 0;  // a running `workflow` for this state dir (-1: running, pid unknown), else 0
+  std::string pull_path_reason;  // why the last pull took the path in `protocol`
+  int64_t workflow_pid = 0;      // a running `workflow` for this state dir (-1: running, pid unknown), else 0
   // Remote.
   bool remote_checked = false;
   bool remote_reachable = false;
@@ -111,6 +115,9 @@ struct PullReport {
   std::string discarded_path;  // policy remote: where the overridden local values were saved
   uint64_t bytes_received = 0;
   int64_t requests = 0;
+  std::string protocol;            // "pages" or "sql": how the replica was brought up to date
+  std::string protocol_reason;     // why that path
+  uint64_t pages_received = 0;     // page path: pages that arrived
   std::vector<std::string> notes;  // recovery actions taken, e.g. "finished an interrupted pull"
 };
 

@@ -58,7 +58,9 @@ int run_status(Context& ctx, const StatusArgs& args) {
   out += fmt::format("  state dir      {}\n", r.state_dir);
   out += ctx.bold("Sync") + "\n";
   if (!r.initialized) out += "  not initialized: run `turso-sync init`\n";
-  out += fmt::format("  protocol       {}\n", r.protocol.empty() ? "-" : r.protocol);
+  out += fmt::format("  pull path      {}\n", r.protocol.empty() ? "-" : r.protocol);
+  if (!r.pull_path_reason.empty()) out += fmt::format("  why            {}\n", r.pull_path_reason);
+  if (!r.remote_revision.empty()) out += fmt::format("  revision       {}\n", r.remote_revision);
   out += fmt::format("  last pull      {}\n", r.last_pull_at.empty() ? "never" : r.last_pull_at);
   out += fmt::format("  last push      {}\n", r.last_push_at.empty() ? "never" : r.last_push_at);
   if (r.workflow_pid != 0)

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <mutex>
+#include <optional>
+#include <string_view>
 
 #include "turso_sync/cancel.h"
 #include "turso_sync/remote.h"
@@ -24,11 +26,26 @@ struct Sink {
   std::string* body;
   size_t limit;
   bool overflow = false;
+  CURL* curl = nullptr;
+  const HttpTransport::DataFn* on_data = nullptr;  // streaming: the body of a 200 answer goes here
+  std::optional<Error> stream_error;
 };
 
 size_t write_body(char* data, size_t size, size_t n, void* user) {
   auto* sink = static_cast<Sink*>(user);
   size_t bytes = size * n;
+  if (sink->on_data) {
+    long status = 0;
+    curl_easy_getinfo(sink->curl, CURLINFO_RESPONSE_CODE, &status);
+    if (status == 200) {
+      auto st = (*sink->on_data)(std::string_view(data, bytes));
+      if (!st.ok()) {
+        sink->stream_error = st.error();
+        return 0;  // aborts the transfer
+      }
+      return bytes;
+    }
+  }
   if (sink->body->size() + bytes > sink->limit) {
     sink->overflow = true;
     return 0;  // aborts the transfer
@@ -51,12 +68,21 @@ class CurlTransport final : public HttpTransport {
     if (m_curl) curl_easy_cleanup(m_curl);
   }
 
-  Result<Response> post(const Request& request) override {
+  Result<Response> post(const Request& request) override { return perform(request, nullptr); }
+
+  Result<Response> post_streaming(const Request& request, const DataFn& on_data) override {
+    return perform(request, &on_data);
+  }
+
+ private:
+  Result<Response> perform(const Request& request, const DataFn* on_data) {
     if (!m_curl) return Error(ErrorKind::internal, "curl_easy_init failed");
     CURL* c = m_curl;
     curl_easy_reset(c);
     Response response;
     Sink sink{&response.body, m_options.max_response_bytes};
+    sink.curl = c;
+    sink.on_data = on_data;
     curl_slist* headers = nullptr;
     headers = curl_slist_append(headers, ("Content-Type: " + request.content_type).c_str());
     headers = curl_slist_append(headers, "Expect:");
@@ -89,6 +115,7 @@ class CurlTransport final : public HttpTransport {
 
     CURLcode rc = curl_easy_perform(c);
     curl_slist_free_all(headers);
+    if (sink.stream_error) return *sink.stream_error;
     if (sink.overflow)
       return Error(ErrorKind::protocol, fmt::format("POST {}: response larger than {} bytes", request.url,
                                                     m_options.max_response_bytes));
@@ -106,7 +133,6 @@ class CurlTransport final : public HttpTransport {
     return response;
   }
 
- private:
   TransportOptions m_options;
   CURL* m_curl = nullptr;
 };

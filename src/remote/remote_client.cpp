@@ -83,6 +83,8 @@ Result<HttpTransport::Response> RemoteClient::post(const std::string& path, std:
   std::mt19937 rng(std::random_device{}());
   for (int attempt = 1;; ++attempt) {
     auto response = m_transport->post(req);
+    ++m_requests_sent;
+    if (response.ok()) m_bytes_received += response->body.size();
     std::optional<Error> err;
     if (!response.ok()) {
       err = response.error();
@@ -98,6 +100,34 @@ Result<HttpTransport::Response> RemoteClient::post(const std::string& path, std:
     std::this_thread::sleep_for(std::chrono::milliseconds(backoff + jitter(rng)));
     backoff *= 2;
   }
+}
+
+Result<HttpTransport::Response> HttpTransport::post_streaming(const Request& request, const DataFn& on_data) {
+  auto response = TS_TRY(post(request));
+  if (response.status == 200) {
+    TS_TRY_STATUS(on_data(response.body));
+    response.body.clear();
+  }
+  return response;
+}
+
+Result<HttpTransport::Response> RemoteClient::post_streaming(const std::string& path, std::string body,
+                                                             const std::string& content_type,
+                                                             const HttpTransport::DataFn& on_data) {
+  HttpTransport::Request req;
+  req.url = m_endpoint.base_url + path;
+  req.body = std::move(body);
+  req.content_type = content_type;
+  req.bearer_token = m_token;
+  req.timeout_ms = m_request_timeout_ms;
+  ++m_requests_sent;
+  auto response = TS_TRY(m_transport->post_streaming(req, [&](std::string_view chunk) -> Status {
+    m_bytes_received += chunk.size();
+    return on_data(chunk);
+  }));
+  m_bytes_received += response.body.size();
+  if (response.status != 200 && response.status != 404) return http_status_error(req.url, response);
+  return response;
 }
 
 Result<std::vector<StatementResult>> RemoteClient::execute(std::span<const SqlStatement> statements,

@@ -38,6 +38,9 @@ std::string pull_json_object(const PullReport& r) {
   JsonWriter w;
   w.begin_object();
   w.key("up_to_date").boolean(r.up_to_date).key("applied").boolean(r.applied);
+  w.key("protocol").string(r.protocol).key("protocol_reason").string(r.protocol_reason);
+  w.key("bytes_received").integer(static_cast<int64_t>(r.bytes_received)).key("requests").integer(r.requests);
+  w.key("pages_received").integer(static_cast<int64_t>(r.pages_received));
   w.key("taken")
       .begin_object()
       .key("inserts")
@@ -125,6 +128,8 @@ std::string init_report_json(const Config& config, const InitReport& report) {
       .integer(report.requests)
       .key("protocol")
       .string(report.protocol)
+      .key("protocol_reason")
+      .string(report.protocol_reason)
       .key("elapsed_ms")
       .integer(report.elapsed.count())
       .key("warnings")
@@ -185,7 +190,8 @@ std::string status_report_json(const StatusReport& r) {
   w.key("initialized").boolean(r.initialized);
   w.key("sync").begin_object().key("protocol").string(r.protocol).key("last_pull_at").string(r.last_pull_at);
   w.key("workflow_pid").integer(r.workflow_pid);
-  w.key("last_push_at").string(r.last_push_at).key("remote_revision").string(r.remote_revision).end_object();
+  w.key("last_push_at").string(r.last_push_at).key("remote_revision").string(r.remote_revision);
+  w.key("pull_path").string(r.protocol).key("pull_path_reason").string(r.pull_path_reason).end_object();
   w.key("remote")
       .begin_object()
       .key("checked")

@@ -13,6 +13,7 @@
 #include "db/sqlite.h"
 #include "sync/discarded.h"
 #include "sync/merge.h"
+#include "sync/replica_fetch.h"
 #include "sync/snapshot.h"
 #include "sync/state.h"
 #include "turso_sync/sync.h"
@@ -162,9 +163,23 @@ Result<PullReport> SyncContext::pull_locked(const PullOptions& options) {
   const Config& c = m_config;
   RemoteClient* client = TS_TRY(remote());
   std::string new_replica = fmt::format("{}.tmp-{}", c.replica_path, ::getpid());
-  auto snapshot = download_snapshot(*client, new_replica, options.progress);
+  auto state = TS_TRY(load_state(c.state_dir));
+  auto snapshot = fetch_replica(*client, c, state, FetchMode::incremental, new_replica, /*describe=*/false,
+                                options.progress);
   if (!snapshot.ok())
     return snapshot.error().context(fmt::format("pull from {}", client->endpoint().base_url));
+  if (snapshot->up_to_date) {
+    // Nothing changed on the remote: no file is rewritten, the working copy is untouched.
+    PullReport report;
+    report.up_to_date = true;
+    report.applied = true;
+    report.bytes_received = snapshot->bytes_received;
+    report.requests = snapshot->requests;
+    report.protocol = snapshot->protocol;
+    report.protocol_reason = snapshot->reason;
+    TS_TRY_STATUS(record_pull(c.state_dir, c.database_url, pull_record(c, *snapshot)));
+    return report;
+  }
   auto report = merge_and_swap(c, new_replica, options, /*redo=*/false);
   if (!report.ok()) {
     if (!file_exists(pull_marker(c))) ::unlink(new_replica.c_str());
@@ -172,9 +187,10 @@ Result<PullReport> SyncContext::pull_locked(const PullOptions& options) {
   }
   report->bytes_received = snapshot->bytes_received;
   report->requests = snapshot->requests;
-  if (report->applied) {
-    TS_TRY_STATUS(record_pull(c.state_dir, c.database_url, "sql", snapshot->tables, snapshot->rows));
-  }
+  report->protocol = snapshot->protocol;
+  report->protocol_reason = snapshot->reason;
+  report->pages_received = snapshot->pages_received;
+  if (report->applied) TS_TRY_STATUS(record_pull(c.state_dir, c.database_url, pull_record(c, *snapshot)));
   return report;
 }
 

@@ -38,6 +38,8 @@ Result<std::optional<SyncState>> load_state(const std::string& state_dir) {
   s.remote_url = str("remote_url");
   s.protocol = str("protocol");
   s.remote_revision = str("remote_revision");
+  s.pull_path_reason = str("pull_path_reason");
+  s.replica_fingerprint = str("replica_fingerprint");
   s.last_pull_at = str("last_pull_at");
   s.last_push_at = str("last_push_at");
   s.replica_tables = num("replica_tables");
@@ -57,6 +59,10 @@ Status save_state(const std::string& state_dir, const SyncState& s) {
       .string(s.protocol)
       .key("remote_revision")
       .string(s.remote_revision)
+      .key("pull_path_reason")
+      .string(s.pull_path_reason)
+      .key("replica_fingerprint")
+      .string(s.replica_fingerprint)
       .key("last_pull_at")
       .string(s.last_pull_at)
       .key("last_push_at")
@@ -78,6 +84,23 @@ Status record_pull(const std::string& state_dir, const std::string& remote_url, 
   state.last_pull_at = utc_timestamp();
   state.replica_tables = tables;
   state.replica_rows = rows;
+  state.remote_revision.clear();
+  state.replica_fingerprint.clear();
+  state.pull_path_reason.clear();
+  return save_state(state_dir, state);
+}
+
+Status record_pull(const std::string& state_dir, const std::string& remote_url, const PullRecord& record) {
+  SyncState state;
+  if (auto old = load_state(state_dir); old.ok() && old->has_value()) state = **old;
+  state.remote_url = remote_url;
+  state.protocol = record.protocol;
+  state.pull_path_reason = record.reason;
+  state.remote_revision = record.revision;
+  state.replica_fingerprint = record.fingerprint;
+  state.last_pull_at = utc_timestamp();
+  if (record.tables) state.replica_tables = *record.tables;
+  if (record.rows) state.replica_rows = *record.rows;
   return save_state(state_dir, state);
 }
 

@@ -14,8 +14,10 @@ namespace turso_sync {
 struct SyncState {
   std::string remote_url;       // as configured (URLs never contain the token; parse_database_url refuses it)
   std::string protocol;         // how the replica was last brought up to date: "sql" or "pages"
-  std::string remote_revision;  // opaque revision of the page protocol, when known
-  std::string last_pull_at;     // RFC 3339 UTC
+  std::string remote_revision;  // opaque revision of the page protocol, when known ("" after an SQL pull)
+  std::string pull_path_reason;     // why the last pull took its path ("pages" or "sql")
+  std::string replica_fingerprint;  // replica_fingerprint() of the replica at remote_revision
+  std::string last_pull_at;         // RFC 3339 UTC
   std::string last_push_at;
   int64_t replica_tables = 0;
   int64_t replica_rows = 0;
@@ -27,6 +29,19 @@ Status save_state(const std::string& state_dir, const SyncState& state);
 // Records a completed pull (or init): remote, protocol, time, replica size; other fields are kept.
 Status record_pull(const std::string& state_dir, const std::string& remote_url, const std::string& protocol,
                    int64_t tables, int64_t rows);
+
+// What a pull (or init) that replaced or confirmed the replica records: the path taken and why, and for the
+// page path the revision and the fingerprint of the replica file it describes. Written after the replica
+// was renamed into place: a crash in between leaves a fingerprint that no longer matches, which only costs a
+// re-bootstrap.
+struct PullRecord {
+  std::string protocol;  // "pages" or "sql"
+  std::string reason;
+  std::string revision;  // pages only
+  std::string fingerprint;
+  std::optional<int64_t> tables, rows;  // kept from the previous state when unknown
+};
+Status record_pull(const std::string& state_dir, const std::string& remote_url, const PullRecord& record);
 
 // An exclusive lock on <state_dir>/lock, held until destruction. Fails at once with ErrorKind::busy when
 // another turso-sync process holds it (the message names that process's pid).

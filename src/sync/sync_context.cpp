@@ -10,7 +10,7 @@
 
 #include "db/sqlite.h"
 #include "sync/discarded.h"
-#include "sync/snapshot.h"
+#include "sync/replica_fetch.h"
 #include "sync/state.h"
 #include "turso_sync/sync.h"
 #include "util/fs.h"
@@ -98,7 +98,8 @@ Result<InitReport> SyncContext::init(const InitOptions& options) {
   // did.
   TS_TRY_STATUS(atomic_write_file(pending_init_marker(c), utc_timestamp() + "\n", 0600));
   std::string tmp_replica = fmt::format("{}.tmp-{}", c.replica_path, ::getpid());
-  auto snapshot = download_snapshot(*client, tmp_replica, options.progress);
+  auto snapshot = fetch_replica(*client, c, std::nullopt, FetchMode::bootstrap, tmp_replica,
+                                /*describe=*/true, options.progress);
   if (!snapshot.ok()) {
     ::unlink(pending_init_marker(c).c_str());
     return snapshot.error().context(fmt::format("init from {}", client->endpoint().base_url));
@@ -149,7 +150,7 @@ Result<InitReport> SyncContext::init(const InitOptions& options) {
   auto renamed = durable_rename(tmp_replica, c.replica_path);
   if (!renamed.ok()) return fail(renamed.error());
 
-  TS_TRY_STATUS(record_pull(c.state_dir, c.database_url, "sql", snapshot->tables, snapshot->rows));
+  TS_TRY_STATUS(record_pull(c.state_dir, c.database_url, pull_record(c, *snapshot)));
   ::unlink(pending_init_marker(c).c_str());
 
   report.tables = snapshot->tables;
@@ -157,7 +158,8 @@ Result<InitReport> SyncContext::init(const InitOptions& options) {
   report.other_objects = snapshot->other_objects;
   report.bytes_received = snapshot->bytes_received;
   report.requests = snapshot->requests;
-  report.protocol = "sql";
+  report.protocol = snapshot->protocol;
+  report.protocol_reason = snapshot->reason;
   report.warnings = std::move(snapshot->warnings);
   report.elapsed =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
@@ -192,6 +194,7 @@ Result<StatusReport> SyncContext::status(const StatusOptions& options) {
     r.last_pull_at = state->last_pull_at;
     r.last_push_at = state->last_push_at;
     r.remote_revision = state->remote_revision;
+    r.pull_path_reason = state->pull_path_reason;
   }
   if (!c.database_url.empty()) {
     if (auto ep = parse_database_url(c.database_url); ep.ok()) r.remote_http_url = ep->base_url;

@@ -182,8 +182,8 @@ TEST(Init, AgainWithoutLocalChangesNeedsNoForce) {
             (std::vector<std::vector<Value>>{{Value::text("mine")}}));
 }
 
-// Text of the SQL download's requests for a page of rows (the schema is read before them).
-constexpr const char* kRowPageRequest = " LIMIT ";
+// The page bootstrap's request: init sends it first and downloads the whole image through it.
+constexpr const char* kPageRequest = "POST /pull-updates";
 
 void seed_rows(const std::string& url, int doublings, int blob_bytes) {
   std::vector<std::string> setup = {
@@ -194,17 +194,17 @@ void seed_rows(const std::string& url, int doublings, int blob_bytes) {
   remote_exec(url, setup);
 }
 
-// The download is held in the middle (the proxy keeps one row-page request waiting), so the signal provably
-// arrives while init is running, on a fast machine as on a loaded one.
+// The download is held in flight (the proxy keeps the page request waiting), so the signal provably arrives
+// while init is running, on a fast machine as on a loaded one.
 TEST(Init, InterruptLeavesEveryFileAsItWas) {
   LocalServer server;
   ASSERT_TRUE(server.started());
   seed_rows(server.url(), 8, 2000);  // 256 rows, a few pages of download
   TcpProxy proxy{server.port()};
-  proxy.arm_once(TcpProxy::Fault::hold, kRowPageRequest);
+  proxy.arm_once(TcpProxy::Fault::hold, kPageRequest);
   TempDir dir;
   pid_t pid = spawn_cli({"init"}, {"TURSO_DATABASE_URL=" + proxy.url()}, dir.path());
-  ASSERT_TRUE(proxy.wait_until_held()) << "init never asked for rows";
+  ASSERT_TRUE(proxy.wait_until_held()) << "init never asked for pages";
   kill(pid, SIGINT);
   int code = wait_exit_code(pid);
   EXPECT_EQ(code, 1) << "interrupted init should stop cleanly with exit 1";
@@ -219,10 +219,10 @@ TEST(Init, StaleTempFilesOfAKilledRunAreCleanedUp) {
   ASSERT_TRUE(server.started());
   seed_rows(server.url(), 8, 2000);
   TcpProxy proxy{server.port()};
-  proxy.arm_once(TcpProxy::Fault::hold, kRowPageRequest);
+  proxy.arm_once(TcpProxy::Fault::hold, kPageRequest);
   TempDir dir;
   pid_t pid = spawn_cli({"init"}, {"TURSO_DATABASE_URL=" + proxy.url()}, dir.path());
-  ASSERT_TRUE(proxy.wait_until_held()) << "init never asked for rows";
+  ASSERT_TRUE(proxy.wait_until_held()) << "init never asked for pages";
   kill(pid, SIGKILL);
   wait_exit_code(pid);
   EXPECT_FALSE(fs::exists(dir.file("working_copy.db")));

@@ -86,9 +86,9 @@ TEST(LiveTeam, PushedRowsChangedByATeammateInBetweenStillMergeThreeWay) {
   ASSERT_EQ(a.run({"init"}).exit_code, 0);
   local_exec(a.wc(), "UPDATE emails SET status = 'sent' WHERE id = 1");
   std::string log = a.dir.file("push.log");
-  // The push's trailing pull is held, and a teammate changes the subject in between.
+  // The push's trailing pull (its page request) is held, and a teammate changes the subject in between.
   int code = run_held(
-      proxy, a, {"push"}, "sqlite_schema WHERE sql IS NOT NULL\"",
+      proxy, a, {"push"}, "POST /pull-updates",
       [&] {
         remote_exec(server.url(), {"UPDATE emails SET subject = 'ONE' WHERE id = 1"});
         local_exec(a.wc(), "UPDATE emails SET status = 'archived' WHERE id = 1");

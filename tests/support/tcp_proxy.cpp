@@ -175,6 +175,17 @@ void TcpProxy::handle(int client_fd) {
     return;
   }
   ++m_requests;
+  bool not_found = false;
+  {
+    std::lock_guard<std::mutex> lock(m_mutex);
+    not_found = !m_not_found.empty() && request.find(m_not_found) != std::string::npos;
+  }
+  if (not_found) {
+    write_all(client_fd, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    shutdown(client_fd, SHUT_RDWR);
+    close(client_fd);
+    return;
+  }
   Fault fault = decide(request);
   if (fault == Fault::hold) {
     ++m_faults;
@@ -215,6 +226,15 @@ void TcpProxy::handle(int client_fd) {
   close(upstream);
   if (fault == Fault::drop_response_after_forwarding) {
     ++m_faults;
+  } else if ((fault == Fault::truncate_response || fault == Fault::garble_response) && !response.empty()) {
+    ++m_faults;
+    size_t body = response.find("\r\n\r\n");
+    body = body == std::string::npos ? response.size() : body + 4;
+    if (fault == Fault::truncate_response)
+      response.resize(body + (response.size() - body) / 2);
+    else
+      std::fill(response.begin() + static_cast<std::ptrdiff_t>(body), response.end(), '\xff');
+    write_all(client_fd, response);
   } else if (!response.empty()) {
     write_all(client_fd, response);
   }

@@ -19,6 +19,10 @@ class TcpProxy {
     drop_response_after_forwarding,  // forward the request, read the server's whole answer, close without
                                      // sending it
     cut_request,                     // read the request, close the client connection, never forward it
+    truncate_response,  // forward the request, send the server's answer with only the first half of its body,
+                        // then close (the client sees a body shorter than announced)
+    garble_response,    // forward the request, send the server's answer with every body byte replaced by 0xFF
+                        // (same length: only the content is wrong)
     hold,  // read the request and keep the client waiting, never forwarding it, until release_held(), the
            // client's hang-up or the proxy's end: an operation is then provably in progress (tests
            // synchronise on held() instead of sleeping)
@@ -37,6 +41,12 @@ class TcpProxy {
   // Requests pass through until one whose raw text (headers + body) contains `trigger` arrives (empty: any
   // request); that one gets `fault`, and every later request gets `then`.
   void arm_once(Fault fault, const std::string& trigger, Fault then = Fault::none);
+  // Every request containing `trigger` is answered "404 Not Found" without reaching the server, as by a
+  // server that lacks that endpoint ("" = off).
+  void answer_not_found(const std::string& trigger) {
+    std::lock_guard<std::mutex> lock(m_mutex);
+    m_not_found = trigger;
+  }
   // Delay before forwarding each request (0: none).
   void set_delay_ms(int ms) { m_delay_ms = ms; }
 
@@ -77,6 +87,7 @@ class TcpProxy {
   Fault m_armed_fault = Fault::none;
   std::string m_trigger;
   Fault m_then = Fault::none;
+  std::string m_not_found;
   std::vector<std::string> m_forwarded_requests;
   std::vector<std::thread> m_workers;
   std::thread m_acceptor;

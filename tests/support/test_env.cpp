@@ -102,15 +102,30 @@ LocalServer::LocalServer() {
     ADD_FAILURE() << "tursodb not found at " << binary << " (run `make deps`)";
     return;
   }
-  for (int attempt = 0; attempt < 5 && m_pid < 0; ++attempt) {
-    m_port = free_port();
+  for (int attempt = 0; attempt < 5 && m_pid < 0; ++attempt) spawn(free_port());
+  if (m_pid < 0) ADD_FAILURE() << "could not start tursodb --sync-server";
+}
+
+void LocalServer::restart() {
+  stop();
+  for (int attempt = 0; attempt < 50 && m_pid < 0; ++attempt) {
+    spawn(m_port);
+    if (m_pid < 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the port is not free yet
+  }
+  if (m_pid < 0) ADD_FAILURE() << "could not restart tursodb --sync-server on port " << m_port;
+}
+
+void LocalServer::spawn(int port) {
+  std::string binary = tursodb_path();
+  {
+    m_port = port;
     std::string db = m_dir.file("remote.db");
     std::string listen = "127.0.0.1:" + std::to_string(m_port);
     std::string log = m_dir.file("server.log");
     pid_t pid = fork();
     if (pid == 0) {
       setsid();
-      int out = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      int out = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
       dup2(out, 1);
       dup2(out, 2);
       int in = open("/dev/null", O_RDONLY);
@@ -138,7 +153,6 @@ LocalServer::LocalServer() {
       waitpid(pid, nullptr, 0);
     }
   }
-  if (m_pid < 0) ADD_FAILURE() << "could not start tursodb --sync-server";
 }
 
 void LocalServer::stop() {

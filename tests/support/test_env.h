@@ -62,8 +62,12 @@ class LocalServer {
   pid_t pid() const { return m_pid; }
   bool started() const { return m_pid > 0; }
   void stop();
+  // Stops the server and starts it again on the same port and database file (its WAL is kept).
+  void restart();
 
  private:
+  // Starts tursodb on `port`; m_pid stays -1 when it did not come up.
+  void spawn(int port);
   TempDir m_dir;
   std::string m_url;
   int m_port = 0;

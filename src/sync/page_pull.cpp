@@ -1,0 +1,477 @@
+#include "sync/page_pull.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <functional>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "db/sqlite.h"
+#include "remote/page_codec.h"
+#include "util/fs.h"
+
+namespace turso_sync {
+
+namespace {
+
+using pages::k_page_size;
+using Outcome = PageImageResult::Outcome;
+
+// 2^26 pages of 4 KiB = 256 GiB: a larger db_size is a broken header, not a database.
+constexpr uint64_t k_max_db_pages = uint64_t{1} << 26;
+
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : m_fd(fd) {}
+  Fd(Fd&& o) noexcept : m_fd(std::exchange(o.m_fd, -1)) {}
+  Fd& operator=(Fd&& o) noexcept {
+    if (this != &o) {
+      reset();
+      m_fd = std::exchange(o.m_fd, -1);
+    }
+    return *this;
+  }
+  ~Fd() { reset(); }
+  void reset() {
+    if (m_fd >= 0) ::close(m_fd);
+    m_fd = -1;
+  }
+  int get() const { return m_fd; }
+  explicit operator bool() const { return m_fd >= 0; }
+
+ private:
+  int m_fd;
+};
+
+Error io_error(const std::string& what, const std::string& path) {
+  return Error(ErrorKind::io, fmt::format("{} {}: {}", what, path, std::strerror(errno)));
+}
+
+// Failures of the remote or of its answer make the page path unavailable (the caller falls back); local
+// failures, interruption and a refused token (the SQL path would be refused too) are errors.
+bool is_local_failure(ErrorKind kind) {
+  return kind == ErrorKind::io || kind == ErrorKind::local_db || kind == ErrorKind::busy ||
+         kind == ErrorKind::cancelled || kind == ErrorKind::internal || kind == ErrorKind::auth;
+}
+
+std::optional<uint64_t> decimal(const std::string& s) {
+  uint64_t v = 0;
+  if (s.empty()) return std::nullopt;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+// Page 1 as stored locally: the server's file is in WAL mode (header bytes 18 and 19 = 2); the replica is a
+// plain rollback-journal file, so SQLite never creates a -wal beside it.
+std::string_view local_form(uint64_t id, std::string_view page, std::string& buf) {
+  if (id != 0) return page;
+  buf.assign(page);
+  if (buf.size() > 19) buf[18] = buf[19] = 1;
+  return buf;
+}
+
+Status write_page(const Fd& fd, uint64_t id, std::string_view page, const std::string& path) {
+  std::string buf;
+  std::string_view bytes = local_form(id, page, buf);
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::pwrite(fd.get(), bytes.data() + done, bytes.size() - done,
+                         static_cast<off_t>(id * k_page_size + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return io_error("write", path);
+    }
+    done += static_cast<size_t>(n);
+  }
+  return {};
+}
+
+Result<std::string> read_page(const Fd& fd, uint64_t id, const std::string& path) {
+  std::string page(k_page_size, '\0');
+  size_t done = 0;
+  while (done < page.size()) {
+    ssize_t n = ::pread(fd.get(), page.data() + done, page.size() - done,
+                        static_cast<off_t>(id * k_page_size + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return io_error("read", path);
+    if (n == 0)
+      return Error(ErrorKind::local_db, fmt::format("read {}: page {} is past the end", path, id + 1));
+    done += static_cast<size_t>(n);
+  }
+  return page;
+}
+
+Status copy_file(const Fd& from, const Fd& to, uint64_t size, const std::string& path) {
+  uint64_t done = 0;
+  while (done < size) {
+    loff_t in = static_cast<loff_t>(done), out = static_cast<loff_t>(done);
+    ssize_t n = ::copy_file_range(from.get(), &in, to.get(), &out, size - done, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;  // not supported here: plain reads and writes below
+    done += static_cast<uint64_t>(n);
+  }
+  std::vector<char> buf(1 << 20);
+  while (done < size) {
+    ssize_t n = ::pread(from.get(), buf.data(), std::min<uint64_t>(buf.size(), size - done),
+                        static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return io_error("copy the replica into", path);
+    ssize_t w = ::pwrite(to.get(), buf.data(), static_cast<size_t>(n), static_cast<off_t>(done));
+    if (w != n) return io_error("copy the replica into", path);
+    done += static_cast<uint64_t>(n);
+  }
+  return {};
+}
+
+// Sends one /pull-updates request, feeding the answer to `decoder`. Returns "" when the whole answer was
+// decoded, else why the page path cannot be used (404, HTTP or transport failure, malformed or truncated
+// body, an unusable stream refused by a callback); local failures and interruption are errors.
+Result<std::string> run_pull(RemoteClient& remote, const pages::PullRequest& request,
+                             pages::PullDecoder& decoder) {
+  auto response =
+      remote.post_streaming("/pull-updates", pages::encode_pull_request(request), "application/protobuf",
+                            [&](std::string_view chunk) { return decoder.feed(chunk); });
+  if (!response.ok()) {
+    if (is_local_failure(response.error().kind())) return std::move(response).error();
+    return response.error().message();
+  }
+  if (response->status == 404) return std::string("the server has no /pull-updates endpoint (HTTP 404)");
+  auto finished = decoder.finish();
+  if (!finished.ok()) {
+    if (is_local_failure(finished.error().kind())) return std::move(finished).error();
+    return finished.error().message();
+  }
+  return std::string();
+}
+
+Error refuse(std::string reason) {
+  return Error(ErrorKind::protocol, std::move(reason));
+}
+
+// Checks shared by both paths on a header.
+Status check_header(const pages::PullHeader& h) {
+  if (auto why = h.unusable_reason(); !why.empty()) return refuse(why);
+  if (h.server_revision.empty()) return refuse("the server sent no revision");
+  if (h.db_size > k_max_db_pages) return refuse(fmt::format("the server announced {} pages", h.db_size));
+  return {};
+}
+
+// Page 1 of a usable image: an SQLite header with 4096-byte pages.
+Result<std::string> check_first_page(const Fd& fd, const std::string& path) {
+  std::string page = TS_TRY(read_page(fd, 0, path));
+  if (std::memcmp(page.data(), "SQLite format 3", 16) != 0)
+    return std::string("page 1 is not an SQLite header");
+  unsigned size = (static_cast<uint8_t>(page[16]) << 8) | static_cast<uint8_t>(page[17]);
+  if (size != k_page_size) return fmt::format("the database's page size is {}, not {}", size, k_page_size);
+  return std::string();
+}
+
+// What SQLite says of the finished file: "" when it passes integrity_check and holds no virtual table (the
+// SQL path refuses those with a clear message).
+Result<std::string> check_database(const std::string& path) {
+  db::Database db = TS_TRY(db::Database::open(path, db::OpenMode::read_only));
+  auto check = db.prepare("PRAGMA integrity_check");
+  if (!check.ok()) return fmt::format("integrity_check failed: {}", check.error().message());
+  std::string verdict;
+  int rows = 0;
+  for (;;) {
+    auto step = check->step();
+    if (!step.ok()) return fmt::format("integrity_check failed: {}", step.error().message());
+    if (!*step) break;
+    if (rows++ == 0) verdict = check->column_text(0);
+  }
+  if (rows != 1 || verdict != "ok") return fmt::format("integrity_check: {}", verdict);
+  auto virtual_tables = db::query_int(
+      db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%'");
+  if (!virtual_tables.ok()) return virtual_tables.error().message();
+  if (*virtual_tables > 0) return std::string("the database has virtual tables");
+  return std::string();
+}
+
+Status finish_file(Fd& fd, uint64_t pages, const std::string& path) {
+  if (::ftruncate(fd.get(), static_cast<off_t>(pages * k_page_size)) != 0) return io_error("truncate", path);
+  if (::fsync(fd.get()) != 0) return io_error("fsync", path);
+  fd.reset();
+  return {};
+}
+
+PageImageResult unavailable(std::string reason) {
+  PageImageResult r;
+  r.outcome = Outcome::unavailable;
+  r.reason = std::move(reason);
+  return r;
+}
+
+// Runs `body`; removes `path` unless it produced a written image.
+Result<PageImageResult> keep_only_if_written(const std::string& path,
+                                             const std::function<Result<PageImageResult>()>& body) {
+  ::unlink(path.c_str());
+  auto result = body();
+  if (!result.ok() || result->outcome != Outcome::written) {
+    ::unlink(path.c_str());
+    ::unlink((path + "-journal").c_str());
+  }
+  return result;
+}
+
+}  // namespace
+
+Result<std::string> probe_first_page(RemoteClient& remote) {
+  bool served = false;
+  pages::PullDecoder decoder([](const pages::PullHeader& h) -> Status { return check_header(h); },
+                             [&](uint64_t id, std::string_view) -> Status {
+                               if (id == 0) served = true;
+                               return {};
+                             });
+  pages::PullRequest request;
+  request.pages = {0};
+  std::string failure = TS_TRY(run_pull(remote, request, decoder));
+  if (!failure.empty()) return failure;
+  if (!served)
+    return std::string(
+        "page 1 is not in the server's WAL (checkpointed, or the database was created outside the server)");
+  return std::string();
+}
+
+std::string replica_fingerprint(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return "";
+  return fmt::format("{}:{}:{}.{:09}", static_cast<uint64_t>(st.st_ino), static_cast<int64_t>(st.st_size),
+                     static_cast<int64_t>(st.st_mtim.tv_sec), static_cast<int64_t>(st.st_mtim.tv_nsec));
+}
+
+Result<PageImageResult> bootstrap_page_image(RemoteClient& remote, const std::string& path,
+                                             const ProgressCallback& on_progress) {
+  return keep_only_if_written(path, [&]() -> Result<PageImageResult> {
+    Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    if (!fd) return io_error("create", path);
+    PageImageResult out;
+    pages::PullHeader header;
+    std::vector<bool> got;
+    uint64_t distinct = 0;
+    uint64_t bytes_before = remote.bytes_received();
+    Progress progress;
+    progress.phase = "pages";
+    pages::PullDecoder decoder(
+        [&](const pages::PullHeader& h) -> Status {
+          header = h;
+          TS_TRY_STATUS(check_header(h));
+          got.assign(h.db_size, false);
+          progress.pages_total = static_cast<int64_t>(h.db_size);
+          return {};
+        },
+        [&](uint64_t id, std::string_view page) -> Status {
+          if (id >= got.size()) return refuse(fmt::format("page {} is beyond db_size {}", id, got.size()));
+          TS_TRY_STATUS(write_page(fd, id, page, path));
+          if (!got[id]) {
+            got[id] = true;
+            ++distinct;
+          }
+          ++out.pages_received;
+          if (on_progress && out.pages_received % 256 == 0) {
+            progress.pages_done = static_cast<int64_t>(distinct);
+            progress.bytes_received = remote.bytes_received() - bytes_before;
+            on_progress(progress);
+          }
+          return {};
+        });
+    std::string failure = TS_TRY(run_pull(remote, pages::PullRequest{}, decoder));
+    if (!failure.empty()) return unavailable(failure);
+    if (header.db_size == 0 || distinct == 0)
+      return unavailable(
+          "the server sent no pages (its WAL is empty: checkpointed, or the database was created outside "
+          "the server)");
+    if (distinct != header.db_size)
+      return unavailable(fmt::format(
+          "incomplete image: {} of {} pages (the server serves only the pages in its WAL; after a checkpoint "
+          "the image is partial)",
+          distinct, header.db_size));
+    std::string bad = TS_TRY(check_first_page(fd, path));
+    if (!bad.empty()) return unavailable(bad);
+    TS_TRY_STATUS(finish_file(fd, header.db_size, path));
+    bad = TS_TRY(check_database(path));
+    if (!bad.empty()) return unavailable("the page image is not a sound database: " + bad);
+    out.outcome = Outcome::written;
+    out.revision = header.server_revision;
+    out.db_size = header.db_size;
+    return out;
+  });
+}
+
+Result<PageImageResult> update_page_image(RemoteClient& remote, const std::string& replica,
+                                          const std::string& from_revision, const std::string& path,
+                                          const ProgressCallback& on_progress) {
+  return keep_only_if_written(path, [&]() -> Result<PageImageResult> {
+    Fd base(::open(replica.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!base) return io_error("open", replica);
+    struct stat st {};
+    if (::fstat(base.get(), &st) != 0) return io_error("stat", replica);
+    auto base_size = static_cast<uint64_t>(st.st_size);
+    if (base_size == 0 || base_size % k_page_size != 0)
+      return unavailable("the replica is not a page image of the remote");
+    uint64_t old_pages = base_size / k_page_size;
+
+    // With decimal revisions (WAL frame counts), ask from the frame before ours: the pages of our own last
+    // frame come back too and must equal ours, which proves the server still has the history we are at.
+    auto from = decimal(from_revision);
+    bool probing = from && *from > 0;
+    pages::PullRequest request;
+    request.client_revision = probing ? std::to_string(*from - 1) : from_revision;
+
+    PageImageResult out;
+    pages::PullHeader header;
+    bool same_revision = false;
+    std::vector<bool> seen;
+    std::vector<uint32_t> changed;
+    Fd image;
+    std::string buf;
+    Progress progress;
+    progress.phase = "pages";
+    auto on_header = [&](const pages::PullHeader& h) -> Status {
+      header = h;
+      TS_TRY_STATUS(check_header(h));
+      if (h.mode() == pages::ApplyMode::replace_base)
+        return refuse("the server asks for the base to be replaced (ReplaceBase)");
+      auto now = decimal(h.server_revision);
+      if (from && now && *now < *from)
+        return refuse(
+            fmt::format("the server's revision moved backwards ({} -> {}): its WAL was "
+                        "checkpointed or reset",
+                        from_revision, h.server_revision));
+      if (h.db_size == 0) return refuse("the server sent db_size 0");
+      same_revision = h.server_revision == from_revision;
+      seen.assign(h.db_size, false);
+      return {};
+    };
+    auto on_page = [&](uint64_t id, std::string_view page) -> Status {
+      if (id >= seen.size()) return refuse(fmt::format("page {} is beyond db_size {}", id, seen.size()));
+      seen[id] = true;
+      ++out.pages_received;
+      if (same_revision) {
+        // Nothing is newer than our revision: what was sent is our own last frame, byte for byte.
+        if (id >= old_pages)
+          return refuse(fmt::format("page {} is past the replica's end at the same revision", id));
+        std::string ours = TS_TRY(read_page(base, id, replica));
+        if (local_form(id, page, buf) != ours)
+          return refuse(
+              fmt::format("the server's page {} at revision {} differs from the replica's: its "
+                          "history changed (a new WAL generation)",
+                          id, from_revision));
+        return {};
+      }
+      if (!image) {
+        image = Fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+        if (!image) return io_error("create", path);
+        TS_TRY_STATUS(copy_file(base, image, base_size, path));
+      }
+      TS_TRY_STATUS(write_page(image, id, page, path));
+      changed.push_back(static_cast<uint32_t>(id));
+      if (on_progress && out.pages_received % 256 == 0) {
+        progress.pages_done = static_cast<int64_t>(out.pages_received);
+        on_progress(progress);
+      }
+      return {};
+    };
+    pages::PullDecoder decoder(on_header, on_page);
+    std::string failure = TS_TRY(run_pull(remote, request, decoder));
+    uint64_t pages_answered = decoder.pages();
+    if (!failure.empty() && probing && decoder.bytes_fed() == 0) {
+      // A server whose revisions are decimal but not frame counts may refuse the frame before ours (an HTTP
+      // error, no page stream at all): ask again from our own revision, without that proof.
+      probing = false;
+      request.client_revision = from_revision;
+      pages::PullDecoder again(on_header, on_page);
+      failure = TS_TRY(run_pull(remote, request, again));
+      pages_answered = again.pages();
+    }
+    if (!failure.empty()) return unavailable(failure);
+
+    if (same_revision) {
+      if (probing && pages_answered == 0)
+        return unavailable(fmt::format(
+            "the server no longer has the pages of revision {} (a new WAL generation after a checkpoint)",
+            from_revision));
+      if (header.db_size != old_pages)
+        return unavailable(
+            fmt::format("the server's db_size {} differs from the replica's {} at the same "
+                        "revision",
+                        header.db_size, old_pages));
+      out.outcome = Outcome::up_to_date;
+      out.revision = header.server_revision;
+      out.db_size = header.db_size;
+      return out;
+    }
+    if (!image) {
+      // A new revision without any page: the content did not change, but the revision must move on.
+      image = Fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+      if (!image) return io_error("create", path);
+      TS_TRY_STATUS(copy_file(base, image, base_size, path));
+    }
+    for (uint64_t id = old_pages; id < header.db_size; ++id)
+      if (!seen[id])
+        return unavailable(fmt::format("page {} is new (db_size {} -> {}) but did not arrive", id, old_pages,
+                                       header.db_size));
+    std::string bad = TS_TRY(check_first_page(image, path));
+    if (!bad.empty()) return unavailable(bad);
+
+    // Re-verify a few pages this update did not touch: read back at the new revision, they must equal the
+    // image (in a new WAL generation they are missing or differ).
+    std::sort(changed.begin(), changed.end());
+    uint64_t common = std::min(old_pages, header.db_size);
+    // Page 1 and pages spread over the file; a changed candidate is replaced by the next unchanged page.
+    std::vector<uint32_t> sample;
+    for (uint64_t k = 0; k < 4 && common > 0; ++k) {
+      uint64_t id = k * common / 4;
+      while (id < common && std::binary_search(changed.begin(), changed.end(), static_cast<uint32_t>(id)))
+        ++id;
+      auto pid = static_cast<uint32_t>(id);
+      if (id < common && std::find(sample.begin(), sample.end(), pid) == sample.end()) sample.push_back(pid);
+    }
+    if (!sample.empty()) {
+      pages::PullRequest verify;
+      verify.server_revision = header.server_revision;
+      verify.pages = sample;
+      size_t matched = 0;
+      pages::PullDecoder verifier(
+          [&](const pages::PullHeader& h) -> Status {
+            if (auto why = h.unusable_reason(); !why.empty()) return refuse(why);
+            return {};
+          },
+          [&](uint64_t id, std::string_view page) -> Status {
+            if (std::find(sample.begin(), sample.end(), id) == sample.end()) return {};
+            std::string ours = TS_TRY(read_page(image, id, path));
+            if (local_form(id, page, buf) != ours)
+              return refuse(
+                  fmt::format("page {} read back at revision {} differs from the updated image: the "
+                              "server's history changed (a new WAL generation)",
+                              id, header.server_revision));
+            ++matched;
+            return {};
+          });
+      failure = TS_TRY(run_pull(remote, verify, verifier));
+      if (!failure.empty()) return unavailable(failure);
+      if (matched != sample.size())
+        return unavailable(
+            fmt::format("{} of {} unchanged pages are no longer served at revision {} (a "
+                        "checkpoint since the replica's revision)",
+                        sample.size() - matched, sample.size(), header.server_revision));
+    }
+    TS_TRY_STATUS(finish_file(image, header.db_size, path));
+    out.outcome = Outcome::written;
+    out.revision = header.server_revision;
+    out.db_size = header.db_size;
+    return out;
+  });
+}
+
+}  // namespace turso_sync

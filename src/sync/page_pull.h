@@ -1,0 +1,56 @@
+// The page pull path (SPEC §4 fast path, docs/protocol.md "Page protocol"): the replica as a byte image of
+// the remote's pages, fetched with `POST /pull-updates`, from scratch (bootstrap) or as the pages changed
+// since the stored revision (incremental).
+//
+// Never trust an incomplete or inconsistent image: every check that fails makes the result `unavailable`
+// with a reason (the caller then re-bootstraps, or takes the SQL path), and nothing is written over the
+// replica. What is checked:
+//   bootstrap    every page 0..db_size-1 arrived, each 4096 bytes, page 1 is an SQLite header with page size
+//                4096, no virtual table, then `PRAGMA integrity_check` on the new file.
+//   incremental  the revision did not move backwards (decimal revisions), the server's history still holds
+//                the replica's last revision (one page of the frame before it is asked for again and must be
+//                byte-identical), new pages past the old size all arrived, and after the update a sample of
+//                unchanged pages read back at the new revision equals the image.
+// Local failures (I/O, SQLite) and interruption are errors, not `unavailable`.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "turso_sync/remote.h"
+#include "turso_sync/sync.h"
+
+namespace turso_sync {
+
+struct PageImageResult {
+  enum class Outcome { written, up_to_date, unavailable };
+  Outcome outcome = Outcome::unavailable;
+  std::string reason;    // unavailable: why, for the report and `status`
+  std::string revision;  // written / up_to_date: the server revision the image is at
+  uint64_t db_size = 0;  // pages
+  uint64_t pages_received = 0;
+};
+
+// Downloads every page into a new file at `path` (removed first; removed again unless written). On success
+// the file is complete, checked and fsynced.
+Result<PageImageResult> bootstrap_page_image(RemoteClient& remote, const std::string& path,
+                                             const ProgressCallback& progress);
+
+// Brings the image `replica` (at `from_revision`) to the server's latest revision: written = `path` holds a
+// copy of the replica with the changed pages applied (fsynced); up_to_date = nothing changed, no file was
+// created; unavailable = the caller must re-bootstrap. `replica` is never modified.
+Result<PageImageResult> update_page_image(RemoteClient& remote, const std::string& replica,
+                                          const std::string& from_revision, const std::string& path,
+                                          const ProgressCallback& progress);
+
+// One small request for page 1 alone: "" when the server serves it (a bootstrap may be complete), else why
+// not. Used before a bootstrap when the last one found pages unavailable, so a server that keeps offering
+// partial images costs a 4 KB request per pull instead of a partial download.
+Result<std::string> probe_first_page(RemoteClient& remote);
+
+// Identifies one version of a file (inode, size, modification time): stored with the revision, so a replica
+// replaced by any other path (or a crash between the rename and the state write) is never taken for the
+// image of that revision. "" when the file does not exist.
+std::string replica_fingerprint(const std::string& path);
+
+}  // namespace turso_sync

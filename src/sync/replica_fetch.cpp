@@ -1,0 +1,126 @@
+#include "sync/replica_fetch.h"
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "db/schema.h"
+#include "db/sqlite.h"
+#include "sync/page_pull.h"
+#include "sync/snapshot.h"
+#include "util/fs.h"
+#include "util/text.h"
+
+namespace turso_sync {
+
+namespace {
+
+// Tables, rows and other objects of a page image, and the same warnings as the SQL path.
+Status describe_image(const std::string& path, FetchedReplica& out) {
+  db::Database db = TS_TRY(db::Database::open(path, db::OpenMode::read_only));
+  auto objects = TS_TRY(db::read_schema(db));
+  for (const auto& o : objects) {
+    if (o.type != "table") {
+      ++out.other_objects;
+      continue;
+    }
+    ++out.tables;
+    out.rows += TS_TRY(db::query_int(db, "SELECT count(*) FROM " + quote_identifier(o.name)));
+    db::TableInfo info = TS_TRY(db::read_table_info(db, o.name));
+    if (!info.without_rowid && !info.has_declared_key())
+      out.warnings.push_back(
+          fmt::format("table {} has no PRIMARY KEY: rows are matched by rowid", quote_identifier(o.name)));
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<FetchedReplica> fetch_replica(RemoteClient& remote, const Config& config,
+                                     const std::optional<SyncState>& state, FetchMode mode,
+                                     const std::string& tmp_path, bool describe,
+                                     const ProgressCallback& progress) {
+  FetchedReplica out;
+  uint64_t bytes_before = remote.bytes_received();
+  int64_t requests_before = remote.requests_sent();
+  auto account = [&]() {
+    out.bytes_received = remote.bytes_received() - bytes_before;
+    out.requests = remote.requests_sent() - requests_before;
+  };
+  std::string why_not_incremental;
+  if (mode == FetchMode::incremental) {
+    if (!state || state->protocol != "pages" || state->remote_revision.empty())
+      why_not_incremental = "the replica was not made by the page path";
+    else if (state->replica_fingerprint != replica_fingerprint(config.replica_path))
+      why_not_incremental = "the replica file changed since its page revision was recorded";
+    else if (state->remote_url != config.database_url)
+      why_not_incremental = "the remote URL changed";
+    if (why_not_incremental.empty()) {
+      auto updated =
+          TS_TRY(update_page_image(remote, config.replica_path, state->remote_revision, tmp_path, progress));
+      if (updated.outcome != PageImageResult::Outcome::unavailable) {
+        out.protocol = "pages";
+        out.reason = "incremental page pull";
+        out.revision = updated.revision;
+        out.up_to_date = updated.outcome == PageImageResult::Outcome::up_to_date;
+        out.incremental = true;
+        out.pages_received = updated.pages_received;
+        account();
+        return out;
+      }
+      why_not_incremental = "incremental page pull not possible: " + updated.reason;
+    }
+  }
+  // The last pull found pages unavailable: ask for page 1 alone before downloading a whole image.
+  std::string probe_failure;
+  if (mode == FetchMode::incremental && state && state->protocol == "sql" && !state->pull_path_reason.empty())
+    probe_failure = TS_TRY(probe_first_page(remote));
+  PageImageResult boot;
+  if (probe_failure.empty())
+    boot = TS_TRY(bootstrap_page_image(remote, tmp_path, progress));
+  else
+    boot.reason = probe_failure;
+  if (boot.outcome == PageImageResult::Outcome::written) {
+    out.protocol = "pages";
+    out.reason =
+        why_not_incremental.empty() ? "page bootstrap" : "page bootstrap (" + why_not_incremental + ")";
+    out.revision = boot.revision;
+    out.pages_received = boot.pages_received;
+    if (describe) {
+      auto described = describe_image(tmp_path, out);
+      if (!described.ok()) {
+        ::unlink(tmp_path.c_str());
+        return std::move(described).error();
+      }
+    }
+    account();
+    return out;
+  }
+  // The SQL path: always possible, and the only one when the server offers no complete page image.
+  auto snapshot = TS_TRY(download_snapshot(remote, tmp_path, progress));
+  out.protocol = "sql";
+  out.reason = "pages not available: " + boot.reason;
+  out.tables = snapshot.tables;
+  out.rows = snapshot.rows;
+  out.other_objects = snapshot.other_objects;
+  out.warnings = std::move(snapshot.warnings);
+  account();
+  return out;
+}
+
+PullRecord pull_record(const Config& config, const FetchedReplica& fetched) {
+  PullRecord r;
+  r.protocol = fetched.protocol;
+  r.reason = fetched.reason;
+  if (fetched.protocol == "pages") {
+    r.revision = fetched.revision;
+    r.fingerprint = replica_fingerprint(config.replica_path);
+  }
+  if (fetched.tables || fetched.rows) {
+    r.tables = fetched.tables;
+    r.rows = fetched.rows;
+  }
+  return r;
+}
+
+}  // namespace turso_sync

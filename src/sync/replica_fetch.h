@@ -1,0 +1,45 @@
+// Choosing the pull path (SPEC §4): the page protocol when the server offers complete, consistent images,
+// else the SQL snapshot. One entry point for init and pull, so both fall back the same way.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sync/state.h"
+#include "turso_sync/remote.h"
+#include "turso_sync/sync.h"
+
+namespace turso_sync {
+
+struct FetchedReplica {
+  std::string protocol;      // "pages" or "sql"
+  std::string reason;        // why this path was taken (fallbacks name what failed)
+  std::string revision;      // pages: the server revision of the image
+  bool up_to_date = false;   // incremental pull found nothing new: no file was created
+  bool incremental = false;  // the image was built from the replica plus the changed pages
+  uint64_t pages_received = 0;
+  uint64_t bytes_received = 0;
+  int64_t requests = 0;
+  // Filled for init (describe == true): what the new replica holds.
+  int64_t tables = 0, rows = 0, other_objects = 0;
+  std::vector<std::string> warnings;
+};
+
+enum class FetchMode {
+  bootstrap,    // init: a whole new replica
+  incremental,  // pull: changed pages on top of the replica when the state allows, else a whole new one
+};
+
+// Writes the remote's current state into `tmp_path` (a new file, fsynced; removed on error), or reports
+// up_to_date. `state` is the state dir's content (may be empty). `describe` counts tables and rows.
+Result<FetchedReplica> fetch_replica(RemoteClient& remote, const Config& config,
+                                     const std::optional<SyncState>& state, FetchMode mode,
+                                     const std::string& tmp_path, bool describe,
+                                     const ProgressCallback& progress);
+
+// The state record for a fetched replica, once it is in place at config.replica_path.
+PullRecord pull_record(const Config& config, const FetchedReplica& fetched);
+
+}  // namespace turso_sync
