@@ -803,11 +803,23 @@ class Merger {
     }
     auto ours_sql = TS_TRY(object_sql(m_db, c.object_type, c.name));
     auto theirs_sql = TS_TRY(object_sql(*theirs, c.object_type, c.name));
-    if (derived_type(c.object_type)) {
+    bool derived = derived_type(c.object_type);
+    if (derived) {
       auto saved = m_derived_ours.find(object_key(c.object_type, c.name));
-      if (saved != m_derived_ours.end() && !pushed)
+      ours_sql = saved == m_derived_ours.end() ? std::nullopt : std::optional<std::string>(saved->second);
+    }
+    if (!ours_sql && theirs_sql && !pushed)  // our drop is undone: running this drops it again
+      m_discarded +=
+          fmt::format("-- you dropped {}; the remote's is taken back\nDROP {} {};\n", describe_object(c),
+                      c.object_type == "table"   ? "TABLE"
+                      : c.object_type == "index" ? "INDEX"
+                      : c.object_type == "view"  ? "VIEW"
+                                                 : "TRIGGER",
+                      quote_identifier(c.name));
+    if (derived) {
+      if (ours_sql && !pushed)
         m_discarded +=
-            fmt::format("-- your {} (replaced by the remote's)\n{};\n", describe_object(c), saved->second);
+            fmt::format("-- your {} (replaced by the remote's)\n{};\n", describe_object(c), *ours_sql);
       set_derived(c.object_type, c.name, theirs_sql);
       return {};
     }
@@ -1184,8 +1196,6 @@ class Merger {
       c.object_type = "table";
       c.op = SchemaOp::create_table;
       c.name = tc.table.name;
-      m_discarded += fmt::format("-- you dropped table {}; the remote's is taken back\nDROP TABLE {};\n",
-                                 printable(c.name), quote_identifier(c.name));
       return adopt(c, Decision{});
     }
     m_ours_tables[i] = "";  // skipped: only deletes of it, or kept dropped (local), or a conflict below

@@ -13,6 +13,7 @@
 
 #include "db/schema.h"
 #include "db/sqlite.h"
+#include "diff/schema_plan.h"
 #include "sync/push_batch.h"
 #include "sync/state.h"
 #include "turso_sync/cancel.h"
@@ -199,12 +200,41 @@ void add_later_conflicts(RemoteClient& remote, const std::vector<PushBatch>& bat
 }
 
 // The replica's user objects and user_version: what the last pull saw of the remote's schema.
-Result<BaseSchema> read_base_schema(const std::string& replica) {
+// With the rows of every table the changeset drops (see DroppedTableRows).
+Result<BaseSchema> read_base_schema(const std::string& replica, const Changeset& changes) {
   db::Database db = TS_TRY(db::Database::open(replica, db::OpenMode::read_only));
   BaseSchema out;
   for (db::SchemaObject& o : TS_TRY(db::read_schema(db)))
     out.objects.push_back({std::move(o.type), std::move(o.name), std::move(o.sql)});
   out.user_version = TS_TRY(db::query_int(db, "PRAGMA user_version"));
+  for (const SchemaChange& c : changes.schema) {
+    if (c.op != SchemaOp::drop_table) continue;
+    DroppedTableRows d;
+    d.table = TS_TRY(diff::read_table_desc(db, "main", c.name));
+    std::string table = quote_identifier(c.name);
+    d.count = TS_TRY(db::query_int(db, "SELECT count(*) FROM " + table));
+    if (d.count > kDroppedRowsListed || (d.table.keyed_by_rowid() && d.table.rowid_expr.empty())) {
+      auto totals = TS_TRY(db.prepare(dropped_table_totals_sql(d.table)));
+      if (TS_TRY(totals.step()))
+        for (int i = 0; i < totals.column_count(); ++i) d.totals.push_back(totals.column(i));
+    } else {
+      std::string cols = d.table.keyed_by_rowid() ? d.table.rowid_expr : "";
+      for (const ColumnDesc& col : d.table.columns)
+        cols += (cols.empty() ? "" : ", ") + quote_identifier(col.name);
+      auto rows = TS_TRY(db.prepare(fmt::format("SELECT {} FROM {}", cols, table)));
+      size_t nkey = d.table.keyed_by_rowid() ? 1 : 0;
+      while (TS_TRY(rows.step())) {
+        std::vector<Value> key, values;
+        for (size_t i = 0; i < nkey; ++i) key.push_back(rows.column(static_cast<int>(i)));
+        for (size_t i = 0; i < d.table.columns.size(); ++i)
+          values.push_back(rows.column(static_cast<int>(nkey + i)));
+        if (!d.table.keyed_by_rowid())
+          for (int k : d.table.key_columns) key.push_back(values[static_cast<size_t>(k)]);
+        d.rows.emplace_back(std::move(key), std::move(values));
+      }
+    }
+    out.dropped.push_back(std::move(d));
+  }
   return out;
 }
 
@@ -239,6 +269,12 @@ PushConflict explain_schema_guard(RemoteClient& remote, const BaseSchema& base) 
   for (const auto& [name, sql] : then)
     if (!now.count(name)) what += (what.empty() ? "" : "; ") + name + " was dropped";
   if (!what.empty()) c.detail += ": " + printable(what);
+  if (what.empty() && !base.dropped.empty()) {
+    std::string tables;
+    for (const DroppedTableRows& d : base.dropped) tables += (tables.empty() ? "" : ", ") + d.table.name;
+    c.detail = fmt::format("the remote changed rows of {} since your last pull, and this push drops it",
+                           printable(tables));
+  }
   return c;
 }
 
@@ -282,7 +318,7 @@ Result<PushReport> SyncContext::push(const PushOptions& options) {
   batch_options.force = options.force;
   batch_options.push_id = new_push_id();
   batch_options.pushed_at = utc_timestamp();
-  batch_options.base_schema = TS_TRY(read_base_schema(c.replica_path));
+  batch_options.base_schema = TS_TRY(read_base_schema(c.replica_path, changeset));
   batch_options.guard_schema = !options.force;
   auto batches = TS_TRY(build_push_batches(changeset, batch_options));
   report.batches = static_cast<int>(batches.size());

@@ -267,7 +267,37 @@ std::string schema_guard_condition(const BaseSchema& schema, std::vector<Value>&
       "sqlite_schema WHERE {} AND ({})) = {}",
       user, schema.objects.size(), user, match, schema.objects.size());
   args.push_back(Value::integer(schema.user_version));
-  return out + " AND (SELECT user_version FROM pragma_user_version) = ?";
+  out += " AND (SELECT user_version FROM pragma_user_version) = ?";
+  Status status;  // values come from the replica, which holds only what the remote could store
+  for (const DroppedTableRows& d : schema.dropped) {
+    std::string table = quote_identifier(d.table.name);
+    out += fmt::format(" AND (SELECT count(*) FROM {}) = ?", table);
+    args.push_back(Value::integer(d.count));
+    if (!d.totals.empty()) {
+      out += fmt::format(" AND EXISTS (SELECT 1 FROM ({}) WHERE ", dropped_table_totals_sql(d.table));
+      for (size_t i = 0; i < d.totals.size(); ++i)
+        out += fmt::format("{}t{} = ?", i ? " AND " : "", i), args.push_back(d.totals[i]);
+      out += ")";
+    }
+    for (const auto& [key, values] : d.rows) {
+      std::vector<std::string> names;
+      std::string where = key_predicate(d.table, key, args, names, status);
+      for (size_t c = 0; c < values.size() && c < d.table.columns.size(); ++c)
+        where += (where.empty() ? "" : " AND ") +
+                 value_predicate(d.table.columns[c].name, values[c], args, status);
+      out += fmt::format(" AND EXISTS (SELECT 1 FROM {} WHERE {})", table, where.empty() ? "1" : where);
+    }
+  }
+  return out;
+}
+
+std::string dropped_table_totals_sql(const TableDesc& table) {
+  std::string cols = fmt::format(
+      "total({}) AS t0", table.keyed_by_rowid() && !table.rowid_expr.empty() ? table.rowid_expr : "0");
+  for (size_t i = 0; i < table.columns.size(); ++i)
+    cols += fmt::format(", total(length(CAST({} AS BLOB))) AS t{}", quote_identifier(table.columns[i].name),
+                        i + 1);
+  return fmt::format("SELECT {} FROM {}", cols, quote_identifier(table.name));
 }
 
 Result<std::vector<PushBatch>> build_push_batches(const Changeset& cs, const PushBatchOptions& options) {

@@ -66,11 +66,28 @@ struct SchemaObjectText {
   std::string type, name, sql;
 };
 
+// The rows, as last pulled, of a table the push drops: the remote must still hold exactly these, or the
+// drop would take a teammate's rows along unseen. Up to kDroppedRowsListed rows are each checked by value;
+// a larger table by its row count, rowid total and per-column byte totals (a change keeping all of them
+// equal goes unnoticed; docs/protocol.md).
+struct DroppedTableRows {
+  TableDesc table;
+  int64_t count = 0;
+  std::vector<std::pair<std::vector<Value>, std::vector<Value>>>
+      rows;                   // key, values; empty when over the limit
+  std::vector<Value> totals;  // over the limit: total(rowid) then total(length(CAST(c AS BLOB))) per column
+};
+inline constexpr int64_t kDroppedRowsListed = 200;
+
 // What the last pull saw of the remote's schema.
 struct BaseSchema {
   std::vector<SchemaObjectText> objects;  // user objects (internal ones excluded)
   int64_t user_version = 0;
+  std::vector<DroppedTableRows> dropped;  // the tables the push drops
 };
+
+// SELECT of the totals compared for a dropped table over kDroppedRowsListed rows (run on both sides).
+std::string dropped_table_totals_sql(const TableDesc& table);
 
 struct PushBatchOptions {
   bool force = false;     // local wins: no guards, upserts instead of inserts

@@ -385,6 +385,34 @@ TEST(SchemaMigration, RemoteRebuildUnderALocalColumnIsAConflict) {
 // ---------------------------------------------------------------------------------------------------------------
 // 6. A push from a copy that has not seen a teammate's schema change must not replay its own (stale) schema.
 
+// A push that drops a table the remote changed since the last pull would take a teammate's rows along
+// unseen: refused (exit 3); the pull then names the conflict; keeping the drop is an explicit choice.
+TEST(SchemaMigration, StaleDropOfATableNeverLosesATeammatesRows) {
+  Team team;
+  ASSERT_NO_FATAL_FAILURE(
+      team.start({"CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT)",
+                  "INSERT INTO notes VALUES (1, 'one')", "CREATE TABLE other (id INTEGER PRIMARY KEY)"}));
+  ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.b), "UPDATE notes SET title = 'B''s title' WHERE id = 1"));
+  auto b = team.run(team.b, {"push"});
+  ASSERT_EQ(b.exit_code, 0) << b.out << b.err;
+  ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.a), "DROP TABLE notes"));
+
+  auto stale = team.run(team.a, {"push"});
+  EXPECT_EQ(stale.exit_code, 3) << stale.out << stale.err;
+  EXPECT_TRUE(contains(stale.out + stale.err, "notes")) << stale.out << stale.err;
+  EXPECT_EQ(team.remote("SELECT id, title FROM notes ORDER BY id"), (Rows{{I(1), T("B's title")}}))
+      << "B's row was dropped by A's stale push";
+
+  auto pulled = team.run(team.a, {"pull"});
+  EXPECT_EQ(pulled.exit_code, 3) << pulled.out << pulled.err;
+  EXPECT_TRUE(contains(pulled.out + pulled.err, "dropped it")) << pulled.out << pulled.err;
+  auto keep = team.run(team.a, {"pull", "--on-conflict=local"});
+  ASSERT_EQ(keep.exit_code, 0) << keep.out << keep.err;
+  auto pushed = team.run(team.a, {"push"});
+  ASSERT_EQ(pushed.exit_code, 0) << pushed.out << pushed.err;
+  EXPECT_EQ(team.remote("SELECT count(*) FROM sqlite_schema WHERE name = 'notes'"), (Rows{{I(0)}}));
+}
+
 TEST(SchemaMigration, StalePushNeverUndoesATeammatesTrigger) {
   Team team;
   ASSERT_NO_FATAL_FAILURE(team.start({
