@@ -11,11 +11,13 @@
 #include <charconv>
 #include <cstring>
 #include <functional>
+#include <map>
 #include <optional>
 #include <utility>
 #include <vector>
 
 #include "db/sqlite.h"
+#include "diff/sql_text.h"
 #include "remote/page_codec.h"
 #include "util/fs.h"
 
@@ -225,6 +227,70 @@ Result<PageImageResult> keep_only_if_written(const std::string& path,
 }
 
 }  // namespace
+
+Status copy_replica_into(const std::string& replica, db::Database& working) {
+  TS_TRY_STATUS(db::copy_database(replica, working));
+  // The names SQLite parsed from each object's SQL, by lower-cased stored name.
+  struct Row {
+    int64_t rowid;
+    std::string type, name, tbl_name, fixed_name, fixed_tbl;
+  };
+  std::vector<Row> rows;
+  std::map<std::string, std::string> tables;  // lower(name) -> name as in its SQL
+  auto lower = [](std::string s) {
+    for (char& c : s)
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    return s;
+  };
+  {
+    auto stmt = TS_TRY(working.prepare("SELECT rowid, type, name, tbl_name, sql FROM main.sqlite_schema"));
+    while (TS_TRY(stmt.step())) {
+      Row r{stmt.column_int64(0), stmt.column_text(1), stmt.column_text(2), stmt.column_text(3), {}, {}};
+      r.fixed_name = r.name;
+      if (stmt.column(4).type() == ValueType::text) {
+        std::string sql = stmt.column_text(4);
+        size_t begin = 0, end = 0;
+        if (diff::find_created_name(sql, &begin, &end)) {
+          auto tokens = diff::tokenize_sql(std::string_view(sql).substr(begin, end - begin));
+          if (!tokens.empty()) r.fixed_name = diff::token_name(tokens.back());  // after "schema."
+        }
+      }
+      if (r.type == "table" || r.type == "view") tables[lower(r.name)] = r.fixed_name;
+      rows.push_back(std::move(r));
+    }
+  }
+  bool changed = false;
+  for (Row& r : rows) {
+    auto t = tables.find(lower(r.tbl_name));
+    r.fixed_tbl = t == tables.end() ? r.tbl_name : t->second;
+    const std::string auto_prefix = "sqlite_autoindex_";
+    if (r.type == "index" && r.name.rfind(auto_prefix, 0) == 0 &&
+        lower(r.name).find(lower(r.tbl_name)) == auto_prefix.size())
+      r.fixed_name = auto_prefix + r.fixed_tbl + r.name.substr(auto_prefix.size() + r.tbl_name.size());
+    changed |= r.fixed_name != r.name || r.fixed_tbl != r.tbl_name;
+  }
+  if (!changed) return {};
+  auto tx = TS_TRY(db::Transaction::begin(working, db::Transaction::Kind::immediate));
+  int64_t version = TS_TRY(db::query_int(working, "PRAGMA main.schema_version"));
+  TS_TRY_STATUS(working.exec("PRAGMA writable_schema = ON"));
+  Status st = [&]() -> Status {
+    auto update =
+        TS_TRY(working.prepare("UPDATE main.sqlite_schema SET name = ?1, tbl_name = ?2 WHERE rowid = ?3"));
+    for (const Row& r : rows) {
+      if (r.fixed_name == r.name && r.fixed_tbl == r.tbl_name) continue;
+      TS_TRY_STATUS(update.reset());
+      TS_TRY_STATUS(update.bind(1, Value::text(r.fixed_name)));
+      TS_TRY_STATUS(update.bind(2, Value::text(r.fixed_tbl)));
+      TS_TRY_STATUS(update.bind(3, Value::integer(r.rowid)));
+      TS_TRY(update.step());
+    }
+    return working.exec(fmt::format("PRAGMA main.schema_version = {}", version + 1));
+  }();
+  Status off = working.exec("PRAGMA writable_schema = OFF");
+  TS_TRY_STATUS(st);
+  TS_TRY_STATUS(off);
+  return tx.commit();
+}
 
 Result<std::string> probe_first_page(RemoteClient& remote) {
   bool served = false;

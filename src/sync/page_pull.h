@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <string>
 
+#include "db/sqlite.h"
 #include "turso_sync/remote.h"
 #include "turso_sync/sync.h"
 
@@ -30,6 +31,14 @@ struct PageImageResult {
   uint64_t db_size = 0;  // pages
   uint64_t pages_received = 0;
 };
+
+// Copies the replica into the working copy (db::copy_database), then gives the copy's sqlite_schema the names
+// SQLite itself would have written. A page image holds the server's sqlite_schema, whose `name` and
+// `tbl_name` the server lower-cases while the SQL keeps the original case ("t1 accounts" for CREATE TABLE
+// "T1 Accounts"); SQLite's own DDL matches those columns by exact text (DROP TABLE "T1 Accounts" deletes
+// `WHERE tbl_name = 'T1 Accounts'`), so the application's next migration on such a file would leave stale
+// schema rows behind. The replica itself stays a byte image of the remote.
+Status copy_replica_into(const std::string& replica, db::Database& working);
 
 // Downloads every page into a new file at `path` (removed first; removed again unless written). On success
 // the file is complete, checked and fsynced.

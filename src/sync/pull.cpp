@@ -13,6 +13,7 @@
 #include "db/sqlite.h"
 #include "sync/discarded.h"
 #include "sync/merge.h"
+#include "sync/page_pull.h"
 #include "sync/replica_fetch.h"
 #include "sync/snapshot.h"
 #include "sync/state.h"
@@ -249,7 +250,7 @@ Result<ResetReport> SyncContext::reset(const ResetOptions&) {
                                         utc_timestamp())));
   report.discarded_path = TS_TRY(save_discarded(c, sql));
   db::Database working = TS_TRY(db::Database::open(c.working_path, db::OpenMode::read_write));
-  TS_TRY_STATUS(db::copy_database(c.replica_path, working));
+  TS_TRY_STATUS(copy_replica_into(c.replica_path, working));
   return report;
 }
 
@@ -264,7 +265,7 @@ Result<ResetReport> SyncContext::copy(const CopyOptions& options) {
     std::string tmp = fmt::format("{}.tmp-{}", c.working_path, ::getpid());
     auto created = [&]() -> Status {
       db::Database wc = TS_TRY(db::Database::open(tmp, db::OpenMode::create));
-      TS_TRY_STATUS(db::copy_database(c.replica_path, wc));
+      TS_TRY_STATUS(copy_replica_into(c.replica_path, wc));
       wc = db::Database();
       return durable_rename(tmp, c.working_path);
     }();
@@ -288,7 +289,7 @@ Result<ResetReport> SyncContext::copy(const CopyOptions& options) {
     report.discarded_path = TS_TRY(save_discarded(c, sql));
   }
   db::Database working = TS_TRY(db::Database::open(c.working_path, db::OpenMode::read_write));
-  TS_TRY_STATUS(db::copy_database(c.replica_path, working));
+  TS_TRY_STATUS(copy_replica_into(c.replica_path, working));
   return report;
 }
 

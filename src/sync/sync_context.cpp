@@ -10,6 +10,8 @@
 
 #include "db/sqlite.h"
 #include "sync/discarded.h"
+#include "sync/page_pull.h"
+#include "sync/page_pull.h"
 #include "sync/replica_fetch.h"
 #include "sync/state.h"
 #include "turso_sync/sync.h"
@@ -130,7 +132,7 @@ Result<InitReport> SyncContext::init(const InitOptions& options) {
     // In place, through SQLite: the application may have the file open.
     auto wc = db::Database::open(c.working_path, db::OpenMode::read_write);
     if (!wc.ok()) return fail(wc.error());
-    auto st = db::copy_database(tmp_replica, *wc);
+    auto st = copy_replica_into(tmp_replica, *wc);
     if (!st.ok()) return fail(st.error());
     report.working_copy_replaced = true;
   } else {
@@ -138,7 +140,7 @@ Result<InitReport> SyncContext::init(const InitOptions& options) {
     ::unlink(tmp_working.c_str());
     auto created = [&]() -> Status {
       db::Database wc = TS_TRY(db::Database::open(tmp_working, db::OpenMode::create));
-      TS_TRY_STATUS(db::copy_database(tmp_replica, wc));
+      TS_TRY_STATUS(copy_replica_into(tmp_replica, wc));
       wc = db::Database();
       return durable_rename(tmp_working, c.working_path);
     }();

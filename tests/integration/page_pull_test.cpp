@@ -259,6 +259,33 @@ TEST(PagePull, ServerWithoutPageEndpointKeepsTheSqlPath) {
   EXPECT_TRUE(contains(status.out, "HTTP 404")) << status.out;
 }
 
+// The server lower-cases names in its sqlite_schema; a working copy made from its pages carries SQLite's own
+// names, so that the application's DROP TABLE (which matches sqlite_schema by exact text) leaves nothing
+// behind, as on a working copy made by the SQL path.
+TEST(PagePull, MixedCaseNamesOfAPageImageAreSQLitesInTheWorkingCopy) {
+  LocalServer server;
+  ASSERT_TRUE(server.started());
+  remote_exec(server.url(), {"CREATE TABLE \"T1 Accounts\" (id INTEGER PRIMARY KEY, email TEXT UNIQUE)",
+                             "CREATE TABLE \"Items\" (id INTEGER PRIMARY KEY, owner INTEGER)",
+                             "CREATE INDEX \"Ix Owner\" ON \"Items\" (owner)",
+                             "INSERT INTO \"T1 Accounts\" VALUES (1, 'a@x')"});
+  Copy copy{TempDir(), server.url()};
+  auto init = copy.run({"--json", "init"});
+  ASSERT_EQ(init.exit_code, 0) << init.out << init.err;
+  ASSERT_TRUE(contains(init.out, "\"protocol\":\"pages\"")) << init.out;
+  EXPECT_EQ(local_rows(copy.wc(), "SELECT type, name, tbl_name FROM sqlite_schema ORDER BY rowid"),
+            (Rows{{T("table"), T("T1 Accounts"), T("T1 Accounts")},
+                  {T("index"), T("sqlite_autoindex_T1 Accounts_1"), T("T1 Accounts")},
+                  {T("table"), T("Items"), T("Items")},
+                  {T("index"), T("Ix Owner"), T("Items")}}));
+  expect_integrity_ok(copy.wc());
+  local_exec(copy.wc(), "DROP TABLE \"Items\"");
+  EXPECT_EQ(local_rows(copy.wc(), "SELECT count(*) FROM sqlite_schema WHERE tbl_name LIKE 'items'"),
+            (Rows{{I(0)}}))
+      << "DROP TABLE left stale schema rows";
+  expect_integrity_ok(copy.wc());
+}
+
 // A server restart keeps its WAL and its revision: pulls stay incremental and exact.
 TEST(PagePull, ServerRestartKeepsIncrementalPullsExact) {
   LocalServer server;
