@@ -433,8 +433,9 @@ class SummarySink final : public ChangeSink {
 };
 
 Result<uint32_t> root_page(db::Database& db, const std::string& schema, const std::string& table) {
-  auto stmt = TS_TRY(db.prepare(fmt::format(
-      "SELECT rootpage FROM {}.sqlite_schema WHERE type = 'table' AND name = ?1", quote_identifier(schema))));
+  auto stmt = TS_TRY(db.prepare(
+      fmt::format("SELECT rootpage FROM {}.sqlite_schema WHERE type = 'table' AND name = ?1 COLLATE NOCASE",
+                  quote_identifier(schema))));
   TS_TRY_STATUS(stmt.bind(1, Value::text(table)));
   if (!TS_TRY(stmt.step())) return 0u;
   return static_cast<uint32_t>(stmt.column_int64(0));

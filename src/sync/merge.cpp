@@ -418,8 +418,8 @@ class Merger {
 
   // Whether `table` holds exactly the same rows (rowids included) in the working copy and in the base.
   Result<bool> same_rows(const std::string& table) {
-    auto ours_count =
-        TS_TRY(m_db.prepare("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1"));
+    auto ours_count = TS_TRY(
+        m_db.prepare("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1 COLLATE NOCASE"));
     TS_TRY_STATUS(ours_count.bind(1, Value::text(table)));
     if (!TS_TRY(ours_count.step()) || ours_count.column_int64(0) == 0) return true;  // nothing to lose
     db::TableInfo info = TS_TRY(db::read_table_info(m_db, table));
@@ -1051,9 +1051,13 @@ class Merger {
     return fmt::format("SELECT * FROM main.{} LIMIT 0", quote_identifier(view));
   }
 
+  // Not judged: a view the working copy had already broken, or one of theirs that the remote holds broken.
   Status create_derived(const DerivedObject& o) {
     TS_TRY_STATUS(m_db.exec(o.sql));
     if (o.type != "view" || m_broken_views.count(object_key(o.type, o.name))) return {};
+    if (o.theirs && !m_options.theirs_path.empty() &&
+        !TS_TRY(theirs_db())->prepare(view_check_sql(o.name)).ok())
+      return {};
     auto check = m_db.prepare(view_check_sql(o.name));
     if (check.ok()) return {};
     Error e = std::move(check).error();
@@ -1291,7 +1295,7 @@ class Merger {
     bool has_sequence =
         TS_TRY(db::query_int(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_sequence'")) != 0;
     if (has_sequence) {
-      auto seq = TS_TRY(db.prepare("SELECT max(seq) FROM sqlite_sequence WHERE name = ?1"));
+      auto seq = TS_TRY(db.prepare("SELECT max(seq) FROM sqlite_sequence WHERE name = ?1 COLLATE NOCASE"));
       TS_TRY_STATUS(seq.bind(1, Value::text(table.name)));
       if (TS_TRY(seq.step())) out = std::max(out, seq.column_int64(0));
     }

@@ -413,6 +413,25 @@ TEST(SchemaMigration, StaleDropOfATableNeverLosesATeammatesRows) {
   EXPECT_EQ(team.remote("SELECT count(*) FROM sqlite_schema WHERE name = 'notes'"), (Rows{{I(0)}}));
 }
 
+// A teammate renamed a mixed-case table (pushed as a drop and a create) while B edited a row of it: B's pull
+// stops (exit 3) rather than dropping the edit with the old table. (The server lower-cases names in its
+// schema: the check must match them case-insensitively.)
+TEST(SchemaMigration, RemoteRenameOfAMixedCaseTableUnderLocalEditsIsAConflict) {
+  Team team;
+  ASSERT_NO_FATAL_FAILURE(team.start({"CREATE TABLE \"Accounts\" (id INTEGER PRIMARY KEY, email TEXT)",
+                                      "INSERT INTO \"Accounts\" VALUES (1, 'a@x'), (2, 'b@x')"}));
+  ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.a), "ALTER TABLE \"Accounts\" RENAME TO \"Users\""));
+  auto a = team.run(team.a, {"push"});
+  ASSERT_EQ(a.exit_code, 0) << a.out << a.err;
+  ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.b), "UPDATE \"Accounts\" SET email = 'B@new' WHERE id = 1"));
+  auto r = team.run(team.b, {"pull"});
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+  EXPECT_EQ(team.rows(team.b, "SELECT email FROM \"Accounts\" WHERE id = 1"), (Rows{{T("B@new")}}));
+  auto settled = team.run(team.b, {"pull", "--on-conflict=remote"});
+  ASSERT_EQ(settled.exit_code, 0) << settled.out << settled.err;
+  EXPECT_TRUE(contains(all_discarded(team.b), "B@new")) << all_discarded(team.b);
+}
+
 TEST(SchemaMigration, StalePushNeverUndoesATeammatesTrigger) {
   Team team;
   ASSERT_NO_FATAL_FAILURE(team.start({
