@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <tuple>
 
 #include "db/schema.h"
 #include "diff/schema_plan.h"
@@ -340,7 +341,11 @@ class Merger {
         if (!skipped(i)) TS_TRY_STATUS(m_writers.back()->check_columns());
       }
       if (m_options.on_insert_collision == InsertCollision::move_local) TS_TRY_STATUS(move_colliding_rows());
+      auto fk_tables = TS_TRY(foreign_key_tables());
+      auto dangling_before = TS_TRY(dangling_references(fk_tables));
       for (size_t i = 0; i < m_delta.tables.size(); ++i) TS_TRY_STATUS(merge_table(i));
+      if (m_report.conflicts.empty() || m_options.on_conflict != ConflictPolicy::abort)
+        TS_TRY_STATUS(settle_dangling_references(fk_tables, dangling_before));
     }
 
     if (!m_report.conflicts.empty() && m_options.on_conflict == ConflictPolicy::abort) {
@@ -1251,6 +1256,183 @@ class Merger {
     std::string out = fmt::format("{} row{}: ", count, count == 1 ? "" : "s");
     for (size_t k = 0; k < keys.size(); ++k) out += (k ? ", " : "") + keys[k];
     return count > keys.size() ? out + ", …" : out;
+  }
+
+  // --- foreign keys -------------------------------------------------------------------------------------
+  //
+  // A merge never leaves a foreign key dangling that was intact on both sides: a local delete of a parent
+  // (ON DELETE CASCADE included) against a remote new child, or a remote delete of a parent against a local
+  // child. PRAGMA foreign_key_check on the tables the delta touches (and their children), before and after
+  // the rows; each new dangling reference is a conflict. --on-conflict=remote takes the remote's side (its
+  // parent row comes back, or our child goes), local ours (their child goes, or the parent as last pulled
+  // comes back); what goes is saved in the discarded-changes script.
+
+  struct Dangling {
+    std::string child;
+    int64_t rowid = 0;
+    int64_t fk = 0;
+    bool operator<(const Dangling& o) const {
+      return std::tie(child, rowid, fk) < std::tie(o.child, o.rowid, o.fk);
+    }
+  };
+
+  // The child tables whose references the merge can break.
+  Result<std::vector<std::string>> foreign_key_tables() {
+    std::set<std::string> delta;
+    for (const TableChanges& tc : m_delta.tables) delta.insert(lower_ascii(tc.table.name));
+    std::set<std::string> out;
+    for (const ForeignKey& fk : *TS_TRY(foreign_keys()))
+      if (delta.count(lower_ascii(fk.child)) || delta.count(lower_ascii(fk.parent))) out.insert(fk.child);
+    // Composite keys are not in foreign_keys(): look at every delta table's own list too.
+    for (const TableChanges& tc : m_delta.tables)
+      if (TS_TRY(object_sql(m_db, "table", tc.table.name)) &&
+          TS_TRY(db::query_int(m_db, fmt::format("SELECT count(*) FROM pragma_foreign_key_list({})",
+                                                 sql_literal(Value::text(tc.table.name))))) > 0)
+        out.insert(tc.table.name);
+    return std::vector<std::string>(out.begin(), out.end());
+  }
+
+  // A table whose foreign key SQLite cannot check ("foreign key mismatch": the parent columns are not a key)
+  // is left out, as SQLite's own enforcement leaves it.
+  Result<std::set<Dangling>> dangling_references(const std::vector<std::string>& tables) {
+    std::set<Dangling> out;
+    for (const std::string& t : tables) {
+      if (!TS_TRY(object_sql(m_db, "table", t))) continue;
+      auto stmt = m_db.prepare(fmt::format("PRAGMA main.foreign_key_check({})", quote_identifier(t)));
+      if (!stmt.ok()) continue;
+      std::set<Dangling> found;
+      bool checked = true;
+      for (;;) {
+        auto step = stmt->step();
+        if (!step.ok()) {
+          checked = false;
+          break;
+        }
+        if (!*step) break;
+        found.insert({lower_ascii(stmt->column_text(0)),
+                      stmt->column(1).is_null() ? -1 : stmt->column_int64(1), stmt->column_int64(3)});
+      }
+      if (checked) out.insert(found.begin(), found.end());
+    }
+    return out;
+  }
+
+  Status settle_dangling_references(const std::vector<std::string>& tables,
+                                    const std::set<Dangling>& before) {
+    std::vector<std::string> conflicts;
+    for (int round = 0; round < 8; ++round) {
+      std::set<Dangling> now = TS_TRY(dangling_references(tables));
+      bool settled_any = false;
+      for (const Dangling& d : now) {
+        if (before.count(d)) continue;
+        std::string line = TS_TRY(settle_dangling(d, settled_any));
+        if (!line.empty()) conflicts.push_back(line);
+      }
+      if (!conflicts.empty() || !settled_any) break;
+    }
+    if (conflicts.empty()) return {};
+    std::string list;
+    for (size_t i = 0; i < conflicts.size() && i < 20; ++i) list += "\n  " + conflicts[i];
+    if (conflicts.size() > 20) list += fmt::format("\n  … and {} more", conflicts.size() - 20);
+    return Error(
+        ErrorKind::conflict,
+        fmt::format("merge into working copy {}: the merge would leave foreign keys dangling; nothing "
+                    "was changed:{}\nSettle it with `pull --on-conflict=remote` (the remote's side "
+                    "wins) or `--on-conflict=local` (yours wins; what is dropped is saved)",
+                    m_db.path(), list));
+  }
+
+  // Settles one dangling reference by the policy (sets `settled`), or returns the conflict line.
+  Result<std::string> settle_dangling(const Dangling& d, bool& settled) {
+    std::string child = quote_identifier(d.child);
+    auto fk = TS_TRY(m_db.prepare(fmt::format(
+        "SELECT \"table\", \"from\", \"to\" FROM pragma_foreign_key_list({}) WHERE id = ?1 ORDER BY seq",
+        sql_literal(Value::text(d.child)))));
+    TS_TRY_STATUS(fk.bind(1, Value::integer(d.fk)));
+    std::string parent, from;
+    std::optional<std::string> to;
+    int parts = 0;
+    while (TS_TRY(fk.step())) {
+      ++parts;
+      parent = fk.column_text(0);
+      from = fk.column_text(1);
+      if (!fk.column(2).is_null()) to = fk.column_text(2);
+    }
+    std::string where_child = d.rowid >= 0 ? fmt::format("rowid = {}", d.rowid) : "0";
+    auto value_stmt = TS_TRY(m_db.prepare(
+        fmt::format("SELECT {} FROM main.{} WHERE {}", quote_identifier(from), child, where_child)));
+    Value value = TS_TRY(value_stmt.step()) ? value_stmt.column(0) : Value::null();
+    std::string row = fmt::format("table {} row {} ({} = {})", printable(d.child), d.rowid, printable(from),
+                                  printable(sql_literal(value)));
+    if (parts != 1 || d.rowid < 0)
+      return fmt::format("{}: references a {} row that is gone", row, printable(parent));
+    std::string key = to ? quote_identifier(*to) : std::string("rowid");
+    if (m_options.theirs_path.empty() || m_options.base_path.empty())
+      return fmt::format("{}: references a {} row that is gone", row, printable(parent));
+    db::Database* theirs = TS_TRY(theirs_db());
+    db::Database* base = TS_TRY(base_db());
+    auto parent_row = [&](db::Database& db) -> Result<bool> {
+      auto q = db.prepare(fmt::format("SELECT 1 FROM main.{} WHERE {} = ?1", quote_identifier(parent), key));
+      if (!q.ok()) return false;
+      TS_TRY_STATUS(q->bind(1, value));
+      return TS_TRY(q->step());
+    };
+    bool theirs_has_parent = TS_TRY(parent_row(*theirs));
+    std::string who = theirs_has_parent ? "you deleted" : "the remote deleted";
+    if (m_options.on_conflict == ConflictPolicy::abort)
+      return fmt::format("{}: references {} row {} = {}, which {}", row, printable(parent), printable(key),
+                         printable(sql_literal(value)), who);
+    bool bring_parent_back = theirs_has_parent == take_theirs();
+    if (bring_parent_back) {
+      db::Database& from_db = theirs_has_parent ? *theirs : *base;
+      if (!TS_TRY(parent_row(from_db)))
+        return fmt::format("{}: references {} row {} = {}, which is gone on both sides", row,
+                           printable(parent), printable(key), printable(sql_literal(value)));
+      TS_TRY_STATUS(copy_row(from_db, parent, key, value));
+      m_discarded += fmt::format(
+          "-- {} row {} = {} came back (a row of {} references it)\nDELETE FROM {} WHERE {} = {};\n",
+          printable(parent), printable(key), printable(sql_literal(value)), printable(d.child),
+          quote_identifier(parent), key, sql_literal(value));
+    } else {
+      auto dump = TS_TRY(m_db.prepare(fmt::format("SELECT * FROM main.{} WHERE {}", child, where_child)));
+      if (TS_TRY(dump.step())) {
+        std::string values;
+        for (int i = 0; i < dump.column_count(); ++i) values += (i ? ", " : "") + sql_literal(dump.column(i));
+        m_discarded += fmt::format("-- {} (its {} row is gone)\nINSERT INTO {} VALUES({});\n", row,
+                                   printable(parent), child, values);
+      }
+      TS_TRY_STATUS(m_db.exec(fmt::format("DELETE FROM main.{} WHERE {}", child, where_child)));
+    }
+    settled = true;
+    return std::string();
+  }
+
+  // The row of `table` whose `key` is `value` in `from`, inserted into the working copy (columns both have).
+  Status copy_row(db::Database& from, const std::string& table, const std::string& key, const Value& value) {
+    db::TableInfo o = TS_TRY(db::read_table_info(m_db, table));
+    db::TableInfo f = TS_TRY(db::read_table_info(from, table));
+    std::vector<std::string> cols;
+    for (int i : o.stored_columns())
+      for (int j : f.stored_columns())
+        if (sqlite3_stricmp(o.columns[i].name.c_str(), f.columns[j].name.c_str()) == 0)
+          cols.push_back(quote_identifier(o.columns[i].name));
+    bool rowid =
+        !o.without_rowid && o.rowid_alias < 0 && !o.rowid_expr.empty() && o.rowid_expr == f.rowid_expr;
+    if (rowid) cols.insert(cols.begin(), o.rowid_expr);
+    std::string list, params;
+    for (size_t i = 0; i < cols.size(); ++i) {
+      list += (i ? ", " : "") + cols[i];
+      params += i ? ", ?" : "?";
+    }
+    auto read = TS_TRY(from.prepare(
+        fmt::format("SELECT {} FROM main.{} WHERE {} = ?1", list, quote_identifier(table), key)));
+    TS_TRY_STATUS(read.bind(1, value));
+    if (!TS_TRY(read.step())) return {};
+    auto write = TS_TRY(m_db.prepare(
+        fmt::format("INSERT INTO main.{}({}) VALUES({})", quote_identifier(table), list, params)));
+    for (int i = 0; i < read.column_count(); ++i) TS_TRY_STATUS(write.bind(i + 1, read.column(i)));
+    TS_TRY(write.step());
+    return {};
   }
 
   // --- moving local rows out of the way of remote inserts

@@ -647,22 +647,75 @@ TEST(Merge, ConstraintClashWithALocalRowIsAConflictError) {
 
 TEST(Merge, ForeignKeyEnforcementIsSuspendedAndRestored) {
   // Theirs deleted a parent (no children on their side); a local child refers to it. With enforcement on, the
-  // cascade would silently delete the local child.
-  Scenario s(
-      "CREATE TABLE p(id INTEGER PRIMARY KEY);"
+  // cascade would silently delete the local child; without a check, the child would dangle.
+  const char* base =
+      "CREATE TABLE p(id INTEGER PRIMARY KEY, name TEXT);"
       "CREATE TABLE c(id INTEGER PRIMARY KEY, p INTEGER REFERENCES p(id) ON DELETE CASCADE);"
-      "INSERT INTO p VALUES(1);",
-      "INSERT INTO c VALUES(1, 1);", "DELETE FROM p WHERE id = 1;");
-  auto db = db::Database::open(s.ours, db::OpenMode::read_write);
-  ASSERT_TRUE(db.ok());
-  ASSERT_TRUE(db->exec("PRAGMA foreign_keys = ON").ok());
-  MergeOptions options;
-  options.theirs_path = s.theirs;
-  auto r = merge_into_working_copy(*db, s.delta, options);
-  ASSERT_TRUE(r.ok()) << r.error().message();
-  EXPECT_EQ(*db::query_int(*db, "PRAGMA foreign_keys"), 1);
-  EXPECT_EQ(s.rows("SELECT * FROM c"), names({"1|1"}));
-  EXPECT_EQ(s.rows("SELECT * FROM p"), names({}));
+      "INSERT INTO p VALUES(1, 'parent');";
+  for (ConflictPolicy policy : {ConflictPolicy::abort, ConflictPolicy::local, ConflictPolicy::remote}) {
+    Scenario s(base, "INSERT INTO c VALUES(1, 1);", "DELETE FROM p WHERE id = 1;");
+    auto db = db::Database::open(s.ours, db::OpenMode::read_write);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE(db->exec("PRAGMA foreign_keys = ON").ok());
+    MergeOptions options;
+    options.theirs_path = s.theirs;
+    options.base_path = s.base;
+    options.on_conflict = policy;
+    auto r = merge_into_working_copy(*db, s.delta, options);
+    EXPECT_EQ(*db::query_int(*db, "PRAGMA foreign_keys"), 1);
+    EXPECT_EQ(s.rows("PRAGMA foreign_key_check"), names({})) << "a foreign key left dangling";
+    if (policy == ConflictPolicy::abort) {
+      ASSERT_FALSE(r.ok());
+      EXPECT_EQ(r.error().kind(), ErrorKind::conflict);
+      EXPECT_NE(r.error().message().find("table c row 1"), std::string::npos) << r.error().message();
+      EXPECT_EQ(s.rows("SELECT * FROM p"), names({"1|'parent'"})) << "nothing applied";
+      continue;
+    }
+    ASSERT_TRUE(r.ok()) << r.error().message();
+    if (policy == ConflictPolicy::local) {  // ours wins: the parent as last pulled comes back
+      EXPECT_EQ(s.rows("SELECT * FROM c"), names({"1|1"}));
+      EXPECT_EQ(s.rows("SELECT * FROM p"), names({"1|'parent'"}));
+    } else {  // theirs wins: our child goes, saved
+      EXPECT_EQ(s.rows("SELECT * FROM c"), names({}));
+      EXPECT_EQ(s.rows("SELECT * FROM p"), names({}));
+      EXPECT_NE(r->discarded_sql.find("INSERT INTO \"c\" VALUES(1, 1)"), std::string::npos)
+          << r->discarded_sql;
+    }
+  }
+}
+
+// A local delete of a parent (its children cascaded away) against a remote new child of it: the mirror case.
+TEST(Merge, LocalDeleteOfAParentAgainstARemoteNewChildIsAConflict) {
+  const char* base =
+      "CREATE TABLE emails(id INTEGER PRIMARY KEY, subject TEXT);"
+      "CREATE TABLE attachments(id INTEGER PRIMARY KEY, email_id INTEGER REFERENCES emails(id) ON DELETE "
+      "CASCADE, name TEXT);"
+      "INSERT INTO emails VALUES(1, 'hello'); INSERT INTO attachments VALUES(1, 1, 'a.pdf');";
+  const char* ours = "PRAGMA foreign_keys = ON; DELETE FROM emails WHERE id = 1;";
+  const char* theirs = "INSERT INTO attachments VALUES(2, 1, 'b.pdf');";
+  {
+    Scenario s(base, ours, theirs);
+    auto r = s.try_merge(ConflictPolicy::abort);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().kind(), ErrorKind::conflict);
+    EXPECT_NE(r.error().message().find("you deleted"), std::string::npos) << r.error().message();
+    EXPECT_EQ(s.rows("SELECT count(*) FROM attachments"), names({"0"})) << "nothing applied";
+  }
+  {
+    Scenario s(base, ours, theirs);
+    MergeReport r = s.merge(ConflictPolicy::remote);  // the remote's side: the email comes back
+    EXPECT_EQ(s.rows("SELECT * FROM emails"), names({"1|'hello'"}));
+    EXPECT_EQ(s.rows("SELECT id, name FROM attachments"), names({"2|'b.pdf'"}));
+    EXPECT_EQ(s.rows("PRAGMA foreign_key_check"), names({}));
+    EXPECT_NE(r.discarded_sql.find("DELETE FROM \"emails\""), std::string::npos) << r.discarded_sql;
+  }
+  {
+    Scenario s(base, ours, theirs);
+    MergeReport r = s.merge(ConflictPolicy::local);  // ours: the email stays deleted, their attachment goes
+    EXPECT_EQ(s.rows("SELECT count(*) FROM emails"), names({"0"}));
+    EXPECT_EQ(s.rows("SELECT count(*) FROM attachments"), names({"0"}));
+    EXPECT_NE(r.discarded_sql.find("b.pdf"), std::string::npos) << r.discarded_sql;
+  }
 }
 
 // --- names and values --------------------------------------------------------------------------------------
