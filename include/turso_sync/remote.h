@@ -106,6 +106,13 @@ struct RemoteOptions {
   size_t max_request_bytes = 8 << 20;  // batches above this are the caller's to split
 };
 
+// Traffic of a client since it was created (HTTP bodies; headers not counted).
+struct TransferStats {
+  uint64_t bytes_sent = 0;
+  uint64_t bytes_received = 0;
+  int64_t requests = 0;
+};
+
 class RemoteClient {
  public:
   // Resolves the URL and refuses to send a token over plain http to a non-loopback host unless
@@ -115,6 +122,7 @@ class RemoteClient {
                                                       RemoteOptions options = {});
 
   const RemoteEndpoint& endpoint() const { return m_endpoint; }
+  const TransferStats& stats() const { return m_stats; }
 
   // Runs statements in one request, each in autocommit (the server runs every one of them; later statements
   // are not skipped when one fails). Returns all results, or the first failure (ErrorKind::sql with the
@@ -148,6 +156,7 @@ class RemoteClient {
   std::unique_ptr<HttpTransport> m_transport;
   RemoteOptions m_options;
   int m_request_timeout_ms;
+  TransferStats m_stats;
 };
 
 // SQL fragment and argument that carry `value` exactly through Hrana: "?" with the value appended to `args`,

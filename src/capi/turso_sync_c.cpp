@@ -178,11 +178,15 @@ std::set<std::string> with_pull_options(std::set<std::string> names) {
   return names;
 }
 
-ts::Result<ts::PullOptions> pull_options(const Options& options) {
+// `default_policy`: "abort" for pull/push/sync, "hold" for the background sync (a service keeps syncing the
+// other rows when one conflicts).
+ts::Result<ts::PullOptions> pull_options(const Options& options, const char* default_policy = "abort") {
   ts::PullOptions o;
-  std::string policy = TS_TRY(options.choice("on_conflict", "abort", {"abort", "local", "remote"}));
+  std::string policy =
+      TS_TRY(options.choice("on_conflict", default_policy, {"abort", "local", "remote", "hold"}));
   o.on_conflict = policy == "local"    ? ts::ConflictPolicy::local
                   : policy == "remote" ? ts::ConflictPolicy::remote
+                  : policy == "hold"   ? ts::ConflictPolicy::hold
                                        : ts::ConflictPolicy::abort;
   std::string collision = TS_TRY(options.choice("on_insert_collision", "move", {"move", "conflict"}));
   o.on_insert_collision =
@@ -578,7 +582,8 @@ int turso_sync_background_start(turso_sync_handle* handle, const char* options_j
       Options o = TS_TRY(Options::parse("background start", options_json,
                                         with_pull_options({"interval", "push_on_change"})));
       ts::WorkflowOptions options;
-      options.pull = TS_TRY(pull_options(o));
+      options.pull = TS_TRY(pull_options(o, "hold"));
+      options.history_trigger = "capi:background";
       options.push_on_change = TS_TRY(o.boolean("push_on_change", false));
       const ts::Config& config = handle->sync->config();
       std::optional<double> interval = TS_TRY(o.number("interval"));

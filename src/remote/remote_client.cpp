@@ -83,6 +83,9 @@ Result<HttpTransport::Response> RemoteClient::post(const std::string& path, std:
   std::mt19937 rng(std::random_device{}());
   for (int attempt = 1;; ++attempt) {
     auto response = m_transport->post(req);
+    ++m_stats.requests;
+    m_stats.bytes_sent += req.body.size();
+    if (response.ok()) m_stats.bytes_received += response->body.size();
     std::optional<Error> err;
     if (!response.ok()) {
       err = response.error();

@@ -13,6 +13,7 @@
 
 #include "db/schema.h"
 #include "db/sqlite.h"
+#include "sync/held.h"
 #include "sync/push_batch.h"
 #include "sync/state.h"
 #include "turso_sync/cancel.h"
@@ -274,6 +275,11 @@ Result<PushReport> SyncContext::push(const PushOptions& options) {
   ChangesetCollector collector;
   report.changes = TS_TRY(diff_databases(c.replica_path, c.working_path, collector));
   Changeset changeset = collector.take();
+  // Held rows are never pushed (sync/held.h); the application may have edited one again: it stays held.
+  std::vector<HeldConflict> held = TS_TRY(load_held(c.state_dir));
+  if (TS_TRY(refresh_held(c, held))) TS_TRY_STATUS(save_held(c.state_dir, held));
+  report.held = static_cast<int64_t>(held.size());
+  report.held_skipped = exclude_held(changeset, report.changes, held);
   if (changeset.empty()) {
     report.nothing_to_push = true;
     return report;
