@@ -445,7 +445,25 @@ static void test_background(void) {
   CHECK_CONTAINS(report, "\"cycles\":");
   turso_sync_free(report);
   CHECK_RC(turso_sync_background_wait(h, 0, 0, NULL), TURSO_SYNC_USAGE, h);
-  /* The handle works as before, and another can now start the workflow; close stops it. */
+
+  /* A conflict made while no loop runs: background sync holds it by default (on_conflict "hold") and keeps
+   * syncing the other rows; the held row stays local and is not pushed. */
+  remote_ok("UPDATE tasks SET title = 'remote edit' WHERE id = 1");
+  local_exec(h, "UPDATE tasks SET title = 'local edit' WHERE id = 1; INSERT INTO tasks VALUES (3, 'other')");
+  CHECK_RC(turso_sync_background_start(h, "{\"interval\":100}", &report), TURSO_SYNC_OK, h);
+  CHECK_CONTAINS(report, "\"held\":1");
+  turso_sync_free(report);
+  CHECK_RC(turso_sync_background_stop(h, NULL), TURSO_SYNC_OK, h);
+  rows = remote_sql("SELECT title FROM tasks ORDER BY id");
+  CHECK_CONTAINS(rows, "remote edit");
+  CHECK_CONTAINS(rows, "other");
+  free(rows);
+  title = local_text(h, "SELECT title FROM tasks WHERE id = 1");
+  CHECK(strcmp(title, "local edit") == 0);
+  free(title);
+
+  /* The handle works as before (a pull leaves the held row alone), and another can now start the workflow;
+   * close stops it. */
   CHECK_RC(turso_sync_pull(h, NULL, NULL), TURSO_SYNC_OK, h);
   CHECK_RC(turso_sync_background_start(other, "{\"interval\":100}", NULL), TURSO_SYNC_OK, other);
   turso_sync_close(other);
