@@ -309,7 +309,12 @@ Result<bool> refresh_held(const Config& config, std::vector<HeldConflict>& held)
   for (auto it = held.begin(); it != held.end();) {
     auto ours = read_held_row(working, *it);
     auto theirs = read_held_row(replica, *it);
-    if (!ours.ok() || !theirs.ok()) {  // e.g. the table was dropped: keep the record as it is
+    if (!ours.ok() && !theirs.ok()) {  // the table is gone on both sides: nothing left to hold
+      it = held.erase(it);
+      changed = true;
+      continue;
+    }
+    if (!ours.ok() || !theirs.ok()) {  // gone on one side (a schema change): keep the record as it is
       ++it;
       continue;
     }

@@ -108,7 +108,10 @@ static Result<PullReport> merge_and_swap(const Config& c, const std::string& new
   merge_options.base_path = c.replica_path;
   merge_options.pushed = options.pushed;
   // Held rows (sync/held.h) stay as they are; the merge lists them so that their record follows theirs.
+  // First brought up to date with the files: a hold whose two sides became equal (reset, init --force, the
+  // application wrote theirs) is lifted, so the remote's later changes to that row are merged again.
   std::vector<HeldConflict> held = TS_TRY(load_held(c.state_dir));
+  if (TS_TRY(refresh_held(c, held))) TS_TRY_STATUS(save_held(c.state_dir, held));
   merge_options.is_held = [&held](const std::string& table, const std::vector<Value>& key) {
     return is_held(held, table, key);
   };

@@ -240,6 +240,27 @@ TEST(HeldConflicts, ResolveOursIsCheckedAgainstTheRemotesNewestVersion) {
   EXPECT_EQ(t.remote(kRow1), (Rows{{I(1), T("B"), T("b1")}}));
 }
 
+TEST(HeldConflicts, ResetLiftsTheHoldAndTheRemotesLaterChangesArriveAgain) {
+  Team t;
+  ASSERT_NO_FATAL_FAILURE(t.start());
+  ASSERT_NO_FATAL_FAILURE(t.make_conflict());
+  auto r = t.run(t.b, {"sync", "--on-conflict=hold"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  ASSERT_EQ(t.run(t.b, {"status", "--offline", "--check"}).exit_code, 3);
+  // reset makes the working copy the replica: both sides agree, nothing is held any more...
+  r = t.run(t.b, {"reset", "--yes"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  // ...so the remote's next change of that row is merged like any other.
+  local_exec(t.wc(t.a), "UPDATE notes SET title = 'A3' WHERE id = 1");
+  ASSERT_EQ(t.run(t.a, {"sync"}).exit_code, 0);
+  r = t.run(t.b, {"pull"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(t.rows(t.b, kRow1), (Rows{{I(1), T("A3"), T("b1")}}));
+  EXPECT_EQ(t.run(t.b, {"status", "--offline", "--check"}).exit_code, 0);
+  r = t.run(t.b, {"conflicts"});
+  EXPECT_TRUE(contains(r.out, "no held conflicts")) << r.out;
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // workflow: a held conflict never stops the other rows, cycle after cycle; metrics and history follow.
 
