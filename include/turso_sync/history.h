@@ -1,9 +1,9 @@
 // The sync history (SPEC §3 `log`): <state dir>/history.jsonl, one JSON object per line and per operation
-// (pull, push, sync, resolve, and every workflow cycle as a sync with trigger "workflow:<why>"), oldest
-// first. Each line is appended with one write(2) under an flock of the file, so lines never interleave; the
-// file is bounded: past kHistoryMaxBytes the oldest lines are dropped (the file is rewritten atomically
-// keeping the newest half). A line a crash cut short is skipped by the reader. Fields are documented in
-// docs/architecture.md ("history.jsonl").
+// (init, pull, push, sync, reset, copy, resolve, and every workflow cycle as a sync with trigger
+// "workflow:<why>"), oldest first. Each line is appended with one write(2) under an flock of the file, so
+// lines never interleave; the file is bounded: past kHistoryMaxBytes the oldest lines are dropped (the file
+// is rewritten atomically keeping the newest half). A line a crash cut short is skipped by the reader. Fields
+// are documented in docs/architecture.md ("history.jsonl").
 #pragma once
 
 #include <chrono>
@@ -25,7 +25,7 @@ inline constexpr uint64_t kHistoryMaxBytes = 1 << 20;
 
 struct HistoryEntry {
   std::string time;       // RFC 3339 UTC, when the operation started
-  std::string operation;  // "pull", "push", "sync", "resolve"
+  std::string operation;  // "init", "pull", "push", "sync", "reset", "copy", "resolve"
   std::string trigger;    // "cli", "capi", "workflow:start|interval|change|retry"
   std::string result;     // "ok", "conflict" (exit 3), "error"
   int exit_code = 0;
@@ -55,7 +55,7 @@ struct HealthReport {
   std::vector<HistoryEntry> recent;       // the newest operations, newest first
   std::string last_error, last_error_at;  // the newest failed operation ("" when none)
   std::string last_success_at;    // the newest pull/push/sync that succeeded (else the state's last pull)
-  bool last_sync_failed = false;  // the newest pull/push/sync (workflow cycles included) failed
+  bool last_sync_failed = false;  // the newest init/pull/push/sync (workflow cycles included) failed
   // The newest workflow cycle ("" when none is in the history).
   std::string last_cycle_at, last_cycle_result, next_cycle_at;
   int consecutive_failures = 0;

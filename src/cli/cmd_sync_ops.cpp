@@ -310,8 +310,14 @@ int run_reset(Context& ctx, const ResetArgs& args) {
       return 1;
     }
   }
+  HistoryEntry entry = begin_history_entry("reset", "cli");
   auto report = (*sync)->reset({});
-  if (!report.ok()) return ctx.fail(report.error());
+  if (!report.ok()) {
+    add_error_to_history(entry, report.error());
+    record_history(ctx, **sync, entry);
+    return ctx.fail(report.error());
+  }
+  record_history(ctx, **sync, entry);
   if (ctx.global.json) {
     ctx.print_json(reset_report_json("reset", *report));
   } else if (report->discarded_path.empty()) {
@@ -335,8 +341,14 @@ int run_copy(Context& ctx, const CopyArgs& args) {
   if (!sync.ok()) return ctx.fail(sync.error());
   CopyOptions options;
   options.force = args.force;
+  HistoryEntry entry = begin_history_entry("copy", "cli");
   auto report = (*sync)->copy(options);
-  if (!report.ok()) return ctx.fail(report.error());
+  if (!report.ok()) {
+    add_error_to_history(entry, report.error());
+    record_history(ctx, **sync, entry);
+    return ctx.fail(report.error());
+  }
+  record_history(ctx, **sync, entry);
   if (ctx.global.json) {
     ctx.print_json(reset_report_json("copy", *report));
   } else {

@@ -283,7 +283,8 @@ Result<HealthReport> read_health(const std::string& state_dir, size_t recent) {
   bool sync_seen = false, cycle_seen = false;
   for (const HistoryEntry& e : all) {
     if (h.recent.size() < recent) h.recent.push_back(e);
-    bool syncs = e.operation == "pull" || e.operation == "push" || e.operation == "sync";
+    bool syncs =
+        e.operation == "pull" || e.operation == "push" || e.operation == "sync" || e.operation == "init";
     if (e.result == "error" && h.last_error.empty()) {
       h.last_error = e.error;
       h.last_error_at = e.time;

@@ -386,16 +386,18 @@ TEST(HeldWorkflow, KeepsSyncingOtherRowsForManyCyclesWhileOneIsHeld) {
   EXPECT_GT(m["turso_sync_bytes_received_total"], 0);
   EXPECT_GT(m["turso_sync_last_success_timestamp_seconds"], 1.7e9);
 
-  // One history line per cycle, newest first in `log --json`.
+  // One history line per cycle, newest first in `log --json` (after them, the init).
   simdjson::dom::parser parser;
   auto r = t.run(t.b, {"--json", "log", "-n", "0"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   auto entries = parse(parser, r.out)["entries"].get_array();
-  ASSERT_EQ(static_cast<int>(entries.size()), cycles) << r.out;
+  ASSERT_EQ(static_cast<int>(entries.size()), cycles + 1) << r.out;
+  EXPECT_EQ(std::string_view(entries.at(cycles)["operation"]), "init");
   EXPECT_EQ(int64_t(entries.at(0)["cycle"]), cycles);
   EXPECT_EQ(std::string_view(entries.at(cycles - 1)["trigger"]), "workflow:start");
   EXPECT_EQ(int64_t(entries.at(cycles - 1)["conflicts"]["new"]), 1);
-  for (auto e : entries) {
+  for (int i = 0; i < cycles; ++i) {
+    auto e = entries.at(static_cast<size_t>(i));
     EXPECT_EQ(std::string_view(e["operation"]), "sync");
     EXPECT_EQ(std::string_view(e["result"]), "ok");
     EXPECT_EQ(int64_t(e["conflicts"]["held"]), 1);
@@ -429,8 +431,9 @@ TEST(History, OneLinePerOperationFailuresIncludedAndStatusCheckCodes) {
     ops.emplace_back(std::string_view(e["operation"]));
     results.emplace_back(std::string_view(e["result"]));
   }
-  EXPECT_EQ(ops, (std::vector<std::string>{"pull", "sync", "resolve", "push", "pull", "pull"})) << r.out;
-  EXPECT_EQ(results, (std::vector<std::string>{"error", "ok", "ok", "ok", "ok", "conflict"})) << r.out;
+  EXPECT_EQ(ops, (std::vector<std::string>{"pull", "sync", "resolve", "push", "pull", "pull", "init"}))
+      << r.out;
+  EXPECT_EQ(results, (std::vector<std::string>{"error", "ok", "ok", "ok", "ok", "conflict", "ok"})) << r.out;
   EXPECT_EQ(int64_t(entries.at(0)["exit_code"]), 4);
   EXPECT_FALSE(std::string_view(entries.at(0)["error"]).empty());
   EXPECT_EQ(int64_t(entries.at(5)["exit_code"]), 3);
