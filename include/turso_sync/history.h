@@ -26,7 +26,8 @@ inline constexpr uint64_t kHistoryMaxBytes = 1 << 20;
 struct HistoryEntry {
   std::string time;       // RFC 3339 UTC, when the operation started
   std::string operation;  // "init", "pull", "push", "sync", "reset", "copy", "resolve"
-  std::string trigger;    // "cli", "capi", "workflow:start|interval|change|retry"
+  std::string trigger;    // "cli", "capi", "workflow:<why>", "capi:background:<why>" (why: start, interval,
+                          // change, retry)
   std::string result;     // "ok", "conflict" (exit 3), "error"
   int exit_code = 0;
   TableCounts pulled;              // remote changes written into the working copy

@@ -27,6 +27,7 @@
 
 #include "turso_sync/config.h"
 #include "turso_sync/diff.h"
+#include "turso_sync/history.h"
 #include "turso_sync/report_json.h"
 #include "turso_sync/status.h"
 #include "turso_sync/sync.h"
@@ -441,15 +442,34 @@ int turso_sync_init(turso_sync_handle* handle, const char* options_json, char** 
   });
 }
 
+namespace {
+
+// Runs `body` and appends its line to <state dir>/history.jsonl (trigger "capi"; best effort: a history that
+// cannot be written never fails the call).
+ts::Result<Outcome> recorded(ts::SyncContext& sync, const char* operation,
+                             const std::function<ts::Result<Outcome>(ts::HistoryEntry&)>& body) {
+  ts::HistoryEntry entry = ts::begin_history_entry(operation, "capi", sync.transfer_stats());
+  auto outcome = body(entry);
+  if (!outcome.ok()) ts::add_error_to_history(entry, outcome.error());
+  ts::finish_history_entry(entry, sync.transfer_stats());
+  (void)ts::append_history(sync.config().state_dir, entry);
+  return outcome;
+}
+
+}  // namespace
+
 int turso_sync_pull(turso_sync_handle* handle, const char* options_json, char** report_json) {
   return run_call(handle, "pull", report_json, [&](ts::SyncContext& sync) -> ts::Result<Outcome> {
     Options o = TS_TRY(Options::parse("pull", options_json, kPullOptionNames));
     ts::PullOptions options = TS_TRY(pull_options(o));
-    ts::PullReport report = TS_TRY(sync.pull(options));
-    if (!report.applied)
-      return Outcome{TURSO_SYNC_CONFLICT, ts::pull_report_json(report),
-                     conflict_message("pull", report.conflicts.size())};
-    return Outcome{0, ts::pull_report_json(report), ""};
+    return recorded(sync, "pull", [&](ts::HistoryEntry& entry) -> ts::Result<Outcome> {
+      ts::PullReport report = TS_TRY(sync.pull(options));
+      ts::add_to_history(entry, report);
+      if (!report.applied)
+        return Outcome{TURSO_SYNC_CONFLICT, ts::pull_report_json(report),
+                       conflict_message("pull", report.conflicts.size())};
+      return Outcome{0, ts::pull_report_json(report), ""};
+    });
   });
 }
 
@@ -478,8 +498,15 @@ int turso_sync_push(turso_sync_handle* handle, const char* options_json, char** 
     options.force = TS_TRY(o.boolean("force", false));
     options.dry_run = TS_TRY(o.boolean("dry_run", false));
     options.pull = TS_TRY(pull_options(o));
-    ts::PushReport report = TS_TRY(sync.push(options));
-    return push_outcome("push", report, ts::push_report_json(report));
+    if (options.dry_run) {
+      ts::PushReport report = TS_TRY(sync.push(options));
+      return push_outcome("push", report, ts::push_report_json(report));
+    }
+    return recorded(sync, "push", [&](ts::HistoryEntry& entry) -> ts::Result<Outcome> {
+      ts::PushReport report = TS_TRY(sync.push(options));
+      ts::add_to_history(entry, report);
+      return push_outcome("push", report, ts::push_report_json(report));
+    });
   });
 }
 
@@ -488,16 +515,20 @@ int turso_sync_sync(turso_sync_handle* handle, const char* options_json, char** 
     Options o = TS_TRY(Options::parse("sync", options_json, with_pull_options({"force"})));
     ts::PullOptions pull = TS_TRY(pull_options(o));
     bool force = TS_TRY(o.boolean("force", false));
-    ts::PullReport pulled = TS_TRY(sync.pull(pull));
-    if (!pulled.applied)
-      return Outcome{TURSO_SYNC_CONFLICT, ts::sync_report_json(pulled, std::nullopt),
-                     conflict_message("sync: pull", pulled.conflicts.size())};
-    ts::PushOptions options;
-    options.force = force;
-    options.pull = pull;
-    ts::PushReport pushed = TS_TRY(sync.push(options));
-    std::string json = ts::sync_report_json(pulled, pushed);
-    return push_outcome("sync: push", pushed, std::move(json));
+    return recorded(sync, "sync", [&](ts::HistoryEntry& entry) -> ts::Result<Outcome> {
+      ts::PullReport pulled = TS_TRY(sync.pull(pull));
+      ts::add_to_history(entry, pulled);
+      if (!pulled.applied)
+        return Outcome{TURSO_SYNC_CONFLICT, ts::sync_report_json(pulled, std::nullopt),
+                       conflict_message("sync: pull", pulled.conflicts.size())};
+      ts::PushOptions options;
+      options.force = force;
+      options.pull = pull;
+      ts::PushReport pushed = TS_TRY(sync.push(options));
+      ts::add_to_history(entry, pushed);
+      std::string json = ts::sync_report_json(pulled, pushed);
+      return push_outcome("sync: push", pushed, std::move(json));
+    });
   });
 }
 
