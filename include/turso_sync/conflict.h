@@ -15,7 +15,10 @@ enum class ConflictPolicy {
   abort,   // apply nothing, list the conflicts (exit 3)
   local,   // keep ours; it will be pushed
   remote,  // take theirs; ours is saved to .turso-sync/discarded-<time>.sql
+  hold,    // apply everything else; keep ours in each conflicting row and hold it (never pushed, never
+           // overwritten) until `resolve` settles it (docs/conflicts.md, "Held conflicts")
 };
+const char* to_string(ConflictPolicy policy);
 
 // What pull does when both sides inserted a row with the same auto-assigned integer key.
 enum class InsertCollision {
@@ -38,6 +41,46 @@ struct MovedRow {
   int64_t from = 0;
   int64_t to = 0;
   std::vector<std::string> updated_references;  // "child.column" entries that were rewritten to follow
+};
+
+// A conflicting row held by ConflictPolicy::hold, as recorded in <state dir>/conflicts.json. The working copy
+// keeps `ours` for it; push and sync skip it until SyncContext::resolve() settles it.
+struct HeldConflict {
+  std::string table;
+  bool keyed_by_rowid = true;          // the key is the rowid (see KeyKind in changeset.h)
+  std::vector<std::string> key_names;  // for messages: the rowid's alias column (or "rowid"), else the
+                                       // PRIMARY KEY columns in key order
+  std::vector<Value> key;
+  std::string kind;                       // as MergeConflict::kind
+  std::vector<std::string> columns;       // column names of the rows below
+  std::vector<Value> base, ours, theirs;  // empty when the row does not exist on that side
+  std::vector<int> conflicting_columns;   // update/update: the columns both sides changed differently
+  std::string since;                      // RFC 3339 UTC: when the conflict was first held
+  std::string theirs_changed_at;          // when the remote changed the row again while held ("" never)
+  std::string ours_changed_at;            // when the application changed the held row again ("" never)
+};
+
+enum class Resolution { ours, theirs };
+
+struct ResolveOptions {
+  Resolution take = Resolution::ours;
+  std::string table;              // "" = every table
+  std::vector<std::string> keys;  // "" = every key; else keys as text: "5", "abc", "a,b" (composite keys)
+};
+
+struct ResolvedConflict {
+  std::string table;
+  std::vector<Value> key;
+  // "ours": the next push sends the local row; "theirs": the remote's row was written into the working copy;
+  // "agreed": both sides already held the same row.
+  std::string outcome;
+  bool theirs_changed = false;  // the remote changed the row again since it was held (re-checked)
+};
+
+struct ResolveReport {
+  std::vector<ResolvedConflict> resolved;
+  std::string discarded_path;  // --theirs: where the local versions were saved ("" when none)
+  int64_t still_held = 0;      // held conflicts left after this call
 };
 
 }  // namespace turso_sync

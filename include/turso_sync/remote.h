@@ -113,6 +113,13 @@ struct RemoteOptions {
   size_t max_request_bytes = 8 << 20;  // batches above this are the caller's to split
 };
 
+// Traffic of a client since it was created (HTTP bodies; headers not counted).
+struct TransferStats {
+  uint64_t bytes_sent = 0;
+  uint64_t bytes_received = 0;
+  int64_t requests = 0;
+};
+
 class RemoteClient {
  public:
   // Resolves the URL and refuses to send a token over plain http to a non-loopback host unless
@@ -122,6 +129,7 @@ class RemoteClient {
                                                       RemoteOptions options = {});
 
   const RemoteEndpoint& endpoint() const { return m_endpoint; }
+  const TransferStats& stats() const { return m_stats; }
 
   // Runs statements in one request, each in autocommit (the server runs every one of them; later statements
   // are not skipped when one fails). Returns all results, or the first failure (ErrorKind::sql with the
@@ -152,8 +160,8 @@ class RemoteClient {
                                                  const std::string& content_type,
                                                  const HttpTransport::DataFn& on_data);
   // Bytes received by this client since it was created (all requests, bodies only), and requests sent.
-  uint64_t bytes_received() const { return m_bytes_received; }
-  int64_t requests_sent() const { return m_requests_sent; }
+  uint64_t bytes_received() const { return m_stats.bytes_received; }
+  int64_t requests_sent() const { return m_stats.requests; }
 
   RemoteClient(RemoteEndpoint endpoint, std::string token, std::unique_ptr<HttpTransport> transport,
                RemoteOptions options, int request_timeout_ms);
@@ -164,8 +172,7 @@ class RemoteClient {
   std::unique_ptr<HttpTransport> m_transport;
   RemoteOptions m_options;
   int m_request_timeout_ms;
-  uint64_t m_bytes_received = 0;
-  int64_t m_requests_sent = 0;
+  TransferStats m_stats;
 };
 
 // SQL fragment and argument that carry `value` exactly through Hrana: "?" with the value appended to `args`,

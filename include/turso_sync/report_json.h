@@ -7,7 +7,9 @@
 #include <string>
 
 #include "turso_sync/config.h"
+#include "turso_sync/conflict.h"
 #include "turso_sync/diff.h"
+#include "turso_sync/history.h"
 #include "turso_sync/status.h"
 #include "turso_sync/sync.h"
 #include "turso_sync/workflow.h"
@@ -30,6 +32,16 @@ std::string reset_report_json(const std::string& command, const ResetReport& rep
 std::string status_report_json(const StatusReport& report);
 // One workflow cycle: {"cycle":N,"trigger":…,"exit_code":…,"pulled":{…},"pushed":{…},…}
 std::string cycle_report_json(const CycleReport& report);
+// {"command":"conflicts","conflicts":[{"table":…,"key":[…],"key_text":…,"kind":…,"columns":[…],"base":[…],
+//  "ours":[…],"theirs":[…],"conflicting_columns":[…],"since":…,"theirs_changed_at":…,"ours_changed_at":…}]}
+std::string conflicts_report_json(const std::vector<HeldConflict>& held);
+// {"command":"resolve","resolved":[{"table":…,"key":[…],"outcome":…,"theirs_changed":…}],"discarded_path":…,
+//  "still_held":N}
+std::string resolve_report_json(const ResolveReport& report);
+// One history entry, as in history.jsonl.
+std::string history_entry_json(const HistoryEntry& entry);
+// {"command":"log","entries":[…newest first…]}
+std::string log_report_json(const std::vector<HistoryEntry>& entries);
 // {"error":{"kind":…,"message":…,"exit_code":…}}
 std::string error_json(const Error& error);
 

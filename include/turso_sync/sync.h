@@ -18,6 +18,7 @@
 #include "turso_sync/config.h"
 #include "turso_sync/conflict.h"
 #include "turso_sync/diff.h"
+#include "turso_sync/history.h"
 #include "turso_sync/remote.h"
 #include "turso_sync/status.h"
 
@@ -88,6 +89,10 @@ struct StatusReport {
   // Local changes waiting to be pushed (working copy vs replica), when initialized.
   std::optional<DiffSummary> pending;
   std::string pending_error;  // why `pending` could not be computed
+  // Held conflicts, recent operations, last error, workflow cycles (history.h); `health_error` when the
+  // state dir's files could not be read.
+  HealthReport health;
+  std::string health_error;
 };
 
 struct StatusOptions {
@@ -119,6 +124,9 @@ struct PullReport {
   std::string protocol_reason;     // why that path
   uint64_t pages_received = 0;     // page path: pages that arrived
   std::vector<std::string> notes;  // recovery actions taken, e.g. "finished an interrupted pull"
+  // Held conflicts (ConflictPolicy::hold) in the state dir after this pull, new ones included; with policy
+  // hold, `conflicts` lists the rows this pull held.
+  int64_t held = 0;
 };
 
 // A local change the remote no longer allows: the remote row is not in the state the change was based on.
@@ -144,6 +152,8 @@ struct PushReport {
   std::string dry_run_sql;
   std::vector<PushConflict> conflicts;  // non-empty: nothing was applied (exit 3)
   std::optional<PullReport> pull;       // the pull after a successful push
+  int64_t held = 0;                     // held conflicts in the state dir (never pushed until resolved)
+  int64_t held_skipped = 0;             // local row changes left out of this push because their row is held
 };
 
 struct ResetOptions {};
@@ -188,12 +198,25 @@ class SyncContext {
   // force.
   Result<ResetReport> copy(const CopyOptions& options);
 
+  // The held conflicts (ConflictPolicy::hold), with ours and theirs as the working copy and the replica have
+  // them now. Reads only.
+  Result<std::vector<HeldConflict>> conflicts();
+
+  // Settles held conflicts (all, one table, or given keys; docs/conflicts.md). Resolution::ours: the local
+  // row is what the next push sends, guarded against theirs (the replica's row now). Resolution::theirs: the
+  // replica's row now (the remote's newest version) is written into the working copy, the local row saved to
+  // .turso-sync/discarded-<time>.sql first. ErrorKind::usage when a given table or key holds no conflict.
+  Result<ResolveReport> resolve(const ResolveOptions& options);
+
   // Local changes: the working copy compared with the replica (summary only).
   Result<DiffSummary> local_changes();
 
   // Opens the working copy for the application (read-write, busy timeout set). The caller owns the handle and
   // closes it with sqlite3_close. ErrorKind::refused when not initialized ("run `turso-sync init`").
   Result<sqlite3*> open_working_copy();
+
+  // The remote traffic of this context so far (zero before the first request).
+  TransferStats transfer_stats() const { return m_remote ? m_remote->stats() : TransferStats(); }
 
   // ErrorKind::refused unless the replica and the working copy exist ("run `turso-sync init`").
   Status require_initialized() const;

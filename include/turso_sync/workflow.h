@@ -23,7 +23,16 @@ struct WorkflowOptions {
   // first change seen (an application that writes all the time still gets synced).
   std::chrono::milliseconds settle{1500};
   std::chrono::milliseconds max_settle{10'000};
-  PullOptions pull;  // conflict policies of the cycle's pull (and of the pull that ends its push)
+  // Conflict policies of the cycle's pull (and of the pull that ends its push). A background sync should hold
+  // conflicts (ConflictPolicy::hold, the CLI's and the C API's default): one conflicting row then never stops
+  // the others.
+  PullOptions pull;
+  // After each cycle: one line in <state dir>/history.jsonl (trigger "<history_trigger>:<why>"), and, when
+  // metrics_file is set, the Prometheus text exposition of the workflow's counters written there atomically
+  // (for node_exporter's textfile collector).
+  bool history = true;
+  std::string history_trigger = "workflow";
+  std::string metrics_file;
   // Also stop when this returns true, checked where stop_requested() is (after each cycle and every 100 ms
   // while waiting): lets one in-process loop (the C API's background sync) stop without the process-wide
   // flags of cancel.h, so other loops and operations of the process keep running. A cycle in progress runs
@@ -44,6 +53,8 @@ struct CycleReport {
   std::optional<Error> error;      // the cycle failed (not a conflict)
   int exit_code = 0;  // what `turso-sync sync` would have returned: 0, 3 (conflict), or the error's
   int consecutive_failures = 0;          // failed cycles in a row, this one included
+  int64_t held = 0;                      // held conflicts after the cycle
+  TransferStats traffic;                 // the cycle's remote traffic
   std::chrono::milliseconds next_in{0};  // wait before the next cycle (0 when none follows)
 };
 using CycleCallback = std::function<void(const CycleReport&)>;
@@ -54,6 +65,23 @@ using CycleCallback = std::function<void(const CycleReport&)>;
 // command working on the files counts as a failure and is retried.
 Result<CycleReport> run_workflow(SyncContext& sync, const WorkflowOptions& options,
                                  const CycleCallback& on_cycle);
+
+// The counters of a running workflow, as written to WorkflowOptions::metrics_file.
+struct WorkflowMetrics {
+  int64_t cycles = 0;
+  int64_t failures = 0;   // cycles that ended with an error (not a conflict)
+  int64_t conflicts = 0;  // conflicts found (held, or stopping a cycle)
+  TableCounts pulled, pushed;
+  uint64_t bytes_sent = 0, bytes_received = 0;
+  int64_t requests = 0;
+  int64_t held = 0;  // gauge: held conflicts now
+  int consecutive_failures = 0;
+  int64_t last_success_unix = 0;  // gauge: 0 until a cycle succeeds
+  int64_t last_cycle_unix = 0;
+};
+void add_cycle_to_metrics(WorkflowMetrics& metrics, const CycleReport& cycle);
+// The Prometheus text exposition format (version 0.0.4): # HELP / # TYPE lines, turso_sync_* samples.
+std::string render_prometheus(const WorkflowMetrics& metrics);
 
 // The wait after `failures` (>= 1) consecutive failed cycles: doubling from min(interval, 5 s), capped at
 // max(interval, 5 min), scaled by 0.75 + 0.5 * jitter (jitter in [0, 1)) so that many clients spread out.

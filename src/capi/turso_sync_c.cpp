@@ -27,6 +27,7 @@
 
 #include "turso_sync/config.h"
 #include "turso_sync/diff.h"
+#include "turso_sync/history.h"
 #include "turso_sync/report_json.h"
 #include "turso_sync/status.h"
 #include "turso_sync/sync.h"
@@ -178,11 +179,15 @@ std::set<std::string> with_pull_options(std::set<std::string> names) {
   return names;
 }
 
-ts::Result<ts::PullOptions> pull_options(const Options& options) {
+// `default_policy`: "abort" for pull/push/sync, "hold" for the background sync (a service keeps syncing the
+// other rows when one conflicts).
+ts::Result<ts::PullOptions> pull_options(const Options& options, const char* default_policy = "abort") {
   ts::PullOptions o;
-  std::string policy = TS_TRY(options.choice("on_conflict", "abort", {"abort", "local", "remote"}));
+  std::string policy =
+      TS_TRY(options.choice("on_conflict", default_policy, {"abort", "local", "remote", "hold"}));
   o.on_conflict = policy == "local"    ? ts::ConflictPolicy::local
                   : policy == "remote" ? ts::ConflictPolicy::remote
+                  : policy == "hold"   ? ts::ConflictPolicy::hold
                                        : ts::ConflictPolicy::abort;
   std::string collision = TS_TRY(options.choice("on_insert_collision", "move", {"move", "conflict"}));
   o.on_insert_collision =
@@ -437,15 +442,34 @@ int turso_sync_init(turso_sync_handle* handle, const char* options_json, char** 
   });
 }
 
+namespace {
+
+// Runs `body` and appends its line to <state dir>/history.jsonl (trigger "capi"; best effort: a history that
+// cannot be written never fails the call).
+ts::Result<Outcome> recorded(ts::SyncContext& sync, const char* operation,
+                             const std::function<ts::Result<Outcome>(ts::HistoryEntry&)>& body) {
+  ts::HistoryEntry entry = ts::begin_history_entry(operation, "capi", sync.transfer_stats());
+  auto outcome = body(entry);
+  if (!outcome.ok()) ts::add_error_to_history(entry, outcome.error());
+  ts::finish_history_entry(entry, sync.transfer_stats());
+  (void)ts::append_history(sync.config().state_dir, entry);
+  return outcome;
+}
+
+}  // namespace
+
 int turso_sync_pull(turso_sync_handle* handle, const char* options_json, char** report_json) {
   return run_call(handle, "pull", report_json, [&](ts::SyncContext& sync) -> ts::Result<Outcome> {
     Options o = TS_TRY(Options::parse("pull", options_json, kPullOptionNames));
     ts::PullOptions options = TS_TRY(pull_options(o));
-    ts::PullReport report = TS_TRY(sync.pull(options));
-    if (!report.applied)
-      return Outcome{TURSO_SYNC_CONFLICT, ts::pull_report_json(report),
-                     conflict_message("pull", report.conflicts.size())};
-    return Outcome{0, ts::pull_report_json(report), ""};
+    return recorded(sync, "pull", [&](ts::HistoryEntry& entry) -> ts::Result<Outcome> {
+      ts::PullReport report = TS_TRY(sync.pull(options));
+      ts::add_to_history(entry, report);
+      if (!report.applied)
+        return Outcome{TURSO_SYNC_CONFLICT, ts::pull_report_json(report),
+                       conflict_message("pull", report.conflicts.size())};
+      return Outcome{0, ts::pull_report_json(report), ""};
+    });
   });
 }
 
@@ -474,8 +498,15 @@ int turso_sync_push(turso_sync_handle* handle, const char* options_json, char** 
     options.force = TS_TRY(o.boolean("force", false));
     options.dry_run = TS_TRY(o.boolean("dry_run", false));
     options.pull = TS_TRY(pull_options(o));
-    ts::PushReport report = TS_TRY(sync.push(options));
-    return push_outcome("push", report, ts::push_report_json(report));
+    if (options.dry_run) {
+      ts::PushReport report = TS_TRY(sync.push(options));
+      return push_outcome("push", report, ts::push_report_json(report));
+    }
+    return recorded(sync, "push", [&](ts::HistoryEntry& entry) -> ts::Result<Outcome> {
+      ts::PushReport report = TS_TRY(sync.push(options));
+      ts::add_to_history(entry, report);
+      return push_outcome("push", report, ts::push_report_json(report));
+    });
   });
 }
 
@@ -484,16 +515,20 @@ int turso_sync_sync(turso_sync_handle* handle, const char* options_json, char** 
     Options o = TS_TRY(Options::parse("sync", options_json, with_pull_options({"force"})));
     ts::PullOptions pull = TS_TRY(pull_options(o));
     bool force = TS_TRY(o.boolean("force", false));
-    ts::PullReport pulled = TS_TRY(sync.pull(pull));
-    if (!pulled.applied)
-      return Outcome{TURSO_SYNC_CONFLICT, ts::sync_report_json(pulled, std::nullopt),
-                     conflict_message("sync: pull", pulled.conflicts.size())};
-    ts::PushOptions options;
-    options.force = force;
-    options.pull = pull;
-    ts::PushReport pushed = TS_TRY(sync.push(options));
-    std::string json = ts::sync_report_json(pulled, pushed);
-    return push_outcome("sync: push", pushed, std::move(json));
+    return recorded(sync, "sync", [&](ts::HistoryEntry& entry) -> ts::Result<Outcome> {
+      ts::PullReport pulled = TS_TRY(sync.pull(pull));
+      ts::add_to_history(entry, pulled);
+      if (!pulled.applied)
+        return Outcome{TURSO_SYNC_CONFLICT, ts::sync_report_json(pulled, std::nullopt),
+                       conflict_message("sync: pull", pulled.conflicts.size())};
+      ts::PushOptions options;
+      options.force = force;
+      options.pull = pull;
+      ts::PushReport pushed = TS_TRY(sync.push(options));
+      ts::add_to_history(entry, pushed);
+      std::string json = ts::sync_report_json(pulled, pushed);
+      return push_outcome("sync: push", pushed, std::move(json));
+    });
   });
 }
 
@@ -578,7 +613,8 @@ int turso_sync_background_start(turso_sync_handle* handle, const char* options_j
       Options o = TS_TRY(Options::parse("background start", options_json,
                                         with_pull_options({"interval", "push_on_change"})));
       ts::WorkflowOptions options;
-      options.pull = TS_TRY(pull_options(o));
+      options.pull = TS_TRY(pull_options(o, "hold"));
+      options.history_trigger = "capi:background";
       options.push_on_change = TS_TRY(o.boolean("push_on_change", false));
       const ts::Config& config = handle->sync->config();
       std::optional<double> interval = TS_TRY(o.number("interval"));

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "turso_sync/config.h"
+#include "turso_sync/history.h"
 #include "turso_sync/status.h"
 #include "turso_sync/sync.h"
 #include "util/json_writer.h"
@@ -92,5 +93,10 @@ void register_status(CLI::App& app, Context& ctx);
 void register_diff_command(CLI::App& app, Context& ctx);
 void register_sync_commands(CLI::App& app, Context& ctx);  // pull, push, sync, reset, copy
 void register_workflow(CLI::App& app, Context& ctx);       // workflow (alias watch)
+void register_conflicts(CLI::App& app, Context& ctx);      // conflicts, resolve
+void register_log(CLI::App& app, Context& ctx);            // log
+
+// Appends the history line of a CLI operation (a warning, not a failure, when it cannot be written).
+void record_history(Context& ctx, SyncContext& sync, HistoryEntry& entry);
 
 }  // namespace turso_sync::cli

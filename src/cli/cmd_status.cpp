@@ -1,7 +1,12 @@
 #include <fmt/format.h>
 
+#include <chrono>
+#include <optional>
+#include <utility>
+
 #include "cli/cli.h"
 #include "turso_sync/report_json.h"
+#include "util/fs.h"
 #include "util/text.h"
 
 namespace turso_sync::cli {
@@ -10,7 +15,52 @@ namespace {
 
 struct StatusArgs {
   bool offline = false;
+  bool check = false;
+  std::string max_age;  // "90", "15m", "2h", "1d"
 };
+
+// Seconds in "90", "90s", "15m", "2h", "1d"; nullopt when malformed.
+std::optional<int64_t> parse_age(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  if (digits == 0 || digits + 1 < text.size() || digits > 12) return std::nullopt;
+  int64_t n = std::stoll(text.substr(0, digits));
+  char unit = digits < text.size() ? text[digits] : 's';
+  switch (unit) {
+    case 's':
+      return n;
+    case 'm':
+      return n * 60;
+    case 'h':
+      return n * 3600;
+    case 'd':
+      return n * 86400;
+    default:
+      return std::nullopt;
+  }
+}
+
+// `status --check` (docs/architecture.md, "Health checks"): the first that applies of 4 (remote unreachable
+// or token refused), 5 (the last sync operation or workflow cycle failed), 3 (conflicts held), 6 (no
+// successful sync within --max-age); else 0. With the reason, for the output.
+std::pair<int, std::string> check_health(const StatusReport& r, std::optional<int64_t> max_age) {
+  const HealthReport& h = r.health;
+  if (r.remote_exit_code != 0) return {r.remote_exit_code, "remote: " + r.remote_error};
+  if (h.last_sync_failed) return {5, "the last sync failed: " + h.last_error};
+  if (h.held_conflicts > 0)
+    return {3, fmt::format("{} conflict{} held (`turso-sync conflicts`)", h.held_conflicts,
+                           h.held_conflicts == 1 ? "" : "s")};
+  if (max_age) {
+    auto last = parse_utc_timestamp(h.last_success_at);
+    if (!last) return {6, "no successful sync yet"};
+    auto age = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() - *last);
+    if (age.count() > *max_age)
+      return {6, fmt::format("the last successful sync ({}) is {} s old, more than --max-age {} s",
+                             h.last_success_at, age.count(), *max_age)};
+  }
+  return {0, "healthy"};
+}
 
 std::string source_note(const StatusReport& r, const std::string& var) {
   auto it = r.sources.find(var);
@@ -29,14 +79,24 @@ int run_status(Context& ctx, const StatusArgs& args) {
   if (!config.ok()) return ctx.fail(config.error());
   auto sync = SyncContext::open(*config);
   if (!sync.ok()) return ctx.fail(sync.error());
+  std::optional<int64_t> max_age;
+  if (!args.max_age.empty()) {
+    max_age = parse_age(args.max_age);
+    if (!max_age)
+      return ctx.fail(Error(ErrorKind::usage,
+                            "--max-age must be a number of seconds, or N with s, m, h or d "
+                            "(e.g. 15m)"));
+  }
   StatusOptions options;
   options.check_remote = !args.offline;
   auto report = (*sync)->status(options);
   if (!report.ok()) return ctx.fail(report.error());
   const StatusReport& r = *report;
+  auto [check_code, check_reason] = check_health(r, max_age);
+  int exit_code = args.check ? check_code : r.remote_exit_code;
   if (ctx.global.json) {
     ctx.print_json(status_report_json(r));
-    return r.remote_exit_code;
+    return exit_code;
   }
   std::string out;
   out += ctx.bold("Configuration") + "\n";
@@ -68,6 +128,33 @@ int run_status(Context& ctx, const StatusArgs& args) {
                        r.workflow_pid > 0 ? fmt::format(" (pid {})", r.workflow_pid) : std::string());
   else
     out += "  workflow       not running\n";
+  const HealthReport& h = r.health;
+  if (h.held_conflicts > 0)
+    out += ctx.red(ctx.bold(fmt::format("  HELD CONFLICTS {}: rows changed on both sides, kept as yours and "
+                                        "not pushed; `turso-sync conflicts`, then `turso-sync resolve`",
+                                        h.held_conflicts))) +
+           "\n";
+  else
+    out += "  held conflicts 0\n";
+  out += fmt::format("  last success   {}\n", h.last_success_at.empty() ? "never" : h.last_success_at);
+  if (!h.last_error.empty())
+    out += fmt::format("  last error     {} {}\n", h.last_error_at, ctx.red(h.last_error));
+  if (!h.last_cycle_at.empty()) {
+    out += fmt::format("  last cycle     {} ({})\n", h.last_cycle_at, h.last_cycle_result);
+    if (!h.next_cycle_at.empty() && r.workflow_pid != 0)
+      out += fmt::format("  next cycle     {}\n", h.next_cycle_at);
+    if (h.consecutive_failures > 0)
+      out += ctx.red(fmt::format("  failures       {} cycle{} in a row\n", h.consecutive_failures,
+                                 h.consecutive_failures == 1 ? "" : "s"));
+  }
+  if (!h.recent.empty()) {
+    out += ctx.bold("Recent operations") + " (`turso-sync log`)\n";
+    for (const HistoryEntry& e : h.recent)
+      out += fmt::format("  {} {:<7} {:<18} {:<8} pulled {} pushed {}{}\n", e.time, e.operation, e.trigger,
+                         e.result, e.pulled.total(), e.pushed.total(),
+                         e.conflicts_held ? fmt::format(", {} held", e.conflicts_held) : "");
+  }
+  if (!r.health_error.empty()) out += ctx.yellow("warning: ") + r.health_error + "\n";
   if (r.pending) {
     out += ctx.bold("Local changes (not pushed)") + "\n";
     if (!r.pending->has_changes()) {
@@ -88,8 +175,11 @@ int run_status(Context& ctx, const StatusArgs& args) {
       out += fmt::format("  reachable      {}: {}\n", ctx.red("no"), r.remote_error);
   }
   for (const auto& x : r.warnings) out += ctx.yellow("warning: ") + x + "\n";
+  if (args.check) out += fmt::format("check: {} (exit {})\n", check_reason, check_code);
   ctx.print(out);
-  return r.remote_exit_code;
+  if (args.check && check_code != 0 && (ctx.global.quiet || ctx.global.json))
+    ctx.warn("turso-sync: check: " + check_reason);
+  return exit_code;
 }
 
 }  // namespace
@@ -101,6 +191,14 @@ void register_status(CLI::App& app, Context& ctx) {
                                  "workflow runs, and whether the remote is "
                                  "reachable.\nExit 4 when the remote is unreachable or rejects the token.");
   cmd->add_flag("--offline", args->offline, "Do not contact the remote");
+  cmd->add_flag(
+      "--check", args->check,
+      "Health check for cron, systemd and containers: exit 4 remote unreachable, 5 the last sync or "
+      "workflow cycle failed, 3 conflicts are held, 6 no successful sync within --max-age (the "
+      "first that applies), else 0");
+  cmd->add_option(
+      "--max-age", args->max_age,
+      "With --check: the last successful sync must be at most this old (seconds, or 15m, 2h, 1d)");
   cmd->callback(
       [&ctx, args] { ctx.exit_code = ctx.for_each_database([&] { return run_status(ctx, *args); }); });
 }

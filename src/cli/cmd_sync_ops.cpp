@@ -21,8 +21,10 @@ Result<PullOptions> pull_options(Context& ctx, const PullArgs& args) {
     o.on_conflict = ConflictPolicy::local;
   else if (args.on_conflict == "remote")
     o.on_conflict = ConflictPolicy::remote;
+  else if (args.on_conflict == "hold")
+    o.on_conflict = ConflictPolicy::hold;
   else
-    return Error(ErrorKind::usage, "--on-conflict must be abort, local or remote");
+    return Error(ErrorKind::usage, "--on-conflict must be abort, local, remote or hold");
   if (args.on_insert_collision == "move")
     o.on_insert_collision = InsertCollision::move_local;
   else if (args.on_insert_collision == "conflict")
@@ -36,15 +38,24 @@ Result<PullOptions> pull_options(Context& ctx, const PullArgs& args) {
 void add_pull_flags(CLI::App* cmd, PullArgs& args) {
   cmd->add_option(
          "--on-conflict", args.on_conflict,
-         "When both sides changed the same column or row: abort (default: apply nothing, list conflicts, "
-         "exit 3), local (keep ours; it will be pushed), remote (take theirs; ours is saved to "
-         ".turso-sync/discarded-<time>.sql)")
-      ->check(CLI::IsMember({"abort", "local", "remote"}));
+         fmt::format("When both sides changed the same column or row: abort (apply nothing, list "
+                     "conflicts, exit 3), local (keep ours; it will be pushed), remote (take theirs; "
+                     "ours is saved to .turso-sync/discarded-<time>.sql), hold (apply everything "
+                     "else; keep ours in the conflicting rows and hold them, never pushed, until "
+                     "`turso-sync resolve`). Default: {}",
+                     args.on_conflict))
+      ->check(CLI::IsMember({"abort", "local", "remote", "hold"}));
   cmd->add_option(
          "--on-insert-collision", args.on_insert_collision,
          "When both sides inserted a row with the same auto-assigned integer key: move (default: our row "
          "moves to a fresh key, foreign keys follow) or conflict")
       ->check(CLI::IsMember({"move", "conflict"}));
+}
+
+void record_history(Context& ctx, SyncContext& sync, HistoryEntry& entry) {
+  finish_history_entry(entry, sync.transfer_stats());
+  if (auto st = append_history(sync.config().state_dir, entry); !st.ok())
+    ctx.warn("warning: history not written: " + st.error().message());
 }
 
 Result<std::unique_ptr<SyncContext>> open_context(Context& ctx) {
@@ -75,7 +86,7 @@ std::string row_text(const std::vector<std::string>& columns, const std::vector<
 }
 
 // Prints a pull report; returns the exit code (3 when conflicts stopped it).
-int print_pull(Context& ctx, const PullReport& r) {
+int print_pull(Context& ctx, const PullReport& r, ConflictPolicy policy) {
   for (const auto& n : r.notes) ctx.warn("note: " + n);
   for (const auto& m : r.moved) {
     std::string refs;
@@ -122,9 +133,23 @@ int print_pull(Context& ctx, const PullReport& r) {
                         ? ""
                         : fmt::format(", {} schema changes{}", r.remote_changes.schema.size(), schema)));
   }
-  if (!r.conflicts.empty())
+  if (!r.conflicts.empty() && policy == ConflictPolicy::hold) {
+    std::string rows;
+    for (const auto& c : r.conflicts)
+      rows += fmt::format("\n  {} [{}] {}", printable(c.table), key_text(c.key), c.kind);
+    ctx.warn(ctx.yellow(fmt::format("held: {} row{} changed on both sides; your version is kept and not "
+                                    "pushed until `turso-sync resolve --ours|--theirs`:",
+                                    r.conflicts.size(), r.conflicts.size() == 1 ? "" : "s")) +
+             rows);
+  } else if (!r.conflicts.empty()) {
     ctx.print(fmt::format("{} conflict{} settled by policy", r.conflicts.size(),
                           r.conflicts.size() == 1 ? "" : "s"));
+  }
+  if (r.held > 0 && (policy != ConflictPolicy::hold || r.conflicts.empty()))
+    ctx.warn(
+        ctx.yellow(fmt::format("{} held conflict{} waiting for `turso-sync resolve` (`turso-sync "
+                               "conflicts` lists them)",
+                               r.held, r.held == 1 ? "" : "s")));
   if (!r.discarded_path.empty())
     ctx.print("local values overridden by the remote were saved to " + r.discarded_path);
   return 0;
@@ -135,10 +160,17 @@ int run_pull(Context& ctx, const PullArgs& args) {
   if (!options.ok()) return ctx.fail(options.error());
   auto sync = open_context(ctx);
   if (!sync.ok()) return ctx.fail(sync.error());
+  HistoryEntry entry = begin_history_entry("pull", "cli");
   auto report = (*sync)->pull(*options);
   ctx.end_progress();
-  if (!report.ok()) return ctx.fail(report.error());
-  int code = print_pull(ctx, *report);
+  if (!report.ok()) {
+    add_error_to_history(entry, report.error());
+    record_history(ctx, **sync, entry);
+    return ctx.fail(report.error());
+  }
+  add_to_history(entry, *report);
+  record_history(ctx, **sync, entry);
+  int code = print_pull(ctx, *report, options->on_conflict);
   if (ctx.global.json) ctx.print_json(pull_report_json(*report));
   return code;
 }
@@ -149,7 +181,12 @@ struct PushArgs {
   PullArgs pull;
 };
 
-int print_push(Context& ctx, const PushReport& r, bool dry_run) {
+int print_push(Context& ctx, const PushReport& r, bool dry_run, ConflictPolicy policy) {
+  if (r.held_skipped > 0)
+    ctx.warn(
+        ctx.yellow(fmt::format("{} local change{} of held rows not pushed (`turso-sync conflicts`, "
+                               "`turso-sync resolve`)",
+                               r.held_skipped, r.held_skipped == 1 ? "" : "s")));
   if (r.already_applied)
     ctx.print("an earlier push whose answer was lost had landed on the remote; not sent again");
   if (!r.conflicts.empty()) {
@@ -168,7 +205,7 @@ int print_push(Context& ctx, const PushReport& r, bool dry_run) {
     if (!ctx.global.json) std::fprintf(stderr, "%s\n", out.c_str());
     return 3;
   }
-  if (r.pull && !r.pull->applied) return print_pull(ctx, *r.pull);
+  if (r.pull && !r.pull->applied) return print_pull(ctx, *r.pull, policy);
   if (r.nothing_to_push) {
     ctx.print("nothing to push: the working copy has no local changes");
     return 0;
@@ -183,7 +220,7 @@ int print_push(Context& ctx, const PushReport& r, bool dry_run) {
                         r.batches == 1 ? "" : "es"));
   // The pull after a push: worth a line only when it brought something beyond our own changes.
   if (r.pull && (r.pull->taken.total() > 0 || !r.pull->moved.empty() || !r.pull->conflicts.empty()))
-    return print_pull(ctx, *r.pull);
+    return print_pull(ctx, *r.pull, policy);
   return 0;
 }
 
@@ -196,10 +233,17 @@ int run_push(Context& ctx, const PushArgs& args) {
   options.force = args.force;
   options.dry_run = args.dry_run;
   options.pull = *pull;
+  HistoryEntry entry = begin_history_entry("push", "cli");
   auto report = (*sync)->push(options);
   ctx.end_progress();
-  if (!report.ok()) return ctx.fail(report.error());
-  int code = print_push(ctx, *report, args.dry_run);
+  if (!report.ok()) {
+    add_error_to_history(entry, report.error());
+    if (!args.dry_run) record_history(ctx, **sync, entry);
+    return ctx.fail(report.error());
+  }
+  add_to_history(entry, *report);
+  if (!args.dry_run) record_history(ctx, **sync, entry);
+  int code = print_push(ctx, *report, args.dry_run, pull->on_conflict);
   if (ctx.global.json) ctx.print_json(push_report_json(*report));
   return code;
 }
@@ -209,10 +253,16 @@ int run_sync(Context& ctx, const PushArgs& args) {
   if (!pull.ok()) return ctx.fail(pull.error());
   auto sync = open_context(ctx);
   if (!sync.ok()) return ctx.fail(sync.error());
+  HistoryEntry entry = begin_history_entry("sync", "cli");
   auto pulled = (*sync)->pull(*pull);
   ctx.end_progress();
-  if (!pulled.ok()) return ctx.fail(pulled.error());
-  int code = print_pull(ctx, *pulled);
+  if (!pulled.ok()) {
+    add_error_to_history(entry, pulled.error());
+    record_history(ctx, **sync, entry);
+    return ctx.fail(pulled.error());
+  }
+  add_to_history(entry, *pulled);
+  int code = print_pull(ctx, *pulled, pull->on_conflict);
   std::optional<PushReport> pushed_report;
   if (code == 0) {
     PushOptions options;
@@ -220,10 +270,16 @@ int run_sync(Context& ctx, const PushArgs& args) {
     options.pull = *pull;
     auto pushed = (*sync)->push(options);
     ctx.end_progress();
-    if (!pushed.ok()) return ctx.fail(pushed.error());
-    code = print_push(ctx, *pushed, false);
+    if (!pushed.ok()) {
+      add_error_to_history(entry, pushed.error());
+      record_history(ctx, **sync, entry);
+      return ctx.fail(pushed.error());
+    }
+    add_to_history(entry, *pushed);
+    code = print_push(ctx, *pushed, false, pull->on_conflict);
     pushed_report = std::move(pushed).value();
   }
+  record_history(ctx, **sync, entry);
   if (ctx.global.json) ctx.print_json(sync_report_json(*pulled, pushed_report));
   return code;
 }
@@ -254,8 +310,14 @@ int run_reset(Context& ctx, const ResetArgs& args) {
       return 1;
     }
   }
+  HistoryEntry entry = begin_history_entry("reset", "cli");
   auto report = (*sync)->reset({});
-  if (!report.ok()) return ctx.fail(report.error());
+  if (!report.ok()) {
+    add_error_to_history(entry, report.error());
+    record_history(ctx, **sync, entry);
+    return ctx.fail(report.error());
+  }
+  record_history(ctx, **sync, entry);
   if (ctx.global.json) {
     ctx.print_json(reset_report_json("reset", *report));
   } else if (report->discarded_path.empty()) {
@@ -279,8 +341,14 @@ int run_copy(Context& ctx, const CopyArgs& args) {
   if (!sync.ok()) return ctx.fail(sync.error());
   CopyOptions options;
   options.force = args.force;
+  HistoryEntry entry = begin_history_entry("copy", "cli");
   auto report = (*sync)->copy(options);
-  if (!report.ok()) return ctx.fail(report.error());
+  if (!report.ok()) {
+    add_error_to_history(entry, report.error());
+    record_history(ctx, **sync, entry);
+    return ctx.fail(report.error());
+  }
+  record_history(ctx, **sync, entry);
   if (ctx.global.json) {
     ctx.print_json(reset_report_json("copy", *report));
   } else {

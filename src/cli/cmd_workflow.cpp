@@ -14,6 +14,7 @@ struct WorkflowArgs {
   int interval = 0;  // seconds; 0 = configuration (TURSO_SYNC_INTERVAL, default 300)
   bool once = false;
   bool push_on_change = false;
+  std::string metrics_file;
   PullArgs pull;
 };
 
@@ -27,7 +28,7 @@ std::string seconds(std::chrono::milliseconds d) {
 }
 
 // "pulled +1 ~0 -0, pushed +2 ~1 -0", "up to date, nothing to push", "conflict: ...", "error: ...".
-std::string outcome(const CycleReport& r) {
+std::string outcome(const CycleReport& r, ConflictPolicy policy) {
   if (r.error) return "error: " + r.error->message();
   std::string out;
   if (r.pull && !r.pull->applied)
@@ -42,7 +43,10 @@ std::string outcome(const CycleReport& r) {
         r.push->conflicts.size(), r.push->conflicts.size() == 1 ? "" : "s");
   if (r.pull) {
     out = r.pull->up_to_date || r.pull->taken.total() == 0 ? "up to date" : "pulled " + counts(r.pull->taken);
-    if (!r.pull->conflicts.empty())
+    if (!r.pull->conflicts.empty() && policy == ConflictPolicy::hold)
+      out += fmt::format(" ({} new conflict{} held)", r.pull->conflicts.size(),
+                         r.pull->conflicts.size() == 1 ? "" : "s");
+    else if (!r.pull->conflicts.empty())
       out += fmt::format(" ({} conflict{} settled by policy)", r.pull->conflicts.size(),
                          r.pull->conflicts.size() == 1 ? "" : "s");
     if (!r.pull->moved.empty())
@@ -51,10 +55,15 @@ std::string outcome(const CycleReport& r) {
   }
   if (r.push)
     out += r.push->nothing_to_push ? ", nothing to push" : ", pushed " + counts(r.push->changes.totals);
+  if (r.push && r.push->held_skipped > 0)
+    out += fmt::format(" ({} held row change{} not pushed)", r.push->held_skipped,
+                       r.push->held_skipped == 1 ? "" : "s");
+  if (r.held > 0)
+    out += fmt::format("; {} conflict{} held: `turso-sync conflicts`", r.held, r.held == 1 ? "" : "s");
   return out;
 }
 
-void print_cycle(Context& ctx, const CycleReport& r) {
+void print_cycle(Context& ctx, const CycleReport& r, ConflictPolicy policy) {
   if (ctx.global.json) {
     ctx.print_json(cycle_report_json(r));
     std::fflush(stdout);
@@ -67,7 +76,7 @@ void print_cycle(Context& ctx, const CycleReport& r) {
                              r.consecutive_failures == 1 ? "" : "s", seconds(r.next_in))
                : "; next in " + seconds(r.next_in);
   std::string line = fmt::format("{} #{} {}: {} ({}){}", r.started_at, r.number, to_string(r.trigger),
-                                 outcome(r), seconds(r.elapsed), next);
+                                 outcome(r, policy), seconds(r.elapsed), next);
   if (r.error || r.exit_code == 3)
     ctx.warn(line);  // stderr, so that a log collector sees failures as such
   else
@@ -88,6 +97,7 @@ int run_workflow_command(Context& ctx, const WorkflowArgs& args) {
   options.once = args.once;
   options.push_on_change = args.push_on_change;
   options.pull = *pull;
+  options.metrics_file = args.metrics_file;
   if (!args.once)
     ctx.print(fmt::format("workflow: syncing {} with {} every {} s{}; Ctrl-C to stop",
                           (*sync)->config().working_path, (*sync)->config().database_url, interval,
@@ -95,7 +105,8 @@ int run_workflow_command(Context& ctx, const WorkflowArgs& args) {
   // The first SIGINT/SIGTERM lets the cycle in progress finish (a push is followed by its pull, so nothing is
   // left half done); a second one cancels it; a third ends the process.
   set_graceful_stop(true);
-  auto last = run_workflow(**sync, options, [&](const CycleReport& r) { print_cycle(ctx, r); });
+  auto last = run_workflow(**sync, options,
+                           [&](const CycleReport& r) { print_cycle(ctx, r, options.pull.on_conflict); });
   set_graceful_stop(false);
   if (!last.ok()) return ctx.fail(last.error());
   if (args.once) return last->exit_code;
@@ -120,6 +131,10 @@ void register_workflow(CLI::App& app, Context& ctx) {
   cmd->add_flag("--push-on-change", args->push_on_change,
                 "Also sync shortly after the working copy changes (once it has been quiet for 1.5 s, at the "
                 "latest 10 s after the first change) instead of waiting for the interval");
+  cmd->add_option("--metrics-file", args->metrics_file,
+                  "After each cycle, write the workflow's counters here in the Prometheus text format "
+                  "(atomically; for node_exporter's textfile collector)");
+  args->pull.on_conflict = "hold";  // a service keeps syncing the other rows (docs/conflicts.md)
   add_pull_flags(cmd, args->pull);
   cmd->callback([&ctx, args] {
     if (ctx.global.all && !args->once) {

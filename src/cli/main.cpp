@@ -56,6 +56,8 @@ int main(int argc, char** argv) {
   turso_sync::cli::register_diff_command(app, ctx);
   turso_sync::cli::register_sync_commands(app, ctx);
   turso_sync::cli::register_workflow(app, ctx);
+  turso_sync::cli::register_conflicts(app, ctx);
+  turso_sync::cli::register_log(app, ctx);
 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);

@@ -83,8 +83,9 @@ Result<HttpTransport::Response> RemoteClient::post(const std::string& path, std:
   std::mt19937 rng(std::random_device{}());
   for (int attempt = 1;; ++attempt) {
     auto response = m_transport->post(req);
-    ++m_requests_sent;
-    if (response.ok()) m_bytes_received += response->body.size();
+    ++m_stats.requests;
+    m_stats.bytes_sent += req.body.size();
+    if (response.ok()) m_stats.bytes_received += response->body.size();
     std::optional<Error> err;
     if (!response.ok()) {
       err = response.error();
@@ -120,12 +121,13 @@ Result<HttpTransport::Response> RemoteClient::post_streaming(const std::string& 
   req.content_type = content_type;
   req.bearer_token = m_token;
   req.timeout_ms = m_request_timeout_ms;
-  ++m_requests_sent;
+  ++m_stats.requests;
+  m_stats.bytes_sent += req.body.size();
   auto response = TS_TRY(m_transport->post_streaming(req, [&](std::string_view chunk) -> Status {
-    m_bytes_received += chunk.size();
+    m_stats.bytes_received += chunk.size();
     return on_data(chunk);
   }));
-  m_bytes_received += response.body.size();
+  m_stats.bytes_received += response.body.size();
   if (response.status != 200 && response.status != 404) return http_status_error(req.url, response);
   return response;
 }

@@ -74,6 +74,7 @@ std::string pull_json_object(const PullReport& r) {
   }
   w.end_array();
   w.key("discarded_path").string(r.discarded_path);
+  w.key("held").integer(r.held);
   w.key("notes").begin_array();
   for (const auto& n : r.notes) w.string(n);
   w.end_array().end_object();
@@ -98,6 +99,7 @@ std::string push_json_object(const PushReport& r) {
     w.key("detail").string(c.detail).end_object();
   }
   w.end_array();
+  w.key("held").integer(r.held).key("held_skipped").integer(r.held_skipped);
   if (r.pull) w.key("pull").raw(pull_json_object(*r.pull));
   w.end_object();
   return w.take();
@@ -202,6 +204,26 @@ std::string status_report_json(const StatusReport& r) {
   if (!r.remote_error.empty()) w.key("error").string(r.remote_error);
   w.end_object();
   if (r.pending) w.key("pending").raw(summary_json(*r.pending));
+  const HealthReport& h = r.health;
+  w.key("health").begin_object().key("held_conflicts").integer(h.held_conflicts);
+  w.key("last_success_at").string(h.last_success_at).key("last_sync_failed").boolean(h.last_sync_failed);
+  w.key("last_error").string(h.last_error).key("last_error_at").string(h.last_error_at);
+  w.key("workflow")
+      .begin_object()
+      .key("last_cycle_at")
+      .string(h.last_cycle_at)
+      .key("last_cycle_result")
+      .string(h.last_cycle_result)
+      .key("next_cycle_at")
+      .string(h.next_cycle_at)
+      .key("consecutive_failures")
+      .integer(h.consecutive_failures)
+      .end_object();
+  w.key("recent").begin_array();
+  for (const HistoryEntry& e : h.recent) w.raw(history_line_json(e));
+  w.end_array();
+  if (!r.health_error.empty()) w.key("error").string(r.health_error);
+  w.end_object();
   w.key("warnings").begin_array();
   for (const auto& x : r.warnings) w.string(x);
   w.end_array().end_object();
@@ -236,8 +258,13 @@ std::string cycle_report_json(const CycleReport& r) {
     w.key("inserts").integer(r.push->nothing_to_push ? 0 : t.inserts);
     w.key("updates").integer(r.push->nothing_to_push ? 0 : t.updates);
     w.key("deletes").integer(r.push->nothing_to_push ? 0 : t.deletes);
-    w.key("conflicts").integer(static_cast<int64_t>(r.push->conflicts.size())).end_object();
+    w.key("conflicts").integer(static_cast<int64_t>(r.push->conflicts.size()));
+    w.key("held_skipped").integer(r.push->held_skipped).end_object();
   }
+  w.key("held").integer(r.held);
+  w.key("bytes_sent").integer(static_cast<int64_t>(r.traffic.bytes_sent));
+  w.key("bytes_received").integer(static_cast<int64_t>(r.traffic.bytes_received));
+  w.key("requests").integer(r.traffic.requests);
   if (r.error)
     w.key("error")
         .begin_object()
@@ -248,6 +275,66 @@ std::string cycle_report_json(const CycleReport& r) {
         .end_object();
   w.key("consecutive_failures").integer(r.consecutive_failures).key("next_in_ms").integer(r.next_in.count());
   w.end_object();
+  return w.take();
+}
+
+std::string conflicts_report_json(const std::vector<HeldConflict>& held) {
+  JsonWriter w;
+  w.begin_object().key("command").string("conflicts").key("conflicts").begin_array();
+  for (const HeldConflict& c : held) {
+    w.begin_object().key("table").string(printable(c.table)).key("key");
+    write_values(w, c.key);
+    std::string key_text;
+    for (size_t i = 0; i < c.key.size(); ++i) {
+      if (i) key_text += ",";
+      key_text += c.key[i].type() == ValueType::integer ? std::to_string(c.key[i].as_integer())
+                  : c.key[i].type() == ValueType::text  ? printable(c.key[i].as_bytes())
+                                                        : describe(c.key[i], 1000);
+    }
+    w.key("key_text").string(key_text);
+    w.key("key_names").begin_array();
+    for (const auto& k : c.key_names) w.string(printable(k));
+    w.end_array();
+    w.key("kind").string(c.kind).key("columns").begin_array();
+    for (const auto& col : c.columns) w.string(printable(col));
+    w.end_array().key("base");
+    write_values(w, c.base);
+    w.key("ours");
+    write_values(w, c.ours);
+    w.key("theirs");
+    write_values(w, c.theirs);
+    w.key("conflicting_columns").begin_array();
+    for (int i : c.conflicting_columns) w.integer(i);
+    w.end_array();
+    w.key("since").string(c.since).key("theirs_changed_at").string(c.theirs_changed_at);
+    w.key("ours_changed_at").string(c.ours_changed_at).end_object();
+  }
+  w.end_array().end_object();
+  return w.take();
+}
+
+std::string resolve_report_json(const ResolveReport& r) {
+  JsonWriter w;
+  w.begin_object().key("command").string("resolve").key("resolved").begin_array();
+  for (const ResolvedConflict& c : r.resolved) {
+    w.begin_object().key("table").string(printable(c.table)).key("key");
+    write_values(w, c.key);
+    w.key("outcome").string(c.outcome).key("theirs_changed").boolean(c.theirs_changed).end_object();
+  }
+  w.end_array().key("discarded_path").string(r.discarded_path).key("still_held").integer(r.still_held);
+  w.end_object();
+  return w.take();
+}
+
+std::string history_entry_json(const HistoryEntry& entry) {
+  return history_line_json(entry);
+}
+
+std::string log_report_json(const std::vector<HistoryEntry>& entries) {
+  JsonWriter w;
+  w.begin_object().key("command").string("log").key("entries").begin_array();
+  for (const HistoryEntry& e : entries) w.raw(history_line_json(e));
+  w.end_array().end_object();
   return w.take();
 }
 

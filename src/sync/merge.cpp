@@ -1559,6 +1559,7 @@ class Merger {
           if (r.op != RowOp::insert) continue;
           // A row this copy pushed is its own, whatever the application wrote to it since.
           if (pushed != m_pushed_rows.end() && pushed->second.count(key_text(r.key))) continue;
+          if (m_options.is_held && m_options.is_held(tc.table.name, r.key)) continue;  // held: left as is
           auto ours = TS_TRY(m_writers[i]->read(r.key));
           if (!ours || *ours == r.new_values) continue;
           if (r.key.at(0).type() != ValueType::integer) continue;
@@ -1647,6 +1648,12 @@ class Merger {
         if (ours)  // a column the working copy dropped holds what theirs started from: no local edit
           for (size_t c = 0; c < ours->size(); ++c)
             if (!w.present(c)) (*ours)[c] = op == RowOp::insert ? r.new_values[c] : r.old_values[c];
+        if (m_options.is_held && m_options.is_held(tc.table.name, r.key)) {
+          add_conflict(w, r, "held", ours);  // recorded, then moved to held_rows
+          m_report.held_rows.push_back(std::move(m_report.conflicts.back()));
+          m_report.conflicts.pop_back();
+          continue;
+        }
         switch (op) {
           case RowOp::remove:
             TS_TRY_STATUS(their_delete(w, r, ours));

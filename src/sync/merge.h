@@ -40,6 +40,9 @@ struct MergeOptions {
   // rules for those rows instead of the old replica's; theirs equal to them is nothing to do, and a newer
   // local value (the application wrote while the push ran) stays a local change.
   const Changeset* pushed = nullptr;
+  // Rows held by an earlier pull (ConflictPolicy::hold, sync/held.h): the merge leaves them as they are in
+  // the working copy, whatever the policy, and lists them in MergeReport::held_rows. Empty = none.
+  std::function<bool(const std::string& table, const std::vector<Value>& key)> is_held;
 };
 
 struct MergeReport {
@@ -53,6 +56,9 @@ struct MergeReport {
   // every row and column where theirs overrode ours (running it gives what on_conflict == local gives).
   // "" when nothing was discarded. Meant for .turso-sync/discarded-<time>.sql (mode 0600: it holds data).
   std::string discarded_sql;
+  // Rows of the delta left alone because they are held (MergeOptions::is_held): table, key, columns, base
+  // (theirs before), ours (the working copy's row) and theirs (the remote's row now); kind "held".
+  std::vector<MergeConflict> held_rows;
 };
 
 // Applies `delta` (the changeset base -> theirs) to the working copy `ours`, an open read-write connection

@@ -12,6 +12,7 @@
 
 #include "db/sqlite.h"
 #include "sync/discarded.h"
+#include "sync/held.h"
 #include "sync/merge.h"
 #include "sync/page_pull.h"
 #include "sync/replica_fetch.h"
@@ -37,6 +38,8 @@ const char* policy_name(ConflictPolicy p) {
       return "local";
     case ConflictPolicy::remote:
       return "remote";
+    case ConflictPolicy::hold:
+      return "hold";
   }
   return "abort";
 }
@@ -44,6 +47,7 @@ const char* policy_name(ConflictPolicy p) {
 ConflictPolicy policy_from(const std::string& s) {
   if (s == "local") return ConflictPolicy::local;
   if (s == "remote") return ConflictPolicy::remote;
+  if (s == "hold") return ConflictPolicy::hold;
   return ConflictPolicy::abort;
 }
 
@@ -87,6 +91,7 @@ static Result<PullReport> merge_and_swap(const Config& c, const std::string& new
   auto [summary, delta] = TS_TRY(collect_diff(c.replica_path, new_replica));
   report.remote_changes = std::move(summary);
   if (delta.empty()) {
+    report.held = static_cast<int64_t>(TS_TRY(load_held(c.state_dir)).size());
     report.up_to_date = true;
     report.applied = true;
     TS_TRY_STATUS(durable_rename(new_replica, c.replica_path));  // keeps the newest remote revision's file
@@ -104,10 +109,23 @@ static Result<PullReport> merge_and_swap(const Config& c, const std::string& new
   merge_options.theirs_path = new_replica;
   merge_options.base_path = c.replica_path;
   merge_options.pushed = options.pushed;
-  // The discarded values are saved durably before the working copy commits: a crash in between loses nothing.
+  // Held rows (sync/held.h) stay as they are; the merge lists them so that their record follows theirs.
+  // First brought up to date with the files: a hold whose two sides became equal (reset, init --force, the
+  // application wrote theirs) is lifted, so the remote's later changes to that row are merged again.
+  std::vector<HeldConflict> held = TS_TRY(load_held(c.state_dir));
+  if (TS_TRY(refresh_held(c, held))) TS_TRY_STATUS(save_held(c.state_dir, held));
+  merge_options.is_held = [&held](const std::string& table, const std::vector<Value>& key) {
+    return is_held(held, table, key);
+  };
+  // The discarded values and the held conflicts are saved durably before the working copy commits: a crash
+  // in between loses nothing (the marker redoes the merge, which finds the same rows held).
   merge_options.before_commit = [&](const MergeReport& pending) -> Status {
     if (!pending.discarded_sql.empty())
       report.discarded_path = TS_TRY(save_discarded(c, pending.discarded_sql));
+    std::vector<HeldConflict> next = held;
+    if (fold_merge_into_held(next, pending, delta, options.on_conflict))
+      TS_TRY_STATUS(save_held(c.state_dir, next));
+    report.held = static_cast<int64_t>(next.size());
     return {};
   };
   auto merge_result = merge_into_working_copy(working, delta, merge_options);

@@ -14,6 +14,7 @@
 #include "db/schema.h"
 #include "db/sqlite.h"
 #include "diff/schema_plan.h"
+#include "sync/held.h"
 #include "sync/push_batch.h"
 #include "sync/state.h"
 #include "turso_sync/cancel.h"
@@ -310,6 +311,11 @@ Result<PushReport> SyncContext::push(const PushOptions& options) {
   ChangesetCollector collector;
   report.changes = TS_TRY(diff_databases(c.replica_path, c.working_path, collector));
   Changeset changeset = collector.take();
+  // Held rows are never pushed (sync/held.h); the application may have edited one again: it stays held.
+  std::vector<HeldConflict> held = TS_TRY(load_held(c.state_dir));
+  if (TS_TRY(refresh_held(c, held))) TS_TRY_STATUS(save_held(c.state_dir, held));
+  report.held = static_cast<int64_t>(held.size());
+  report.held_skipped = exclude_held(changeset, report.changes, held);
   if (changeset.empty()) {
     report.nothing_to_push = true;
     return report;

@@ -190,6 +190,10 @@ Result<StatusReport> SyncContext::status(const StatusOptions& options) {
       r.pending_error = pending.error().message();
   }
   r.workflow_pid = StateLock::running_workflow(c.state_dir);
+  if (auto health = read_health(c.state_dir); health.ok())
+    r.health = std::move(health).value();
+  else
+    r.health_error = health.error().message();
   auto state = TS_TRY(load_state(c.state_dir));
   if (state) {
     r.protocol = state->protocol;

@@ -9,6 +9,7 @@
 
 #include "sync/state.h"
 #include "turso_sync/cancel.h"
+#include "turso_sync/history.h"
 #include "util/fs.h"
 
 namespace turso_sync {
@@ -64,6 +65,7 @@ FileSignature signature_of(const std::string& path) {
 // One `sync`: pull, then (when the pull applied) push, which ends with its own pull.
 CycleReport run_cycle(SyncContext& sync, const WorkflowOptions& options) {
   CycleReport r;
+  TransferStats before = sync.transfer_stats();
   r.started_at = utc_timestamp();
   auto start = Clock::now();
   auto fail = [&](const Error& e) {
@@ -90,7 +92,44 @@ CycleReport run_cycle(SyncContext& sync, const WorkflowOptions& options) {
     }
   }
   r.elapsed = std::chrono::duration_cast<milliseconds>(Clock::now() - start);
+  TransferStats after = sync.transfer_stats();
+  r.traffic.requests = after.requests - before.requests;
+  r.traffic.bytes_sent = after.bytes_sent - before.bytes_sent;
+  r.traffic.bytes_received = after.bytes_received - before.bytes_received;
+  if (r.push && r.push->pull)
+    r.held = r.push->pull->held;
+  else if (r.push)
+    r.held = r.push->held;
+  else if (r.pull)
+    r.held = r.pull->held;
   return r;
+}
+
+// The cycle's history line and the metrics file (best effort: a full disk must not stop the sync).
+void record_cycle(SyncContext& sync, const WorkflowOptions& options, const CycleReport& r,
+                  WorkflowMetrics& metrics) {
+  add_cycle_to_metrics(metrics, r);
+  const std::string& state_dir = sync.config().state_dir;
+  if (options.history) {
+    HistoryEntry e = begin_history_entry("sync", options.history_trigger + ":" + to_string(r.trigger));
+    e.time = r.started_at;
+    e.cycle = r.number;
+    if (r.pull) add_to_history(e, *r.pull);
+    if (r.push) add_to_history(e, *r.push);
+    if (r.error) add_error_to_history(e, *r.error);
+    e.exit_code = r.exit_code;
+    if (r.exit_code == 3 && !r.error) e.result = "conflict";
+    e.conflicts_held = r.held;
+    e.duration_ms = r.elapsed.count();
+    e.requests = r.traffic.requests;
+    e.bytes_up = r.traffic.bytes_sent;
+    e.bytes_down = r.traffic.bytes_received;
+    e.consecutive_failures = r.consecutive_failures;
+    if (r.next_in.count() > 0) e.next_at = utc_timestamp_at(std::chrono::system_clock::now() + r.next_in);
+    (void)append_history(state_dir, e);
+  }
+  if (!options.metrics_file.empty())
+    (void)atomic_write_file(options.metrics_file, render_prometheus(metrics), 0644);
 }
 
 }  // namespace
@@ -104,6 +143,7 @@ Result<CycleReport> run_workflow(SyncContext& sync, const WorkflowOptions& optio
   std::uniform_real_distribution<double> unit(0.0, 1.0);
   auto stopping = [&] { return stop_requested() || (options.stop && options.stop()); };
   int failures = 0;
+  WorkflowMetrics metrics;
   CycleTrigger trigger = CycleTrigger::start;
   for (int number = 1;; ++number) {
     // Compared after the cycle: a write the application made while the cycle ran is picked up at once (the
@@ -117,6 +157,8 @@ Result<CycleReport> run_workflow(SyncContext& sync, const WorkflowOptions& optio
     r.consecutive_failures = failures;
     if (!stop)
       r.next_in = failures > 0 ? backoff_delay(options.interval, failures, unit(rng)) : options.interval;
+    // History and metrics before the callback: whoever watches the cycle's log line finds them written.
+    record_cycle(sync, options, r, metrics);
     if (on_cycle) on_cycle(r);
     if (stop) return r;
 

@@ -134,4 +134,20 @@ std::string utc_timestamp_for_file() {
   return format_utc("%Y%m%dT%H%M%SZ");
 }
 
+std::string utc_timestamp_at(std::chrono::system_clock::time_point when) {
+  std::time_t t = std::chrono::system_clock::to_time_t(when);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::optional<std::chrono::system_clock::time_point> parse_utc_timestamp(const std::string& text) {
+  std::tm tm{};
+  const char* end = ::strptime(text.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  if (!end || *end != '\0') return std::nullopt;
+  return std::chrono::system_clock::from_time_t(::timegm(&tm));
+}
+
 }  // namespace turso_sync

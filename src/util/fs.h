@@ -1,6 +1,7 @@
 // Filesystem helpers with durability: atomic replace (temp file, fsync, rename, fsync directory).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -23,5 +24,8 @@ std::optional<uint64_t> file_size(const std::string& path);
 // Current time as RFC 3339 UTC ("2026-11-28T05:00:00Z"), and a compact form for file names.
 std::string utc_timestamp();
 std::string utc_timestamp_for_file();
+// `when` as RFC 3339 UTC; and back (nullopt when `text` is not of that form).
+std::string utc_timestamp_at(std::chrono::system_clock::time_point when);
+std::optional<std::chrono::system_clock::time_point> parse_utc_timestamp(const std::string& text);
 
 }  // namespace turso_sync

@@ -81,6 +81,27 @@ static void write_file(const char* dir, const char* name, const char* text) {
   free(path);
 }
 
+/* The whole content of <dir>/<name> ("" when it cannot be read). The caller frees it. */
+static char* read_text_file(const char* dir, const char* name) {
+  char* path = NULL;
+  if (asprintf(&path, "%s/%s", dir, name) < 0) abort();
+  FILE* f = fopen(path, "r");
+  free(path);
+  char* out = calloc(1, 1);
+  size_t n = 0;
+  if (!f) return out;
+  char buf[4096];
+  size_t got;
+  while ((got = fread(buf, 1, sizeof buf, f)) > 0) {
+    out = realloc(out, n + got + 1);
+    memcpy(out + n, buf, got);
+    n += got;
+    out[n] = '\0';
+  }
+  fclose(f);
+  return out;
+}
+
 /* A directory configured like a user's app directory: .env naming the remote. */
 static char* app_dir(void) {
   char* dir = make_dir();
@@ -323,6 +344,11 @@ static void test_init_push_pull(void) {
   char* subject = local_text(h, "SELECT subject FROM emails WHERE id = 3");
   CHECK(strcmp(subject, "teammate") == 0);
   free(subject);
+  /* Each push and pull left its line in the sync history. */
+  char* history = read_text_file(dir, ".turso-sync/history.jsonl");
+  CHECK_CONTAINS(history, "\"operation\":\"push\",\"trigger\":\"capi\",\"result\":\"ok\"");
+  CHECK_CONTAINS(history, "\"operation\":\"pull\",\"trigger\":\"capi\",\"result\":\"ok\"");
+  free(history);
 
   /* reset discards a local change (saved first). */
   local_exec(h, "UPDATE emails SET subject = 'oops' WHERE id = 1");
@@ -445,7 +471,25 @@ static void test_background(void) {
   CHECK_CONTAINS(report, "\"cycles\":");
   turso_sync_free(report);
   CHECK_RC(turso_sync_background_wait(h, 0, 0, NULL), TURSO_SYNC_USAGE, h);
-  /* The handle works as before, and another can now start the workflow; close stops it. */
+
+  /* A conflict made while no loop runs: background sync holds it by default (on_conflict "hold") and keeps
+   * syncing the other rows; the held row stays local and is not pushed. */
+  remote_ok("UPDATE tasks SET title = 'remote edit' WHERE id = 1");
+  local_exec(h, "UPDATE tasks SET title = 'local edit' WHERE id = 1; INSERT INTO tasks VALUES (3, 'other')");
+  CHECK_RC(turso_sync_background_start(h, "{\"interval\":100}", &report), TURSO_SYNC_OK, h);
+  CHECK_CONTAINS(report, "\"held\":1");
+  turso_sync_free(report);
+  CHECK_RC(turso_sync_background_stop(h, NULL), TURSO_SYNC_OK, h);
+  rows = remote_sql("SELECT title FROM tasks ORDER BY id");
+  CHECK_CONTAINS(rows, "remote edit");
+  CHECK_CONTAINS(rows, "other");
+  free(rows);
+  title = local_text(h, "SELECT title FROM tasks WHERE id = 1");
+  CHECK(strcmp(title, "local edit") == 0);
+  free(title);
+
+  /* The handle works as before (a pull leaves the held row alone), and another can now start the workflow;
+   * close stops it. */
   CHECK_RC(turso_sync_pull(h, NULL, NULL), TURSO_SYNC_OK, h);
   CHECK_RC(turso_sync_background_start(other, "{\"interval\":100}", NULL), TURSO_SYNC_OK, other);
   turso_sync_close(other);

@@ -79,10 +79,11 @@ TEST(Workflow, OnceSyncsBothWaysAndExitsWithTheCycleCode) {
   EXPECT_EQ(remote_rows(s.server.url(), kAll), all);
   EXPECT_EQ(local_rows(s.wc(), kAll), all);
 
-  // Both sides change the same column: the cycle stops with the conflict (exit 3), nothing applied.
+  // Both sides change the same column: with --on-conflict=abort the cycle stops with the conflict (exit 3),
+  // nothing applied. (The workflow's default, hold, is covered by held_conflicts_test.cpp.)
   remote_exec(s.server.url(), {"UPDATE notes SET title = 'remote' WHERE id = 1"});
   local_exec(s.wc(), "UPDATE notes SET title = 'local' WHERE id = 1");
-  auto c = run_cli({"workflow", "--once"}, s.env(), s.dir.path().string());
+  auto c = run_cli({"workflow", "--once", "--on-conflict=abort"}, s.env(), s.dir.path().string());
   EXPECT_EQ(c.exit_code, 3) << c.out << c.err;
   EXPECT_NE(c.err.find("conflict: 1 row changed on both sides"), std::string::npos) << c.err;
   EXPECT_EQ(local_rows(s.wc(), "SELECT title FROM notes WHERE id = 1"), (Rows{{T("local")}}));

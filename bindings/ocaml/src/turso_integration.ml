@@ -78,7 +78,7 @@ type status_report = {
 }
 
 type cycle = { number : int; trigger : string; cycle_exit_code : int; cycle_error : string option; raw : string }
-type on_conflict = [ `Abort | `Local | `Remote ]
+type on_conflict = [ `Abort | `Local | `Remote | `Hold ]
 
 (* ---- the handle: one per process, for the current directory ---- *)
 
@@ -223,6 +223,7 @@ let policy = function
   | Some `Abort -> Some (Json.String "abort")
   | Some `Local -> Some (Json.String "local")
   | Some `Remote -> Some (Json.String "remote")
+  | Some `Hold -> Some (Json.String "hold")
 
 let flag = Option.map (fun b -> Json.Bool b)
 

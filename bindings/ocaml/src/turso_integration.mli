@@ -80,7 +80,9 @@ type status_report = {
 (** One background cycle, as [turso-sync workflow --json] logs it. *)
 type cycle = { number : int; trigger : string; cycle_exit_code : int; cycle_error : string option; raw : string }
 
-type on_conflict = [ `Abort | `Local | `Remote ]
+type on_conflict = [ `Abort | `Local | `Remote | `Hold ]
+(** [`Hold]: apply everything else and hold the conflicting rows (kept local, never pushed) until
+    [turso-sync resolve]; the default of {!start_background_sync}. *)
 
 val working_database_path : string
 (** The working copy's path (WORKING_DB / .env / turso-sync.toml, default [working_copy.db]), absolute. *)
@@ -110,7 +112,8 @@ val status : ?offline:bool -> unit -> (status_report, error) result Lwt.t
 
 val start_background_sync : ?interval:float -> ?push_on_change:bool -> unit -> unit Lwt.t
 (** In-process [turso-sync workflow]: a sync cycle every [interval] seconds (default: the configuration's),
-    and with [push_on_change] soon after the working copy changes; backoff after failures. Resolves once the
+    and with [push_on_change] soon after the working copy changes; backoff after failures; conflicts are held
+    (see {!on_conflict}), so one conflicting row never stops the others. Resolves once the
     first cycle has run. Fails (with [Failure]) when it cannot start: not initialised, or a workflow
     already runs for this state dir. *)
 

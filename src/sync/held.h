@@ -1,0 +1,65 @@
+// Held conflicts (ConflictPolicy::hold; user-facing rules in docs/conflicts.md, "Held conflicts"): the rows a
+// pull found changed on both sides, kept as the working copy has them and recorded in
+// <state dir>/conflicts.json until `resolve` settles them. Push and sync leave them out.
+//
+// conflicts.json (format version 1), rewritten atomically (temp file, fsync, rename), mode 0600:
+//   {"version":1,"conflicts":[{"table":"notes","keyed_by_rowid":true,"key_names":["id"],"key":["i:5"],
+//     "kind":"update/update","columns":["id","title"],"base":[…],"ours":[…],"theirs":[…],
+//     "conflicting_columns":[1],"since":"2026-…Z","theirs_changed_at":"","ours_changed_at":""}]}
+// Values are exact strings: "n" NULL, "i:<decimal>" INTEGER, "r:<16 hex digits of the IEEE bits>" REAL,
+// "t:<base64>" TEXT (any bytes), "b:<base64>" BLOB. An empty row array means "no such row on that side".
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "db/sqlite.h"
+#include "sync/merge.h"
+#include "turso_sync/changeset.h"
+#include "turso_sync/config.h"
+#include "turso_sync/conflict.h"
+#include "turso_sync/diff.h"
+#include "turso_sync/status.h"
+
+namespace turso_sync {
+
+std::string held_file(const std::string& state_dir);
+
+// The exact text form of a value in conflicts.json, and back (nullopt when `text` is not one).
+std::string encode_held_value(const Value& value);
+std::optional<Value> decode_held_value(const std::string& text);
+
+// Empty when the file does not exist; ErrorKind::local_db when it cannot be parsed (message says what to do).
+Result<std::vector<HeldConflict>> load_held(const std::string& state_dir);
+std::string held_to_json(const std::vector<HeldConflict>& held);
+Result<std::vector<HeldConflict>> held_from_json(const std::string& text, const std::string& path);
+// Rewrites conflicts.json atomically (also when `held` is empty: an empty list).
+Status save_held(const std::string& state_dir, const std::vector<HeldConflict>& held);
+
+// Whether `held` holds the row `key` of `table` (table names compared case-insensitively, keys exactly).
+bool is_held(const std::vector<HeldConflict>& held, const std::string& table, const std::vector<Value>& key);
+
+// Folds a merge into `held`: rows the merge skipped because they are held get the new theirs (and ours),
+// and are dropped when both sides now agree; with `policy` == hold, every conflict of the merge becomes a
+// held conflict, its ours being the row as the merge leaves it (theirs' non-conflicting columns taken).
+// `delta` is the merge's changeset (for the tables' keys). Returns whether `held` changed.
+bool fold_merge_into_held(std::vector<HeldConflict>& held, const MergeReport& merge, const Changeset& delta,
+                          ConflictPolicy policy);
+
+// The row of a held conflict's table and key in `db` (nullopt when it does not exist).
+Result<std::optional<std::vector<Value>>> read_held_row(db::Database& db, const HeldConflict& conflict);
+
+// Brings `held` up to date with the files: ours from the working copy (the application may have edited a
+// held row again: it stays held with the new ours), theirs from the replica; a conflict whose two sides are
+// now equal is dropped (nothing left to settle). Returns whether anything changed.
+Result<bool> refresh_held(const Config& config, std::vector<HeldConflict>& held);
+
+// Removes the held rows from a changeset about to be pushed and from its summary; returns how many rows
+// were left out.
+int64_t exclude_held(Changeset& changeset, DiffSummary& summary, const std::vector<HeldConflict>& held);
+
+// A key as users type it on the command line: values joined by ",", integers in decimal, text as is.
+std::string key_as_text(const std::vector<Value>& key);
+
+}  // namespace turso_sync

@@ -1,0 +1,193 @@
+// conflicts and resolve: listing and settling the rows held by ConflictPolicy::hold (sync/held.h).
+#include <fmt/format.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+
+#include "db/sqlite.h"
+#include "sync/discarded.h"
+#include "sync/held.h"
+#include "sync/state.h"
+#include "turso_sync/diff.h"
+#include "turso_sync/sync.h"
+#include "util/fs.h"
+#include "util/text.h"
+
+namespace turso_sync {
+
+const char* to_string(ConflictPolicy policy) {
+  switch (policy) {
+    case ConflictPolicy::abort:
+      return "abort";
+    case ConflictPolicy::local:
+      return "local";
+    case ConflictPolicy::remote:
+      return "remote";
+    case ConflictPolicy::hold:
+      return "hold";
+  }
+  return "abort";
+}
+
+namespace {
+
+std::string key_where(const HeldConflict& c, std::vector<Value>& args) {
+  std::string where;
+  if (c.keyed_by_rowid) {
+    bool named_rowid = std::any_of(c.columns.begin(), c.columns.end(), [](const std::string& col) {
+      return sqlite3_stricmp(col.c_str(), "rowid") == 0;
+    });
+    where = std::string(named_rowid ? "_rowid_" : "rowid") + " = ?";
+  } else {
+    for (const std::string& k : c.key_names)
+      where += fmt::format("{}{} = ?", where.empty() ? "" : " AND ", quote_identifier(k));
+  }
+  args.insert(args.end(), c.key.begin(), c.key.end());
+  return where;
+}
+
+// The statement that makes the row of `c` equal to `row` (empty: absent) given that it is `current` now, with
+// its arguments; "" when nothing is to do. `literal`: values inlined as SQL literals (for the discarded
+// file).
+std::string write_row_sql(const HeldConflict& c, const std::vector<Value>& current,
+                          const std::vector<Value>& row, std::vector<Value>& args, bool literal) {
+  if (current == row) return "";
+  std::string table = quote_identifier(c.table);
+  auto value = [&](const Value& v) {
+    if (literal) return sql_literal(v);
+    args.push_back(v);
+    return std::string("?");
+  };
+  if (row.empty()) {
+    std::vector<Value> key_args;
+    std::string where = key_where(c, key_args);
+    if (literal) {
+      for (const Value& k : key_args) where.replace(where.find('?'), 1, sql_literal(k));
+    } else {
+      args.insert(args.end(), key_args.begin(), key_args.end());
+    }
+    return fmt::format("DELETE FROM {} WHERE {}", table, where);
+  }
+  if (current.empty()) {
+    std::string cols, vals;
+    if (c.keyed_by_rowid) {
+      bool named_rowid = std::any_of(c.columns.begin(), c.columns.end(), [](const std::string& col) {
+        return sqlite3_stricmp(col.c_str(), "rowid") == 0;
+      });
+      cols = named_rowid ? "_rowid_" : "rowid";
+      vals = value(c.key.at(0));
+    }
+    for (size_t i = 0; i < c.columns.size() && i < row.size(); ++i) {
+      cols += (cols.empty() ? "" : ", ") + quote_identifier(c.columns[i]);
+      vals += (vals.empty() ? "" : ", ") + value(row[i]);
+    }
+    return fmt::format("INSERT INTO {} ({}) VALUES ({})", table, cols, vals);
+  }
+  std::string set;
+  for (size_t i = 0; i < c.columns.size() && i < row.size() && i < current.size(); ++i) {
+    if (row[i] == current[i]) continue;
+    set += fmt::format("{}{} = {}", set.empty() ? "" : ", ", quote_identifier(c.columns[i]), value(row[i]));
+  }
+  if (set.empty()) return "";
+  std::vector<Value> key_args;
+  std::string where = key_where(c, key_args);
+  if (literal) {
+    for (const Value& k : key_args) where.replace(where.find('?'), 1, sql_literal(k));
+  } else {
+    args.insert(args.end(), key_args.begin(), key_args.end());
+  }
+  return fmt::format("UPDATE {} SET {} WHERE {}", table, set, where);
+}
+
+bool matches(const HeldConflict& c, const ResolveOptions& o) {
+  if (!o.table.empty() && sqlite3_stricmp(o.table.c_str(), c.table.c_str()) != 0) return false;
+  if (o.keys.empty()) return true;
+  std::string key = key_as_text(c.key);
+  return std::find(o.keys.begin(), o.keys.end(), key) != o.keys.end();
+}
+
+}  // namespace
+
+Result<std::vector<HeldConflict>> SyncContext::conflicts() {
+  std::vector<HeldConflict> held = TS_TRY(load_held(m_config.state_dir));
+  if (!held.empty() && require_initialized().ok()) TS_TRY(refresh_held(m_config, held));
+  return held;
+}
+
+Result<ResolveReport> SyncContext::resolve(const ResolveOptions& options) {
+  TS_TRY_STATUS(require_initialized());
+  const Config& c = m_config;
+  StateLock lock = TS_TRY(StateLock::acquire(c.state_dir));
+  std::vector<std::string> notes;
+  TS_TRY_STATUS(recover(notes));
+  std::vector<HeldConflict> held = TS_TRY(load_held(c.state_dir));
+  // What the files hold now: a row the application edited again is resolved with its newest version, and a
+  // row the remote changed again since it was held is re-checked against its newest version (the replica's).
+  std::vector<HeldConflict> recorded = held;
+  TS_TRY(refresh_held(c, held));
+  ResolveReport report;
+  for (const HeldConflict& r : recorded)
+    if (matches(r, options) && !is_held(held, r.table, r.key))
+      report.resolved.push_back({r.table, r.key, "agreed", false});
+
+  std::vector<HeldConflict> chosen, kept;
+  for (HeldConflict& h : held) (matches(h, options) ? chosen : kept).push_back(std::move(h));
+  if (chosen.empty() && report.resolved.empty() && (!options.table.empty() || !options.keys.empty()))
+    return Error(ErrorKind::usage,
+                 fmt::format("resolve: no held conflict matches{}{}; `turso-sync conflicts` lists them",
+                             options.table.empty() ? "" : " table " + options.table,
+                             options.keys.empty() ? "" : " and the given keys"));
+  auto theirs_changed = [&](const HeldConflict& h) {
+    for (const HeldConflict& r : recorded)
+      if (r.key == h.key && sqlite3_stricmp(r.table.c_str(), h.table.c_str()) == 0)
+        return !h.theirs_changed_at.empty() || r.theirs != h.theirs;
+    return !h.theirs_changed_at.empty();
+  };
+
+  if (options.take == Resolution::theirs && !chosen.empty()) {
+    // Ours first goes to the discarded-changes file (durably), then the working copy takes theirs in one
+    // transaction, then the record is rewritten: a crash in between leaves a record whose two sides agree,
+    // which the next command drops.
+    std::string sql = fmt::format(
+        "-- Local versions of held conflicts replaced by the remote's (`turso-sync resolve --theirs`) at "
+        "{}.\n"
+        "-- Running this on the working copy puts them back (the next push sends them).\nBEGIN;\n",
+        utc_timestamp());
+    for (const HeldConflict& h : chosen) {
+      std::vector<Value> unused;
+      std::string restore = write_row_sql(h, h.theirs, h.ours, unused, /*literal=*/true);
+      if (restore.empty()) continue;
+      sql += fmt::format("-- {} key {} ({})\n{};\n", printable(quote_identifier(h.table)),
+                         printable(key_as_text(h.key)), h.kind, restore);
+    }
+    sql += "COMMIT;\n";
+    report.discarded_path = TS_TRY(save_discarded(c, sql));
+    db::Database working = TS_TRY(db::Database::open(c.working_path, db::OpenMode::read_write));
+    // The remote's row holds every effect its triggers had: the working copy's triggers must not fire (as in
+    // a pull's merge), nor foreign keys stop a row that is consistent on the remote.
+    sqlite3_db_config(working.handle(), SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, nullptr);
+    TS_TRY_STATUS(working.exec("PRAGMA foreign_keys = OFF"));
+    db::Transaction tx = TS_TRY(db::Transaction::begin(working, db::Transaction::Kind::immediate));
+    for (const HeldConflict& h : chosen) {
+      std::vector<Value> args;
+      std::string stmt = write_row_sql(h, h.ours, h.theirs, args, /*literal=*/false);
+      if (stmt.empty()) continue;
+      db::Statement st = TS_TRY(working.prepare(stmt));
+      TS_TRY_STATUS(st.bind_all(args));
+      auto done = st.step();
+      if (!done.ok())
+        return done.error().context(fmt::format("resolve --theirs: write the remote's row {} [{}] into {}",
+                                                printable(h.table), printable(key_as_text(h.key)),
+                                                c.working_path));
+    }
+    TS_TRY_STATUS(tx.commit());
+  }
+  for (const HeldConflict& h : chosen)
+    report.resolved.push_back(
+        {h.table, h.key, options.take == Resolution::theirs ? "theirs" : "ours", theirs_changed(h)});
+  TS_TRY_STATUS(save_held(c.state_dir, kept));
+  report.still_held = static_cast<int64_t>(kept.size());
+  return report;
+}
+
+}  // namespace turso_sync

@@ -1,0 +1,196 @@
+// The state files of unattended sync: conflicts.json (held conflicts) round-trips exactly, including values
+// JSON cannot carry; history.jsonl is appended line by line, read newest first, bounded, and survives a line
+// cut short; the Prometheus rendering of the workflow metrics.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <limits>
+
+#include "support/test_env.h"
+#include "sync/held.h"
+#include "turso_sync/history.h"
+#include "turso_sync/workflow.h"
+#include "util/fs.h"
+
+namespace turso_sync {
+namespace {
+
+using testing::TempDir;
+
+HeldConflict sample_conflict() {
+  HeldConflict c;
+  c.table = "odd \"t\" ü";
+  c.keyed_by_rowid = false;
+  c.key_names = {"k1", "k2"};
+  c.key = {Value::text("a,b"), Value::integer(-9223372036854775807LL - 1)};
+  c.kind = "update/update";
+  c.columns = {"k1", "k2", "v", "r", "bin"};
+  c.base = {c.key[0], c.key[1], Value::null(), Value::real(0.1 + 0.2), Value::blob(std::string("\0\xff", 2))};
+  c.ours = {c.key[0], c.key[1], Value::text(std::string("bad \xff utf8 \0 nul", 15)), Value::real(-0.0),
+            Value::blob("")};
+  c.theirs = {};  // deleted on the remote
+  c.conflicting_columns = {2, 3};
+  c.since = "2026-12-03T10:00:00Z";
+  c.theirs_changed_at = "2026-12-03T11:00:00Z";
+  return c;
+}
+
+TEST(HeldConflictFile, RoundTripsEveryValueExactly) {
+  TempDir dir;
+  HeldConflict nan = sample_conflict();
+  nan.table = "t2";
+  nan.keyed_by_rowid = true;
+  nan.key_names = {"rowid"};
+  nan.key = {Value::integer(5)};
+  nan.ours = {Value::real(std::numeric_limits<double>::infinity()), Value::real(std::nan("0x123"))};
+  nan.columns = {"a", "b"};
+  nan.base.clear();
+  nan.theirs = {Value::integer(1), Value::text("")};
+  std::vector<HeldConflict> held = {sample_conflict(), nan};
+  ASSERT_TRUE(save_held(dir.path().string(), held).ok());
+  auto loaded = load_held(dir.path().string());
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message();
+  ASSERT_EQ(loaded->size(), 2u);
+  for (size_t i = 0; i < held.size(); ++i) {
+    const HeldConflict &a = held[i], &b = (*loaded)[i];
+    EXPECT_EQ(a.table, b.table);
+    EXPECT_EQ(a.keyed_by_rowid, b.keyed_by_rowid);
+    EXPECT_EQ(a.key_names, b.key_names);
+    EXPECT_EQ(a.key, b.key);
+    EXPECT_EQ(a.kind, b.kind);
+    EXPECT_EQ(a.columns, b.columns);
+    EXPECT_EQ(a.base, b.base);  // Value == is exact: REAL bit for bit, TEXT bytes
+    EXPECT_EQ(a.ours, b.ours);
+    EXPECT_EQ(a.theirs, b.theirs);
+    EXPECT_EQ(a.conflicting_columns, b.conflicting_columns);
+    EXPECT_EQ(a.since, b.since);
+    EXPECT_EQ(a.theirs_changed_at, b.theirs_changed_at);
+    EXPECT_EQ(a.ours_changed_at, b.ours_changed_at);
+  }
+  EXPECT_TRUE(is_held(*loaded, "ODD \"T\" ü", held[0].key));
+  EXPECT_FALSE(is_held(*loaded, "t2", {Value::integer(6)}));
+  EXPECT_EQ(key_as_text(held[0].key), "a,b,-9223372036854775808");
+  // The file holds data: 0600. Saving an empty list leaves an empty list.
+  EXPECT_EQ(
+      std::filesystem::status(held_file(dir.path().string())).permissions() & std::filesystem::perms::all,
+      std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  ASSERT_TRUE(save_held(dir.path().string(), {}).ok());
+  EXPECT_TRUE(load_held(dir.path().string())->empty());
+}
+
+TEST(HeldConflictFile, MissingIsEmptyCorruptIsAnErrorThatSaysWhatToDo) {
+  TempDir dir;
+  EXPECT_TRUE(load_held(dir.path().string())->empty());
+  std::ofstream(held_file(dir.path().string())) << "{\"conflicts\":[{\"table\":\"t\"";
+  auto r = load_held(dir.path().string());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind(), ErrorKind::local_db);
+  EXPECT_NE(r.error().message().find("conflicts.json"), std::string::npos) << r.error().message();
+  for (const char* bad : {"x", "i:", "i:1x", "r:123", "t:!!", "q:1"})
+    EXPECT_FALSE(decode_held_value(bad)) << bad;
+}
+
+TEST(HeldConflictFile, ExcludeHeldDropsOnlyHeldRowsAndFixesTheSummary) {
+  HeldConflict h;
+  h.table = "notes";
+  h.key = {Value::integer(1)};
+  Changeset cs;
+  TableChanges tc;
+  tc.table.name = "Notes";
+  RowChange held_row, other;
+  held_row.op = RowOp::update;
+  held_row.key = {Value::integer(1)};
+  other.op = RowOp::insert;
+  other.key = {Value::integer(2)};
+  tc.rows = {held_row, other};
+  tc.counts.updates = 1;
+  tc.counts.inserts = 1;
+  cs.tables.push_back(tc);
+  DiffSummary summary;
+  summary.tables.push_back({"Notes", KeyKind::rowid, tc.counts, {}});
+  summary.totals = tc.counts;
+  EXPECT_EQ(exclude_held(cs, summary, {h}), 1);
+  ASSERT_EQ(cs.tables.size(), 1u);
+  ASSERT_EQ(cs.tables[0].rows.size(), 1u);
+  EXPECT_EQ(cs.tables[0].rows[0].key[0], Value::integer(2));
+  EXPECT_EQ(summary.totals.updates, 0);
+  EXPECT_EQ(summary.totals.inserts, 1);
+  // A table whose only change is held disappears from both.
+  h.key = {Value::integer(2)};
+  EXPECT_EQ(exclude_held(cs, summary, {h}), 1);
+  EXPECT_TRUE(cs.empty());
+  EXPECT_TRUE(summary.tables.empty());
+}
+
+HistoryEntry entry(int i) {
+  HistoryEntry e = begin_history_entry(i % 2 ? "push" : "pull", "cli");
+  e.pulled.inserts = i;
+  e.error = i % 3 == 0 ? "pull from http://x: HTTP 503 \"quoted\"" : "";
+  e.result = e.error.empty() ? "ok" : "error";
+  return e;
+}
+
+TEST(HistoryFile, AppendsReadsNewestFirstAndSkipsACutLine) {
+  TempDir dir;
+  std::string sd = dir.path().string();
+  for (int i = 1; i <= 5; ++i) ASSERT_TRUE(append_history(sd, entry(i)).ok());
+  std::ofstream(sd + "/history.jsonl", std::ios::app) << "{\"time\":\"2026-";  // a crash mid-line
+  ASSERT_TRUE(append_history(sd, entry(6)).ok());                              // starts a line of its own
+  ASSERT_TRUE(append_history(sd, entry(7)).ok());
+  auto all = read_history(sd);
+  ASSERT_TRUE(all.ok());
+  std::vector<int64_t> order;
+  for (const auto& e : *all) order.push_back(e.pulled.inserts);
+  EXPECT_EQ(order, (std::vector<int64_t>{7, 6, 5, 4, 3, 2, 1}));  // only the cut line is lost
+  EXPECT_EQ((*all)[1].operation, "pull");
+  EXPECT_EQ((*all)[1].result, "error");
+  EXPECT_EQ((*all)[1].error, "pull from http://x: HTTP 503 \"quoted\"");
+  auto two = read_history(sd, 2);
+  ASSERT_EQ(two->size(), 2u);
+  EXPECT_EQ((*two)[1].pulled.inserts, 6);
+}
+
+TEST(HistoryFile, IsBoundedDroppingTheOldestWholeLines) {
+  TempDir dir;
+  std::string sd = dir.path().string();
+  const uint64_t limit = 4096;
+  for (int i = 1; i <= 200; ++i) ASSERT_TRUE(append_history(sd, entry(i), limit).ok());
+  auto size = file_size(sd + "/history.jsonl");
+  ASSERT_TRUE(size);
+  EXPECT_LE(*size, limit);
+  auto all = read_history(sd);
+  ASSERT_TRUE(all.ok());
+  ASSERT_GT(all->size(), 3u);
+  EXPECT_EQ(all->front().pulled.inserts, 200);  // the newest is kept
+  for (size_t i = 1; i < all->size(); ++i)      // consecutive: only the oldest were dropped
+    EXPECT_EQ((*all)[i].pulled.inserts, (*all)[i - 1].pulled.inserts - 1);
+  EXPECT_GT(all->back().pulled.inserts, 1);
+  std::string text = testing::read_text(sd + "/history.jsonl");
+  EXPECT_EQ(text.front(), '{');  // starts on a whole line
+  EXPECT_EQ(text.back(), '\n');
+}
+
+TEST(HistoryMetrics, PrometheusTextHasTypedFamilies) {
+  WorkflowMetrics m;
+  CycleReport r;
+  r.pull = PullReport{};
+  r.pull->taken.inserts = 2;
+  r.traffic.bytes_sent = 100;
+  r.held = 1;
+  add_cycle_to_metrics(m, r);
+  r.error = Error(ErrorKind::unreachable, "down");
+  r.pull.reset();
+  add_cycle_to_metrics(m, r);
+  std::string text = render_prometheus(m);
+  EXPECT_NE(text.find("# TYPE turso_sync_cycles_total counter\nturso_sync_cycles_total 2\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("turso_sync_cycle_failures_total 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("turso_sync_rows_pulled_total{kind=\"insert\"} 2\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("turso_sync_bytes_sent_total 200\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("# TYPE turso_sync_last_success_timestamp_seconds gauge\n"), std::string::npos) << text;
+}
+
+}  // namespace
+}  // namespace turso_sync
