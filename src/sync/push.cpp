@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "db/schema.h"
@@ -239,6 +240,37 @@ Result<BaseSchema> read_base_schema(const std::string& replica, const Changeset&
   return out;
 }
 
+// The working copy's single-column foreign keys.
+Result<std::vector<ForeignReference>> read_references(const std::string& working) {
+  db::Database db = TS_TRY(db::Database::open(working, db::OpenMode::read_only));
+  std::vector<ForeignReference> out;
+  for (db::SchemaObject& o : TS_TRY(db::read_schema(db))) {
+    if (o.type != "table") continue;
+    auto stmt =
+        TS_TRY(db.prepare("SELECT id, \"table\", \"from\", \"to\", count(*) OVER (PARTITION BY id) FROM "
+                          "pragma_foreign_key_list(?1)"));
+    TS_TRY_STATUS(stmt.bind(1, Value::text(o.name)));
+    // A working copy that already holds dangling references of this table (the application runs without
+    // foreign_keys) keeps them knowingly: not guarded.
+    std::set<std::string> dangling;
+    auto check = db.prepare(fmt::format("PRAGMA foreign_key_check({})", quote_identifier(o.name)));
+    if (check.ok())
+      while (true) {
+        auto step = check->step();
+        if (!step.ok() || !*step) break;
+        dangling.insert(lower_ascii(check->column_text(2)));
+      }
+    while (TS_TRY(stmt.step())) {
+      if (stmt.column_int64(4) != 1) continue;  // composite keys are not guarded
+      if (dangling.count(lower_ascii(stmt.column_text(1)))) continue;
+      ForeignReference r{o.name, stmt.column_text(2), stmt.column_text(1), std::nullopt};
+      if (!stmt.column(3).is_null()) r.parent_column = stmt.column_text(3);
+      out.push_back(std::move(r));
+    }
+  }
+  return out;
+}
+
 // Says which objects differ between the remote's schema now and the replica's (best effort).
 PushConflict explain_schema_guard(RemoteClient& remote, const BaseSchema& base) {
   PushConflict c;
@@ -326,6 +358,7 @@ Result<PushReport> SyncContext::push(const PushOptions& options) {
   batch_options.pushed_at = utc_timestamp();
   batch_options.base_schema = TS_TRY(read_base_schema(c.replica_path, changeset));
   batch_options.guard_schema = !options.force;
+  batch_options.references = TS_TRY(read_references(c.working_path));
   auto batches = TS_TRY(build_push_batches(changeset, batch_options));
   report.batches = static_cast<int>(batches.size());
   if (options.dry_run) {
@@ -382,6 +415,15 @@ Result<PushReport> SyncContext::push(const PushOptions& options) {
       // error.
       if (origin.kind == StepOrigin::Kind::schema_guard) {
         report.conflicts.push_back(explain_schema_guard(*client, *batch_options.base_schema));
+        outcome = BatchResult::conflict;
+        break;
+      }
+      if (origin.kind == StepOrigin::Kind::reference_guard) {
+        PushConflict conflict;
+        conflict.table = origin.table;
+        conflict.operation = "delete";
+        conflict.detail = origin.description;
+        report.conflicts.push_back(std::move(conflict));
         outcome = BatchResult::conflict;
         break;
       }

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <map>
+
 #include "turso_sync/diff.h"
 #include "util/text.h"
 
@@ -12,6 +14,52 @@ namespace {
 struct Builder {
   const PushBatchOptions& options;
   std::vector<PushBatch> batches;
+  // This batch's deletes, per reference of options.references: the referenced values of the deleted rows.
+  std::map<size_t, std::vector<Value>> deleted_references;
+
+  void note_delete(const TableDesc& t, const RowChange& row) {
+    for (size_t i = 0; i < options.references.size(); ++i) {
+      const ForeignReference& r = options.references[i];
+      if (lower_ascii(r.parent) != lower_ascii(t.name)) continue;
+      if (!r.parent_column) {
+        if (t.keyed_by_rowid() && t.rowid_alias >= 0) deleted_references[i].push_back(row.key.at(0));
+        continue;
+      }
+      for (size_t c = 0; c < t.columns.size() && c < row.old_values.size(); ++c)
+        if (lower_ascii(t.columns[c].name) == lower_ascii(*r.parent_column))
+          deleted_references[i].push_back(row.old_values[c]);
+    }
+  }
+
+  // One guard per reference: no remote row of the child still references a deleted row.
+  Status add_reference_guards() {
+    for (auto& [i, values] : deleted_references) {
+      const ForeignReference& r = options.references[i];
+      std::vector<Value> args;
+      std::string list;
+      for (const Value& v : values) {
+        if (v.is_null()) continue;
+        auto p = exact_placeholder(v, args);
+        if (!p.ok()) return p.error();
+        list += (list.empty() ? "" : ", ") + *p;
+      }
+      if (list.empty()) continue;
+      StepOrigin origin;
+      origin.kind = StepOrigin::Kind::reference_guard;
+      origin.table = r.child;
+      origin.description = fmt::format(
+          "the remote has rows of {} (added since your last pull) whose {} references a row of {} this push "
+          "deletes; pull first (the merge reports them)",
+          quote_identifier(r.child), quote_identifier(r.column), quote_identifier(r.parent));
+      add({fmt::format("SELECT json(CASE WHEN NOT EXISTS (SELECT 1 FROM {} WHERE {} IN ({})) THEN '1' ELSE "
+                       "'x' END)",
+                       quote_identifier(r.child), quote_identifier(r.column), list),
+           std::move(args)},
+          origin);
+    }
+    deleted_references.clear();
+    return {};
+  }
 
   PushBatch& current() { return batches.back(); }
 
@@ -353,15 +401,18 @@ Result<std::vector<PushBatch>> build_push_batches(const Changeset& cs, const Pus
     for (const auto& row : tc.rows) {
       if (b.current().approx_bytes > options.max_batch_bytes) {
         create_triggers();
+        TS_TRY_STATUS(b.add_reference_guards());
         b.close_batch();
         b.open_batch();
         drop_triggers(target_triggers);
       }
       TS_TRY_STATUS(add_row(b, tc.table, row, options.force));
+      if (row.op == RowOp::remove && !options.force) b.note_delete(tc.table, row);
       ++b.current().row_changes;
     }
   }
   if (suspend) create_triggers();
+  TS_TRY_STATUS(b.add_reference_guards());
   b.close_batch();
   return std::move(b.batches);
 }

@@ -35,7 +35,7 @@ inline constexpr const char* kPushReceiptTable = "turso_sync_pushes";
 
 // What a step of the batch does, for reporting which row a failing step was about.
 struct StepOrigin {
-  enum class Kind { control, schema_guard, schema, trigger, guard, row };
+  enum class Kind { control, schema_guard, schema, trigger, guard, row, reference_guard };
   Kind kind = Kind::control;
   std::string table;
   RowOp op = RowOp::insert;
@@ -89,6 +89,13 @@ struct BaseSchema {
 // SELECT of the totals compared for a dropped table over kDroppedRowsListed rows (run on both sides).
 std::string dropped_table_totals_sql(const TableDesc& table);
 
+// A declared single-column foreign key of the working copy: `child`.`column` references
+// `parent`.`parent_column` (nullopt: the parent's INTEGER PRIMARY KEY).
+struct ForeignReference {
+  std::string child, column, parent;
+  std::optional<std::string> parent_column;
+};
+
 struct PushBatchOptions {
   bool force = false;     // local wins: no guards, upserts instead of inserts
   std::string push_id;    // unique id recorded in the receipt table
@@ -101,6 +108,9 @@ struct PushBatchOptions {
   // Its triggers are also suspended during the batch (with the target's).
   std::optional<BaseSchema> base_schema;
   bool guard_schema = true;  // false: no schema guard (push --force)
+  // Before COMMIT, for every reference to a table the batch deletes rows of: a guard that the remote has no
+  // child row referencing a deleted row (a teammate's new child would be left dangling). Not with --force.
+  std::vector<ForeignReference> references;
 };
 
 // The SQL condition that the remote's user objects are exactly `schema` (with `args` to bind).

@@ -432,6 +432,42 @@ TEST(SchemaMigration, RemoteRenameOfAMixedCaseTableUnderLocalEditsIsAConflict) {
   EXPECT_TRUE(contains(all_discarded(team.b), "B@new")) << all_discarded(team.b);
 }
 
+// Issue 8, case 2: I delete an email (its attachments cascade away) while a teammate adds an attachment to
+// it. My stale push is refused (the teammate's attachment would dangle on the remote); my pull is a conflict
+// naming both rows; taking the remote's side brings the email back. PRAGMA foreign_key_check stays clean.
+TEST(SchemaMigration, DeletedParentAgainstATeammatesNewChildNeverDangles) {
+  Team team;
+  ASSERT_NO_FATAL_FAILURE(team.start(
+      {"CREATE TABLE emails (id INTEGER PRIMARY KEY, subject TEXT)",
+       "CREATE TABLE attachments (id INTEGER PRIMARY KEY, email_id INTEGER REFERENCES emails(id) ON DELETE "
+       "CASCADE, name TEXT)",
+       "INSERT INTO emails VALUES (1, 'hello'), (2, 'other')",
+       "INSERT INTO attachments VALUES (1, 1, 'a.pdf')"}));
+  ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.b), "INSERT INTO attachments VALUES (2, 1, 'b.pdf')"));
+  auto b = team.run(team.b, {"push"});
+  ASSERT_EQ(b.exit_code, 0) << b.out << b.err;
+  ASSERT_NO_FATAL_FAILURE(
+      local_sql(team.wc(team.a), "PRAGMA foreign_keys = ON; DELETE FROM emails WHERE id = 1"));
+
+  auto stale = team.run(team.a, {"push"});
+  EXPECT_EQ(stale.exit_code, 3) << stale.out << stale.err;
+  EXPECT_TRUE(contains(stale.out + stale.err, "attachments")) << stale.out << stale.err;
+  EXPECT_EQ(team.remote("SELECT id FROM emails ORDER BY id"), (Rows{{I(1)}, {I(2)}})) << "nothing applied";
+
+  auto pulled = team.run(team.a, {"pull"});
+  EXPECT_EQ(pulled.exit_code, 3) << pulled.out << pulled.err;
+  EXPECT_TRUE(contains(pulled.out + pulled.err, "dangling")) << pulled.out << pulled.err;
+  auto settled = team.run(team.a, {"sync", "--on-conflict=remote"});
+  ASSERT_EQ(settled.exit_code, 0) << settled.out << settled.err;
+  EXPECT_EQ(team.rows(team.a, "SELECT id FROM emails ORDER BY id"), (Rows{{I(1)}, {I(2)}}));
+  EXPECT_EQ(team.rows(team.a, "SELECT id, name FROM attachments ORDER BY id"), (Rows{{I(2), T("b.pdf")}}));
+  EXPECT_EQ(team.rows(team.a, "PRAGMA foreign_key_check"), Rows{});
+  EXPECT_EQ(team.remote(
+                "SELECT a.id FROM attachments a LEFT JOIN emails e ON e.id = a.email_id WHERE e.id IS NULL"),
+            Rows{})
+      << "a dangling attachment on the remote";
+}
+
 TEST(SchemaMigration, StalePushNeverUndoesATeammatesTrigger) {
   Team team;
   ASSERT_NO_FATAL_FAILURE(team.start({
