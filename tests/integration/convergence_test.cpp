@@ -352,12 +352,15 @@ TEST_F(Convergence, RandomEditsAndSyncsConverge) {
       }
     }
     ASSERT_NO_FATAL_FAILURE(local_exec(wc, "BEGIN;" + sql + "COMMIT;"));
+    if (std::getenv("TURSO_SYNC_TEST_TRACE")) std::cout << "step " << step << " copy " << p << ": " << sql << "\n";
     reused_in_base(
         local_rows(wc, "SELECT id, recipient FROM emails WHERE recipient LIKE " + sql_text(prefix + "c%")),
         dir.file("local_replica.db"));
     if (chance(0.3)) continue;  // edits pile up unsynced: later syncs meet stale bases and conflicts
     std::string policy = chance(0.5) ? "local" : "remote";
     auto r = run_cli({"sync", "--on-conflict=" + policy}, env_for(server.url()), dir.path());
+    if (std::getenv("TURSO_SYNC_TEST_TRACE"))
+      std::cout << "  sync --on-conflict=" << policy << " -> " << r.exit_code << "\n" << r.out << r.err;
     if (r.exit_code == 3) {
       ++conflicts_seen;
       auto resolved = run_cli({"sync", "--on-conflict=" + policy}, env_for(server.url()), dir.path());

@@ -334,6 +334,7 @@ std::vector<std::vector<Value>> local_rows(const std::string& path, const std::s
     sqlite3_close(db);
     return out;
   }
+  sqlite3_busy_timeout(db, 60000);  // the process under test may be writing it (a workflow cycle)
   sqlite3_stmt* stmt = nullptr;
   if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
     ADD_FAILURE() << "prepare " << sql << ": " << sqlite3_errmsg(db);
