@@ -68,7 +68,7 @@ void add_to_history(HistoryEntry& e, const PullReport& pull) {
   e.pulled.deletes += pull.taken.deletes;
   e.conflicts_new += static_cast<int64_t>(pull.conflicts.size());
   e.conflicts_held = pull.held;
-  e.pull_path = "sql";
+  e.pull_path = pull.protocol.empty() ? "sql" : pull.protocol;
   if (!pull.applied) {
     e.result = "conflict";
     e.exit_code = 3;
@@ -97,7 +97,7 @@ void add_to_history(HistoryEntry& e, const PushReport& push) {
     e.pulled.deletes += trailing.pulled.deletes;
     e.conflicts_new += trailing.conflicts_new;
     e.conflicts_held = push.pull->held;
-    e.pull_path = "sql";
+    e.pull_path = trailing.pull_path;
     if (trailing.exit_code != 0) {
       e.result = trailing.result;
       e.exit_code = trailing.exit_code;

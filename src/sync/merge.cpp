@@ -808,6 +808,21 @@ class Merger {
     }
     auto ours_sql = TS_TRY(object_sql(m_db, c.object_type, c.name));
     auto theirs_sql = TS_TRY(object_sql(*theirs, c.object_type, c.name));
+    if (c.object_type == "table" && !ours_sql && theirs_sql && !m_options.base_path.empty()) {
+      // Our RENAME TO is undone: the table gets the remote's name back and becomes the remote's below.
+      std::string renamed = TS_TRY(local_rename_of(c.name));
+      if (!renamed.empty()) {
+        TS_TRY_STATUS(
+            exec_schema_statements(c, {fmt::format("ALTER TABLE main.{} RENAME TO {}",
+                                                   quote_identifier(renamed), quote_identifier(c.name))}));
+        if (!pushed)
+          m_discarded += fmt::format(
+              "-- your rename of table {} (the remote changed the table)\nALTER TABLE {} "
+              "RENAME TO {};\n",
+              printable(c.name), quote_identifier(c.name), quote_identifier(renamed));
+        ours_sql = TS_TRY(object_sql(m_db, "table", c.name));
+      }
+    }
     bool derived = derived_type(c.object_type);
     if (derived) {
       auto saved = m_derived_ours.find(object_key(c.object_type, c.name));

@@ -158,6 +158,9 @@ TEST(PagePull, BootstrapThenIncrementalPullsStayExact) {
   ASSERT_EQ(status.exit_code, 0) << status.err;
   EXPECT_TRUE(contains(status.out, "\"pull_path\":\"pages\"")) << status.out;
   EXPECT_TRUE(contains(status.out, "\"pull_path_reason\":\"incremental page pull\"")) << status.out;
+  std::string history = read_text(copy.dir.file(".turso-sync/history.jsonl"));
+  EXPECT_TRUE(contains(history, "\"pull_path\":\"pages\"")) << history;
+  EXPECT_FALSE(contains(history, "\"pull_path\":\"sql\"")) << history;
 }
 
 // After a checkpoint the server's revision restarts and it serves only the pages written since: the pull
