@@ -18,8 +18,9 @@
 // can be followed through renames. Every table has `id INTEGER PRIMARY KEY` and `uid TEXT NOT NULL` (the
 // row's identity, never renamed or dropped).
 //
-// Seed: printed per case; replay one case with TURSO_SYNC_SEED=<n>. TURSO_SYNC_SCHEMA_STEPS overrides the
-// number of steps per case; TURSO_SYNC_SCHEMA_PLAIN_NAMES=1 uses lower-case names without quotes or spaces.
+// Seed: printed per case; replay one case with TURSO_SYNC_SEED=<n>. TURSO_SYNC_SCHEMA_CASES overrides the
+// number of cases (e.g. 300 for a long run; the default run has 12, the slow one 48, to keep CI short),
+// TURSO_SYNC_SCHEMA_STEPS the number of steps per case; TURSO_SYNC_SCHEMA_PLAIN_NAMES=1 uses lower-case names without quotes or spaces.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
@@ -949,6 +950,7 @@ uint64_t env_number(const char* name, uint64_t fallback) {
 
 void run_cases(int cases, int steps) {
   steps = static_cast<int>(env_number("TURSO_SYNC_SCHEMA_STEPS", static_cast<uint64_t>(steps)));
+  cases = static_cast<int>(env_number("TURSO_SYNC_SCHEMA_CASES", static_cast<uint64_t>(cases)));
   uint64_t fixed = env_number("TURSO_SYNC_SEED", 0);
   if (fixed != 0) cases = 1;
   std::mt19937_64 seeds((static_cast<uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}());
@@ -972,11 +974,11 @@ void run_cases(int cases, int steps) {
 }
 
 TEST(SchemaMigrationProperty, RandomMigrationsConverge) {
-  run_cases(4, 10);
+  run_cases(12, 8);
 }
 
 TEST(SlowSchemaMigrationProperty, RandomMigrationsConverge) {
-  run_cases(24, 12);
+  run_cases(48, 12);
 }
 
 }  // namespace
