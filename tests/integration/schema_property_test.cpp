@@ -20,7 +20,8 @@
 //
 // Seed: printed per case; replay one case with TURSO_SYNC_SEED=<n>. TURSO_SYNC_SCHEMA_CASES overrides the
 // number of cases (e.g. 300 for a long run; the default run has 12, the slow one 48, to keep CI short),
-// TURSO_SYNC_SCHEMA_STEPS the number of steps per case; TURSO_SYNC_SCHEMA_PLAIN_NAMES=1 uses lower-case names without quotes or spaces.
+// TURSO_SYNC_SCHEMA_STEPS the number of steps per case; TURSO_SYNC_SCHEMA_PLAIN_NAMES=1 uses lower-case
+// names without quotes or spaces.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
