@@ -19,7 +19,7 @@
 // row's identity, never renamed or dropped).
 //
 // Seed: printed per case; replay one case with TURSO_SYNC_SEED=<n>. TURSO_SYNC_SCHEMA_CASES overrides the
-// number of cases (e.g. 300 for a long run; the default run has 12, the slow one 48, to keep CI short),
+// number of cases (e.g. 300 for a long run; the default run has 8, the slow one 24, to keep CI short),
 // TURSO_SYNC_SCHEMA_STEPS the number of steps per case; TURSO_SYNC_SCHEMA_PLAIN_NAMES=1 uses lower-case
 // names without quotes or spaces.
 #include <gtest/gtest.h>
@@ -975,11 +975,11 @@ void run_cases(int cases, int steps) {
 }
 
 TEST(SchemaMigrationProperty, RandomMigrationsConverge) {
-  run_cases(12, 8);
+  run_cases(8, 8);
 }
 
 TEST(SlowSchemaMigrationProperty, RandomMigrationsConverge) {
-  run_cases(48, 12);
+  run_cases(24, 12);
 }
 
 }  // namespace
