@@ -39,9 +39,9 @@ struct HistoryEntry {
   uint64_t bytes_up = 0, bytes_down = 0;
   int64_t requests = 0;
   int64_t duration_ms = 0;
-  std::string pull_path;         // how the replica was brought up to date ("pages" or "sql"), "" when no pull ran
-  std::string error;             // the error message, when result is "error"
-  int cycle = 0;                 // workflow cycle number, 0 otherwise
+  std::string pull_path;  // how the replica was brought up to date ("pages" or "sql"), "" when no pull ran
+  std::string error;      // the error message, when result is "error"
+  int cycle = 0;          // workflow cycle number, 0 otherwise
   int consecutive_failures = 0;  // workflow: failed cycles in a row, this one included
   std::string next_at;           // workflow: when the next cycle is due (RFC 3339 UTC), "" when none follows
 

@@ -11,7 +11,6 @@
 #include "db/sqlite.h"
 #include "sync/discarded.h"
 #include "sync/page_pull.h"
-#include "sync/page_pull.h"
 #include "sync/replica_fetch.h"
 #include "sync/state.h"
 #include "turso_sync/sync.h"

@@ -352,7 +352,8 @@ TEST_F(Convergence, RandomEditsAndSyncsConverge) {
       }
     }
     ASSERT_NO_FATAL_FAILURE(local_exec(wc, "BEGIN;" + sql + "COMMIT;"));
-    if (std::getenv("TURSO_SYNC_TEST_TRACE")) std::cout << "step " << step << " copy " << p << ": " << sql << "\n";
+    if (std::getenv("TURSO_SYNC_TEST_TRACE"))
+      std::cout << "step " << step << " copy " << p << ": " << sql << "\n";
     reused_in_base(
         local_rows(wc, "SELECT id, recipient FROM emails WHERE recipient LIKE " + sql_text(prefix + "c%")),
         dir.file("local_replica.db"));
