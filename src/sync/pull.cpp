@@ -30,20 +30,6 @@ std::string pull_marker(const Config& c) {
   return c.state_dir + "/pull.pending";
 }
 
-const char* policy_name(ConflictPolicy p) {
-  switch (p) {
-    case ConflictPolicy::abort:
-      return "abort";
-    case ConflictPolicy::local:
-      return "local";
-    case ConflictPolicy::remote:
-      return "remote";
-    case ConflictPolicy::hold:
-      return "hold";
-  }
-  return "abort";
-}
-
 ConflictPolicy policy_from(const std::string& s) {
   if (s == "local") return ConflictPolicy::local;
   if (s == "remote") return ConflictPolicy::remote;
@@ -99,7 +85,7 @@ static Result<PullReport> merge_and_swap(const Config& c, const std::string& new
   }
   TS_TRY_STATUS(atomic_write_file(
       pull_marker(c),
-      fmt::format("{}\n{}\n{}\n", new_replica, policy_name(options.on_conflict),
+      fmt::format("{}\n{}\n{}\n", new_replica, to_string(options.on_conflict),
                   options.on_insert_collision == InsertCollision::conflict ? "conflict" : "move"),
       0600));
   db::Database working = TS_TRY(db::Database::open(c.working_path, db::OpenMode::read_write));

@@ -316,25 +316,7 @@ int cycles_in(const std::string& log) {
 
 // Waits (bounded) until the workflow's log shows `cycles` cycle lines.
 bool wait_cycles(const std::string& log_path, int cycles) {
-  auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cycles_in(read_text(log_path)) >= cycles) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return false;
-}
-
-int exit_within(pid_t pid, std::chrono::milliseconds limit) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    int status = 0;
-    if (waitpid(pid, &status, WNOHANG) == pid)
-      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    std::this_thread::sleep_for(50ms);
-  }
-  kill(pid, SIGKILL);
-  waitpid(pid, nullptr, 0);
-  return -1;
+  return eventually([&] { return cycles_in(read_text(log_path)) >= cycles; }, 60s, 50ms);
 }
 
 TEST(HeldWorkflow, KeepsSyncingOtherRowsForManyCyclesWhileOneIsHeld) {

@@ -37,6 +37,7 @@
 #include <sstream>
 
 #include "support/test_env.h"
+#include "util/text.h"
 
 namespace turso_sync::testing {
 namespace {
@@ -52,31 +53,19 @@ bool plain_names() {
 
 std::string qi(const std::string& name) {
   if (plain_names() && std::regex_match(name, std::regex("[a-z_][a-z0-9_]*"))) return name;
-  std::string out = "\"";
-  for (char c : name) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
+  return quote_identifier(name);
 }
 
 std::string sq(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("''") : std::string(1, c);
-  return out + "'";
+  return quote_literal(s);
 }
 
-std::string lower(std::string s) {
-  for (char& c : s)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return s;
+std::string lower(const std::string& s) {
+  return lower_ascii(s);
 }
 
 std::string hex(const std::string& bytes) {
-  static const char* digits = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out += digits[c >> 4];
-    out += digits[c & 15];
-  }
-  return out;
+  return to_hex(bytes);
 }
 
 std::string sql_real(double d) {

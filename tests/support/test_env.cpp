@@ -259,6 +259,30 @@ int wait_exit_code(pid_t pid) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+int exit_within(pid_t pid, std::chrono::milliseconds limit) {
+  int code = -1;
+  auto exited = [&] {
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) != pid) return false;
+    code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return true;
+  };
+  if (eventually(exited, limit, std::chrono::milliseconds(50))) return code;
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  return -1;
+}
+
+bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit,
+                std::chrono::milliseconds poll) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(poll);
+  }
+  return done();
+}
+
 CommandResult run_cli(const std::vector<std::string>& args, const std::vector<std::string>& env,
                       const std::string& cwd) {
   std::vector<std::string> argv{TURSO_SYNC_CLI};

@@ -4,7 +4,9 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <filesystem>
+#include <functional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -101,6 +103,11 @@ CommandResult run_command(const std::vector<std::string>& argv, const std::vecto
 pid_t spawn_cli(const std::vector<std::string>& args, const std::vector<std::string>& env,
                 const std::string& cwd, const std::string& output_file = "");
 int wait_exit_code(pid_t pid);
+// The process's exit code, or -1 (it is then killed) if it did not exit within `limit`.
+int exit_within(pid_t pid, std::chrono::milliseconds limit);
+// Whether `done()` becomes true within `limit`, checked every `poll` (an event to wait for, not a delay).
+bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit = std::chrono::seconds(20),
+                std::chrono::milliseconds poll = std::chrono::milliseconds(100));
 
 // Runs the turso-sync CLI built with the tests.
 CommandResult run_cli(const std::vector<std::string>& args, const std::vector<std::string>& env = {},
