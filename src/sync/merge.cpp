@@ -1043,8 +1043,8 @@ class Merger {
     return {};
   }
 
-  // Taking theirs' view or trigger that names a table the working copy renamed: the table gets its name back
-  // (the rename is saved in the discarded-changes script). Whether any was renamed back.
+  // Taking theirs' view or trigger that names a table the working copy renamed or dropped: the table gets
+  // its name back, or the remote's table comes back (saved in the discarded-changes script). Whether any did.
   Result<bool> undo_local_renames_for(const std::string& sql) {
     db::Database* base = TS_TRY(base_db());
     bool any = false;
@@ -1053,8 +1053,19 @@ class Merger {
     while (TS_TRY(stmt.step())) {
       std::string table = stmt.column_text(0);
       if (!diff::refers_to(sql, table)) continue;
+      if (TS_TRY(object_sql(m_db, "table", table))) continue;
       std::string renamed = TS_TRY(local_rename_of(table));
-      if (renamed.empty()) continue;
+      if (renamed.empty()) {  // dropped here: the remote's table comes back with its rows
+        db::Database* theirs = TS_TRY(theirs_db());
+        auto theirs_sql = TS_TRY(object_sql(*theirs, "table", table));
+        if (!theirs_sql) continue;
+        TS_TRY_STATUS(m_db.exec(*theirs_sql));
+        TS_TRY_STATUS(copy_rows_from(*theirs, table));
+        m_discarded += fmt::format("-- you dropped table {} (the remote's objects use it)\nDROP TABLE {};\n",
+                                   printable(table), quote_identifier(table));
+        any = true;
+        continue;
+      }
       TS_TRY_STATUS(m_db.exec(fmt::format("ALTER TABLE main.{} RENAME TO {}", quote_identifier(renamed),
                                           quote_identifier(table))));
       m_discarded += fmt::format(
