@@ -443,9 +443,11 @@ class Planner {
     for (auto it = m_base.objects.rbegin(); it != m_base.objects.rend(); ++it)
       if (it->type == "view" && m_view_reason.count(lower(it->name)))
         out.push_back(drop_change(*it, m_view_reason[lower(it->name)]));
+    // An index of a rebuilt table that the target drops or changes is dropped explicitly too (the rebuild's
+    // DROP TABLE would take it along): a three-way merge must see the remote's drop as a change of its own.
     for (const ObjectDef& b : m_base.objects) {
       if (b.type != "index") continue;
-      if (m_dropped_tables.count(lower(b.tbl_name)) || m_rebuilt_tables.count(lower(b.tbl_name))) continue;
+      if (m_dropped_tables.count(lower(b.tbl_name))) continue;
       const ObjectDef* t = target_of(b);
       if (!t)
         out.push_back(drop_change(b, SchemaReason::removed));

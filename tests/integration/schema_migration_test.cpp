@@ -280,6 +280,29 @@ TEST(SchemaMigration, RemoteDropOfAnEditedColumnIsAConflict) {
   EXPECT_EQ(team.diff_exit(team.b), 0);
 }
 
+// A teammate drops an index, then the column it covered (a rebuild on the server). A copy that still has
+// both, unchanged, takes both drops: the index is the remote's change, not one of ours to keep (found by the
+// property test: the copy's pull refused, "your index Ix1 items ... does not fit", whatever the policy).
+TEST(SchemaMigration, RemoteDropOfAnIndexAndItsColumnReachesACopyThatHasBoth) {
+  Team team;
+  ASSERT_NO_FATAL_FAILURE(team.start(
+      {"CREATE TABLE \"Items\" (id INTEGER PRIMARY KEY, title TEXT, \"Tag\" TEXT)",
+       "CREATE INDEX \"Ix Tag\" ON \"Items\" (\"Tag\")", "INSERT INTO \"Items\" VALUES (1, 'one', 't1')"}));
+  ASSERT_NO_FATAL_FAILURE(
+      local_sql(team.wc(team.a), "DROP INDEX \"Ix Tag\"; ALTER TABLE \"Items\" DROP COLUMN \"Tag\""));
+  auto a = team.run(team.a, {"push"});
+  ASSERT_EQ(a.exit_code, 0) << a.out << a.err;
+  ASSERT_EQ(team.remote_sql("Ix Tag"), "");
+  ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.b), "UPDATE \"Items\" SET title = 'B''s' WHERE id = 1"));
+
+  auto r = team.run(team.b, {"sync"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(team.local_sql_of(team.b, "Ix Tag"), "");
+  EXPECT_EQ(team.columns(team.b, "Items"), (Names{"id", "title"})) << joined(team.columns(team.b, "Items"));
+  EXPECT_EQ(team.remote("SELECT id, title FROM items"), (Rows{{I(1), T("B's")}}));
+  EXPECT_EQ(team.diff_exit(team.b), 0);
+}
+
 // The mirror case: the working copy dropped a column the remote edited since. A conflict naming it; taking
 // the remote's brings the column back with the remote's values (never reset to NULL, which the next push
 // would send); keeping ours drops the remote's edit along with the column.

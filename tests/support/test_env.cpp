@@ -16,6 +16,7 @@
 #include "util/text.h"
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <random>
@@ -34,6 +35,10 @@ TempDir::TempDir() {
 }
 
 TempDir::~TempDir() {
+  if (std::getenv("TURSO_SYNC_TEST_KEEP")) {  // debugging: keep the files of a failing run
+    std::fprintf(stderr, "kept %s\n", m_path.c_str());
+    return;
+  }
   std::error_code ec;
   fs::remove_all(m_path, ec);
 }
