@@ -1497,6 +1497,10 @@ class Merger {
 
   // The largest rowid (or AUTOINCREMENT counter) of `table` in `db`; 0 when empty.
   static Result<int64_t> max_rowid(db::Database& db, const TableDesc& table) {
+    auto exists =
+        TS_TRY(db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?1 COLLATE NOCASE"));
+    TS_TRY_STATUS(exists.bind(1, Value::text(table.name)));
+    if (!TS_TRY(exists.step())) return int64_t{0};  // e.g. a base from before the table was created
     auto stmt = TS_TRY(
         db.prepare(fmt::format("SELECT max({}) FROM {}", table.rowid_expr, quote_identifier(table.name))));
     int64_t out = TS_TRY(stmt.step()) ? stmt.column_int64(0) : 0;
@@ -1518,14 +1522,11 @@ class Merger {
       for (const RowChange& r : tc.rows)
         if (r.op == RowOp::insert && r.key.at(0).type() == ValueType::integer)
           top = std::max(top, r.key[0].as_integer());
-      if (!m_options.theirs_path.empty()) {
-        if (!m_theirs) {
-          auto opened = db::Database::open(m_options.theirs_path, db::OpenMode::read_only);
-          if (!opened.ok()) return std::move(opened).error().context("read the new replica's largest keys");
-          m_theirs = std::make_unique<db::Database>(std::move(opened).value());
-        }
-        top = std::max(top, TS_TRY(max_rowid(*m_theirs, tc.table)));
-      }
+      if (!m_options.theirs_path.empty())
+        top = std::max(top, TS_TRY(max_rowid(*TS_TRY(theirs_db()), tc.table)));
+      // Nor a key the base holds: a row moved there would read as an edit of the base's row (an
+      // update/delete conflict when both sides deleted it, settled by a policy that may discard it).
+      if (!m_options.base_path.empty()) top = std::max(top, TS_TRY(max_rowid(*TS_TRY(base_db()), tc.table)));
       it = m_next_key.emplace(table_index, top).first;
     }
     if (it->second == std::numeric_limits<int64_t>::max())

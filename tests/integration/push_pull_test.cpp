@@ -581,6 +581,30 @@ TEST(PushPull, CollidingAutoIdsMoveOurRowAndItsChildren) {
   EXPECT_EQ(team.rows(team.a, attachments), children);
 }
 
+// Both sides deleted the last row (id 3) and added a row under the free id 2: ours moves above every id
+// either side *or the base* holds. Moved to 3, it would read as an edit of the base's deleted row 3, an
+// update/delete conflict that --on-conflict=remote settles by discarding it (found by the convergence test,
+// seed 10124701661133395869).
+TEST(PushPull, CollidingRowNeverMovesOntoAnIdOfTheBase) {
+  Team team;
+  ASSERT_NO_FATAL_FAILURE(team.start({"CREATE TABLE emails (id INTEGER PRIMARY KEY, subject TEXT)",
+                                      "INSERT INTO emails VALUES (1, 'one'), (3, 'three')"}));
+  remote_exec(team.server.url(),
+              {"DELETE FROM emails WHERE id = 3", "INSERT INTO emails VALUES (2, 'theirs')"});
+  ASSERT_NO_FATAL_FAILURE(
+      local_sql(team.wc(team.b), "DELETE FROM emails WHERE id = 3; INSERT INTO emails VALUES (2, 'ours')"));
+
+  auto r = team.run(team.b, {"pull", "--on-conflict=remote"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_TRUE(contains(r.out, "emails: local id 2 moved to 4")) << r.out;
+  EXPECT_TRUE(discarded_files(team.b).empty()) << r.out;
+  const Rows merged = {{I(1), T("one")}, {I(2), T("theirs")}, {I(4), T("ours")}};
+  EXPECT_EQ(team.rows(team.b, "SELECT id, subject FROM emails ORDER BY id"), merged);
+  auto pushed = team.run(team.b, {"push"});
+  ASSERT_EQ(pushed.exit_code, 0) << pushed.out << pushed.err;
+  EXPECT_EQ(team.remote("SELECT id, subject FROM emails ORDER BY id"), merged);
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // schema
 
