@@ -5,7 +5,7 @@ ASAN_BUILD ?= build-asan
 CMAKE_FLAGS ?=
 PREFIX ?= /usr/local
 
-.PHONY: all build deps test test-release test-asan demo bench format clean ocaml install
+.PHONY: all build deps test test-release test-asan demo bench soak format clean ocaml install
 
 all: build
 
@@ -58,6 +58,9 @@ bench: deps
 	cmake --build $(BUILD) -j $(JOBS)
 	bench/run
 	BUILD_DIR=$(BUILD) bench/sync_run
+
+soak: build
+	scripts/soak
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.h' '*.c')

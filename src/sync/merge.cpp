@@ -652,6 +652,14 @@ class Merger {
       }
       // An index that the working copy already holds as theirs (recreated with its rebuilt table): done.
       if (c.object_type == "index" && TS_TRY(object_meaning(m_db, "index", c.name)) == d.theirs) continue;
+      if (c.op == SchemaOp::create_index && take_theirs() && c.statements.size() == 1) {
+        // Theirs' new index on a column the working copy renamed or dropped: theirs' table comes back.
+        Status first = m_db.exec(c.statements[0]);
+        if (first.ok()) continue;
+        if (first.error().kind() == ErrorKind::sql) TS_TRY(undo_local_renames_for(c.new_sql));
+        TS_TRY_STATUS(exec_schema_statements(c, c.statements));
+        continue;
+      }
       TS_TRY_STATUS(check_no_local_rows_lost(c));
       bool rebuilds = c.op == SchemaOp::rebuild_table;
       auto own = rebuilds ? TS_TRY(own_objects_on(c.name, decisions)) : std::vector<OwnObject>{};
@@ -1043,20 +1051,32 @@ class Merger {
     return {};
   }
 
-  // Taking theirs' view or trigger that names a table the working copy renamed or dropped: the table gets
-  // its name back, or the remote's table comes back (saved in the discarded-changes script). Whether any did.
+  // Taking theirs' view, trigger or index that names a table the working copy renamed, dropped or changed
+  // (say a column renamed or dropped): the table gets its name back, or the remote's table comes back
+  // (ours saved in the discarded-changes script). Whether any did.
   Result<bool> undo_local_renames_for(const std::string& sql) {
     db::Database* base = TS_TRY(base_db());
+    db::Database* theirs = TS_TRY(theirs_db());
     bool any = false;
     auto stmt =
         TS_TRY(base->prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND sql IS NOT NULL"));
     while (TS_TRY(stmt.step())) {
       std::string table = stmt.column_text(0);
       if (!diff::refers_to(sql, table)) continue;
-      if (TS_TRY(object_sql(m_db, "table", table))) continue;
+      if (TS_TRY(object_sql(m_db, "table", table))) {
+        std::string ours = TS_TRY(object_meaning(m_db, "table", table));
+        std::string theirs_meaning = TS_TRY(object_meaning(*theirs, "table", table));
+        if (theirs_meaning.empty() || ours == theirs_meaning) continue;
+        SchemaChange c;
+        c.object_type = "table";
+        c.op = SchemaOp::rebuild_table;
+        c.name = table;
+        TS_TRY_STATUS(adopt(c, Decision{}));
+        any = true;
+        continue;
+      }
       std::string renamed = TS_TRY(local_rename_of(table));
       if (renamed.empty()) {  // dropped here: the remote's table comes back with its rows
-        db::Database* theirs = TS_TRY(theirs_db());
         auto theirs_sql = TS_TRY(object_sql(*theirs, "table", table));
         if (!theirs_sql) continue;
         TS_TRY_STATUS(m_db.exec(*theirs_sql));

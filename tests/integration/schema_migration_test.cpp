@@ -303,6 +303,33 @@ TEST(SchemaMigration, RemoteDropOfAnIndexAndItsColumnReachesACopyThatHasBoth) {
   EXPECT_EQ(team.diff_exit(team.b), 0);
 }
 
+// A teammate indexes a column that this copy renamed: a conflict by default; taking the remote's brings
+// theirs' table back (ours saved) so that the index can be created (found by the property test: even
+// --on-conflict=remote refused, "no such column").
+TEST(SchemaMigration, RemoteIndexOnALocallyRenamedColumnIsSettledByTheRemotePolicy) {
+  Team team;
+  ASSERT_NO_FATAL_FAILURE(team.start({"CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT, tag TEXT)",
+                                      "INSERT INTO notes VALUES (1, 'one', 't1')"}));
+  ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.a), "CREATE INDEX notes_tag ON notes (tag)"));
+  auto a = team.run(team.a, {"push"});
+  ASSERT_EQ(a.exit_code, 0) << a.out << a.err;
+  ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.b), "ALTER TABLE notes RENAME COLUMN tag TO label"));
+
+  std::string wc_before = read_text(team.wc(team.b));
+  auto r = team.run(team.b, {"pull"});
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+  EXPECT_TRUE(contains(r.err, "notes_tag")) << r.err;
+  EXPECT_TRUE(read_text(team.wc(team.b)) == wc_before) << "the working copy must not change";
+
+  auto settled = team.run(team.b, {"pull", "--on-conflict=remote"});
+  ASSERT_EQ(settled.exit_code, 0) << settled.out << settled.err;
+  EXPECT_EQ(team.columns(team.b, "notes"), (Names{"id", "title", "tag"}))
+      << joined(team.columns(team.b, "notes"));
+  EXPECT_NE(team.local_sql_of(team.b, "notes_tag"), "");
+  EXPECT_TRUE(contains(all_discarded(team.b), "label")) << all_discarded(team.b);
+  EXPECT_EQ(team.diff_exit(team.b), 0);
+}
+
 // The mirror case: the working copy dropped a column the remote edited since. A conflict naming it; taking
 // the remote's brings the column back with the remote's values (never reset to NULL, which the next push
 // would send); keeping ours drops the remote's edit along with the column.

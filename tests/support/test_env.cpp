@@ -43,6 +43,19 @@ TempDir::~TempDir() {
   fs::remove_all(m_path, ec);
 }
 
+SeedSequence::SeedSequence(uint64_t base) : m_state(base) {
+  const char* r = std::getenv("TURSO_SYNC_RANDOM_SEEDS");
+  m_random = r && *r && std::string(r) != "0";
+  if (m_random) m_state = (static_cast<uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}();
+}
+
+uint64_t SeedSequence::next() {  // splitmix64
+  uint64_t z = (m_state += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
 std::string tursodb_path() {
   if (const char* p = std::getenv("TURSODB")) return p;
   return std::string(TURSO_SYNC_SOURCE_DIR) + "/node_modules/@tursodatabase/cli-linux-x64-gnu/tursodb";

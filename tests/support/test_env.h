@@ -104,6 +104,20 @@ pid_t spawn_cli(const std::vector<std::string>& args, const std::vector<std::str
                 const std::string& cwd, const std::string& output_file = "");
 int wait_exit_code(pid_t pid);
 // The process's exit code, or -1 (it is then killed) if it did not exit within `limit`.
+// The seeds of a property test's cases: by default a fixed sequence starting from `base`, so that every run
+// (CI's included) tries the same cases and a failure replays exactly; fresh random seeds with
+// TURSO_SYNC_RANDOM_SEEDS=1 (`make soak` runs many of them). Print each seed as it is used.
+class SeedSequence {
+ public:
+  explicit SeedSequence(uint64_t base);
+  uint64_t next();
+  bool random() const { return m_random; }
+
+ private:
+  uint64_t m_state;
+  bool m_random;
+};
+
 int exit_within(pid_t pid, std::chrono::milliseconds limit);
 // Whether `done()` becomes true within `limit`, checked every `poll` (an event to wait for, not a delay).
 bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit = std::chrono::seconds(20),
