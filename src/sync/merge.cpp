@@ -899,6 +899,16 @@ class Merger {
     return {};
   }
 
+  // Theirs' definition and rows of `table` replace ours (saved), outside the delta's schema changes; `op`
+  // names the step in errors.
+  Status adopt_table(const std::string& table, SchemaOp op) {
+    SchemaChange c;
+    c.object_type = "table";
+    c.op = op;
+    c.name = table;
+    return adopt(c, Decision{});
+  }
+
   // Every row of `table` in `from` into the working copy's (empty) table of the same name.
   Status copy_rows_from(db::Database& from, const std::string& table) {
     db::TableInfo info = TS_TRY(db::read_table_info(from, table));
@@ -1067,11 +1077,7 @@ class Merger {
         std::string ours = TS_TRY(object_meaning(m_db, "table", table));
         std::string theirs_meaning = TS_TRY(object_meaning(*theirs, "table", table));
         if (theirs_meaning.empty() || ours == theirs_meaning) continue;
-        SchemaChange c;
-        c.object_type = "table";
-        c.op = SchemaOp::rebuild_table;
-        c.name = table;
-        TS_TRY_STATUS(adopt(c, Decision{}));
+        TS_TRY_STATUS(adopt_table(table, SchemaOp::rebuild_table));
         any = true;
         continue;
       }
@@ -1167,11 +1173,7 @@ class Merger {
       if (identity) continue;
       std::string changed = dropped.empty() ? "" : TS_TRY(remote_writes_of(tc, b, dropped));
       if (!changed.empty() && take_theirs()) {
-        SchemaChange c;
-        c.object_type = "table";
-        c.op = SchemaOp::rebuild_table;
-        c.name = name;
-        TS_TRY_STATUS(adopt(c, Decision{}));
+        TS_TRY_STATUS(adopt_table(name, SchemaOp::rebuild_table));
         continue;  // ours now has theirs' columns
       }
       if (!changed.empty() && m_options.on_conflict == ConflictPolicy::abort) {
@@ -1247,11 +1249,7 @@ class Merger {
       if (++count <= 5) keys.push_back(describe_key(r.key));
     }
     if (count > 0 && take_theirs()) {
-      SchemaChange c;
-      c.object_type = "table";
-      c.op = SchemaOp::create_table;
-      c.name = tc.table.name;
-      return adopt(c, Decision{});
+      return adopt_table(tc.table.name, SchemaOp::create_table);
     }
     m_ours_tables[i] = "";  // skipped: only deletes of it, or kept dropped (local), or a conflict below
     if (count == 0 || m_options.on_conflict == ConflictPolicy::local) return {};
@@ -1517,10 +1515,7 @@ class Merger {
 
   // The largest rowid (or AUTOINCREMENT counter) of `table` in `db`; 0 when empty.
   static Result<int64_t> max_rowid(db::Database& db, const TableDesc& table) {
-    auto exists =
-        TS_TRY(db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?1 COLLATE NOCASE"));
-    TS_TRY_STATUS(exists.bind(1, Value::text(table.name)));
-    if (!TS_TRY(exists.step())) return int64_t{0};  // e.g. a base from before the table was created
+    if (!TS_TRY(object_sql(db, "table", table.name))) return int64_t{0};  // e.g. a base from before it
     auto stmt = TS_TRY(
         db.prepare(fmt::format("SELECT max({}) FROM {}", table.rowid_expr, quote_identifier(table.name))));
     int64_t out = TS_TRY(stmt.step()) ? stmt.column_int64(0) : 0;

@@ -296,7 +296,7 @@ bool eventually(const std::function<bool()>& done, std::chrono::milliseconds lim
   auto deadline = std::chrono::steady_clock::now() + limit;
   while (std::chrono::steady_clock::now() < deadline) {
     if (done()) return true;
-    std::this_thread::sleep_for(poll);
+    std::this_thread::sleep_for(poll);  // a poll interval: the wait ends on the event or the deadline
   }
   return done();
 }
