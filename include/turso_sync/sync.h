@@ -211,8 +211,9 @@ class SyncContext {
   // Local changes: the working copy compared with the replica (summary only).
   Result<DiffSummary> local_changes();
 
-  // Opens the working copy for the application (read-write, busy timeout set). The caller owns the handle and
-  // closes it with sqlite3_close. ErrorKind::refused when not initialized ("run `turso-sync init`").
+  // Opens the working copy for the application: read-write, WAL journal mode, a 30 s busy timeout (also for
+  // the switch to WAL while a pull writes). The caller owns the handle and closes it with sqlite3_close.
+  // ErrorKind::refused when not initialized ("run `turso-sync init`").
   Result<sqlite3*> open_working_copy();
 
   // The remote traffic of this context so far (zero before the first request).

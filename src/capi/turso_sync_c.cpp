@@ -588,15 +588,6 @@ int turso_sync_open_working_copy(turso_sync_handle* handle, struct sqlite3** out
     if (!out)
       return ts::Error(ts::ErrorKind::usage, "open working copy: the out pointer (sqlite3**) is NULL");
     sqlite3* db = TS_TRY(sync.open_working_copy());
-    sqlite3_busy_timeout(db, 30000);
-    char* err = nullptr;
-    if (sqlite3_exec(db, "PRAGMA journal_mode=WAL", nullptr, nullptr, &err) != SQLITE_OK) {
-      std::string message =
-          fmt::format("open working copy {}: set WAL mode: {}", sync.config().working_path, err ? err : "?");
-      sqlite3_free(err);
-      sqlite3_close(db);
-      return ts::Error(ts::ErrorKind::local_db, message);
-    }
     *out = db;
     return Outcome{};
   });

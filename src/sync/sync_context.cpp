@@ -229,7 +229,21 @@ Result<sqlite3*> SyncContext::open_working_copy() {
     return Error(ErrorKind::refused,
                  fmt::format("working copy {} is not initialized: run `turso-sync init` first",
                              m_config.working_path));
-  db::Database db = TS_TRY(db::Database::open(m_config.working_path, db::OpenMode::read_write));
+  constexpr int kBusyTimeoutMs = 30000;
+  db::Database db =
+      TS_TRY(db::Database::open(m_config.working_path, db::OpenMode::read_write, kBusyTimeoutMs));
+  // Switching a rollback-journal file to WAL upgrades a read lock to a write lock inside one statement, and
+  // SQLite does not call the busy handler for that upgrade (it could deadlock): while a pull merges into the
+  // working copy the switch fails at once with SQLITE_BUSY. Retry it for as long as the busy timeout.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kBusyTimeoutMs);
+  for (;;) {
+    Status wal = db.exec("PRAGMA journal_mode=WAL");
+    if (wal.ok()) break;
+    if (wal.error().kind() != ErrorKind::busy || std::chrono::steady_clock::now() >= deadline)
+      return Error(wal.error().kind(),
+                   fmt::format("open working copy: set WAL mode: {}", wal.error().message()));
+    sqlite3_sleep(20);
+  }
   return db.release();
 }
 

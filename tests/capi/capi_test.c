@@ -544,6 +544,59 @@ static void test_handle_busy(void) {
   turso_sync_close(h);
 }
 
+struct open_call {
+  turso_sync_handle* handle;
+  sqlite3* db;
+  int rc;
+};
+
+static void* run_open(void* arg) {
+  struct open_call* call = arg;
+  call->rc = turso_sync_open_working_copy(call->handle, &call->db);
+  return NULL;
+}
+
+/* The application opens the working copy (still in rollback-journal mode) while a pull writes to it: the
+ * switch to WAL waits for the writer like any other statement, rather than failing with "database is locked"
+ * (SQLite skips the busy handler for that lock upgrade; CI saw it in capi.background). */
+static void test_open_while_locked(void) {
+  remote_ok("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)");
+  char* dir = app_dir();
+  turso_sync_handle* h = open_app(dir);
+  CHECK_RC(turso_sync_init(h, NULL, NULL), TURSO_SYNC_OK, h);
+  char* path = NULL;
+  if (asprintf(&path, "%s/working_copy.db", dir) < 0) abort();
+  sqlite3* writer = NULL;
+  CHECK(sqlite3_open(path, &writer) == SQLITE_OK);
+  CHECK(sqlite3_exec(writer, "BEGIN IMMEDIATE; INSERT INTO notes VALUES (1, 'written by a pull')", NULL, NULL,
+                     NULL) == SQLITE_OK);
+
+  struct open_call call = {h, NULL, -1};
+  pthread_t thread;
+  CHECK(pthread_create(&thread, NULL, run_open, &call) == 0);
+  /* Give the open time to meet the lock (without the fix it fails at once; with it, the wait ends when the
+   * writer commits, whenever that is: the result never depends on this delay). */
+  usleep(300 * 1000);
+  CHECK(sqlite3_exec(writer, "COMMIT", NULL, NULL, NULL) == SQLITE_OK);
+  sqlite3_close(writer);
+  pthread_join(thread, NULL);
+  CHECK_RC(call.rc, TURSO_SYNC_OK, h);
+  if (call.db) {
+    sqlite3_stmt* stmt = NULL;
+    CHECK(sqlite3_prepare_v2(call.db, "PRAGMA journal_mode", -1, &stmt, NULL) == SQLITE_OK);
+    CHECK(sqlite3_step(stmt) == SQLITE_ROW);
+    CHECK_CONTAINS((const char*)sqlite3_column_text(stmt, 0), "wal");
+    sqlite3_finalize(stmt);
+    sqlite3_close(call.db);
+  }
+  char* body = local_text(h, "SELECT body FROM notes WHERE id = 1");
+  CHECK(strcmp(body, "written by a pull") == 0);
+  free(body);
+  free(path);
+  turso_sync_close(h);
+  remove_dir(dir);
+}
+
 int main(int argc, char** argv) {
   g_url = getenv("TURSO_TEST_URL");
   if (!g_url) {
@@ -553,9 +606,13 @@ int main(int argc, char** argv) {
   struct {
     const char* name;
     void (*run)(void);
-  } tests[] = {{"bad_input", test_bad_input},   {"init_push_pull", test_init_push_pull},
-               {"conflict", test_conflict},     {"insert_collision", test_insert_collision},
-               {"background", test_background}, {"handle_busy", test_handle_busy}};
+  } tests[] = {{"bad_input", test_bad_input},
+               {"init_push_pull", test_init_push_pull},
+               {"conflict", test_conflict},
+               {"insert_collision", test_insert_collision},
+               {"background", test_background},
+               {"handle_busy", test_handle_busy},
+               {"open_while_locked", test_open_while_locked}};
   int ran = 0;
   for (size_t i = 0; i < sizeof tests / sizeof tests[0]; ++i) {
     if (argc > 1 && strcmp(argv[1], tests[i].name) != 0) continue;
