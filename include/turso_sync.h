@@ -100,7 +100,9 @@ TURSO_SYNC_API void turso_sync_free(char* text);
  *
  * init    {"force":bool}. Downloads the remote into the replica and creates the working copy. Refuses
  *         (TURSO_SYNC_USAGE) to replace a working copy that has local changes unless force.
- * pull    {"on_conflict":"abort"|"local"|"remote", "on_insert_collision":"move"|"conflict"}.
+ * pull    {"on_conflict":"abort"|"local"|"remote"|"hold", "on_insert_collision":"move"|"conflict"}.
+ *         "hold": every other change is applied; each conflicting row keeps the local version and is held
+ *         (never pushed) until turso_sync_resolve.
  *         TURSO_SYNC_CONFLICT when conflicts stopped it (policy abort; nothing applied; listed in the
  * report). push    {"force":bool, "dry_run":bool, "on_conflict":…, "on_insert_collision":…} (the last two for
  * the pull that follows the push). TURSO_SYNC_CONFLICT when the remote changed rows being pushed (nothing
@@ -121,6 +123,20 @@ TURSO_SYNC_API int turso_sync_sync(turso_sync_handle* handle, const char* option
 TURSO_SYNC_API int turso_sync_diff(turso_sync_handle* handle, const char* options_json, char** report_json);
 TURSO_SYNC_API int turso_sync_status(turso_sync_handle* handle, const char* options_json, char** report_json);
 TURSO_SYNC_API int turso_sync_reset(turso_sync_handle* handle, const char* options_json, char** report_json);
+
+/* Held conflicts (docs/conflicts.md), like `turso-sync conflicts` and `turso-sync resolve`.
+ *
+ * conflicts  options NULL or {}: lists the held rows (table, key, base/ours/theirs, since when) in
+ *            {"command":"conflicts","conflicts":[…]}. Needs no remote.
+ * resolve    {"take":"ours"|"theirs" (required), "table":"T" (default every table), "keys":["5","a,b"]
+ *            (default every key of the table; composite keys joined by commas)}. "ours": the local row is
+ *            what the next push sends, guarded against the remote's; "theirs": the remote's newest row is
+ *            written into the working copy, the local one saved to <state dir>/discarded-<time>.sql first.
+ *            TURSO_SYNC_USAGE when a given table or key holds no conflict. Needs no remote. */
+TURSO_SYNC_API int turso_sync_conflicts(turso_sync_handle* handle, const char* options_json,
+                                        char** report_json);
+TURSO_SYNC_API int turso_sync_resolve(turso_sync_handle* handle, const char* options_json,
+                                      char** report_json);
 
 /* The resolved configuration, without contacting anything or reading the databases:
  * {"name":…, "database_url":…, "auth_token":"eyJh…(masked)"|"(none)", "replica":…, "working":…, "diff":…,

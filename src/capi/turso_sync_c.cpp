@@ -22,6 +22,7 @@
 #include <string>
 #include <thread>
 #include <variant>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -94,9 +95,9 @@ int fail(turso_sync_handle* h, const ts::Error& error, char** report_json) {
 
 // ---- options -------------------------------------------------------------------------------------------
 
-using OptionValue = std::variant<bool, double, std::string>;
+using OptionValue = std::variant<bool, double, std::string, std::vector<std::string>>;
 
-// A parsed options object: name -> value (only booleans, numbers and strings are options).
+// A parsed options object: name -> value (booleans, numbers, strings and arrays of strings are options).
 class Options {
  public:
   // `json` NULL or "" is the empty object. `allowed` lists the option names of the call.
@@ -128,8 +129,18 @@ class Options {
         options.m_values[name] = v.get_double().value();
       } else if (v.is_string()) {
         options.m_values[name] = std::string(v.get_string().value());
+      } else if (v.is_array()) {
+        std::vector<std::string> items;
+        simdjson::dom::array array = v.get_array().value();
+        for (simdjson::dom::element item : array) {
+          if (!item.is_string())
+            return usage(fmt::format("{}: option '{}' must be an array of strings", what, name));
+          items.emplace_back(item.get_string().value());
+        }
+        options.m_values[name] = std::move(items);
       } else {
-        return usage(fmt::format("{}: option '{}' must be a boolean, number or string", what, name));
+        return usage(
+            fmt::format("{}: option '{}' must be a boolean, number, string or array of strings", what, name));
       }
     }
     return options;
@@ -152,6 +163,12 @@ class Options {
     if (it == m_values.end()) return std::optional<std::string>();
     if (const std::string* s = std::get_if<std::string>(&it->second)) return std::optional<std::string>(*s);
     return usage(fmt::format("{}: option '{}' must be a string", m_what, name));
+  }
+  ts::Result<std::vector<std::string>> strings(const std::string& name) const {
+    auto it = m_values.find(name);
+    if (it == m_values.end()) return std::vector<std::string>();
+    if (const auto* v = std::get_if<std::vector<std::string>>(&it->second)) return *v;
+    return usage(fmt::format("{}: option '{}' must be an array of strings, like [\"5\"]", m_what, name));
   }
   // A string option restricted to `choices`.
   ts::Result<std::string> choice(const std::string& name, const std::string& fallback,
@@ -562,6 +579,35 @@ int turso_sync_reset(turso_sync_handle* handle, const char* options_json, char**
     (void)TS_TRY(o.boolean("yes", false));  // checked for its type; the C API never asks
     ts::ResetReport report = TS_TRY(sync.reset({}));
     return Outcome{0, ts::reset_report_json("reset", report), ""};
+  });
+}
+
+int turso_sync_conflicts(turso_sync_handle* handle, const char* options_json, char** report_json) {
+  return run_call(handle, "conflicts", report_json, [&](ts::SyncContext& sync) -> ts::Result<Outcome> {
+    (void)TS_TRY(Options::parse("conflicts", options_json, {}));
+    std::vector<ts::HeldConflict> held = TS_TRY(sync.conflicts());
+    return Outcome{0, ts::conflicts_report_json(held), ""};
+  });
+}
+
+int turso_sync_resolve(turso_sync_handle* handle, const char* options_json, char** report_json) {
+  return run_call(handle, "resolve", report_json, [&](ts::SyncContext& sync) -> ts::Result<Outcome> {
+    Options o = TS_TRY(Options::parse("resolve", options_json, {"take", "table", "keys"}));
+    if (!TS_TRY(o.text("take")))
+      return ts::Error(ts::ErrorKind::usage,
+                       "resolve: option 'take' is required: \"ours\" (push yours) or \"theirs\" (take the "
+                       "remote's; yours are saved to the state dir)");
+    ts::ResolveOptions options;
+    options.take = TS_TRY(o.choice("take", "ours", {"ours", "theirs"})) == "theirs" ? ts::Resolution::theirs
+                                                                                    : ts::Resolution::ours;
+    options.table = TS_TRY(o.text("table")).value_or("");
+    options.keys = TS_TRY(o.strings("keys"));
+    return recorded(sync, "resolve", [&](ts::HistoryEntry& entry) -> ts::Result<Outcome> {
+      ts::ResolveReport report = TS_TRY(sync.resolve(options));
+      entry.conflicts_resolved = static_cast<int64_t>(report.resolved.size());
+      entry.conflicts_held = report.still_held;
+      return Outcome{0, ts::resolve_report_json(report), ""};
+    });
   });
 }
 

@@ -406,6 +406,98 @@ static void test_conflict(void) {
   remove_dir(dir_b);
 }
 
+/* A pull with on_conflict "hold" applies the rest and holds the conflicting rows; turso_sync_conflicts lists
+ * them; turso_sync_resolve settles them: "theirs" takes the remote's row (ours saved), "ours" makes the next
+ * push send the local row. */
+static void test_held_resolve(void) {
+  remote_ok("CREATE TABLE tasks (id INTEGER PRIMARY KEY, title TEXT)");
+  remote_ok("INSERT INTO tasks VALUES (1, 'base one'), (2, 'base two')");
+  char* dir_a = app_dir();
+  char* dir_b = app_dir();
+  turso_sync_handle* a = open_app(dir_a);
+  turso_sync_handle* b = open_app(dir_b);
+  char* report = NULL;
+  CHECK_RC(turso_sync_init(a, NULL, NULL), TURSO_SYNC_OK, a);
+  CHECK_RC(turso_sync_init(b, NULL, NULL), TURSO_SYNC_OK, b);
+  CHECK_RC(turso_sync_conflicts(b, NULL, &report), TURSO_SYNC_OK, b);
+  CHECK_CONTAINS(report, "\"conflicts\":[]");
+  turso_sync_free(report);
+
+  local_exec(a,
+             "UPDATE tasks SET title = 'A one' WHERE id = 1; UPDATE tasks SET title = 'A two' WHERE id = 2");
+  CHECK_RC(turso_sync_push(a, NULL, NULL), TURSO_SYNC_OK, a);
+  local_exec(b,
+             "UPDATE tasks SET title = 'B one' WHERE id = 1; UPDATE tasks SET title = 'B two' WHERE id = 2;"
+             "INSERT INTO tasks VALUES (3, 'B three')");
+  CHECK_RC(turso_sync_sync(b, "{\"on_conflict\":\"hold\"}", &report), TURSO_SYNC_OK, b);
+  CHECK_CONTAINS(report, "\"held\":2");
+  turso_sync_free(report);
+  char* rows = remote_sql("SELECT id, title FROM tasks ORDER BY id");
+  CHECK_CONTAINS(rows, "A one"); /* the held rows are not pushed */
+  CHECK_CONTAINS(rows, "A two");
+  CHECK(!contains(rows, "B one"));
+  CHECK_CONTAINS(rows, "B three"); /* the rest is */
+  free(rows);
+
+  CHECK_RC(turso_sync_conflicts(b, "{}", &report), TURSO_SYNC_OK, b);
+  CHECK_CONTAINS(report, "\"table\":\"tasks\",\"key\":[\"1\"],\"key_text\":\"1\"");
+  CHECK_CONTAINS(report, "\"kind\":\"update/update\"");
+  CHECK_CONTAINS(report, "B one");
+  CHECK_CONTAINS(report, "A one");
+  CHECK_CONTAINS(report, "\"key_text\":\"2\"");
+  turso_sync_free(report);
+
+  /* Bad options change nothing. */
+  CHECK_RC(turso_sync_conflicts(b, "{\"table\":\"tasks\"}", NULL), TURSO_SYNC_USAGE, b);
+  CHECK_RC(turso_sync_resolve(b, NULL, NULL), TURSO_SYNC_USAGE, b);
+  CHECK_CONTAINS(turso_sync_errmsg(b), "'take' is required");
+  CHECK_RC(turso_sync_resolve(b, "{\"take\":\"mine\"}", NULL), TURSO_SYNC_USAGE, b);
+  CHECK_CONTAINS(turso_sync_errmsg(b), "ours, theirs");
+  CHECK_RC(turso_sync_resolve(b, "{\"take\":\"ours\",\"keys\":[1]}", NULL), TURSO_SYNC_USAGE, b);
+  CHECK_CONTAINS(turso_sync_errmsg(b), "array of strings");
+  CHECK_RC(turso_sync_resolve(b, "{\"take\":\"ours\",\"table\":\"tasks\",\"keys\":[\"9\"]}", NULL),
+           TURSO_SYNC_USAGE, b);
+  CHECK_RC(turso_sync_conflicts(b, NULL, &report), TURSO_SYNC_OK, b);
+  CHECK_CONTAINS(report, "\"key_text\":\"1\"");
+  CHECK_CONTAINS(report, "\"key_text\":\"2\"");
+  turso_sync_free(report);
+
+  /* theirs for row 1: the remote's row in the working copy, ours saved. */
+  CHECK_RC(turso_sync_resolve(b, "{\"take\":\"theirs\",\"table\":\"tasks\",\"keys\":[\"1\"]}", &report),
+           TURSO_SYNC_OK, b);
+  CHECK_CONTAINS(report, "\"outcome\":\"theirs\"");
+  CHECK_CONTAINS(report, "\"still_held\":1");
+  CHECK_CONTAINS(report, "discarded-");
+  turso_sync_free(report);
+  char* title = local_text(b, "SELECT title FROM tasks WHERE id = 1");
+  CHECK(strcmp(title, "A one") == 0);
+  free(title);
+
+  /* ours for the rest: the next push sends B's row 2. */
+  CHECK_RC(turso_sync_resolve(b, "{\"take\":\"ours\"}", &report), TURSO_SYNC_OK, b);
+  CHECK_CONTAINS(report, "\"outcome\":\"ours\"");
+  CHECK_CONTAINS(report, "\"still_held\":0");
+  turso_sync_free(report);
+  CHECK_RC(turso_sync_push(b, NULL, &report), TURSO_SYNC_OK, b);
+  turso_sync_free(report);
+  rows = remote_sql("SELECT id, title FROM tasks ORDER BY id");
+  CHECK_CONTAINS(rows, "A one");
+  CHECK_CONTAINS(rows, "B two");
+  CHECK(!contains(rows, "B one"));
+  free(rows);
+  CHECK_RC(turso_sync_conflicts(b, NULL, &report), TURSO_SYNC_OK, b);
+  CHECK_CONTAINS(report, "\"conflicts\":[]");
+  turso_sync_free(report);
+  char* history = read_text_file(dir_b, ".turso-sync/history.jsonl");
+  CHECK_CONTAINS(history, "\"operation\":\"resolve\",\"trigger\":\"capi\"");
+  free(history);
+
+  turso_sync_close(a);
+  turso_sync_close(b);
+  remove_dir(dir_a);
+  remove_dir(dir_b);
+}
+
 /* Both copies insert with the same new id: the pull moves the local row, the push inserts it there. */
 static void test_insert_collision(void) {
   remote_ok("CREATE TABLE jobs (id INTEGER PRIMARY KEY, name TEXT)");
@@ -612,7 +704,8 @@ int main(int argc, char** argv) {
                {"insert_collision", test_insert_collision},
                {"background", test_background},
                {"handle_busy", test_handle_busy},
-               {"open_while_locked", test_open_while_locked}};
+               {"open_while_locked", test_open_while_locked},
+               {"held_resolve", test_held_resolve}};
   int ran = 0;
   for (size_t i = 0; i < sizeof tests / sizeof tests[0]; ++i) {
     if (argc > 1 && strcmp(argv[1], tests[i].name) != 0) continue;

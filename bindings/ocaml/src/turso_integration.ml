@@ -16,6 +16,8 @@ let op_sync = 3
 let op_status = 5
 let op_config = 7
 let op_bg_start = 8
+let op_conflicts = 9
+let op_resolve = 10
 
 type error = { code : int; kind : string; message : string }
 type counts = { inserts : int; updates : int; deletes : int }
@@ -77,6 +79,16 @@ type status_report = {
   warnings : string list;
 }
 
+type held_conflict = {
+  held : conflict;
+  key_text : string;
+  since : string;
+  theirs_changed_at : string option;
+  ours_changed_at : string option;
+}
+
+type resolved = { resolved_table : string; resolved_key : string option list; outcome : string; theirs_changed : bool }
+type resolve_report = { resolved : resolved list; saved_to : string option; still_held : int }
 type cycle = { number : int; trigger : string; cycle_exit_code : int; cycle_error : string option; raw : string }
 type on_conflict = [ `Abort | `Local | `Remote | `Hold ]
 
@@ -256,19 +268,29 @@ let not_initialized_message path =
     "turso: the working copy %s is not initialized: run `./turso-workflow.sh init` (or `turso-sync init`) first"
     path
 
+let busy_timeout_s = 30.
+
 let get_connection () =
+  let open Lwt.Infix in
   match config () with
   | Error e -> Lwt.fail_with ("turso: configuration: " ^ e.message)
   | Ok c when not c.initialized_now -> Lwt.fail_with (not_initialized_message c.working)
-  | Ok c -> (
+  | Ok c ->
       let db = Sqlite3.db_open c.working in
-      Sqlite3.busy_timeout db 30000;
-      match Sqlite3.exec db "PRAGMA journal_mode=WAL" with
-      | Sqlite3.Rc.OK | Sqlite3.Rc.ROW | Sqlite3.Rc.DONE -> Lwt.return db
-      | rc ->
-          let msg = Sqlite3.errmsg db in
-          ignore (Sqlite3.db_close db);
-          Lwt.fail_with (Printf.sprintf "turso: open %s: %s (%s)" c.working msg (Sqlite3.Rc.to_string rc)))
+      Sqlite3.busy_timeout db (int_of_float (busy_timeout_s *. 1000.));
+      (* The switch from a rollback journal to WAL fails at once with BUSY while a pull writes (SQLite skips
+         the busy handler for that lock upgrade): retry it for as long as the busy timeout. *)
+      let deadline = Unix.gettimeofday () +. busy_timeout_s in
+      let rec switch () =
+        match Sqlite3.exec db "PRAGMA journal_mode=WAL" with
+        | Sqlite3.Rc.OK | Sqlite3.Rc.ROW | Sqlite3.Rc.DONE -> Lwt.return db
+        | (Sqlite3.Rc.BUSY | Sqlite3.Rc.LOCKED) when Unix.gettimeofday () < deadline -> Lwt_unix.sleep 0.02 >>= switch
+        | rc ->
+            let msg = Sqlite3.errmsg db in
+            ignore (Sqlite3.db_close db);
+            Lwt.fail_with (Printf.sprintf "turso: open %s: %s (%s)" c.working msg (Sqlite3.Rc.to_string rc))
+      in
+      switch ()
 
 (* Seconds since the epoch of "YYYY-MM-DDTHH:MM:SSZ" (UTC), without the local time zone. *)
 let epoch_of_rfc3339 s =
@@ -344,6 +366,46 @@ let status ?(offline = false) () =
   run ~accept:(fun code -> code = 0 || code = 4) op_status
     (options [ ("offline", Some (Json.Bool offline)) ])
     (fun code j -> status_of code j)
+
+(* ---- held conflicts ---- *)
+
+let held_of j =
+  {
+    held = conflict_of j;
+    key_text = Json.to_string (Json.member "key_text" j);
+    since = Json.to_string (Json.member "since" j);
+    theirs_changed_at = Json.to_string_opt (Json.member "theirs_changed_at" j);
+    ours_changed_at = Json.to_string_opt (Json.member "ours_changed_at" j);
+  }
+
+let conflicts () =
+  run ~accept:(fun code -> code = 0) op_conflicts "" (fun _ j ->
+      List.map held_of (Json.to_list (Json.member "conflicts" j)))
+
+let resolve ~take ?table ?keys () =
+  let take = match take with `Ours -> "ours" | `Theirs -> "theirs" in
+  run ~accept:(fun code -> code = 0) op_resolve
+    (options
+       [
+         ("take", Some (Json.String take));
+         ("table", Option.map (fun t -> Json.String t) table);
+         ("keys", Option.map (fun ks -> Json.Array (List.map (fun k -> Json.String k) ks)) keys);
+       ])
+    (fun _ j ->
+      {
+        resolved =
+          List.map
+            (fun r ->
+              {
+                resolved_table = Json.to_string (Json.member "table" r);
+                resolved_key = values (Json.member "key" r);
+                outcome = Json.to_string (Json.member "outcome" r);
+                theirs_changed = Json.to_bool (Json.member "theirs_changed" r);
+              })
+            (Json.to_list (Json.member "resolved" j));
+        saved_to = Json.to_string_opt (Json.member "discarded_path" j);
+        still_held = Json.to_int (Json.member "still_held" j);
+      })
 
 (* ---- background sync ---- *)
 

@@ -77,6 +77,27 @@ type status_report = {
   warnings : string list;
 }
 
+(** A row held by [`Hold] (docs/conflicts.md): [held] as a pull reports it (ours is the working copy's row
+    now, theirs the remote's newest); [key_text] the key as {!resolve} takes it ("5", "a,b"); [since] when it
+    was first held (RFC 3339 UTC); [theirs_changed_at]/[ours_changed_at] when either side changed it again. *)
+type held_conflict = {
+  held : conflict;
+  key_text : string;
+  since : string;
+  theirs_changed_at : string option;
+  ours_changed_at : string option;
+}
+
+(** [outcome]: "ours" (the next push sends the local row), "theirs" (the remote's row is now in the working
+    copy) or "agreed" (both sides already held the same row). *)
+type resolved = { resolved_table : string; resolved_key : string option list; outcome : string; theirs_changed : bool }
+
+type resolve_report = {
+  resolved : resolved list;
+  saved_to : string option;  (** with [`Theirs]: the file the local versions were saved to *)
+  still_held : int;
+}
+
 (** One background cycle, as [turso-sync workflow --json] logs it. *)
 type cycle = { number : int; trigger : string; cycle_exit_code : int; cycle_error : string option; raw : string }
 
@@ -109,6 +130,17 @@ val sync : ?force:bool -> ?on_conflict:on_conflict -> unit -> (sync_report, erro
 
 val status : ?offline:bool -> unit -> (status_report, error) result Lwt.t
 (** [offline] (default false): do not contact the remote. *)
+
+val conflicts : unit -> (held_conflict list, error) result Lwt.t
+(** The held rows. Reads only the local files. *)
+
+val resolve :
+  take:[ `Ours | `Theirs ] -> ?table:string -> ?keys:string list -> unit -> (resolve_report, error) result Lwt.t
+(** Settles held rows: all, those of [table], or the given [keys] (as {!held_conflict.key_text}) of [table].
+    [`Ours]: the local row is what the next push sends (guarded against the remote's); [`Theirs]: the remote's
+    newest row replaces it in the working copy, the local one saved first ([saved_to]). To merge by hand,
+    write the merged row with {!get_connection}, then [resolve ~take:`Ours]. An error (code 2) when a given
+    table or key holds no conflict. Reads only the local files. *)
 
 val start_background_sync : ?interval:float -> ?push_on_change:bool -> unit -> unit Lwt.t
 (** In-process [turso-sync workflow]: a sync cycle every [interval] seconds (default: the configuration's),

@@ -81,7 +81,7 @@ value ts_stub_errmsg(value v) {
   CAMLreturn(caml_copy_string(turso_sync_errmsg(Handle_val(v))));
 }
 
-enum { OP_INIT, OP_PULL, OP_PUSH, OP_SYNC, OP_DIFF, OP_STATUS, OP_RESET, OP_CONFIG, OP_BG_START };
+enum { OP_INIT, OP_PULL, OP_PUSH, OP_SYNC, OP_DIFF, OP_STATUS, OP_RESET, OP_CONFIG, OP_BG_START, OP_CONFLICTS, OP_RESOLVE };
 
 /* ts_call : handle -> int (op) -> string (options, "" = none) -> int * string (code, report) */
 value ts_stub_call(value v, value op_v, value options_v) {
@@ -119,6 +119,12 @@ value ts_stub_call(value v, value op_v, value options_v) {
       break;
     case OP_BG_START:
       code = turso_sync_background_start(h, options, &report);
+      break;
+    case OP_CONFLICTS:
+      code = turso_sync_conflicts(h, options, &report);
+      break;
+    case OP_RESOLVE:
+      code = turso_sync_resolve(h, options, &report);
       break;
     default:
       code = TURSO_SYNC_USAGE;

@@ -70,7 +70,13 @@ let () =
       let rows = remote_query url "SELECT count(*) FROM emails WHERE recipient = 'z@example.com'" in
       check (contains rows "\"2\"") "both colliding rows on the remote: %s" rows;
 
-      (* The heuristic's other half: a pull older than the interval. *)
+      (* A held conflict, listed and resolved with the remote's version. *)
+      step a "sync";
+      step a "update_again_from_a";
+      step b "held_resolve";
+      check (contains (remote_query url "SELECT subject FROM emails WHERE id = 1") "A again") "A's row stays on the remote";
+
+            (* The heuristic's other half: a pull older than the interval. *)
       step ~extra_env:[| "TURSO_SYNC_INTERVAL=1" |] a "stale_pull";
 
       (* Background sync start/stop. *)

@@ -141,6 +141,38 @@ let pull_moved () =
   ignore (ok "push" r);
   Lwt.return_unit
 
+(* Copy A changed row 1 again and pushed; this copy (B) changes it too and pulls with `Hold: the row is held,
+   listed by [conflicts], and settled by [resolve ~take:`Theirs] (ours saved). *)
+let held_resolve () =
+  let* () = update_subject "B holds this" in
+  let* p = T.pull ~on_conflict:`Hold () in
+  let p = ok "pull hold" p in
+  check (p.applied && p.pull_exit_code = 0) "a pull with `Hold applies (exit %d)" p.pull_exit_code;
+  let* held = T.conflicts () in
+  (match ok "conflicts" held with
+  | [ h ] ->
+      check (h.held.table = "emails" && h.key_text = "1") "held %s [%s]" h.held.table h.key_text;
+      check (List.mem (Some "'B holds this'") h.held.ours) "ours: %s"
+        (String.concat "," (List.map (Option.value ~default:"NULL") h.held.ours));
+      check (List.mem (Some "'A again'") h.held.theirs) "theirs: %s"
+        (String.concat "," (List.map (Option.value ~default:"NULL") h.held.theirs));
+      check (h.since <> "") "since is set"
+  | l -> fail "%d held conflicts" (List.length l));
+  let* missing = T.resolve ~take:`Ours ~table:"emails" ~keys:[ "999" ] () in
+  (match missing with Error e -> check (e.code = 2) "a key with no conflict: code %d" e.code | Ok _ -> fail "resolved a key with no conflict");
+  let* r = T.resolve ~take:`Theirs ~table:"emails" ~keys:[ "1" ] () in
+  let r = ok "resolve" r in
+  (match r.resolved with
+  | [ x ] -> check (x.outcome = "theirs" && x.resolved_table = "emails") "outcome %s" x.outcome
+  | l -> fail "%d resolved" (List.length l));
+  check (r.still_held = 0) "still held %d" r.still_held;
+  check (match r.saved_to with Some f -> Sys.file_exists f | None -> false) "ours saved to a file";
+  let* subject = with_db (fun db -> scalar db "SELECT subject FROM emails WHERE id = 1") in
+  check (subject = Some "A again") "the remote's row is in the working copy";
+  let* held = T.conflicts () in
+  check (ok "conflicts after" held = []) "nothing held after resolve";
+  Lwt.return_unit
+
 (* Background sync picks up a row the test inserts on the remote (REMOTE_URL, the independent path) and
    pushes one the application writes. *)
 let background () =
@@ -198,6 +230,8 @@ let () =
     | "insert_colliding" -> insert_colliding
     | "sync" -> sync_clean
     | "pull_moved" -> pull_moved
+    | "update_again_from_a" -> fun () -> Lwt.bind (update_subject "A again") sync_clean
+    | "held_resolve" -> held_resolve
     | "background" -> background
     | "stale_pull" -> stale_pull
     | s -> fail "unknown step %s" s
