@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "turso_sync/changeset.h"
 #include "turso_sync/config.h"
 #include "turso_sync/status.h"
 
@@ -15,5 +16,8 @@ Result<std::string> save_discarded(const Config& config, const std::string& sql)
 // The SQL that turns the replica into the working copy (the local changes), with `title` as header comment.
 Result<std::string> changes_as_sql(const std::string& replica, const std::string& working,
                                    const std::string& title);
+
+// The SQL that applies `changeset` to its base, with `title` as header comment.
+Result<std::string> changeset_as_sql(const Changeset& changeset, const std::string& title);
 
 }  // namespace turso_sync

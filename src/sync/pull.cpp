@@ -9,16 +9,19 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 
 #include "db/sqlite.h"
 #include "sync/discarded.h"
 #include "sync/held.h"
 #include "sync/merge.h"
 #include "sync/page_pull.h"
+#include "sync/pending_push.h"
 #include "sync/replica_fetch.h"
 #include "sync/snapshot.h"
 #include "sync/state.h"
 #include "turso_sync/sync.h"
+#include "util/crash_point.h"
 #include "util/fs.h"
 #include "util/text.h"
 
@@ -112,6 +115,7 @@ static Result<PullReport> merge_and_swap(const Config& c, const std::string& new
     if (fold_merge_into_held(next, pending, delta, options.on_conflict))
       TS_TRY_STATUS(save_held(c.state_dir, next));
     report.held = static_cast<int64_t>(next.size());
+    crash_point("pull.held-saved");
     return {};
   };
   auto merge_result = merge_into_working_copy(working, delta, merge_options);
@@ -124,6 +128,7 @@ static Result<PullReport> merge_and_swap(const Config& c, const std::string& new
     return std::move(merge_result).error();
   }
   MergeReport merged = std::move(merge_result).value();
+  if (merged.applied) crash_point("pull.working-committed");
   report.applied = merged.applied;
   report.conflicts = std::move(merged.conflicts);
   report.moved = std::move(merged.moved);
@@ -135,6 +140,7 @@ static Result<PullReport> merge_and_swap(const Config& c, const std::string& new
     return report;
   }
   TS_TRY_STATUS(durable_rename(new_replica, c.replica_path));
+  crash_point("pull.replica-swapped");
   ::unlink(pull_marker(c).c_str());
   return report;
 }
@@ -157,6 +163,11 @@ Status SyncContext::recover(std::vector<std::string>& notes) {
   options.on_conflict = policy_from(lines[1]);
   options.on_insert_collision =
       lines[2] == "conflict" ? InsertCollision::conflict : InsertCollision::move_local;
+  // The interrupted pull may be the one that ends a push (only a push that committed leaves its marker
+  // beside a pull's): the pushed values stay the push's own.
+  std::optional<Changeset> sent;
+  if (file_exists(push_marker(c))) sent = load_pending_push(c, notes);
+  if (sent) options.pushed = &*sent;
   auto redone = merge_and_swap(c, lines[0], options, /*redo=*/true);
   if (!redone.ok()) return redone.error().context("finish an interrupted pull");
   notes.push_back(redone->applied ? "finished an interrupted pull"
@@ -204,7 +215,13 @@ Result<PullReport> SyncContext::pull(const PullOptions& options) {
   StateLock lock = TS_TRY(StateLock::acquire(m_config.state_dir));
   std::vector<std::string> notes;
   TS_TRY_STATUS(recover(notes));
-  auto report = TS_TRY(pull_locked(options));
+  // A push that committed but never ran its own pull (killed, or its answer lost): this pull does it.
+  std::optional<Changeset> sent;
+  bool pending = TS_TRY(settle_pending_push(m_config, *TS_TRY(remote()), sent, notes));
+  PullOptions effective = options;
+  if (sent) effective.pushed = &*sent;
+  auto report = TS_TRY(pull_locked(effective));
+  if (pending && report.applied) clear_pending_push(m_config);
   report.notes.insert(report.notes.begin(), notes.begin(), notes.end());
   return report;
 }
@@ -215,15 +232,16 @@ Result<DiffSummary> SyncContext::local_changes() {
   return diff_databases(m_config.replica_path, m_config.working_path, sink);
 }
 
-// Writes the SQL that re-applies `summary`'s changes (replica -> working copy) to a string.
-Result<std::string> changes_as_sql(const std::string& replica, const std::string& working,
-                                   const std::string& title) {
+namespace {
+
+// The SQL script `produce` writes through a SqlWriter, as a string.
+Result<std::string> render_sql(const std::string& title, const std::function<Status(ChangeSink&)>& produce) {
   std::FILE* f = std::tmpfile();
   if (!f) return Error(ErrorKind::io, "create a temporary file: " + std::string(std::strerror(errno)));
   std::string out;
   {
     SqlWriter writer(f, title);
-    auto st = diff_databases(replica, working, writer);
+    auto st = produce(writer);
     if (!st.ok()) {
       std::fclose(f);
       return st.error();
@@ -235,6 +253,20 @@ Result<std::string> changes_as_sql(const std::string& replica, const std::string
   while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
   std::fclose(f);
   return out;
+}
+
+}  // namespace
+
+Result<std::string> changes_as_sql(const std::string& replica, const std::string& working,
+                                   const std::string& title) {
+  return render_sql(title, [&](ChangeSink& sink) -> Status {
+    TS_TRY(diff_databases(replica, working, sink));
+    return {};
+  });
+}
+
+Result<std::string> changeset_as_sql(const Changeset& changeset, const std::string& title) {
+  return render_sql(title, [&](ChangeSink& sink) { return changeset.replay(sink); });
 }
 
 Result<ResetReport> SyncContext::reset(const ResetOptions&) {

@@ -16,10 +16,12 @@
 #include "db/sqlite.h"
 #include "diff/schema_plan.h"
 #include "sync/held.h"
+#include "sync/pending_push.h"
 #include "sync/push_batch.h"
 #include "sync/state.h"
 #include "turso_sync/cancel.h"
 #include "turso_sync/sync.h"
+#include "util/crash_point.h"
 #include "util/fs.h"
 #include "util/text.h"
 
@@ -27,28 +29,11 @@ namespace turso_sync {
 
 namespace {
 
-std::string push_marker(const Config& c) {
-  return c.state_dir + "/push.pending";
-}
-
 std::string new_push_id() {
   std::random_device rd;
   std::mt19937_64 rng((static_cast<uint64_t>(rd()) << 32) ^ rd() ^
                       static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
   return fmt::format("{:016x}{:016x}", rng(), rng());
-}
-
-// Whether the batch carrying receipt `id` committed on the remote. Safe to retry (a read).
-Result<bool> receipt_exists(RemoteClient& remote, const std::string& id) {
-  auto r = remote.execute(
-      SqlStatement{fmt::format("SELECT count(*) FROM {} WHERE id = ?", kPushReceiptTable), {Value::text(id)}},
-      Retry::safe);
-  if (!r.ok()) {
-    if (r.error().kind() == ErrorKind::sql && r.error().message().find("no such table") != std::string::npos)
-      return false;
-    return r.error();
-  }
-  return !r->rows.empty() && r->rows[0][0] != Value::integer(0);
 }
 
 // Explains a failing guard by reading the remote row (best effort: the conflict stands even if this fails).
@@ -330,14 +315,17 @@ Result<PushReport> SyncContext::push(const PushOptions& options) {
     std::string id = trim(TS_TRY(read_file(push_marker(c))));
     bool landed = TS_TRY(receipt_exists(*client, id));
     if (landed) {
-      auto pulled = TS_TRY(pull_locked(options.pull));
+      std::optional<Changeset> sent = load_pending_push(c, notes);
+      PullOptions pull = options.pull;
+      if (sent) pull.pushed = &*sent;
+      auto pulled = TS_TRY(pull_locked(pull));
       if (!pulled.applied) {
         report.pull = std::move(pulled);
         return report;  // conflicts: the caller shows them; the marker stays until a pull succeeds
       }
       report.already_applied = true;
     }
-    ::unlink(push_marker(c).c_str());
+    clear_pending_push(c);
   }
 
   ChangesetCollector collector;
@@ -366,7 +354,8 @@ Result<PushReport> SyncContext::push(const PushOptions& options) {
     return report;
   }
 
-  TS_TRY_STATUS(atomic_write_file(push_marker(c), batch_options.push_id + "\n", 0600));
+  TS_TRY_STATUS(save_pending_push(c, batch_options.push_id, changeset));
+  crash_point("push.marker-written");
   for (size_t bi = 0; bi < batches.size(); ++bi) {
     const PushBatch& batch = batches[bi];
     std::string id = bi == 0 ? batch_options.push_id : fmt::format("{}.{}", batch_options.push_id, bi + 1);
@@ -378,7 +367,7 @@ Result<PushReport> SyncContext::push(const PushOptions& options) {
         ErrorKind k = sent.error().kind();
         bool unknown = k == ErrorKind::unreachable || k == ErrorKind::timeout || k == ErrorKind::server;
         if (!unknown) {
-          if (bi == 0) ::unlink(push_marker(c).c_str());
+          if (bi == 0) clear_pending_push(c);
           return sent.error().context("push");
         }
         // The batch may or may not have committed: its receipt tells.
@@ -435,7 +424,7 @@ Result<PushReport> SyncContext::push(const PushOptions& options) {
         outcome = BatchResult::conflict;
         break;
       }
-      if (bi == 0) ::unlink(push_marker(c).c_str());
+      if (bi == 0) clear_pending_push(c);
       std::string what = origin.description;
       if (what.empty()) {
         std::string key;
@@ -445,11 +434,12 @@ Result<PushReport> SyncContext::push(const PushOptions& options) {
       return Error(ErrorKind::sql, fmt::format("push: the remote rejected {}: {}", what, message));
     }
     if (outcome == BatchResult::conflict) {
-      if (bi == 0) ::unlink(push_marker(c).c_str());
+      if (bi == 0) clear_pending_push(c);
       return report;
     }
   }
 
+  crash_point("push.remote-committed");
   SyncState state;
   if (auto old = load_state(c.state_dir); old.ok() && old->has_value()) state = **old;
   state.last_push_at = utc_timestamp();
@@ -459,7 +449,7 @@ Result<PushReport> SyncContext::push(const PushOptions& options) {
   auto pulled = pull_locked(trailing);
   if (!pulled.ok())
     return pulled.error().context("push applied; the pull that follows failed (run `turso-sync pull`)");
-  if (pulled->applied) ::unlink(push_marker(c).c_str());
+  if (pulled->applied) clear_pending_push(c);
   report.pull = std::move(pulled).value();
   return report;
 }

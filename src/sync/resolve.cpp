@@ -10,6 +10,7 @@
 #include "sync/state.h"
 #include "turso_sync/diff.h"
 #include "turso_sync/sync.h"
+#include "util/crash_point.h"
 #include "util/fs.h"
 #include "util/text.h"
 
@@ -162,6 +163,7 @@ Result<ResolveReport> SyncContext::resolve(const ResolveOptions& options) {
     }
     sql += "COMMIT;\n";
     report.discarded_path = TS_TRY(save_discarded(c, sql));
+    crash_point("resolve.discarded-saved");
     db::Database working = TS_TRY(db::Database::open(c.working_path, db::OpenMode::read_write));
     // The remote's row holds every effect its triggers had: the working copy's triggers must not fire (as in
     // a pull's merge), nor foreign keys stop a row that is consistent on the remote.
@@ -181,6 +183,7 @@ Result<ResolveReport> SyncContext::resolve(const ResolveOptions& options) {
                                                 c.working_path));
     }
     TS_TRY_STATUS(tx.commit());
+    crash_point("resolve.working-committed");
   }
   for (const HeldConflict& h : chosen)
     report.resolved.push_back(

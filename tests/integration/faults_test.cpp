@@ -350,6 +350,46 @@ TEST(Faults, SigkillDuringPushLosesNothingAndAppliesNothingTwice) {
   }
 }
 
+// A push killed after the remote committed, before its trailing pull: the next pull knows the pushed values
+// as the push's own (no conflict with itself, nothing pushed twice), and an edit the application made after
+// the crash stays a local change for the next push. Killed after its marker, before sending: the next push
+// sends everything once.
+TEST(Faults, SigkillAfterThePushCommittedIsNeitherASelfConflictNorPushedTwice) {
+  for (const char* point : {"push.marker-written", "push.remote-committed"}) {
+    SCOPED_TRACE(point);
+    TwoCopies t;
+    ASSERT_NO_FATAL_FAILURE(t.init());
+    ASSERT_NO_FATAL_FAILURE(local_exec(t.wc(t.a), kLocalEdits));
+    std::vector<std::string> env = env_for(t.proxy.url());
+    env.push_back(std::string("TURSO_SYNC_CRASH_AT=") + point);
+    auto killed = run_cli({"push"}, env, t.a.path());
+    ASSERT_EQ(killed.exit_code, 128 + SIGKILL) << killed.out << killed.err;
+    expect_integrity_ok(t.wc(t.a));
+    expect_integrity_ok(t.a.file("local_replica.db"));
+    bool committed = std::string(point) == "push.remote-committed";
+    EXPECT_EQ(remote_count(t.server.url(), "SELECT count(*) FROM emails WHERE recipient LIKE 'new-%'"),
+              committed ? 3 : 0);
+    // The application goes on writing: row 2 again, after the crash.
+    ASSERT_NO_FATAL_FAILURE(
+        local_exec(t.wc(t.a), "UPDATE emails SET subject = 'after the crash' WHERE id = 2"));
+
+    auto pulled = run_cli({"pull"}, env_for(t.proxy.url()), t.a.path());
+    ASSERT_EQ(pulled.exit_code, 0) << pulled.out << pulled.err;
+    EXPECT_EQ(local_rows(t.wc(t.a), "SELECT subject FROM emails WHERE id = 2"),
+              (Rows{{Value::text("after the crash")}}));
+    auto pushed = run_cli({"push"}, env_for(t.proxy.url()), t.a.path());
+    ASSERT_EQ(pushed.exit_code, 0) << pushed.out << pushed.err;
+    EXPECT_EQ(remote_rows(t.server.url(), "SELECT subject FROM emails WHERE id = 2"),
+              (Rows{{Value::text("after the crash")}}));
+    EXPECT_EQ(remote_count(t.server.url(), "SELECT count(*) FROM emails WHERE recipient LIKE 'new-%'"), 3);
+    EXPECT_EQ(remote_count(t.server.url(), "SELECT count(*) FROM emails"), 7);
+    EXPECT_EQ(remote_count(t.server.url(), "SELECT count(*) FROM tags WHERE name = 'new-tag'"), 1);
+    expect_same(t.server.url(), t.wc(t.a), kEmailsSql);
+    expect_same(t.server.url(), t.wc(t.a), kTagsSql);
+    expect_no_local_changes(t.a, t.proxy.url());
+  }
+}
+
 // --- the application writing while sync runs
 // -------------------------------------------------------------------
 

@@ -38,6 +38,13 @@ struct Team {
   CommandResult run(const TempDir& dir, const std::vector<std::string>& args) const {
     return run_cli(args, env(), dir.path().string());
   }
+  // `args` in `dir`, killed with SIGKILL at the named crash point (src/util/crash_point.h).
+  CommandResult run_crashing(const TempDir& dir, const std::vector<std::string>& args,
+                             const std::string& point) const {
+    std::vector<std::string> e = env();
+    e.push_back("TURSO_SYNC_CRASH_AT=" + point);
+    return run_cli(args, e, dir.path().string());
+  }
   std::string wc(const TempDir& dir) const { return dir.file("working_copy.db"); }
   Rows remote(const std::string& sql) const { return remote_rows(server.url(), sql); }
   Rows rows(const TempDir& dir, const std::string& sql) const { return local_rows(wc(dir), sql); }
@@ -238,6 +245,106 @@ TEST(HeldConflicts, ResolveOursIsCheckedAgainstTheRemotesNewestVersion) {
   r = t.run(t.b, {"sync"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(t.remote(kRow1), (Rows{{I(1), T("B"), T("b1")}}));
+}
+
+void expect_integrity_ok(const std::string& path) {
+  EXPECT_EQ(local_rows(path, "PRAGMA integrity_check"), (Rows{{T("ok")}})) << path;
+}
+
+// The keys listed by `conflicts --json` ("table:key_text"); fails the test when the command fails.
+std::vector<std::string> held_keys(const Team& t, const TempDir& dir) {
+  auto r = t.run(dir, {"--json", "conflicts"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  simdjson::dom::parser parser;
+  std::vector<std::string> keys;
+  simdjson::dom::element doc;
+  if (parser.parse(r.out).get(doc) != simdjson::SUCCESS) {
+    ADD_FAILURE() << "not JSON: " << r.out;
+    return keys;
+  }
+  for (auto c : doc["conflicts"].get_array())
+    keys.push_back(std::string(std::string_view(c["table"])) + ":" +
+                   std::string(std::string_view(c["key_text"])));
+  return keys;
+}
+
+std::string discarded_text(const TempDir& dir) {
+  std::string saved;
+  for (const auto& e : fs::directory_iterator(dir.path() / ".turso-sync"))
+    if (e.path().filename().string().rfind("discarded-", 0) == 0) saved += read_text(e.path().string());
+  return saved;
+}
+
+// A holding pull killed between each two of its durable steps (held rows saved; working copy committed;
+// replica swapped): the files stay sound, the local row is never lost, and whatever runs next (here a plain
+// push) first finishes the pull, so the row ends held exactly once and is never pushed.
+TEST(HeldConflicts, SigkillBetweenTheDurableStepsOfAHoldingPullNeverPushesTheHeldRow) {
+  for (const char* point : {"pull.held-saved", "pull.working-committed", "pull.replica-swapped"}) {
+    SCOPED_TRACE(point);
+    Team t;
+    ASSERT_NO_FATAL_FAILURE(t.start());
+    ASSERT_NO_FATAL_FAILURE(t.make_conflict());
+    auto killed = t.run_crashing(t.b, {"pull", "--on-conflict=hold"}, point);
+    ASSERT_EQ(killed.exit_code, 128 + SIGKILL) << killed.out << killed.err;
+    expect_integrity_ok(t.wc(t.b));
+    expect_integrity_ok(t.b.file("local_replica.db"));
+    EXPECT_EQ(t.rows(t.b, kRow1), (Rows{{I(1), T("B"), T("b1")}}));
+
+    auto pushed = t.run(t.b, {"push"});
+    ASSERT_EQ(pushed.exit_code, 0) << pushed.out << pushed.err;
+    EXPECT_EQ(held_keys(t, t.b), (std::vector<std::string>{"notes:1"}));
+    EXPECT_EQ(t.remote(kNotes), (Rows{{I(1), T("A"), T("b1")},
+                                      {I(2), T("two"), T("b-body")},
+                                      {I(3), T("three"), T("b3")},
+                                      {I(10), T("a-new"), T("x")},
+                                      {I(20), T("b-new"), T("y")}}));
+    EXPECT_EQ(t.rows(t.b, kRow1), (Rows{{I(1), T("B"), T("b1")}}));
+    EXPECT_EQ(t.rows(t.b, "SELECT count(*) FROM notes"), (Rows{{I(5)}}));
+
+    auto resolved = t.run(t.b, {"resolve", "--ours"});
+    ASSERT_EQ(resolved.exit_code, 0) << resolved.out << resolved.err;
+    pushed = t.run(t.b, {"push"});
+    ASSERT_EQ(pushed.exit_code, 0) << pushed.out << pushed.err;
+    EXPECT_EQ(t.remote(kRow1), (Rows{{I(1), T("B"), T("b1")}}));
+    EXPECT_EQ(t.rows(t.b, kNotes), t.remote(kNotes));
+  }
+}
+
+// `resolve --theirs` killed after it saved ours and after it wrote theirs into the working copy: the row is
+// either still held (ours in the working copy) or settled (theirs), ours is saved in both cases, and running
+// resolve again settles it; nothing of B's reaches the remote for that row.
+TEST(HeldConflicts, SigkillDuringResolveTheirsLeavesTheRowHeldOrSettledOursSaved) {
+  for (const char* point : {"resolve.discarded-saved", "resolve.working-committed"}) {
+    SCOPED_TRACE(point);
+    Team t;
+    ASSERT_NO_FATAL_FAILURE(t.start());
+    ASSERT_NO_FATAL_FAILURE(t.make_conflict());
+    auto r = t.run(t.b, {"sync", "--on-conflict=hold"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    auto killed = t.run_crashing(t.b, {"resolve", "--theirs"}, point);
+    ASSERT_EQ(killed.exit_code, 128 + SIGKILL) << killed.out << killed.err;
+    expect_integrity_ok(t.wc(t.b));
+    EXPECT_TRUE(contains(discarded_text(t.b), "'B'")) << discarded_text(t.b);
+    Rows row1 = t.rows(t.b, kRow1);
+    std::vector<std::string> held = held_keys(t, t.b);
+    if (row1 == Rows{{I(1), T("B"), T("b1")}})
+      EXPECT_EQ(held, (std::vector<std::string>{"notes:1"})) << "ours in the working copy must stay held";
+    else
+      EXPECT_EQ(row1, (Rows{{I(1), T("A"), T("b1")}})) << render_rows(row1);
+    auto pushed = t.run(t.b, {"push"});
+    ASSERT_EQ(pushed.exit_code, 0) << pushed.out << pushed.err;
+    EXPECT_EQ(t.remote(kRow1), (Rows{{I(1), T("A"), T("b1")}}));
+
+    r = t.run(t.b, {"resolve", "--theirs"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    r = t.run(t.b, {"sync"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_EQ(held_keys(t, t.b), std::vector<std::string>{});
+    EXPECT_EQ(t.rows(t.b, kRow1), (Rows{{I(1), T("A"), T("b1")}}));
+    EXPECT_EQ(t.remote(kRow1), (Rows{{I(1), T("A"), T("b1")}}));
+    EXPECT_EQ(t.rows(t.b, kNotes), t.remote(kNotes));
+    EXPECT_EQ(t.run(t.b, {"diff", "--exit-code"}).exit_code, 0);
+  }
 }
 
 TEST(HeldConflicts, ResetLiftsTheHoldAndTheRemotesLaterChangesArriveAgain) {
