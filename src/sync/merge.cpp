@@ -1361,14 +1361,23 @@ class Merger {
     return out;
   }
 
+  // Settling can break references further away: a parent brought back may reference a grandparent that
+  // ours deleted too (ON DELETE CASCADE deletes down a chain), and a child deleted may have children of its
+  // own. Those rows (m_follow) are checked in the next round wherever their table is, whatever the before
+  // state (they are new by construction); until nothing more is settled.
   Status settle_dangling_references(const std::vector<std::string>& tables,
                                     const std::set<Dangling>& before) {
     std::vector<std::string> conflicts;
-    for (int round = 0; round < 8; ++round) {
-      std::set<Dangling> now = TS_TRY(dangling_references(tables));
+    const std::set<std::string> merged(tables.begin(), tables.end());
+    for (int round = 0; round < 64; ++round) {
+      std::set<std::string> checked = merged;
+      for (const auto& [table, rowid] : m_follow) checked.insert(table);
+      std::set<Dangling> now =
+          TS_TRY(dangling_references(std::vector<std::string>(checked.begin(), checked.end())));
       bool settled_any = false;
       for (const Dangling& d : now) {
-        if (before.count(d)) continue;
+        bool followed = m_follow.count({d.child, d.rowid}) != 0;
+        if (!followed && (before.count(d) || !merged.count(d.child))) continue;
         std::string line = TS_TRY(settle_dangling(d, settled_any));
         if (!line.empty()) conflicts.push_back(line);
       }
@@ -1433,6 +1442,8 @@ class Merger {
         return fmt::format("{}: references {} row {} = {}, which is gone on both sides", row,
                            printable(parent), printable(key), printable(sql_literal(value)));
       TS_TRY_STATUS(copy_row(from_db, parent, key, value));
+      if (sqlite3_changes(m_db.handle()) > 0)
+        m_follow.insert({lower_ascii(parent), sqlite3_last_insert_rowid(m_db.handle())});
       m_discarded += fmt::format(
           "-- {} row {} = {} came back (a row of {} references it)\nDELETE FROM {} WHERE {} = {};\n",
           printable(parent), printable(key), printable(sql_literal(value)), printable(d.child),
@@ -1445,10 +1456,34 @@ class Merger {
         m_discarded += fmt::format("-- {} (its {} row is gone)\nINSERT INTO {} VALUES({});\n", row,
                                    printable(parent), child, values);
       }
+      TS_TRY_STATUS(follow_children_of(d.child, d.rowid));
       TS_TRY_STATUS(m_db.exec(fmt::format("DELETE FROM main.{} WHERE {}", child, where_child)));
     }
     settled = true;
     return std::string();
+  }
+
+  // Adds to m_follow the rows that reference row `rowid` of `table` (single-column foreign keys), before the
+  // row is deleted.
+  Status follow_children_of(const std::string& table, int64_t rowid) {
+    for (const ForeignKey& fk : *TS_TRY(foreign_keys())) {
+      if (sqlite3_stricmp(fk.parent.c_str(), table.c_str()) != 0) continue;
+      std::string referenced = fk.parent_column ? quote_identifier(*fk.parent_column) : std::string();
+      if (referenced.empty()) {
+        auto pk = TS_TRY(m_db.prepare(fmt::format("SELECT name FROM pragma_table_info({}) WHERE pk > 0",
+                                                  sql_literal(Value::text(table)))));
+        std::vector<std::string> names;
+        while (TS_TRY(pk.step())) names.push_back(pk.column_text(0));
+        referenced = names.size() == 1 ? quote_identifier(names[0]) : std::string("rowid");
+      }
+      auto children = m_db.prepare(fmt::format(
+          "SELECT c.rowid FROM main.{} AS c, main.{} AS p WHERE p.rowid = ?1 AND c.{} = p.{}",
+          quote_identifier(fk.child), quote_identifier(table), quote_identifier(fk.column), referenced));
+      if (!children.ok()) continue;  // e.g. a WITHOUT ROWID child: no rowid to follow (as before)
+      TS_TRY_STATUS(children->bind(1, Value::integer(rowid)));
+      while (TS_TRY(children->step())) m_follow.insert({lower_ascii(fk.child), children->column_int64(0)});
+    }
+    return {};
   }
 
   // The row of `table` whose `key` is `value` in `from`, inserted into the working copy (columns both have).
@@ -1821,9 +1856,10 @@ class Merger {
   std::map<size_t, int64_t> m_next_key;  // per table index: the last key handed to a moved row
   std::unique_ptr<db::Database> m_theirs;
   std::unique_ptr<db::Database> m_base;
-  std::set<std::string> m_pushed_objects;             // schema_object_key of what the push sent
-  std::map<std::string, std::string> m_derived_ours;  // views and triggers set aside: key -> ours' SQL
-  std::set<std::string> m_broken_views;               // those already failing to compile before the merge
+  std::set<std::string> m_pushed_objects;              // schema_object_key of what the push sent
+  std::set<std::pair<std::string, int64_t>> m_follow;  // rows (lower-cased table, rowid) a settlement touched
+  std::map<std::string, std::string> m_derived_ours;   // views and triggers set aside: key -> ours' SQL
+  std::set<std::string> m_broken_views;                // those already failing to compile before the merge
   // The views and triggers whose merged version is not ours': key -> theirs' SQL (nullopt: dropped), and
   // the order in which they were decided.
   std::map<std::string, std::optional<std::string>> m_derived_final;

@@ -518,6 +518,41 @@ TEST(SchemaMigration, DeletedParentAgainstATeammatesNewChildNeverDangles) {
       << "a dangling attachment on the remote";
 }
 
+// ConstraintsProperty seed 3216097126735632101: I delete a recipient; ON DELETE CASCADE deletes its email
+// (and would its attachments). A teammate had added an attachment to that email. Taking the remote's side
+// brings the email back, and with it the recipient it references, which my delete had removed too: the whole
+// chain comes back, nothing dangles (before, the email came back pointing at no recipient, and sync said 0).
+TEST(SchemaMigration, TakingTheRemotesChildBringsBackTheWholeCascadeDeletedChain) {
+  Team team;
+  ASSERT_NO_FATAL_FAILURE(team.start(
+      {"CREATE TABLE recipients (id INTEGER PRIMARY KEY, email TEXT UNIQUE NOT NULL)",
+       "CREATE TABLE emails (id INTEGER PRIMARY KEY, recipient_id INTEGER REFERENCES recipients(id) ON "
+       "DELETE "
+       "CASCADE, subject TEXT)",
+       "CREATE TABLE attachments (id INTEGER PRIMARY KEY, email_id INTEGER REFERENCES emails(id) ON DELETE "
+       "CASCADE, name TEXT)",
+       "INSERT INTO recipients VALUES (1, 'r1@x'), (2, 'r2@x')", "INSERT INTO emails VALUES (1, 1, 'hello')",
+       "INSERT INTO attachments VALUES (1, 1, 'a.pdf')"}));
+  ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.b), "INSERT INTO attachments VALUES (2, 1, 'b.pdf')"));
+  auto b = team.run(team.b, {"push"});
+  ASSERT_EQ(b.exit_code, 0) << b.out << b.err;
+  ASSERT_NO_FATAL_FAILURE(
+      local_sql(team.wc(team.a), "PRAGMA foreign_keys = ON; DELETE FROM recipients WHERE id = 1"));
+  ASSERT_EQ(team.rows(team.a, "SELECT count(*) FROM emails"), (Rows{{I(0)}}));
+
+  auto settled = team.run(team.a, {"sync", "--on-conflict=remote"});
+  ASSERT_EQ(settled.exit_code, 0) << settled.out << settled.err;
+  EXPECT_EQ(team.rows(team.a, "PRAGMA foreign_key_check"), Rows{});
+  EXPECT_EQ(team.rows(team.a, "SELECT id FROM recipients ORDER BY id"), (Rows{{I(1)}, {I(2)}}));
+  EXPECT_EQ(team.rows(team.a, "SELECT id, recipient_id FROM emails"), (Rows{{I(1), I(1)}}));
+  EXPECT_EQ(team.rows(team.a, "SELECT id, name FROM attachments ORDER BY id"), (Rows{{I(2), T("b.pdf")}}));
+  EXPECT_TRUE(contains(all_discarded(team.a), "recipients")) << all_discarded(team.a);
+  for (const char* sql : {"SELECT id, email FROM recipients ORDER BY id", "SELECT * FROM emails ORDER BY id",
+                          "SELECT * FROM attachments ORDER BY id"})
+    EXPECT_EQ(team.rows(team.a, sql), team.remote(sql)) << sql;
+  EXPECT_EQ(team.diff_exit(team.a), 0);
+}
+
 TEST(SchemaMigration, StalePushNeverUndoesATeammatesTrigger) {
   Team team;
   ASSERT_NO_FATAL_FAILURE(team.start({
