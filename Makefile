@@ -9,8 +9,14 @@ PREFIX ?= /usr/local
 
 all: build
 
+# A failed configure (a dependency missing) leaves no cache behind, so the next `make` configures again, and
+# says which command installs what is missing.
+CONFIGURE_FAILED = { rm -f $(1)/CMakeCache.txt; \
+  echo "turso-sync: configuring $(1) failed (above). If a package is missing, \`make deps\` installs every dependency (Debian), then run make again." >&2; \
+  exit 1; }
+
 $(BUILD)/CMakeCache.txt:
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) || $(call CONFIGURE_FAILED,$(BUILD))
 
 build: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
@@ -19,7 +25,8 @@ deps:
 	scripts/install-deps
 
 $(ASAN_BUILD)/CMakeCache.txt:
-	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTURSO_SYNC_SANITIZE=ON $(CMAKE_FLAGS)
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTURSO_SYNC_SANITIZE=ON $(CMAKE_FLAGS) || \
+	  $(call CONFIGURE_FAILED,$(ASAN_BUILD))
 
 test-release: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600

@@ -265,5 +265,29 @@ TEST_F(ScriptsTest, WorkflowExplainsAMissingBinary) {
   EXPECT_NE(r.err.find("is not an executable file"), std::string::npos) << r.err;
 }
 
+// The first five minutes: `make` on a machine where configuring fails (here: a compiler that does not
+// exist, as a missing package would) says what to run, and leaves nothing that stops the next `make` from
+// configuring again (before, a half-written CMakeCache.txt made every later make fail with "No rule to make
+// target 'Makefile'").
+TEST(Makefile, AFailedConfigureSaysMakeDepsAndTheNextMakeConfiguresAgain) {
+  TempDir dir;
+  std::string build = dir.file("build");
+  std::vector<std::string> make = {"make",
+                                   "-C",
+                                   TURSO_SYNC_SOURCE_DIR,
+                                   "build",
+                                   "BUILD=" + build,
+                                   "CMAKE_FLAGS=-DCMAKE_CXX_COMPILER=/nonexistent/c++"};
+  for (int attempt = 1; attempt <= 2; ++attempt) {
+    CommandResult r = run_command(make);
+    EXPECT_NE(r.exit_code, 0) << r.out << r.err;
+    EXPECT_NE(r.err.find("`make deps` installs every dependency"), std::string::npos)
+        << "attempt " << attempt << ":\n"
+        << r.out << r.err;
+    EXPECT_EQ((r.out + r.err).find("No rule to make target"), std::string::npos) << r.out << r.err;
+    EXPECT_FALSE(fs::exists(build + "/CMakeCache.txt")) << "attempt " << attempt;
+  }
+}
+
 }  // namespace
 }  // namespace turso_sync::testing
