@@ -1436,7 +1436,9 @@ class Merger {
       return fmt::format("{}: references {} row {} = {}, which {}", row, printable(parent), printable(key),
                          printable(sql_literal(value)), who);
     bool bring_parent_back = theirs_has_parent == take_theirs();
-    if (bring_parent_back) {
+    if (bring_parent_back && TS_TRY(parent_row(m_db))) {
+      // Another reference to the same parent, settled earlier in this round, brought it back already.
+    } else if (bring_parent_back) {
       db::Database& from_db = theirs_has_parent ? *theirs : *base;
       if (!TS_TRY(parent_row(from_db)))
         return fmt::format("{}: references {} row {} = {}, which is gone on both sides", row,

@@ -553,6 +553,31 @@ TEST(SchemaMigration, TakingTheRemotesChildBringsBackTheWholeCascadeDeletedChain
   EXPECT_EQ(team.diff_exit(team.a), 0);
 }
 
+// ConstraintsProperty seed 3327535091428799545: two of the teammate's new rows reference a recipient I
+// deleted; taking the remote's side brings the recipient back once (before, the second reference tried to
+// insert it again: "UNIQUE constraint failed: recipients.id", exit 1).
+TEST(SchemaMigration, TwoRemoteChildrenOfALocallyDeletedParentBringItBackOnce) {
+  Team team;
+  ASSERT_NO_FATAL_FAILURE(
+      team.start({"CREATE TABLE recipients (id INTEGER PRIMARY KEY, email TEXT UNIQUE NOT NULL)",
+                  "CREATE TABLE emails (id INTEGER PRIMARY KEY, recipient_id INTEGER REFERENCES "
+                  "recipients(id) ON DELETE "
+                  "CASCADE, subject TEXT)",
+                  "INSERT INTO recipients VALUES (1, 'r1@x'), (2, 'r2@x')"}));
+  ASSERT_NO_FATAL_FAILURE(
+      local_sql(team.wc(team.b), "INSERT INTO emails VALUES (1, 1, 'one'), (2, 1, 'two')"));
+  auto b = team.run(team.b, {"push"});
+  ASSERT_EQ(b.exit_code, 0) << b.out << b.err;
+  ASSERT_NO_FATAL_FAILURE(
+      local_sql(team.wc(team.a), "PRAGMA foreign_keys = ON; DELETE FROM recipients WHERE id = 1"));
+  auto settled = team.run(team.a, {"sync", "--on-conflict=remote"});
+  ASSERT_EQ(settled.exit_code, 0) << settled.out << settled.err;
+  EXPECT_EQ(team.rows(team.a, "PRAGMA foreign_key_check"), Rows{});
+  EXPECT_EQ(team.rows(team.a, "SELECT id FROM recipients ORDER BY id"), (Rows{{I(1)}, {I(2)}}));
+  EXPECT_EQ(team.rows(team.a, "SELECT id FROM emails ORDER BY id"), (Rows{{I(1)}, {I(2)}}));
+  EXPECT_EQ(team.diff_exit(team.a), 0);
+}
+
 TEST(SchemaMigration, StalePushNeverUndoesATeammatesTrigger) {
   Team team;
   ASSERT_NO_FATAL_FAILURE(team.start({
