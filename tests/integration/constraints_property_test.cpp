@@ -192,12 +192,12 @@ class Case {
   }
 
   // A UNIQUE clash is the user's to settle (docs/conflicts.md): give each local recipient whose email the
-  // remote has under another id a new one.
+  // remote has in another row (another id, or the same new id with other values) a new one.
   void rename_clashing_emails(const Copy& c, int round) {
-    Rows remote = remote_rows(m_server.url(), "SELECT id, email FROM recipients");
-    for (const auto& mine : local_rows(c.wc(), "SELECT id, email FROM recipients"))
+    Rows remote = remote_rows(m_server.url(), "SELECT id, email, name FROM recipients");
+    for (const auto& mine : local_rows(c.wc(), "SELECT id, email, name FROM recipients"))
       for (const auto& theirs : remote)
-        if (theirs[1] == mine[1] && theirs[0] != mine[0])
+        if (theirs[1] == mine[1] && theirs != mine)
           app_edit(c.wc(), fmt::format("UPDATE recipients SET email = email || '.{}{}' WHERE id = {}", c.name,
                                        round, mine[0].as_integer()));
   }
