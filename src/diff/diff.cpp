@@ -481,13 +481,13 @@ Result<DiffSummary> diff_databases(const std::string& base_path, const std::stri
     TS_TRY_STATUS(attach.bind(1, Value::text(base_path)));
     TS_TRY(attach.step());
   }
-  // Memory-mapped reads (no copy of every page through read()); SQLite clamps the size to its build's
-  // limit. Safe alongside the application: SQLite maps only committed pages, and nobody truncates a file
-  // under an open read transaction.
+  // Plain reads through a bounded page cache, not memory-mapped files: a mapping counts every page touched
+  // in the resident set (a full compare of two 140 MB files showed 296 MB peak RSS mapped, 34 MB without)
+  // and measured no faster (2.1 s mapped, 2.0 s read, 1M rows, every row changed).
   TS_TRY_STATUS(
       db.exec("PRAGMA foreign_keys = OFF; PRAGMA temp_store = FILE; "
               "PRAGMA main.cache_size = -8192; PRAGMA base.cache_size = -8192; "
-              "PRAGMA main.mmap_size = 4294967296; PRAGMA base.mmap_size = 4294967296"));
+              "PRAGMA main.mmap_size = 0; PRAGMA base.mmap_size = 0"));
   // One read transaction over both files: a consistent snapshot, held until the end.
   auto txn = TS_TRY(db::Transaction::begin(db));
   TS_TRY(db::query_int(db, "SELECT count(*) FROM main.sqlite_schema"));
