@@ -59,7 +59,10 @@ Result<DiffSummary> write_diff_file(const std::string& base_path, const std::str
   }
   bool flushed = std::fflush(out) == 0 && ::fsync(fileno(out)) == 0;
   bool closed = std::fclose(out) == 0;
-  if (!summary.ok()) return fail(summary.error());
+  if (!summary.ok())
+    return fail(summary.error().kind() == ErrorKind::io
+                    ? summary.error().context(fmt::format("{} (left as it was)", diff_path))
+                    : summary.error());
   if (!flushed || !closed)
     return fail(Error(ErrorKind::io, fmt::format("diff: write {}: {}", tmp_path, std::strerror(errno))));
   if (std::rename(tmp_path.c_str(), diff_path.c_str()) != 0)

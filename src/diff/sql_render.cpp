@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <bit>
+#include <cerrno>
 #include <cmath>
 #include <condition_variable>
 #include <cstdio>
@@ -172,9 +173,12 @@ class SqlWriter::Spool {
     if (m_buf.size() < (4u << 20)) return {};
     if (!m_file) m_file = std::tmpfile();
     if (!m_file || std::fwrite(m_buf.data(), 1, m_buf.size(), m_file) != m_buf.size())
-      return Error(ErrorKind::io, "write diff: temporary file failed");
+      return Error(ErrorKind::io, fmt::format("write diff: a temporary file: {}", std::strerror(errno)));
     m_buf.clear();
     return {};
+  }
+  static Error output_failed() {
+    return Error(ErrorKind::io, fmt::format("write diff: {}", std::strerror(errno)));
   }
   // Appends everything spooled to `out` and empties the spool.
   Status drain(std::FILE* out) {
@@ -183,12 +187,12 @@ class SqlWriter::Spool {
       char chunk[1 << 16];
       size_t n;
       while ((n = std::fread(chunk, 1, sizeof chunk, m_file)) > 0)
-        if (std::fwrite(chunk, 1, n, out) != n) return Error(ErrorKind::io, "write diff: output failed");
+        if (std::fwrite(chunk, 1, n, out) != n) return output_failed();
       std::fclose(m_file);
       m_file = nullptr;
     }
     if (!m_buf.empty() && std::fwrite(m_buf.data(), 1, m_buf.size(), out) != m_buf.size())
-      return Error(ErrorKind::io, "write diff: output failed");
+      return output_failed();
     m_buf.clear();
     return {};
   }

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -388,6 +389,67 @@ TEST(Faults, SigkillAfterThePushCommittedIsNeitherASelfConflictNorPushedTwice) {
     expect_same(t.server.url(), t.wc(t.a), kTagsSql);
     expect_no_local_changes(t.a, t.proxy.url());
   }
+}
+
+// A full disk, as a file size limit (`ulimit -f`, SIGXFSZ ignored: writes past it fail with EFBIG, as they
+// would with ENOSPC): init, pull and diff fail with a message naming what could not be written, and every
+// old file is left byte for byte as it was; without the limit the next run succeeds.
+CommandResult run_cli_with_file_limit(const std::vector<std::string>& args,
+                                      const std::vector<std::string>& env, const std::string& cwd,
+                                      int limit_kib) {
+  std::vector<std::string> argv = {
+      "bash", "-c", "trap '' XFSZ; ulimit -f " + std::to_string(limit_kib) + "; exec \"$0\" \"$@\"",
+      TURSO_SYNC_CLI};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_command(argv, env, cwd);
+}
+
+TEST(Faults, AFullDiskWhileWritingLeavesEveryOldFileIntact) {
+  LocalServer server;
+  ASSERT_TRUE(server.started());
+  remote_exec(server.url(), {"CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)",
+                             "INSERT INTO notes VALUES (1, 'small')"});
+  TempDir dir;
+  // init: a replica larger than the limit is never written; nothing is left behind.
+  remote_exec(server.url(), {"CREATE TABLE big (id INTEGER PRIMARY KEY, pad BLOB)",
+                             "INSERT INTO big SELECT value, randomblob(3000) FROM generate_series(1, 400)"});
+  auto failed = run_cli_with_file_limit({"init"}, env_for(server.url()), dir.path(), 512);
+  EXPECT_EQ(failed.exit_code, 1) << failed.out << failed.err;
+  EXPECT_NE(failed.err.find("File too large"), std::string::npos) << failed.err;
+  EXPECT_FALSE(fs::exists(dir.file("local_replica.db")));
+  EXPECT_FALSE(fs::exists(dir.file("working_copy.db")));
+  for (const auto& e : fs::directory_iterator(dir.path()))
+    EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << e.path();
+  auto r = run_cli({"init"}, env_for(server.url()), dir.path());
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+
+  // pull: the remote grows past the limit; the replica and the working copy stay as they were.
+  local_exec(dir.file("working_copy.db"), "INSERT INTO notes VALUES (2, 'local')");
+  remote_exec(server.url(),
+              {"INSERT INTO big SELECT value + 1000, randomblob(3000) FROM generate_series(1, 800)"});
+  std::string replica = read_text(dir.file("local_replica.db")), wc = read_text(dir.file("working_copy.db"));
+  int limit = static_cast<int>(fs::file_size(dir.file("local_replica.db")) / 1024 + 256);
+  failed = run_cli_with_file_limit({"pull"}, env_for(server.url()), dir.path(), limit);
+  EXPECT_EQ(failed.exit_code, 1) << failed.out << failed.err;
+  EXPECT_NE(failed.err.find("File too large"), std::string::npos) << failed.err;
+  EXPECT_EQ(read_text(dir.file("local_replica.db")), replica);
+  EXPECT_EQ(read_text(dir.file("working_copy.db")), wc);
+  expect_integrity_ok(dir.file("local_replica.db"));
+  expect_integrity_ok(dir.file("working_copy.db"));
+
+  // diff: the old diff file stays.
+  std::ofstream(dir.file("diff.sql")) << "-- the previous diff\n";
+  local_exec(dir.file("working_copy.db"), "UPDATE big SET pad = randomblob(3000)");
+  failed = run_cli_with_file_limit({"diff"}, env_for(server.url()), dir.path(), 64);
+  EXPECT_EQ(failed.exit_code, 1) << failed.out << failed.err;
+  EXPECT_NE(failed.err.find("diff.sql (left as it was)"), std::string::npos) << failed.err;
+  EXPECT_EQ(read_text(dir.file("diff.sql")), "-- the previous diff\n");
+
+  r = run_cli({"pull"}, env_for(server.url()), dir.path());
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(local_rows(dir.file("working_copy.db"), "SELECT count(*) FROM big"), (Rows{{I(1200)}}));
+  EXPECT_EQ(local_rows(dir.file("working_copy.db"), "SELECT body FROM notes WHERE id = 2"),
+            (Rows{{T("local")}}));
 }
 
 // --- the application writing while sync runs
