@@ -45,6 +45,7 @@ class HttpTransport {
     long status = 0;
     std::string body;
     std::string content_type;
+    int64_t retry_after_s = 0;  // the Retry-After header (429, 503), in seconds; 0 when absent
   };
   virtual ~HttpTransport() = default;
   // Errors: ErrorKind::unreachable (connect/DNS/TLS/connection lost), ErrorKind::timeout. Any HTTP status is

@@ -130,6 +130,9 @@ class CurlTransport final : public HttpTransport {
     char* ct = nullptr;
     curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
     if (ct) response.content_type = ct;
+    curl_off_t retry_after = 0;  // parsed from Retry-After (seconds or an HTTP date); 0 when absent
+    if (curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK && retry_after > 0)
+      response.retry_after_s = static_cast<int64_t>(retry_after);
     return response;
   }
 

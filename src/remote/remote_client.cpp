@@ -28,10 +28,18 @@ Error http_status_error(const std::string& url, const HttpTransport::Response& r
   if (r.status == 404)
     return Error(ErrorKind::server,
                  fmt::format("{}: HTTP 404: no Turso database at this URL; check TURSO_DATABASE_URL", url));
+  if (r.status == 429)
+    return Error(
+        ErrorKind::server,
+        fmt::format("{}: HTTP 429: the server is rate limiting this client{}", url,
+                    r.retry_after_s > 0 ? fmt::format(" (Retry-After: {} s)", r.retry_after_s) : ""));
   if (r.status == 413)
     return Error(ErrorKind::server, fmt::format("{}: HTTP 413: request larger than the server accepts", url));
   return Error(ErrorKind::server, fmt::format("{}: HTTP {}: {}", url, r.status, body_excerpt(r.body)));
 }
+
+// The longest Retry-After a command waits for; a longer one fails the request (the workflow retries later).
+constexpr int64_t kMaxRetryAfterSeconds = 30;
 
 bool retryable(const Error& e) {
   return e.kind() == ErrorKind::unreachable || e.kind() == ErrorKind::timeout ||
@@ -94,6 +102,20 @@ Result<HttpTransport::Response> RemoteClient::post(const std::string& path, std:
     } else {
       return response;
     }
+    // 429: the server refused the request without running it, so even a push may ask again, after the
+    // wait it names (Retry-After, capped) or the backoff.
+    if (response.ok() && response->status == 429) {
+      if (attempt > m_options.max_retries) return *err;
+      int64_t wait_ms = response->retry_after_s > 0
+                            ? std::min<int64_t>(response->retry_after_s, kMaxRetryAfterSeconds) * 1000
+                            : backoff;
+      if (response->retry_after_s > kMaxRetryAfterSeconds)
+        return err->context(fmt::format("the server asks to wait {} s (more than {} s)",
+                                        response->retry_after_s, kMaxRetryAfterSeconds));
+      std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
+      backoff *= 2;
+      continue;
+    }
     // A 4xx answer will not change by asking again; only transport failures and 5xx are retried.
     bool status_below_500 = response.ok() && response->status < 500;
     if (attempt >= attempts || !retryable(*err) || status_below_500) return *err;
@@ -121,15 +143,25 @@ Result<HttpTransport::Response> RemoteClient::post_streaming(const std::string& 
   req.content_type = content_type;
   req.bearer_token = m_token;
   req.timeout_ms = m_request_timeout_ms;
-  ++m_stats.requests;
-  m_stats.bytes_sent += req.body.size();
-  auto response = TS_TRY(m_transport->post_streaming(req, [&](std::string_view chunk) -> Status {
-    m_stats.bytes_received += chunk.size();
-    return on_data(chunk);
-  }));
-  m_stats.bytes_received += response.body.size();
-  if (response.status != 200 && response.status != 404) return http_status_error(req.url, response);
-  return response;
+  for (int attempt = 1;; ++attempt) {
+    ++m_stats.requests;
+    m_stats.bytes_sent += req.body.size();
+    auto response = TS_TRY(m_transport->post_streaming(req, [&](std::string_view chunk) -> Status {
+      m_stats.bytes_received += chunk.size();
+      return on_data(chunk);
+    }));
+    m_stats.bytes_received += response.body.size();
+    // 429: nothing was streamed (only a 200's body is); ask again after the wait the server names.
+    if (response.status == 429 && attempt <= m_options.max_retries &&
+        response.retry_after_s <= kMaxRetryAfterSeconds) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(
+          response.retry_after_s > 0 ? response.retry_after_s * 1000
+                                     : m_options.initial_backoff_ms << (attempt - 1)));
+      continue;
+    }
+    if (response.status != 200 && response.status != 404) return http_status_error(req.url, response);
+    return response;
+  }
 }
 
 Result<std::vector<StatementResult>> RemoteClient::execute(std::span<const SqlStatement> statements,

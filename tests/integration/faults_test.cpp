@@ -391,6 +391,36 @@ TEST(Faults, SigkillAfterThePushCommittedIsNeitherASelfConflictNorPushedTwice) {
   }
 }
 
+// HTTP 429 with Retry-After: the server refused the request without running it, so the client waits as told
+// and asks again, a push's batch included (applied once). A server that keeps refusing gives a clear error.
+TEST(Faults, RateLimitedRequestsWaitRetryAfterAndAreAppliedOnce) {
+  TwoCopies t;
+  ASSERT_NO_FATAL_FAILURE(t.init());
+  ASSERT_NO_FATAL_FAILURE(local_exec(t.wc(t.a), kLocalEdits));
+  t.proxy.arm_once(Fault::rate_limit, "INSERT INTO turso_sync_pushes");
+  auto pushed = run_cli({"push"}, env_for(t.proxy.url()), t.a.path());
+  ASSERT_EQ(pushed.exit_code, 0) << pushed.out << pushed.err;
+  EXPECT_EQ(t.proxy.faults_injected(), 1);
+  t.proxy.arm_once(Fault::rate_limit, "POST /pull-updates");
+  remote_exec(t.server.url(), {"INSERT INTO emails (recipient, subject) VALUES ('teammate', 'x')"});
+  auto pulled = run_cli({"pull"}, env_for(t.proxy.url()), t.b.path());
+  ASSERT_EQ(pulled.exit_code, 0) << pulled.out << pulled.err;
+  EXPECT_EQ(t.proxy.faults_injected(), 2);
+  EXPECT_EQ(remote_count(t.server.url(), "SELECT count(*) FROM emails WHERE recipient LIKE 'new-%'"), 3);
+  expect_same(t.server.url(), t.wc(t.b), kEmailsSql);
+
+  t.proxy.set_mode(Fault::rate_limit);
+  auto refused = run_cli({"pull"}, env_for(t.proxy.url()), t.a.path());
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.err.find("HTTP 429: the server is rate limiting this client (Retry-After: 1 s)"),
+            std::string::npos)
+      << refused.err;
+  t.proxy.set_mode(Fault::none);
+  auto again = run_cli({"pull"}, env_for(t.proxy.url()), t.a.path());
+  EXPECT_EQ(again.exit_code, 0) << again.out << again.err;
+  expect_same(t.server.url(), t.wc(t.a), kEmailsSql);
+}
+
 // A full disk, as a file size limit (`ulimit -f`, SIGXFSZ ignored: writes past it fail with EFBIG, as they
 // would with ENOSPC): init, pull and diff fail with a message naming what could not be written, and every
 // old file is left byte for byte as it was; without the limit the next run succeeds.

@@ -194,6 +194,15 @@ void TcpProxy::handle(int client_fd) {
       return;
     }
   }
+  if (fault == Fault::rate_limit) {
+    ++m_faults;
+    write_all(client_fd,
+              "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Type: text/plain\r\n"
+              "Content-Length: 17\r\nConnection: close\r\n\r\ntoo many requests");
+    shutdown(client_fd, SHUT_RDWR);
+    close(client_fd);
+    return;
+  }
   if (fault == Fault::cut_request) {
     ++m_faults;
     shutdown(client_fd, SHUT_RDWR);

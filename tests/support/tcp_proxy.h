@@ -23,6 +23,7 @@ class TcpProxy {
                         // then close (the client sees a body shorter than announced)
     garble_response,    // forward the request, send the server's answer with every body byte replaced by 0xFF
                         // (same length: only the content is wrong)
+    rate_limit,  // read the request, answer "429 Too Many Requests" with "Retry-After: 1", never forward it
     hold,  // read the request and keep the client waiting, never forwarding it, until release_held(), the
            // client's hang-up or the proxy's end: an operation is then provably in progress (tests
            // synchronise on held() instead of sleeping)
@@ -52,7 +53,7 @@ class TcpProxy {
 
   int requests() const { return m_requests.load(); }       // requests read from clients
   int forwarded() const { return m_forwarded.load(); }     // requests sent to the server
-  int faults_injected() const { return m_faults.load(); }  // requests dropped, cut or held
+  int faults_injected() const { return m_faults.load(); }  // requests dropped, cut, held or refused
   int held() const { return m_held.load(); }               // requests being held right now
   // Waits until at least one request is held; false after `timeout_ms`.
   bool wait_until_held(int timeout_ms = 120000) const;
