@@ -136,6 +136,9 @@ struct PushConflict {
   std::vector<Value> key;
   std::string operation;  // insert, update, delete
   std::string detail;     // what differs, e.g. "subject is 'B' on the remote, expected 'A'"
+  // false: a constraint that `push --force` does not override either (a UNIQUE value another row holds, a
+  // foreign key another row would leave dangling)
+  bool force_overrides = true;
 };
 
 struct PushOptions {

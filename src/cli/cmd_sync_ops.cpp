@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
@@ -199,9 +200,14 @@ int print_push(Context& ctx, const PushReport& r, bool dry_run, ConflictPolicy p
                            describe(c.key[i]));
       out += fmt::format("  {} [{}] {}: {}\n", c.table, key, c.operation, c.detail);
     }
+    bool force_overrides = std::any_of(r.conflicts.begin(), r.conflicts.end(),
+                                       [](const PushConflict& c) { return c.force_overrides; });
     out +=
-        "Run `turso-sync pull` (merges their changes with yours), then push again; or `push --force` to "
-        "overwrite theirs.";
+        force_overrides
+            ? "Run `turso-sync pull` (merges their changes with yours), then push again; or `push --force` "
+              "to overwrite theirs."
+            : "Run `turso-sync pull` (merges their changes with yours and reports what cannot be merged), "
+              "then push again; `push --force` does not override these.";
     if (!ctx.global.json) std::fprintf(stderr, "%s\n", out.c_str());
     return 3;
   }

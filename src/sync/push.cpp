@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <optional>
@@ -143,10 +144,44 @@ PushConflict conflict_for(RemoteClient& remote, const PushBatch& batch, size_t s
     c.detail = explain_guard(remote, batch, step);
   } else if (auto unique = explain_unique_clash(remote, o, error)) {
     c.detail = *unique;
+    c.force_overrides = false;
   } else if (error.find("UNIQUE") == std::string::npos && error.find("PRIMARY KEY") == std::string::npos) {
     c.detail = error;
   }
   return c;
+}
+
+// The rows of a parent guard whose parent is not on the remote (read with the guard's missing_parents
+// query; every row of the guard when that read fails), each a conflict naming the row and its parent.
+std::vector<PushConflict> explain_missing_parents(RemoteClient& remote, const StepOrigin& o) {
+  const ForeignReference& r = *o.reference;
+  std::vector<std::vector<Value>> missing;
+  bool known = false;
+  if (o.missing_parents) {
+    auto read = remote.execute(*o.missing_parents, Retry::safe);
+    if (read.ok()) {
+      known = true;
+      missing = std::move(read->rows);
+    }
+  }
+  std::vector<PushConflict> out;
+  for (const ReferencingRow& row : o.referencing) {
+    if (known && std::find(missing.begin(), missing.end(), row.values) == missing.end()) continue;
+    PushConflict c;
+    c.table = o.table;
+    c.key_names = row.key_names;
+    c.key = row.key;
+    c.operation = to_string(row.op);
+    std::string parent;
+    for (size_t i = 0; i < r.parent_columns.size() && i < row.values.size(); ++i)
+      parent += fmt::format("{}{}={}", i ? ", " : "", r.parent_columns[i], describe(row.values[i]));
+    c.detail =
+        fmt::format("references {} row {}, which {} (deleted since your last pull); the row would dangle",
+                    r.parent, parent, known ? "the remote no longer has" : "the remote may no longer have");
+    c.force_overrides = false;
+    out.push_back(std::move(c));
+  }
+  return out;
 }
 
 // After the first conflict stopped a batch: every later step of the push that would conflict too, found by
@@ -166,6 +201,11 @@ void add_later_conflicts(RemoteClient& remote, const std::vector<PushBatch>& bat
           result->rows[0][0] != Value::integer(0))
         continue;
       const PushBatch& batch = batches[where[i].first];
+      if (batch.origins[where[i].second].kind == StepOrigin::Kind::parent_guard) {
+        for (PushConflict& c : explain_missing_parents(remote, batch.origins[where[i].second]))
+          conflicts.push_back(std::move(c));
+        continue;
+      }
       PushConflict c = conflict_for_unexplained(batch, where[i].second);
       if (batch.origins[where[i].second].kind == StepOrigin::Kind::guard && conflicts.size() < kExplained)
         c.detail = explain_guard(remote, batch, where[i].second);
@@ -225,16 +265,47 @@ Result<BaseSchema> read_base_schema(const std::string& replica, const Changeset&
   return out;
 }
 
-// The working copy's single-column foreign keys.
+// Whether the parent columns of `r` are the parent table's PRIMARY KEY or a UNIQUE index (SQLite checks a
+// foreign key only then; otherwise it reports "foreign key mismatch").
+Result<bool> is_parent_key(db::Database& db, const ForeignReference& r) {
+  std::set<std::string> wanted;
+  for (const std::string& c : r.parent_columns) wanted.insert(lower_ascii(c));
+  std::set<std::string> primary;
+  auto pk = TS_TRY(db.prepare("SELECT name FROM pragma_table_info(?1) WHERE pk > 0"));
+  TS_TRY_STATUS(pk.bind(1, Value::text(r.parent)));
+  while (TS_TRY(pk.step())) primary.insert(lower_ascii(pk.column_text(0)));
+  if (primary == wanted) return true;
+  auto indexes = TS_TRY(db.prepare(
+      "SELECT il.name, group_concat(lower(ii.name), char(31)), count(*) FROM pragma_index_list(?1) AS il, "
+      "pragma_index_info(il.name) AS ii WHERE il.\"unique\" = 1 AND il.partial = 0 GROUP BY il.name"));
+  TS_TRY_STATUS(indexes.bind(1, Value::text(r.parent)));
+  while (TS_TRY(indexes.step())) {
+    if (static_cast<size_t>(indexes.column_int64(2)) != wanted.size()) continue;
+    std::set<std::string> columns;
+    std::string list = indexes.column_text(1);
+    for (size_t pos = 0; pos <= list.size();) {
+      size_t end = list.find('\x1f', pos);
+      if (end == std::string::npos) end = list.size();
+      columns.insert(list.substr(pos, end - pos));
+      pos = end + 1;
+    }
+    if (columns == wanted) return true;
+  }
+  return false;
+}
+
+// The working copy's foreign keys, with the parent's PRIMARY KEY columns filled in where the declaration
+// names none. Left out: a parent without such a key or whose table is missing (SQLite cannot check those
+// either: "foreign key mismatch"), and references the working copy itself already leaves dangling.
 Result<std::vector<ForeignReference>> read_references(const std::string& working) {
   db::Database db = TS_TRY(db::Database::open(working, db::OpenMode::read_only));
   std::vector<ForeignReference> out;
+  auto list =
+      TS_TRY(db.prepare("SELECT id, \"table\", \"from\", \"to\" FROM pragma_foreign_key_list(?1) ORDER "
+                        "BY id, seq"));
+  auto primary_key = TS_TRY(db.prepare("SELECT name FROM pragma_table_info(?1) WHERE pk > 0 ORDER BY pk"));
   for (db::SchemaObject& o : TS_TRY(db::read_schema(db))) {
     if (o.type != "table") continue;
-    auto stmt =
-        TS_TRY(db.prepare("SELECT id, \"table\", \"from\", \"to\", count(*) OVER (PARTITION BY id) FROM "
-                          "pragma_foreign_key_list(?1)"));
-    TS_TRY_STATUS(stmt.bind(1, Value::text(o.name)));
     // A working copy that already holds dangling references of this table (the application runs without
     // foreign_keys) keeps them knowingly: not guarded.
     std::set<std::string> dangling;
@@ -245,11 +316,29 @@ Result<std::vector<ForeignReference>> read_references(const std::string& working
         if (!step.ok() || !*step) break;
         dangling.insert(lower_ascii(check->column_text(2)));
       }
-    while (TS_TRY(stmt.step())) {
-      if (stmt.column_int64(4) != 1) continue;  // composite keys are not guarded
-      if (dangling.count(lower_ascii(stmt.column_text(1)))) continue;
-      ForeignReference r{o.name, stmt.column_text(2), stmt.column_text(1), std::nullopt};
-      if (!stmt.column(3).is_null()) r.parent_column = stmt.column_text(3);
+    TS_TRY_STATUS(list.reset());
+    TS_TRY_STATUS(list.bind(1, Value::text(o.name)));
+    std::map<int64_t, ForeignReference> by_id;
+    std::set<int64_t> unnamed;  // declared without parent columns
+    while (TS_TRY(list.step())) {
+      ForeignReference& r = by_id[list.column_int64(0)];
+      r.child = o.name;
+      r.parent = list.column_text(1);
+      r.columns.push_back(list.column_text(2));
+      if (list.column(3).is_null())
+        unnamed.insert(list.column_int64(0));
+      else
+        r.parent_columns.push_back(list.column_text(3));
+    }
+    for (auto& [id, r] : by_id) {
+      if (dangling.count(lower_ascii(r.parent))) continue;
+      if (unnamed.count(id)) {
+        r.parent_columns.clear();
+        TS_TRY_STATUS(primary_key.reset());
+        TS_TRY_STATUS(primary_key.bind(1, Value::text(r.parent)));
+        while (TS_TRY(primary_key.step())) r.parent_columns.push_back(primary_key.column_text(0));
+      }
+      if (r.parent_columns.size() != r.columns.size() || !TS_TRY(is_parent_key(db, r))) continue;
       out.push_back(std::move(r));
     }
   }
@@ -412,7 +501,15 @@ Result<PushReport> SyncContext::push(const PushOptions& options) {
         conflict.table = origin.table;
         conflict.operation = "delete";
         conflict.detail = origin.description;
+        conflict.force_overrides = false;
         report.conflicts.push_back(std::move(conflict));
+        outcome = BatchResult::conflict;
+        break;
+      }
+      if (origin.kind == StepOrigin::Kind::parent_guard) {
+        for (PushConflict& conflict : explain_missing_parents(*client, origin))
+          report.conflicts.push_back(std::move(conflict));
+        add_later_conflicts(*client, batches, bi, failed, report.conflicts);
         outcome = BatchResult::conflict;
         break;
       }

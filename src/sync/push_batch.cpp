@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
+#include <set>
 
 #include "turso_sync/diff.h"
 #include "util/text.h"
@@ -11,23 +13,98 @@ namespace turso_sync {
 
 namespace {
 
+// Parent key values, compared exactly (Value's total order).
+struct ValuesLess {
+  bool operator()(const std::vector<Value>& a, const std::vector<Value>& b) const {
+    for (size_t i = 0; i < a.size() && i < b.size(); ++i)
+      if (int c = compare(a[i], b[i]); c != 0) return c < 0;
+    return a.size() < b.size();
+  }
+};
+using ValueTuples = std::set<std::vector<Value>, ValuesLess>;
+
+// Indexes in `t.columns` of `names` (case-insensitively); nullopt when one is not a column of `t`.
+std::optional<std::vector<size_t>> column_indexes(const TableDesc& t, const std::vector<std::string>& names) {
+  std::vector<size_t> out;
+  for (const std::string& name : names) {
+    size_t c = 0;
+    while (c < t.columns.size() && lower_ascii(t.columns[c].name) != lower_ascii(name)) ++c;
+    if (c == t.columns.size()) return std::nullopt;
+    out.push_back(c);
+  }
+  return out;
+}
+
+std::string key_predicate(const TableDesc& t, const std::vector<Value>& key, std::vector<Value>& args,
+                          std::vector<std::string>& names, Status& status);
+
 struct Builder {
   const PushBatchOptions& options;
   std::vector<PushBatch> batches;
   // This batch's deletes, per reference of options.references: the referenced values of the deleted rows.
   std::map<size_t, std::vector<Value>> deleted_references;
+  // Per reference: the parent keys the changeset writes itself (inserted or updated parent rows). A child of
+  // one of them needs no parent guard: the parent's own insert or update is guarded.
+  std::vector<ValueTuples> written_parents;
+  // This batch's inserted or updated children, per reference, whose parent the changeset does not write.
+  std::map<size_t, std::vector<ReferencingRow>> referencing;
 
   void note_delete(const TableDesc& t, const RowChange& row) {
     for (size_t i = 0; i < options.references.size(); ++i) {
       const ForeignReference& r = options.references[i];
-      if (lower_ascii(r.parent) != lower_ascii(t.name)) continue;
-      if (!r.parent_column) {
-        if (t.keyed_by_rowid() && t.rowid_alias >= 0) deleted_references[i].push_back(row.key.at(0));
-        continue;
+      if (r.columns.size() != 1 || lower_ascii(r.parent) != lower_ascii(t.name)) continue;
+      auto c = column_indexes(t, r.parent_columns);
+      if (c && c->at(0) < row.old_values.size()) deleted_references[i].push_back(row.old_values[c->at(0)]);
+    }
+  }
+
+  // Every parent key the changeset writes, per reference (before the first batch is built: a parent may be
+  // written after its child, in a later table).
+  void note_written_parents(const Changeset& cs) {
+    written_parents.assign(options.references.size(), {});
+    for (size_t i = 0; i < options.references.size(); ++i) {
+      const ForeignReference& r = options.references[i];
+      for (const TableChanges& tc : cs.tables) {
+        if (lower_ascii(tc.table.name) != lower_ascii(r.parent)) continue;
+        auto cols = column_indexes(tc.table, r.parent_columns);
+        if (!cols) continue;
+        for (const RowChange& row : tc.rows) {
+          if (row.op == RowOp::remove) continue;
+          std::vector<Value> key;
+          for (size_t c : *cols) key.push_back(row.new_values.at(c));
+          written_parents[i].insert(std::move(key));
+        }
       }
-      for (size_t c = 0; c < t.columns.size() && c < row.old_values.size(); ++c)
-        if (lower_ascii(t.columns[c].name) == lower_ascii(*r.parent_column))
-          deleted_references[i].push_back(row.old_values[c]);
+    }
+  }
+
+  // An inserted row, or an update of a foreign key's columns: the parent it references must be on the
+  // remote (unless the changeset writes that parent itself, or a value is NULL: SQLite checks nothing then).
+  void note_child(const TableDesc& t, const RowChange& row) {
+    if (row.op == RowOp::remove) return;
+    for (size_t i = 0; i < options.references.size(); ++i) {
+      const ForeignReference& r = options.references[i];
+      if (lower_ascii(r.child) != lower_ascii(t.name)) continue;
+      auto cols = column_indexes(t, r.columns);
+      if (!cols) continue;
+      if (row.op == RowOp::update && std::none_of(cols->begin(), cols->end(), [&](size_t c) {
+            return std::find(row.changed_columns.begin(), row.changed_columns.end(), static_cast<int>(c)) !=
+                   row.changed_columns.end();
+          }))
+        continue;
+      ReferencingRow child;
+      child.op = row.op;
+      child.key = row.key;
+      bool has_null = false;
+      for (size_t c : *cols) {
+        child.values.push_back(row.new_values.at(c));
+        has_null |= child.values.back().is_null();
+      }
+      if (has_null || written_parents[i].count(child.values)) continue;
+      std::vector<Value> ignored_args;
+      Status ignored;
+      key_predicate(t, row.key, ignored_args, child.key_names, ignored);
+      referencing[i].push_back(std::move(child));
     }
   }
 
@@ -50,14 +127,63 @@ struct Builder {
       origin.description = fmt::format(
           "the remote has rows of {} (added since your last pull) whose {} references a row of {} this push "
           "deletes; pull first (the merge reports them)",
-          quote_identifier(r.child), quote_identifier(r.column), quote_identifier(r.parent));
+          quote_identifier(r.child), quote_identifier(r.columns[0]), quote_identifier(r.parent));
       add({fmt::format("SELECT json(CASE WHEN NOT EXISTS (SELECT 1 FROM {} WHERE {} IN ({})) THEN '1' ELSE "
                        "'x' END)",
-                       quote_identifier(r.child), quote_identifier(r.column), list),
+                       quote_identifier(r.child), quote_identifier(r.columns[0]), list),
            std::move(args)},
           origin);
     }
     deleted_references.clear();
+    return {};
+  }
+
+  // Per reference, up to kParentsPerGuard distinct parent keys per step: the step fails unless each of them
+  // is a row of the parent on the remote, compared as SQLite's foreign keys compare (the parent column's
+  // affinity and collation apply: `p.c = v.columnN`). VALUES rows carry the keys as bound parameters.
+  Status add_parent_guards() {
+    for (auto& [i, rows] : referencing) {
+      const ForeignReference& r = options.references[i];
+      std::map<std::vector<Value>, std::vector<size_t>, ValuesLess> parents;  // key -> rows referencing it
+      for (size_t row = 0; row < rows.size(); ++row) parents[rows[row].values].push_back(row);
+      auto it = parents.begin();
+      while (it != parents.end()) {
+        std::vector<Value> args;
+        std::string values;
+        StepOrigin origin;
+        origin.kind = StepOrigin::Kind::parent_guard;
+        origin.table = r.child;
+        origin.reference = r;
+        for (size_t n = 0; n < kParentsPerGuard && it != parents.end(); ++n, ++it) {
+          std::string tuple;
+          for (const Value& v : it->first) {
+            auto p = exact_placeholder(v, args);
+            if (!p.ok()) return p.error().context(fmt::format("push table {}", quote_identifier(r.child)));
+            tuple += (tuple.empty() ? "" : ", ") + *p;
+          }
+          values += fmt::format("{}({})", values.empty() ? "" : ", ", tuple);
+          for (size_t row : it->second) origin.referencing.push_back(rows[row]);
+        }
+        std::string match;
+        for (size_t c = 0; c < r.parent_columns.size(); ++c)
+          match += fmt::format("{}p.{} = v.column{}", c ? " AND " : "", quote_identifier(r.parent_columns[c]),
+                               c + 1);
+        std::string missing =
+            fmt::format("FROM (VALUES {}) AS v WHERE NOT EXISTS (SELECT 1 FROM {} AS p WHERE {})", values,
+                        quote_identifier(r.parent), match);
+        std::string columns;
+        for (size_t c = 0; c < r.columns.size(); ++c)
+          columns += fmt::format("{}v.column{}", c ? ", " : "", c + 1);
+        origin.probe = SqlStatement{fmt::format("SELECT NOT EXISTS (SELECT 1 {})", missing), args};
+        origin.missing_parents = SqlStatement{fmt::format("SELECT {} {}", columns, missing), args};
+        origin.description = fmt::format("the parents of {} rows in {}", origin.referencing.size(),
+                                         quote_identifier(r.parent));
+        add({fmt::format("SELECT json(CASE WHEN NOT EXISTS (SELECT 1 {}) THEN '1' ELSE 'x' END)", missing),
+             std::move(args)},
+            std::move(origin));
+      }
+    }
+    referencing.clear();
     return {};
   }
 
@@ -349,7 +475,8 @@ std::string dropped_table_totals_sql(const TableDesc& table) {
 }
 
 Result<std::vector<PushBatch>> build_push_batches(const Changeset& cs, const PushBatchOptions& options) {
-  Builder b{options, {}};
+  Builder b{options, {}, {}, {}, {}};
+  b.note_written_parents(cs);
   b.open_batch();
   // Triggers are suspended around everything the batch does: the row changes already hold what triggers did,
   // and a table rebuild re-parses every trigger of the schema (the Turso server fails to resolve some of them
@@ -402,17 +529,20 @@ Result<std::vector<PushBatch>> build_push_batches(const Changeset& cs, const Pus
       if (b.current().approx_bytes > options.max_batch_bytes) {
         create_triggers();
         TS_TRY_STATUS(b.add_reference_guards());
+        TS_TRY_STATUS(b.add_parent_guards());
         b.close_batch();
         b.open_batch();
         drop_triggers(target_triggers);
       }
       TS_TRY_STATUS(add_row(b, tc.table, row, options.force));
-      if (row.op == RowOp::remove && !options.force) b.note_delete(tc.table, row);
+      if (row.op == RowOp::remove) b.note_delete(tc.table, row);
+      b.note_child(tc.table, row);
       ++b.current().row_changes;
     }
   }
   if (suspend) create_triggers();
   TS_TRY_STATUS(b.add_reference_guards());
+  TS_TRY_STATUS(b.add_parent_guards());
   b.close_batch();
   return std::move(b.batches);
 }
@@ -436,6 +566,10 @@ std::string render_batch_sql(const PushBatch& batch) {
     }
     if (batch.origins[i].kind == StepOrigin::Kind::guard)
       out += "-- guard: the remote row must still be as last pulled\n";
+    if (batch.origins[i].kind == StepOrigin::Kind::reference_guard)
+      out += "-- guard: no remote row may still reference the deleted rows\n";
+    if (batch.origins[i].kind == StepOrigin::Kind::parent_guard)
+      out += "-- guard: every parent the new or changed rows reference must be on the remote\n";
     out += sql + ";\n";
   }
   return out;

@@ -13,13 +13,19 @@
 //      per row: [guard] statement                                 guard = SELECT that fails unless the remote
 //                                                                 row is exactly in its base state
 //      CREATE TRIGGER for every target trigger
+//      reference guards: no remote child still references a     a teammate's new child of a row this
+//        row this batch deletes                                   push deletes would dangle
+//      parent guards: every parent that this batch's inserted    a teammate's delete of a parent since the
+//        or updated children reference is on the remote           last pull would leave them dangling
 //   N  COMMIT
 //   N+1 ROLLBACK, when BEGIN succeeded and COMMIT did not
 // A guard is `SELECT json(CASE WHEN EXISTS (SELECT 1 FROM t WHERE <key> AND <base values>) THEN '1' ELSE 'x'
 // END)`: json('x') raises "malformed JSON" on SQLite and on the Turso server alike, so the step fails and the
-// chain stops. INSERTs need no guard: an existing key makes them fail. `--force`: no guards; inserts and
+// chain stops. INSERTs need no guard: an existing key makes them fail. `--force`: no row guards; inserts and
 // updates become an UPDATE of the key plus an INSERT ... WHERE NOT EXISTS (never INSERT OR REPLACE, which
-// would delete other rows holding one of the row's UNIQUE values).
+// would delete other rows holding one of the row's UNIQUE values). Reference and parent guards stay with
+// `--force`: local wins for the rows the changeset names, and it cannot settle a foreign key that another
+// row (a teammate's child, a parent a teammate deleted) would leave dangling.
 #pragma once
 
 #include <optional>
@@ -33,9 +39,25 @@ namespace turso_sync {
 
 inline constexpr const char* kPushReceiptTable = "turso_sync_pushes";
 
+// A declared foreign key of the working copy: `child` (`columns`) references `parent` (`parent_columns`:
+// as declared, or the parent's PRIMARY KEY when the declaration names none). Composite keys have several
+// columns, in declaration order.
+struct ForeignReference {
+  std::string child, parent;
+  std::vector<std::string> columns, parent_columns;
+};
+
+// A row of a parent guard: an inserted or updated child row and the parent key values it references.
+struct ReferencingRow {
+  RowOp op = RowOp::insert;
+  std::vector<Value> key;
+  std::vector<std::string> key_names;
+  std::vector<Value> values;  // in ForeignReference::columns order; none is NULL
+};
+
 // What a step of the batch does, for reporting which row a failing step was about.
 struct StepOrigin {
-  enum class Kind { control, schema_guard, schema, trigger, guard, row, reference_guard };
+  enum class Kind { control, schema_guard, schema, trigger, guard, row, reference_guard, parent_guard };
   Kind kind = Kind::control;
   std::string table;
   RowOp op = RowOp::insert;
@@ -50,6 +72,11 @@ struct StepOrigin {
   // guard and guarded insert: a read-only statement whose one value is 1 when the step would pass on the
   // remote as it is now and 0 when it conflicts; lets a refused push list every conflict, not only the first.
   std::optional<SqlStatement> probe;
+  // parent_guard: the foreign key, the rows it checks, and a read-only statement returning the referenced
+  // values (one row per parent, ForeignReference::columns order) that are not on the remote.
+  std::optional<ForeignReference> reference;
+  std::vector<ReferencingRow> referencing;
+  std::optional<SqlStatement> missing_parents;
 };
 
 struct PushBatch {
@@ -78,6 +105,7 @@ struct DroppedTableRows {
   std::vector<Value> totals;  // over the limit: total(rowid) then total(length(CAST(c AS BLOB))) per column
 };
 inline constexpr int64_t kDroppedRowsListed = 200;
+inline constexpr size_t kParentsPerGuard = 200;
 
 // What the last pull saw of the remote's schema.
 struct BaseSchema {
@@ -89,15 +117,8 @@ struct BaseSchema {
 // SELECT of the totals compared for a dropped table over kDroppedRowsListed rows (run on both sides).
 std::string dropped_table_totals_sql(const TableDesc& table);
 
-// A declared single-column foreign key of the working copy: `child`.`column` references
-// `parent`.`parent_column` (nullopt: the parent's INTEGER PRIMARY KEY).
-struct ForeignReference {
-  std::string child, column, parent;
-  std::optional<std::string> parent_column;
-};
-
 struct PushBatchOptions {
-  bool force = false;     // local wins: no guards, upserts instead of inserts
+  bool force = false;     // local wins: no row or schema guards, upserts instead of inserts
   std::string push_id;    // unique id recorded in the receipt table
   std::string pushed_at;  // RFC 3339 time recorded with it
   size_t max_batch_bytes = 6 << 20;
@@ -108,8 +129,14 @@ struct PushBatchOptions {
   // Its triggers are also suspended during the batch (with the target's).
   std::optional<BaseSchema> base_schema;
   bool guard_schema = true;  // false: no schema guard (push --force)
-  // Before COMMIT, for every reference to a table the batch deletes rows of: a guard that the remote has no
-  // child row referencing a deleted row (a teammate's new child would be left dangling). Not with --force.
+  // The working copy's foreign keys. Before COMMIT, for each of them:
+  // - single-column ones whose parent table the batch deletes rows of: a guard that the remote has no child
+  //   row referencing a deleted row (a teammate's new child would be left dangling);
+  // - every one whose child table the batch inserts rows of, or updates the key columns of: a guard that
+  //   each parent those rows reference (values all non-NULL) is on the remote, unless the push writes that
+  //   parent key itself (a teammate's delete since the last pull would leave the child dangling). Grouped
+  //   per foreign key, up to kParentsPerGuard parents per step.
+  // Also with --force.
   std::vector<ForeignReference> references;
 };
 

@@ -149,6 +149,148 @@ TEST(LiveTeam, UniqueClashIsNamedAndForceNeverDeletesAStrangersRow) {
   EXPECT_EQ(remote_rows(server.url(), "SELECT * FROM emails"), (Rows{{I(1), I(2)}}));
 }
 
+// ---- a stale push never leaves a child pointing at a parent a teammate deleted
+// -----------------------------
+
+// The remote's rows of `child` whose non-NULL `columns` name no row of `parent` (`parent_columns`): read
+// through the independent path (the server has no PRAGMA foreign_key_check, and runs with foreign_keys off).
+Rows remote_dangling(const std::string& url, const std::string& child,
+                     const std::vector<std::string>& columns, const std::string& parent,
+                     const std::vector<std::string>& parent_columns) {
+  std::string match, not_null;
+  for (size_t i = 0; i < columns.size(); ++i) {
+    match += fmt::format("{}p.{} = c.{}", i ? " AND " : "", parent_columns[i], columns[i]);
+    not_null += fmt::format(" AND c.{} IS NOT NULL", columns[i]);
+  }
+  return remote_rows(url, fmt::format("SELECT c.rowid FROM {} AS c WHERE NOT EXISTS (SELECT 1 FROM {} AS p "
+                                      "WHERE {}){}",
+                                      child, parent, match, not_null));
+}
+
+std::string discarded_text(const TempDir& dir) {
+  std::string saved;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir.path() / ".turso-sync", ec))
+    if (e.path().filename().string().rfind("discarded-", 0) == 0) saved += read_text(e.path().string());
+  return saved;
+}
+
+const std::vector<std::string> kEmailsWithAttachments = {
+    "CREATE TABLE emails (id INTEGER PRIMARY KEY, subject TEXT)",
+    "CREATE TABLE attachments (id INTEGER PRIMARY KEY, email_id INTEGER REFERENCES emails(id) ON DELETE "
+    "CASCADE, name TEXT)",
+    "INSERT INTO emails VALUES (1, 'hello'), (2, 'other'), (3, 'third')",
+    "INSERT INTO attachments VALUES (1, 2, 'x.pdf')"};
+
+// A teammate deletes email 1 and pushes; I, without pulling, attach a file to email 1 and push. The server
+// runs with foreign_keys off, so nothing but the push's own guard stops my attachment from dangling there.
+TEST(LiveTeam, StalePushOfAChildOfARemotelyDeletedParentIsRefused) {
+  LocalServer server;
+  ASSERT_TRUE(server.started());
+  remote_exec(server.url(), kEmailsWithAttachments);
+  Copy a{TempDir(), server.url()}, b{TempDir(), server.url()};
+  ASSERT_EQ(a.run({"init"}).exit_code, 0);
+  ASSERT_EQ(b.run({"init"}).exit_code, 0);
+  local_exec(a.wc(), "PRAGMA foreign_keys = ON; DELETE FROM emails WHERE id = 1");
+  auto deleted = a.run({"push"});
+  ASSERT_EQ(deleted.exit_code, 0) << deleted.out << deleted.err;
+
+  local_exec(b.wc(),
+             "PRAGMA foreign_keys = ON; INSERT INTO attachments VALUES (2, 1, 'b.pdf');"
+             "INSERT INTO attachments VALUES (3, 3, 'c.pdf')");
+  auto refused = b.run({"push"});
+  EXPECT_EQ(refused.exit_code, 3) << refused.out << refused.err;
+  EXPECT_TRUE(contains(refused.err, "remote has changes you do not have")) << refused.err;
+  EXPECT_TRUE(contains(refused.err, "attachments [id=2] insert")) << refused.err;
+  EXPECT_TRUE(contains(refused.err, "emails")) << refused.err;
+  EXPECT_TRUE(contains(refused.err, "id=1")) << refused.err;
+  EXPECT_TRUE(contains(refused.err, "turso-sync pull")) << refused.err;
+  EXPECT_FALSE(contains(refused.err, "[id=3]")) << "attachment 3's email is there:\n" << refused.err;
+  EXPECT_EQ(remote_rows(server.url(), "SELECT * FROM attachments ORDER BY id"),
+            (Rows{{I(1), I(2), T("x.pdf")}}))
+      << "nothing applied";
+  // --force makes local win for its own rows; it cannot bring back a row it did not change.
+  auto forced = b.run({"push", "--force"});
+  EXPECT_EQ(forced.exit_code, 3) << forced.out << forced.err;
+  EXPECT_TRUE(contains(forced.err, "attachments [id=2] insert")) << forced.err;
+  EXPECT_EQ(remote_rows(server.url(), "SELECT * FROM attachments ORDER BY id"),
+            (Rows{{I(1), I(2), T("x.pdf")}}))
+      << "nothing applied";
+
+  // The pull reports it as the merge rules say: my child of a parent the remote deleted.
+  auto pulled = b.run({"pull"});
+  EXPECT_EQ(pulled.exit_code, 3) << pulled.out << pulled.err;
+  EXPECT_TRUE(contains(pulled.out + pulled.err, "dangling")) << pulled.out << pulled.err;
+  EXPECT_TRUE(contains(pulled.out + pulled.err, "the remote deleted")) << pulled.out << pulled.err;
+  // Keeping mine: the email comes back (as last pulled) and goes to the remote with the attachment.
+  auto settled = b.run({"sync", "--on-conflict=local"});
+  ASSERT_EQ(settled.exit_code, 0) << settled.out << settled.err;
+  const char* all = "SELECT * FROM attachments ORDER BY id";
+  const Rows attachments = {{I(1), I(2), T("x.pdf")}, {I(2), I(1), T("b.pdf")}, {I(3), I(3), T("c.pdf")}};
+  EXPECT_EQ(remote_rows(server.url(), all), attachments);
+  EXPECT_EQ(remote_rows(server.url(), "SELECT id FROM emails ORDER BY id"), (Rows{{I(1)}, {I(2)}, {I(3)}}));
+  EXPECT_EQ(remote_dangling(server.url(), "attachments", {"email_id"}, "emails", {"id"}), Rows{});
+  ASSERT_EQ(a.run({"pull"}).exit_code, 0);
+  for (const Copy* c : {&a, &b}) {
+    EXPECT_EQ(local_rows(c->wc(), all), attachments);
+    EXPECT_EQ(local_rows(c->wc(), "PRAGMA foreign_key_check"), Rows{});
+    EXPECT_EQ(c->run({"diff", "--exit-code"}).exit_code, 0);
+  }
+}
+
+// The guard reads the working copy's declared foreign keys as SQLite does: a composite key (declared without
+// columns: the parent's PRIMARY KEY), a reference to a UNIQUE column, quoted mixed-case names with spaces.
+// A parent this push inserts itself, and NULL references, never refuse.
+TEST(LiveTeam, StalePushGuardsCompositeUniqueAndQuotedReferences) {
+  LocalServer server;
+  ASSERT_TRUE(server.started());
+  remote_exec(server.url(),
+              {"CREATE TABLE \"Accounts\" (\"Org\" TEXT, \"Num\" INTEGER, \"Code\" TEXT UNIQUE, PRIMARY KEY "
+               "(\"Org\", \"Num\"))",
+               "CREATE TABLE \"Ledger Lines\" (id INTEGER PRIMARY KEY, \"Acct Org\" TEXT, \"Acct Num\" "
+               "INTEGER, \"Acct Code\" TEXT REFERENCES \"Accounts\" (\"Code\"), FOREIGN KEY (\"Acct Org\", "
+               "\"Acct Num\") REFERENCES \"Accounts\")",
+               "INSERT INTO \"Accounts\" VALUES ('acme', 1, 'A1'), ('acme', 2, 'A2'), ('beta', 1, 'B1')"});
+  Copy a{TempDir(), server.url()}, b{TempDir(), server.url()};
+  ASSERT_EQ(a.run({"init"}).exit_code, 0);
+  ASSERT_EQ(b.run({"init"}).exit_code, 0);
+  local_exec(a.wc(), "DELETE FROM \"Accounts\" WHERE \"Code\" IN ('A2', 'B1')");
+  ASSERT_EQ(a.run({"push"}).exit_code, 0);
+
+  local_exec(b.wc(),
+             "PRAGMA foreign_keys = ON;"
+             "INSERT INTO \"Accounts\" VALUES ('gamma', 7, 'G7');"
+             "INSERT INTO \"Ledger Lines\" VALUES (1, 'acme', 2, 'A1');"  // composite parent gone
+             "INSERT INTO \"Ledger Lines\" VALUES (2, 'acme', 1, 'B1');"  // UNIQUE-column parent gone
+             "INSERT INTO \"Ledger Lines\" VALUES (3, 'acme', 1, 'A1');"
+             "INSERT INTO \"Ledger Lines\" VALUES (4, NULL, NULL, NULL);"
+             "INSERT INTO \"Ledger Lines\" VALUES (5, 'gamma', 7, 'G7');");
+  auto refused = b.run({"push"});
+  EXPECT_EQ(refused.exit_code, 3) << refused.out << refused.err;
+  EXPECT_TRUE(contains(refused.err, "Ledger Lines [id=1] insert")) << refused.err;
+  EXPECT_TRUE(contains(refused.err, "Ledger Lines [id=2] insert")) << refused.err;
+  EXPECT_TRUE(contains(refused.err, "'acme', 2") || contains(refused.err, "Num=2")) << refused.err;
+  EXPECT_TRUE(contains(refused.err, "'B1'")) << refused.err;
+  for (const char* fine : {"[id=3]", "[id=4]", "[id=5]"})
+    EXPECT_FALSE(contains(refused.err, fine)) << fine << " is no conflict:\n" << refused.err;
+  EXPECT_EQ(remote_rows(server.url(), "SELECT count(*) FROM \"Ledger Lines\""), (Rows{{I(0)}}));
+  EXPECT_EQ(remote_rows(server.url(), "SELECT count(*) FROM \"Accounts\""), (Rows{{I(1)}}));
+
+  // Without the two stale lines the push goes through.
+  local_exec(b.wc(), "DELETE FROM \"Ledger Lines\" WHERE id IN (1, 2)");
+  auto pushed = b.run({"sync"});
+  ASSERT_EQ(pushed.exit_code, 0) << pushed.out << pushed.err;
+  EXPECT_EQ(remote_rows(server.url(), "SELECT id FROM \"Ledger Lines\" ORDER BY id"),
+            (Rows{{I(3)}, {I(4)}, {I(5)}}));
+  EXPECT_EQ(remote_dangling(server.url(), "\"Ledger Lines\"", {"\"Acct Org\"", "\"Acct Num\""},
+                            "\"Accounts\"", {"\"Org\"", "\"Num\""}),
+            Rows{});
+  EXPECT_EQ(
+      remote_dangling(server.url(), "\"Ledger Lines\"", {"\"Acct Code\""}, "\"Accounts\"", {"\"Code\""}),
+      Rows{});
+  EXPECT_EQ(local_rows(b.wc(), "PRAGMA foreign_key_check"), Rows{});
+}
+
 // ---- the live soak: an application writing every few ms, `workflow --push-on-change`, a teammate
 // -------------
 
