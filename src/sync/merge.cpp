@@ -1450,6 +1450,8 @@ class Merger {
           "-- {} row {} = {} came back (a row of {} references it)\nDELETE FROM {} WHERE {} = {};\n",
           printable(parent), printable(key), printable(sql_literal(value)), printable(d.child),
           quote_identifier(parent), key, sql_literal(value));
+    } else if (TS_TRY(restore_reference(take_theirs() ? *theirs : *base, d, from, parent, value, row))) {
+      // A row the winning side has too (only its reference changed here): its reference is back.
     } else {
       auto dump = TS_TRY(m_db.prepare(fmt::format("SELECT * FROM main.{} WHERE {}", child, where_child)));
       if (TS_TRY(dump.step())) {
@@ -1463,6 +1465,54 @@ class Merger {
     }
     settled = true;
     return std::string();
+  }
+
+  // The dangling child row `d` goes only if it is new: a row that `winner` (the side the policy takes:
+  // theirs, or the base for ours) also has, with another reference in `column`, gets that reference back
+  // instead, and keeps every other column (deleting it would make the next push delete a row the team has;
+  // issue: an UPDATE re-pointing a child to a parent the remote deleted, settled with --on-conflict=remote,
+  // deleted the child on the remote). The value replaced is saved. Returns whether the row was restored.
+  Result<bool> restore_reference(db::Database& winner, const Dangling& d, const std::string& column,
+                                 const std::string& parent, const Value& ours, const std::string& row) {
+    db::TableInfo info = TS_TRY(db::read_table_info(m_db, d.child));
+    if (info.without_rowid || info.rowid_expr.empty()) return false;
+    // Rows are paired by rowid, or by the declared key where the rowid is not the key.
+    std::vector<std::string> key_names;
+    if (info.has_declared_key() && info.rowid_alias < 0)
+      for (int k : info.key_columns) key_names.push_back(quote_identifier(info.columns[k].name));
+    else
+      key_names.push_back("rowid");
+    std::string child = quote_identifier(d.child), cols, where;
+    for (size_t i = 0; i < key_names.size(); ++i) {
+      cols += (i ? ", " : "") + key_names[i];
+      where += fmt::format("{}{} = ?{}", i ? " AND " : "", key_names[i], i + 1);
+    }
+    auto key_stmt = TS_TRY(m_db.prepare(fmt::format("SELECT {} FROM main.{} WHERE rowid = ?1", cols, child)));
+    TS_TRY_STATUS(key_stmt.bind(1, Value::integer(d.rowid)));
+    if (!TS_TRY(key_stmt.step())) return false;
+    std::vector<Value> key;
+    for (int i = 0; i < key_stmt.column_count(); ++i) key.push_back(key_stmt.column(i));
+    auto read = winner.prepare(
+        fmt::format("SELECT {} FROM main.{} WHERE {}", quote_identifier(column), child, where));
+    if (!read.ok()) return false;  // the winning side has no such table or column
+    for (size_t i = 0; i < key.size(); ++i) TS_TRY_STATUS(read->bind(static_cast<int>(i) + 1, key[i]));
+    if (!TS_TRY(read->step())) return false;
+    Value reference = read->column(0);
+    if (reference == ours) return false;
+    auto write = TS_TRY(m_db.prepare(
+        fmt::format("UPDATE main.{} SET {} = ?1 WHERE rowid = ?2", child, quote_identifier(column))));
+    TS_TRY_STATUS(write.bind(1, reference));
+    TS_TRY_STATUS(write.bind(2, Value::integer(d.rowid)));
+    TS_TRY(write.step());
+    m_follow.insert({d.child, d.rowid});
+    std::string saved_where;
+    for (size_t i = 0; i < key.size(); ++i)
+      saved_where += fmt::format("{}{} = {}", i ? " AND " : "", key_names[i], sql_literal(key[i]));
+    m_discarded +=
+        fmt::format("-- {} (its {} row is gone; {} is back to {})\nUPDATE {} SET {} = {} WHERE {};\n", row,
+                    printable(parent), printable(column), printable(sql_literal(reference)), child,
+                    quote_identifier(column), sql_literal(ours), saved_where);
+    return true;
   }
 
   // Adds to m_follow the rows that reference row `rowid` of `table` (single-column foreign keys), before the

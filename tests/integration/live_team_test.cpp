@@ -238,6 +238,87 @@ TEST(LiveTeam, StalePushOfAChildOfARemotelyDeletedParentIsRefused) {
   }
 }
 
+// The same through an UPDATE: I move attachment 1 to email 1, which a teammate deleted (and rename it).
+// Taking the remote's side gives the attachment back the remote's reference and keeps my other edit: it is a
+// row the team has, which must not be deleted (before, the merge deleted it and the sync pushed the delete).
+TEST(LiveTeam, StalePushRepointingAChildToARemotelyDeletedParentIsRefused) {
+  LocalServer server;
+  ASSERT_TRUE(server.started());
+  remote_exec(server.url(), kEmailsWithAttachments);
+  Copy a{TempDir(), server.url()}, b{TempDir(), server.url()};
+  ASSERT_EQ(a.run({"init"}).exit_code, 0);
+  ASSERT_EQ(b.run({"init"}).exit_code, 0);
+  local_exec(a.wc(), "PRAGMA foreign_keys = ON; DELETE FROM emails WHERE id = 1");
+  ASSERT_EQ(a.run({"push"}).exit_code, 0);
+
+  local_exec(
+      b.wc(),
+      "PRAGMA foreign_keys = ON; UPDATE attachments SET email_id = 1, name = 'moved.pdf' WHERE id = 1");
+  auto refused = b.run({"push"});
+  EXPECT_EQ(refused.exit_code, 3) << refused.out << refused.err;
+  EXPECT_TRUE(contains(refused.err, "attachments [id=1] update")) << refused.err;
+  EXPECT_TRUE(contains(refused.err, "emails")) << refused.err;
+  EXPECT_EQ(remote_rows(server.url(), "SELECT * FROM attachments ORDER BY id"),
+            (Rows{{I(1), I(2), T("x.pdf")}}))
+      << "nothing applied";
+  EXPECT_EQ(remote_dangling(server.url(), "attachments", {"email_id"}, "emails", {"id"}), Rows{});
+
+  auto pulled = b.run({"pull"});
+  EXPECT_EQ(pulled.exit_code, 3) << pulled.out << pulled.err;
+  EXPECT_TRUE(contains(pulled.out + pulled.err, "dangling")) << pulled.out << pulled.err;
+  auto settled = b.run({"sync", "--on-conflict=remote"});
+  ASSERT_EQ(settled.exit_code, 0) << settled.out << settled.err;
+  const char* all = "SELECT * FROM attachments ORDER BY id";
+  const Rows settled_rows = {{I(1), I(2), T("moved.pdf")}};
+  EXPECT_EQ(local_rows(b.wc(), all), settled_rows);
+  EXPECT_EQ(remote_rows(server.url(), all), settled_rows)
+      << "the team's attachment must survive my discarded reference";
+  EXPECT_TRUE(contains(discarded_text(b.dir), "UPDATE \"attachments\" SET \"email_id\" = 1"))
+      << discarded_text(b.dir);
+  EXPECT_EQ(remote_dangling(server.url(), "attachments", {"email_id"}, "emails", {"id"}), Rows{});
+  ASSERT_EQ(a.run({"pull"}).exit_code, 0);
+  for (const Copy* c : {&a, &b}) {
+    EXPECT_EQ(local_rows(c->wc(), all), settled_rows);
+    EXPECT_EQ(local_rows(c->wc(), "PRAGMA foreign_key_check"), Rows{});
+    EXPECT_EQ(c->run({"diff", "--exit-code"}).exit_code, 0);
+  }
+}
+
+// The mirror: a teammate moves attachment 1 to email 3 and pushes; I delete email 3. Keeping my side
+// (--on-conflict=local) gives the attachment back its reference as last pulled instead of deleting it, and my
+// push (the delete, and the attachment's reference back) passes its reference guard at COMMIT.
+TEST(LiveTeam, KeepingMyParentDeleteRevertsATeammatesRepointedChild) {
+  LocalServer server;
+  ASSERT_TRUE(server.started());
+  remote_exec(server.url(), kEmailsWithAttachments);
+  Copy a{TempDir(), server.url()}, b{TempDir(), server.url()};
+  ASSERT_EQ(a.run({"init"}).exit_code, 0);
+  ASSERT_EQ(b.run({"init"}).exit_code, 0);
+  local_exec(a.wc(), "UPDATE attachments SET email_id = 3, name = 'moved.pdf' WHERE id = 1");
+  ASSERT_EQ(a.run({"push"}).exit_code, 0);
+  local_exec(b.wc(), "PRAGMA foreign_keys = ON; DELETE FROM emails WHERE id = 3");
+
+  auto refused = b.run({"push"});
+  EXPECT_EQ(refused.exit_code, 3) << refused.out << refused.err;
+  EXPECT_TRUE(contains(refused.err, "attachments")) << refused.err;
+  auto settled = b.run({"sync", "--on-conflict=local"});
+  ASSERT_EQ(settled.exit_code, 0) << settled.out << settled.err;
+  const char* all = "SELECT * FROM attachments ORDER BY id";
+  const Rows settled_rows = {{I(1), I(2), T("moved.pdf")}};
+  EXPECT_EQ(local_rows(b.wc(), all), settled_rows);
+  EXPECT_EQ(remote_rows(server.url(), all), settled_rows);
+  EXPECT_EQ(remote_rows(server.url(), "SELECT id FROM emails ORDER BY id"), (Rows{{I(1)}, {I(2)}}));
+  EXPECT_TRUE(contains(discarded_text(b.dir), "UPDATE \"attachments\" SET \"email_id\" = 3"))
+      << discarded_text(b.dir);
+  EXPECT_EQ(remote_dangling(server.url(), "attachments", {"email_id"}, "emails", {"id"}), Rows{});
+  ASSERT_EQ(a.run({"pull"}).exit_code, 0);
+  for (const Copy* c : {&a, &b}) {
+    EXPECT_EQ(local_rows(c->wc(), all), settled_rows);
+    EXPECT_EQ(local_rows(c->wc(), "PRAGMA foreign_key_check"), Rows{});
+    EXPECT_EQ(c->run({"diff", "--exit-code"}).exit_code, 0);
+  }
+}
+
 // The guard reads the working copy's declared foreign keys as SQLite does: a composite key (declared without
 // columns: the parent's PRIMARY KEY), a reference to a UNIQUE column, quoted mixed-case names with spaces.
 // A parent this push inserts itself, and NULL references, never refuse.
