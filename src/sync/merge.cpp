@@ -270,6 +270,7 @@ struct DerivedObject {
   std::string name;
   std::string sql;
   bool theirs = false;  // the remote's version (a decision of this merge), not the working copy's
+  std::string table;    // the table (or view) it belongs to, when set aside from the working copy
 };
 
 // Turns foreign-key enforcement off for the merge and back on afterwards (it cannot change inside a
@@ -584,8 +585,11 @@ class Merger {
         std::string theirs_did = d.base.empty() ? "created it" : describe_state(d.theirs, "changed it");
         std::string ours_did =
             d.base.empty() ? "created it differently" : describe_state(d.ours, "changed it");
-        conflicts.push_back(fmt::format("{}: the remote {} and the working copy {}", describe_object(c),
-                                        theirs_did, ours_did));
+        std::string lost = c.object_type == "table" && !d.ours.empty() && !d.theirs.empty()
+                               ? TS_TRY(local_additions_lost(c.name, *base, *theirs))
+                               : std::string();
+        conflicts.push_back(fmt::format("{}: the remote {} and the working copy {}{}", describe_object(c),
+                                        theirs_did, ours_did, lost));
       }
       decisions.emplace(key, std::move(d));
     }
@@ -667,6 +671,54 @@ class Merger {
       TS_TRY_STATUS(restore_own_objects(c.name, own));
     }
     return {};
+  }
+
+  // Lower-cased column names of `table` in `db`, in declaration order (none when it has no such table).
+  static Result<std::vector<std::string>> column_names(db::Database& db, const std::string& table) {
+    std::vector<std::string> out;
+    auto stmt = TS_TRY(db.prepare("SELECT lower(name) FROM pragma_table_xinfo(?1) ORDER BY cid"));
+    TS_TRY_STATUS(stmt.bind(1, Value::text(table)));
+    while (TS_TRY(stmt.step())) out.push_back(stmt.column_text(0));
+    return out;
+  }
+
+  // For a table both sides changed: the working copy's own additions the remote's definition has no place
+  // for (columns it added that theirs lacks, and its indexes and triggers on the table that use them), as
+  // "; taking the remote's would drop your column due and index notes_due (saved), and leave your trigger
+  // notes_due_log naming a column that is gone"; "" when none.
+  Result<std::string> local_additions_lost(const std::string& table, db::Database& base,
+                                           db::Database& theirs) {
+    std::vector<std::string> ours_cols = TS_TRY(column_names(m_db, table));
+    std::vector<std::string> base_cols = TS_TRY(column_names(base, table));
+    std::vector<std::string> theirs_cols = TS_TRY(column_names(theirs, table));
+    auto has = [](const std::vector<std::string>& v, const std::string& n) {
+      return std::find(v.begin(), v.end(), n) != v.end();
+    };
+    std::vector<std::string> lost;
+    for (const std::string& col : ours_cols)
+      if (!has(base_cols, col) && !has(theirs_cols, col)) lost.push_back(col);
+    if (lost.empty()) return std::string();
+    auto uses_lost = [&](const std::string& sql) {
+      return std::any_of(lost.begin(), lost.end(),
+                         [&](const std::string& col) { return diff::refers_to(sql, col); });
+    };
+    std::string indexes_lost, triggers_broken;
+    auto indexes = TS_TRY(
+        m_db.prepare("SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = ?1 COLLATE "
+                     "NOCASE AND sql IS NOT NULL ORDER BY name"));
+    TS_TRY_STATUS(indexes.bind(1, Value::text(table)));
+    while (TS_TRY(indexes.step()))
+      if (uses_lost(indexes.column_text(1)))
+        indexes_lost += (indexes_lost.empty() ? "" : ", ") + printable(indexes.column_text(0));
+    for (const DerivedObject& o : m_set_aside)
+      if (o.type == "trigger" && sqlite3_stricmp(o.table.c_str(), table.c_str()) == 0 && uses_lost(o.sql))
+        triggers_broken += (triggers_broken.empty() ? "" : ", ") + printable(o.name);
+    std::string out = fmt::format("; taking the remote's would drop your column{} {}",
+                                  lost.size() == 1 ? "" : "s", join_names(lost));
+    if (!indexes_lost.empty()) out += " and index " + indexes_lost + " on it (saved)";
+    if (!triggers_broken.empty())
+      out += ", and leave your trigger " + triggers_broken + " naming a column that is gone";
+    return out;
   }
 
   static std::string join_names(const std::vector<std::string>& names) {
@@ -988,11 +1040,13 @@ class Merger {
     std::vector<DerivedObject> out;
     {
       auto stmt = TS_TRY(m_db.prepare(
-          "SELECT type, name, sql FROM sqlite_schema WHERE type IN ('view', 'trigger') AND sql IS NOT NULL "
-          "ORDER BY type = 'view', rowid"));  // triggers first: one may be INSTEAD OF a view
+          "SELECT type, name, sql, tbl_name FROM sqlite_schema WHERE type IN ('view', 'trigger') AND sql IS "
+          "NOT NULL ORDER BY type = 'view', rowid"));  // triggers first: one may be INSTEAD OF a view
       while (TS_TRY(stmt.step()))
-        out.push_back({stmt.column_text(0), stmt.column_text(1), stmt.column_text(2)});
+        out.push_back(
+            {stmt.column_text(0), stmt.column_text(1), stmt.column_text(2), false, stmt.column_text(3)});
     }
+    m_set_aside = out;
     for (const DerivedObject& o : out) {
       m_derived_ours[object_key(o.type, o.name)] = o.sql;
       // A view that the application's own changes already broke is not the merge's to judge.
@@ -1911,6 +1965,7 @@ class Merger {
   std::set<std::string> m_pushed_objects;              // schema_object_key of what the push sent
   std::set<std::pair<std::string, int64_t>> m_follow;  // rows (lower-cased table, rowid) a settlement touched
   std::map<std::string, std::string> m_derived_ours;   // views and triggers set aside: key -> ours' SQL
+  std::vector<DerivedObject> m_set_aside;              // the same, with their tables
   std::set<std::string> m_broken_views;                // those already failing to compile before the merge
   // The views and triggers whose merged version is not ours': key -> theirs' SQL (nullopt: dropped), and
   // the order in which they were decided.

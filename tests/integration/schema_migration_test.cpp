@@ -427,6 +427,11 @@ TEST(SchemaMigration, RemoteRebuildUnderALocalColumnIsAConflict) {
   std::string discarded = all_discarded(team.b);
   EXPECT_TRUE(contains(discarded, "2026-12-24")) << discarded;
   EXPECT_TRUE(contains(discarded, "2027-01-01")) << discarded;
+  // The index on the dropped column is saved; the trigger is kept in the working copy (SQLite accepts a
+  // trigger whose UPDATE OF column is gone: it never fires), so the application's updates still work.
+  EXPECT_TRUE(contains(discarded, "CREATE INDEX notes_due ON notes (due)")) << discarded;
+  EXPECT_EQ(team.rows(team.b, b_objects), (Rows{{T("trigger"), T("notes_due_log")}}));
+  ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.b), "UPDATE notes SET title = 'ONE' WHERE id = 1"));
   auto synced = team.run(team.b, {"sync"});
   EXPECT_EQ(synced.exit_code, 0) << synced.out << synced.err;
   EXPECT_EQ(team.remote_columns("notes"), (Names{"id", "title"})) << joined(team.remote_columns("notes"));
