@@ -412,6 +412,10 @@ TEST(SchemaMigration, RemoteRebuildUnderALocalColumnIsAConflict) {
   auto r = team.run(team.b, {"pull"});
   EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
   EXPECT_TRUE(contains(r.out + r.err, "notes")) << r.out << r.err;
+  // It says what B would lose: its column, and the index and trigger that use it.
+  EXPECT_TRUE(contains(r.err, "would drop your column due")) << r.err;
+  EXPECT_TRUE(contains(r.err, "index notes_due")) << r.err;
+  EXPECT_TRUE(contains(r.err, "trigger notes_due_log")) << r.err;
   EXPECT_TRUE(read_text(team.wc(team.b)) == wc_before) << "the working copy must not change";
   EXPECT_EQ(team.rows(team.b, b_rows), b_before) << render_rows(team.rows(team.b, b_rows));
   EXPECT_EQ(team.rows(team.b, b_objects), b_objects_before) << render_rows(team.rows(team.b, b_objects));
@@ -625,6 +629,50 @@ TEST(SchemaMigration, StalePushNeverUndoesATeammatesTrigger) {
   ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.b), "UPDATE tasks SET title = 'ship it' WHERE id = 3"));
   EXPECT_EQ(team.rows(team.b, "SELECT what FROM log ORDER BY id DESC LIMIT 1"),
             (Rows{{T("changed: ship it")}}));
+}
+
+// A teammate DROPS a trigger (not replaces it): my stale push must not create it again (push suspends and
+// restores the working copy's triggers around its rows, and mine still has it).
+TEST(SchemaMigration, StalePushNeverRecreatesATriggerATeammateDropped) {
+  Team team;
+  ASSERT_NO_FATAL_FAILURE(team.start({
+      "CREATE TABLE tasks (id INTEGER PRIMARY KEY, title TEXT, done INTEGER)",
+      "CREATE TABLE log (id INTEGER PRIMARY KEY, task_id INTEGER, what TEXT)",
+      "CREATE TRIGGER tasks_log AFTER UPDATE ON tasks BEGIN "
+      "INSERT INTO log (task_id, what) VALUES (new.id, 'updated'); END",
+      "INSERT INTO tasks VALUES (1, 'write', 0), (2, 'test', 0), (3, 'ship', 0)",
+  }));
+  ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.a), "DROP TRIGGER tasks_log"));
+  auto a = team.run(team.a, {"push"});
+  ASSERT_EQ(a.exit_code, 0) << a.out << a.err;
+  ASSERT_EQ(team.remote_sql("tasks_log"), "") << "A's drop did not reach the remote";
+
+  // B never pulled A's drop; it updates an unrelated row (its trigger logs it) and pushes.
+  ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.b), "UPDATE tasks SET done = 1 WHERE id = 3"));
+  auto stale = team.run(team.b, {"push"});
+  EXPECT_EQ(stale.exit_code, 3) << "the remote's schema changed since B's last pull:\n"
+                                << stale.out << stale.err;
+  EXPECT_TRUE(contains(stale.err, "trigger tasks_log was dropped")) << stale.err;
+  EXPECT_EQ(team.remote_sql("tasks_log"), "") << "B's stale push re-created the trigger A dropped";
+  EXPECT_EQ(team.remote("SELECT done FROM tasks WHERE id = 3"), (Rows{{I(0)}}))
+      << "a refused push applies nothing";
+  EXPECT_EQ(team.remote("SELECT count(*) FROM log"), (Rows{{I(0)}})) << "a refused push applies nothing";
+
+  auto synced = team.run(team.b, {"sync"});
+  ASSERT_EQ(synced.exit_code, 0) << synced.out << synced.err;
+  EXPECT_EQ(team.remote("SELECT done FROM tasks WHERE id = 3"), (Rows{{I(1)}}));
+  EXPECT_EQ(team.remote_sql("tasks_log"), "") << "B's sync re-created the trigger A dropped";
+  EXPECT_EQ(team.local_sql_of(team.b, "tasks_log"), "") << "B did not take A's drop";
+  const char* log = "SELECT id, task_id, what FROM log ORDER BY id";
+  EXPECT_EQ(team.rows(team.b, log), team.remote(log)) << render_rows(team.remote(log));
+  EXPECT_EQ(team.diff_exit(team.b), 0);
+  // B's application no longer logs, and nothing re-creates the trigger later.
+  ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.b), "UPDATE tasks SET title = 'ship it' WHERE id = 3"));
+  EXPECT_EQ(team.rows(team.b, "SELECT count(*) FROM log"), team.remote("SELECT count(*) FROM log"));
+  auto again = team.run(team.b, {"sync"});
+  ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_EQ(team.remote_sql("tasks_log"), "");
+  EXPECT_EQ(team.remote("SELECT title FROM tasks WHERE id = 3"), (Rows{{T("ship it")}}));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -841,6 +889,11 @@ TEST(SchemaMigration, AddColumnKeepsCollationAndAutoincrement) {
   std::string said = pulled.out + pulled.err;
   EXPECT_TRUE(contains(lower(said), "collate")) << "no warning about the lost COLLATE:\n" << said;
   EXPECT_TRUE(contains(said, "tickets")) << said;
+  ASSERT_FALSE(contains(upper(team.remote_sql("tickets")), "AUTOINCREMENT"))
+      << "the server kept AUTOINCREMENT this time: " << team.remote_sql("tickets");
+  EXPECT_TRUE(contains(said, "table tickets: column id loses AUTOINCREMENT"))
+      << "no warning about the lost AUTOINCREMENT:\n"
+      << said;
   EXPECT_EQ(team.columns(team.b, "tickets"), (Names{"id", "tag", "title", "owner", "due"}))
       << joined(team.columns(team.b, "tickets"));
 }
