@@ -136,6 +136,12 @@ TEST(LiveTeam, UniqueClashIsNamedAndForceNeverDeletesAStrangersRow) {
   auto forced = mine.run({"push", "--force"});
   EXPECT_EQ(forced.exit_code, 3) << forced.out << forced.err;
   EXPECT_TRUE(contains(forced.err, "UNIQUE constraint on (email)")) << forced.err;
+  // Both rows named: mine (its key) and the teammate's that holds the value.
+  EXPECT_TRUE(contains(forced.err, "recipients [id=5] insert")) << forced.err;
+  EXPECT_TRUE(contains(forced.err, "email='b@x'")) << forced.err;
+  EXPECT_TRUE(contains(forced.err, "[id=2]")) << forced.err;
+  EXPECT_FALSE(contains(forced.err, "or `push --force`")) << "--force was used and cannot settle it:\n"
+                                                          << forced.err;
   EXPECT_EQ(remote_rows(server.url(), "SELECT * FROM recipients ORDER BY id"),
             (Rows{{I(1), T("a@x"), T("A")}, {I(2), T("b@x"), T("teammate")}}))
       << "nothing applied, and the teammate's row is still there";
