@@ -135,6 +135,40 @@ Status copy_file(const Fd& from, const Fd& to, uint64_t size, const std::string&
   return {};
 }
 
+// Creates the image file at `path` holding the replica's bytes: from the spare when there is one (rename it,
+// then copy only the pages where it differs), else a copy of the whole replica.
+Result<Fd> create_image(const Fd& base, uint64_t base_size, const std::string& path,
+                        const std::string& replica, const std::optional<SpareImage>& spare) {
+  if (spare && ::rename(spare->path.c_str(), path.c_str()) == 0) {
+    Fd image(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+    if (!image) return io_error("open", path);
+    uint64_t base_pages = base_size / k_page_size;
+    auto copy_page = [&](uint64_t id) -> Status {
+      std::string page = TS_TRY(read_page(base, id, replica));
+      size_t done = 0;
+      while (done < page.size()) {
+        ssize_t n = ::pwrite(image.get(), page.data() + done, page.size() - done,
+                             static_cast<off_t>(id * k_page_size + done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return io_error("write", path);
+        done += static_cast<size_t>(n);
+      }
+      return {};
+    };
+    for (uint32_t id : spare->stale)
+      if (id < base_pages) TS_TRY_STATUS(copy_page(id));
+    for (uint64_t id = spare->pages; id < base_pages; ++id)
+      if (!std::binary_search(spare->stale.begin(), spare->stale.end(), static_cast<uint32_t>(id)))
+        TS_TRY_STATUS(copy_page(id));
+    if (::ftruncate(image.get(), static_cast<off_t>(base_size)) != 0) return io_error("truncate", path);
+    return image;
+  }
+  Fd image(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  if (!image) return io_error("create", path);
+  TS_TRY_STATUS(copy_file(base, image, base_size, path));
+  return image;
+}
+
 // Sends one /pull-updates request, feeding the answer to `decoder`. Returns "" when the whole answer was
 // decoded, else why the page path cannot be used (404, HTTP or transport failure, malformed or truncated
 // body, an unusable stream refused by a callback); local failures and interruption are errors.
@@ -376,6 +410,7 @@ Result<PageImageResult> bootstrap_page_image(RemoteClient& remote, const std::st
 
 Result<PageImageResult> update_page_image(RemoteClient& remote, const std::string& replica,
                                           const std::string& from_revision, const std::string& path,
+                                          const std::optional<SpareImage>& spare,
                                           const ProgressCallback& on_progress) {
   return keep_only_if_written(path, [&]() -> Result<PageImageResult> {
     Fd base(::open(replica.c_str(), O_RDONLY | O_CLOEXEC));
@@ -435,11 +470,7 @@ Result<PageImageResult> update_page_image(RemoteClient& remote, const std::strin
                           id, from_revision));
         return {};
       }
-      if (!image) {
-        image = Fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-        if (!image) return io_error("create", path);
-        TS_TRY_STATUS(copy_file(base, image, base_size, path));
-      }
+      if (!image) image = TS_TRY(create_image(base, base_size, path, replica, spare));
       TS_TRY_STATUS(write_page(image, id, page, path));
       changed.push_back(static_cast<uint32_t>(id));
       if (on_progress && out.pages_received % 256 == 0) {
@@ -479,9 +510,7 @@ Result<PageImageResult> update_page_image(RemoteClient& remote, const std::strin
     }
     if (!image) {
       // A new revision without any page: the content did not change, but the revision must move on.
-      image = Fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-      if (!image) return io_error("create", path);
-      TS_TRY_STATUS(copy_file(base, image, base_size, path));
+      image = TS_TRY(create_image(base, base_size, path, replica, spare));
     }
     for (uint64_t id = old_pages; id < header.db_size; ++id)
       if (!seen[id])
@@ -536,6 +565,8 @@ Result<PageImageResult> update_page_image(RemoteClient& remote, const std::strin
     out.outcome = Outcome::written;
     out.revision = header.server_revision;
     out.db_size = header.db_size;
+    changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
+    out.changed_pages = std::move(changed);
     return out;
   });
 }

@@ -15,9 +15,12 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "db/sqlite.h"
+#include "sync/replica_spare.h"
 #include "turso_sync/remote.h"
 #include "turso_sync/sync.h"
 
@@ -30,6 +33,8 @@ struct PageImageResult {
   std::string revision;  // written / up_to_date: the server revision the image is at
   uint64_t db_size = 0;  // pages
   uint64_t pages_received = 0;
+  // written by update_page_image: the pages (0-based, sorted) where the image differs from the replica.
+  std::optional<std::vector<uint32_t>> changed_pages;
 };
 
 // Copies the replica into the working copy (db::copy_database), then gives the copy's sqlite_schema the names
@@ -47,9 +52,12 @@ Result<PageImageResult> bootstrap_page_image(RemoteClient& remote, const std::st
 
 // Brings the image `replica` (at `from_revision`) to the server's latest revision: written = `path` holds a
 // copy of the replica with the changed pages applied (fsynced); up_to_date = nothing changed, no file was
-// created; unavailable = the caller must re-bootstrap. `replica` is never modified.
+// created; unavailable = the caller must re-bootstrap. `replica` is never modified. With a `spare`
+// (replica_spare.h), the image is made from it (renamed to `path`, so it is consumed) instead of a copy of
+// the whole replica.
 Result<PageImageResult> update_page_image(RemoteClient& remote, const std::string& replica,
                                           const std::string& from_revision, const std::string& path,
+                                          const std::optional<SpareImage>& spare,
                                           const ProgressCallback& progress);
 
 // One small request for page 1 alone: "" when the server serves it (a bootstrap may be complete), else why

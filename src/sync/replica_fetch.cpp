@@ -7,6 +7,7 @@
 #include "db/schema.h"
 #include "db/sqlite.h"
 #include "sync/page_pull.h"
+#include "sync/replica_spare.h"
 #include "sync/snapshot.h"
 #include "util/fs.h"
 #include "util/text.h"
@@ -56,8 +57,8 @@ Result<FetchedReplica> fetch_replica(RemoteClient& remote, const Config& config,
     else if (state->remote_url != config.database_url)
       why_not_incremental = "the remote URL changed";
     if (why_not_incremental.empty()) {
-      auto updated =
-          TS_TRY(update_page_image(remote, config.replica_path, state->remote_revision, tmp_path, progress));
+      auto updated = TS_TRY(update_page_image(remote, config.replica_path, state->remote_revision, tmp_path,
+                                              usable_spare(config.state_dir, config.replica_path), progress));
       if (updated.outcome != PageImageResult::Outcome::unavailable) {
         out.protocol = "pages";
         out.reason = "incremental page pull";
@@ -65,6 +66,7 @@ Result<FetchedReplica> fetch_replica(RemoteClient& remote, const Config& config,
         out.up_to_date = updated.outcome == PageImageResult::Outcome::up_to_date;
         out.incremental = true;
         out.pages_received = updated.pages_received;
+        out.changed_pages = std::move(updated.changed_pages);
         account();
         return out;
       }

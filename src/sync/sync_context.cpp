@@ -12,6 +12,7 @@
 #include "sync/discarded.h"
 #include "sync/page_pull.h"
 #include "sync/replica_fetch.h"
+#include "sync/replica_spare.h"
 #include "sync/state.h"
 #include "turso_sync/sync.h"
 #include "util/fs.h"
@@ -148,6 +149,7 @@ Result<InitReport> SyncContext::init(const InitOptions& options) {
       return fail(created.error());
     }
   }
+  drop_spare(c.state_dir);
   auto renamed = durable_rename(tmp_replica, c.replica_path);
   if (!renamed.ok()) return fail(renamed.error());
 

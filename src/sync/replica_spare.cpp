@@ -1,0 +1,94 @@
+#include "sync/replica_spare.h"
+
+#include <unistd.h>
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "sync/page_pull.h"
+#include "util/fs.h"
+#include "util/json_writer.h"
+
+namespace turso_sync {
+
+namespace {
+
+constexpr uint64_t k_page_size = 4096;
+
+std::string spare_path(const std::string& state_dir) {
+  return state_dir + "/replica.spare";
+}
+
+std::string record_path(const std::string& state_dir) {
+  return state_dir + "/replica.spare.json";
+}
+
+}  // namespace
+
+std::optional<SpareImage> usable_spare(const std::string& state_dir, const std::string& replica) {
+  auto text = read_file(record_path(state_dir));
+  if (!text.ok()) return std::nullopt;
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (parser.parse(*text).get(root) != simdjson::SUCCESS) return std::nullopt;
+  std::string_view pairs_with, spare_fingerprint;
+  uint64_t pages = 0;
+  simdjson::dom::array stale;
+  if (root["replica"].get(pairs_with) != simdjson::SUCCESS ||
+      root["spare"].get(spare_fingerprint) != simdjson::SUCCESS ||
+      root["spare_pages"].get(pages) != simdjson::SUCCESS || root["stale"].get(stale) != simdjson::SUCCESS)
+    return std::nullopt;
+  SpareImage spare;
+  spare.path = spare_path(state_dir);
+  if (pairs_with.empty() || pairs_with != replica_fingerprint(replica) ||
+      spare_fingerprint != replica_fingerprint(spare.path) || file_size(spare.path) != pages * k_page_size)
+    return std::nullopt;
+  spare.pages = pages;
+  for (auto id : stale) {
+    uint64_t v = 0;
+    if (id.get(v) != simdjson::SUCCESS || v > UINT32_MAX) return std::nullopt;
+    spare.stale.push_back(static_cast<uint32_t>(v));
+  }
+  std::sort(spare.stale.begin(), spare.stale.end());
+  return spare;
+}
+
+void drop_spare(const std::string& state_dir) {
+  ::unlink(record_path(state_dir).c_str());
+  ::unlink(spare_path(state_dir).c_str());
+}
+
+Status swap_in_replica(const std::string& state_dir, const std::string& new_replica,
+                       const std::string& replica, const std::optional<std::vector<uint32_t>>& changed) {
+  drop_spare(state_dir);
+  // A spare is worth keeping while writing its stale pages is cheaper than copying the whole file.
+  auto old_size = file_size(replica);
+  bool keep = changed && old_size && *old_size % k_page_size == 0 && *old_size > 0 &&
+              changed->size() * 2 < *old_size / k_page_size &&
+              ::link(replica.c_str(), spare_path(state_dir).c_str()) == 0;
+  TS_TRY_STATUS(durable_rename(new_replica, replica));
+  if (!keep) {
+    ::unlink(spare_path(state_dir).c_str());
+    return {};
+  }
+  JsonWriter w;
+  w.begin_object()
+      .key("replica")
+      .string(replica_fingerprint(replica))
+      .key("spare")
+      .string(replica_fingerprint(spare_path(state_dir)))
+      .key("spare_pages")
+      .integer(static_cast<int64_t>(*old_size / k_page_size))
+      .key("stale")
+      .begin_array();
+  for (uint32_t id : *changed) w.integer(id);
+  w.end_array().end_object();
+  // Without its record the spare is never used: failing to write it only costs the next pull a full copy.
+  if (!atomic_write_file(record_path(state_dir), w.str() + "\n", 0600).ok())
+    ::unlink(spare_path(state_dir).c_str());
+  return {};
+}
+
+}  // namespace turso_sync
