@@ -413,6 +413,21 @@ std::optional<bool> tree_may_differ(PageFile& base, uint32_t base_root, PageFile
   return false;
 }
 
+std::optional<int64_t> count_rowid_table_rows(PageFile& file, uint32_t root) {
+  std::vector<uint32_t> interior;
+  std::vector<Leaf> leaves;
+  if (!file.usable() || !TreeWalker(file, &interior, &leaves).walk(root)) return std::nullopt;
+  std::sort(leaves.begin(), leaves.end(), [](const Leaf& a, const Leaf& b) { return a.pgno < b.pgno; });
+  int64_t rows = 0;
+  for (const Leaf& l : leaves) {
+    const uint8_t* page = file.read(l.pgno);  // in file order: the read-ahead serves neighbours
+    size_t hdr = l.pgno == 1 ? 100 : 0;
+    if (!page || page[hdr] != 0x0D) return std::nullopt;
+    rows += be16(page + hdr + 3);
+  }
+  return rows;
+}
+
 std::optional<std::vector<RowidRange>> dirty_rowid_ranges(PageFile& base, uint32_t base_root,
                                                           PageFile& target, uint32_t target_root) {
   if (!base.usable() || !target.usable() || base.page_size() != target.page_size()) return std::nullopt;

@@ -83,6 +83,11 @@ struct RowidRange {
 std::optional<std::vector<RowidRange>> dirty_rowid_ranges(PageFile& base, uint32_t base_root,
                                                           PageFile& target, uint32_t target_root);
 
+// The rows of the rowid table rooted at `root`: the cells of its leaf pages (interior pages read, then the
+// leaves in file order). nullopt when the tree cannot be read this way (the caller counts with SQL). Call
+// load_wal() first.
+std::optional<int64_t> count_rowid_table_rows(PageFile& file, uint32_t root);
+
 // What a page pull knows: the pages (1-based, sorted) outside of which `base` and `target` are
 // byte-identical. Whether that lets unchanged leaves count as clean without reading them: every changed page
 // is a b-tree page in both files (so none is an overflow page that an unchanged leaf could point to), no

@@ -262,8 +262,10 @@ Result<PageImageResult> keep_only_if_written(const std::string& path,
 
 }  // namespace
 
-Status copy_replica_into(const std::string& replica, db::Database& working) {
-  TS_TRY_STATUS(db::copy_database(replica, working));
+namespace {
+
+// Gives `working`'s sqlite_schema the names SQLite itself would have written (see copy_replica_into).
+Status give_sqlite_schema_names(db::Database& working) {
   // The names SQLite parsed from each object's SQL, by lower-cased stored name.
   struct Row {
     int64_t rowid;
@@ -324,6 +326,38 @@ Status copy_replica_into(const std::string& replica, db::Database& working) {
   TS_TRY_STATUS(st);
   TS_TRY_STATUS(off);
   return tx.commit();
+}
+
+}  // namespace
+
+Status copy_replica_into(const std::string& replica, db::Database& working) {
+  TS_TRY_STATUS(db::copy_database(replica, working));
+  return give_sqlite_schema_names(working);
+}
+
+Status create_working_copy_file(const std::string& replica, const std::string& path) {
+  {
+    Fd from(::open(replica.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!from) return io_error("open", replica);
+    uint8_t header[100];
+    struct stat st {};
+    bool plain = ::pread(from.get(), header, sizeof header, 0) == static_cast<ssize_t>(sizeof header) &&
+                 std::memcmp(header, "SQLite format 3", 16) == 0 && header[18] == 1 && header[19] == 1 &&
+                 ::fstat(from.get(), &st) == 0 && file_size(replica + "-wal").value_or(0) == 0 &&
+                 !file_exists(replica + "-journal");
+    if (plain) {
+      // A rollback-journal file with nothing pending: its bytes are the database (a kernel copy, instead of
+      // SQLite's page-by-page backup).
+      Fd to(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+      if (!to) return io_error("create", path);
+      TS_TRY_STATUS(copy_file(from, to, static_cast<uint64_t>(st.st_size), path));
+      if (::fsync(to.get()) != 0) return io_error("fsync", path);
+      db::Database working = TS_TRY(db::Database::open(path, db::OpenMode::read_write));
+      return give_sqlite_schema_names(working);
+    }
+  }
+  db::Database working = TS_TRY(db::Database::open(path, db::OpenMode::create));
+  return copy_replica_into(replica, working);
 }
 
 Result<std::string> probe_first_page(RemoteClient& remote) {
@@ -519,9 +553,57 @@ Result<PageImageResult> update_page_image(RemoteClient& remote, const std::strin
     std::string bad = TS_TRY(check_first_page(image, path));
     if (!bad.empty()) return unavailable(bad);
 
-    // Re-verify a few pages this update did not touch: read back at the new revision, they must equal the
-    // image (in a new WAL generation they are missing or differ).
     std::sort(changed.begin(), changed.end());
+    changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
+    auto written = [&]() -> Result<PageImageResult> {
+      TS_TRY_STATUS(finish_file(image, header.db_size, path));
+      out.outcome = Outcome::written;
+      out.revision = header.server_revision;
+      out.db_size = header.db_size;
+      out.changed_pages = std::move(changed);
+      return out;
+    };
+    if (probing) {
+      // Frame counts: the server's history must still hold ours. Asked pinned at our revision R from R-1, it
+      // sends the pages of its frame R, which must equal the replica's (after a checkpoint, a new WAL
+      // generation whose count passed R sends other pages). One cheap request (a page selector costs the
+      // server a scan of its WAL: ~20 ms at 6,600 frames, against ~1 ms for this).
+      pages::PullRequest proof;
+      proof.server_revision = from_revision;
+      proof.client_revision = std::to_string(*from - 1);
+      uint64_t proven = 0;
+      pages::PullDecoder prover(
+          [&](const pages::PullHeader& h) -> Status {
+            if (auto why = h.unusable_reason(); !why.empty()) return refuse(why);
+            if (h.server_revision != from_revision)
+              return refuse(
+                  fmt::format("asked for revision {}, the server sent {}", from_revision, h.server_revision));
+            return {};
+          },
+          [&](uint64_t id, std::string_view page) -> Status {
+            if (id >= old_pages)
+              return refuse(
+                  fmt::format("page {} of revision {} is past the replica's end", id, from_revision));
+            std::string ours = TS_TRY(read_page(base, id, replica));
+            if (local_form(id, page, buf) != ours)
+              return refuse(
+                  fmt::format("the server's page {} at revision {} differs from the replica's: its "
+                              "history changed (a new WAL generation)",
+                              id, from_revision));
+            ++proven;
+            return {};
+          });
+      failure = TS_TRY(run_pull(remote, proof, prover));
+      if (!failure.empty()) return unavailable(failure);
+      if (proven == 0)
+        return unavailable(fmt::format(
+            "the server no longer has the pages of revision {} (a new WAL generation after a checkpoint)",
+            from_revision));
+      return written();
+    }
+
+    // Opaque revisions: re-verify a few pages this update did not touch: read back at the new revision, they
+    // must equal the image (in a new history they are missing or differ).
     uint64_t common = std::min(old_pages, header.db_size);
     // Page 1 and pages spread over the file; a changed candidate is replaced by the next unchanged page.
     std::vector<uint32_t> sample;
@@ -561,13 +643,7 @@ Result<PageImageResult> update_page_image(RemoteClient& remote, const std::strin
                         "checkpoint since the replica's revision)",
                         sample.size() - matched, sample.size(), header.server_revision));
     }
-    TS_TRY_STATUS(finish_file(image, header.db_size, path));
-    out.outcome = Outcome::written;
-    out.revision = header.server_revision;
-    out.db_size = header.db_size;
-    changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
-    out.changed_pages = std::move(changed);
-    return out;
+    return written();
   });
 }
 

@@ -8,9 +8,9 @@
 //   bootstrap    every page 0..db_size-1 arrived, each 4096 bytes, page 1 is an SQLite header with page size
 //                4096, no virtual table, then `PRAGMA integrity_check` on the new file.
 //   incremental  the revision did not move backwards (decimal revisions), the server's history still holds
-//                the replica's last revision (one page of the frame before it is asked for again and must be
-//                byte-identical), new pages past the old size all arrived, and after the update a sample of
-//                unchanged pages read back at the new revision equals the image.
+//                the replica's last revision R (the pages of frame R, asked for again pinned at R, are
+//                byte-identical to the replica's), new pages past the old size all arrived; for opaque
+//                revisions, a sample of unchanged pages read back at the new revision equals the image.
 // Local failures (I/O, SQLite) and interruption are errors, not `unavailable`.
 #pragma once
 
@@ -44,6 +44,12 @@ struct PageImageResult {
 // `WHERE tbl_name = 'T1 Accounts'`), so the application's next migration on such a file would leave stale
 // schema rows behind. The replica itself stays a byte image of the remote.
 Status copy_replica_into(const std::string& replica, db::Database& working);
+
+// Creates a new working copy file at `path` (which must not exist) with the replica's content and SQLite's
+// own schema names, as copy_replica_into would: a byte copy of the file when the replica is a
+// rollback-journal database with nothing pending (page images always are), else SQLite's backup. Fsynced; the
+// caller renames it into place.
+Status create_working_copy_file(const std::string& replica, const std::string& path);
 
 // Downloads every page into a new file at `path` (removed first; removed again unless written). On success
 // the file is complete, checked and fsynced.

@@ -312,10 +312,9 @@ Result<ResetReport> SyncContext::copy(const CopyOptions& options) {
   ResetReport report;
   if (!file_exists(c.working_path)) {
     std::string tmp = fmt::format("{}.tmp-{}", c.working_path, ::getpid());
+    ::unlink(tmp.c_str());
     auto created = [&]() -> Status {
-      db::Database wc = TS_TRY(db::Database::open(tmp, db::OpenMode::create));
-      TS_TRY_STATUS(copy_replica_into(c.replica_path, wc));
-      wc = db::Database();
+      TS_TRY_STATUS(create_working_copy_file(c.replica_path, tmp));
       return durable_rename(tmp, c.working_path);
     }();
     if (!created.ok()) ::unlink(tmp.c_str());

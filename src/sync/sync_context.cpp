@@ -139,9 +139,7 @@ Result<InitReport> SyncContext::init(const InitOptions& options) {
     std::string tmp_working = fmt::format("{}.tmp-{}", c.working_path, ::getpid());
     ::unlink(tmp_working.c_str());
     auto created = [&]() -> Status {
-      db::Database wc = TS_TRY(db::Database::open(tmp_working, db::OpenMode::create));
-      TS_TRY_STATUS(copy_replica_into(tmp_replica, wc));
-      wc = db::Database();
+      TS_TRY_STATUS(create_working_copy_file(tmp_replica, tmp_working));
       return durable_rename(tmp_working, c.working_path);
     }();
     if (!created.ok()) {

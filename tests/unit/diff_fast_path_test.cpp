@@ -4,6 +4,8 @@
 
 #include <random>
 
+#include "db/sqlite.h"
+#include "diff/page_scan.h"
 #include "diff_test_support.h"
 #include "turso_sync/changeset.h"
 #include "turso_sync/diff.h"
@@ -256,6 +258,35 @@ TEST(DiffFastPath, ChangedPagesHintReadsOnlyTheChange) {
   // are skipped.
   EXPECT_LT(hinted_summary.rows_read, 6000 + 1000) << full_summary.rows_read;
   EXPECT_GT(full_summary.rows_read, 20000);
+}
+
+// The row count init reports is read from the leaf pages' cell counts: it equals count(*) for empty,
+// one-page, multi-level and overflowing tables, and for page 1's own tree (sqlite_schema).
+TEST(PageScan, RowCountFromTheLeavesEqualsCountStar) {
+  TempDir dir;
+  std::string db = dir.file("count.db");
+  exec(db,
+       "CREATE TABLE empty(id INTEGER PRIMARY KEY); CREATE TABLE one(x); INSERT INTO one VALUES (1), (2);"
+       "CREATE TABLE many(id INTEGER PRIMARY KEY, s TEXT); CREATE TABLE big(b BLOB);"
+       "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 50000) "
+       "INSERT INTO many SELECT x, printf('%030d', x) FROM c;"
+       "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 40) "
+       "INSERT INTO big SELECT zeroblob(9000) FROM c; DELETE FROM many WHERE id % 7 = 0;");
+  auto pages = diff::PageFile::open(db);
+  ASSERT_TRUE(pages.ok());
+  ASSERT_TRUE((*pages)->load_wal().ok());
+  auto conn = difftest::open_db(db);
+  for (const char* table : {"empty", "one", "many", "big", "sqlite_schema"}) {
+    SCOPED_TRACE(table);
+    auto root =
+        db::query_int(conn, std::string("SELECT ifnull((SELECT rootpage FROM sqlite_schema WHERE name = '") +
+                                table + "'), 1)");
+    auto count = db::query_int(conn, std::string("SELECT count(*) FROM ") + table);
+    ASSERT_TRUE(root.ok() && count.ok());
+    auto rows = diff::count_rowid_table_rows(**pages, static_cast<uint32_t>(*root));
+    ASSERT_TRUE(rows.has_value());
+    EXPECT_EQ(*rows, *count);
+  }
 }
 
 }  // namespace
