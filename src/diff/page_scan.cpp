@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <string_view>
 
 namespace turso_sync::diff {
 
@@ -130,6 +131,46 @@ bool has_overflow(const uint8_t* page, uint32_t pgno, uint32_t usable) {
     if (payload > max_local) return true;
   }
   return false;
+}
+
+// A table leaf page's cell `i`: its rowid and record bytes; false when it cannot be read or spills to
+// overflow pages (then not all of its content is on the page).
+bool leaf_cell(const uint8_t* page, size_t hdr, uint16_t i, uint32_t usable, uint64_t* rowid,
+               std::string_view* record) {
+  size_t ptr_at = hdr + 8 + 2u * i;
+  if (ptr_at + 2 > usable) return false;
+  uint16_t off = be16(page + ptr_at);
+  if (off >= usable) return false;
+  const uint8_t* end = page + usable;
+  uint64_t payload = 0;
+  size_t n1 = get_varint(page + off, end, &payload);
+  if (n1 == 0) return false;
+  size_t n2 = get_varint(page + off + n1, end, rowid);
+  if (n2 == 0 || payload > usable - 35) return false;
+  size_t start = off + n1 + n2;
+  if (start + payload > usable) return false;
+  *record = std::string_view(reinterpret_cast<const char*>(page + start), payload);
+  return true;
+}
+
+// Whether two table leaf pages hold the same rows: the same cells (rowid and record bytes) in the same order,
+// wherever each page places them. SQLite and the server lay out the cells of the same rows differently (after
+// the same updates or deletes), and a page image of the server's then differs byte for byte from the working
+// copy's page while holding the same rows.
+bool same_rows(const uint8_t* a, const uint8_t* b, uint32_t pgno, uint32_t usable) {
+  size_t hdr = pgno == 1 ? 100 : 0;
+  if (a[hdr] != 0x0D || b[hdr] != 0x0D) return false;
+  uint16_t n = be16(a + hdr + 3);
+  if (n != be16(b + hdr + 3)) return false;
+  for (uint16_t i = 0; i < n; ++i) {
+    uint64_t rowid_a = 0, rowid_b = 0;
+    std::string_view record_a, record_b;
+    if (!leaf_cell(a, hdr, i, usable, &rowid_a, &record_a) ||
+        !leaf_cell(b, hdr, i, usable, &rowid_b, &record_b))
+      return false;
+    if (rowid_a != rowid_b || record_a != record_b) return false;
+  }
+  return true;
 }
 
 bool is_btree_type(uint8_t type) {
@@ -446,7 +487,8 @@ std::optional<std::vector<RowidRange>> dirty_rowid_ranges(PageFile& base, uint32
     if (it != base_index.end() && it->first == t.pgno) {
       const uint8_t* tp = target.read(t.pgno);  // valid until target's next read
       const uint8_t* bp = tp ? base.read(t.pgno) : nullptr;
-      clean = bp && std::memcmp(bp, tp, size) == 0 && !has_overflow(tp, t.pgno, size);
+      clean = bp && ((std::memcmp(bp, tp, size) == 0 && !has_overflow(tp, t.pgno, size)) ||
+                     same_rows(bp, tp, t.pgno, size));
       if (clean) base_clean[it->second] = true;
     }
     if (!clean) dirty.push_back({t.lo, t.hi});
