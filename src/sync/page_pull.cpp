@@ -113,28 +113,6 @@ Result<std::string> read_page(const Fd& fd, uint64_t id, const std::string& path
   return page;
 }
 
-Status copy_file(const Fd& from, const Fd& to, uint64_t size, const std::string& path) {
-  uint64_t done = 0;
-  while (done < size) {
-    loff_t in = static_cast<loff_t>(done), out = static_cast<loff_t>(done);
-    ssize_t n = ::copy_file_range(from.get(), &in, to.get(), &out, size - done, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;  // not supported here: plain reads and writes below
-    done += static_cast<uint64_t>(n);
-  }
-  std::vector<char> buf(1 << 20);
-  while (done < size) {
-    ssize_t n = ::pread(from.get(), buf.data(), std::min<uint64_t>(buf.size(), size - done),
-                        static_cast<off_t>(done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return io_error("copy the replica into", path);
-    ssize_t w = ::pwrite(to.get(), buf.data(), static_cast<size_t>(n), static_cast<off_t>(done));
-    if (w != n) return io_error("copy the replica into", path);
-    done += static_cast<uint64_t>(n);
-  }
-  return {};
-}
-
 // Creates the image file at `path` holding the replica's bytes: from the spare when there is one (rename it,
 // then copy only the pages where it differs), else a copy of the whole replica.
 Result<Fd> create_image(const Fd& base, uint64_t base_size, const std::string& path,
@@ -165,7 +143,7 @@ Result<Fd> create_image(const Fd& base, uint64_t base_size, const std::string& p
   }
   Fd image(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
   if (!image) return io_error("create", path);
-  TS_TRY_STATUS(copy_file(base, image, base_size, path));
+  TS_TRY_STATUS(copy_file_contents(base.get(), image.get(), base_size, path));
   return image;
 }
 
@@ -350,7 +328,7 @@ Status create_working_copy_file(const std::string& replica, const std::string& p
       // SQLite's page-by-page backup).
       Fd to(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
       if (!to) return io_error("create", path);
-      TS_TRY_STATUS(copy_file(from, to, static_cast<uint64_t>(st.st_size), path));
+      TS_TRY_STATUS(copy_file_contents(from.get(), to.get(), static_cast<uint64_t>(st.st_size), path));
       if (::fsync(to.get()) != 0) return io_error("fsync", path);
       db::Database working = TS_TRY(db::Database::open(path, db::OpenMode::read_write));
       return give_sqlite_schema_names(working);

@@ -1,5 +1,6 @@
 #include "sync/replica_spare.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <simdjson.h>
@@ -55,6 +56,42 @@ std::optional<SpareImage> usable_spare(const std::string& state_dir, const std::
   return spare;
 }
 
+namespace {
+
+Status write_record(const std::string& state_dir, const std::string& replica, uint64_t spare_pages,
+                    const std::vector<uint32_t>& stale) {
+  JsonWriter w;
+  w.begin_object()
+      .key("replica")
+      .string(replica_fingerprint(replica))
+      .key("spare")
+      .string(replica_fingerprint(spare_path(state_dir)))
+      .key("spare_pages")
+      .integer(static_cast<int64_t>(spare_pages))
+      .key("stale")
+      .begin_array();
+  for (uint32_t id : stale) w.integer(id);
+  w.end_array().end_object();
+  return atomic_write_file(record_path(state_dir), w.str() + "\n", 0600);
+}
+
+}  // namespace
+
+void create_spare_copy(const std::string& state_dir, const std::string& replica) {
+  drop_spare(state_dir);
+  auto size = file_size(replica);
+  if (!size || *size == 0 || *size % k_page_size != 0) return;
+  std::string path = spare_path(state_dir);
+  int from = ::open(replica.c_str(), O_RDONLY | O_CLOEXEC);
+  if (from < 0) return;
+  int to = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  bool ok = to >= 0 && copy_file_contents(from, to, *size, path).ok() && ::fsync(to) == 0;
+  ::close(from);
+  if (to >= 0) ::close(to);
+  // The copy is durable before its record says it equals the replica.
+  if (!ok || !write_record(state_dir, replica, *size / k_page_size, {}).ok()) drop_spare(state_dir);
+}
+
 void drop_spare(const std::string& state_dir) {
   ::unlink(record_path(state_dir).c_str());
   ::unlink(spare_path(state_dir).c_str());
@@ -73,20 +110,8 @@ Status swap_in_replica(const std::string& state_dir, const std::string& new_repl
     ::unlink(spare_path(state_dir).c_str());
     return {};
   }
-  JsonWriter w;
-  w.begin_object()
-      .key("replica")
-      .string(replica_fingerprint(replica))
-      .key("spare")
-      .string(replica_fingerprint(spare_path(state_dir)))
-      .key("spare_pages")
-      .integer(static_cast<int64_t>(*old_size / k_page_size))
-      .key("stale")
-      .begin_array();
-  for (uint32_t id : *changed) w.integer(id);
-  w.end_array().end_object();
   // Without its record the spare is never used: failing to write it only costs the next pull a full copy.
-  if (!atomic_write_file(record_path(state_dir), w.str() + "\n", 0600).ok())
+  if (!write_record(state_dir, replica, *old_size / k_page_size, *changed).ok())
     ::unlink(spare_path(state_dir).c_str());
   return {};
 }

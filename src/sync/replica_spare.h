@@ -32,6 +32,10 @@ struct SpareImage {
 // The spare that pairs with `replica` as it is now, or nullopt (none, or it no longer matches).
 std::optional<SpareImage> usable_spare(const std::string& state_dir, const std::string& replica);
 
+// Makes the spare a copy of the replica (fsynced, then recorded with no stale page), so that the first
+// incremental pull after init writes only pages too. Best effort: on any failure there is no spare.
+void create_spare_copy(const std::string& state_dir, const std::string& replica);
+
 // Forgets the spare: its record first, then the file (a crash in between leaves an unreferenced file that
 // the next swap replaces).
 void drop_spare(const std::string& state_dir);

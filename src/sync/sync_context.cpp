@@ -150,6 +150,8 @@ Result<InitReport> SyncContext::init(const InitOptions& options) {
   drop_spare(c.state_dir);
   auto renamed = durable_rename(tmp_replica, c.replica_path);
   if (!renamed.ok()) return fail(renamed.error());
+  // A page image gets its spare now, so that the first pull also writes only what changed.
+  if (snapshot->protocol == "pages") create_spare_copy(c.state_dir, c.replica_path);
 
   TS_TRY_STATUS(record_pull(c.state_dir, c.database_url, pull_record(c, *snapshot)));
   ::unlink(pending_init_marker(c).c_str());
