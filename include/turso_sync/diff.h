@@ -3,6 +3,7 @@
 // JSON.
 #pragma once
 
+#include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -40,6 +41,10 @@ struct DiffOptions {
   // Skip the rows of leaf pages that are byte-identical in both files (rowid tables). Off only to test that
   // the fast path and the full comparison agree.
   bool page_fast_path = true;
+  // Page numbers (1-based, sorted) outside of which the two files are byte-identical, when the caller knows
+  // them (a page pull does: the pages it wrote). Lets the fast path skip unchanged leaves unread, so the diff
+  // costs in proportion to the change. Must be exact: a page left out that differs is a change missed.
+  const std::vector<uint32_t>* changed_pages = nullptr;
 };
 
 // Computes the changeset from the database at `base_path` to the one at `target_path` and streams it to

@@ -199,6 +199,8 @@ class TableDiff {
 
   // Restricts the comparison of a rowid-keyed table to these rowid ranges (the page-level fast path).
   void set_ranges(std::vector<diff::RowidRange> ranges) { m_ranges = std::move(ranges); }
+  // The table's rows are known to be the same on both sides (its pages are byte-identical): compare nothing.
+  void set_identical() { m_identical = true; }
 
   Result<TableCounts> run() {
     const TableDesc& t = m_table;
@@ -209,6 +211,7 @@ class TableDiff {
                    fmt::format("table {}: columns named rowid, _rowid_ and oid hide the rowid, so "
                                "rows cannot be matched",
                                t.name));
+    if (m_identical) return m_counts;
     std::vector<Collation> colls;
     for (const std::string& c : t.key_collations) colls.push_back(TS_TRY(collation_for(c, t.name)));
     m_colls = colls;
@@ -401,6 +404,7 @@ class TableDiff {
   ChangeSink& m_sink;
   TableDesc m_table;
   std::optional<std::vector<diff::RowidRange>> m_ranges;
+  bool m_identical = false;
   std::vector<Collation> m_colls;
   std::vector<int> m_base_index;  // per target column: index in the base cursor, -1 for constants
   int m_offset = 0;               // index of the first column in the target cursor
@@ -455,6 +459,23 @@ Result<std::optional<std::vector<diff::RowidRange>>> fast_ranges(db::Database& d
   return ranges;
 }
 
+// With a page pull's hint (DiffOptions::changed_pages): whether the table's rows cannot differ (its tree has
+// no changed page), else the rowid ranges to compare when it is keyed by rowid.
+Status apply_change_hint(db::Database& db, const TablePlan& tp, diff::PageFile& base, diff::PageFile& target,
+                         const std::vector<uint32_t>& changed, TableDiff& table_diff) {
+  uint32_t base_root = TS_TRY(root_page(db, diff::k_base_schema, tp.target.name));
+  uint32_t target_root = TS_TRY(root_page(db, diff::k_target_schema, tp.target.name));
+  if (base_root == 0 || target_root == 0) return {};
+  if (table_diff.table().keyed_by_rowid()) {
+    auto ranges = diff::dirty_rowid_ranges_hinted(base, base_root, target, target_root, changed);
+    if (ranges) table_diff.set_ranges(std::move(*ranges));
+    return {};
+  }
+  auto differ = diff::tree_may_differ(base, base_root, target, target_root, changed);
+  if (differ && !*differ) table_diff.set_identical();
+  return {};
+}
+
 bool touches_table(const SchemaChange& c) {
   return c.op == SchemaOp::create_table || c.op == SchemaOp::drop_table || c.op == SchemaOp::add_column ||
          c.op == SchemaOp::rebuild_table;
@@ -496,6 +517,8 @@ Result<DiffSummary> diff_databases(const std::string& base_path, const std::stri
   // (database file + WAL frames up to the last commit) are exactly the snapshot's.
   bool fast = options.page_fast_path && TS_TRY(base_pages->load_wal()) == base_before &&
               TS_TRY(target_pages->load_wal()) == target_before;
+  bool hinted = fast && options.changed_pages &&
+                diff::change_hint_usable(*base_pages, *target_pages, *options.changed_pages);
 
   DiffSummary summary;
   SummarySink tee(sink, summary);
@@ -513,7 +536,10 @@ Result<DiffSummary> diff_databases(const std::string& base_path, const std::stri
     TableDiff table_diff(db, tp, tee);
     if (options.rows) {
       TS_TRY_STATUS(table_diff.prepare(&plan.warnings));
-      if (fast && tp.base_rows == BaseRows::same_table && table_diff.table().keyed_by_rowid()) {
+      if (hinted && tp.base_rows == BaseRows::same_table && ts.schema_ops.empty()) {
+        TS_TRY_STATUS(
+            apply_change_hint(db, tp, *base_pages, *target_pages, *options.changed_pages, table_diff));
+      } else if (fast && tp.base_rows == BaseRows::same_table && table_diff.table().keyed_by_rowid()) {
         auto ranges = TS_TRY(fast_ranges(db, tp, *base_pages, *target_pages));
         if (ranges) table_diff.set_ranges(std::move(*ranges));
       }

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <string_view>
 
 namespace turso_sync::diff {
 
@@ -132,6 +133,148 @@ bool has_overflow(const uint8_t* page, uint32_t pgno, uint32_t usable) {
   return false;
 }
 
+// A table leaf page's cell `i`: its rowid and record bytes; false when it cannot be read or spills to
+// overflow pages (then not all of its content is on the page).
+bool leaf_cell(const uint8_t* page, size_t hdr, uint16_t i, uint32_t usable, uint64_t* rowid,
+               std::string_view* record) {
+  size_t ptr_at = hdr + 8 + 2u * i;
+  if (ptr_at + 2 > usable) return false;
+  uint16_t off = be16(page + ptr_at);
+  if (off >= usable) return false;
+  const uint8_t* end = page + usable;
+  uint64_t payload = 0;
+  size_t n1 = get_varint(page + off, end, &payload);
+  if (n1 == 0) return false;
+  size_t n2 = get_varint(page + off + n1, end, rowid);
+  if (n2 == 0 || payload > usable - 35) return false;
+  size_t start = off + n1 + n2;
+  if (start + payload > usable) return false;
+  *record = std::string_view(reinterpret_cast<const char*>(page + start), payload);
+  return true;
+}
+
+// Whether two table leaf pages hold the same rows: the same cells (rowid and record bytes) in the same order,
+// wherever each page places them. SQLite and the server lay out the cells of the same rows differently (after
+// the same updates or deletes), and a page image of the server's then differs byte for byte from the working
+// copy's page while holding the same rows.
+bool same_rows(const uint8_t* a, const uint8_t* b, uint32_t pgno, uint32_t usable) {
+  size_t hdr = pgno == 1 ? 100 : 0;
+  if (a[hdr] != 0x0D || b[hdr] != 0x0D) return false;
+  uint16_t n = be16(a + hdr + 3);
+  if (n != be16(b + hdr + 3)) return false;
+  for (uint16_t i = 0; i < n; ++i) {
+    uint64_t rowid_a = 0, rowid_b = 0;
+    std::string_view record_a, record_b;
+    if (!leaf_cell(a, hdr, i, usable, &rowid_a, &record_a) ||
+        !leaf_cell(b, hdr, i, usable, &rowid_b, &record_b))
+      return false;
+    if (rowid_a != rowid_b || record_a != record_b) return false;
+  }
+  return true;
+}
+
+bool is_btree_type(uint8_t type) {
+  return type == 0x02 || type == 0x05 || type == 0x0A || type == 0x0D;
+}
+
+// The pages of the b-tree rooted at `root` (table or index) without reading its leaves: SQLite's b-trees are
+// balanced (every leaf at the same depth; integrity_check reports otherwise), so the depth of the leftmost
+// leaf says which level holds the leaves. Interior pages are read and checked. For table trees, each leaf
+// gets the rowid range it covers; `interior` gets every interior page.
+class TreeWalker {
+ public:
+  TreeWalker(PageFile& file, std::vector<uint32_t>* interior, std::vector<Leaf>* leaves)
+      : m_file(file), m_interior(interior), m_leaves(leaves) {}
+
+  bool walk(uint32_t root) {
+    int depth = 0;
+    for (uint32_t pgno = root;; ++depth) {
+      if (depth > 40) return false;
+      const uint8_t* page = m_file.read_single(pgno);
+      if (!page) return false;
+      size_t hdr = pgno == 1 ? 100 : 0;
+      uint8_t type = page[hdr];
+      if (type == 0x0D || type == 0x0A) break;
+      if (type != 0x05 && type != 0x02) return false;
+      pgno = leftmost_child(page, hdr);
+      if (pgno == 0) return false;
+    }
+    m_leaf_depth = depth;
+    return visit(root, k_min, k_max, 0);
+  }
+
+ private:
+  uint32_t leftmost_child(const uint8_t* page, size_t hdr) const {
+    uint16_t ncell = be16(page + hdr + 3);
+    if (ncell == 0) return be32(page + hdr + 8);
+    uint16_t off = be16(page + hdr + 12);
+    if (off + 4u > m_file.page_size()) return 0;
+    return be32(page + off);
+  }
+
+  bool visit(uint32_t pgno, int64_t lo, int64_t hi, int depth) {
+    if (depth == m_leaf_depth) {
+      m_leaves->push_back({pgno, lo, hi});
+      return true;
+    }
+    const uint8_t* read = m_file.read_single(pgno);
+    if (!read) return false;
+    uint32_t size = m_file.page_size();
+    std::vector<uint8_t> page(read, read + size);  // the buffer is reused by the recursive reads
+    size_t hdr = pgno == 1 ? 100 : 0;
+    uint8_t type = page[hdr];
+    if (type != 0x05 && type != 0x02) return false;
+    m_interior->push_back(pgno);
+    bool table = type == 0x05;
+    const uint8_t* end = page.data() + size;
+    uint16_t ncell = be16(&page[hdr + 3]);
+    uint32_t right = be32(&page[hdr + 8]);
+    int64_t prev = lo;
+    for (uint16_t i = 0; i < ncell; ++i) {
+      size_t ptr_at = hdr + 12 + 2u * i;
+      if (ptr_at + 2 > size) return false;
+      uint16_t off = be16(&page[ptr_at]);
+      if (off + 4u > size) return false;
+      uint32_t child = be32(&page[off]);
+      if (!table) {
+        if (!visit(child, k_min, k_max, depth + 1)) return false;
+        continue;
+      }
+      uint64_t key = 0;
+      if (get_varint(&page[off + 4], end, &key) == 0) return false;
+      auto k = static_cast<int64_t>(key);
+      if (!visit(child, prev, k, depth + 1)) return false;
+      if (k == k_max) return right == 0 || visit(right, k_max, k_max, depth + 1);
+      prev = k + 1;
+    }
+    return visit(right, table ? prev : k_min, table ? hi : k_max, depth + 1);
+  }
+
+  PageFile& m_file;
+  std::vector<uint32_t>* m_interior;
+  std::vector<Leaf>* m_leaves;
+  int m_leaf_depth = 0;
+};
+
+// Sorted, disjoint, adjacent ranges joined.
+std::vector<RowidRange> merge_ranges(std::vector<RowidRange> dirty) {
+  std::sort(dirty.begin(), dirty.end(), [](const RowidRange& a, const RowidRange& b) { return a.lo < b.lo; });
+  std::vector<RowidRange> merged;
+  for (const RowidRange& r : dirty) {
+    if (r.lo > r.hi) continue;
+    if (!merged.empty() && (merged.back().hi == k_max || r.lo <= merged.back().hi + 1)) {
+      merged.back().hi = std::max(merged.back().hi, r.hi);
+    } else {
+      merged.push_back(r);
+    }
+  }
+  return merged;
+}
+
+bool in(const std::vector<uint32_t>& sorted, uint32_t pgno) {
+  return std::binary_search(sorted.begin(), sorted.end(), pgno);
+}
+
 }  // namespace
 
 Result<std::unique_ptr<PageFile>> PageFile::open(const std::string& path) {
@@ -150,6 +293,7 @@ Result<std::unique_ptr<PageFile>> PageFile::open(const std::string& path) {
     f->m_db_pages = static_cast<uint32_t>(end / f->m_page_size);
   }
   f->m_wal.wal_mode = header[18] == 2 && header[19] == 2;
+  f->m_auto_vacuum = be32(header + 52) != 0;
   f->m_buf.resize(f->m_page_size);
   f->m_usable = header[20] == 0 && f->m_page_size >= 512;
   return f;
@@ -245,6 +389,86 @@ const uint8_t* PageFile::read(uint32_t pgno) {
   return m_chunk.data() + size_t(pgno - m_chunk_first) * m_page_size;
 }
 
+const uint8_t* PageFile::read_single(uint32_t pgno) {
+  if (pgno == 0 || pgno >= m_frame_offset.size()) return nullptr;
+  if (m_chunk_first != 0 && pgno >= m_chunk_first && pgno < m_chunk_first + m_chunk_count)
+    return m_chunk.data() + size_t(pgno - m_chunk_first) * m_page_size;
+  uint64_t wal_offset = m_frame_offset[pgno];
+  if (wal_offset) return read_at(m_wal_fd, m_buf.data(), m_page_size, wal_offset) ? m_buf.data() : nullptr;
+  return read_at(m_fd, m_buf.data(), m_page_size, uint64_t(pgno - 1) * m_page_size) ? m_buf.data() : nullptr;
+}
+
+uint32_t PageFile::page_count() const {
+  return m_frame_offset.empty() ? 0 : static_cast<uint32_t>(m_frame_offset.size() - 1);
+}
+
+bool change_hint_usable(PageFile& base, PageFile& target, const std::vector<uint32_t>& changed) {
+  if (!base.usable() || !target.usable() || base.page_size() != target.page_size()) return false;
+  for (PageFile* f : {&base, &target}) {
+    // Auto-vacuum files have pointer-map pages, which can look like b-tree pages; files of 2^24 pages and
+    // more have overflow pages whose first byte is not 0.
+    if (f->auto_vacuum() || f->page_count() >= (1u << 24)) return false;
+    for (uint32_t pgno : changed) {
+      if (pgno > f->page_count()) continue;  // not in this file
+      const uint8_t* page = f->read_single(pgno);
+      if (!page || !is_btree_type(page[pgno == 1 ? 100 : 0])) return false;
+    }
+  }
+  return true;
+}
+
+std::optional<std::vector<RowidRange>> dirty_rowid_ranges_hinted(PageFile& base, uint32_t base_root,
+                                                                 PageFile& target, uint32_t target_root,
+                                                                 const std::vector<uint32_t>& changed) {
+  std::vector<uint32_t> interior;
+  std::vector<Leaf> base_leaves, target_leaves;
+  if (!TreeWalker(base, &interior, &base_leaves).walk(base_root)) return std::nullopt;
+  if (!TreeWalker(target, &interior, &target_leaves).walk(target_root)) return std::nullopt;
+  std::vector<uint32_t> base_clean;  // leaves of the base that are also unchanged leaves of the target
+  std::vector<RowidRange> dirty;
+  std::vector<uint32_t> base_pages;
+  for (const Leaf& b : base_leaves) base_pages.push_back(b.pgno);
+  std::sort(base_pages.begin(), base_pages.end());
+  for (const Leaf& t : target_leaves) {
+    if (!in(changed, t.pgno) && in(base_pages, t.pgno))
+      base_clean.push_back(t.pgno);
+    else
+      dirty.push_back({t.lo, t.hi});
+  }
+  std::sort(base_clean.begin(), base_clean.end());
+  for (const Leaf& b : base_leaves)
+    if (!in(base_clean, b.pgno)) dirty.push_back({b.lo, b.hi});
+  return merge_ranges(std::move(dirty));
+}
+
+std::optional<bool> tree_may_differ(PageFile& base, uint32_t base_root, PageFile& target,
+                                    uint32_t target_root, const std::vector<uint32_t>& changed) {
+  if (base_root != target_root) return true;
+  std::vector<uint32_t> pages;
+  std::vector<Leaf> leaves;
+  if (!TreeWalker(base, &pages, &leaves).walk(base_root)) return std::nullopt;
+  if (!TreeWalker(target, &pages, &leaves).walk(target_root)) return std::nullopt;
+  for (const Leaf& l : leaves) pages.push_back(l.pgno);
+  for (uint32_t pgno : pages)
+    if (in(changed, pgno)) return true;
+  return false;
+}
+
+std::optional<int64_t> count_rowid_table_rows(PageFile& file, uint32_t root) {
+  std::vector<uint32_t> interior;
+  std::vector<Leaf> leaves;
+  if (!file.usable() || !TreeWalker(file, &interior, &leaves).walk(root)) return std::nullopt;
+  std::sort(leaves.begin(), leaves.end(), [](const Leaf& a, const Leaf& b) { return a.pgno < b.pgno; });
+  int64_t rows = 0;
+  for (const Leaf& l : leaves) {
+    const uint8_t* page = file.read(l.pgno);  // in file order: the read-ahead serves neighbours
+    size_t hdr = l.pgno == 1 ? 100 : 0;
+    if (!page || page[hdr] != 0x0D) return std::nullopt;
+    rows += be16(page + hdr + 3);
+  }
+  return rows;
+}
+
 std::optional<std::vector<RowidRange>> dirty_rowid_ranges(PageFile& base, uint32_t base_root,
                                                           PageFile& target, uint32_t target_root) {
   if (!base.usable() || !target.usable() || base.page_size() != target.page_size()) return std::nullopt;
@@ -263,7 +487,8 @@ std::optional<std::vector<RowidRange>> dirty_rowid_ranges(PageFile& base, uint32
     if (it != base_index.end() && it->first == t.pgno) {
       const uint8_t* tp = target.read(t.pgno);  // valid until target's next read
       const uint8_t* bp = tp ? base.read(t.pgno) : nullptr;
-      clean = bp && std::memcmp(bp, tp, size) == 0 && !has_overflow(tp, t.pgno, size);
+      clean = bp && ((std::memcmp(bp, tp, size) == 0 && !has_overflow(tp, t.pgno, size)) ||
+                     same_rows(bp, tp, t.pgno, size));
       if (clean) base_clean[it->second] = true;
     }
     if (!clean) dirty.push_back({t.lo, t.hi});
@@ -273,17 +498,7 @@ std::optional<std::vector<RowidRange>> dirty_rowid_ranges(PageFile& base, uint32
   }
   for (size_t i = 0; i < base_leaves.size(); ++i)
     if (!base_clean[i]) dirty.push_back({base_leaves[i].lo, base_leaves[i].hi});
-  std::sort(dirty.begin(), dirty.end(), [](const RowidRange& a, const RowidRange& b) { return a.lo < b.lo; });
-  std::vector<RowidRange> merged;
-  for (const RowidRange& r : dirty) {
-    if (r.lo > r.hi) continue;
-    if (!merged.empty() && (merged.back().hi == k_max || r.lo <= merged.back().hi + 1)) {
-      merged.back().hi = std::max(merged.back().hi, r.hi);
-    } else {
-      merged.push_back(r);
-    }
-  }
-  return merged;
+  return merge_ranges(std::move(dirty));
 }
 
 }  // namespace turso_sync::diff

@@ -44,7 +44,13 @@ class PageFile {
   // Whether the WAL was restarted (its salts changed) since load_wal(): pages read since may be unreliable.
   bool wal_restarted();
   // The bytes of page `pgno` (1-based), valid until the next call; nullptr when out of range or unreadable.
+  // read() reads ahead (leaves of a table are mostly adjacent); read_single() reads that page alone.
   const uint8_t* read(uint32_t pgno);
+  const uint8_t* read_single(uint32_t pgno);
+  // Pages in the snapshot load_wal() found.
+  uint32_t page_count() const;
+  // Auto-vacuum (or incremental vacuum) is on: the file has pointer-map pages.
+  bool auto_vacuum() const { return m_auto_vacuum; }
 
  private:
   PageFile() = default;
@@ -52,6 +58,7 @@ class PageFile {
   int m_wal_fd = -1;
   std::string m_path;
   bool m_usable = false;
+  bool m_auto_vacuum = false;
   uint32_t m_page_size = 0;
   uint32_t m_db_pages = 0;
   WalState m_wal;
@@ -75,5 +82,28 @@ struct RowidRange {
 // compares everything).
 std::optional<std::vector<RowidRange>> dirty_rowid_ranges(PageFile& base, uint32_t base_root,
                                                           PageFile& target, uint32_t target_root);
+
+// The rows of the rowid table rooted at `root`: the cells of its leaf pages (interior pages read, then the
+// leaves in file order). nullopt when the tree cannot be read this way (the caller counts with SQL). Call
+// load_wal() first.
+std::optional<int64_t> count_rowid_table_rows(PageFile& file, uint32_t root);
+
+// What a page pull knows: the pages (1-based, sorted) outside of which `base` and `target` are
+// byte-identical. Whether that lets unchanged leaves count as clean without reading them: every changed page
+// is a b-tree page in both files (so none is an overflow page that an unchanged leaf could point to), no
+// pointer-map pages.
+bool change_hint_usable(PageFile& base, PageFile& target, const std::vector<uint32_t>& changed);
+
+// dirty_rowid_ranges() from the trees' structure alone, with a usable hint: a leaf at the same page number
+// in both trees and outside `changed` is clean. Reads the interior pages only.
+std::optional<std::vector<RowidRange>> dirty_rowid_ranges_hinted(PageFile& base, uint32_t base_root,
+                                                                 PageFile& target, uint32_t target_root,
+                                                                 const std::vector<uint32_t>& changed);
+
+// With a usable hint: whether the b-trees (table or index) rooted at `base_root` and `target_root` can hold
+// different content: false only when they have the same root and none of their pages is in `changed`;
+// nullopt when a tree cannot be read this way.
+std::optional<bool> tree_may_differ(PageFile& base, uint32_t base_root, PageFile& target,
+                                    uint32_t target_root, const std::vector<uint32_t>& changed);
 
 }  // namespace turso_sync::diff

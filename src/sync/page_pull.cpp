@@ -113,26 +113,38 @@ Result<std::string> read_page(const Fd& fd, uint64_t id, const std::string& path
   return page;
 }
 
-Status copy_file(const Fd& from, const Fd& to, uint64_t size, const std::string& path) {
-  uint64_t done = 0;
-  while (done < size) {
-    loff_t in = static_cast<loff_t>(done), out = static_cast<loff_t>(done);
-    ssize_t n = ::copy_file_range(from.get(), &in, to.get(), &out, size - done, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;  // not supported here: plain reads and writes below
-    done += static_cast<uint64_t>(n);
+// Creates the image file at `path` holding the replica's bytes: from the spare when there is one (rename it,
+// then copy only the pages where it differs), else a copy of the whole replica.
+Result<Fd> create_image(const Fd& base, uint64_t base_size, const std::string& path,
+                        const std::string& replica, const std::optional<SpareImage>& spare) {
+  if (spare && ::rename(spare->path.c_str(), path.c_str()) == 0) {
+    Fd image(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+    if (!image) return io_error("open", path);
+    uint64_t base_pages = base_size / k_page_size;
+    auto copy_page = [&](uint64_t id) -> Status {
+      std::string page = TS_TRY(read_page(base, id, replica));
+      size_t done = 0;
+      while (done < page.size()) {
+        ssize_t n = ::pwrite(image.get(), page.data() + done, page.size() - done,
+                             static_cast<off_t>(id * k_page_size + done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return io_error("write", path);
+        done += static_cast<size_t>(n);
+      }
+      return {};
+    };
+    for (uint32_t id : spare->stale)
+      if (id < base_pages) TS_TRY_STATUS(copy_page(id));
+    for (uint64_t id = spare->pages; id < base_pages; ++id)
+      if (!std::binary_search(spare->stale.begin(), spare->stale.end(), static_cast<uint32_t>(id)))
+        TS_TRY_STATUS(copy_page(id));
+    if (::ftruncate(image.get(), static_cast<off_t>(base_size)) != 0) return io_error("truncate", path);
+    return image;
   }
-  std::vector<char> buf(1 << 20);
-  while (done < size) {
-    ssize_t n = ::pread(from.get(), buf.data(), std::min<uint64_t>(buf.size(), size - done),
-                        static_cast<off_t>(done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return io_error("copy the replica into", path);
-    ssize_t w = ::pwrite(to.get(), buf.data(), static_cast<size_t>(n), static_cast<off_t>(done));
-    if (w != n) return io_error("copy the replica into", path);
-    done += static_cast<uint64_t>(n);
-  }
-  return {};
+  Fd image(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  if (!image) return io_error("create", path);
+  TS_TRY_STATUS(copy_file_contents(base.get(), image.get(), base_size, path));
+  return image;
 }
 
 // Sends one /pull-updates request, feeding the answer to `decoder`. Returns "" when the whole answer was
@@ -228,8 +240,10 @@ Result<PageImageResult> keep_only_if_written(const std::string& path,
 
 }  // namespace
 
-Status copy_replica_into(const std::string& replica, db::Database& working) {
-  TS_TRY_STATUS(db::copy_database(replica, working));
+namespace {
+
+// Gives `working`'s sqlite_schema the names SQLite itself would have written (see copy_replica_into).
+Status give_sqlite_schema_names(db::Database& working) {
   // The names SQLite parsed from each object's SQL, by lower-cased stored name.
   struct Row {
     int64_t rowid;
@@ -290,6 +304,38 @@ Status copy_replica_into(const std::string& replica, db::Database& working) {
   TS_TRY_STATUS(st);
   TS_TRY_STATUS(off);
   return tx.commit();
+}
+
+}  // namespace
+
+Status copy_replica_into(const std::string& replica, db::Database& working) {
+  TS_TRY_STATUS(db::copy_database(replica, working));
+  return give_sqlite_schema_names(working);
+}
+
+Status create_working_copy_file(const std::string& replica, const std::string& path) {
+  {
+    Fd from(::open(replica.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!from) return io_error("open", replica);
+    uint8_t header[100];
+    struct stat st {};
+    bool plain = ::pread(from.get(), header, sizeof header, 0) == static_cast<ssize_t>(sizeof header) &&
+                 std::memcmp(header, "SQLite format 3", 16) == 0 && header[18] == 1 && header[19] == 1 &&
+                 ::fstat(from.get(), &st) == 0 && file_size(replica + "-wal").value_or(0) == 0 &&
+                 !file_exists(replica + "-journal");
+    if (plain) {
+      // A rollback-journal file with nothing pending: its bytes are the database (a kernel copy, instead of
+      // SQLite's page-by-page backup).
+      Fd to(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+      if (!to) return io_error("create", path);
+      TS_TRY_STATUS(copy_file_contents(from.get(), to.get(), static_cast<uint64_t>(st.st_size), path));
+      if (::fsync(to.get()) != 0) return io_error("fsync", path);
+      db::Database working = TS_TRY(db::Database::open(path, db::OpenMode::read_write));
+      return give_sqlite_schema_names(working);
+    }
+  }
+  db::Database working = TS_TRY(db::Database::open(path, db::OpenMode::create));
+  return copy_replica_into(replica, working);
 }
 
 Result<std::string> probe_first_page(RemoteClient& remote) {
@@ -376,6 +422,7 @@ Result<PageImageResult> bootstrap_page_image(RemoteClient& remote, const std::st
 
 Result<PageImageResult> update_page_image(RemoteClient& remote, const std::string& replica,
                                           const std::string& from_revision, const std::string& path,
+                                          const std::optional<SpareImage>& spare,
                                           const ProgressCallback& on_progress) {
   return keep_only_if_written(path, [&]() -> Result<PageImageResult> {
     Fd base(::open(replica.c_str(), O_RDONLY | O_CLOEXEC));
@@ -435,11 +482,7 @@ Result<PageImageResult> update_page_image(RemoteClient& remote, const std::strin
                           id, from_revision));
         return {};
       }
-      if (!image) {
-        image = Fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-        if (!image) return io_error("create", path);
-        TS_TRY_STATUS(copy_file(base, image, base_size, path));
-      }
+      if (!image) image = TS_TRY(create_image(base, base_size, path, replica, spare));
       TS_TRY_STATUS(write_page(image, id, page, path));
       changed.push_back(static_cast<uint32_t>(id));
       if (on_progress && out.pages_received % 256 == 0) {
@@ -479,9 +522,7 @@ Result<PageImageResult> update_page_image(RemoteClient& remote, const std::strin
     }
     if (!image) {
       // A new revision without any page: the content did not change, but the revision must move on.
-      image = Fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-      if (!image) return io_error("create", path);
-      TS_TRY_STATUS(copy_file(base, image, base_size, path));
+      image = TS_TRY(create_image(base, base_size, path, replica, spare));
     }
     for (uint64_t id = old_pages; id < header.db_size; ++id)
       if (!seen[id])
@@ -490,9 +531,57 @@ Result<PageImageResult> update_page_image(RemoteClient& remote, const std::strin
     std::string bad = TS_TRY(check_first_page(image, path));
     if (!bad.empty()) return unavailable(bad);
 
-    // Re-verify a few pages this update did not touch: read back at the new revision, they must equal the
-    // image (in a new WAL generation they are missing or differ).
     std::sort(changed.begin(), changed.end());
+    changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
+    auto written = [&]() -> Result<PageImageResult> {
+      TS_TRY_STATUS(finish_file(image, header.db_size, path));
+      out.outcome = Outcome::written;
+      out.revision = header.server_revision;
+      out.db_size = header.db_size;
+      out.changed_pages = std::move(changed);
+      return out;
+    };
+    if (probing) {
+      // Frame counts: the server's history must still hold ours. Asked pinned at our revision R from R-1, it
+      // sends the pages of its frame R, which must equal the replica's (after a checkpoint, a new WAL
+      // generation whose count passed R sends other pages). One cheap request (a page selector costs the
+      // server a scan of its WAL: ~20 ms at 6,600 frames, against ~1 ms for this).
+      pages::PullRequest proof;
+      proof.server_revision = from_revision;
+      proof.client_revision = std::to_string(*from - 1);
+      uint64_t proven = 0;
+      pages::PullDecoder prover(
+          [&](const pages::PullHeader& h) -> Status {
+            if (auto why = h.unusable_reason(); !why.empty()) return refuse(why);
+            if (h.server_revision != from_revision)
+              return refuse(
+                  fmt::format("asked for revision {}, the server sent {}", from_revision, h.server_revision));
+            return {};
+          },
+          [&](uint64_t id, std::string_view page) -> Status {
+            if (id >= old_pages)
+              return refuse(
+                  fmt::format("page {} of revision {} is past the replica's end", id, from_revision));
+            std::string ours = TS_TRY(read_page(base, id, replica));
+            if (local_form(id, page, buf) != ours)
+              return refuse(
+                  fmt::format("the server's page {} at revision {} differs from the replica's: its "
+                              "history changed (a new WAL generation)",
+                              id, from_revision));
+            ++proven;
+            return {};
+          });
+      failure = TS_TRY(run_pull(remote, proof, prover));
+      if (!failure.empty()) return unavailable(failure);
+      if (proven == 0)
+        return unavailable(fmt::format(
+            "the server no longer has the pages of revision {} (a new WAL generation after a checkpoint)",
+            from_revision));
+      return written();
+    }
+
+    // Opaque revisions: re-verify a few pages this update did not touch: read back at the new revision, they
+    // must equal the image (in a new history they are missing or differ).
     uint64_t common = std::min(old_pages, header.db_size);
     // Page 1 and pages spread over the file; a changed candidate is replaced by the next unchanged page.
     std::vector<uint32_t> sample;
@@ -532,11 +621,7 @@ Result<PageImageResult> update_page_image(RemoteClient& remote, const std::strin
                         "checkpoint since the replica's revision)",
                         sample.size() - matched, sample.size(), header.server_revision));
     }
-    TS_TRY_STATUS(finish_file(image, header.db_size, path));
-    out.outcome = Outcome::written;
-    out.revision = header.server_revision;
-    out.db_size = header.db_size;
-    return out;
+    return written();
   });
 }
 

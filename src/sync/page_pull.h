@@ -8,16 +8,19 @@
 //   bootstrap    every page 0..db_size-1 arrived, each 4096 bytes, page 1 is an SQLite header with page size
 //                4096, no virtual table, then `PRAGMA integrity_check` on the new file.
 //   incremental  the revision did not move backwards (decimal revisions), the server's history still holds
-//                the replica's last revision (one page of the frame before it is asked for again and must be
-//                byte-identical), new pages past the old size all arrived, and after the update a sample of
-//                unchanged pages read back at the new revision equals the image.
+//                the replica's last revision R (the pages of frame R, asked for again pinned at R, are
+//                byte-identical to the replica's), new pages past the old size all arrived; for opaque
+//                revisions, a sample of unchanged pages read back at the new revision equals the image.
 // Local failures (I/O, SQLite) and interruption are errors, not `unavailable`.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "db/sqlite.h"
+#include "sync/replica_spare.h"
 #include "turso_sync/remote.h"
 #include "turso_sync/sync.h"
 
@@ -30,6 +33,8 @@ struct PageImageResult {
   std::string revision;  // written / up_to_date: the server revision the image is at
   uint64_t db_size = 0;  // pages
   uint64_t pages_received = 0;
+  // written by update_page_image: the pages (0-based, sorted) where the image differs from the replica.
+  std::optional<std::vector<uint32_t>> changed_pages;
 };
 
 // Copies the replica into the working copy (db::copy_database), then gives the copy's sqlite_schema the names
@@ -40,6 +45,12 @@ struct PageImageResult {
 // schema rows behind. The replica itself stays a byte image of the remote.
 Status copy_replica_into(const std::string& replica, db::Database& working);
 
+// Creates a new working copy file at `path` (which must not exist) with the replica's content and SQLite's
+// own schema names, as copy_replica_into would: a byte copy of the file when the replica is a
+// rollback-journal database with nothing pending (page images always are), else SQLite's backup. Fsynced; the
+// caller renames it into place.
+Status create_working_copy_file(const std::string& replica, const std::string& path);
+
 // Downloads every page into a new file at `path` (removed first; removed again unless written). On success
 // the file is complete, checked and fsynced.
 Result<PageImageResult> bootstrap_page_image(RemoteClient& remote, const std::string& path,
@@ -47,9 +58,12 @@ Result<PageImageResult> bootstrap_page_image(RemoteClient& remote, const std::st
 
 // Brings the image `replica` (at `from_revision`) to the server's latest revision: written = `path` holds a
 // copy of the replica with the changed pages applied (fsynced); up_to_date = nothing changed, no file was
-// created; unavailable = the caller must re-bootstrap. `replica` is never modified.
+// created; unavailable = the caller must re-bootstrap. `replica` is never modified. With a `spare`
+// (replica_spare.h), the image is made from it (renamed to `path`, so it is consumed) instead of a copy of
+// the whole replica.
 Result<PageImageResult> update_page_image(RemoteClient& remote, const std::string& replica,
                                           const std::string& from_revision, const std::string& path,
+                                          const std::optional<SpareImage>& spare,
                                           const ProgressCallback& progress);
 
 // One small request for page 1 alone: "" when the server serves it (a bootstrap may be complete), else why

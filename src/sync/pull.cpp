@@ -18,6 +18,7 @@
 #include "sync/page_pull.h"
 #include "sync/pending_push.h"
 #include "sync/replica_fetch.h"
+#include "sync/replica_spare.h"
 #include "sync/snapshot.h"
 #include "sync/state.h"
 #include "turso_sync/sync.h"
@@ -41,9 +42,10 @@ ConflictPolicy policy_from(const std::string& s) {
 }
 
 // Diff of two local files, collected in memory (a pull's delta, or local changes for reset).
-Result<std::pair<DiffSummary, Changeset>> collect_diff(const std::string& base, const std::string& target) {
+Result<std::pair<DiffSummary, Changeset>> collect_diff(const std::string& base, const std::string& target,
+                                                       const DiffOptions& options = {}) {
   ChangesetCollector collector;
-  DiffSummary summary = TS_TRY(diff_databases(base, target, collector));
+  DiffSummary summary = TS_TRY(diff_databases(base, target, collector, options));
   return std::make_pair(std::move(summary), collector.take());
 }
 
@@ -74,16 +76,27 @@ Result<std::string> save_discarded(const Config& c, const std::string& sql) {
 // replica. Called with the lock held, both for a fresh pull and to redo an interrupted one (the merge is
 // idempotent: rows already merged compare equal to theirs). `redo`: finishing an interrupted pull, whose
 // merge may already be committed: on error the marker must stay.
+// `changed_pages`: where new_replica differs from the replica, when known (the old replica is then kept as
+// the spare of the next incremental pull, replica_spare.h).
 static Result<PullReport> merge_and_swap(const Config& c, const std::string& new_replica,
-                                         const PullOptions& options, bool redo) {
+                                         const PullOptions& options, bool redo,
+                                         const std::optional<std::vector<uint32_t>>& changed_pages) {
   PullReport report;
-  auto [summary, delta] = TS_TRY(collect_diff(c.replica_path, new_replica));
+  // The pages the pull wrote are the only ones that differ: the delta reads only those (and interior pages).
+  std::vector<uint32_t> page_numbers;
+  DiffOptions diff_options;
+  if (changed_pages) {
+    for (uint32_t id : *changed_pages) page_numbers.push_back(id + 1);
+    diff_options.changed_pages = &page_numbers;
+  }
+  auto [summary, delta] = TS_TRY(collect_diff(c.replica_path, new_replica, diff_options));
   report.remote_changes = std::move(summary);
   if (delta.empty()) {
     report.held = static_cast<int64_t>(TS_TRY(load_held(c.state_dir)).size());
     report.up_to_date = true;
     report.applied = true;
-    TS_TRY_STATUS(durable_rename(new_replica, c.replica_path));  // keeps the newest remote revision's file
+    // Keeps the newest remote revision's file.
+    TS_TRY_STATUS(swap_in_replica(c.state_dir, new_replica, c.replica_path, changed_pages));
     return report;
   }
   TS_TRY_STATUS(atomic_write_file(
@@ -139,7 +152,7 @@ static Result<PullReport> merge_and_swap(const Config& c, const std::string& new
     ::unlink(pull_marker(c).c_str());
     return report;
   }
-  TS_TRY_STATUS(durable_rename(new_replica, c.replica_path));
+  TS_TRY_STATUS(swap_in_replica(c.state_dir, new_replica, c.replica_path, changed_pages));
   crash_point("pull.replica-swapped");
   ::unlink(pull_marker(c).c_str());
   return report;
@@ -168,7 +181,7 @@ Status SyncContext::recover(std::vector<std::string>& notes) {
   std::optional<Changeset> sent;
   if (file_exists(push_marker(c))) sent = load_pending_push(c, notes);
   if (sent) options.pushed = &*sent;
-  auto redone = merge_and_swap(c, lines[0], options, /*redo=*/true);
+  auto redone = merge_and_swap(c, lines[0], options, /*redo=*/true, std::nullopt);
   if (!redone.ok()) return redone.error().context("finish an interrupted pull");
   notes.push_back(redone->applied ? "finished an interrupted pull"
                                   : "an interrupted pull had conflicts; it was dropped (run pull again)");
@@ -196,7 +209,7 @@ Result<PullReport> SyncContext::pull_locked(const PullOptions& options) {
     TS_TRY_STATUS(record_pull(c.state_dir, c.database_url, pull_record(c, *snapshot)));
     return report;
   }
-  auto report = merge_and_swap(c, new_replica, options, /*redo=*/false);
+  auto report = merge_and_swap(c, new_replica, options, /*redo=*/false, snapshot->changed_pages);
   if (!report.ok()) {
     if (!file_exists(pull_marker(c))) ::unlink(new_replica.c_str());
     return report.error().context("pull");
@@ -299,10 +312,9 @@ Result<ResetReport> SyncContext::copy(const CopyOptions& options) {
   ResetReport report;
   if (!file_exists(c.working_path)) {
     std::string tmp = fmt::format("{}.tmp-{}", c.working_path, ::getpid());
+    ::unlink(tmp.c_str());
     auto created = [&]() -> Status {
-      db::Database wc = TS_TRY(db::Database::open(tmp, db::OpenMode::create));
-      TS_TRY_STATUS(copy_replica_into(c.replica_path, wc));
-      wc = db::Database();
+      TS_TRY_STATUS(create_working_copy_file(c.replica_path, tmp));
       return durable_rename(tmp, c.working_path);
     }();
     if (!created.ok()) ::unlink(tmp.c_str());

@@ -20,6 +20,8 @@ struct FetchedReplica {
   bool up_to_date = false;   // incremental pull found nothing new: no file was created
   bool incremental = false;  // the image was built from the replica plus the changed pages
   uint64_t pages_received = 0;
+  // Incremental page pulls: the pages (0-based) where the new image differs from the replica.
+  std::optional<std::vector<uint32_t>> changed_pages;
   uint64_t bytes_received = 0;
   int64_t requests = 0;
   // Filled for init (describe == true): what the new replica holds.

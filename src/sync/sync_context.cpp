@@ -12,6 +12,7 @@
 #include "sync/discarded.h"
 #include "sync/page_pull.h"
 #include "sync/replica_fetch.h"
+#include "sync/replica_spare.h"
 #include "sync/state.h"
 #include "turso_sync/sync.h"
 #include "util/fs.h"
@@ -138,9 +139,7 @@ Result<InitReport> SyncContext::init(const InitOptions& options) {
     std::string tmp_working = fmt::format("{}.tmp-{}", c.working_path, ::getpid());
     ::unlink(tmp_working.c_str());
     auto created = [&]() -> Status {
-      db::Database wc = TS_TRY(db::Database::open(tmp_working, db::OpenMode::create));
-      TS_TRY_STATUS(copy_replica_into(tmp_replica, wc));
-      wc = db::Database();
+      TS_TRY_STATUS(create_working_copy_file(tmp_replica, tmp_working));
       return durable_rename(tmp_working, c.working_path);
     }();
     if (!created.ok()) {
@@ -148,8 +147,11 @@ Result<InitReport> SyncContext::init(const InitOptions& options) {
       return fail(created.error());
     }
   }
+  drop_spare(c.state_dir);
   auto renamed = durable_rename(tmp_replica, c.replica_path);
   if (!renamed.ok()) return fail(renamed.error());
+  // A page image gets its spare now, so that the first pull also writes only what changed.
+  if (snapshot->protocol == "pages") create_spare_copy(c.state_dir, c.replica_path);
 
   TS_TRY_STATUS(record_pull(c.state_dir, c.database_url, pull_record(c, *snapshot)));
   ::unlink(pending_init_marker(c).c_str());

@@ -17,6 +17,9 @@ Status atomic_write_file(const std::string& path, std::string_view content, unsi
 // Renames `from` over `to` and makes both the file and the rename durable.
 Status durable_rename(const std::string& from, const std::string& to);
 Status fsync_path(const std::string& path);
+// Copies the first `size` bytes of the open file `from` into `to` at the same offsets (copy_file_range, else
+// reads and writes); `to_path` names `to` in errors. No fsync.
+Status copy_file_contents(int from, int to, uint64_t size, const std::string& to_path);
 Result<std::string> read_file(const std::string& path);
 Status make_dirs(const std::string& path, unsigned mode = 0700);
 bool file_exists(const std::string& path);

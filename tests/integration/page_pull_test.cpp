@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -161,6 +162,91 @@ TEST(PagePull, BootstrapThenIncrementalPullsStayExact) {
   std::string history = read_text(copy.dir.file(".turso-sync/history.jsonl"));
   EXPECT_TRUE(contains(history, "\"pull_path\":\"pages\"")) << history;
   EXPECT_FALSE(contains(history, "\"pull_path\":\"sql\"")) << history;
+}
+
+std::string inode_of(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? std::to_string(st.st_ino) : "missing";
+}
+
+// An incremental pull writes its image into the spare (the replica before the last pull) instead of copying
+// the whole replica: the two files take turns, so the replica's inode alternates; a spare that changed since
+// it was recorded is never used (a full copy instead); every result stays exact.
+TEST(PagePull, IncrementalPullsRecycleTheSpareImageAndStayExact) {
+  LocalServer server;
+  ASSERT_TRUE(server.started());
+  remote_exec(server.url(), {"CREATE TABLE t (id INTEGER PRIMARY KEY, x TEXT, pad BLOB)",
+                             "INSERT INTO t (x, pad) VALUES ('a', randomblob(3000))"});
+  for (int i = 0; i < 6; ++i)
+    remote_exec(server.url(), {"INSERT INTO t (x, pad) SELECT x, randomblob(3000) FROM t"});
+  Copy copy{TempDir(), server.url()};
+  ASSERT_EQ(copy.run({"init"}).exit_code, 0);
+  const std::string spare = copy.dir.file(".turso-sync/replica.spare");
+  std::string first = inode_of(copy.replica());
+  // init leaves a spare too (a copy), so the first pull writes only pages as well.
+  ASSERT_TRUE(fs::exists(spare));
+  EXPECT_NE(inode_of(spare), first);
+  EXPECT_EQ(read_text(spare), read_text(copy.replica()));
+  std::string made_by_init = inode_of(spare);
+
+  remote_exec(server.url(), {"UPDATE t SET x = 'b' WHERE id = 3"});
+  pull_json(copy);
+  expect_replica_is_remote(server.url(), copy.replica());
+  std::string second = inode_of(copy.replica());
+  EXPECT_EQ(second, made_by_init);
+  EXPECT_EQ(inode_of(spare), first) << "the replica before the pull is kept as the spare";
+
+  // The next pulls reuse the spare: the replica's inode alternates, whatever the change (rows, pages added
+  // past the end, pages freed).
+  const std::vector<std::string> changes = {
+      "UPDATE t SET x = 'c' WHERE id = 40",
+      "INSERT INTO t (x, pad) SELECT 'new', randomblob(3000) FROM t WHERE id < 20",
+      "DELETE FROM t WHERE id IN (3, 33, 63)", "UPDATE t SET pad = NULL WHERE id < 10"};
+  for (const std::string& change : changes) {
+    SCOPED_TRACE(change);
+    remote_exec(server.url(), {change});
+    std::string before = inode_of(copy.replica());
+    std::string spare_before = inode_of(spare);
+    pull_json(copy);
+    expect_replica_is_remote(server.url(), copy.replica());
+    EXPECT_EQ(inode_of(copy.replica()), spare_before) << "the image was written into the spare";
+    EXPECT_EQ(inode_of(spare), before);
+    EXPECT_EQ(local_rows(copy.wc(), "SELECT id, x, hex(pad) FROM t ORDER BY id"),
+              remote_rows(server.url(), "SELECT id, x, hex(pad) FROM t ORDER BY id"));
+  }
+
+  // A pull that rewrote most pages keeps no spare (copying the replica is as cheap); the next pull copies,
+  // and the one after reuses a spare again.
+  remote_exec(server.url(), {"UPDATE t SET x = 'everywhere', pad = randomblob(2900)"});
+  pull_json(copy);
+  expect_replica_is_remote(server.url(), copy.replica());
+  EXPECT_FALSE(fs::exists(spare));
+  for (int i = 0; i < 2; ++i) {
+    remote_exec(server.url(), {"UPDATE t SET x = 'again " + std::to_string(i) + "' WHERE id = 2"});
+    std::string spare_before = inode_of(spare);
+    pull_json(copy);
+    expect_replica_is_remote(server.url(), copy.replica());
+    if (i == 1) {
+      EXPECT_EQ(inode_of(copy.replica()), spare_before);
+    }
+  }
+
+  // A spare written by anything else since it was recorded is not used: a full copy, still exact.
+  {
+    std::FILE* f = std::fopen(spare.c_str(), "r+b");
+    ASSERT_NE(f, nullptr);
+    std::fseek(f, 4096 * 2, SEEK_SET);
+    std::fputs("not the replica's bytes", f);
+    std::fseek(f, 0, SEEK_END);  // and a page more: changed whatever the clock's granularity
+    std::fputs(std::string(4096, 'x').c_str(), f);
+    std::fclose(f);
+  }
+  std::string spare_inode = inode_of(spare);
+  remote_exec(server.url(), {"UPDATE t SET x = 'after a tampered spare' WHERE id = 1"});
+  pull_json(copy);
+  expect_replica_is_remote(server.url(), copy.replica());
+  EXPECT_NE(inode_of(copy.replica()), spare_inode);
+  EXPECT_EQ(local_rows(copy.wc(), "SELECT x FROM t WHERE id = 1"), (Rows{{T("after a tampered spare")}}));
 }
 
 // After a checkpoint the server's revision restarts and it serves only the pages written since: the pull

@@ -1,0 +1,119 @@
+#include "sync/replica_spare.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "sync/page_pull.h"
+#include "util/fs.h"
+#include "util/json_writer.h"
+
+namespace turso_sync {
+
+namespace {
+
+constexpr uint64_t k_page_size = 4096;
+
+std::string spare_path(const std::string& state_dir) {
+  return state_dir + "/replica.spare";
+}
+
+std::string record_path(const std::string& state_dir) {
+  return state_dir + "/replica.spare.json";
+}
+
+}  // namespace
+
+std::optional<SpareImage> usable_spare(const std::string& state_dir, const std::string& replica) {
+  auto text = read_file(record_path(state_dir));
+  if (!text.ok()) return std::nullopt;
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (parser.parse(*text).get(root) != simdjson::SUCCESS) return std::nullopt;
+  std::string_view pairs_with, spare_fingerprint;
+  uint64_t pages = 0;
+  simdjson::dom::array stale;
+  if (root["replica"].get(pairs_with) != simdjson::SUCCESS ||
+      root["spare"].get(spare_fingerprint) != simdjson::SUCCESS ||
+      root["spare_pages"].get(pages) != simdjson::SUCCESS || root["stale"].get(stale) != simdjson::SUCCESS)
+    return std::nullopt;
+  SpareImage spare;
+  spare.path = spare_path(state_dir);
+  if (pairs_with.empty() || pairs_with != replica_fingerprint(replica) ||
+      spare_fingerprint != replica_fingerprint(spare.path) || file_size(spare.path) != pages * k_page_size)
+    return std::nullopt;
+  spare.pages = pages;
+  for (auto id : stale) {
+    uint64_t v = 0;
+    if (id.get(v) != simdjson::SUCCESS || v > UINT32_MAX) return std::nullopt;
+    spare.stale.push_back(static_cast<uint32_t>(v));
+  }
+  std::sort(spare.stale.begin(), spare.stale.end());
+  return spare;
+}
+
+namespace {
+
+Status write_record(const std::string& state_dir, const std::string& replica, uint64_t spare_pages,
+                    const std::vector<uint32_t>& stale) {
+  JsonWriter w;
+  w.begin_object()
+      .key("replica")
+      .string(replica_fingerprint(replica))
+      .key("spare")
+      .string(replica_fingerprint(spare_path(state_dir)))
+      .key("spare_pages")
+      .integer(static_cast<int64_t>(spare_pages))
+      .key("stale")
+      .begin_array();
+  for (uint32_t id : stale) w.integer(id);
+  w.end_array().end_object();
+  return atomic_write_file(record_path(state_dir), w.str() + "\n", 0600);
+}
+
+}  // namespace
+
+void create_spare_copy(const std::string& state_dir, const std::string& replica) {
+  drop_spare(state_dir);
+  auto size = file_size(replica);
+  if (!size || *size == 0 || *size % k_page_size != 0) return;
+  std::string path = spare_path(state_dir);
+  int from = ::open(replica.c_str(), O_RDONLY | O_CLOEXEC);
+  if (from < 0) return;
+  int to = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  bool ok = to >= 0 && copy_file_contents(from, to, *size, path).ok() && ::fsync(to) == 0;
+  ::close(from);
+  if (to >= 0) ::close(to);
+  // The copy is durable before its record says it equals the replica.
+  if (!ok || !write_record(state_dir, replica, *size / k_page_size, {}).ok()) drop_spare(state_dir);
+}
+
+void drop_spare(const std::string& state_dir) {
+  ::unlink(record_path(state_dir).c_str());
+  ::unlink(spare_path(state_dir).c_str());
+}
+
+Status swap_in_replica(const std::string& state_dir, const std::string& new_replica,
+                       const std::string& replica, const std::optional<std::vector<uint32_t>>& changed) {
+  drop_spare(state_dir);
+  // A spare is worth keeping while writing its stale pages is cheaper than copying the whole file.
+  auto old_size = file_size(replica);
+  bool keep = changed && old_size && *old_size % k_page_size == 0 && *old_size > 0 &&
+              changed->size() * 2 < *old_size / k_page_size &&
+              ::link(replica.c_str(), spare_path(state_dir).c_str()) == 0;
+  TS_TRY_STATUS(durable_rename(new_replica, replica));
+  if (!keep) {
+    ::unlink(spare_path(state_dir).c_str());
+    return {};
+  }
+  // Without its record the spare is never used: failing to write it only costs the next pull a full copy.
+  if (!write_record(state_dir, replica, *old_size / k_page_size, *changed).ok())
+    ::unlink(spare_path(state_dir).c_str());
+  return {};
+}
+
+}  // namespace turso_sync

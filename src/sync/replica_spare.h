@@ -1,0 +1,49 @@
+// The spare replica: the replica as it was before the last page pull, kept so that the next incremental
+// pull writes only pages instead of copying the whole replica (a pull's cost then follows the change, not
+// the database; issue 9).
+//
+// When a pull swaps a new replica in, the old one is hard-linked to <state dir>/replica.spare before the
+// rename, and <state dir>/replica.spare.json records which pages differ between the two. The next
+// incremental pull renames the spare to its new image's temp path, copies those pages from the replica (the
+// image now equals the replica), and applies the remote's changed pages on top.
+//
+// Format of replica.spare.json (written atomically after the swap, mode 0600):
+//   {"replica":"<fingerprint of the replica it pairs with>","spare":"<fingerprint of the spare>",
+//    "spare_pages":<pages in the spare>,"stale":[<0-based ids of pages where the spare differs>]}
+// Fingerprints are replica_fingerprint() (inode, size, mtime): a replica or spare written by anything else
+// since no longer matches, and the spare is ignored (the image is then a full copy, as without a spare).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "turso_sync/status.h"
+
+namespace turso_sync {
+
+struct SpareImage {
+  std::string path;
+  uint64_t pages = 0;           // the spare's size in pages
+  std::vector<uint32_t> stale;  // pages (0-based) where it differs from the replica, sorted
+};
+
+// The spare that pairs with `replica` as it is now, or nullopt (none, or it no longer matches).
+std::optional<SpareImage> usable_spare(const std::string& state_dir, const std::string& replica);
+
+// Makes the spare a copy of the replica (fsynced, then recorded with no stale page), so that the first
+// incremental pull after init writes only pages too. Best effort: on any failure there is no spare.
+void create_spare_copy(const std::string& state_dir, const std::string& replica);
+
+// Forgets the spare: its record first, then the file (a crash in between leaves an unreferenced file that
+// the next swap replaces).
+void drop_spare(const std::string& state_dir);
+
+// Makes `new_replica` the replica (fsync, rename, fsync of the directory). With `changed` (the pages,
+// 0-based, where `new_replica` differs from the replica; nullopt = not known), the old replica is kept as the
+// spare.
+Status swap_in_replica(const std::string& state_dir, const std::string& new_replica,
+                       const std::string& replica, const std::optional<std::vector<uint32_t>>& changed);
+
+}  // namespace turso_sync
