@@ -378,7 +378,18 @@ std::vector<std::vector<Value>> local_rows(const std::string& path, const std::s
   }
   sqlite3_busy_timeout(db, 60000);  // the process under test may be writing it (a workflow cycle)
   sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
+  int rc = sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr);
+  if (rc != SQLITE_OK && sqlite3_extended_errcode(db) == SQLITE_READONLY_ROLLBACK) {
+    // A process killed inside a write left a hot journal, which only a read-write connection rolls back
+    // (as the application's next connection, or turso-sync's next run, does).
+    sqlite3_close(db);
+    db = nullptr;
+    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK) {
+      sqlite3_busy_timeout(db, 60000);
+      rc = sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr);
+    }
+  }
+  if (rc != SQLITE_OK) {
     ADD_FAILURE() << "prepare " << sql << ": " << sqlite3_errmsg(db);
     sqlite3_close(db);
     return out;
