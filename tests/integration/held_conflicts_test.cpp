@@ -275,6 +275,39 @@ std::string discarded_text(const TempDir& dir) {
   return saved;
 }
 
+// A table without a key whose columns are named rowid and _rowid_: its rows are addressed by oid, by the
+// merge and by `resolve` alike (resolve used _rowid_, a column, so --theirs wrote nothing and could not
+// bring back a row deleted locally).
+TEST(HeldConflicts, ResolveAddressesRowsByOidWhenColumnsAreNamedRowidAndRowid_) {
+  Team t;
+  ASSERT_TRUE(t.server.started());
+  remote_exec(t.server.url(), {"CREATE TABLE odd (rowid TEXT, _rowid_ TEXT, v TEXT)",
+                               "INSERT INTO odd VALUES ('r1', 'u1', 'base'), ('r2', 'u2', 'two')"});
+  ASSERT_NO_FATAL_FAILURE(t.start());
+  const char* kOdd = "SELECT oid, rowid, _rowid_, v FROM odd ORDER BY oid";
+  local_exec(t.wc(t.a), "UPDATE odd SET v = 'A' WHERE oid = 1; UPDATE odd SET v = 'A2' WHERE oid = 2");
+  auto r = t.run(t.a, {"push"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  // B edits row 1 (update/update) and deletes row 2 (delete/update): both held.
+  local_exec(t.wc(t.b), "UPDATE odd SET v = 'B' WHERE oid = 1; DELETE FROM odd WHERE oid = 2");
+  r = t.run(t.b, {"sync", "--on-conflict=hold"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(held_keys(t, t.b), (std::vector<std::string>{"odd:1", "odd:2"}));
+  EXPECT_EQ(t.rows(t.b, kOdd), (Rows{{I(1), T("r1"), T("u1"), T("B")}}));
+
+  r = t.run(t.b, {"resolve", "--theirs"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const Rows theirs = {{I(1), T("r1"), T("u1"), T("A")}, {I(2), T("r2"), T("u2"), T("A2")}};
+  EXPECT_EQ(t.rows(t.b, kOdd), theirs);
+  EXPECT_EQ(t.remote(kOdd), theirs);
+  EXPECT_TRUE(held_keys(t, t.b).empty());
+  EXPECT_EQ(t.run(t.b, {"diff", "--exit-code"}).exit_code, 0);  // nothing left to push
+  // What --theirs discarded restores B's versions, addressed the same way.
+  std::string saved = discarded_text(t.b);
+  EXPECT_TRUE(contains(saved, "UPDATE \"odd\" SET \"v\" = 'B' WHERE oid = 1")) << saved;
+  EXPECT_TRUE(contains(saved, "DELETE FROM \"odd\" WHERE oid = 2")) << saved;
+}
+
 // A holding pull killed between each two of its durable steps (held rows saved; working copy committed;
 // replica swapped): the files stay sound, the local row is never lost, and whatever runs next (here a plain
 // push) first finishes the pull, so the row ends held exactly once and is never pushed.
