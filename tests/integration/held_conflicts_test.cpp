@@ -534,7 +534,17 @@ TEST(History, OneLinePerOperationFailuresIncludedAndStatusCheckCodes) {
   ASSERT_NO_FATAL_FAILURE(t.start());
   ASSERT_NO_FATAL_FAILURE(t.make_conflict());
   EXPECT_EQ(t.run(t.b, {"status", "--offline", "--check", "--max-age", "1h"}).exit_code, 0);
-  EXPECT_EQ(t.run(t.b, {"pull"}).exit_code, 3);                        // abort: conflict
+  // A push that meets the remote's change, then a pull that stops on it (abort): nothing is held, but the
+  // copy is stuck until the conflict is settled, and the health check says so (3) with either.
+  EXPECT_EQ(t.run(t.b, {"push"}).exit_code, 3);
+  auto stuck = t.run(t.b, {"status", "--offline", "--check", "--max-age", "1h"});
+  EXPECT_EQ(stuck.exit_code, 3) << stuck.out;
+  EXPECT_TRUE(contains(stuck.out, "the last push (")) << stuck.out;
+  EXPECT_EQ(t.run(t.b, {"pull"}).exit_code, 3);  // abort: conflict
+  stuck = t.run(t.b, {"status", "--offline", "--check"});
+  EXPECT_EQ(stuck.exit_code, 3) << stuck.out;
+  EXPECT_TRUE(contains(stuck.out, "stopped on 1 conflict and applied none of them")) << stuck.out;
+  EXPECT_TRUE(contains(stuck.out, "held conflicts 0")) << stuck.out;
   EXPECT_EQ(t.run(t.b, {"pull", "--on-conflict=hold"}).exit_code, 0);  // held
   EXPECT_EQ(t.run(t.b, {"push"}).exit_code, 0);
   EXPECT_EQ(t.run(t.b, {"resolve", "--theirs"}).exit_code, 0);
@@ -553,12 +563,18 @@ TEST(History, OneLinePerOperationFailuresIncludedAndStatusCheckCodes) {
     ops.emplace_back(std::string_view(e["operation"]));
     results.emplace_back(std::string_view(e["result"]));
   }
-  EXPECT_EQ(ops, (std::vector<std::string>{"pull", "sync", "resolve", "push", "pull", "pull", "init"}))
+  EXPECT_EQ(ops,
+            (std::vector<std::string>{"pull", "sync", "resolve", "push", "pull", "pull", "push", "init"}))
       << r.out;
-  EXPECT_EQ(results, (std::vector<std::string>{"error", "ok", "ok", "ok", "ok", "conflict", "ok"})) << r.out;
+  EXPECT_EQ(results,
+            (std::vector<std::string>{"error", "ok", "ok", "ok", "ok", "conflict", "conflict", "ok"}))
+      << r.out;
   EXPECT_EQ(int64_t(entries.at(0)["exit_code"]), 4);
   EXPECT_FALSE(std::string_view(entries.at(0)["error"]).empty());
   EXPECT_EQ(int64_t(entries.at(5)["exit_code"]), 3);
+  EXPECT_EQ(int64_t(entries.at(6)["exit_code"]), 3);
+  EXPECT_EQ(int64_t(entries.at(5)["pulled"]["inserts"]), 0) << "the stopped pull wrote nothing: " << r.out;
+  EXPECT_EQ(int64_t(entries.at(4)["pulled"]["inserts"]), 1) << "the holding pull took A's row: " << r.out;
   EXPECT_EQ(int64_t(entries.at(4)["conflicts"]["held"]), 1);
   EXPECT_EQ(int64_t(entries.at(3)["conflicts"]["skipped_rows"]), 1);
   EXPECT_EQ(int64_t(entries.at(3)["pushed"]["inserts"]), 1);
