@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "turso_sync/history.h"
 #include "turso_sync/status.h"
 #include "turso_sync/sync.h"
 
@@ -79,13 +80,18 @@ struct WorkflowMetrics {
   int64_t requests = 0;
   int64_t held = 0;  // gauge: held conflicts now
   int consecutive_failures = 0;
-  int64_t last_success_unix = 0;  // gauge: 0 until a cycle succeeds
+  int64_t last_success_unix = 0;  // gauge: the last successful sync (0: none known)
   int64_t last_cycle_unix = 0;
   // The rows ("table\x1fkey") whose conflicts stopped the last cycle: a cycle stopped again by the same
   // unsettled row (--on-conflict=abort meets it every cycle) does not count it in `conflicts` again.
   std::vector<std::string> stopped_on;
 };
 void add_cycle_to_metrics(WorkflowMetrics& metrics, const CycleReport& cycle);
+// Seeds the gauges of a workflow that starts from what the state dir's history says (read_health): the time
+// of the last successful sync, the failed cycles in a row (when the newest sync operation is a failed
+// cycle), the held conflicts. A restart then neither looks like a fresh success-less service to a "time since
+// last success" alert nor resets a failure streak. Counters stay at 0 (Prometheus sees a counter reset).
+void seed_metrics(WorkflowMetrics& metrics, const HealthReport& health);
 // The Prometheus text exposition format (version 0.0.4): # HELP / # TYPE lines, turso_sync_* samples.
 std::string render_prometheus(const WorkflowMetrics& metrics);
 

@@ -7,6 +7,7 @@
 
 #include "sync/held.h"
 #include "turso_sync/workflow.h"
+#include "util/fs.h"
 
 namespace turso_sync {
 
@@ -80,6 +81,13 @@ void add_cycle_to_metrics(WorkflowMetrics& m, const CycleReport& r) {
   m.held = r.held;
 }
 
+void seed_metrics(WorkflowMetrics& m, const HealthReport& h) {
+  if (auto last = parse_utc_timestamp(h.last_success_at))
+    m.last_success_unix = std::chrono::duration_cast<std::chrono::seconds>(last->time_since_epoch()).count();
+  m.consecutive_failures = h.last_sync_failed ? h.consecutive_failures : 0;
+  m.held = h.held_conflicts;
+}
+
 std::string render_prometheus(const WorkflowMetrics& m) {
   std::string out;
   auto metric = [&](const char* name, const char* type, const char* help) {
@@ -118,7 +126,7 @@ std::string render_prometheus(const WorkflowMetrics& m) {
   metric("turso_sync_consecutive_failures", "gauge", "Failed cycles in a row.");
   sample("turso_sync_consecutive_failures", m.consecutive_failures);
   metric("turso_sync_last_success_timestamp_seconds", "gauge",
-         "Unix time of the last cycle that succeeded (0: none yet).");
+         "Unix time of the last successful sync (this workflow's, else the history's; 0: none).");
   sample("turso_sync_last_success_timestamp_seconds", m.last_success_unix);
   metric("turso_sync_last_cycle_timestamp_seconds", "gauge", "Unix time of the last cycle.");
   sample("turso_sync_last_cycle_timestamp_seconds", m.last_cycle_unix);

@@ -272,6 +272,37 @@ HistoryEntry line(const std::string& time, const std::string& operation, const s
   return e;
 }
 
+TEST(HistoryMetrics, AWorkflowStartsFromTheLastSuccessAndTheFailuresInARowOfTheHistory) {
+  TempDir dir;
+  std::string sd = dir.path().string();
+  WorkflowMetrics fresh;
+  auto health = read_health(sd);
+  ASSERT_TRUE(health.ok());
+  seed_metrics(fresh, *health);  // no history, no state: nothing known
+  EXPECT_EQ(fresh.last_success_unix, 0);
+  EXPECT_EQ(fresh.consecutive_failures, 0);
+
+  ASSERT_TRUE(append_history(sd, line("2026-03-01T10:00:00Z", "init", "ok")).ok());
+  ASSERT_TRUE(append_history(sd, line("2026-03-01T10:05:00Z", "sync", "ok", 1)).ok());
+  ASSERT_TRUE(append_history(sd, line("2026-03-01T10:10:00Z", "sync", "error", 2, 1)).ok());
+  ASSERT_TRUE(append_history(sd, line("2026-03-01T10:10:05Z", "resolve", "ok")).ok());  // not a sync
+  ASSERT_TRUE(append_history(sd, line("2026-03-01T10:10:10Z", "sync", "error", 3, 2)).ok());
+  health = read_health(sd, 0);
+  ASSERT_TRUE(health.ok());
+  EXPECT_TRUE(health->recent.empty());
+  WorkflowMetrics m;
+  seed_metrics(m, *health);
+  EXPECT_EQ(m.last_success_unix, 1772359500);  // 2026-03-01T10:05:00Z
+  EXPECT_EQ(m.consecutive_failures, 2);
+  EXPECT_EQ(m.cycles, 0);  // counters start over
+  // A successful command since then ends the streak.
+  ASSERT_TRUE(append_history(sd, line("2026-03-01T10:20:00Z", "pull", "ok")).ok());
+  WorkflowMetrics after;
+  seed_metrics(after, *read_health(sd, 0));
+  EXPECT_EQ(after.last_success_unix, 1772360400);
+  EXPECT_EQ(after.consecutive_failures, 0);
+}
+
 TEST(HistoryFile, HealthTellsALastSyncStoppedByAConflictFromAFailedOne) {
   TempDir dir;
   std::string sd = dir.path().string();
