@@ -57,6 +57,12 @@ struct HealthReport {
   std::string last_error, last_error_at;  // the newest failed operation ("" when none)
   std::string last_success_at;    // the newest pull/push/sync that succeeded (else the state's last pull)
   bool last_sync_failed = false;  // the newest init/pull/push/sync (workflow cycles included) failed
+  // The newest init/pull/push/sync ended on a conflict that stopped it (result "conflict", exit 3: e.g.
+  // --on-conflict=abort, or a push whose rows the remote changed meanwhile); with its time, operation and
+  // the number of conflicts that stopped it.
+  bool last_sync_conflict = false;
+  std::string last_sync_at, last_sync_operation;
+  int64_t last_sync_conflicts = 0;
   // The newest workflow cycle ("" when none is in the history).
   std::string last_cycle_at, last_cycle_result, next_cycle_at;
   int consecutive_failures = 0;

@@ -9,7 +9,9 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "turso_sync/history.h"
 #include "turso_sync/status.h"
 #include "turso_sync/sync.h"
 
@@ -66,20 +68,30 @@ using CycleCallback = std::function<void(const CycleReport&)>;
 Result<CycleReport> run_workflow(SyncContext& sync, const WorkflowOptions& options,
                                  const CycleCallback& on_cycle);
 
-// The counters of a running workflow, as written to WorkflowOptions::metrics_file.
+// The counters of a running workflow, as written to WorkflowOptions::metrics_file (names and meaning in
+// docs/architecture.md, "Metrics").
 struct WorkflowMetrics {
   int64_t cycles = 0;
-  int64_t failures = 0;   // cycles that ended with an error (not a conflict)
-  int64_t conflicts = 0;  // conflicts found (held, or stopping a cycle)
+  int64_t failures = 0;         // cycles that ended with an error
+  int64_t conflict_cycles = 0;  // cycles that ended on a conflict that stopped them (exit 3, no error)
+  int64_t conflicts = 0;        // rows that came into conflict, each counted once (see stopped_on)
   TableCounts pulled, pushed;
   uint64_t bytes_sent = 0, bytes_received = 0;
   int64_t requests = 0;
   int64_t held = 0;  // gauge: held conflicts now
   int consecutive_failures = 0;
-  int64_t last_success_unix = 0;  // gauge: 0 until a cycle succeeds
+  int64_t last_success_unix = 0;  // gauge: the last successful sync (0: none known)
   int64_t last_cycle_unix = 0;
+  // The rows ("table\x1fkey") whose conflicts stopped the last cycle: a cycle stopped again by the same
+  // unsettled row (--on-conflict=abort meets it every cycle) does not count it in `conflicts` again.
+  std::vector<std::string> stopped_on;
 };
 void add_cycle_to_metrics(WorkflowMetrics& metrics, const CycleReport& cycle);
+// Seeds the gauges of a workflow that starts from what the state dir's history says (read_health): the time
+// of the last successful sync, the failed cycles in a row (when the newest sync operation is a failed
+// cycle), the held conflicts. A restart then neither looks like a fresh success-less service to a "time since
+// last success" alert nor resets a failure streak. Counters stay at 0 (Prometheus sees a counter reset).
+void seed_metrics(WorkflowMetrics& metrics, const HealthReport& health);
 // The Prometheus text exposition format (version 0.0.4): # HELP / # TYPE lines, turso_sync_* samples.
 std::string render_prometheus(const WorkflowMetrics& metrics);
 

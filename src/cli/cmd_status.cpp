@@ -42,12 +42,18 @@ std::optional<int64_t> parse_age(const std::string& text) {
 }
 
 // `status --check` (docs/architecture.md, "Health checks"): the first that applies of 4 (remote unreachable
-// or token refused), 5 (the last sync operation or workflow cycle failed), 3 (conflicts held), 6 (no
-// successful sync within --max-age); else 0. With the reason, for the output.
+// or token refused), 5 (the last sync operation or workflow cycle failed), 3 (the last one stopped on a
+// conflict, or conflicts are held), 6 (no successful sync within --max-age); else 0. With the reason, for
+// the output.
 std::pair<int, std::string> check_health(const StatusReport& r, std::optional<int64_t> max_age) {
   const HealthReport& h = r.health;
   if (r.remote_exit_code != 0) return {r.remote_exit_code, "remote: " + r.remote_error};
   if (h.last_sync_failed) return {5, "the last sync failed: " + h.last_error};
+  if (h.last_sync_conflict)
+    return {3, fmt::format("the last {} ({}) stopped on {} conflict{} and applied none of them: settle "
+                           "with `turso-sync sync --on-conflict=local|remote|hold`",
+                           h.last_sync_operation, h.last_sync_at, h.last_sync_conflicts,
+                           h.last_sync_conflicts == 1 ? "" : "s")};
   if (h.held_conflicts > 0)
     return {3, fmt::format("{} conflict{} held (`turso-sync conflicts`)", h.held_conflicts,
                            h.held_conflicts == 1 ? "" : "s")};
@@ -137,6 +143,10 @@ int run_status(Context& ctx, const StatusArgs& args) {
   else
     out += "  held conflicts 0\n";
   out += fmt::format("  last success   {}\n", h.last_success_at.empty() ? "never" : h.last_success_at);
+  if (h.last_sync_conflict)
+    out +=
+        ctx.yellow(fmt::format("  last {:<10}{} stopped on {} conflict{}\n", h.last_sync_operation,
+                               h.last_sync_at, h.last_sync_conflicts, h.last_sync_conflicts == 1 ? "" : "s"));
   if (!h.last_error.empty())
     out += fmt::format("  last error     {} {}\n", h.last_error_at, ctx.red(h.last_error));
   if (!h.last_cycle_at.empty()) {
@@ -194,8 +204,8 @@ void register_status(CLI::App& app, Context& ctx) {
   cmd->add_flag(
       "--check", args->check,
       "Health check for cron, systemd and containers: exit 4 remote unreachable, 5 the last sync or "
-      "workflow cycle failed, 3 conflicts are held, 6 no successful sync within --max-age (the "
-      "first that applies), else 0");
+      "workflow cycle failed, 3 it stopped on a conflict or conflicts are held, 6 no successful sync "
+      "within --max-age (the first that applies), else 0");
   cmd->add_option(
       "--max-age", args->max_age,
       "With --check: the last successful sync must be at most this old (seconds, or 15m, 2h, 1d)");

@@ -76,18 +76,21 @@ Result<TableInfo> read_table_info(Database& db, const std::string& table) {
     // INTEGER PRIMARY KEY (exactly that type name, single column) makes the column an alias of the rowid.
     if (info.key_columns.size() == 1 && iequals(info.columns[info.key_columns[0]].decl_type, "INTEGER"))
       info.rowid_alias = info.key_columns[0];
-    for (const char* candidate : {"rowid", "_rowid_", "oid"}) {
-      bool shadowed = std::any_of(info.columns.begin(), info.columns.end(),
-                                  [&](const Column& c) { return iequals(c.name, candidate); });
-      if (!shadowed) {
-        info.rowid_expr = candidate;
-        break;
-      }
-    }
-    if (info.rowid_expr.empty() && info.rowid_alias >= 0)
-      info.rowid_expr = quote_identifier(info.columns[info.rowid_alias].name);
+    std::vector<std::string> names;
+    for (const Column& c : info.columns) names.push_back(c.name);
+    info.rowid_expr =
+        rowid_expression(names, info.rowid_alias >= 0 ? info.columns[info.rowid_alias].name : std::string());
   }
   return info;
+}
+
+std::string rowid_expression(const std::vector<std::string>& column_names, const std::string& alias) {
+  for (const char* candidate : {"rowid", "_rowid_", "oid"}) {
+    bool shadowed = std::any_of(column_names.begin(), column_names.end(),
+                                [&](const std::string& name) { return iequals(name, candidate); });
+    if (!shadowed) return candidate;
+  }
+  return alias.empty() ? std::string() : quote_identifier(alias);
 }
 
 }  // namespace turso_sync::db

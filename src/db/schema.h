@@ -51,4 +51,10 @@ struct TableInfo {
 
 Result<TableInfo> read_table_info(Database& db, const std::string& table);
 
+// The expression naming the rowid of a rowid table whose columns are `column_names`: the first of "rowid",
+// "_rowid_" and "oid" that no column shadows (names compared case-insensitively), else the INTEGER PRIMARY
+// KEY column `alias` quoted; "" when all three are shadowed and `alias` is empty (no addressable rowid).
+// TableInfo::rowid_expr, and every statement that addresses a row by its rowid, use this one rule.
+std::string rowid_expression(const std::vector<std::string>& column_names, const std::string& alias = "");
+
 }  // namespace turso_sync::db

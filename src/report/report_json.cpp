@@ -207,6 +207,7 @@ std::string status_report_json(const StatusReport& r) {
   const HealthReport& h = r.health;
   w.key("health").begin_object().key("held_conflicts").integer(h.held_conflicts);
   w.key("last_success_at").string(h.last_success_at).key("last_sync_failed").boolean(h.last_sync_failed);
+  w.key("last_sync_conflict").boolean(h.last_sync_conflict);
   w.key("last_error").string(h.last_error).key("last_error_at").string(h.last_error_at);
   w.key("workflow")
       .begin_object()

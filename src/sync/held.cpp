@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "db/schema.h"
 #include "util/fs.h"
 #include "util/json_writer.h"
 #include "util/text.h"
@@ -35,17 +36,6 @@ void write_strings(JsonWriter& w, const char* name, const std::vector<std::strin
   w.key(name).begin_array();
   for (const std::string& s : items) w.string(json_text(s));
   w.end_array();
-}
-
-// The SQL expression naming the rowid of a table with these columns (a column may be called "rowid").
-std::string rowid_expression(const std::vector<std::string>& columns) {
-  for (const char* candidate : {"rowid", "_rowid_", "oid"}) {
-    bool taken = std::any_of(columns.begin(), columns.end(), [&](const std::string& c) {
-      return sqlite3_stricmp(c.c_str(), candidate) == 0;
-    });
-    if (!taken) return candidate;
-  }
-  return "rowid";
 }
 
 // Applies theirs' non-conflicting columns to ours, as the merge does for an update/update it keeps.
@@ -277,12 +267,23 @@ bool fold_merge_into_held(std::vector<HeldConflict>& held, const MergeReport& me
   return changed;
 }
 
+std::string held_rowid_expression(const HeldConflict& c) {
+  // key_names holds the alias column when the table has one (else "rowid", which is then no column's name
+  // unless every rowid name is shadowed: a table the merge refuses, so no conflict is ever held on it).
+  std::string alias;
+  if (c.key_names.size() == 1 && std::any_of(c.columns.begin(), c.columns.end(), [&](const std::string& col) {
+        return sqlite3_stricmp(col.c_str(), c.key_names[0].c_str()) == 0;
+      }))
+    alias = c.key_names[0];
+  return db::rowid_expression(c.columns, alias);
+}
+
 Result<std::optional<std::vector<Value>>> read_held_row(db::Database& db, const HeldConflict& c) {
   std::string cols;
   for (const std::string& col : c.columns) cols += (cols.empty() ? "" : ", ") + quote_identifier(col);
   std::string where;
   if (c.keyed_by_rowid) {
-    where = rowid_expression(c.columns) + " = ?";
+    where = held_rowid_expression(c) + " = ?";
   } else {
     for (const std::string& k : c.key_names)
       where += fmt::format("{}{} = ?", where.empty() ? "" : " AND ", quote_identifier(k));

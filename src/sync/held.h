@@ -47,6 +47,10 @@ bool is_held(const std::vector<HeldConflict>& held, const std::string& table, co
 bool fold_merge_into_held(std::vector<HeldConflict>& held, const MergeReport& merge, const Changeset& delta,
                           ConflictPolicy policy);
 
+// The SQL expression naming the rowid of a held conflict's table (keyed_by_rowid): the rule of the merge
+// (db::rowid_expression, the alias being the INTEGER PRIMARY KEY column named by key_names).
+std::string held_rowid_expression(const HeldConflict& conflict);
+
 // The row of a held conflict's table and key in `db` (nullopt when it does not exist).
 Result<std::optional<std::vector<Value>>> read_held_row(db::Database& db, const HeldConflict& conflict);
 

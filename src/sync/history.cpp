@@ -63,9 +63,11 @@ HistoryEntry begin_history_entry(const std::string& operation, const std::string
 }
 
 void add_to_history(HistoryEntry& e, const PullReport& pull) {
-  e.pulled.inserts += pull.taken.inserts;
-  e.pulled.updates += pull.taken.updates;
-  e.pulled.deletes += pull.taken.deletes;
+  if (pull.applied) {  // a pull that conflicts stopped wrote nothing, whatever it would have taken
+    e.pulled.inserts += pull.taken.inserts;
+    e.pulled.updates += pull.taken.updates;
+    e.pulled.deletes += pull.taken.deletes;
+  }
   e.conflicts_new += static_cast<int64_t>(pull.conflicts.size());
   e.conflicts_held = pull.held;
   e.pull_path = pull.protocol.empty() ? "sql" : pull.protocol;
@@ -292,6 +294,10 @@ Result<HealthReport> read_health(const std::string& state_dir, size_t recent) {
     if (syncs && !sync_seen) {
       sync_seen = true;
       h.last_sync_failed = e.result == "error";
+      h.last_sync_conflict = e.result == "conflict";
+      h.last_sync_at = e.time;
+      h.last_sync_operation = e.operation;
+      h.last_sync_conflicts = e.conflicts_new;
     }
     if (syncs && e.result == "ok" && h.last_success_at.empty()) h.last_success_at = e.time;
     if (e.cycle > 0 && !cycle_seen) {

@@ -35,10 +35,7 @@ namespace {
 std::string key_where(const HeldConflict& c, std::vector<Value>& args) {
   std::string where;
   if (c.keyed_by_rowid) {
-    bool named_rowid = std::any_of(c.columns.begin(), c.columns.end(), [](const std::string& col) {
-      return sqlite3_stricmp(col.c_str(), "rowid") == 0;
-    });
-    where = std::string(named_rowid ? "_rowid_" : "rowid") + " = ?";
+    where = held_rowid_expression(c) + " = ?";
   } else {
     for (const std::string& k : c.key_names)
       where += fmt::format("{}{} = ?", where.empty() ? "" : " AND ", quote_identifier(k));
@@ -72,10 +69,7 @@ std::string write_row_sql(const HeldConflict& c, const std::vector<Value>& curre
   if (current.empty()) {
     std::string cols, vals;
     if (c.keyed_by_rowid) {
-      bool named_rowid = std::any_of(c.columns.begin(), c.columns.end(), [](const std::string& col) {
-        return sqlite3_stricmp(col.c_str(), "rowid") == 0;
-      });
-      cols = named_rowid ? "_rowid_" : "rowid";
+      cols = held_rowid_expression(c);
       vals = value(c.key.at(0));
     }
     for (size_t i = 0; i < c.columns.size() && i < row.size(); ++i) {

@@ -7,6 +7,7 @@
 #include <random>
 #include <thread>
 
+#include "sync/held.h"
 #include "sync/state.h"
 #include "turso_sync/cancel.h"
 #include "turso_sync/history.h"
@@ -96,12 +97,15 @@ CycleReport run_cycle(SyncContext& sync, const WorkflowOptions& options) {
   r.traffic.requests = after.requests - before.requests;
   r.traffic.bytes_sent = after.bytes_sent - before.bytes_sent;
   r.traffic.bytes_received = after.bytes_received - before.bytes_received;
-  if (r.push && r.push->pull)
+  if (r.push && r.push->pull) {
     r.held = r.push->pull->held;
-  else if (r.push)
+  } else if (r.push) {
     r.held = r.push->held;
-  else if (r.pull)
+  } else if (r.pull) {
     r.held = r.pull->held;
+  } else if (auto held = load_held(sync.config().state_dir); held.ok()) {
+    r.held = static_cast<int64_t>(held->size());  // no pull ran (remote down): the holds are still there
+  }
   return r;
 }
 
@@ -142,8 +146,12 @@ Result<CycleReport> run_workflow(SyncContext& sync, const WorkflowOptions& optio
   std::mt19937_64 rng(std::random_device{}());
   std::uniform_real_distribution<double> unit(0.0, 1.0);
   auto stopping = [&] { return stop_requested() || (options.stop && options.stop()); };
-  int failures = 0;
+  // A restarted workflow goes on from the history (seed_metrics): the last success stays known, and failures
+  // in a row keep counting, for the gauges and for the backoff (a service that keeps restarting still alerts
+  // and does not hammer a failing remote).
   WorkflowMetrics metrics;
+  if (auto health = read_health(sync.config().state_dir, 0); health.ok()) seed_metrics(metrics, *health);
+  int failures = metrics.consecutive_failures;
   CycleTrigger trigger = CycleTrigger::start;
   for (int number = 1;; ++number) {
     // Compared after the cycle: a write the application made while the cycle ran is picked up at once (the
@@ -153,7 +161,9 @@ Result<CycleReport> run_workflow(SyncContext& sync, const WorkflowOptions& optio
     r.number = number;
     r.trigger = trigger;
     bool stop = options.once || stopping();  // a cancelled cycle implies a stop request
-    failures = r.error && !stop ? failures + 1 : 0;
+    // A cycle cancelled by a stop request neither fails nor succeeds: the count stays.
+    bool cancelled = r.error && r.error->kind() == ErrorKind::cancelled;
+    if (!cancelled) failures = r.error ? failures + 1 : 0;
     r.consecutive_failures = failures;
     if (!stop)
       r.next_in = failures > 0 ? backoff_delay(options.interval, failures, unit(rng)) : options.interval;

@@ -175,6 +175,7 @@ TEST(HistoryMetrics, PrometheusTextHasTypedFamilies) {
   WorkflowMetrics m;
   CycleReport r;
   r.pull = PullReport{};
+  r.pull->applied = true;
   r.pull->taken.inserts = 2;
   r.traffic.bytes_sent = 100;
   r.held = 1;
@@ -190,6 +191,140 @@ TEST(HistoryMetrics, PrometheusTextHasTypedFamilies) {
   EXPECT_NE(text.find("turso_sync_rows_pulled_total{kind=\"insert\"} 2\n"), std::string::npos) << text;
   EXPECT_NE(text.find("turso_sync_bytes_sent_total 200\n"), std::string::npos) << text;
   EXPECT_NE(text.find("# TYPE turso_sync_last_success_timestamp_seconds gauge\n"), std::string::npos) << text;
+}
+
+// A pull report that met `conflicts` on rows of `notes` keyed by these ids; `applied`: false with abort.
+PullReport pull_meeting(std::vector<int64_t> ids, bool applied) {
+  PullReport p;
+  p.applied = applied;
+  p.taken.inserts = 1;  // what it takes (or, stopped, would have taken)
+  for (int64_t id : ids) {
+    MergeConflict c;
+    c.table = "notes";
+    c.key = {Value::integer(id)};
+    c.kind = "update/update";
+    p.conflicts.push_back(c);
+  }
+  return p;
+}
+
+TEST(HistoryMetrics, AConflictThatStopsEveryCycleIsCountedOnceAndEachStoppedCycleIsCounted) {
+  WorkflowMetrics m;
+  CycleReport stopped;
+  stopped.pull = pull_meeting({1}, false);
+  stopped.exit_code = 3;
+  for (int i = 0; i < 3; ++i) add_cycle_to_metrics(m, stopped);  // --on-conflict=abort meets it every cycle
+  EXPECT_EQ(m.conflicts, 1);
+  EXPECT_EQ(m.conflict_cycles, 3);
+  EXPECT_EQ(m.failures, 0);
+  EXPECT_EQ(m.last_success_unix, 0);  // a stopped cycle is no success
+  EXPECT_EQ(m.pulled.inserts, 0);     // and wrote nothing
+  // The remote is down for a cycle: the row is still unsettled, and not counted again after.
+  CycleReport down;
+  down.error = Error(ErrorKind::unreachable, "down");
+  down.exit_code = 4;
+  add_cycle_to_metrics(m, down);
+  add_cycle_to_metrics(m, stopped);
+  EXPECT_EQ(m.conflicts, 1);
+  EXPECT_EQ(m.conflict_cycles, 4);
+  EXPECT_EQ(m.failures, 1);
+  // A second row joins the first: one more. (Table names compare case-insensitively.)
+  CycleReport two;
+  two.pull = pull_meeting({1, 2}, false);
+  two.pull->conflicts[0].table = "NOTES";
+  two.exit_code = 3;
+  add_cycle_to_metrics(m, two);
+  EXPECT_EQ(m.conflicts, 2);
+  // Settled (the cycle applies), then the same row conflicts again: a new conflict.
+  CycleReport ok;
+  ok.pull = pull_meeting({}, true);
+  add_cycle_to_metrics(m, ok);
+  EXPECT_GT(m.last_success_unix, 0);
+  add_cycle_to_metrics(m, stopped);
+  EXPECT_EQ(m.conflicts, 3);
+  // Held conflicts are reported by the pull that holds them only (later merges skip held rows): once each.
+  CycleReport held;
+  held.pull = pull_meeting({7, 8}, true);
+  held.held = 2;
+  add_cycle_to_metrics(m, held);
+  EXPECT_EQ(m.conflicts, 5);
+  EXPECT_EQ(m.conflict_cycles, 6);
+  std::string text = render_prometheus(m);
+  EXPECT_NE(
+      text.find("# TYPE turso_sync_cycle_conflicts_total counter\nturso_sync_cycle_conflicts_total 6\n"),
+      std::string::npos)
+      << text;
+  EXPECT_NE(text.find("turso_sync_conflicts_total 5\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("turso_sync_cycle_failures_total 1\n"), std::string::npos) << text;
+}
+
+// A history line as a workflow cycle or a CLI command writes it.
+HistoryEntry line(const std::string& time, const std::string& operation, const std::string& result,
+                  int cycle = 0, int failures = 0) {
+  HistoryEntry e = begin_history_entry(operation, cycle ? "workflow:interval" : "cli");
+  e.time = time;
+  e.result = result;
+  e.exit_code = result == "ok" ? 0 : result == "conflict" ? 3 : 4;
+  if (result == "conflict") e.conflicts_new = 2;
+  if (result == "error") e.error = "pull from http://x: connection refused";
+  e.cycle = cycle;
+  e.consecutive_failures = failures;
+  return e;
+}
+
+TEST(HistoryMetrics, AWorkflowStartsFromTheLastSuccessAndTheFailuresInARowOfTheHistory) {
+  TempDir dir;
+  std::string sd = dir.path().string();
+  WorkflowMetrics fresh;
+  auto health = read_health(sd);
+  ASSERT_TRUE(health.ok());
+  seed_metrics(fresh, *health);  // no history, no state: nothing known
+  EXPECT_EQ(fresh.last_success_unix, 0);
+  EXPECT_EQ(fresh.consecutive_failures, 0);
+
+  ASSERT_TRUE(append_history(sd, line("2026-03-01T10:00:00Z", "init", "ok")).ok());
+  ASSERT_TRUE(append_history(sd, line("2026-03-01T10:05:00Z", "sync", "ok", 1)).ok());
+  ASSERT_TRUE(append_history(sd, line("2026-03-01T10:10:00Z", "sync", "error", 2, 1)).ok());
+  ASSERT_TRUE(append_history(sd, line("2026-03-01T10:10:05Z", "resolve", "ok")).ok());  // not a sync
+  ASSERT_TRUE(append_history(sd, line("2026-03-01T10:10:10Z", "sync", "error", 3, 2)).ok());
+  health = read_health(sd, 0);
+  ASSERT_TRUE(health.ok());
+  EXPECT_TRUE(health->recent.empty());
+  WorkflowMetrics m;
+  seed_metrics(m, *health);
+  EXPECT_EQ(m.last_success_unix, 1772359500);  // 2026-03-01T10:05:00Z
+  EXPECT_EQ(m.consecutive_failures, 2);
+  EXPECT_EQ(m.cycles, 0);  // counters start over
+  // A successful command since then ends the streak.
+  ASSERT_TRUE(append_history(sd, line("2026-03-01T10:20:00Z", "pull", "ok")).ok());
+  WorkflowMetrics after;
+  seed_metrics(after, *read_health(sd, 0));
+  EXPECT_EQ(after.last_success_unix, 1772360400);
+  EXPECT_EQ(after.consecutive_failures, 0);
+}
+
+TEST(HistoryFile, HealthTellsALastSyncStoppedByAConflictFromAFailedOne) {
+  TempDir dir;
+  std::string sd = dir.path().string();
+  ASSERT_TRUE(append_history(sd, line("2026-03-01T10:00:00Z", "init", "ok")).ok());
+  ASSERT_TRUE(append_history(sd, line("2026-03-01T10:01:00Z", "pull", "conflict")).ok());
+  ASSERT_TRUE(append_history(sd, line("2026-03-01T10:02:00Z", "resolve", "ok")).ok());  // not a sync
+  auto h = read_health(sd);
+  ASSERT_TRUE(h.ok());
+  EXPECT_TRUE(h->last_sync_conflict);
+  EXPECT_FALSE(h->last_sync_failed);
+  EXPECT_EQ(h->last_sync_operation, "pull");
+  EXPECT_EQ(h->last_sync_at, "2026-03-01T10:01:00Z");
+  EXPECT_EQ(h->last_sync_conflicts, 2);
+  EXPECT_EQ(h->last_success_at, "2026-03-01T10:00:00Z");
+  ASSERT_TRUE(append_history(sd, line("2026-03-01T10:03:00Z", "sync", "error", 1, 1)).ok());
+  h = read_health(sd);
+  EXPECT_FALSE(h->last_sync_conflict);
+  EXPECT_TRUE(h->last_sync_failed);
+  ASSERT_TRUE(append_history(sd, line("2026-03-01T10:04:00Z", "push", "ok")).ok());
+  h = read_health(sd);
+  EXPECT_FALSE(h->last_sync_conflict);
+  EXPECT_FALSE(h->last_sync_failed);
 }
 
 }  // namespace
