@@ -1,8 +1,12 @@
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstring>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -68,6 +72,11 @@ Result<std::unique_ptr<RemoteClient>> RemoteClient::create(const Config& config,
         fmt::format("refusing to send the auth token over plain http to {} (not a loopback host): use "
                     "https:// or libsql://, or pass --allow-insecure-http if the network is trusted",
                     ep.host));
+  if (!config.ca_cert.empty() && ::access(config.ca_cert.c_str(), R_OK) != 0)
+    return Error(ErrorKind::config,
+                 fmt::format("--ca-cert {}: {}; it must name a readable PEM file of the certificate "
+                             "authorities to trust (also TURSO_SYNC_CA_CERT or ca_cert in turso-sync.toml)",
+                             config.ca_cert, std::strerror(errno)));
   if (!transport) {
     TransportOptions t;
     t.connect_timeout_ms = config.connect_timeout_ms;
