@@ -66,14 +66,49 @@ TEST(CliErrors, Http401IsAuthenticationFailure) {
   expect_no_files(dir);
 }
 
-TEST(CliErrors, GarbageAnswerIsAProtocolErrorNotACrash) {
-  FakeHttpServer server(
-      FakeHttpServer::response(200, "<html>hello, I am a captive portal</html>", "text/html"));
+TEST(CliErrors, GarbageJsonAnswerIsAProtocolErrorNotACrash) {
+  FakeHttpServer server(FakeHttpServer::response(200, "{\"hello\":\"I am some other JSON API\"}"));
   TempDir dir;
   auto r = run_cli({"init"}, {"TURSO_DATABASE_URL=" + server.url()}, dir.path());
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_NE(r.err.find("unexpected answer from the server"), std::string::npos) << r.err;
   expect_no_files(dir);
+}
+
+// Seen when tried: TURSO_DATABASE_URL pointing at another web server that answers 200 with a web page gave
+// exit 1 and "The JSON element does not have the requested type". Now: exit 4 and what is wrong, for every
+// command, whether the page comes from /v2/pipeline or /pull-updates, and nothing changes.
+TEST(CliErrors, AWebServerThatIsNotTursoIsNamedAsSuch) {
+  const std::string page = "<!DOCTYPE html><html><body><h1>Welcome to nginx!</h1></body></html>";
+  FakeHttpServer web(FakeHttpServer::response(200, page, "text/html"));
+  auto expect_not_turso = [&](const CommandResult& r, const std::string& what) {
+    EXPECT_EQ(r.exit_code, 4) << what << ": " << r.out << r.err;
+    EXPECT_NE((r.out + r.err).find("this is not a Turso database URL"), std::string::npos)
+        << what << ": " << r.out << r.err;
+    EXPECT_NE((r.out + r.err).find("TURSO_DATABASE_URL"), std::string::npos) << what << ": " << r.err;
+    EXPECT_EQ((r.out + r.err).find("JSON element"), std::string::npos) << what << ": " << r.err;
+  };
+  TempDir fresh;
+  expect_not_turso(run_cli({"init"}, {"TURSO_DATABASE_URL=" + web.url()}, fresh.path()), "init");
+  expect_no_files(fresh);
+  expect_not_turso(run_cli({"status"}, {"TURSO_DATABASE_URL=" + web.url()}, fresh.path()), "status");
+
+  // An initialized working copy whose URL is then changed to the web server's.
+  LocalServer server;
+  ASSERT_TRUE(server.started());
+  remote_exec(server.url(),
+              {"CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)", "INSERT INTO t VALUES (1, 'a')"});
+  TempDir dir;
+  ASSERT_EQ(run_cli({"init"}, {"TURSO_DATABASE_URL=" + server.url()}, dir.path()).exit_code, 0);
+  local_exec(dir.file("working_copy.db"), "INSERT INTO t VALUES (2, 'local')");
+  std::string replica_before = read_text(dir.file("local_replica.db"));
+  std::vector<std::string> env{"TURSO_DATABASE_URL=" + web.url()};
+  for (const std::string cmd : {"pull", "push", "sync", "status"})
+    expect_not_turso(run_cli({cmd}, env, dir.path()), cmd);
+  EXPECT_EQ(read_text(dir.file("local_replica.db")), replica_before);
+  EXPECT_EQ(local_rows(dir.file("working_copy.db"), "SELECT id, v FROM t ORDER BY id"),
+            (Rows{{I(1), T("a")}, {I(2), T("local")}}));
+  EXPECT_EQ(remote_rows(server.url(), "SELECT id, v FROM t"), (Rows{{I(1), T("a")}}));
 }
 
 TEST(CliErrors, TruncatedAnswerIsAClearError) {
