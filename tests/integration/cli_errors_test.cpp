@@ -12,6 +12,10 @@ namespace {
 
 const std::string kToken = "eyJhbGciOiJFZERTQSJ9.secret-token-that-must-never-show";
 
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
 void expect_no_files(const TempDir& dir) {
   EXPECT_FALSE(fs::exists(dir.file("local_replica.db")));
   EXPECT_FALSE(fs::exists(dir.file("working_copy.db")));
@@ -174,6 +178,85 @@ TEST(CliErrors, TokenNeverAppearsInOutputOrState) {
     std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     EXPECT_EQ(content.find("secret-token"), std::string::npos) << "token written to " << e.path();
   }
+}
+
+// Overwrites every page of an SQLite file after the first with garbage (a fixed pattern, so every run damages
+// it the same way) and appends one more such page, so its size changes too.
+void damage_pages(const std::string& path) {
+  std::string garbage(4096, '\0');
+  for (size_t i = 0; i < garbage.size(); ++i) garbage[i] = static_cast<char>((i * 151 + 7) % 251);
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekg(0, std::ios::end);
+  auto pages = static_cast<size_t>(f.tellg()) / garbage.size();
+  for (size_t page = 1; page <= pages; ++page) {
+    f.seekp(static_cast<std::streamoff>(page * garbage.size()));
+    f.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
+  }
+}
+
+std::string discarded_files_text(const TempDir& dir) {
+  std::string text;
+  for (const auto& e : fs::directory_iterator(dir.path() / ".turso-sync"))
+    if (e.path().filename().string().rfind("discarded-", 0) == 0) text += read_text(e.path().string());
+  return text;
+}
+
+// Seen when tried: a damaged replica was reported as a damaged working copy ("read table emails
+// (working_copy.db): database disk image is malformed") or as local_replica.db.tmp-N, so a user who trusted
+// the message would restore or delete the healthy working copy holding their unpushed changes. Every command
+// names the replica and says what to do; `init --force` recovers and saves the working copy's changes first.
+TEST(CliErrors, ADamagedReplicaIsNamedAndInitForceSavesTheLocalChanges) {
+  LocalServer server;
+  ASSERT_TRUE(server.started());
+  remote_exec(server.url(),
+              {"CREATE TABLE emails (id INTEGER PRIMARY KEY, subject TEXT)",
+               "INSERT INTO emails SELECT value, 'subject ' || value FROM generate_series(1, 2000)"});
+  TempDir dir;
+  std::vector<std::string> env{"TURSO_DATABASE_URL=" + server.url()};
+  ASSERT_EQ(run_cli({"init"}, env, dir.path()).exit_code, 0);
+  const std::string working = dir.file("working_copy.db");
+  local_exec(working,
+             "INSERT INTO emails VALUES (5000, 'my unpushed email'); "
+             "UPDATE emails SET subject = 'my unpushed edit' WHERE id = 7");
+  damage_pages(dir.file("local_replica.db"));
+
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"pull"}, {"push"}, {"sync"}, {"diff"}, {"diff", "--sql"}, {"status"}, {"--json", "status"}}) {
+    auto r = run_cli(args, env, dir.path());
+    std::string said = r.out + r.err;  // status --json reports it in its document
+    std::string what = args.back() + ": " + said;
+    EXPECT_NE(r.exit_code, 0) << what;
+    EXPECT_LT(r.exit_code, 128) << what;
+    EXPECT_TRUE(contains(said, "the replica local_replica.db is damaged")) << what;
+    EXPECT_TRUE(contains(said, "turso-sync init --force")) << what;
+    EXPECT_FALSE(contains(said, "(working_copy.db)")) << "blames the working copy: " << what;
+    EXPECT_FALSE(contains(said, ".tmp-")) << "names a temporary file: " << what;
+  }
+  // Nothing was pushed, and the working copy is intact with the local changes.
+  EXPECT_EQ(remote_rows(server.url(), "SELECT count(*), max(id) FROM emails"), (Rows{{I(2000), I(2000)}}));
+  EXPECT_EQ(local_rows(working, "PRAGMA integrity_check"), (Rows{{T("ok")}}));
+  EXPECT_EQ(local_rows(working, "SELECT subject FROM emails WHERE id IN (7, 5000) ORDER BY id"),
+            (Rows{{T("my unpushed edit")}, {T("my unpushed email")}}));
+
+  // init without --force changes nothing and says the same; with --force it recovers.
+  auto refused = run_cli({"init"}, env, dir.path());
+  EXPECT_EQ(refused.exit_code, 2) << refused.err;
+  EXPECT_TRUE(contains(refused.err, "local_replica.db is damaged")) << refused.err;
+  auto recovered = run_cli({"init", "--force"}, env, dir.path());
+  ASSERT_EQ(recovered.exit_code, 0) << recovered.err;
+  EXPECT_TRUE(contains(recovered.out + recovered.err, "discarded-")) << recovered.out << recovered.err;
+  EXPECT_EQ(local_rows(dir.file("local_replica.db"), "PRAGMA integrity_check"), (Rows{{T("ok")}}));
+  EXPECT_EQ(local_rows(working, "SELECT count(*) FROM emails WHERE id = 5000"), (Rows{{I(0)}}));
+
+  // The saved file gives the local changes back; a push then sends them.
+  std::string saved = discarded_files_text(dir);
+  ASSERT_TRUE(contains(saved, "my unpushed email")) << saved;
+  local_exec(working, saved);
+  auto push = run_cli({"push"}, env, dir.path());
+  ASSERT_EQ(push.exit_code, 0) << push.err;
+  EXPECT_EQ(remote_rows(server.url(), "SELECT subject FROM emails WHERE id IN (1, 7, 5000) ORDER BY id"),
+            (Rows{{T("subject 1")}, {T("my unpushed edit")}, {T("my unpushed email")}}));
+  EXPECT_EQ(remote_rows(server.url(), "SELECT count(*) FROM emails"), (Rows{{I(2001)}}));
 }
 
 TEST(CliErrors, StatusJsonDescribesFilesAndRemote) {
