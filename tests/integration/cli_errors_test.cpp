@@ -2,6 +2,9 @@
 // file.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
+#include <chrono>
 #include <fstream>
 
 #include "support/fake_http_server.h"
@@ -156,28 +159,109 @@ TEST(CliErrors, TokenIsNeverSentOverPlainHttpToRemoteHosts) {
   expect_no_files(dir);
 }
 
+// SPEC §8: the token never appears in the output of any command (also under -v, also when a command fails),
+// in any file turso-sync writes (state dir, history, diff file, discarded changes, conflicts, the databases),
+// or in a process's arguments (/proc/PID/cmdline of a running workflow). It reaches turso-sync through .env
+// or the environment only; the environment of a process (/proc/PID/environ) holds it by design.
 TEST(CliErrors, TokenNeverAppearsInOutputOrState) {
+  // Pieces of kToken that must never show; status may show only its first four characters.
+  const std::vector<std::string> pieces{"secret-token", "bGciOiJFZERTQSJ9", kToken};
+  auto leaks = [&](const std::string& text) {
+    for (const auto& p : pieces)
+      if (contains(text, p)) return true;
+    return false;
+  };
   LocalServer server;
   ASSERT_TRUE(server.started());
-  remote_exec(server.url(), {"CREATE TABLE t (id INTEGER PRIMARY KEY)"});
+  remote_exec(server.url(), {"CREATE TABLE emails (id INTEGER PRIMARY KEY, subject TEXT)",
+                             "INSERT INTO emails VALUES (1, 'a'), (2, 'b'), (3, 'c')"});
   TempDir dir;
-  std::vector<std::string> env{"TURSO_DATABASE_URL=" + server.url(), "TURSO_AUTH_TOKEN=" + kToken};
-  auto init = run_cli({"-v", "init"}, env, dir.path());
-  ASSERT_EQ(init.exit_code, 0) << init.err;
-  auto status = run_cli({"status"}, env, dir.path());
-  auto status_json = run_cli({"--json", "status"}, env, dir.path());
-  EXPECT_EQ(status.exit_code, 0) << status.err;
-  EXPECT_NE(status.out.find("eyJh…(masked)"), std::string::npos) << status.out;
-  for (const auto* r : {&init, &status, &status_json}) {
-    EXPECT_EQ(r->out.find("secret-token"), std::string::npos) << r->out;
-    EXPECT_EQ(r->err.find("secret-token"), std::string::npos) << r->err;
+  const std::string working = dir.file("working_copy.db");
+  {
+    std::ofstream env_file(dir.file(".env"));
+    env_file << "TURSO_DATABASE_URL=" << server.url() << "\nTURSO_AUTH_TOKEN=\"" << kToken << "\"\n";
   }
+  fs::permissions(dir.file(".env"), fs::perms::owner_read | fs::perms::owner_write);
+
+  std::vector<std::pair<std::string, CommandResult>> runs;  // every command's output, checked at the end
+  auto run = [&](const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
+    std::string name;
+    for (const auto& a : args) name += a + " ";
+    runs.emplace_back(name, run_cli(args, env, dir.path()));
+    return runs.back().second.exit_code;
+  };
+  ASSERT_EQ(run({"-v", "init"}), 0) << runs.back().second.err;
+  // Local changes: diff in every form, status, a dry run, a push.
+  local_exec(working, "INSERT INTO emails VALUES (10, 'local')");
+  EXPECT_EQ(run({"diff"}), 0);
+  EXPECT_TRUE(fs::exists(dir.file("diff.sql")));
+  EXPECT_EQ(run({"-v", "diff", "--sql"}), 0);
+  EXPECT_EQ(run({"--json", "diff"}), 0);
+  EXPECT_EQ(run({"status"}), 0);
+  EXPECT_NE(runs.back().second.out.find("eyJh…(masked)"), std::string::npos) << runs.back().second.out;
+  EXPECT_EQ(run({"-v", "status"}), 0);
+  EXPECT_EQ(run({"--json", "status"}), 0);
+  EXPECT_EQ(run({"push", "--dry-run"}), 0);
+  EXPECT_EQ(run({"-v", "push"}), 0) << runs.back().second.err;
+  // A remote change pulled; a conflict held, listed and settled with --theirs (a discarded file).
+  remote_exec(server.url(), {"UPDATE emails SET subject = 'remote' WHERE id = 1"});
+  EXPECT_EQ(run({"-v", "pull"}), 0) << runs.back().second.err;
+  local_exec(working, "UPDATE emails SET subject = 'mine' WHERE id = 2");
+  remote_exec(server.url(), {"UPDATE emails SET subject = 'theirs' WHERE id = 2"});
+  EXPECT_EQ(run({"-v", "pull", "--on-conflict=hold"}), 0) << runs.back().second.err;
+  EXPECT_EQ(run({"conflicts"}), 0);
+  EXPECT_EQ(run({"-v", "--json", "conflicts"}), 0);
+  EXPECT_EQ(run({"-v", "resolve", "--theirs"}), 0) << runs.back().second.err;
+  // A reset (another discarded file), a sync, one workflow cycle, the history.
+  local_exec(working, "UPDATE emails SET subject = 'to be reset' WHERE id = 3");
+  EXPECT_EQ(run({"reset", "--yes"}), 0) << runs.back().second.err;
+  local_exec(working, "INSERT INTO emails VALUES (11, 'synced')");
+  EXPECT_EQ(run({"-v", "sync"}), 0) << runs.back().second.err;
+  EXPECT_EQ(run({"sync"}), 0) << runs.back().second.err;
+  EXPECT_EQ(run({"-v", "workflow", "--once"}), 0) << runs.back().second.err;
+  EXPECT_EQ(run({"log"}), 0);
+  EXPECT_EQ(run({"-v", "--json", "log"}), 0);
+
+  // A running workflow's arguments, read while it runs: after its first cycle's line is written.
+  {
+    std::string log = dir.file("workflow.out");
+    pid_t pid = spawn_cli({"-v", "workflow", "--interval", "3600"}, {}, dir.path(), log);
+    ASSERT_TRUE(eventually([&] { return contains(read_text(log), "#1 "); })) << read_text(log);
+    std::string cmdline = read_text("/proc/" + std::to_string(pid) + "/cmdline");
+    kill(pid, SIGTERM);
+    EXPECT_EQ(exit_within(pid, std::chrono::seconds(30)), 0) << read_text(log);
+    EXPECT_TRUE(contains(cmdline, "workflow")) << "not the workflow's arguments: " << cmdline;
+    EXPECT_FALSE(leaks(cmdline)) << "token in /proc/PID/cmdline: " << cmdline;
+    EXPECT_FALSE(leaks(read_text(log))) << read_text(log);
+    fs::remove(log);
+  }
+
+  // Failing commands, with the token from the environment this time: the server is down.
+  std::vector<std::string> env_token{"TURSO_AUTH_TOKEN=" + kToken};
+  server.stop();
+  local_exec(working, "INSERT INTO emails VALUES (12, 'unpushed')");
+  EXPECT_EQ(run({"-v", "pull"}, env_token), 4);
+  EXPECT_EQ(run({"-v", "push"}, env_token), 4);
+  EXPECT_EQ(run({"sync"}, env_token), 4);
+  EXPECT_EQ(run({"-v", "workflow", "--once"}, env_token), 4);
+  EXPECT_EQ(run({"-v", "status"}, env_token), 4);
+  EXPECT_EQ(run({"--json", "status"}, env_token), 4);
+  EXPECT_EQ(run({"-v", "init", "--force"}, env_token), 4);
+
+  for (const auto& [name, r] : runs) {
+    EXPECT_FALSE(leaks(r.out)) << name << "printed the token: " << r.out;
+    EXPECT_FALSE(leaks(r.err)) << name << "printed the token: " << r.err;
+  }
+  int discarded = 0, files = 0;
   for (const auto& e : fs::recursive_directory_iterator(dir.path())) {
-    if (!e.is_regular_file()) continue;
-    std::ifstream in(e.path(), std::ios::binary);
-    std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    EXPECT_EQ(content.find("secret-token"), std::string::npos) << "token written to " << e.path();
+    if (!e.is_regular_file() || e.path().filename() == ".env") continue;
+    ++files;
+    if (e.path().filename().string().rfind("discarded-", 0) == 0) ++discarded;
+    EXPECT_FALSE(leaks(read_text(e.path().string()))) << "token written to " << e.path();
   }
+  EXPECT_GE(discarded, 2) << "resolve --theirs and reset each save a discarded file";
+  EXPECT_TRUE(fs::exists(dir.path() / ".turso-sync" / "history.jsonl"));
+  EXPECT_GE(files, 6);
 }
 
 // Overwrites every page of an SQLite file after the first with garbage (a fixed pattern, so every run damages
