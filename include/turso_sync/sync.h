@@ -89,6 +89,8 @@ struct StatusReport {
   // Local changes waiting to be pushed (working copy vs replica), when initialized.
   std::optional<DiffSummary> pending;
   std::string pending_error;  // why `pending` could not be computed
+  int pending_exit_code =
+      0;  // exit code of `pending_error` when a local file is damaged or unreadable, else 0
   // Held conflicts, recent operations, last error, workflow cycles (history.h); `health_error` when the
   // state dir's files could not be read.
   HealthReport health;
@@ -169,6 +171,12 @@ struct CopyOptions {
   bool force = false;  // replace a working copy that has local changes (they are saved first)
 };
 
+// When `error` comes from a damaged local file (ErrorKind::local_db), an error naming which file is damaged
+// (the replica or the working copy, each checked on its own with PRAGMA quick_check) and what to do; else
+// `error` unchanged. SyncContext's operations do this themselves; for callers that read the files directly
+// (the diff engine).
+Error explain_damaged_files(const Config& config, Error error);
+
 class SyncContext {
  public:
   // Validates nothing remote yet: commands that need the remote fail later with a clear error if it is not
@@ -234,6 +242,11 @@ class SyncContext {
   // redone, a push whose answer was lost is looked up on the remote.
   Status recover(std::vector<std::string>& notes);
   Result<PullReport> pull_locked(const PullOptions& options);
+  // The operations; the public ones add explain_damaged_files() to their errors.
+  Result<PullReport> pull_files(const PullOptions& options);
+  Result<PushReport> push_files(const PushOptions& options);
+  Result<ResetReport> reset_files(const ResetOptions& options);
+  Result<ResetReport> copy_files(const CopyOptions& options);
 
   Config m_config;
   std::unique_ptr<HttpTransport> m_transport;  // consumed when the client is created

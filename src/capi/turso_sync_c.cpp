@@ -568,8 +568,11 @@ int turso_sync_status(turso_sync_handle* handle, const char* options_json, char*
     ts::StatusOptions options;
     options.check_remote = !TS_TRY(o.boolean("offline", false));
     ts::StatusReport report = TS_TRY(sync.status(options));
-    std::string message = report.remote_exit_code ? "status: remote: " + report.remote_error : "";
-    return Outcome{report.remote_exit_code, ts::status_report_json(report), message};
+    std::string message = report.remote_exit_code    ? "status: remote: " + report.remote_error
+                          : report.pending_exit_code ? "status: " + report.pending_error
+                                                     : "";
+    int code = report.remote_exit_code ? report.remote_exit_code : report.pending_exit_code;
+    return Outcome{code, ts::status_report_json(report), message};
   });
 }
 

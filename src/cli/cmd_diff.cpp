@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 #include "turso_sync/diff.h"
 #include "turso_sync/report_json.h"
+#include "turso_sync/sync.h"
 
 namespace turso_sync::cli {
 
@@ -31,11 +32,11 @@ int run_diff(Context& ctx, const DiffArgs& args) {
                        fmt::format("turso-sync diff: {} -> {}", config->replica_path, config->working_path));
       r = diff_databases(config->replica_path, config->working_path, writer);
     }
-    if (!r.ok()) return ctx.fail(r.error());
+    if (!r.ok()) return ctx.fail(explain_damaged_files(*config, r.error()));
     summary = std::move(r).value();
   } else {
     auto r = write_diff_file(config->replica_path, config->working_path, config->diff_path);
-    if (!r.ok()) return ctx.fail(r.error());
+    if (!r.ok()) return ctx.fail(explain_damaged_files(*config, r.error()));
     summary = std::move(r).value();
     if (ctx.global.json) {
       ctx.print_json(diff_report_json(config->diff_path, summary));

@@ -48,6 +48,7 @@ std::optional<int64_t> parse_age(const std::string& text) {
 std::pair<int, std::string> check_health(const StatusReport& r, std::optional<int64_t> max_age) {
   const HealthReport& h = r.health;
   if (r.remote_exit_code != 0) return {r.remote_exit_code, "remote: " + r.remote_error};
+  if (r.pending_exit_code != 0) return {r.pending_exit_code, "local files: " + r.pending_error};
   if (h.last_sync_failed) return {5, "the last sync failed: " + h.last_error};
   if (h.last_sync_conflict)
     return {3, fmt::format("the last {} ({}) stopped on {} conflict{} and applied none of them: settle "
@@ -99,7 +100,7 @@ int run_status(Context& ctx, const StatusArgs& args) {
   if (!report.ok()) return ctx.fail(report.error());
   const StatusReport& r = *report;
   auto [check_code, check_reason] = check_health(r, max_age);
-  int exit_code = args.check ? check_code : r.remote_exit_code;
+  int exit_code = args.check ? check_code : r.remote_exit_code ? r.remote_exit_code : r.pending_exit_code;
   if (ctx.global.json) {
     ctx.print_json(status_report_json(r));
     return exit_code;
@@ -189,6 +190,8 @@ int run_status(Context& ctx, const StatusArgs& args) {
   ctx.print(out);
   if (args.check && check_code != 0 && (ctx.global.quiet || ctx.global.json))
     ctx.warn("turso-sync: check: " + check_reason);
+  else if (!args.check && r.pending_exit_code != 0)
+    ctx.warn("turso-sync: error: " + r.pending_error);
   return exit_code;
 }
 

@@ -75,6 +75,20 @@ class CurlTransport final : public HttpTransport {
   }
 
  private:
+  // The server's certificate did not verify (unknown or private CA, self-signed, wrong host name, expired):
+  // the request was never sent. Say so, and how a private CA is trusted.
+  Error certificate_error(const std::string& url, const std::string& detail) const {
+    std::string trusted = m_options.ca_cert.empty()
+                              ? "the system's certificate authorities"
+                              : fmt::format("the certificate authorities of --ca-cert {}", m_options.ca_cert);
+    return Error(
+        ErrorKind::unreachable,
+        fmt::format("POST {}: the server's TLS certificate could not be verified against {} ({}); "
+                    "nothing was sent. If the server uses a private or self-signed certificate, pass "
+                    "its CA certificate (PEM) with --ca-cert FILE or TURSO_SYNC_CA_CERT",
+                    url, trusted, detail));
+  }
+
   Result<Response> perform(const Request& request, const DataFn* on_data) {
     if (!m_curl) return Error(ErrorKind::internal, "curl_easy_init failed");
     CURL* c = m_curl;
@@ -123,6 +137,13 @@ class CurlTransport final : public HttpTransport {
       return Error(ErrorKind::cancelled, fmt::format("POST {}: interrupted", request.url));
     if (rc != CURLE_OK) {
       std::string detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+      if (rc == CURLE_PEER_FAILED_VERIFICATION) return certificate_error(request.url, detail);
+      if (rc == CURLE_SSL_CACERT_BADFILE)
+        return Error(ErrorKind::config,
+                     fmt::format("POST {}: cannot use the certificate authorities of {} (--ca-cert, "
+                                 "TURSO_SYNC_CA_CERT): {}; give a readable PEM file",
+                                 request.url,
+                                 m_options.ca_cert.empty() ? "the system store" : m_options.ca_cert, detail));
       ErrorKind kind = rc == CURLE_OPERATION_TIMEDOUT ? ErrorKind::timeout : ErrorKind::unreachable;
       return Error(kind, fmt::format("POST {}: {}", request.url, detail));
     }

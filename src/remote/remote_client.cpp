@@ -1,8 +1,12 @@
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstring>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -38,6 +42,20 @@ Error http_status_error(const std::string& url, const HttpTransport::Response& r
   return Error(ErrorKind::server, fmt::format("{}: HTTP {}: {}", url, r.status, body_excerpt(r.body)));
 }
 
+// A 200 answer to a JSON request whose body is not a JSON object: another web server (a web site, a captive
+// portal, a proxy's page) answers at this URL, not a Turso database. Said as such, not as a parser error.
+std::optional<Error> not_a_turso_answer(const std::string& url, const HttpTransport::Response& r) {
+  auto first = r.body.find_first_not_of(" \t\r\n");
+  if (first != std::string::npos && r.body[first] == '{') return std::nullopt;
+  return Error(ErrorKind::server,
+               fmt::format("{}: this is not a Turso database URL: the server answered HTTP 200 with {} ({}) "
+                           "instead of a Turso (Hrana) JSON answer; check TURSO_DATABASE_URL (a Turso Cloud "
+                           "URL looks like libsql://<database>-<organization>.turso.io, shown by `turso db "
+                           "show <database>`)",
+                           url, r.content_type.empty() ? "no content type" : r.content_type,
+                           body_excerpt(r.body.substr(0, 80))));
+}
+
 // The longest Retry-After a command waits for; a longer one fails the request (the workflow retries later).
 constexpr int64_t kMaxRetryAfterSeconds = 30;
 
@@ -68,6 +86,11 @@ Result<std::unique_ptr<RemoteClient>> RemoteClient::create(const Config& config,
         fmt::format("refusing to send the auth token over plain http to {} (not a loopback host): use "
                     "https:// or libsql://, or pass --allow-insecure-http if the network is trusted",
                     ep.host));
+  if (!config.ca_cert.empty() && ::access(config.ca_cert.c_str(), R_OK) != 0)
+    return Error(ErrorKind::config,
+                 fmt::format("--ca-cert {}: {}; it must name a readable PEM file of the certificate "
+                             "authorities to trust (also TURSO_SYNC_CA_CERT or ca_cert in turso-sync.toml)",
+                             config.ca_cert, std::strerror(errno)));
   if (!transport) {
     TransportOptions t;
     t.connect_timeout_ms = config.connect_timeout_ms;
@@ -99,6 +122,8 @@ Result<HttpTransport::Response> RemoteClient::post(const std::string& path, std:
       err = response.error();
     } else if (response->status != 200) {
       err = http_status_error(req.url, *response);
+    } else if (auto not_turso = not_a_turso_answer(req.url, *response)) {
+      return *not_turso;  // asking again would get the same page
     } else {
       return response;
     }

@@ -204,6 +204,7 @@ std::string status_report_json(const StatusReport& r) {
   if (!r.remote_error.empty()) w.key("error").string(r.remote_error);
   w.end_object();
   if (r.pending) w.key("pending").raw(summary_json(*r.pending));
+  if (!r.pending_error.empty()) w.key("pending_error").string(r.pending_error);
   const HealthReport& h = r.health;
   w.key("health").begin_object().key("held_conflicts").integer(h.held_conflicts);
   w.key("last_success_at").string(h.last_success_at).key("last_sync_failed").boolean(h.last_sync_failed);

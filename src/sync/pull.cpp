@@ -224,6 +224,12 @@ Result<PullReport> SyncContext::pull_locked(const PullOptions& options) {
 }
 
 Result<PullReport> SyncContext::pull(const PullOptions& options) {
+  auto result = pull_files(options);
+  if (!result.ok()) return explain_damaged_files(m_config, std::move(result).error());
+  return result;
+}
+
+Result<PullReport> SyncContext::pull_files(const PullOptions& options) {
   TS_TRY_STATUS(require_initialized());
   StateLock lock = TS_TRY(StateLock::acquire(m_config.state_dir));
   std::vector<std::string> notes;
@@ -242,7 +248,9 @@ Result<PullReport> SyncContext::pull(const PullOptions& options) {
 Result<DiffSummary> SyncContext::local_changes() {
   TS_TRY_STATUS(require_initialized());
   NullSink sink;
-  return diff_databases(m_config.replica_path, m_config.working_path, sink);
+  auto changes = diff_databases(m_config.replica_path, m_config.working_path, sink);
+  if (!changes.ok()) return explain_damaged_files(m_config, std::move(changes).error());
+  return changes;
 }
 
 namespace {
@@ -282,7 +290,13 @@ Result<std::string> changeset_as_sql(const Changeset& changeset, const std::stri
   return render_sql(title, [&](ChangeSink& sink) { return changeset.replay(sink); });
 }
 
-Result<ResetReport> SyncContext::reset(const ResetOptions&) {
+Result<ResetReport> SyncContext::reset(const ResetOptions& options) {
+  auto result = reset_files(options);
+  if (!result.ok()) return explain_damaged_files(m_config, std::move(result).error());
+  return result;
+}
+
+Result<ResetReport> SyncContext::reset_files(const ResetOptions&) {
   TS_TRY_STATUS(require_initialized());
   const Config& c = m_config;
   StateLock lock = TS_TRY(StateLock::acquire(c.state_dir));
@@ -304,6 +318,12 @@ Result<ResetReport> SyncContext::reset(const ResetOptions&) {
 }
 
 Result<ResetReport> SyncContext::copy(const CopyOptions& options) {
+  auto result = copy_files(options);
+  if (!result.ok()) return explain_damaged_files(m_config, std::move(result).error());
+  return result;
+}
+
+Result<ResetReport> SyncContext::copy_files(const CopyOptions& options) {
   const Config& c = m_config;
   if (!file_exists(c.replica_path))
     return Error(ErrorKind::refused,

@@ -390,6 +390,12 @@ enum class BatchResult { committed, conflict, retry };
 }  // namespace
 
 Result<PushReport> SyncContext::push(const PushOptions& options) {
+  auto result = push_files(options);
+  if (!result.ok()) return explain_damaged_files(m_config, std::move(result).error());
+  return result;
+}
+
+Result<PushReport> SyncContext::push_files(const PushOptions& options) {
   TS_TRY_STATUS(require_initialized());
   const Config& c = m_config;
   StateLock lock = TS_TRY(StateLock::acquire(c.state_dir));

@@ -80,10 +80,15 @@ Result<InitReport> SyncContext::init(const InitOptions& options) {
   bool working_exists = file_exists(c.working_path);
   // An existing working copy without local changes (equal to the replica) holds nothing to lose.
   bool unchanged = false;
+  std::string unreadable;  // why the local changes cannot be computed (a damaged replica)
   if (working_exists && file_exists(c.replica_path)) {
     auto changes = local_changes();
     unchanged = changes.ok() && !changes->has_changes();
+    if (!changes.ok() && changes.error().kind() == ErrorKind::local_db)
+      unreadable = changes.error().message();
   }
+  if (working_exists && !options.force && !unchanged && !unreadable.empty())
+    return Error(ErrorKind::refused, fmt::format("init: nothing was changed: {}", unreadable));
   if (working_exists && !options.force && !unchanged)
     return Error(
         ErrorKind::refused,
@@ -117,11 +122,38 @@ Result<InitReport> SyncContext::init(const InitOptions& options) {
     ::unlink(tmp_replica.c_str());
     return e.context("init");
   };
-  if (working_exists && !unchanged && file_exists(c.replica_path)) {
+  if (working_exists && !unchanged) {
     // --force: save what is discarded first (restorable with the sqlite3 shell).
-    auto sql = changes_as_sql(
-        c.replica_path, c.working_path,
-        fmt::format("local changes discarded by `turso-sync init --force` at {}", utc_timestamp()));
+    Result<std::string> sql =
+        Error(ErrorKind::local_db, fmt::format("replica {} is missing", c.replica_path));
+    if (file_exists(c.replica_path))
+      sql = changes_as_sql(
+          c.replica_path, c.working_path,
+          fmt::format("local changes discarded by `turso-sync init --force` at {}", utc_timestamp()));
+    if (!sql.ok()) {
+      // The replica, the base of the local changes, is missing or damaged: save the working copy's
+      // differences from the remote's content just downloaded instead. Run on the new working copy, they give
+      // back the old one exactly: the local changes, and the remote's changes since the last pull reverted.
+      auto against_remote = changes_as_sql(
+          tmp_replica, c.working_path,
+          fmt::format(
+              "the working copy as it was before `turso-sync init --force` at {}, as changes to the "
+              "remote's content then (the replica {} was missing or damaged). Running this on the working "
+              "copy restores it exactly: your local changes, but also the old values of rows other "
+              "people changed since your last pull; keep only what you want",
+              utc_timestamp(), c.replica_path));
+      if (against_remote.ok()) {
+        report.warnings.push_back(fmt::format(
+            "the replica {} could not be read; the working copy's differences from the remote were saved "
+            "instead (they include reverting what other people changed since your last pull)",
+            c.replica_path));
+      } else {
+        report.warnings.push_back(
+            fmt::format("the working copy's local changes could not be read and were not saved: {}",
+                        against_remote.error().message()));
+      }
+      sql = std::move(against_remote);
+    }
     if (sql.ok()) {
       auto saved = save_discarded(c, *sql);
       if (!saved.ok()) return fail(saved.error());
@@ -163,7 +195,7 @@ Result<InitReport> SyncContext::init(const InitOptions& options) {
   report.requests = snapshot->requests;
   report.protocol = snapshot->protocol;
   report.protocol_reason = snapshot->reason;
-  report.warnings = std::move(snapshot->warnings);
+  report.warnings.insert(report.warnings.end(), snapshot->warnings.begin(), snapshot->warnings.end());
   report.elapsed =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
   return report;
@@ -187,8 +219,11 @@ Result<StatusReport> SyncContext::status(const StatusOptions& options) {
     auto pending = local_changes();
     if (pending.ok())
       r.pending = std::move(pending).value();
-    else
+    else {
       r.pending_error = pending.error().message();
+      if (pending.error().kind() == ErrorKind::local_db)
+        r.pending_exit_code = exit_code_for(ErrorKind::local_db);
+    }
   }
   r.workflow_pid = StateLock::running_workflow(c.state_dir);
   if (auto health = read_health(c.state_dir); health.ok())

@@ -2,6 +2,9 @@
 // file.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
+#include <chrono>
 #include <fstream>
 
 #include "support/fake_http_server.h"
@@ -11,6 +14,10 @@ namespace turso_sync::testing {
 namespace {
 
 const std::string kToken = "eyJhbGciOiJFZERTQSJ9.secret-token-that-must-never-show";
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
 
 void expect_no_files(const TempDir& dir) {
   EXPECT_FALSE(fs::exists(dir.file("local_replica.db")));
@@ -66,14 +73,49 @@ TEST(CliErrors, Http401IsAuthenticationFailure) {
   expect_no_files(dir);
 }
 
-TEST(CliErrors, GarbageAnswerIsAProtocolErrorNotACrash) {
-  FakeHttpServer server(
-      FakeHttpServer::response(200, "<html>hello, I am a captive portal</html>", "text/html"));
+TEST(CliErrors, GarbageJsonAnswerIsAProtocolErrorNotACrash) {
+  FakeHttpServer server(FakeHttpServer::response(200, "{\"hello\":\"I am some other JSON API\"}"));
   TempDir dir;
   auto r = run_cli({"init"}, {"TURSO_DATABASE_URL=" + server.url()}, dir.path());
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_NE(r.err.find("unexpected answer from the server"), std::string::npos) << r.err;
   expect_no_files(dir);
+}
+
+// Seen when tried: TURSO_DATABASE_URL pointing at another web server that answers 200 with a web page gave
+// exit 1 and "The JSON element does not have the requested type". Now: exit 4 and what is wrong, for every
+// command, whether the page comes from /v2/pipeline or /pull-updates, and nothing changes.
+TEST(CliErrors, AWebServerThatIsNotTursoIsNamedAsSuch) {
+  const std::string page = "<!DOCTYPE html><html><body><h1>Welcome to nginx!</h1></body></html>";
+  FakeHttpServer web(FakeHttpServer::response(200, page, "text/html"));
+  auto expect_not_turso = [&](const CommandResult& r, const std::string& what) {
+    EXPECT_EQ(r.exit_code, 4) << what << ": " << r.out << r.err;
+    EXPECT_NE((r.out + r.err).find("this is not a Turso database URL"), std::string::npos)
+        << what << ": " << r.out << r.err;
+    EXPECT_NE((r.out + r.err).find("TURSO_DATABASE_URL"), std::string::npos) << what << ": " << r.err;
+    EXPECT_EQ((r.out + r.err).find("JSON element"), std::string::npos) << what << ": " << r.err;
+  };
+  TempDir fresh;
+  expect_not_turso(run_cli({"init"}, {"TURSO_DATABASE_URL=" + web.url()}, fresh.path()), "init");
+  expect_no_files(fresh);
+  expect_not_turso(run_cli({"status"}, {"TURSO_DATABASE_URL=" + web.url()}, fresh.path()), "status");
+
+  // An initialized working copy whose URL is then changed to the web server's.
+  LocalServer server;
+  ASSERT_TRUE(server.started());
+  remote_exec(server.url(),
+              {"CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)", "INSERT INTO t VALUES (1, 'a')"});
+  TempDir dir;
+  ASSERT_EQ(run_cli({"init"}, {"TURSO_DATABASE_URL=" + server.url()}, dir.path()).exit_code, 0);
+  local_exec(dir.file("working_copy.db"), "INSERT INTO t VALUES (2, 'local')");
+  std::string replica_before = read_text(dir.file("local_replica.db"));
+  std::vector<std::string> env{"TURSO_DATABASE_URL=" + web.url()};
+  for (const std::string cmd : {"pull", "push", "sync", "status"})
+    expect_not_turso(run_cli({cmd}, env, dir.path()), cmd);
+  EXPECT_EQ(read_text(dir.file("local_replica.db")), replica_before);
+  EXPECT_EQ(local_rows(dir.file("working_copy.db"), "SELECT id, v FROM t ORDER BY id"),
+            (Rows{{I(1), T("a")}, {I(2), T("local")}}));
+  EXPECT_EQ(remote_rows(server.url(), "SELECT id, v FROM t"), (Rows{{I(1), T("a")}}));
 }
 
 TEST(CliErrors, TruncatedAnswerIsAClearError) {
@@ -117,28 +159,188 @@ TEST(CliErrors, TokenIsNeverSentOverPlainHttpToRemoteHosts) {
   expect_no_files(dir);
 }
 
+// SPEC §8: the token never appears in the output of any command (also under -v, also when a command fails),
+// in any file turso-sync writes (state dir, history, diff file, discarded changes, conflicts, the databases),
+// or in a process's arguments (/proc/PID/cmdline of a running workflow). It reaches turso-sync through .env
+// or the environment only; the environment of a process (/proc/PID/environ) holds it by design.
 TEST(CliErrors, TokenNeverAppearsInOutputOrState) {
+  // Pieces of kToken that must never show; status may show only its first four characters.
+  const std::vector<std::string> pieces{"secret-token", "bGciOiJFZERTQSJ9", kToken};
+  auto leaks = [&](const std::string& text) {
+    for (const auto& p : pieces)
+      if (contains(text, p)) return true;
+    return false;
+  };
   LocalServer server;
   ASSERT_TRUE(server.started());
-  remote_exec(server.url(), {"CREATE TABLE t (id INTEGER PRIMARY KEY)"});
+  remote_exec(server.url(), {"CREATE TABLE emails (id INTEGER PRIMARY KEY, subject TEXT)",
+                             "INSERT INTO emails VALUES (1, 'a'), (2, 'b'), (3, 'c')"});
   TempDir dir;
-  std::vector<std::string> env{"TURSO_DATABASE_URL=" + server.url(), "TURSO_AUTH_TOKEN=" + kToken};
-  auto init = run_cli({"-v", "init"}, env, dir.path());
-  ASSERT_EQ(init.exit_code, 0) << init.err;
-  auto status = run_cli({"status"}, env, dir.path());
-  auto status_json = run_cli({"--json", "status"}, env, dir.path());
-  EXPECT_EQ(status.exit_code, 0) << status.err;
-  EXPECT_NE(status.out.find("eyJh…(masked)"), std::string::npos) << status.out;
-  for (const auto* r : {&init, &status, &status_json}) {
-    EXPECT_EQ(r->out.find("secret-token"), std::string::npos) << r->out;
-    EXPECT_EQ(r->err.find("secret-token"), std::string::npos) << r->err;
+  const std::string working = dir.file("working_copy.db");
+  {
+    std::ofstream env_file(dir.file(".env"));
+    env_file << "TURSO_DATABASE_URL=" << server.url() << "\nTURSO_AUTH_TOKEN=\"" << kToken << "\"\n";
   }
+  fs::permissions(dir.file(".env"), fs::perms::owner_read | fs::perms::owner_write);
+
+  std::vector<std::pair<std::string, CommandResult>> runs;  // every command's output, checked at the end
+  auto run = [&](const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
+    std::string name;
+    for (const auto& a : args) name += a + " ";
+    runs.emplace_back(name, run_cli(args, env, dir.path()));
+    return runs.back().second.exit_code;
+  };
+  ASSERT_EQ(run({"-v", "init"}), 0) << runs.back().second.err;
+  // Local changes: diff in every form, status, a dry run, a push.
+  local_exec(working, "INSERT INTO emails VALUES (10, 'local')");
+  EXPECT_EQ(run({"diff"}), 0);
+  EXPECT_TRUE(fs::exists(dir.file("diff.sql")));
+  EXPECT_EQ(run({"-v", "diff", "--sql"}), 0);
+  EXPECT_EQ(run({"--json", "diff"}), 0);
+  EXPECT_EQ(run({"status"}), 0);
+  EXPECT_NE(runs.back().second.out.find("eyJh…(masked)"), std::string::npos) << runs.back().second.out;
+  EXPECT_EQ(run({"-v", "status"}), 0);
+  EXPECT_EQ(run({"--json", "status"}), 0);
+  EXPECT_EQ(run({"push", "--dry-run"}), 0);
+  EXPECT_EQ(run({"-v", "push"}), 0) << runs.back().second.err;
+  // A remote change pulled; a conflict held, listed and settled with --theirs (a discarded file).
+  remote_exec(server.url(), {"UPDATE emails SET subject = 'remote' WHERE id = 1"});
+  EXPECT_EQ(run({"-v", "pull"}), 0) << runs.back().second.err;
+  local_exec(working, "UPDATE emails SET subject = 'mine' WHERE id = 2");
+  remote_exec(server.url(), {"UPDATE emails SET subject = 'theirs' WHERE id = 2"});
+  EXPECT_EQ(run({"-v", "pull", "--on-conflict=hold"}), 0) << runs.back().second.err;
+  EXPECT_EQ(run({"conflicts"}), 0);
+  EXPECT_EQ(run({"-v", "--json", "conflicts"}), 0);
+  EXPECT_EQ(run({"-v", "resolve", "--theirs"}), 0) << runs.back().second.err;
+  // A reset (another discarded file), a sync, one workflow cycle, the history.
+  local_exec(working, "UPDATE emails SET subject = 'to be reset' WHERE id = 3");
+  EXPECT_EQ(run({"reset", "--yes"}), 0) << runs.back().second.err;
+  local_exec(working, "INSERT INTO emails VALUES (11, 'synced')");
+  EXPECT_EQ(run({"-v", "sync"}), 0) << runs.back().second.err;
+  EXPECT_EQ(run({"sync"}), 0) << runs.back().second.err;
+  EXPECT_EQ(run({"-v", "workflow", "--once"}), 0) << runs.back().second.err;
+  EXPECT_EQ(run({"log"}), 0);
+  EXPECT_EQ(run({"-v", "--json", "log"}), 0);
+
+  // A running workflow's arguments, read while it runs: after its first cycle's line is written.
+  {
+    std::string log = dir.file("workflow.out");
+    pid_t pid = spawn_cli({"-v", "workflow", "--interval", "3600"}, {}, dir.path(), log);
+    ASSERT_TRUE(eventually([&] { return contains(read_text(log), "#1 "); })) << read_text(log);
+    std::string cmdline = read_text("/proc/" + std::to_string(pid) + "/cmdline");
+    kill(pid, SIGTERM);
+    EXPECT_EQ(exit_within(pid, std::chrono::seconds(30)), 0) << read_text(log);
+    EXPECT_TRUE(contains(cmdline, "workflow")) << "not the workflow's arguments: " << cmdline;
+    EXPECT_FALSE(leaks(cmdline)) << "token in /proc/PID/cmdline: " << cmdline;
+    EXPECT_FALSE(leaks(read_text(log))) << read_text(log);
+    fs::remove(log);
+  }
+
+  // Failing commands, with the token from the environment this time: the server is down.
+  std::vector<std::string> env_token{"TURSO_AUTH_TOKEN=" + kToken};
+  server.stop();
+  local_exec(working, "INSERT INTO emails VALUES (12, 'unpushed')");
+  EXPECT_EQ(run({"-v", "pull"}, env_token), 4);
+  EXPECT_EQ(run({"-v", "push"}, env_token), 4);
+  EXPECT_EQ(run({"sync"}, env_token), 4);
+  EXPECT_EQ(run({"-v", "workflow", "--once"}, env_token), 4);
+  EXPECT_EQ(run({"-v", "status"}, env_token), 4);
+  EXPECT_EQ(run({"--json", "status"}, env_token), 4);
+  EXPECT_EQ(run({"-v", "init", "--force"}, env_token), 4);
+
+  for (const auto& [name, r] : runs) {
+    EXPECT_FALSE(leaks(r.out)) << name << "printed the token: " << r.out;
+    EXPECT_FALSE(leaks(r.err)) << name << "printed the token: " << r.err;
+  }
+  int discarded = 0, files = 0;
   for (const auto& e : fs::recursive_directory_iterator(dir.path())) {
-    if (!e.is_regular_file()) continue;
-    std::ifstream in(e.path(), std::ios::binary);
-    std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    EXPECT_EQ(content.find("secret-token"), std::string::npos) << "token written to " << e.path();
+    if (!e.is_regular_file() || e.path().filename() == ".env") continue;
+    ++files;
+    if (e.path().filename().string().rfind("discarded-", 0) == 0) ++discarded;
+    EXPECT_FALSE(leaks(read_text(e.path().string()))) << "token written to " << e.path();
   }
+  EXPECT_GE(discarded, 2) << "resolve --theirs and reset each save a discarded file";
+  EXPECT_TRUE(fs::exists(dir.path() / ".turso-sync" / "history.jsonl"));
+  EXPECT_GE(files, 6);
+}
+
+// Overwrites every page of an SQLite file after the first with garbage (a fixed pattern, so every run damages
+// it the same way) and appends one more such page, so its size changes too.
+void damage_pages(const std::string& path) {
+  std::string garbage(4096, '\0');
+  for (size_t i = 0; i < garbage.size(); ++i) garbage[i] = static_cast<char>((i * 151 + 7) % 251);
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekg(0, std::ios::end);
+  auto pages = static_cast<size_t>(f.tellg()) / garbage.size();
+  for (size_t page = 1; page <= pages; ++page) {
+    f.seekp(static_cast<std::streamoff>(page * garbage.size()));
+    f.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
+  }
+}
+
+std::string discarded_files_text(const TempDir& dir) {
+  std::string text;
+  for (const auto& e : fs::directory_iterator(dir.path() / ".turso-sync"))
+    if (e.path().filename().string().rfind("discarded-", 0) == 0) text += read_text(e.path().string());
+  return text;
+}
+
+// Seen when tried: a damaged replica was reported as a damaged working copy ("read table emails
+// (working_copy.db): database disk image is malformed") or as local_replica.db.tmp-N, so a user who trusted
+// the message would restore or delete the healthy working copy holding their unpushed changes. Every command
+// names the replica and says what to do; `init --force` recovers and saves the working copy's changes first.
+TEST(CliErrors, ADamagedReplicaIsNamedAndInitForceSavesTheLocalChanges) {
+  LocalServer server;
+  ASSERT_TRUE(server.started());
+  remote_exec(server.url(),
+              {"CREATE TABLE emails (id INTEGER PRIMARY KEY, subject TEXT)",
+               "INSERT INTO emails SELECT value, 'subject ' || value FROM generate_series(1, 2000)"});
+  TempDir dir;
+  std::vector<std::string> env{"TURSO_DATABASE_URL=" + server.url()};
+  ASSERT_EQ(run_cli({"init"}, env, dir.path()).exit_code, 0);
+  const std::string working = dir.file("working_copy.db");
+  local_exec(working,
+             "INSERT INTO emails VALUES (5000, 'my unpushed email'); "
+             "UPDATE emails SET subject = 'my unpushed edit' WHERE id = 7");
+  damage_pages(dir.file("local_replica.db"));
+
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"pull"}, {"push"}, {"sync"}, {"diff"}, {"diff", "--sql"}, {"status"}, {"--json", "status"}}) {
+    auto r = run_cli(args, env, dir.path());
+    std::string said = r.out + r.err;  // status --json reports it in its document
+    std::string what = args.back() + ": " + said;
+    EXPECT_NE(r.exit_code, 0) << what;
+    EXPECT_LT(r.exit_code, 128) << what;
+    EXPECT_TRUE(contains(said, "the replica local_replica.db is damaged")) << what;
+    EXPECT_TRUE(contains(said, "turso-sync init --force")) << what;
+    EXPECT_FALSE(contains(said, "(working_copy.db)")) << "blames the working copy: " << what;
+    EXPECT_FALSE(contains(said, ".tmp-")) << "names a temporary file: " << what;
+  }
+  // Nothing was pushed, and the working copy is intact with the local changes.
+  EXPECT_EQ(remote_rows(server.url(), "SELECT count(*), max(id) FROM emails"), (Rows{{I(2000), I(2000)}}));
+  EXPECT_EQ(local_rows(working, "PRAGMA integrity_check"), (Rows{{T("ok")}}));
+  EXPECT_EQ(local_rows(working, "SELECT subject FROM emails WHERE id IN (7, 5000) ORDER BY id"),
+            (Rows{{T("my unpushed edit")}, {T("my unpushed email")}}));
+
+  // init without --force changes nothing and says the same; with --force it recovers.
+  auto refused = run_cli({"init"}, env, dir.path());
+  EXPECT_EQ(refused.exit_code, 2) << refused.err;
+  EXPECT_TRUE(contains(refused.err, "local_replica.db is damaged")) << refused.err;
+  auto recovered = run_cli({"init", "--force"}, env, dir.path());
+  ASSERT_EQ(recovered.exit_code, 0) << recovered.err;
+  EXPECT_TRUE(contains(recovered.out + recovered.err, "discarded-")) << recovered.out << recovered.err;
+  EXPECT_EQ(local_rows(dir.file("local_replica.db"), "PRAGMA integrity_check"), (Rows{{T("ok")}}));
+  EXPECT_EQ(local_rows(working, "SELECT count(*) FROM emails WHERE id = 5000"), (Rows{{I(0)}}));
+
+  // The saved file gives the local changes back; a push then sends them.
+  std::string saved = discarded_files_text(dir);
+  ASSERT_TRUE(contains(saved, "my unpushed email")) << saved;
+  local_exec(working, saved);
+  auto push = run_cli({"push"}, env, dir.path());
+  ASSERT_EQ(push.exit_code, 0) << push.err;
+  EXPECT_EQ(remote_rows(server.url(), "SELECT subject FROM emails WHERE id IN (1, 7, 5000) ORDER BY id"),
+            (Rows{{T("subject 1")}, {T("my unpushed edit")}, {T("my unpushed email")}}));
+  EXPECT_EQ(remote_rows(server.url(), "SELECT count(*) FROM emails"), (Rows{{I(2001)}}));
 }
 
 TEST(CliErrors, StatusJsonDescribesFilesAndRemote) {

@@ -224,12 +224,27 @@ TEST_F(RemoteClientTest, NotFoundPointsAtTheDatabaseUrl) {
 }
 
 TEST_F(RemoteClientTest, GarbageWithStatus200IsAProtocolError) {
-  for (const char* body : {"", "<html>proxy login</html>", "{\"results\":", "{}"}) {
+  for (const char* body : {"{\"results\":", "{}", " {\"baton\":null}"}) {
     auto client = make_client({http(200, body)});
     ASSERT_TRUE(client);
     auto r = client->execute(select_one(), Retry::safe);
     ASSERT_FALSE(r.ok()) << body;
     EXPECT_EQ(r.error().kind(), ErrorKind::protocol) << body << ": " << r.error().message();
+    EXPECT_EQ(attempts(), 1u);
+  }
+}
+
+// Another web server at the URL answers 200 with a page: exit 4 (ErrorKind::server) and a message saying
+// the URL is not a Turso database, not a JSON parser's complaint; not asked again.
+TEST_F(RemoteClientTest, NonJsonAnswerWithStatus200IsNotATursoDatabase) {
+  for (const char* body : {"", "<!DOCTYPE html><html>Welcome to nginx!</html>", "OK", "[1]"}) {
+    auto client = make_client({http(200, body)});
+    ASSERT_TRUE(client);
+    auto r = client->execute(select_one(), Retry::safe);
+    ASSERT_FALSE(r.ok()) << body;
+    EXPECT_EQ(r.error().kind(), ErrorKind::server) << body << ": " << r.error().message();
+    EXPECT_NE(r.error().message().find("not a Turso database URL"), std::string::npos) << r.error().message();
+    EXPECT_NE(r.error().message().find("TURSO_DATABASE_URL"), std::string::npos) << r.error().message();
     EXPECT_EQ(attempts(), 1u);
   }
 }

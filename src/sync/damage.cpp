@@ -1,0 +1,63 @@
+// Naming a damaged local file. SQLite reports corruption on the connection that read it, which is not always
+// the damaged file's own (the diff engine reads the replica ATTACHed to the working copy's connection), so
+// the raw message can blame the working copy for a damaged replica; a user who trusts it restores or deletes
+// the file that holds their unpushed changes. Each file is checked on its own instead.
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "db/sqlite.h"
+#include "turso_sync/sync.h"
+#include "util/fs.h"
+
+namespace turso_sync {
+
+namespace {
+
+// What PRAGMA quick_check says is wrong with `path` (its first line), or "" when the file passes, is missing,
+// or cannot be checked now for another reason than damage (locked by another process).
+std::string damage_of(const std::string& path) {
+  if (!file_exists(path)) return "";
+  auto db = db::Database::open(path, db::OpenMode::read_only, /*busy_timeout_ms=*/5000);
+  if (!db.ok()) return db.error().kind() == ErrorKind::local_db ? db.error().message() : "";
+  auto check = db->prepare("PRAGMA quick_check(1)");
+  if (!check.ok()) return check.error().kind() == ErrorKind::local_db ? check.error().message() : "";
+  auto row = check->step();
+  if (!row.ok()) return row.error().kind() == ErrorKind::local_db ? row.error().message() : "";
+  if (!*row) return "quick_check returned nothing";
+  std::string verdict = check->column_text(0);
+  if (verdict == "ok") return "";
+  std::replace(verdict.begin(), verdict.end(), '\n', ' ');
+  return "quick_check: " + verdict;
+}
+
+}  // namespace
+
+Error explain_damaged_files(const Config& config, Error error) {
+  if (error.kind() != ErrorKind::local_db) return error;
+  std::string replica = damage_of(config.replica_path);
+  std::string working = damage_of(config.working_path);
+  if (!replica.empty() && working.empty())
+    return Error(ErrorKind::local_db,
+                 fmt::format("the replica {} is damaged ({}). It is turso-sync's own copy of the remote, not "
+                             "your data: the working copy {} is intact and holds your local changes (do not "
+                             "delete or restore it). Run `turso-sync init --force`: it downloads the replica "
+                             "again and first saves the working copy's changes to {}/discarded-<time>.sql",
+                             config.replica_path, replica, config.working_path, config.state_dir));
+  if (!working.empty() && replica.empty())
+    return Error(
+        ErrorKind::local_db,
+        fmt::format("the working copy {} is damaged ({}); the replica {} is intact. Restore the "
+                    "working copy from a backup, or move it aside and run `turso-sync init` to start "
+                    "again from the remote (`sqlite3 <moved file> .recover` may save some rows)",
+                    config.working_path, working, config.replica_path));
+  if (!working.empty() && !replica.empty())
+    return Error(ErrorKind::local_db,
+                 fmt::format("both the replica {} ({}) and the working copy {} ({}) are damaged. Restore the "
+                             "working copy from a backup, or move both aside and run `turso-sync init` to "
+                             "start again from the remote",
+                             config.replica_path, replica, config.working_path, working));
+  return error;
+}
+
+}  // namespace turso_sync
