@@ -2,10 +2,12 @@
 JOBS ?= 2
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 10
 CMAKE_FLAGS ?=
 PREFIX ?= /usr/local
 
-.PHONY: all build deps test test-release test-slow test-asan demo bench soak format clean ocaml install
+.PHONY: all build deps test test-release test-slow test-asan fuzz fuzz-smoke demo bench soak format clean ocaml install
 
 all: build
 
@@ -57,11 +59,21 @@ ocaml: build
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
+# The libFuzzer targets of tests/fuzz/ (clang): built in $(FUZZ_BUILD), each run for FUZZ_SECONDS from its
+# seed corpus (scripts/fuzz; docs/reliability.md, "Fuzzing"). fuzz-smoke: 5 s each, skipped with a message
+# when clang or its libFuzzer runtime is missing.
+fuzz:
+	FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(JOBS) scripts/fuzz
+
+fuzz-smoke:
+	FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=5 FUZZ_JOBS=$(JOBS) FUZZ_SKIP_MISSING=1 scripts/fuzz
+
 # Every test: the release build (all tests, the C API, OCaml and installed-package tests included), then the
-# sanitizer build (all but ASAN_EXCLUDE).
+# sanitizer build (all but ASAN_EXCLUDE), then a short run of every fuzz target.
 test: deps
 	$(MAKE) test-release
 	$(MAKE) test-asan
+	$(MAKE) fuzz-smoke
 
 demo: deps build ocaml
 	scripts/demo
@@ -79,4 +91,4 @@ format:
 	clang-format -i $$(git ls-files '*.cpp' '*.h' '*.c')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

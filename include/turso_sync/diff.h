@@ -59,8 +59,10 @@ Result<DiffSummary> diff_databases(const std::string& base_path, const std::stri
 
 // The exact SQL expression for a value: a literal that SQLite parses back to the same storage class and
 // bytes. REALs that SQLite's own parser would not read back bit for bit become an exact product "(M*2^E
-// literal)"; infinities are 9e999 / -9e999; TEXT with NUL or invalid UTF-8 is CAST(X'..' AS TEXT); control
-// characters are written as char(N).
+// literal)"; infinities are 9e999 / -9e999; NaN (which SQLite never stores: it binds NaN as NULL) is NULL.
+// TEXT with NUL or invalid UTF-8 is CAST(X'..' AS TEXT); control characters are written as char(N), unless
+// the text has more than 100 runs of them or a run longer than 100 (SQLite's limits on expression depth and
+// function arguments): then the whole text is CAST(X'..' AS TEXT) too.
 std::string sql_literal(const Value& value);
 
 // Writes the changeset as a SQL script for the sqlite3 shell: one transaction, schema changes first, then per

@@ -35,6 +35,7 @@
 #include <toml++/toml.h>
 
 #include "config/dotenv.h"
+#include "config/toml_config.h"
 #include "util/text.h"
 
 extern char** environ;
@@ -58,19 +59,6 @@ constexpr const char* kRequestTimeoutVar = "TURSO_SYNC_REQUEST_TIMEOUT_MS";
 
 constexpr const char* kDefaultTomlFile = "turso-sync.toml";
 constexpr const char* kDefaultEnvFile = ".env";
-
-// One database's settings in turso-sync.toml (the top level or a [databases.NAME] section).
-struct TomlSettings {
-  std::optional<std::string> url, token_env, replica, working, diff, state_dir, ca_cert;
-  std::optional<int> interval, connect_timeout_ms, request_timeout_ms;
-};
-
-struct TomlFile {
-  std::string path;
-  TomlSettings top;
-  std::map<std::string, TomlSettings> databases;  // sorted by name
-  std::vector<std::string> warnings;
-};
 
 Error config_error(std::string message) {
   return Error(ErrorKind::config, std::move(message));
@@ -188,8 +176,9 @@ Status read_settings(const toml::table& table, const std::string& path, const st
   return ok_status();
 }
 
-Result<TomlFile> read_toml(const std::string& path) {
-  std::string text = TS_TRY(read_config_file(path));
+}  // namespace
+
+Result<TomlFile> parse_toml_config(std::string_view text, const std::string& path) {
   toml::table root;
   try {
     root = toml::parse(text, path);
@@ -226,6 +215,13 @@ Result<TomlFile> read_toml(const std::string& path) {
     }
   }
   return file;
+}
+
+namespace {
+
+Result<TomlFile> read_toml(const std::string& path) {
+  std::string text = TS_TRY(read_config_file(path));
+  return parse_toml_config(text, path);
 }
 
 // The toml file that `overrides` selects, if any: --config (which must exist) or ./turso-sync.toml.

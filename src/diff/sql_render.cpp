@@ -76,8 +76,32 @@ std::string real_literal(double v) {
   return fmt::format("({}*{})", m, format_real(std::ldexp(1.0, e)));
 }
 
+bool is_control(unsigned char c) {
+  return c < 0x20 || c == 0x7F;
+}
+
+// The readable form of TEXT ('…'||char(N, …)||'…') is one term per run of printable or control characters.
+// SQLite refuses an expression deeper than 1000 (SQLITE_MAX_EXPR_DEPTH: a text of 500 short lines) and a
+// function call of more than 127 arguments (SQLITE_MAX_FUNCTION_ARG: 128 control characters in a row), so
+// TEXT past these bounds is written in hex instead.
+constexpr size_t k_max_control_runs = 100;
+constexpr size_t k_max_control_run_length = 100;
+
+bool readable_form_fits(const std::string& bytes) {
+  size_t runs = 0, run_length = 0;
+  for (unsigned char c : bytes) {
+    if (!is_control(c)) {
+      run_length = 0;
+      continue;
+    }
+    if (run_length++ == 0 && ++runs > k_max_control_runs) return false;
+    if (run_length > k_max_control_run_length) return false;
+  }
+  return true;
+}
+
 void append_text_literal(std::string& out, const std::string& bytes) {
-  if (bytes.find('\0') != std::string::npos || !is_valid_utf8(bytes)) {
+  if (bytes.find('\0') != std::string::npos || !is_valid_utf8(bytes) || !readable_form_fits(bytes)) {
     out += "CAST(X'";
     out += to_hex(bytes);
     out += "' AS TEXT)";
@@ -94,10 +118,10 @@ void append_text_literal(std::string& out, const std::string& bytes) {
     if (!first) out += "||";
     first = false;
     auto c = static_cast<unsigned char>(bytes[i]);
-    if (c < 0x20 || c == 0x7F) {
+    if (is_control(c)) {
       out += "char(";
       bool first_code = true;
-      while (i < n && (static_cast<unsigned char>(bytes[i]) < 0x20 || bytes[i] == 0x7F)) {
+      while (i < n && is_control(static_cast<unsigned char>(bytes[i]))) {
         if (!first_code) out += ",";
         first_code = false;
         out += std::to_string(static_cast<unsigned char>(bytes[i]));
@@ -106,7 +130,7 @@ void append_text_literal(std::string& out, const std::string& bytes) {
       out += ")";
     } else {
       out += "'";
-      while (i < n && !(static_cast<unsigned char>(bytes[i]) < 0x20 || bytes[i] == 0x7F)) {
+      while (i < n && !is_control(static_cast<unsigned char>(bytes[i]))) {
         if (bytes[i] == '\'') out += "'";
         out += bytes[i];
         ++i;

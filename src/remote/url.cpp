@@ -10,8 +10,9 @@ namespace turso_sync {
 
 namespace {
 
-// The URL as shown in a message: user information and query parameter values (other than tls) masked, so a
-// token pasted into the URL (`?authToken=…`, `user:token@host`) is never printed.
+// The URL as shown in a message: user information, query parameter values (other than tls) and parameters
+// without a name masked, so a token pasted into the URL (`?authToken=…`, `?token`, `user:token@host`) is
+// never printed.
 std::string url_for_message(const std::string& url) {
   std::string out = url;
   auto scheme_end = out.find("://");
@@ -27,7 +28,10 @@ std::string url_for_message(const std::string& url) {
     size_t amp = std::min(out.find('&', pos), out.size());
     std::string param = out.substr(pos, amp - pos);
     auto eq = param.find('=');
-    if (eq != std::string::npos && param.substr(0, eq) != "tls") param = param.substr(0, eq + 1) + "***";
+    if (eq == std::string::npos && !param.empty() && param != "tls")
+      param = "***";
+    else if (eq != std::string::npos && param.substr(0, eq) != "tls")
+      param = param.substr(0, eq + 1) + "***";
     masked += param;
     if (amp < out.size()) masked += '&';
     pos = amp + 1;
@@ -52,11 +56,24 @@ bool is_loopback_host(std::string host) {
 Result<RemoteEndpoint> parse_database_url(const std::string& input) {
   std::string url = trim(input);
   if (url.empty()) return bad_url(input, "empty");
+  // Not in any part: a URL that resolves to a base URL which would not resolve to itself (a path ending in a
+  // tab), or a request line the server would not read.
+  for (char c : url)
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7F)
+      return bad_url(input, "a space or control character in the URL");
   auto scheme_end = url.find("://");
   if (scheme_end == std::string::npos) return bad_url(input, "no scheme");
   std::string scheme = url.substr(0, scheme_end);
   std::transform(scheme.begin(), scheme.end(), scheme.begin(),
                  [](unsigned char c) { return std::tolower(c); });
+  // The scheme first: what comes before "://" may be anything (`host?authToken=…://`), and the masking of
+  // url_for_message() only holds for the parts of a URL that begins with a scheme.
+  bool libsql_scheme = scheme == "libsql" || scheme == "wss" || scheme == "ws";
+  if (!libsql_scheme && scheme != "https" && scheme != "http") {
+    bool plain = !scheme.empty() && scheme.size() <= 16 &&
+                 scheme.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789+-.") == std::string::npos;
+    return bad_url(input, plain ? fmt::format("unsupported scheme `{}`", scheme) : "unsupported scheme");
+  }
   std::string rest = url.substr(scheme_end + 3);
 
   std::string query;
@@ -95,8 +112,6 @@ Result<RemoteEndpoint> parse_database_url(const std::string& input) {
         std::stoi(port) == 0 || std::stoi(port) > 65535)
       return bad_url(input, fmt::format("bad port `{}`", port));
   }
-  for (char c : host)
-    if (std::isspace(static_cast<unsigned char>(c))) return bad_url(input, "spaces in host");
 
   bool tls_param = true;
   bool tls_given = false;
@@ -113,6 +128,8 @@ Result<RemoteEndpoint> parse_database_url(const std::string& input) {
       tls_given = true;
     } else if (name == "authToken" || name == "auth_token" || name == "token") {
       return bad_url(input, "token in the URL; put it in TURSO_AUTH_TOKEN instead");
+    } else if (eq == std::string::npos) {
+      return bad_url(input, "a parameter without a name (only tls=0 or tls=1)");
     } else {
       return bad_url(input, fmt::format("unknown parameter `{}`", name));
     }
@@ -122,15 +139,13 @@ Result<RemoteEndpoint> parse_database_url(const std::string& input) {
   ep.original = input;
   ep.host = host;
   ep.loopback = is_loopback_host(host);
-  if (scheme == "libsql" || scheme == "wss" || scheme == "ws") {
+  if (libsql_scheme) {
     ep.tls = scheme == "ws" ? false : tls_param;
     if (scheme == "ws" && tls_given && tls_param) ep.tls = true;
     if (!ep.tls && port.empty()) return bad_url(input, "tls=0 needs an explicit port");
-  } else if (scheme == "https" || scheme == "http") {
+  } else {
     if (tls_given) return bad_url(input, "tls= applies to libsql:// URLs only");
     ep.tls = scheme == "https";
-  } else {
-    return bad_url(input, fmt::format("unsupported scheme `{}`", scheme));
   }
   ep.base_url =
       fmt::format("{}://{}{}{}", ep.tls ? "https" : "http", host, port.empty() ? "" : ":" + port, path);

@@ -12,6 +12,7 @@
 #include <random>
 
 #include "config/dotenv.h"
+#include "config/toml_config.h"
 #include "support/test_env.h"
 
 namespace turso_sync {
@@ -237,6 +238,24 @@ TEST(Dotenv, ArbitraryInputGivesValuesOrLineErrors) {
     }
     for (const auto& [key, value] : *parsed) EXPECT_FALSE(key.empty());
   }
+}
+
+// Found by tests/fuzz/fuzz_toml.cpp with toml++ built header-only under UBSan: toml++ 3.3.0 reaches
+// TOML_UNREACHABLE for some non-ASCII characters where whitespace may be (marzer/tomlplusplus#190, #295).
+// Debian's build of the library, which turso-sync links, gives a config error or the right value there.
+TEST(TomlConfig, FuzzNonAsciiCharacterWhereWhitespaceMayBeIsAnErrorOrItsValue) {
+  for (const std::string& text : {std::string("N1l = 5\ni1 = \"00\"\nx\xef\xbb\xbb"
+                                              "0\n"),
+                                  std::string("k\xc3\xa9 = 1\n"), std::string("a = 1 \xc2\xa7\n"),
+                                  std::string("[t\xe3\x80\x81]\n"), std::string("\xef\xbb\xbb = 1\n")}) {
+    auto parsed = parse_toml_config(text, "t.toml");
+    ASSERT_FALSE(parsed.ok()) << text;
+    EXPECT_EQ(parsed.error().kind(), ErrorKind::config);
+    EXPECT_TRUE(parsed.error().message().starts_with("t.toml:")) << parsed.error().message();
+  }
+  auto multi_line = parse_toml_config("url = \"\"\"\\\n\xc2\xa7\"\"\"\n", "t.toml");
+  ASSERT_TRUE(multi_line.ok()) << multi_line.error().message();
+  EXPECT_EQ(multi_line->top.url, "\xc2\xa7");
 }
 
 TEST(Dotenv, ReadFileErrors) {

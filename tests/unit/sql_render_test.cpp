@@ -87,6 +87,29 @@ TEST(SqlLiteral, IntegersTextAndBlobsRoundTripThroughTheShell) {
   EXPECT_EQ(sql_literal(Value::blob("\x01")), "X'01'");
 }
 
+// Found by tests/fuzz/fuzz_sql_literal.cpp: a TEXT with 128 control characters in a row was rendered as one
+// char(…) of 128 arguments (SQLite allows 127), and a TEXT of 500+ lines as a chain of || deeper than SQLite
+// allows (1000): diff.sql, the merge into the working copy and the discarded file could not run. Past 100
+// runs of control characters, or a run longer than 100, the text is written in hex.
+TEST(SqlLiteral, FuzzTextWithLongControlRunsOrManyLinesIsStillALiteral) {
+  std::string lines, hundred_lines;
+  for (int i = 0; i < 600; ++i) lines += "line " + std::to_string(i) + "\n";
+  for (int i = 0; i < 100; ++i) hundred_lines += "l\n";
+  std::vector<Value> values = {
+      Value::text(std::string(128, '\a')),
+      Value::text(std::string(1000, '\n')),
+      Value::text(lines),
+      Value::text("a" + std::string(100, '\t') + "b"),
+      Value::text(hundred_lines),
+      Value::text(hundred_lines + "l\n"),
+      Value::text("\n\x08\n\r\r" + std::string(140, '\a') + "$" + std::string(8, '\r'))};
+  expect_literals_round_trip_through_shell(values);
+  EXPECT_TRUE(sql_literal(Value::text(std::string(100, '\n'))).starts_with("char(10,"));
+  EXPECT_TRUE(sql_literal(Value::text(std::string(101, '\n'))).starts_with("CAST(X'"));
+  EXPECT_TRUE(sql_literal(Value::text(hundred_lines)).starts_with("'l'||char(10)||"));
+  EXPECT_TRUE(sql_literal(Value::text(hundred_lines + "l\n")).starts_with("CAST(X'"));
+}
+
 TEST(SqlText, NormalizeIgnoresWhitespaceCommentsQuotingAndKeywordCase) {
   using diff::normalize_sql;
   EXPECT_EQ(normalize_sql("CREATE TABLE a(id)"), normalize_sql("CREATE TABLE a (id)"));

@@ -241,6 +241,29 @@ TEST(Url, SecretsInARejectedUrlAreNotEchoed) {
   }
 }
 
+// Found by tests/fuzz/fuzz_url.cpp: with a '?' before "://" the message masked the URL from that '?', but the
+// parser, which looks for the query after "://", named the bad port: the token after it. A parameter without
+// a name (`?<token>`) was shown as it was.
+TEST(Url, FuzzSecretAfterAQuestionMarkBeforeTheSchemeIsNotEchoed) {
+  const std::string secret = "eyJhbGciOiJFZERTQSJ9.c2VjcmV0.sig";
+  for (const std::string& url :
+       {"?&://&&:&authToken=" + secret, "a?b://host:" + secret, "libsql://app-org.turso.io?" + secret,
+        "libsql://app-org.turso.io:8080?tls=0&" + secret}) {
+    std::string message = parse_error(url);
+    EXPECT_EQ(message.find(secret), std::string::npos) << message;
+  }
+  EXPECT_NE(parse_error("libsql://app-org.turso.io?" + secret).find("app-org.turso.io"), std::string::npos);
+}
+
+// Found by tests/fuzz/fuzz_url.cpp: "wss://host//<tab>?" resolved to a base URL ending in a tab, which is no
+// URL (and did not resolve to itself). Spaces and control characters are refused in every part.
+TEST(Url, FuzzControlCharacterInThePathIsRefused) {
+  for (const char* url : {"wss://host//\t?", "https://host/a b", "https://host/\x7f", "http://host:80\n/p",
+                          "libsql://host?tls=\r1", "https://ho st"})
+    parse_error(url);
+  EXPECT_EQ(parse_ok("  https://host/p/ \n").base_url, "https://host/p");  // surrounding space is trimmed
+}
+
 TEST(Url, UnknownParameter) {
   std::string message = parse_error("libsql://host?foo=bar");
   EXPECT_NE(message.find("foo"), std::string::npos) << message;
