@@ -965,7 +965,7 @@ void run_cases(uint64_t base, int cases, int steps) {
 }
 
 TEST(SchemaMigrationProperty, RandomMigrationsConverge) {
-  run_cases(7001, 8, 8);
+  run_cases(7001, 4, 8);
 }
 
 TEST(SlowSchemaMigrationProperty, RandomMigrationsConverge) {
