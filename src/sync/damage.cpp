@@ -2,7 +2,10 @@
 // the damaged file's own (the diff engine reads the replica ATTACHed to the working copy's connection), so
 // the raw message can blame the working copy for a damaged replica; a user who trusts it restores or deletes
 // the file that holds their unpushed changes. Each file is checked on its own instead.
+#include "sync/damage.h"
+
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -12,10 +15,6 @@
 
 namespace turso_sync {
 
-namespace {
-
-// What PRAGMA quick_check says is wrong with `path` (its first line), or "" when the file passes, is missing,
-// or cannot be checked now for another reason than damage (locked by another process).
 std::string damage_of(const std::string& path) {
   if (!file_exists(path)) return "";
   auto db = db::Database::open(path, db::OpenMode::read_only, /*busy_timeout_ms=*/5000);
@@ -31,7 +30,17 @@ std::string damage_of(const std::string& path) {
   return "quick_check: " + verdict;
 }
 
-}  // namespace
+Result<std::string> move_damaged_aside(const std::string& path) {
+  std::string aside = fmt::format("{}.damaged-{}", path, utc_timestamp_for_file());
+  for (int i = 2; file_exists(aside); ++i)
+    aside = fmt::format("{}.damaged-{}-{}", path, utc_timestamp_for_file(), i);
+  // Its journal goes with it: left behind, a hot journal would be rolled back into the new file of that name.
+  for (const char* suffix : {"-journal", "-wal"})
+    if (file_exists(path + suffix)) TS_TRY_STATUS(durable_rename(path + suffix, aside + suffix));
+  ::unlink((path + "-shm").c_str());
+  TS_TRY_STATUS(durable_rename(path, aside));
+  return aside;
+}
 
 Error explain_damaged_files(const Config& config, Error error) {
   if (error.kind() != ErrorKind::local_db) return error;
@@ -48,9 +57,10 @@ Error explain_damaged_files(const Config& config, Error error) {
     return Error(
         ErrorKind::local_db,
         fmt::format("the working copy {} is damaged ({}); the replica {} is intact. Restore the "
-                    "working copy from a backup, or move it aside and run `turso-sync init` to start "
-                    "again from the remote (`sqlite3 <moved file> .recover` may save some rows)",
-                    config.working_path, working, config.replica_path));
+                    "working copy from a backup, or run `turso-sync init --force` to start again from the "
+                    "remote: it keeps the damaged file as {}.damaged-<time> (`sqlite3 <that file> .recover` "
+                    "may save some rows)",
+                    config.working_path, working, config.replica_path, config.working_path));
   if (!working.empty() && !replica.empty())
     return Error(ErrorKind::local_db,
                  fmt::format("both the replica {} ({}) and the working copy {} ({}) are damaged. Restore the "

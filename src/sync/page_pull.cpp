@@ -141,7 +141,7 @@ Result<Fd> create_image(const Fd& base, uint64_t base_size, const std::string& p
     if (::ftruncate(image.get(), static_cast<off_t>(base_size)) != 0) return io_error("truncate", path);
     return image;
   }
-  Fd image(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  Fd image(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, kPrivateFileMode));
   if (!image) return io_error("create", path);
   TS_TRY_STATUS(copy_file_contents(base.get(), image.get(), base_size, path));
   return image;
@@ -326,7 +326,7 @@ Status create_working_copy_file(const std::string& replica, const std::string& p
     if (plain) {
       // A rollback-journal file with nothing pending: its bytes are the database (a kernel copy, instead of
       // SQLite's page-by-page backup).
-      Fd to(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+      Fd to(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, kPrivateFileMode));
       if (!to) return io_error("create", path);
       TS_TRY_STATUS(copy_file_contents(from.get(), to.get(), static_cast<uint64_t>(st.st_size), path));
       if (::fsync(to.get()) != 0) return io_error("fsync", path);
@@ -334,6 +334,7 @@ Status create_working_copy_file(const std::string& replica, const std::string& p
       return give_sqlite_schema_names(working);
     }
   }
+  TS_TRY_STATUS(create_private_file(path));
   db::Database working = TS_TRY(db::Database::open(path, db::OpenMode::create));
   return copy_replica_into(replica, working);
 }
@@ -365,7 +366,7 @@ std::string replica_fingerprint(const std::string& path) {
 Result<PageImageResult> bootstrap_page_image(RemoteClient& remote, const std::string& path,
                                              const ProgressCallback& on_progress) {
   return keep_only_if_written(path, [&]() -> Result<PageImageResult> {
-    Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, kPrivateFileMode));
     if (!fd) return io_error("create", path);
     PageImageResult out;
     pages::PullHeader header;

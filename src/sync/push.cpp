@@ -399,6 +399,7 @@ Result<PushReport> SyncContext::push_files(const PushOptions& options) {
   TS_TRY_STATUS(require_initialized());
   const Config& c = m_config;
   StateLock lock = TS_TRY(StateLock::acquire(c.state_dir));
+  if (!options.dry_run) TS_TRY(load_state_for_remote(c));
   std::vector<std::string> notes;
   TS_TRY_STATUS(recover(notes));
   PushReport report;

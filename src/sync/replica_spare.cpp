@@ -84,7 +84,7 @@ void create_spare_copy(const std::string& state_dir, const std::string& replica)
   std::string path = spare_path(state_dir);
   int from = ::open(replica.c_str(), O_RDONLY | O_CLOEXEC);
   if (from < 0) return;
-  int to = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  int to = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, kPrivateFileMode);
   bool ok = to >= 0 && copy_file_contents(from, to, *size, path).ok() && ::fsync(to) == 0;
   ::close(from);
   if (to >= 0) ::close(to);

@@ -283,6 +283,7 @@ Result<SnapshotStats> download_snapshot(RemoteClient& remote, const std::string&
                                         const ProgressCallback& progress, size_t page_bytes) {
   ::unlink(path.c_str());
   auto result = [&]() -> Result<SnapshotStats> {
+    TS_TRY_STATUS(create_private_file(path));
     db::Database local = TS_TRY(db::Database::open(path, db::OpenMode::create));
     auto stats = TS_TRY(download_into(remote, local, progress, page_bytes));
     local = db::Database();  // close before fsync

@@ -9,6 +9,7 @@
 #include <chrono>
 
 #include "db/sqlite.h"
+#include "sync/damage.h"
 #include "sync/discarded.h"
 #include "sync/page_pull.h"
 #include "sync/replica_fetch.h"
@@ -160,6 +161,19 @@ Result<InitReport> SyncContext::init(const InitOptions& options) {
       report.discarded_path = *saved;
     }
   }
+  // A working copy that is not a readable database cannot be overwritten through SQLite: it is kept aside,
+  // never deleted, and a new one made.
+  if (working_exists && !unchanged) {
+    if (std::string damage = damage_of(c.working_path); !damage.empty()) {
+      auto aside = move_damaged_aside(c.working_path);
+      if (!aside.ok()) return fail(aside.error());
+      report.warnings.push_back(
+          fmt::format("the working copy {} was damaged ({}); it was kept as {} "
+                      "(`sqlite3 {} .recover` may save some rows) and a new one made",
+                      c.working_path, damage, *aside, *aside));
+      working_exists = false;
+    }
+  }
   if (working_exists) {
     // In place, through SQLite: the application may have the file open.
     auto wc = db::Database::open(c.working_path, db::OpenMode::read_write);
@@ -230,7 +244,17 @@ Result<StatusReport> SyncContext::status(const StatusOptions& options) {
     r.health = std::move(health).value();
   else
     r.health_error = health.error().message();
-  auto state = TS_TRY(load_state(c.state_dir));
+  // A damaged state.json or a replica of another remote: reported like damaged local files, the rest shown.
+  std::optional<SyncState> state;
+  if (auto loaded = load_state_for_remote(c); loaded.ok()) {
+    state = std::move(loaded).value();
+  } else {
+    if (r.pending_exit_code == 0) {
+      r.pending_error = loaded.error().message();
+      r.pending_exit_code = exit_code_for(loaded.error().kind());
+    }
+    if (auto plain = load_state(c.state_dir); plain.ok()) state = std::move(plain).value();
+  }
   if (state) {
     r.protocol = state->protocol;
     r.last_pull_at = state->last_pull_at;

@@ -46,6 +46,13 @@ Status durable_rename(const std::string& from, const std::string& to) {
   return fsync_path(parent_dir(to));
 }
 
+Status create_private_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, kPrivateFileMode);
+  if (fd < 0) return io_error("create", path);
+  ::close(fd);
+  return {};
+}
+
 Status atomic_write_file(const std::string& path, std::string_view content, unsigned mode) {
   std::string tmp = fmt::format("{}.tmp-{}", path, ::getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);

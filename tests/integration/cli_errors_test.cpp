@@ -110,8 +110,17 @@ TEST(CliErrors, AWebServerThatIsNotTursoIsNamedAsSuch) {
   local_exec(dir.file("working_copy.db"), "INSERT INTO t VALUES (2, 'local')");
   std::string replica_before = read_text(dir.file("local_replica.db"));
   std::vector<std::string> env{"TURSO_DATABASE_URL=" + web.url()};
-  for (const std::string cmd : {"pull", "push", "sync", "status"})
-    expect_not_turso(run_cli({cmd}, env, dir.path()), cmd);
+  int requests_before = web.requests();
+  // pull, push and sync refuse before any request: the replica was pulled from another URL
+  // (LocalState.AReplicaOfAnotherRemoteIsRefusedNotMergedAway); status asks the remote and names it.
+  for (const std::string cmd : {"pull", "push", "sync"}) {
+    auto r = run_cli({cmd}, env, dir.path());
+    EXPECT_EQ(r.exit_code, 2) << cmd << ": " << r.err;
+    EXPECT_NE(r.err.find("but the configured remote is " + web.url()), std::string::npos)
+        << cmd << ": " << r.err;
+  }
+  EXPECT_EQ(web.requests(), requests_before);
+  expect_not_turso(run_cli({"status"}, env, dir.path()), "status");
   EXPECT_EQ(read_text(dir.file("local_replica.db")), replica_before);
   EXPECT_EQ(local_rows(dir.file("working_copy.db"), "SELECT id, v FROM t ORDER BY id"),
             (Rows{{I(1), T("a")}, {I(2), T("local")}}));
@@ -276,13 +285,6 @@ void damage_pages(const std::string& path) {
     f.seekp(static_cast<std::streamoff>(page * garbage.size()));
     f.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
   }
-}
-
-std::string discarded_files_text(const TempDir& dir) {
-  std::string text;
-  for (const auto& e : fs::directory_iterator(dir.path() / ".turso-sync"))
-    if (e.path().filename().string().rfind("discarded-", 0) == 0) text += read_text(e.path().string());
-  return text;
 }
 
 // Seen when tried: a damaged replica was reported as a damaged working copy ("read table emails

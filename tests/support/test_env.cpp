@@ -97,6 +97,13 @@ std::string read_text(const std::string& path) {
   return ss.str();
 }
 
+std::string discarded_files_text(const TempDir& dir) {
+  std::string text;
+  for (const auto& e : fs::directory_iterator(dir.path() / ".turso-sync"))
+    if (e.path().filename().string().rfind("discarded-", 0) == 0) text += read_text(e.path().string());
+  return text;
+}
+
 int free_port() {
   int port = 0;
   close(listen_on_free_port(&port, 1));

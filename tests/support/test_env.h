@@ -85,6 +85,8 @@ int listen_on_free_port(int* port, int backlog);
 int connect_loopback(int port);
 // The whole content of a file ("" when it cannot be read).
 std::string read_text(const std::string& path);
+// The text of every discarded-*.sql file in dir's state dir (.turso-sync/), concatenated.
+std::string discarded_files_text(const TempDir& dir);
 
 struct CommandResult {
   int exit_code = -1;

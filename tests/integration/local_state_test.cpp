@@ -1,0 +1,192 @@
+// Damaged or foreign local state (issue 12): a state.json that is not what turso-sync wrote, a replica pulled
+// from another remote than the configured one, a working copy that is not a database, and the modes of the
+// files that hold data. Each is detected and explained, changes nothing on either side, and `init --force`
+// recovers without losing what the working copy held.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <fstream>
+
+#include "support/tcp_proxy.h"
+#include "support/test_env.h"
+
+namespace turso_sync::testing {
+namespace {
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+unsigned mode_of(const std::string& path) {
+  struct stat st {};
+  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
+  return st.st_mode & 0777;
+}
+
+void write_text(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+}
+
+// A remote with 50 emails, a copy initialised from it, and two unpushed local changes in the working copy.
+struct Team {
+  Team() {
+    remote_exec(server.url(),
+                {"CREATE TABLE emails (id INTEGER PRIMARY KEY, subject TEXT)",
+                 "INSERT INTO emails SELECT value, 'subject ' || value FROM generate_series(1, 50)"});
+    env = {"TURSO_DATABASE_URL=" + server.url()};
+    EXPECT_EQ(run_cli({"init"}, env, dir.path()).exit_code, 0);
+    local_exec(working(),
+               "INSERT INTO emails VALUES (500, 'my unpushed email'); "
+               "UPDATE emails SET subject = 'my unpushed edit' WHERE id = 7");
+  }
+  std::string working() const { return dir.file("working_copy.db"); }
+  std::string replica() const { return dir.file("local_replica.db"); }
+  std::string state() const { return dir.file(".turso-sync/state.json"); }
+  void expect_local_changes_kept() const {
+    EXPECT_EQ(local_rows(working(), "PRAGMA integrity_check"), (Rows{{T("ok")}}));
+    EXPECT_EQ(local_rows(working(), "SELECT subject FROM emails WHERE id IN (7, 500) ORDER BY id"),
+              (Rows{{T("my unpushed edit")}, {T("my unpushed email")}}));
+  }
+
+  LocalServer server;
+  TempDir dir;
+  std::vector<std::string> env;
+};
+
+TEST(LocalState, ADamagedStateFileIsExplainedAndInitForceRecoversWithTheLocalChanges) {
+  Team team;
+  for (const std::string& damage : {std::string("{\"version\":1,\"remote_url\":\"http://127.0"),
+                                    std::string(""), std::string("\x01\xff garbage")}) {
+    write_text(team.state(), damage);
+    for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+             {"pull"}, {"push"}, {"sync"}, {"status"}, {"workflow", "--once"}}) {
+      auto r = run_cli(args, team.env, team.dir.path());
+      std::string what = args.front() + " with state.json '" + damage + "': " + r.out + r.err;
+      EXPECT_EQ(r.exit_code, 1) << what;
+      EXPECT_TRUE(contains(r.err, ".turso-sync/state.json is damaged")) << what;
+      EXPECT_TRUE(contains(r.err, "turso-sync init --force")) << what;
+    }
+    // Nothing was pushed, the working copy still holds its changes, and the damaged file was not rewritten
+    // by a command that refused.
+    EXPECT_EQ(remote_rows(team.server.url(), "SELECT count(*), max(id) FROM emails"), (Rows{{I(50), I(50)}}));
+    team.expect_local_changes_kept();
+    EXPECT_EQ(read_text(team.state()), damage);
+  }
+
+  auto recovered = run_cli({"init", "--force"}, team.env, team.dir.path());
+  ASSERT_EQ(recovered.exit_code, 0) << recovered.err;
+  std::string saved = discarded_files_text(team.dir);
+  ASSERT_TRUE(contains(saved, "my unpushed email")) << saved;
+  local_exec(team.working(), saved);
+  auto push = run_cli({"push"}, team.env, team.dir.path());
+  ASSERT_EQ(push.exit_code, 0) << push.err;
+  EXPECT_EQ(remote_rows(team.server.url(), "SELECT subject FROM emails WHERE id IN (1, 7, 500) ORDER BY id"),
+            (Rows{{T("subject 1")}, {T("my unpushed edit")}, {T("my unpushed email")}}));
+}
+
+TEST(LocalState, AReplicaOfAnotherRemoteIsRefusedNotMergedAway) {
+  Team team;
+  LocalServer other;
+  ASSERT_TRUE(other.started());
+  remote_exec(other.url(), {"CREATE TABLE emails (id INTEGER PRIMARY KEY, subject TEXT)",
+                            "INSERT INTO emails VALUES (1, 'another team''s email')"});
+  // The same remote under another spelling of its URL is the same remote.
+  std::string base = team.server.url();
+  std::vector<std::string> same_env{"TURSO_DATABASE_URL=" + base + "/"};
+  auto same = run_cli({"pull"}, same_env, team.dir.path());
+  EXPECT_EQ(same.exit_code, 0) << same.err;
+
+  std::vector<std::string> other_env{"TURSO_DATABASE_URL=" + other.url()};
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"pull"}, {"push"}, {"sync"}, {"status"}, {"workflow", "--once"}}) {
+    auto r = run_cli(args, other_env, team.dir.path());
+    std::string what = args.front() + ": " + r.out + r.err;
+    EXPECT_EQ(r.exit_code, 2) << what;
+    EXPECT_TRUE(contains(r.err, "was pulled from " + base + ", but the configured remote is " + other.url()))
+        << what;
+    EXPECT_TRUE(contains(r.err, "turso-sync init --force")) << what;
+  }
+  // Without the check, the pull took the 50 replica rows for deletions and the push sent email 500 to the
+  // other database.
+  team.expect_local_changes_kept();
+  EXPECT_EQ(local_rows(team.working(), "SELECT count(*) FROM emails"), (Rows{{I(51)}}));
+  EXPECT_EQ(remote_rows(other.url(), "SELECT id, subject FROM emails"),
+            (Rows{{I(1), T("another team's email")}}));
+  EXPECT_EQ(remote_rows(base, "SELECT count(*), max(id) FROM emails"), (Rows{{I(50), I(50)}}));
+
+  // Starting over from the other remote saves the local changes first.
+  auto moved = run_cli({"init", "--force"}, other_env, team.dir.path());
+  ASSERT_EQ(moved.exit_code, 0) << moved.err;
+  EXPECT_TRUE(contains(discarded_files_text(team.dir), "my unpushed email"));
+  EXPECT_EQ(local_rows(team.working(), "SELECT id, subject FROM emails"),
+            (Rows{{I(1), T("another team's email")}}));
+  EXPECT_EQ(run_cli({"pull"}, other_env, team.dir.path()).exit_code, 0);
+}
+
+TEST(LocalState, AWorkingCopyThatIsNotADatabaseIsKeptAsideByInitForce) {
+  Team team;
+  const std::string not_a_database = "these are my notes, not SQLite\n";
+  write_text(team.working(), not_a_database);
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"diff"}, {"push"}, {"init"}}) {
+    auto r = run_cli(args, team.env, team.dir.path());
+    std::string what = args.front() + ": " + r.out + r.err;
+    EXPECT_EQ(r.exit_code, args.front() == "init" ? 2 : 1) << what;
+    EXPECT_TRUE(contains(r.err, "the working copy working_copy.db is damaged")) << what;
+    EXPECT_TRUE(contains(r.err, "turso-sync init --force")) << what;
+    EXPECT_EQ(read_text(team.working()), not_a_database) << what;
+  }
+
+  auto recovered = run_cli({"init", "--force"}, team.env, team.dir.path());
+  ASSERT_EQ(recovered.exit_code, 0) << recovered.out << recovered.err;
+  EXPECT_TRUE(contains(recovered.out + recovered.err, "was damaged")) << recovered.out << recovered.err;
+  std::string aside;
+  for (const auto& e : fs::directory_iterator(team.dir.path())) {
+    std::string name = e.path().filename().string();
+    if (name.rfind("working_copy.db.damaged-", 0) == 0 && name.find("-journal") == std::string::npos)
+      aside = e.path().string();
+  }
+  ASSERT_FALSE(aside.empty()) << "the damaged working copy was not kept";
+  EXPECT_EQ(read_text(aside), not_a_database);
+  EXPECT_FALSE(fs::exists(team.working() + "-journal"));
+  EXPECT_TRUE(contains(recovered.out + recovered.err, aside.substr(aside.rfind('/') + 1)));
+  EXPECT_EQ(local_rows(team.working(), "PRAGMA integrity_check"), (Rows{{T("ok")}}));
+  EXPECT_EQ(local_rows(team.working(), "SELECT count(*), max(id) FROM emails"), (Rows{{I(50), I(50)}}));
+  auto diff = run_cli({"diff"}, team.env, team.dir.path());
+  EXPECT_EQ(diff.exit_code, 0) << diff.err;
+}
+
+TEST(LocalState, FilesHoldingDataAreReadableByTheirOwnerOnly) {
+  ::umask(022);  // what most shells give: without care, new files are readable by everyone
+  for (bool pages : {true, false}) {
+    SCOPED_TRACE(pages ? "page path" : "SQL path");
+    LocalServer server;
+    ASSERT_TRUE(server.started());
+    TcpProxy proxy(server.port());
+    if (!pages) proxy.answer_not_found("POST /pull-updates");
+    remote_exec(server.url(), {"CREATE TABLE emails (id INTEGER PRIMARY KEY, subject TEXT)",
+                               "INSERT INTO emails VALUES (1, 'one')"});
+    TempDir dir;
+    std::vector<std::string> env{"TURSO_DATABASE_URL=" + proxy.url()};
+    ASSERT_EQ(run_cli({"init"}, env, dir.path()).exit_code, 0);
+    remote_exec(server.url(), {"INSERT INTO emails VALUES (2, 'two')"});
+    local_exec(dir.file("working_copy.db"), "INSERT INTO emails VALUES (3, 'three')");
+    auto pushed = run_cli({"push"}, env, dir.path());
+    ASSERT_EQ(pushed.exit_code, 0) << pushed.err;
+    ASSERT_EQ(run_cli({"diff"}, env, dir.path()).exit_code, 0);
+    local_exec(dir.file("working_copy.db"), "DELETE FROM emails WHERE id = 1");
+    ASSERT_EQ(run_cli({"reset"}, env, dir.path()).exit_code, 0);
+    fs::remove(dir.file("working_copy.db"));
+    ASSERT_EQ(run_cli({"copy"}, env, dir.path()).exit_code, 0);
+    int files = 0;
+    for (const auto& e : fs::recursive_directory_iterator(dir.path())) {
+      if (!e.is_regular_file()) continue;
+      ++files;
+      EXPECT_EQ(mode_of(e.path().string()), 0600u) << e.path();
+    }
+    EXPECT_GE(files, 6);  // replica, working copy, diff file, state, history, a discarded file
+  }
+}
+
+}  // namespace
+}  // namespace turso_sync::testing
