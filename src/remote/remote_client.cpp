@@ -77,7 +77,7 @@ RemoteClient::RemoteClient(RemoteEndpoint endpoint, std::string token,
 
 Result<std::unique_ptr<RemoteClient>> RemoteClient::create(const Config& config,
                                                            std::unique_ptr<HttpTransport> transport,
-                                                           RemoteOptions options) {
+                                                           std::optional<RemoteOptions> options) {
   TS_TRY_STATUS(require_remote(config));
   RemoteEndpoint ep = TS_TRY(parse_database_url(config.database_url));
   if (!ep.tls && !ep.loopback && !config.auth_token.empty() && !config.allow_insecure_http)
@@ -97,7 +97,11 @@ Result<std::unique_ptr<RemoteClient>> RemoteClient::create(const Config& config,
     t.ca_cert = config.ca_cert;
     transport = make_curl_transport(t);
   }
-  return std::make_unique<RemoteClient>(std::move(ep), config.auth_token, std::move(transport), options,
+  if (!options) {
+    options = RemoteOptions{};
+    options->initial_backoff_ms = config.retry_backoff_ms;
+  }
+  return std::make_unique<RemoteClient>(std::move(ep), config.auth_token, std::move(transport), *options,
                                         config.request_timeout_ms);
 }
 
