@@ -30,6 +30,7 @@ struct Config {
   bool allow_insecure_http = false;  // --allow-insecure-http: token over http to non-loopback
   int connect_timeout_ms = 10000;    // TURSO_SYNC_CONNECT_TIMEOUT_MS
   int request_timeout_ms = 120000;   // TURSO_SYNC_REQUEST_TIMEOUT_MS
+  int retry_backoff_ms = 200;        // TURSO_SYNC_RETRY_BACKOFF_MS: the first wait before a retry (doubles)
 
   // For each variable name above (e.g. "TURSO_DATABASE_URL"), where its value came from.
   std::map<std::string, ConfigSource> sources;

@@ -124,10 +124,11 @@ struct TransferStats {
 class RemoteClient {
  public:
   // Resolves the URL and refuses to send a token over plain http to a non-loopback host unless
-  // config.allow_insecure_http. `transport` defaults to libcurl.
+  // config.allow_insecure_http. `transport` defaults to libcurl; `options` to RemoteOptions with
+  // config.retry_backoff_ms.
   static Result<std::unique_ptr<RemoteClient>> create(const Config& config,
                                                       std::unique_ptr<HttpTransport> transport = nullptr,
-                                                      RemoteOptions options = {});
+                                                      std::optional<RemoteOptions> options = std::nullopt);
 
   const RemoteEndpoint& endpoint() const { return m_endpoint; }
   const TransferStats& stats() const { return m_stats; }

@@ -6,7 +6,8 @@
 //   url = "libsql://app-org.turso.io"      # default database
 //   token_env = "TURSO_AUTH_TOKEN"         # NAME of the variable holding the token (never the token itself)
 //   replica = "local_replica.db"           # also: working, diff, state_dir
-//   interval = 300                         # also: ca_cert, connect_timeout_ms, request_timeout_ms
+//   interval = 300                         # also: ca_cert, connect_timeout_ms, request_timeout_ms,
+//                                          # retry_backoff_ms
 //
 //   [databases.analytics]
 //   url = "libsql://analytics-org.turso.io"
@@ -56,6 +57,7 @@ constexpr const char* kStateDirVar = "TURSO_SYNC_STATE_DIR";
 constexpr const char* kCaCertVar = "TURSO_SYNC_CA_CERT";
 constexpr const char* kConnectTimeoutVar = "TURSO_SYNC_CONNECT_TIMEOUT_MS";
 constexpr const char* kRequestTimeoutVar = "TURSO_SYNC_REQUEST_TIMEOUT_MS";
+constexpr const char* kRetryBackoffVar = "TURSO_SYNC_RETRY_BACKOFF_MS";
 
 constexpr const char* kDefaultTomlFile = "turso-sync.toml";
 constexpr const char* kDefaultEnvFile = ".env";
@@ -151,6 +153,8 @@ Status read_settings(const toml::table& table, const std::string& path, const st
       int_field = &out.connect_timeout_ms;
     else if (key == "request_timeout_ms")
       int_field = &out.request_timeout_ms;
+    else if (key == "retry_backoff_ms")
+      int_field = &out.retry_backoff_ms;
 
     if (text_field) {
       const std::string* value = node.as_string() ? &node.as_string()->get() : nullptr;
@@ -411,6 +415,8 @@ Result<Config> load_config_may_throw(const ConfigOverrides& overrides,
                                      first_of(db->connect_timeout_ms, top.connect_timeout_ms)));
   TS_TRY_STATUS(resolve.positive_int(kRequestTimeoutVar, config.request_timeout_ms, std::nullopt,
                                      first_of(db->request_timeout_ms, top.request_timeout_ms)));
+  TS_TRY_STATUS(resolve.positive_int(kRetryBackoffVar, config.retry_backoff_ms, std::nullopt,
+                                     first_of(db->retry_backoff_ms, top.retry_backoff_ms)));
   config.allow_insecure_http = overrides.allow_insecure_http.value_or(false);
   for (std::string* path :
        {&config.replica_path, &config.working_path, &config.diff_path, &config.state_dir, &config.ca_cert})

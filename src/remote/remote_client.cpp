@@ -59,6 +59,17 @@ std::optional<Error> not_a_turso_answer(const std::string& url, const HttpTransp
 // The longest Retry-After a command waits for; a longer one fails the request (the workflow retries later).
 constexpr int64_t kMaxRetryAfterSeconds = 30;
 
+// An answer that does not decode names where it came from, as transport and HTTP errors do.
+Error from_url(Error e, const std::string& url) {
+  return e.kind() == ErrorKind::protocol ? e.context("POST " + url) : e;
+}
+
+template <typename T>
+Result<T> from_url(Result<T> r, const std::string& url) {
+  if (r.ok()) return r;
+  return from_url(std::move(r).error(), url);
+}
+
 bool retryable(const Error& e) {
   return e.kind() == ErrorKind::unreachable || e.kind() == ErrorKind::timeout ||
          e.kind() == ErrorKind::server;
@@ -77,7 +88,7 @@ RemoteClient::RemoteClient(RemoteEndpoint endpoint, std::string token,
 
 Result<std::unique_ptr<RemoteClient>> RemoteClient::create(const Config& config,
                                                            std::unique_ptr<HttpTransport> transport,
-                                                           RemoteOptions options) {
+                                                           std::optional<RemoteOptions> options) {
   TS_TRY_STATUS(require_remote(config));
   RemoteEndpoint ep = TS_TRY(parse_database_url(config.database_url));
   if (!ep.tls && !ep.loopback && !config.auth_token.empty() && !config.allow_insecure_http)
@@ -97,7 +108,11 @@ Result<std::unique_ptr<RemoteClient>> RemoteClient::create(const Config& config,
     t.ca_cert = config.ca_cert;
     transport = make_curl_transport(t);
   }
-  return std::make_unique<RemoteClient>(std::move(ep), config.auth_token, std::move(transport), options,
+  if (!options) {
+    options = RemoteOptions{};
+    options->initial_backoff_ms = config.retry_backoff_ms;
+  }
+  return std::make_unique<RemoteClient>(std::move(ep), config.auth_token, std::move(transport), *options,
                                         config.request_timeout_ms);
 }
 
@@ -193,7 +208,8 @@ Result<std::vector<StatementResult>> RemoteClient::execute(std::span<const SqlSt
                                                            Retry retry) {
   std::string body = TS_TRY(hrana::encode_execute_pipeline(statements));
   auto response = TS_TRY(post("/v2/pipeline", std::move(body), "application/json", retry));
-  return hrana::decode_execute_pipeline(response.body, statements);
+  return from_url(hrana::decode_execute_pipeline(response.body, statements),
+                  m_endpoint.base_url + "/v2/pipeline");
 }
 
 Result<StatementResult> RemoteClient::execute(const SqlStatement& statement, Retry retry) {
@@ -207,13 +223,16 @@ Status RemoteClient::query_rows(const SqlStatement& statement, Retry retry,
   std::string body = TS_TRY(hrana::encode_execute_pipeline(std::span<const SqlStatement>(&statement, 1)));
   auto response = TS_TRY(post("/v2/pipeline", std::move(body), "application/json", retry));
   if (response_bytes) *response_bytes = response.body.size();
-  return hrana::decode_rows(response.body, statement, on_row);
+  Status decoded = hrana::decode_rows(response.body, statement, on_row);
+  if (!decoded.ok()) return from_url(decoded.error(), m_endpoint.base_url + "/v2/pipeline");
+  return decoded;
 }
 
 Result<std::vector<BatchStepOutcome>> RemoteClient::batch(std::span<const BatchStep> steps, Retry retry) {
   std::string body = TS_TRY(hrana::encode_batch_pipeline(steps));
   auto response = TS_TRY(post("/v2/pipeline", std::move(body), "application/json", retry));
-  return hrana::decode_batch_pipeline(response.body, steps.size());
+  return from_url(hrana::decode_batch_pipeline(response.body, steps.size()),
+                  m_endpoint.base_url + "/v2/pipeline");
 }
 
 Result<std::chrono::microseconds> RemoteClient::ping() {

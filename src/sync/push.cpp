@@ -461,7 +461,9 @@ Result<PushReport> SyncContext::push_files(const PushOptions& options) {
       auto sent = client->batch(batch.steps, Retry::unsafe);
       if (!sent.ok()) {
         ErrorKind k = sent.error().kind();
-        bool unknown = k == ErrorKind::unreachable || k == ErrorKind::timeout || k == ErrorKind::server;
+        // An answer that does not decode (protocol) came after the server ran the batch: unknown as well.
+        bool unknown = k == ErrorKind::unreachable || k == ErrorKind::timeout || k == ErrorKind::server ||
+                       k == ErrorKind::protocol;
         if (!unknown) {
           if (bi == 0) clear_pending_push(c);
           return sent.error().context("push");

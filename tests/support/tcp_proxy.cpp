@@ -76,6 +76,14 @@ bool message_complete(const std::string& msg) {
   return true;
 }
 
+// A complete error answer with a short text body, as a gateway or an overloaded server sends it.
+std::string error_response(int status, const std::string& reason) {
+  std::string body = std::to_string(status) + " " + reason;
+  return "HTTP/1.1 " + body +
+         "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\nConnection: close\r\n\r\n" + body;
+}
+
 }  // namespace
 
 TcpProxy::TcpProxy(int upstream_port) : m_upstream_port(upstream_port) {
@@ -203,6 +211,15 @@ void TcpProxy::handle(int client_fd) {
     close(client_fd);
     return;
   }
+  if (fault == Fault::http_500 || fault == Fault::http_502 || fault == Fault::http_503) {
+    ++m_faults;
+    write_all(client_fd, fault == Fault::http_500   ? error_response(500, "Internal Server Error")
+                         : fault == Fault::http_502 ? error_response(502, "Bad Gateway")
+                                                    : error_response(503, "Service Unavailable"));
+    shutdown(client_fd, SHUT_RDWR);
+    close(client_fd);
+    return;
+  }
   if (fault == Fault::cut_request) {
     ++m_faults;
     shutdown(client_fd, SHUT_RDWR);
@@ -235,6 +252,16 @@ void TcpProxy::handle(int client_fd) {
   close(upstream);
   if (fault == Fault::drop_response_after_forwarding) {
     ++m_faults;
+  } else if (fault == Fault::http_503_after_forwarding && !response.empty()) {
+    ++m_faults;
+    write_all(client_fd, error_response(503, "Service Unavailable"));
+  } else if (fault == Fault::wrong_shape_response && !response.empty()) {
+    ++m_faults;
+    std::string body = request.find("POST /pull-updates") != std::string::npos
+                           ? R"({"results":[]})"
+                           : R"({"baton":null,"base_url":null,"results":42})";
+    write_all(client_fd, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+                             std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
   } else if ((fault == Fault::truncate_response || fault == Fault::garble_response) && !response.empty()) {
     ++m_faults;
     size_t body = response.find("\r\n\r\n");

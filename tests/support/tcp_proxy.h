@@ -24,9 +24,17 @@ class TcpProxy {
     garble_response,    // forward the request, send the server's answer with every body byte replaced by 0xFF
                         // (same length: only the content is wrong)
     rate_limit,  // read the request, answer "429 Too Many Requests" with "Retry-After: 1", never forward it
-    hold,  // read the request and keep the client waiting, never forwarding it, until release_held(), the
-           // client's hang-up or the proxy's end: an operation is then provably in progress (tests
-           // synchronise on held() instead of sleeping)
+    hold,      // read the request and keep the client waiting, never forwarding it, until release_held(), the
+               // client's hang-up or the proxy's end: an operation is then provably in progress (tests
+               // synchronise on held() instead of sleeping)
+    http_500,  // read the request, answer "500 Internal Server Error", never forward it
+    http_502,  // read the request, answer "502 Bad Gateway", never forward it
+    http_503,  // read the request, answer "503 Service Unavailable", never forward it
+    http_503_after_forwarding,  // forward the request, let the server answer, send "503 Service Unavailable"
+                                // instead (the server did the work; the client is told it failed)
+    wrong_shape_response,  // forward the request, then answer 200 with valid JSON the client does not expect:
+                           // {"baton":null,"results":42} to /v2/pipeline, {"results":[]} (JSON, not a page
+                           // stream) to /pull-updates
   };
 
   explicit TcpProxy(int upstream_port);

@@ -322,11 +322,13 @@ TEST_F(ConfigTest, DefaultsWhenNothingIsSet) {
   EXPECT_FALSE(config.allow_insecure_http);
   EXPECT_EQ(config.connect_timeout_ms, 10000);
   EXPECT_EQ(config.request_timeout_ms, 120000);
+  EXPECT_EQ(config.retry_backoff_ms, 200);
   EXPECT_TRUE(config.files_read.empty());
   EXPECT_TRUE(config.warnings.empty());
-  for (const char* var : {"TURSO_DATABASE_URL", "TURSO_AUTH_TOKEN", "REPLICA_DB", "WORKING_DB", "DIFF_FILE",
-                          "TURSO_SYNC_INTERVAL", "TURSO_SYNC_STATE_DIR", "TURSO_SYNC_CA_CERT",
-                          "TURSO_SYNC_CONNECT_TIMEOUT_MS", "TURSO_SYNC_REQUEST_TIMEOUT_MS"}) {
+  for (const char* var :
+       {"TURSO_DATABASE_URL", "TURSO_AUTH_TOKEN", "REPLICA_DB", "WORKING_DB", "DIFF_FILE",
+        "TURSO_SYNC_INTERVAL", "TURSO_SYNC_STATE_DIR", "TURSO_SYNC_CA_CERT", "TURSO_SYNC_CONNECT_TIMEOUT_MS",
+        "TURSO_SYNC_REQUEST_TIMEOUT_MS", "TURSO_SYNC_RETRY_BACKOFF_MS"}) {
     ASSERT_TRUE(config.sources.count(var)) << var;
     EXPECT_EQ(config.sources.at(var), ConfigSource::default_value) << var;
   }
@@ -361,6 +363,8 @@ std::vector<Layer> layers() {
        [](const Config& c) { return std::to_string(c.connect_timeout_ms); }, true},
       {"TURSO_SYNC_REQUEST_TIMEOUT_MS", "request_timeout_ms", nullptr,
        [](const Config& c) { return std::to_string(c.request_timeout_ms); }, true},
+      {"TURSO_SYNC_RETRY_BACKOFF_MS", "retry_backoff_ms", nullptr,
+       [](const Config& c) { return std::to_string(c.retry_backoff_ms); }, true},
   };
 }
 
