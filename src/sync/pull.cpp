@@ -192,7 +192,7 @@ Result<PullReport> SyncContext::pull_locked(const PullOptions& options) {
   const Config& c = m_config;
   RemoteClient* client = TS_TRY(remote());
   std::string new_replica = fmt::format("{}.tmp-{}", c.replica_path, ::getpid());
-  auto state = TS_TRY(load_state_for_remote(c));
+  auto state = TS_TRY(load_state(c.state_dir));
   auto snapshot = fetch_replica(*client, c, state, FetchMode::incremental, new_replica, /*describe=*/false,
                                 options.progress);
   if (!snapshot.ok())
@@ -232,7 +232,6 @@ Result<PullReport> SyncContext::pull(const PullOptions& options) {
 Result<PullReport> SyncContext::pull_files(const PullOptions& options) {
   TS_TRY_STATUS(require_initialized());
   StateLock lock = TS_TRY(StateLock::acquire(m_config.state_dir));
-  TS_TRY(load_state_for_remote(m_config));
   std::vector<std::string> notes;
   TS_TRY_STATUS(recover(notes));
   // A push that committed but never ran its own pull (killed, or its answer lost): this pull does it.

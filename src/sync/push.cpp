@@ -399,12 +399,14 @@ Result<PushReport> SyncContext::push_files(const PushOptions& options) {
   TS_TRY_STATUS(require_initialized());
   const Config& c = m_config;
   StateLock lock = TS_TRY(StateLock::acquire(c.state_dir));
-  if (!options.dry_run) TS_TRY(load_state_for_remote(c));
+  RemoteClient* client = nullptr;
+  if (!options.dry_run) {
+    client = TS_TRY(remote());
+    TS_TRY(load_state(c.state_dir));  // a damaged state.json stops the push before anything is sent
+  }
   std::vector<std::string> notes;
   TS_TRY_STATUS(recover(notes));
   PushReport report;
-  RemoteClient* client = nullptr;
-  if (!options.dry_run) client = TS_TRY(remote());
 
   // A previous push whose outcome is unknown: if it landed, pull it in before computing what is left.
   if (!options.dry_run && file_exists(push_marker(c))) {

@@ -12,7 +12,6 @@
 #include <functional>
 #include <utility>
 
-#include "turso_sync/remote.h"
 #include "util/fs.h"
 #include "util/json_writer.h"
 
@@ -51,38 +50,6 @@ Result<std::optional<SyncState>> load_state(const std::string& state_dir) {
   s.replica_tables = num("replica_tables");
   s.replica_rows = num("replica_rows");
   return std::optional<SyncState>(std::move(s));
-}
-
-namespace {
-
-// Two configured URLs name the same remote when they resolve to the same endpoint (`libsql://h` and
-// `https://h` do).
-bool same_remote(const std::string& a, const std::string& b) {
-  if (a == b) return true;
-  auto ea = parse_database_url(a), eb = parse_database_url(b);
-  return ea.ok() && eb.ok() && ea->base_url == eb->base_url;
-}
-
-}  // namespace
-
-Result<std::optional<SyncState>> load_state_for_remote(const Config& config) {
-  auto state = TS_TRY(load_state(config.state_dir));
-  if (state && !state->remote_url.empty() && !config.database_url.empty() &&
-      !same_remote(state->remote_url, config.database_url)) {
-    std::string was = state->remote_url, now = config.database_url;
-    if (auto e = parse_database_url(was); e.ok()) was = e->base_url;
-    if (auto e = parse_database_url(now); e.ok()) now = e->base_url;
-    return Error(
-        ErrorKind::config,
-        fmt::format("the replica {} was pulled from {}, but the configured remote is {}; nothing was "
-                    "changed (a pull would take the replica's rows for deletions by the remote, a push "
-                    "would send local changes to another database). If the configured URL is wrong, "
-                    "put the old one back; to start over from the new remote, run `turso-sync init "
-                    "--force` (it first saves the working copy's local changes to "
-                    "{}/discarded-<time>.sql)",
-                    config.replica_path, was, now, config.state_dir));
-  }
-  return state;
 }
 
 Status save_state(const std::string& state_dir, const SyncState& s) {

@@ -7,7 +7,6 @@
 #include <optional>
 #include <string>
 
-#include "turso_sync/config.h"
 #include "turso_sync/status.h"
 
 namespace turso_sync {
@@ -26,11 +25,6 @@ struct SyncState {
 
 // nullopt when the state dir or its state.json does not exist; ErrorKind::local_db when it is unreadable.
 Result<std::optional<SyncState>> load_state(const std::string& state_dir);
-// load_state() for an operation with config.database_url: also refuses (ErrorKind::config) a replica pulled
-// from another remote, whose rows a pull would take for deletions by the remote and whose local changes a
-// push would send to the wrong database. URLs naming the same endpoint (`libsql://h`, `https://h`) are the
-// same.
-Result<std::optional<SyncState>> load_state_for_remote(const Config& config);
 Status save_state(const std::string& state_dir, const SyncState& state);
 // Records a completed pull (or init): remote, protocol, time, replica size; other fields are kept.
 Status record_pull(const std::string& state_dir, const std::string& remote_url, const std::string& protocol,

@@ -244,16 +244,13 @@ Result<StatusReport> SyncContext::status(const StatusOptions& options) {
     r.health = std::move(health).value();
   else
     r.health_error = health.error().message();
-  // A damaged state.json or a replica of another remote: reported like damaged local files, the rest shown.
+  // A damaged state.json: reported like damaged local files, the rest shown.
   std::optional<SyncState> state;
-  if (auto loaded = load_state_for_remote(c); loaded.ok()) {
+  if (auto loaded = load_state(c.state_dir); loaded.ok()) {
     state = std::move(loaded).value();
-  } else {
-    if (r.pending_exit_code == 0) {
-      r.pending_error = loaded.error().message();
-      r.pending_exit_code = exit_code_for(loaded.error().kind());
-    }
-    if (auto plain = load_state(c.state_dir); plain.ok()) state = std::move(plain).value();
+  } else if (r.pending_exit_code == 0) {
+    r.pending_error = loaded.error().message();
+    r.pending_exit_code = exit_code_for(loaded.error().kind());
   }
   if (state) {
     r.protocol = state->protocol;

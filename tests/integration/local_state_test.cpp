@@ -1,7 +1,6 @@
-// Damaged or foreign local state (issue 12): a state.json that is not what turso-sync wrote, a replica pulled
-// from another remote than the configured one, a working copy that is not a database, and the modes of the
-// files that hold data. Each is detected and explained, changes nothing on either side, and `init --force`
-// recovers without losing what the working copy held.
+// Damaged local state (issue 12): a state.json that is not what turso-sync wrote, a working copy that is not
+// a database, and the modes of the files that hold data. Each is detected and explained, changes nothing on
+// either side, and `init --force` recovers without losing what the working copy held.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -82,45 +81,6 @@ TEST(LocalState, ADamagedStateFileIsExplainedAndInitForceRecoversWithTheLocalCha
   ASSERT_EQ(push.exit_code, 0) << push.err;
   EXPECT_EQ(remote_rows(team.server.url(), "SELECT subject FROM emails WHERE id IN (1, 7, 500) ORDER BY id"),
             (Rows{{T("subject 1")}, {T("my unpushed edit")}, {T("my unpushed email")}}));
-}
-
-TEST(LocalState, AReplicaOfAnotherRemoteIsRefusedNotMergedAway) {
-  Team team;
-  LocalServer other;
-  ASSERT_TRUE(other.started());
-  remote_exec(other.url(), {"CREATE TABLE emails (id INTEGER PRIMARY KEY, subject TEXT)",
-                            "INSERT INTO emails VALUES (1, 'another team''s email')"});
-  // The same remote under another spelling of its URL is the same remote.
-  std::string base = team.server.url();
-  std::vector<std::string> same_env{"TURSO_DATABASE_URL=" + base + "/"};
-  auto same = run_cli({"pull"}, same_env, team.dir.path());
-  EXPECT_EQ(same.exit_code, 0) << same.err;
-
-  std::vector<std::string> other_env{"TURSO_DATABASE_URL=" + other.url()};
-  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
-           {"pull"}, {"push"}, {"sync"}, {"status"}, {"workflow", "--once"}}) {
-    auto r = run_cli(args, other_env, team.dir.path());
-    std::string what = args.front() + ": " + r.out + r.err;
-    EXPECT_EQ(r.exit_code, 2) << what;
-    EXPECT_TRUE(contains(r.err, "was pulled from " + base + ", but the configured remote is " + other.url()))
-        << what;
-    EXPECT_TRUE(contains(r.err, "turso-sync init --force")) << what;
-  }
-  // Without the check, the pull took the 50 replica rows for deletions and the push sent email 500 to the
-  // other database.
-  team.expect_local_changes_kept();
-  EXPECT_EQ(local_rows(team.working(), "SELECT count(*) FROM emails"), (Rows{{I(51)}}));
-  EXPECT_EQ(remote_rows(other.url(), "SELECT id, subject FROM emails"),
-            (Rows{{I(1), T("another team's email")}}));
-  EXPECT_EQ(remote_rows(base, "SELECT count(*), max(id) FROM emails"), (Rows{{I(50), I(50)}}));
-
-  // Starting over from the other remote saves the local changes first.
-  auto moved = run_cli({"init", "--force"}, other_env, team.dir.path());
-  ASSERT_EQ(moved.exit_code, 0) << moved.err;
-  EXPECT_TRUE(contains(discarded_files_text(team.dir), "my unpushed email"));
-  EXPECT_EQ(local_rows(team.working(), "SELECT id, subject FROM emails"),
-            (Rows{{I(1), T("another team's email")}}));
-  EXPECT_EQ(run_cli({"pull"}, other_env, team.dir.path()).exit_code, 0);
 }
 
 TEST(LocalState, AWorkingCopyThatIsNotADatabaseIsKeptAsideByInitForce) {
