@@ -17,6 +17,7 @@
 #include "sync/merge.h"
 #include "sync/page_pull.h"
 #include "sync/pending_push.h"
+#include "sync/remote_identity.h"
 #include "sync/replica_fetch.h"
 #include "sync/replica_spare.h"
 #include "sync/snapshot.h"
@@ -209,6 +210,12 @@ Result<PullReport> SyncContext::pull_locked(const PullOptions& options) {
     TS_TRY_STATUS(record_pull(c.state_dir, c.database_url, pull_record(c, *snapshot)));
     return report;
   }
+  // Changes to merge: only if the remote is the database the replica came from (sync/remote_identity.h).
+  auto newest_receipt = check_same_remote(*client, c);
+  if (!newest_receipt.ok()) {
+    ::unlink(new_replica.c_str());
+    return newest_receipt.error().context("pull");
+  }
   auto report = merge_and_swap(c, new_replica, options, /*redo=*/false, snapshot->changed_pages);
   if (!report.ok()) {
     if (!file_exists(pull_marker(c))) ::unlink(new_replica.c_str());
@@ -219,7 +226,11 @@ Result<PullReport> SyncContext::pull_locked(const PullOptions& options) {
   report->protocol = snapshot->protocol;
   report->protocol_reason = snapshot->reason;
   report->pages_received = snapshot->pages_received;
-  if (report->applied) TS_TRY_STATUS(record_pull(c.state_dir, c.database_url, pull_record(c, *snapshot)));
+  if (report->applied) {
+    PullRecord record = pull_record(c, *snapshot);
+    if (!newest_receipt->empty()) record.receipt = *newest_receipt;
+    TS_TRY_STATUS(record_pull(c.state_dir, c.database_url, record));
+  }
   return report;
 }
 

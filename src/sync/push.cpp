@@ -19,6 +19,7 @@
 #include "sync/held.h"
 #include "sync/pending_push.h"
 #include "sync/push_batch.h"
+#include "sync/remote_identity.h"
 #include "sync/state.h"
 #include "turso_sync/cancel.h"
 #include "turso_sync/sync.h"
@@ -444,6 +445,7 @@ Result<PushReport> SyncContext::push_files(const PushOptions& options) {
   batch_options.pushed_at = utc_timestamp();
   batch_options.base_schema = TS_TRY(read_base_schema(c.replica_path, changeset));
   batch_options.guard_schema = !options.force;
+  if (auto state = TS_TRY(load_state(c.state_dir))) batch_options.known_receipt = state->remote_receipt;
   batch_options.references = TS_TRY(read_references(c.working_path));
   auto batches = TS_TRY(build_push_batches(changeset, batch_options));
   report.batches = static_cast<int>(batches.size());
@@ -502,6 +504,10 @@ Result<PushReport> SyncContext::push_files(const PushOptions& options) {
       // A guard that fails, or an insert that meets an existing key, is a conflict; any other rejection of a
       // row statement (e.g. "UPDATE of WITHOUT ROWID tables is not supported", a CHECK constraint) is an
       // error.
+      if (origin.kind == StepOrigin::Kind::identity_guard) {
+        clear_pending_push(c);
+        return another_remote_error(c, batch_options.known_receipt).context("push");
+      }
       if (origin.kind == StepOrigin::Kind::schema_guard) {
         report.conflicts.push_back(explain_schema_guard(*client, *batch_options.base_schema));
         outcome = BatchResult::conflict;

@@ -216,6 +216,15 @@ struct Builder {
     add({fmt::format("INSERT INTO {} (id, pushed_at) VALUES (?, ?)", kPushReceiptTable),
          {Value::text(id), Value::text(options.pushed_at)}},
         control);
+    if (batches.size() == 1 && !options.known_receipt.empty()) {
+      StepOrigin guard;
+      guard.kind = StepOrigin::Kind::identity_guard;
+      guard.description = "identity guard";
+      add({fmt::format("SELECT json(CASE WHEN EXISTS (SELECT 1 FROM {} WHERE id = ?) THEN '1' ELSE 'x' END)",
+                       kPushReceiptTable),
+           {Value::text(options.known_receipt)}},
+          guard);
+    }
     // Later batches follow the first one's schema changes: only the first is guarded against the replica's.
     if (batches.size() == 1 && options.base_schema && options.guard_schema) {
       StepOrigin guard;

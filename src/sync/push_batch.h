@@ -5,6 +5,8 @@
 //   0  BEGIN IMMEDIATE
 //   1  CREATE TABLE IF NOT EXISTS turso_sync_pushes (...)      push receipts: "did my push land?"
 //   2  INSERT INTO turso_sync_pushes VALUES (push id, time)
+//      identity guard (first batch): fails unless the remote      a replica of another database must not
+//        holds the receipt state.json knows                       write its rows there
 //   3  schema guard (first batch): fails unless the remote's schema is still the replica's
 //      DROP TRIGGER IF EXISTS for every trigger of the remote     the rows already hold what triggers did
 //        (as last pulled) and of the target
@@ -57,7 +59,17 @@ struct ReferencingRow {
 
 // What a step of the batch does, for reporting which row a failing step was about.
 struct StepOrigin {
-  enum class Kind { control, schema_guard, schema, trigger, guard, row, reference_guard, parent_guard };
+  enum class Kind {
+    control,
+    identity_guard,
+    schema_guard,
+    schema,
+    trigger,
+    guard,
+    row,
+    reference_guard,
+    parent_guard
+  };
   Kind kind = Kind::control;
   std::string table;
   RowOp op = RowOp::insert;
@@ -121,6 +133,9 @@ struct PushBatchOptions {
   bool force = false;     // local wins: no row or schema guards, upserts instead of inserts
   std::string push_id;    // unique id recorded in the receipt table
   std::string pushed_at;  // RFC 3339 time recorded with it
+  // When set, the first batch runs only if the remote holds this receipt (sync/remote_identity.h), also with
+  // --force.
+  std::string known_receipt;
   size_t max_batch_bytes = 6 << 20;
   // When set, the first batch runs only if the remote's user objects (type, name, SQL) and user_version are
   // still exactly these: a schema changed on the remote since the last pull (a teammate's migration, a

@@ -47,6 +47,7 @@ Result<std::optional<SyncState>> load_state(const std::string& state_dir) {
   s.replica_fingerprint = str("replica_fingerprint");
   s.last_pull_at = str("last_pull_at");
   s.last_push_at = str("last_push_at");
+  s.remote_receipt = str("remote_receipt");
   s.replica_tables = num("replica_tables");
   s.replica_rows = num("replica_rows");
   return std::optional<SyncState>(std::move(s));
@@ -72,6 +73,8 @@ Status save_state(const std::string& state_dir, const SyncState& s) {
       .string(s.last_pull_at)
       .key("last_push_at")
       .string(s.last_push_at)
+      .key("remote_receipt")
+      .string(s.remote_receipt)
       .key("replica_tables")
       .integer(s.replica_tables)
       .key("replica_rows")
@@ -106,6 +109,7 @@ Status record_pull(const std::string& state_dir, const std::string& remote_url, 
   state.last_pull_at = utc_timestamp();
   if (record.tables) state.replica_tables = *record.tables;
   if (record.rows) state.replica_rows = *record.rows;
+  if (record.receipt) state.remote_receipt = *record.receipt;
   return save_state(state_dir, state);
 }
 

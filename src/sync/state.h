@@ -19,6 +19,7 @@ struct SyncState {
   std::string replica_fingerprint;  // replica_fingerprint() of the replica at remote_revision
   std::string last_pull_at;         // RFC 3339 UTC
   std::string last_push_at;
+  std::string remote_receipt;  // a push receipt the remote holds: its identity (sync/remote_identity.h)
   int64_t replica_tables = 0;
   int64_t replica_rows = 0;
 };
@@ -40,6 +41,7 @@ struct PullRecord {
   std::string revision;  // pages only
   std::string fingerprint;
   std::optional<int64_t> tables, rows;  // kept from the previous state when unknown
+  std::optional<std::string> receipt;   // the remote's newest push receipt, when read ("" when it has none)
 };
 Status record_pull(const std::string& state_dir, const std::string& remote_url, const PullRecord& record);
 

@@ -12,6 +12,7 @@
 #include "sync/damage.h"
 #include "sync/discarded.h"
 #include "sync/page_pull.h"
+#include "sync/remote_identity.h"
 #include "sync/replica_fetch.h"
 #include "sync/replica_spare.h"
 #include "sync/state.h"
@@ -112,6 +113,13 @@ Result<InitReport> SyncContext::init(const InitOptions& options) {
     ::unlink(pending_init_marker(c).c_str());
     return snapshot.error().context(fmt::format("init from {}", client->endpoint().base_url));
   }
+  // The remote's identity from now on (sync/remote_identity.h): a receipt of another database is forgotten.
+  auto receipts = read_remote_receipts(*client, "");
+  if (!receipts.ok()) {
+    ::unlink(tmp_replica.c_str());
+    ::unlink(pending_init_marker(c).c_str());
+    return receipts.error().context(fmt::format("init from {}", client->endpoint().base_url));
+  }
 
   Progress progress;
   progress.phase = "working copy";
@@ -199,7 +207,9 @@ Result<InitReport> SyncContext::init(const InitOptions& options) {
   // A page image gets its spare now, so that the first pull also writes only what changed.
   if (snapshot->protocol == "pages") create_spare_copy(c.state_dir, c.replica_path);
 
-  TS_TRY_STATUS(record_pull(c.state_dir, c.database_url, pull_record(c, *snapshot)));
+  PullRecord record = pull_record(c, *snapshot);
+  record.receipt = receipts->newest;
+  TS_TRY_STATUS(record_pull(c.state_dir, c.database_url, record));
   ::unlink(pending_init_marker(c).c_str());
 
   report.tables = snapshot->tables;

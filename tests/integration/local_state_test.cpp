@@ -148,5 +148,80 @@ TEST(LocalState, FilesHoldingDataAreReadableByTheirOwnerOnly) {
   }
 }
 
+// A replica pulled from one database and a URL that now names another (changed on purpose, a typo, a
+// database restored to an earlier point): merging would take every row of the replica that the other
+// database lacks for a remote deletion. The remote's push receipts are its identity
+// (sync/remote_identity.h).
+TEST(LocalState, AReplicaOfAnotherDatabaseIsRefusedAndInitForceRecovers) {
+  Team team;
+  // A teammate pushes to the team's database: the copy learns its identity at its next pull.
+  TempDir mate;
+  ASSERT_EQ(run_cli({"init"}, team.env, mate.path()).exit_code, 0);
+  local_exec(mate.file("working_copy.db"), "INSERT INTO emails VALUES (600, 'from a teammate')");
+  ASSERT_EQ(run_cli({"push"}, team.env, mate.path()).exit_code, 0);
+  auto learned = run_cli({"pull"}, team.env, team.dir.path());
+  ASSERT_EQ(learned.exit_code, 0) << learned.err;
+
+  LocalServer other;
+  ASSERT_TRUE(other.started());
+  remote_exec(other.url(),
+              {"CREATE TABLE emails (id INTEGER PRIMARY KEY, subject TEXT)",
+               "INSERT INTO emails SELECT value, 'other ' || value FROM generate_series(1, 10)"});
+  Rows other_rows = remote_rows(other.url(), "SELECT * FROM emails ORDER BY id");
+  std::vector<std::string> other_env{"TURSO_DATABASE_URL=" + other.url()};
+  const Rows working_before = local_rows(team.working(), "SELECT * FROM emails ORDER BY id");
+  const std::string state_before = read_text(team.state());
+  auto expect_refused_everywhere = [&](const std::string& when) {
+    for (const std::vector<std::string>& args :
+         std::vector<std::vector<std::string>>{{"pull"},
+                                               {"pull", "--on-conflict=remote"},
+                                               {"push"},
+                                               {"push", "--force"},
+                                               {"sync"},
+                                               {"workflow", "--once"}}) {
+      auto r = run_cli(args, other_env, team.dir.path());
+      std::string what = when + ": " + args.front() + ": " + r.out + r.err;
+      EXPECT_EQ(r.exit_code, 2) << what;
+      EXPECT_TRUE(contains(r.err, other.url() + " is not the database the replica")) << what;
+      EXPECT_TRUE(contains(r.err, "turso-sync init --force")) << what;
+    }
+    // Neither side changed: no row of the other database written, no local row deleted.
+    EXPECT_EQ(remote_rows(other.url(), "SELECT * FROM emails ORDER BY id"), other_rows) << when;
+    EXPECT_EQ(local_rows(team.working(), "SELECT * FROM emails ORDER BY id"), working_before) << when;
+    EXPECT_EQ(read_text(team.state()), state_before) << when;
+  };
+  expect_refused_everywhere("a database nobody pushed to");
+  // The other database has receipts of its own (someone pushed there): still another database.
+  TempDir stranger;
+  ASSERT_EQ(run_cli({"init"}, other_env, stranger.path()).exit_code, 0);
+  local_exec(stranger.file("working_copy.db"), "INSERT INTO emails VALUES (11, 'other 11')");
+  ASSERT_EQ(run_cli({"push"}, other_env, stranger.path()).exit_code, 0);
+  other_rows = remote_rows(other.url(), "SELECT * FROM emails ORDER BY id");
+  expect_refused_everywhere("a database with receipts of its own");
+
+  // The same database through another address (a proxy here) is the same database.
+  TcpProxy proxy(team.server.port());
+  remote_exec(team.server.url(), {"UPDATE emails SET subject = 'edited remotely' WHERE id = 3"});
+  auto via_proxy = run_cli({"sync"}, {"TURSO_DATABASE_URL=" + proxy.url()}, team.dir.path());
+  EXPECT_EQ(via_proxy.exit_code, 0) << via_proxy.out << via_proxy.err;
+  EXPECT_EQ(remote_rows(team.server.url(), "SELECT subject FROM emails WHERE id IN (3, 7, 500) ORDER BY id"),
+            (Rows{{T("edited remotely")}, {T("my unpushed edit")}, {T("my unpushed email")}}));
+
+  // init --force moves the copy to the other database; from then on it is that database's copy.
+  local_exec(team.working(), "INSERT INTO emails VALUES (700, 'written before the move')");
+  auto moved = run_cli({"init", "--force"}, other_env, team.dir.path());
+  ASSERT_EQ(moved.exit_code, 0) << moved.err;
+  EXPECT_TRUE(contains(discarded_files_text(team.dir), "written before the move"));
+  EXPECT_EQ(local_rows(team.working(), "SELECT * FROM emails ORDER BY id"),
+            remote_rows(other.url(), "SELECT * FROM emails ORDER BY id"));
+  local_exec(team.working(), "INSERT INTO emails VALUES (12, 'mine on the other database')");
+  auto pushed = run_cli({"sync"}, other_env, team.dir.path());
+  EXPECT_EQ(pushed.exit_code, 0) << pushed.out << pushed.err;
+  EXPECT_EQ(remote_rows(other.url(), "SELECT count(*) FROM emails"), (Rows{{I(12)}}));
+  // And the team's database is now the other one.
+  auto back = run_cli({"pull"}, team.env, team.dir.path());
+  EXPECT_EQ(back.exit_code, 2) << back.out << back.err;
+}
+
 }  // namespace
 }  // namespace turso_sync::testing
