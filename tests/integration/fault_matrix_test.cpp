@@ -9,6 +9,9 @@
 // each pushed row exactly once, the working copy and the replica hold every remote row, nothing is left to
 // push, and both files pass integrity_check.
 //
+// The page protocol alone (init and pull with only their `/pull-updates` requests faulted): the command takes
+// the SQL path and succeeds, state.json says why, and the next run is back on pages.
+//
 // `make test` runs one cell per fault (each operation at least once); `FaultMatrix.Slow*` runs all of them.
 #include <gtest/gtest.h>
 
@@ -23,7 +26,9 @@ namespace {
 
 using Fault = TcpProxy::Fault;
 
-enum class Op { init, pull_pages, pull_sql, push, sync, workflow };
+// init_pages_only and pull_pages_only fault the page protocol alone: every `/pull-updates` request of the
+// command, while `/v2/pipeline` requests pass (a server or a gateway whose page endpoint misbehaves).
+enum class Op { init, pull_pages, pull_sql, push, sync, workflow, init_pages_only, pull_pages_only };
 
 enum class NetFault {
   refused,             // nothing listens at the URL
@@ -54,6 +59,10 @@ const char* name(Op op) {
       return "sync";
     case Op::workflow:
       return "workflow --once";
+    case Op::init_pages_only:
+      return "init (its /pull-updates requests only)";
+    case Op::pull_pages_only:
+      return "pull (its /pull-updates requests only)";
   }
   return "?";
 }
@@ -88,7 +97,8 @@ const char* name(NetFault f) {
   return "?";
 }
 
-const std::vector<Op> kOps = {Op::init, Op::pull_pages, Op::pull_sql, Op::push, Op::sync, Op::workflow};
+const std::vector<Op> kOps = {Op::init, Op::pull_pages, Op::pull_sql,        Op::push,
+                              Op::sync, Op::workflow,   Op::init_pages_only, Op::pull_pages_only};
 const std::vector<NetFault> kFaults = {
     NetFault::refused,      NetFault::cut_request, NetFault::lost_answer,
     NetFault::timeout,      NetFault::truncated,   NetFault::http_500,
@@ -98,9 +108,11 @@ const std::vector<NetFault> kFaults = {
 std::vector<std::string> args_of(Op op) {
   switch (op) {
     case Op::init:
+    case Op::init_pages_only:
       return {"init"};
     case Op::pull_pages:
     case Op::pull_sql:
+    case Op::pull_pages_only:
       return {"pull"};
     case Op::push:
       return {"push"};
@@ -116,6 +128,12 @@ std::vector<std::string> args_of(Op op) {
 // through, so the fault meets the push half), the first request otherwise.
 std::string trigger_of(Op op) {
   return op == Op::push || op == Op::sync ? "BEGIN IMMEDIATE" : "";
+}
+
+const char* kPullUpdates = "POST /pull-updates";
+
+bool pages_only(Op op) {
+  return op == Op::init_pages_only || op == Op::pull_pages_only;
 }
 
 Fault proxy_fault(NetFault f) {
@@ -154,7 +172,10 @@ struct Expected {
   std::string phrase;
 };
 
-Expected expected_of(NetFault f) {
+Expected expected_of(Op op, NetFault f) {
+  // The page protocol failing alone never fails the command: it takes the SQL path (run_cell checks that
+  // state.json records why).
+  if (pages_only(op)) return {0, ""};
   switch (f) {
     case NetFault::refused:
       return {4, "Couldn't connect to server"};
@@ -232,7 +253,8 @@ void run_cell(Op op, NetFault fault) {
     return run_cli(args, e, dir.path());
   };
 
-  if (op != Op::init) {
+  bool init = op == Op::init || op == Op::init_pages_only;
+  if (!init) {
     auto r = run({"init"});
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
     ASSERT_NO_FATAL_FAILURE(local_exec(wc, kLocalEdits));
@@ -247,7 +269,10 @@ void run_cell(Op op, NetFault fault) {
     url_shown = "http://127.0.0.1:" + std::to_string(free_port());
     extra.push_back("TURSO_DATABASE_URL=" + url_shown);
   } else if (fault == NetFault::rate_limited) {
-    proxy.arm_once(proxy_fault(fault), op == Op::pull_pages ? "POST /pull-updates" : trigger_of(op));
+    proxy.arm_once(proxy_fault(fault),
+                   op == Op::pull_pages || pages_only(op) ? kPullUpdates : trigger_of(op));
+  } else if (pages_only(op)) {
+    proxy.set_mode(proxy_fault(fault), kPullUpdates);
   } else {
     proxy.arm_once(proxy_fault(fault), trigger_of(op), proxy_fault(fault));
   }
@@ -257,7 +282,7 @@ void run_cell(Op op, NetFault fault) {
   if (fault != NetFault::refused) {
     EXPECT_GT(proxy.faults_injected(), 0) << "the fault never met a request\n" << faulted.out << faulted.err;
   }
-  Expected want = expected_of(fault);
+  Expected want = expected_of(op, fault);
   EXPECT_EQ(faulted.exit_code, want.exit_code) << faulted.out << faulted.err;
   if (want.exit_code != 0) {
     std::string said = faulted.out + faulted.err;
@@ -266,9 +291,20 @@ void run_cell(Op op, NetFault fault) {
         << "the message does not say \"" << want.phrase << "\":\n"
         << said;
   }
-  if (op == Op::init && faulted.exit_code != 0) {
+  if (init && faulted.exit_code != 0) {
     EXPECT_FALSE(fs::exists(wc)) << "a failed init left a working copy";
     EXPECT_FALSE(fs::exists(replica)) << "a failed init left a replica";
+  }
+  std::string state_file = dir.file(".turso-sync/state.json");
+  if (pages_only(op)) {
+    std::string state = read_text(state_file);
+    if (fault == NetFault::rate_limited) {
+      EXPECT_NE(state.find(R"("protocol":"pages")"), std::string::npos) << state;
+    } else {
+      EXPECT_NE(state.find(R"("protocol":"sql")"), std::string::npos) << state;
+      EXPECT_NE(state.find("pages not available"), std::string::npos) << state;
+      EXPECT_NE(state.find("/pull-updates"), std::string::npos) << state;
+    }
   }
   expect_integrity_ok(wc);
   expect_integrity_ok(replica);
@@ -277,7 +313,12 @@ void run_cell(Op op, NetFault fault) {
   proxy.set_mode(Fault::none);
   auto again = run(args_of(op));
   ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
-  if (op == Op::init) {
+  // Back on the page path once it works again.
+  if (pages_only(op)) {
+    EXPECT_NE(read_text(state_file).find(R"("protocol":"pages")"), std::string::npos)
+        << read_text(state_file);
+  }
+  if (init) {
     ASSERT_NO_FATAL_FAILURE(local_exec(wc, kLocalEdits));
   }
   // Whatever the command was, the teammate's rows are now in the working copy (push ends with a pull).
@@ -301,7 +342,8 @@ void run_cell(Op op, NetFault fault) {
 }
 
 // The default run: each fault once, each operation at least once, the faults where the server did the work
-// (lost answer, 503 after it ran, wrong shape) on push, where doing it twice would show.
+// (lost answer, 503 after it ran, wrong shape) on push, where doing it twice would show; and the page
+// protocol failing alone, for a pull and an init.
 TEST(FaultMatrix, EachFaultOnceAndEachOperationAtLeastOnce) {
   const std::vector<std::pair<Op, NetFault>> cells = {
       {Op::workflow, NetFault::refused},        {Op::init, NetFault::cut_request},
@@ -310,13 +352,15 @@ TEST(FaultMatrix, EachFaultOnceAndEachOperationAtLeastOnce) {
       {Op::init, NetFault::http_502},           {Op::pull_sql, NetFault::http_503},
       {Op::push, NetFault::committed_then_503}, {Op::sync, NetFault::rate_limited},
       {Op::pull_pages, NetFault::garbage},      {Op::push, NetFault::wrong_shape},
+      {Op::pull_pages_only, NetFault::timeout}, {Op::init_pages_only, NetFault::truncated},
   };
   for (auto [op, fault] : cells) ASSERT_NO_FATAL_FAILURE(run_cell(op, fault));
 }
 
 TEST(FaultMatrix, SlowEveryFaultForEveryOperation) {
   for (Op op : kOps)
-    for (NetFault fault : kFaults) run_cell(op, fault);
+    for (NetFault fault : kFaults)
+      if (!(pages_only(op) && fault == NetFault::refused)) run_cell(op, fault);
 }
 
 }  // namespace

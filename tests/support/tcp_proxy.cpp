@@ -103,9 +103,10 @@ TcpProxy::~TcpProxy() {
   close(m_listen_fd);
 }
 
-void TcpProxy::set_mode(Fault fault) {
+void TcpProxy::set_mode(Fault fault, const std::string& only) {
   std::lock_guard<std::mutex> lock(m_mutex);
   m_mode = fault;
+  m_mode_only = only;
   m_armed = false;
 }
 
@@ -115,6 +116,7 @@ void TcpProxy::arm_once(Fault fault, const std::string& trigger, Fault then) {
   m_armed_fault = fault;
   m_trigger = trigger;
   m_then = then;
+  m_mode_only.clear();
   m_armed_fired = false;
 }
 
@@ -134,6 +136,7 @@ TcpProxy::Fault TcpProxy::decide(const std::string& request) {
     return m_armed_fault;
   }
   if (m_armed) return Fault::none;
+  if (!m_mode_only.empty() && request.find(m_mode_only) == std::string::npos) return Fault::none;
   return m_mode;
 }
 

@@ -45,8 +45,9 @@ class TcpProxy {
   std::string url() const { return "http://127.0.0.1:" + std::to_string(m_port); }
   int port() const { return m_port; }
 
-  // Applies `fault` to every request from now on (none = pass-through); clears an armed one-shot fault.
-  void set_mode(Fault fault);
+  // Applies `fault` from now on to every request whose raw text contains `only` (empty: every request; the
+  // others pass through); clears an armed one-shot fault.
+  void set_mode(Fault fault, const std::string& only = "");
   // Requests pass through until one whose raw text (headers + body) contains `trigger` arrives (empty: any
   // request); that one gets `fault`, and every later request gets `then`.
   void arm_once(Fault fault, const std::string& trigger, Fault then = Fault::none);
@@ -92,6 +93,7 @@ class TcpProxy {
 
   mutable std::mutex m_mutex;  // guards everything below
   Fault m_mode = Fault::none;
+  std::string m_mode_only;  // m_mode applies only to requests containing this ("" = all)
   bool m_armed = false;
   Fault m_armed_fault = Fault::none;
   std::string m_trigger;
