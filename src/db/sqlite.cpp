@@ -2,9 +2,27 @@
 
 #include <fmt/format.h>
 
+#include <cstring>
 #include <utility>
 
 namespace turso_sync::db {
+
+namespace {
+
+// SQLite's message, with the operating system's reason for an I/O failure when SQLite kept it ("unable to
+// open database file (Permission denied)"). A failed write rarely keeps it (SQLite rolls back first), so it
+// says what usually causes one.
+std::string sqlite_message(sqlite3* db, int code, std::string message) {
+  int primary = code & 0xFF;
+  int os_error = db ? sqlite3_system_errno(db) : 0;
+  if (os_error != 0 && (primary == SQLITE_IOERR || primary == SQLITE_FULL || primary == SQLITE_CANTOPEN))
+    message += fmt::format(" ({})", std::strerror(os_error));
+  else if (code == SQLITE_IOERR_WRITE || primary == SQLITE_FULL)
+    message += " (a write failed: the disk may be full, or a file size limit or quota reached)";
+  return message;
+}
+
+}  // namespace
 
 ErrorKind error_kind_for(int code) {
   switch (code & 0xFF) {
@@ -79,7 +97,7 @@ Status Database::exec(std::string_view sql) {
   char* err = nullptr;
   int rc = sqlite3_exec(m_db, copy.c_str(), nullptr, nullptr, &err);
   if (rc != SQLITE_OK) {
-    std::string msg = err ? err : sqlite3_errstr(rc);
+    std::string msg = sqlite_message(m_db, rc, err ? err : sqlite3_errstr(rc));
     sqlite3_free(err);
     return Error(error_kind_for(rc), fmt::format("{}: {}", m_path, msg));
   }
@@ -95,7 +113,8 @@ Result<Statement> Database::prepare(std::string_view sql) {
 
 Error Database::last_error(std::string_view what) const {
   int code = sqlite3_extended_errcode(m_db);
-  return Error(error_kind_for(code), fmt::format("{} ({}): {}", what, m_path, sqlite3_errmsg(m_db)));
+  return Error(error_kind_for(code),
+               fmt::format("{} ({}): {}", what, m_path, sqlite_message(m_db, code, sqlite3_errmsg(m_db))));
 }
 
 Statement::~Statement() {

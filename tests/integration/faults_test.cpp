@@ -482,6 +482,52 @@ TEST(Faults, AFullDiskWhileWritingLeavesEveryOldFileIntact) {
             (Rows{{T("local")}}));
 }
 
+// The merge is the write that fails: the working copy holds more local data than the limit, so the pages the
+// merge adds at its end cannot be written, while the new replica (smaller) can. The working copy and the
+// replica stay byte for byte as they were, nothing is left half-merged, and the next pull merges it all.
+TEST(Faults, AFullDiskWhileThePullMergesIntoTheWorkingCopyChangesNothing) {
+  LocalServer server;
+  ASSERT_TRUE(server.started());
+  remote_exec(server.url(), {"CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)",
+                             "INSERT INTO notes VALUES (1, 'first')"});
+  TempDir dir;
+  ASSERT_EQ(run_cli({"init"}, env_for(server.url()), dir.path()).exit_code, 0);
+  std::string wc_path = dir.file("working_copy.db"), replica_path = dir.file("local_replica.db");
+  // 2 MB of unpushed local rows.
+  local_exec(wc_path,
+             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000) "
+             "INSERT INTO notes SELECT i + 1000, hex(randomblob(1000)) FROM n");
+  // A teammate's 200 rows: the replica stays far below the limit, the working copy must grow past it.
+  remote_exec(
+      server.url(),
+      {"INSERT INTO notes SELECT value + 10, 'remote ' || hex(randomblob(500)) FROM generate_series(1, 200)",
+       "UPDATE notes SET body = 'changed remotely' WHERE id = 1"});
+  int limit_kib = static_cast<int>(fs::file_size(wc_path) / 1024);
+  ASSERT_GT(limit_kib, 1024);
+  std::string wc = read_text(wc_path), replica = read_text(replica_path);
+  auto failed = run_cli_with_file_limit({"pull"}, env_for(server.url()), dir.path(), limit_kib);
+  EXPECT_EQ(failed.exit_code, 1) << failed.out << failed.err;
+  EXPECT_NE(failed.err.find("working_copy.db"), std::string::npos) << failed.err;
+  EXPECT_NE(failed.err.find("the disk may be full"), std::string::npos) << failed.err;
+  EXPECT_EQ(read_text(wc_path), wc);
+  EXPECT_EQ(read_text(replica_path), replica);
+  EXPECT_FALSE(fs::exists(wc_path + "-journal"));
+  EXPECT_FALSE(fs::exists(dir.file(".turso-sync/pull.pending")));
+  for (const auto& e : fs::directory_iterator(dir.path()))
+    EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << e.path();
+  expect_integrity_ok(wc_path);
+  expect_integrity_ok(replica_path);
+
+  auto pulled = run_cli({"pull"}, env_for(server.url()), dir.path());
+  ASSERT_EQ(pulled.exit_code, 0) << pulled.out << pulled.err;
+  EXPECT_EQ(local_rows(wc_path, "SELECT count(*), sum(id > 1000), sum(id BETWEEN 11 AND 210) FROM notes"),
+            (Rows{{I(1201), I(1000), I(200)}}));
+  EXPECT_EQ(local_rows(wc_path, "SELECT body FROM notes WHERE id = 1"), (Rows{{T("changed remotely")}}));
+  auto pushed = run_cli({"push"}, env_for(server.url()), dir.path());
+  ASSERT_EQ(pushed.exit_code, 0) << pushed.out << pushed.err;
+  EXPECT_EQ(remote_rows(server.url(), "SELECT count(*) FROM notes"), (Rows{{I(1201)}}));
+}
+
 // --- the application writing while sync runs
 // -------------------------------------------------------------------
 
