@@ -131,6 +131,7 @@ Result<InitReport> SyncContext::init(const InitOptions& options) {
     ::unlink(tmp_replica.c_str());
     return e.context("init");
   };
+  bool working_read = unchanged;  // every row of the working copy was read: it is a readable database
   if (working_exists && !unchanged) {
     // --force: save what is discarded first (restorable with the sqlite3 shell).
     Result<std::string> sql =
@@ -139,6 +140,7 @@ Result<InitReport> SyncContext::init(const InitOptions& options) {
       sql = changes_as_sql(
           c.replica_path, c.working_path,
           fmt::format("local changes discarded by `turso-sync init --force` at {}", utc_timestamp()));
+    working_read = sql.ok();
     if (!sql.ok()) {
       // The replica, the base of the local changes, is missing or damaged: save the working copy's
       // differences from the remote's content just downloaded instead. Run on the new working copy, they give
@@ -170,8 +172,9 @@ Result<InitReport> SyncContext::init(const InitOptions& options) {
     }
   }
   // A working copy that is not a readable database cannot be overwritten through SQLite: it is kept aside,
-  // never deleted, and a new one made.
-  if (working_exists && !unchanged) {
+  // never deleted, and a new one made. (Checked only when its rows could not all be read: a full check of
+  // a large file takes seconds.)
+  if (working_exists && !working_read) {
     if (std::string damage = damage_of(c.working_path); !damage.empty()) {
       auto aside = move_damaged_aside(c.working_path);
       if (!aside.ok()) return fail(aside.error());

@@ -97,6 +97,9 @@ TEST(LocalState, AWorkingCopyThatIsNotADatabaseIsKeptAsideByInitForce) {
     EXPECT_EQ(read_text(team.working()), not_a_database) << what;
   }
 
+  // A journal beside it must not meet the new working copy (SQLite would roll it into it). This one is junk,
+  // which SQLite itself deletes on opening the file; a valid one is moved aside with it.
+  write_text(team.working() + "-journal", "a journal of the damaged file\n");
   auto recovered = run_cli({"init", "--force"}, team.env, team.dir.path());
   ASSERT_EQ(recovered.exit_code, 0) << recovered.out << recovered.err;
   EXPECT_TRUE(contains(recovered.out + recovered.err, "was damaged")) << recovered.out << recovered.err;
