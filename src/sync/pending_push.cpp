@@ -8,6 +8,7 @@
 
 #include "db/sqlite.h"
 #include "sync/discarded.h"
+#include "sync/page_pull.h"
 #include "sync/push_batch.h"
 #include "turso_sync/diff.h"
 #include "util/fs.h"
@@ -56,9 +57,10 @@ std::optional<Changeset> load_pending_push(const Config& c, std::vector<std::str
   std::string copy = fmt::format("{}/push.pending.db.tmp-{}", c.state_dir, ::getpid());
   auto rebuild = [&]() -> Result<Changeset> {
     std::string sql = TS_TRY(read_file(pending_sql_path(c)));
-    std::error_code ec;
-    std::filesystem::copy_file(c.replica_path, copy, std::filesystem::copy_options::overwrite_existing, ec);
-    if (ec) return Error(ErrorKind::io, fmt::format("copy {} to {}: {}", c.replica_path, copy, ec.message()));
+    // With SQLite's own schema names: on a byte copy of a page image, an ALTER TABLE of a table whose name
+    // has an upper-case letter does nothing (page_pull.h, copy_replica_into).
+    ::unlink(copy.c_str());
+    TS_TRY_STATUS(create_working_copy_file(c.replica_path, copy));
     {
       db::Database db = TS_TRY(db::Database::open(copy, db::OpenMode::read_write));
       TS_TRY_STATUS(db.exec(sql));
