@@ -358,7 +358,14 @@ Result<ResetReport> SyncContext::copy_files(const CopyOptions& options) {
     return Error(ErrorKind::refused,
                  fmt::format("replica {} does not exist: run `turso-sync init` first", c.replica_path));
   StateLock lock = TS_TRY(StateLock::acquire(c.state_dir));
-  remove_temp_files_of_killed_runs(c);
+  // An interrupted pull is finished first: its merge may be in the working copy already, and must not be
+  // taken for local changes.
+  std::vector<std::string> notes;
+  if (file_exists(c.working_path)) {
+    TS_TRY_STATUS(recover(notes));
+  } else {
+    remove_temp_files_of_killed_runs(c);
+  }
   ResetReport report;
   if (!file_exists(c.working_path)) {
     std::string tmp = fmt::format("{}.tmp-{}", c.working_path, ::getpid());

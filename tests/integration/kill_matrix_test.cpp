@@ -453,5 +453,31 @@ TEST(KillMatrix, TempFilesOfAKilledPullResetOrCopyAreRemovedByTheNextRun) {
   expect_same_local(c.replica, c.wc, kRowsChecksum);
 }
 
+// A pull killed after its merge committed leaves the working copy ahead of the replica, with a marker naming
+// the new replica (a temp file of the dead process). `copy` finishes that pull first, as every other command
+// does, instead of taking the merged remote change for a local one and refusing; the temp file it needs is
+// not removed before.
+TEST(KillMatrix, CopyAfterAPullKilledMidWayFinishesThePull) {
+  Client c;
+  ASSERT_NO_FATAL_FAILURE(c.init(10));
+  const std::string& url = c.server.url();
+  remote_exec(url, {"UPDATE emails SET subject = 'remote change' WHERE id = 1"});
+  std::vector<std::string> env = c.env();
+  env.push_back("TURSO_SYNC_CRASH_AT=pull.working-committed");
+  auto killed = run_cli({"pull"}, env, c.dir.path());
+  ASSERT_EQ(killed.exit_code, kKilled) << killed.out << killed.err;
+  ASSERT_TRUE(fs::exists(c.dir.file(".turso-sync/pull.pending")));
+  auto r = run_cli({"copy"}, c.env(), c.dir.path());
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_FALSE(fs::exists(c.dir.file(".turso-sync/pull.pending")));
+  expect_no_dead_temp_files(c.dir.path());
+  expect_integrity_ok(c.wc);
+  expect_integrity_ok(c.replica);
+  expect_same(url, c.replica, kRowsChecksum);
+  expect_same(url, c.wc, kRowsChecksum);
+  EXPECT_EQ(local_rows(c.wc, "SELECT subject FROM emails WHERE id = 1"), (Rows{{T("remote change")}}));
+  expect_no_local_changes(c.dir, url);
+}
+
 }  // namespace
 }  // namespace turso_sync::testing
