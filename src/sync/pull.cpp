@@ -159,8 +159,19 @@ static Result<PullReport> merge_and_swap(const Config& c, const std::string& new
   return report;
 }
 
-Status SyncContext::recover(std::vector<std::string>& notes) {
-  const Config& c = m_config;
+// Removes the temp files of killed runs beside the replica and the working copy and in the state dir (a new
+// replica, a new working copy, a state file or discarded file being written), keeping the new replica an
+// interrupted pull's marker names: recover() finishes that pull with it.
+static void remove_temp_files_of_killed_runs(const Config& c) {
+  std::string keep;
+  if (auto marker = read_file(pull_marker(c)); marker.ok()) keep = marker->substr(0, marker->find('\n'));
+  remove_stale_temp_files(c.replica_path, keep);
+  remove_stale_temp_files(c.working_path, keep);
+  remove_stale_temp_files_in(c.state_dir, keep);
+}
+
+// Redoes the pull a killed run left half done (its marker in the state dir), if any.
+static Status finish_interrupted_pull(const Config& c, std::vector<std::string>& notes) {
   if (!file_exists(pull_marker(c))) return {};
   std::string marker = TS_TRY(read_file(pull_marker(c)));
   std::vector<std::string> lines;
@@ -189,6 +200,12 @@ Status SyncContext::recover(std::vector<std::string>& notes) {
   return {};
 }
 
+Status SyncContext::recover(std::vector<std::string>& notes) {
+  TS_TRY_STATUS(finish_interrupted_pull(m_config, notes));
+  remove_temp_files_of_killed_runs(m_config);
+  return {};
+}
+
 Result<PullReport> SyncContext::pull_locked(const PullOptions& options) {
   const Config& c = m_config;
   RemoteClient* client = TS_TRY(remote());
@@ -198,6 +215,7 @@ Result<PullReport> SyncContext::pull_locked(const PullOptions& options) {
                                 options.progress);
   if (!snapshot.ok())
     return snapshot.error().context(fmt::format("pull from {}", client->endpoint().base_url));
+  if (!snapshot->up_to_date) crash_point("pull.replica-fetched");
   if (snapshot->up_to_date) {
     // Nothing changed on the remote: no file is rewritten, the working copy is untouched.
     PullReport report;
@@ -340,12 +358,21 @@ Result<ResetReport> SyncContext::copy_files(const CopyOptions& options) {
     return Error(ErrorKind::refused,
                  fmt::format("replica {} does not exist: run `turso-sync init` first", c.replica_path));
   StateLock lock = TS_TRY(StateLock::acquire(c.state_dir));
+  // An interrupted pull is finished first: its merge may be in the working copy already, and must not be
+  // taken for local changes.
+  std::vector<std::string> notes;
+  if (file_exists(c.working_path)) {
+    TS_TRY_STATUS(recover(notes));
+  } else {
+    remove_temp_files_of_killed_runs(c);
+  }
   ResetReport report;
   if (!file_exists(c.working_path)) {
     std::string tmp = fmt::format("{}.tmp-{}", c.working_path, ::getpid());
     ::unlink(tmp.c_str());
     auto created = [&]() -> Status {
       TS_TRY_STATUS(create_working_copy_file(c.replica_path, tmp));
+      crash_point("copy.working-written");
       return durable_rename(tmp, c.working_path);
     }();
     if (!created.ok()) ::unlink(tmp.c_str());

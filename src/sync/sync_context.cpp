@@ -1,8 +1,4 @@
-#include <signal.h>
 #include <unistd.h>
-
-#include <cerrno>
-#include <filesystem>
 
 #include <fmt/format.h>
 
@@ -37,26 +33,6 @@ FileInfo file_info(const std::string& path) {
 
 std::string pending_init_marker(const Config& c) {
   return c.state_dir + "/init.pending";
-}
-
-// Removes "<path>.tmp-<pid>" files left by a turso-sync process that no longer runs (killed mid-way).
-void remove_stale_temp_files(const std::string& path) {
-  namespace fs = std::filesystem;
-  fs::path p(path);
-  fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
-  std::string prefix = p.filename().string() + ".tmp-";
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    std::string name = entry.path().filename().string();
-    if (name.rfind(prefix, 0) != 0) continue;
-    std::string rest = name.substr(prefix.size());
-    auto dash = rest.find_first_not_of("0123456789");
-    std::string digits = rest.substr(0, dash);
-    if (digits.empty()) continue;
-    pid_t pid = static_cast<pid_t>(std::stol(digits));
-    if (::kill(pid, 0) == 0 || errno != ESRCH) continue;  // still running (or not ours to judge)
-    fs::remove(entry.path(), ec);
-  }
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "util/fs.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,6 +28,25 @@ std::string parent_dir(const std::string& path) {
   fs::path p(path);
   auto parent = p.parent_path();
   return parent.empty() ? "." : parent.string();
+}
+
+// Removes the files of `dir` whose name starts with `prefix` and has ".tmp-<pid>" at `tmp_at` (npos: at its
+// first ".tmp-"), when that process no longer runs, except `keep`.
+void remove_dead_temp_files(const std::string& dir, const std::string& prefix, size_t tmp_at,
+                            const std::string& keep) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    size_t at = tmp_at == std::string::npos ? name.find(".tmp-") : tmp_at;
+    if (at == std::string::npos) continue;
+    size_t digits = std::min(name.find_first_not_of("0123456789", at + 5), name.size());
+    if (digits == at + 5 || digits - (at + 5) > 9) continue;
+    pid_t pid = static_cast<pid_t>(std::stol(name.substr(at + 5, digits - (at + 5))));
+    if (::kill(pid, 0) == 0 || errno != ESRCH) continue;  // still running (or not ours to judge)
+    if (!keep.empty() && fs::equivalent(entry.path(), keep, ec)) continue;
+    fs::remove(entry.path(), ec);
+  }
 }
 }  // namespace
 
@@ -83,6 +103,15 @@ Status atomic_write_file(const std::string& path, std::string_view content, unsi
     return io_error("rename to", path, err);
   }
   return fsync_path(parent_dir(path));
+}
+
+void remove_stale_temp_files(const std::string& path, const std::string& keep) {
+  std::string name = fs::path(path).filename().string();
+  remove_dead_temp_files(parent_dir(path), name + ".tmp-", name.size(), keep);
+}
+
+void remove_stale_temp_files_in(const std::string& dir, const std::string& keep) {
+  remove_dead_temp_files(dir, "", std::string::npos, keep);
 }
 
 Result<std::string> read_file(const std::string& path) {

@@ -26,6 +26,11 @@ Status create_private_file(const std::string& path);
 // The mode of the files above.
 inline constexpr unsigned kPrivateFileMode = 0600;
 Result<std::string> read_file(const std::string& path);
+// Removes the temp files "<path>.tmp-<pid>[…]" (named so by atomic_write_file and the commands) whose process
+// no longer runs, what a killed run left behind, except the file `keep`. Best effort.
+void remove_stale_temp_files(const std::string& path, const std::string& keep = "");
+// The same for every "<name>.tmp-<pid>[…]" in `dir`, a directory only turso-sync writes (the state dir).
+void remove_stale_temp_files_in(const std::string& dir, const std::string& keep = "");
 Status make_dirs(const std::string& path, unsigned mode = 0700);
 bool file_exists(const std::string& path);
 std::optional<uint64_t> file_size(const std::string& path);

@@ -15,6 +15,7 @@
 #include <sstream>
 #include <thread>
 
+#include "support/sync_checks.h"
 #include "support/tcp_proxy.h"
 #include "support/test_env.h"
 
@@ -22,39 +23,6 @@ namespace turso_sync::testing {
 namespace {
 
 using Fault = TcpProxy::Fault;
-std::vector<std::string> env_for(const std::string& url) {
-  return {"TURSO_DATABASE_URL=" + url};
-}
-
-int64_t local_count(const std::string& path, const std::string& sql) {
-  auto rows = local_rows(path, sql);
-  return rows.size() == 1 && !rows[0].empty() ? rows[0][0].as_integer() : -1;
-}
-
-int64_t remote_count(const std::string& url, const std::string& sql) {
-  auto rows = remote_rows(url, sql);
-  return rows.size() == 1 && !rows[0].empty() ? rows[0][0].as_integer() : -1;
-}
-
-void expect_integrity_ok(const std::string& path) {
-  auto rows = local_rows(path, "PRAGMA integrity_check");
-  ASSERT_EQ(rows.size(), 1u) << path << "\n" << render_rows(rows);
-  EXPECT_EQ(rows[0][0], Value::text("ok")) << path;
-}
-
-void expect_same(const std::string& url, const std::string& local_path, const std::string& sql) {
-  Rows remote = remote_rows(url, sql);
-  Rows local = local_rows(local_path, sql);
-  EXPECT_EQ(remote, local) << sql << "\nremote:\n"
-                           << render_rows(remote) << "local " << local_path << ":\n"
-                           << render_rows(local);
-}
-
-void expect_no_local_changes(const TempDir& dir, const std::string& url) {
-  auto r = run_cli({"diff", "--exit-code"}, env_for(url), dir.path());
-  EXPECT_EQ(r.exit_code, 0) << "local changes left in " << dir.path() << ":\n" << r.out << r.err;
-}
-
 const char* kEmailsSql = "SELECT id, recipient, subject, score FROM emails ORDER BY id";
 const char* kTagsSql = "SELECT name, email_id FROM tags ORDER BY name, email_id";
 
@@ -219,30 +187,6 @@ TEST(Faults, DelayedAnswersStillSucceed) {
 
 // --- SIGKILL during pull and push
 // -------------------------------------------------------------------------------
-
-// A remote big enough (a few MB) that a pull or push takes a moment. Its REALs are dyadic (id / 8.0): tursodb
-// 0.6.0 parses some JSON float arguments inexactly (see the convergence test), which is not what these tests
-// are about.
-void make_big_remote(const std::string& url) {
-  remote_exec(
-      url,
-      {"CREATE TABLE emails (id INTEGER PRIMARY KEY, recipient TEXT, subject TEXT, score REAL, pad BLOB)",
-       "INSERT INTO emails (recipient, subject, score, pad) VALUES ('seed', 's', 0.5, randomblob(200))"});
-  for (int i = 0; i < 14; ++i)
-    remote_exec(url,
-                {"INSERT INTO emails (recipient, subject, score, pad) SELECT 'seed', 's' || id, id / 8.0, "
-                 "randomblob(200) FROM emails"});
-}
-
-void kill_after(pid_t pid, int ms) {
-  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
-  kill(pid, SIGKILL);
-  wait_exit_code(pid);
-}
-
-const char* kRowsChecksum =
-    "SELECT count(*), sum(id), total(length(subject)), total(score), sum(length(pad)), "
-    "sum(recipient = 'seed') FROM emails";
 
 TEST(Faults, SigkillDuringPullLosesNothingAndAppliesNothingTwice) {
   LocalServer server;

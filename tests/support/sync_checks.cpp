@@ -1,0 +1,102 @@
+#include "support/sync_checks.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <sstream>
+#include <thread>
+
+namespace turso_sync::testing {
+
+std::vector<std::string> env_for(const std::string& url) {
+  return {"TURSO_DATABASE_URL=" + url};
+}
+
+int64_t local_count(const std::string& path, const std::string& sql) {
+  auto rows = local_rows(path, sql);
+  return rows.size() == 1 && !rows[0].empty() ? rows[0][0].as_integer() : -1;
+}
+
+int64_t remote_count(const std::string& url, const std::string& sql) {
+  auto rows = remote_rows(url, sql);
+  return rows.size() == 1 && !rows[0].empty() ? rows[0][0].as_integer() : -1;
+}
+
+void expect_integrity_ok(const std::string& path) {
+  auto rows = local_rows(path, "PRAGMA integrity_check");
+  ASSERT_EQ(rows.size(), 1u) << path << "\n" << render_rows(rows);
+  EXPECT_EQ(rows[0][0], Value::text("ok")) << path;
+}
+
+void expect_same(const std::string& url, const std::string& local_path, const std::string& sql) {
+  Rows remote = remote_rows(url, sql);
+  Rows local = local_rows(local_path, sql);
+  EXPECT_EQ(remote, local) << sql << "\nremote:\n"
+                           << render_rows(remote) << "local " << local_path << ":\n"
+                           << render_rows(local);
+}
+
+void expect_same_local(const std::string& path_a, const std::string& path_b, const std::string& sql) {
+  Rows a = local_rows(path_a, sql);
+  Rows b = local_rows(path_b, sql);
+  if (a == b) return;
+  size_t i = 0;
+  while (i < a.size() && i < b.size() && a[i] == b[i]) ++i;
+  std::ostringstream first;
+  first << "first difference at row " << i << ":\n"
+        << path_a << ":\n"
+        << (i < a.size() ? render_rows({a[i]}) : "(no more rows)\n") << path_b << ":\n"
+        << (i < b.size() ? render_rows({b[i]}) : "(no more rows)\n");
+  ADD_FAILURE() << sql << "\n"
+                << a.size() << " rows in " << path_a << ", " << b.size() << " in " << path_b << "; "
+                << first.str();
+}
+
+void expect_no_local_changes(const TempDir& dir, const std::string& url) {
+  auto r = run_cli({"diff", "--exit-code"}, env_for(url), dir.path());
+  EXPECT_EQ(r.exit_code, 0) << "local changes left in " << dir.path() << ":\n" << r.out << r.err;
+}
+
+void make_big_remote(const std::string& url, int doublings) {
+  remote_exec(
+      url,
+      {"CREATE TABLE emails (id INTEGER PRIMARY KEY, recipient TEXT, subject TEXT, score REAL, pad BLOB)",
+       "INSERT INTO emails (recipient, subject, score, pad) VALUES ('seed', 's', 0.5, randomblob(200))"});
+  for (int i = 0; i < doublings; ++i)
+    remote_exec(url,
+                {"INSERT INTO emails (recipient, subject, score, pad) SELECT 'seed', 's' || id, id / 8.0, "
+                 "randomblob(200) FROM emails"});
+}
+
+void kill_after(pid_t pid, int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  kill(pid, SIGKILL);
+  wait_exit_code(pid);
+}
+
+int kill_at(pid_t pid, std::chrono::steady_clock::time_point when) {
+  std::this_thread::sleep_until(when);
+  kill(pid, SIGKILL);  // a child that already exited is a zombie until reaped: the signal is harmless
+  return wait_exit_code(pid);
+}
+
+std::vector<std::string> temp_files_of_dead_processes(const fs::path& dir) {
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (const auto& e : fs::recursive_directory_iterator(dir, ec)) {
+    std::string name = e.path().filename().string();
+    auto at = name.find(".tmp-");
+    if (at == std::string::npos) continue;
+    std::string rest = name.substr(at + 5);
+    std::string digits = rest.substr(0, rest.find_first_not_of("0123456789"));
+    if (digits.empty()) continue;
+    pid_t pid = static_cast<pid_t>(std::stol(digits));
+    if (kill(pid, 0) != 0 && errno == ESRCH) found.push_back(e.path().string());
+  }
+  return found;
+}
+
+}  // namespace turso_sync::testing
