@@ -42,8 +42,10 @@ Rows everything(const std::function<Rows(const std::string&)>& query) {
       "'turso_sync_%' ORDER BY name");
   for (const auto& table : tables) {
     std::string name = table[0].as_bytes();
-    Rows lowered = query("SELECT lower(" + lit(name) + ")");
-    out.push_back({Value::text("table"), lowered[0][0]});
+    std::string lowered = name;  // as SQLite's lower(): ASCII letters only
+    for (char& c : lowered)
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    out.push_back({Value::text("table"), Value::text(lowered)});
     Rows rows = query("SELECT * FROM " + id(name) + " ORDER BY 1");
     out.insert(out.end(), rows.begin(), rows.end());
   }

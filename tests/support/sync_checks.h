@@ -41,6 +41,10 @@ inline constexpr const char* kRowsChecksum =
     "SELECT count(*), sum(id), total(length(subject)), total(score), sum(length(pad)), "
     "sum(recipient = 'seed') FROM emails";
 
+// Timed kills. The wait is the kill moment itself, not a hope that something has happened by then: the
+// tests that use them assert only what must hold wherever the kill lands (before the command starts, in any
+// of its steps, or after it finished), so a faster or slower machine changes which step is hit, never the
+// result.
 // Sleeps `ms`, then SIGKILLs `pid` and reaps it.
 void kill_after(pid_t pid, int ms);
 // SIGKILLs the child `pid` at `when` (at once if that has passed) and reaps it. Returns its exit code: 0 or
