@@ -489,12 +489,6 @@ Result<DiffSummary> diff_databases(const std::string& base_path, const std::stri
   for (const std::string* p : {&base_path, &target_path})
     if (!std::filesystem::is_regular_file(*p, ec))
       return Error(ErrorKind::local_db, fmt::format("diff: {} does not exist or is not a file", *p));
-  // Raw page readers for the fast path (page_scan.h), with the committed WAL state before the snapshot.
-  auto base_pages = TS_TRY(diff::PageFile::open(base_path));
-  auto target_pages = TS_TRY(diff::PageFile::open(target_path));
-  diff::WalState base_before = TS_TRY(base_pages->load_wal());
-  diff::WalState target_before = TS_TRY(target_pages->load_wal());
-
   // The target is `main`: opened read-write only so that WAL files can be used; nothing is written to it.
   auto db = TS_TRY(db::Database::open(target_path, db::OpenMode::read_write));
   {
@@ -509,11 +503,19 @@ Result<DiffSummary> diff_databases(const std::string& base_path, const std::stri
       db.exec("PRAGMA foreign_keys = OFF; PRAGMA temp_store = FILE; "
               "PRAGMA main.cache_size = -8192; PRAGMA base.cache_size = -8192; "
               "PRAGMA main.mmap_size = 0; PRAGMA base.mmap_size = 0"));
+  // A first read of each file makes SQLite open its WAL; the page readers of the fast path (page_scan.h) read
+  // through the connection's own file handles, and take the committed WAL state before the snapshot.
+  TS_TRY(db::query_int(db, "SELECT count(*) FROM main.sqlite_schema"));
+  TS_TRY(db::query_int(db, "SELECT count(*) FROM base.sqlite_schema"));
+  auto base_pages = TS_TRY(diff::PageFile::open(db, diff::k_base_schema));
+  auto target_pages = TS_TRY(diff::PageFile::open(db, diff::k_target_schema));
+  diff::WalState base_before = TS_TRY(base_pages->load_wal());
+  diff::WalState target_before = TS_TRY(target_pages->load_wal());
   // One read transaction over both files: a consistent snapshot, held until the end.
   auto txn = TS_TRY(db::Transaction::begin(db));
   TS_TRY(db::query_int(db, "SELECT count(*) FROM main.sqlite_schema"));
   TS_TRY(db::query_int(db, "SELECT count(*) FROM base.sqlite_schema"));
-  // The snapshot was taken between the two WAL readings: when no commit happened in between, the raw pages
+  // The snapshot was taken between the two WAL readings: when no commit happened in between, the pages
   // (database file + WAL frames up to the last commit) are exactly the snapshot's.
   bool fast = options.page_fast_path && TS_TRY(base_pages->load_wal()) == base_before &&
               TS_TRY(target_pages->load_wal()) == target_before;

@@ -1,9 +1,5 @@
 #include "diff/page_scan.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -20,18 +16,6 @@ uint32_t be32(const uint8_t* p) {
 }
 uint16_t be16(const uint8_t* p) {
   return static_cast<uint16_t>((p[0] << 8) | p[1]);
-}
-
-bool read_at(int fd, void* buf, size_t n, uint64_t offset) {
-  auto* p = static_cast<uint8_t*>(buf);
-  while (n > 0) {
-    ssize_t r = pread(fd, p, n, static_cast<off_t>(offset));
-    if (r <= 0) return false;
-    p += r;
-    n -= static_cast<size_t>(r);
-    offset += static_cast<uint64_t>(r);
-  }
-  return true;
 }
 
 // SQLite's varint: 1-9 bytes, big-endian, 7 bits per byte except a full 9th byte. Returns bytes used (0:
@@ -277,45 +261,42 @@ bool in(const std::vector<uint32_t>& sorted, uint32_t pgno) {
 
 }  // namespace
 
-Result<std::unique_ptr<PageFile>> PageFile::open(const std::string& path) {
-  std::unique_ptr<PageFile> f(new PageFile());
-  f->m_path = path;
-  f->m_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (f->m_fd < 0) return Error(ErrorKind::local_db, fmt::format("open {}: {}", path, std::strerror(errno)));
-  uint8_t header[100];
-  if (!read_at(f->m_fd, header, sizeof header, 0) || std::memcmp(header, "SQLite format 3", 16) != 0)
-    return f;
-  uint32_t size = be16(header + 16);
-  f->m_page_size = size == 1 ? 65536 : size;
-  f->m_db_pages = be32(header + 28);
-  if (be32(header + 24) != be32(header + 92)) {  // page count not trustworthy: use the file size
-    off_t end = lseek(f->m_fd, 0, SEEK_END);
-    f->m_db_pages = static_cast<uint32_t>(end / f->m_page_size);
-  }
-  f->m_wal.wal_mode = header[18] == 2 && header[19] == 2;
-  f->m_auto_vacuum = be32(header + 52) != 0;
-  f->m_buf.resize(f->m_page_size);
-  f->m_usable = header[20] == 0 && f->m_page_size >= 512;
+Result<std::unique_ptr<PageFile>> PageFile::open(db::Database& db, const std::string& schema) {
+  db::ConnectionFile file = TS_TRY(db::ConnectionFile::database(db, schema));
+  std::unique_ptr<PageFile> f(new PageFile(file));
+  f->m_wal_file = db::ConnectionFile::wal(db, schema);
   return f;
 }
 
-PageFile::~PageFile() {
-  if (m_fd >= 0) ::close(m_fd);
-  if (m_wal_fd >= 0) ::close(m_wal_fd);
-}
-
 Result<WalState> PageFile::load_wal() {
-  WalState state;
-  state.wal_mode = m_wal.wal_mode;
-  m_frame_offset.assign(m_db_pages + 1, 0);
   m_chunk_first = 0;
-  if (!m_wal.wal_mode) {
+  m_frame_offset.clear();
+  m_usable = false;
+  m_wal = WalState{};
+  uint8_t header[100];
+  if (!read_at(header, sizeof header, 0) || std::memcmp(header, "SQLite format 3", 16) != 0) return m_wal;
+  uint32_t size = be16(header + 16);
+  m_page_size = size == 1 ? 65536 : size;
+  m_db_pages = be32(header + 28);
+  if (be32(header + 24) != be32(header + 92)) {  // page count not trustworthy: use the file size
+    auto bytes = m_file.size();
+    if (!bytes) return m_wal;
+    m_db_pages = static_cast<uint32_t>(*bytes / m_page_size);
+  }
+  m_auto_vacuum = be32(header + 52) != 0;
+  m_buf.resize(m_page_size);
+  m_usable = header[20] == 0 && m_page_size >= 512;
+  WalState state;
+  // A file in WAL format that the connection reads without a WAL (none open) is not the fast path's.
+  state.wal_mode = header[18] == 2 && header[19] == 2;
+  if (state.wal_mode && !m_wal_file) m_usable = false;
+  m_frame_offset.assign(m_db_pages + 1, 0);
+  if (!state.wal_mode) {
     m_wal = state;
     return state;
   }
-  if (m_wal_fd < 0) m_wal_fd = ::open((m_path + "-wal").c_str(), O_RDONLY | O_CLOEXEC);
   uint8_t hdr[32];
-  if (m_wal_fd < 0 || !read_at(m_wal_fd, hdr, sizeof hdr, 0)) {
+  if (!read_wal_at(hdr, sizeof hdr, 0)) {
     m_wal = state;
     return state;  // no WAL (or empty): the database file is the whole truth
   }
@@ -337,7 +318,7 @@ Result<WalState> PageFile::load_wal() {
   std::vector<std::pair<uint32_t, uint64_t>> pending;  // frames of the transaction not yet committed
   uint64_t offset = 32;
   uint64_t index = 0;
-  while (read_at(m_wal_fd, frame.data(), frame.size(), offset)) {
+  while (read_wal_at(frame.data(), frame.size(), offset)) {
     const uint8_t* fh = frame.data();
     if (be32(fh + 8) != state.salt1 || be32(fh + 12) != state.salt2) break;
     wal_checksum(big_endian, fh, 8, &s0, &s1);
@@ -363,25 +344,23 @@ Result<WalState> PageFile::load_wal() {
 
 bool PageFile::wal_restarted() {
   if (!m_wal.wal_mode) return false;
-  if (m_wal_fd < 0) m_wal_fd = ::open((m_path + "-wal").c_str(), O_RDONLY | O_CLOEXEC);
   uint8_t hdr[32];
-  if (m_wal_fd < 0 || !read_at(m_wal_fd, hdr, sizeof hdr, 0)) return m_wal.commit_frames != 0;
+  if (!read_wal_at(hdr, sizeof hdr, 0)) return m_wal.commit_frames != 0;
   return be32(hdr + 16) != m_wal.salt1 || be32(hdr + 20) != m_wal.salt2;
 }
 
 const uint8_t* PageFile::read(uint32_t pgno) {
   if (pgno == 0 || pgno >= m_frame_offset.size()) return nullptr;
   uint64_t wal_offset = m_frame_offset[pgno];
-  if (wal_offset) return read_at(m_wal_fd, m_buf.data(), m_page_size, wal_offset) ? m_buf.data() : nullptr;
+  if (wal_offset) return read_wal_at(m_buf.data(), m_page_size, wal_offset) ? m_buf.data() : nullptr;
   if (m_chunk_first == 0 || pgno < m_chunk_first || pgno >= m_chunk_first + m_chunk_count) {
     uint32_t first = pgno - (pgno - 1) % k_chunk_pages;
     uint32_t count = std::min<uint32_t>(k_chunk_pages, m_db_pages >= first ? m_db_pages - first + 1 : 0);
     if (pgno >= first + count)
-      return read_at(m_fd, m_buf.data(), m_page_size, uint64_t(pgno - 1) * m_page_size) ? m_buf.data()
-                                                                                        : nullptr;
+      return read_at(m_buf.data(), m_page_size, uint64_t(pgno - 1) * m_page_size) ? m_buf.data() : nullptr;
     m_chunk.resize(size_t(k_chunk_pages) * m_page_size);
     m_chunk_first = 0;
-    if (!read_at(m_fd, m_chunk.data(), size_t(count) * m_page_size, uint64_t(first - 1) * m_page_size))
+    if (!read_at(m_chunk.data(), size_t(count) * m_page_size, uint64_t(first - 1) * m_page_size))
       return nullptr;
     m_chunk_first = first;
     m_chunk_count = count;
@@ -394,8 +373,8 @@ const uint8_t* PageFile::read_single(uint32_t pgno) {
   if (m_chunk_first != 0 && pgno >= m_chunk_first && pgno < m_chunk_first + m_chunk_count)
     return m_chunk.data() + size_t(pgno - m_chunk_first) * m_page_size;
   uint64_t wal_offset = m_frame_offset[pgno];
-  if (wal_offset) return read_at(m_wal_fd, m_buf.data(), m_page_size, wal_offset) ? m_buf.data() : nullptr;
-  return read_at(m_fd, m_buf.data(), m_page_size, uint64_t(pgno - 1) * m_page_size) ? m_buf.data() : nullptr;
+  if (wal_offset) return read_wal_at(m_buf.data(), m_page_size, wal_offset) ? m_buf.data() : nullptr;
+  return read_at(m_buf.data(), m_page_size, uint64_t(pgno - 1) * m_page_size) ? m_buf.data() : nullptr;
 }
 
 uint32_t PageFile::page_count() const {

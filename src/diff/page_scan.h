@@ -5,8 +5,10 @@
 // ("dirty") rowid ranges need a row-by-row comparison. The cost then follows the size of the change, not of
 // the table.
 //
-// Pages are read from the database file and its committed WAL frames, which must match the snapshot of the
-// caller's SQLite read transaction: see PageFile::wal_state and diff.cpp for how that is checked.
+// Pages are read from the database file and its committed WAL frames through the SQLite connection's own
+// file handles (db/file_reader.h: never a descriptor of ours, which would drop the application's locks), and
+// must match the snapshot of the caller's SQLite read transaction: see PageFile::wal_state and diff.cpp for
+// how that is checked.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "db/file_reader.h"
+#include "db/sqlite.h"
 #include "turso_sync/status.h"
 
 namespace turso_sync::diff {
@@ -29,16 +33,17 @@ struct WalState {
 
 class PageFile {
  public:
-  // Opens `path` for raw reading and parses its WAL. Errors only on I/O failures; a file the fast path cannot
-  // handle yields a PageFile with usable() == false.
-  static Result<std::unique_ptr<PageFile>> open(const std::string& path);
-  ~PageFile();
+  // The pages of `schema` ("main" or an attached name) of `db`, read through the connection's file handles.
+  // The connection must outlive the PageFile and must have read that schema once before (so that SQLite has
+  // opened its WAL). Errors only when SQLite has no file for it; a file the fast path cannot handle yields
+  // a PageFile with usable() == false (after load_wal()).
+  static Result<std::unique_ptr<PageFile>> open(db::Database& db, const std::string& schema);
   PageFile(const PageFile&) = delete;
   PageFile& operator=(const PageFile&) = delete;
 
   bool usable() const { return m_usable; }
   uint32_t page_size() const { return m_page_size; }
-  // Re-reads the WAL index (page -> latest committed frame) and returns its state.
+  // Re-reads the database header and the WAL index (page -> latest committed frame) and returns its state.
   Result<WalState> load_wal();
   const WalState& wal_state() const { return m_wal; }
   // Whether the WAL was restarted (its salts changed) since load_wal(): pages read since may be unreliable.
@@ -53,10 +58,13 @@ class PageFile {
   bool auto_vacuum() const { return m_auto_vacuum; }
 
  private:
-  PageFile() = default;
-  int m_fd = -1;
-  int m_wal_fd = -1;
-  std::string m_path;
+  explicit PageFile(db::ConnectionFile file) : m_file(file) {}
+  bool read_at(void* buf, size_t n, uint64_t offset) { return m_file.read(buf, n, offset); }
+  bool read_wal_at(void* buf, size_t n, uint64_t offset) {
+    return m_wal_file && m_wal_file->read(buf, n, offset);
+  }
+  db::ConnectionFile m_file;
+  std::optional<db::ConnectionFile> m_wal_file;
   bool m_usable = false;
   bool m_auto_vacuum = false;
   uint32_t m_page_size = 0;

@@ -35,10 +35,12 @@ Result<std::string> move_damaged_aside(const std::string& path) {
   for (int i = 2; file_exists(aside); ++i)
     aside = fmt::format("{}.damaged-{}-{}", path, utc_timestamp_for_file(), i);
   // Its journal goes with it: left behind, a hot journal would be rolled back into the new file of that name.
+  // The files are renamed, never opened: their content is SQLite's (db/file_reader.h).
   for (const char* suffix : {"-journal", "-wal"})
-    if (file_exists(path + suffix)) TS_TRY_STATUS(durable_rename(path + suffix, aside + suffix));
+    if (file_exists(path + suffix))
+      TS_TRY_STATUS(durable_rename(path + suffix, aside + suffix, FsyncSource::no));
   ::unlink((path + "-shm").c_str());
-  TS_TRY_STATUS(durable_rename(path, aside));
+  TS_TRY_STATUS(durable_rename(path, aside, FsyncSource::no));
   return aside;
 }
 

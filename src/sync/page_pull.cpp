@@ -12,10 +12,12 @@
 #include <cstring>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <utility>
 #include <vector>
 
+#include "db/file_reader.h"
 #include "db/sqlite.h"
 #include "diff/sql_text.h"
 #include "remote/page_codec.h"
@@ -113,16 +115,24 @@ Result<std::string> read_page(const Fd& fd, uint64_t id, const std::string& path
   return page;
 }
 
+// A page of the replica, read through SQLite's file handle (db/file_reader.h).
+Result<std::string> read_page(const db::FileSnapshot& file, uint64_t id) {
+  std::string page(k_page_size, '\0');
+  TS_TRY_STATUS(file.read(page.data(), page.size(), id * k_page_size));
+  return page;
+}
+
 // Creates the image file at `path` holding the replica's bytes: from the spare when there is one (rename it,
 // then copy only the pages where it differs), else a copy of the whole replica.
-Result<Fd> create_image(const Fd& base, uint64_t base_size, const std::string& path,
-                        const std::string& replica, const std::optional<SpareImage>& spare) {
+Result<Fd> create_image(const db::FileSnapshot& base, const std::string& path,
+                        const std::optional<SpareImage>& spare) {
+  uint64_t base_size = base.size();
   if (spare && ::rename(spare->path.c_str(), path.c_str()) == 0) {
     Fd image(::open(path.c_str(), O_RDWR | O_CLOEXEC));
     if (!image) return io_error("open", path);
     uint64_t base_pages = base_size / k_page_size;
     auto copy_page = [&](uint64_t id) -> Status {
-      std::string page = TS_TRY(read_page(base, id, replica));
+      std::string page = TS_TRY(read_page(base, id));
       size_t done = 0;
       while (done < page.size()) {
         ssize_t n = ::pwrite(image.get(), page.data() + done, page.size() - done,
@@ -143,7 +153,7 @@ Result<Fd> create_image(const Fd& base, uint64_t base_size, const std::string& p
   }
   Fd image(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, kPrivateFileMode));
   if (!image) return io_error("create", path);
-  TS_TRY_STATUS(copy_file_contents(base.get(), image.get(), base_size, path));
+  TS_TRY_STATUS(base.copy_to(image.get(), path));
   return image;
 }
 
@@ -314,26 +324,27 @@ Status copy_replica_into(const std::string& replica, db::Database& working) {
 }
 
 Status create_working_copy_file(const std::string& replica, const std::string& path) {
-  {
-    Fd from(::open(replica.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!from) return io_error("open", replica);
-    uint8_t header[100];
-    struct stat st {};
-    bool plain = ::pread(from.get(), header, sizeof header, 0) == static_cast<ssize_t>(sizeof header) &&
-                 std::memcmp(header, "SQLite format 3", 16) == 0 && header[18] == 1 && header[19] == 1 &&
-                 ::fstat(from.get(), &st) == 0 && file_size(replica + "-wal").value_or(0) == 0 &&
-                 !file_exists(replica + "-journal");
-    if (plain) {
-      // A rollback-journal file with nothing pending: its bytes are the database (a kernel copy, instead of
-      // SQLite's page-by-page backup).
-      Fd to(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, kPrivateFileMode));
-      if (!to) return io_error("create", path);
-      TS_TRY_STATUS(copy_file_contents(from.get(), to.get(), static_cast<uint64_t>(st.st_size), path));
-      if (::fsync(to.get()) != 0) return io_error("fsync", path);
-      db::Database working = TS_TRY(db::Database::open(path, db::OpenMode::read_write));
-      return give_sqlite_schema_names(working);
-    }
+  uint8_t header[100];
+  bool plain = false;
+  std::unique_ptr<db::FileSnapshot> from;
+  if (file_size(replica + "-wal").value_or(0) == 0 && !file_exists(replica + "-journal")) {
+    from = TS_TRY(db::FileSnapshot::open(replica));
+    plain = from->size() >= sizeof header && from->read(header, sizeof header, 0).ok() &&
+            std::memcmp(header, "SQLite format 3", 16) == 0 && header[18] == 1 && header[19] == 1;
   }
+  if (plain) {
+    // A rollback-journal file with nothing pending: its bytes are the database (a straight copy, read through
+    // SQLite's file handle, instead of SQLite's page-by-page backup).
+    Fd to(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, kPrivateFileMode));
+    if (!to) return io_error("create", path);
+    TS_TRY_STATUS(from->copy_to(to.get(), path));
+    if (::fsync(to.get()) != 0) return io_error("fsync", path);
+    to.reset();
+    from.reset();
+    db::Database working = TS_TRY(db::Database::open(path, db::OpenMode::read_write));
+    return give_sqlite_schema_names(working);
+  }
+  from.reset();
   TS_TRY_STATUS(create_private_file(path));
   db::Database working = TS_TRY(db::Database::open(path, db::OpenMode::create));
   return copy_replica_into(replica, working);
@@ -426,11 +437,14 @@ Result<PageImageResult> update_page_image(RemoteClient& remote, const std::strin
                                           const std::optional<SpareImage>& spare,
                                           const ProgressCallback& on_progress) {
   return keep_only_if_written(path, [&]() -> Result<PageImageResult> {
-    Fd base(::open(replica.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!base) return io_error("open", replica);
-    struct stat st {};
-    if (::fstat(base.get(), &st) != 0) return io_error("stat", replica);
-    auto base_size = static_cast<uint64_t>(st.st_size);
+    // The replica is read through an SQLite read transaction, never a descriptor of ours.
+    auto snapshot = db::FileSnapshot::open(replica);
+    if (!snapshot.ok()) {
+      if (snapshot.error().kind() != ErrorKind::local_db) return std::move(snapshot).error();
+      return unavailable("the replica cannot be read as a database: " + snapshot.error().message());
+    }
+    const db::FileSnapshot& base = **snapshot;
+    uint64_t base_size = base.size();
     if (base_size == 0 || base_size % k_page_size != 0)
       return unavailable("the replica is not a page image of the remote");
     uint64_t old_pages = base_size / k_page_size;
@@ -475,7 +489,7 @@ Result<PageImageResult> update_page_image(RemoteClient& remote, const std::strin
         // Nothing is newer than our revision: what was sent is our own last frame, byte for byte.
         if (id >= old_pages)
           return refuse(fmt::format("page {} is past the replica's end at the same revision", id));
-        std::string ours = TS_TRY(read_page(base, id, replica));
+        std::string ours = TS_TRY(read_page(base, id));
         if (local_form(id, page, buf) != ours)
           return refuse(
               fmt::format("the server's page {} at revision {} differs from the replica's: its "
@@ -483,7 +497,7 @@ Result<PageImageResult> update_page_image(RemoteClient& remote, const std::strin
                           id, from_revision));
         return {};
       }
-      if (!image) image = TS_TRY(create_image(base, base_size, path, replica, spare));
+      if (!image) image = TS_TRY(create_image(base, path, spare));
       TS_TRY_STATUS(write_page(image, id, page, path));
       changed.push_back(static_cast<uint32_t>(id));
       if (on_progress && out.pages_received % 256 == 0) {
@@ -523,7 +537,7 @@ Result<PageImageResult> update_page_image(RemoteClient& remote, const std::strin
     }
     if (!image) {
       // A new revision without any page: the content did not change, but the revision must move on.
-      image = TS_TRY(create_image(base, base_size, path, replica, spare));
+      image = TS_TRY(create_image(base, path, spare));
     }
     for (uint64_t id = old_pages; id < header.db_size; ++id)
       if (!seen[id])
@@ -563,7 +577,7 @@ Result<PageImageResult> update_page_image(RemoteClient& remote, const std::strin
             if (id >= old_pages)
               return refuse(
                   fmt::format("page {} of revision {} is past the replica's end", id, from_revision));
-            std::string ours = TS_TRY(read_page(base, id, replica));
+            std::string ours = TS_TRY(read_page(base, id));
             if (local_form(id, page, buf) != ours)
               return refuse(
                   fmt::format("the server's page {} at revision {} differs from the replica's: its "

@@ -22,9 +22,9 @@ Status describe_image(const std::string& path, FetchedReplica& out) {
   db::Database db = TS_TRY(db::Database::open(path, db::OpenMode::read_only));
   // Rows are counted from the leaf pages' cell counts (the image is complete and checked): SQLite's count(*)
   // reads every page through its cache, several times slower on a large image.
-  auto pages = TS_TRY(diff::PageFile::open(path));
-  TS_TRY(pages->load_wal());
   auto objects = TS_TRY(db::read_schema(db));
+  auto pages = TS_TRY(diff::PageFile::open(db, "main"));
+  TS_TRY(pages->load_wal());
   for (const auto& o : objects) {
     if (o.type != "table") {
       ++out.other_objects;

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "db/file_reader.h"
 #include "sync/page_pull.h"
 #include "util/fs.h"
 #include "util/json_writer.h"
@@ -82,11 +83,11 @@ void create_spare_copy(const std::string& state_dir, const std::string& replica)
   auto size = file_size(replica);
   if (!size || *size == 0 || *size % k_page_size != 0) return;
   std::string path = spare_path(state_dir);
-  int from = ::open(replica.c_str(), O_RDONLY | O_CLOEXEC);
-  if (from < 0) return;
+  // Read through SQLite's file handle (db/file_reader.h), never a descriptor of ours.
+  auto from = db::FileSnapshot::open(replica);
+  if (!from.ok() || (*from)->size() != *size) return;
   int to = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, kPrivateFileMode);
-  bool ok = to >= 0 && copy_file_contents(from, to, *size, path).ok() && ::fsync(to) == 0;
-  ::close(from);
+  bool ok = to >= 0 && (*from)->copy_to(to, path).ok() && ::fsync(to) == 0;
   if (to >= 0) ::close(to);
   // The copy is durable before its record says it equals the replica.
   if (!ok || !write_record(state_dir, replica, *size / k_page_size, {}).ok()) drop_spare(state_dir);

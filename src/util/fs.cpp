@@ -60,8 +60,8 @@ Status fsync_path(const std::string& path) {
   return {};
 }
 
-Status durable_rename(const std::string& from, const std::string& to) {
-  TS_TRY_STATUS(fsync_path(from));
+Status durable_rename(const std::string& from, const std::string& to, FsyncSource fsync) {
+  if (fsync == FsyncSource::yes) TS_TRY_STATUS(fsync_path(from));
   if (::rename(from.c_str(), to.c_str()) != 0) return io_error(fmt::format("rename {} to", from), to);
   return fsync_path(parent_dir(to));
 }

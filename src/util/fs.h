@@ -14,8 +14,12 @@ namespace turso_sync {
 // Writes `content` to `path` atomically with permission `mode` (e.g. 0600): readers see the old or the new
 // file.
 Status atomic_write_file(const std::string& path, std::string_view content, unsigned mode);
-// Renames `from` over `to` and makes both the file and the rename durable.
-Status durable_rename(const std::string& from, const std::string& to);
+// Whether durable_rename fsyncs the file itself first (it opens a descriptor of it to do so).
+enum class FsyncSource { yes, no };
+// Renames `from` over `to` and makes the rename durable, and the file's content first unless
+// FsyncSource::no: a file that SQLite may hold open (a database, its journal) is never opened by us, as
+// closing that descriptor would drop every lock the process holds on it (db/file_reader.h).
+Status durable_rename(const std::string& from, const std::string& to, FsyncSource fsync = FsyncSource::yes);
 Status fsync_path(const std::string& path);
 // Copies the first `size` bytes of the open file `from` into `to` at the same offsets (copy_file_range, else
 // reads and writes); `to_path` names `to` in errors. No fsync.

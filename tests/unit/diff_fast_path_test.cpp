@@ -293,10 +293,11 @@ TEST(PageScan, RowCountFromTheLeavesEqualsCountStar) {
        "INSERT INTO many SELECT x, printf('%030d', x) FROM c;"
        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 40) "
        "INSERT INTO big SELECT zeroblob(9000) FROM c; DELETE FROM many WHERE id % 7 = 0;");
-  auto pages = diff::PageFile::open(db);
+  auto conn = difftest::open_db(db);
+  ASSERT_TRUE(db::query_int(conn, "SELECT count(*) FROM sqlite_schema").ok());
+  auto pages = diff::PageFile::open(conn, "main");
   ASSERT_TRUE(pages.ok());
   ASSERT_TRUE((*pages)->load_wal().ok());
-  auto conn = difftest::open_db(db);
   for (const char* table : {"empty", "one", "many", "big", "sqlite_schema"}) {
     SCOPED_TRACE(table);
     auto root =
