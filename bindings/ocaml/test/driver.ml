@@ -28,10 +28,16 @@ let () =
     dirs := d :: !dirs;
     d
   in
-  Fun.protect
-    ~finally:(fun () ->
+  let cleaned = ref false in
+  let cleanup () =
+    if not !cleaned then (
+      cleaned := true;
       List.iter remove_tree !dirs;
       stop_server server)
+  in
+  (* A failed check exits the process (Support.check), which skips Fun.protect: stop the server then too. *)
+  at_exit cleanup;
+  Fun.protect ~finally:cleanup
     (fun () ->
       ignore
         (remote_query url
@@ -81,4 +87,20 @@ let () =
 
       (* Background sync start/stop. *)
       step ~extra_env:[| "REMOTE_URL=" ^ url |] a "background";
+
+      (* In-process background sync while this application and other processes of it write the working copy
+         (issue 17; writers.ml): every committed row reaches the remote once, the working copy stays intact.
+         TURSO_TEST_OCAML_WRITERS_MODES: "wal" (default), "delete" (rollback journal) or "wal,delete". *)
+      ignore
+        (remote_query url
+           "CREATE TABLE items (id INTEGER PRIMARY KEY, writer TEXT NOT NULL, seq INTEGER NOT NULL, payload TEXT NOT NULL)");
+      let modes =
+        match Sys.getenv_opt "TURSO_TEST_OCAML_WRITERS_MODES" with Some m when m <> "" -> m | _ -> "wal"
+      in
+      List.iter
+        (fun mode ->
+          (* Each mode on its own rows: the items of the previous one are deleted on the remote first. *)
+          ignore (remote_query url "DELETE FROM items");
+          step ~extra_env:[| "REMOTE_URL=" ^ url |] (app ()) ("inprocess_writers_" ^ String.trim mode))
+        (String.split_on_char ',' modes);
       print_endline "turso_integration tests: all passed")

@@ -234,6 +234,10 @@ let () =
     | "held_resolve" -> held_resolve
     | "background" -> background
     | "stale_pull" -> stale_pull
+    | "inprocess_writers_wal" -> Writers.inprocess_writers ~mode:"wal"
+    | "inprocess_writers_delete" -> Writers.inprocess_writers ~mode:"delete"
+    | "writer_process" when Array.length Sys.argv = 5 ->
+        fun () -> Lwt.return (Writers.writer_process Sys.argv.(2) Sys.argv.(3) Sys.argv.(4))
     | s -> fail "unknown step %s" s
   in
   Lwt_main.run (run ());
