@@ -39,7 +39,22 @@ using ProgressCallback = std::function<void(const Progress&)>;
 struct InitOptions {
   // Replace an existing working copy (its content is replaced in place, through SQLite, by the replica's).
   bool force = false;
+  // Migration from plain SQLite (`init --from FILE`): first publish the database FILE into the remote, which
+  // must hold no user object (ErrorKind::refused otherwise, naming what it holds, nothing changed), as one
+  // transaction; resumable after a crash (run it again). FILE may be the working copy itself.
+  std::string from;
   ProgressCallback progress;
+};
+
+// What `init --from` published.
+struct PublishReport {
+  int64_t tables = 0;
+  int64_t rows = 0;
+  int64_t other_objects = 0;       // indexes, views, triggers
+  int64_t parts = 0;               // parts of the upload
+  int64_t parts_sent = 0;          // of them, sent by this run (the others had arrived before a crash)
+  bool already_published = false;  // the publish had committed before this run (found by its receipt)
+  std::vector<std::string> warnings;
 };
 
 struct InitReport {
@@ -54,7 +69,8 @@ struct InitReport {
   bool working_copy_replaced =
       false;                   // an existing working copy was overwritten (--force, or it had no changes)
   std::string discarded_path;  // --force: where the discarded local changes were saved
-  std::vector<std::string> warnings;  // e.g. a table without a primary key
+  std::vector<std::string> warnings;       // e.g. a table without a primary key
+  std::optional<PublishReport> published;  // init --from
 };
 
 struct FileInfo {

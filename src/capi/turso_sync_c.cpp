@@ -452,9 +452,10 @@ void turso_sync_free(char* text) {
 
 int turso_sync_init(turso_sync_handle* handle, const char* options_json, char** report_json) {
   return run_call(handle, "init", report_json, [&](ts::SyncContext& sync) -> ts::Result<Outcome> {
-    Options o = TS_TRY(Options::parse("init", options_json, {"force"}));
+    Options o = TS_TRY(Options::parse("init", options_json, {"force", "from"}));
     ts::InitOptions options;
     options.force = TS_TRY(o.boolean("force", false));
+    options.from = TS_TRY(o.text("from")).value_or("");
     ts::InitReport report = TS_TRY(sync.init(options));
     return Outcome{0, ts::init_report_json(sync.config(), report), ""};
   });

@@ -9,6 +9,7 @@ namespace {
 
 struct InitArgs {
   bool force = false;
+  std::string from;
 };
 
 int run_init(Context& ctx, const InitArgs& args) {
@@ -18,6 +19,7 @@ int run_init(Context& ctx, const InitArgs& args) {
   if (!sync.ok()) return ctx.fail(sync.error());
   InitOptions options;
   options.force = args.force;
+  options.from = args.from;
   options.progress = ctx.progress_printer();
   HistoryEntry entry = begin_history_entry("init", "cli");
   auto report = (*sync)->init(options);
@@ -34,6 +36,18 @@ int run_init(Context& ctx, const InitArgs& args) {
   if (ctx.global.json) {
     ctx.print_json(init_report_json(*config, *report));
   } else {
+    if (const auto& p = report->published) {
+      if (p->already_published)
+        ctx.print(fmt::format("{} {} was already published (an earlier run committed it)",
+                              ctx.green("published:"), args.from));
+      else
+        ctx.print(fmt::format(
+            "{} {}: {} tables, {} rows, {} indexes/views/triggers in one transaction ({} parts{})",
+            ctx.green("published:"), args.from, p->tables, p->rows, p->other_objects, p->parts,
+            p->parts_sent < p->parts
+                ? fmt::format(", {} sent before an interruption", p->parts - p->parts_sent)
+                : ""));
+    }
     ctx.print(
         fmt::format("{} {} tables, {} rows, {} indexes/views/triggers from {} ({} in {} requests, {:.1f} s)",
                     ctx.green("initialized:"), report->tables, report->rows, report->other_objects,
@@ -52,11 +66,19 @@ int run_init(Context& ctx, const InitArgs& args) {
 
 void register_init(CLI::App& app, Context& ctx) {
   auto args = std::make_shared<InitArgs>();
-  auto* cmd = app.add_subcommand("init",
-                                 "Download the remote into the replica and create the working copy from it.\n"
-                                 "Refuses (exit 2) when the working copy already exists, unless --force.");
+  auto* cmd = app.add_subcommand(
+      "init",
+      "Download the remote into the replica and create the working copy from it.\n"
+      "Refuses (exit 2) when the working copy already exists, unless --force.\n"
+      "With --from FILE (migration from plain SQLite): first publish FILE into the remote, which must be\n"
+      "empty, as one transaction (resumable: run it again after an interruption).");
   cmd->add_flag("-f,--force", args->force,
                 "Replace an existing working copy with the remote's content (local changes are lost)");
+  cmd->add_option(
+         "--from", args->from,
+         "Publish this SQLite database (schema, rows, AUTOINCREMENT counters, user_version) into the "
+         "empty remote first; FILE may be the working copy itself")
+      ->check(CLI::ExistingFile);
   cmd->callback(
       [&ctx, args] { ctx.exit_code = ctx.for_each_database([&] { return run_init(ctx, *args); }); });
 }

@@ -137,7 +137,26 @@ std::string init_report_json(const Config& config, const InitReport& report) {
       .key("warnings")
       .begin_array();
   for (const auto& warning : report.warnings) w.string(warning);
-  w.end_array().end_object();
+  w.end_array();
+  if (report.published) {
+    const PublishReport& p = *report.published;
+    w.key("published")
+        .begin_object()
+        .key("tables")
+        .integer(p.tables)
+        .key("rows")
+        .integer(p.rows)
+        .key("other_objects")
+        .integer(p.other_objects)
+        .key("parts")
+        .integer(p.parts)
+        .key("parts_sent")
+        .integer(p.parts_sent)
+        .key("already_published")
+        .boolean(p.already_published)
+        .end_object();
+  }
+  w.end_object();
   return w.take();
 }
 

@@ -3,11 +3,13 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <filesystem>
 
 #include "db/sqlite.h"
 #include "sync/damage.h"
 #include "sync/discarded.h"
 #include "sync/page_pull.h"
+#include "sync/publish.h"
 #include "sync/remote_identity.h"
 #include "sync/replica_fetch.h"
 #include "sync/replica_spare.h"
@@ -56,10 +58,13 @@ Result<InitReport> SyncContext::init(const InitOptions& options) {
   auto start = std::chrono::steady_clock::now();
   const Config& c = m_config;
   bool working_exists = file_exists(c.working_path);
-  // An existing working copy without local changes (equal to the replica) holds nothing to lose.
-  bool unchanged = false;
+  // An existing working copy without local changes (equal to the replica) holds nothing to lose; nor does
+  // the working copy that `init --from` publishes (it becomes the remote's content).
+  std::error_code ec;
+  bool unchanged = working_exists && !options.from.empty() &&
+                   std::filesystem::equivalent(options.from, c.working_path, ec);
   std::string unreadable;  // why the local changes cannot be computed (a damaged replica)
-  if (working_exists && file_exists(c.replica_path)) {
+  if (working_exists && !unchanged && file_exists(c.replica_path)) {
     auto changes = local_changes();
     unchanged = changes.ok() && !changes->has_changes();
     if (!changes.ok() && changes.error().kind() == ErrorKind::local_db)
@@ -78,6 +83,12 @@ Result<InitReport> SyncContext::init(const InitOptions& options) {
   StateLock lock = TS_TRY(StateLock::acquire(c.state_dir));
   remove_stale_temp_files(c.replica_path);
   remove_stale_temp_files(c.working_path);
+  std::optional<PublishReport> published;
+  if (!options.from.empty()) {
+    auto publish = publish_database(*client, c, options.from, options.progress);
+    if (!publish.ok()) return std::move(publish).error();
+    published = std::move(publish).value();
+  }
 
   // The marker says "replica and working copy may disagree": set before either changes, cleared after both
   // did.
@@ -199,6 +210,11 @@ Result<InitReport> SyncContext::init(const InitOptions& options) {
   report.protocol = snapshot->protocol;
   report.protocol_reason = snapshot->reason;
   report.warnings.insert(report.warnings.end(), snapshot->warnings.begin(), snapshot->warnings.end());
+  if (published) {
+    forget_publish(c);
+    report.warnings.insert(report.warnings.begin(), published->warnings.begin(), published->warnings.end());
+    report.published = std::move(published);
+  }
   report.elapsed =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
   return report;

@@ -1,0 +1,46 @@
+// `init --from FILE`: migration from plain SQLite (SPEC §3). Publishes an existing SQLite database into an
+// empty remote as one transaction, in bounded memory, resumable after a crash; SyncContext::init then makes
+// the replica and the working copy from the remote as usual.
+//
+//   upload     the rows of each table, in rowid (or key) order, go in parts of about `part_bytes` into a
+//              staging table of ours on the remote (turso_sync_publish_<id>_<n>: the table's stored
+//              columns, untyped so that every value keeps its storage class, and the rowid); each part is one
+//              transaction that also records its part receipt (turso_sync_publish_parts), so a part sent
+//              again after a lost answer or a crash is recognised and skipped.
+//   apply      one batch: BEGIN IMMEDIATE; the remote still holds no user object; every part arrived; the
+//              tables (FILE's own SQL), their rows (INSERT ... SELECT from the staging tables, rowids kept),
+//              indexes, views, triggers (after the rows: they must not fire), the AUTOINCREMENT counters
+//              (sqlite_sequence), user_version, a push receipt (the remote's identity, and how a lost answer
+//              is settled); the staging tables and part receipts dropped; COMMIT.
+//   resume     <state dir>/init-from.pending names the publish id, FILE and FILE's fingerprint: a new run on
+//              the same, unchanged FILE sends only the parts the remote lacks; a run after the apply
+//              committed finds its receipt and goes straight to init. Another FILE, or FILE changed, drops
+//              the old staging tables and starts again.
+// Not published: virtual tables and their shadow tables, and the triggers that write to them (local
+// objects, SPEC §4); each one is named in a warning.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "turso_sync/config.h"
+#include "turso_sync/remote.h"
+#include "turso_sync/status.h"
+#include "turso_sync/sync.h"
+
+namespace turso_sync {
+
+// The approximate size of one part of the upload (TURSO_SYNC_PART_BYTES overrides it, for tests).
+inline constexpr size_t kPublishPartBytes = 4 << 20;
+
+// Publishes the SQLite database `from` into `remote`, which must hold no user object: otherwise
+// ErrorKind::refused naming what it holds, and nothing changed. ErrorKind::usage when FILE cannot be
+// published exactly (TEXT that is not valid UTF-8, named by table and row). Call with the state lock held.
+Result<PublishReport> publish_database(RemoteClient& remote, const Config& config, const std::string& from,
+                                       const ProgressCallback& progress);
+
+// Forgets the marker of an interrupted publish, once init has made the replica and the working copy.
+void forget_publish(const Config& config);
+
+}  // namespace turso_sync
