@@ -126,7 +126,9 @@ ProgressCallback Context::progress_printer() {
   auto last = std::make_shared<std::chrono::steady_clock::time_point>();
   return [this, last](const Progress& p) {
     auto now = std::chrono::steady_clock::now();
-    if (now - *last < std::chrono::milliseconds(100) && (p.phase == "rows" || p.phase == "pages")) return;
+    if (now - *last < std::chrono::milliseconds(100) &&
+        (p.phase == "rows" || p.phase == "pages" || p.phase == "upload"))
+      return;
     *last = now;
     std::string line;
     if (p.phase == "rows") {
@@ -134,6 +136,11 @@ ProgressCallback Context::progress_printer() {
       std::string pct = p.rows_total > 0 ? fmt::format(" ({}%)", p.rows_done * 100 / p.rows_total) : "";
       line = fmt::format("downloading rows {}{}{}  table {}  {}", p.rows_done, total, pct, p.table,
                          human_bytes(p.bytes_received));
+    } else if (p.phase == "upload") {
+      std::string pct = p.rows_total > 0 ? fmt::format(" ({}%)", p.rows_done * 100 / p.rows_total) : "";
+      line = fmt::format("uploading rows {}/{}{}  table {}", p.rows_done, p.rows_total, pct, p.table);
+    } else if (p.phase == "apply") {
+      line = fmt::format("publishing {} rows in one transaction…", p.rows_total);
     } else if (p.phase == "pages" && p.pages_done > 0) {
       std::string total = p.pages_total >= 0 ? fmt::format("/{}", p.pages_total) : "";
       line = fmt::format("downloading pages {}{}  {}", p.pages_done, total, human_bytes(p.bytes_received));
