@@ -63,10 +63,11 @@
 #include <unistd.h>
 
 #include "turso_sync.h"
+#include "writers_support.h"
 
 extern char** environ;
 
-enum { MIN_ROWS = 20, MIN_CYCLES = 5, MAX_WRITERS = 8, GRACE_SECONDS = 120 };
+enum { MIN_ROWS = 20, MIN_CYCLES = 5, GRACE_SECONDS = 120 };
 
 static int g_failures = 0;
 static const char* g_url = NULL;
@@ -89,30 +90,6 @@ static const char* g_url = NULL;
     }                                                                                             \
   } while (0)
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static long env_long(const char* name, long dflt) {
-  const char* v = getenv(name);
-  return v && *v ? strtol(v, NULL, 10) : dflt;
-}
-
-static double env_double(const char* name, double dflt) {
-  const char* v = getenv(name);
-  return v && *v ? strtod(v, NULL) : dflt;
-}
-
-/* The filler makes rows span more pages, so that cycles see changed pages in the file and in the WAL. */
-static const char FILLER[] =
-    "0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdef";
-
-static void payload_of(char* out, size_t n, const char* tag, long long seq) {
-  snprintf(out, n, "%s-%lld-%s", tag, seq, FILLER);
-}
-
 static int is_busy(int rc) {
   rc &= 0xff;
   return rc == SQLITE_BUSY || rc == SQLITE_LOCKED;
@@ -133,7 +110,7 @@ struct progress {
 /* One row, committed on its own. 0 when committed, else the SQLite result code (message in `err`). */
 static int insert_row(sqlite3* db, const char* tag, long long seq, char* err, size_t errlen) {
   char payload[160];
-  payload_of(payload, sizeof payload, tag, seq);
+  writers_payload_of(payload, sizeof payload, tag, seq);
   sqlite3_stmt* st = NULL;
   int rc =
       sqlite3_prepare_v2(db, "INSERT INTO items (writer, seq, payload) VALUES (?1, ?2, ?3)", -1, &st, NULL);
@@ -183,9 +160,9 @@ static int writer_process(const char* path, const char* tag, const char* progres
   sigaction(SIGTERM, &sa, NULL);
   int fd = open(progress_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return 4;
-  long checkpoint_every = env_long("TURSO_TEST_CHECKPOINT_EVERY", 200);
-  long pause_us = env_long("TURSO_TEST_WRITE_PAUSE_US", 2000);
-  long gap_us = env_long("TURSO_TEST_PROC_GAP_US", 20000);
+  long checkpoint_every = writers_env_long("TURSO_TEST_CHECKPOINT_EVERY", 200);
+  long pause_us = writers_env_long("TURSO_TEST_WRITE_PAUSE_US", 2000);
+  long gap_us = writers_env_long("TURSO_TEST_PROC_GAP_US", 20000);
   struct progress p;
   memset(&p, 0, sizeof p);
   save_progress(fd, &p);
@@ -263,8 +240,8 @@ static int exec_sql(sqlite3* db, const char* sql, char* err, size_t errlen) {
  * transaction is rolled back and its rows written again. */
 static void* app_writer_main(void* arg) {
   struct app_writer* w = arg;
-  long pause_us = env_long("TURSO_TEST_WRITE_PAUSE_US", 2000);
-  long rows_per_txn = env_long("TURSO_TEST_APP_TXN_ROWS", 4);
+  long pause_us = writers_env_long("TURSO_TEST_WRITE_PAUSE_US", 2000);
+  long rows_per_txn = writers_env_long("TURSO_TEST_APP_TXN_ROWS", 4);
   if (rows_per_txn < 1) rows_per_txn = 1;
   char err[512];
   for (;;) {
@@ -294,206 +271,6 @@ static void* app_writer_main(void* arg) {
   return NULL;
 }
 
-/* ---- helpers of the scenario -------------------------------------------------------------------------- */
-
-static char* make_dir(void) {
-  const char* tmp = getenv("TMPDIR");
-  char* path = NULL;
-  if (asprintf(&path, "%s/capi_writers.XXXXXX", tmp && *tmp ? tmp : "/tmp") < 0) abort();
-  if (!mkdtemp(path)) abort();
-  return path;
-}
-
-static void remove_dir(char* dir) {
-  char* cmd = NULL;
-  if (asprintf(&cmd, "rm -rf '%s'", dir) < 0) abort();
-  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
-  free(cmd);
-  free(dir);
-}
-
-static char* path_in(const char* dir, const char* name) {
-  char* path = NULL;
-  if (asprintf(&path, "%s/%s", dir, name) < 0) abort();
-  return path;
-}
-
-static char* read_text(const char* path) {
-  FILE* f = fopen(path, "r");
-  char* out = calloc(1, 1);
-  size_t n = 0;
-  if (!f) return out;
-  char buf[65536];
-  size_t got;
-  while ((got = fread(buf, 1, sizeof buf, f)) > 0) {
-    out = realloc(out, n + got + 1);
-    memcpy(out + n, buf, got);
-    n += got;
-    out[n] = '\0';
-  }
-  fclose(f);
-  return out;
-}
-
-/* The independent path: one SQL statement on the remote through hrana_query.py; its rows, one JSON array per
- * line, or NULL when it failed. The caller frees the result. */
-static char* remote_sql(const char* sql) {
-  char* cmd = NULL;
-  if (asprintf(&cmd, "python3 '%s/tests/support/hrana_query.py' '%s' \"%s\"", TURSO_SYNC_SOURCE_DIR, g_url,
-               sql) < 0)
-    abort();
-  FILE* p = popen(cmd, "r");
-  free(cmd);
-  if (!p) return NULL;
-  size_t cap = 65536, len = 0;
-  char* out = malloc(cap);
-  size_t n;
-  while ((n = fread(out + len, 1, cap - len - 1, p)) > 0) {
-    len += n;
-    if (cap - len < 2) out = realloc(out, cap *= 2);
-  }
-  out[len] = 0;
-  if (pclose(p) != 0) {
-    fprintf(stderr, "remote SQL failed: %s\n", sql);
-    free(out);
-    return NULL;
-  }
-  return out;
-}
-
-static long json_int_after(const char* text, const char* key) {
-  const char* at = text ? strstr(text, key) : NULL;
-  return at ? strtol(at + strlen(key), NULL, 10) : -1;
-}
-
-/* Where each writer's rows were found: count[w][seq] for seq 1..committed, plus rows beyond. */
-struct tally {
-  int nwriters;
-  char tags[MAX_WRITERS][16];
-  long long committed[MAX_WRITERS];
-  int* count[MAX_WRITERS];
-  long long missing[MAX_WRITERS], duplicates[MAX_WRITERS], beyond[MAX_WRITERS];
-  long long bad_payload, unknown_writer, rows;
-  char first_missing[MAX_WRITERS][160];
-};
-
-static void tally_init(struct tally* t, int n, char tags[][16], const long long* committed) {
-  memset(t, 0, sizeof *t);
-  t->nwriters = n;
-  for (int w = 0; w < n; ++w) {
-    snprintf(t->tags[w], sizeof t->tags[w], "%s", tags[w]);
-    t->committed[w] = committed[w];
-    t->count[w] = calloc((size_t)committed[w] + 1, sizeof(int));
-  }
-}
-
-static void tally_row(struct tally* t, const char* writer, long long seq, const char* payload) {
-  t->rows++;
-  for (int w = 0; w < t->nwriters; ++w) {
-    if (strcmp(writer, t->tags[w]) != 0) continue;
-    char expected[160];
-    payload_of(expected, sizeof expected, writer, seq);
-    if (!payload || strcmp(payload, expected) != 0) t->bad_payload++;
-    if (seq >= 1 && seq <= t->committed[w])
-      t->count[w][seq]++;
-    else
-      t->beyond[w]++;
-    return;
-  }
-  t->unknown_writer++;
-}
-
-static void tally_finish(struct tally* t) {
-  for (int w = 0; w < t->nwriters; ++w) {
-    char* out = t->first_missing[w];
-    size_t used = 0;
-    out[0] = 0;
-    for (long long s = 1; s <= t->committed[w]; ++s) {
-      int c = t->count[w][s];
-      if (c == 0) {
-        if (t->missing[w] < 8 && used < 120) used += (size_t)snprintf(out + used, 160 - used, " %lld", s);
-        t->missing[w]++;
-      } else if (c > 1) {
-        t->duplicates[w] += c - 1;
-      }
-    }
-    free(t->count[w]);
-    t->count[w] = NULL;
-  }
-}
-
-/* Prints the tally; returns the number of problems. */
-static int tally_report(const struct tally* t, const char* where) {
-  int problems = 0;
-  for (int w = 0; w < t->nwriters; ++w) {
-    long long found = t->committed[w] - t->missing[w];
-    printf(
-        "  %s: writer %s: %lld committed, %lld present, %lld missing%s%s%s, %lld duplicated, %lld beyond\n",
-        where, t->tags[w], t->committed[w], found, t->missing[w], t->missing[w] ? " (first:" : "",
-        t->missing[w] ? t->first_missing[w] : "", t->missing[w] ? ")" : "", t->duplicates[w], t->beyond[w]);
-    problems += t->missing[w] > 0 || t->duplicates[w] > 0 || t->beyond[w] > 0;
-  }
-  if (t->bad_payload || t->unknown_writer) {
-    printf("  %s: %lld rows with a wrong payload, %lld of an unknown writer\n", where, t->bad_payload,
-           t->unknown_writer);
-    problems++;
-  }
-  return problems;
-}
-
-/* Rows of the remote's items, read through the independent path. Lines: [["text", "TAG SEQ PAYLOAD"]]. */
-static int tally_remote(struct tally* t) {
-  char* rows = remote_sql("SELECT writer || ' ' || seq || ' ' || payload FROM items");
-  if (!rows) return 0;
-  for (char* line = rows; line && *line;) {
-    char* next = strchr(line, '\n');
-    if (next) *next++ = 0;
-    const char* start = strstr(line, "\"text\", \"");
-    if (start) {
-      start += 9;
-      char writer[32], payload[200];
-      long long seq = 0;
-      if (sscanf(start, "%31s %lld %199[^\"]", writer, &seq, payload) == 3)
-        tally_row(t, writer, seq, payload);
-      else
-        t->bad_payload++;
-    }
-    line = next;
-  }
-  free(rows);
-  return 1;
-}
-
-static void tally_local(struct tally* t, sqlite3* db) {
-  sqlite3_stmt* st = NULL;
-  if (sqlite3_prepare_v2(db, "SELECT writer, seq, payload FROM items", -1, &st, NULL) != SQLITE_OK) {
-    printf("  local: cannot read items: %s\n", sqlite3_errmsg(db));
-    t->bad_payload++;
-    return;
-  }
-  int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-    tally_row(t, (const char*)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1),
-              (const char*)sqlite3_column_text(st, 2));
-  if (rc != SQLITE_DONE) {
-    printf("  local: reading items failed: %s\n", sqlite3_errmsg(db));
-    t->bad_payload++;
-  }
-  sqlite3_finalize(st);
-}
-
-static char* query_text(sqlite3* db, const char* sql) {
-  sqlite3_stmt* st = NULL;
-  char* out = NULL;
-  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW &&
-      sqlite3_column_text(st, 0))
-    out = strdup((const char*)sqlite3_column_text(st, 0));
-  else
-    out = strdup(sqlite3_errmsg(db));
-  sqlite3_finalize(st);
-  return out;
-}
-
 struct child {
   pid_t pid;
   char tag[16];
@@ -514,10 +291,10 @@ static void read_child_progress(struct child* c, struct progress* p) {
 
 static void scenario(const char* mode, const char* self) {
   int rollback_journal = strcmp(mode, "delete") == 0;
-  double seconds = env_double("TURSO_TEST_WRITERS_SECONDS", 30);
-  int napp = (int)env_long("TURSO_TEST_APP_WRITERS", 1);
-  int nproc = (int)env_long("TURSO_TEST_PROC_WRITERS", 2);
-  double interval = env_double("TURSO_TEST_SYNC_INTERVAL", 0.1);
+  double seconds = writers_env_double("TURSO_TEST_WRITERS_SECONDS", 30);
+  int napp = (int)writers_env_long("TURSO_TEST_APP_WRITERS", 1);
+  int nproc = (int)writers_env_long("TURSO_TEST_PROC_WRITERS", 2);
+  double interval = writers_env_double("TURSO_TEST_SYNC_INTERVAL", 0.1);
   if (napp < 0 || nproc < 0 || napp + nproc < 1 || napp + nproc > MAX_WRITERS) {
     fprintf(stderr, "writers: 1..%d in all\n", MAX_WRITERS);
     g_failures++;
@@ -526,24 +303,25 @@ static void scenario(const char* mode, const char* self) {
   printf(
       "mode %s: %.0f s, %d application writer thread(s), %d writer process(es), sync every %g s, "
       "checkpoint every %ld rows in the writer processes\n",
-      mode, seconds, napp, nproc, interval, env_long("TURSO_TEST_CHECKPOINT_EVERY", 200));
+      mode, seconds, napp, nproc, interval, writers_env_long("TURSO_TEST_CHECKPOINT_EVERY", 200));
   fflush(stdout);
-  double t_start = now_s();
+  double t_start = writers_now_s();
 
-  char* created = remote_sql(
+  char* created = writers_remote_sql(
+      g_url,
       "CREATE TABLE items (id INTEGER PRIMARY KEY, writer TEXT NOT NULL, seq INTEGER NOT NULL, "
       "payload TEXT NOT NULL)");
   CHECK(created != NULL);
   free(created);
 
-  char* dir = make_dir();
-  char* env_path = path_in(dir, ".env");
+  char* dir = writers_make_dir();
+  char* env_path = writers_path_in(dir, ".env");
   FILE* env = fopen(env_path, "w");
   if (!env) abort();
   fprintf(env, "TURSO_DATABASE_URL=%s\n", g_url);
   fclose(env);
   free(env_path);
-  char* working = path_in(dir, "working_copy.db");
+  char* working = writers_path_in(dir, "working_copy.db");
 
   turso_sync_handle* h = NULL;
   CHECK_RC(turso_sync_open(dir, &h), TURSO_SYNC_OK, h);
@@ -555,12 +333,12 @@ static void scenario(const char* mode, const char* self) {
   CHECK_RC(turso_sync_open_working_copy(h, &reader), TURSO_SYNC_OK, h);
   if (!reader) {
     turso_sync_close(h);
-    remove_dir(dir);
+    writers_remove_dir(dir);
     free(working);
     return;
   }
   if (rollback_journal) {
-    char* jm = query_text(reader, "PRAGMA journal_mode=DELETE");
+    char* jm = writers_query_text(reader, "PRAGMA journal_mode=DELETE");
     CHECK(strcmp(jm, "delete") == 0);
     free(jm);
   }
@@ -578,7 +356,7 @@ static void scenario(const char* mode, const char* self) {
       CHECK_RC(turso_sync_open_working_copy(h, &apps[i].db), TURSO_SYNC_OK, h);
     }
   }
-  char* jm = query_text(reader, "PRAGMA journal_mode");
+  char* jm = writers_query_text(reader, "PRAGMA journal_mode");
   printf("working copy journal mode: %s\n", jm);
   CHECK(strcmp(jm, rollback_journal ? "delete" : "wal") == 0);
   free(jm);
@@ -596,7 +374,7 @@ static void scenario(const char* mode, const char* self) {
   for (int i = 0; i < nproc; ++i) {
     struct child* c = &children[i];
     snprintf(c->tag, sizeof c->tag, "proc%d", i);
-    c->progress_path = path_in(dir, c->tag);
+    c->progress_path = writers_path_in(dir, c->tag);
     char* argv[] = {(char*)self, "--writer", working, c->tag, c->progress_path, NULL};
     int rc = posix_spawn(&c->pid, self, NULL, NULL, argv, environ);
     if (rc != 0) {
@@ -607,7 +385,7 @@ static void scenario(const char* mode, const char* self) {
     }
   }
   for (int i = 0; i < napp; ++i) CHECK(pthread_create(&apps[i].thread, NULL, app_writer_main, &apps[i]) == 0);
-  double t_writing = now_s();
+  double t_writing = writers_now_s();
 
   /* Load for `seconds`, and until every writer has committed MIN_ROWS and MIN_CYCLES cycles completed. */
   long cycles0 = -1, cycles = 0;
@@ -616,13 +394,13 @@ static void scenario(const char* mode, const char* self) {
   const char* ended_because = "duration";
   for (;;) {
     CHECK(turso_sync_background_wait(h, (int)cycles, 100, &report) != TURSO_SYNC_USAGE);
-    long c = json_int_after(report, "\"cycles\":");
+    long c = writers_json_int_after(report, "\"cycles\":");
     turso_sync_free(report);
     report = NULL;
     if (c >= 0) cycles = c;
     if (cycles0 < 0) cycles0 = cycles;
     /* The application also reads, through its long-lived connection. */
-    char* n = query_text(reader, "SELECT count(*) FROM items");
+    char* n = writers_query_text(reader, "SELECT count(*) FROM items");
     reads++;
     if (strspn(n, "0123456789") != strlen(n) || !*n) {
       if (read_errors++ < 5) fprintf(stderr, "application read failed: %s\n", n);
@@ -647,7 +425,7 @@ static void scenario(const char* mode, const char* self) {
       someone_stopped |= ch->exited || p.finished;
       total += p.committed;
     }
-    double t = now_s();
+    double t = writers_now_s();
     if (t - last_print >= 5) {
       printf("  %.0f s: %lld rows committed, %ld cycles\n", t - t_writing, total, cycles - cycles0);
       fflush(stdout);
@@ -668,7 +446,7 @@ static void scenario(const char* mode, const char* self) {
       break;
     }
   }
-  double t_stop = now_s();
+  double t_stop = writers_now_s();
 
   /* Stop the writers, then the background sync; a final sync sends what is left. */
   __atomic_store_n(&g_app_stop, 1, __ATOMIC_SEQ_CST);
@@ -681,7 +459,7 @@ static void scenario(const char* mode, const char* self) {
     }
   }
   CHECK_RC(turso_sync_background_stop(h, &report), TURSO_SYNC_OK, h);
-  long total_cycles = json_int_after(report, "\"cycles\":");
+  long total_cycles = writers_json_int_after(report, "\"cycles\":");
   turso_sync_free(report);
   report = NULL;
   int final_rc = turso_sync_sync(h, NULL, &report);
@@ -692,7 +470,7 @@ static void scenario(const char* mode, const char* self) {
   }
   turso_sync_free(report);
   report = NULL;
-  double t_synced = now_s();
+  double t_synced = writers_now_s();
 
   /* What each writer committed. */
   char tags[MAX_WRITERS][16];
@@ -738,8 +516,8 @@ static void scenario(const char* mode, const char* self) {
   sqlite3_close(reader);
 
   /* The sync history: no cycle may have found the working copy damaged. */
-  char* history_path = path_in(dir, ".turso-sync/history.jsonl");
-  char* history = read_text(history_path);
+  char* history_path = writers_path_in(dir, ".turso-sync/history.jsonl");
+  char* history = writers_read_text(history_path);
   free(history_path);
   int lines = 0, failed = 0, damaged = 0, shown = 0;
   for (char* line = history; line && *line;) {
@@ -764,24 +542,24 @@ static void scenario(const char* mode, const char* self) {
   /* The working copy, through a fresh connection. */
   sqlite3* check = NULL;
   struct tally local;
-  tally_init(&local, nw, tags, committed);
+  writers_tally_init(&local, nw, tags, committed);
   char* integrity = NULL;
   if (sqlite3_open_v2(working, &check, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
     sqlite3_busy_timeout(check, 30000);
-    integrity = query_text(check, "PRAGMA integrity_check");
-    tally_local(&local, check);
+    integrity = writers_query_text(check, "PRAGMA integrity_check");
+    writers_tally_local(&local, check);
   } else {
     integrity = strdup(sqlite3_errmsg(check));
   }
   sqlite3_close(check);
-  tally_finish(&local);
+  writers_tally_finish(&local);
 
   /* The remote, through the independent path. */
   struct tally remote;
-  tally_init(&remote, nw, tags, committed);
-  int remote_read = tally_remote(&remote);
-  tally_finish(&remote);
-  double t_end = now_s();
+  writers_tally_init(&remote, nw, tags, committed);
+  int remote_read = writers_tally_remote(&remote, g_url);
+  writers_tally_finish(&remote);
+  double t_end = writers_now_s();
 
   char integrity_line[512];
   snprintf(integrity_line, sizeof integrity_line, "%s", integrity ? integrity : "?");
@@ -797,8 +575,8 @@ static void scenario(const char* mode, const char* self) {
       "mode %s: ended by %s; %lld rows committed (%lld busy retries); %ld background cycles, %d history "
       "lines, %d failed cycles, %d on a damaged file; integrity_check: %.300s\n",
       mode, ended_because, all_committed, writer_busy, total_cycles, lines, failed, damaged, integrity_line);
-  int local_problems = tally_report(&local, "working copy");
-  int remote_problems = remote_read ? tally_report(&remote, "remote") : 1;
+  int local_problems = writers_tally_report(&local, "working copy");
+  int remote_problems = remote_read ? writers_tally_report(&remote, "remote") : 1;
   printf("mode %s: %lld of %lld committed rows missing on the remote, %lld missing in the working copy\n",
          mode, all_missing, all_committed, all_missing_local);
   printf("timings: set-up %.1f s, writing %.1f s, stop + final sync %.1f s, checks %.1f s, total %.1f s\n",
@@ -819,7 +597,7 @@ static void scenario(const char* mode, const char* self) {
     printf("kept %s\n", dir);
     free(dir);
   } else {
-    remove_dir(dir);
+    writers_remove_dir(dir);
   }
 }
 
