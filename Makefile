@@ -102,6 +102,7 @@ bench: deps
 	cmake --build $(BUILD) -j $(JOBS)
 	bench/run
 	BUILD_DIR=$(BUILD) bench/sync_run
+	BUILD_DIR=$(BUILD) bench/publish_run
 
 soak: build
 	scripts/soak

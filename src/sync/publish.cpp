@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -95,9 +96,11 @@ Result<std::string> fingerprint(db::Database& db, const std::string& path) {
 // One table of FILE and how its rows are staged.
 struct SourceTable {
   std::string name, sql;
+  std::string definition;            // the SQL after the table's name: its staging table is created with it
   std::vector<std::string> columns;  // stored columns, in order
-  bool rowid_column = false;         // the staging table's first column is the rowid
-  std::string select_sql;            // [rowid,] columns, in rowid or key order
+  bool rowid_column = false;         // the rowid is staged too (first), under the name rowid_name
+  std::string rowid_name;
+  std::string select_sql;  // [rowid,] columns, in rowid or key order
   int64_t rows = 0;
   size_t stage = 0;  // index of its staging table
   bool staged = false;
@@ -122,21 +125,15 @@ Result<std::set<std::string>> local_tables(db::Database& db) {
   return out;
 }
 
-bool mentions(const std::string& sql, const std::set<std::string>& names) {
-  for (const diff::Token& t : diff::tokenize_sql(sql))
-    if ((t.kind == diff::TokenKind::word || t.kind == diff::TokenKind::identifier) &&
-        names.count(lower_ascii(diff::token_name(t))))
-      return true;
-  return false;
-}
-
 Result<Source> read_source(db::Database& db) {
   Source src;
   std::set<std::string> local = TS_TRY(local_tables(db));
   std::vector<db::SchemaObject> triggers;
   for (db::SchemaObject& o : TS_TRY(db::read_schema(db))) {
     bool is_local =
-        local.count(lower_ascii(o.tbl_name)) > 0 || (o.type == "trigger" && mentions(o.sql, local));
+        local.count(lower_ascii(o.tbl_name)) > 0 ||
+        (o.type == "trigger" && std::any_of(local.begin(), local.end(),
+                                            [&](const std::string& n) { return diff::refers_to(o.sql, n); }));
     if (is_local) {
       if (o.type == "table" || o.type == "trigger")
         src.warnings.push_back(fmt::format("{} {} was not published: it is local ({})", o.type,
@@ -159,8 +156,16 @@ Result<Source> read_source(db::Database& db) {
     t.sql = o.sql;
     t.stage = src.tables.size();
     std::vector<std::string> select;
+    size_t name_begin = 0, name_end = 0;
+    if (!diff::find_created_name(o.sql, &name_begin, &name_end))
+      return Error(ErrorKind::local_db, fmt::format("init --from: cannot read the definition of table {}",
+                                                    quote_identifier(o.name)));
+    t.definition = o.sql.substr(name_end);
     t.rowid_column = !info.without_rowid && info.rowid_alias < 0 && !info.rowid_expr.empty();
-    if (t.rowid_column) select.push_back(info.rowid_expr);
+    if (t.rowid_column) {
+      t.rowid_name = info.rowid_expr;
+      select.push_back(info.rowid_expr);
+    }
     if (!info.without_rowid && info.rowid_expr.empty())
       src.warnings.push_back(
           fmt::format("table {}: every rowid alias is shadowed by a column; its rows get new rowids",
@@ -335,8 +340,12 @@ class Uploader {
  private:
   void end_statement() {
     if (m_tuples.empty()) return;
+    std::vector<std::string> columns;
+    if (m_table->rowid_column) columns.push_back(m_table->rowid_name);
+    for (const std::string& c : m_table->columns) columns.push_back(quote_identifier(c));
     std::string sql =
-        fmt::format("INSERT INTO {} VALUES {}", quote_identifier(stage_name(m_id, m_table->stage)), m_tuples);
+        fmt::format("INSERT INTO {} ({}) VALUES {}", quote_identifier(stage_name(m_id, m_table->stage)),
+                    join(columns, ", "), m_tuples);
     m_statements.push_back({std::move(sql), std::move(m_values)});
     m_values.clear();
     m_tuples.clear();
@@ -372,11 +381,10 @@ class Uploader {
            {});
     size_t receipt = tx.add(fmt::format("INSERT INTO {} (id, part) VALUES (?, ?)", kPartsTable),
                             {Value::text(m_id), Value::integer(part)});
-    std::vector<std::string> columns;
-    if (t.rowid_column) columns.push_back("r");
-    for (size_t i = 0; i < t.columns.size(); ++i) columns.push_back(fmt::format("c{}", i));
-    tx.add(fmt::format("CREATE TABLE IF NOT EXISTS {} ({})", quote_identifier(stage_name(m_id, t.stage)),
-                       join(columns, ", ")),
+    // The staging table has the table's own definition: the apply renames it into place, so that every row
+    // is written once on the server (a copy would write it twice and leave the staging pages free).
+    tx.add(fmt::format("CREATE TABLE IF NOT EXISTS {}{}", quote_identifier(stage_name(m_id, t.stage)),
+                       t.definition),
            {});
     for (SqlStatement& s : statements) tx.add(std::move(s.sql), std::move(s.args));
     std::vector<BatchStep>& steps = tx.finish();
@@ -440,20 +448,12 @@ Status apply(RemoteClient& remote, const std::string& id, const Source& src, int
   tx.add(fmt::format("INSERT INTO {} (id, pushed_at) VALUES (?, ?)", kPushReceiptTable),
          {Value::text(id), Value::text(utc_timestamp())});
   for (const SourceTable& t : src.tables) {
-    tx.add(t.sql, {});
-    if (!t.staged) continue;
-    std::vector<std::string> into, from;
-    if (t.rowid_column) {
-      into.push_back("rowid");
-      from.push_back("r");
-    }
-    for (size_t i = 0; i < t.columns.size(); ++i) {
-      into.push_back(quote_identifier(t.columns[i]));
-      from.push_back(fmt::format("c{}", i));
-    }
-    tx.add(fmt::format("INSERT INTO {} ({}) SELECT {} FROM {} ORDER BY rowid", quote_identifier(t.name),
-                       join(into, ", "), join(from, ", "), quote_identifier(stage_name(id, t.stage))),
-           {});
+    if (t.staged)
+      tx.add(fmt::format("ALTER TABLE {} RENAME TO {}", quote_identifier(stage_name(id, t.stage)),
+                         quote_identifier(t.name)),
+             {});
+    else
+      tx.add(t.sql, {});
   }
   for (const db::SchemaObject& o : src.others) tx.add(o.sql, {});
   for (const auto& [name, seq] : src.sequences) {
@@ -464,8 +464,6 @@ Status apply(RemoteClient& remote, const std::string& id, const Source& src, int
         {Value::text(name), Value::integer(seq), Value::text(name)});
   }
   if (src.user_version != 0) tx.add(fmt::format("PRAGMA user_version = {}", src.user_version), {});
-  for (const SourceTable& t : src.tables)
-    if (t.staged) tx.add("DROP TABLE " + quote_identifier(stage_name(id, t.stage)), {});
   if (parts > 0) tx.add(fmt::format("DELETE FROM {} WHERE id = ?", kPartsTable), {Value::text(id)});
   std::vector<BatchStep>& steps = tx.finish();
   for (int attempt = 1;; ++attempt) {

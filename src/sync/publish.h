@@ -3,15 +3,15 @@
 // the replica and the working copy from the remote as usual.
 //
 //   upload     the rows of each table, in rowid (or key) order, go in parts of about `part_bytes` into a
-//              staging table of ours on the remote (turso_sync_publish_<id>_<n>: the table's stored
-//              columns, untyped so that every value keeps its storage class, and the rowid); each part is one
-//              transaction that also records its part receipt (turso_sync_publish_parts), so a part sent
-//              again after a lost answer or a crash is recognised and skipped.
-//   apply      one batch: BEGIN IMMEDIATE; the remote still holds no user object; every part arrived; the
-//              tables (FILE's own SQL), their rows (INSERT ... SELECT from the staging tables, rowids kept),
-//              indexes, views, triggers (after the rows: they must not fire), the AUTOINCREMENT counters
-//              (sqlite_sequence), user_version, a push receipt (the remote's identity, and how a lost answer
-//              is settled); the staging tables and part receipts dropped; COMMIT.
+//              staging table of ours on the remote (turso_sync_publish_<id>_<n>, created with the table's own
+//              definition; rowids kept); each part is one transaction that also records its part receipt
+//              (turso_sync_publish_parts), so a part sent again after a lost answer or a crash is recognised
+//              and skipped.
+//   apply      one batch: BEGIN IMMEDIATE; the remote still holds no user object; every part arrived; each
+//              staging table renamed to its table (every row written once on the server), the tables without
+//              rows created; indexes, views, triggers (after the rows: they must not fire), the AUTOINCREMENT
+//              counters (sqlite_sequence), user_version, a push receipt (the remote's identity, and how a lost
+//              answer is settled); the part receipts deleted; COMMIT.
 //   resume     <state dir>/init-from.pending names the publish id, FILE and FILE's fingerprint: a new run on
 //              the same, unchanged FILE sends only the parts the remote lacks; a run after the apply
 //              committed finds its receipt and goes straight to init. Another FILE, or FILE changed, drops

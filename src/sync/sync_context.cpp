@@ -61,8 +61,9 @@ Result<InitReport> SyncContext::init(const InitOptions& options) {
   // An existing working copy without local changes (equal to the replica) holds nothing to lose; nor does
   // the working copy that `init --from` publishes (it becomes the remote's content).
   std::error_code ec;
-  bool unchanged = working_exists && !options.from.empty() &&
-                   std::filesystem::equivalent(options.from, c.working_path, ec);
+  bool publishes_working = working_exists && !options.from.empty() &&
+                           std::filesystem::equivalent(options.from, c.working_path, ec);
+  bool unchanged = publishes_working;
   std::string unreadable;  // why the local changes cannot be computed (a damaged replica)
   if (working_exists && !unchanged && file_exists(c.replica_path)) {
     auto changes = local_changes();
@@ -172,7 +173,10 @@ Result<InitReport> SyncContext::init(const InitOptions& options) {
       working_exists = false;
     }
   }
-  if (working_exists) {
+  if (publishes_working && published) {
+    // The application's own file was published: it already holds the remote's content, and its local
+    // objects (virtual tables, the triggers feeding them) stay as they are.
+  } else if (working_exists) {
     // In place, through SQLite: the application may have the file open.
     auto wc = db::Database::open(c.working_path, db::OpenMode::read_write);
     if (!wc.ok()) return fail(wc.error());

@@ -90,6 +90,27 @@ type held_conflict = {
 type resolved = { resolved_table : string; resolved_key : string option list; outcome : string; theirs_changed : bool }
 type resolve_report = { resolved : resolved list; saved_to : string option; still_held : int }
 type cycle = { number : int; trigger : string; cycle_exit_code : int; cycle_error : string option; raw : string }
+
+type published = {
+  published_tables : int;
+  published_rows : int;
+  published_other_objects : int;
+  parts : int;
+  parts_sent : int;
+  already_published : bool;
+}
+
+type init_report = {
+  init_tables : int;
+  init_rows : int;
+  init_other_objects : int;
+  working_copy_replaced : bool;
+  init_discarded_path : string option;
+  init_protocol : string;
+  init_warnings : string list;
+  published : published option;
+}
+
 type on_conflict = [ `Abort | `Local | `Remote | `Hold ]
 
 (* ---- the handle: one per process, for the current directory ---- *)
@@ -212,6 +233,28 @@ let status_of code j =
     pending = counts_of (Json.member "totals" pending);
     pending_schema_changes = Json.to_int (Json.member "schema_changes" (Json.member "totals" pending));
     warnings = strings (Json.member "warnings" j);
+  }
+
+let published_of j =
+  {
+    published_tables = Json.to_int (Json.member "tables" j);
+    published_rows = Json.to_int (Json.member "rows" j);
+    published_other_objects = Json.to_int (Json.member "other_objects" j);
+    parts = Json.to_int (Json.member "parts" j);
+    parts_sent = Json.to_int (Json.member "parts_sent" j);
+    already_published = Json.to_bool (Json.member "already_published" j);
+  }
+
+let init_of j =
+  {
+    init_tables = Json.to_int (Json.member "tables" j);
+    init_rows = Json.to_int (Json.member "rows" j);
+    init_other_objects = Json.to_int (Json.member "other_objects" j);
+    working_copy_replaced = Json.to_bool (Json.member "working_copy_replaced" j);
+    init_discarded_path = Json.to_string_opt (Json.member "discarded_path" j);
+    init_protocol = Json.to_string (Json.member "protocol" j);
+    init_warnings = strings (Json.member "warnings" j);
+    published = (match Json.member "published" j with Json.Object _ as p -> Some (published_of p) | _ -> None);
   }
 
 let cycle_of raw j =
@@ -343,7 +386,12 @@ let suggest_sync_check () =
 
 (* ---- sync operations ---- *)
 
-let init ?force () = run op_init (options [ ("force", flag force) ]) (fun _ _ -> ())
+let init_with_report ?force ?from () =
+  run ~accept:(fun code -> code = 0) op_init
+    (options [ ("force", flag force); ("from", Option.map (fun f -> Json.String f) from) ])
+    (fun _ j -> init_of j)
+
+let init ?force ?from () = Lwt.map (Result.map ignore) (init_with_report ?force ?from ())
 
 let pull ?on_conflict () = run op_pull (options [ ("on_conflict", policy on_conflict) ]) (fun code j -> pull_of code (Json.member "pull" j))
 

@@ -101,6 +101,27 @@ type resolve_report = {
 (** One background cycle, as [turso-sync workflow --json] logs it. *)
 type cycle = { number : int; trigger : string; cycle_exit_code : int; cycle_error : string option; raw : string }
 
+(** What [init ~from] published (the [published] object of the init report, docs/capi.md). *)
+type published = {
+  published_tables : int;
+  published_rows : int;
+  published_other_objects : int;  (** indexes, views, triggers *)
+  parts : int;  (** parts of the upload (each one transaction on the remote, into staging tables) *)
+  parts_sent : int;  (** of them, sent by this call: fewer when an interrupted run had sent the others *)
+  already_published : bool;  (** an interrupted run had committed the publish: this call only made the copies *)
+}
+
+type init_report = {
+  init_tables : int;  (** in the replica and the working copy, as downloaded from the remote *)
+  init_rows : int;
+  init_other_objects : int;
+  working_copy_replaced : bool;  (** an existing working copy was rewritten in place (with [force], or FILE itself) *)
+  init_discarded_path : string option;  (** with [force]: where the discarded local changes were saved *)
+  init_protocol : string;  (** "pages" or "sql": how the replica was downloaded *)
+  init_warnings : string list;  (** with [from]: each object not published (virtual tables, their triggers) *)
+  published : published option;  (** [Some] with [from] *)
+}
+
 type on_conflict = [ `Abort | `Local | `Remote | `Hold ]
 (** [`Hold]: apply everything else and hold the conflicting rows (kept local, never pushed) until
     [turso-sync resolve]; the default of {!start_background_sync}. *)
@@ -123,7 +144,17 @@ val should_sync_heuristic : unit -> bool
 val suggest_sync_check : unit -> unit
 (** Prints on stderr what to run, if anything: [./turso-workflow.sh init|push|pull]. *)
 
-val init : ?force:bool -> unit -> (unit, error) result Lwt.t
+val init : ?force:bool -> ?from:string -> unit -> (unit, error) result Lwt.t
+(** [turso-sync init]: downloads the remote into the replica and makes the working copy. An existing working
+    copy is refused (code 2) unless it has no local changes, or [force].
+    [from] (a path, relative to the current directory): [turso-sync init --from FILE], migration from plain
+    SQLite: first publishes FILE (schema, rows, AUTOINCREMENT counters, user_version) into the remote, which
+    must hold no table, index, view or trigger (code 2 otherwise, nothing changed), as one transaction; after
+    an interruption, the same call again resumes it. FILE may be the working copy itself (WORKING_DB). *)
+
+val init_with_report : ?force:bool -> ?from:string -> unit -> (init_report, error) result Lwt.t
+(** {!init}, returning the init report: what was downloaded and, with [from], what was published. *)
+
 val pull : ?on_conflict:on_conflict -> unit -> (pull_report, error) result Lwt.t
 val push : ?force:bool -> ?on_conflict:on_conflict -> unit -> (push_report, error) result Lwt.t
 val sync : ?force:bool -> ?on_conflict:on_conflict -> unit -> (sync_report, error) result Lwt.t

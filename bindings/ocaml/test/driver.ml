@@ -28,11 +28,13 @@ let () =
     dirs := d :: !dirs;
     d
   in
+  let fresh_servers = ref [] in
   let cleaned = ref false in
   let cleanup () =
     if not !cleaned then (
       cleaned := true;
       List.iter remove_tree !dirs;
+      List.iter stop_server !fresh_servers;
       stop_server server)
   in
   (* A failed check exits the process (Support.check), which skips Fun.protect: stop the server then too. *)
@@ -87,6 +89,26 @@ let () =
 
       (* Background sync start/stop. *)
       step ~extra_env:[| "REMOTE_URL=" ^ url |] a "background";
+
+      (* Migration from plain SQLite: init ~from publishes a file into a fresh, empty server; its rows are
+         on the remote (the independent path), the AUTOINCREMENT counter and user_version too. *)
+      let fresh = start_server () in
+      fresh_servers := fresh :: !fresh_servers;
+      let m =
+        let d = app_dir fresh.url in
+        dirs := d :: !dirs;
+        d
+      in
+      step m "init_from";
+      let rows = remote_query fresh.url "SELECT id, recipient, send_at FROM emails ORDER BY id" in
+      check
+        (contains rows {|[["integer", "1"], ["text", "old@example.com"], ["float", 0.1]]|}
+        && contains rows {|["integer", "3"], ["text", "kept@example.com"], ["float", 1e-300]]|}
+        && not (contains rows "gone@example.com"))
+        "the published rows on the remote: %s" rows;
+      check (contains (remote_query fresh.url "SELECT seq FROM sqlite_sequence WHERE name = 'emails'") {|"3"|})
+        "the AUTOINCREMENT counter on the remote";
+      check (contains (remote_query fresh.url "PRAGMA user_version") {|"3"|}) "user_version on the remote";
 
       (* In-process background sync while this application and other processes of it write the working copy
          (issue 17; writers.ml): every committed row reaches the remote once, the working copy stays intact.

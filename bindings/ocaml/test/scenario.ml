@@ -218,6 +218,46 @@ let stale_pull () =
   check (T.should_sync_heuristic ()) "the last pull is older than the interval: sync suggested";
   Lwt.return_unit
 
+(* Migration from plain SQLite into a fresh, empty remote: the application's old file (made here) published
+   with [init ~from]; the working copy then holds its rows, counters and user_version; a second publish into
+   the now non-empty remote is refused (code 2). The driver checks the rows on the remote. *)
+let init_from () =
+  let legacy = Sqlite3.db_open "legacy.db" in
+  exec legacy
+    "CREATE TABLE emails (id INTEGER PRIMARY KEY AUTOINCREMENT, recipient TEXT NOT NULL, subject TEXT, send_at REAL);\
+     CREATE INDEX emails_send_at ON emails (send_at);\
+     INSERT INTO emails (recipient, subject, send_at) VALUES ('old@example.com', 'from the old file', 0.1),\
+       ('gone@example.com', 'deleted', 2.5), ('kept@example.com', 'kept', 1e-300);\
+     DELETE FROM emails WHERE id = 2;\
+     PRAGMA user_version = 3;";
+  ignore (Sqlite3.db_close legacy);
+  let* r = T.init_with_report ~from:"legacy.db" () in
+  let r = ok "init ~from" r in
+  (match r.published with
+  | Some p ->
+      check (p.published_tables = 1 && p.published_rows = 2 && p.published_other_objects = 1)
+        "published %d tables, %d rows, %d other objects" p.published_tables p.published_rows p.published_other_objects;
+      check (p.parts >= 1 && p.parts_sent = p.parts && not p.already_published) "parts %d, sent %d" p.parts p.parts_sent
+  | None -> fail "no published figures in the init report");
+  check (r.init_rows = 2 && not r.working_copy_replaced) "init: %d rows" r.init_rows;
+  check (T.is_initialized ()) "is_initialized after init ~from";
+  let* got =
+    with_db (fun db ->
+        ( scalar db "SELECT recipient || '|' || subject || '|' || send_at FROM emails WHERE id = 1",
+          scalar db "SELECT seq FROM sqlite_sequence WHERE name = 'emails'",
+          scalar db "PRAGMA user_version" ))
+  in
+  (match got with
+  | Some "old@example.com|from the old file|0.1", Some "3", Some "3" -> ()
+  | row, seq, uv ->
+      let s = Option.value ~default:"NULL" in
+      fail "working copy after init ~from: row %s, sequence %s, user_version %s" (s row) (s seq) (s uv));
+  let* again = T.init ~force:true ~from:"legacy.db" () in
+  (match again with
+  | Error e -> check (e.code = 2 && contains e.message "not empty") "second publish: code %d: %s" e.code e.message
+  | Ok () -> fail "a second publish into a remote that is not empty succeeded");
+  Lwt.return_unit
+
 let () =
   let step = if Array.length Sys.argv > 1 then Sys.argv.(1) else "" in
   let run =
@@ -234,6 +274,7 @@ let () =
     | "held_resolve" -> held_resolve
     | "background" -> background
     | "stale_pull" -> stale_pull
+    | "init_from" -> init_from
     | "inprocess_writers_wal" -> Writers.inprocess_writers ~mode:"wal"
     | "inprocess_writers_delete" -> Writers.inprocess_writers ~mode:"delete"
     | "writer_process" when Array.length Sys.argv = 5 ->
