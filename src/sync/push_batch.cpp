@@ -58,7 +58,7 @@ struct Builder {
     }
   }
 
-  // Every parent key the changeset writes, per reference (before the first batch is built: a parent may be
+  // Every parent key the changeset writes, per reference (before the rows are added: a parent may be
   // written after its child, in a later table).
   void note_written_parents(const Changeset& cs) {
     written_parents.assign(options.references.size(), {});

@@ -156,13 +156,13 @@ struct PushBatchOptions {
   bool force = false;     // local wins: no row or schema guards, upserts instead of inserts
   std::string push_id;    // unique id recorded in the receipt table
   std::string pushed_at;  // RFC 3339 time recorded with it
-  // When set, the first batch runs only if the remote holds this receipt (sync/remote_identity.h), also with
+  // When set, the batch runs only if the remote holds this receipt (sync/remote_identity.h), also with
   // --force.
   std::string known_receipt;
   // A changeset whose batch would exceed this is not built as one batch (build_push_batch returns nullopt):
   // it is staged, in parts of about this size (sync/push_stage.h). Config::push_part_bytes.
   size_t max_batch_bytes = 6 << 20;
-  // When set, the first batch runs only if the remote's user objects (type, name, SQL) and user_version are
+  // When set, the batch runs only if the remote's user objects (type, name, SQL) and user_version are
   // still exactly these: a schema changed on the remote since the last pull (a teammate's migration, a
   // trigger replaced, a table of the same name created) refuses the push (a conflict, "run pull") instead of
   // being undone or clashing halfway. The guard is the step right after the receipt.
