@@ -31,6 +31,9 @@ struct Config {
   int connect_timeout_ms = 10000;    // TURSO_SYNC_CONNECT_TIMEOUT_MS
   int request_timeout_ms = 120000;   // TURSO_SYNC_REQUEST_TIMEOUT_MS
   int retry_backoff_ms = 200;        // TURSO_SYNC_RETRY_BACKOFF_MS: the first wait before a retry (doubles)
+  // TURSO_SYNC_PUSH_PART_BYTES: a push whose one batch would exceed this is staged on the remote in parts of
+  // about this size, then applied by one final batch (docs/protocol.md, "Push: staged")
+  int push_part_bytes = 6 << 20;
 
   // For each variable name above (e.g. "TURSO_DATABASE_URL"), where its value came from.
   std::map<std::string, ConfigSource> sources;

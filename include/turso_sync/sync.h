@@ -169,7 +169,8 @@ struct PushReport {
   bool nothing_to_push = false;
   bool already_applied = false;  // an earlier push whose answer was lost had landed; not sent again
   DiffSummary changes;           // what was (or would be) pushed
-  int batches = 0;
+  int batches = 0;               // atomic batches that apply it: 1 (a push is one transaction)
+  int staged_parts = 0;          // a change set too large for one request: parts staged before that batch
   std::string dry_run_sql;
   std::vector<PushConflict> conflicts;  // non-empty: nothing was applied (exit 3)
   std::optional<PullReport> pull;       // the pull after a successful push

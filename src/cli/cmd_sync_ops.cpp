@@ -220,10 +220,12 @@ int print_push(Context& ctx, const PushReport& r, bool dry_run, ConflictPolicy p
     if (!ctx.global.json) std::fwrite(r.dry_run_sql.data(), 1, r.dry_run_sql.size(), stdout);
     return 0;
   }
-  ctx.print(fmt::format("{} {} inserts, {} updates, {} deletes, {} schema changes in {} atomic batch{}",
+  std::string how = r.staged_parts > 0 ? fmt::format("one atomic batch (staged in {} part{})", r.staged_parts,
+                                                     r.staged_parts == 1 ? "" : "s")
+                                       : "one atomic batch";
+  ctx.print(fmt::format("{} {} inserts, {} updates, {} deletes, {} schema changes in {}",
                         ctx.green("pushed:"), r.changes.totals.inserts, r.changes.totals.updates,
-                        r.changes.totals.deletes, r.changes.schema.size(), r.batches,
-                        r.batches == 1 ? "" : "es"));
+                        r.changes.totals.deletes, r.changes.schema.size(), how));
   // The pull after a push: worth a line only when it brought something beyond our own changes.
   if (r.pull && (r.pull->taken.total() > 0 || !r.pull->moved.empty() || !r.pull->conflicts.empty()))
     return print_pull(ctx, *r.pull, policy);

@@ -7,7 +7,7 @@
 //   token_env = "TURSO_AUTH_TOKEN"         # NAME of the variable holding the token (never the token itself)
 //   replica = "local_replica.db"           # also: working, diff, state_dir
 //   interval = 300                         # also: ca_cert, connect_timeout_ms, request_timeout_ms,
-//                                          # retry_backoff_ms
+//                                          # retry_backoff_ms, push_part_bytes
 //
 //   [databases.analytics]
 //   url = "libsql://analytics-org.turso.io"
@@ -58,6 +58,7 @@ constexpr const char* kCaCertVar = "TURSO_SYNC_CA_CERT";
 constexpr const char* kConnectTimeoutVar = "TURSO_SYNC_CONNECT_TIMEOUT_MS";
 constexpr const char* kRequestTimeoutVar = "TURSO_SYNC_REQUEST_TIMEOUT_MS";
 constexpr const char* kRetryBackoffVar = "TURSO_SYNC_RETRY_BACKOFF_MS";
+constexpr const char* kPushPartBytesVar = "TURSO_SYNC_PUSH_PART_BYTES";
 
 constexpr const char* kDefaultTomlFile = "turso-sync.toml";
 constexpr const char* kDefaultEnvFile = ".env";
@@ -155,6 +156,8 @@ Status read_settings(const toml::table& table, const std::string& path, const st
       int_field = &out.request_timeout_ms;
     else if (key == "retry_backoff_ms")
       int_field = &out.retry_backoff_ms;
+    else if (key == "push_part_bytes")
+      int_field = &out.push_part_bytes;
 
     if (text_field) {
       const std::string* value = node.as_string() ? &node.as_string()->get() : nullptr;
@@ -417,6 +420,8 @@ Result<Config> load_config_may_throw(const ConfigOverrides& overrides,
                                      first_of(db->request_timeout_ms, top.request_timeout_ms)));
   TS_TRY_STATUS(resolve.positive_int(kRetryBackoffVar, config.retry_backoff_ms, std::nullopt,
                                      first_of(db->retry_backoff_ms, top.retry_backoff_ms)));
+  TS_TRY_STATUS(resolve.positive_int(kPushPartBytesVar, config.push_part_bytes, std::nullopt,
+                                     first_of(db->push_part_bytes, top.push_part_bytes)));
   config.allow_insecure_http = overrides.allow_insecure_http.value_or(false);
   for (std::string* path :
        {&config.replica_path, &config.working_path, &config.diff_path, &config.state_dir, &config.ca_cert})

@@ -85,7 +85,7 @@ std::string push_json_object(const PushReport& r) {
   JsonWriter w;
   w.begin_object();
   w.key("nothing_to_push").boolean(r.nothing_to_push).key("already_applied").boolean(r.already_applied);
-  w.key("batches").integer(r.batches);
+  w.key("batches").integer(r.batches).key("staged_parts").integer(r.staged_parts);
   w.key("inserts").integer(r.changes.totals.inserts).key("updates").integer(r.changes.totals.updates);
   w.key("deletes")
       .integer(r.changes.totals.deletes)

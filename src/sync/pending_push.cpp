@@ -10,6 +10,7 @@
 #include "sync/discarded.h"
 #include "sync/page_pull.h"
 #include "sync/push_batch.h"
+#include "sync/push_stage.h"
 #include "turso_sync/diff.h"
 #include "util/fs.h"
 #include "util/text.h"
@@ -83,7 +84,8 @@ Result<bool> settle_pending_push(const Config& c, RemoteClient& remote, std::opt
                                  std::vector<std::string>& notes) {
   if (!file_exists(push_marker(c))) return false;
   std::string id = trim(TS_TRY(read_file(push_marker(c))));
-  if (!TS_TRY(receipt_exists(remote, id))) {
+  // Its receipt tells whether it committed; if not, the rows it staged (a staged push) are dropped.
+  if (!TS_TRY(settle_staged_push(remote, id))) {
     clear_pending_push(c);
     return false;
   }

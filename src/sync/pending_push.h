@@ -32,8 +32,9 @@ Result<bool> receipt_exists(RemoteClient& remote, const std::string& id);
 // no longer applies to the replica (a note in `notes` then; the pull proceeds as a plain three-way merge).
 std::optional<Changeset> load_pending_push(const Config& c, std::vector<std::string>& notes);
 
-// For a pull: a pending push that never committed is forgotten (its changes are still local changes); one
-// that committed is loaded into `pushed` (true is returned: clear it once the pull has applied).
+// For a pull: a pending push that never committed is forgotten (its changes are still local changes; rows it
+// staged on the remote are dropped: settle_staged_push); one that committed is loaded into `pushed` (true is
+// returned: clear it once the pull has applied).
 Result<bool> settle_pending_push(const Config& c, RemoteClient& remote, std::optional<Changeset>& pushed,
                                  std::vector<std::string>& notes);
 

@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <filesystem>
 #include <random>
 #include <set>
@@ -499,14 +498,6 @@ Status apply(RemoteClient& remote, const std::string& id, const Source& src, int
   }
 }
 
-size_t part_bytes() {
-  if (const char* v = std::getenv("TURSO_SYNC_PART_BYTES")) {
-    long n = std::strtol(v, nullptr, 10);
-    if (n > 0) return static_cast<size_t>(n);
-  }
-  return kPublishPartBytes;
-}
-
 }  // namespace
 
 Result<PublishReport> publish_database(RemoteClient& remote, const Config& config, const std::string& from,
@@ -535,7 +526,8 @@ Result<PublishReport> publish_database(RemoteClient& remote, const Config& confi
     TS_TRY_STATUS(atomic_write_file(marker_path(config), fmt::format("{}\n{}\n{}\n", id, file, print), 0600));
     int64_t rows_total = 0;
     for (const SourceTable& t : src.tables) rows_total += t.rows;
-    Uploader up(remote, id, std::move(done), part_bytes(), progress, rows_total);
+    Uploader up(remote, id, std::move(done), static_cast<size_t>(config.push_part_bytes), progress,
+                rows_total);
     for (SourceTable& t : src.tables) TS_TRY_STATUS(up.table(db, t));
     report.parts = up.parts();
     report.parts_sent = up.parts_sent();

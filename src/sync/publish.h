@@ -2,7 +2,7 @@
 // empty remote as one transaction, in bounded memory, resumable after a crash; SyncContext::init then makes
 // the replica and the working copy from the remote as usual.
 //
-//   upload     the rows of each table, in rowid (or key) order, go in parts of about `part_bytes` into a
+//   upload     the rows of each table, in rowid (or key) order, go in parts of about Config::push_part_bytes into a
 //              staging table of ours on the remote (turso_sync_publish_<id>_<n>, created with the table's own
 //              definition; rowids kept); each part is one transaction that also records its part receipt
 //              (turso_sync_publish_parts), so a part sent again after a lost answer or a crash is recognised
@@ -30,9 +30,6 @@
 #include "turso_sync/sync.h"
 
 namespace turso_sync {
-
-// The approximate size of one part of the upload (TURSO_SYNC_PART_BYTES overrides it, for tests).
-inline constexpr size_t kPublishPartBytes = 4 << 20;
 
 // Publishes the SQLite database `from` into `remote`, which must hold no user object: otherwise
 // ErrorKind::refused naming what it holds, and nothing changed. ErrorKind::usage when FILE cannot be

@@ -40,7 +40,7 @@ std::string key_predicate(const TableDesc& t, const std::vector<Value>& key, std
 
 struct Builder {
   const PushBatchOptions& options;
-  std::vector<PushBatch> batches;
+  PushBatchWriter writer;
   // This batch's deletes, per reference of options.references: the referenced values of the deleted rows.
   std::map<size_t, std::vector<Value>> deleted_references;
   // Per reference: the parent keys the changeset writes itself (inserted or updated parent rows). A child of
@@ -58,7 +58,7 @@ struct Builder {
     }
   }
 
-  // Every parent key the changeset writes, per reference (before the first batch is built: a parent may be
+  // Every parent key the changeset writes, per reference (before the rows are added: a parent may be
   // written after its child, in a later table).
   void note_written_parents(const Changeset& cs) {
     written_parents.assign(options.references.size(), {});
@@ -187,67 +187,8 @@ struct Builder {
     return {};
   }
 
-  PushBatch& current() { return batches.back(); }
-
-  int add(SqlStatement stmt, StepOrigin origin) {
-    PushBatch& b = current();
-    int index = static_cast<int>(b.steps.size());
-    std::optional<BatchCondition> cond;
-    if (index > 0) cond = BatchCondition::ok(index - 1);
-    b.approx_bytes += stmt.sql.size() + 64;
-    for (const auto& v : stmt.args) b.approx_bytes += v.payload_size() * 4 / 3 + 48;
-    b.steps.push_back({std::move(stmt), std::move(cond)});
-    b.origins.push_back(std::move(origin));
-    return index;
-  }
-
-  void open_batch() {
-    batches.emplace_back();
-    StepOrigin control;
-    control.description = "BEGIN IMMEDIATE";
-    current().begin_step = add({"BEGIN IMMEDIATE", {}}, control);
-    control.description = "push receipt";
-    add({fmt::format("CREATE TABLE IF NOT EXISTS {} (id TEXT PRIMARY KEY, pushed_at TEXT NOT NULL)",
-                     kPushReceiptTable),
-         {}},
-        control);
-    std::string id =
-        batches.size() == 1 ? options.push_id : fmt::format("{}.{}", options.push_id, batches.size());
-    add({fmt::format("INSERT INTO {} (id, pushed_at) VALUES (?, ?)", kPushReceiptTable),
-         {Value::text(id), Value::text(options.pushed_at)}},
-        control);
-    if (batches.size() == 1 && !options.known_receipt.empty()) {
-      StepOrigin guard;
-      guard.kind = StepOrigin::Kind::identity_guard;
-      guard.description = "identity guard";
-      add({fmt::format("SELECT json(CASE WHEN EXISTS (SELECT 1 FROM {} WHERE id = ?) THEN '1' ELSE 'x' END)",
-                       kPushReceiptTable),
-           {Value::text(options.known_receipt)}},
-          guard);
-    }
-    // Later batches follow the first one's schema changes: only the first is guarded against the replica's.
-    if (batches.size() == 1 && options.base_schema && options.guard_schema) {
-      StepOrigin guard;
-      guard.kind = StepOrigin::Kind::schema_guard;
-      guard.description = "schema guard";
-      std::vector<Value> args;
-      std::string condition = schema_guard_condition(*options.base_schema, args);
-      add({fmt::format("SELECT json(CASE WHEN {} THEN '1' ELSE 'x' END)", condition), std::move(args)},
-          guard);
-    }
-  }
-
-  void close_batch() {
-    PushBatch& b = current();
-    StepOrigin control;
-    control.description = "COMMIT";
-    b.commit_step = add({"COMMIT", {}}, control);
-    control.description = "ROLLBACK";
-    b.steps.push_back({{"ROLLBACK", {}},
-                       BatchCondition::all({BatchCondition::ok(b.begin_step),
-                                            BatchCondition::negate(BatchCondition::ok(b.commit_step))})});
-    b.origins.push_back(control);
-  }
+  int add(SqlStatement stmt, StepOrigin origin) { return writer.add(std::move(stmt), std::move(origin)); }
+  PushBatch& current() { return writer.batch(); }
 };
 
 std::string key_predicate(const TableDesc& t, const std::vector<Value>& key, std::vector<Value>& args,
@@ -302,14 +243,52 @@ std::string row_description(const StepOrigin& o) {
   return fmt::format("the {} of {} [{}]", to_string(o.op), quote_identifier(o.table), key);
 }
 
-Status add_row(Builder& b, const TableDesc& t, const RowChange& row, bool force) {
-  Status status;
-  std::string table = quote_identifier(t.name);
+}  // namespace
+
+std::vector<std::string> key_names(const TableDesc& t) {
+  std::vector<std::string> names;
+  if (t.keyed_by_rowid()) {
+    names.push_back(t.rowid_alias >= 0 ? t.columns[static_cast<size_t>(t.rowid_alias)].name : "rowid");
+    return names;
+  }
+  for (int k : t.key_columns) names.push_back(t.columns[static_cast<size_t>(k)].name);
+  return names;
+}
+
+StepOrigin row_origin(const TableDesc& t, const RowChange& row) {
   StepOrigin origin;
   origin.kind = StepOrigin::Kind::row;
   origin.table = t.name;
   origin.op = row.op;
   origin.key = row.key;
+  origin.key_names = key_names(t);
+  origin.description = row_description(origin);
+  if (row.op != RowOp::remove) {
+    for (const ColumnDesc& c : t.columns) origin.row_columns.push_back(c.name);
+    origin.row_values = row.new_values;
+  }
+  return origin;
+}
+
+StepOrigin row_guard_origin(const TableDesc& t, const RowChange& row) {
+  StepOrigin guard = row_origin(t, row);
+  guard.kind = StepOrigin::Kind::guard;
+  guard.row_columns.clear();
+  guard.row_values.clear();
+  std::vector<int> guarded = row.op == RowOp::update ? row.changed_columns : all_columns(t);
+  for (int c : guarded) {
+    guard.guarded_columns.push_back(t.columns[static_cast<size_t>(c)].name);
+    guard.expected.push_back(row.old_values.at(static_cast<size_t>(c)));
+  }
+  return guard;
+}
+
+namespace {
+
+Status add_row(Builder& b, const TableDesc& t, const RowChange& row, bool force) {
+  Status status;
+  std::string table = quote_identifier(t.name);
+  StepOrigin origin = row_origin(t, row);
 
   if (row.op == RowOp::insert || (force && row.op == RowOp::update)) {
     std::vector<Value> args;
@@ -331,12 +310,6 @@ Status add_row(Builder& b, const TableDesc& t, const RowChange& row, bool force)
       if (!p.ok()) return p.error().context(fmt::format("push table {}", table));
       params += *p;
     }
-    std::vector<std::string> names;
-    Status ignored;
-    std::vector<Value> ignored_args;
-    key_predicate(t, row.key, ignored_args, names, ignored);
-    origin.key_names = names;
-    origin.description = row_description(origin);
     if (!force && row.op == RowOp::insert) {
       std::vector<Value> probe_args;
       std::vector<std::string> probe_names;
@@ -345,8 +318,6 @@ Status add_row(Builder& b, const TableDesc& t, const RowChange& row, bool force)
       origin.probe = SqlStatement{fmt::format("SELECT NOT EXISTS (SELECT 1 FROM {} WHERE {})", table, where),
                                   std::move(probe_args)};
     }
-    for (size_t i = 0; i < t.columns.size(); ++i) origin.row_columns.push_back(t.columns[i].name);
-    origin.row_values = row.new_values;
     if (!force) {
       b.add({fmt::format("INSERT INTO {} ({}) VALUES ({})", table, cols, params), args}, origin);
       return {};
@@ -377,20 +348,15 @@ Status add_row(Builder& b, const TableDesc& t, const RowChange& row, bool force)
   }
 
   // update or delete
-  std::vector<int> guarded = row.op == RowOp::update ? row.changed_columns : all_columns(t);
   if (!force) {
     std::vector<Value> args;
     std::vector<std::string> names;
     std::string where = key_predicate(t, row.key, args, names, status);
-    StepOrigin guard = origin;
-    guard.kind = StepOrigin::Kind::guard;
-    guard.key_names = names;
-    for (int c : guarded) {
+    StepOrigin guard = row_guard_origin(t, row);
+    std::vector<int> guarded = row.op == RowOp::update ? row.changed_columns : all_columns(t);
+    for (int c : guarded)
       where += " AND " +
                value_predicate(t.columns[static_cast<size_t>(c)].name, row.old_values.at(c), args, status);
-      guard.guarded_columns.push_back(t.columns[static_cast<size_t>(c)].name);
-      guard.expected.push_back(row.old_values.at(c));
-    }
     if (!status.ok()) return status.error().context(fmt::format("push table {}", table));
     guard.probe = SqlStatement{fmt::format("SELECT EXISTS (SELECT 1 FROM {} WHERE {})", table, where), args};
     b.add({fmt::format("SELECT json(CASE WHEN EXISTS (SELECT 1 FROM {} WHERE {}) THEN '1' ELSE 'x' END)",
@@ -410,14 +376,10 @@ Status add_row(Builder& b, const TableDesc& t, const RowChange& row, bool force)
     }
     std::string where = key_predicate(t, row.key, args, names, status);
     if (!status.ok()) return status.error();
-    origin.key_names = names;
-    origin.description = row_description(origin);
     b.add({fmt::format("UPDATE {} SET {} WHERE {}", table, set, where), args}, origin);
   } else {
     std::string where = key_predicate(t, row.key, args, names, status);
     if (!status.ok()) return status.error();
-    origin.key_names = names;
-    origin.description = row_description(origin);
     b.add({fmt::format("DELETE FROM {} WHERE {}", table, where), args}, origin);
   }
   return {};
@@ -483,14 +445,55 @@ std::string dropped_table_totals_sql(const TableDesc& table) {
   return fmt::format("SELECT {} FROM {}", cols, quote_identifier(table.name));
 }
 
-Result<std::vector<PushBatch>> build_push_batches(const Changeset& cs, const PushBatchOptions& options) {
-  Builder b{options, {}, {}, {}, {}};
-  b.note_written_parents(cs);
-  b.open_batch();
-  // Triggers are suspended around everything the batch does: the row changes already hold what triggers did,
-  // and a table rebuild re-parses every trigger of the schema (the Turso server fails to resolve some of them
-  // then, e.g. quoted mixed-case table names). Suspended: the remote's triggers as the last pull saw them and
-  // the target's; restored at the end: the target's (which also creates the new and changed ones).
+int PushBatchWriter::add(SqlStatement stmt, StepOrigin origin) {
+  int index = static_cast<int>(m_batch.steps.size());
+  std::optional<BatchCondition> cond;
+  if (index > 0) cond = BatchCondition::ok(index - 1);
+  m_batch.approx_bytes += stmt.sql.size() + 64;
+  for (const auto& v : stmt.args) m_batch.approx_bytes += v.payload_size() * 4 / 3 + 48;
+  m_batch.steps.push_back({std::move(stmt), std::move(cond)});
+  m_batch.origins.push_back(std::move(origin));
+  return index;
+}
+
+void open_push_batch(PushBatchWriter& w, const PushBatchOptions& options) {
+  StepOrigin control;
+  control.description = "BEGIN IMMEDIATE";
+  w.batch().begin_step = w.add({"BEGIN IMMEDIATE", {}}, control);
+  control.description = "push receipt";
+  w.add({fmt::format("CREATE TABLE IF NOT EXISTS {} (id TEXT PRIMARY KEY, pushed_at TEXT NOT NULL)",
+                     kPushReceiptTable),
+         {}},
+        control);
+  w.add({fmt::format("INSERT INTO {} (id, pushed_at) VALUES (?, ?)", kPushReceiptTable),
+         {Value::text(options.push_id), Value::text(options.pushed_at)}},
+        control);
+  if (!options.known_receipt.empty()) {
+    StepOrigin guard;
+    guard.kind = StepOrigin::Kind::identity_guard;
+    guard.description = "identity guard";
+    w.add({fmt::format("SELECT json(CASE WHEN EXISTS (SELECT 1 FROM {} WHERE id = ?) THEN '1' ELSE 'x' END)",
+                       kPushReceiptTable),
+           {Value::text(options.known_receipt)}},
+          guard);
+  }
+  if (options.base_schema && options.guard_schema) {
+    StepOrigin guard;
+    guard.kind = StepOrigin::Kind::schema_guard;
+    guard.description = "schema guard";
+    std::vector<Value> args;
+    std::string condition = schema_guard_condition(*options.base_schema, args);
+    w.add({fmt::format("SELECT json(CASE WHEN {} THEN '1' ELSE 'x' END)", condition), std::move(args)},
+          guard);
+  }
+}
+
+// Triggers are suspended around everything the batch does: the row changes already hold what triggers did,
+// and a table rebuild re-parses every trigger of the schema (the Turso server fails to resolve some of them
+// then, e.g. quoted mixed-case table names). Suspended: the remote's triggers as the last pull saw them and
+// the target's; restored at the end: the target's (which also creates the new and changed ones).
+void suspend_triggers_and_change_schema(PushBatchWriter& w, const Changeset& cs,
+                                        const PushBatchOptions& options) {
   bool suspend = !cs.tables.empty() || !cs.schema.empty();
   std::vector<std::string> suspended;
   auto add_suspended = [&](const std::string& name) {
@@ -502,25 +505,13 @@ Result<std::vector<PushBatch>> build_push_batches(const Changeset& cs, const Pus
     for (const SchemaObjectText& o : options.base_schema->objects)
       if (o.type == "trigger") add_suspended(o.name);
   for (const auto& trig : cs.triggers) add_suspended(trig.name);
-  auto drop_triggers = [&](const std::vector<std::string>& names) {
-    for (const std::string& name : names) {
+  if (suspend)
+    for (const std::string& name : suspended) {
       StepOrigin origin;
       origin.kind = StepOrigin::Kind::trigger;
       origin.description = "suspend trigger " + quote_identifier(name);
-      b.add({"DROP TRIGGER IF EXISTS " + quote_identifier(name), {}}, origin);
+      w.add({"DROP TRIGGER IF EXISTS " + quote_identifier(name), {}}, origin);
     }
-  };
-  auto create_triggers = [&] {
-    for (const auto& trig : cs.triggers) {
-      StepOrigin origin;
-      origin.kind = StepOrigin::Kind::trigger;
-      origin.description = "restore trigger " + quote_identifier(trig.name);
-      b.add({trig.sql, {}}, origin);
-    }
-  };
-  std::vector<std::string> target_triggers;
-  for (const auto& trig : cs.triggers) target_triggers.push_back(trig.name);
-  if (suspend) drop_triggers(suspended);
   for (const auto& change : cs.schema) {
     if (suspend && change.op == SchemaOp::create_trigger) continue;  // restored with the target's triggers
     if (suspend && change.op == SchemaOp::drop_trigger) continue;    // suspended already, not restored
@@ -530,30 +521,54 @@ Result<std::vector<PushBatch>> build_push_batches(const Changeset& cs, const Pus
       origin.table = change.table;
       origin.description =
           fmt::format("{} {} {}", to_string(change.op), change.object_type, quote_identifier(change.name));
-      b.add({sql, {}}, origin);
+      w.add({sql, {}}, origin);
     }
   }
+}
+
+void restore_push_triggers(PushBatchWriter& w, const Changeset& cs) {
+  if (cs.tables.empty() && cs.schema.empty()) return;
+  for (const auto& trig : cs.triggers) {
+    StepOrigin origin;
+    origin.kind = StepOrigin::Kind::trigger;
+    origin.description = "restore trigger " + quote_identifier(trig.name);
+    w.add({trig.sql, {}}, origin);
+  }
+}
+
+void end_push_batch(PushBatchWriter& w) {
+  PushBatch& b = w.batch();
+  StepOrigin control;
+  control.description = "COMMIT";
+  b.commit_step = w.add({"COMMIT", {}}, control);
+  control.description = "ROLLBACK";
+  b.steps.push_back({{"ROLLBACK", {}},
+                     BatchCondition::all({BatchCondition::ok(b.begin_step),
+                                          BatchCondition::negate(BatchCondition::ok(b.commit_step))})});
+  b.origins.push_back(control);
+}
+
+Result<std::optional<PushBatch>> build_push_batch(const Changeset& cs, const PushBatchOptions& options) {
+  Builder b{options, {}, {}, {}, {}};
+  b.note_written_parents(cs);
+  open_push_batch(b.writer, options);
+  suspend_triggers_and_change_schema(b.writer, cs, options);
   for (const auto& tc : cs.tables) {
     for (const auto& row : tc.rows) {
-      if (b.current().approx_bytes > options.max_batch_bytes) {
-        create_triggers();
-        TS_TRY_STATUS(b.add_reference_guards());
-        TS_TRY_STATUS(b.add_parent_guards());
-        b.close_batch();
-        b.open_batch();
-        drop_triggers(target_triggers);
-      }
+      // Too large for one request: the caller stages it (sync/push_stage.h).
+      if (b.current().approx_bytes > options.max_batch_bytes) return std::optional<PushBatch>();
       TS_TRY_STATUS(add_row(b, tc.table, row, options.force));
       if (row.op == RowOp::remove) b.note_delete(tc.table, row);
       b.note_child(tc.table, row);
       ++b.current().row_changes;
     }
   }
-  if (suspend) create_triggers();
+  restore_push_triggers(b.writer, cs);
   TS_TRY_STATUS(b.add_reference_guards());
   TS_TRY_STATUS(b.add_parent_guards());
-  b.close_batch();
-  return std::move(b.batches);
+  if (b.current().approx_bytes > options.max_batch_bytes) return std::optional<PushBatch>();
+  end_push_batch(b.writer);
+  return std::optional<PushBatch>(b.writer.take());
 }
 
 std::string render_batch_sql(const PushBatch& batch) {
@@ -577,8 +592,20 @@ std::string render_batch_sql(const PushBatch& batch) {
       out += "-- guard: the remote row must still be as last pulled\n";
     if (batch.origins[i].kind == StepOrigin::Kind::reference_guard)
       out += "-- guard: no remote row may still reference the deleted rows\n";
-    if (batch.origins[i].kind == StepOrigin::Kind::parent_guard)
-      out += "-- guard: every parent the new or changed rows reference must be on the remote\n";
+    switch (batch.origins[i].kind) {
+      case StepOrigin::Kind::parent_guard:
+      case StepOrigin::Kind::stage_parent_guard:
+        out += "-- guard: every parent the new or changed rows reference must be on the remote\n";
+        break;
+      case StepOrigin::Kind::stage_guard:
+        out += "-- guard: the remote row of every staged update and delete must still be as last pulled\n";
+        break;
+      case StepOrigin::Kind::stage_parts_guard:
+        out += "-- guard: every part of this push must be staged\n";
+        break;
+      default:
+        break;
+    }
     out += sql + ";\n";
   }
   return out;

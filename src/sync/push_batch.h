@@ -1,13 +1,16 @@
-// Turns a changeset (replica -> working copy) into Hrana batches that apply it to the remote atomically and
-// only if the remote still holds the base state of every row they touch (SPEC §4 "Atomic push").
+// Turns a changeset (replica -> working copy) into the Hrana batch that applies it to the remote atomically
+// and only if the remote still holds the base state of every row it touches (SPEC §4 "Atomic push"). A
+// change set too large for one request is staged instead (sync/push_stage.h); its final batch shares the
+// frame below (receipt, guards, triggers, schema statements, COMMIT/ROLLBACK) and replaces the per-row
+// steps by set operations over the staged rows.
 //
 // One batch, every step conditioned on the previous one being ok:
 //   0  BEGIN IMMEDIATE
 //   1  CREATE TABLE IF NOT EXISTS turso_sync_pushes (...)      push receipts: "did my push land?"
 //   2  INSERT INTO turso_sync_pushes VALUES (push id, time)
-//      identity guard (first batch): fails unless the remote      a replica of another database must not
-//        holds the receipt state.json knows                       write its rows there
-//   3  schema guard (first batch): fails unless the remote's schema is still the replica's
+//      identity guard: fails unless the remote holds the         a replica of another database must not
+//        receipt state.json knows                                 write its rows there
+//   3  schema guard: fails unless the remote's schema is still the replica's
 //      DROP TRIGGER IF EXISTS for every trigger of the remote     the rows already hold what triggers did
 //        (as last pulled) and of the target
 //      schema statements (changeset order; trigger changes are
@@ -68,7 +71,15 @@ struct StepOrigin {
     guard,
     row,
     reference_guard,
-    parent_guard
+    parent_guard,
+    // staged push (sync/push_stage.h): an upload part
+    stage_part_receipt,  // the part's receipt: fails (UNIQUE) when the part already landed
+    stage_table,         // a staging table created or rows staged into it
+    // staged push: the final batch
+    stage_parts_guard,   // every part of the push is staged on the remote
+    stage_guard,         // every staged update and delete of `table` finds its row in the base state
+    stage_rows,          // the staged deletes, updates or inserts (`op`) of `table`, as one statement
+    stage_parent_guard,  // every parent the staged rows of `table` reference is on the remote
   };
   Kind kind = Kind::control;
   std::string table;
@@ -98,6 +109,18 @@ struct PushBatch {
   int commit_step = 0;
   int64_t row_changes = 0;
   size_t approx_bytes = 0;
+};
+
+// Appends steps to a batch, each conditioned on the previous one being ok (the chain stops at the first
+// failure); counts the request's approximate size.
+class PushBatchWriter {
+ public:
+  int add(SqlStatement stmt, StepOrigin origin);
+  PushBatch& batch() { return m_batch; }
+  PushBatch take() { return std::move(m_batch); }
+
+ private:
+  PushBatch m_batch;
 };
 
 // A user object of the replica's schema, exactly as the remote stored it.
@@ -133,11 +156,13 @@ struct PushBatchOptions {
   bool force = false;     // local wins: no row or schema guards, upserts instead of inserts
   std::string push_id;    // unique id recorded in the receipt table
   std::string pushed_at;  // RFC 3339 time recorded with it
-  // When set, the first batch runs only if the remote holds this receipt (sync/remote_identity.h), also with
+  // When set, the batch runs only if the remote holds this receipt (sync/remote_identity.h), also with
   // --force.
   std::string known_receipt;
+  // A changeset whose batch would exceed this is not built as one batch (build_push_batch returns nullopt):
+  // it is staged, in parts of about this size (sync/push_stage.h). Config::push_part_bytes.
   size_t max_batch_bytes = 6 << 20;
-  // When set, the first batch runs only if the remote's user objects (type, name, SQL) and user_version are
+  // When set, the batch runs only if the remote's user objects (type, name, SQL) and user_version are
   // still exactly these: a schema changed on the remote since the last pull (a teammate's migration, a
   // trigger replaced, a table of the same name created) refuses the push (a conflict, "run pull") instead of
   // being undone or clashing halfway. The guard is the step right after the receipt.
@@ -158,10 +183,28 @@ struct PushBatchOptions {
 // The SQL condition that the remote's user objects are exactly `schema` (with `args` to bind).
 std::string schema_guard_condition(const BaseSchema& schema, std::vector<Value>& args);
 
-// Builds the batches (normally one; more only when the changeset exceeds max_batch_bytes, split between
-// tables' rows, each batch atomic on its own; schema changes always go in the first). ErrorKind::usage when a
-// value cannot be stored exactly on the remote (TEXT that is not valid UTF-8).
-Result<std::vector<PushBatch>> build_push_batches(const Changeset& changeset,
+// The frame of a push batch, shared by the one-batch push and the final batch of a staged push:
+// open_push_batch adds BEGIN IMMEDIATE, the receipt, the identity guard and the schema guard;
+// suspend_triggers_and_change_schema the triggers' suspension and the schema statements; after the rows,
+// restore_push_triggers the target's triggers; after the reference guards, end_push_batch COMMIT and
+// ROLLBACK. Triggers are suspended only when the changeset changes something.
+void open_push_batch(PushBatchWriter& w, const PushBatchOptions& options);
+void suspend_triggers_and_change_schema(PushBatchWriter& w, const Changeset& cs,
+                                        const PushBatchOptions& options);
+void restore_push_triggers(PushBatchWriter& w, const Changeset& cs);
+void end_push_batch(PushBatchWriter& w);
+
+// The names of a table's key in RowChange::key order ("rowid" or the alias column; the key columns).
+std::vector<std::string> key_names(const TableDesc& t);
+// The guard of an update or delete, for reporting: the columns it checks (an update's changed columns, every
+// column of a delete) and their base values, with the row's key.
+StepOrigin row_guard_origin(const TableDesc& t, const RowChange& row);
+// An insert or update as a row step names it: its key, columns and new values (for UNIQUE clashes).
+StepOrigin row_origin(const TableDesc& t, const RowChange& row);
+
+// The one batch of a push; nullopt when it would exceed options.max_batch_bytes (the push is then staged).
+// ErrorKind::usage when a value cannot be stored exactly on the remote (TEXT that is not valid UTF-8).
+Result<std::optional<PushBatch>> build_push_batch(const Changeset& changeset,
                                                   const PushBatchOptions& options);
 
 // The SQL of a batch with its arguments inlined, for `push --dry-run`.

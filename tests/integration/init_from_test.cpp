@@ -51,7 +51,7 @@ struct Migration {
   TempDir dir;
   std::string app = dir.file("app.db");
   std::vector<std::string> env(const std::string& extra = "") const {
-    std::vector<std::string> e{"TURSO_DATABASE_URL=" + server.url(), "TURSO_SYNC_PART_BYTES=20000"};
+    std::vector<std::string> e{"TURSO_DATABASE_URL=" + server.url(), "TURSO_SYNC_PUSH_PART_BYTES=20000"};
     if (!extra.empty()) e.push_back(extra);
     return e;
   }

@@ -168,6 +168,21 @@ bool TcpProxy::hold(int client_fd) {
   return released;
 }
 
+bool TcpProxy::hold_in_flight() {
+  int generation = m_release_generation.load();
+  ++m_held;
+  bool released = false;
+  while (!m_stop) {
+    if (m_release_generation.load() != generation) {
+      released = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  --m_held;
+  return released;
+}
+
 void TcpProxy::accept_loop() {
   while (!m_stop) {
     pollfd p{m_listen_fd, POLLIN, 0};
@@ -201,6 +216,13 @@ void TcpProxy::handle(int client_fd) {
   if (fault == Fault::hold) {
     ++m_faults;
     if (!hold(client_fd)) {
+      close(client_fd);
+      return;
+    }
+  }
+  if (fault == Fault::hold_in_flight) {
+    ++m_faults;
+    if (!hold_in_flight()) {
       close(client_fd);
       return;
     }
@@ -251,6 +273,7 @@ void TcpProxy::handle(int client_fd) {
         return false;  // to EOF
       return message_complete(r);
     });
+    if (!response.empty()) ++m_answered;
   }
   close(upstream);
   if (fault == Fault::drop_response_after_forwarding) {

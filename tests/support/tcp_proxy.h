@@ -24,12 +24,15 @@ class TcpProxy {
     garble_response,    // forward the request, send the server's answer with every body byte replaced by 0xFF
                         // (same length: only the content is wrong)
     rate_limit,  // read the request, answer "429 Too Many Requests" with "Retry-After: 1", never forward it
-    hold,      // read the request and keep the client waiting, never forwarding it, until release_held(), the
-               // client's hang-up or the proxy's end: an operation is then provably in progress (tests
-               // synchronise on held() instead of sleeping)
-    http_500,  // read the request, answer "500 Internal Server Error", never forward it
-    http_502,  // read the request, answer "502 Bad Gateway", never forward it
-    http_503,  // read the request, answer "503 Service Unavailable", never forward it
+    hold,  // read the request and keep the client waiting, never forwarding it, until release_held(), the
+           // client's hang-up or the proxy's end: an operation is then provably in progress (tests
+           // synchronise on held() instead of sleeping)
+    hold_in_flight,  // like hold, but the request stays held when the client hangs up, and release_held()
+                     // then forwards it (its answer goes nowhere if the client is gone): a request still on
+                     // its way to the server after its sender died
+    http_500,        // read the request, answer "500 Internal Server Error", never forward it
+    http_502,        // read the request, answer "502 Bad Gateway", never forward it
+    http_503,        // read the request, answer "503 Service Unavailable", never forward it
     http_503_after_forwarding,  // forward the request, let the server answer, send "503 Service Unavailable"
                                 // instead (the server did the work; the client is told it failed)
     wrong_shape_response,  // forward the request, then answer 200 with valid JSON the client does not expect:
@@ -63,6 +66,7 @@ class TcpProxy {
   int requests() const { return m_requests.load(); }       // requests read from clients
   int forwarded() const { return m_forwarded.load(); }     // requests sent to the server
   int faults_injected() const { return m_faults.load(); }  // requests dropped, cut, held or refused
+  int answered() const { return m_answered.load(); }       // forwarded requests the server answered
   int held() const { return m_held.load(); }               // requests being held right now
   // Waits until at least one request is held; false after `timeout_ms`.
   bool wait_until_held(int timeout_ms = 120000) const;
@@ -77,6 +81,9 @@ class TcpProxy {
   void handle(int client_fd);
   // Holds a request (Fault::hold); true when released, false when the client hung up or the proxy stops.
   bool hold(int client_fd);
+  // Holds a request (Fault::hold_in_flight) whatever the client does; true when released, false when the
+  // proxy stops.
+  bool hold_in_flight();
   Fault decide(const std::string& request);
 
   int m_upstream_port;
@@ -86,6 +93,7 @@ class TcpProxy {
   std::atomic<int> m_delay_ms{0};
   std::atomic<int> m_requests{0};
   std::atomic<int> m_forwarded{0};
+  std::atomic<int> m_answered{0};
   std::atomic<int> m_faults{0};
   std::atomic<bool> m_armed_fired{false};
   std::atomic<int> m_held{0};

@@ -1,0 +1,750 @@
+#include "sync/push_stage.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "sync/pending_push.h"
+#include "sync/push_conflicts.h"
+#include "turso_sync/cancel.h"
+#include "util/crash_point.h"
+#include "util/fs.h"
+#include "util/text.h"
+
+namespace turso_sync {
+
+namespace {
+
+// Aliases in the final batch's statements: `turso_sync_` names are never user tables, so they cannot clash
+// with the table they are joined to.
+constexpr const char* kS = "turso_sync_s";   // a staging table
+constexpr const char* kP = "turso_sync_p";   // the parent table of a parent guard
+constexpr size_t kMaxParamsPerInsert = 999;  // SQLite's historical SQLITE_MAX_VARIABLE_NUMBER
+constexpr size_t kMaxRowsPerInsert = 500;
+constexpr size_t kMaxStagedColumns = 2000;  // SQLite's default SQLITE_MAX_COLUMN
+constexpr size_t kExplained = 50;           // conflicts explained by reading the remote row
+
+// Parent key values, compared exactly (Value's total order).
+struct ValuesLess {
+  bool operator()(const std::vector<Value>& a, const std::vector<Value>& b) const {
+    for (size_t i = 0; i < a.size() && i < b.size(); ++i)
+      if (int c = compare(a[i], b[i]); c != 0) return c < 0;
+    return a.size() < b.size();
+  }
+};
+using ValueTuples = std::set<std::vector<Value>, ValuesLess>;
+
+size_t key_width(const TableDesc& t) {
+  return t.keyed_by_rowid() ? 1 : t.key_columns.size();
+}
+
+char op_code(RowOp op) {
+  return op == RowOp::insert ? 'i' : op == RowOp::update ? 'u' : 'd';
+}
+
+std::optional<size_t> column_index(const TableDesc& t, const std::string& name) {
+  for (size_t c = 0; c < t.columns.size(); ++c)
+    if (lower_ascii(t.columns[c].name) == lower_ascii(name)) return c;
+  return std::nullopt;
+}
+
+std::optional<std::vector<size_t>> column_indexes(const TableDesc& t, const std::vector<std::string>& names) {
+  std::vector<size_t> out;
+  for (const std::string& name : names) {
+    auto c = column_index(t, name);
+    if (!c) return std::nullopt;
+    out.push_back(*c);
+  }
+  return out;
+}
+
+std::optional<size_t> find_table(const Changeset& cs, const std::string& name) {
+  for (size_t i = 0; i < cs.tables.size(); ++i)
+    if (lower_ascii(cs.tables[i].table.name) == lower_ascii(name)) return i;
+  return std::nullopt;
+}
+
+// The columns of `t` that belong to a foreign key the working copy declares on it: an update stages their
+// new values even when unchanged, for the parent guards of composite keys.
+std::vector<bool> foreign_key_columns(const TableDesc& t, const std::vector<ForeignReference>& references) {
+  std::vector<bool> out(t.columns.size(), false);
+  for (const ForeignReference& r : references) {
+    if (lower_ascii(r.child) != lower_ascii(t.name)) continue;
+    if (auto cols = column_indexes(t, r.columns))
+      for (size_t c : *cols) out[c] = true;
+  }
+  return out;
+}
+
+std::string staging_columns_sql(const TableDesc& t) {
+  std::string out = "seq INTEGER PRIMARY KEY, op TEXT NOT NULL, m TEXT";
+  for (size_t i = 0; i < key_width(t); ++i) out += fmt::format(", k{}", i);
+  for (size_t i = 0; i < t.columns.size(); ++i) out += fmt::format(", n{}", i);
+  for (size_t i = 0; i < t.columns.size(); ++i) out += fmt::format(", b{}", i);
+  return out;
+}
+
+// A value in a staged row: NULL as a literal, anything else as exact_placeholder carries it.
+Result<std::string> staged_value(const Value& v, std::vector<Value>& args) {
+  if (v.is_null()) return std::string("NULL");
+  return exact_placeholder(v, args);
+}
+
+// Appends "(seq, op, mask, k…, n…, b…)" for `row` to `values`, its arguments to `args`.
+Status append_staged_row(const TableDesc& t, const RowChange& row, size_t seq, const std::vector<bool>& fk,
+                         bool force, std::vector<Value>& args, std::string& values) {
+  std::string mask(t.columns.size(), row.op == RowOp::remove ? '1' : '0');
+  for (int c : row.changed_columns) mask[static_cast<size_t>(c)] = '1';
+  std::string tuple = fmt::format("{}, '{}', '{}'", seq, op_code(row.op), mask);
+  for (const Value& k : row.key) tuple += ", " + TS_TRY(staged_value(k, args));
+  for (size_t c = 0; c < t.columns.size(); ++c) {
+    bool staged = row.op == RowOp::insert || (row.op == RowOp::update && (force || mask[c] == '1' || fk[c]));
+    tuple += ", " + (staged ? TS_TRY(staged_value(row.new_values.at(c), args)) : std::string("NULL"));
+  }
+  for (size_t c = 0; c < t.columns.size(); ++c) {
+    bool staged = row.op == RowOp::remove || (row.op == RowOp::update && !force && mask[c] == '1');
+    tuple += ", " + (staged ? TS_TRY(staged_value(row.old_values.at(c), args)) : std::string("NULL"));
+  }
+  values += fmt::format("{}({})", values.empty() ? "" : ", ", tuple);
+  return {};
+}
+
+size_t args_bytes(const std::vector<Value>& args, size_t from) {
+  size_t out = 0;
+  for (size_t i = from; i < args.size(); ++i) out += args[i].payload_size() * 4 / 3 + 48;
+  return out;
+}
+
+// `target`'s key equals the staged row's: "T".rowid = turso_sync_s.k0, or "T"."a" = turso_sync_s.k0 AND ….
+// The target column is on the left, so its affinity and collation apply, as with a bound key.
+std::string key_match(const TableDesc& t, const std::string& target) {
+  if (t.keyed_by_rowid()) return fmt::format("{}.{} = {}.k0", target, t.rowid_expr, kS);
+  std::string out;
+  for (size_t i = 0; i < t.key_columns.size(); ++i)
+    out += fmt::format("{}{}.{} = {}.k{}", i ? " AND " : "", target,
+                       quote_identifier(t.columns[static_cast<size_t>(t.key_columns[i])].name), kS, i);
+  return out;
+}
+
+// Column `c` of `target` holds the staged base value exactly (type and bytes), or is not guarded by the row.
+std::string base_match(const TableDesc& t, const std::string& target, size_t c) {
+  std::string col = fmt::format("{}.{}", target, quote_identifier(t.columns[c].name));
+  std::string base = fmt::format("{}.b{}", kS, c);
+  return fmt::format(
+      "(substr({0}.m, {1}, 1) = '0' OR ({2} IS NULL AND {3} IS NULL) OR ({3} = {2} COLLATE "
+      "BINARY AND typeof({3}) = typeof({2})))",
+      kS, c + 1, base, col);
+}
+
+// What the staged rows of one table hold, for choosing its statements.
+struct StagedTable {
+  size_t index = 0;
+  const TableDesc* table = nullptr;
+  std::string stage;   // quoted staging table name
+  std::string target;  // quoted table name
+  bool inserts = false, updates = false, deletes = false;
+  std::vector<bool> updated;            // columns some update changes
+  std::optional<std::string> one_mask;  // the mask every update shares, if they all share one
+  bool mixed_masks = false;
+};
+
+StagedTable describe_staged(const Changeset& cs, size_t index, const std::string& push_id) {
+  StagedTable s;
+  s.index = index;
+  s.table = &cs.tables[index].table;
+  s.stage = quote_identifier(stage_table_name(push_id, index));
+  s.target = quote_identifier(s.table->name);
+  s.updated.assign(s.table->columns.size(), false);
+  for (const RowChange& row : cs.tables[index].rows) {
+    s.inserts |= row.op == RowOp::insert;
+    s.deletes |= row.op == RowOp::remove;
+    if (row.op != RowOp::update) continue;
+    s.updates = true;
+    std::string mask(s.table->columns.size(), '0');
+    for (int c : row.changed_columns) {
+      mask[static_cast<size_t>(c)] = '1';
+      s.updated[static_cast<size_t>(c)] = true;
+    }
+    if (!s.one_mask && !s.mixed_masks)
+      s.one_mask = mask;
+    else if (s.one_mask && *s.one_mask != mask)
+      s.one_mask.reset(), s.mixed_masks = true;
+  }
+  return s;
+}
+
+// The condition that a staged update or delete finds its row in its base state (the guard; the probe).
+std::string guard_holds(const StagedTable& s) {
+  std::string where = key_match(*s.table, s.target);
+  for (size_t c = 0; c < s.table->columns.size(); ++c)
+    if (s.deletes || s.updated[c]) where += " AND " + base_match(*s.table, s.target, c);
+  return fmt::format("EXISTS (SELECT 1 FROM {} WHERE {})", s.target, where);
+}
+
+// Staged rows of the child table of `r` that reference a parent: inserts, and updates changing a column of
+// the foreign key; with every referencing value non-NULL (SQLite checks nothing otherwise).
+std::string referencing_rows(const std::vector<size_t>& cols) {
+  std::string changed, not_null;
+  for (size_t c : cols) {
+    changed += fmt::format("{}substr({}.m, {}, 1) = '1'", changed.empty() ? "" : " OR ", kS, c + 1);
+    not_null += fmt::format(" AND {}.n{} IS NOT NULL", kS, c);
+  }
+  return fmt::format("({0}.op = 'i' OR ({0}.op = 'u' AND ({1}))){2}", kS, changed, not_null);
+}
+
+std::string parent_missing(const ForeignReference& r, const std::vector<size_t>& cols) {
+  std::string match;
+  for (size_t i = 0; i < cols.size(); ++i)
+    match += fmt::format("{}{}.{} = {}.n{}", i ? " AND " : "", kP, quote_identifier(r.parent_columns[i]), kS,
+                         cols[i]);
+  return fmt::format("NOT EXISTS (SELECT 1 FROM {} AS {} WHERE {})", quote_identifier(r.parent), kP, match);
+}
+
+StepOrigin staged_origin(StepOrigin::Kind kind, const StagedTable& s, RowOp op, std::string description) {
+  StepOrigin o;
+  o.kind = kind;
+  o.table = s.table->name;
+  o.op = op;
+  o.description = std::move(description);
+  return o;
+}
+
+void add_table_steps(PushBatchWriter& w, const StagedTable& s, bool force) {
+  const TableDesc& t = *s.table;
+  std::string from = fmt::format("{} AS {}", s.stage, kS);
+  if (!force && (s.updates || s.deletes))
+    w.add({fmt::format("SELECT json(CASE WHEN NOT EXISTS (SELECT 1 FROM {} WHERE {}.op <> 'i' AND NOT {}) "
+                       "THEN '1' ELSE 'x' END)",
+                       from, kS, guard_holds(s)),
+           {}},
+          staged_origin(StepOrigin::Kind::stage_guard, s, RowOp::update,
+                        fmt::format("the guard of the updates and deletes of {}", s.target)));
+  if (s.deletes) {
+    std::string sql =
+        key_width(t) == 1
+            ? fmt::format("DELETE FROM {0} WHERE {1} IN (SELECT {2}.k0 FROM {3} WHERE {2}.op = 'd')",
+                          s.target,
+                          t.keyed_by_rowid()
+                              ? s.target + "." + t.rowid_expr
+                              : s.target + "." +
+                                    quote_identifier(t.columns[static_cast<size_t>(t.key_columns[0])].name),
+                          kS, from)
+            : fmt::format("DELETE FROM {0} WHERE EXISTS (SELECT 1 FROM {1} WHERE {2}.op = 'd' AND {3})",
+                          s.target, from, kS, key_match(t, s.target));
+    w.add({sql, {}}, staged_origin(StepOrigin::Kind::stage_rows, s, RowOp::remove,
+                                   fmt::format("the deletes of {}", s.target)));
+  }
+  if (s.updates || (force && s.inserts)) {
+    std::string set;
+    for (size_t c = 0; c < t.columns.size(); ++c) {
+      std::string col = quote_identifier(t.columns[c].name);
+      std::string value;
+      if (force)
+        value = fmt::format("{}.n{}", kS, c);
+      else if (!s.updated[c])
+        continue;
+      else if (s.one_mask)
+        value = fmt::format("{}.n{}", kS, c);
+      else
+        value = fmt::format("CASE WHEN substr({0}.m, {1}, 1) = '1' THEN {0}.n{2} ELSE {3}.{4} END", kS, c + 1,
+                            c, s.target, col);
+      set += fmt::format("{}{} = {}", set.empty() ? "" : ", ", col, value);
+    }
+    if (!set.empty())
+      w.add({fmt::format("UPDATE {} SET {} FROM {} WHERE {}.op {} AND {}", s.target, set, from, kS,
+                         force ? "<> 'd'" : "= 'u'", key_match(t, s.target)),
+             {}},
+            staged_origin(StepOrigin::Kind::stage_rows, s, RowOp::update,
+                          fmt::format("the updates of {}", s.target)));
+  }
+  if (s.inserts || (force && s.updates)) {
+    bool explicit_rowid = t.keyed_by_rowid() && t.rowid_alias < 0;
+    std::string cols = explicit_rowid ? t.rowid_expr : "";
+    std::string select = explicit_rowid ? fmt::format("{}.k0", kS) : "";
+    for (size_t c = 0; c < t.columns.size(); ++c) {
+      cols += fmt::format("{}{}", cols.empty() ? "" : ", ", quote_identifier(t.columns[c].name));
+      select += fmt::format("{}{}.n{}", select.empty() ? "" : ", ", kS, c);
+    }
+    std::string where = force ? fmt::format("{0}.op <> 'd' AND NOT EXISTS (SELECT 1 FROM {1} WHERE {2})", kS,
+                                            s.target, key_match(t, s.target))
+                              : fmt::format("{}.op = 'i'", kS);
+    w.add({fmt::format("INSERT INTO {} ({}) SELECT {} FROM {} WHERE {} ORDER BY {}.seq", s.target, cols,
+                       select, from, where, kS),
+           {}},
+          staged_origin(StepOrigin::Kind::stage_rows, s, RowOp::insert,
+                        fmt::format("the inserts of {}", s.target)));
+  }
+}
+
+// The parent keys the changeset writes (inserted or updated rows of `r.parent`), as in the one-batch push:
+// a child of one of them is not a conflict when the remote lacks that parent now.
+ValueTuples written_parents(const Changeset& cs, const ForeignReference& r) {
+  ValueTuples out;
+  auto parent = find_table(cs, r.parent);
+  if (!parent) return out;
+  const TableDesc& t = cs.tables[*parent].table;
+  auto cols = column_indexes(t, r.parent_columns);
+  if (!cols) return out;
+  for (const RowChange& row : cs.tables[*parent].rows) {
+    if (row.op == RowOp::remove) continue;
+    std::vector<Value> key;
+    for (size_t c : *cols) key.push_back(row.new_values.at(c));
+    out.insert(std::move(key));
+  }
+  return out;
+}
+
+// A step sent with BEGIN refused (another transaction open on the server) waits and is sent again.
+void wait_busy(int attempt) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(100 << std::min(attempt, 5)));
+}
+
+Status send_part(RemoteClient& remote, const PushBatch& part, int number) {
+  for (int attempt = 1;; ++attempt) {
+    if (cancel_requested()) return Error(ErrorKind::cancelled, "push interrupted while staging");
+    auto sent = remote.batch(part.steps, Retry::unsafe);
+    if (!sent.ok()) {
+      ErrorKind k = sent.error().kind();
+      bool unknown = k == ErrorKind::unreachable || k == ErrorKind::timeout || k == ErrorKind::server ||
+                     k == ErrorKind::protocol;
+      // Sent again: when the lost one landed, its receipt makes this one fail harmlessly.
+      if (unknown && attempt < 3) continue;
+      return sent.error().context(fmt::format("push: staging part {}", number));
+    }
+    const auto& steps = *sent;
+    if (steps[static_cast<size_t>(part.commit_step)].result) return {};
+    size_t failed = 0;
+    while (failed < steps.size() && !steps[failed].error) ++failed;
+    if (failed >= steps.size())
+      return Error(ErrorKind::protocol, fmt::format("push: staging part {}: the remote neither committed nor "
+                                                    "reported an error",
+                                                    number));
+    const std::string& message = *steps[failed].error;
+    const StepOrigin& origin = part.origins[failed];
+    if (static_cast<int>(failed) == part.begin_step && attempt < 8) {
+      wait_busy(attempt);
+      continue;
+    }
+    if (origin.kind == StepOrigin::Kind::stage_part_receipt &&
+        (message.find("UNIQUE") != std::string::npos || message.find("PRIMARY KEY") != std::string::npos))
+      return {};  // this part landed before (its answer was lost)
+    return Error(ErrorKind::sql, fmt::format("push: the remote rejected staging part {} ({}): {}", number,
+                                             origin.description, message));
+  }
+}
+
+std::string stage_prefix(const std::string& push_id) {
+  return fmt::format("{}{}_", kStageTablePrefix, push_id);
+}
+
+}  // namespace
+
+std::string stage_table_name(const std::string& push_id, size_t table_index) {
+  return fmt::format("{}{}", stage_prefix(push_id), table_index);
+}
+
+StagePartBuilder::StagePartBuilder(const Changeset& cs, const PushBatchOptions& options, size_t part_bytes)
+    : m_cs(cs), m_options(options), m_part_bytes(part_bytes) {}
+
+Status StagePartBuilder::check() const {
+  std::vector<Value> args;
+  for (const TableChanges& tc : m_cs.tables) {
+    const TableDesc& t = tc.table;
+    if (3 + key_width(t) + 2 * t.columns.size() > kMaxStagedColumns)
+      return Error(
+          ErrorKind::usage,
+          fmt::format("push: table {} has too many columns ({}) to be staged (a change set of this size "
+                      "is staged on the remote); push its changes in smaller steps",
+                      quote_identifier(t.name), t.columns.size()));
+    for (const RowChange& row : tc.rows)
+      for (const auto* values : {&row.key, &row.new_values, &row.old_values})
+        for (const Value& v : *values) {
+          auto p = exact_placeholder(v, args);
+          if (!p.ok()) return p.error().context(fmt::format("push table {}", quote_identifier(t.name)));
+          args.clear();
+        }
+  }
+  return {};
+}
+
+Result<std::optional<PushBatch>> StagePartBuilder::next() {
+  while (m_table < m_cs.tables.size() && m_row >= m_cs.tables[m_table].rows.size()) ++m_table, m_row = 0;
+  if (m_table >= m_cs.tables.size()) return std::optional<PushBatch>();
+  ++m_part;
+  PushBatchWriter w;
+  StepOrigin control;
+  control.description = "BEGIN IMMEDIATE";
+  w.batch().begin_step = w.add({"BEGIN IMMEDIATE", {}}, control);
+  control.description = "part receipts";
+  w.add({fmt::format("CREATE TABLE IF NOT EXISTS {} (push_id TEXT NOT NULL, part INTEGER NOT NULL, staged_at "
+                     "TEXT NOT NULL, PRIMARY KEY (push_id, part))",
+                     kStagePartsTable),
+         {}},
+        control);
+  StepOrigin receipt;
+  receipt.kind = StepOrigin::Kind::stage_part_receipt;
+  receipt.description = fmt::format("the receipt of part {}", m_part);
+  w.add({fmt::format("INSERT INTO {} (push_id, part, staged_at) VALUES (?, ?, ?)", kStagePartsTable),
+         {Value::text(m_options.push_id), Value::integer(m_part), Value::text(m_options.pushed_at)}},
+        receipt);
+  while (m_table < m_cs.tables.size() && w.batch().approx_bytes < m_part_bytes) {
+    const TableChanges& tc = m_cs.tables[m_table];
+    if (m_row >= tc.rows.size()) {
+      ++m_table, m_row = 0;
+      continue;
+    }
+    const TableDesc& t = tc.table;
+    size_t width = 3 + key_width(t) + 2 * t.columns.size();
+    std::string stage = quote_identifier(stage_table_name(m_options.push_id, m_table));
+    StepOrigin origin;
+    origin.kind = StepOrigin::Kind::stage_table;
+    origin.table = t.name;
+    origin.description = fmt::format("the staging of {}", quote_identifier(t.name));
+    w.add({fmt::format("CREATE TABLE IF NOT EXISTS {} ({})", stage, staging_columns_sql(t)), {}}, origin);
+    std::vector<bool> fk = foreign_key_columns(t, m_options.references);
+    while (m_row < tc.rows.size() && w.batch().approx_bytes < m_part_bytes) {
+      std::vector<Value> args;
+      std::string values;
+      size_t rows = 0, bytes = 0;
+      while (m_row < tc.rows.size() && rows < kMaxRowsPerInsert &&
+             (rows == 0 || args.size() + width <= kMaxParamsPerInsert) &&
+             w.batch().approx_bytes + bytes < m_part_bytes) {
+        size_t args_before = args.size(), sql_before = values.size();
+        Status appended = append_staged_row(t, tc.rows[m_row], m_row, fk, m_options.force, args, values);
+        if (!appended.ok())
+          return appended.error().context(fmt::format("push table {}", quote_identifier(t.name)));
+        bytes += values.size() - sql_before + args_bytes(args, args_before);
+        ++m_row, ++rows;
+      }
+      w.add({fmt::format("INSERT INTO {} VALUES {}", stage, values), std::move(args)}, origin);
+      w.batch().row_changes += static_cast<int64_t>(rows);
+    }
+  }
+  end_push_batch(w);
+  return std::optional<PushBatch>(w.take());
+}
+
+Result<PushBatch> build_stage_apply_batch(const Changeset& cs, const PushBatchOptions& options, int parts) {
+  PushBatchWriter w;
+  open_push_batch(w, options);
+  StepOrigin parts_guard;
+  parts_guard.kind = StepOrigin::Kind::stage_parts_guard;
+  parts_guard.description = fmt::format("the {} staged parts", parts);
+  w.add(
+      {fmt::format("SELECT json(CASE WHEN (SELECT count(*) FROM {} WHERE push_id = ?) = ? THEN '1' ELSE 'x' "
+                   "END)",
+                   kStagePartsTable),
+       {Value::text(options.push_id), Value::integer(parts)}},
+      parts_guard);
+  suspend_triggers_and_change_schema(w, cs, options);
+  std::vector<StagedTable> staged;
+  for (size_t i = 0; i < cs.tables.size(); ++i) {
+    if (cs.tables[i].rows.empty()) continue;
+    staged.push_back(describe_staged(cs, i, options.push_id));
+    add_table_steps(w, staged.back(), options.force);
+    w.batch().row_changes += static_cast<int64_t>(cs.tables[i].rows.size());
+  }
+  restore_push_triggers(w, cs);
+  auto staged_table = [&](const std::string& name) -> const StagedTable* {
+    for (const StagedTable& s : staged)
+      if (lower_ascii(s.table->name) == lower_ascii(name)) return &s;
+    return nullptr;
+  };
+  // Deleted parents: no remote child row may still reference one (also with --force).
+  for (const ForeignReference& r : options.references) {
+    const StagedTable* parent = staged_table(r.parent);
+    if (r.columns.size() != 1 || !parent || !parent->deletes) continue;
+    auto pc = column_index(*parent->table, r.parent_columns[0]);
+    if (!pc) continue;
+    StepOrigin origin;
+    origin.kind = StepOrigin::Kind::reference_guard;
+    origin.table = r.child;
+    origin.description = fmt::format(
+        "the remote has rows of {} (added since your last pull) whose {} references a row of {} this push "
+        "deletes; pull first (the merge reports them)",
+        quote_identifier(r.child), quote_identifier(r.columns[0]), quote_identifier(r.parent));
+    w.add(
+        {fmt::format("SELECT json(CASE WHEN NOT EXISTS (SELECT 1 FROM {0} WHERE {1} IN (SELECT {2}.b{3} FROM "
+                     "{4} AS {2} WHERE {2}.op = 'd' AND {2}.b{3} IS NOT NULL)) THEN '1' ELSE 'x' END)",
+                     quote_identifier(r.child), quote_identifier(r.columns[0]), kS, *pc, parent->stage),
+         {}},
+        origin);
+  }
+  // Referenced parents: every parent a staged insert or key update references is on the remote, after
+  // everything else this batch did (also with --force).
+  for (const ForeignReference& r : options.references) {
+    const StagedTable* child = staged_table(r.child);
+    if (!child || !(child->inserts || child->updates)) continue;
+    auto cols = column_indexes(*child->table, r.columns);
+    if (!cols) continue;
+    StepOrigin origin = staged_origin(
+        StepOrigin::Kind::stage_parent_guard, *child, RowOp::insert,
+        fmt::format("the parents in {} of the rows of {}", quote_identifier(r.parent), child->target));
+    origin.reference = r;
+    w.add({fmt::format("SELECT json(CASE WHEN NOT EXISTS (SELECT 1 FROM {} AS {} WHERE {} AND {}) THEN '1' "
+                       "ELSE 'x' END)",
+                       child->stage, kS, referencing_rows(*cols), parent_missing(r, *cols)),
+           {}},
+          origin);
+  }
+  StepOrigin cleanup;
+  cleanup.description = "drop the staging tables";
+  for (const StagedTable& s : staged) w.add({"DROP TABLE " + s.stage, {}}, cleanup);
+  w.add({fmt::format("DELETE FROM {} WHERE push_id = ?", kStagePartsTable), {Value::text(options.push_id)}},
+        cleanup);
+  end_push_batch(w);
+  return w.take();
+}
+
+Result<int> upload_staged_parts(RemoteClient& remote, StagePartBuilder& parts) {
+  while (true) {
+    std::optional<PushBatch> part = TS_TRY(parts.next());
+    if (!part) break;
+    TS_TRY_STATUS(send_part(remote, *part, parts.parts_built()));
+    if (parts.parts_built() == 1) crash_point("push.part-sent");
+  }
+  crash_point("push.staged");
+  return parts.parts_built();
+}
+
+std::vector<PushConflict> staged_conflicts(RemoteClient& remote, const Changeset& cs,
+                                           const PushBatchOptions& options, const PushBatch& apply,
+                                           size_t failed, const std::string& message) {
+  const StepOrigin& first = apply.origins[failed];
+  std::vector<PushConflict> out;
+  if (first.kind == StepOrigin::Kind::reference_guard) {
+    PushConflict c;
+    c.table = first.table;
+    c.operation = "delete";
+    c.detail = first.description;
+    c.force_overrides = false;
+    out.push_back(std::move(c));
+  }
+  // Every probe at once, in one read-only request: the staged rows joined with the remote's tables.
+  enum class Probe { guard, insert, unique, parent };
+  struct Asked {
+    Probe probe;
+    size_t table;
+    const ForeignReference* reference = nullptr;
+    std::vector<size_t> columns;
+  };
+  std::vector<Asked> asked;
+  std::vector<BatchStep> probes;
+  std::vector<std::string> unique = unique_clash_columns(message);
+  for (size_t i = 0; i < cs.tables.size(); ++i) {
+    if (cs.tables[i].rows.empty()) continue;
+    StagedTable s = describe_staged(cs, i, options.push_id);
+    std::string from = fmt::format("SELECT {0}.seq FROM {1} AS {0} WHERE ", kS, s.stage);
+    if (!options.force && (s.updates || s.deletes)) {
+      probes.push_back(
+          {{from + fmt::format("{}.op <> 'i' AND NOT {} ORDER BY 1", kS, guard_holds(s)), {}}, std::nullopt});
+      asked.push_back({Probe::guard, i});
+    }
+    if (!options.force && s.inserts) {
+      probes.push_back({{from + fmt::format("{}.op = 'i' AND EXISTS (SELECT 1 FROM {} WHERE {}) ORDER BY 1",
+                                            kS, s.target, key_match(*s.table, s.target)),
+                         {}},
+                        std::nullopt});
+      asked.push_back({Probe::insert, i});
+    }
+    auto cols = column_indexes(*s.table, unique);
+    if (first.kind == StepOrigin::Kind::stage_rows &&
+        lower_ascii(first.table) == lower_ascii(s.table->name) && cols && !cols->empty()) {
+      std::string same;
+      for (size_t c : *cols)
+        same +=
+            fmt::format(" AND {}.{} = {}.n{}", s.target, quote_identifier(s.table->columns[c].name), kS, c);
+      probes.push_back(
+          {{from + fmt::format("{}.op <> 'd' AND EXISTS (SELECT 1 FROM {} WHERE NOT ({}){}) ORDER "
+                               "BY 1",
+                               kS, s.target, key_match(*s.table, s.target), same),
+            {}},
+           std::nullopt});
+      asked.push_back({Probe::unique, i});
+    }
+    for (const ForeignReference& r : options.references) {
+      if (lower_ascii(r.child) != lower_ascii(s.table->name) || !(s.inserts || s.updates)) continue;
+      auto fk = column_indexes(*s.table, r.columns);
+      if (!fk) continue;
+      probes.push_back(
+          {{from + fmt::format("{} AND {} ORDER BY 1", referencing_rows(*fk), parent_missing(r, *fk)), {}},
+           std::nullopt});
+      asked.push_back({Probe::parent, i, &r, *fk});
+    }
+  }
+  auto answers = remote.batch(probes, Retry::safe);
+  size_t explained = 0;
+  for (size_t p = 0; answers.ok() && p < answers->size() && p < asked.size(); ++p) {
+    const auto& result = (*answers)[p].result;
+    if (!result) continue;
+    const Asked& a = asked[p];
+    const TableChanges& tc = cs.tables[a.table];
+    ValueTuples written;
+    if (a.probe == Probe::parent) written = written_parents(cs, *a.reference);
+    for (const auto& row : result->rows) {
+      if (row.empty() || row[0].type() != ValueType::integer) continue;
+      auto seq = static_cast<size_t>(row[0].as_integer());
+      if (seq >= tc.rows.size()) continue;
+      const RowChange& change = tc.rows[seq];
+      if (a.probe == Probe::guard) {
+        StepOrigin origin = row_guard_origin(tc.table, change);
+        PushConflict c = conflict_for_unexplained(origin);
+        if (explained++ < kExplained) c.detail = explain_guard(remote, origin);
+        out.push_back(std::move(c));
+      } else if (a.probe == Probe::insert) {
+        out.push_back(conflict_for_unexplained(row_origin(tc.table, change)));
+      } else if (a.probe == Probe::unique) {
+        StepOrigin origin = row_origin(tc.table, change);
+        PushConflict c = conflict_for_unexplained(origin);
+        c.force_overrides = false;
+        std::optional<std::string> why;
+        if (explained++ < kExplained) why = explain_unique_clash(remote, origin, message);
+        c.detail = why ? *why : "another row on the remote holds one of its UNIQUE values (" + message + ")";
+        out.push_back(std::move(c));
+      } else {
+        ReferencingRow referencing;
+        referencing.op = change.op;
+        referencing.key = change.key;
+        referencing.key_names = key_names(tc.table);
+        for (size_t c : a.columns) referencing.values.push_back(change.new_values.at(c));
+        if (written.count(referencing.values)) continue;
+        out.push_back(missing_parent_conflict(tc.table.name, *a.reference, referencing, true));
+      }
+    }
+  }
+  if (out.empty()) {
+    PushConflict c;
+    c.table = first.table.empty() ? "(push)" : first.table;
+    c.operation = first.kind == StepOrigin::Kind::stage_rows ? to_string(first.op) : "push";
+    c.detail = fmt::format("{}: {}", first.description, message);
+    c.force_overrides = first.kind == StepOrigin::Kind::stage_guard;
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+Result<bool> settle_staged_push(RemoteClient& remote, const std::string& push_id) {
+  std::string prefix = stage_prefix(push_id);
+  auto found = TS_TRY(remote.execute(
+      SqlStatement{
+          "SELECT name FROM sqlite_schema WHERE type = 'table' AND (substr(name, 1, ?) = ? OR name = ?)",
+          {Value::integer(static_cast<int64_t>(prefix.size())), Value::text(prefix),
+           Value::text(kStagePartsTable)}},
+      Retry::safe));
+  std::vector<std::string> tables;
+  bool parts_table = false;
+  for (const auto& row : found.rows) {
+    if (row.empty() || row[0].type() != ValueType::text) continue;
+    if (row[0].as_bytes() == kStagePartsTable)
+      parts_table = true;
+    else
+      tables.push_back(row[0].as_bytes());
+  }
+  bool parts = false;
+  if (parts_table) {
+    auto counted = TS_TRY(remote.execute(
+        SqlStatement{fmt::format("SELECT count(*) FROM {} WHERE push_id = ?", kStagePartsTable),
+                     {Value::text(push_id)}},
+        Retry::safe));
+    parts = !counted.rows.empty() && !counted.rows[0].empty() && counted.rows[0][0] != Value::integer(0);
+  }
+  if (tables.empty() && !parts) return receipt_exists(remote, push_id);
+
+  PushBatchWriter w;
+  StepOrigin control;
+  control.description = "BEGIN IMMEDIATE";
+  w.batch().begin_step = w.add({"BEGIN IMMEDIATE", {}}, control);
+  w.add({fmt::format("CREATE TABLE IF NOT EXISTS {} (id TEXT PRIMARY KEY, pushed_at TEXT NOT NULL)",
+                     kPushReceiptTable),
+         {}},
+        control);
+  StepOrigin guard;
+  guard.kind = StepOrigin::Kind::guard;
+  guard.description = "the push did not commit";
+  int guard_step =
+      w.add({fmt::format("SELECT json(CASE WHEN NOT EXISTS (SELECT 1 FROM {} WHERE id = ?) THEN '1' "
+                         "ELSE 'x' END)",
+                         kPushReceiptTable),
+             {Value::text(push_id)}},
+            guard);
+  for (const std::string& t : tables) w.add({"DROP TABLE IF EXISTS " + quote_identifier(t), {}}, control);
+  if (parts)
+    w.add({fmt::format("DELETE FROM {} WHERE push_id = ?", kStagePartsTable), {Value::text(push_id)}},
+          control);
+  end_push_batch(w);
+  PushBatch batch = w.take();
+  for (int attempt = 1;; ++attempt) {
+    auto answer = remote.batch(batch.steps, Retry::unsafe);
+    if (!answer.ok())
+      return answer.error().context(fmt::format("dropping the staged rows of push {}", push_id));
+    const auto& sent = *answer;
+    if (sent[static_cast<size_t>(batch.commit_step)].result) return false;
+    if (sent[static_cast<size_t>(guard_step)].error) return true;  // its receipt is there: it committed
+    if (sent[static_cast<size_t>(batch.begin_step)].error && attempt < 8) {
+      wait_busy(attempt);
+      continue;
+    }
+    std::string message = "the remote neither committed nor reported an error";
+    for (const auto& step : sent)
+      if (step.error) {
+        message = *step.error;
+        break;
+      }
+    return Error(ErrorKind::sql, fmt::format("dropping the staged rows of push {}: {}", push_id, message));
+  }
+}
+
+int drop_abandoned_stages(RemoteClient& remote) {
+  size_t n = std::string(kStageTablePrefix).size();
+  auto found = remote.execute(
+      SqlStatement{
+          "SELECT name FROM sqlite_schema WHERE type = 'table' AND (substr(name, 1, ?) = ? OR name = ?)",
+          {Value::integer(static_cast<int64_t>(n)), Value::text(kStageTablePrefix),
+           Value::text(kStagePartsTable)}},
+      Retry::safe);
+  if (!found.ok()) return 0;
+  std::set<std::string> ids;  // push ids with staged rows or part receipts
+  bool parts_table = false;
+  for (const auto& row : found->rows) {
+    if (row.empty() || row[0].type() != ValueType::text) continue;
+    const std::string& name = row[0].as_bytes();
+    if (name == kStagePartsTable) {
+      parts_table = true;
+      continue;
+    }
+    auto end = name.rfind('_');
+    if (end != std::string::npos && end > n) ids.insert(name.substr(n, end - n));
+  }
+  std::map<std::string, std::string> newest;  // push id -> its newest part's staged_at
+  if (parts_table) {
+    auto parts = remote.execute(
+        SqlStatement{fmt::format("SELECT push_id, max(staged_at) FROM {} GROUP BY push_id", kStagePartsTable),
+                     {}},
+        Retry::safe);
+    if (!parts.ok()) return 0;
+    for (const auto& row : parts->rows) {
+      if (row.size() < 2 || row[0].type() != ValueType::text || row[1].type() != ValueType::text) continue;
+      newest[row[0].as_bytes()] = row[1].as_bytes();
+      ids.insert(row[0].as_bytes());
+    }
+  }
+  auto cutoff = std::chrono::system_clock::now() - std::chrono::hours(kAbandonedStageHours);
+  int dropped = 0;
+  for (const std::string& id : ids) {
+    auto it = newest.find(id);
+    // Staging tables without any part receipt are never a push in progress (a part writes both in one
+    // transaction, a final batch or a cleanup removes both): abandoned.
+    if (it != newest.end()) {
+      auto at = parse_utc_timestamp(it->second);
+      if (!at || *at > cutoff) continue;
+    }
+    auto settled = settle_staged_push(remote, id);
+    if (settled.ok() && !*settled) ++dropped;
+  }
+  return dropped;
+}
+
+}  // namespace turso_sync
