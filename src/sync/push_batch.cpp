@@ -13,16 +13,6 @@ namespace turso_sync {
 
 namespace {
 
-// Parent key values, compared exactly (Value's total order).
-struct ValuesLess {
-  bool operator()(const std::vector<Value>& a, const std::vector<Value>& b) const {
-    for (size_t i = 0; i < a.size() && i < b.size(); ++i)
-      if (int c = compare(a[i], b[i]); c != 0) return c < 0;
-    return a.size() < b.size();
-  }
-};
-using ValueTuples = std::set<std::vector<Value>, ValuesLess>;
-
 // Indexes in `t.columns` of `names` (case-insensitively); nullopt when one is not a column of `t`.
 std::optional<std::vector<size_t>> column_indexes(const TableDesc& t, const std::vector<std::string>& names) {
   std::vector<size_t> out;

@@ -34,6 +34,7 @@
 #pragma once
 
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,16 @@
 namespace turso_sync {
 
 inline constexpr const char* kPushReceiptTable = "turso_sync_pushes";
+
+// Key or parent values, compared exactly (Value's total order): sets of the rows a guard checks.
+struct ValuesLess {
+  bool operator()(const std::vector<Value>& a, const std::vector<Value>& b) const {
+    for (size_t i = 0; i < a.size() && i < b.size(); ++i)
+      if (int c = compare(a[i], b[i]); c != 0) return c < 0;
+    return a.size() < b.size();
+  }
+};
+using ValueTuples = std::set<std::vector<Value>, ValuesLess>;
 
 // A declared foreign key of the working copy: `child` (`columns`) references `parent` (`parent_columns`:
 // as declared, or the parent's PRIMARY KEY when the declaration names none). Composite keys have several

@@ -27,16 +27,6 @@ constexpr size_t kMaxRowsPerInsert = 500;
 constexpr size_t kMaxStagedColumns = 2000;  // SQLite's default SQLITE_MAX_COLUMN
 constexpr size_t kExplained = 50;           // conflicts explained by reading the remote row
 
-// Parent key values, compared exactly (Value's total order).
-struct ValuesLess {
-  bool operator()(const std::vector<Value>& a, const std::vector<Value>& b) const {
-    for (size_t i = 0; i < a.size() && i < b.size(); ++i)
-      if (int c = compare(a[i], b[i]); c != 0) return c < 0;
-    return a.size() < b.size();
-  }
-};
-using ValueTuples = std::set<std::vector<Value>, ValuesLess>;
-
 size_t key_width(const TableDesc& t) {
   return t.keyed_by_rowid() ? 1 : t.key_columns.size();
 }
