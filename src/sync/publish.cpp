@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <future>
 #include <random>
 #include <set>
 #include <thread>
@@ -333,6 +334,9 @@ class Uploader {
     return {};
   }
 
+  // Waits for the last part in flight: every part sent has then landed.
+  Status finish() { return wait_in_flight(); }
+
   int64_t parts() const { return m_part; }
   int64_t parts_sent() const { return m_sent; }
 
@@ -362,14 +366,27 @@ class Uploader {
     m_bytes = 0;
     t.staged = true;
     if (!m_done.count(part)) {
-      TS_TRY_STATUS(send(t, part, std::move(statements)));
+      // Pipelined: this part goes out on a thread of its own while the rows of the next one are read, so that
+      // the client's work and the server's overlap; one part at most is in flight.
+      TS_TRY_STATUS(wait_in_flight());
+      const SourceTable* table = &t;
+      m_in_flight = std::async(std::launch::async,
+                               [this, table, part, statements = std::move(statements)]() mutable -> Status {
+                                 TS_TRY_STATUS(send(*table, part, std::move(statements)));
+                                 crash_point("publish.part-sent");
+                                 return {};
+                               });
       ++m_sent;
-      crash_point("publish.part-sent");
     }
     m_report.table = t.name;
     m_report.rows_done += rows;
     if (m_progress) m_progress(m_report);
     return {};
+  }
+
+  Status wait_in_flight() {
+    if (!m_in_flight.valid()) return {};
+    return m_in_flight.get();
   }
 
   Status send(const SourceTable& t, int64_t part, std::vector<SqlStatement> statements) {
@@ -426,6 +443,7 @@ class Uploader {
   int64_t m_rows = 0;  // rows in the current part
   int64_t m_part = 0;
   int64_t m_sent = 0;
+  std::future<Status> m_in_flight;  // the part being sent (its thread is joined by the destructor)
 };
 
 // The one transaction that makes the published database appear.
@@ -529,6 +547,7 @@ Result<PublishReport> publish_database(RemoteClient& remote, const Config& confi
     Uploader up(remote, id, std::move(done), static_cast<size_t>(config.push_part_bytes), progress,
                 rows_total);
     for (SourceTable& t : src.tables) TS_TRY_STATUS(up.table(db, t));
+    TS_TRY_STATUS(up.finish());
     report.parts = up.parts();
     report.parts_sent = up.parts_sent();
     crash_point("publish.staged");
