@@ -335,6 +335,8 @@ Status create_working_copy_file(const std::string& replica, const std::string& p
   if (plain) {
     // A rollback-journal file with nothing pending: its bytes are the database (a straight copy, read through
     // SQLite's file handle, instead of SQLite's page-by-page backup).
+    // `path` is a new file of ours (O_EXCL: the working copy's temp name, renamed into place later): no
+    // SQLite connection holds it, so writing it directly drops nobody's locks.
     Fd to(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, kPrivateFileMode));
     if (!to) return io_error("create", path);
     TS_TRY_STATUS(from->copy_to(to.get(), path));

@@ -2,7 +2,8 @@
 // empty remote as one transaction, in bounded memory, resumable after a crash; SyncContext::init then makes
 // the replica and the working copy from the remote as usual.
 //
-//   upload     the rows of each table, in rowid (or key) order, go in parts of about Config::push_part_bytes into a
+//   upload     the rows of each table, in rowid (or key) order, go in parts of about Config::push_part_bytes
+//   into a
 //              staging table of ours on the remote (turso_sync_publish_<id>_<n>, created with the table's own
 //              definition; rowids kept); each part is one transaction that also records its part receipt
 //              (turso_sync_publish_parts), so a part sent again after a lost answer or a crash is recognised
@@ -10,8 +11,8 @@
 //   apply      one batch: BEGIN IMMEDIATE; the remote still holds no user object; every part arrived; each
 //              staging table renamed to its table (every row written once on the server), the tables without
 //              rows created; indexes, views, triggers (after the rows: they must not fire), the AUTOINCREMENT
-//              counters (sqlite_sequence), user_version, a push receipt (the remote's identity, and how a lost
-//              answer is settled); the part receipts deleted; COMMIT.
+//              counters (sqlite_sequence), user_version, a push receipt (the remote's identity, and how a
+//              lost answer is settled); the part receipts deleted; COMMIT.
 //   resume     <state dir>/init-from.pending names the publish id, FILE and FILE's fingerprint: a new run on
 //              the same, unchanged FILE sends only the parts the remote lacks; a run after the apply
 //              committed finds its receipt and goes straight to init. Another FILE, or FILE changed, drops
