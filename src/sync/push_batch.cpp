@@ -111,13 +111,7 @@ struct Builder {
         list += (list.empty() ? "" : ", ") + *p;
       }
       if (list.empty()) continue;
-      StepOrigin origin;
-      origin.kind = StepOrigin::Kind::reference_guard;
-      origin.table = r.child;
-      origin.description = fmt::format(
-          "the remote has rows of {} (added since your last pull) whose {} references a row of {} this push "
-          "deletes; pull first (the merge reports them)",
-          quote_identifier(r.child), quote_identifier(r.columns[0]), quote_identifier(r.parent));
+      StepOrigin origin = reference_guard_origin(r);
       add({fmt::format("SELECT json(CASE WHEN NOT EXISTS (SELECT 1 FROM {} WHERE {} IN ({})) THEN '1' ELSE "
                        "'x' END)",
                        quote_identifier(r.child), quote_identifier(r.columns[0]), list),
@@ -599,6 +593,17 @@ std::string render_batch_sql(const PushBatch& batch) {
     out += sql + ";\n";
   }
   return out;
+}
+
+StepOrigin reference_guard_origin(const ForeignReference& r) {
+  StepOrigin origin;
+  origin.kind = StepOrigin::Kind::reference_guard;
+  origin.table = r.child;
+  origin.description = fmt::format(
+      "the remote has rows of {} (added since your last pull) whose {} references a row of {} this push "
+      "deletes; pull first (the merge reports them)",
+      quote_identifier(r.child), quote_identifier(r.columns[0]), quote_identifier(r.parent));
+  return origin;
 }
 
 }  // namespace turso_sync

@@ -160,6 +160,10 @@ struct BaseSchema {
   std::vector<DroppedTableRows> dropped;  // the tables the push drops
 };
 
+// The origin of a reference guard of `r` (single-column): no remote child row may reference a row the push
+// deletes; its description says what to do.
+StepOrigin reference_guard_origin(const ForeignReference& r);
+
 // SELECT of the totals compared for a dropped table over kDroppedRowsListed rows (run on both sides).
 std::string dropped_table_totals_sql(const TableDesc& table);
 

@@ -449,13 +449,7 @@ Result<PushBatch> build_stage_apply_batch(const Changeset& cs, const PushBatchOp
     if (r.columns.size() != 1 || !parent || !parent->deletes) continue;
     auto pc = column_index(*parent->table, r.parent_columns[0]);
     if (!pc) continue;
-    StepOrigin origin;
-    origin.kind = StepOrigin::Kind::reference_guard;
-    origin.table = r.child;
-    origin.description = fmt::format(
-        "the remote has rows of {} (added since your last pull) whose {} references a row of {} this push "
-        "deletes; pull first (the merge reports them)",
-        quote_identifier(r.child), quote_identifier(r.columns[0]), quote_identifier(r.parent));
+    StepOrigin origin = reference_guard_origin(r);
     w.add(
         {fmt::format("SELECT json(CASE WHEN NOT EXISTS (SELECT 1 FROM {0} WHERE {1} IN (SELECT {2}.b{3} FROM "
                      "{4} AS {2} WHERE {2}.op = 'd' AND {2}.b{3} IS NOT NULL)) THEN '1' ELSE 'x' END)",
