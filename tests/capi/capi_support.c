@@ -1,6 +1,6 @@
-/* Support for tests/capi/inprocess_writers_test.c (see writers_support.h). */
+/* Support for tests/capi/inprocess_writers_test.c (see capi_support.h). */
 #define _GNU_SOURCE
-#include "writers_support.h"
+#include "capi_support.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,11 +72,25 @@ char* writers_read_text(const char* path) {
 
 /* The independent path: one SQL statement on the remote through hrana_query.py; its rows, one JSON array per
  * line, or NULL when it failed. The caller frees the result. */
-char* writers_remote_sql(const char* url, const char* sql) {
+char* capi_remote_sql(const char* url, const char* sql) {
+  char* quoted = malloc(strlen(sql) * 4 + 3); /* for the shell: in single quotes, each ' as '\'' */
+  char* q = quoted;
+  *q++ = '\'';
+  for (const char* s = sql; *s; ++s) {
+    if (*s == '\'') {
+      memcpy(q, "'\\''", 4);
+      q += 4;
+    } else {
+      *q++ = *s;
+    }
+  }
+  *q++ = '\'';
+  *q = 0;
   char* cmd = NULL;
-  if (asprintf(&cmd, "python3 '%s/tests/support/hrana_query.py' '%s' \"%s\"", TURSO_SYNC_SOURCE_DIR, url,
-               sql) < 0)
+  if (asprintf(&cmd, "python3 '%s/tests/support/hrana_query.py' '%s' %s", TURSO_SYNC_SOURCE_DIR, url,
+               quoted) < 0)
     abort();
+  free(quoted);
   FILE* p = popen(cmd, "r");
   free(cmd);
   if (!p) return NULL;
@@ -167,7 +181,7 @@ int writers_tally_report(const struct tally* t, const char* where) {
 
 /* Rows of the remote's items, read through the independent path. Lines: [["text", "TAG SEQ PAYLOAD"]]. */
 int writers_tally_remote(struct tally* t, const char* url) {
-  char* rows = writers_remote_sql(url, "SELECT writer || ' ' || seq || ' ' || payload FROM items");
+  char* rows = capi_remote_sql(url, "SELECT writer || ' ' || seq || ' ' || payload FROM items");
   if (!rows) return 0;
   for (char* line = rows; line && *line;) {
     char* next = strchr(line, '\n');

@@ -1,13 +1,39 @@
-/* Support for tests/capi/inprocess_writers_test.c: environment and clock helpers, the payload each writer
+/* Support for the C API test programs (tests/capi/): the CHECK macros (each program defines `g_failures`),
+ * SQL on the remote through the independent path (tests/support/hrana_query.py), and for
+ * inprocess_writers_test.c: environment and clock helpers, the payload each writer
  * writes for a row, a temporary application directory (make / remove / paths in it, read a file), SQL on the
  * remote through the independent path (tests/support/hrana_query.py), a look-up in a JSON report, and the
  * tally of the rows found per writer (in the working copy or on the remote) against what each committed.
  * C99 with GNU extensions (asprintf, mkdtemp, popen); TURSO_SYNC_SOURCE_DIR names the source tree. */
-#ifndef TURSO_SYNC_TESTS_CAPI_WRITERS_SUPPORT_H
-#define TURSO_SYNC_TESTS_CAPI_WRITERS_SUPPORT_H
+#ifndef TURSO_SYNC_TESTS_CAPI_SUPPORT_H
+#define TURSO_SYNC_TESTS_CAPI_SUPPORT_H
 
 #include <sqlite3.h>
 #include <stddef.h>
+#include <stdio.h>
+
+#include "turso_sync.h"
+
+/* Failed checks of the program, counted by CHECK and CHECK_RC. */
+extern int g_failures;
+
+#define CHECK(cond)                                                            \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
+      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+      g_failures++;                                                            \
+    }                                                                          \
+  } while (0)
+
+#define CHECK_RC(expr, expected, handle)                                                          \
+  do {                                                                                            \
+    int rc_ = (expr);                                                                             \
+    if (rc_ != (expected)) {                                                                      \
+      fprintf(stderr, "%s:%d: %s returned %d, expected %d: %s\n", __FILE__, __LINE__, #expr, rc_, \
+              (expected), turso_sync_errmsg(handle));                                             \
+      g_failures++;                                                                               \
+    }                                                                                             \
+  } while (0)
 
 enum { MAX_WRITERS = 8 }; /* writer threads and processes in all */
 
@@ -31,7 +57,7 @@ char* writers_read_text(const char* path);
 
 /* The independent path: one SQL statement on the remote at `url` through hrana_query.py; its rows, one JSON
  * array per line, or NULL when it failed. The caller frees the result. */
-char* writers_remote_sql(const char* url, const char* sql);
+char* capi_remote_sql(const char* url, const char* sql);
 /* The integer after `key` in `text`, or -1. */
 long writers_json_int_after(const char* text, const char* key);
 /* The first column of the first row of `sql`, or the error message; to free. */

@@ -17,28 +17,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "capi_support.h"
 #include "turso_sync.h"
 
-static int g_failures = 0;
+int g_failures = 0;
 static const char* g_url = NULL;
-
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      g_failures++;                                                            \
-    }                                                                          \
-  } while (0)
-
-#define CHECK_RC(expr, expected, handle)                                                          \
-  do {                                                                                            \
-    int rc_ = (expr);                                                                             \
-    if (rc_ != (expected)) {                                                                      \
-      fprintf(stderr, "%s:%d: %s returned %d, expected %d: %s\n", __FILE__, __LINE__, #expr, rc_, \
-              (expected), turso_sync_errmsg(handle));                                             \
-      g_failures++;                                                                               \
-    }                                                                                             \
-  } while (0)
 
 static int contains(const char* text, const char* part) {
   return text && part && strstr(text, part) != NULL;
@@ -112,44 +95,9 @@ static char* app_dir(void) {
   return dir;
 }
 
-/* The independent path: runs one SQL statement on the remote with hrana_query.py; returns its rows (one JSON
- * array per line), or NULL when it failed. The caller frees the result. */
+/* The independent path (capi_support.h): the rows of one SQL statement on the remote, or NULL. */
 static char* remote_sql(const char* sql) {
-  char* quoted = malloc(strlen(sql) * 4 + 3);
-  char* q = quoted;
-  *q++ = '\'';
-  for (const char* s = sql; *s; ++s) {
-    if (*s == '\'') {
-      memcpy(q, "'\\''", 4);
-      q += 4;
-    } else {
-      *q++ = *s;
-    }
-  }
-  *q++ = '\'';
-  *q = 0;
-  char* cmd = NULL;
-  if (asprintf(&cmd, "python3 '%s/tests/support/hrana_query.py' '%s' %s", TURSO_SYNC_SOURCE_DIR, g_url,
-               quoted) < 0)
-    abort();
-  free(quoted);
-  FILE* p = popen(cmd, "r");
-  free(cmd);
-  if (!p) return NULL;
-  size_t cap = 4096, len = 0;
-  char* out = malloc(cap);
-  size_t n;
-  while ((n = fread(out + len, 1, cap - len - 1, p)) > 0) {
-    len += n;
-    if (cap - len < 2) out = realloc(out, cap *= 2);
-  }
-  out[len] = 0;
-  if (pclose(p) != 0) {
-    fprintf(stderr, "remote SQL failed: %s\n", sql);
-    free(out);
-    return NULL;
-  }
-  return out;
+  return capi_remote_sql(g_url, sql);
 }
 
 static void remote_ok(const char* sql) {

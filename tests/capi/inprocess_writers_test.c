@@ -62,33 +62,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "capi_support.h"
 #include "turso_sync.h"
-#include "writers_support.h"
 
 extern char** environ;
 
 enum { MIN_ROWS = 20, MIN_CYCLES = 5, GRACE_SECONDS = 120 };
 
-static int g_failures = 0;
+int g_failures = 0;
 static const char* g_url = NULL;
-
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      g_failures++;                                                            \
-    }                                                                          \
-  } while (0)
-
-#define CHECK_RC(expr, expected, handle)                                                          \
-  do {                                                                                            \
-    int rc_ = (expr);                                                                             \
-    if (rc_ != (expected)) {                                                                      \
-      fprintf(stderr, "%s:%d: %s returned %d, expected %d: %s\n", __FILE__, __LINE__, #expr, rc_, \
-              (expected), turso_sync_errmsg(handle));                                             \
-      g_failures++;                                                                               \
-    }                                                                                             \
-  } while (0)
 
 static int is_busy(int rc) {
   rc &= 0xff;
@@ -177,6 +159,7 @@ static int writer_process(const char* path, const char* tag, const char* progres
       note_error(&p, rc, err);
       save_progress(fd, &p);
       sqlite3_close(db);
+      /* A pause before trying again (the error is counted and fails the test): no check waits on it. */
       usleep(10000);
       continue;
     }
@@ -200,6 +183,7 @@ static int writer_process(const char* path, const char* tag, const char* progres
         note_error(&p, rc, err);
       }
       save_progress(fd, &p);
+      /* Pacing of the load (TURSO_TEST_WRITE_PAUSE_US): what is checked holds for any interleaving. */
       if (pause_us > 0) usleep((useconds_t)pause_us);
     }
     rc = sqlite3_close(db);
@@ -208,6 +192,7 @@ static int writer_process(const char* path, const char* tag, const char* progres
       note_error(&p, rc, err);
     }
     /* Until the next invocation: meanwhile this process holds no connection (nor lock) on the file. */
+    /* The gap between two connections, as a short-lived process of the application: load, not a wait. */
     if (gap_us > 0 && !g_child_stop) usleep((useconds_t)gap_us);
   }
   p.finished = 1;
@@ -252,6 +237,7 @@ static void* app_writer_main(void* arg) {
     if (stop) break;
     int rc = exec_sql(w->db, "BEGIN IMMEDIATE", err, sizeof err);
     for (long k = 0; rc == SQLITE_OK && k < rows_per_txn; ++k) {
+      /* Pacing of the load, inside the transaction: any interleaving is checked the same way. */
       if (k > 0 && pause_us > 0) usleep((useconds_t)pause_us);
       rc = insert_row(w->db, w->tag, next + k, err, sizeof err);
     }
@@ -263,6 +249,7 @@ static void* app_writer_main(void* arg) {
     else
       note_error(&w->p, rc, err);
     pthread_mutex_unlock(&w->lock);
+    /* Pacing of the load between transactions. */
     if (pause_us > 0) usleep((useconds_t)pause_us);
   }
   pthread_mutex_lock(&w->lock);
@@ -307,7 +294,7 @@ static void scenario(const char* mode, const char* self) {
   fflush(stdout);
   double t_start = writers_now_s();
 
-  char* created = writers_remote_sql(
+  char* created = capi_remote_sql(
       g_url,
       "CREATE TABLE items (id INTEGER PRIMARY KEY, writer TEXT NOT NULL, seq INTEGER NOT NULL, "
       "payload TEXT NOT NULL)");

@@ -79,11 +79,12 @@ class TcpProxy {
  private:
   void accept_loop();
   void handle(int client_fd);
-  // Holds a request (Fault::hold); true when released, false when the client hung up or the proxy stops.
-  bool hold(int client_fd);
-  // Holds a request (Fault::hold_in_flight) whatever the client does; true when released, false when the
-  // proxy stops.
-  bool hold_in_flight();
+  // Whether a held request is dropped when its client hangs up (Fault::hold) or stays in flight
+  // (Fault::hold_in_flight).
+  enum class OnHangUp { drop, keep };
+  // Holds a request until release_held(); true when released, false when the proxy stops or (OnHangUp::drop)
+  // the client hung up.
+  bool hold(int client_fd, OnHangUp on_hang_up);
   Fault decide(const std::string& request);
 
   int m_upstream_port;

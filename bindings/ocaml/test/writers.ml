@@ -120,6 +120,7 @@ let writer_process db_path tag progress_path =
     | exception e ->
         note p Sqlite3.Rc.ERROR ("open: " ^ Printexc.to_string e);
         write_progress progress_path p;
+        (* a pause before trying again (the error is counted and fails the test): nothing waits on it *)
         Unix.sleepf 0.01
     | db ->
         p.opens <- p.opens + 1;
@@ -138,10 +139,12 @@ let writer_process db_path tag progress_path =
                 | Error (rc, msg) -> if not (is_busy rc) then note p rc msg)
           | Error (rc, msg) -> note p rc msg);
           write_progress progress_path p;
+          (* pacing of the load: what is checked holds for any interleaving *)
           if pause > 0. then Unix.sleepf pause
         done;
         if not (try Sqlite3.db_close db with _ -> false) then note p Sqlite3.Rc.ERROR "close failed";
         (* Until the next run of the process: nothing held on the file meanwhile. *)
+        (* the gap between two connections of a short-lived process: load, not a wait *)
         if gap > 0. && not !stop then Unix.sleepf gap
   done;
   p.finished <- true;
@@ -295,6 +298,7 @@ let inprocess_writers ~mode () =
             let rec rows k =
               if k = txn_rows then Lwt.return (exec writer_db "COMMIT")
               else
+                (* pacing of the load inside the transaction *)
                 let* () = if k > 0 && pause > 0. then Lwt_unix.sleep pause else Lwt.return_unit in
                 match insert_row writer_db "app0" (next + k) with Ok () -> rows (k + 1) | Error e -> Lwt.return (Error e)
             in
@@ -305,6 +309,7 @@ let inprocess_writers ~mode () =
       | Error (rc, msg) ->
           ignore (Sqlite3.exec writer_db "ROLLBACK");
           note app rc msg);
+      (* pacing of the load between transactions *)
       let* () = if pause > 0. then Lwt_unix.sleep pause else Lwt.pause () in
       write_loop ()
   in
