@@ -53,7 +53,7 @@ build-asan: $(ASAN_BUILD)/CMakeCache.txt
 
 test-asan: build-asan
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(ASAN_PROPERTY_SIZE) \
-	  ctest --output-on-failure -j $(TEST_JOBS) --timeout 900 -E '$(ASAN_EXCLUDE)'
+	  TURSO_SYNC_CHANGESET_MEMORY=0 ctest --output-on-failure -j $(TEST_JOBS) --timeout 900 -E '$(ASAN_EXCLUDE)'
 
 # Not run under the sanitizers: the `slow` tests; the OCaml tests (ocaml.*: the OCaml executables are not
 # built with ASan, and a sanitized libturso_sync.so cannot be loaded without the ASan runtime in the
@@ -63,8 +63,10 @@ test-asan: build-asan
 # the code paths of the scenario tests many times over, through processes faulted or killed from outside:
 # they run in the release build only. The 20 MB staged push takes 90 s under the sanitizers; the smaller
 # StagedPush tests run the same code there. The property tests run fewer cases (same seeds, the first of each
-# list) under the sanitizers than in the release build, which runs them all.
-ASAN_EXCLUDE = Slow|^ocaml\.|^install\.|^DiffMemory\.|^FaultMatrix\.|^KillMatrix\.|^StagedPushKill\.|^StagedPush\.ConflictInALatePartOfA20Mb
+# list) under the sanitizers than in the release build, which runs them all. Every change set is spilled to
+# disk there (TURSO_SYNC_CHANGESET_MEMORY=0), the path large changes take, while the release build keeps small
+# ones in memory: each scenario runs both ways. ChangeMemory measures peak RSS too.
+ASAN_EXCLUDE = Slow|^ocaml\.|^install\.|^DiffMemory\.|^ChangeMemory\.|^FaultMatrix\.|^KillMatrix\.|^StagedPushKill\.|^StagedPush\.ConflictInALatePartOfA20Mb
 ASAN_PROPERTY_SIZE = TURSO_SYNC_SCHEMA_CASES=2 TURSO_SYNC_CONSTRAINTS_CASES=2
 
 # The OCaml binding and the example (dune), against this build's libturso_sync.so:
@@ -104,6 +106,7 @@ bench: deps
 	bench/run
 	BUILD_DIR=$(BUILD) bench/sync_run
 	BUILD_DIR=$(BUILD) bench/publish_run
+	BUILD_DIR=$(BUILD) bench/memory_run
 
 soak: build
 	scripts/soak

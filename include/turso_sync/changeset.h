@@ -14,6 +14,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -175,10 +177,76 @@ class ChangeSink {
   virtual Status finish(const std::vector<std::string>& warnings) = 0;
 };
 
+class RowCursor;
+
+// The row changes of one table, in key order. Kept in memory while small; once spilled, every row lives in
+// an anonymous temporary file of ours (removed by the system when the list is gone, even after a crash) and
+// is read back one at a time, so a changeset of any size costs 8 bytes of memory per row (its offset) and
+// a buffer. ChangesetCollector spills past a memory budget. Move-only. Read with cursor() or at().
+class RowList {
+ public:
+  RowList();
+  ~RowList();
+  RowList(RowList&&) noexcept;
+  RowList& operator=(RowList&&) noexcept;
+  RowList(const RowList&) = delete;
+  RowList& operator=(const RowList&) = delete;
+
+  size_t size() const;
+  bool empty() const { return size() == 0; }
+  bool spilled() const;
+  // The bytes the rows take in memory (an estimate; 0 once spilled, beyond the offsets).
+  size_t memory_bytes() const;
+
+  // Appends a row (after the last, in key order). Errors: ErrorKind::io when the spill file cannot be
+  // written.
+  Status push_back(RowChange change);
+  // The same from a row the caller keeps: no copy once spilled.
+  Status append(const RowChange& change);
+  // The memory a row takes held in a list that is not spilled (an estimate).
+  static size_t memory_of(const RowChange& change);
+  // Moves every row to an anonymous temporary file in `dir` ("" = $TMPDIR, else /tmp); later rows go there
+  // too. Errors: ErrorKind::io.
+  Status spill(const std::string& dir);
+  // The row at `index` (< size()), decoded.
+  Result<RowChange> at(size_t index) const;
+  // Reads the rows in order.
+  RowCursor cursor() const;
+  // Keeps only the rows for which `keep` is true, in order.
+  Status retain(const std::function<bool(const RowChange&)>& keep);
+
+ private:
+  friend class RowCursor;
+  struct Spill;
+  Status read_file(uint64_t offset, size_t size, std::string& buffer) const;
+  Status decode(size_t index, const char* chunk, uint64_t chunk_start, RowChange& out) const;
+  Status decode_from_file(size_t index, RowChange& out) const;
+  std::vector<RowChange> m_rows;  // while not spilled
+  size_t m_memory = 0;
+  std::unique_ptr<Spill> m_spill;
+};
+
+// Reads a RowList front to back: `while (const RowChange* r = TS_TRY(cursor.next())) ...`.
+class RowCursor {
+ public:
+  explicit RowCursor(const RowList& list) : m_list(&list) {}
+  // The next row, or nullptr after the last. Valid until the next call.
+  Result<const RowChange*> next();
+  // The index of the row next() returned last.
+  size_t index() const { return m_index - 1; }
+
+ private:
+  const RowList* m_list;
+  size_t m_index = 0;
+  RowChange m_row;
+  std::string m_buffer;  // spilled: the file's bytes from m_buffer_start
+  uint64_t m_buffer_start = 0;
+};
+
 struct TableChanges {
   TableDesc table;
   TableCounts counts;
-  std::vector<RowChange> rows;  // in key order
+  RowList rows;  // in key order
 };
 
 // A whole changeset in memory.
@@ -193,10 +261,14 @@ struct Changeset {
   Status replay(ChangeSink& sink) const;
 };
 
-// A ChangeSink that keeps everything in memory. For callers that need random access (the three-way merge);
-// streaming consumers should implement ChangeSink instead.
+// A ChangeSink that keeps the changeset, for callers that read it more than once (the push, the three-way
+// merge). Rows past `memory_budget` bytes in memory (over all tables) are spilled to temporary files in
+// `spill_dir` (RowList), so memory stays bounded at any size. The default budget is 16 MiB, or
+// TURSO_SYNC_CHANGESET_MEMORY bytes when set (0: every row spilled; for tests).
 class ChangesetCollector final : public ChangeSink {
  public:
+  explicit ChangesetCollector(std::string spill_dir = "");
+  ChangesetCollector(std::string spill_dir, size_t memory_budget);
   Status schema(const std::vector<SchemaChange>& changes, const std::vector<TriggerDef>& triggers) override;
   Status table_begin(const TableDesc& table) override;
   Status row(const TableDesc& table, const RowChange& change) override;
@@ -207,6 +279,9 @@ class ChangesetCollector final : public ChangeSink {
   Changeset take() { return std::move(m_changeset); }
 
  private:
+  std::string m_spill_dir;
+  size_t m_budget;
+  size_t m_memory = 0;  // of the tables already collected
   Changeset m_changeset;
   std::optional<TableChanges> m_current;
 };

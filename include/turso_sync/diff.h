@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -106,6 +107,12 @@ class SqlWriter final : public ChangeSink {
 // cannot be written (then `diff_path` is left as it was); those of diff_databases().
 Result<DiffSummary> write_diff_file(const std::string& base_path, const std::string& target_path,
                                     const std::string& diff_path);
+
+// Writes the SQL script that `produce` sends through a SqlWriter (titled `title`) to `path` atomically, as
+// write_diff_file does: the script is never whole in memory. Errors: ErrorKind::io (then `path` is left as
+// it was), or those `produce` returns.
+Status write_sql_script(const std::string& path, const std::string& title,
+                        const std::function<Status(ChangeSink&)>& produce);
 
 // Checks that the replica and the working copy exist (ErrorKind::config with what to do next otherwise).
 Status check_diff_inputs(const std::string& base_path, const std::string& target_path);

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <utility>
 
@@ -102,6 +104,64 @@ Status Database::exec(std::string_view sql) {
     return Error(error_kind_for(rc), fmt::format("{}: {}", m_path, msg));
   }
   return {};
+}
+
+Status Database::exec_file(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return Error(ErrorKind::io, fmt::format("open {}: {}", path, std::strerror(errno)));
+  std::string text;  // the statements not run yet
+  size_t scanned = 0;
+  // Where the scan is: in a quoted string or name ('…', "…", `…`, […]), a comment, or neither. Only a ';'
+  // outside them may end a statement; sqlite3_complete() then decides (a trigger body holds several).
+  char quote = 0;  // the closing character, '\n' for a line comment, '*' for a block comment
+  char chunk[1 << 16];
+  Status status;
+  while (status.ok()) {
+    size_t n = std::fread(chunk, 1, sizeof chunk, f);
+    if (n == 0 && std::ferror(f)) {
+      status = Error(ErrorKind::io, fmt::format("read {}: {}", path, std::strerror(errno)));
+      break;
+    }
+    text.append(chunk, n);
+    size_t start = 0;
+    for (size_t i = scanned; i < text.size() && status.ok(); ++i) {
+      char c = text[i];
+      if (quote == '*') {
+        if (c == '/' && i > 0 && text[i - 1] == '*') quote = 0;
+      } else if (quote) {
+        if (c == quote) quote = 0;  // a doubled quote reopens at once: the same state
+      } else if (c == '\'' || c == '"' || c == '`') {
+        quote = c;
+      } else if (c == '[') {
+        quote = ']';
+      } else if (c == '-' && i + 1 < text.size() && text[i + 1] == '-') {
+        quote = '\n';
+      } else if (c == '/' && i + 1 < text.size() && text[i + 1] == '*') {
+        quote = '*';
+        ++i;
+      } else if (c == ';') {
+        char after = i + 1 < text.size() ? text[i + 1] : 0;
+        text.push_back(0);  // keeps `after` readable while the statement is NUL-terminated below
+        text[i + 1] = 0;
+        bool complete = sqlite3_complete(text.c_str() + start) != 0;
+        text[i + 1] = after;
+        text.pop_back();
+        if (!complete) continue;
+        status = exec(std::string_view(text).substr(start, i + 1 - start));
+        start = i + 1;
+      }
+    }
+    // A '-' or '/' at the very end may start a comment with the next chunk's first byte: scanned again.
+    size_t rescan = !text.empty() && !quote && (text.back() == '-' || text.back() == '/') ? 1 : 0;
+    text.erase(0, start);
+    scanned = text.size() - rescan;
+    if (n == 0) {
+      if (status.ok() && text.find_first_not_of(" \t\r\n") != std::string::npos) status = exec(text);
+      break;
+    }
+  }
+  std::fclose(f);
+  return status;
 }
 
 Result<Statement> Database::prepare(std::string_view sql) {

@@ -38,6 +38,10 @@ class Database {
 
   // Runs one or more statements that return no rows.
   Status exec(std::string_view sql);
+  // Runs the SQL script in the file `path` (a file of ours, never a database file) statement by statement,
+  // read in chunks: a script of any size in bounded memory. Errors: ErrorKind::io when it cannot be read,
+  // else as exec().
+  Status exec_file(const std::string& path);
   Result<Statement> prepare(std::string_view sql);
 
   // An Error built from the connection's last error: "<what> (<path>): <sqlite message>".

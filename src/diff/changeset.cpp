@@ -1,3 +1,5 @@
+#include <cstdlib>
+
 #include "turso_sync/changeset.h"
 
 namespace turso_sync {
@@ -72,11 +74,32 @@ Status Changeset::replay(ChangeSink& sink) const {
   TS_TRY_STATUS(sink.schema(schema, triggers));
   for (const TableChanges& t : tables) {
     TS_TRY_STATUS(sink.table_begin(t.table));
-    for (const RowChange& r : t.rows) TS_TRY_STATUS(sink.row(t.table, r));
+    RowCursor rows = t.rows.cursor();
+    while (const RowChange* r = TS_TRY(rows.next())) TS_TRY_STATUS(sink.row(t.table, *r));
     TS_TRY_STATUS(sink.table_end(t.table, t.counts));
   }
   return sink.finish(warnings);
 }
+
+namespace {
+
+size_t default_memory_budget() {
+  const char* v = std::getenv("TURSO_SYNC_CHANGESET_MEMORY");
+  if (v && *v) {
+    char* end = nullptr;
+    unsigned long long n = std::strtoull(v, &end, 10);
+    if (end && !*end) return static_cast<size_t>(n);
+  }
+  return size_t{16} << 20;
+}
+
+}  // namespace
+
+ChangesetCollector::ChangesetCollector(std::string spill_dir)
+    : ChangesetCollector(std::move(spill_dir), default_memory_budget()) {}
+
+ChangesetCollector::ChangesetCollector(std::string spill_dir, size_t memory_budget)
+    : m_spill_dir(std::move(spill_dir)), m_budget(memory_budget) {}
 
 Status ChangesetCollector::schema(const std::vector<SchemaChange>& changes,
                                   const std::vector<TriggerDef>& triggers) {
@@ -92,13 +115,17 @@ Status ChangesetCollector::table_begin(const TableDesc& table) {
 
 Status ChangesetCollector::row(const TableDesc&, const RowChange& change) {
   if (!m_current) return Error(ErrorKind::internal, "changeset collector: row outside a table");
-  m_current->rows.push_back(change);
-  return {};
+  RowList& rows = m_current->rows;
+  // Spilled before the row is added when it would pass the budget: a row of a large value is never copied.
+  if (!rows.spilled() && m_memory + rows.memory_bytes() + RowList::memory_of(change) > m_budget)
+    TS_TRY_STATUS(rows.spill(m_spill_dir));
+  return rows.append(change);
 }
 
 Status ChangesetCollector::table_end(const TableDesc&, const TableCounts& counts) {
   if (!m_current) return Error(ErrorKind::internal, "changeset collector: table_end without table_begin");
   m_current->counts = counts;
+  m_memory += m_current->rows.memory_bytes();
   if (!m_current->rows.empty()) m_changeset.tables.push_back(std::move(*m_current));
   m_current.reset();
   return {};
@@ -106,31 +133,6 @@ Status ChangesetCollector::table_end(const TableDesc&, const TableCounts& counts
 
 Status ChangesetCollector::finish(const std::vector<std::string>& warnings) {
   m_changeset.warnings = warnings;
-  return {};
-}
-
-Status TeeSink::schema(const std::vector<SchemaChange>& changes, const std::vector<TriggerDef>& triggers) {
-  for (ChangeSink* s : m_sinks) TS_TRY_STATUS(s->schema(changes, triggers));
-  return {};
-}
-
-Status TeeSink::table_begin(const TableDesc& table) {
-  for (ChangeSink* s : m_sinks) TS_TRY_STATUS(s->table_begin(table));
-  return {};
-}
-
-Status TeeSink::row(const TableDesc& table, const RowChange& change) {
-  for (ChangeSink* s : m_sinks) TS_TRY_STATUS(s->row(table, change));
-  return {};
-}
-
-Status TeeSink::table_end(const TableDesc& table, const TableCounts& counts) {
-  for (ChangeSink* s : m_sinks) TS_TRY_STATUS(s->table_end(table, counts));
-  return {};
-}
-
-Status TeeSink::finish(const std::vector<std::string>& warnings) {
-  for (ChangeSink* s : m_sinks) TS_TRY_STATUS(s->finish(warnings));
   return {};
 }
 

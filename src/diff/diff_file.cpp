@@ -9,8 +9,10 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 
 #include "turso_sync/diff.h"
+#include "util/fs.h"
 
 namespace turso_sync {
 
@@ -29,19 +31,12 @@ Status check_diff_inputs(const std::string& base_path, const std::string& target
   return {};
 }
 
-Result<DiffSummary> write_diff_file(const std::string& base_path, const std::string& target_path,
-                                    const std::string& diff_path) {
-  TS_TRY_STATUS(check_diff_inputs(base_path, target_path));
-  fs::path target(diff_path);
-  fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
-  std::string tmpl = (dir / ("." + target.filename().string() + ".tmp-XXXXXX")).string();
-  std::vector<char> name(tmpl.begin(), tmpl.end());
-  name.push_back('\0');
-  int fd = mkstemp(name.data());  // created with mode 0600
-  if (fd < 0)
-    return Error(ErrorKind::io,
-                 fmt::format("diff: create a temporary file in {}: {}", dir.string(), std::strerror(errno)));
-  std::string tmp_path(name.data());
+Status write_sql_script(const std::string& path, const std::string& title,
+                        const std::function<Status(ChangeSink&)>& produce) {
+  // Named as every temporary file of ours (util/fs.h): a crashed run's is removed by the next command.
+  std::string tmp_path = fmt::format("{}.tmp-{}", path, ::getpid());
+  int fd = ::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Error(ErrorKind::io, fmt::format("create {}: {}", tmp_path, std::strerror(errno)));
   auto fail = [&](Error e) {
     ::unlink(tmp_path.c_str());
     return e;
@@ -49,25 +44,41 @@ Result<DiffSummary> write_diff_file(const std::string& base_path, const std::str
   std::FILE* out = fdopen(fd, "w");
   if (!out) {
     ::close(fd);
-    return fail(Error(ErrorKind::io, fmt::format("diff: open {}: {}", tmp_path, std::strerror(errno))));
+    return fail(Error(ErrorKind::io, fmt::format("open {}: {}", tmp_path, std::strerror(errno))));
   }
-  Result<DiffSummary> summary = Error(ErrorKind::internal, "diff: not run");
+  Status produced;
   {
     // The writer's worker thread is done with `out` once the writer is gone.
-    SqlWriter writer(out, fmt::format("turso-sync diff: {} -> {}", base_path, target_path));
-    summary = diff_databases(base_path, target_path, writer);
+    SqlWriter writer(out, title);
+    produced = produce(writer);
   }
   bool flushed = std::fflush(out) == 0 && ::fsync(fileno(out)) == 0;
   bool closed = std::fclose(out) == 0;
-  if (!summary.ok())
-    return fail(summary.error().kind() == ErrorKind::io
-                    ? summary.error().context(fmt::format("{} (left as it was)", diff_path))
-                    : summary.error());
+  if (!produced.ok())
+    return fail(produced.error().kind() == ErrorKind::io
+                    ? produced.error().context(fmt::format("{} (left as it was)", path))
+                    : produced.error());
   if (!flushed || !closed)
-    return fail(Error(ErrorKind::io, fmt::format("diff: write {}: {}", tmp_path, std::strerror(errno))));
-  if (std::rename(tmp_path.c_str(), diff_path.c_str()) != 0)
-    return fail(Error(ErrorKind::io,
-                      fmt::format("diff: rename {} to {}: {}", tmp_path, diff_path, std::strerror(errno))));
+    return fail(Error(ErrorKind::io, fmt::format("write {}: {}", tmp_path, std::strerror(errno))));
+  Status renamed = durable_rename(tmp_path, path, FsyncSource::no);  // fsynced above
+  if (!renamed.ok()) return fail(std::move(renamed).error());
+  return {};
+}
+
+Result<DiffSummary> write_diff_file(const std::string& base_path, const std::string& target_path,
+                                    const std::string& diff_path) {
+  TS_TRY_STATUS(check_diff_inputs(base_path, target_path));
+  DiffSummary summary;
+  Status written =
+      write_sql_script(diff_path, fmt::format("turso-sync diff: {} -> {}", base_path, target_path),
+                       [&](ChangeSink& sink) -> Status {
+                         summary = TS_TRY(diff_databases(base_path, target_path, sink));
+                         return {};
+                       });
+  if (!written.ok()) {
+    Error e = std::move(written).error();
+    return e.kind() == ErrorKind::io ? e.context("diff") : e;
+  }
   return summary;
 }
 

@@ -13,11 +13,11 @@ namespace turso_sync {
 // Saves `sql` as <state dir>/discarded-<time>.sql (mode 0600, atomically); returns its path.
 Result<std::string> save_discarded(const Config& config, const std::string& sql);
 
-// The SQL that turns the replica into the working copy (the local changes), with `title` as header comment.
-Result<std::string> changes_as_sql(const std::string& replica, const std::string& working,
-                                   const std::string& title);
-
-// The SQL that applies `changeset` to its base, with `title` as header comment.
-Result<std::string> changeset_as_sql(const Changeset& changeset, const std::string& title);
+// Saves the SQL that turns `base` into `target` (e.g. the replica into the working copy: the local changes),
+// with `title` as header comment, as <state dir>/discarded-<time>.sql (mode 0600, atomically, streamed:
+// never whole in memory); returns its path. Errors: ErrorKind::io when the file cannot be written; those of
+// diff_databases() when a file cannot be read.
+Result<std::string> save_discarded_changes(const Config& config, const std::string& base,
+                                           const std::string& target, const std::string& title);
 
 }  // namespace turso_sync

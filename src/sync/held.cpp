@@ -341,21 +341,18 @@ Result<bool> refresh_held(const Config& config, std::vector<HeldConflict>& held)
   return changed;
 }
 
-int64_t exclude_held(Changeset& changeset, DiffSummary& summary, const std::vector<HeldConflict>& held) {
+Result<int64_t> exclude_held(Changeset& changeset, DiffSummary& summary,
+                             const std::vector<HeldConflict>& held) {
   if (held.empty()) return 0;
   int64_t skipped = 0;
   for (auto tc = changeset.tables.begin(); tc != changeset.tables.end();) {
     TableCounts removed;
     auto& rows = tc->rows;
-    rows.erase(std::remove_if(rows.begin(), rows.end(),
-                              [&](const RowChange& r) {
-                                if (!is_held(held, tc->table.name, r.key)) return false;
-                                (r.op == RowOp::insert   ? removed.inserts
-                                 : r.op == RowOp::update ? removed.updates
-                                                         : removed.deletes)++;
-                                return true;
-                              }),
-               rows.end());
+    TS_TRY_STATUS(rows.retain([&](const RowChange& r) {
+      if (!is_held(held, tc->table.name, r.key)) return true;
+      (r.op == RowOp::insert ? removed.inserts : r.op == RowOp::update ? removed.updates : removed.deletes)++;
+      return false;
+    }));
     skipped += removed.total();
     tc->counts.inserts -= removed.inserts;
     tc->counts.updates -= removed.updates;

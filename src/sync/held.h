@@ -61,7 +61,8 @@ Result<bool> refresh_held(const Config& config, std::vector<HeldConflict>& held)
 
 // Removes the held rows from a changeset about to be pushed and from its summary; returns how many rows
 // were left out.
-int64_t exclude_held(Changeset& changeset, DiffSummary& summary, const std::vector<HeldConflict>& held);
+Result<int64_t> exclude_held(Changeset& changeset, DiffSummary& summary,
+                             const std::vector<HeldConflict>& held);
 
 // A key as users type it on the command line: values joined by ",", integers in decimal, text as is.
 std::string key_as_text(const std::vector<Value>& key);

@@ -294,6 +294,57 @@ class ForeignKeysOff {
   bool m_was_on = false;
 };
 
+// The rows of one table that this copy pushed (MergeOptions::pushed), found by key: a sorted index of key
+// hashes (16 bytes a row), the rows themselves read from their RowList (which may be spilled to disk).
+class PushedRows {
+ public:
+  explicit PushedRows(const RowList& rows) : m_rows(&rows) {}
+
+  Status index() {
+    m_index.reserve(m_rows->size());
+    RowCursor rows = m_rows->cursor();
+    while (const RowChange* r = TS_TRY(rows.next())) m_index.emplace_back(hash(r->key), rows.index());
+    std::sort(m_index.begin(), m_index.end());
+    return {};
+  }
+
+  // The pushed row change of `key`, nullopt when the push did not change that key.
+  Result<std::optional<RowChange>> find(const std::vector<Value>& key) const {
+    uint64_t h = hash(key);
+    auto it = std::lower_bound(m_index.begin(), m_index.end(), std::make_pair(h, size_t{0}));
+    for (; it != m_index.end() && it->first == h; ++it) {
+      RowChange r = TS_TRY(m_rows->at(it->second));
+      if (r.key == key) return std::optional<RowChange>(std::move(r));
+    }
+    return std::optional<RowChange>();
+  }
+
+ private:
+  static uint64_t hash(const std::vector<Value>& key) {
+    uint64_t h = 1469598103934665603ull;  // FNV-1a over each value's type and bytes
+    auto mix = [&h](const void* p, size_t n) {
+      for (size_t i = 0; i < n; ++i) h = (h ^ static_cast<const unsigned char*>(p)[i]) * 1099511628211ull;
+    };
+    for (const Value& v : key) {
+      auto type = static_cast<unsigned char>(v.type());
+      mix(&type, 1);
+      if (v.type() == ValueType::integer) {
+        int64_t i = v.as_integer();
+        mix(&i, sizeof i);
+      } else if (v.type() == ValueType::real) {
+        double d = v.as_real();
+        mix(&d, sizeof d);
+      } else if (v.type() != ValueType::null) {
+        mix(v.as_bytes().data(), v.as_bytes().size());
+      }
+    }
+    return h;
+  }
+
+  const RowList* m_rows;
+  std::vector<std::pair<uint64_t, size_t>> m_index;  // (key hash, row index), sorted
+};
+
 class Merger {
  public:
   Merger(db::Database& ours, const Changeset& delta, const MergeOptions& options)
@@ -301,10 +352,6 @@ class Merger {
     if (!options.pushed) return;
     for (const SchemaChange& c : options.pushed->schema)
       m_pushed_objects.insert(schema_object_key(c.object_type, c.name));
-    for (size_t i = 0; i < delta.tables.size(); ++i)
-      for (const TableChanges& tc : options.pushed->tables)
-        if (same_columns(delta.tables[i].table, tc.table))
-          for (const RowChange& r : tc.rows) m_pushed_rows[i].emplace(key_text(r.key), &r);
   }
 
   Result<MergeReport> run() {
@@ -317,6 +364,13 @@ class Merger {
       m_report.applied = true;
       return std::move(m_report);
     }
+    if (m_options.pushed)
+      for (size_t i = 0; i < m_delta.tables.size(); ++i)
+        for (const TableChanges& tc : m_options.pushed->tables)
+          if (same_columns(m_delta.tables[i].table, tc.table)) {
+            PushedRows& rows = m_pushed_rows.emplace(i, PushedRows(tc.rows)).first->second;
+            TS_TRY_STATUS(rows.index());
+          }
     ForeignKeysOff fk_off(m_db);
     TS_TRY_STATUS(fk_off.engage());
     auto begun = db::Transaction::begin(m_db, db::Transaction::Kind::immediate);
@@ -1298,9 +1352,10 @@ class Merger {
     }
     size_t count = 0;
     std::vector<std::string> keys;
-    for (const RowChange& r : tc.rows) {
-      if (r.op == RowOp::remove) continue;
-      if (++count <= 5) keys.push_back(describe_key(r.key));
+    RowCursor rows = tc.rows.cursor();
+    while (const RowChange* r = TS_TRY(rows.next())) {
+      if (r->op == RowOp::remove) continue;
+      if (++count <= 5) keys.push_back(describe_key(r->key));
     }
     if (count > 0 && take_theirs()) {
       return adopt_table(tc.table.name, SchemaOp::create_table);
@@ -1338,17 +1393,18 @@ class Merger {
     }
     std::vector<std::string> keys;
     size_t count = 0;
-    for (const RowChange& r : tc.rows) {
+    RowCursor rows = tc.rows.cursor();
+    while (const RowChange* r = TS_TRY(rows.next())) {
       bool writes = false;
       for (size_t k = 0; k < columns.size(); ++k) {
         size_t c = columns[k];
-        if (r.op == RowOp::insert)
-          writes |= !r.new_values[c].is_null() && r.new_values[c] != defaults[k];
-        else if (r.op == RowOp::update)
-          writes |= r.old_values[c] != r.new_values[c];
+        if (r->op == RowOp::insert)
+          writes |= !r->new_values[c].is_null() && r->new_values[c] != defaults[k];
+        else if (r->op == RowOp::update)
+          writes |= r->old_values[c] != r->new_values[c];
       }
       if (!writes) continue;
-      if (++count <= 5) keys.push_back(describe_key(r.key));
+      if (++count <= 5) keys.push_back(describe_key(r->key));
     }
     if (count == 0) return std::string();
     std::string out = fmt::format("{} row{}: ", count, count == 1 ? "" : "s");
@@ -1675,9 +1731,10 @@ class Merger {
     if (it == m_next_key.end()) {
       const TableChanges& tc = m_delta.tables[table_index];
       int64_t top = TS_TRY(max_rowid(m_db, tc.table));
-      for (const RowChange& r : tc.rows)
-        if (r.op == RowOp::insert && r.key.at(0).type() == ValueType::integer)
-          top = std::max(top, r.key[0].as_integer());
+      RowCursor rows = tc.rows.cursor();
+      while (const RowChange* r = TS_TRY(rows.next()))
+        if (r->op == RowOp::insert && r->key.at(0).type() == ValueType::integer)
+          top = std::max(top, r->key[0].as_integer());
       if (!m_options.theirs_path.empty())
         top = std::max(top, TS_TRY(max_rowid(*TS_TRY(theirs_db()), tc.table)));
       // Nor a key the base holds: a row moved there would read as an edit of the base's row (an
@@ -1738,10 +1795,12 @@ class Merger {
       for (size_t i : pending) {
         const TableChanges& tc = m_delta.tables[i];
         auto pushed = m_pushed_rows.find(i);
-        for (const RowChange& r : tc.rows) {
+        RowCursor rows = tc.rows.cursor();
+        while (const RowChange* next = TS_TRY(rows.next())) {
+          const RowChange& r = *next;
           if (r.op != RowOp::insert) continue;
           // A row this copy pushed is its own, whatever the application wrote to it since.
-          if (pushed != m_pushed_rows.end() && pushed->second.count(key_text(r.key))) continue;
+          if (pushed != m_pushed_rows.end() && TS_TRY(pushed->second.find(r.key))) continue;
           if (m_options.is_held && m_options.is_held(tc.table.name, r.key)) continue;  // held: left as is
           auto ours = TS_TRY(m_writers[i]->read(r.key));
           if (!ours || *ours == r.new_values) continue;
@@ -1772,12 +1831,6 @@ class Merger {
     return true;
   }
 
-  static std::string key_text(const std::vector<Value>& key) {
-    std::string out;
-    for (const Value& v : key) out += sql_literal(v) + "\x1f";
-    return out;
-  }
-
   // `r` (base -> theirs) rebased on what this copy pushed for the same key (see MergeOptions::pushed):
   // nullopt when theirs is exactly the pushed row, else the change from the pushed row to theirs.
   static std::optional<RowChange> rebase_on_pushed(const RowChange& r, const RowChange& pushed) {
@@ -1806,26 +1859,22 @@ class Merger {
     if (skipped(index)) return {};
     const TableChanges& tc = m_delta.tables[index];
     TableWriter& w = *m_writers[index];
-    std::vector<RowChange> rebased;  // the rows this copy pushed, rebased on the pushed values
-    std::vector<const RowChange*> rows;
     auto pushed = m_pushed_rows.find(index);
-    if (pushed != m_pushed_rows.end()) rebased.reserve(tc.rows.size());
-    for (const RowChange& r : tc.rows) {
-      if (pushed != m_pushed_rows.end()) {
-        auto it = pushed->second.find(key_text(r.key));
-        if (it != pushed->second.end()) {
-          auto moved = rebase_on_pushed(r, *it->second);
-          if (!moved) continue;
-          rebased.push_back(std::move(*moved));
-          rows.push_back(&rebased.back());
-          continue;
-        }
-      }
-      rows.push_back(&r);
-    }
+    // Deletes first (they free UNIQUE values), then updates, then inserts. A row this copy pushed is
+    // rebased on the pushed values first, which can turn it into another kind of change (rebase_on_pushed).
     for (RowOp op : {RowOp::remove, RowOp::update, RowOp::insert}) {
-      for (const RowChange* row : rows) {
-        const RowChange& r = *row;
+      RowCursor rows = tc.rows.cursor();
+      while (const RowChange* next = TS_TRY(rows.next())) {
+        if ((next->op == RowOp::remove) != (op == RowOp::remove)) continue;
+        std::optional<RowChange> rebased;
+        if (pushed != m_pushed_rows.end()) {
+          if (std::optional<RowChange> sent = TS_TRY(pushed->second.find(next->key))) {
+            rebased = rebase_on_pushed(*next, *sent);
+            if (!rebased) continue;
+            next = &*rebased;
+          }
+        }
+        const RowChange& r = *next;
         if (r.op != op) continue;
         auto ours = TS_TRY(w.read(r.key));
         if (ours)  // a column the working copy dropped holds what theirs started from: no local edit
@@ -1975,8 +2024,8 @@ class Merger {
   // Per delta table: its name in the working copy when a local RENAME TO changed it, "" when the working
   // copy dropped it (its rows are skipped), nullopt otherwise.
   std::vector<std::optional<std::string>> m_ours_tables;
-  // Per delta table index: the pushed row change of each key (key_text).
-  std::map<size_t, std::map<std::string, const RowChange*>> m_pushed_rows;
+  // Per delta table index: the rows of the same table this copy pushed.
+  std::map<size_t, PushedRows> m_pushed_rows;
 };
 
 }  // namespace

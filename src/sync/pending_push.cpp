@@ -30,9 +30,9 @@ std::string push_marker(const Config& c) {
 }
 
 Status save_pending_push(const Config& c, const std::string& push_id, const Changeset& sent) {
-  std::string sql =
-      TS_TRY(changeset_as_sql(sent, "what push " + push_id + " sends (turns the replica into it)"));
-  TS_TRY_STATUS(atomic_write_file(pending_sql_path(c), sql, 0600));
+  TS_TRY_STATUS(write_sql_script(pending_sql_path(c),
+                                 "what push " + push_id + " sends (turns the replica into it)",
+                                 [&](ChangeSink& sink) { return sent.replay(sink); }));
   return atomic_write_file(push_marker(c), push_id + "\n", 0600);
 }
 
@@ -57,16 +57,15 @@ std::optional<Changeset> load_pending_push(const Config& c, std::vector<std::str
   if (!file_exists(pending_sql_path(c))) return std::nullopt;
   std::string copy = fmt::format("{}/push.pending.db.tmp-{}", c.state_dir, ::getpid());
   auto rebuild = [&]() -> Result<Changeset> {
-    std::string sql = TS_TRY(read_file(pending_sql_path(c)));
     // With SQLite's own schema names: on a byte copy of a page image, an ALTER TABLE of a table whose name
     // has an upper-case letter does nothing (page_pull.h, copy_replica_into).
     ::unlink(copy.c_str());
     TS_TRY_STATUS(create_working_copy_file(c.replica_path, copy));
     {
       db::Database db = TS_TRY(db::Database::open(copy, db::OpenMode::read_write));
-      TS_TRY_STATUS(db.exec(sql));
+      TS_TRY_STATUS(db.exec_file(pending_sql_path(c)));
     }
-    ChangesetCollector collector;
+    ChangesetCollector collector(c.state_dir);
     TS_TRY(diff_databases(c.replica_path, copy, collector));
     return collector.take();
   };

@@ -42,10 +42,12 @@ ConflictPolicy policy_from(const std::string& s) {
   return ConflictPolicy::abort;
 }
 
-// Diff of two local files, collected in memory (a pull's delta, or local changes for reset).
+// Diff of two local files, collected (a pull's delta); rows past the collector's budget are spilled to
+// temporary files in `spill_dir`.
 Result<std::pair<DiffSummary, Changeset>> collect_diff(const std::string& base, const std::string& target,
-                                                       const DiffOptions& options = {}) {
-  ChangesetCollector collector;
+                                                       const std::string& spill_dir,
+                                                       const DiffOptions& options) {
+  ChangesetCollector collector(spill_dir);
   DiffSummary summary = TS_TRY(diff_databases(base, target, collector, options));
   return std::make_pair(std::move(summary), collector.take());
 }
@@ -64,12 +66,27 @@ Status SyncContext::require_initialized() const {
 }
 
 // Saves SQL that restores discarded local changes as <state dir>/discarded-<time>.sql (mode 0600).
-Result<std::string> save_discarded(const Config& c, const std::string& sql) {
+static Result<std::string> new_discarded_path(const Config& c) {
   TS_TRY_STATUS(make_dirs(c.state_dir));
   std::string path = fmt::format("{}/discarded-{}.sql", c.state_dir, utc_timestamp_for_file());
   for (int i = 2; file_exists(path); ++i)
     path = fmt::format("{}/discarded-{}-{}.sql", c.state_dir, utc_timestamp_for_file(), i);
+  return path;
+}
+
+Result<std::string> save_discarded(const Config& c, const std::string& sql) {
+  std::string path = TS_TRY(new_discarded_path(c));
   TS_TRY_STATUS(atomic_write_file(path, sql, 0600));
+  return path;
+}
+
+Result<std::string> save_discarded_changes(const Config& c, const std::string& base,
+                                           const std::string& target, const std::string& title) {
+  std::string path = TS_TRY(new_discarded_path(c));
+  TS_TRY_STATUS(write_sql_script(path, title, [&](ChangeSink& sink) -> Status {
+    TS_TRY(diff_databases(base, target, sink));
+    return {};
+  }));
   return path;
 }
 
@@ -90,7 +107,7 @@ static Result<PullReport> merge_and_swap(const Config& c, const std::string& new
     for (uint32_t id : *changed_pages) page_numbers.push_back(id + 1);
     diff_options.changed_pages = &page_numbers;
   }
-  auto [summary, delta] = TS_TRY(collect_diff(c.replica_path, new_replica, diff_options));
+  auto [summary, delta] = TS_TRY(collect_diff(c.replica_path, new_replica, c.state_dir, diff_options));
   report.remote_changes = std::move(summary);
   if (delta.empty()) {
     report.held = static_cast<int64_t>(TS_TRY(load_held(c.state_dir)).size());
@@ -282,43 +299,6 @@ Result<DiffSummary> SyncContext::local_changes() {
   return changes;
 }
 
-namespace {
-
-// The SQL script `produce` writes through a SqlWriter, as a string.
-Result<std::string> render_sql(const std::string& title, const std::function<Status(ChangeSink&)>& produce) {
-  std::FILE* f = std::tmpfile();
-  if (!f) return Error(ErrorKind::io, "create a temporary file: " + std::string(std::strerror(errno)));
-  std::string out;
-  {
-    SqlWriter writer(f, title);
-    auto st = produce(writer);
-    if (!st.ok()) {
-      std::fclose(f);
-      return st.error();
-    }
-  }
-  std::rewind(f);
-  char buf[65536];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-  std::fclose(f);
-  return out;
-}
-
-}  // namespace
-
-Result<std::string> changes_as_sql(const std::string& replica, const std::string& working,
-                                   const std::string& title) {
-  return render_sql(title, [&](ChangeSink& sink) -> Status {
-    TS_TRY(diff_databases(replica, working, sink));
-    return {};
-  });
-}
-
-Result<std::string> changeset_as_sql(const Changeset& changeset, const std::string& title) {
-  return render_sql(title, [&](ChangeSink& sink) { return changeset.replay(sink); });
-}
-
 Result<ResetReport> SyncContext::reset(const ResetOptions& options) {
   auto result = reset_files(options);
   if (!result.ok()) return explain_damaged_files(m_config, std::move(result).error());
@@ -335,12 +315,11 @@ Result<ResetReport> SyncContext::reset_files(const ResetOptions&) {
   NullSink sink;
   report.discarded = TS_TRY(diff_databases(c.replica_path, c.working_path, sink));
   if (!report.discarded.has_changes()) return report;
-  std::string sql =
-      TS_TRY(changes_as_sql(c.replica_path, c.working_path,
-                            fmt::format("local changes discarded by `turso-sync reset` at {}; run this "
-                                        "on the working copy to restore them",
-                                        utc_timestamp())));
-  report.discarded_path = TS_TRY(save_discarded(c, sql));
+  report.discarded_path = TS_TRY(save_discarded_changes(
+      c, c.replica_path, c.working_path,
+      fmt::format("local changes discarded by `turso-sync reset` at {}; run this on the working copy to "
+                  "restore them",
+                  utc_timestamp())));
   db::Database working = TS_TRY(db::Database::open(c.working_path, db::OpenMode::read_write));
   TS_TRY_STATUS(copy_replica_into(c.replica_path, working));
   return report;
@@ -389,10 +368,9 @@ Result<ResetReport> SyncContext::copy_files(const CopyOptions& options) {
                       "was changed. Push them, or run `turso-sync reset` / `copy --force` to discard them "
                       "(they are saved first)",
                       c.working_path, report.discarded.totals.total(), report.discarded.schema.size()));
-    std::string sql = TS_TRY(changes_as_sql(
-        c.replica_path, c.working_path,
+    report.discarded_path = TS_TRY(save_discarded_changes(
+        c, c.replica_path, c.working_path,
         fmt::format("local changes discarded by `turso-sync copy --force` at {}", utc_timestamp())));
-    report.discarded_path = TS_TRY(save_discarded(c, sql));
   }
   db::Database working = TS_TRY(db::Database::open(c.working_path, db::OpenMode::read_write));
   TS_TRY_STATUS(copy_replica_into(c.replica_path, working));

@@ -202,14 +202,14 @@ Result<PushReport> SyncContext::push_files(const PushOptions& options) {
     clear_pending_push(c);
   }
 
-  ChangesetCollector collector;
+  ChangesetCollector collector(c.state_dir);  // a large change set spills beside the replica, not in memory
   report.changes = TS_TRY(diff_databases(c.replica_path, c.working_path, collector));
   Changeset changeset = collector.take();
   // Held rows are never pushed (sync/held.h); the application may have edited one again: it stays held.
   std::vector<HeldConflict> held = TS_TRY(load_held(c.state_dir));
   if (TS_TRY(refresh_held(c, held))) TS_TRY_STATUS(save_held(c.state_dir, held));
   report.held = static_cast<int64_t>(held.size());
-  report.held_skipped = exclude_held(changeset, report.changes, held);
+  report.held_skipped = TS_TRY(exclude_held(changeset, report.changes, held));
   if (changeset.empty()) {
     report.nothing_to_push = true;
     return report;

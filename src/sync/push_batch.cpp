@@ -49,23 +49,34 @@ struct Builder {
   }
 
   // Every parent key the changeset writes, per reference (before the rows are added: a parent may be
-  // written after its child, in a later table).
-  void note_written_parents(const Changeset& cs) {
+  // written after its child, in a later table). False when those keys alone exceed one request's bytes:
+  // the changeset does not fit one batch (so memory stays bounded by the batch size).
+  Result<bool> note_written_parents(const Changeset& cs) {
     written_parents.assign(options.references.size(), {});
+    size_t bytes = 0;
     for (size_t i = 0; i < options.references.size(); ++i) {
       const ForeignReference& r = options.references[i];
       for (const TableChanges& tc : cs.tables) {
         if (lower_ascii(tc.table.name) != lower_ascii(r.parent)) continue;
         auto cols = column_indexes(tc.table, r.parent_columns);
         if (!cols) continue;
-        for (const RowChange& row : tc.rows) {
-          if (row.op == RowOp::remove) continue;
+        RowCursor rows = tc.rows.cursor();
+        while (const RowChange* row = TS_TRY(rows.next())) {
+          if (row->op == RowOp::remove) continue;
           std::vector<Value> key;
-          for (size_t c : *cols) key.push_back(row.new_values.at(c));
+          for (size_t c : *cols) {
+            key.push_back(row->new_values.at(c));
+            bytes += 8 + (key.back().is_null() || key.back().type() == ValueType::integer ||
+                                  key.back().type() == ValueType::real
+                              ? 0
+                              : key.back().as_bytes().size());
+          }
+          if (bytes > options.max_batch_bytes) return false;
           written_parents[i].insert(std::move(key));
         }
       }
     }
+    return true;
   }
 
   // An inserted row, or an update of a foreign key's columns: the parent it references must be on the
@@ -534,16 +545,19 @@ void end_push_batch(PushBatchWriter& w) {
 
 Result<std::optional<PushBatch>> build_push_batch(const Changeset& cs, const PushBatchOptions& options) {
   Builder b{options, {}, {}, {}, {}};
-  b.note_written_parents(cs);
+  // Too large for one request: the caller stages it (sync/push_stage.h).
+  if (!TS_TRY(b.note_written_parents(cs))) return std::optional<PushBatch>();
   open_push_batch(b.writer, options);
   suspend_triggers_and_change_schema(b.writer, cs, options);
   for (const auto& tc : cs.tables) {
-    for (const auto& row : tc.rows) {
-      // Too large for one request: the caller stages it (sync/push_stage.h).
-      if (b.current().approx_bytes > options.max_batch_bytes) return std::optional<PushBatch>();
-      TS_TRY_STATUS(add_row(b, tc.table, row, options.force));
-      if (row.op == RowOp::remove) b.note_delete(tc.table, row);
-      b.note_child(tc.table, row);
+    RowCursor rows = tc.rows.cursor();
+    while (const RowChange* row = TS_TRY(rows.next())) {
+      // A row's values alone take at least their memory size in a request.
+      if (b.current().approx_bytes + RowList::memory_of(*row) / 2 > options.max_batch_bytes)
+        return std::optional<PushBatch>();
+      TS_TRY_STATUS(add_row(b, tc.table, *row, options.force));
+      if (row->op == RowOp::remove) b.note_delete(tc.table, *row);
+      b.note_child(tc.table, *row);
       ++b.current().row_changes;
     }
   }

@@ -141,14 +141,16 @@ struct StagedTable {
   bool mixed_masks = false;
 };
 
-StagedTable describe_staged(const Changeset& cs, size_t index, const std::string& push_id) {
+Result<StagedTable> describe_staged(const Changeset& cs, size_t index, const std::string& push_id) {
   StagedTable s;
   s.index = index;
   s.table = &cs.tables[index].table;
   s.stage = quote_identifier(stage_table_name(push_id, index));
   s.target = quote_identifier(s.table->name);
   s.updated.assign(s.table->columns.size(), false);
-  for (const RowChange& row : cs.tables[index].rows) {
+  RowCursor rows = cs.tables[index].rows.cursor();
+  while (const RowChange* next = TS_TRY(rows.next())) {
+    const RowChange& row = *next;
     s.inserts |= row.op == RowOp::insert;
     s.deletes |= row.op == RowOp::remove;
     if (row.op != RowOp::update) continue;
@@ -271,17 +273,18 @@ void add_table_steps(PushBatchWriter& w, const StagedTable& s, bool force) {
 
 // The parent keys the changeset writes (inserted or updated rows of `r.parent`), as in the one-batch push:
 // a child of one of them is not a conflict when the remote lacks that parent now.
-ValueTuples written_parents(const Changeset& cs, const ForeignReference& r) {
+Result<ValueTuples> written_parents(const Changeset& cs, const ForeignReference& r) {
   ValueTuples out;
   auto parent = find_table(cs, r.parent);
   if (!parent) return out;
   const TableDesc& t = cs.tables[*parent].table;
   auto cols = column_indexes(t, r.parent_columns);
   if (!cols) return out;
-  for (const RowChange& row : cs.tables[*parent].rows) {
-    if (row.op == RowOp::remove) continue;
+  RowCursor rows = cs.tables[*parent].rows.cursor();
+  while (const RowChange* row = TS_TRY(rows.next())) {
+    if (row->op == RowOp::remove) continue;
     std::vector<Value> key;
-    for (size_t c : *cols) key.push_back(row.new_values.at(c));
+    for (size_t c : *cols) key.push_back(row->new_values.at(c));
     out.insert(std::move(key));
   }
   return out;
@@ -349,8 +352,9 @@ Status StagePartBuilder::check() const {
           fmt::format("push: table {} has too many columns ({}) to be staged (a change set of this size "
                       "is staged on the remote); push its changes in smaller steps",
                       quote_identifier(t.name), t.columns.size()));
-    for (const RowChange& row : tc.rows)
-      for (const auto* values : {&row.key, &row.new_values, &row.old_values})
+    RowCursor rows = tc.rows.cursor();
+    while (const RowChange* row = TS_TRY(rows.next()))
+      for (const auto* values : {&row->key, &row->new_values, &row->old_values})
         for (const Value& v : *values) {
           auto p = exact_placeholder(v, args);
           if (!p.ok()) return p.error().context(fmt::format("push table {}", quote_identifier(t.name)));
@@ -395,6 +399,7 @@ Result<std::optional<PushBatch>> StagePartBuilder::next() {
     origin.description = fmt::format("the staging of {}", quote_identifier(t.name));
     w.add({fmt::format("CREATE TABLE IF NOT EXISTS {} ({})", stage, staging_columns_sql(t)), {}}, origin);
     std::vector<bool> fk = foreign_key_columns(t, m_options.references);
+    if (m_row == 0) m_cursor.emplace(tc.rows);
     while (m_row < tc.rows.size() && w.batch().approx_bytes < m_part_bytes) {
       std::vector<Value> args;
       std::string values;
@@ -403,7 +408,9 @@ Result<std::optional<PushBatch>> StagePartBuilder::next() {
              (rows == 0 || args.size() + width <= kMaxParamsPerInsert) &&
              w.batch().approx_bytes + bytes < m_part_bytes) {
         size_t args_before = args.size(), sql_before = values.size();
-        Status appended = append_staged_row(t, tc.rows[m_row], m_row, fk, m_options.force, args, values);
+        const RowChange* row = TS_TRY(m_cursor->next());
+        if (!row) return Error(ErrorKind::internal, "push: the staged rows ended early");
+        Status appended = append_staged_row(t, *row, m_row, fk, m_options.force, args, values);
         if (!appended.ok())
           return appended.error().context(fmt::format("push table {}", quote_identifier(t.name)));
         bytes += values.size() - sql_before + args_bytes(args, args_before);
@@ -433,7 +440,7 @@ Result<PushBatch> build_stage_apply_batch(const Changeset& cs, const PushBatchOp
   std::vector<StagedTable> staged;
   for (size_t i = 0; i < cs.tables.size(); ++i) {
     if (cs.tables[i].rows.empty()) continue;
-    staged.push_back(describe_staged(cs, i, options.push_id));
+    staged.push_back(TS_TRY(describe_staged(cs, i, options.push_id)));
     add_table_steps(w, staged.back(), options.force);
     w.batch().row_changes += static_cast<int64_t>(cs.tables[i].rows.size());
   }
@@ -520,7 +527,9 @@ std::vector<PushConflict> staged_conflicts(RemoteClient& remote, const Changeset
   std::vector<std::string> unique = unique_clash_columns(message);
   for (size_t i = 0; i < cs.tables.size(); ++i) {
     if (cs.tables[i].rows.empty()) continue;
-    StagedTable s = describe_staged(cs, i, options.push_id);
+    auto described = describe_staged(cs, i, options.push_id);
+    if (!described.ok()) continue;
+    StagedTable s = std::move(described).value();
     std::string from = fmt::format("SELECT {0}.seq FROM {1} AS {0} WHERE ", kS, s.stage);
     if (!options.force && (s.updates || s.deletes)) {
       probes.push_back(
@@ -567,12 +576,18 @@ std::vector<PushConflict> staged_conflicts(RemoteClient& remote, const Changeset
     const Asked& a = asked[p];
     const TableChanges& tc = cs.tables[a.table];
     ValueTuples written;
-    if (a.probe == Probe::parent) written = written_parents(cs, *a.reference);
+    if (a.probe == Probe::parent) {
+      auto parents = written_parents(cs, *a.reference);
+      if (!parents.ok()) continue;
+      written = std::move(parents).value();
+    }
     for (const auto& row : result->rows) {
       if (row.empty() || row[0].type() != ValueType::integer) continue;
       auto seq = static_cast<size_t>(row[0].as_integer());
       if (seq >= tc.rows.size()) continue;
-      const RowChange& change = tc.rows[seq];
+      auto read = tc.rows.at(seq);
+      if (!read.ok()) continue;
+      const RowChange& change = *read;
       if (a.probe == Probe::guard) {
         StepOrigin origin = row_guard_origin(tc.table, change);
         PushConflict c = conflict_for_unexplained(origin);

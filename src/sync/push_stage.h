@@ -71,6 +71,7 @@ class StagePartBuilder {
   const PushBatchOptions& m_options;
   size_t m_part_bytes;
   size_t m_table = 0, m_row = 0;
+  std::optional<RowCursor> m_cursor;  // over the rows of table m_table, at m_row
   int m_part = 0;
 };
 

@@ -122,25 +122,29 @@ Result<InitReport> SyncContext::init(const InitOptions& options) {
   bool working_read = unchanged;  // every row of the working copy was read: it is a readable database
   if (working_exists && !unchanged) {
     // --force: save what is discarded first (restorable with the sqlite3 shell).
-    Result<std::string> sql =
+    // A failure to write the file stops init; one to read the files is handled below.
+    Result<std::string> saved =
         Error(ErrorKind::local_db, fmt::format("replica {} is missing", c.replica_path));
     if (file_exists(c.replica_path))
-      sql = changes_as_sql(
-          c.replica_path, c.working_path,
+      saved = save_discarded_changes(
+          c, c.replica_path, c.working_path,
           fmt::format("local changes discarded by `turso-sync init --force` at {}", utc_timestamp()));
-    working_read = sql.ok();
-    if (!sql.ok()) {
+    if (!saved.ok() && saved.error().kind() == ErrorKind::io) return fail(saved.error());
+    working_read = saved.ok();
+    if (!saved.ok()) {
       // The replica, the base of the local changes, is missing or damaged: save the working copy's
       // differences from the remote's content just downloaded instead. Run on the new working copy, they give
       // back the old one exactly: the local changes, and the remote's changes since the last pull reverted.
-      auto against_remote = changes_as_sql(
-          tmp_replica, c.working_path,
+      auto against_remote = save_discarded_changes(
+          c, tmp_replica, c.working_path,
           fmt::format(
               "the working copy as it was before `turso-sync init --force` at {}, as changes to the "
               "remote's content then (the replica {} was missing or damaged). Running this on the working "
               "copy restores it exactly: your local changes, but also the old values of rows other "
               "people changed since your last pull; keep only what you want",
               utc_timestamp(), c.replica_path));
+      if (!against_remote.ok() && against_remote.error().kind() == ErrorKind::io)
+        return fail(against_remote.error());
       if (against_remote.ok()) {
         report.warnings.push_back(fmt::format(
             "the replica {} could not be read; the working copy's differences from the remote were saved "
@@ -151,13 +155,9 @@ Result<InitReport> SyncContext::init(const InitOptions& options) {
             fmt::format("the working copy's local changes could not be read and were not saved: {}",
                         against_remote.error().message()));
       }
-      sql = std::move(against_remote);
+      saved = std::move(against_remote);
     }
-    if (sql.ok()) {
-      auto saved = save_discarded(c, *sql);
-      if (!saved.ok()) return fail(saved.error());
-      report.discarded_path = *saved;
-    }
+    if (saved.ok()) report.discarded_path = *saved;
   }
   // A working copy that is not a readable database cannot be overwritten through SQLite: it is kept aside,
   // never deleted, and a new one made. (Checked only when its rows could not all be read: a full check of

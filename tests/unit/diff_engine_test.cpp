@@ -11,6 +11,7 @@ namespace turso_sync {
 namespace {
 
 using difftest::exec;
+using difftest::rows_of;
 using testing::TempDir;
 
 struct Pair {
@@ -62,15 +63,15 @@ TEST(DiffEngine, RowChangesCarryKeyOldNewAndChangedColumns) {
   EXPECT_EQ(t.table.key_kind, KeyKind::rowid);
   EXPECT_EQ(t.table.rowid_alias, 0);
   ASSERT_EQ(t.rows.size(), 3u);
-  EXPECT_EQ(t.rows[0].op, RowOp::remove);
-  EXPECT_EQ(t.rows[0].key, std::vector<Value>{Value::integer(1)});
-  EXPECT_EQ(t.rows[0].old_values[1], Value::text("x"));
-  EXPECT_EQ(t.rows[1].op, RowOp::update);
-  EXPECT_EQ(t.rows[1].changed_columns, std::vector<int>{2});
-  EXPECT_EQ(t.rows[1].old_values[2], Value::integer(2));
-  EXPECT_EQ(t.rows[1].new_values[2], Value::real(0.1 + 0.2));
-  EXPECT_EQ(t.rows[2].op, RowOp::insert);
-  EXPECT_EQ(t.rows[2].new_values[2], Value::blob(std::string(1, '\0')));
+  EXPECT_EQ(rows_of(t)[0].op, RowOp::remove);
+  EXPECT_EQ(rows_of(t)[0].key, std::vector<Value>{Value::integer(1)});
+  EXPECT_EQ(rows_of(t)[0].old_values[1], Value::text("x"));
+  EXPECT_EQ(rows_of(t)[1].op, RowOp::update);
+  EXPECT_EQ(rows_of(t)[1].changed_columns, std::vector<int>{2});
+  EXPECT_EQ(rows_of(t)[1].old_values[2], Value::integer(2));
+  EXPECT_EQ(rows_of(t)[1].new_values[2], Value::real(0.1 + 0.2));
+  EXPECT_EQ(rows_of(t)[2].op, RowOp::insert);
+  EXPECT_EQ(rows_of(t)[2].new_values[2], Value::blob(std::string(1, '\0')));
   EXPECT_EQ(s.totals.inserts, 1);
   EXPECT_EQ(s.totals.updates, 1);
   EXPECT_EQ(s.totals.deletes, 1);
@@ -101,13 +102,13 @@ TEST(DiffEngine, WithoutRowidTablesAreMatchedByPrimaryKey) {
   EXPECT_EQ(t.table.key_kind, KeyKind::primary_key);
   EXPECT_EQ(t.table.key_collations, (std::vector<std::string>{"NOCASE", "BINARY"}));
   ASSERT_EQ(t.rows.size(), 3u);
-  EXPECT_EQ(t.rows[0].op, RowOp::insert);
-  EXPECT_EQ(t.rows[1].op, RowOp::update);
-  EXPECT_EQ(t.rows[1].key, (std::vector<Value>{Value::text("x"), Value::integer(2)}));
+  EXPECT_EQ(rows_of(t)[0].op, RowOp::insert);
+  EXPECT_EQ(rows_of(t)[1].op, RowOp::update);
+  EXPECT_EQ(rows_of(t)[1].key, (std::vector<Value>{Value::text("x"), Value::integer(2)}));
   // 'y' -> 'Y' is the same key under NOCASE: an update of the key column, not a delete and an insert.
-  EXPECT_EQ(t.rows[2].op, RowOp::update);
-  EXPECT_EQ(t.rows[2].key[0], Value::text("y"));
-  EXPECT_EQ(t.rows[2].changed_columns, std::vector<int>{0});
+  EXPECT_EQ(rows_of(t)[2].op, RowOp::update);
+  EXPECT_EQ(rows_of(t)[2].key[0], Value::text("y"));
+  EXPECT_EQ(rows_of(t)[2].changed_columns, std::vector<int>{0});
   p.expect_sql_reproduces_target();
 }
 
@@ -156,8 +157,8 @@ TEST(DiffEngine, AddedColumnUsesAlterTableAndDefaultsForOldRows) {
             (std::vector<std::string>{"n INTEGER NOT NULL DEFAULT 7", "s TEXT DEFAULT 'q'"}));
   ASSERT_EQ(c.tables.size(), 1u);
   ASSERT_EQ(c.tables[0].rows.size(), 2u);  // row 1 holds the defaults: unchanged
-  EXPECT_EQ(c.tables[0].rows[0].old_values[2], Value::integer(7));
-  EXPECT_EQ(c.tables[0].rows[0].changed_columns, std::vector<int>{2});
+  EXPECT_EQ(rows_of(c.tables[0])[0].old_values[2], Value::integer(7));
+  EXPECT_EQ(rows_of(c.tables[0])[0].changed_columns, std::vector<int>{2});
   p.expect_sql_reproduces_target();
 }
 
@@ -236,7 +237,7 @@ TEST(DiffEngine, ReadsTargetSnapshotWithoutWaitingForWriters) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
   ASSERT_EQ(c.tables.size(), 1u);
   ASSERT_EQ(c.tables[0].rows.size(), 1u);
-  EXPECT_EQ(c.tables[0].rows[0].new_values[1], Value::text("committed, in the WAL"));
+  EXPECT_EQ(rows_of(c.tables[0])[0].new_values[1], Value::text("committed, in the WAL"));
   ASSERT_TRUE(app.exec("COMMIT").ok());
 }
 

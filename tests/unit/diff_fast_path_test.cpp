@@ -14,13 +14,14 @@ namespace turso_sync {
 namespace {
 
 using difftest::exec;
+using difftest::rows_of;
 using testing::TempDir;
 
 std::string describe_changeset(const Changeset& c) {
   std::string out;
   for (const TableChanges& t : c.tables) {
     out += "table " + t.table.name + "\n";
-    for (const RowChange& r : t.rows) {
+    for (const RowChange& r : rows_of(t)) {
       out += std::string(to_string(r.op)) + " key";
       for (const Value& v : r.key) out += " " + difftest::value_repr(v);
       out += " old";
@@ -123,7 +124,7 @@ TEST(DiffFastPath, SeesOverflowContentBehindAnIdenticalLeafPage) {
   Changeset c = collect(base, target, true);
   ASSERT_EQ(c.tables.size(), 1u);
   ASSERT_EQ(c.tables[0].rows.size(), 1u);
-  EXPECT_EQ(c.tables[0].rows[0].op, RowOp::update);
+  EXPECT_EQ(rows_of(c.tables[0])[0].op, RowOp::update);
 }
 
 TEST(DiffFastPath, UncommittedWalFramesAreNotRead) {
@@ -140,7 +141,7 @@ TEST(DiffFastPath, UncommittedWalFramesAreNotRead) {
   Changeset c = collect(base, target, true);
   ASSERT_EQ(c.tables.size(), 1u);
   ASSERT_EQ(c.tables[0].rows.size(), 1u);
-  EXPECT_EQ(c.tables[0].rows[0].new_values[1], Value::integer(-1));
+  EXPECT_EQ(rows_of(c.tables[0])[0].new_values[1], Value::integer(-1));
   ASSERT_TRUE(app.exec("ROLLBACK").ok());
 }
 

@@ -22,6 +22,19 @@
 
 namespace turso_sync::difftest {
 
+// Every row change of a table, read from its RowList (which may be spilled to disk).
+inline std::vector<RowChange> rows_of(const TableChanges& t) {
+  std::vector<RowChange> out;
+  RowCursor rows = t.rows.cursor();
+  while (true) {
+    auto next = rows.next();
+    EXPECT_TRUE(next.ok()) << next.error().message();
+    if (!next.ok() || !*next) break;
+    out.push_back(**next);
+  }
+  return out;
+}
+
 inline db::Database open_db(const std::string& path) {
   auto db = db::Database::open(path, db::OpenMode::create);
   EXPECT_TRUE(db.ok()) << (db.ok() ? "" : db.error().message());

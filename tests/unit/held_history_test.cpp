@@ -95,32 +95,41 @@ TEST(HeldConflictFile, ExcludeHeldDropsOnlyHeldRowsAndFixesTheSummary) {
   HeldConflict h;
   h.table = "notes";
   h.key = {Value::integer(1)};
-  Changeset cs;
-  TableChanges tc;
-  tc.table.name = "Notes";
-  RowChange held_row, other;
-  held_row.op = RowOp::update;
-  held_row.key = {Value::integer(1)};
-  other.op = RowOp::insert;
-  other.key = {Value::integer(2)};
-  tc.rows = {held_row, other};
-  tc.counts.updates = 1;
-  tc.counts.inserts = 1;
-  cs.tables.push_back(tc);
-  DiffSummary summary;
-  summary.tables.push_back({"Notes", KeyKind::rowid, tc.counts, {}});
-  summary.totals = tc.counts;
-  EXPECT_EQ(exclude_held(cs, summary, {h}), 1);
-  ASSERT_EQ(cs.tables.size(), 1u);
-  ASSERT_EQ(cs.tables[0].rows.size(), 1u);
-  EXPECT_EQ(cs.tables[0].rows[0].key[0], Value::integer(2));
-  EXPECT_EQ(summary.totals.updates, 0);
-  EXPECT_EQ(summary.totals.inserts, 1);
-  // A table whose only change is held disappears from both.
-  h.key = {Value::integer(2)};
-  EXPECT_EQ(exclude_held(cs, summary, {h}), 1);
-  EXPECT_TRUE(cs.empty());
-  EXPECT_TRUE(summary.tables.empty());
+  for (bool spilled : {false, true}) {
+    SCOPED_TRACE(spilled ? "rows spilled to disk" : "rows in memory");
+    Changeset cs;
+    TableChanges tc;
+    tc.table.name = "Notes";
+    RowChange held_row, other;
+    held_row.op = RowOp::update;
+    held_row.key = {Value::integer(1)};
+    other.op = RowOp::insert;
+    other.key = {Value::integer(2)};
+    ASSERT_TRUE(tc.rows.push_back(held_row).ok());
+    if (spilled) {
+      ASSERT_TRUE(tc.rows.spill("").ok());
+    }
+    ASSERT_TRUE(tc.rows.push_back(other).ok());
+    tc.counts.updates = 1;
+    tc.counts.inserts = 1;
+    DiffSummary summary;
+    summary.tables.push_back({"Notes", KeyKind::rowid, tc.counts, {}});
+    summary.totals = tc.counts;
+    cs.tables.push_back(std::move(tc));
+    EXPECT_EQ(exclude_held(cs, summary, {h}).value(), 1);
+    ASSERT_EQ(cs.tables.size(), 1u);
+    ASSERT_EQ(cs.tables[0].rows.size(), 1u);
+    EXPECT_EQ(cs.tables[0].rows.spilled(), spilled);
+    EXPECT_EQ(cs.tables[0].rows.at(0).value().key[0], Value::integer(2));
+    EXPECT_EQ(summary.totals.updates, 0);
+    EXPECT_EQ(summary.totals.inserts, 1);
+    // A table whose only change is held disappears from both.
+    HeldConflict second = h;
+    second.key = {Value::integer(2)};
+    EXPECT_EQ(exclude_held(cs, summary, {second}).value(), 1);
+    EXPECT_TRUE(cs.empty());
+    EXPECT_TRUE(summary.tables.empty());
+  }
 }
 
 HistoryEntry entry(int i) {
