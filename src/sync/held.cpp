@@ -211,6 +211,23 @@ bool is_held(const std::vector<HeldConflict>& held, const std::string& table, co
   return false;
 }
 
+namespace {
+
+// The base of a held row is the last state both sides agreed on, column by column: where ours and theirs
+// are equal now, that value. Returns whether it changed.
+bool note_agreed_columns(HeldConflict& c) {
+  if (c.ours.size() != c.theirs.size() || c.base.size() != c.ours.size()) return false;
+  bool changed = false;
+  for (size_t i = 0; i < c.base.size(); ++i)
+    if (c.ours[i] == c.theirs[i] && c.base[i] != c.theirs[i]) {
+      c.base[i] = c.theirs[i];
+      changed = true;
+    }
+  return changed;
+}
+
+}  // namespace
+
 bool fold_merge_into_held(std::vector<HeldConflict>& held, const MergeReport& merge, const Changeset& delta,
                           ConflictPolicy policy) {
   bool changed = false;
@@ -235,6 +252,7 @@ bool fold_merge_into_held(std::vector<HeldConflict>& held, const MergeReport& me
       it->ours_changed_at = now;
       changed = true;
     }
+    changed |= note_agreed_columns(*it);
   }
   if (policy != ConflictPolicy::hold) return changed;
   for (const MergeConflict& m : merge.conflicts) {
@@ -249,6 +267,7 @@ bool fold_merge_into_held(std::vector<HeldConflict>& held, const MergeReport& me
     c.theirs = m.theirs;
     c.conflicting_columns = m.conflicting_columns;
     c.since = now;
+    note_agreed_columns(c);
     for (const TableChanges& tc : delta.tables) {
       if (!same_table(tc.table.name, m.table)) continue;
       c.keyed_by_rowid = tc.table.keyed_by_rowid();
@@ -336,6 +355,7 @@ Result<bool> refresh_held(const Config& config, std::vector<HeldConflict>& held)
       it->theirs_changed_at = now;
       changed = true;
     }
+    changed |= note_agreed_columns(*it);
     ++it;
   }
   return changed;

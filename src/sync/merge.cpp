@@ -1881,6 +1881,19 @@ class Merger {
           for (size_t c = 0; c < ours->size(); ++c)
             if (!w.present(c)) (*ours)[c] = op == RowOp::insert ? r.new_values[c] : r.old_values[c];
         if (m_options.is_held && m_options.is_held(tc.table.name, r.key)) {
+          // A held row still takes theirs' changes to the columns both sides agreed on (ours equals theirs
+          // before this change): only what is in dispute waits for `resolve`, so `resolve --ours` never
+          // sends back a column a teammate changed meanwhile.
+          if (op == RowOp::update && ours) {
+            std::vector<int> agreed;
+            for (int c : r.changed_columns)
+              if (w.present(static_cast<size_t>(c)) && (*ours)[c] == r.old_values[c]) agreed.push_back(c);
+            if (!agreed.empty()) {
+              TS_TRY_STATUS(w.update(r.key, agreed, r.new_values));
+              for (int c : agreed) (*ours)[c] = r.new_values[c];
+              ++m_report.taken.updates;
+            }
+          }
           add_conflict(w, r, "held", ours);  // recorded, then moved to held_rows
           m_report.held_rows.push_back(std::move(m_report.conflicts.back()));
           m_report.conflicts.pop_back();

@@ -1,0 +1,86 @@
+// A held row is held for its disputed columns only (issue 18, case 5; docs/conflicts.md "Held conflicts"):
+// while it is held, a teammate's later change of another column merges into it as for any row, `conflicts`
+// shows as base the last state both sides agreed on, and `resolve --ours` sends back only what is in
+// dispute. Before, `resolve --ours` pushed the whole row as the application last wrote it, undoing the
+// teammate's column on the remote without a trace. The remote is read through the independent path.
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include "support/sync_checks.h"
+#include "support/test_env.h"
+
+namespace turso_sync::testing {
+namespace {
+
+const char* kRow1 = "SELECT id, title, body, tag FROM notes WHERE id = 1";
+
+std::vector<std::string> strings(simdjson::dom::element array) {
+  std::vector<std::string> out;
+  for (simdjson::dom::element e : array.get_array()) {
+    std::string_view v;
+    out.emplace_back(e.get(v) == simdjson::SUCCESS ? std::string(v) : std::string("null"));
+  }
+  return out;
+}
+
+TEST(HeldColumns, ATeammatesLaterEditOfAnotherColumnMergesIntoTheHeldRowAndResolveOursKeepsIt) {
+  LocalServer server;
+  ASSERT_TRUE(server.started());
+  const std::string& url = server.url();
+  remote_exec(url, {"CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT, body TEXT, tag TEXT)",
+                    "INSERT INTO notes VALUES (1, 'base', 'b1', 't1'), (2, 'two', 'b2', 't2')"});
+  TempDir a, b;
+  auto run = [&](const TempDir& dir, const std::vector<std::string>& args) {
+    return run_cli(args, env_for(url), dir.path().string());
+  };
+  for (const TempDir* d : {&a, &b}) {
+    auto r = run(*d, {"init"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  }
+  const std::string wa = a.file("working_copy.db"), wb = b.file("working_copy.db");
+
+  // The dispute: both change row 1's title; B holds it.
+  local_exec(wa, "UPDATE notes SET title = 'A' WHERE id = 1");
+  auto r = run(a, {"push"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  local_exec(wb, "UPDATE notes SET title = 'B' WHERE id = 1");
+  r = run(b, {"sync", "--on-conflict=hold"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(remote_rows(url, kRow1), (Rows{{I(1), T("A"), T("b1"), T("t1")}}));
+
+  // While it is held, A changes another column of the row (and another row).
+  local_exec(wa, "UPDATE notes SET body = 'A body' WHERE id = 1; UPDATE notes SET body = 'A2' WHERE id = 2");
+  r = run(a, {"push"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  r = run(b, {"sync", "--on-conflict=hold"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  // B's row takes A's body; its title stays B's, still held.
+  EXPECT_EQ(local_rows(wb, kRow1), (Rows{{I(1), T("B"), T("A body"), T("t1")}}));
+  EXPECT_EQ(remote_rows(url, kRow1), (Rows{{I(1), T("A"), T("A body"), T("t1")}}));
+  simdjson::dom::parser parser;
+  r = run(b, {"--json", "conflicts"});
+  simdjson::dom::element doc;
+  ASSERT_EQ(parser.parse(r.out).get(doc), simdjson::SUCCESS) << r.out;
+  ASSERT_EQ(doc["conflicts"].get_array().size(), 1u) << r.out;
+  // The base: the last state both sides agreed on, column by column.
+  EXPECT_EQ(strings(doc["conflicts"].at(0)["base"]),
+            (std::vector<std::string>{"1", "'base'", "'A body'", "'t1'"}));
+  EXPECT_EQ(strings(doc["conflicts"].at(0)["ours"]),
+            (std::vector<std::string>{"1", "'B'", "'A body'", "'t1'"}));
+  EXPECT_EQ(strings(doc["conflicts"].at(0)["theirs"]),
+            (std::vector<std::string>{"1", "'A'", "'A body'", "'t1'"}));
+
+  // B keeps its title: only the title goes out; A's body stays on the remote.
+  r = run(b, {"resolve", "--ours"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  r = run(b, {"sync"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(remote_rows(url, kRow1), (Rows{{I(1), T("B"), T("A body"), T("t1")}}));
+  r = run(a, {"pull"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  expect_same_local(wa, wb, "SELECT * FROM notes ORDER BY id");
+  expect_same(url, wb, "SELECT * FROM notes ORDER BY id");
+}
+
+}  // namespace
+}  // namespace turso_sync::testing
