@@ -1541,6 +1541,11 @@ class Merger {
       return TS_TRY(q->step());
     };
     bool theirs_has_parent = TS_TRY(parent_row(*theirs));
+    // The remote itself holds this reference dangling (its child row refers to the same missing parent: a
+    // teammate deleted the parent with foreign keys off): the merge only reproduces the remote's state, it
+    // breaks nothing; bringing the parent back would undo the teammate's delete on the next push.
+    if (!theirs_has_parent && TS_TRY(reference_in(*theirs, d, from)) == std::optional<Value>(value))
+      return std::string();
     std::string who = theirs_has_parent ? "you deleted" : "the remote deleted";
     if (m_options.on_conflict == ConflictPolicy::abort)
       return fmt::format("{}: references {} row {} = {}, which {}", row, printable(parent), printable(key),
@@ -1577,6 +1582,49 @@ class Merger {
     return std::string();
   }
 
+  // How the working copy's child row `d` is found on another side: by rowid, or by the declared key where the
+  // rowid is not the key. nullopt for a WITHOUT ROWID table or a row that is gone.
+  struct ChildKey {
+    std::vector<std::string> names;  // quoted
+    std::vector<Value> values;
+    std::string where;  // names = ?1 AND …
+  };
+  Result<std::optional<ChildKey>> child_key(const Dangling& d) {
+    db::TableInfo info = TS_TRY(db::read_table_info(m_db, d.child));
+    if (info.without_rowid || info.rowid_expr.empty()) return std::optional<ChildKey>();
+    ChildKey k;
+    if (info.has_declared_key() && info.rowid_alias < 0)
+      for (int c : info.key_columns) k.names.push_back(quote_identifier(info.columns[c].name));
+    else
+      k.names.push_back("rowid");
+    std::string cols;
+    for (size_t i = 0; i < k.names.size(); ++i) {
+      cols += (i ? ", " : "") + k.names[i];
+      k.where += fmt::format("{}{} = ?{}", i ? " AND " : "", k.names[i], i + 1);
+    }
+    auto stmt = TS_TRY(m_db.prepare(
+        fmt::format("SELECT {} FROM main.{} WHERE rowid = ?1", cols, quote_identifier(d.child))));
+    TS_TRY_STATUS(stmt.bind(1, Value::integer(d.rowid)));
+    if (!TS_TRY(stmt.step())) return std::optional<ChildKey>();
+    for (int i = 0; i < stmt.column_count(); ++i) k.values.push_back(stmt.column(i));
+    return std::optional<ChildKey>(std::move(k));
+  }
+
+  // The value of `column` that `side` holds for the working copy's child row `d`; nullopt when `side` lacks
+  // that row (or its table or column).
+  Result<std::optional<Value>> reference_in(db::Database& side, const Dangling& d,
+                                            const std::string& column) {
+    std::optional<ChildKey> key = TS_TRY(child_key(d));
+    if (!key) return std::optional<Value>();
+    auto read = side.prepare(fmt::format("SELECT {} FROM main.{} WHERE {}", quote_identifier(column),
+                                         quote_identifier(d.child), key->where));
+    if (!read.ok()) return std::optional<Value>();
+    for (size_t i = 0; i < key->values.size(); ++i)
+      TS_TRY_STATUS(read->bind(static_cast<int>(i) + 1, key->values[i]));
+    if (!TS_TRY(read->step())) return std::optional<Value>();
+    return std::optional<Value>(read->column(0));
+  }
+
   // The dangling child row `d` goes only if it is new: a row that `winner` (the side the policy takes:
   // theirs, or the base for ours) also has, with another reference in `column`, gets that reference back
   // instead, and keeps every other column (deleting it would make the next push delete a row the team has;
@@ -1584,31 +1632,12 @@ class Merger {
   // deleted the child on the remote). The value replaced is saved. Returns whether the row was restored.
   Result<bool> restore_reference(db::Database& winner, const Dangling& d, const std::string& column,
                                  const std::string& parent, const Value& ours, const std::string& row) {
-    db::TableInfo info = TS_TRY(db::read_table_info(m_db, d.child));
-    if (info.without_rowid || info.rowid_expr.empty()) return false;
-    // Rows are paired by rowid, or by the declared key where the rowid is not the key.
-    std::vector<std::string> key_names;
-    if (info.has_declared_key() && info.rowid_alias < 0)
-      for (int k : info.key_columns) key_names.push_back(quote_identifier(info.columns[k].name));
-    else
-      key_names.push_back("rowid");
-    std::string child = quote_identifier(d.child), cols, where;
-    for (size_t i = 0; i < key_names.size(); ++i) {
-      cols += (i ? ", " : "") + key_names[i];
-      where += fmt::format("{}{} = ?{}", i ? " AND " : "", key_names[i], i + 1);
-    }
-    auto key_stmt = TS_TRY(m_db.prepare(fmt::format("SELECT {} FROM main.{} WHERE rowid = ?1", cols, child)));
-    TS_TRY_STATUS(key_stmt.bind(1, Value::integer(d.rowid)));
-    if (!TS_TRY(key_stmt.step())) return false;
-    std::vector<Value> key;
-    for (int i = 0; i < key_stmt.column_count(); ++i) key.push_back(key_stmt.column(i));
-    auto read = winner.prepare(
-        fmt::format("SELECT {} FROM main.{} WHERE {}", quote_identifier(column), child, where));
-    if (!read.ok()) return false;  // the winning side has no such table or column
-    for (size_t i = 0; i < key.size(); ++i) TS_TRY_STATUS(read->bind(static_cast<int>(i) + 1, key[i]));
-    if (!TS_TRY(read->step())) return false;
-    Value reference = read->column(0);
-    if (reference == ours) return false;
+    std::optional<Value> winners = TS_TRY(reference_in(winner, d, column));
+    if (!winners || *winners == ours) return false;
+    Value reference = std::move(*winners);
+    std::optional<ChildKey> key = TS_TRY(child_key(d));
+    if (!key) return false;
+    std::string child = quote_identifier(d.child);
     auto write = TS_TRY(m_db.prepare(
         fmt::format("UPDATE main.{} SET {} = ?1 WHERE rowid = ?2", child, quote_identifier(column))));
     TS_TRY_STATUS(write.bind(1, reference));
@@ -1616,8 +1645,8 @@ class Merger {
     TS_TRY(write.step());
     m_follow.insert({d.child, d.rowid});
     std::string saved_where;
-    for (size_t i = 0; i < key.size(); ++i)
-      saved_where += fmt::format("{}{} = {}", i ? " AND " : "", key_names[i], sql_literal(key[i]));
+    for (size_t i = 0; i < key->values.size(); ++i)
+      saved_where += fmt::format("{}{} = {}", i ? " AND " : "", key->names[i], sql_literal(key->values[i]));
     m_discarded +=
         fmt::format("-- {} (its {} row is gone; {} is back to {})\nUPDATE {} SET {} = {} WHERE {};\n", row,
                     printable(parent), printable(column), printable(sql_literal(reference)), child,

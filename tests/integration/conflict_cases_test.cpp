@@ -1,8 +1,12 @@
-// A held row is held for its disputed columns only (issue 18, case 5; docs/conflicts.md "Held conflicts"):
-// while it is held, a teammate's later change of another column merges into it as for any row, `conflicts`
-// shows as base the last state both sides agreed on, and `resolve --ours` sends back only what is in
-// dispute. Before, `resolve --ours` pushed the whole row as the application last wrote it, undoing the
-// teammate's column on the remote without a trace. The remote is read through the independent path.
+// Disagreements that unattended sync once settled silently (issue 18; docs/conflicts.md). The remote is read
+// through the independent path.
+// - A held row is held for its disputed columns only ("Held conflicts"): while it is held, a teammate's later
+//   change of another column merges into it as for any row, `conflicts` shows as base the last state both
+//   sides agreed on, and `resolve --ours` sends back only what is in dispute. Before, `resolve --ours` pushed
+//   the whole row as the application last wrote it, undoing the teammate's column on the remote.
+// - A reference the remote itself holds dangling (a teammate deleted a parent with foreign keys off) is not
+//   the merge's to settle: a copy with no local change pulls it as it is and pushes nothing back. Before, its
+//   workflow cycle brought the parent back and pushed it, undoing the teammate's delete.
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
@@ -80,6 +84,35 @@ TEST(HeldColumns, ATeammatesLaterEditOfAnotherColumnMergesIntoTheHeldRowAndResol
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   expect_same_local(wa, wb, "SELECT * FROM notes ORDER BY id");
   expect_same(url, wb, "SELECT * FROM notes ORDER BY id");
+}
+
+TEST(DanglingOnTheRemote, ACopyWithNoLocalChangePullsItAsItIsAndPushesNothingBack) {
+  LocalServer server;
+  ASSERT_TRUE(server.started());
+  const std::string& url = server.url();
+  remote_exec(url,
+              {"CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT)",
+               "CREATE TABLE emails (id INTEGER PRIMARY KEY, contact_id INTEGER REFERENCES contacts(id), "
+               "subject TEXT)",
+               "INSERT INTO contacts VALUES (1, 'a@x'), (2, 'b@x')",
+               "INSERT INTO emails VALUES (10, 1, 'hello'), (11, 2, 'hi')"});
+  TempDir b;
+  auto r = run_cli({"init"}, env_for(url), b.path().string());
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  // A teammate's application, foreign keys off (SQLite's default), deletes contact 1 and leaves its email.
+  remote_exec(url, {"DELETE FROM contacts WHERE id = 1"});
+  for (const char* policy : {"hold", "local"}) {
+    SCOPED_TRACE(policy);
+    r = run_cli({"workflow", "--once", std::string("--on-conflict=") + policy}, env_for(url),
+                b.path().string());
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_EQ(remote_rows(url, "SELECT id FROM contacts ORDER BY id"), (Rows{{I(2)}}));
+    EXPECT_EQ(remote_count(url, "SELECT count(*) FROM sqlite_schema WHERE name = 'turso_sync_pushes'"), 0)
+        << "nothing was pushed";
+    expect_same(url, b.file("working_copy.db"), "SELECT * FROM contacts ORDER BY id");
+    expect_same(url, b.file("working_copy.db"), "SELECT * FROM emails ORDER BY id");
+    EXPECT_EQ(discarded_files_text(b), "");
+  }
 }
 
 }  // namespace
