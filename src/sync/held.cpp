@@ -226,12 +226,65 @@ bool note_agreed_columns(HeldConflict& c) {
   return changed;
 }
 
+// The stored column names of `table` in `db`; nullopt when the table does not exist there.
+Result<std::optional<std::vector<std::string>>> table_columns(db::Database& db, const std::string& table) {
+  auto stmt = TS_TRY(db.prepare("SELECT name FROM pragma_table_info(?1)"));
+  TS_TRY_STATUS(stmt.bind(1, Value::text(table)));
+  std::vector<std::string> out;
+  while (TS_TRY(stmt.step())) out.push_back(stmt.column_text(0));
+  if (out.empty()) return std::optional<std::vector<std::string>>();
+  return std::optional<std::vector<std::string>>(std::move(out));
+}
+
+bool has_column(const std::vector<std::string>& columns, const std::string& name) {
+  return std::any_of(columns.begin(), columns.end(),
+                     [&](const std::string& c) { return sqlite3_stricmp(c.c_str(), name.c_str()) == 0; });
+}
+
+// The record follows a migration both sides now have (a teammate's, pulled): a column gone from both is
+// no longer in dispute and leaves the record; a column both have that the record lacks joins it (its base
+// is then theirs: nothing disputed it). Renames were followed by the merge (fold_merge_into_held). Returns
+// whether the record changed.
+Result<bool> follow_schema(db::Database& working, db::Database& replica, HeldConflict& c) {
+  auto ours = TS_TRY(table_columns(working, c.table));
+  auto theirs = TS_TRY(table_columns(replica, c.table));
+  if (!ours || !theirs) return false;
+  bool changed = false;
+  for (size_t i = c.columns.size(); i-- > 0;) {
+    if (has_column(*ours, c.columns[i]) || has_column(*theirs, c.columns[i])) continue;
+    c.columns.erase(c.columns.begin() + static_cast<std::ptrdiff_t>(i));
+    for (auto* row : {&c.base, &c.ours, &c.theirs})
+      if (row->size() > i) row->erase(row->begin() + static_cast<std::ptrdiff_t>(i));
+    std::vector<int> kept;
+    for (int k : c.conflicting_columns)
+      if (k != static_cast<int>(i)) kept.push_back(k > static_cast<int>(i) ? k - 1 : k);
+    c.conflicting_columns = std::move(kept);
+    changed = true;
+  }
+  for (const std::string& name : *theirs) {
+    if (has_column(c.columns, name) || !has_column(*ours, name)) continue;
+    c.columns.push_back(name);
+    changed = true;
+  }
+  return changed;
+}
+
 }  // namespace
 
 bool fold_merge_into_held(std::vector<HeldConflict>& held, const MergeReport& merge, const Changeset& delta,
                           ConflictPolicy policy) {
   bool changed = false;
   std::string now = utc_timestamp();
+  // Columns the delta renames (a teammate's RENAME COLUMN): the record follows them.
+  for (const SchemaChange& sc : delta.schema)
+    for (const auto& [from, to] : sc.renamed_columns)
+      for (HeldConflict& c : held)
+        if (same_table(c.table, sc.table))
+          for (std::string& col : c.columns)
+            if (sqlite3_stricmp(col.c_str(), from.c_str()) == 0 && col != to) {
+              col = to;
+              changed = true;
+            }
   for (const MergeConflict& r : merge.held_rows) {
     auto it = std::find_if(held.begin(), held.end(), [&](const HeldConflict& c) {
       return c.key == r.key && same_table(c.table, r.table);
@@ -327,6 +380,7 @@ Result<bool> refresh_held(const Config& config, std::vector<HeldConflict>& held)
   bool changed = false;
   std::string now = utc_timestamp();
   for (auto it = held.begin(); it != held.end();) {
+    if (TS_TRY(follow_schema(working, replica, *it))) changed = true;
     auto ours = read_held_row(working, *it);
     auto theirs = read_held_row(replica, *it);
     if (!ours.ok() && !theirs.ok()) {  // the table is gone on both sides: nothing left to hold
@@ -340,6 +394,9 @@ Result<bool> refresh_held(const Config& config, std::vector<HeldConflict>& held)
     }
     std::vector<Value> o = ours->value_or(std::vector<Value>());
     std::vector<Value> t = theirs->value_or(std::vector<Value>());
+    // A column that joined the record (follow_schema) starts from theirs.
+    while (!it->base.empty() && it->base.size() < it->columns.size() && t.size() == it->columns.size())
+      it->base.push_back(t[it->base.size()]);
     if (o == t) {
       it = held.erase(it);
       changed = true;

@@ -4,6 +4,9 @@
 //   change of another column merges into it as for any row, `conflicts` shows as base the last state both
 //   sides agreed on, and `resolve --ours` sends back only what is in dispute. Before, `resolve --ours` pushed
 //   the whole row as the application last wrote it, undoing the teammate's column on the remote.
+// - A held row stays held through a teammate's migration of its table (a column dropped, a column renamed):
+//   the record follows the schema. Before, the hold vanished ("both sides already agree") and the next cycle
+//   pushed ours over theirs.
 // - A reference the remote itself holds dangling (a teammate deleted a parent with foreign keys off) is not
 //   the merge's to settle: a copy with no local change pulls it as it is and pushes nothing back. Before, its
 //   workflow cycle brought the parent back and pushed it, undoing the teammate's delete.
@@ -83,6 +86,65 @@ TEST(HeldColumns, ATeammatesLaterEditOfAnotherColumnMergesIntoTheHeldRowAndResol
   r = run(a, {"pull"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   expect_same_local(wa, wb, "SELECT * FROM notes ORDER BY id");
+  expect_same(url, wb, "SELECT * FROM notes ORDER BY id");
+}
+
+// A's migrations, each pushed while B holds row 1's title: a column dropped, then one renamed.
+TEST(HeldColumns, AHoldSurvivesATeammatesMigrationOfItsTable) {
+  LocalServer server;
+  ASSERT_TRUE(server.started());
+  const std::string& url = server.url();
+  remote_exec(url,
+              {"CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT, body TEXT, tag TEXT, extra TEXT)",
+               "INSERT INTO notes VALUES (1, 'base', 'b1', 't1', 'x1'), (2, 'two', 'b2', 't2', 'x2')"});
+  TempDir a, b;
+  auto run = [&](const TempDir& dir, const std::vector<std::string>& args) {
+    return run_cli(args, env_for(url), dir.path().string());
+  };
+  for (const TempDir* d : {&a, &b}) {
+    auto r = run(*d, {"init"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  }
+  const std::string wa = a.file("working_copy.db"), wb = b.file("working_copy.db");
+  local_exec(wa, "UPDATE notes SET title = 'A' WHERE id = 1");
+  auto r = run(a, {"push"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  local_exec(wb, "UPDATE notes SET title = 'B' WHERE id = 1");
+  r = run(b, {"workflow", "--once"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  for (const char* migration :
+       {"ALTER TABLE notes DROP COLUMN extra", "ALTER TABLE notes RENAME COLUMN tag TO label",
+        "ALTER TABLE notes RENAME COLUMN title TO heading"}) {
+    SCOPED_TRACE(migration);
+    r = run(a, {"pull"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    local_exec(wa, migration);
+    r = run(a, {"push"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    for (int cycle = 0; cycle < 2; ++cycle) {
+      r = run(b, {"workflow", "--once"});
+      ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    }
+    const std::string title =
+        std::string(migration).find("heading") == std::string::npos ? "title" : "heading";
+    EXPECT_EQ(remote_rows(url, "SELECT " + title + " FROM notes WHERE id = 1"), (Rows{{T("A")}}));
+    EXPECT_EQ(local_rows(wb, "SELECT " + title + " FROM notes WHERE id = 1"), (Rows{{T("B")}}));
+    r = run(b, {"--json", "conflicts"});
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    ASSERT_EQ(parser.parse(r.out).get(doc), simdjson::SUCCESS) << r.out;
+    ASSERT_EQ(doc["conflicts"].get_array().size(), 1u) << r.out;
+    // The disputed column keeps its base under its new name.
+    EXPECT_EQ(strings(doc["conflicts"].at(0)["columns"]).at(1), title) << r.out;
+    EXPECT_EQ(strings(doc["conflicts"].at(0)["base"]).at(1), "'base'") << r.out;
+  }
+  // The record follows the schema: resolve --theirs takes A's title under the new column names.
+  r = run(b, {"resolve", "--theirs"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(local_rows(wb, "SELECT id, heading, body, label FROM notes WHERE id = 1"),
+            (Rows{{I(1), T("A"), T("b1"), T("t1")}}));
+  r = run(b, {"sync"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   expect_same(url, wb, "SELECT * FROM notes ORDER BY id");
 }
 
