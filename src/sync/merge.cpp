@@ -21,6 +21,7 @@
 #include "db/schema.h"
 #include "diff/schema_plan.h"
 #include "diff/sql_text.h"
+#include "sync/sequences.h"
 #include "turso_sync/diff.h"
 #include "util/text.h"
 
@@ -407,6 +408,7 @@ class Merger {
       m_report.applied = false;
       return std::move(m_report);  // `tx` rolls back everything, schema changes and moves included
     }
+    TS_TRY_STATUS(carry_counters());
     TS_TRY_STATUS(restore_derived(derived));
     m_report.applied = true;
     if (!m_discarded.empty())
@@ -419,6 +421,18 @@ class Merger {
     if (m_options.before_commit) TS_TRY_STATUS(m_options.before_commit(m_report));
     TS_TRY_STATUS(tx.commit());
     return std::move(m_report);
+  }
+
+  // The AUTOINCREMENT counters of the tables the delta touched (or whose rows moved) follow theirs and the
+  // moved rows (sync/sequences.h).
+  Status carry_counters() {
+    std::vector<std::string> tables;
+    for (size_t i = 0; i < m_delta.tables.size(); ++i)
+      if (!skipped(i) && m_delta.tables[i].table.keyed_by_rowid())
+        tables.push_back(m_ours_tables.size() > i && m_ours_tables[i] ? *m_ours_tables[i]
+                                                                      : m_delta.tables[i].table.name);
+    db::Database* theirs = m_options.theirs_path.empty() ? nullptr : TS_TRY(theirs_db());
+    return carry_autoincrement_counters(m_db, theirs, tables);
   }
 
   Error locked_or(Error e) const {
