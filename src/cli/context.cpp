@@ -80,6 +80,7 @@ int Context::fail(const Error& error) const {
   } else {
     std::string prefix = color() ? "\033[1;31mturso-sync: error:\033[0m " : "turso-sync: error: ";
     std::fprintf(stderr, "%s%s\n", prefix.c_str(), error.message().c_str());
+    if (!error.detail().empty()) verbose("  detail: " + error.detail());
   }
   return code;
 }
@@ -144,6 +145,10 @@ ProgressCallback Context::progress_printer() {
     } else if (p.phase == "pages" && p.pages_done > 0) {
       std::string total = p.pages_total >= 0 ? fmt::format("/{}", p.pages_total) : "";
       line = fmt::format("downloading pages {}{}  {}", p.pages_done, total, human_bytes(p.bytes_received));
+    } else if (p.phase == "connecting") {
+      line = fmt::format("connecting to {}… {} s", p.server, p.waited_ms / 1000);
+    } else if (p.phase == "waiting") {
+      line = fmt::format("waiting for the server at {} to answer… {} s", p.server, p.waited_ms / 1000);
     } else {
       line = fmt::format("{}…", p.phase);
     }
