@@ -2,7 +2,8 @@
 // would, each case once took minutes or printed a library's words:
 //   - a server that accepts connections and never answers: `status` took 120 s, `pull` 362 s with no output;
 //   - TLS spoken to a plain-http port: 52 s, then "SSL connection timeout";
-//   - an answer that is not HTTP: curl's raw "Received HTTP/0.9 when not allowed".
+//   - an answer that is not HTTP: curl's raw "Received HTTP/0.9 when not allowed";
+//   - push said nothing while it sent its parts.
 // Bounds are generous (a loaded machine must not fail them) and far below the old figures; no test sleeps.
 #include <gtest/gtest.h>
 
@@ -144,6 +145,34 @@ TEST(FastFailures, AnAnswerThatIsNotHttpIsNotATursoServerWithTheDetailInVerbose)
   EXPECT_TRUE(contains(s.out, "did not answer as a Turso server does")) << s.out;
   EXPECT_TRUE(contains(s.out, "HTTP/0.9")) << s.out;
   expect_no_files(dir);
+}
+
+// Push says what it sends on a terminal: one transaction, or each staged part and the final batch.
+TEST(FastFailures, PushOnATerminalSaysWhatItSends) {
+  LocalServer server;
+  ASSERT_TRUE(server.started());
+  remote_exec(server.url(), {"CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"});
+  TempDir dir;
+  std::vector<std::string> env{"TURSO_DATABASE_URL=" + server.url()};
+  ASSERT_EQ(run_cli({"init"}, env, dir.path()).exit_code, 0);
+
+  local_exec(dir.file("working_copy.db"), "INSERT INTO t VALUES (1, 'one')");
+  auto single = run_cli_on_terminal({"push"}, env, dir.path());
+  EXPECT_EQ(single.exit_code, 0) << single.out;
+  EXPECT_TRUE(contains(single.out, "push: sending 1 row change in one transaction")) << single.out;
+
+  // About 600 KB of rows in parts of 64 KiB: about ten parts.
+  local_exec(dir.file("working_copy.db"),
+             "WITH RECURSIVE n(i) AS (SELECT 2 UNION ALL SELECT i + 1 FROM n WHERE i < 3001) "
+             "INSERT INTO t SELECT i, printf('%.200c', 'x') FROM n");
+  env.push_back("TURSO_SYNC_PUSH_PART_BYTES=65536");
+  auto staged = run_cli_on_terminal({"push"}, env, dir.path());
+  EXPECT_EQ(staged.exit_code, 0) << staged.out;
+  EXPECT_TRUE(contains(staged.out, "push: sending part 1 of about ")) << staged.out;
+  EXPECT_TRUE(contains(staged.out, "push: sending part 2 of about ")) << staged.out;
+  EXPECT_TRUE(contains(staged.out, "push: applying ")) << staged.out;
+  EXPECT_TRUE(contains(staged.out, "staged parts (3000 row changes) in one transaction")) << staged.out;
+  EXPECT_EQ(remote_rows(server.url(), "SELECT count(*) FROM t"), (Rows{{I(3001)}}));
 }
 
 }  // namespace
