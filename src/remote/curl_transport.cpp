@@ -122,7 +122,8 @@ struct Watch {
   Clock::time_point last_move;
   Clock::time_point last_report;
   bool connected = false;
-  curl_off_t bytes = 0;
+  curl_off_t bytes = 0;     // taken and received so far
+  curl_off_t received = 0;  // of them, bytes of the answer
   // TLS: stop the transfer once the handshake has gone unanswered for a second (the probe cannot be made
   // while it is open: the local Turso server serves one connection at a time).
   bool stop_unanswered_handshake = false;
@@ -131,7 +132,6 @@ struct Watch {
   long port = 0;
   std::optional<Probe> probed;  // TLS: what the port answered to plain HTTP, once asked
   bool silent = false;          // given up: the server was silent for silence_limit_ms
-  int64_t silent_ms = 0;
 
   bool plain_http() const { return probed == Probe::plain_http; }
 
@@ -158,7 +158,8 @@ struct Watch {
   }
 
   // 0 to go on, 1 to stop the transfer.
-  int tick(curl_off_t moved) {
+  int tick(curl_off_t moved, curl_off_t answer_bytes) {
+    received = answer_bytes;
     if (cancel_requested()) return 1;
     auto now = Clock::now();
     if (!connected) {
@@ -183,7 +184,6 @@ struct Watch {
     int64_t quiet = ms_since(last_move, now);
     if (silence_limit_ms > 0 && quiet >= silence_limit_ms) {
       silent = true;
-      silent_ms = quiet;
       return 1;
     }
     report(Waiting::Stage::answer, quiet, now);
@@ -192,7 +192,7 @@ struct Watch {
 };
 
 int on_transfer_progress(void* user, curl_off_t, curl_off_t dlnow, curl_off_t, curl_off_t ulnow) {
-  return static_cast<Watch*>(user)->tick(dlnow + ulnow);
+  return static_cast<Watch*>(user)->tick(dlnow + ulnow, dlnow);
 }
 
 // libcurl's failures that mean the bytes that came back are not an HTTP answer (a server of another
@@ -344,11 +344,17 @@ class CurlTransport final : public HttpTransport {
                                                     m_options.max_response_bytes));
     if (rc == CURLE_ABORTED_BY_CALLBACK) {
       if (watch.plain_http()) return plain_http_error(request.url, "it does not answer the TLS handshake");
-      if (watch.silent)
+      if (watch.silent && watch.received == 0)
         return Error(ErrorKind::timeout,
                      fmt::format("POST {}: timed out: the server at {} accepted the connection but did not "
                                  "answer within {}",
-                                 request.url, watch.server, duration_text(watch.silent_ms)));
+                                 request.url, watch.server, duration_text(watch.silence_limit_ms)));
+      if (watch.silent)
+        return Error(
+            ErrorKind::timeout,
+            fmt::format("POST {}: timed out: the server at {} stopped sending its answer: nothing "
+                        "arrived for {} (after {} bytes)",
+                        request.url, watch.server, duration_text(watch.silence_limit_ms), watch.received));
       return Error(ErrorKind::cancelled, fmt::format("POST {}: interrupted", request.url));
     }
     if (rc != CURLE_OK) {

@@ -14,6 +14,7 @@
 #include "support/fake_http_server.h"
 #include "support/tcp_proxy.h"
 #include "support/test_env.h"
+#include "turso_sync/remote.h"
 
 namespace turso_sync::testing {
 namespace {
@@ -100,6 +101,43 @@ TEST(FastFailures, TimeoutSettingsBoundTheWait) {
     EXPECT_TRUE(contains(r.err, "timed out")) << setting << ": " << r.err;
     expect_no_files(dir);
   }
+}
+
+// The read timeout counts silence, not the whole request (libcurl's total timeout cut big downloads at
+// 120 s whatever their pace): an answer that trickles in for about 4 s, a few bytes every 200 ms, arrives
+// whole with a 2 s read timeout; one that stops before its end fails about 2 s after its last byte, saying
+// that the server stopped sending.
+TEST(FastFailures, AReadGivesUpOnSilenceNotOnASlowAnswerThatKeepsMoving) {
+  const std::string answer =
+      R"({"baton":null,"base_url":null,"results":[{"type":"ok","response":{"type":"execute","result":)"
+      R"({"cols":[{"name":"1","decltype":null}],"rows":[[{"type":"integer","value":"1"}]]}}}]})";
+  const std::string raw = FakeHttpServer::response(200, answer);
+  auto client_for = [](const std::string& url) {
+    Config config;
+    config.database_url = url;
+    config.read_timeout_ms = 2000;
+    auto client = RemoteClient::create(config);
+    EXPECT_TRUE(client.ok()) << client.error().message();
+    return std::move(client).value();
+  };
+
+  FakeHttpServer slow(raw, {.chunk = 12, .gap_ms = 200});
+  auto start = Clock::now();
+  auto r = client_for(slow.url())->execute(SqlStatement{"SELECT 1", {}}, Retry::safe);
+  double took = seconds_since(start);
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_EQ(r->rows, (Rows{{I(1)}}));
+  EXPECT_GT(took, 2.5) << "the answer came faster than planned: the test proves nothing";
+
+  FakeHttpServer stalled(raw, {.stall_after = raw.size() - 40});
+  start = Clock::now();
+  auto s = client_for(stalled.url())->execute(SqlStatement{"SELECT 1", {}}, Retry::safe);
+  took = seconds_since(start);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().kind(), ErrorKind::timeout) << s.error().message();
+  EXPECT_TRUE(contains(s.error().message(), "stopped sending its answer: nothing arrived for 2 s"))
+      << s.error().message();
+  EXPECT_LT(took, 15.0) << s.error().message();
 }
 
 // TLS to the local server's plain-http port: the handshake is never answered (the server waits for a request
