@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <mutex>
 #include <optional>
 #include <string_view>
@@ -109,6 +110,16 @@ Probe probe_plain_http(const std::string& ip, long port, int wait_ms) {
   return result;
 }
 
+// libcurl goes through a proxy named by the environment: the address it connects to is the proxy's, which
+// speaks plain HTTP whatever the server does, so the plain-http probe would accuse the wrong server.
+bool proxy_in_environment() {
+  for (const char* name : {"https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"}) {
+    const char* value = std::getenv(name);
+    if (value && *value) return true;
+  }
+  return false;
+}
+
 // One request's clocks, read by the progress callback libcurl calls about once a second and at every
 // transfer: the server's silence is timed from the moment the connection is ready, and every byte taken or
 // sent restarts the clock.
@@ -126,6 +137,7 @@ struct Watch {
   curl_off_t received = 0;  // of them, bytes of the answer
   // TLS: stop the transfer once the handshake has gone unanswered for a second (the probe cannot be made
   // while it is open: the local Turso server serves one connection at a time).
+  bool probe_allowed = false;  // TLS without a proxy
   bool stop_unanswered_handshake = false;
   bool handshake_unanswered = false;  // stopped for that reason
   std::string ip;                     // the server's address, once the connect has started
@@ -148,7 +160,7 @@ struct Watch {
   // Asks the port for plain HTTP once, libcurl's connection being closed: a plain-http server waits for a
   // request line that the ClientHello never gives it, or answers it with bytes that are not TLS.
   void probe_once() {
-    if (!probed && note_address()) probed = probe_plain_http(ip, port, 1500);
+    if (probe_allowed && !probed && note_address()) probed = probe_plain_http(ip, port, 1500);
   }
 
   void report(Waiting::Stage stage, int64_t waited_ms, Clock::time_point now) {
@@ -314,7 +326,8 @@ class CurlTransport final : public HttpTransport {
     Watch watch;
     watch.curl = c;
     watch.tls = request.url.rfind("https://", 0) == 0;
-    watch.stop_unanswered_handshake = watch.tls;
+    watch.probe_allowed = watch.tls && !proxy_in_environment();
+    watch.stop_unanswered_handshake = watch.probe_allowed;
     watch.silence_limit_ms = request.timeout_ms;
     watch.on_wait = &request.on_wait;
     watch.server = server_of(request.url);
