@@ -107,7 +107,7 @@ TEST(FastFailures, TimeoutSettingsBoundTheWait) {
 // 120 s whatever their pace): an answer that trickles in for about 4 s, a few bytes every 200 ms, arrives
 // whole with a 2 s read timeout; one that stops before its end fails about 2 s after its last byte, saying
 // that the server stopped sending.
-TEST(FastFailures, AReadGivesUpOnSilenceNotOnASlowAnswerThatKeepsMoving) {
+TEST(FastFailures, AReadGivesUpOnSilenceNotOnAnAnswerThatTricklesIn) {
   const std::string answer =
       R"({"baton":null,"base_url":null,"results":[{"type":"ok","response":{"type":"execute","result":)"
       R"({"cols":[{"name":"1","decltype":null}],"rows":[[{"type":"integer","value":"1"}]]}}}]})";
