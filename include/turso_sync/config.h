@@ -28,9 +28,14 @@ struct Config {
   int sync_interval_seconds = 300;                // TURSO_SYNC_INTERVAL
   std::string ca_cert;               // TURSO_SYNC_CA_CERT / --ca-cert: PEM bundle for private CAs
   bool allow_insecure_http = false;  // --allow-insecure-http: token over http to non-loopback
-  int connect_timeout_ms = 10000;    // TURSO_SYNC_CONNECT_TIMEOUT_MS
-  int request_timeout_ms = 120000;   // TURSO_SYNC_REQUEST_TIMEOUT_MS
-  int retry_backoff_ms = 200;        // TURSO_SYNC_RETRY_BACKOFF_MS: the first wait before a retry (doubles)
+  // How long to wait for the server (docs/protocol.md, "Timeouts"): the connection (TCP and TLS handshake);
+  // a read, the server silent at most this long; any request, the server silent at most this long (a push's
+  // batch may run that long on the server before it answers). Reads and status's check wait at most the
+  // request timeout too, so a small TURSO_SYNC_REQUEST_TIMEOUT_MS bounds every wait.
+  int connect_timeout_ms = 5000;    // TURSO_SYNC_CONNECT_TIMEOUT_MS
+  int read_timeout_ms = 10000;      // TURSO_SYNC_READ_TIMEOUT_MS
+  int request_timeout_ms = 120000;  // TURSO_SYNC_REQUEST_TIMEOUT_MS
+  int retry_backoff_ms = 200;       // TURSO_SYNC_RETRY_BACKOFF_MS: the first wait before a retry (doubles)
   // TURSO_SYNC_PUSH_PART_BYTES: a push whose one batch would exceed this is staged on the remote in parts of
   // about this size, then applied by one final batch (docs/protocol.md, "Push: staged")
   int push_part_bytes = 6 << 20;

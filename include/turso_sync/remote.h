@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "turso_sync/config.h"
@@ -31,6 +32,18 @@ struct RemoteEndpoint {
 // (no scheme, no host, bad port, a token in the URL, tls=0 without a port).
 Result<RemoteEndpoint> parse_database_url(const std::string& url);
 
+// What a request is waiting for, reported about once a second while it waits (a progress line says it).
+struct Waiting {
+  enum class Stage {
+    connecting,  // the TCP connection or the TLS handshake is not done yet
+    answer,      // connected: the server has neither taken nor sent a byte for `waited_ms`
+  };
+  Stage stage = Stage::answer;
+  std::string server;  // scheme://host[:port] of the request
+  int64_t waited_ms = 0;
+};
+using WaitCallback = std::function<void(const Waiting&)>;
+
 // The HTTP layer behind an interface so tests can inject faults (STYLE §8).
 class HttpTransport {
  public:
@@ -39,7 +52,15 @@ class HttpTransport {
     std::string body;
     std::string content_type = "application/json";
     std::string bearer_token;  // sent as "Authorization: Bearer …" when not empty
+    // Once connected, the longest the server may stay silent (no byte of the request taken, no byte of the
+    // answer sent) before the request fails with ErrorKind::timeout: a big upload or download that keeps
+    // moving is never cut, a server that never answers is given up after this long.
     int timeout_ms = 60000;
+    // A limit on the whole request, connection included (0 = none): for quick checks.
+    int total_timeout_ms = 0;
+    // Called about once a second while the request waits for the connection or for the server, on the
+    // thread that runs the request (nullptr: nobody is told).
+    WaitCallback on_wait;
   };
   struct Response {
     long status = 0;
@@ -48,8 +69,11 @@ class HttpTransport {
     int64_t retry_after_s = 0;  // the Retry-After header (429, 503), in seconds; 0 when absent
   };
   virtual ~HttpTransport() = default;
-  // Errors: ErrorKind::unreachable (connect/DNS/TLS/connection lost), ErrorKind::timeout. Any HTTP status is
-  // a successful Response; the caller interprets it.
+  // Errors: ErrorKind::unreachable (connect/DNS/TLS/connection lost), ErrorKind::config (TLS spoken to a
+  // plain-http port: the URL must say http:// or ?tls=0), ErrorKind::timeout (no connection within the
+  // connect timeout, the server silent for timeout_ms, the whole request past total_timeout_ms),
+  // ErrorKind::server (bytes that are not an HTTP answer: "did not answer as a Turso server does", libcurl's
+  // words in Error::detail). Any HTTP status is a successful Response; the caller interprets it.
   virtual Result<Response> post(const Request& request) = 0;
   // Like post(), but the body of a 200 answer goes to `on_data` chunk by chunk as it arrives (memory stays
   // bounded whatever its size); the body of any other status is collected into Response::body as by post().
@@ -60,12 +84,15 @@ class HttpTransport {
 };
 
 struct TransportOptions {
-  int connect_timeout_ms = 10000;
-  std::string ca_cert;  // PEM bundle; empty = system store. Certificates are always verified.
+  int connect_timeout_ms = 5000;  // TCP connection and TLS handshake
+  std::string ca_cert;            // PEM bundle; empty = system store. Certificates are always verified.
   size_t max_response_bytes = 256 << 20;  // a larger answer is a protocol error, never an unbounded buffer
 };
 
-// libcurl transport: keep-alive, connect/total timeouts, TLS verification, HTTP/2 where offered.
+// libcurl transport: keep-alive, a connect timeout, a timeout on silence (Request::timeout_ms), TLS
+// verification, HTTP/2 where offered. A TLS handshake the server does not answer is checked at once for a
+// plain-http server on that port (one `GET /` over a connection of its own), so that the error names the
+// mistake instead of waiting for the connect timeout.
 std::unique_ptr<HttpTransport> make_curl_transport(const TransportOptions& options);
 
 // A statement with positional arguments (?1, ?2 … or ?).
@@ -108,10 +135,18 @@ struct BatchStepOutcome {
 // Whether a request may be sent again after a failure whose outcome is unknown.
 enum class Retry { safe, unsafe };
 
+// How long a request waits for the server depends on what was asked (docs/protocol.md, "Timeouts"):
+//   check  status's reachability round trip: the whole request, connection included, within
+//          min(check_timeout_ms, request timeout)
+//   read   a read (Retry::safe): the server silent at most min(read_timeout_ms, request timeout)
+//   write  a request the server runs before it answers (Retry::unsafe: a push's batch, a staged part): the
+//          server silent at most the request timeout (TURSO_SYNC_REQUEST_TIMEOUT_MS)
 struct RemoteOptions {
   int max_retries = 3;                 // for Retry::safe requests, on unreachable/timeout/5xx
   int initial_backoff_ms = 200;        // doubles each retry, with jitter
   size_t max_request_bytes = 8 << 20;  // batches above this are the caller's to split
+  int read_timeout_ms = 10000;         // TURSO_SYNC_READ_TIMEOUT_MS
+  int check_timeout_ms = 4000;
 };
 
 // Traffic of a client since it was created (HTTP bodies; headers not counted).
@@ -133,6 +168,14 @@ class RemoteClient {
   const RemoteEndpoint& endpoint() const { return m_endpoint; }
   const TransferStats& stats() const { return m_stats; }
 
+  // Told what each request waits for, about once a second while it waits (a progress line), when the
+  // request runs on the thread that called this; nullptr stops it.
+  void set_wait_callback(WaitCallback callback);
+  // True when the last request timed out and the server has never answered a request of this client: a
+  // server that accepts connections and never answers. A timed-out request is then not asked again (each
+  // retry would cost the whole wait once more), and the page path does not try a second page request.
+  bool server_silent() const { return m_silent; }
+
   // Runs statements in one request, each in autocommit (the server runs every one of them; later statements
   // are not skipped when one fails). Returns all results, or the first failure (ErrorKind::sql with the
   // server's message and the statement).
@@ -148,7 +191,7 @@ class RemoteClient {
   // One Hrana batch (with step conditions) in one request.
   Result<std::vector<BatchStepOutcome>> batch(std::span<const BatchStep> steps, Retry retry);
 
-  // Round trip of a trivial query, for status.
+  // Round trip of a trivial query, for status: one attempt, within the check timeout (RemoteOptions).
   Result<std::chrono::microseconds> ping();
 
   // Low-level: POSTs `body` to base_url + path with auth, retrying per `retry`; interprets HTTP status codes
@@ -169,12 +212,23 @@ class RemoteClient {
                RemoteOptions options, int request_timeout_ms);
 
  private:
+  enum class Asked { check, read, write };  // what a request asks of the server: how long it may wait
+  HttpTransport::Request request_for(const std::string& path, std::string body,
+                                     const std::string& content_type, Asked asked);
+  Result<HttpTransport::Response> send(HttpTransport::Request request, Retry retry);
+  // Notes that the server answered (any HTTP status), or that a request timed out before it ever did.
+  void note_outcome(bool answered, const Error* error);
+
   RemoteEndpoint m_endpoint;
   std::string m_token;
   std::unique_ptr<HttpTransport> m_transport;
   RemoteOptions m_options;
   int m_request_timeout_ms;
   TransferStats m_stats;
+  bool m_answered = false;
+  bool m_silent = false;
+  WaitCallback m_on_wait;
+  std::thread::id m_on_wait_thread;
 };
 
 // SQL fragment and argument that carry `value` exactly through Hrana: "?" with the value appended to `args`,

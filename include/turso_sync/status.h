@@ -18,7 +18,7 @@ enum class ErrorKind {
   unreachable,  // connection refused, DNS failure, TLS failure
   timeout,      // the remote did not answer in time
   auth,         // HTTP 401/403
-  server,       // HTTP 5xx or another unexpected HTTP status
+  server,       // HTTP 5xx, another unexpected HTTP status, or an answer that is not a Turso server's
   protocol,     // the remote answered something that cannot be parsed
   sql,          // the remote or a local database rejected a statement
   local_db,     // a local SQLite file cannot be opened, read or written (corrupt, missing, read-only)
@@ -35,17 +35,23 @@ int exit_code_for(ErrorKind kind);
 
 class Error {
  public:
-  Error(ErrorKind kind, std::string message) : m_kind(kind), m_message(std::move(message)) {}
+  Error(ErrorKind kind, std::string message, std::string detail = {})
+      : m_kind(kind), m_message(std::move(message)), m_detail(std::move(detail)) {}
 
   ErrorKind kind() const { return m_kind; }
   const std::string& message() const { return m_message; }
+  // What lies under a message written for the user (a parser's or libcurl's own words), for `-v` and the
+  // JSON error; empty when the message says it all.
+  const std::string& detail() const { return m_detail; }
 
-  // Prefixes the message with what was being done: "init: " + "HTTP 503" -> "init: HTTP 503".
-  Error context(const std::string& what) const& { return Error(m_kind, what + ": " + m_message); }
+  // Prefixes the message with what was being done: "init: " + "HTTP 503" -> "init: HTTP 503". The detail
+  // stays.
+  Error context(const std::string& what) const& { return Error(m_kind, what + ": " + m_message, m_detail); }
 
  private:
   ErrorKind m_kind;
   std::string m_message;
+  std::string m_detail;
 };
 
 // A value or an Error. Small on purpose: std::expected needs C++23, which clang 14 (clang-tidy) cannot parse.

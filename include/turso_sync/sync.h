@@ -26,13 +26,21 @@ namespace turso_sync {
 
 // Progress of long operations, for a progress line on a terminal. Called from the calling thread.
 struct Progress {
-  std::string phase;        // "pages", "schema", "rows", "indexes", "working copy"
+  // "pages", "schema", "rows", "indexes", "working copy", "upload", "apply" (init --from); "push" (a part of
+  // the push is being sent), "push apply" (the staged parts are being applied); "connecting", "waiting" (a
+  // request waits for the server: `server`, `waited_ms`; told about once a second after the first second)
+  std::string phase;
   std::string table;        // current table, when copying rows
-  int64_t rows_done = 0;    // rows copied so far, all tables
+  int64_t rows_done = 0;    // rows copied so far, all tables (push: rows in the parts sent or being sent)
   int64_t rows_total = -1;  // -1 when unknown
   uint64_t bytes_received = 0;
   int64_t pages_done = 0;    // page bootstrap: pages received so far
   int64_t pages_total = -1;  // -1 when unknown
+  int64_t parts_done = 0;    // push: parts sent so far (staged push)
+  int64_t parts_total = -1;  // push: 1 for a push in one request; staged: an estimate (-1 when unknown)
+  uint64_t bytes_sent = 0;   // push: request bytes sent so far
+  std::string server;        // connecting, waiting: scheme://host[:port]
+  int64_t waited_ms = 0;     // connecting, waiting: for how long
 };
 using ProgressCallback = std::function<void(const Progress&)>;
 
@@ -101,7 +109,8 @@ struct StatusReport {
   bool remote_reachable = false;
   double round_trip_ms = 0;
   std::string remote_error;
-  int remote_exit_code = 0;  // exit code the error maps to, 0 when reachable
+  std::string remote_error_detail;  // Error::detail of remote_error (-v)
+  int remote_exit_code = 0;         // exit code the error maps to, 0 when reachable
   // Local changes waiting to be pushed (working copy vs replica), when initialized.
   std::optional<DiffSummary> pending;
   std::string pending_error;  // why `pending` could not be computed
@@ -115,6 +124,7 @@ struct StatusReport {
 
 struct StatusOptions {
   bool check_remote = true;
+  ProgressCallback progress;  // told while the reachability check waits for the server
 };
 
 struct PullOptions {
@@ -160,9 +170,10 @@ struct PushConflict {
 };
 
 struct PushOptions {
-  bool force = false;    // local wins: unguarded upserts and deletes
-  bool dry_run = false;  // build the batch, send nothing
-  PullOptions pull;      // for the pull that follows a successful push
+  bool force = false;         // local wins: unguarded upserts and deletes
+  bool dry_run = false;       // build the batch, send nothing
+  PullOptions pull;           // for the pull that follows a successful push
+  ProgressCallback progress;  // the push's own progress: parts sent, the final batch, waits for the server
 };
 
 struct PushReport {
@@ -255,6 +266,8 @@ class SyncContext {
  private:
   SyncContext(Config config, std::unique_ptr<HttpTransport> transport);
   Result<RemoteClient*> remote();
+  // The client, telling `progress` (when set) what its requests wait for from now on.
+  Result<RemoteClient*> remote(const ProgressCallback& progress);
   // Finishes work a killed run left behind (see docs/architecture.md, state dir): an interrupted pull is
   // redone, a push whose answer was lost is looked up on the remote.
   Status recover(std::vector<std::string>& notes);

@@ -286,10 +286,11 @@ int open_handle(turso_sync_handle** out, const std::function<ts::Result<ts::Conf
 }
 
 ts::Result<ts::Config> config_from_json(const char* json) {
-  Options o = TS_TRY(Options::parse(
-      "turso_sync_open_config", json,
-      {"url", "auth_token", "replica", "working", "diff", "state_dir", "interval", "dir", "ca_cert",
-       "allow_insecure_http", "connect_timeout_ms", "request_timeout_ms", "retry_backoff_ms"}));
+  Options o =
+      TS_TRY(Options::parse("turso_sync_open_config", json,
+                            {"url", "auth_token", "replica", "working", "diff", "state_dir", "interval",
+                             "dir", "ca_cert", "allow_insecure_http", "connect_timeout_ms", "read_timeout_ms",
+                             "request_timeout_ms", "retry_backoff_ms"}));
   ts::Config c;
   auto text = [&](const char* name, std::string& field, const char* variable) -> ts::Status {
     std::optional<std::string> v = TS_TRY(o.text(name));
@@ -318,6 +319,7 @@ ts::Result<ts::Config> config_from_json(const char* json) {
   TS_TRY_STATUS(text("ca_cert", c.ca_cert, "TURSO_SYNC_CA_CERT"));
   TS_TRY_STATUS(positive("interval", c.sync_interval_seconds, "TURSO_SYNC_INTERVAL"));
   TS_TRY_STATUS(positive("connect_timeout_ms", c.connect_timeout_ms, nullptr));
+  TS_TRY_STATUS(positive("read_timeout_ms", c.read_timeout_ms, nullptr));
   TS_TRY_STATUS(positive("request_timeout_ms", c.request_timeout_ms, nullptr));
   TS_TRY_STATUS(positive("retry_backoff_ms", c.retry_backoff_ms, nullptr));
   c.allow_insecure_http = TS_TRY(o.boolean("allow_insecure_http", false));

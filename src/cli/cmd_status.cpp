@@ -96,7 +96,9 @@ int run_status(Context& ctx, const StatusArgs& args) {
   }
   StatusOptions options;
   options.check_remote = !args.offline;
+  options.progress = ctx.progress_printer();
   auto report = (*sync)->status(options);
+  ctx.end_progress();
   if (!report.ok()) return ctx.fail(report.error());
   const StatusReport& r = *report;
   auto [check_code, check_reason] = check_health(r, max_age);
@@ -184,6 +186,8 @@ int run_status(Context& ctx, const StatusArgs& args) {
       out += fmt::format("  reachable      {} (round trip {:.1f} ms)\n", ctx.green("yes"), r.round_trip_ms);
     else
       out += fmt::format("  reachable      {}: {}\n", ctx.red("no"), r.remote_error);
+    if (!r.remote_error_detail.empty() && ctx.global.verbose)
+      out += fmt::format("  detail         {}\n", r.remote_error_detail);
   }
   for (const auto& x : r.warnings) out += ctx.yellow("warning: ") + x + "\n";
   if (args.check) out += fmt::format("check: {} (exit {})\n", check_reason, check_code);

@@ -241,6 +241,7 @@ int run_push(Context& ctx, const PushArgs& args) {
   options.force = args.force;
   options.dry_run = args.dry_run;
   options.pull = *pull;
+  options.progress = pull->progress;
   HistoryEntry entry = begin_history_entry("push", "cli");
   auto report = (*sync)->push(options);
   ctx.end_progress();
@@ -276,6 +277,7 @@ int run_sync(Context& ctx, const PushArgs& args) {
     PushOptions options;
     options.force = args.force;
     options.pull = *pull;
+    options.progress = pull->progress;
     auto pushed = (*sync)->push(options);
     ctx.end_progress();
     if (!pushed.ok()) {

@@ -80,6 +80,7 @@ int Context::fail(const Error& error) const {
   } else {
     std::string prefix = color() ? "\033[1;31mturso-sync: error:\033[0m " : "turso-sync: error: ";
     std::fprintf(stderr, "%s%s\n", prefix.c_str(), error.message().c_str());
+    if (!error.detail().empty()) verbose("  detail: " + error.detail());
   }
   return code;
 }
@@ -144,6 +145,20 @@ ProgressCallback Context::progress_printer() {
     } else if (p.phase == "pages" && p.pages_done > 0) {
       std::string total = p.pages_total >= 0 ? fmt::format("/{}", p.pages_total) : "";
       line = fmt::format("downloading pages {}{}  {}", p.pages_done, total, human_bytes(p.bytes_received));
+    } else if (p.phase == "connecting") {
+      line = fmt::format("connecting to {}… {} s", p.server, p.waited_ms / 1000);
+    } else if (p.phase == "waiting") {
+      line = fmt::format("waiting for the server at {} to answer… {} s", p.server, p.waited_ms / 1000);
+    } else if (p.phase == "push" && p.parts_total == 1) {
+      line = fmt::format("push: sending {} row change{} in one transaction…", p.rows_total,
+                         p.rows_total == 1 ? "" : "s");
+    } else if (p.phase == "push") {
+      std::string of = p.parts_total > 0 ? fmt::format(" of about {}", p.parts_total) : "";
+      line = fmt::format("push: sending part {}{}  rows {}/{}  {} sent", p.parts_done + 1, of, p.rows_done,
+                         p.rows_total, human_bytes(p.bytes_sent));
+    } else if (p.phase == "push apply") {
+      line = fmt::format("push: applying {} staged parts ({} row changes) in one transaction…", p.parts_total,
+                         p.rows_total);
     } else {
       line = fmt::format("{}…", p.phase);
     }

@@ -6,8 +6,8 @@
 //   url = "libsql://app-org.turso.io"      # default database
 //   token_env = "TURSO_AUTH_TOKEN"         # NAME of the variable holding the token (never the token itself)
 //   replica = "local_replica.db"           # also: working, diff, state_dir
-//   interval = 300                         # also: ca_cert, connect_timeout_ms, request_timeout_ms,
-//                                          # retry_backoff_ms, push_part_bytes
+//   interval = 300                         # also: ca_cert, connect_timeout_ms, read_timeout_ms,
+//                                          # request_timeout_ms, retry_backoff_ms, push_part_bytes
 //
 //   [databases.analytics]
 //   url = "libsql://analytics-org.turso.io"
@@ -56,6 +56,7 @@ constexpr const char* kIntervalVar = "TURSO_SYNC_INTERVAL";
 constexpr const char* kStateDirVar = "TURSO_SYNC_STATE_DIR";
 constexpr const char* kCaCertVar = "TURSO_SYNC_CA_CERT";
 constexpr const char* kConnectTimeoutVar = "TURSO_SYNC_CONNECT_TIMEOUT_MS";
+constexpr const char* kReadTimeoutVar = "TURSO_SYNC_READ_TIMEOUT_MS";
 constexpr const char* kRequestTimeoutVar = "TURSO_SYNC_REQUEST_TIMEOUT_MS";
 constexpr const char* kRetryBackoffVar = "TURSO_SYNC_RETRY_BACKOFF_MS";
 constexpr const char* kPushPartBytesVar = "TURSO_SYNC_PUSH_PART_BYTES";
@@ -152,6 +153,8 @@ Status read_settings(const toml::table& table, const std::string& path, const st
       int_field = &out.interval;
     else if (key == "connect_timeout_ms")
       int_field = &out.connect_timeout_ms;
+    else if (key == "read_timeout_ms")
+      int_field = &out.read_timeout_ms;
     else if (key == "request_timeout_ms")
       int_field = &out.request_timeout_ms;
     else if (key == "retry_backoff_ms")
@@ -416,6 +419,8 @@ Result<Config> load_config_may_throw(const ConfigOverrides& overrides,
                                      overrides.sync_interval_seconds, first_of(db->interval, top.interval)));
   TS_TRY_STATUS(resolve.positive_int(kConnectTimeoutVar, config.connect_timeout_ms, std::nullopt,
                                      first_of(db->connect_timeout_ms, top.connect_timeout_ms)));
+  TS_TRY_STATUS(resolve.positive_int(kReadTimeoutVar, config.read_timeout_ms, std::nullopt,
+                                     first_of(db->read_timeout_ms, top.read_timeout_ms)));
   TS_TRY_STATUS(resolve.positive_int(kRequestTimeoutVar, config.request_timeout_ms, std::nullopt,
                                      first_of(db->request_timeout_ms, top.request_timeout_ms)));
   TS_TRY_STATUS(resolve.positive_int(kRetryBackoffVar, config.retry_backoff_ms, std::nullopt,

@@ -394,4 +394,9 @@ Result<std::vector<BatchStepOutcome>> decode_batch_pipeline(std::string& body, s
   return out;
 }
 
+bool is_malformed_answer(const Error& error) {
+  return error.kind() == ErrorKind::protocol &&
+         std::string_view(error.message()).starts_with("unexpected answer from the server");
+}
+
 }  // namespace turso_sync::hrana

@@ -36,4 +36,9 @@ Status decode_rows(std::string& body, const SqlStatement& statement,
 // Decodes the answer to encode_batch_pipeline.
 Result<std::vector<BatchStepOutcome>> decode_batch_pipeline(std::string& body, size_t step_count);
 
+// Whether a decoder's error says the answer is not Hrana at all (not JSON, or JSON of another shape: every
+// such error reads "unexpected answer from the server…"), as opposed to a Hrana answer the client cannot use
+// (a REAL that JSON cannot carry) or an error of the caller's `on_row`.
+bool is_malformed_answer(const Error& error);
+
 }  // namespace turso_sync::hrana

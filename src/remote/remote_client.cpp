@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "remote/hrana.h"
+#include "remote/remote_errors.h"
 #include "turso_sync/cancel.h"
 #include "turso_sync/remote.h"
 #include "util/text.h"
@@ -47,20 +48,20 @@ Error http_status_error(const std::string& url, const HttpTransport::Response& r
 std::optional<Error> not_a_turso_answer(const std::string& url, const HttpTransport::Response& r) {
   auto first = r.body.find_first_not_of(" \t\r\n");
   if (first != std::string::npos && r.body[first] == '{') return std::nullopt;
-  return Error(ErrorKind::server,
-               fmt::format("{}: this is not a Turso database URL: the server answered HTTP 200 with {} ({}) "
-                           "instead of a Turso (Hrana) JSON answer; check TURSO_DATABASE_URL (a Turso Cloud "
-                           "URL looks like libsql://<database>-<organization>.turso.io, shown by `turso db "
-                           "show <database>`)",
-                           url, r.content_type.empty() ? "no content type" : r.content_type,
-                           body_excerpt(r.body.substr(0, 80))));
+  return not_a_turso_server(url,
+                            fmt::format("HTTP 200 with {} instead of a Hrana JSON answer",
+                                        r.content_type.empty() ? "no content type" : r.content_type),
+                            "the answer begins with " + body_excerpt(r.body.substr(0, 80)));
 }
 
 // The longest Retry-After a command waits for; a longer one fails the request (the workflow retries later).
 constexpr int64_t kMaxRetryAfterSeconds = 30;
 
-// An answer that does not decode names where it came from, as transport and HTTP errors do.
+// An answer that does not decode names where it came from, as transport and HTTP errors do. JSON of
+// another shape than Hrana's is a server that is not a Turso server (exit 4), the parser's words kept for
+// -v; a Hrana answer the client cannot use (a REAL that JSON cannot carry) stays a protocol error.
 Error from_url(Error e, const std::string& url) {
+  if (hrana::is_malformed_answer(e)) return not_a_turso_server(url, "", e.message());
   return e.kind() == ErrorKind::protocol ? e.context("POST " + url) : e;
 }
 
@@ -111,19 +112,54 @@ Result<std::unique_ptr<RemoteClient>> RemoteClient::create(const Config& config,
   if (!options) {
     options = RemoteOptions{};
     options->initial_backoff_ms = config.retry_backoff_ms;
+    options->read_timeout_ms = config.read_timeout_ms;
   }
   return std::make_unique<RemoteClient>(std::move(ep), config.auth_token, std::move(transport), *options,
                                         config.request_timeout_ms);
 }
 
-Result<HttpTransport::Response> RemoteClient::post(const std::string& path, std::string body,
-                                                   const std::string& content_type, Retry retry) {
+void RemoteClient::set_wait_callback(WaitCallback callback) {
+  m_on_wait = std::move(callback);
+  m_on_wait_thread = std::this_thread::get_id();
+}
+
+HttpTransport::Request RemoteClient::request_for(const std::string& path, std::string body,
+                                                 const std::string& content_type, Asked asked) {
   HttpTransport::Request req;
   req.url = m_endpoint.base_url + path;
   req.body = std::move(body);
   req.content_type = content_type;
   req.bearer_token = m_token;
-  req.timeout_ms = m_request_timeout_ms;
+  switch (asked) {
+    case Asked::check:
+      req.timeout_ms = std::min(m_options.check_timeout_ms, m_request_timeout_ms);
+      req.total_timeout_ms = req.timeout_ms;
+      break;
+    case Asked::read:
+      req.timeout_ms = std::min(m_options.read_timeout_ms, m_request_timeout_ms);
+      break;
+    case Asked::write:
+      req.timeout_ms = m_request_timeout_ms;
+      break;
+  }
+  // Only the thread that asked is told (a pipelined upload sends from a thread of its own).
+  if (m_on_wait && std::this_thread::get_id() == m_on_wait_thread) req.on_wait = m_on_wait;
+  return req;
+}
+
+void RemoteClient::note_outcome(bool answered, const Error* error) {
+  if (answered) m_answered = true;
+  m_silent = !m_answered && error && error->kind() == ErrorKind::timeout;
+}
+
+Result<HttpTransport::Response> RemoteClient::post(const std::string& path, std::string body,
+                                                   const std::string& content_type, Retry retry) {
+  return send(
+      request_for(path, std::move(body), content_type, retry == Retry::safe ? Asked::read : Asked::write),
+      retry);
+}
+
+Result<HttpTransport::Response> RemoteClient::send(HttpTransport::Request req, Retry retry) {
   int attempts = retry == Retry::safe ? m_options.max_retries + 1 : 1;
   int backoff = m_options.initial_backoff_ms;
   std::mt19937 rng(std::random_device{}());
@@ -132,9 +168,15 @@ Result<HttpTransport::Response> RemoteClient::post(const std::string& path, std:
     ++m_stats.requests;
     m_stats.bytes_sent += req.body.size();
     if (response.ok()) m_stats.bytes_received += response->body.size();
+    note_outcome(response.ok(), response.ok() ? nullptr : &response.error());
     std::optional<Error> err;
     if (!response.ok()) {
       err = response.error();
+      // A server that has not answered anything yet and let this request time out is not asked again: it
+      // accepts connections and answers nothing, and each retry would cost the whole wait once more. Nor
+      // is one whose bytes were not HTTP at all (ErrorKind::server from the transport): it would send the
+      // same bytes again.
+      if (m_silent || err->kind() == ErrorKind::server) return *err;
     } else if (response->status != 200) {
       err = http_status_error(req.url, *response);
     } else if (auto not_turso = not_a_turso_answer(req.url, *response)) {
@@ -177,19 +219,17 @@ Result<HttpTransport::Response> HttpTransport::post_streaming(const Request& req
 Result<HttpTransport::Response> RemoteClient::post_streaming(const std::string& path, std::string body,
                                                              const std::string& content_type,
                                                              const HttpTransport::DataFn& on_data) {
-  HttpTransport::Request req;
-  req.url = m_endpoint.base_url + path;
-  req.body = std::move(body);
-  req.content_type = content_type;
-  req.bearer_token = m_token;
-  req.timeout_ms = m_request_timeout_ms;
+  HttpTransport::Request req = request_for(path, std::move(body), content_type, Asked::read);
   for (int attempt = 1;; ++attempt) {
     ++m_stats.requests;
     m_stats.bytes_sent += req.body.size();
-    auto response = TS_TRY(m_transport->post_streaming(req, [&](std::string_view chunk) -> Status {
+    auto streamed = m_transport->post_streaming(req, [&](std::string_view chunk) -> Status {
+      m_answered = true;  // a stream cut later is not a silent server
       m_stats.bytes_received += chunk.size();
       return on_data(chunk);
-    }));
+    });
+    note_outcome(streamed.ok(), streamed.ok() ? nullptr : &streamed.error());
+    auto response = TS_TRY(std::move(streamed));
     m_stats.bytes_received += response.body.size();
     // 429: nothing was streamed (only a 200's body is); ask again after the wait the server names.
     if (response.status == 429 && attempt <= m_options.max_retries &&
@@ -236,10 +276,17 @@ Result<std::vector<BatchStepOutcome>> RemoteClient::batch(std::span<const BatchS
 }
 
 Result<std::chrono::microseconds> RemoteClient::ping() {
+  SqlStatement select_one{"SELECT 1", {}};
+  auto statements = std::span<const SqlStatement>(&select_one, 1);
+  std::string body = TS_TRY(hrana::encode_execute_pipeline(statements));
   auto start = std::chrono::steady_clock::now();
-  auto result = TS_TRY(execute(SqlStatement{"SELECT 1", {}}, Retry::unsafe));
+  auto response = TS_TRY(
+      send(request_for("/v2/pipeline", std::move(body), "application/json", Asked::check), Retry::unsafe));
   auto elapsed =
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
+  auto results = TS_TRY(from_url(hrana::decode_execute_pipeline(response.body, statements),
+                                 m_endpoint.base_url + "/v2/pipeline"));
+  const StatementResult& result = results.at(0);
   if (result.rows.size() != 1 || result.rows[0].size() != 1 || result.rows[0][0] != Value::integer(1))
     return Error(ErrorKind::protocol,
                  fmt::format("{}: `SELECT 1` returned something else", m_endpoint.base_url));

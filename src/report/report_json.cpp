@@ -221,6 +221,7 @@ std::string status_report_json(const StatusReport& r) {
       .boolean(r.remote_reachable);
   if (r.remote_reachable) w.key("round_trip_ms").real(r.round_trip_ms);
   if (!r.remote_error.empty()) w.key("error").string(r.remote_error);
+  if (!r.remote_error_detail.empty()) w.key("error_detail").string(r.remote_error_detail);
   w.end_object();
   if (r.pending) w.key("pending").raw(summary_json(*r.pending));
   if (!r.pending_error.empty()) w.key("pending_error").string(r.pending_error);
@@ -368,6 +369,7 @@ std::string error_json(const Error& error) {
       .string(error.message())
       .key("exit_code")
       .integer(exit_code_for(error.kind()));
+  if (!error.detail().empty()) w.key("detail").string(error.detail());
   w.end_object().end_object();
   return w.take();
 }

@@ -61,10 +61,12 @@ Error io_error(const std::string& what, const std::string& path) {
 }
 
 // Failures of the remote or of its answer make the page path unavailable (the caller falls back); local
-// failures, interruption and a refused token (the SQL path would be refused too) are errors.
+// failures, interruption, a refused token and a URL found wrong (TLS to a plain-http port) are errors: the
+// SQL path would fail the same way.
 bool is_local_failure(ErrorKind kind) {
   return kind == ErrorKind::io || kind == ErrorKind::local_db || kind == ErrorKind::busy ||
-         kind == ErrorKind::cancelled || kind == ErrorKind::internal || kind == ErrorKind::auth;
+         kind == ErrorKind::cancelled || kind == ErrorKind::internal || kind == ErrorKind::auth ||
+         kind == ErrorKind::config;
 }
 
 std::optional<uint64_t> decimal(const std::string& s) {
@@ -511,9 +513,10 @@ Result<PageImageResult> update_page_image(RemoteClient& remote, const std::strin
     pages::PullDecoder decoder(on_header, on_page);
     std::string failure = TS_TRY(run_pull(remote, request, decoder));
     uint64_t pages_answered = decoder.pages();
-    if (!failure.empty() && probing && decoder.bytes_fed() == 0) {
+    if (!failure.empty() && probing && decoder.bytes_fed() == 0 && !remote.server_silent()) {
       // A server whose revisions are decimal but not frame counts may refuse the frame before ours (an HTTP
-      // error, no page stream at all): ask again from our own revision, without that proof.
+      // error, no page stream at all): ask again from our own revision, without that proof. (Not a server
+      // that never answered: it would cost the whole wait again.)
       probing = false;
       request.client_revision = from_revision;
       pages::PullDecoder again(on_header, on_page);

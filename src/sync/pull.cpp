@@ -225,7 +225,7 @@ Status SyncContext::recover(std::vector<std::string>& notes) {
 
 Result<PullReport> SyncContext::pull_locked(const PullOptions& options) {
   const Config& c = m_config;
-  RemoteClient* client = TS_TRY(remote());
+  RemoteClient* client = TS_TRY(remote(options.progress));
   std::string new_replica = fmt::format("{}.tmp-{}", c.replica_path, ::getpid());
   auto state = TS_TRY(load_state(c.state_dir));
   auto snapshot = fetch_replica(*client, c, state, FetchMode::incremental, new_replica, /*describe=*/false,
@@ -282,7 +282,7 @@ Result<PullReport> SyncContext::pull_files(const PullOptions& options) {
   TS_TRY_STATUS(recover(notes));
   // A push that committed but never ran its own pull (killed, or its answer lost): this pull does it.
   std::optional<Changeset> sent;
-  bool pending = TS_TRY(settle_pending_push(m_config, *TS_TRY(remote()), sent, notes));
+  bool pending = TS_TRY(settle_pending_push(m_config, *TS_TRY(remote(options.progress)), sent, notes));
   PullOptions effective = options;
   if (sent) effective.pushed = &*sent;
   auto report = TS_TRY(pull_locked(effective));

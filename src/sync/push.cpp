@@ -176,7 +176,7 @@ Result<PushReport> SyncContext::push_files(const PushOptions& options) {
   StateLock lock = TS_TRY(StateLock::acquire(c.state_dir));
   RemoteClient* client = nullptr;
   if (!options.dry_run) {
-    client = TS_TRY(remote());
+    client = TS_TRY(remote(options.progress));
     TS_TRY(load_state(c.state_dir));  // a damaged state.json stops the push before anything is sent
   }
   std::vector<std::string> notes;
@@ -277,13 +277,23 @@ Result<PushReport> SyncContext::push_files(const PushOptions& options) {
   } else {
     drop_abandoned_stages(*client);
     StagePartBuilder parts(changeset, batch_options, batch_options.max_batch_bytes);
-    auto uploaded = upload_staged_parts(*client, parts);
+    auto uploaded = upload_staged_parts(*client, parts, options.progress);
     if (!uploaded.ok()) {
       Error e = std::move(uploaded).error();
       return settle_failed(Error(e.kind(), e.message() + " (nothing was applied)"));
     }
     report.staged_parts = *uploaded;
     apply = TS_TRY(build_stage_apply_batch(changeset, batch_options, *uploaded));
+  }
+  if (options.progress) {
+    Progress p;
+    p.phase = staged ? "push apply" : "push";
+    p.parts_done = report.staged_parts;
+    p.parts_total = staged ? report.staged_parts : 1;
+    p.rows_total = 0;
+    for (const TableChanges& tc : changeset.tables) p.rows_total += static_cast<int64_t>(tc.rows.size());
+    p.rows_done = p.rows_total;
+    options.progress(p);
   }
 
   const std::string& id = batch_options.push_id;

@@ -490,10 +490,38 @@ Result<PushBatch> build_stage_apply_batch(const Changeset& cs, const PushBatchOp
   return w.take();
 }
 
-Result<int> upload_staged_parts(RemoteClient& remote, StagePartBuilder& parts) {
+int64_t StagePartBuilder::rows_built() const {
+  int64_t n = 0;
+  for (size_t i = 0; i < m_table && i < m_cs.tables.size(); ++i)
+    n += static_cast<int64_t>(m_cs.tables[i].rows.size());
+  if (m_table < m_cs.tables.size()) n += static_cast<int64_t>(m_row);
+  return n;
+}
+
+int64_t StagePartBuilder::rows_total() const {
+  int64_t n = 0;
+  for (const TableChanges& tc : m_cs.tables) n += static_cast<int64_t>(tc.rows.size());
+  return n;
+}
+
+Result<int> upload_staged_parts(RemoteClient& remote, StagePartBuilder& parts,
+                                const ProgressCallback& progress) {
+  Progress p;
+  p.phase = "push";
+  p.rows_total = parts.rows_total();
+  uint64_t sent_before = remote.stats().bytes_sent;
   while (true) {
     std::optional<PushBatch> part = TS_TRY(parts.next());
     if (!part) break;
+    if (progress) {
+      // Parts hold about the same number of bytes: the rows left tell about how many are to come.
+      p.parts_done = parts.parts_built() - 1;
+      p.rows_done = parts.rows_built();
+      p.parts_total =
+          p.rows_done > 0 ? (parts.parts_built() * p.rows_total + p.rows_done - 1) / p.rows_done : -1;
+      p.bytes_sent = remote.stats().bytes_sent - sent_before;
+      progress(p);
+    }
     TS_TRY_STATUS(send_part(remote, *part, parts.parts_built()));
     if (parts.parts_built() == 1) crash_point("push.part-sent");
   }

@@ -65,6 +65,9 @@ class StagePartBuilder {
   // Whether every part can be built (the errors next() would return), before anything is sent.
   Status check() const;
   int parts_built() const { return m_part; }
+  // Row changes put into the parts built so far, and in the whole change set (for progress).
+  int64_t rows_built() const;
+  int64_t rows_total() const;
 
  private:
   const Changeset& m_cs;
@@ -81,7 +84,10 @@ Result<PushBatch> build_stage_apply_batch(const Changeset& cs, const PushBatchOp
 // Uploads every part. A part whose answer is lost is sent again (its receipt makes a landed one fail
 // harmlessly); BEGIN refused (another transaction open) is retried with backoff. Returns the number of parts.
 // On error nothing of the push is applied; the staging tables may remain (settle_staged_push drops them).
-Result<int> upload_staged_parts(RemoteClient& remote, StagePartBuilder& parts);
+// `progress` (may be empty) is told before each part goes out: phase "push", the parts sent, an estimate of
+// their number, rows and bytes.
+Result<int> upload_staged_parts(RemoteClient& remote, StagePartBuilder& parts,
+                                const ProgressCallback& progress);
 
 // The conflicts of a refused final batch (`apply`, failed at step `failed` with `message`): read-only
 // probes joining the staged rows with the remote tables list every conflicting row. Never empty.

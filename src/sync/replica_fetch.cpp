@@ -88,7 +88,10 @@ Result<FetchedReplica> fetch_replica(RemoteClient& remote, const Config& config,
   }
   // The last pull found pages unavailable: ask for page 1 alone before downloading a whole image.
   std::string probe_failure;
-  if (mode == FetchMode::incremental && state && state->protocol == "sql" && !state->pull_path_reason.empty())
+  if (remote.server_silent())  // the page request timed out and the server never answered: one wait is enough
+    probe_failure = why_not_incremental;
+  else if (mode == FetchMode::incremental && state && state->protocol == "sql" &&
+           !state->pull_path_reason.empty())
     probe_failure = TS_TRY(probe_first_page(remote));
   PageImageResult boot;
   if (probe_failure.empty())

@@ -54,6 +54,22 @@ Result<RemoteClient*> SyncContext::remote() {
   return m_remote.get();
 }
 
+Result<RemoteClient*> SyncContext::remote(const ProgressCallback& progress) {
+  RemoteClient* client = TS_TRY(remote());
+  if (!progress) {
+    client->set_wait_callback(nullptr);
+    return client;
+  }
+  client->set_wait_callback([progress](const Waiting& w) {
+    Progress p;
+    p.phase = w.stage == Waiting::Stage::connecting ? "connecting" : "waiting";
+    p.server = w.server;
+    p.waited_ms = w.waited_ms;
+    progress(p);
+  });
+  return client;
+}
+
 Result<InitReport> SyncContext::init(const InitOptions& options) {
   auto start = std::chrono::steady_clock::now();
   const Config& c = m_config;
@@ -80,7 +96,7 @@ Result<InitReport> SyncContext::init(const InitOptions& options) {
                     "Run `turso-sync pull` to bring it up to date, or `turso-sync init --force` to replace "
                     "it with the remote's content (its local changes would be lost)",
                     c.working_path));
-  RemoteClient* client = TS_TRY(remote());
+  RemoteClient* client = TS_TRY(remote(options.progress));
   StateLock lock = TS_TRY(StateLock::acquire(c.state_dir));
   remove_stale_temp_files(c.replica_path);
   remove_stale_temp_files(c.working_path);
@@ -273,7 +289,7 @@ Result<StatusReport> SyncContext::status(const StatusOptions& options) {
   }
   if (options.check_remote) {
     r.remote_checked = true;
-    auto client = remote();
+    auto client = remote(options.progress);
     if (!client.ok()) {
       r.remote_error = client.error().message();
       r.remote_exit_code = exit_code_for(client.error().kind());
@@ -284,6 +300,7 @@ Result<StatusReport> SyncContext::status(const StatusOptions& options) {
         r.round_trip_ms = static_cast<double>(rtt->count()) / 1000.0;
       } else {
         r.remote_error = rtt.error().message();
+        r.remote_error_detail = rtt.error().detail();
         r.remote_exit_code = exit_code_for(rtt.error().kind());
       }
     }

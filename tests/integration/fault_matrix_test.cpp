@@ -166,7 +166,7 @@ Fault proxy_fault(NetFault f) {
 }
 
 // What the faulted command must end with: its exit code (SPEC §3: 4 when the remote is unreachable, does not
-// answer in time or answers 5xx; 1 for an answer the client cannot use) and a phrase of its message.
+// answer in time, answers 5xx or does not answer as a Turso server does) and a phrase of its message.
 struct Expected {
   int exit_code;
   std::string phrase;
@@ -196,9 +196,9 @@ Expected expected_of(Op op, NetFault f) {
     case NetFault::rate_limited:
       return {0, ""};
     case NetFault::garbage:
-      return {4, "this is not a Turso database URL"};
-    case NetFault::wrong_shape:
-      return {1, "results"};
+      return {4, "did not answer as a Turso server does"};
+    case NetFault::wrong_shape:  // issue 21: was exit 1 with the parser's message
+      return {4, "did not answer as a Turso server does"};
   }
   return {-1, ""};
 }

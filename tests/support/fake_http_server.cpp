@@ -5,13 +5,19 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
+#include <thread>
 
 #include "support/test_env.h"
 
 namespace turso_sync::testing {
 
-FakeHttpServer::FakeHttpServer(std::string raw_response) : m_raw(std::move(raw_response)) {
+FakeHttpServer::FakeHttpServer(std::string raw_response) : FakeHttpServer(std::move(raw_response), Pace()) {}
+
+FakeHttpServer::FakeHttpServer(std::string raw_response, Pace pace)
+    : m_raw(std::move(raw_response)), m_pace(pace) {
   m_listen_fd = listen_on_free_port(&m_port, 16);
   m_thread = std::thread([this] { serve(); });
 }
@@ -52,10 +58,20 @@ void FakeHttpServer::serve() {
     }
     ++m_requests;
     size_t done = 0;
-    while (done < m_raw.size()) {
-      ssize_t n = write(fd, m_raw.data() + done, m_raw.size() - done);
+    size_t end = std::min(m_raw.size(), m_pace.stall_after);
+    while (done < end) {
+      size_t size = m_pace.chunk == 0 ? end - done : std::min(m_pace.chunk, end - done);
+      ssize_t n = write(fd, m_raw.data() + done, size);
       if (n <= 0) break;
       done += static_cast<size_t>(n);
+      // Pacing a slow link on purpose: the client's clock is what is tested, not this one.
+      if (m_pace.gap_ms > 0 && done < end)
+        std::this_thread::sleep_for(std::chrono::milliseconds(m_pace.gap_ms));
+    }
+    // Stalled: nothing more until the client hangs up (or the server stops).
+    while (done < m_raw.size() && !m_stop) {
+      pollfd q{fd, POLLIN, 0};
+      if (poll(&q, 1, 50) > 0 && read(fd, buf, sizeof buf) <= 0) break;
     }
     shutdown(fd, SHUT_RDWR);
     close(fd);

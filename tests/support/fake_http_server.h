@@ -10,9 +10,18 @@ namespace turso_sync::testing {
 
 class FakeHttpServer {
  public:
+  // How the response goes out: all at once, or `chunk` bytes every `gap_ms` (a slow link that keeps
+  // moving), stopping after `stall_after` bytes until the client hangs up (a server that stops mid-answer).
+  struct Pace {
+    size_t chunk = 0;  // 0: all at once
+    int gap_ms = 0;
+    size_t stall_after = std::string::npos;
+  };
+
   // `raw_response` is written as is after reading the request headers and body, then the connection is
   // closed.
   explicit FakeHttpServer(std::string raw_response);
+  FakeHttpServer(std::string raw_response, Pace pace);
   ~FakeHttpServer();
   FakeHttpServer(const FakeHttpServer&) = delete;
   FakeHttpServer& operator=(const FakeHttpServer&) = delete;
@@ -27,6 +36,7 @@ class FakeHttpServer {
  private:
   void serve();
   std::string m_raw;
+  Pace m_pace;
   int m_listen_fd = -1;
   int m_port = 0;
   std::atomic<bool> m_stop{false};

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pty.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -15,6 +16,7 @@
 
 #include "util/text.h"
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -313,6 +315,44 @@ CommandResult run_cli(const std::vector<std::string>& args, const std::vector<st
   std::vector<std::string> argv{TURSO_SYNC_CLI};
   argv.insert(argv.end(), args.begin(), args.end());
   return run_command(argv, env, cwd);
+}
+
+CommandResult run_cli_on_terminal(const std::vector<std::string>& args, const std::vector<std::string>& env,
+                                  const std::string& cwd) {
+  CommandResult result;
+  int terminal = -1;
+  pid_t pid = forkpty(&terminal, nullptr, nullptr, nullptr);
+  if (pid < 0) {
+    ADD_FAILURE() << "forkpty failed";
+    return result;
+  }
+  if (pid == 0) {
+    if (!cwd.empty() && chdir(cwd.c_str()) != 0) _exit(126);
+    for (const auto& kv : env) putenv(const_cast<char*>(kv.c_str()));
+    std::vector<std::string> argv{TURSO_SYNC_CLI};
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::vector<char*> raw;
+    for (const auto& a : argv) raw.push_back(const_cast<char*>(a.c_str()));
+    raw.push_back(nullptr);
+    execvp(raw[0], raw.data());
+    _exit(127);
+  }
+  char buf[4096];
+  while (true) {
+    ssize_t n = read(terminal, buf, sizeof buf);
+    if (n > 0) {
+      result.out.append(buf, static_cast<size_t>(n));
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else {
+      break;  // EIO: the child's side of the terminal is closed
+    }
+  }
+  close(terminal);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
 }
 
 std::vector<std::string> remote_query(const std::string& url, const std::vector<std::string>& statements) {

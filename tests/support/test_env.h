@@ -128,6 +128,10 @@ bool eventually(const std::function<bool()>& done, std::chrono::milliseconds lim
 // Runs the turso-sync CLI built with the tests.
 CommandResult run_cli(const std::vector<std::string>& args, const std::vector<std::string>& env = {},
                       const std::string& cwd = "");
+// Runs the CLI with stdout and stderr on a pseudo-terminal, as a user at a terminal would (progress lines
+// are drawn only there): everything it wrote is in `out`, terminal control sequences included.
+CommandResult run_cli_on_terminal(const std::vector<std::string>& args,
+                                  const std::vector<std::string>& env = {}, const std::string& cwd = "");
 
 // Independent remote access: executes `statements` on `url` and returns every result row, each as a JSON
 // array of [type, value] pairs (see hrana_query.py). Fails the test if a statement fails.

@@ -320,7 +320,8 @@ TEST_F(ConfigTest, DefaultsWhenNothingIsSet) {
   EXPECT_EQ(config.sync_interval_seconds, 300);
   EXPECT_EQ(config.ca_cert, "");
   EXPECT_FALSE(config.allow_insecure_http);
-  EXPECT_EQ(config.connect_timeout_ms, 10000);
+  EXPECT_EQ(config.connect_timeout_ms, 5000);
+  EXPECT_EQ(config.read_timeout_ms, 10000);
   EXPECT_EQ(config.request_timeout_ms, 120000);
   EXPECT_EQ(config.retry_backoff_ms, 200);
   EXPECT_TRUE(config.files_read.empty());
@@ -328,7 +329,7 @@ TEST_F(ConfigTest, DefaultsWhenNothingIsSet) {
   for (const char* var :
        {"TURSO_DATABASE_URL", "TURSO_AUTH_TOKEN", "REPLICA_DB", "WORKING_DB", "DIFF_FILE",
         "TURSO_SYNC_INTERVAL", "TURSO_SYNC_STATE_DIR", "TURSO_SYNC_CA_CERT", "TURSO_SYNC_CONNECT_TIMEOUT_MS",
-        "TURSO_SYNC_REQUEST_TIMEOUT_MS", "TURSO_SYNC_RETRY_BACKOFF_MS"}) {
+        "TURSO_SYNC_READ_TIMEOUT_MS", "TURSO_SYNC_REQUEST_TIMEOUT_MS", "TURSO_SYNC_RETRY_BACKOFF_MS"}) {
     ASSERT_TRUE(config.sources.count(var)) << var;
     EXPECT_EQ(config.sources.at(var), ConfigSource::default_value) << var;
   }
@@ -361,6 +362,8 @@ std::vector<Layer> layers() {
        [](const Config& c) { return std::to_string(c.sync_interval_seconds); }, true},
       {"TURSO_SYNC_CONNECT_TIMEOUT_MS", "connect_timeout_ms", nullptr,
        [](const Config& c) { return std::to_string(c.connect_timeout_ms); }, true},
+      {"TURSO_SYNC_READ_TIMEOUT_MS", "read_timeout_ms", nullptr,
+       [](const Config& c) { return std::to_string(c.read_timeout_ms); }, true},
       {"TURSO_SYNC_REQUEST_TIMEOUT_MS", "request_timeout_ms", nullptr,
        [](const Config& c) { return std::to_string(c.request_timeout_ms); }, true},
       {"TURSO_SYNC_RETRY_BACKOFF_MS", "retry_backoff_ms", nullptr,
@@ -870,9 +873,10 @@ TEST(ConfigEnvExample, ParsesAndDocumentsEveryVariable) {
   ASSERT_TRUE(text.ok()) << text.error().message();
   auto parsed = parse_dotenv(*text, path);
   ASSERT_TRUE(parsed.ok()) << parsed.error().message();
-  for (const char* var : {"TURSO_DATABASE_URL", "TURSO_AUTH_TOKEN", "REPLICA_DB", "WORKING_DB", "DIFF_FILE",
-                          "TURSO_SYNC_INTERVAL", "TURSO_SYNC_STATE_DIR", "TURSO_SYNC_CA_CERT",
-                          "TURSO_SYNC_CONNECT_TIMEOUT_MS", "TURSO_SYNC_REQUEST_TIMEOUT_MS", "token_env"}) {
+  for (const char* var :
+       {"TURSO_DATABASE_URL", "TURSO_AUTH_TOKEN", "REPLICA_DB", "WORKING_DB", "DIFF_FILE",
+        "TURSO_SYNC_INTERVAL", "TURSO_SYNC_STATE_DIR", "TURSO_SYNC_CA_CERT", "TURSO_SYNC_CONNECT_TIMEOUT_MS",
+        "TURSO_SYNC_READ_TIMEOUT_MS", "TURSO_SYNC_REQUEST_TIMEOUT_MS", "token_env"}) {
     EXPECT_NE(text->find(var), std::string::npos) << var;
   }
   // The defaults it shows are the real ones.
@@ -882,6 +886,7 @@ TEST(ConfigEnvExample, ParsesAndDocumentsEveryVariable) {
         "DIFF_FILE=" + defaults.diff_path, "TURSO_SYNC_STATE_DIR=" + defaults.state_dir,
         "TURSO_SYNC_INTERVAL=" + std::to_string(defaults.sync_interval_seconds),
         "TURSO_SYNC_CONNECT_TIMEOUT_MS=" + std::to_string(defaults.connect_timeout_ms),
+        "TURSO_SYNC_READ_TIMEOUT_MS=" + std::to_string(defaults.read_timeout_ms),
         "TURSO_SYNC_REQUEST_TIMEOUT_MS=" + std::to_string(defaults.request_timeout_ms)}) {
     EXPECT_NE(text->find("# " + line + "\n"), std::string::npos) << line;
   }

@@ -98,13 +98,42 @@ TEST_F(RemoteClientTest, SafeRetriesUnreachableUpToMaxRetries) {
   EXPECT_EQ(attempts(), 3u);  // the first try and max_retries = 2 retries
 }
 
-TEST_F(RemoteClientTest, SafeRetriesTimeoutUpToMaxRetries) {
-  auto client = make_client({Error(ErrorKind::timeout, "timed out")});
+// A server that has answered this client before and then lets a read time out is asked again (a momentary
+// stall of a server that works).
+TEST_F(RemoteClientTest, SafeRetriesTimeoutOfAServerThatAnsweredUpToMaxRetries) {
+  auto client = make_client({http(200, kSelectOneAnswer), Error(ErrorKind::timeout, "timed out")});
   ASSERT_TRUE(client);
+  ASSERT_TRUE(client->execute(select_one(), Retry::safe).ok());
   auto r = client->execute(select_one(), Retry::safe);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind(), ErrorKind::timeout);
-  EXPECT_EQ(attempts(), 3u);
+  EXPECT_EQ(attempts(), 1u + 3u);
+  EXPECT_FALSE(client->server_silent());
+}
+
+// Issue 21: a server that accepts connections and never answers cost three full waits per read (362 s for a
+// pull). A timeout before the server ever answered is not retried, and the client remembers the server as
+// silent (the page path then goes to the SQL path without a second page request).
+TEST_F(RemoteClientTest, TimeoutOfAServerThatNeverAnsweredIsNotRetried) {
+  auto client = make_client({Error(ErrorKind::timeout, "timed out")});
+  ASSERT_TRUE(client);
+  EXPECT_FALSE(client->server_silent());
+  auto r = client->execute(select_one(), Retry::safe);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind(), ErrorKind::timeout);
+  EXPECT_EQ(attempts(), 1u);
+  EXPECT_TRUE(client->server_silent());
+}
+
+// Bytes that are not HTTP (the transport's ErrorKind::server: "Received HTTP/0.9") come back the same when
+// asked again.
+TEST_F(RemoteClientTest, AnAnswerThatIsNotHttpIsNotRetried) {
+  auto client = make_client({Error(ErrorKind::server, "not HTTP"), http(200, kSelectOneAnswer)});
+  ASSERT_TRUE(client);
+  auto r = client->execute(select_one(), Retry::safe);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind(), ErrorKind::server);
+  EXPECT_EQ(attempts(), 1u);
 }
 
 TEST_F(RemoteClientTest, SafeRetriesServerErrorsUpToMaxRetries) {
@@ -223,28 +252,41 @@ TEST_F(RemoteClientTest, NotFoundPointsAtTheDatabaseUrl) {
   EXPECT_NE(r.error().message().find("404"), std::string::npos) << r.error().message();
 }
 
-TEST_F(RemoteClientTest, GarbageWithStatus200IsAProtocolError) {
-  for (const char* body : {"{\"results\":", "{}", " {\"baton\":null}"}) {
-    auto client = make_client({http(200, body)});
-    ASSERT_TRUE(client);
-    auto r = client->execute(select_one(), Retry::safe);
-    ASSERT_FALSE(r.ok()) << body;
-    EXPECT_EQ(r.error().kind(), ErrorKind::protocol) << body << ": " << r.error().message();
-    EXPECT_EQ(attempts(), 1u);
+// Issue 21: JSON of another shape than Hrana's was exit 1 with a parser's message. It is a server that does
+// not answer as a Turso server does (ErrorKind::server, exit 4), the parser's words kept in the detail.
+TEST_F(RemoteClientTest, JsonOfAnotherShapeWithStatus200IsNotATursoServer) {
+  for (const char* body : {"{\"results\":", "{}", " {\"baton\":null}", R"({"baton":null,"results":42})"}) {
+    for (Retry retry : {Retry::safe, Retry::unsafe}) {
+      auto client = make_client({http(200, body)});
+      ASSERT_TRUE(client);
+      auto r = client->execute(select_one(), retry);
+      ASSERT_FALSE(r.ok()) << body;
+      EXPECT_EQ(r.error().kind(), ErrorKind::server) << body << ": " << r.error().message();
+      EXPECT_NE(r.error().message().find("the server at https://app-org.turso.io did not answer as a Turso "
+                                         "server does"),
+                std::string::npos)
+          << r.error().message();
+      EXPECT_NE(r.error().detail().find("unexpected answer from the server"), std::string::npos)
+          << body << ": " << r.error().detail();
+      EXPECT_EQ(attempts(), 1u);
+    }
   }
 }
 
 // Another web server at the URL answers 200 with a page: exit 4 (ErrorKind::server) and a message saying
-// the URL is not a Turso database, not a JSON parser's complaint; not asked again.
-TEST_F(RemoteClientTest, NonJsonAnswerWithStatus200IsNotATursoDatabase) {
+// the server is not a Turso server, not a JSON parser's complaint; the page's first bytes in the detail;
+// not asked again.
+TEST_F(RemoteClientTest, NonJsonAnswerWithStatus200IsNotATursoServer) {
   for (const char* body : {"", "<!DOCTYPE html><html>Welcome to nginx!</html>", "OK", "[1]"}) {
     auto client = make_client({http(200, body)});
     ASSERT_TRUE(client);
     auto r = client->execute(select_one(), Retry::safe);
     ASSERT_FALSE(r.ok()) << body;
     EXPECT_EQ(r.error().kind(), ErrorKind::server) << body << ": " << r.error().message();
-    EXPECT_NE(r.error().message().find("not a Turso database URL"), std::string::npos) << r.error().message();
+    EXPECT_NE(r.error().message().find("did not answer as a Turso server does"), std::string::npos)
+        << r.error().message();
     EXPECT_NE(r.error().message().find("TURSO_DATABASE_URL"), std::string::npos) << r.error().message();
+    EXPECT_NE(r.error().detail().find("the answer begins with"), std::string::npos) << r.error().detail();
     EXPECT_EQ(attempts(), 1u);
   }
 }
@@ -273,6 +315,48 @@ TEST_F(RemoteClientTest, SqlErrorFromTheServer) {
 // ---------------------------------------------------------------------------------------------------------------
 // The request
 
+// Issue 21: the wait fits what was asked. A read may find the server silent for the read timeout, a write
+// (the server runs it before answering) for the request timeout, status's check gets a few seconds for the
+// whole request; a small request timeout bounds them all.
+TEST_F(RemoteClientTest, TimeoutsFitWhatWasAsked) {
+  Config config = remote_config("libsql://app-org.turso.io");
+  config.request_timeout_ms = 120000;
+  auto client =
+      make_client({http(200, kSelectOneAnswer)}, config,
+                  RemoteOptions{.max_retries = 0, .read_timeout_ms = 10000, .check_timeout_ms = 4000});
+  ASSERT_TRUE(client);
+  ASSERT_TRUE(client->execute(select_one(), Retry::safe).ok());
+  ASSERT_TRUE(client->execute(select_one(), Retry::unsafe).ok());
+  ASSERT_TRUE(client->ping().ok());
+  ASSERT_EQ(attempts(), 3u);
+  EXPECT_EQ(state->requests[0].timeout_ms, 10000);
+  EXPECT_EQ(state->requests[0].total_timeout_ms, 0);
+  EXPECT_EQ(state->requests[1].timeout_ms, 120000);
+  EXPECT_EQ(state->requests[1].total_timeout_ms, 0);
+  EXPECT_EQ(state->requests[2].total_timeout_ms, 4000);
+
+  config.request_timeout_ms = 500;
+  client = make_client({http(200, kSelectOneAnswer)}, config,
+                       RemoteOptions{.max_retries = 0, .read_timeout_ms = 10000, .check_timeout_ms = 4000});
+  ASSERT_TRUE(client->execute(select_one(), Retry::safe).ok());
+  ASSERT_TRUE(client->ping().ok());
+  EXPECT_EQ(state->requests[0].timeout_ms, 500);
+  EXPECT_EQ(state->requests[1].total_timeout_ms, 500);
+}
+
+// The configured read timeout reaches the client (TURSO_SYNC_READ_TIMEOUT_MS).
+TEST_F(RemoteClientTest, ReadTimeoutComesFromTheConfig) {
+  Config config = remote_config("libsql://app-org.turso.io");
+  config.request_timeout_ms = 120000;
+  config.read_timeout_ms = 2500;
+  state = std::make_shared<FakeTransport::State>();
+  state->script.push_back(http(200, kSelectOneAnswer));
+  auto client = RemoteClient::create(config, std::make_unique<FakeTransport>(state));
+  ASSERT_TRUE(client.ok()) << client.error().message();
+  ASSERT_TRUE((*client)->execute(select_one(), Retry::safe).ok());
+  EXPECT_EQ(state->requests.at(0).timeout_ms, 2500);
+}
+
 TEST_F(RemoteClientTest, RequestCarriesUrlTokenTimeoutAndPipeline) {
   auto client = make_client({http(200, kSelectOneAnswer)});
   ASSERT_TRUE(client);
@@ -285,6 +369,7 @@ TEST_F(RemoteClientTest, RequestCarriesUrlTokenTimeoutAndPipeline) {
   EXPECT_EQ(request.bearer_token, "secret-token");
   EXPECT_EQ(request.content_type, "application/json");
   EXPECT_EQ(request.timeout_ms, 4321);
+  EXPECT_EQ(request.total_timeout_ms, 0);
 
   simdjson::dom::parser parser;
   simdjson::dom::element root;
