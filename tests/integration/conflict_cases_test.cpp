@@ -21,38 +21,43 @@ namespace {
 
 const char* kRow1 = "SELECT id, title, body, tag FROM notes WHERE id = 1";
 
-std::vector<std::string> strings(simdjson::dom::element array) {
-  std::vector<std::string> out;
-  for (simdjson::dom::element e : array.get_array()) {
-    std::string_view v;
-    out.emplace_back(e.get(v) == simdjson::SUCCESS ? std::string(v) : std::string("null"));
-  }
-  return out;
-}
-
-TEST(HeldColumns, ATeammatesLaterEditOfAnotherColumnMergesIntoTheHeldRowAndResolveOursKeepsIt) {
+// Two copies of a `notes` table, each init'ed; A has changed row 1's title to 'A' and pushed, B to 'B' and
+// ran `hold_with` (a holding pull): row 1 is held on B.
+struct Pair {
   LocalServer server;
-  ASSERT_TRUE(server.started());
-  const std::string& url = server.url();
-  remote_exec(url, {"CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT, body TEXT, tag TEXT)",
-                    "INSERT INTO notes VALUES (1, 'base', 'b1', 't1'), (2, 'two', 'b2', 't2')"});
   TempDir a, b;
-  auto run = [&](const TempDir& dir, const std::vector<std::string>& args) {
-    return run_cli(args, env_for(url), dir.path().string());
-  };
-  for (const TempDir* d : {&a, &b}) {
-    auto r = run(*d, {"init"});
+  std::string url() const { return server.url(); }
+  std::string wa() const { return a.file("working_copy.db"); }
+  std::string wb() const { return b.file("working_copy.db"); }
+  CommandResult run(const TempDir& dir, const std::vector<std::string>& args) const {
+    return run_cli(args, env_for(server.url()), dir.path().string());
+  }
+  void hold_row_1(const std::vector<std::string>& schema, const std::vector<std::string>& hold_with) {
+    ASSERT_TRUE(server.started());
+    remote_exec(url(), schema);
+    for (const TempDir* d : {&a, &b}) {
+      auto r = run(*d, {"init"});
+      ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    }
+    local_exec(wa(), "UPDATE notes SET title = 'A' WHERE id = 1");
+    auto r = run(a, {"push"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    local_exec(wb(), "UPDATE notes SET title = 'B' WHERE id = 1");
+    r = run(b, hold_with);
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   }
-  const std::string wa = a.file("working_copy.db"), wb = b.file("working_copy.db");
+};
 
-  // The dispute: both change row 1's title; B holds it.
-  local_exec(wa, "UPDATE notes SET title = 'A' WHERE id = 1");
-  auto r = run(a, {"push"});
-  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  local_exec(wb, "UPDATE notes SET title = 'B' WHERE id = 1");
-  r = run(b, {"sync", "--on-conflict=hold"});
-  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+TEST(HeldColumns, ATeammatesLaterEditOfAnotherColumnMergesIntoTheHeldRowAndResolveOursKeepsIt) {
+  Pair p;
+  ASSERT_NO_FATAL_FAILURE(
+      p.hold_row_1({"CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT, body TEXT, tag TEXT)",
+                    "INSERT INTO notes VALUES (1, 'base', 'b1', 't1'), (2, 'two', 'b2', 't2')"},
+                   {"sync", "--on-conflict=hold"}));
+  const std::string url = p.url(), wa = p.wa(), wb = p.wb();
+  const TempDir &a = p.a, &b = p.b;
+  auto run = [&](const TempDir& dir, const std::vector<std::string>& args) { return p.run(dir, args); };
+  CommandResult r;
   EXPECT_EQ(remote_rows(url, kRow1), (Rows{{I(1), T("A"), T("b1"), T("t1")}}));
 
   // While it is held, A changes another column of the row (and another row).
@@ -70,11 +75,11 @@ TEST(HeldColumns, ATeammatesLaterEditOfAnotherColumnMergesIntoTheHeldRowAndResol
   ASSERT_EQ(parser.parse(r.out).get(doc), simdjson::SUCCESS) << r.out;
   ASSERT_EQ(doc["conflicts"].get_array().size(), 1u) << r.out;
   // The base: the last state both sides agreed on, column by column.
-  EXPECT_EQ(strings(doc["conflicts"].at(0)["base"]),
+  EXPECT_EQ(json_strings(doc["conflicts"].at(0)["base"]),
             (std::vector<std::string>{"1", "'base'", "'A body'", "'t1'"}));
-  EXPECT_EQ(strings(doc["conflicts"].at(0)["ours"]),
+  EXPECT_EQ(json_strings(doc["conflicts"].at(0)["ours"]),
             (std::vector<std::string>{"1", "'B'", "'A body'", "'t1'"}));
-  EXPECT_EQ(strings(doc["conflicts"].at(0)["theirs"]),
+  EXPECT_EQ(json_strings(doc["conflicts"].at(0)["theirs"]),
             (std::vector<std::string>{"1", "'A'", "'A body'", "'t1'"}));
 
   // B keeps its title: only the title goes out; A's body stays on the remote.
@@ -91,27 +96,15 @@ TEST(HeldColumns, ATeammatesLaterEditOfAnotherColumnMergesIntoTheHeldRowAndResol
 
 // A's migrations, each pushed while B holds row 1's title: a column dropped, then one renamed.
 TEST(HeldColumns, AHoldSurvivesATeammatesMigrationOfItsTable) {
-  LocalServer server;
-  ASSERT_TRUE(server.started());
-  const std::string& url = server.url();
-  remote_exec(url,
-              {"CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT, body TEXT, tag TEXT, extra TEXT)",
-               "INSERT INTO notes VALUES (1, 'base', 'b1', 't1', 'x1'), (2, 'two', 'b2', 't2', 'x2')"});
-  TempDir a, b;
-  auto run = [&](const TempDir& dir, const std::vector<std::string>& args) {
-    return run_cli(args, env_for(url), dir.path().string());
-  };
-  for (const TempDir* d : {&a, &b}) {
-    auto r = run(*d, {"init"});
-    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  }
-  const std::string wa = a.file("working_copy.db"), wb = b.file("working_copy.db");
-  local_exec(wa, "UPDATE notes SET title = 'A' WHERE id = 1");
-  auto r = run(a, {"push"});
-  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  local_exec(wb, "UPDATE notes SET title = 'B' WHERE id = 1");
-  r = run(b, {"workflow", "--once"});
-  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  Pair p;
+  ASSERT_NO_FATAL_FAILURE(p.hold_row_1(
+      {"CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT, body TEXT, tag TEXT, extra TEXT)",
+       "INSERT INTO notes VALUES (1, 'base', 'b1', 't1', 'x1'), (2, 'two', 'b2', 't2', 'x2')"},
+      {"workflow", "--once"}));
+  const std::string url = p.url(), wa = p.wa(), wb = p.wb();
+  const TempDir &a = p.a, &b = p.b;
+  auto run = [&](const TempDir& dir, const std::vector<std::string>& args) { return p.run(dir, args); };
+  CommandResult r;
   for (const char* migration :
        {"ALTER TABLE notes DROP COLUMN extra", "ALTER TABLE notes RENAME COLUMN tag TO label",
         "ALTER TABLE notes RENAME COLUMN title TO heading"}) {
@@ -135,8 +128,8 @@ TEST(HeldColumns, AHoldSurvivesATeammatesMigrationOfItsTable) {
     ASSERT_EQ(parser.parse(r.out).get(doc), simdjson::SUCCESS) << r.out;
     ASSERT_EQ(doc["conflicts"].get_array().size(), 1u) << r.out;
     // The disputed column keeps its base under its new name.
-    EXPECT_EQ(strings(doc["conflicts"].at(0)["columns"]).at(1), title) << r.out;
-    EXPECT_EQ(strings(doc["conflicts"].at(0)["base"]).at(1), "'base'") << r.out;
+    EXPECT_EQ(json_strings(doc["conflicts"].at(0)["columns"]).at(1), title) << r.out;
+    EXPECT_EQ(json_strings(doc["conflicts"].at(0)["base"]).at(1), "'base'") << r.out;
   }
   // The record follows the schema: resolve --theirs takes A's title under the new column names.
   r = run(b, {"resolve", "--theirs"});

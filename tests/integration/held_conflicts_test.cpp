@@ -21,6 +21,7 @@
 #include <sstream>
 #include <thread>
 
+#include "support/sync_checks.h"
 #include "support/test_env.h"
 
 namespace turso_sync::testing {
@@ -85,15 +86,6 @@ simdjson::dom::element parse(simdjson::dom::parser& parser, const std::string& t
   return root;
 }
 
-std::vector<std::string> strings(simdjson::dom::element array) {
-  std::vector<std::string> out;
-  for (simdjson::dom::element e : array.get_array()) {
-    std::string_view v;
-    out.emplace_back(e.get(v) == simdjson::SUCCESS ? std::string(v) : std::string("null"));
-  }
-  return out;
-}
-
 TEST(HeldConflicts, UnrelatedEditsFlowTheConflictingRowIsHeldUntilResolveOurs) {
   Team t;
   ASSERT_NO_FATAL_FAILURE(t.start());
@@ -134,9 +126,9 @@ TEST(HeldConflicts, UnrelatedEditsFlowTheConflictingRowIsHeldUntilResolveOurs) {
   EXPECT_EQ(std::string_view(c["table"]), "notes");
   EXPECT_EQ(std::string_view(c["kind"]), "update/update");
   EXPECT_EQ(std::string_view(c["key_text"]), "1");
-  EXPECT_EQ(strings(c["base"]), (std::vector<std::string>{"1", "'base'", "'b1'"}));
-  EXPECT_EQ(strings(c["ours"]), (std::vector<std::string>{"1", "'B'", "'b1'"}));
-  EXPECT_EQ(strings(c["theirs"]), (std::vector<std::string>{"1", "'A'", "'b1'"}));
+  EXPECT_EQ(json_strings(c["base"]), (std::vector<std::string>{"1", "'base'", "'b1'"}));
+  EXPECT_EQ(json_strings(c["ours"]), (std::vector<std::string>{"1", "'B'", "'b1'"}));
+  EXPECT_EQ(json_strings(c["theirs"]), (std::vector<std::string>{"1", "'A'", "'b1'"}));
   EXPECT_FALSE(std::string_view(c["since"]).empty());
   r = t.run(t.b, {"conflicts"});
   EXPECT_TRUE(contains(r.out, "1 held conflict")) << r.out;
@@ -162,7 +154,7 @@ TEST(HeldConflicts, UnrelatedEditsFlowTheConflictingRowIsHeldUntilResolveOurs) {
   r = t.run(t.b, {"--json", "conflicts"});
   doc = parse(parser, r.out);
   ASSERT_EQ(doc["conflicts"].get_array().size(), 1u) << r.out;
-  EXPECT_EQ(strings(doc["conflicts"].at(0)["ours"]), (std::vector<std::string>{"1", "'B2'", "'b1'"}));
+  EXPECT_EQ(json_strings(doc["conflicts"].at(0)["ours"]), (std::vector<std::string>{"1", "'B2'", "'b1'"}));
   EXPECT_FALSE(std::string_view(doc["conflicts"].at(0)["ours_changed_at"]).empty()) << r.out;
 
   // resolve --ours: the next push sends the local row.
@@ -200,7 +192,7 @@ TEST(HeldConflicts, ResolveTheirsAfterTheRemoteMovedAgainTakesItsNewestVersion) 
   r = t.run(t.b, {"--json", "conflicts"});
   auto doc = parse(parser, r.out);
   ASSERT_EQ(doc["conflicts"].get_array().size(), 1u) << r.out;
-  EXPECT_EQ(strings(doc["conflicts"].at(0)["theirs"]), (std::vector<std::string>{"1", "'A2'", "'b1'"}));
+  EXPECT_EQ(json_strings(doc["conflicts"].at(0)["theirs"]), (std::vector<std::string>{"1", "'A2'", "'b1'"}));
   EXPECT_FALSE(std::string_view(doc["conflicts"].at(0)["theirs_changed_at"]).empty()) << r.out;
 
   // resolve --theirs for the given key: the remote's newest row is written, ours saved as SQL.
@@ -242,8 +234,8 @@ TEST(HeldConflicts, ResolveOursIsCheckedAgainstTheRemotesNewestVersion) {
   r = t.run(t.b, {"--json", "conflicts"});
   auto doc = parse(parser, r.out);
   ASSERT_EQ(doc["conflicts"].get_array().size(), 1u) << r.out;
-  EXPECT_EQ(strings(doc["conflicts"].at(0)["base"]), (std::vector<std::string>{"1", "'A'", "'b1'"}));
-  EXPECT_EQ(strings(doc["conflicts"].at(0)["theirs"]), (std::vector<std::string>{"1", "'A2'", "'b1'"}));
+  EXPECT_EQ(json_strings(doc["conflicts"].at(0)["base"]), (std::vector<std::string>{"1", "'A'", "'b1'"}));
+  EXPECT_EQ(json_strings(doc["conflicts"].at(0)["theirs"]), (std::vector<std::string>{"1", "'A2'", "'b1'"}));
   // Now settled knowingly: B's row goes out.
   r = t.run(t.b, {"resolve", "--ours"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;

@@ -11,6 +11,15 @@
 
 namespace turso_sync::testing {
 
+std::vector<std::string> json_strings(simdjson::dom::element array) {
+  std::vector<std::string> out;
+  for (simdjson::dom::element e : array.get_array()) {
+    std::string_view v;
+    out.emplace_back(e.get(v) == simdjson::SUCCESS ? std::string(v) : std::string("null"));
+  }
+  return out;
+}
+
 std::vector<std::string> env_for(const std::string& url) {
   return {"TURSO_DATABASE_URL=" + url};
 }

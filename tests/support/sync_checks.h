@@ -10,11 +10,16 @@
 #include <string>
 #include <vector>
 
+#include <simdjson.h>
+
 #include "support/test_env.h"
 
 namespace turso_sync::testing {
 
 std::vector<std::string> env_for(const std::string& url);
+
+// The strings of a JSON array (as the CLI's --json prints values: SQL literals), "null" for a non-string.
+std::vector<std::string> json_strings(simdjson::dom::element array);
 
 // The single integer `sql` returns on a local file / on the remote (through the independent path); -1 when
 // it returns something else.
