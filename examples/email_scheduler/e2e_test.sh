@@ -69,7 +69,10 @@ done
 [[ $(remote "SELECT count(*) FROM emails" | tr -d '[]" ') == integer,4 ]] || fail "remote should hold 4 emails"
 
 echo "== B serves with background sync; A schedules; B sends it without a manual sync"
-(cd "$work/b" && exec "$app" serve --interval 0.5) >"$work/serve.out" 2>&1 &
+# The file exists before anyone follows it: the subshell below opens it only once it runs, and on a loaded
+# machine `tail -f` of a missing file gives up at once ("serve did not start" with nothing wrong).
+: >"$work/serve.out"
+(cd "$work/b" && exec "$app" serve --interval 0.5) >>"$work/serve.out" 2>&1 &
 serve_pid=$!
 timeout 60 grep -q -m1 "^serving" <(tail -n +1 -f "$work/serve.out") || fail "serve did not start: $(cat "$work/serve.out")"
 id3="$(A schedule --to erin@example.com --subject "Picked up in the background" --at "$(date +%s)")"
