@@ -12,7 +12,7 @@ CMAKE_FLAGS ?=
 DEBUG_INFO ?= -g1
 PREFIX ?= /usr/local
 
-.PHONY: all build build-asan deps test test-release test-slow test-asan fuzz fuzz-smoke demo bench soak format clean ocaml install
+.PHONY: all build build-cli build-asan deps test test-release test-slow test-asan fuzz fuzz-smoke demo bench soak format clean ocaml install
 
 all: build
 
@@ -28,6 +28,10 @@ $(BUILD)/CMakeCache.txt:
 
 build: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
+
+# What the demo and the OCaml binding need, without the tests: the CLI and libturso_sync.so.
+build-cli: $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS) --target turso-sync turso_sync_c
 
 deps:
 	scripts/install-deps
@@ -71,7 +75,7 @@ ASAN_PROPERTY_SIZE = TURSO_SYNC_SCHEMA_CASES=2 TURSO_SYNC_CONSTRAINTS_CASES=2
 
 # The OCaml binding and the example (dune), against this build's libturso_sync.so:
 # _build/default/examples/email_scheduler/email_scheduler.exe
-ocaml: build
+ocaml: build-cli
 	TURSO_SYNC_BUILD_DIR=$(abspath $(BUILD)) TURSO_SYNC_INCLUDE_DIR=$(abspath include) dune build --root .
 
 # Headers, libturso_sync.{so,a}, turso-sync, turso_sync.pc and the CMake package under $(PREFIX).
@@ -97,7 +101,8 @@ test: deps
 	$(MAKE) -j $$(($(JOBS) + 1)) --output-sync=line test-release build-asan
 	$(MAKE) -j 2 --output-sync=line test-asan fuzz-smoke
 
-demo: deps build ocaml
+# Builds only what it runs (the CLI, the shared library, the OCaml example): the tests are `make test`'s.
+demo: deps build-cli ocaml
 	scripts/demo
 
 bench: deps
