@@ -111,6 +111,10 @@ struct StatusReport {
   std::string remote_error;
   std::string remote_error_detail;  // Error::detail of remote_error (-v)
   int remote_exit_code = 0;         // exit code the error maps to, 0 when reachable
+  // How `--pull-on-change` follows this remote, measured by one /pull-updates request that may be held for
+  // a second: "long-poll" (the server holds a request until it has something new), "poll" (it answers at
+  // once: polled every second), "" when not measured (not reachable, an SQL pull, or the remote had changes).
+  std::string remote_follow;
   // Local changes waiting to be pushed (working copy vs replica), when initialized.
   std::optional<DiffSummary> pending;
   std::string pending_error;  // why `pending` could not be computed
@@ -125,6 +129,15 @@ struct StatusReport {
 struct StatusOptions {
   bool check_remote = true;
   ProgressCallback progress;  // told while the reachability check waits for the server
+};
+
+// What a check of the remote's revision found (SyncContext::remote_changed).
+struct RemoteChange {
+  enum class State { unchanged, changed, unknown };
+  State state = State::unknown;       // unknown: the replica is not a page image (only a pull can tell)
+  std::chrono::milliseconds took{0};  // how long the server took to answer
+  // A server that answers "nothing new" only after at least half the wait holds requests (long polling).
+  bool held(std::chrono::milliseconds wait) const { return state == State::unchanged && took * 2 >= wait; }
 };
 
 struct PullOptions {
@@ -246,6 +259,12 @@ class SyncContext {
   // replica's row now (the remote's newest version) is written into the working copy, the local row saved to
   // .turso-sync/discarded-<time>.sql first. ErrorKind::usage when a given table or key holds no conflict.
   Result<ResolveReport> resolve(const ResolveOptions& options);
+
+  // Whether the remote has a revision newer than the replica's (workflow `--pull-on-change`): one small
+  // `/pull-updates` request (at most one page comes back), which a server that long-polls holds up to
+  // `wait` while it has nothing new. Errors: the remote's (unreachable, timeout, ...), local ones reading the
+  // state dir.
+  Result<RemoteChange> remote_changed(std::chrono::milliseconds wait);
 
   // Local changes: the working copy compared with the replica (summary only).
   Result<DiffSummary> local_changes();

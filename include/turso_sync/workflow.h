@@ -25,6 +25,13 @@ struct WorkflowOptions {
   // first change seen (an application that writes all the time still gets synced).
   std::chrono::milliseconds settle{1500};
   std::chrono::milliseconds max_settle{10'000};
+  // Also sync soon after the remote changes (SPEC §3 `--pull-on-change`): while waiting, the remote's
+  // revision is checked with one small request (SyncContext::remote_changed) that a server which long-polls
+  // holds up to `long_poll`; a server that answers at once is asked again `follow_every` after the last ask.
+  // A replica fetched over SQL has no revision to compare: the interval alone then brings the changes.
+  bool pull_on_change = false;
+  std::chrono::milliseconds follow_every{1000};
+  std::chrono::milliseconds long_poll{2000};
   // Conflict policies of the cycle's pull (and of the pull that ends its push). A background sync should hold
   // conflicts (ConflictPolicy::hold, the CLI's and the C API's default): one conflicting row then never stops
   // the others.
@@ -42,7 +49,7 @@ struct WorkflowOptions {
   std::function<bool()> stop;
 };
 
-enum class CycleTrigger { start, interval, change, retry };
+enum class CycleTrigger { start, interval, change, remote, retry };
 const char* to_string(CycleTrigger trigger);
 
 struct CycleReport {

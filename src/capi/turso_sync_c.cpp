@@ -655,11 +655,12 @@ int turso_sync_background_start(turso_sync_handle* handle, const char* options_j
     if (handle->open_error) return fail(handle, *handle->open_error, report_json);
     auto start = [&]() -> ts::Result<std::string> {
       Options o = TS_TRY(Options::parse("background start", options_json,
-                                        with_pull_options({"interval", "push_on_change"})));
+                                        with_pull_options({"interval", "push_on_change", "pull_on_change"})));
       ts::WorkflowOptions options;
       options.pull = TS_TRY(pull_options(o, "hold"));
       options.history_trigger = "capi:background";
       options.push_on_change = TS_TRY(o.boolean("push_on_change", false));
+      options.pull_on_change = TS_TRY(o.boolean("pull_on_change", false));
       const ts::Config& config = handle->sync->config();
       std::optional<double> interval = TS_TRY(o.number("interval"));
       if (interval && !(*interval > 0 && *interval < 1e9))

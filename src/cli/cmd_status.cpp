@@ -182,10 +182,16 @@ int run_status(Context& ctx, const StatusArgs& args) {
   }
   if (r.remote_checked) {
     out += ctx.bold("Remote") + "\n";
-    if (r.remote_reachable)
+    if (r.remote_reachable) {
       out += fmt::format("  reachable      {} (round trip {:.1f} ms)\n", ctx.green("yes"), r.round_trip_ms);
-    else
+      if (!r.remote_follow.empty())
+        out += fmt::format("  changes        {}\n",
+                           r.remote_follow == "long-poll"
+                               ? "the server long-polls: `workflow --pull-on-change` waits for them"
+                               : "the server answers at once: `workflow --pull-on-change` asks every second");
+    } else {
       out += fmt::format("  reachable      {}: {}\n", ctx.red("no"), r.remote_error);
+    }
     if (!r.remote_error_detail.empty() && ctx.global.verbose)
       out += fmt::format("  detail         {}\n", r.remote_error_detail);
   }

@@ -14,6 +14,7 @@ struct WorkflowArgs {
   int interval = 0;  // seconds; 0 = configuration (TURSO_SYNC_INTERVAL, default 300)
   bool once = false;
   bool push_on_change = false;
+  bool pull_on_change = false;
   std::string metrics_file;
   PullArgs pull;
 };
@@ -96,12 +97,14 @@ int run_workflow_command(Context& ctx, const WorkflowArgs& args) {
   options.interval = std::chrono::seconds(interval);
   options.once = args.once;
   options.push_on_change = args.push_on_change;
+  options.pull_on_change = args.pull_on_change;
   options.pull = *pull;
   options.metrics_file = args.metrics_file;
   if (!args.once)
-    ctx.print(fmt::format("workflow: syncing {} with {} every {} s{}; Ctrl-C to stop",
+    ctx.print(fmt::format("workflow: syncing {} with {} every {} s{}{}; Ctrl-C to stop",
                           (*sync)->config().working_path, (*sync)->config().database_url, interval,
-                          args.push_on_change ? " and soon after each change" : ""));
+                          args.push_on_change ? ", soon after each local change" : "",
+                          args.pull_on_change ? ", as soon as the remote changes" : ""));
   // The first SIGINT/SIGTERM lets the cycle in progress finish (a push is followed by its pull, so nothing is
   // left half done); a second one cancels it; a third ends the process.
   set_graceful_stop(true);
@@ -131,6 +134,10 @@ void register_workflow(CLI::App& app, Context& ctx) {
   cmd->add_flag("--push-on-change", args->push_on_change,
                 "Also sync shortly after the working copy changes (once it has been quiet for 1.5 s, at the "
                 "latest 10 s after the first change) instead of waiting for the interval");
+  cmd->add_flag("--pull-on-change", args->pull_on_change,
+                "Also sync as soon as the remote changes (within about a second): the remote's revision is "
+                "asked with one small request, held by a server that long-polls, else repeated every second "
+                "(`status` says which)");
   cmd->add_option("--metrics-file", args->metrics_file,
                   "After each cycle, write the workflow's counters here in the Prometheus text format "
                   "(atomically; for node_exporter's textfile collector)");

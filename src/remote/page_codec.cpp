@@ -135,6 +135,10 @@ std::string encode_pull_request(const PullRequest& request) {
   // encoding = 0 (raw) is the default: not sent.
   if (!request.server_revision.empty()) put_len_field(out, 2, request.server_revision);
   if (!request.client_revision.empty()) put_len_field(out, 3, request.client_revision);
+  if (request.long_poll_timeout_ms > 0) {
+    put_varint(out, (uint64_t{4} << 3) | k_varint);
+    put_varint(out, request.long_poll_timeout_ms);
+  }
   if (!request.pages.empty()) put_len_field(out, 5, encode_roaring_bitmap(request.pages));
   return out;
 }

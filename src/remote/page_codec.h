@@ -28,6 +28,9 @@ struct PullRequest {
   std::string server_revision;  // "" = latest
   std::string client_revision;  // "" = from scratch
   std::vector<uint32_t> pages;  // 0-based page ids to select; empty = all
+  // > 0: a server that long-polls holds the request this long while it has nothing newer than
+  // client_revision (Turso Cloud does; the local server answers at once).
+  uint32_t long_poll_timeout_ms = 0;
 };
 
 std::string encode_pull_request(const PullRequest& request);

@@ -220,6 +220,7 @@ std::string status_report_json(const StatusReport& r) {
       .key("reachable")
       .boolean(r.remote_reachable);
   if (r.remote_reachable) w.key("round_trip_ms").real(r.round_trip_ms);
+  if (!r.remote_follow.empty()) w.key("remote_follow").string(r.remote_follow);
   if (!r.remote_error.empty()) w.key("error").string(r.remote_error);
   if (!r.remote_error_detail.empty()) w.key("error_detail").string(r.remote_error_detail);
   w.end_object();

@@ -371,6 +371,25 @@ Result<std::string> probe_first_page(RemoteClient& remote) {
   return std::string();
 }
 
+Result<RevisionCheck> check_revision(RemoteClient& remote, const std::string& revision, uint32_t wait_ms) {
+  RevisionCheck out;
+  pages::PullDecoder decoder(
+      [&](const pages::PullHeader& h) -> Status {
+        TS_TRY_STATUS(check_header(h));
+        out.server_revision = h.server_revision;
+        return {};
+      },
+      [](uint64_t, std::string_view) -> Status { return {}; });
+  pages::PullRequest request;
+  request.client_revision = revision;
+  request.pages = {0};
+  request.long_poll_timeout_ms = wait_ms;
+  std::string failure = TS_TRY(run_pull(remote, request, decoder));
+  if (!failure.empty()) return RevisionCheck{};
+  out.changed = out.server_revision != revision;
+  return out;
+}
+
 std::string replica_fingerprint(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return "";

@@ -71,6 +71,16 @@ Result<PageImageResult> update_page_image(RemoteClient& remote, const std::strin
 // partial images costs a 4 KB request per pull instead of a partial download.
 Result<std::string> probe_first_page(RemoteClient& remote);
 
+// Whether the server has a revision newer than `revision`, asked with one small request (page 1 selected, so
+// an answer costs at most one page): the server's revision, "" when the page path cannot tell (the caller
+// then runs a pull to find out). `wait` > 0 lets a server that long-polls hold the request that long while
+// nothing is new.
+struct RevisionCheck {
+  std::string server_revision;  // "" when unknown
+  bool changed = false;         // the server's revision differs from `revision`
+};
+Result<RevisionCheck> check_revision(RemoteClient& remote, const std::string& revision, uint32_t wait_ms);
+
 // Identifies one version of a file (inode, size, modification time): stored with the revision, so a replica
 // replaced by any other path (or a crash between the rename and the state write) is never taken for the
 // image of that revision. "" when the file does not exist.

@@ -298,6 +298,10 @@ Result<StatusReport> SyncContext::status(const StatusOptions& options) {
       if (rtt.ok()) {
         r.remote_reachable = true;
         r.round_trip_ms = static_cast<double>(rtt->count()) / 1000.0;
+        constexpr std::chrono::milliseconds kFollowProbe{1000};
+        if (auto change = remote_changed(kFollowProbe);
+            change.ok() && change->state == RemoteChange::State::unchanged)
+          r.remote_follow = change->held(kFollowProbe) ? "long-poll" : "poll";
       } else {
         r.remote_error = rtt.error().message();
         r.remote_error_detail = rtt.error().detail();
@@ -306,6 +310,20 @@ Result<StatusReport> SyncContext::status(const StatusOptions& options) {
     }
   }
   return r;
+}
+
+Result<RemoteChange> SyncContext::remote_changed(std::chrono::milliseconds wait) {
+  RemoteChange out;
+  auto state = TS_TRY(load_state(m_config.state_dir));
+  if (!state || state->protocol != "pages" || state->remote_revision.empty()) return out;
+  RemoteClient* client = TS_TRY(remote());
+  auto start = std::chrono::steady_clock::now();
+  RevisionCheck check =
+      TS_TRY(check_revision(*client, state->remote_revision, static_cast<uint32_t>(wait.count())));
+  out.took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+  if (!check.server_revision.empty())
+    out.state = check.changed ? RemoteChange::State::changed : RemoteChange::State::unchanged;
+  return out;
 }
 
 Result<sqlite3*> SyncContext::open_working_copy() {

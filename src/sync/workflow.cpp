@@ -26,6 +26,8 @@ const char* to_string(CycleTrigger trigger) {
       return "interval";
     case CycleTrigger::change:
       return "change";
+    case CycleTrigger::remote:
+      return "remote";
     case CycleTrigger::retry:
       return "retry";
   }
@@ -176,6 +178,10 @@ Result<CycleReport> run_workflow(SyncContext& sync, const WorkflowOptions& optio
     trigger = failures > 0 ? CycleTrigger::retry : CycleTrigger::interval;
     std::optional<Clock::time_point> first_change, last_change;
     auto deadline = Clock::now() + r.next_in;
+    // Following the remote stops until the next cycle when it cannot tell (an SQL replica) or fails: the
+    // cycle then reports the failure, and backs off.
+    bool following = options.pull_on_change && failures == 0;
+    Clock::time_point next_ask = Clock::now();
     while (true) {
       if (stopping()) return r;
       auto now = Clock::now();
@@ -194,7 +200,20 @@ Result<CycleReport> run_workflow(SyncContext& sync, const WorkflowOptions& optio
           break;
         }
       }
-      std::this_thread::sleep_for(std::min<Clock::duration>(milliseconds(100), deadline - now));
+      if (following && now >= next_ask) {
+        auto change = sync.remote_changed(options.long_poll);
+        if (!change.ok() || change->state == RemoteChange::State::unknown) {
+          following = false;
+        } else if (change->state == RemoteChange::State::changed) {
+          trigger = CycleTrigger::remote;
+          break;
+        } else {
+          next_ask = change->held(options.long_poll) ? Clock::now() : now + options.follow_every;
+        }
+        continue;
+      }
+      auto until = following ? std::min(deadline, next_ask) : deadline;
+      std::this_thread::sleep_for(std::min<Clock::duration>(milliseconds(100), until - Clock::now()));
     }
   }
 }

@@ -188,6 +188,7 @@ void TcpProxy::handle(int client_fd) {
     return;
   }
   ++m_requests;
+  m_bytes_in += request.size();
   bool not_found = false;
   {
     std::lock_guard<std::mutex> lock(m_mutex);
@@ -238,7 +239,12 @@ void TcpProxy::handle(int client_fd) {
     close(client_fd);
     return;
   }
-  if (int delay = m_delay_ms.load(); delay > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay));
+  int delay = m_delay_ms.load();
+  {
+    std::lock_guard<std::mutex> lock(m_mutex);
+    if (!m_delay_only.empty() && request.find(m_delay_only) == std::string::npos) delay = 0;
+  }
+  if (delay > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay));
   int upstream = connect_loopback(m_upstream_port);
   if (upstream < 0) {
     close(client_fd);
@@ -285,7 +291,7 @@ void TcpProxy::handle(int client_fd) {
       std::fill(response.begin() + static_cast<std::ptrdiff_t>(body), response.end(), '\xff');
     write_all(client_fd, response);
   } else if (!response.empty()) {
-    write_all(client_fd, response);
+    if (write_all(client_fd, response)) m_bytes_out += response.size();
   }
   shutdown(client_fd, SHUT_RDWR);
   close(client_fd);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -60,14 +61,21 @@ class TcpProxy {
     std::lock_guard<std::mutex> lock(m_mutex);
     m_not_found = trigger;
   }
-  // Delay before forwarding each request (0: none).
-  void set_delay_ms(int ms) { m_delay_ms = ms; }
+  // Delay before forwarding each request whose raw text contains `only` (0: none; "" = every request).
+  void set_delay_ms(int ms, const std::string& only = "") {
+    std::lock_guard<std::mutex> lock(m_mutex);
+    m_delay_ms = ms;
+    m_delay_only = only;
+  }
 
   int requests() const { return m_requests.load(); }       // requests read from clients
   int forwarded() const { return m_forwarded.load(); }     // requests sent to the server
   int faults_injected() const { return m_faults.load(); }  // requests dropped, cut, held or refused
   int answered() const { return m_answered.load(); }       // forwarded requests the server answered
   int held() const { return m_held.load(); }               // requests being held right now
+  // Bytes of the requests read from clients and of the answers passed back to them, HTTP headers included.
+  uint64_t bytes_from_clients() const { return m_bytes_in.load(); }
+  uint64_t bytes_to_clients() const { return m_bytes_out.load(); }
   // Waits until at least one request is held; false after `timeout_ms`.
   bool wait_until_held(int timeout_ms = 120000) const;
   // Lets every held request go on to the server; later requests with `hold` are held again.
@@ -98,6 +106,7 @@ class TcpProxy {
   std::atomic<int> m_faults{0};
   std::atomic<bool> m_armed_fired{false};
   std::atomic<int> m_held{0};
+  std::atomic<uint64_t> m_bytes_in{0}, m_bytes_out{0};
   std::atomic<int> m_release_generation{0};
 
   mutable std::mutex m_mutex;  // guards everything below
@@ -108,6 +117,7 @@ class TcpProxy {
   std::string m_trigger;
   Fault m_then = Fault::none;
   std::string m_not_found;
+  std::string m_delay_only;  // m_delay_ms applies only to requests containing this ("" = all)
   std::vector<std::string> m_forwarded_requests;
   std::vector<std::thread> m_workers;
   std::thread m_acceptor;

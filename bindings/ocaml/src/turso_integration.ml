@@ -457,10 +457,15 @@ let resolve ~take ?table ?keys () =
 
 (* ---- background sync ---- *)
 
-let start_background_sync ?interval ?push_on_change () =
+let start_background_sync ?interval ?push_on_change ?pull_on_change () =
   let open Lwt.Infix in
   let opts =
-    options [ ("interval", Option.map (fun f -> Json.Number f) interval); ("push_on_change", flag push_on_change) ]
+    options
+      [
+        ("interval", Option.map (fun f -> Json.Number f) interval);
+        ("push_on_change", flag push_on_change);
+        ("pull_on_change", flag pull_on_change);
+      ]
   in
   detached (fun () -> ts_call (Lazy.force handle) op_bg_start opts) >>= fun (code, text) ->
   if code = 0 then Lwt.return_unit

@@ -173,9 +173,10 @@ val resolve :
     write the merged row with {!get_connection}, then [resolve ~take:`Ours]. An error (code 2) when a given
     table or key holds no conflict. Reads only the local files. *)
 
-val start_background_sync : ?interval:float -> ?push_on_change:bool -> unit -> unit Lwt.t
+val start_background_sync : ?interval:float -> ?push_on_change:bool -> ?pull_on_change:bool -> unit -> unit Lwt.t
 (** In-process [turso-sync workflow]: a sync cycle every [interval] seconds (default: the configuration's),
-    and with [push_on_change] soon after the working copy changes; backoff after failures; conflicts are held
+    with [push_on_change] soon after the working copy changes, with [pull_on_change] within about a second
+    of a change of the remote; backoff after failures; conflicts are held
     (see {!on_conflict}), so one conflicting row never stops the others. Resolves once the
     first cycle has run. Fails (with [Failure]) when it cannot start: not initialised, or a workflow
     already runs for this state dir. *)
