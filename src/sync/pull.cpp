@@ -18,6 +18,7 @@
 #include "sync/page_pull.h"
 #include "sync/pending_push.h"
 #include "sync/remote_identity.h"
+#include "sync/remote_lineage.h"
 #include "sync/replica_fetch.h"
 #include "sync/replica_spare.h"
 #include "sync/snapshot.h"
@@ -250,6 +251,15 @@ Result<PullReport> SyncContext::pull_locked(const PullOptions& options) {
   if (!newest_receipt.ok()) {
     ::unlink(new_replica.c_str());
     return newest_receipt.error().context("pull");
+  }
+  // No receipt to tell the remote by, and no page history that continues the replica's: the content must.
+  if (state && state->remote_receipt.empty() && !snapshot->incremental) {
+    auto lineage =
+        check_remote_lineage(c, new_replica, state->protocol == "pages" && snapshot->protocol == "pages");
+    if (!lineage.ok()) {
+      ::unlink(new_replica.c_str());
+      return lineage.error().context("pull");
+    }
   }
   auto report = merge_and_swap(c, new_replica, options, /*redo=*/false, snapshot->changed_pages);
   if (!report.ok()) {

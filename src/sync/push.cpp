@@ -23,6 +23,7 @@
 #include "sync/push_conflicts.h"
 #include "sync/push_stage.h"
 #include "sync/remote_identity.h"
+#include "sync/remote_lineage.h"
 #include "sync/state.h"
 #include "turso_sync/cancel.h"
 #include "turso_sync/sync.h"
@@ -220,7 +221,12 @@ Result<PushReport> SyncContext::push_files(const PushOptions& options) {
   batch_options.pushed_at = utc_timestamp();
   batch_options.base_schema = TS_TRY(read_base_schema(c.replica_path, changeset));
   batch_options.guard_schema = !options.force;
-  if (auto state = TS_TRY(load_state(c.state_dir))) batch_options.known_receipt = state->remote_receipt;
+  auto base_state = TS_TRY(load_state(c.state_dir));
+  if (base_state) batch_options.known_receipt = base_state->remote_receipt;
+  // No receipt to guard the batch with (nobody pushed to this remote through turso-sync yet): the remote
+  // must still be the replica's database before our rows and the first receipt go there.
+  if (!options.dry_run && batch_options.known_receipt.empty())
+    TS_TRY_STATUS(check_remote_before_push(*client, c, base_state, options.progress));
   batch_options.references = TS_TRY(read_references(c.working_path));
   batch_options.max_batch_bytes = static_cast<size_t>(c.push_part_bytes);
   // One request when it fits; else staged (sync/push_stage.h): parts, then one final batch.

@@ -226,5 +226,64 @@ TEST(LocalState, AReplicaOfAnotherDatabaseIsRefusedAndInitForceRecovers) {
   EXPECT_EQ(back.exit_code, 2) << back.out << back.err;
 }
 
+// A remote nobody pushed to through turso-sync has no receipt: whether it is still the replica's database is
+// told by what the replica knows of it (sync/remote_lineage.h), before anything is merged.
+TEST(LocalState, ARemoteReplacedWithoutReceiptsIsRefusedByWhatTheReplicaKnows) {
+  Team team;
+  const Rows working_before = local_rows(team.working(), "SELECT * FROM emails ORDER BY id");
+  auto expect_refused = [&](const LocalServer& other, const std::string& why) {
+    Rows other_rows = remote_rows(other.url(), "SELECT * FROM emails ORDER BY id");
+    for (const char* command : {"pull", "sync", "push"}) {
+      auto r = run_cli({command}, {"TURSO_DATABASE_URL=" + other.url()}, team.dir.path());
+      std::string what = std::string(command) + ": " + r.out + r.err;
+      EXPECT_EQ(r.exit_code, 2) << what;
+      EXPECT_TRUE(contains(r.err, other.url() + " does not look like the database the replica")) << what;
+      EXPECT_TRUE(contains(r.err, why)) << what;
+      EXPECT_TRUE(contains(r.err, "turso-sync init --force")) << what;
+    }
+    EXPECT_EQ(remote_rows(other.url(), "SELECT * FROM emails ORDER BY id"), other_rows);
+    EXPECT_EQ(local_rows(team.working(), "SELECT * FROM emails ORDER BY id"), working_before);
+  };
+
+  // Another database of the same schema (the URL pointed elsewhere, or the database recreated): none of
+  // the replica's rows is there unchanged. Before, its rows were merged as a teammate's updates.
+  LocalServer other;
+  ASSERT_TRUE(other.started());
+  remote_exec(other.url(),
+              {"CREATE TABLE emails (id INTEGER PRIMARY KEY, subject TEXT)",
+               "INSERT INTO emails SELECT value, 'other ' || value FROM generate_series(1, 10)"});
+  expect_refused(other, "none of the replica's rows");
+
+  // The team's database moves on (a migration, then a row), through pages and through SQL: the same
+  // database, whatever path the pull takes.
+  remote_exec(team.server.url(), {"CREATE INDEX emails_subject ON emails (subject)",
+                                  "UPDATE emails SET subject = 'edited remotely' WHERE id = 3"});
+  auto pulled = run_cli({"pull"}, team.env, team.dir.path());
+  ASSERT_EQ(pulled.exit_code, 0) << pulled.out << pulled.err;
+  TcpProxy sql_only(team.server.port());
+  sql_only.answer_not_found("/pull-updates");
+  remote_exec(team.server.url(), {"UPDATE emails SET subject = 'edited again' WHERE id = 4"});
+  auto over_sql = run_cli({"pull"}, {"TURSO_DATABASE_URL=" + sql_only.url()}, team.dir.path());
+  ASSERT_EQ(over_sql.exit_code, 0) << over_sql.out << over_sql.err;
+  EXPECT_EQ(local_rows(team.working(), "SELECT subject FROM emails WHERE id IN (3, 4) ORDER BY id"),
+            (Rows{{T("edited remotely")}, {T("edited again")}}));
+  team.expect_local_changes_kept();
+  auto pages = run_cli({"pull"}, team.env, team.dir.path());  // back to a page image of the team's database
+  ASSERT_EQ(pages.exit_code, 0) << pages.out << pages.err;
+
+  // The team's database as it was before the migration (restored from a backup): it shares the rows, but
+  // its schema version is behind the replica's.
+  LocalServer restored;
+  ASSERT_TRUE(restored.started());
+  remote_exec(restored.url(),
+              {"CREATE TABLE emails (id INTEGER PRIMARY KEY, subject TEXT)",
+               "INSERT INTO emails SELECT value, 'subject ' || value FROM generate_series(1, 50)"});
+  const Rows working_now = local_rows(team.working(), "SELECT * FROM emails ORDER BY id");
+  auto r = run_cli({"pull"}, {"TURSO_DATABASE_URL=" + restored.url()}, team.dir.path());
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_TRUE(contains(r.err, "schema version went back")) << r.err;
+  EXPECT_EQ(local_rows(team.working(), "SELECT * FROM emails ORDER BY id"), working_now);
+}
+
 }  // namespace
 }  // namespace turso_sync::testing
