@@ -868,7 +868,7 @@ TEST(ConfigEnvironment, ProcessEnvironmentReadsEnviron) {
 }
 
 TEST(ConfigEnvExample, ParsesAndDocumentsEveryVariable) {
-  std::string path = std::string(TURSO_SYNC_SOURCE_DIR) + "/env.example";
+  std::string path = std::string(TURSO_SYNC_SOURCE_DIR "/env.example");
   auto text = read_config_file(path);
   ASSERT_TRUE(text.ok()) << text.error().message();
   auto parsed = parse_dotenv(*text, path);
