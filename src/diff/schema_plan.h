@@ -4,10 +4,12 @@
 #pragma once
 
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "db/sqlite.h"
+#include "diff/local_objects.h"
 #include "turso_sync/changeset.h"
 
 namespace turso_sync::diff {
@@ -89,15 +91,23 @@ struct TablePlan {
   std::vector<bool> always_changed;
 };
 
+// What stays local (diff/local_objects.h): table name patterns (TURSO_SYNC_LOCAL_TABLES) and the lower-cased
+// names of the working copy's local objects, when it is neither side of the diff (a pull's delta).
+struct LocalFilter {
+  std::vector<std::string> patterns;
+  std::set<std::string> names;
+};
+
 struct SchemaPlan {
   std::vector<SchemaChange> changes;  // in execution order
   std::vector<TablePlan> tables;      // target tables whose rows are diffed, in target schema order
   std::vector<TriggerDef> triggers;   // every trigger of the target
   std::vector<std::string> warnings;
+  std::vector<LocalObject> local_objects;  // the target's local objects, left out of the plan
 };
 
 // Compares the schemas of `base` and `main` on `db` (inside the caller's read transaction). Creates temp
 // tables (projections of rebuilt tables, probes of added columns).
-Result<SchemaPlan> plan_schema(db::Database& db);
+Result<SchemaPlan> plan_schema(db::Database& db, const LocalFilter& local);
 
 }  // namespace turso_sync::diff

@@ -127,15 +127,14 @@ std::string canon_json(const std::string& line) {
 }
 
 bool official_client_available() {
-  return access(
-             (std::string(TURSO_SYNC_SOURCE_DIR "/node_modules/@tursodatabase/sync/package.json")).c_str(),
-             F_OK) == 0;
+  return access((std::string(TURSO_SYNC_SOURCE_DIR "/node_modules/@tursodatabase/sync/package.json")).c_str(),
+                F_OK) == 0;
 }
 
 CommandResult run_teammate(const std::string& db, const std::string& url,
                            const std::vector<std::string>& steps) {
-  std::vector<std::string> argv{"node", std::string(TURSO_SYNC_SOURCE_DIR "/tests/support/teammate.mjs"),
-                                db, url};
+  std::vector<std::string> argv{"node", std::string(TURSO_SYNC_SOURCE_DIR "/tests/support/teammate.mjs"), db,
+                                url};
   argv.insert(argv.end(), steps.begin(), steps.end());
   return run_command(argv, {}, TURSO_SYNC_SOURCE_DIR);
 }
