@@ -54,6 +54,25 @@ Result<SchemaObjects> read_objects(db::Database& db, const std::string& schema,
   return out;
 }
 
+// A declared column type as SQLite understands it: its words, upper-cased, without the size arguments
+// (`VARCHAR(12)`, `DECIMAL(10, 2)`), which SQLite ignores. The Turso server drops them from a column that
+// ALTER TABLE ADD COLUMN adds and writes `VARCHAR (12)` in a CREATE TABLE: all the same type.
+std::string type_meaning(std::string_view declared) {
+  std::string out;
+  int depth = 0;
+  for (const Token& t : tokenize_sql(declared)) {
+    if (t.kind == TokenKind::punct && t.text == "(") ++depth;
+    if (depth == 0) {
+      std::string word(t.text);
+      for (char& ch : word)
+        if (ch >= 'a' && ch <= 'z') ch = static_cast<char>(ch - 'a' + 'A');
+      out += (out.empty() ? "" : " ") + word;
+    }
+    if (t.kind == TokenKind::punct && t.text == ")" && depth > 0) --depth;
+  }
+  return out;
+}
+
 SchemaChange make_change(SchemaOp op, SchemaReason reason, const ObjectDef& o) {
   SchemaChange c;
   c.op = op;
@@ -555,9 +574,7 @@ Result<TableMeaning> read_table_meaning(db::Database& db, const std::string& sch
     while (TS_TRY(stmt.step())) {
       ColumnMeaning c;
       c.name = stmt.column_text(0);
-      c.type = normalize_sql(stmt.column_text(1));
-      for (char& ch : c.type)
-        if (ch >= 'a' && ch <= 'z') ch = static_cast<char>(ch - 'a' + 'A');
+      c.type = type_meaning(stmt.column_text(1));
       c.not_null = stmt.column_int64(2) != 0;
       if (sqlite3_column_type(stmt.handle(), 3) != SQLITE_NULL)
         c.default_sql = normalize_sql(stmt.column_text(3));

@@ -31,7 +31,7 @@ struct ObjectDef {
 // One column of a table as SQLite understands it (see TableMeaning).
 struct ColumnMeaning {
   std::string name;  // as declared (compared case-insensitively)
-  std::string type;  // the declared type, normalised and upper-cased
+  std::string type;  // the declared type, upper-cased, without size arguments (`VARCHAR(12)` -> `VARCHAR`)
   bool not_null = false;
   std::string default_sql;  // the DEFAULT expression, normalised; "" when none
   int pk_position = 0;
