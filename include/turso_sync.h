@@ -73,7 +73,8 @@ TURSO_SYNC_API int turso_sync_open(const char* dir, turso_sync_handle** out);
  * environment and files: {"url":…, "auth_token":…, "replica":…, "working":…, "diff":…, "state_dir":…,
  * "interval":seconds, "dir":base directory for the relative paths (default: the current directory),
  * "ca_cert":…, "allow_insecure_http":bool, "connect_timeout_ms":…, "read_timeout_ms":…,
- * "request_timeout_ms":…, "retry_backoff_ms":…}; every key is optional, defaults as in the CLI
+ * "request_timeout_ms":…, "retry_backoff_ms":…, "local_tables":"drafts, cache_*" (tables that stay on this
+ * copy, as TURSO_SYNC_LOCAL_TABLES)}; every key is optional, defaults as in the CLI
  * (working_copy.db, local_replica.db, diff.sql, .turso-sync, 300). Unknown keys or bad JSON:
  * TURSO_SYNC_USAGE. Ownership and failure as turso_sync_open. */
 TURSO_SYNC_API int turso_sync_open_config(const char* config_json, turso_sync_handle** out);

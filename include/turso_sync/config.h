@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "turso_sync/status.h"
@@ -39,6 +40,11 @@ struct Config {
   // TURSO_SYNC_PUSH_PART_BYTES: a push whose one batch would exceed this is staged on the remote in parts of
   // about this size, then applied by one final batch (docs/protocol.md, "Push: staged")
   int push_part_bytes = 6 << 20;
+  // TURSO_SYNC_LOCAL_TABLES (toml `local_tables`): tables that stay on this copy, as names or globs (`*`,
+  // `?`,
+  // `[...]`; case-insensitive). Never pushed, never pulled over, left out of diff (README "Tables that stay
+  // local"); virtual tables, their shadow tables and the triggers writing to local objects stay local too.
+  std::vector<std::string> local_tables;
 
   // For each variable name above (e.g. "TURSO_DATABASE_URL"), where its value came from.
   std::map<std::string, ConfigSource> sources;
@@ -76,6 +82,10 @@ struct ConfigOverrides {
 // as `diff` do not need it); see require_remote().
 Result<Config> load_config(const ConfigOverrides& overrides,
                            const std::map<std::string, std::string>& environment);
+
+// The names of TURSO_SYNC_LOCAL_TABLES's text: comma-separated, blanks around each trimmed, empty ones
+// dropped.
+std::vector<std::string> parse_local_tables(std::string_view text);
 
 // The names of the [databases.NAME] sections of the toml file that `overrides` selects (for --all), sorted.
 Result<std::vector<std::string>> list_databases(const ConfigOverrides& overrides);

@@ -24,11 +24,19 @@ struct TableSummary {
   std::vector<SchemaOp> schema_ops;  // schema changes that touch this table itself (create/drop/add/rebuild)
 };
 
+// An object that stays on its copy (README "Tables that stay local"): never diffed, pushed or pulled over.
+struct LocalObject {
+  std::string type;  // table, index, trigger, view
+  std::string name;
+  std::string why;  // "virtual table (fts5)", "shadow table of notes_fts", "TURSO_SYNC_LOCAL_TABLES", ...
+};
+
 struct DiffSummary {
   std::vector<SchemaChange> schema;  // every schema change, in execution order
   // Tables with row changes or table-level schema changes: target tables in schema order, then dropped ones.
   std::vector<TableSummary> tables;
   std::vector<std::string> warnings;
+  std::vector<LocalObject> local_objects;  // the target's local objects, left out of the diff
   TableCounts totals;
   // Rows read by the row comparison, both sides (a cost statistic: identical pages are skipped unread).
   int64_t rows_read = 0;
@@ -46,6 +54,11 @@ struct DiffOptions {
   // them (a page pull does: the pages it wrote). Lets the fast path skip unchanged leaves unread, so the diff
   // costs in proportion to the change. Must be exact: a page left out that differs is a change missed.
   const std::vector<uint32_t>* changed_pages = nullptr;
+  // Tables that stay local (Config::local_tables: names or globs), left out with what depends on them.
+  std::vector<std::string> local_tables;
+  // Names of further local objects (those of the working copy when it is neither side, as in a pull's
+  // delta): an object of either side with such a name is left out.
+  std::vector<std::string> local_names;
 };
 
 // Computes the changeset from the database at `base_path` to the one at `target_path` and streams it to
@@ -106,7 +119,7 @@ class SqlWriter final : public ChangeSink {
 // the replica or the working copy does not exist ("run `turso-sync init` first"); ErrorKind::io when the file
 // cannot be written (then `diff_path` is left as it was); those of diff_databases().
 Result<DiffSummary> write_diff_file(const std::string& base_path, const std::string& target_path,
-                                    const std::string& diff_path);
+                                    const std::string& diff_path, const DiffOptions& options = {});
 
 // Writes the SQL script that `produce` sends through a SqlWriter (titled `title`) to `path` atomically, as
 // write_diff_file does: the script is never whole in memory. Errors: ErrorKind::io (then `path` is left as

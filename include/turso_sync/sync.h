@@ -88,6 +88,10 @@ struct FileInfo {
   uint64_t wal_size = 0;  // -wal file, if any
 };
 
+// The diff options that leave this copy's local objects out (Config::local_tables; virtual tables and what
+// depends on them always): every diff of the working copy against the replica uses them.
+DiffOptions local_diff_options(const Config& config);
+
 struct StatusReport {
   // Configuration (the token only masked).
   std::string database_url;

@@ -290,7 +290,7 @@ ts::Result<ts::Config> config_from_json(const char* json) {
       TS_TRY(Options::parse("turso_sync_open_config", json,
                             {"url", "auth_token", "replica", "working", "diff", "state_dir", "interval",
                              "dir", "ca_cert", "allow_insecure_http", "connect_timeout_ms", "read_timeout_ms",
-                             "request_timeout_ms", "retry_backoff_ms"}));
+                             "request_timeout_ms", "retry_backoff_ms", "local_tables"}));
   ts::Config c;
   auto text = [&](const char* name, std::string& field, const char* variable) -> ts::Status {
     std::optional<std::string> v = TS_TRY(o.text(name));
@@ -323,6 +323,8 @@ ts::Result<ts::Config> config_from_json(const char* json) {
   TS_TRY_STATUS(positive("request_timeout_ms", c.request_timeout_ms, nullptr));
   TS_TRY_STATUS(positive("retry_backoff_ms", c.retry_backoff_ms, nullptr));
   c.allow_insecure_http = TS_TRY(o.boolean("allow_insecure_http", false));
+  if (std::optional<std::string> local = TS_TRY(o.text("local_tables")))  // "drafts, cache_*"
+    c.local_tables = ts::parse_local_tables(*local);
   std::optional<std::string> dir = TS_TRY(o.text("dir"));
   if (dir && !dir->empty()) {
     for (std::string* path : {&c.replica_path, &c.working_path, &c.diff_path, &c.state_dir, &c.ca_cert}) {
@@ -558,7 +560,8 @@ int turso_sync_diff(turso_sync_handle* handle, const char* options_json, char** 
     Options o = TS_TRY(Options::parse("diff", options_json, {"exit_code"}));
     bool exit_code = TS_TRY(o.boolean("exit_code", false));
     const ts::Config& c = sync.config();
-    ts::DiffSummary summary = TS_TRY(ts::write_diff_file(c.replica_path, c.working_path, c.diff_path));
+    ts::DiffSummary summary =
+        TS_TRY(ts::write_diff_file(c.replica_path, c.working_path, c.diff_path, ts::local_diff_options(c)));
     std::string json = ts::diff_report_json(c.diff_path, summary);
     if (exit_code && summary.has_changes())
       return Outcome{TURSO_SYNC_ERROR, std::move(json), "diff: the working copy has local changes"};

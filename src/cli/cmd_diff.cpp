@@ -22,6 +22,8 @@ int run_diff(Context& ctx, const DiffArgs& args) {
   auto config = ctx.load_config();
   if (!config.ok()) return ctx.fail(config.error());
   DiffSummary summary;
+  DiffOptions options;
+  options.local_tables = config->local_tables;
   if (args.sql) {
     // SQL on stdout instead of the diff file.
     auto inputs = check_diff_inputs(config->replica_path, config->working_path);
@@ -30,12 +32,12 @@ int run_diff(Context& ctx, const DiffArgs& args) {
     {
       SqlWriter writer(stdout,
                        fmt::format("turso-sync diff: {} -> {}", config->replica_path, config->working_path));
-      r = diff_databases(config->replica_path, config->working_path, writer);
+      r = diff_databases(config->replica_path, config->working_path, writer, options);
     }
     if (!r.ok()) return ctx.fail(explain_damaged_files(*config, r.error()));
     summary = std::move(r).value();
   } else {
-    auto r = write_diff_file(config->replica_path, config->working_path, config->diff_path);
+    auto r = write_diff_file(config->replica_path, config->working_path, config->diff_path, options);
     if (!r.ok()) return ctx.fail(explain_damaged_files(*config, r.error()));
     summary = std::move(r).value();
     if (ctx.global.json) {

@@ -180,6 +180,11 @@ int run_status(Context& ctx, const StatusArgs& args) {
   } else if (!r.pending_error.empty()) {
     out += fmt::format("  local changes: cannot compute: {}\n", r.pending_error);
   }
+  if (r.pending && !r.pending->local_objects.empty()) {
+    out += ctx.bold("Stays local") + " (never pushed or pulled)\n";
+    for (const LocalObject& o : r.pending->local_objects)
+      out += fmt::format("  {:<7} {:<20} {}\n", o.type, o.name, o.why);
+  }
   if (r.remote_checked) {
     out += ctx.bold("Remote") + "\n";
     if (r.remote_reachable) {

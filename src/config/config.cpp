@@ -8,6 +8,7 @@
 //   replica = "local_replica.db"           # also: working, diff, state_dir
 //   interval = 300                         # also: ca_cert, connect_timeout_ms, read_timeout_ms,
 //                                          # request_timeout_ms, retry_backoff_ms, push_part_bytes
+//   local_tables = ["drafts", "cache_*"]   # or "drafts, cache_*": tables that stay on this copy
 //
 //   [databases.analytics]
 //   url = "libsql://analytics-org.turso.io"
@@ -60,6 +61,7 @@ constexpr const char* kReadTimeoutVar = "TURSO_SYNC_READ_TIMEOUT_MS";
 constexpr const char* kRequestTimeoutVar = "TURSO_SYNC_REQUEST_TIMEOUT_MS";
 constexpr const char* kRetryBackoffVar = "TURSO_SYNC_RETRY_BACKOFF_MS";
 constexpr const char* kPushPartBytesVar = "TURSO_SYNC_PUSH_PART_BYTES";
+constexpr const char* kLocalTablesVar = "TURSO_SYNC_LOCAL_TABLES";
 
 constexpr const char* kDefaultTomlFile = "turso-sync.toml";
 constexpr const char* kDefaultEnvFile = ".env";
@@ -161,6 +163,18 @@ Status read_settings(const toml::table& table, const std::string& path, const st
       int_field = &out.retry_backoff_ms;
     else if (key == "push_part_bytes")
       int_field = &out.push_part_bytes;
+
+    if (key == "local_tables" && node.as_array()) {
+      std::string joined;
+      for (const toml::node& item : *node.as_array()) {
+        if (!item.as_string())
+          return config_error(fmt::format("{}: '{}' in {} must be strings", at, key, where));
+        joined += (joined.empty() ? "" : ",") + item.as_string()->get();
+      }
+      out.local_tables = joined;
+      continue;
+    }
+    if (key == "local_tables") text_field = &out.local_tables;
 
     if (text_field) {
       const std::string* value = node.as_string() ? &node.as_string()->get() : nullptr;
@@ -427,6 +441,10 @@ Result<Config> load_config_may_throw(const ConfigOverrides& overrides,
                                      first_of(db->retry_backoff_ms, top.retry_backoff_ms)));
   TS_TRY_STATUS(resolve.positive_int(kPushPartBytesVar, config.push_part_bytes, std::nullopt,
                                      first_of(db->push_part_bytes, top.push_part_bytes)));
+  std::string local_tables;
+  resolve.text(kLocalTablesVar, local_tables, std::nullopt, first_of(db->local_tables, top.local_tables),
+               location);
+  config.local_tables = parse_local_tables(local_tables);
   config.allow_insecure_http = overrides.allow_insecure_http.value_or(false);
   for (std::string* path :
        {&config.replica_path, &config.working_path, &config.diff_path, &config.state_dir, &config.ca_cert})
@@ -481,6 +499,19 @@ Result<Config> load_config(const ConfigOverrides& overrides,
   } catch (...) {
     return Error(ErrorKind::internal, "load configuration: unknown exception");
   }
+}
+
+std::vector<std::string> parse_local_tables(std::string_view text) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t end = text.find(',', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string name = trim(text.substr(pos, end - pos));
+    if (!name.empty()) out.push_back(std::move(name));
+    pos = end + 1;
+  }
+  return out;
 }
 
 Result<std::vector<std::string>> list_databases(const ConfigOverrides& overrides) {

@@ -15,6 +15,7 @@ namespace turso_sync {
 // One database's settings in turso-sync.toml (the top level or a [databases.NAME] section).
 struct TomlSettings {
   std::optional<std::string> url, token_env, replica, working, diff, state_dir, ca_cert;
+  std::optional<std::string> local_tables;  // comma-separated (an array in the file is joined with commas)
   std::optional<int> interval, connect_timeout_ms, read_timeout_ms, request_timeout_ms, retry_backoff_ms,
       push_part_bytes;
 };

@@ -524,7 +524,9 @@ Result<DiffSummary> diff_databases(const std::string& base_path, const std::stri
 
   DiffSummary summary;
   SummarySink tee(sink, summary);
-  auto plan_result = diff::plan_schema(db);
+  diff::LocalFilter local{options.local_tables, {}};
+  for (const std::string& name : options.local_names) local.names.insert(lower_ascii(name));
+  auto plan_result = diff::plan_schema(db, local);
   if (!plan_result.ok()) return plan_result.error().context("diff: compare schemas");
   diff::SchemaPlan plan = std::move(plan_result).value();
   TS_TRY_STATUS(tee.schema(plan.changes, plan.triggers));
@@ -566,6 +568,7 @@ Result<DiffSummary> diff_databases(const std::string& base_path, const std::stri
     tables.push_back(std::move(ts));
   }
   summary.tables = std::move(tables);
+  summary.local_objects = std::move(plan.local_objects);
   TS_TRY_STATUS(tee.finish(plan.warnings));
   return summary;
 }

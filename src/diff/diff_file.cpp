@@ -66,13 +66,13 @@ Status write_sql_script(const std::string& path, const std::string& title,
 }
 
 Result<DiffSummary> write_diff_file(const std::string& base_path, const std::string& target_path,
-                                    const std::string& diff_path) {
+                                    const std::string& diff_path, const DiffOptions& options) {
   TS_TRY_STATUS(check_diff_inputs(base_path, target_path));
   DiffSummary summary;
   Status written =
       write_sql_script(diff_path, fmt::format("turso-sync diff: {} -> {}", base_path, target_path),
                        [&](ChangeSink& sink) -> Status {
-                         summary = TS_TRY(diff_databases(base_path, target_path, sink));
+                         summary = TS_TRY(diff_databases(base_path, target_path, sink, options));
                          return {};
                        });
   if (!written.ok()) {

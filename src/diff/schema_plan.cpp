@@ -8,6 +8,7 @@
 #include <set>
 
 #include "db/schema.h"
+#include "diff/local_objects.h"
 #include "diff/sql_text.h"
 #include "util/text.h"
 
@@ -35,24 +36,9 @@ struct SchemaObjects {
   }
 };
 
-// User objects of `schema`; virtual tables and their shadow tables are left out with a warning.
+// User objects of `schema`, local objects (`local`: lower-cased names, diff/local_objects.h) left out.
 Result<SchemaObjects> read_objects(db::Database& db, const std::string& schema,
-                                   std::vector<std::string>* warnings) {
-  std::set<std::string> skipped;
-  {
-    auto stmt =
-        TS_TRY(db.prepare("SELECT name, type FROM pragma_table_list WHERE schema = ?1 AND type IN "
-                          "('virtual', 'shadow')"));
-    TS_TRY_STATUS(stmt.bind(1, Value::text(schema)));
-    while (TS_TRY(stmt.step())) {
-      std::string name = stmt.column_text(0);
-      if (db::is_internal_name(name)) continue;
-      skipped.insert(lower(name));
-      if (schema == k_target_schema)
-        warnings->push_back(fmt::format("{} table {} is not compared (virtual tables are not supported)",
-                                        stmt.column_text(1), name));
-    }
-  }
+                                   const std::set<std::string>& local) {
   auto stmt = TS_TRY(db.prepare(fmt::format(
       "SELECT type, name, tbl_name, sql FROM {}.sqlite_schema WHERE sql IS NOT NULL ORDER BY rowid",
       quote_identifier(schema))));
@@ -60,19 +46,29 @@ Result<SchemaObjects> read_objects(db::Database& db, const std::string& schema,
   while (TS_TRY(stmt.step())) {
     ObjectDef o{stmt.column_text(0), stmt.column_text(1), stmt.column_text(2), stmt.column_text(3), {}};
     if (db::is_internal_name(o.name) || db::is_internal_name(o.tbl_name)) continue;
-    if (skipped.count(lower(o.name)) || skipped.count(lower(o.tbl_name))) continue;
-    // A trigger that writes to a virtual table is local with it: sent alone, it would fail every write of
-    // its table on the remote (the local server has no virtual table module at all).
-    if (o.type == "trigger" && std::any_of(skipped.begin(), skipped.end(),
-                                           [&](const std::string& n) { return refers_to(o.sql, n); })) {
-      if (schema == k_target_schema)
-        warnings->push_back(
-            fmt::format("trigger {} is not compared (it writes to a virtual table, which is local)", o.name));
-      continue;
-    }
+    if (local.count(lower(o.name)) || local.count(lower(o.tbl_name))) continue;
     o.normalized = normalize_sql(o.sql);
     out.by_name[lower(o.name)] = out.objects.size();
     out.objects.push_back(std::move(o));
+  }
+  return out;
+}
+
+// A declared column type as SQLite understands it: its words, upper-cased, without the size arguments
+// (`VARCHAR(12)`, `DECIMAL(10, 2)`), which SQLite ignores. The Turso server drops them from a column that
+// ALTER TABLE ADD COLUMN adds and writes `VARCHAR (12)` in a CREATE TABLE: all the same type.
+std::string type_meaning(std::string_view declared) {
+  std::string out;
+  int depth = 0;
+  for (const Token& t : tokenize_sql(declared)) {
+    if (t.kind == TokenKind::punct && t.text == "(") ++depth;
+    if (depth == 0) {
+      std::string word(t.text);
+      for (char& ch : word)
+        if (ch >= 'a' && ch <= 'z') ch = static_cast<char>(ch - 'a' + 'A');
+      out += (out.empty() ? "" : " ") + word;
+    }
+    if (t.kind == TokenKind::punct && t.text == ")" && depth > 0) --depth;
   }
   return out;
 }
@@ -159,11 +155,18 @@ bool appended_column_definitions(const TableMeaning& base, const TableMeaning& t
 
 class Planner {
  public:
-  explicit Planner(db::Database& db) : m_db(db) {}
+  Planner(db::Database& db, const LocalFilter& filter) : m_db(db), m_filter(filter) {}
 
   Result<SchemaPlan> run() {
-    m_base = TS_TRY(read_objects(m_db, k_base_schema, &m_plan.warnings));
-    m_target = TS_TRY(read_objects(m_db, k_target_schema, &m_plan.warnings));
+    // An object local on either side (or on the working copy: m_filter.names) is left out on both: a
+    // remote object with the name of a local one is left alone.
+    auto base_local = TS_TRY(find_local_objects(m_db, k_base_schema, m_filter.patterns, m_filter.names));
+    m_plan.local_objects =
+        TS_TRY(find_local_objects(m_db, k_target_schema, m_filter.patterns, m_filter.names));
+    std::set<std::string> local = local_names(base_local);
+    for (const std::string& n : local_names(m_plan.local_objects)) local.insert(n);
+    m_base = TS_TRY(read_objects(m_db, k_base_schema, local));
+    m_target = TS_TRY(read_objects(m_db, k_target_schema, local));
     TS_TRY_STATUS(plan_tables());
     plan_dependents();
     emit();
@@ -498,6 +501,7 @@ class Planner {
   }
 
   db::Database& m_db;
+  const LocalFilter& m_filter;
   SchemaObjects m_base, m_target;
   SchemaPlan m_plan;
   int m_counter = 0;
@@ -570,9 +574,7 @@ Result<TableMeaning> read_table_meaning(db::Database& db, const std::string& sch
     while (TS_TRY(stmt.step())) {
       ColumnMeaning c;
       c.name = stmt.column_text(0);
-      c.type = normalize_sql(stmt.column_text(1));
-      for (char& ch : c.type)
-        if (ch >= 'a' && ch <= 'z') ch = static_cast<char>(ch - 'a' + 'A');
+      c.type = type_meaning(stmt.column_text(1));
       c.not_null = stmt.column_int64(2) != 0;
       if (sqlite3_column_type(stmt.handle(), 3) != SQLITE_NULL)
         c.default_sql = normalize_sql(stmt.column_text(3));
@@ -738,8 +740,8 @@ std::vector<std::string> column_sources(const std::vector<ColumnDesc>& from,
   return out;
 }
 
-Result<SchemaPlan> plan_schema(db::Database& db) {
-  return Planner(db).run();
+Result<SchemaPlan> plan_schema(db::Database& db, const LocalFilter& local) {
+  return Planner(db, local).run();
 }
 
 }  // namespace turso_sync::diff

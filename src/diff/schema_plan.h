@@ -4,10 +4,12 @@
 #pragma once
 
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "db/sqlite.h"
+#include "diff/local_objects.h"
 #include "turso_sync/changeset.h"
 
 namespace turso_sync::diff {
@@ -29,7 +31,7 @@ struct ObjectDef {
 // One column of a table as SQLite understands it (see TableMeaning).
 struct ColumnMeaning {
   std::string name;  // as declared (compared case-insensitively)
-  std::string type;  // the declared type, normalised and upper-cased
+  std::string type;  // the declared type, upper-cased, without size arguments (`VARCHAR(12)` -> `VARCHAR`)
   bool not_null = false;
   std::string default_sql;  // the DEFAULT expression, normalised; "" when none
   int pk_position = 0;
@@ -89,15 +91,23 @@ struct TablePlan {
   std::vector<bool> always_changed;
 };
 
+// What stays local (diff/local_objects.h): table name patterns (TURSO_SYNC_LOCAL_TABLES) and the lower-cased
+// names of the working copy's local objects, when it is neither side of the diff (a pull's delta).
+struct LocalFilter {
+  std::vector<std::string> patterns;
+  std::set<std::string> names;
+};
+
 struct SchemaPlan {
   std::vector<SchemaChange> changes;  // in execution order
   std::vector<TablePlan> tables;      // target tables whose rows are diffed, in target schema order
   std::vector<TriggerDef> triggers;   // every trigger of the target
   std::vector<std::string> warnings;
+  std::vector<LocalObject> local_objects;  // the target's local objects, left out of the plan
 };
 
 // Compares the schemas of `base` and `main` on `db` (inside the caller's read transaction). Creates temp
 // tables (projections of rebuilt tables, probes of added columns).
-Result<SchemaPlan> plan_schema(db::Database& db);
+Result<SchemaPlan> plan_schema(db::Database& db, const LocalFilter& local);
 
 }  // namespace turso_sync::diff

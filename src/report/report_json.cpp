@@ -226,6 +226,19 @@ std::string status_report_json(const StatusReport& r) {
   w.end_object();
   if (r.pending) w.key("pending").raw(summary_json(*r.pending));
   if (!r.pending_error.empty()) w.key("pending_error").string(r.pending_error);
+  if (r.pending) {
+    w.key("local_objects").begin_array();
+    for (const LocalObject& o : r.pending->local_objects)
+      w.begin_object()
+          .key("type")
+          .string(o.type)
+          .key("name")
+          .string(o.name)
+          .key("why")
+          .string(o.why)
+          .end_object();
+    w.end_array();
+  }
   const HealthReport& h = r.health;
   w.key("health").begin_object().key("held_conflicts").integer(h.held_conflicts);
   w.key("last_success_at").string(h.last_success_at).key("last_sync_failed").boolean(h.last_sync_failed);

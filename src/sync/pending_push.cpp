@@ -66,7 +66,7 @@ std::optional<Changeset> load_pending_push(const Config& c, std::vector<std::str
       TS_TRY_STATUS(db.exec_file(pending_sql_path(c)));
     }
     ChangesetCollector collector(c.state_dir);
-    TS_TRY(diff_databases(c.replica_path, copy, collector));
+    TS_TRY(diff_databases(c.replica_path, copy, collector, local_diff_options(c)));
     return collector.take();
   };
   auto rebuilt = rebuild();

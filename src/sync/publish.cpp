@@ -9,12 +9,14 @@
 #include <chrono>
 #include <filesystem>
 #include <future>
+#include <map>
 #include <random>
 #include <set>
 #include <thread>
 
 #include "db/schema.h"
 #include "db/sqlite.h"
+#include "diff/local_objects.h"
 #include "diff/sql_text.h"
 #include "sync/pending_push.h"
 #include "sync/push_batch.h"
@@ -114,32 +116,19 @@ struct Source {
   std::vector<std::string> warnings;
 };
 
-// Virtual tables and their shadow tables (PRAGMA table_list): local objects, never published.
-Result<std::set<std::string>> local_tables(db::Database& db) {
-  std::set<std::string> out;
-  auto list = TS_TRY(db.prepare("SELECT name, type FROM pragma_table_list WHERE schema = 'main'"));
-  while (TS_TRY(list.step())) {
-    std::string type = list.column_text(1);
-    if (type == "virtual" || type == "shadow") out.insert(lower_ascii(list.column_text(0)));
-  }
-  return out;
-}
-
-Result<Source> read_source(db::Database& db) {
+// Local objects (diff/local_objects.h: virtual tables, `local_tables`, what depends on them) are never
+// published.
+Result<Source> read_source(db::Database& db, const std::vector<std::string>& local_tables) {
   Source src;
-  std::set<std::string> local = TS_TRY(local_tables(db));
+  std::map<std::string, std::string> local;  // lower-cased name -> why
+  for (const LocalObject& o : TS_TRY(diff::find_local_objects(db, "main", local_tables)))
+    local[lower_ascii(o.name)] = o.why;
   std::vector<db::SchemaObject> triggers;
   for (db::SchemaObject& o : TS_TRY(db::read_schema(db))) {
-    bool is_local =
-        local.count(lower_ascii(o.tbl_name)) > 0 ||
-        (o.type == "trigger" && std::any_of(local.begin(), local.end(),
-                                            [&](const std::string& n) { return diff::refers_to(o.sql, n); }));
-    if (is_local) {
+    if (auto it = local.find(lower_ascii(o.name)); it != local.end()) {
       if (o.type == "table" || o.type == "trigger")
         src.warnings.push_back(fmt::format("{} {} was not published: it is local ({})", o.type,
-                                           quote_identifier(o.name),
-                                           o.type == "table" ? "a virtual table or one of its shadow tables"
-                                                             : "it writes to a virtual table"));
+                                           quote_identifier(o.name), it->second));
       continue;
     }
     if (o.type == "trigger") {
@@ -525,7 +514,7 @@ Result<PublishReport> publish_database(RemoteClient& remote, const Config& confi
   db::Database db = TS_TRY(db::Database::open(from, db::OpenMode::read_only));
   // One read transaction: the rows, schema and counters of one moment of FILE.
   auto txn = TS_TRY(db::Transaction::begin(db));
-  Source src = TS_TRY(read_source(db));
+  Source src = TS_TRY(read_source(db, config.local_tables));
   std::string print = TS_TRY(fingerprint(db, from));
   std::string file = std::filesystem::absolute(from).lexically_normal().string();
 

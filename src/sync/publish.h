@@ -17,8 +17,9 @@
 //              the same, unchanged FILE sends only the parts the remote lacks; a run after the apply
 //              committed finds its receipt and goes straight to init. Another FILE, or FILE changed, drops
 //              the old staging tables and starts again.
-// Not published: virtual tables and their shadow tables, and the triggers that write to them (local
-// objects, SPEC §4); each one is named in a warning.
+// Not published: local objects (SPEC §4, diff/local_objects.h: virtual tables and their shadow tables, the
+// tables of Config::local_tables, the triggers and indexes that depend on them); each table and trigger is
+// named in a warning.
 #pragma once
 
 #include <cstdint>

@@ -14,6 +14,7 @@
 #include "db/sqlite.h"
 #include "sync/discarded.h"
 #include "sync/held.h"
+#include "sync/local_objects.h"
 #include "sync/merge.h"
 #include "sync/page_pull.h"
 #include "sync/pending_push.h"
@@ -85,7 +86,7 @@ Result<std::string> save_discarded_changes(const Config& c, const std::string& b
                                            const std::string& target, const std::string& title) {
   std::string path = TS_TRY(new_discarded_path(c));
   TS_TRY_STATUS(write_sql_script(path, title, [&](ChangeSink& sink) -> Status {
-    TS_TRY(diff_databases(base, target, sink));
+    TS_TRY(diff_databases(base, target, sink, local_diff_options(c)));
     return {};
   }));
   return path;
@@ -103,7 +104,8 @@ static Result<PullReport> merge_and_swap(const Config& c, const std::string& new
   PullReport report;
   // The pages the pull wrote are the only ones that differ: the delta reads only those (and interior pages).
   std::vector<uint32_t> page_numbers;
-  DiffOptions diff_options;
+  // A remote object named like one of the working copy's local objects is left alone (sync/local_objects.h).
+  DiffOptions diff_options = TS_TRY(delta_diff_options(c));
   if (changed_pages) {
     for (uint32_t id : *changed_pages) page_numbers.push_back(id + 1);
     diff_options.changed_pages = &page_numbers;
@@ -141,6 +143,8 @@ static Result<PullReport> merge_and_swap(const Config& c, const std::string& new
   // The discarded values and the held conflicts are saved durably before the working copy commits: a crash
   // in between loses nothing (the marker redoes the merge, which finds the same rows held).
   merge_options.before_commit = [&](const MergeReport& pending) -> Status {
+    // The full-text indexes of the rows the merge wrote follow them (its triggers were set aside).
+    TS_TRY(follow_local_indexes(working, delta));
     if (!pending.discarded_sql.empty())
       report.discarded_path = TS_TRY(save_discarded(c, pending.discarded_sql));
     std::vector<HeldConflict> next = held;
@@ -304,7 +308,8 @@ Result<PullReport> SyncContext::pull_files(const PullOptions& options) {
 Result<DiffSummary> SyncContext::local_changes() {
   TS_TRY_STATUS(require_initialized());
   NullSink sink;
-  auto changes = diff_databases(m_config.replica_path, m_config.working_path, sink);
+  auto changes =
+      diff_databases(m_config.replica_path, m_config.working_path, sink, local_diff_options(m_config));
   if (!changes.ok()) return explain_damaged_files(m_config, std::move(changes).error());
   return changes;
 }

@@ -204,7 +204,7 @@ Result<PushReport> SyncContext::push_files(const PushOptions& options) {
   }
 
   ChangesetCollector collector(c.state_dir);  // a large change set spills beside the replica, not in memory
-  report.changes = TS_TRY(diff_databases(c.replica_path, c.working_path, collector));
+  report.changes = TS_TRY(diff_databases(c.replica_path, c.working_path, collector, local_diff_options(c)));
   Changeset changeset = collector.take();
   // Held rows are never pushed (sync/held.h); the application may have edited one again: it stays held.
   std::vector<HeldConflict> held = TS_TRY(load_held(c.state_dir));

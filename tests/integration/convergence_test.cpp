@@ -127,15 +127,14 @@ std::string canon_json(const std::string& line) {
 }
 
 bool official_client_available() {
-  return access(
-             (std::string(TURSO_SYNC_SOURCE_DIR) + "/node_modules/@tursodatabase/sync/package.json").c_str(),
-             F_OK) == 0;
+  return access((std::string(TURSO_SYNC_SOURCE_DIR "/node_modules/@tursodatabase/sync/package.json")).c_str(),
+                F_OK) == 0;
 }
 
 CommandResult run_teammate(const std::string& db, const std::string& url,
                            const std::vector<std::string>& steps) {
-  std::vector<std::string> argv{"node", std::string(TURSO_SYNC_SOURCE_DIR) + "/tests/support/teammate.mjs",
-                                db, url};
+  std::vector<std::string> argv{"node", std::string(TURSO_SYNC_SOURCE_DIR "/tests/support/teammate.mjs"), db,
+                                url};
   argv.insert(argv.end(), steps.begin(), steps.end());
   return run_command(argv, {}, TURSO_SYNC_SOURCE_DIR);
 }
@@ -217,7 +216,7 @@ TEST_F(Convergence, RandomEditsAndSyncsConverge) {
   // tursodb 0.6.0 runs only INSERT and SELECT on WITHOUT ROWID tables ("DELETE from WITHOUT ROWID tables is
   // not supported"): tag deletes are part of the mix only where the server can run them.
   bool tag_deletes = run_command({access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3",
-                                  std::string(TURSO_SYNC_SOURCE_DIR) + "/tests/support/hrana_query.py",
+                                  std::string(TURSO_SYNC_SOURCE_DIR "/tests/support/hrana_query.py"),
                                   server.url(), "DELETE FROM tags WHERE name = 'no such tag'"})
                          .exit_code == 0;
   if (!tag_deletes)

@@ -210,6 +210,36 @@ TEST(SchemaMigration, SameMigrationOnTwoCopiesIsOneMigration) {
   EXPECT_EQ(team.diff_exit(team.b), 0);
 }
 
+// The same ADD COLUMN with sized types on two copies is one migration too: the server drops the sizes from
+// the added columns (`VARCHAR(12)` becomes `VARCHAR`), which SQLite ignores anyway. Before, the two
+// definitions differed and the pull reported a schema conflict.
+TEST(SchemaMigration, SameMigrationWithSizedTypesIsOneMigration) {
+  Team team;
+  ASSERT_NO_FATAL_FAILURE(team.start(
+      {"CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)", "INSERT INTO items VALUES (1, 'one')"}));
+  const std::string migration =
+      "ALTER TABLE items ADD COLUMN code VARCHAR(12);"
+      "ALTER TABLE items ADD COLUMN price DECIMAL(10,2) DEFAULT 0;";
+  ASSERT_NO_FATAL_FAILURE(
+      local_sql(team.wc(team.a), migration + "UPDATE items SET code = 'A1' WHERE id = 1;"));
+  ASSERT_NO_FATAL_FAILURE(
+      local_sql(team.wc(team.b), migration + "INSERT INTO items VALUES (2, 'two', 'B2', 2.5);"));
+  auto r = team.run(team.a, {"push"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  r = team.run(team.b, {"sync"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  r = team.run(team.a, {"pull"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const char* all = "SELECT id, name, code, price FROM items ORDER BY id";
+  const Rows expected = {{I(1), T("one"), T("A1"), I(0)}, {I(2), T("two"), T("B2"), R(2.5)}};
+  EXPECT_EQ(team.remote(all), expected) << render_rows(team.remote(all));
+  EXPECT_EQ(team.rows(team.a, all), expected) << render_rows(team.rows(team.a, all));
+  EXPECT_EQ(team.rows(team.b, all), expected) << render_rows(team.rows(team.b, all));
+  EXPECT_EQ(team.columns(team.b, "items"), (Names{"id", "name", "code", "price"}));
+  EXPECT_EQ(team.diff_exit(team.a), 0);
+  EXPECT_EQ(team.diff_exit(team.b), 0);
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // 3. A column renamed on the remote carries the local edits of that column along.
 

@@ -60,7 +60,7 @@ uint64_t SeedSequence::next() {  // splitmix64
 
 std::string tursodb_path() {
   if (const char* p = std::getenv("TURSODB")) return p;
-  return std::string(TURSO_SYNC_SOURCE_DIR) + "/node_modules/@tursodatabase/cli-linux-x64-gnu/tursodb";
+  return std::string(TURSO_SYNC_SOURCE_DIR "/node_modules/@tursodatabase/cli-linux-x64-gnu/tursodb");
 }
 
 int listen_on_free_port(int* port, int backlog) {
@@ -357,7 +357,7 @@ CommandResult run_cli_on_terminal(const std::vector<std::string>& args, const st
 
 std::vector<std::string> remote_query(const std::string& url, const std::vector<std::string>& statements) {
   std::vector<std::string> argv{access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3",
-                                std::string(TURSO_SYNC_SOURCE_DIR) + "/tests/support/hrana_query.py", url};
+                                std::string(TURSO_SYNC_SOURCE_DIR "/tests/support/hrana_query.py"), url};
   argv.insert(argv.end(), statements.begin(), statements.end());
   CommandResult r = run_command(argv);
   std::string sent;

@@ -868,15 +868,15 @@ TEST(ConfigEnvironment, ProcessEnvironmentReadsEnviron) {
 }
 
 TEST(ConfigEnvExample, ParsesAndDocumentsEveryVariable) {
-  std::string path = std::string(TURSO_SYNC_SOURCE_DIR) + "/env.example";
+  std::string path = std::string(TURSO_SYNC_SOURCE_DIR "/env.example");
   auto text = read_config_file(path);
   ASSERT_TRUE(text.ok()) << text.error().message();
   auto parsed = parse_dotenv(*text, path);
   ASSERT_TRUE(parsed.ok()) << parsed.error().message();
-  for (const char* var :
-       {"TURSO_DATABASE_URL", "TURSO_AUTH_TOKEN", "REPLICA_DB", "WORKING_DB", "DIFF_FILE",
-        "TURSO_SYNC_INTERVAL", "TURSO_SYNC_STATE_DIR", "TURSO_SYNC_CA_CERT", "TURSO_SYNC_CONNECT_TIMEOUT_MS",
-        "TURSO_SYNC_READ_TIMEOUT_MS", "TURSO_SYNC_REQUEST_TIMEOUT_MS", "token_env"}) {
+  for (const char* var : {"TURSO_DATABASE_URL", "TURSO_AUTH_TOKEN", "REPLICA_DB", "WORKING_DB", "DIFF_FILE",
+                          "TURSO_SYNC_INTERVAL", "TURSO_SYNC_STATE_DIR", "TURSO_SYNC_CA_CERT",
+                          "TURSO_SYNC_CONNECT_TIMEOUT_MS", "TURSO_SYNC_READ_TIMEOUT_MS",
+                          "TURSO_SYNC_REQUEST_TIMEOUT_MS", "TURSO_SYNC_LOCAL_TABLES", "token_env"}) {
     EXPECT_NE(text->find(var), std::string::npos) << var;
   }
   // The defaults it shows are the real ones.
@@ -917,6 +917,26 @@ TEST(ConfigBaseDir, ReadsDotenvAndTomlThereAndPutsRelativePathsUnderIt) {
   EXPECT_EQ(config->state_dir, dir.file("st"));
   EXPECT_EQ(config->sync_interval_seconds, 42);
   EXPECT_EQ(config->sources.at("WORKING_DB"), ConfigSource::dotenv);
+}
+
+TEST(ConfigLocalTables, EnvironmentListOrTomlArrayPerDatabase) {
+  EXPECT_EQ(parse_local_tables(" drafts, cache_* ,,x"), (std::vector<std::string>{"drafts", "cache_*", "x"}));
+  TempDir dir;
+  write_file(dir.file("turso-sync.toml"),
+             "local_tables = [\"drafts\", \"cache_*\"]\n[databases.app]\nurl = \"http://127.0.0.1:1\"\n"
+             "local_tables = \"scratch\"\n");
+  ConfigOverrides overrides;
+  overrides.base_dir = dir.path().string();
+  auto config = load_config(overrides, Env{});
+  ASSERT_TRUE(config.ok()) << config.error().message();
+  EXPECT_EQ(config->local_tables, (std::vector<std::string>{"drafts", "cache_*"}));
+  config = load_config(overrides, Env{{"TURSO_SYNC_LOCAL_TABLES", "a,b"}});
+  ASSERT_TRUE(config.ok()) << config.error().message();
+  EXPECT_EQ(config->local_tables, (std::vector<std::string>{"a", "b"}));
+  overrides.db_name = "app";
+  config = load_config(overrides, Env{});
+  ASSERT_TRUE(config.ok()) << config.error().message();
+  EXPECT_EQ(config->local_tables, (std::vector<std::string>{"scratch"}));
 }
 
 TEST(ConfigBaseDir, EnvironmentStillWinsAndAbsolutePathsStay) {
