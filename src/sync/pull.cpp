@@ -14,7 +14,7 @@
 #include "db/sqlite.h"
 #include "sync/discarded.h"
 #include "sync/held.h"
-#include "sync/merge.h"
+#include "merge/merge.h"
 #include "sync/page_pull.h"
 #include "sync/pending_push.h"
 #include "sync/remote_identity.h"
