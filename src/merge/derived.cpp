@@ -78,8 +78,8 @@ Status Merger::restore_derived(const std::vector<DerivedObject>& saved) {
   std::stable_partition(final.begin(), final.end(), [](const DerivedObject& o) { return o.type == "view"; });
   for (const DerivedObject& o : final) {
     Status st = create_derived(o);
-    if (!st.ok() && o.theirs && take_theirs() && TS_TRY(undo_local_renames_for(o.sql)))
-      st = create_derived(o);
+    bool take_theirs = decide(ConflictKind::schema) == ConflictDecision::take_theirs;
+    if (!st.ok() && o.theirs && take_theirs && TS_TRY(undo_local_renames_for(o.sql))) st = create_derived(o);
     if (st.ok()) continue;
     if (o.theirs || st.error().kind() != ErrorKind::sql)
       return Error(ErrorKind::conflict,
@@ -87,7 +87,7 @@ Status Merger::restore_derived(const std::vector<DerivedObject>& saved) {
                                "working copy ({}); nothing was changed. Undo the local schema change it "
                                "depends on and pull again",
                                m_db.path(), o.type, printable(o.name), st.error().message()));
-    if (!take_theirs())
+    if (!take_theirs)
       return Error(ErrorKind::conflict,
                    fmt::format("merge into working copy {}: schema conflict; nothing was changed:\n  {} {}: "
                                "the working copy's version no longer fits the remote's tables ({})\nChange "

@@ -141,10 +141,19 @@ Result<std::string> Merger::settle_dangling(const Dangling& d, bool& settled) {
   if (!theirs_has_parent && TS_TRY(reference_in(*theirs, d, from)) == std::optional<Value>(value))
     return std::string();
   std::string who = theirs_has_parent ? "you deleted" : "the remote deleted";
-  if (m_options.on_conflict == ConflictPolicy::abort)
+  ConflictDecision decision = decide(ConflictKind::dangling);
+  if (decision == ConflictDecision::stop)
     return fmt::format("{}: references {} row {} = {}, which {}", row, printable(parent), printable(key),
                        printable(sql_literal(value)), who);
-  bool bring_parent_back = theirs_has_parent == take_theirs();
+  // hold: the working copy is settled as keep_ours settles it, nothing is saved as discarded, and the
+  // parent and the child are both held (never pushed) until `resolve`: --theirs writes the remote's rows of
+  // both, --ours lifts the holds and the next push sends ours.
+  bool take_theirs = decision == ConflictDecision::take_theirs;
+  bool hold = decision == ConflictDecision::hold;
+  size_t discarded_before = m_discarded.size();
+  std::optional<std::vector<Value>> held_child;
+  if (hold) held_child = TS_TRY(row_key(d.child, m_db, "rowid = ?1", Value::integer(d.rowid)));
+  bool bring_parent_back = theirs_has_parent == take_theirs;
   if (bring_parent_back && TS_TRY(parent_row(m_db))) {
     // Another reference to the same parent, settled earlier in this round, brought it back already.
   } else if (bring_parent_back) {
@@ -159,7 +168,7 @@ Result<std::string> Merger::settle_dangling(const Dangling& d, bool& settled) {
         "-- {} row {} = {} came back (a row of {} references it)\nDELETE FROM {} WHERE {} = {};\n",
         printable(parent), printable(key), printable(sql_literal(value)), printable(d.child),
         quote_identifier(parent), key, sql_literal(value));
-  } else if (TS_TRY(restore_reference(take_theirs() ? *theirs : *base, d, from, parent, value, row))) {
+  } else if (TS_TRY(restore_reference(take_theirs ? *theirs : *base, d, from, parent, value, row))) {
     // A row the winning side has too (only its reference changed here): its reference is back.
   } else {
     auto dump = TS_TRY(m_db.prepare(fmt::format("SELECT * FROM main.{} WHERE {}", child, where_child)));
@@ -171,6 +180,14 @@ Result<std::string> Merger::settle_dangling(const Dangling& d, bool& settled) {
     }
     TS_TRY_STATUS(follow_children_of(d.child, d.rowid));
     TS_TRY_STATUS(m_db.exec(fmt::format("DELETE FROM main.{} WHERE {}", child, where_child)));
+  }
+  if (hold) {
+    m_discarded.resize(discarded_before);
+    std::string where_parent = key + " = ?1";
+    auto parent_key = TS_TRY(row_key(parent, m_db, where_parent, value));
+    if (!parent_key) parent_key = TS_TRY(row_key(parent, *theirs, where_parent, value));
+    if (parent_key) TS_TRY_STATUS(report_row(parent, *parent_key, ConflictKind::dangling));
+    if (held_child) TS_TRY_STATUS(report_row(d.child, *held_child, ConflictKind::dangling));
   }
   settled = true;
   return std::string();

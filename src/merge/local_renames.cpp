@@ -110,11 +110,15 @@ Status Merger::map_local_columns() {
     }
     if (identity) continue;
     std::string changed = dropped.empty() ? "" : TS_TRY(remote_writes_of(tc, b, dropped));
-    if (!changed.empty() && take_theirs()) {
+    // keep_ours and hold keep the drop (a hold of it is not recorded yet: the remote's values of the column
+    // go with it when the drop is pushed).
+    ConflictDecision decision =
+        changed.empty() ? ConflictDecision::keep_ours : decide(ConflictKind::dropped_column);
+    if (decision == ConflictDecision::take_theirs) {
       TS_TRY_STATUS(adopt_table(name, SchemaOp::rebuild_table));
       continue;  // ours now has theirs' columns
     }
-    if (!changed.empty() && m_options.on_conflict == ConflictPolicy::abort) {
+    if (decision == ConflictDecision::stop) {
       std::vector<std::string> cols;
       for (size_t c : dropped) cols.push_back(tc.table.columns[c].name);
       conflicts.push_back(
@@ -185,11 +189,11 @@ Status Merger::map_missing_table(size_t i, std::vector<std::string>& conflicts) 
     if (r->op == RowOp::remove) continue;
     if (++count <= 5) keys.push_back(describe_key(r->key));
   }
-  if (count > 0 && take_theirs()) {
-    return adopt_table(tc.table.name, SchemaOp::create_table);
-  }
-  m_ours_tables[i] = "";  // skipped: only deletes of it, or kept dropped (local), or a conflict below
-  if (count == 0 || m_options.on_conflict == ConflictPolicy::local) return {};
+  ConflictDecision decision = count == 0 ? ConflictDecision::keep_ours : decide(ConflictKind::dropped_column);
+  if (decision == ConflictDecision::take_theirs) return adopt_table(tc.table.name, SchemaOp::create_table);
+  m_ours_tables[i] = "";  // skipped: only deletes of it, or kept dropped (keep_ours), or a conflict below
+  // A dropped table cannot be held (its rows are gone here): hold stops as abort does.
+  if (decision == ConflictDecision::keep_ours) return {};
   std::string list;
   for (size_t k = 0; k < keys.size(); ++k) list += (k ? ", " : "") + keys[k];
   conflicts.push_back(fmt::format(

@@ -74,11 +74,10 @@ Result<MergeReport> Merger::apply(db::Transaction& tx) {
     auto fk_tables = TS_TRY(foreign_key_tables());
     auto dangling_before = TS_TRY(dangling_references(fk_tables));
     for (size_t i = 0; i < m_delta.tables.size(); ++i) TS_TRY_STATUS(merge_table(i));
-    if (m_report.conflicts.empty() || m_options.on_conflict != ConflictPolicy::abort)
-      TS_TRY_STATUS(settle_dangling_references(fk_tables, dangling_before));
+    if (!m_stopped) TS_TRY_STATUS(settle_dangling_references(fk_tables, dangling_before));
   }
 
-  if (!m_report.conflicts.empty() && m_options.on_conflict == ConflictPolicy::abort) {
+  if (m_stopped) {
     m_report.applied = false;
     return std::move(m_report);  // `tx` rolls back everything, schema changes and moves included
   }

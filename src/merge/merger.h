@@ -67,7 +67,7 @@ class ForeignKeysOff {
 class Merger {
  public:
   Merger(db::Database& ours, const Changeset& delta, const MergeOptions& options)
-      : m_db(ours), m_delta(delta), m_options(options) {
+      : m_db(ours), m_delta(delta), m_options(options), m_decide(conflict_handler(options.on_conflict)) {
     if (!options.pushed) return;
     for (const SchemaChange& c : options.pushed->schema)
       m_pushed_objects.insert(schema_object_key(c.object_type, c.name));
@@ -119,15 +119,15 @@ class Merger {
   }
   Result<db::Database*> theirs_db() { return side(m_options.theirs_path, m_theirs, "the new replica"); }
 
-  // policy.h
-  bool take_theirs() const { return takes_theirs(m_options.on_conflict); }
+  // policy.h: the one place where the policy decides a conflict of `kind`.
+  ConflictDecision decide(ConflictKind kind) const { return m_decide(kind); }
 
   // schema_decision.cpp
   static std::string object_key(const std::string& type, const std::string& name) {
     return schema_object_key(type, name);
   }
   static Action decide_object(const Decision& meanings, bool dependent, bool pushed_by_us,
-                              ConflictPolicy policy);
+                              ConflictDecision on_conflict);
   Result<std::map<std::string, Decision>> decide_schema(db::Database& base, db::Database& theirs,
                                                         std::vector<std::string>& conflicts,
                                                         std::string& saved);
@@ -199,11 +199,17 @@ class Merger {
   static bool same_columns(const TableDesc& a, const TableDesc& b);
   static std::optional<RowChange> rebase_on_pushed(const RowChange& r, const RowChange& pushed);
   Status merge_table(size_t index);
-  void add_conflict(const TableWriter& w, const RowChange& r, const char* kind,
-                    const std::optional<Row>& ours, std::vector<int> conflicting = {});
+  static MergeConflict make_conflict(const TableWriter& w, const RowChange& r, const char* kind,
+                                     const std::optional<Row>& ours, std::vector<int> conflicting = {});
+  ConflictDecision row_conflict(const TableWriter& w, const RowChange& r, ConflictKind kind,
+                                const std::optional<Row>& ours, std::vector<int> conflicting = {});
   Status their_insert(TableWriter& w, const RowChange& r, const std::optional<Row>& ours);
   Status their_update(TableWriter& w, const RowChange& r, const std::optional<Row>& ours);
   Status their_delete(TableWriter& w, const RowChange& r, const std::optional<Row>& ours);
+  Result<std::optional<std::vector<Value>>> row_key(const std::string& table, db::Database& locate,
+                                                    const std::string& where, const Value& arg);
+  Status report_row(const std::string& table, const std::vector<Value>& key, ConflictKind kind);
+  Result<bool> held_clash(TableWriter& w, const RowChange& r, const std::optional<Row>& ours, Status written);
 
   // discarded.cpp
   static Result<std::string> dump_table_sql(db::Database& db, const std::string& table,
@@ -214,6 +220,8 @@ class Merger {
   db::Database& m_db;
   const Changeset& m_delta;
   const MergeOptions& m_options;
+  ConflictHandler m_decide;
+  bool m_stopped = false;  // a row conflict the policy stops: nothing is applied
   MergeReport m_report;
   std::string m_discarded;  // the body of the discarded-changes script (discarded.cpp)
   std::vector<std::unique_ptr<TableWriter>> m_writers;  // parallel to m_delta.tables

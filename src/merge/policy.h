@@ -1,13 +1,26 @@
-// The conflict policies (--on-conflict) as the merge consults them.
+// The conflict policies (--on-conflict), each as ONE decision function in the manner of SQLite session's
+// conflict handler: the kind of conflict in, what the merge does out. The merge asks the policy's function
+// at every disagreement and never looks at the policy itself, so every policy means the same for every kind
+// (the table in docs/conflicts.md, "What each policy does with each kind").
 #pragma once
 
 #include "turso_sync/conflict.h"
 
 namespace turso_sync::merge {
 
-// Whether a conflict is settled by taking the remote's side (ours saved in the discarded-changes script).
-inline bool takes_theirs(ConflictPolicy policy) {
-  return policy == ConflictPolicy::remote;
-}
+enum class ConflictDecision {
+  stop,         // nothing is applied; the conflict is reported (exit 3)
+  keep_ours,    // our version stays (the next push sends it); the remote's other changes are applied
+  take_theirs,  // the remote's version is taken; ours is saved in the discarded-changes script
+  hold,         // ours stays and is held: recorded, never pushed, until `resolve`; everything else syncs
+};
+
+ConflictDecision decide_abort(ConflictKind kind);
+ConflictDecision decide_local(ConflictKind kind);
+ConflictDecision decide_remote(ConflictKind kind);
+ConflictDecision decide_hold(ConflictKind kind);
+
+using ConflictHandler = ConflictDecision (*)(ConflictKind);
+ConflictHandler conflict_handler(ConflictPolicy policy);
 
 }  // namespace turso_sync::merge

@@ -94,9 +94,7 @@ Status Merger::merge_table(size_t index) {
             ++m_report.taken.updates;
           }
         }
-        add_conflict(w, r, "held", ours);  // recorded, then moved to held_rows
-        m_report.held_rows.push_back(std::move(m_report.conflicts.back()));
-        m_report.conflicts.pop_back();
+        m_report.held_rows.push_back(make_conflict(w, r, "held", ours));
         continue;
       }
       switch (op) {
@@ -115,8 +113,9 @@ Status Merger::merge_table(size_t index) {
   return {};
 }
 
-void Merger::add_conflict(const TableWriter& w, const RowChange& r, const char* kind,
-                          const std::optional<Row>& ours, std::vector<int> conflicting) {
+// A conflict of row `r` as the report lists it.
+MergeConflict Merger::make_conflict(const TableWriter& w, const RowChange& r, const char* kind,
+                                    const std::optional<Row>& ours, std::vector<int> conflicting) {
   MergeConflict c;
   c.table = w.table().name;
   c.key = r.key;
@@ -126,18 +125,28 @@ void Merger::add_conflict(const TableWriter& w, const RowChange& r, const char* 
   if (ours) c.ours = *ours;
   c.theirs = r.new_values;
   c.conflicting_columns = std::move(conflicting);
-  m_report.conflicts.push_back(std::move(c));
+  return c;
+}
+
+// Reports a conflict of row `r` and returns the policy's decision for it; a conflict it stops means that
+// nothing of the merge is applied. keep_ours and hold leave ours in the row (a held row is recorded by the
+// caller of the merge from MergeReport::conflicts).
+ConflictDecision Merger::row_conflict(const TableWriter& w, const RowChange& r, ConflictKind kind,
+                                      const std::optional<Row>& ours, std::vector<int> conflicting) {
+  m_report.conflicts.push_back(make_conflict(w, r, to_string(kind), ours, std::move(conflicting)));
+  ConflictDecision decision = decide(kind);
+  if (decision == ConflictDecision::stop) m_stopped = true;
+  return decision;
 }
 
 Status Merger::their_insert(TableWriter& w, const RowChange& r, const std::optional<Row>& ours) {
   if (!ours) {
-    TS_TRY_STATUS(w.insert(r.key, r.new_values));
+    if (TS_TRY(held_clash(w, r, ours, w.insert(r.key, r.new_values)))) return {};
     ++m_report.taken.inserts;
     return {};
   }
   if (*ours == r.new_values) return {};
-  add_conflict(w, r, "insert/insert", ours);
-  if (!take_theirs()) return {};
+  if (row_conflict(w, r, ConflictKind::insert_insert, ours) != ConflictDecision::take_theirs) return {};
   std::vector<int> differing;
   for (size_t i = 0; i < ours->size(); ++i)
     if ((*ours)[i] != r.new_values[i]) differing.push_back(static_cast<int>(i));
@@ -149,15 +158,14 @@ Status Merger::their_insert(TableWriter& w, const RowChange& r, const std::optio
 
 Status Merger::their_update(TableWriter& w, const RowChange& r, const std::optional<Row>& ours) {
   if (!ours) {  // we deleted the row
-    add_conflict(w, r, "delete/update", ours);
-    if (!take_theirs()) return {};
+    if (row_conflict(w, r, ConflictKind::delete_update, ours) != ConflictDecision::take_theirs) return {};
     TS_TRY_STATUS(w.insert(r.key, r.new_values));
     note_discarded(w, r, "delete/update", w.delete_sql(r.key));
     ++m_report.taken.updates;
     return {};
   }
   if (*ours == r.old_values) {
-    TS_TRY_STATUS(w.update(r.key, r.changed_columns, r.new_values));
+    if (TS_TRY(held_clash(w, r, ours, w.update(r.key, r.changed_columns, r.new_values)))) return {};
     ++m_report.taken.updates;
     return {};
   }
@@ -173,14 +181,14 @@ Status Merger::their_update(TableWriter& w, const RowChange& r, const std::optio
   }
   if (conflicting.empty()) {
     if (take.empty()) return {};  // every change of theirs is already ours
-    TS_TRY_STATUS(w.update(r.key, take, r.new_values));
+    if (TS_TRY(held_clash(w, r, ours, w.update(r.key, take, r.new_values)))) return {};
     ++m_report.taken.updates;
     ++m_report.merged_columns;
     return {};
   }
-  add_conflict(w, r, "update/update", ours, conflicting);
-  if (m_options.on_conflict == ConflictPolicy::abort) return {};
-  if (take_theirs()) {
+  ConflictDecision decision = row_conflict(w, r, ConflictKind::update_update, ours, conflicting);
+  if (decision == ConflictDecision::stop) return {};
+  if (decision == ConflictDecision::take_theirs) {
     note_discarded(w, r, "update/update", w.update_sql(r.key, conflicting, *ours));
     take.insert(take.end(), conflicting.begin(), conflicting.end());
     std::sort(take.begin(), take.end());
@@ -198,12 +206,129 @@ Status Merger::their_delete(TableWriter& w, const RowChange& r, const std::optio
     ++m_report.taken.deletes;
     return {};
   }
-  add_conflict(w, r, "update/delete", ours);
-  if (!take_theirs()) return {};
+  if (row_conflict(w, r, ConflictKind::update_delete, ours) != ConflictDecision::take_theirs) return {};
   TS_TRY_STATUS(w.remove(r.key));
   note_discarded(w, r, "update/delete", w.insert_sql(r.key, *ours));
   ++m_report.taken.deletes;
   return {};
+}
+
+// The key (as the delta gives keys) of the row of `table` that `where` (one parameter: `arg`) finds in
+// `locate`; nullopt when none.
+Result<std::optional<std::vector<Value>>> Merger::row_key(const std::string& table, db::Database& locate,
+                                                          const std::string& where, const Value& arg) {
+  TableDesc t = TS_TRY(diff::read_table_desc(m_db, "main", table));
+  std::string cols = t.keyed_by_rowid() ? t.rowid_expr : std::string();
+  if (!t.keyed_by_rowid())
+    for (int k : t.key_columns) cols += (cols.empty() ? "" : ", ") + quote_identifier(t.columns[k].name);
+  auto find =
+      locate.prepare(fmt::format("SELECT {} FROM main.{} WHERE {}", cols, quote_identifier(table), where));
+  if (!find.ok()) return std::optional<std::vector<Value>>();
+  TS_TRY_STATUS(find->bind(1, arg));
+  if (!TS_TRY(find->step())) return std::optional<std::vector<Value>>();
+  std::vector<Value> key;
+  for (int i = 0; i < find->column_count(); ++i) key.push_back(find->column(i));
+  return std::optional<std::vector<Value>>(std::move(key));
+}
+
+// Reports the row `key` of `table`, outside the delta's rows, as a conflict of `kind` (once per row): its
+// base, ours and theirs read by key from the three databases, as the merge leaves ours.
+Status Merger::report_row(const std::string& table, const std::vector<Value>& key, ConflictKind kind) {
+  for (const MergeConflict& c : m_report.conflicts)
+    if (c.key == key && sqlite3_stricmp(c.table.c_str(), table.c_str()) == 0) return {};
+  TableDesc t = TS_TRY(diff::read_table_desc(m_db, "main", table));
+  MergeConflict c;
+  c.table = t.name;
+  c.key = key;
+  c.kind = to_string(kind);
+  c.keyed_by_rowid = t.keyed_by_rowid();
+  std::string cols, where;
+  for (const ColumnDesc& col : t.columns) {
+    c.columns.push_back(col.name);
+    cols += (cols.empty() ? "" : ", ") + quote_identifier(col.name);
+  }
+  if (t.keyed_by_rowid()) {
+    c.key_names.push_back(t.rowid_alias >= 0 ? t.columns[t.rowid_alias].name : std::string("rowid"));
+    where = t.rowid_expr + " = ?1";
+  } else {
+    for (size_t k = 0; k < t.key_columns.size(); ++k) {
+      c.key_names.push_back(t.columns[t.key_columns[k]].name);
+      where += fmt::format("{}{} = ?{}", k ? " AND " : "", quote_identifier(c.key_names.back()), k + 1);
+    }
+  }
+  auto read = [&](db::Database& db) -> Result<std::vector<Value>> {
+    auto q = db.prepare(fmt::format("SELECT {} FROM main.{} WHERE {}", cols, quote_identifier(table), where));
+    if (!q.ok()) return std::vector<Value>();  // no such table (or columns) on that side
+    for (size_t i = 0; i < key.size(); ++i) TS_TRY_STATUS(q->bind(static_cast<int>(i) + 1, key[i]));
+    std::vector<Value> row;
+    if (TS_TRY(q->step()))
+      for (int i = 0; i < q->column_count(); ++i) row.push_back(q->column(i));
+    return row;
+  };
+  c.base = TS_TRY(read(*TS_TRY(base_db())));
+  c.ours = TS_TRY(read(m_db));
+  c.theirs = TS_TRY(read(*TS_TRY(theirs_db())));
+  m_report.conflicts.push_back(std::move(c));
+  return {};
+}
+
+// A write of theirs' row `r` that a UNIQUE constraint refused (a local row holds the value under another
+// key): when the policy holds such a conflict, theirs' row and the local rows it clashes with are held (the
+// working copy keeps ours; none of them is pushed) and true is returned; otherwise the write's error.
+Result<bool> Merger::held_clash(TableWriter& w, const RowChange& r, const std::optional<Row>& ours,
+                                Status written) {
+  if (written.ok()) return false;
+  if (!w.unique_clash() || decide(ConflictKind::unique) != ConflictDecision::hold)
+    return std::move(written).error();
+  const TableDesc& t = w.table();
+  std::string table = quote_identifier(w.ours_table());
+  std::string key_cols = t.keyed_by_rowid() ? t.rowid_expr : std::string();
+  if (!t.keyed_by_rowid())
+    for (int k : t.key_columns) key_cols += (key_cols.empty() ? "" : ", ") + quote_identifier(w.ours_name(k));
+  auto indexes = TS_TRY(
+      m_db.prepare(fmt::format("SELECT name FROM pragma_index_list({}) WHERE \"unique\" AND origin <> 'pk'",
+                               sql_literal(Value::text(w.ours_table())))));
+  std::vector<std::string> names;
+  while (TS_TRY(indexes.step())) names.push_back(indexes.column_text(0));
+  for (const std::string& index : names) {
+    auto cols = TS_TRY(m_db.prepare(
+        fmt::format("SELECT cid, name, coll FROM pragma_index_xinfo({}) WHERE key ORDER BY seqno",
+                    sql_literal(Value::text(index)))));
+    std::string where;
+    std::vector<Value> args;
+    bool usable = true;
+    while (TS_TRY(cols.step())) {
+      if (cols.column_int64(0) < 0) {  // an expression or the rowid: not compared here
+        usable = false;
+        continue;
+      }
+      std::string name = cols.column_text(1);
+      std::optional<size_t> column;
+      for (size_t i = 0; i < t.columns.size(); ++i)
+        if (sqlite3_stricmp(w.ours_name(i).c_str(), name.c_str()) == 0) column = i;
+      if (!column || r.new_values[*column].is_null()) {
+        usable = false;
+        continue;
+      }
+      args.push_back(r.new_values[*column]);
+      where += fmt::format("{}{} = ?{} COLLATE {}", where.empty() ? "" : " AND ", quote_identifier(name),
+                           args.size(), quote_identifier(cols.column_text(2)));
+    }
+    if (!usable || where.empty()) continue;
+    auto clashing =
+        TS_TRY(m_db.prepare(fmt::format("SELECT {} FROM main.{} WHERE {}", key_cols, table, where)));
+    TS_TRY_STATUS(clashing.bind_all(args));
+    std::vector<std::vector<Value>> keys;
+    while (TS_TRY(clashing.step())) {
+      std::vector<Value> key;
+      for (int i = 0; i < clashing.column_count(); ++i) key.push_back(clashing.column(i));
+      if (key != r.key) keys.push_back(std::move(key));
+    }
+    for (const std::vector<Value>& key : keys)
+      TS_TRY_STATUS(report_row(w.ours_table(), key, ConflictKind::unique));
+  }
+  m_report.conflicts.push_back(make_conflict(w, r, to_string(ConflictKind::unique), ours));
+  return true;
 }
 
 }  // namespace turso_sync::merge

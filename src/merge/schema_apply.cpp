@@ -53,7 +53,7 @@ Status Merger::check_no_local_rows_lost(const SchemaChange& c) {
     m_base = std::make_unique<db::Database>(std::move(opened).value());
   }
   if (TS_TRY(same_rows(c.name))) return {};
-  if (take_theirs()) {
+  if (decide(ConflictKind::schema) == ConflictDecision::take_theirs) {
     m_discarded += TS_TRY(dump_table_sql(m_db, c.name, c.op == SchemaOp::drop_table ? "dropped" : "rebuilt"));
     return {};
   }
@@ -138,7 +138,8 @@ Status Merger::apply_schema() {
     }
     // An index that the working copy already holds as theirs (recreated with its rebuilt table): done.
     if (c.object_type == "index" && TS_TRY(object_meaning(m_db, "index", c.name)) == d.theirs) continue;
-    if (c.op == SchemaOp::create_index && take_theirs() && c.statements.size() == 1) {
+    if (c.op == SchemaOp::create_index && decide(ConflictKind::schema) == ConflictDecision::take_theirs &&
+        c.statements.size() == 1) {
       // Theirs' new index on a column the working copy renamed or dropped: theirs' table comes back.
       Status first = m_db.exec(c.statements[0]);
       if (first.ok()) continue;

@@ -28,11 +28,11 @@ namespace turso_sync::merge {
 // The action for one object from its three meanings: a pure decision. A dependent object (dropped and
 // created again because what it depends on is replaced) is decided later, after the others.
 Merger::Action Merger::decide_object(const Decision& meanings, bool dependent, bool pushed_by_us,
-                                     ConflictPolicy policy) {
+                                     ConflictDecision on_conflict) {
   if (dependent) return Action::dependent;
   if (meanings.ours == meanings.theirs) return Action::skip;
   if (meanings.ours == meanings.base) return Action::apply;
-  if (pushed_by_us || takes_theirs(policy)) return Action::adopt;
+  if (pushed_by_us || on_conflict == ConflictDecision::take_theirs) return Action::adopt;
   return Action::conflict;
 }
 
@@ -51,7 +51,7 @@ Result<std::map<std::string, Merger::Decision>> Merger::decide_schema(db::Databa
     d.base = TS_TRY(object_meaning(base, c.object_type, c.name));
     d.theirs = TS_TRY(object_meaning(theirs, c.object_type, c.name));
     d.action = decide_object(d, c.reason == SchemaReason::dependent, m_pushed_objects.count(key) != 0,
-                             m_options.on_conflict);
+                             decide(ConflictKind::schema));
     if (d.action == Action::conflict) {
       std::string theirs_did = d.base.empty() ? "created it" : describe_state(d.theirs, "changed it");
       std::string ours_did = d.base.empty() ? "created it differently" : describe_state(d.ours, "changed it");
@@ -88,7 +88,8 @@ Result<std::map<std::string, Merger::Decision>> Merger::decide_schema(db::Databa
       continue;
     if (!c.dropped_columns.empty()) {
       std::string lost = TS_TRY(local_edits_of(c.name, c.dropped_columns));
-      if (!lost.empty() && m_options.on_conflict != ConflictPolicy::remote)
+      // Keeping (or holding) ours would need the table half migrated: only taking theirs settles it.
+      if (!lost.empty() && decide(ConflictKind::dropped_column) != ConflictDecision::take_theirs)
         conflicts.push_back(
             fmt::format("table {}: the remote dropped column(s) {} which the working copy "
                         "changed ({})",

@@ -57,6 +57,11 @@ class TableWriter {
   const TableDesc& table() const { return m_table; }
   // Whether the working copy has column `i` of the delta (false: dropped locally).
   bool present(size_t i) const { return !m_columns[i].empty(); }
+  // The table's name in the working copy, and the name there of the delta's column `i` ("" dropped).
+  const std::string& ours_table() const { return m_ours_table; }
+  const std::string& ours_name(size_t i) const { return m_ours_names[i]; }
+  // Whether the last failed write was refused by a UNIQUE constraint (another row holds the value).
+  bool unique_clash() const { return m_unique_clash; }
 
   // Checks that the working copy has every column the delta writes, as a stored column.
   Status check_columns() {
@@ -228,9 +233,11 @@ class TableWriter {
 
   Status run(db::Statement& stmt, const char* what, const std::vector<Value>& key) {
     auto r = stmt.step();
+    m_unique_clash = false;
     if (r.ok()) return {};
     std::string where =
         fmt::format("{} row {} of table {}", what, describe_key(key), printable(m_table.name));
+    m_unique_clash = sqlite3_extended_errcode(m_db.handle()) == SQLITE_CONSTRAINT_UNIQUE;
     if (is_constraint_error(m_db))
       return Error(
           ErrorKind::conflict,
@@ -246,7 +253,8 @@ class TableWriter {
   std::string m_name;                     // quoted m_ours_table
   std::vector<std::string> m_columns;     // quoted; "" for a column the working copy dropped
   std::vector<std::string> m_ours_names;  // unquoted, parallel
-  bool m_explicit_rowid = false;          // inserts name the rowid (no INTEGER PRIMARY KEY column carries it)
+  bool m_unique_clash = false;
+  bool m_explicit_rowid = false;  // inserts name the rowid (no INTEGER PRIMARY KEY column carries it)
   db::Statement m_select, m_insert, m_delete;
   std::map<std::vector<int>, db::Statement> m_updates;  // by the set of columns written
 };
