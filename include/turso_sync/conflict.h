@@ -26,14 +26,34 @@ enum class InsertCollision {
   conflict,    // report an insert/insert conflict
 };
 
+// Every kind of disagreement between the working copy and the remote: one conflict model (SPEC §6). A
+// conflict's name reads "what you did / what the remote did". Each policy decides every kind
+// (docs/conflicts.md, "What each policy does with each kind").
+enum class ConflictKind {
+  update_update,   // both changed the same column(s) of a row, differently
+  update_delete,   // we updated a row, the remote deleted it
+  delete_update,   // we deleted a row, the remote updated it
+  insert_insert,   // both inserted a row with the same key and different values
+  unique,          // a row of ours and one of the remote's hold the same UNIQUE value under different keys
+  dangling,        // merged, a reference would point at a row that one side deleted
+  schema,          // a schema object both sides changed differently (or dropped or rebuilt under edits)
+  dropped_column,  // a column (or table) one side dropped or renamed while the other wrote into it
+};
+// "update/update", "update/delete", "delete/update", "insert/insert", "unique", "dangling reference",
+// "schema", "dropped column": the `kind` of conflicts.json, `conflicts --json` and the reports.
+const char* to_string(ConflictKind kind);
+
 struct MergeConflict {
   std::string table;
   std::vector<Value> key;
-  std::string
-      kind;  // "update/update", "update/delete" (we updated, they deleted), "delete/update", "insert/insert"
+  std::string kind;  // to_string(ConflictKind); "held" for a row left alone because it is held
   std::vector<std::string> columns;       // column names of the rows below
   std::vector<Value> base, ours, theirs;  // full rows; empty when the row does not exist on that side
   std::vector<int> conflicting_columns;   // update/update: the columns both sides changed differently
+  // The key's form, as HeldConflict's, for a row of a table the delta does not change (a dangling
+  // reference's child, say); empty key_names: the delta's table says.
+  bool keyed_by_rowid = true;
+  std::vector<std::string> key_names;
 };
 
 struct MovedRow {

@@ -321,7 +321,10 @@ bool fold_merge_into_held(std::vector<HeldConflict>& held, const MergeReport& me
     c.conflicting_columns = m.conflicting_columns;
     c.since = now;
     note_agreed_columns(c);
+    c.keyed_by_rowid = m.keyed_by_rowid;
+    c.key_names = m.key_names;
     for (const TableChanges& tc : delta.tables) {
+      if (!m.key_names.empty()) break;
       if (!same_table(tc.table.name, m.table)) continue;
       c.keyed_by_rowid = tc.table.keyed_by_rowid();
       if (c.keyed_by_rowid) {

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "db/sqlite.h"
-#include "sync/merge.h"
+#include "merge/merge.h"
 #include "turso_sync/changeset.h"
 #include "turso_sync/config.h"
 #include "turso_sync/conflict.h"

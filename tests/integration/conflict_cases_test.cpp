@@ -170,5 +170,142 @@ TEST(DanglingOnTheRemote, ACopyWithNoLocalChangePullsItAsItIsAndPushesNothingBac
   }
 }
 
+// Case 1 of issue 18: a teammate deletes a contact while our application schedules an email to it. Under
+// hold (workflow's default) the email and the contact are held: nothing of them is pushed (the teammate's
+// delete stays on the remote), `conflicts` lists them, `status --check` fails, and every other change syncs
+// both ways; `resolve --theirs` ends with theirs (our email saved), `--ours` sends ours. Under abort: exit 3,
+// nothing applied. Before, the unattended cycle brought the contact back and pushed it, nothing held.
+TEST(DanglingReference, UnderHoldTheChildAndItsParentAreHeldWhileEverythingElseSyncs) {
+  for (const std::string side : {"--theirs", "--ours"}) {
+    SCOPED_TRACE(side);
+    LocalServer server;
+    ASSERT_TRUE(server.started());
+    const std::string& url = server.url();
+    remote_exec(url,
+                {"CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT)",
+                 "CREATE TABLE emails (id INTEGER PRIMARY KEY, contact_id INTEGER REFERENCES contacts(id), "
+                 "subject TEXT)",
+                 "INSERT INTO contacts VALUES (1, 'a@x'), (2, 'b@x')"});
+    TempDir a, b;
+    auto run = [&](const TempDir& dir, const std::vector<std::string>& args) {
+      return run_cli(args, env_for(url), dir.path().string());
+    };
+    for (const TempDir* d : {&a, &b}) ASSERT_EQ(run(*d, {"init"}).exit_code, 0);
+    const std::string wa = a.file("working_copy.db"), wb = b.file("working_copy.db");
+    local_exec(wa, "DELETE FROM contacts WHERE id = 1; UPDATE contacts SET email = 'b2@x' WHERE id = 2");
+    auto r = run(a, {"push"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    local_exec(wb, "INSERT INTO emails VALUES (10, 1, 'to one'); INSERT INTO contacts VALUES (3, 'c@x')");
+
+    r = run(b, {"pull"});  // abort: nothing applied
+    EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+    EXPECT_EQ(local_rows(wb, "SELECT id, email FROM contacts ORDER BY id"),
+              (Rows{{I(1), T("a@x")}, {I(2), T("b@x")}, {I(3), T("c@x")}}));
+
+    std::string log = r.out + r.err;
+    for (int cycle = 0; cycle < 2; ++cycle) {
+      r = run(b, {"workflow", "--once"});
+      ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+      log += r.out + r.err;
+    }
+    r.out = log;
+    // Everything else went both ways; the contact stays deleted on the remote and the email is not there.
+    EXPECT_EQ(remote_rows(url, "SELECT id, email FROM contacts ORDER BY id"),
+              (Rows{{I(2), T("b2@x")}, {I(3), T("c@x")}}))
+        << r.out << r.err;
+    EXPECT_EQ(remote_count(url, "SELECT count(*) FROM emails"), 0);
+    EXPECT_EQ(local_rows(wb, "SELECT id, email FROM contacts ORDER BY id"),
+              (Rows{{I(1), T("a@x")}, {I(2), T("b2@x")}, {I(3), T("c@x")}}));
+    EXPECT_EQ(local_rows(wb, "SELECT id, contact_id FROM emails"), (Rows{{I(10), I(1)}}));
+    r = run(b, {"--json", "conflicts"});
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    ASSERT_EQ(parser.parse(r.out).get(doc), simdjson::SUCCESS) << r.out;
+    ASSERT_EQ(doc["conflicts"].get_array().size(), 2u) << r.out;
+    for (auto c : doc["conflicts"].get_array())
+      EXPECT_EQ(std::string(c["kind"].get_string().value()), "dangling reference") << r.out;
+    EXPECT_EQ(run(b, {"status", "--check", "--offline"}).exit_code, 3);
+
+    r = run(b, {"resolve", side});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    r = run(b, {"workflow", "--once"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_EQ(run(b, {"status", "--check", "--offline"}).exit_code, 0);
+    if (side == "--theirs") {
+      EXPECT_EQ(remote_rows(url, "SELECT id FROM contacts ORDER BY id"), (Rows{{I(2)}, {I(3)}}));
+      EXPECT_EQ(local_rows(wb, "SELECT count(*) FROM emails"), (Rows{{I(0)}}));
+      EXPECT_NE(discarded_files_text(b).find("to one"), std::string::npos) << discarded_files_text(b);
+    } else {
+      EXPECT_EQ(remote_rows(url, "SELECT id FROM contacts ORDER BY id"), (Rows{{I(1)}, {I(2)}, {I(3)}}));
+      EXPECT_EQ(remote_rows(url, "SELECT id, contact_id FROM emails"), (Rows{{I(10), I(1)}}));
+    }
+    expect_same(url, wb, "SELECT * FROM contacts ORDER BY id");
+    expect_same(url, wb, "SELECT * FROM emails ORDER BY id");
+  }
+}
+
+// Case 3 of issue 18: the same address typed in two cases on two copies (`email UNIQUE COLLATE NOCASE`).
+// Under hold the clashing local row (and the remote's) are held, and every other change keeps syncing in both
+// directions, cycle after cycle. Before, every workflow cycle stopped with exit 3 and nothing synced.
+TEST(UniqueClash, UnderHoldTheClashingRowsAreHeldWhileEverythingElseSyncsBothWays) {
+  LocalServer server;
+  ASSERT_TRUE(server.started());
+  const std::string& url = server.url();
+  remote_exec(url,
+              {"CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT UNIQUE COLLATE NOCASE, name TEXT)",
+               "INSERT INTO contacts VALUES (1, 'a@x', 'A')"});
+  TempDir a, b;
+  auto run = [&](const TempDir& dir, const std::vector<std::string>& args) {
+    return run_cli(args, env_for(url), dir.path().string());
+  };
+  for (const TempDir* d : {&a, &b}) ASSERT_EQ(run(*d, {"init"}).exit_code, 0);
+  const std::string wa = a.file("working_copy.db"), wb = b.file("working_copy.db");
+  local_exec(wa, "INSERT INTO contacts VALUES (5, 'Sam@X.com', 'from A')");
+  auto r = run(a, {"push"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  local_exec(
+      wb,
+      "INSERT INTO contacts VALUES (6, 'sam@x.com', 'from B'); UPDATE contacts SET name = 'B' WHERE id = 1");
+  for (int cycle = 0; cycle < 2; ++cycle) {
+    r = run(b, {"workflow", "--once"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  }
+  // B's other change went out; A's row stays on the remote; B keeps its own row, not pushed.
+  EXPECT_EQ(remote_rows(url, "SELECT id, email, name FROM contacts ORDER BY id"),
+            (Rows{{I(1), T("a@x"), T("B")}, {I(5), T("Sam@X.com"), T("from A")}}));
+  EXPECT_EQ(local_rows(wb, "SELECT id, email FROM contacts ORDER BY id"),
+            (Rows{{I(1), T("a@x")}, {I(6), T("sam@x.com")}}));
+  r = run(b, {"--json", "conflicts"});
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  ASSERT_EQ(parser.parse(r.out).get(doc), simdjson::SUCCESS) << r.out;
+  ASSERT_EQ(doc["conflicts"].get_array().size(), 2u) << r.out;
+  for (auto c : doc["conflicts"].get_array())
+    EXPECT_EQ(std::string(c["kind"].get_string().value()), "unique") << r.out;
+  EXPECT_EQ(run(b, {"status", "--check", "--offline"}).exit_code, 3);
+
+  // A keeps working: its next change reaches B, B's next change reaches the remote.
+  r = run(a, {"pull"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  local_exec(
+      wa, "UPDATE contacts SET name = 'A again' WHERE id = 1; INSERT INTO contacts VALUES (7, 'c@x', 'C')");
+  r = run(a, {"sync"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  local_exec(wb, "INSERT INTO contacts VALUES (8, 'd@x', 'D')");
+  r = run(b, {"workflow", "--once"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(local_rows(wb, "SELECT id, name FROM contacts ORDER BY id"),
+            (Rows{{I(1), T("A again")}, {I(6), T("from B")}, {I(7), T("C")}, {I(8), T("D")}}));
+  EXPECT_EQ(remote_rows(url, "SELECT id FROM contacts ORDER BY id"), (Rows{{I(1)}, {I(5)}, {I(7)}, {I(8)}}));
+
+  r = run(b, {"resolve", "--theirs"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  r = run(b, {"workflow", "--once"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(run(b, {"status", "--check", "--offline"}).exit_code, 0);
+  EXPECT_NE(discarded_files_text(b).find("from B"), std::string::npos) << discarded_files_text(b);
+  expect_same(url, wb, "SELECT * FROM contacts ORDER BY id");
+}
+
 }  // namespace
 }  // namespace turso_sync::testing

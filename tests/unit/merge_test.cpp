@@ -1,7 +1,7 @@
 // Scenarios for the three-way merge of a pull: a base database, the working copy (base + "ours" SQL), the new
 // replica (base + "theirs" SQL); the delta base -> theirs is merged into ours, then rows and conflicts are
 // checked.
-#include "sync/merge.h"
+#include "merge/merge.h"
 
 #include <gtest/gtest.h>
 
@@ -556,6 +556,7 @@ TEST(Merge, BeforeCommitSeesTheReportAndItsErrorRollsBack) {
   MergeOptions options;
   options.on_conflict = ConflictPolicy::remote;
   options.theirs_path = s.theirs;
+  options.base_path = s.base;
   std::string seen;
   options.before_commit = [&](const MergeReport& report) -> Status {
     seen = report.discarded_sql;

@@ -24,7 +24,7 @@ struct MergeOptions {
   InsertCollision on_insert_collision = InsertCollision::move_local;
   // The new replica (theirs), opened read-only when a row must move: a moved row's key is above theirs'
   // largest rowid (and AUTOINCREMENT counter), not only above the keys in the delta. "" = only the delta's
-  // keys.
+  // keys. A delta with schema changes needs it, and base_path (ErrorKind::internal otherwise).
   std::string theirs_path;
   // Called inside the transaction once the merge is complete and will be applied, just before COMMIT (not
   // when conflicts abort it). An error rolls everything back and is returned. Lets the caller make durable
@@ -78,9 +78,10 @@ struct MergeReport {
 // taken (message names the file); ErrorKind::conflict when a schema change of the delta cannot be applied
 // (the working copy changed the same object) or a row of theirs violates a constraint together with a local
 // row, or a changed table is missing columns in the working copy; ErrorKind::local_db / sql for other
-// failures of the working copy; ErrorKind::internal when `ours` is already inside a transaction.
-// The key of a schema object in MergeOptions::pushed_objects: "<type>:<name lower-cased>" (type "table",
-// "index", "view", "trigger", or "pragma" for user_version).
+// failures of the working copy; ErrorKind::internal when `ours` is already inside a transaction, or the delta
+// changes the schema and theirs_path or base_path is "". The key of a schema object in
+// MergeOptions::pushed_objects: "<type>:<name lower-cased>" (type "table", "index", "view", "trigger", or
+// "pragma" for user_version).
 std::string schema_object_key(const std::string& type, const std::string& name);
 
 Result<MergeReport> merge_into_working_copy(db::Database& ours, const Changeset& delta,
