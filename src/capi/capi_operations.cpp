@@ -1,0 +1,189 @@
+// The C API's operations: options parsed, the library called, the report rendered by the renderers of the
+// CLI's --json (turso_sync/report_json.h).
+#include <functional>
+
+#include "capi/capi_internal.h"
+#include "turso_sync/diff.h"
+#include "turso_sync/history.h"
+#include "turso_sync/report_json.h"
+
+using namespace turso_sync::capi;
+
+namespace {
+
+std::string conflict_message(const std::string& what, size_t conflicts) {
+  return fmt::format("{}: {} conflict{} with the remote; nothing was applied (see the report's conflicts)",
+                     what, conflicts, conflicts == 1 ? "" : "s");
+}
+
+}  // namespace
+
+extern "C" {
+
+int turso_sync_init(turso_sync_handle* handle, const char* options_json, char** report_json) {
+  return run_call(handle, "init", report_json, [&](ts::SyncContext& sync) -> ts::Result<Outcome> {
+    Options o = TS_TRY(Options::parse("init", options_json, {"force", "from"}));
+    ts::InitOptions options;
+    options.force = TS_TRY(o.boolean("force", false));
+    options.from = TS_TRY(o.text("from")).value_or("");
+    ts::InitReport report = TS_TRY(sync.init(options));
+    return Outcome{0, ts::init_report_json(sync.config(), report), ""};
+  });
+}
+
+namespace {
+
+// Runs `body` and appends its line to <state dir>/history.jsonl (trigger "capi"; best effort: a history that
+// cannot be written never fails the call).
+ts::Result<Outcome> recorded(ts::SyncContext& sync, const char* operation,
+                             const std::function<ts::Result<Outcome>(ts::HistoryEntry&)>& body) {
+  ts::HistoryEntry entry = ts::begin_history_entry(operation, "capi", sync.transfer_stats());
+  auto outcome = body(entry);
+  if (!outcome.ok()) ts::add_error_to_history(entry, outcome.error());
+  ts::finish_history_entry(entry, sync.transfer_stats());
+  (void)ts::append_history(sync.config().state_dir, entry);
+  return outcome;
+}
+
+}  // namespace
+
+int turso_sync_pull(turso_sync_handle* handle, const char* options_json, char** report_json) {
+  return run_call(handle, "pull", report_json, [&](ts::SyncContext& sync) -> ts::Result<Outcome> {
+    Options o = TS_TRY(Options::parse("pull", options_json, kPullOptionNames));
+    ts::PullOptions options = TS_TRY(pull_options(o));
+    return recorded(sync, "pull", [&](ts::HistoryEntry& entry) -> ts::Result<Outcome> {
+      ts::PullReport report = TS_TRY(sync.pull(options));
+      ts::add_to_history(entry, report);
+      if (!report.applied)
+        return Outcome{TURSO_SYNC_CONFLICT, ts::pull_report_json(report),
+                       conflict_message("pull", report.conflicts.size())};
+      return Outcome{0, ts::pull_report_json(report), ""};
+    });
+  });
+}
+
+namespace {
+
+// The code of a push report: 3 when the remote refused it or the pull after it met conflicts.
+Outcome push_outcome(const std::string& what, const ts::PushReport& report, std::string json) {
+  if (!report.conflicts.empty())
+    return Outcome{TURSO_SYNC_CONFLICT, std::move(json),
+                   fmt::format("{}: the remote has changes you do not have in {} row{}; nothing was applied. "
+                               "Pull (merges their changes with yours), then push again; or push with "
+                               "{{\"force\":true}} to overwrite theirs",
+                               what, report.conflicts.size(), report.conflicts.size() == 1 ? "" : "s")};
+  if (report.pull && !report.pull->applied)
+    return Outcome{TURSO_SYNC_CONFLICT, std::move(json),
+                   conflict_message(what + ": the pull after the push", report.pull->conflicts.size())};
+  return Outcome{0, std::move(json), ""};
+}
+
+}  // namespace
+
+int turso_sync_push(turso_sync_handle* handle, const char* options_json, char** report_json) {
+  return run_call(handle, "push", report_json, [&](ts::SyncContext& sync) -> ts::Result<Outcome> {
+    Options o = TS_TRY(Options::parse("push", options_json, with_pull_options({"force", "dry_run"})));
+    ts::PushOptions options;
+    options.force = TS_TRY(o.boolean("force", false));
+    options.dry_run = TS_TRY(o.boolean("dry_run", false));
+    options.pull = TS_TRY(pull_options(o));
+    if (options.dry_run) {
+      ts::PushReport report = TS_TRY(sync.push(options));
+      return push_outcome("push", report, ts::push_report_json(report));
+    }
+    return recorded(sync, "push", [&](ts::HistoryEntry& entry) -> ts::Result<Outcome> {
+      ts::PushReport report = TS_TRY(sync.push(options));
+      ts::add_to_history(entry, report);
+      return push_outcome("push", report, ts::push_report_json(report));
+    });
+  });
+}
+
+int turso_sync_sync(turso_sync_handle* handle, const char* options_json, char** report_json) {
+  return run_call(handle, "sync", report_json, [&](ts::SyncContext& sync) -> ts::Result<Outcome> {
+    Options o = TS_TRY(Options::parse("sync", options_json, with_pull_options({"force"})));
+    ts::PullOptions pull = TS_TRY(pull_options(o));
+    bool force = TS_TRY(o.boolean("force", false));
+    return recorded(sync, "sync", [&](ts::HistoryEntry& entry) -> ts::Result<Outcome> {
+      ts::PullReport pulled = TS_TRY(sync.pull(pull));
+      ts::add_to_history(entry, pulled);
+      if (!pulled.applied)
+        return Outcome{TURSO_SYNC_CONFLICT, ts::sync_report_json(pulled, std::nullopt),
+                       conflict_message("sync: pull", pulled.conflicts.size())};
+      ts::PushOptions options;
+      options.force = force;
+      options.pull = pull;
+      ts::PushReport pushed = TS_TRY(sync.push(options));
+      ts::add_to_history(entry, pushed);
+      std::string json = ts::sync_report_json(pulled, pushed);
+      return push_outcome("sync: push", pushed, std::move(json));
+    });
+  });
+}
+
+int turso_sync_diff(turso_sync_handle* handle, const char* options_json, char** report_json) {
+  return run_call(handle, "diff", report_json, [&](ts::SyncContext& sync) -> ts::Result<Outcome> {
+    Options o = TS_TRY(Options::parse("diff", options_json, {"exit_code"}));
+    bool exit_code = TS_TRY(o.boolean("exit_code", false));
+    const ts::Config& c = sync.config();
+    ts::DiffSummary summary = TS_TRY(ts::write_diff_file(c.replica_path, c.working_path, c.diff_path));
+    std::string json = ts::diff_report_json(c.diff_path, summary);
+    if (exit_code && summary.has_changes())
+      return Outcome{TURSO_SYNC_ERROR, std::move(json), "diff: the working copy has local changes"};
+    return Outcome{0, std::move(json), ""};
+  });
+}
+
+int turso_sync_status(turso_sync_handle* handle, const char* options_json, char** report_json) {
+  return run_call(handle, "status", report_json, [&](ts::SyncContext& sync) -> ts::Result<Outcome> {
+    Options o = TS_TRY(Options::parse("status", options_json, {"offline"}));
+    ts::StatusOptions options;
+    options.check_remote = !TS_TRY(o.boolean("offline", false));
+    ts::StatusReport report = TS_TRY(sync.status(options));
+    std::string message = report.remote_exit_code    ? "status: remote: " + report.remote_error
+                          : report.pending_exit_code ? "status: " + report.pending_error
+                                                     : "";
+    int code = report.remote_exit_code ? report.remote_exit_code : report.pending_exit_code;
+    return Outcome{code, ts::status_report_json(report), message};
+  });
+}
+
+int turso_sync_reset(turso_sync_handle* handle, const char* options_json, char** report_json) {
+  return run_call(handle, "reset", report_json, [&](ts::SyncContext& sync) -> ts::Result<Outcome> {
+    Options o = TS_TRY(Options::parse("reset", options_json, {"yes"}));
+    (void)TS_TRY(o.boolean("yes", false));  // checked for its type; the C API never asks
+    ts::ResetReport report = TS_TRY(sync.reset({}));
+    return Outcome{0, ts::reset_report_json("reset", report), ""};
+  });
+}
+
+int turso_sync_conflicts(turso_sync_handle* handle, const char* options_json, char** report_json) {
+  return run_call(handle, "conflicts", report_json, [&](ts::SyncContext& sync) -> ts::Result<Outcome> {
+    (void)TS_TRY(Options::parse("conflicts", options_json, {}));
+    std::vector<ts::HeldConflict> held = TS_TRY(sync.conflicts());
+    return Outcome{0, ts::conflicts_report_json(held), ""};
+  });
+}
+
+int turso_sync_resolve(turso_sync_handle* handle, const char* options_json, char** report_json) {
+  return run_call(handle, "resolve", report_json, [&](ts::SyncContext& sync) -> ts::Result<Outcome> {
+    Options o = TS_TRY(Options::parse("resolve", options_json, {"take", "table", "keys"}));
+    if (!TS_TRY(o.text("take")))
+      return ts::Error(ts::ErrorKind::usage,
+                       "resolve: option 'take' is required: \"ours\" (push yours) or \"theirs\" (take the "
+                       "remote's; yours are saved to the state dir)");
+    ts::ResolveOptions options;
+    options.take = TS_TRY(o.choice("take", "ours", {"ours", "theirs"})) == "theirs" ? ts::Resolution::theirs
+                                                                                    : ts::Resolution::ours;
+    options.table = TS_TRY(o.text("table")).value_or("");
+    options.keys = TS_TRY(o.strings("keys"));
+    return recorded(sync, "resolve", [&](ts::HistoryEntry& entry) -> ts::Result<Outcome> {
+      ts::ResolveReport report = TS_TRY(sync.resolve(options));
+      entry.conflicts_resolved = static_cast<int64_t>(report.resolved.size());
+      entry.conflicts_held = report.still_held;
+      return Outcome{0, ts::resolve_report_json(report), ""};
+    });
+  });
+}
+
+}  // extern "C"
