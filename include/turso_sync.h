@@ -14,7 +14,8 @@
  * Result codes are the CLI's exit codes (SPEC §3): TURSO_SYNC_OK 0, TURSO_SYNC_ERROR 1, TURSO_SYNC_USAGE 2
  * (bad argument, bad configuration, or refused because data would be lost), TURSO_SYNC_CONFLICT 3,
  * TURSO_SYNC_UNREACHABLE 4 (remote unreachable, timeout, authentication, server error). A failed call leaves
- * its message on the handle (turso_sync_errmsg): "<what was being done>: <cause>".
+ * its message on the handle (turso_sync_errmsg): "<what was being done>: <cause>", and its error kind
+ * (turso_sync_errkind: busy, timeout, auth, corrupt file, … — which failures are worth a retry).
  *
  * Options are a JSON object (or NULL for the defaults) whose names are the CLI's flags with '_' for '-'
  * (`--on-conflict=local` is {"on_conflict":"local"}); an unknown name, a value of the wrong type or text
@@ -50,6 +51,35 @@ extern "C" {
 #define TURSO_SYNC_USAGE 2
 #define TURSO_SYNC_CONFLICT 3
 #define TURSO_SYNC_UNREACHABLE 4
+/* Only from turso_sync_status with {"check":true} (`status --check`): the last sync failed (5), no
+ * successful sync within max_age (6). */
+#define TURSO_SYNC_LAST_SYNC_FAILED 5
+#define TURSO_SYNC_TOO_OLD 6
+
+/* Error kinds (turso_sync_errkind): what failed, finer than the result code; the library's ErrorKind
+ * (include/turso_sync/status.h), whose names are the "kind" of the JSON error documents. Result code of each
+ * in brackets. Worth a retry as is, after a pause: BUSY (another process or thread works on the files or the
+ * handle), UNREACHABLE, TIMEOUT and SERVER (HTTP 5xx; back off). CONFLICT: pull (merges), then retry.
+ * Not worth a retry without a change: USAGE, CONFIG, REFUSED (add "force" if meant), AUTH (fix the
+ * token), PROTOCOL (the URL is not a Turso server), SQL, LOCAL_DB (a damaged or unreadable file: see the
+ * message; `init` with force rebuilds), IO (disk full, permissions), INTERNAL (a bug: report it).
+ * CANCELLED: the operation was interrupted on request. */
+#define TURSO_SYNC_KIND_NONE 0         /* the last call succeeded (or its code is not an error: diff's exit_code) */
+#define TURSO_SYNC_KIND_USAGE 1        /* [2] bad argument or option */
+#define TURSO_SYNC_KIND_CONFIG 2       /* [2] missing or invalid configuration (URL, .env, toml) */
+#define TURSO_SYNC_KIND_REFUSED 3      /* [2] would lose data and was not forced; not initialized */
+#define TURSO_SYNC_KIND_CONFLICT 4     /* [3] the remote changed rows the local changes depend on */
+#define TURSO_SYNC_KIND_UNREACHABLE 5  /* [4] connection refused, DNS or TLS failure */
+#define TURSO_SYNC_KIND_TIMEOUT 6      /* [4] the remote did not answer in time */
+#define TURSO_SYNC_KIND_AUTH 7         /* [4] HTTP 401/403: the token was refused */
+#define TURSO_SYNC_KIND_SERVER 8       /* [4] HTTP 5xx or another unexpected status */
+#define TURSO_SYNC_KIND_PROTOCOL 9     /* [4] an answer that cannot be parsed */
+#define TURSO_SYNC_KIND_SQL 10         /* [1] the remote or a local database rejected a statement */
+#define TURSO_SYNC_KIND_LOCAL_DB 11    /* [1] a local SQLite file is corrupt, missing or read-only */
+#define TURSO_SYNC_KIND_BUSY 12        /* [1] locked by another process, or the handle is in use */
+#define TURSO_SYNC_KIND_IO 13          /* [1] a filesystem operation failed (e.g. disk full) */
+#define TURSO_SYNC_KIND_CANCELLED 14   /* [1] interrupted */
+#define TURSO_SYNC_KIND_INTERNAL 15    /* [1] a bug in turso-sync */
 
 /* The opaque handle on one configured database. (Not named `turso_sync`: that is the C++ API's namespace, and
  * a C++ program may include both headers.) */
@@ -92,6 +122,15 @@ TURSO_SYNC_API const char* turso_sync_errmsg(turso_sync_handle* handle);
 
 /* The code of the last call on `handle` (TURSO_SYNC_OK after a success); TURSO_SYNC_USAGE for NULL. */
 TURSO_SYNC_API int turso_sync_errcode(turso_sync_handle* handle);
+
+/* The error kind of the last call on `handle` (TURSO_SYNC_KIND_*; TURSO_SYNC_KIND_NONE after a success);
+ * TURSO_SYNC_KIND_USAGE for NULL. Like turso_sync_errcode, may be called while another thread uses the
+ * handle. */
+TURSO_SYNC_API int turso_sync_errkind(turso_sync_handle* handle);
+
+/* The name of an error kind: "none", "usage", …, "internal" (as in the JSON error documents), "unknown"
+ * for any other number. Static storage. */
+TURSO_SYNC_API const char* turso_sync_errkind_name(int kind);
 
 /* Frees a string returned by this library (report_json). NULL is a no-op. */
 TURSO_SYNC_API void turso_sync_free(char* text);

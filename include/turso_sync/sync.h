@@ -111,11 +111,13 @@ struct StatusReport {
   std::string remote_error;
   std::string remote_error_detail;  // Error::detail of remote_error (-v)
   int remote_exit_code = 0;         // exit code the error maps to, 0 when reachable
+  std::optional<ErrorKind> remote_error_kind;
   // Local changes waiting to be pushed (working copy vs replica), when initialized.
   std::optional<DiffSummary> pending;
   std::string pending_error;  // why `pending` could not be computed
   int pending_exit_code =
       0;  // exit code of `pending_error` when a local file is damaged or unreadable, else 0
+  std::optional<ErrorKind> pending_error_kind;  // with pending_exit_code
   // Held conflicts, recent operations, last error, workflow cycles (history.h); `health_error` when the
   // state dir's files could not be read.
   HealthReport health;

@@ -187,7 +187,7 @@ int turso_sync_background_wait(turso_sync_handle* handle, int after_cycle, int t
       std::string message = failure ? failure->message()
                                     : fmt::format("background wait: timeout: no cycle after #{} within {} ms",
                                                   after_cycle, timeout_ms);
-      set_result(handle, TURSO_SYNC_ERROR, message);
+      set_result(handle, TURSO_SYNC_ERROR, message, failure ? failure->kind() : ts::ErrorKind::timeout);
       return TURSO_SYNC_ERROR;
     }
     set_result(handle, 0, "");

@@ -32,7 +32,7 @@ int open_handle(turso_sync_handle** out, const std::function<ts::Result<ts::Conf
       h->open_error = config.error();
     }
     int code = h->open_error ? ts::exit_code_for(h->open_error->kind()) : TURSO_SYNC_OK;
-    if (h->open_error) set_result(h.get(), code, h->open_error->message());
+    if (h->open_error) set_result(h.get(), code, h->open_error->message(), h->open_error->kind());
     *out = h.release();
     return code;
   } catch (...) {
@@ -48,15 +48,26 @@ char* copy_out(const std::string& text) {
   return out;
 }
 
-void set_result(turso_sync_handle* h, int code, const std::string& message) {
+int kind_code(std::optional<ts::ErrorKind> kind) {
+  static_assert(static_cast<int>(ts::ErrorKind::usage) + 1 == TURSO_SYNC_KIND_USAGE);
+  static_assert(static_cast<int>(ts::ErrorKind::conflict) + 1 == TURSO_SYNC_KIND_CONFLICT);
+  static_assert(static_cast<int>(ts::ErrorKind::auth) + 1 == TURSO_SYNC_KIND_AUTH);
+  static_assert(static_cast<int>(ts::ErrorKind::busy) + 1 == TURSO_SYNC_KIND_BUSY);
+  static_assert(static_cast<int>(ts::ErrorKind::internal) + 1 == TURSO_SYNC_KIND_INTERNAL);
+  return kind ? static_cast<int>(*kind) + 1 : TURSO_SYNC_KIND_NONE;
+}
+
+void set_result(turso_sync_handle* h, int code, const std::string& message,
+                std::optional<ts::ErrorKind> kind) {
   std::lock_guard<std::mutex> lock(h->error_mutex);
   h->errcode = code;
   h->errmsg = message;
+  h->errkind = kind_code(kind);
 }
 
 int fail(turso_sync_handle* h, const ts::Error& error, char** report_json) {
   int code = ts::exit_code_for(error.kind());
-  if (h) set_result(h, code, error.message());
+  if (h) set_result(h, code, error.message(), error.kind());
   if (report_json) *report_json = copy_out(ts::error_json(error));
   return code;
 }
@@ -127,6 +138,22 @@ int turso_sync_errcode(turso_sync_handle* handle) {
   } catch (...) {
     return TURSO_SYNC_ERROR;
   }
+}
+
+int turso_sync_errkind(turso_sync_handle* handle) {
+  if (!handle) return TURSO_SYNC_KIND_USAGE;
+  try {
+    std::lock_guard<std::mutex> lock(handle->error_mutex);
+    return handle->errkind;
+  } catch (...) {
+    return TURSO_SYNC_KIND_INTERNAL;
+  }
+}
+
+const char* turso_sync_errkind_name(int kind) {
+  if (kind == TURSO_SYNC_KIND_NONE) return "none";
+  if (kind < TURSO_SYNC_KIND_USAGE || kind > TURSO_SYNC_KIND_INTERNAL) return "unknown";
+  return ts::to_string(static_cast<ts::ErrorKind>(kind - 1));
 }
 
 void turso_sync_free(char* text) {

@@ -50,6 +50,7 @@ struct turso_sync_handle {
   std::mutex error_mutex;  // guards the last result
   std::string errmsg;
   int errcode = 0;
+  int errkind = 0;  // TURSO_SYNC_KIND_*
 
   std::mutex background_mutex;  // guards `background` (start/stop/wait/close)
   std::shared_ptr<turso_sync::capi::Background> background;
@@ -61,8 +62,11 @@ inline constexpr const char* kNullHandle = "turso_sync: the handle is NULL (open
 
 // A copy of `text` in memory of malloc (turso_sync_free frees it); NULL when memory runs out.
 char* copy_out(const std::string& text);
+// TURSO_SYNC_KIND_* of a library error kind (TURSO_SYNC_KIND_NONE for none).
+int kind_code(std::optional<ts::ErrorKind> kind);
 // Stores the result of the last call on the handle.
-void set_result(turso_sync_handle* h, int code, const std::string& message);
+void set_result(turso_sync_handle* h, int code, const std::string& message,
+                std::optional<ts::ErrorKind> kind = std::nullopt);
 // Stores `error` on `h` (may be NULL) and its error document in *report_json (when not NULL); returns its
 // code.
 int fail(turso_sync_handle* h, const ts::Error& error, char** report_json);
@@ -108,6 +112,7 @@ struct Outcome {
   int code = 0;
   std::string report;
   std::string message;
+  std::optional<ts::ErrorKind> kind;  // what `code` means, when not 0 (conflict, unreachable, …)
 };
 
 // Whether a call takes the handle's call lock: operations do; reading the immutable configuration does not.
@@ -134,7 +139,7 @@ int run_call(turso_sync_handle* h, const char* what, char** report_json, Body&& 
     if (h->open_error) return fail(h, *h->open_error, report_json);
     ts::Result<Outcome> outcome = body(*h->sync);
     if (!outcome.ok()) return fail(h, outcome.error(), report_json);
-    set_result(h, outcome->code, outcome->message);
+    set_result(h, outcome->code, outcome->message, outcome->kind);
     if (report_json) *report_json = copy_out(outcome->report);
     return outcome->code;
   } catch (const std::exception& e) {

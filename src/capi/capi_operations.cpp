@@ -56,7 +56,7 @@ int turso_sync_pull(turso_sync_handle* handle, const char* options_json, char** 
       ts::add_to_history(entry, report);
       if (!report.applied)
         return Outcome{TURSO_SYNC_CONFLICT, ts::pull_report_json(report),
-                       conflict_message("pull", report.conflicts.size())};
+                       conflict_message("pull", report.conflicts.size()), ts::ErrorKind::conflict};
       return Outcome{0, ts::pull_report_json(report), ""};
     });
   });
@@ -71,10 +71,12 @@ Outcome push_outcome(const std::string& what, const ts::PushReport& report, std:
                    fmt::format("{}: the remote has changes you do not have in {} row{}; nothing was applied. "
                                "Pull (merges their changes with yours), then push again; or push with "
                                "{{\"force\":true}} to overwrite theirs",
-                               what, report.conflicts.size(), report.conflicts.size() == 1 ? "" : "s")};
+                               what, report.conflicts.size(), report.conflicts.size() == 1 ? "" : "s"),
+                   ts::ErrorKind::conflict};
   if (report.pull && !report.pull->applied)
     return Outcome{TURSO_SYNC_CONFLICT, std::move(json),
-                   conflict_message(what + ": the pull after the push", report.pull->conflicts.size())};
+                   conflict_message(what + ": the pull after the push", report.pull->conflicts.size()),
+                   ts::ErrorKind::conflict};
   return Outcome{0, std::move(json), ""};
 }
 
@@ -109,7 +111,7 @@ int turso_sync_sync(turso_sync_handle* handle, const char* options_json, char** 
       ts::add_to_history(entry, pulled);
       if (!pulled.applied)
         return Outcome{TURSO_SYNC_CONFLICT, ts::sync_report_json(pulled, std::nullopt),
-                       conflict_message("sync: pull", pulled.conflicts.size())};
+                       conflict_message("sync: pull", pulled.conflicts.size()), ts::ErrorKind::conflict};
       ts::PushOptions options;
       options.force = force;
       options.pull = pull;
@@ -144,7 +146,8 @@ int turso_sync_status(turso_sync_handle* handle, const char* options_json, char*
                           : report.pending_exit_code ? "status: " + report.pending_error
                                                      : "";
     int code = report.remote_exit_code ? report.remote_exit_code : report.pending_exit_code;
-    return Outcome{code, ts::status_report_json(report), message};
+    auto kind = report.remote_exit_code ? report.remote_error_kind : report.pending_error_kind;
+    return Outcome{code, ts::status_report_json(report), message, kind};
   });
 }
 

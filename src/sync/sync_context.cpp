@@ -260,8 +260,10 @@ Result<StatusReport> SyncContext::status(const StatusOptions& options) {
       r.pending = std::move(pending).value();
     else {
       r.pending_error = pending.error().message();
-      if (pending.error().kind() == ErrorKind::local_db)
+      if (pending.error().kind() == ErrorKind::local_db) {
         r.pending_exit_code = exit_code_for(ErrorKind::local_db);
+        r.pending_error_kind = ErrorKind::local_db;
+      }
     }
   }
   r.workflow_pid = StateLock::running_workflow(c.state_dir);
@@ -276,6 +278,7 @@ Result<StatusReport> SyncContext::status(const StatusOptions& options) {
   } else if (r.pending_exit_code == 0) {
     r.pending_error = loaded.error().message();
     r.pending_exit_code = exit_code_for(loaded.error().kind());
+    r.pending_error_kind = loaded.error().kind();
   }
   if (state) {
     r.protocol = state->protocol;
@@ -293,6 +296,7 @@ Result<StatusReport> SyncContext::status(const StatusOptions& options) {
     if (!client.ok()) {
       r.remote_error = client.error().message();
       r.remote_exit_code = exit_code_for(client.error().kind());
+      r.remote_error_kind = client.error().kind();
     } else {
       auto rtt = (*client)->ping();
       if (rtt.ok()) {
@@ -302,6 +306,7 @@ Result<StatusReport> SyncContext::status(const StatusOptions& options) {
         r.remote_error = rtt.error().message();
         r.remote_error_detail = rtt.error().detail();
         r.remote_exit_code = exit_code_for(rtt.error().kind());
+        r.remote_error_kind = rtt.error().kind();
       }
     }
   }
