@@ -64,22 +64,22 @@ extern "C" {
  * token), PROTOCOL (the URL is not a Turso server), SQL, LOCAL_DB (a damaged or unreadable file: see the
  * message; `init` with force rebuilds), IO (disk full, permissions), INTERNAL (a bug: report it).
  * CANCELLED: the operation was interrupted on request. */
-#define TURSO_SYNC_KIND_NONE 0         /* the last call succeeded (or its code is not an error: diff's exit_code) */
-#define TURSO_SYNC_KIND_USAGE 1        /* [2] bad argument or option */
-#define TURSO_SYNC_KIND_CONFIG 2       /* [2] missing or invalid configuration (URL, .env, toml) */
-#define TURSO_SYNC_KIND_REFUSED 3      /* [2] would lose data and was not forced; not initialized */
-#define TURSO_SYNC_KIND_CONFLICT 4     /* [3] the remote changed rows the local changes depend on */
-#define TURSO_SYNC_KIND_UNREACHABLE 5  /* [4] connection refused, DNS or TLS failure */
-#define TURSO_SYNC_KIND_TIMEOUT 6      /* [4] the remote did not answer in time */
-#define TURSO_SYNC_KIND_AUTH 7         /* [4] HTTP 401/403: the token was refused */
-#define TURSO_SYNC_KIND_SERVER 8       /* [4] HTTP 5xx or another unexpected status */
-#define TURSO_SYNC_KIND_PROTOCOL 9     /* [4] an answer that cannot be parsed */
-#define TURSO_SYNC_KIND_SQL 10         /* [1] the remote or a local database rejected a statement */
-#define TURSO_SYNC_KIND_LOCAL_DB 11    /* [1] a local SQLite file is corrupt, missing or read-only */
-#define TURSO_SYNC_KIND_BUSY 12        /* [1] locked by another process, or the handle is in use */
-#define TURSO_SYNC_KIND_IO 13          /* [1] a filesystem operation failed (e.g. disk full) */
-#define TURSO_SYNC_KIND_CANCELLED 14   /* [1] interrupted */
-#define TURSO_SYNC_KIND_INTERNAL 15    /* [1] a bug in turso-sync */
+#define TURSO_SYNC_KIND_NONE 0   /* the last call succeeded (or its code is not an error: diff's exit_code) */
+#define TURSO_SYNC_KIND_USAGE 1  /* [2] bad argument or option */
+#define TURSO_SYNC_KIND_CONFIG 2 /* [2] missing or invalid configuration (URL, .env, toml) */
+#define TURSO_SYNC_KIND_REFUSED 3     /* [2] would lose data and was not forced; not initialized */
+#define TURSO_SYNC_KIND_CONFLICT 4    /* [3] the remote changed rows the local changes depend on */
+#define TURSO_SYNC_KIND_UNREACHABLE 5 /* [4] connection refused, DNS or TLS failure */
+#define TURSO_SYNC_KIND_TIMEOUT 6     /* [4] the remote did not answer in time */
+#define TURSO_SYNC_KIND_AUTH 7        /* [4] HTTP 401/403: the token was refused */
+#define TURSO_SYNC_KIND_SERVER 8      /* [4] HTTP 5xx or another unexpected status */
+#define TURSO_SYNC_KIND_PROTOCOL 9    /* [4] an answer that cannot be parsed */
+#define TURSO_SYNC_KIND_SQL 10        /* [1] the remote or a local database rejected a statement */
+#define TURSO_SYNC_KIND_LOCAL_DB 11   /* [1] a local SQLite file is corrupt, missing or read-only */
+#define TURSO_SYNC_KIND_BUSY 12       /* [1] locked by another process, or the handle is in use */
+#define TURSO_SYNC_KIND_IO 13         /* [1] a filesystem operation failed (e.g. disk full) */
+#define TURSO_SYNC_KIND_CANCELLED 14  /* [1] interrupted */
+#define TURSO_SYNC_KIND_INTERNAL 15   /* [1] a bug in turso-sync */
 
 /* The opaque handle on one configured database. (Not named `turso_sync`: that is the C++ API's namespace, and
  * a C++ program may include both headers.) */
@@ -138,21 +138,41 @@ TURSO_SYNC_API void turso_sync_free(char* text);
 /* The operations. Each takes the handle, options (JSON object text or NULL) and an optional place for the
  * report (see the top of this file; report documents in docs/capi.md), and returns a result code.
  *
- * init    {"force":bool}. Downloads the remote into the replica and creates the working copy. Refuses
- *         (TURSO_SYNC_USAGE) to replace a working copy that has local changes unless force.
- * pull    {"on_conflict":"abort"|"local"|"remote"|"hold", "on_insert_collision":"move"|"conflict"}.
- *         "hold": every other change is applied; each conflicting row keeps the local version and is held
- *         (never pushed) until turso_sync_resolve.
- *         TURSO_SYNC_CONFLICT when conflicts stopped it (policy abort; nothing applied; listed in the
- * report). push    {"force":bool, "dry_run":bool, "on_conflict":…, "on_insert_collision":…} (the last two for
- * the pull that follows the push). TURSO_SYNC_CONFLICT when the remote changed rows being pushed (nothing
- * applied; run pull first). sync    {"force":bool, "on_conflict":…, "on_insert_collision":…}: pull, then push
- * (when the pull applied). diff    {"exit_code":bool}: writes the diff file (0600) and reports its summary;
- * with exit_code, TURSO_SYNC_ERROR when there are changes (like `diff --exit-code`). Needs no remote. status
- * {"offline":bool}: configuration (token masked), files, state, remote reachability, pending local changes.
- * TURSO_SYNC_UNREACHABLE when the remote was checked and is unreachable (report still set). reset
- * {"yes":bool} (accepted for symmetry with the CLI; the C API never asks): makes the working copy equal to
- * the replica; the discarded changes are saved to the state dir first.
+ * init: {"force":bool, "from":path}. Downloads the remote into the replica and creates the working copy.
+ * Refuses (TURSO_SYNC_USAGE) to replace a working copy that has local changes unless force. "from": first
+ * publish that plain SQLite database into the empty remote (`init --from`).
+ *
+ * pull: {"on_conflict":"abort"|"local"|"remote"|"hold", "on_insert_collision":"move"|"conflict"}. "hold":
+ * every other change is applied; each conflicting row keeps the local version and is held (never pushed)
+ * until turso_sync_resolve. TURSO_SYNC_CONFLICT when conflicts stopped it (policy abort; nothing applied;
+ * listed in the report).
+ *
+ * push: {"force":bool, "dry_run":bool, "on_conflict":…, "on_insert_collision":…} (the last two for the pull
+ * that follows the push). TURSO_SYNC_CONFLICT when the remote changed rows being pushed (nothing applied;
+ * run pull first).
+ *
+ * sync: {"force":bool, "on_conflict":…, "on_insert_collision":…}: pull, then push (when the pull applied).
+ *
+ * diff: {"exit_code":bool}: writes the diff file (0600) and reports its summary; with exit_code,
+ * TURSO_SYNC_ERROR when there are changes (like `diff --exit-code`). Needs no remote.
+ *
+ * status: {"offline":bool, "check":bool, "max_age":"15m"|seconds}: configuration (token masked), files,
+ * state, remote reachability, pending local changes, health. TURSO_SYNC_UNREACHABLE when the remote was
+ * checked and is unreachable (report still set). With "check" (`status --check`): the report's "check"
+ * ({"exit_code","healthy","reason"}) and the code are the health check's, the first that applies of 4
+ * (remote unreachable or token refused), 1 (a local file damaged), TURSO_SYNC_LAST_SYNC_FAILED 5 (the last
+ * sync or background cycle failed), TURSO_SYNC_CONFLICT 3 (it stopped on a conflict, or conflicts are held),
+ * TURSO_SYNC_TOO_OLD 6 (no successful sync within max_age); else TURSO_SYNC_OK.
+ *
+ * reset: {"yes":bool} (accepted for symmetry with the CLI; the C API never asks): makes the working copy
+ * equal to the replica; the discarded changes are saved to the state dir first.
+ *
+ * copy: {"force":bool}: copies the replica to the working copy, only when the working copy does not exist
+ * or has no local changes (TURSO_SYNC_USAGE otherwise) unless force (the discarded changes are saved to the
+ * state dir first). Report {"command":"copy",…} as reset's. Needs no remote.
+ *
+ * log: {"number":N} (default 20; 0: every entry): the sync history, newest first:
+ * {"command":"log","entries":[…]}. Reads only; needs no remote.
  *
  * They block until done (network, files). Thread rules: see the top of this file. Progress is not
  * reported. */
@@ -163,6 +183,8 @@ TURSO_SYNC_API int turso_sync_sync(turso_sync_handle* handle, const char* option
 TURSO_SYNC_API int turso_sync_diff(turso_sync_handle* handle, const char* options_json, char** report_json);
 TURSO_SYNC_API int turso_sync_status(turso_sync_handle* handle, const char* options_json, char** report_json);
 TURSO_SYNC_API int turso_sync_reset(turso_sync_handle* handle, const char* options_json, char** report_json);
+TURSO_SYNC_API int turso_sync_copy(turso_sync_handle* handle, const char* options_json, char** report_json);
+TURSO_SYNC_API int turso_sync_log(turso_sync_handle* handle, const char* options_json, char** report_json);
 
 /* Held conflicts (docs/conflicts.md), like `turso-sync conflicts` and `turso-sync resolve`.
  *

@@ -122,12 +122,28 @@ struct StatusReport {
   // state dir's files could not be read.
   HealthReport health;
   std::string health_error;
+  std::optional<HealthCheck> check;  // StatusOptions::check
 };
 
 struct StatusOptions {
   bool check_remote = true;
   ProgressCallback progress;  // told while the reachability check waits for the server
+  // Also evaluate the health check (`status --check`, evaluate_health below) into StatusReport::check.
+  bool check = false;
+  std::optional<std::chrono::seconds> max_age;  // with check: the oldest acceptable last successful sync
 };
+
+// The health check of `status --check` (docs/architecture.md, "Health checks"), on a status report: the first
+// that applies of 4 (remote unreachable or token refused), 1 (a local file damaged or unreadable), 5 (the
+// last sync operation or workflow cycle failed), 3 (it stopped on a conflict, or conflicts are held), 6 (no
+// successful sync within `max_age`); else 0 "healthy". The one implementation, for the CLI, the C API and
+// the bindings.
+HealthCheck evaluate_health(const StatusReport& report, std::optional<std::chrono::seconds> max_age,
+                            std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
+
+// The exit code of `status`: the check's when it was evaluated, else the remote's error's, else the local
+// files' (0 when neither failed).
+int exit_code_of(const StatusReport& report);
 
 struct PullOptions {
   ConflictPolicy on_conflict = ConflictPolicy::abort;
@@ -248,6 +264,9 @@ class SyncContext {
   // replica's row now (the remote's newest version) is written into the working copy, the local row saved to
   // .turso-sync/discarded-<time>.sql first. ErrorKind::usage when a given table or key holds no conflict.
   Result<ResolveReport> resolve(const ResolveOptions& options);
+
+  // The sync history (history.jsonl), newest first: the newest `limit` entries (0 = all). Reads only.
+  Result<std::vector<HistoryEntry>> log(size_t limit) const;
 
   // Local changes: the working copy compared with the replica (summary only).
   Result<DiffSummary> local_changes();

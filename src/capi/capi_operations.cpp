@@ -138,15 +138,33 @@ int turso_sync_diff(turso_sync_handle* handle, const char* options_json, char** 
 
 int turso_sync_status(turso_sync_handle* handle, const char* options_json, char** report_json) {
   return run_call(handle, "status", report_json, [&](ts::SyncContext& sync) -> ts::Result<Outcome> {
-    Options o = TS_TRY(Options::parse("status", options_json, {"offline"}));
+    Options o = TS_TRY(Options::parse("status", options_json, {"offline", "check", "max_age"}));
     ts::StatusOptions options;
     options.check_remote = !TS_TRY(o.boolean("offline", false));
+    options.check = TS_TRY(o.boolean("check", false));
+    if (auto seconds = o.number("max_age"); seconds.ok() && *seconds) {
+      if (!(**seconds >= 0 && **seconds < 1e12))
+        return ts::Error(ts::ErrorKind::usage, "status: option 'max_age' must be a number of seconds >= 0");
+      options.max_age = std::chrono::seconds(static_cast<int64_t>(**seconds));
+    } else if (std::optional<std::string> text = TS_TRY(o.text("max_age")); text) {
+      auto parsed = ts::parse_max_age(*text);
+      if (!parsed.ok()) return parsed.error().context("status: option 'max_age'");
+      options.max_age = *parsed;
+    }
     ts::StatusReport report = TS_TRY(sync.status(options));
-    std::string message = report.remote_exit_code    ? "status: remote: " + report.remote_error
-                          : report.pending_exit_code ? "status: " + report.pending_error
-                                                     : "";
-    int code = report.remote_exit_code ? report.remote_exit_code : report.pending_exit_code;
-    auto kind = report.remote_exit_code ? report.remote_error_kind : report.pending_error_kind;
+    int code = ts::exit_code_of(report);
+    std::string message;
+    std::optional<ts::ErrorKind> kind;
+    if (report.check) {
+      if (code != 0) message = "status: check: " + report.check->reason;
+      kind = report.check->kind;
+    } else if (report.remote_exit_code) {
+      message = "status: remote: " + report.remote_error;
+      kind = report.remote_error_kind;
+    } else if (report.pending_exit_code) {
+      message = "status: " + report.pending_error;
+      kind = report.pending_error_kind;
+    }
     return Outcome{code, ts::status_report_json(report), message, kind};
   });
 }
@@ -157,6 +175,31 @@ int turso_sync_reset(turso_sync_handle* handle, const char* options_json, char**
     (void)TS_TRY(o.boolean("yes", false));  // checked for its type; the C API never asks
     ts::ResetReport report = TS_TRY(sync.reset({}));
     return Outcome{0, ts::reset_report_json("reset", report), ""};
+  });
+}
+
+int turso_sync_copy(turso_sync_handle* handle, const char* options_json, char** report_json) {
+  return run_call(handle, "copy", report_json, [&](ts::SyncContext& sync) -> ts::Result<Outcome> {
+    Options o = TS_TRY(Options::parse("copy", options_json, {"force"}));
+    ts::CopyOptions options;
+    options.force = TS_TRY(o.boolean("force", false));
+    return recorded(sync, "copy", [&](ts::HistoryEntry&) -> ts::Result<Outcome> {
+      ts::ResetReport report = TS_TRY(sync.copy(options));
+      return Outcome{0, ts::reset_report_json("copy", report), ""};
+    });
+  });
+}
+
+int turso_sync_log(turso_sync_handle* handle, const char* options_json, char** report_json) {
+  return run_call(handle, "log", report_json, [&](ts::SyncContext& sync) -> ts::Result<Outcome> {
+    Options o = TS_TRY(Options::parse("log", options_json, {"number"}));
+    std::optional<double> number = TS_TRY(o.number("number"));
+    if (number &&
+        !(*number >= 0 && *number < 1e9 && *number == static_cast<double>(static_cast<int>(*number))))
+      return ts::Error(ts::ErrorKind::usage, "log: option 'number' must be an integer >= 0 (0: every entry)");
+    size_t limit = number ? static_cast<size_t>(*number) : 20;
+    std::vector<ts::HistoryEntry> entries = TS_TRY(sync.log(limit));
+    return Outcome{0, ts::log_report_json(entries), ""};
   });
 }
 

@@ -310,7 +310,12 @@ Result<StatusReport> SyncContext::status(const StatusOptions& options) {
       }
     }
   }
+  if (options.check) r.check = evaluate_health(r, options.max_age);
   return r;
+}
+
+Result<std::vector<HistoryEntry>> SyncContext::log(size_t limit) const {
+  return read_history(m_config.state_dir, limit);
 }
 
 Result<sqlite3*> SyncContext::open_working_copy() {

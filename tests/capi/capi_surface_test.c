@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "capi_support.h"
@@ -264,6 +265,136 @@ static void test_errkind_local(void) {
   writers_remove_dir(dir_b);
 }
 
+/* Occurrences of `part` in `text`. */
+static int count_of(const char* text, const char* part) {
+  int n = 0;
+  for (const char* p = text ? strstr(text, part) : NULL; p; p = strstr(p + 1, part)) n++;
+  return n;
+}
+
+static void write_text(const char* dir, const char* name, const char* text) {
+  char* path = writers_path_in(dir, name);
+  FILE* f = fopen(path, "w");
+  CHECK(f != NULL);
+  if (f) {
+    fputs(text, f);
+    fclose(f);
+  }
+  free(path);
+}
+
+/* status with "check" is `status --check`: its codes, its reason on the handle and in the report. */
+static void test_health(void) {
+  remote_ok("CREATE TABLE health (id INTEGER PRIMARY KEY, body TEXT)");
+  char* dir_a = app_dir();
+  char* dir_b = app_dir();
+  turso_sync_handle* a = open_app(dir_a);
+  turso_sync_handle* b = open_app(dir_b);
+  char* report = NULL;
+  CHECK_RC(turso_sync_init(a, NULL, NULL), TURSO_SYNC_OK, a);
+  CHECK_RC(turso_sync_init(b, NULL, NULL), TURSO_SYNC_OK, b);
+
+  CHECK_RC(turso_sync_status(a, "{\"check\":true,\"max_age\":\"1d\"}", &report), TURSO_SYNC_OK, a);
+  CHECK_CONTAINS(report, "\"check\":{\"exit_code\":0,\"healthy\":true,\"reason\":\"healthy\"}");
+  turso_sync_free(report);
+  CHECK_RC(turso_sync_status(a, "{\"offline\":true}", &report), TURSO_SYNC_OK, a);
+  CHECK(!contains(report, "\"check\""));
+  turso_sync_free(report);
+  CHECK_RC(turso_sync_status(a, "{\"check\":true,\"max_age\":\"soon\"}", NULL), TURSO_SYNC_USAGE, a);
+  CHECK_KIND(a, TURSO_SYNC_KIND_USAGE);
+  CHECK_CONTAINS(turso_sync_errmsg(a), "max_age");
+
+  /* A push stopped by a conflict: 3, until a sync settles it. */
+  local_exec(a, "INSERT INTO health VALUES (1, 'from A')");
+  CHECK_RC(turso_sync_push(a, NULL, NULL), TURSO_SYNC_OK, a);
+  local_exec(b, "INSERT INTO health VALUES (1, 'from B')");
+  CHECK_RC(turso_sync_push(b, NULL, NULL), TURSO_SYNC_CONFLICT, b);
+  CHECK_RC(turso_sync_status(b, "{\"offline\":true,\"check\":true}", &report), TURSO_SYNC_CONFLICT, b);
+  CHECK_KIND(b, TURSO_SYNC_KIND_CONFLICT);
+  CHECK_CONTAINS(report, "\"healthy\":false");
+  CHECK_CONTAINS(turso_sync_errmsg(b), "stopped on 1 conflict");
+  turso_sync_free(report);
+  CHECK_RC(turso_sync_sync(b, "{\"on_conflict\":\"local\"}", NULL), TURSO_SYNC_OK, b);
+  CHECK_RC(turso_sync_status(b, "{\"offline\":true,\"check\":true}", NULL), TURSO_SYNC_OK, b);
+
+  /* The last sync failed (the remote unreachable through another handle on the same files): 5. */
+  int port = 0;
+  close(listen_loopback(&port));
+  char url[64];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
+  turso_sync_handle* down = open_url(url, dir_b);
+  CHECK_RC(turso_sync_pull(down, NULL, NULL), TURSO_SYNC_UNREACHABLE, down);
+  turso_sync_close(down);
+  CHECK_RC(turso_sync_status(b, "{\"offline\":true,\"check\":true}", NULL), TURSO_SYNC_LAST_SYNC_FAILED, b);
+  CHECK_CONTAINS(turso_sync_errmsg(b), "the last sync failed");
+
+  /* The last success is older than max_age: 6; 0 without max_age. */
+  char* old = app_dir();
+  char* state_dir = writers_path_in(old, ".turso-sync");
+  CHECK(mkdir(state_dir, 0700) == 0);
+  free(state_dir);
+  write_text(
+      old, ".turso-sync/history.jsonl",
+      "{\"time\":\"2020-01-01T00:00:00Z\",\"operation\":\"sync\",\"trigger\":\"cli\",\"result\":\"ok\","
+      "\"exit_code\":0}\n");
+  turso_sync_handle* o = open_app(old);
+  CHECK_RC(turso_sync_status(o, "{\"offline\":true,\"check\":true,\"max_age\":86400}", NULL),
+           TURSO_SYNC_TOO_OLD, o);
+  CHECK_CONTAINS(turso_sync_errmsg(o), "2020-01-01T00:00:00Z");
+  CHECK_RC(turso_sync_status(o, "{\"offline\":true,\"check\":true}", NULL), TURSO_SYNC_OK, o);
+  turso_sync_close(o);
+  writers_remove_dir(old);
+
+  turso_sync_close(a);
+  turso_sync_close(b);
+  writers_remove_dir(dir_a);
+  writers_remove_dir(dir_b);
+}
+
+/* copy is `turso-sync copy`; log is `turso-sync log`. */
+static void test_copy_log(void) {
+  remote_ok("CREATE TABLE copies (id INTEGER PRIMARY KEY, body TEXT)");
+  remote_ok("INSERT INTO copies VALUES (1, 'remote')");
+  char* dir = app_dir();
+  turso_sync_handle* h = open_app(dir);
+  char* report = NULL;
+  CHECK_RC(turso_sync_init(h, NULL, NULL), TURSO_SYNC_OK, h);
+  CHECK_RC(turso_sync_pull(h, NULL, NULL), TURSO_SYNC_OK, h);
+  local_exec(h, "INSERT INTO copies VALUES (2, 'local')");
+
+  CHECK_RC(turso_sync_copy(h, NULL, &report), TURSO_SYNC_USAGE, h);
+  CHECK_KIND(h, TURSO_SYNC_KIND_REFUSED);
+  turso_sync_free(report);
+  CHECK_RC(turso_sync_copy(h, "{\"force\":true}", &report), TURSO_SYNC_OK, h);
+  CHECK_CONTAINS(report, "\"command\":\"copy\"");
+  CHECK_CONTAINS(report, "discarded-");
+  turso_sync_free(report);
+  sqlite3* db = NULL;
+  CHECK_RC(turso_sync_open_working_copy(h, &db), TURSO_SYNC_OK, h);
+  if (db) {
+    char* rows = writers_query_text(db, "SELECT group_concat(body) FROM copies");
+    CHECK(strcmp(rows, "remote") == 0);
+    free(rows);
+    sqlite3_close(db);
+  }
+  CHECK_RC(turso_sync_copy(h, "{\"forse\":true}", NULL), TURSO_SYNC_USAGE, h);
+
+  CHECK_RC(turso_sync_log(h, "{\"number\":2}", &report), TURSO_SYNC_OK, h);
+  CHECK_CONTAINS(report, "{\"command\":\"log\",\"entries\":[{\"time\":");
+  CHECK(count_of(report, "\"operation\":") == 2);
+  const char* first = report ? strstr(report, "\"operation\":") : NULL;
+  CHECK_CONTAINS(first, "\"operation\":\"copy\""); /* newest first */
+  turso_sync_free(report);
+  CHECK_RC(turso_sync_log(h, NULL, &report), TURSO_SYNC_OK, h);
+  CHECK(count_of(report, "\"operation\":\"pull\"") == 1);
+  turso_sync_free(report);
+  CHECK_RC(turso_sync_log(h, "{\"number\":-1}", NULL), TURSO_SYNC_USAGE, h);
+  CHECK_CONTAINS(turso_sync_errmsg(h), "number");
+
+  turso_sync_close(h);
+  writers_remove_dir(dir);
+}
+
 int main(int argc, char** argv) {
   g_url = getenv("TURSO_TEST_URL");
   if (!g_url) {
@@ -273,7 +404,10 @@ int main(int argc, char** argv) {
   struct {
     const char* name;
     void (*run)(void);
-  } tests[] = {{"errkind_remote", test_errkind_remote}, {"errkind_local", test_errkind_local}};
+  } tests[] = {{"errkind_remote", test_errkind_remote},
+               {"errkind_local", test_errkind_local},
+               {"health", test_health},
+               {"copy_log", test_copy_log}};
   int ran = 0;
   for (size_t i = 0; i < sizeof tests / sizeof tests[0]; ++i) {
     if (argc > 1 && strcmp(argv[1], tests[i].name) != 0) continue;
