@@ -207,6 +207,13 @@ struct PushReport {
   int64_t held_skipped = 0;             // local row changes left out of this push because their row is held
 };
 
+// The exit code of an operation's outcome (SPEC §3), decided here once for the CLI, the C API, the workflow
+// loop and the history: 3 when conflicts stopped it (nothing applied), else 0. A failed operation's code is
+// exit_code_for(error.kind()) (status.h); a status's is exit_code_of(StatusReport) below.
+int exit_code_of(const PullReport& report);  // 3 when the pull did not apply (policy abort met conflicts)
+// 3 when the remote refused the push (its rows changed meanwhile) or the pull after it stopped on conflicts.
+int exit_code_of(const PushReport& report);
+
 struct ResetOptions {};
 struct ResetReport {
   DiffSummary discarded;       // the local changes that were undone

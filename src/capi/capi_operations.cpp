@@ -20,17 +20,6 @@ std::string conflict_message(const std::string& what, size_t conflicts) {
 
 extern "C" {
 
-int turso_sync_init(turso_sync_handle* handle, const char* options_json, char** report_json) {
-  return run_call(handle, "init", report_json, [&](ts::SyncContext& sync) -> ts::Result<Outcome> {
-    Options o = TS_TRY(Options::parse("init", options_json, {"force", "from"}));
-    ts::InitOptions options;
-    options.force = TS_TRY(o.boolean("force", false));
-    options.from = TS_TRY(o.text("from")).value_or("");
-    ts::InitReport report = TS_TRY(sync.init(options));
-    return Outcome{0, ts::init_report_json(sync.config(), report), ""};
-  });
-}
-
 namespace {
 
 // Runs `body` and appends its line to <state dir>/history.jsonl (trigger "capi"; best effort: a history that
@@ -47,6 +36,43 @@ ts::Result<Outcome> recorded(ts::SyncContext& sync, const char* operation,
 
 }  // namespace
 
+namespace {
+
+// The outcome of a pull report: its code (exit_code_of), and when it is a conflict, the message.
+Outcome pull_outcome(const std::string& what, const ts::PullReport& report, std::string json) {
+  int code = ts::exit_code_of(report);
+  if (code == 0) return Outcome{0, std::move(json), ""};
+  return Outcome{code, std::move(json), conflict_message(what, report.conflicts.size()),
+                 ts::ErrorKind::conflict};
+}
+
+// The outcome of a push report: 3 when the remote refused it or the pull after it met conflicts.
+Outcome push_outcome(const std::string& what, const ts::PushReport& report, std::string json) {
+  int code = ts::exit_code_of(report);
+  if (code == 0) return Outcome{0, std::move(json), ""};
+  if (report.conflicts.empty())
+    return pull_outcome(what + ": the pull after the push", *report.pull, std::move(json));
+  return Outcome{code, std::move(json),
+                 fmt::format("{}: the remote has changes you do not have in {} row{}; nothing was applied. "
+                             "Pull (merges their changes with yours), then push again; or push with "
+                             "{{\"force\":true}} to overwrite theirs",
+                             what, report.conflicts.size(), report.conflicts.size() == 1 ? "" : "s"),
+                 ts::ErrorKind::conflict};
+}
+
+}  // namespace
+
+int turso_sync_init(turso_sync_handle* handle, const char* options_json, char** report_json) {
+  return run_call(handle, "init", report_json, [&](ts::SyncContext& sync) -> ts::Result<Outcome> {
+    Options o = TS_TRY(Options::parse("init", options_json, {"force", "from"}));
+    ts::InitOptions options;
+    options.force = TS_TRY(o.boolean("force", false));
+    options.from = TS_TRY(o.text("from")).value_or("");
+    ts::InitReport report = TS_TRY(sync.init(options));
+    return Outcome{0, ts::init_report_json(sync.config(), report), ""};
+  });
+}
+
 int turso_sync_pull(turso_sync_handle* handle, const char* options_json, char** report_json) {
   return run_call(handle, "pull", report_json, [&](ts::SyncContext& sync) -> ts::Result<Outcome> {
     Options o = TS_TRY(Options::parse("pull", options_json, kPullOptionNames));
@@ -54,33 +80,10 @@ int turso_sync_pull(turso_sync_handle* handle, const char* options_json, char** 
     return recorded(sync, "pull", [&](ts::HistoryEntry& entry) -> ts::Result<Outcome> {
       ts::PullReport report = TS_TRY(sync.pull(options));
       ts::add_to_history(entry, report);
-      if (!report.applied)
-        return Outcome{TURSO_SYNC_CONFLICT, ts::pull_report_json(report),
-                       conflict_message("pull", report.conflicts.size()), ts::ErrorKind::conflict};
-      return Outcome{0, ts::pull_report_json(report), ""};
+      return pull_outcome("pull", report, ts::pull_report_json(report));
     });
   });
 }
-
-namespace {
-
-// The code of a push report: 3 when the remote refused it or the pull after it met conflicts.
-Outcome push_outcome(const std::string& what, const ts::PushReport& report, std::string json) {
-  if (!report.conflicts.empty())
-    return Outcome{TURSO_SYNC_CONFLICT, std::move(json),
-                   fmt::format("{}: the remote has changes you do not have in {} row{}; nothing was applied. "
-                               "Pull (merges their changes with yours), then push again; or push with "
-                               "{{\"force\":true}} to overwrite theirs",
-                               what, report.conflicts.size(), report.conflicts.size() == 1 ? "" : "s"),
-                   ts::ErrorKind::conflict};
-  if (report.pull && !report.pull->applied)
-    return Outcome{TURSO_SYNC_CONFLICT, std::move(json),
-                   conflict_message(what + ": the pull after the push", report.pull->conflicts.size()),
-                   ts::ErrorKind::conflict};
-  return Outcome{0, std::move(json), ""};
-}
-
-}  // namespace
 
 int turso_sync_push(turso_sync_handle* handle, const char* options_json, char** report_json) {
   return run_call(handle, "push", report_json, [&](ts::SyncContext& sync) -> ts::Result<Outcome> {
@@ -109,9 +112,8 @@ int turso_sync_sync(turso_sync_handle* handle, const char* options_json, char** 
     return recorded(sync, "sync", [&](ts::HistoryEntry& entry) -> ts::Result<Outcome> {
       ts::PullReport pulled = TS_TRY(sync.pull(pull));
       ts::add_to_history(entry, pulled);
-      if (!pulled.applied)
-        return Outcome{TURSO_SYNC_CONFLICT, ts::sync_report_json(pulled, std::nullopt),
-                       conflict_message("sync: pull", pulled.conflicts.size()), ts::ErrorKind::conflict};
+      if (ts::exit_code_of(pulled) != 0)
+        return pull_outcome("sync: pull", pulled, ts::sync_report_json(pulled, std::nullopt));
       ts::PushOptions options;
       options.force = force;
       options.pull = pull;

@@ -97,9 +97,8 @@ int print_pull(Context& ctx, const PullReport& r, ConflictPolicy policy) {
         "Resolve with `turso-sync pull --on-conflict=local` (keep yours) or `--on-conflict=remote` (take "
         "theirs; "
         "yours are saved).";
-    if (ctx.global.json) return 3;
-    std::fprintf(stderr, "%s\n", out.c_str());
-    return 3;
+    if (!ctx.global.json) std::fprintf(stderr, "%s\n", out.c_str());
+    return exit_code_of(r);
   }
   // What the remote's schema changes did to the table definitions (e.g. a collation the server dropped).
   for (const auto& w : r.remote_changes.warnings)
@@ -197,7 +196,7 @@ int print_push(Context& ctx, const PushReport& r, bool dry_run, ConflictPolicy p
             : "Run `turso-sync pull` (merges their changes with yours and reports what cannot be merged), "
               "then push again; `push --force` does not override these.";
     if (!ctx.global.json) std::fprintf(stderr, "%s\n", out.c_str());
-    return 3;
+    return exit_code_of(r);
   }
   if (r.pull && !r.pull->applied) return print_pull(ctx, *r.pull, policy);
   if (r.nothing_to_push) {

@@ -71,9 +71,9 @@ void add_to_history(HistoryEntry& e, const PullReport& pull) {
   e.conflicts_new += static_cast<int64_t>(pull.conflicts.size());
   e.conflicts_held = pull.held;
   e.pull_path = pull.protocol.empty() ? "sql" : pull.protocol;
-  if (!pull.applied) {
+  if (int code = exit_code_of(pull); code != 0) {
     e.result = "conflict";
-    e.exit_code = 3;
+    e.exit_code = code;
   }
 }
 
@@ -87,7 +87,7 @@ void add_to_history(HistoryEntry& e, const PushReport& push) {
   e.conflicts_held = push.held;
   if (!push.conflicts.empty()) {
     e.result = "conflict";
-    e.exit_code = 3;
+    e.exit_code = exit_code_of(push);
     e.conflicts_new += static_cast<int64_t>(push.conflicts.size());
   }
   if (push.pull) {
@@ -365,6 +365,15 @@ HealthCheck evaluate_health(const StatusReport& r, std::optional<std::chrono::se
                           h.last_success_at, age.count(), max_age->count())};
   }
   return {0, std::nullopt, "healthy"};
+}
+
+int exit_code_of(const PullReport& report) {
+  return report.applied ? 0 : exit_code_for(ErrorKind::conflict);
+}
+
+int exit_code_of(const PushReport& report) {
+  if (!report.conflicts.empty()) return exit_code_for(ErrorKind::conflict);
+  return report.pull ? exit_code_of(*report.pull) : 0;
 }
 
 int exit_code_of(const StatusReport& r) {
