@@ -68,8 +68,12 @@ int turso_sync_init(turso_sync_handle* handle, const char* options_json, char** 
     ts::InitOptions options;
     options.force = TS_TRY(o.boolean("force", false));
     options.from = TS_TRY(o.text("from")).value_or("");
-    ts::InitReport report = TS_TRY(sync.init(options));
-    return Outcome{0, ts::init_report_json(sync.config(), report), ""};
+    return recorded(sync, "init", [&](ts::HistoryEntry& entry) -> ts::Result<Outcome> {
+      ts::InitReport report = TS_TRY(sync.init(options));
+      entry.pulled.inserts = report.rows;  // as the CLI's init line
+      entry.pull_path = report.protocol;
+      return Outcome{0, ts::init_report_json(sync.config(), report), ""};
+    });
   });
 }
 
@@ -175,8 +179,10 @@ int turso_sync_reset(turso_sync_handle* handle, const char* options_json, char**
   return run_call(handle, "reset", report_json, [&](ts::SyncContext& sync) -> ts::Result<Outcome> {
     Options o = TS_TRY(Options::parse("reset", options_json, {"yes"}));
     (void)TS_TRY(o.boolean("yes", false));  // checked for its type; the C API never asks
-    ts::ResetReport report = TS_TRY(sync.reset({}));
-    return Outcome{0, ts::reset_report_json("reset", report), ""};
+    return recorded(sync, "reset", [&](ts::HistoryEntry&) -> ts::Result<Outcome> {
+      ts::ResetReport report = TS_TRY(sync.reset({}));
+      return Outcome{0, ts::reset_report_json("reset", report), ""};
+    });
   });
 }
 

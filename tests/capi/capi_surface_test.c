@@ -385,8 +385,13 @@ static void test_copy_log(void) {
   const char* first = report ? strstr(report, "\"operation\":") : NULL;
   CHECK_CONTAINS(first, "\"operation\":\"copy\""); /* newest first */
   turso_sync_free(report);
+  CHECK_RC(turso_sync_reset(h, NULL, NULL), TURSO_SYNC_OK, h);
+  /* Every operation leaves its line, init and reset included, as the CLI's do. */
   CHECK_RC(turso_sync_log(h, NULL, &report), TURSO_SYNC_OK, h);
   CHECK(count_of(report, "\"operation\":\"pull\"") == 1);
+  CHECK(count_of(report, "\"operation\":\"init\",\"trigger\":\"capi\",\"result\":\"ok\"") == 1);
+  CHECK(count_of(report, "\"operation\":\"reset\",\"trigger\":\"capi\"") == 1);
+  CHECK(count_of(report, "\"operation\":\"copy\",\"trigger\":\"capi\"") == 2); /* refused, then forced */
   turso_sync_free(report);
   CHECK_RC(turso_sync_log(h, "{\"number\":-1}", NULL), TURSO_SYNC_USAGE, h);
   CHECK_CONTAINS(turso_sync_errmsg(h), "number");
