@@ -367,12 +367,13 @@ TEST(CliErrors, AnUnknownConflictPolicyIsAUsageErrorEverywhere) {
   LocalServer server;
   ASSERT_TRUE(server.started());
   remote_exec(server.url(), {"CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)"});
+  std::vector<std::string> env{"TURSO_DATABASE_URL=" + server.url()};
   TempDir dir;
-  ASSERT_EQ(run_cli({"init"}, env_for(server.url()), dir.path()).exit_code, 0);
+  ASSERT_EQ(run_cli({"init"}, env, dir.path()).exit_code, 0);
   for (const std::string command : {"pull", "push", "sync", "workflow"}) {
     std::vector<std::string> args = {command, "--on-conflict=mine"};
     if (command == "workflow") args.push_back("--once");
-    auto r = run_cli(args, env_for(server.url()), dir.path());
+    auto r = run_cli(args, env, dir.path());
     EXPECT_EQ(r.exit_code, 2) << command << ": " << r.err;
     EXPECT_TRUE(contains(r.err, "unknown conflict policy 'mine'")) << command << ": " << r.err;
   }
@@ -382,7 +383,7 @@ TEST(CliErrors, AnUnknownConflictPolicyIsAUsageErrorEverywhere) {
     std::ofstream marker(dir.file(".turso-sync/pull.pending"));
     marker << dir.file("new_replica.db") << "\nmine\nmove\n";
   }
-  auto r = run_cli({"pull"}, env_for(server.url()), dir.path());
+  auto r = run_cli({"pull"}, env, dir.path());
   EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
   EXPECT_TRUE(contains(r.err, "unknown conflict policy 'mine'")) << r.err;
   EXPECT_TRUE(fs::exists(dir.file(".turso-sync/pull.pending")));

@@ -479,9 +479,10 @@ void live_soak(int seconds) {
   team = std::thread([&] {
     while (!team_stop) {
       int k = 100 + team_rounds % 3;
-      auto r = run_command(
-          {"/usr/bin/node", std::string(TURSO_SYNC_SOURCE_DIR) + "/tests/support/teammate.mjs", team_db,
-           server.url(), "pull", fmt::format("exec:UPDATE emails SET n = n + 1 WHERE id = {}", k), "push"});
+      auto r = run_command({"/usr/bin/node",
+                            (fs::path(TURSO_SYNC_SOURCE_DIR) / "tests/support/teammate.mjs").string(),
+                            team_db, server.url(), "pull",
+                            fmt::format("exec:UPDATE emails SET n = n + 1 WHERE id = {}", k), "push"});
       if (r.exit_code == 0)
         ++team_rounds;
       else if (++team_failures == 1)
