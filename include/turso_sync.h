@@ -14,7 +14,8 @@
  * Result codes are the CLI's exit codes (SPEC §3): TURSO_SYNC_OK 0, TURSO_SYNC_ERROR 1, TURSO_SYNC_USAGE 2
  * (bad argument, bad configuration, or refused because data would be lost), TURSO_SYNC_CONFLICT 3,
  * TURSO_SYNC_UNREACHABLE 4 (remote unreachable, timeout, authentication, server error). A failed call leaves
- * its message on the handle (turso_sync_errmsg): "<what was being done>: <cause>".
+ * its message on the handle (turso_sync_errmsg): "<what was being done>: <cause>", and its error kind
+ * (turso_sync_errkind: busy, timeout, auth, corrupt file, … — which failures are worth a retry).
  *
  * Options are a JSON object (or NULL for the defaults) whose names are the CLI's flags with '_' for '-'
  * (`--on-conflict=local` is {"on_conflict":"local"}); an unknown name, a value of the wrong type or text
@@ -50,6 +51,35 @@ extern "C" {
 #define TURSO_SYNC_USAGE 2
 #define TURSO_SYNC_CONFLICT 3
 #define TURSO_SYNC_UNREACHABLE 4
+/* Only from turso_sync_status with {"check":true} (`status --check`): the last sync failed (5), no
+ * successful sync within max_age (6). */
+#define TURSO_SYNC_LAST_SYNC_FAILED 5
+#define TURSO_SYNC_TOO_OLD 6
+
+/* Error kinds (turso_sync_errkind): what failed, finer than the result code; the library's ErrorKind
+ * (include/turso_sync/status.h), whose names are the "kind" of the JSON error documents. Result code of each
+ * in brackets. Worth a retry as is, after a pause: BUSY (another process or thread works on the files or the
+ * handle), UNREACHABLE, TIMEOUT and SERVER (HTTP 5xx; back off). CONFLICT: pull (merges), then retry.
+ * Not worth a retry without a change: USAGE, CONFIG, REFUSED (add "force" if meant), AUTH (fix the
+ * token), PROTOCOL (the URL is not a Turso server), SQL, LOCAL_DB (a damaged or unreadable file: see the
+ * message; `init` with force rebuilds), IO (disk full, permissions), INTERNAL (a bug: report it).
+ * CANCELLED: the operation was interrupted on request. */
+#define TURSO_SYNC_KIND_NONE 0   /* the last call succeeded (or its code is not an error: diff's exit_code) */
+#define TURSO_SYNC_KIND_USAGE 1  /* [2] bad argument or option */
+#define TURSO_SYNC_KIND_CONFIG 2 /* [2] missing or invalid configuration (URL, .env, toml) */
+#define TURSO_SYNC_KIND_REFUSED 3     /* [2] would lose data and was not forced; not initialized */
+#define TURSO_SYNC_KIND_CONFLICT 4    /* [3] the remote changed rows the local changes depend on */
+#define TURSO_SYNC_KIND_UNREACHABLE 5 /* [4] connection refused, DNS or TLS failure */
+#define TURSO_SYNC_KIND_TIMEOUT 6     /* [4] the remote did not answer in time */
+#define TURSO_SYNC_KIND_AUTH 7        /* [4] HTTP 401/403: the token was refused */
+#define TURSO_SYNC_KIND_SERVER 8      /* [4] HTTP 5xx or another unexpected status */
+#define TURSO_SYNC_KIND_PROTOCOL 9    /* [4] an answer that cannot be parsed */
+#define TURSO_SYNC_KIND_SQL 10        /* [1] the remote or a local database rejected a statement */
+#define TURSO_SYNC_KIND_LOCAL_DB 11   /* [1] a local SQLite file is corrupt, missing or read-only */
+#define TURSO_SYNC_KIND_BUSY 12       /* [1] locked by another process, or the handle is in use */
+#define TURSO_SYNC_KIND_IO 13         /* [1] a filesystem operation failed (e.g. disk full) */
+#define TURSO_SYNC_KIND_CANCELLED 14  /* [1] interrupted */
+#define TURSO_SYNC_KIND_INTERNAL 15   /* [1] a bug in turso-sync */
 
 /* The opaque handle on one configured database. (Not named `turso_sync`: that is the C++ API's namespace, and
  * a C++ program may include both headers.) */
@@ -94,27 +124,56 @@ TURSO_SYNC_API const char* turso_sync_errmsg(turso_sync_handle* handle);
 /* The code of the last call on `handle` (TURSO_SYNC_OK after a success); TURSO_SYNC_USAGE for NULL. */
 TURSO_SYNC_API int turso_sync_errcode(turso_sync_handle* handle);
 
+/* The error kind of the last call on `handle` (TURSO_SYNC_KIND_*; TURSO_SYNC_KIND_NONE after a success);
+ * TURSO_SYNC_KIND_USAGE for NULL. Like turso_sync_errcode, may be called while another thread uses the
+ * handle. */
+TURSO_SYNC_API int turso_sync_errkind(turso_sync_handle* handle);
+
+/* The name of an error kind: "none", "usage", …, "internal" (as in the JSON error documents), "unknown"
+ * for any other number. Static storage. */
+TURSO_SYNC_API const char* turso_sync_errkind_name(int kind);
+
 /* Frees a string returned by this library (report_json). NULL is a no-op. */
 TURSO_SYNC_API void turso_sync_free(char* text);
 
 /* The operations. Each takes the handle, options (JSON object text or NULL) and an optional place for the
  * report (see the top of this file; report documents in docs/capi.md), and returns a result code.
  *
- * init    {"force":bool}. Downloads the remote into the replica and creates the working copy. Refuses
- *         (TURSO_SYNC_USAGE) to replace a working copy that has local changes unless force.
- * pull    {"on_conflict":"abort"|"local"|"remote"|"hold", "on_insert_collision":"move"|"conflict"}.
- *         "hold": every other change is applied; each conflicting row keeps the local version and is held
- *         (never pushed) until turso_sync_resolve.
- *         TURSO_SYNC_CONFLICT when conflicts stopped it (policy abort; nothing applied; listed in the
- * report). push    {"force":bool, "dry_run":bool, "on_conflict":…, "on_insert_collision":…} (the last two for
- * the pull that follows the push). TURSO_SYNC_CONFLICT when the remote changed rows being pushed (nothing
- * applied; run pull first). sync    {"force":bool, "on_conflict":…, "on_insert_collision":…}: pull, then push
- * (when the pull applied). diff    {"exit_code":bool}: writes the diff file (0600) and reports its summary;
- * with exit_code, TURSO_SYNC_ERROR when there are changes (like `diff --exit-code`). Needs no remote. status
- * {"offline":bool}: configuration (token masked), files, state, remote reachability, pending local changes.
- * TURSO_SYNC_UNREACHABLE when the remote was checked and is unreachable (report still set). reset
- * {"yes":bool} (accepted for symmetry with the CLI; the C API never asks): makes the working copy equal to
- * the replica; the discarded changes are saved to the state dir first.
+ * init: {"force":bool, "from":path}. Downloads the remote into the replica and creates the working copy.
+ * Refuses (TURSO_SYNC_USAGE) to replace a working copy that has local changes unless force. "from": first
+ * publish that plain SQLite database into the empty remote (`init --from`).
+ *
+ * pull: {"on_conflict":"abort"|"local"|"remote"|"hold", "on_insert_collision":"move"|"conflict"}. "hold":
+ * every other change is applied; each conflicting row keeps the local version and is held (never pushed)
+ * until turso_sync_resolve. TURSO_SYNC_CONFLICT when conflicts stopped it (policy abort; nothing applied;
+ * listed in the report).
+ *
+ * push: {"force":bool, "dry_run":bool, "on_conflict":…, "on_insert_collision":…} (the last two for the pull
+ * that follows the push). TURSO_SYNC_CONFLICT when the remote changed rows being pushed (nothing applied;
+ * run pull first).
+ *
+ * sync: {"force":bool, "on_conflict":…, "on_insert_collision":…}: pull, then push (when the pull applied).
+ *
+ * diff: {"exit_code":bool}: writes the diff file (0600) and reports its summary; with exit_code,
+ * TURSO_SYNC_ERROR when there are changes (like `diff --exit-code`). Needs no remote.
+ *
+ * status: {"offline":bool, "check":bool, "max_age":"15m"|seconds}: configuration (token masked), files,
+ * state, remote reachability, pending local changes, health. TURSO_SYNC_UNREACHABLE when the remote was
+ * checked and is unreachable (report still set). With "check" (`status --check`): the report's "check"
+ * ({"exit_code","healthy","reason"}) and the code are the health check's, the first that applies of 4
+ * (remote unreachable or token refused), 1 (a local file damaged), TURSO_SYNC_LAST_SYNC_FAILED 5 (the last
+ * sync or background cycle failed), TURSO_SYNC_CONFLICT 3 (it stopped on a conflict, or conflicts are held),
+ * TURSO_SYNC_TOO_OLD 6 (no successful sync within max_age); else TURSO_SYNC_OK.
+ *
+ * reset: {"yes":bool} (accepted for symmetry with the CLI; the C API never asks): makes the working copy
+ * equal to the replica; the discarded changes are saved to the state dir first.
+ *
+ * copy: {"force":bool}: copies the replica to the working copy, only when the working copy does not exist
+ * or has no local changes (TURSO_SYNC_USAGE otherwise) unless force (the discarded changes are saved to the
+ * state dir first). Report {"command":"copy",…} as reset's. Needs no remote.
+ *
+ * log: {"number":N} (default 20; 0: every entry): the sync history, newest first:
+ * {"command":"log","entries":[…]}. Reads only; needs no remote.
  *
  * They block until done (network, files). Thread rules: see the top of this file. Progress is not
  * reported. */
@@ -125,6 +184,8 @@ TURSO_SYNC_API int turso_sync_sync(turso_sync_handle* handle, const char* option
 TURSO_SYNC_API int turso_sync_diff(turso_sync_handle* handle, const char* options_json, char** report_json);
 TURSO_SYNC_API int turso_sync_status(turso_sync_handle* handle, const char* options_json, char** report_json);
 TURSO_SYNC_API int turso_sync_reset(turso_sync_handle* handle, const char* options_json, char** report_json);
+TURSO_SYNC_API int turso_sync_copy(turso_sync_handle* handle, const char* options_json, char** report_json);
+TURSO_SYNC_API int turso_sync_log(turso_sync_handle* handle, const char* options_json, char** report_json);
 
 /* Held conflicts (docs/conflicts.md), like `turso-sync conflicts` and `turso-sync resolve`.
  *

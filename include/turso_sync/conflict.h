@@ -4,8 +4,10 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "turso_sync/status.h"
 #include "turso_sync/value.h"
 
 namespace turso_sync {
@@ -19,12 +21,19 @@ enum class ConflictPolicy {
            // overwritten) until `resolve` settles it (docs/conflicts.md, "Held conflicts")
 };
 const char* to_string(ConflictPolicy policy);
+// The policy named `text` ("abort", "local", "remote", "hold"): the one parser of the policy's text, for the
+// CLI's --on-conflict, the C API's on_conflict and the state dir's pull.pending. ErrorKind::usage naming the
+// choices for any other word (never a silent default).
+Result<ConflictPolicy> parse_conflict_policy(std::string_view text);
 
 // What pull does when both sides inserted a row with the same auto-assigned integer key.
 enum class InsertCollision {
   move_local,  // move our row to a fresh key above both sides' maximum (foreign keys follow)
   conflict,    // report an insert/insert conflict
 };
+const char* to_string(InsertCollision collision);  // "move", "conflict"
+// "move" or "conflict"; ErrorKind::usage naming the choices otherwise.
+Result<InsertCollision> parse_insert_collision(std::string_view text);
 
 // Every kind of disagreement between the working copy and the remote: one conflict model (SPEC §6). A
 // conflict's name reads "what you did / what the remote did". Each policy decides every kind

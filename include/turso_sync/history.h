@@ -8,7 +8,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "turso_sync/changeset.h"
@@ -67,6 +69,16 @@ struct HealthReport {
   std::string last_cycle_at, last_cycle_result, next_cycle_at;
   int consecutive_failures = 0;
 };
+
+// The verdict of a health check (SyncContext::status with StatusOptions::check, evaluate_health in sync.h).
+struct HealthCheck {
+  int exit_code = 0;  // 0 healthy, 4 remote, 1 local files, 5 last sync failed, 3 conflict, 6 too old
+  std::optional<ErrorKind> kind;  // 4 and 1: the error's kind; 3: conflict; else none
+  std::string reason;             // "healthy", or what is wrong and what to do
+};
+
+// The age limit of `status --check --max-age`: "90", "90s", "15m", "2h", "1d". ErrorKind::usage otherwise.
+Result<std::chrono::seconds> parse_max_age(std::string_view text);
 
 // Reads <state dir>/history.jsonl and conflicts.json. `recent`: how many entries to keep in `recent`.
 Result<HealthReport> read_health(const std::string& state_dir, size_t recent = 5);

@@ -119,20 +119,26 @@ struct StatusReport {
   // a second: "long-poll" (the server holds a request until it has something new), "poll" (it answers at
   // once: polled every second), "" when not measured (not reachable, an SQL pull, or the remote had changes).
   std::string remote_follow;
+  std::optional<ErrorKind> remote_error_kind;
   // Local changes waiting to be pushed (working copy vs replica), when initialized.
   std::optional<DiffSummary> pending;
   std::string pending_error;  // why `pending` could not be computed
   int pending_exit_code =
       0;  // exit code of `pending_error` when a local file is damaged or unreadable, else 0
+  std::optional<ErrorKind> pending_error_kind;  // with pending_exit_code
   // Held conflicts, recent operations, last error, workflow cycles (history.h); `health_error` when the
   // state dir's files could not be read.
   HealthReport health;
   std::string health_error;
+  std::optional<HealthCheck> check;  // StatusOptions::check
 };
 
 struct StatusOptions {
   bool check_remote = true;
   ProgressCallback progress;  // told while the reachability check waits for the server
+  // Also evaluate the health check (`status --check`, evaluate_health below) into StatusReport::check.
+  bool check = false;
+  std::optional<std::chrono::seconds> max_age;  // with check: the oldest acceptable last successful sync
 };
 
 // What a check of the remote's revision found (SyncContext::remote_changed).
@@ -143,6 +149,17 @@ struct RemoteChange {
   // A server that answers "nothing new" only after at least half the wait holds requests (long polling).
   bool held(std::chrono::milliseconds wait) const { return state == State::unchanged && took * 2 >= wait; }
 };
+// The health check of `status --check` (docs/architecture.md, "Health checks"), on a status report: the first
+// that applies of 4 (remote unreachable or token refused), 1 (a local file damaged or unreadable), 5 (the
+// last sync operation or workflow cycle failed), 3 (it stopped on a conflict, or conflicts are held), 6 (no
+// successful sync within `max_age`); else 0 "healthy". The one implementation, for the CLI, the C API and
+// the bindings.
+HealthCheck evaluate_health(const StatusReport& report, std::optional<std::chrono::seconds> max_age,
+                            std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
+
+// The exit code of `status`: the check's when it was evaluated, else the remote's error's, else the local
+// files' (0 when neither failed).
+int exit_code_of(const StatusReport& report);
 
 struct PullOptions {
   ConflictPolicy on_conflict = ConflictPolicy::abort;
@@ -205,6 +222,13 @@ struct PushReport {
   int64_t held = 0;                     // held conflicts in the state dir (never pushed until resolved)
   int64_t held_skipped = 0;             // local row changes left out of this push because their row is held
 };
+
+// The exit code of an operation's outcome (SPEC §3), decided here once for the CLI, the C API, the workflow
+// loop and the history: 3 when conflicts stopped it (nothing applied), else 0. A failed operation's code is
+// exit_code_for(error.kind()) (status.h); a status's is exit_code_of(StatusReport) below.
+int exit_code_of(const PullReport& report);  // 3 when the pull did not apply (policy abort met conflicts)
+// 3 when the remote refused the push (its rows changed meanwhile) or the pull after it stopped on conflicts.
+int exit_code_of(const PushReport& report);
 
 struct ResetOptions {};
 struct ResetReport {
@@ -269,6 +293,8 @@ class SyncContext {
   // `wait` while it has nothing new. Errors: the remote's (unreachable, timeout, ...), local ones reading the
   // state dir.
   Result<RemoteChange> remote_changed(std::chrono::milliseconds wait);
+  // The sync history (history.jsonl), newest first: the newest `limit` entries (0 = all). Reads only.
+  Result<std::vector<HistoryEntry>> log(size_t limit) const;
 
   // Local changes: the working copy compared with the replica (summary only).
   Result<DiffSummary> local_changes();

@@ -34,16 +34,16 @@ std::string render_entry(Context& ctx, const HistoryEntry& e) {
 }
 
 int run_log(Context& ctx, int limit) {
-  auto config = ctx.load_config();
-  if (!config.ok()) return ctx.fail(config.error());
-  auto entries = read_history(config->state_dir, limit > 0 ? static_cast<size_t>(limit) : 0);
+  auto sync = open_context(ctx);
+  if (!sync.ok()) return ctx.fail(sync.error());
+  auto entries = (*sync)->log(limit > 0 ? static_cast<size_t>(limit) : 0);
   if (!entries.ok()) return ctx.fail(entries.error());
   if (ctx.global.json) {
     ctx.print_json(log_report_json(*entries));
     return 0;
   }
   if (entries->empty()) {
-    ctx.print("no sync history yet (" + config->state_dir + "/history.jsonl)");
+    ctx.print("no sync history yet (" + (*sync)->config().state_dir + "/history.jsonl)");
     return 0;
   }
   std::string out;

@@ -19,56 +19,6 @@ struct StatusArgs {
   std::string max_age;  // "90", "15m", "2h", "1d"
 };
 
-// Seconds in "90", "90s", "15m", "2h", "1d"; nullopt when malformed.
-std::optional<int64_t> parse_age(const std::string& text) {
-  if (text.empty()) return std::nullopt;
-  size_t digits = 0;
-  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
-  if (digits == 0 || digits + 1 < text.size() || digits > 12) return std::nullopt;
-  int64_t n = std::stoll(text.substr(0, digits));
-  char unit = digits < text.size() ? text[digits] : 's';
-  switch (unit) {
-    case 's':
-      return n;
-    case 'm':
-      return n * 60;
-    case 'h':
-      return n * 3600;
-    case 'd':
-      return n * 86400;
-    default:
-      return std::nullopt;
-  }
-}
-
-// `status --check` (docs/architecture.md, "Health checks"): the first that applies of 4 (remote unreachable
-// or token refused), 5 (the last sync operation or workflow cycle failed), 3 (the last one stopped on a
-// conflict, or conflicts are held), 6 (no successful sync within --max-age); else 0. With the reason, for
-// the output.
-std::pair<int, std::string> check_health(const StatusReport& r, std::optional<int64_t> max_age) {
-  const HealthReport& h = r.health;
-  if (r.remote_exit_code != 0) return {r.remote_exit_code, "remote: " + r.remote_error};
-  if (r.pending_exit_code != 0) return {r.pending_exit_code, "local files: " + r.pending_error};
-  if (h.last_sync_failed) return {5, "the last sync failed: " + h.last_error};
-  if (h.last_sync_conflict)
-    return {3, fmt::format("the last {} ({}) stopped on {} conflict{} and applied none of them: settle "
-                           "with `turso-sync sync --on-conflict=local|remote|hold`",
-                           h.last_sync_operation, h.last_sync_at, h.last_sync_conflicts,
-                           h.last_sync_conflicts == 1 ? "" : "s")};
-  if (h.held_conflicts > 0)
-    return {3, fmt::format("{} conflict{} held (`turso-sync conflicts`)", h.held_conflicts,
-                           h.held_conflicts == 1 ? "" : "s")};
-  if (max_age) {
-    auto last = parse_utc_timestamp(h.last_success_at);
-    if (!last) return {6, "no successful sync yet"};
-    auto age = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() - *last);
-    if (age.count() > *max_age)
-      return {6, fmt::format("the last successful sync ({}) is {} s old, more than --max-age {} s",
-                             h.last_success_at, age.count(), *max_age)};
-  }
-  return {0, "healthy"};
-}
-
 std::string source_note(const StatusReport& r, const std::string& var) {
   auto it = r.sources.find(var);
   return it == r.sources.end() ? "" : fmt::format("  ({})", it->second);
@@ -86,23 +36,20 @@ int run_status(Context& ctx, const StatusArgs& args) {
   if (!config.ok()) return ctx.fail(config.error());
   auto sync = SyncContext::open(*config);
   if (!sync.ok()) return ctx.fail(sync.error());
-  std::optional<int64_t> max_age;
-  if (!args.max_age.empty()) {
-    max_age = parse_age(args.max_age);
-    if (!max_age)
-      return ctx.fail(Error(ErrorKind::usage,
-                            "--max-age must be a number of seconds, or N with s, m, h or d "
-                            "(e.g. 15m)"));
-  }
   StatusOptions options;
   options.check_remote = !args.offline;
   options.progress = ctx.progress_printer();
+  options.check = args.check;
+  if (!args.max_age.empty()) {
+    auto max_age = parse_max_age(args.max_age);
+    if (!max_age.ok()) return ctx.fail(max_age.error().context("--max-age"));
+    options.max_age = *max_age;
+  }
   auto report = (*sync)->status(options);
   ctx.end_progress();
   if (!report.ok()) return ctx.fail(report.error());
   const StatusReport& r = *report;
-  auto [check_code, check_reason] = check_health(r, max_age);
-  int exit_code = args.check ? check_code : r.remote_exit_code ? r.remote_exit_code : r.pending_exit_code;
+  int exit_code = exit_code_of(r);
   if (ctx.global.json) {
     ctx.print_json(status_report_json(r));
     return exit_code;
@@ -201,10 +148,10 @@ int run_status(Context& ctx, const StatusArgs& args) {
       out += fmt::format("  detail         {}\n", r.remote_error_detail);
   }
   for (const auto& x : r.warnings) out += ctx.yellow("warning: ") + x + "\n";
-  if (args.check) out += fmt::format("check: {} (exit {})\n", check_reason, check_code);
+  if (r.check) out += fmt::format("check: {} (exit {})\n", r.check->reason, r.check->exit_code);
   ctx.print(out);
-  if (args.check && check_code != 0 && (ctx.global.quiet || ctx.global.json))
-    ctx.warn("turso-sync: check: " + check_reason);
+  if (r.check && r.check->exit_code != 0 && (ctx.global.quiet || ctx.global.json))
+    ctx.warn("turso-sync: check: " + r.check->reason);
   else if (!args.check && r.pending_exit_code != 0)
     ctx.warn("turso-sync: error: " + r.pending_error);
   return exit_code;

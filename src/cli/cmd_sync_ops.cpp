@@ -16,41 +16,29 @@ namespace turso_sync::cli {
 
 Result<PullOptions> pull_options(Context& ctx, const PullArgs& args) {
   PullOptions o;
-  if (args.on_conflict == "abort")
-    o.on_conflict = ConflictPolicy::abort;
-  else if (args.on_conflict == "local")
-    o.on_conflict = ConflictPolicy::local;
-  else if (args.on_conflict == "remote")
-    o.on_conflict = ConflictPolicy::remote;
-  else if (args.on_conflict == "hold")
-    o.on_conflict = ConflictPolicy::hold;
-  else
-    return Error(ErrorKind::usage, "--on-conflict must be abort, local, remote or hold");
-  if (args.on_insert_collision == "move")
-    o.on_insert_collision = InsertCollision::move_local;
-  else if (args.on_insert_collision == "conflict")
-    o.on_insert_collision = InsertCollision::conflict;
-  else
-    return Error(ErrorKind::usage, "--on-insert-collision must be move or conflict");
+  auto policy = parse_conflict_policy(args.on_conflict);
+  if (!policy.ok()) return policy.error().context("--on-conflict");
+  auto collision = parse_insert_collision(args.on_insert_collision);
+  if (!collision.ok()) return collision.error().context("--on-insert-collision");
+  o.on_conflict = *policy;
+  o.on_insert_collision = *collision;
   o.progress = ctx.progress_printer();
   return o;
 }
 
 void add_pull_flags(CLI::App* cmd, PullArgs& args) {
   cmd->add_option(
-         "--on-conflict", args.on_conflict,
-         fmt::format("When both sides changed the same column or row: abort (apply nothing, list "
-                     "conflicts, exit 3), local (keep ours; it will be pushed), remote (take theirs; "
-                     "ours is saved to .turso-sync/discarded-<time>.sql), hold (apply everything "
-                     "else; keep ours in the conflicting rows and hold them, never pushed, until "
-                     "`turso-sync resolve`). Default: {}",
-                     args.on_conflict))
-      ->check(CLI::IsMember({"abort", "local", "remote", "hold"}));
+      "--on-conflict", args.on_conflict,
+      fmt::format("When both sides changed the same column or row: abort (apply nothing, list "
+                  "conflicts, exit 3), local (keep ours; it will be pushed), remote (take theirs; "
+                  "ours is saved to .turso-sync/discarded-<time>.sql), hold (apply everything "
+                  "else; keep ours in the conflicting rows and hold them, never pushed, until "
+                  "`turso-sync resolve`). Default: {}",
+                  args.on_conflict));
   cmd->add_option(
-         "--on-insert-collision", args.on_insert_collision,
-         "When both sides inserted a row with the same auto-assigned integer key: move (default: our row "
-         "moves to a fresh key, foreign keys follow) or conflict")
-      ->check(CLI::IsMember({"move", "conflict"}));
+      "--on-insert-collision", args.on_insert_collision,
+      "When both sides inserted a row with the same auto-assigned integer key: move (default: our row "
+      "moves to a fresh key, foreign keys follow) or conflict");
 }
 
 void record_history(Context& ctx, SyncContext& sync, HistoryEntry& entry) {
@@ -109,9 +97,8 @@ int print_pull(Context& ctx, const PullReport& r, ConflictPolicy policy) {
         "Resolve with `turso-sync pull --on-conflict=local` (keep yours) or `--on-conflict=remote` (take "
         "theirs; "
         "yours are saved).";
-    if (ctx.global.json) return 3;
-    std::fprintf(stderr, "%s\n", out.c_str());
-    return 3;
+    if (!ctx.global.json) std::fprintf(stderr, "%s\n", out.c_str());
+    return exit_code_of(r);
   }
   // What the remote's schema changes did to the table definitions (e.g. a collation the server dropped).
   for (const auto& w : r.remote_changes.warnings)
@@ -209,7 +196,7 @@ int print_push(Context& ctx, const PushReport& r, bool dry_run, ConflictPolicy p
             : "Run `turso-sync pull` (merges their changes with yours and reports what cannot be merged), "
               "then push again; `push --force` does not override these.";
     if (!ctx.global.json) std::fprintf(stderr, "%s\n", out.c_str());
-    return 3;
+    return exit_code_of(r);
   }
   if (r.pull && !r.pull->applied) return print_pull(ctx, *r.pull, policy);
   if (r.nothing_to_push) {

@@ -260,6 +260,10 @@ std::string status_report_json(const StatusReport& r) {
   w.end_array();
   if (!r.health_error.empty()) w.key("error").string(r.health_error);
   w.end_object();
+  if (r.check) {
+    w.key("check").begin_object().key("exit_code").integer(r.check->exit_code);
+    w.key("healthy").boolean(r.check->exit_code == 0).key("reason").string(r.check->reason).end_object();
+  }
   w.key("warnings").begin_array();
   for (const auto& x : r.warnings) w.string(x);
   w.end_array().end_object();

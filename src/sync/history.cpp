@@ -71,9 +71,9 @@ void add_to_history(HistoryEntry& e, const PullReport& pull) {
   e.conflicts_new += static_cast<int64_t>(pull.conflicts.size());
   e.conflicts_held = pull.held;
   e.pull_path = pull.protocol.empty() ? "sql" : pull.protocol;
-  if (!pull.applied) {
+  if (int code = exit_code_of(pull); code != 0) {
     e.result = "conflict";
-    e.exit_code = 3;
+    e.exit_code = code;
   }
 }
 
@@ -87,7 +87,7 @@ void add_to_history(HistoryEntry& e, const PushReport& push) {
   e.conflicts_held = push.held;
   if (!push.conflicts.empty()) {
     e.result = "conflict";
-    e.exit_code = 3;
+    e.exit_code = exit_code_of(push);
     e.conflicts_new += static_cast<int64_t>(push.conflicts.size());
   }
   if (push.pull) {
@@ -313,6 +313,72 @@ Result<HealthReport> read_health(const std::string& state_dir, size_t recent) {
     if (state.ok() && state->has_value()) h.last_success_at = (*state)->last_pull_at;
   }
   return h;
+}
+
+Result<std::chrono::seconds> parse_max_age(std::string_view text) {
+  auto bad = [&] {
+    return Error(ErrorKind::usage,
+                 fmt::format("max age '{}': a number of seconds, or N with s, m, h or d (e.g. 15m)", text));
+  };
+  size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  if (digits == 0 || digits + 1 < text.size() || digits > 12) return bad();
+  int64_t n = std::stoll(std::string(text.substr(0, digits)));
+  switch (digits < text.size() ? text[digits] : 's') {
+    case 's':
+      return std::chrono::seconds(n);
+    case 'm':
+      return std::chrono::seconds(n * 60);
+    case 'h':
+      return std::chrono::seconds(n * 3600);
+    case 'd':
+      return std::chrono::seconds(n * 86400);
+    default:
+      return bad();
+  }
+}
+
+HealthCheck evaluate_health(const StatusReport& r, std::optional<std::chrono::seconds> max_age,
+                            std::chrono::system_clock::time_point now) {
+  const HealthReport& h = r.health;
+  if (r.remote_exit_code != 0) return {r.remote_exit_code, r.remote_error_kind, "remote: " + r.remote_error};
+  if (r.pending_exit_code != 0)
+    return {r.pending_exit_code, r.pending_error_kind, "local files: " + r.pending_error};
+  if (h.last_sync_failed) return {5, std::nullopt, "the last sync failed: " + h.last_error};
+  if (h.last_sync_conflict)
+    return {3, ErrorKind::conflict,
+            fmt::format("the last {} ({}) stopped on {} conflict{} and applied none of them: settle "
+                        "with `turso-sync sync --on-conflict=local|remote|hold`",
+                        h.last_sync_operation, h.last_sync_at, h.last_sync_conflicts,
+                        h.last_sync_conflicts == 1 ? "" : "s")};
+  if (h.held_conflicts > 0)
+    return {3, ErrorKind::conflict,
+            fmt::format("{} conflict{} held (`turso-sync conflicts`)", h.held_conflicts,
+                        h.held_conflicts == 1 ? "" : "s")};
+  if (max_age) {
+    auto last = parse_utc_timestamp(h.last_success_at);
+    if (!last) return {6, std::nullopt, "no successful sync yet"};
+    auto age = std::chrono::duration_cast<std::chrono::seconds>(now - *last);
+    if (age > *max_age)
+      return {6, std::nullopt,
+              fmt::format("the last successful sync ({}) is {} s old, more than the max age of {} s",
+                          h.last_success_at, age.count(), max_age->count())};
+  }
+  return {0, std::nullopt, "healthy"};
+}
+
+int exit_code_of(const PullReport& report) {
+  return report.applied ? 0 : exit_code_for(ErrorKind::conflict);
+}
+
+int exit_code_of(const PushReport& report) {
+  if (!report.conflicts.empty()) return exit_code_for(ErrorKind::conflict);
+  return report.pull ? exit_code_of(*report.pull) : 0;
+}
+
+int exit_code_of(const StatusReport& r) {
+  if (r.check) return r.check->exit_code;
+  return r.remote_exit_code ? r.remote_exit_code : r.pending_exit_code;
 }
 
 }  // namespace turso_sync

@@ -37,13 +37,6 @@ std::string pull_marker(const Config& c) {
   return c.state_dir + "/pull.pending";
 }
 
-ConflictPolicy policy_from(const std::string& s) {
-  if (s == "local") return ConflictPolicy::local;
-  if (s == "remote") return ConflictPolicy::remote;
-  if (s == "hold") return ConflictPolicy::hold;
-  return ConflictPolicy::abort;
-}
-
 // Diff of two local files, collected (a pull's delta); rows past the collector's budget are spilled to
 // temporary files in `spill_dir`.
 Result<std::pair<DiffSummary, Changeset>> collect_diff(const std::string& base, const std::string& target,
@@ -120,11 +113,10 @@ static Result<PullReport> merge_and_swap(const Config& c, const std::string& new
     TS_TRY_STATUS(swap_in_replica(c.state_dir, new_replica, c.replica_path, changed_pages));
     return report;
   }
-  TS_TRY_STATUS(atomic_write_file(
-      pull_marker(c),
-      fmt::format("{}\n{}\n{}\n", new_replica, to_string(options.on_conflict),
-                  options.on_insert_collision == InsertCollision::conflict ? "conflict" : "move"),
-      0600));
+  TS_TRY_STATUS(atomic_write_file(pull_marker(c),
+                                  fmt::format("{}\n{}\n{}\n", new_replica, to_string(options.on_conflict),
+                                              to_string(options.on_insert_collision)),
+                                  0600));
   db::Database working = TS_TRY(db::Database::open(c.working_path, db::OpenMode::read_write));
   MergeOptions merge_options;
   merge_options.on_conflict = options.on_conflict;
@@ -207,9 +199,13 @@ static Status finish_interrupted_pull(const Config& c, std::vector<std::string>&
     return {};
   }
   PullOptions options;
-  options.on_conflict = policy_from(lines[1]);
-  options.on_insert_collision =
-      lines[2] == "conflict" ? InsertCollision::conflict : InsertCollision::move_local;
+  // Written by this library; another word means the marker was damaged or edited: say so, never guess.
+  auto policy = parse_conflict_policy(lines[1]);
+  if (!policy.ok()) return policy.error().context("finish an interrupted pull: " + pull_marker(c));
+  auto collision = parse_insert_collision(lines[2]);
+  if (!collision.ok()) return collision.error().context("finish an interrupted pull: " + pull_marker(c));
+  options.on_conflict = *policy;
+  options.on_insert_collision = *collision;
   // The interrupted pull may be the one that ends a push (only a push that committed leaves its marker
   // beside a pull's): the pushed values stay the push's own.
   std::optional<Changeset> sent;

@@ -16,20 +16,6 @@
 
 namespace turso_sync {
 
-const char* to_string(ConflictPolicy policy) {
-  switch (policy) {
-    case ConflictPolicy::abort:
-      return "abort";
-    case ConflictPolicy::local:
-      return "local";
-    case ConflictPolicy::remote:
-      return "remote";
-    case ConflictPolicy::hold:
-      return "hold";
-  }
-  return "abort";
-}
-
 namespace {
 
 std::string key_where(const HeldConflict& c, std::vector<Value>& args) {

@@ -260,8 +260,10 @@ Result<StatusReport> SyncContext::status(const StatusOptions& options) {
       r.pending = std::move(pending).value();
     else {
       r.pending_error = pending.error().message();
-      if (pending.error().kind() == ErrorKind::local_db)
+      if (pending.error().kind() == ErrorKind::local_db) {
         r.pending_exit_code = exit_code_for(ErrorKind::local_db);
+        r.pending_error_kind = ErrorKind::local_db;
+      }
     }
   }
   r.workflow_pid = StateLock::running_workflow(c.state_dir);
@@ -276,6 +278,7 @@ Result<StatusReport> SyncContext::status(const StatusOptions& options) {
   } else if (r.pending_exit_code == 0) {
     r.pending_error = loaded.error().message();
     r.pending_exit_code = exit_code_for(loaded.error().kind());
+    r.pending_error_kind = loaded.error().kind();
   }
   if (state) {
     r.protocol = state->protocol;
@@ -293,6 +296,7 @@ Result<StatusReport> SyncContext::status(const StatusOptions& options) {
     if (!client.ok()) {
       r.remote_error = client.error().message();
       r.remote_exit_code = exit_code_for(client.error().kind());
+      r.remote_error_kind = client.error().kind();
     } else {
       auto rtt = (*client)->ping();
       if (rtt.ok()) {
@@ -306,9 +310,11 @@ Result<StatusReport> SyncContext::status(const StatusOptions& options) {
         r.remote_error = rtt.error().message();
         r.remote_error_detail = rtt.error().detail();
         r.remote_exit_code = exit_code_for(rtt.error().kind());
+        r.remote_error_kind = rtt.error().kind();
       }
     }
   }
+  if (options.check) r.check = evaluate_health(r, options.max_age);
   return r;
 }
 
@@ -324,6 +330,10 @@ Result<RemoteChange> SyncContext::remote_changed(std::chrono::milliseconds wait)
   if (!check.server_revision.empty())
     out.state = check.changed ? RemoteChange::State::changed : RemoteChange::State::unchanged;
   return out;
+}
+
+Result<std::vector<HistoryEntry>> SyncContext::log(size_t limit) const {
+  return read_history(m_config.state_dir, limit);
 }
 
 Result<sqlite3*> SyncContext::open_working_copy() {

@@ -80,9 +80,8 @@ CycleReport run_cycle(SyncContext& sync, const WorkflowOptions& options) {
     fail(pulled.error());
   } else {
     r.pull = std::move(pulled).value();
-    if (!r.pull->applied) {
-      r.exit_code = 3;
-    } else {
+    r.exit_code = exit_code_of(*r.pull);
+    if (r.exit_code == 0) {
       PushOptions push;
       push.pull = options.pull;
       auto pushed = sync.push(push);
@@ -90,7 +89,7 @@ CycleReport run_cycle(SyncContext& sync, const WorkflowOptions& options) {
         fail(pushed.error());
       } else {
         r.push = std::move(pushed).value();
-        if (!r.push->conflicts.empty() || (r.push->pull && !r.push->pull->applied)) r.exit_code = 3;
+        r.exit_code = exit_code_of(*r.push);
       }
     }
   }

@@ -361,6 +361,34 @@ TEST(CliErrors, StatusJsonDescribesFilesAndRemote) {
   EXPECT_NE(r.out.find("\"round_trip_ms\":"), std::string::npos) << r.out;
 }
 
+// The policy text has one parser: an unknown word is a usage error wherever it comes from, never a silent
+// `abort` (the marker of an interrupted pull used to fall back to it).
+TEST(CliErrors, AnUnknownConflictPolicyIsAUsageErrorEverywhere) {
+  LocalServer server;
+  ASSERT_TRUE(server.started());
+  remote_exec(server.url(), {"CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)"});
+  std::vector<std::string> env{"TURSO_DATABASE_URL=" + server.url()};
+  TempDir dir;
+  ASSERT_EQ(run_cli({"init"}, env, dir.path()).exit_code, 0);
+  for (const std::string command : {"pull", "push", "sync", "workflow"}) {
+    std::vector<std::string> args = {command, "--on-conflict=mine"};
+    if (command == "workflow") args.push_back("--once");
+    auto r = run_cli(args, env, dir.path());
+    EXPECT_EQ(r.exit_code, 2) << command << ": " << r.err;
+    EXPECT_TRUE(contains(r.err, "unknown conflict policy 'mine'")) << command << ": " << r.err;
+  }
+  // A pull.pending naming a policy this library never writes: the pull stops and says so.
+  fs::copy_file(dir.file("local_replica.db"), dir.file("new_replica.db"));
+  {
+    std::ofstream marker(dir.file(".turso-sync/pull.pending"));
+    marker << dir.file("new_replica.db") << "\nmine\nmove\n";
+  }
+  auto r = run_cli({"pull"}, env, dir.path());
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_TRUE(contains(r.err, "unknown conflict policy 'mine'")) << r.err;
+  EXPECT_TRUE(fs::exists(dir.file(".turso-sync/pull.pending")));
+}
+
 TEST(CliErrors, EveryCommandHasHelp) {
   for (const std::string cmd :
        {"init", "status", "diff", "pull", "push", "sync", "reset", "copy", "workflow", "watch"}) {

@@ -18,6 +18,8 @@ let op_config = 7
 let op_bg_start = 8
 let op_conflicts = 9
 let op_resolve = 10
+let op_copy = 11
+let op_log = 12
 
 type error = { code : int; kind : string; message : string }
 type counts = { inserts : int; updates : int; deletes : int }
@@ -89,6 +91,21 @@ type held_conflict = {
 
 type resolved = { resolved_table : string; resolved_key : string option list; outcome : string; theirs_changed : bool }
 type resolve_report = { resolved : resolved list; saved_to : string option; still_held : int }
+
+type health = { healthy : bool; health_exit_code : int; reason : string }
+type copy_report = { copy_discarded : counts; copy_saved_to : string option }
+
+type history_entry = {
+  log_time : string;
+  log_operation : string;
+  log_trigger : string;
+  log_result : string;
+  log_exit_code : int;
+  log_pulled : counts;
+  log_pushed : counts;
+  log_held : int;
+  log_error : string option;
+}
 type cycle = { number : int; trigger : string; cycle_exit_code : int; cycle_error : string option; raw : string }
 
 type published = {
@@ -414,6 +431,59 @@ let status ?(offline = false) () =
   run ~accept:(fun code -> code = 0 || code = 4) op_status
     (options [ ("offline", Some (Json.Bool offline)) ])
     (fun code j -> status_of code j)
+
+let health ?(offline = false) ?max_age () =
+  let open Lwt.Infix in
+  let opts =
+    options
+      [
+        ("offline", Some (Json.Bool offline));
+        ("check", Some (Json.Bool true));
+        ("max_age", Option.map (fun a -> Json.String a) max_age);
+      ]
+  in
+  detached (fun () -> ts_call (Lazy.force handle) op_status opts) >|= fun (code, text) ->
+  (* Every code of the check comes with a report holding "check"; without it the call itself failed. *)
+  match Json.parse text with
+  | Ok j when Json.member "check" j <> Json.Null ->
+      let c = Json.member "check" j in
+      Ok
+        {
+          healthy = Json.to_bool (Json.member "healthy" c);
+          health_exit_code = Json.to_int (Json.member "exit_code" c);
+          reason = Json.to_string (Json.member "reason" c);
+        }
+  | _ -> Error (error_of_report code text)
+
+(* ---- copy and log ---- *)
+
+let copy ?force () =
+  run ~accept:(fun code -> code = 0) op_copy
+    (options [ ("force", flag force) ])
+    (fun _ j ->
+      {
+        copy_discarded = counts_of (Json.member "totals" (Json.member "discarded" j));
+        copy_saved_to = Json.to_string_opt (Json.member "discarded_path" j);
+      })
+
+let log ?n () =
+  run ~accept:(fun code -> code = 0) op_log
+    (options [ ("number", Option.map (fun n -> Json.Number (float_of_int n)) n) ])
+    (fun _ j ->
+      List.map
+        (fun e ->
+          {
+            log_time = Json.to_string (Json.member "time" e);
+            log_operation = Json.to_string (Json.member "operation" e);
+            log_trigger = Json.to_string (Json.member "trigger" e);
+            log_result = Json.to_string (Json.member "result" e);
+            log_exit_code = Json.to_int (Json.member "exit_code" e);
+            log_pulled = counts_of (Json.member "pulled" e);
+            log_pushed = counts_of (Json.member "pushed" e);
+            log_held = Json.to_int (Json.member "held" (Json.member "conflicts" e));
+            log_error = Json.to_string_opt (Json.member "error" e);
+          })
+        (Json.to_list (Json.member "entries" j)))
 
 (* ---- held conflicts ---- *)
 

@@ -92,6 +92,30 @@ type held_conflict = {
     copy) or "agreed" (both sides already held the same row). *)
 type resolved = { resolved_table : string; resolved_key : string option list; outcome : string; theirs_changed : bool }
 
+(** The health check of [turso-sync status --check]: [health_exit_code] 0 healthy, 4 the remote unreachable
+    or the token refused, 1 a local file damaged, 5 the last sync (or background cycle) failed, 3 it stopped
+    on a conflict or conflicts are held, 6 no successful sync within [max_age]; [reason] says which and what
+    to do. *)
+type health = { healthy : bool; health_exit_code : int; reason : string }
+
+(** [copy_discarded]: the local changes the copy replaced (with [force]), saved to [copy_saved_to]. *)
+type copy_report = { copy_discarded : counts; copy_saved_to : string option }
+
+(** One line of the sync history ([turso-sync log]): [log_operation] init, pull, push, sync, reset, copy,
+    resolve; [log_trigger] cli, capi, workflow:<why>, capi:background:<why>; [log_result] ok, conflict,
+    error; [log_held] held conflicts after it. *)
+type history_entry = {
+  log_time : string;
+  log_operation : string;
+  log_trigger : string;
+  log_result : string;
+  log_exit_code : int;
+  log_pulled : counts;
+  log_pushed : counts;
+  log_held : int;
+  log_error : string option;
+}
+
 type resolve_report = {
   resolved : resolved list;
   saved_to : string option;  (** with [`Theirs]: the file the local versions were saved to *)
@@ -161,6 +185,18 @@ val sync : ?force:bool -> ?on_conflict:on_conflict -> unit -> (sync_report, erro
 
 val status : ?offline:bool -> unit -> (status_report, error) result Lwt.t
 (** [offline] (default false): do not contact the remote. *)
+
+val health : ?offline:bool -> ?max_age:string -> unit -> (health, error) result Lwt.t
+(** [turso-sync status --check]: the verdict, evaluated by the library. [max_age] ("90", "15m", "2h", "1d"):
+    the last successful sync must be at most this old. [offline] (default false): do not contact the remote.
+    An error (code 2) for a malformed [max_age]. *)
+
+val copy : ?force:bool -> unit -> (copy_report, error) result Lwt.t
+(** [turso-sync copy]: the replica copied into the working copy, in place; refused (code 2, kind "refused")
+    when the working copy has local changes, unless [force] (they are saved first). Needs no remote. *)
+
+val log : ?n:int -> unit -> (history_entry list, error) result Lwt.t
+(** [turso-sync log]: the sync history, newest first; [n] entries (default 20; 0: all). Reads only. *)
 
 val conflicts : unit -> (held_conflict list, error) result Lwt.t
 (** The held rows. Reads only the local files. *)

@@ -81,7 +81,21 @@ value ts_stub_errmsg(value v) {
   CAMLreturn(caml_copy_string(turso_sync_errmsg(Handle_val(v))));
 }
 
-enum { OP_INIT, OP_PULL, OP_PUSH, OP_SYNC, OP_DIFF, OP_STATUS, OP_RESET, OP_CONFIG, OP_BG_START, OP_CONFLICTS, OP_RESOLVE };
+enum {
+  OP_INIT,
+  OP_PULL,
+  OP_PUSH,
+  OP_SYNC,
+  OP_DIFF,
+  OP_STATUS,
+  OP_RESET,
+  OP_CONFIG,
+  OP_BG_START,
+  OP_CONFLICTS,
+  OP_RESOLVE,
+  OP_COPY,
+  OP_LOG
+};
 
 /* ts_call : handle -> int (op) -> string (options, "" = none) -> int * string (code, report) */
 value ts_stub_call(value v, value op_v, value options_v) {
@@ -125,6 +139,12 @@ value ts_stub_call(value v, value op_v, value options_v) {
       break;
     case OP_RESOLVE:
       code = turso_sync_resolve(h, options, &report);
+      break;
+    case OP_COPY:
+      code = turso_sync_copy(h, options, &report);
+      break;
+    case OP_LOG:
+      code = turso_sync_log(h, options, &report);
       break;
     default:
       code = TURSO_SYNC_USAGE;

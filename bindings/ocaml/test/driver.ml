@@ -82,6 +82,7 @@ let () =
       step a "sync";
       step a "update_again_from_a";
       step b "held_resolve";
+      step b "health_copy_log";
       check (contains (remote_query url "SELECT subject FROM emails WHERE id = 1") "A again") "A's row stays on the remote";
 
             (* The heuristic's other half: a pull older than the interval. *)

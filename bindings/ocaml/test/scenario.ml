@@ -173,6 +173,36 @@ let held_resolve () =
   check (ok "conflicts after" held = []) "nothing held after resolve";
   Lwt.return_unit
 
+(* The health check, copy and log, after held_resolve: nothing held, the last sync succeeded. *)
+let health_copy_log () =
+  let* h = T.health ~offline:true ~max_age:"1d" () in
+  let h = ok "health" h in
+  check (h.healthy && h.health_exit_code = 0) "healthy: %d %s" h.health_exit_code h.reason;
+  let* bad = T.health ~offline:true ~max_age:"soon" () in
+  (match bad with Error e -> check (e.code = 2) "bad max_age: code %d" e.code | Ok _ -> fail "max_age 'soon' accepted");
+  let* entries = T.log ~n:2 () in
+  (match ok "log" entries with
+  | [ newest; _ ] ->
+      check (newest.log_operation = "resolve" && newest.log_trigger = "capi" && newest.log_result = "ok")
+        "newest entry: %s %s %s" newest.log_operation newest.log_trigger newest.log_result
+  | l -> fail "%d log entries" (List.length l));
+  let* () = update_subject "to be copied over" in
+  let* refused = T.copy () in
+  (match refused with
+  | Error e -> check (e.code = 2 && e.kind = "refused") "copy over local changes: %d %s" e.code e.kind
+  | Ok _ -> fail "copy over local changes succeeded");
+  let* c = T.copy ~force:true () in
+  let c = ok "copy" c in
+  check (c.copy_discarded.updates = 1) "one update discarded, got %d" c.copy_discarded.updates;
+  check (match c.copy_saved_to with Some f -> Sys.file_exists f | None -> false) "discarded changes saved";
+  let* subject = with_db (fun db -> scalar db "SELECT subject FROM emails WHERE id = 1") in
+  check (subject = Some "A again") "the replica's row is back";
+  let* entries = T.log ~n:1 () in
+  (match ok "log" entries with
+  | [ e ] -> check (e.log_operation = "copy") "newest entry after copy: %s" e.log_operation
+  | l -> fail "%d log entries" (List.length l));
+  Lwt.return_unit
+
 (* Background sync picks up a row the test inserts on the remote (REMOTE_URL, the independent path) and
    pushes one the application writes. *)
 let background () =
@@ -272,6 +302,7 @@ let () =
     | "pull_moved" -> pull_moved
     | "update_again_from_a" -> fun () -> Lwt.bind (update_subject "A again") sync_clean
     | "held_resolve" -> held_resolve
+    | "health_copy_log" -> health_copy_log
     | "background" -> background
     | "stale_pull" -> stale_pull
     | "init_from" -> init_from
