@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "turso_sync.h"
 
@@ -33,6 +34,20 @@ extern int g_failures;
               (expected), turso_sync_errmsg(handle));                                             \
       g_failures++;                                                                               \
     }                                                                                             \
+  } while (0)
+
+/* Whether `part` occurs in `text` (both may be NULL: then not). */
+static inline int contains(const char* text, const char* part) {
+  return text && part && strstr(text, part) != NULL;
+}
+
+#define CHECK_CONTAINS(text, part)                                                                        \
+  do {                                                                                                    \
+    const char* t_ = (text);                                                                              \
+    if (!contains(t_, (part))) {                                                                          \
+      fprintf(stderr, "%s:%d: expected \"%s\" in: %s\n", __FILE__, __LINE__, (part), t_ ? t_ : "(null)"); \
+      g_failures++;                                                                                       \
+    }                                                                                                     \
   } while (0)
 
 enum { MAX_WRITERS = 8 }; /* writer threads and processes in all */

@@ -23,19 +23,6 @@
 int g_failures = 0;
 static const char* g_url = NULL;
 
-static int contains(const char* text, const char* part) {
-  return text && part && strstr(text, part) != NULL;
-}
-
-#define CHECK_CONTAINS(text, part)                                                                        \
-  do {                                                                                                    \
-    const char* t_ = (text);                                                                              \
-    if (!contains(t_, (part))) {                                                                          \
-      fprintf(stderr, "%s:%d: expected \"%s\" in: %s\n", __FILE__, __LINE__, (part), t_ ? t_ : "(null)"); \
-      g_failures++;                                                                                       \
-    }                                                                                                     \
-  } while (0)
-
 /* ---- helpers ---------------------------------------------------------------------------------------- */
 
 static char* make_dir(void) {
