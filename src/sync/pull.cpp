@@ -12,9 +12,9 @@
 #include <functional>
 
 #include "db/sqlite.h"
+#include "merge/merge.h"
 #include "sync/discarded.h"
 #include "sync/held.h"
-#include "merge/merge.h"
 #include "sync/local_objects.h"
 #include "sync/page_pull.h"
 #include "sync/pending_push.h"

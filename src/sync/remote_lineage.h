@@ -12,10 +12,10 @@
 //   - the replica holds at least 10 rows and the new image holds none of them unchanged (same table, same
 //     rowid or key, the same values in the columns both have); fewer tell too little (all of a few rows are
 //     often rewritten at once).
-// Known limits: a remote on which every one of 10 or more rows was rewritten or deleted while the page history
-// could not be followed (an SQL pull, a checkpoint) looks replaced too (`init --force` is then the way on, as
-// the message says); a replaced database is not told from the replica's when the replica holds fewer than 10
-// rows, or shares a row with it at its schema version or above.
+// Known limits: a remote on which every one of 10 or more rows was rewritten or deleted while the page
+// history could not be followed (an SQL pull, a checkpoint) looks replaced too (`init --force` is then the
+// way on, as the message says); a replaced database is not told from the replica's when the replica holds
+// fewer than 10 rows, or shares a row with it at its schema version or above.
 #pragma once
 
 #include <optional>
