@@ -32,15 +32,19 @@ Result<RemoteReceipts> read_remote_receipts(RemoteClient& remote, const std::str
   return receipts;
 }
 
+std::string init_force_way_on(const Config& c) {
+  return fmt::format(
+      "run `turso-sync init --force`: it downloads this database and first saves the working copy's local "
+      "changes to {}/discarded-<time>.sql",
+      c.state_dir);
+}
+
 Error another_remote_error(const Config& c, const std::string& known) {
-  return Error(
-      ErrorKind::refused,
-      fmt::format("{} is not the database the replica {} was pulled from: it does not hold push {}, "
-                  "which that database held (another database, or this one restored to an earlier "
-                  "point). Nothing was changed. If the URL was changed on purpose, run `turso-sync "
-                  "init --force`: it downloads this database and first saves the working copy's local "
-                  "changes to {}/discarded-<time>.sql",
-                  c.database_url, c.replica_path, known, c.state_dir));
+  return Error(ErrorKind::refused,
+               fmt::format("{} is not the database the replica {} was pulled from: it does not hold push {}, "
+                           "which that database held (another database, or this one restored to an earlier "
+                           "point). Nothing was changed. If the URL was changed on purpose, {}",
+                           c.database_url, c.replica_path, known, init_force_way_on(c)));
 }
 
 Result<std::string> check_same_remote(RemoteClient& remote, const Config& c) {

@@ -27,6 +27,11 @@ struct RemoteReceipts {
 // One small read (safe to retry). `known` may be empty (holds_known is then true).
 Result<RemoteReceipts> read_remote_receipts(RemoteClient& remote, const std::string& known);
 
+// The way on from a refused remote, for the messages that refuse one: "run `turso-sync init --force`: it
+// downloads this database and first saves the working copy's local changes to <state
+// dir>/discarded-<time>.sql".
+std::string init_force_way_on(const Config& c);
+
 // The refusal when the remote lacks receipt `known`: names the URL, the replica and what to do.
 Error another_remote_error(const Config& c, const std::string& known);
 

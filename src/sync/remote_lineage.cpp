@@ -9,6 +9,7 @@
 
 #include "db/schema.h"
 #include "db/sqlite.h"
+#include "sync/remote_identity.h"
 #include "sync/replica_fetch.h"
 #include "util/text.h"
 
@@ -75,9 +76,8 @@ Error replaced_error(const Config& c, const std::string& why) {
       ErrorKind::refused,
       fmt::format("{} does not look like the database the replica {} was pulled from: {}. Nothing was "
                   "changed. If the URL points where you want (or every row of the remote was "
-                  "rewritten on purpose), run `turso-sync init --force`: it downloads this database "
-                  "and first saves the working copy's local changes to {}/discarded-<time>.sql",
-                  c.database_url, c.replica_path, why, c.state_dir));
+                  "rewritten on purpose), {}",
+                  c.database_url, c.replica_path, why, init_force_way_on(c)));
 }
 
 }  // namespace
