@@ -244,6 +244,81 @@ TEST(DanglingReference, UnderHoldTheChildAndItsParentAreHeldWhileEverythingElseS
   }
 }
 
+// Case 2 of issue 18, the push side: a teammate's application runs with foreign keys off (SQLite's default)
+// and deletes a contact, leaving its email, or writes an email to a contact that exists nowhere. Its push
+// must not leave those references dangling on the remote: a plain push is refused (exit 3, nothing applied,
+// saying what to do), a workflow cycle holds the rows (kind `dangling reference`) and syncs everything else.
+// A copy with no local change then pushes nothing. Before, the push sent the delete and the email as they
+// were: the remote's email pointed at nothing.
+TEST(DanglingReference, APushOfAnApplicationWithForeignKeysOffNeverLeavesOneDanglingOnTheRemote) {
+  LocalServer server;
+  ASSERT_TRUE(server.started());
+  const std::string& url = server.url();
+  remote_exec(url,
+              {"CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT)",
+               "CREATE TABLE emails (id INTEGER PRIMARY KEY, subject TEXT, contact_id INTEGER, FOREIGN KEY "
+               "(contact_id) REFERENCES contacts (id))",
+               "INSERT INTO contacts VALUES (1, 'a@x'), (2, 'b@x')",
+               "INSERT INTO emails VALUES (10, 'hello', 1), (11, 'hi', 2)"});
+  TempDir a, b;
+  auto run = [&](const TempDir& dir, const std::vector<std::string>& args) {
+    return run_cli(args, env_for(url), dir.path().string());
+  };
+  for (const TempDir* d : {&a, &b}) ASSERT_EQ(run(*d, {"init"}).exit_code, 0);
+  const std::string wa = a.file("working_copy.db"), wb = b.file("working_copy.db");
+  const char* kDangling =
+      "SELECT count(*) FROM emails WHERE contact_id IS NOT NULL AND contact_id NOT IN (SELECT id FROM "
+      "contacts)";
+  local_exec(wa,
+             "PRAGMA foreign_keys = OFF; DELETE FROM contacts WHERE id = 1; INSERT INTO emails VALUES (12, "
+             "'to nobody', 99); UPDATE contacts SET email = 'b2@x' WHERE id = 2");
+
+  auto r = run(a, {"push"});
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+  EXPECT_NE((r.out + r.err).find("dangling"), std::string::npos) << r.out << r.err;
+  EXPECT_EQ(remote_rows(url, "SELECT id, email FROM contacts ORDER BY id"),
+            (Rows{{I(1), T("a@x")}, {I(2), T("b@x")}}));
+  EXPECT_EQ(remote_count(url, "SELECT count(*) FROM emails"), 2);
+
+  for (int cycle = 0; cycle < 2; ++cycle) {
+    r = run(a, {"workflow", "--once"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  }
+  // The other change went out; the contact stays on the remote, the email to nobody is not there.
+  EXPECT_EQ(remote_rows(url, "SELECT id, email FROM contacts ORDER BY id"),
+            (Rows{{I(1), T("a@x")}, {I(2), T("b2@x")}}));
+  EXPECT_EQ(remote_rows(url, "SELECT id FROM emails ORDER BY id"), (Rows{{I(10)}, {I(11)}}));
+  EXPECT_EQ(remote_count(url, kDangling), 0);
+  r = run(a, {"--json", "conflicts"});
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  ASSERT_EQ(parser.parse(r.out).get(doc), simdjson::SUCCESS) << r.out;
+  ASSERT_EQ(doc["conflicts"].get_array().size(), 2u) << r.out;
+  for (auto c : doc["conflicts"].get_array())
+    EXPECT_EQ(std::string(c["kind"].get_string().value()), "dangling reference") << r.out;
+  EXPECT_EQ(run(a, {"status", "--check", "--offline"}).exit_code, 3);
+
+  // A copy with no local change pulls and pushes nothing back.
+  int64_t receipts = remote_count(url, "SELECT count(*) FROM turso_sync_pushes");
+  r = run(b, {"workflow", "--once"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(remote_count(url, "SELECT count(*) FROM turso_sync_pushes"), receipts) << r.out;
+  expect_same(url, wb, "SELECT * FROM contacts ORDER BY id");
+  expect_same(url, wb, "SELECT * FROM emails ORDER BY id");
+  EXPECT_EQ(discarded_files_text(b), "");
+
+  // --theirs ends with theirs: the contact is back, the email to nobody is saved and gone.
+  r = run(a, {"resolve", "--theirs"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  r = run(a, {"workflow", "--once"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(run(a, {"status", "--check", "--offline"}).exit_code, 0);
+  EXPECT_NE(discarded_files_text(a).find("to nobody"), std::string::npos) << discarded_files_text(a);
+  expect_same(url, wa, "SELECT * FROM contacts ORDER BY id");
+  expect_same(url, wa, "SELECT * FROM emails ORDER BY id");
+  EXPECT_EQ(remote_count(url, kDangling), 0);
+}
+
 // Case 3 of issue 18: the same address typed in two cases on two copies (`email UNIQUE COLLATE NOCASE`).
 // Under hold the clashing local row (and the remote's) are held, and every other change keeps syncing in both
 // directions, cycle after cycle. Before, every workflow cycle stopped with exit 3 and nothing synced.
