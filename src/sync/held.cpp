@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "db/schema.h"
+#include "diff/schema_plan.h"
 #include "util/fs.h"
 #include "util/json_writer.h"
 #include "util/text.h"
@@ -241,6 +242,12 @@ bool has_column(const std::vector<std::string>& columns, const std::string& name
                      [&](const std::string& c) { return sqlite3_stricmp(c.c_str(), name.c_str()) == 0; });
 }
 
+std::vector<std::string> column_names(const std::vector<ColumnDesc>& columns) {
+  std::vector<std::string> out;
+  for (const ColumnDesc& c : columns) out.push_back(c.name);
+  return out;
+}
+
 // The record follows a migration both sides now have (a teammate's, pulled): a column gone from both is
 // no longer in dispute and leaves the record; a column both have that the record lacks joins it (its base
 // is then theirs: nothing disputed it). Renames were followed by the merge (fold_merge_into_held). Returns
@@ -353,9 +360,35 @@ std::string held_rowid_expression(const HeldConflict& c) {
   return db::rowid_expression(c.columns, alias);
 }
 
-Result<std::optional<std::vector<Value>>> read_held_row(db::Database& db, const HeldConflict& c) {
+Result<std::vector<std::string>> working_columns(db::Database& working, db::Database& replica,
+                                                 const HeldConflict& c) {
+  auto ours = diff::read_table_desc(working, "main", c.table);
+  auto theirs = diff::read_table_desc(replica, "main", c.table);
+  if (!ours.ok() || !theirs.ok()) return c.columns;
+  std::vector<std::string> sources = diff::column_sources(theirs->columns, ours->columns);
+  std::vector<std::string> out;
+  for (const std::string& name : c.columns) {
+    std::string mapped;
+    for (size_t j = 0; j < sources.size() && j < ours->columns.size(); ++j)
+      if (sqlite3_stricmp(sources[j].c_str(), name.c_str()) == 0) mapped = ours->columns[j].name;
+    // A column of the record that the replica lacks (a generated one, say) keeps its name.
+    if (mapped.empty() && !has_column(column_names(theirs->columns), name)) mapped = name;
+    out.push_back(mapped);
+  }
+  return out;
+}
+
+Result<std::optional<std::vector<Value>>> read_held_row(db::Database& db, const HeldConflict& c,
+                                                        const std::vector<std::string>* columns) {
+  const std::vector<std::string>& names = columns ? *columns : c.columns;
   std::string cols;
-  for (const std::string& col : c.columns) cols += (cols.empty() ? "" : ", ") + quote_identifier(col);
+  for (const std::string& col : names) {
+    if (col.empty())
+      return Error(ErrorKind::local_db, fmt::format("read held row of table {} in {}: a column of the record "
+                                                    "is gone",
+                                                    printable(c.table), db.path()));
+    cols += (cols.empty() ? "" : ", ") + quote_identifier(col);
+  }
   std::string where;
   if (c.keyed_by_rowid) {
     where = held_rowid_expression(c) + " = ?";
@@ -384,7 +417,8 @@ Result<bool> refresh_held(const Config& config, std::vector<HeldConflict>& held)
   std::string now = utc_timestamp();
   for (auto it = held.begin(); it != held.end();) {
     if (TS_TRY(follow_schema(working, replica, *it))) changed = true;
-    auto ours = read_held_row(working, *it);
+    std::vector<std::string> local_names = TS_TRY(working_columns(working, replica, *it));
+    auto ours = read_held_row(working, *it, &local_names);
     auto theirs = read_held_row(replica, *it);
     if (!ours.ok() && !theirs.ok()) {  // the table is gone on both sides: nothing left to hold
       it = held.erase(it);

@@ -126,6 +126,26 @@ Result<ResolveReport> SyncContext::resolve(const ResolveOptions& options) {
   };
 
   if (options.take == Resolution::theirs && !chosen.empty()) {
+    // The rows as the working copy names their columns: a column it renamed since the row was held takes
+    // theirs' value under its new name; one it dropped cannot take it (nothing is changed then).
+    std::vector<HeldConflict> local = chosen;
+    {
+      db::Database working = TS_TRY(db::Database::open(c.working_path, db::OpenMode::read_only));
+      db::Database replica = TS_TRY(db::Database::open(c.replica_path, db::OpenMode::read_only));
+      for (HeldConflict& h : local) {
+        std::vector<std::string> names = TS_TRY(working_columns(working, replica, h));
+        for (size_t i = 0; i < names.size(); ++i)
+          if (names[i].empty())
+            return Error(
+                ErrorKind::usage,
+                fmt::format("resolve --theirs: table {} of your working copy no longer has column {} "
+                            "(you dropped it since row [{}] was held), so the remote's value cannot "
+                            "be written; nothing was changed. Add the column back (or undo your "
+                            "migration) and run resolve again, or keep yours with `resolve --ours`",
+                            printable(h.table), printable(h.columns[i]), printable(key_as_text(h.key))));
+        h.columns = std::move(names);
+      }
+    }
     // Ours first goes to the discarded-changes file (durably), then the working copy takes theirs in one
     // transaction, then the record is rewritten: a crash in between leaves a record whose two sides agree,
     // which the next command drops.
@@ -134,7 +154,7 @@ Result<ResolveReport> SyncContext::resolve(const ResolveOptions& options) {
         "{}.\n"
         "-- Running this on the working copy puts them back (the next push sends them).\nBEGIN;\n",
         utc_timestamp());
-    for (const HeldConflict& h : chosen) {
+    for (const HeldConflict& h : local) {
       std::vector<Value> unused;
       std::string restore = write_row_sql(h, h.theirs, h.ours, unused, /*literal=*/true);
       if (restore.empty()) continue;
@@ -150,7 +170,7 @@ Result<ResolveReport> SyncContext::resolve(const ResolveOptions& options) {
     sqlite3_db_config(working.handle(), SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, nullptr);
     TS_TRY_STATUS(working.exec("PRAGMA foreign_keys = OFF"));
     db::Transaction tx = TS_TRY(db::Transaction::begin(working, db::Transaction::Kind::immediate));
-    for (const HeldConflict& h : chosen) {
+    for (const HeldConflict& h : local) {
       std::vector<Value> args;
       std::string stmt = write_row_sql(h, h.ours, h.theirs, args, /*literal=*/false);
       if (stmt.empty()) continue;

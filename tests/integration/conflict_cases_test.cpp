@@ -141,6 +141,41 @@ TEST(HeldColumns, AHoldSurvivesATeammatesMigrationOfItsTable) {
   expect_same(url, wb, "SELECT * FROM notes ORDER BY id");
 }
 
+// Case 4 of issue 18, the local side: B renames the held column (and another one) while the row is held.
+// The hold stays, and `resolve --theirs` writes A's title into B's renamed column; B's next sync pushes the
+// rename with A's title. Before, `resolve --theirs` failed with a raw "no such column" and, tried again,
+// kept ours.
+TEST(HeldColumns, ResolveTheirsAfterALocalRenameOfTheHeldColumnWritesTheirsUnderTheNewName) {
+  Pair p;
+  ASSERT_NO_FATAL_FAILURE(
+      p.hold_row_1({"CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT, body TEXT, tag TEXT)",
+                    "INSERT INTO notes VALUES (1, 'base', 'b1', 't1'), (2, 'two', 'b2', 't2')"},
+                   {"workflow", "--once"}));
+  const std::string url = p.url(), wb = p.wb();
+  const TempDir& b = p.b;
+  auto run = [&](const TempDir& dir, const std::vector<std::string>& args) { return p.run(dir, args); };
+  local_exec(
+      wb, "ALTER TABLE notes RENAME COLUMN title TO heading; ALTER TABLE notes RENAME COLUMN tag TO label");
+  auto r = run(b, {"--json", "conflicts"});
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  ASSERT_EQ(parser.parse(r.out).get(doc), simdjson::SUCCESS) << r.out << r.err;
+  ASSERT_EQ(doc["conflicts"].get_array().size(), 1u) << r.out;
+  EXPECT_EQ(json_strings(doc["conflicts"].at(0)["ours"]).at(1), "'B'") << r.out;
+  EXPECT_EQ(run(b, {"status", "--check", "--offline"}).exit_code, 3);
+
+  r = run(b, {"resolve", "--theirs"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(local_rows(wb, "SELECT id, heading, body, label FROM notes WHERE id = 1"),
+            (Rows{{I(1), T("A"), T("b1"), T("t1")}}));
+  EXPECT_NE(discarded_files_text(b).find("'B'"), std::string::npos) << discarded_files_text(b);
+  EXPECT_EQ(run(b, {"status", "--check", "--offline"}).exit_code, 0);
+  r = run(b, {"sync"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(remote_rows(url, "SELECT heading FROM notes WHERE id = 1"), (Rows{{T("A")}}));
+  expect_same(url, wb, "SELECT * FROM notes ORDER BY id");
+}
+
 TEST(DanglingOnTheRemote, ACopyWithNoLocalChangePullsItAsItIsAndPushesNothingBack) {
   LocalServer server;
   ASSERT_TRUE(server.started());
