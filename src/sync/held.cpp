@@ -208,7 +208,13 @@ Status save_held(const std::string& state_dir, const std::vector<HeldConflict>& 
 
 bool is_held(const std::vector<HeldConflict>& held, const std::string& table, const std::vector<Value>& key) {
   for (const HeldConflict& c : held)
-    if (c.key == key && same_table(c.table, table)) return true;
+    if ((c.key == key || c.key.empty()) && same_table(c.table, table)) return true;
+  return false;
+}
+
+bool holds_table(const std::vector<HeldConflict>& held, const std::string& table) {
+  for (const HeldConflict& c : held)
+    if (c.key.empty() && same_table(c.table, table)) return true;
   return false;
 }
 
@@ -416,6 +422,15 @@ Result<bool> refresh_held(const Config& config, std::vector<HeldConflict>& held)
   bool changed = false;
   std::string now = utc_timestamp();
   for (auto it = held.begin(); it != held.end();) {
+    if (it->key.empty()) {  // a table held as a whole: settled once the working copy no longer has it
+      if (!TS_TRY(table_columns(working, it->table))) {
+        it = held.erase(it);
+        changed = true;
+      } else {
+        ++it;
+      }
+      continue;
+    }
     if (TS_TRY(follow_schema(working, replica, *it))) changed = true;
     std::vector<std::string> local_names = TS_TRY(working_columns(working, replica, *it));
     auto ours = read_held_row(working, *it, &local_names);
@@ -459,6 +474,19 @@ Result<int64_t> exclude_held(Changeset& changeset, DiffSummary& summary,
                              const std::vector<HeldConflict>& held) {
   if (held.empty()) return 0;
   int64_t skipped = 0;
+  // A table held as a whole: none of its schema changes (its creation, its indexes and triggers) go out.
+  auto held_object = [&](const SchemaChange& c) {
+    return holds_table(held, c.table) || holds_table(held, c.name);
+  };
+  changeset.schema.erase(std::remove_if(changeset.schema.begin(), changeset.schema.end(), held_object),
+                         changeset.schema.end());
+  summary.schema.erase(std::remove_if(summary.schema.begin(), summary.schema.end(), held_object),
+                       summary.schema.end());
+  changeset.triggers.erase(std::remove_if(changeset.triggers.begin(), changeset.triggers.end(),
+                                          [&](const TriggerDef& t) { return holds_table(held, t.table); }),
+                           changeset.triggers.end());
+  for (TableSummary& ts : summary.tables)
+    if (holds_table(held, ts.name)) ts.schema_ops.clear();
   for (auto tc = changeset.tables.begin(); tc != changeset.tables.end();) {
     TableCounts removed;
     auto& rows = tc->rows;

@@ -38,7 +38,10 @@ Result<std::vector<HeldConflict>> held_from_json(const std::string& text, const 
 Status save_held(const std::string& state_dir, const std::vector<HeldConflict>& held);
 
 // Whether `held` holds the row `key` of `table` (table names compared case-insensitively, keys exactly).
+// A record with no key holds its whole table (a table the remote dropped under local changes): every key.
 bool is_held(const std::vector<HeldConflict>& held, const std::string& table, const std::vector<Value>& key);
+// Whether `held` holds `table` as a whole (a record with no key).
+bool holds_table(const std::vector<HeldConflict>& held, const std::string& table);
 
 // Folds a merge into `held`: rows the merge skipped because they are held get the new theirs (and ours),
 // and are dropped when both sides now agree; with `policy` == hold, every conflict of the merge becomes a

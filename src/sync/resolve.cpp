@@ -80,6 +80,29 @@ std::string write_row_sql(const HeldConflict& c, const std::vector<Value>& curre
   return fmt::format("UPDATE {} SET {} WHERE {}", table, set, where);
 }
 
+// A table held as a whole (the remote dropped it under local changes), as SQL that creates it again with the
+// working copy's rows: what `resolve --theirs` saves before dropping it.
+Result<std::string> dump_table(db::Database& db, const std::string& table) {
+  auto schema =
+      TS_TRY(db.prepare("SELECT sql FROM sqlite_schema WHERE tbl_name = ?1 COLLATE NOCASE AND sql "
+                        "IS NOT NULL ORDER BY type = 'table' DESC"));
+  TS_TRY_STATUS(schema.bind(1, Value::text(table)));
+  std::string out;
+  bool first = true;
+  std::string objects;
+  while (TS_TRY(schema.step())) {
+    (first ? out : objects) += schema.column_text(0) + ";\n";
+    first = false;
+  }
+  auto rows = TS_TRY(db.prepare(fmt::format("SELECT * FROM {}", quote_identifier(table))));
+  while (TS_TRY(rows.step())) {
+    std::string values;
+    for (int i = 0; i < rows.column_count(); ++i) values += (i ? ", " : "") + sql_literal(rows.column(i));
+    out += fmt::format("INSERT INTO {} VALUES ({});\n", quote_identifier(table), values);
+  }
+  return out + objects;
+}
+
 bool matches(const HeldConflict& c, const ResolveOptions& o) {
   if (!o.table.empty() && sqlite3_stricmp(o.table.c_str(), c.table.c_str()) != 0) return false;
   if (o.keys.empty()) return true;
@@ -155,11 +178,20 @@ Result<ResolveReport> SyncContext::resolve(const ResolveOptions& options) {
         "-- Running this on the working copy puts them back (the next push sends them).\nBEGIN;\n",
         utc_timestamp());
     for (const HeldConflict& h : local) {
+      if (holds_table(chosen, h.table)) continue;  // the table's dump below holds the row
       std::vector<Value> unused;
       std::string restore = write_row_sql(h, h.theirs, h.ours, unused, /*literal=*/true);
       if (restore.empty()) continue;
       sql += fmt::format("-- {} key {} ({})\n{};\n", printable(quote_identifier(h.table)),
                          printable(key_as_text(h.key)), h.kind, restore);
+    }
+    {
+      db::Database working = TS_TRY(db::Database::open(c.working_path, db::OpenMode::read_only));
+      for (const HeldConflict& h : chosen)
+        if (h.key.empty())
+          sql += fmt::format("-- table {}, which the remote dropped ({})\n",
+                             printable(quote_identifier(h.table)), h.kind) +
+                 TS_TRY(dump_table(working, h.table));
     }
     sql += "COMMIT;\n";
     report.discarded_path = TS_TRY(save_discarded(c, sql));
@@ -171,6 +203,7 @@ Result<ResolveReport> SyncContext::resolve(const ResolveOptions& options) {
     TS_TRY_STATUS(working.exec("PRAGMA foreign_keys = OFF"));
     db::Transaction tx = TS_TRY(db::Transaction::begin(working, db::Transaction::Kind::immediate));
     for (const HeldConflict& h : local) {
+      if (holds_table(chosen, h.table)) continue;  // the table goes
       std::vector<Value> args;
       std::string stmt = write_row_sql(h, h.ours, h.theirs, args, /*literal=*/false);
       if (stmt.empty()) continue;
@@ -182,6 +215,9 @@ Result<ResolveReport> SyncContext::resolve(const ResolveOptions& options) {
                                                 printable(h.table), printable(key_as_text(h.key)),
                                                 c.working_path));
     }
+    for (const HeldConflict& h : chosen)
+      if (h.key.empty())  // a table the remote dropped: theirs is no table
+        TS_TRY_STATUS(working.exec("DROP TABLE IF EXISTS " + quote_identifier(h.table)));
     TS_TRY_STATUS(tx.commit());
     crash_point("resolve.working-committed");
   }

@@ -176,6 +176,67 @@ TEST(HeldColumns, ResolveTheirsAfterALocalRenameOfTheHeldColumnWritesTheirsUnder
   expect_same(url, wb, "SELECT * FROM notes ORDER BY id");
 }
 
+// A held row's table dropped by a teammate: the remote's drop would lose B's held edit. Under hold the table
+// is held as a whole (kind `dropped column`): B keeps it, pushes nothing of it, and every other change
+// syncs both ways; `resolve --theirs` drops it (B's rows saved), `resolve --ours` brings it back on the
+// remote with B's rows. Before, every cycle of B stopped with exit 3 and nothing synced.
+TEST(HeldColumns, ATableDroppedByATeammateUnderAHeldRowIsHeldWhileEverythingElseSyncs) {
+  for (const std::string side : {"--theirs", "--ours"}) {
+    SCOPED_TRACE(side);
+    Pair p;
+    ASSERT_NO_FATAL_FAILURE(p.hold_row_1(
+        {"CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT, body TEXT)",
+         "CREATE INDEX notes_title ON notes (title)", "CREATE TABLE other (id INTEGER PRIMARY KEY, v TEXT)",
+         "INSERT INTO notes VALUES (1, 'base', 'b1'), (2, 'two', 'b2')"},
+        {"workflow", "--once"}));
+    const std::string url = p.url(), wa = p.wa(), wb = p.wb();
+    const TempDir &a = p.a, &b = p.b;
+    auto run = [&](const TempDir& dir, const std::vector<std::string>& args) { return p.run(dir, args); };
+    auto r = run(a, {"pull"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    local_exec(wa, "DROP TABLE notes; INSERT INTO other VALUES (1, 'from A')");
+    r = run(a, {"push"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    local_exec(wb, "INSERT INTO other VALUES (2, 'from B')");
+    for (int cycle = 0; cycle < 2; ++cycle) {
+      r = run(b, {"workflow", "--once"});
+      ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    }
+    EXPECT_EQ(remote_count(url, "SELECT count(*) FROM sqlite_schema WHERE name = 'notes'"), 0);
+    EXPECT_EQ(remote_rows(url, "SELECT id, v FROM other ORDER BY id"),
+              (Rows{{I(1), T("from A")}, {I(2), T("from B")}}));
+    EXPECT_EQ(local_rows(wb, "SELECT id, title FROM notes ORDER BY id"),
+              (Rows{{I(1), T("B")}, {I(2), T("two")}}));
+    expect_same(url, wb, "SELECT * FROM other ORDER BY id");
+    r = run(b, {"--json", "conflicts"});
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    ASSERT_EQ(parser.parse(r.out).get(doc), simdjson::SUCCESS) << r.out << r.err;
+    bool table_held = false;
+    for (auto c : doc["conflicts"].get_array())
+      table_held |= std::string(c["kind"].get_string().value()) == "dropped column" &&
+                    std::string(c["table"].get_string().value()) == "notes";
+    EXPECT_TRUE(table_held) << r.out;
+    EXPECT_EQ(run(b, {"status", "--check", "--offline"}).exit_code, 3);
+
+    r = run(b, {"resolve", side});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    r = run(b, {"workflow", "--once"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_EQ(run(b, {"status", "--check", "--offline"}).exit_code, 0);
+    if (side == "--theirs") {
+      EXPECT_EQ(local_rows(wb, "SELECT count(*) FROM sqlite_schema WHERE name = 'notes'"), (Rows{{I(0)}}));
+      EXPECT_NE(discarded_files_text(b).find("'B'"), std::string::npos) << discarded_files_text(b);
+      EXPECT_EQ(remote_count(url, "SELECT count(*) FROM sqlite_schema WHERE name = 'notes'"), 0);
+    } else {
+      EXPECT_EQ(remote_rows(url, "SELECT id, title FROM notes ORDER BY id"),
+                (Rows{{I(1), T("B")}, {I(2), T("two")}}));
+      expect_same(url, wb, "SELECT * FROM notes ORDER BY id");
+    }
+    expect_same(url, wb, "SELECT * FROM other ORDER BY id");
+  }
+}
+
 TEST(DanglingOnTheRemote, ACopyWithNoLocalChangePullsItAsItIsAndPushesNothingBack) {
   LocalServer server;
   ASSERT_TRUE(server.started());
