@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "db/sqlite.h"
 #include "sync/discarded.h"
@@ -202,18 +203,56 @@ Result<ResolveReport> SyncContext::resolve(const ResolveOptions& options) {
     sqlite3_db_config(working.handle(), SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, nullptr);
     TS_TRY_STATUS(working.exec("PRAGMA foreign_keys = OFF"));
     db::Transaction tx = TS_TRY(db::Transaction::begin(working, db::Transaction::Kind::immediate));
-    for (const HeldConflict& h : local) {
-      if (holds_table(chosen, h.table)) continue;  // the table goes
-      std::vector<Value> args;
-      std::string stmt = write_row_sql(h, h.ours, h.theirs, args, /*literal=*/false);
-      if (stmt.empty()) continue;
-      db::Statement st = TS_TRY(working.prepare(stmt));
-      TS_TRY_STATUS(st.bind_all(args));
-      auto done = st.step();
-      if (!done.ok())
-        return done.error().context(fmt::format("resolve --theirs: write the remote's row {} [{}] into {}",
-                                                printable(h.table), printable(key_as_text(h.key)),
-                                                c.working_path));
+    // A row may need a UNIQUE value that another chosen row still holds (a UNIQUE clash held on both
+    // sides): a write that meets a constraint waits for the others, and is tried again while any succeeds.
+    std::vector<const HeldConflict*> pending;
+    for (const HeldConflict& h : local)
+      if (!holds_table(chosen, h.table)) pending.push_back(&h);  // a table held as a whole goes below
+    bool cleared = false;
+    while (!pending.empty()) {
+      std::vector<const HeldConflict*> waiting;
+      std::optional<Error> last;
+      for (const HeldConflict* h : pending) {
+        std::vector<Value> args;
+        std::string stmt = write_row_sql(*h, h->ours, h->theirs, args, /*literal=*/false);
+        if (stmt.empty()) continue;
+        db::Statement st = TS_TRY(working.prepare(stmt));
+        TS_TRY_STATUS(st.bind_all(args));
+        auto done = st.step();
+        if (done.ok()) continue;
+        Error e = done.error().context(fmt::format("resolve --theirs: write the remote's row {} [{}] into {}",
+                                                   printable(h->table), printable(key_as_text(h->key)),
+                                                   c.working_path));
+        if (done.error().message().find("constraint failed") == std::string::npos) return e;
+        waiting.push_back(h);
+        last = std::move(e);
+      }
+      if (waiting.size() == pending.size() && last && !cleared) {
+        // Rows that swap values (row 2 takes row 3's, row 3 takes row 2's): their disputed columns are
+        // first set to a placeholder of their own (a BLOB no other row holds), then written again.
+        cleared = true;
+        for (const HeldConflict* h : waiting) {
+          if (h->ours.empty() || h->theirs.size() != h->ours.size()) continue;
+          std::vector<Value> nulls = h->ours;
+          for (size_t i = 0; i < nulls.size(); ++i)
+            if (nulls[i] != h->theirs[i])
+              nulls[i] =
+                  Value::blob(fmt::format("turso-sync resolve {} {} {}", h->table, key_as_text(h->key), i));
+          std::vector<Value> args;
+          std::string stmt = write_row_sql(*h, h->ours, nulls, args, /*literal=*/false);
+          if (stmt.empty()) continue;
+          db::Statement st = TS_TRY(working.prepare(stmt));
+          TS_TRY_STATUS(st.bind_all(args));
+          if (!st.step().ok()) continue;  // a CHECK or STRICT column refuses it: the error below stands
+        }
+        continue;
+      }
+      if (waiting.size() == pending.size() && last)
+        return Error(ErrorKind::conflict,
+                     last->message() +
+                         "; another row of your working copy holds a value the remote's row needs: change "
+                         "that row, then run resolve again (nothing was changed)");
+      pending = std::move(waiting);
     }
     for (const HeldConflict& h : chosen)
       if (h.key.empty())  // a table the remote dropped: theirs is no table
