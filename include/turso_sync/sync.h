@@ -201,6 +201,9 @@ struct PushConflict {
   // false: a constraint that `push --force` does not override either (a UNIQUE value another row holds, a
   // foreign key another row would leave dangling)
   bool force_overrides = true;
+  // true: no change of the remote's is involved; the push's own rows would leave a reference dangling (the
+  // application runs with foreign_keys off). Fix the working copy's rows; a pull changes nothing.
+  bool local = false;
 };
 
 struct PushOptions {
@@ -221,6 +224,7 @@ struct PushReport {
   std::optional<PullReport> pull;       // the pull after a successful push
   int64_t held = 0;                     // held conflicts in the state dir (never pushed until resolved)
   int64_t held_skipped = 0;             // local row changes left out of this push because their row is held
+  int64_t held_new = 0;  // rows this push held itself (policy hold: they would leave a reference dangling)
 };
 
 // The exit code of an operation's outcome (SPEC §3), decided here once for the CLI, the C API, the workflow

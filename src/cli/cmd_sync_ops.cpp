@@ -178,8 +178,12 @@ int print_push(Context& ctx, const PushReport& r, bool dry_run, ConflictPolicy p
   if (r.already_applied)
     ctx.print("an earlier push whose answer was lost had landed on the remote; not sent again");
   if (!r.conflicts.empty()) {
+    bool local =
+        std::all_of(r.conflicts.begin(), r.conflicts.end(), [](const PushConflict& c) { return c.local; });
     std::string out =
-        ctx.red("push refused: the remote has changes you do not have; nothing was applied.") + "\n";
+        ctx.red(local ? "push refused: it would leave references dangling on the remote; nothing was sent."
+                      : "push refused: the remote has changes you do not have; nothing was applied.") +
+        "\n";
     for (const auto& c : r.conflicts) {
       std::string key;
       for (size_t i = 0; i < c.key.size(); ++i)
@@ -190,7 +194,12 @@ int print_push(Context& ctx, const PushReport& r, bool dry_run, ConflictPolicy p
     bool force_overrides = std::any_of(r.conflicts.begin(), r.conflicts.end(),
                                        [](const PushConflict& c) { return c.force_overrides; });
     out +=
-        force_overrides
+        local
+            ? "Your application writes with foreign keys off: delete or change the rows that still reference "
+              "what you deleted, or write the missing parent rows (or restore the deleted ones), then push "
+              "again. `workflow` (--on-conflict=hold) holds such rows instead; `push --force` does not "
+              "override these."
+        : force_overrides
             ? "Run `turso-sync pull` (merges their changes with yours), then push again; or `push --force` "
               "to overwrite theirs."
             : "Run `turso-sync pull` (merges their changes with yours and reports what cannot be merged), "

@@ -37,6 +37,11 @@ std::string outcome(const CycleReport& r, ConflictPolicy policy) {
         "conflict: {} row{} changed on both sides; nothing applied (resolve with `turso-sync "
         "pull --on-conflict=local|remote`)",
         r.pull->conflicts.size(), r.pull->conflicts.size() == 1 ? "" : "s");
+  if (r.push && !r.push->conflicts.empty() && r.push->conflicts.front().local)
+    return fmt::format(
+        "conflict: {} row change{} would leave a reference dangling on the remote; nothing pushed "
+        "(`turso-sync push` names them)",
+        r.push->conflicts.size(), r.push->conflicts.size() == 1 ? "" : "s");
   if (r.push && !r.push->conflicts.empty())
     return fmt::format(
         "conflict: the remote changed {} row{} being pushed; nothing pushed (the next cycle "
@@ -56,6 +61,9 @@ std::string outcome(const CycleReport& r, ConflictPolicy policy) {
   }
   if (r.push)
     out += r.push->nothing_to_push ? ", nothing to push" : ", pushed " + counts(r.push->changes.totals);
+  if (r.push && r.push->held_new > 0)
+    out += fmt::format(" ({} new conflict{} held: {} would leave a reference dangling)", r.push->held_new,
+                       r.push->held_new == 1 ? "" : "s", r.push->held_new == 1 ? "it" : "they");
   if (r.push && r.push->held_skipped > 0)
     out += fmt::format(" ({} held row change{} not pushed)", r.push->held_skipped,
                        r.push->held_skipped == 1 ? "" : "s");

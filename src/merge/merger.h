@@ -147,7 +147,7 @@ class Merger {
   // schema_apply.cpp
   Status apply_schema();
   Result<bool> schema_already_applied(const SchemaChange& c);
-  Status check_no_local_rows_lost(const SchemaChange& c);
+  Result<bool> check_no_local_rows_lost(const SchemaChange& c);
   Result<bool> same_rows(const std::string& table);
   Status exec_schema_statements(const SchemaChange& c, const std::vector<std::string>& statements);
   Result<std::vector<OwnObject>> own_objects_on(const std::string& table,

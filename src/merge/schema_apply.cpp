@@ -44,18 +44,28 @@ Result<bool> Merger::schema_already_applied(const SchemaChange& c) {
 // A schema change that discards a table's rows (the remote dropped the table, or rebuilt it in a way that
 // cannot keep rows) may only run when the working copy's rows of that table equal the base's: otherwise
 // local changes would vanish silently. Checked when MergeOptions::base_path is given.
-Status Merger::check_no_local_rows_lost(const SchemaChange& c) {
+// Under hold, a table the remote dropped while the working copy has local changes in it is kept as it is and
+// held as a whole (kind dropped column, no key): its drop is not applied here, and push leaves the table out
+// until `resolve` (sync/held.h). Returns whether it is held.
+Result<bool> Merger::check_no_local_rows_lost(const SchemaChange& c) {
   bool discards = c.op == SchemaOp::drop_table || (c.op == SchemaOp::rebuild_table && !c.copy_rows);
-  if (!discards || m_options.base_path.empty()) return {};
+  if (!discards || m_options.base_path.empty()) return false;
   if (!m_base) {
     auto opened = db::Database::open(m_options.base_path, db::OpenMode::read_only);
     if (!opened.ok()) return std::move(opened).error().context("read the replica (the merge's base)");
     m_base = std::make_unique<db::Database>(std::move(opened).value());
   }
-  if (TS_TRY(same_rows(c.name))) return {};
+  if (TS_TRY(same_rows(c.name))) return false;
   if (decide(ConflictKind::schema) == ConflictDecision::take_theirs) {
     m_discarded += TS_TRY(dump_table_sql(m_db, c.name, c.op == SchemaOp::drop_table ? "dropped" : "rebuilt"));
-    return {};
+    return false;
+  }
+  if (c.op == SchemaOp::drop_table && decide(ConflictKind::dropped_column) == ConflictDecision::hold) {
+    MergeConflict held;
+    held.table = c.name;
+    held.kind = to_string(ConflictKind::dropped_column);
+    m_report.conflicts.push_back(std::move(held));
+    return true;
   }
   return Error(
       ErrorKind::conflict,
@@ -147,7 +157,7 @@ Status Merger::apply_schema() {
       TS_TRY_STATUS(exec_schema_statements(c, c.statements));
       continue;
     }
-    TS_TRY_STATUS(check_no_local_rows_lost(c));
+    if (TS_TRY(check_no_local_rows_lost(c))) continue;  // held: the table stays as it is
     bool rebuilds = c.op == SchemaOp::rebuild_table;
     auto own = rebuilds ? TS_TRY(own_objects_on(c.name, decisions)) : std::vector<OwnObject>{};
     TS_TRY_STATUS(exec_schema_statements(c, c.statements));

@@ -96,10 +96,15 @@ std::string push_json_object(const PushReport& r) {
   for (const auto& c : r.conflicts) {
     w.begin_object().key("table").string(c.table).key("operation").string(c.operation).key("key");
     write_values(w, c.key);
-    w.key("detail").string(c.detail).end_object();
+    w.key("detail").string(c.detail).key("local").boolean(c.local).end_object();
   }
   w.end_array();
-  w.key("held").integer(r.held).key("held_skipped").integer(r.held_skipped);
+  w.key("held")
+      .integer(r.held)
+      .key("held_skipped")
+      .integer(r.held_skipped)
+      .key("held_new")
+      .integer(r.held_new);
   if (r.pull) w.key("pull").raw(pull_json_object(*r.pull));
   w.end_object();
   return w.take();

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "db/schema.h"
+#include "diff/schema_plan.h"
 #include "util/fs.h"
 #include "util/json_writer.h"
 #include "util/text.h"
@@ -207,7 +208,13 @@ Status save_held(const std::string& state_dir, const std::vector<HeldConflict>& 
 
 bool is_held(const std::vector<HeldConflict>& held, const std::string& table, const std::vector<Value>& key) {
   for (const HeldConflict& c : held)
-    if (c.key == key && same_table(c.table, table)) return true;
+    if ((c.key == key || c.key.empty()) && same_table(c.table, table)) return true;
+  return false;
+}
+
+bool holds_table(const std::vector<HeldConflict>& held, const std::string& table) {
+  for (const HeldConflict& c : held)
+    if (c.key.empty() && same_table(c.table, table)) return true;
   return false;
 }
 
@@ -239,6 +246,12 @@ Result<std::optional<std::vector<std::string>>> table_columns(db::Database& db, 
 bool has_column(const std::vector<std::string>& columns, const std::string& name) {
   return std::any_of(columns.begin(), columns.end(),
                      [&](const std::string& c) { return sqlite3_stricmp(c.c_str(), name.c_str()) == 0; });
+}
+
+std::vector<std::string> column_names(const std::vector<ColumnDesc>& columns) {
+  std::vector<std::string> out;
+  for (const ColumnDesc& c : columns) out.push_back(c.name);
+  return out;
 }
 
 // The record follows a migration both sides now have (a teammate's, pulled): a column gone from both is
@@ -353,9 +366,35 @@ std::string held_rowid_expression(const HeldConflict& c) {
   return db::rowid_expression(c.columns, alias);
 }
 
-Result<std::optional<std::vector<Value>>> read_held_row(db::Database& db, const HeldConflict& c) {
+Result<std::vector<std::string>> working_columns(db::Database& working, db::Database& replica,
+                                                 const HeldConflict& c) {
+  auto ours = diff::read_table_desc(working, "main", c.table);
+  auto theirs = diff::read_table_desc(replica, "main", c.table);
+  if (!ours.ok() || !theirs.ok()) return c.columns;
+  std::vector<std::string> sources = diff::column_sources(theirs->columns, ours->columns);
+  std::vector<std::string> out;
+  for (const std::string& name : c.columns) {
+    std::string mapped;
+    for (size_t j = 0; j < sources.size() && j < ours->columns.size(); ++j)
+      if (sqlite3_stricmp(sources[j].c_str(), name.c_str()) == 0) mapped = ours->columns[j].name;
+    // A column of the record that the replica lacks (a generated one, say) keeps its name.
+    if (mapped.empty() && !has_column(column_names(theirs->columns), name)) mapped = name;
+    out.push_back(mapped);
+  }
+  return out;
+}
+
+Result<std::optional<std::vector<Value>>> read_held_row(db::Database& db, const HeldConflict& c,
+                                                        const std::vector<std::string>* columns) {
+  const std::vector<std::string>& names = columns ? *columns : c.columns;
   std::string cols;
-  for (const std::string& col : c.columns) cols += (cols.empty() ? "" : ", ") + quote_identifier(col);
+  for (const std::string& col : names) {
+    if (col.empty())
+      return Error(ErrorKind::local_db, fmt::format("read held row of table {} in {}: a column of the record "
+                                                    "is gone",
+                                                    printable(c.table), db.path()));
+    cols += (cols.empty() ? "" : ", ") + quote_identifier(col);
+  }
   std::string where;
   if (c.keyed_by_rowid) {
     where = held_rowid_expression(c) + " = ?";
@@ -383,8 +422,18 @@ Result<bool> refresh_held(const Config& config, std::vector<HeldConflict>& held)
   bool changed = false;
   std::string now = utc_timestamp();
   for (auto it = held.begin(); it != held.end();) {
+    if (it->key.empty()) {  // a table held as a whole: settled once the working copy no longer has it
+      if (!TS_TRY(table_columns(working, it->table))) {
+        it = held.erase(it);
+        changed = true;
+      } else {
+        ++it;
+      }
+      continue;
+    }
     if (TS_TRY(follow_schema(working, replica, *it))) changed = true;
-    auto ours = read_held_row(working, *it);
+    std::vector<std::string> local_names = TS_TRY(working_columns(working, replica, *it));
+    auto ours = read_held_row(working, *it, &local_names);
     auto theirs = read_held_row(replica, *it);
     if (!ours.ok() && !theirs.ok()) {  // the table is gone on both sides: nothing left to hold
       it = held.erase(it);
@@ -425,6 +474,19 @@ Result<int64_t> exclude_held(Changeset& changeset, DiffSummary& summary,
                              const std::vector<HeldConflict>& held) {
   if (held.empty()) return 0;
   int64_t skipped = 0;
+  // A table held as a whole: none of its schema changes (its creation, its indexes and triggers) go out.
+  auto held_object = [&](const SchemaChange& c) {
+    return holds_table(held, c.table) || holds_table(held, c.name);
+  };
+  changeset.schema.erase(std::remove_if(changeset.schema.begin(), changeset.schema.end(), held_object),
+                         changeset.schema.end());
+  summary.schema.erase(std::remove_if(summary.schema.begin(), summary.schema.end(), held_object),
+                       summary.schema.end());
+  changeset.triggers.erase(std::remove_if(changeset.triggers.begin(), changeset.triggers.end(),
+                                          [&](const TriggerDef& t) { return holds_table(held, t.table); }),
+                           changeset.triggers.end());
+  for (TableSummary& ts : summary.tables)
+    if (holds_table(held, ts.name)) ts.schema_ops.clear();
   for (auto tc = changeset.tables.begin(); tc != changeset.tables.end();) {
     TableCounts removed;
     auto& rows = tc->rows;

@@ -38,7 +38,10 @@ Result<std::vector<HeldConflict>> held_from_json(const std::string& text, const 
 Status save_held(const std::string& state_dir, const std::vector<HeldConflict>& held);
 
 // Whether `held` holds the row `key` of `table` (table names compared case-insensitively, keys exactly).
+// A record with no key holds its whole table (a table the remote dropped under local changes): every key.
 bool is_held(const std::vector<HeldConflict>& held, const std::string& table, const std::vector<Value>& key);
+// Whether `held` holds `table` as a whole (a record with no key).
+bool holds_table(const std::vector<HeldConflict>& held, const std::string& table);
 
 // Folds a merge into `held`: rows the merge skipped because they are held get the new theirs (and ours),
 // and are dropped when both sides now agree; with `policy` == hold, every conflict of the merge becomes a
@@ -51,8 +54,17 @@ bool fold_merge_into_held(std::vector<HeldConflict>& held, const MergeReport& me
 // (db::rowid_expression, the alias being the INTEGER PRIMARY KEY column named by key_names).
 std::string held_rowid_expression(const HeldConflict& conflict);
 
-// The row of a held conflict's table and key in `db` (nullopt when it does not exist).
-Result<std::optional<std::vector<Value>>> read_held_row(db::Database& db, const HeldConflict& conflict);
+// The row of a held conflict's table and key in `db` (nullopt when it does not exist), read from `columns`
+// (the record's own column names when null).
+Result<std::optional<std::vector<Value>>> read_held_row(db::Database& db, const HeldConflict& conflict,
+                                                        const std::vector<std::string>* columns = nullptr);
+
+// The working copy's names of a held record's columns. The record names them as the remote does (the
+// replica's names: it follows the remote's renames); a column the working copy renamed since (RENAME
+// COLUMN, recognised as diff::column_sources does) goes by its new name, one it dropped is "". The record's
+// own names when the table is missing on either side.
+Result<std::vector<std::string>> working_columns(db::Database& working, db::Database& replica,
+                                                 const HeldConflict& conflict);
 
 // Brings `held` up to date with the files: ours from the working copy (the application may have edited a
 // held row again: it stays held with the new ours), theirs from the replica; a conflict whose two sides are

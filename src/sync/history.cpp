@@ -85,6 +85,7 @@ void add_to_history(HistoryEntry& e, const PushReport& push) {
   }
   e.held_skipped += push.held_skipped;
   e.conflicts_held = push.held;
+  e.conflicts_new += push.held_new;
   if (!push.conflicts.empty()) {
     e.result = "conflict";
     e.exit_code = exit_code_of(push);

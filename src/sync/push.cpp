@@ -17,10 +17,12 @@
 #include "db/schema.h"
 #include "db/sqlite.h"
 #include "diff/schema_plan.h"
+#include "merge/policy.h"
 #include "sync/held.h"
 #include "sync/pending_push.h"
 #include "sync/push_batch.h"
 #include "sync/push_conflicts.h"
+#include "sync/push_references.h"
 #include "sync/push_stage.h"
 #include "sync/remote_identity.h"
 #include "sync/remote_lineage.h"
@@ -81,86 +83,6 @@ Result<BaseSchema> read_base_schema(const std::string& replica, const Changeset&
   return out;
 }
 
-// Whether the parent columns of `r` are the parent table's PRIMARY KEY or a UNIQUE index (SQLite checks a
-// foreign key only then; otherwise it reports "foreign key mismatch").
-Result<bool> is_parent_key(db::Database& db, const ForeignReference& r) {
-  std::set<std::string> wanted;
-  for (const std::string& c : r.parent_columns) wanted.insert(lower_ascii(c));
-  std::set<std::string> primary;
-  auto pk = TS_TRY(db.prepare("SELECT name FROM pragma_table_info(?1) WHERE pk > 0"));
-  TS_TRY_STATUS(pk.bind(1, Value::text(r.parent)));
-  while (TS_TRY(pk.step())) primary.insert(lower_ascii(pk.column_text(0)));
-  if (primary == wanted) return true;
-  auto indexes = TS_TRY(db.prepare(
-      "SELECT il.name, group_concat(lower(ii.name), char(31)), count(*) FROM pragma_index_list(?1) AS il, "
-      "pragma_index_info(il.name) AS ii WHERE il.\"unique\" = 1 AND il.partial = 0 GROUP BY il.name"));
-  TS_TRY_STATUS(indexes.bind(1, Value::text(r.parent)));
-  while (TS_TRY(indexes.step())) {
-    if (static_cast<size_t>(indexes.column_int64(2)) != wanted.size()) continue;
-    std::set<std::string> columns;
-    std::string list = indexes.column_text(1);
-    for (size_t pos = 0; pos <= list.size();) {
-      size_t end = list.find('\x1f', pos);
-      if (end == std::string::npos) end = list.size();
-      columns.insert(list.substr(pos, end - pos));
-      pos = end + 1;
-    }
-    if (columns == wanted) return true;
-  }
-  return false;
-}
-
-// The working copy's foreign keys, with the parent's PRIMARY KEY columns filled in where the declaration
-// names none. Left out: a parent without such a key or whose table is missing (SQLite cannot check those
-// either: "foreign key mismatch"), and references the working copy itself already leaves dangling.
-Result<std::vector<ForeignReference>> read_references(const std::string& working) {
-  db::Database db = TS_TRY(db::Database::open(working, db::OpenMode::read_only));
-  std::vector<ForeignReference> out;
-  auto list =
-      TS_TRY(db.prepare("SELECT id, \"table\", \"from\", \"to\" FROM pragma_foreign_key_list(?1) ORDER "
-                        "BY id, seq"));
-  auto primary_key = TS_TRY(db.prepare("SELECT name FROM pragma_table_info(?1) WHERE pk > 0 ORDER BY pk"));
-  for (db::SchemaObject& o : TS_TRY(db::read_schema(db))) {
-    if (o.type != "table") continue;
-    // A working copy that already holds dangling references of this table (the application runs without
-    // foreign_keys) keeps them knowingly: not guarded.
-    std::set<std::string> dangling;
-    auto check = db.prepare(fmt::format("PRAGMA foreign_key_check({})", quote_identifier(o.name)));
-    if (check.ok())
-      while (true) {
-        auto step = check->step();
-        if (!step.ok() || !*step) break;
-        dangling.insert(lower_ascii(check->column_text(2)));
-      }
-    TS_TRY_STATUS(list.reset());
-    TS_TRY_STATUS(list.bind(1, Value::text(o.name)));
-    std::map<int64_t, ForeignReference> by_id;
-    std::set<int64_t> unnamed;  // declared without parent columns
-    while (TS_TRY(list.step())) {
-      ForeignReference& r = by_id[list.column_int64(0)];
-      r.child = o.name;
-      r.parent = list.column_text(1);
-      r.columns.push_back(list.column_text(2));
-      if (list.column(3).is_null())
-        unnamed.insert(list.column_int64(0));
-      else
-        r.parent_columns.push_back(list.column_text(3));
-    }
-    for (auto& [id, r] : by_id) {
-      if (dangling.count(lower_ascii(r.parent))) continue;
-      if (unnamed.count(id)) {
-        r.parent_columns.clear();
-        TS_TRY_STATUS(primary_key.reset());
-        TS_TRY_STATUS(primary_key.bind(1, Value::text(r.parent)));
-        while (TS_TRY(primary_key.step())) r.parent_columns.push_back(primary_key.column_text(0));
-      }
-      if (r.parent_columns.size() != r.columns.size() || !TS_TRY(is_parent_key(db, r))) continue;
-      out.push_back(std::move(r));
-    }
-  }
-  return out;
-}
-
 enum class BatchResult { committed, conflict, retry };
 
 }  // namespace
@@ -211,6 +133,25 @@ Result<PushReport> SyncContext::push_files(const PushOptions& options) {
   if (TS_TRY(refresh_held(c, held))) TS_TRY_STATUS(save_held(c.state_dir, held));
   report.held = static_cast<int64_t>(held.size());
   report.held_skipped = TS_TRY(exclude_held(changeset, report.changes, held));
+  // A reference the push's own rows would leave dangling (an application with foreign_keys off): held under
+  // hold, else the push is refused naming the rows; nothing is sent either way.
+  std::vector<ForeignReference> references = TS_TRY(read_references(c.working_path));
+  std::vector<LocalDangling> dangling = TS_TRY(find_local_dangling(c, changeset, references));
+  if (!dangling.empty()) {
+    if (merge::conflict_handler(options.pull.on_conflict)(ConflictKind::dangling) !=
+        merge::ConflictDecision::hold) {
+      for (LocalDangling& d : dangling)
+        report.conflicts.push_back(PushConflict{d.row.table, d.row.key_names, d.row.key, d.operation,
+                                                std::move(d.detail), false, true});
+      return report;
+    }
+    for (LocalDangling& d : dangling)
+      if (!is_held(held, d.row.table, d.row.key)) held.push_back(std::move(d.row));
+    TS_TRY_STATUS(save_held(c.state_dir, held));
+    report.held = static_cast<int64_t>(held.size());
+    report.held_new = static_cast<int64_t>(dangling.size());
+    report.held_skipped += TS_TRY(exclude_held(changeset, report.changes, held));
+  }
   if (changeset.empty()) {
     report.nothing_to_push = true;
     return report;
@@ -227,7 +168,7 @@ Result<PushReport> SyncContext::push_files(const PushOptions& options) {
   // must still be the replica's database before our rows and the first receipt go there.
   if (!options.dry_run && batch_options.known_receipt.empty())
     TS_TRY_STATUS(check_remote_before_push(*client, c, base_state, options.progress));
-  batch_options.references = TS_TRY(read_references(c.working_path));
+  batch_options.references = std::move(references);
   batch_options.max_batch_bytes = static_cast<size_t>(c.push_part_bytes);
   // One request when it fits; else staged (sync/push_stage.h): parts, then one final batch.
   std::optional<PushBatch> single = TS_TRY(build_push_batch(changeset, batch_options));
@@ -366,7 +307,8 @@ Result<PushReport> SyncContext::push_files(const PushOptions& options) {
           report.conflicts = staged_conflicts(*client, changeset, batch_options, apply, failed, message);
           break;
         }
-        report.conflicts.push_back(PushConflict{origin.table, {}, {}, "delete", origin.description, false});
+        report.conflicts.push_back(
+            PushConflict{origin.table, {}, {}, "delete", origin.description, false, false});
         break;
       case StepOrigin::Kind::parent_guard:
         report.conflicts = explain_missing_parents(*client, origin);

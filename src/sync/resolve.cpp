@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "db/sqlite.h"
 #include "sync/discarded.h"
@@ -80,6 +81,29 @@ std::string write_row_sql(const HeldConflict& c, const std::vector<Value>& curre
   return fmt::format("UPDATE {} SET {} WHERE {}", table, set, where);
 }
 
+// A table held as a whole (the remote dropped it under local changes), as SQL that creates it again with the
+// working copy's rows: what `resolve --theirs` saves before dropping it.
+Result<std::string> dump_table(db::Database& db, const std::string& table) {
+  auto schema =
+      TS_TRY(db.prepare("SELECT sql FROM sqlite_schema WHERE tbl_name = ?1 COLLATE NOCASE AND sql "
+                        "IS NOT NULL ORDER BY type = 'table' DESC"));
+  TS_TRY_STATUS(schema.bind(1, Value::text(table)));
+  std::string out;
+  bool first = true;
+  std::string objects;
+  while (TS_TRY(schema.step())) {
+    (first ? out : objects) += schema.column_text(0) + ";\n";
+    first = false;
+  }
+  auto rows = TS_TRY(db.prepare(fmt::format("SELECT * FROM {}", quote_identifier(table))));
+  while (TS_TRY(rows.step())) {
+    std::string values;
+    for (int i = 0; i < rows.column_count(); ++i) values += (i ? ", " : "") + sql_literal(rows.column(i));
+    out += fmt::format("INSERT INTO {} VALUES ({});\n", quote_identifier(table), values);
+  }
+  return out + objects;
+}
+
 bool matches(const HeldConflict& c, const ResolveOptions& o) {
   if (!o.table.empty() && sqlite3_stricmp(o.table.c_str(), c.table.c_str()) != 0) return false;
   if (o.keys.empty()) return true;
@@ -126,6 +150,26 @@ Result<ResolveReport> SyncContext::resolve(const ResolveOptions& options) {
   };
 
   if (options.take == Resolution::theirs && !chosen.empty()) {
+    // The rows as the working copy names their columns: a column it renamed since the row was held takes
+    // theirs' value under its new name; one it dropped cannot take it (nothing is changed then).
+    std::vector<HeldConflict> local = chosen;
+    {
+      db::Database working = TS_TRY(db::Database::open(c.working_path, db::OpenMode::read_only));
+      db::Database replica = TS_TRY(db::Database::open(c.replica_path, db::OpenMode::read_only));
+      for (HeldConflict& h : local) {
+        std::vector<std::string> names = TS_TRY(working_columns(working, replica, h));
+        for (size_t i = 0; i < names.size(); ++i)
+          if (names[i].empty())
+            return Error(
+                ErrorKind::usage,
+                fmt::format("resolve --theirs: table {} of your working copy no longer has column {} "
+                            "(you dropped it since row [{}] was held), so the remote's value cannot "
+                            "be written; nothing was changed. Add the column back (or undo your "
+                            "migration) and run resolve again, or keep yours with `resolve --ours`",
+                            printable(h.table), printable(h.columns[i]), printable(key_as_text(h.key))));
+        h.columns = std::move(names);
+      }
+    }
     // Ours first goes to the discarded-changes file (durably), then the working copy takes theirs in one
     // transaction, then the record is rewritten: a crash in between leaves a record whose two sides agree,
     // which the next command drops.
@@ -134,12 +178,21 @@ Result<ResolveReport> SyncContext::resolve(const ResolveOptions& options) {
         "{}.\n"
         "-- Running this on the working copy puts them back (the next push sends them).\nBEGIN;\n",
         utc_timestamp());
-    for (const HeldConflict& h : chosen) {
+    for (const HeldConflict& h : local) {
+      if (holds_table(chosen, h.table)) continue;  // the table's dump below holds the row
       std::vector<Value> unused;
       std::string restore = write_row_sql(h, h.theirs, h.ours, unused, /*literal=*/true);
       if (restore.empty()) continue;
       sql += fmt::format("-- {} key {} ({})\n{};\n", printable(quote_identifier(h.table)),
                          printable(key_as_text(h.key)), h.kind, restore);
+    }
+    {
+      db::Database working = TS_TRY(db::Database::open(c.working_path, db::OpenMode::read_only));
+      for (const HeldConflict& h : chosen)
+        if (h.key.empty())
+          sql += fmt::format("-- table {}, which the remote dropped ({})\n",
+                             printable(quote_identifier(h.table)), h.kind) +
+                 TS_TRY(dump_table(working, h.table));
     }
     sql += "COMMIT;\n";
     report.discarded_path = TS_TRY(save_discarded(c, sql));
@@ -150,18 +203,60 @@ Result<ResolveReport> SyncContext::resolve(const ResolveOptions& options) {
     sqlite3_db_config(working.handle(), SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, nullptr);
     TS_TRY_STATUS(working.exec("PRAGMA foreign_keys = OFF"));
     db::Transaction tx = TS_TRY(db::Transaction::begin(working, db::Transaction::Kind::immediate));
-    for (const HeldConflict& h : chosen) {
-      std::vector<Value> args;
-      std::string stmt = write_row_sql(h, h.ours, h.theirs, args, /*literal=*/false);
-      if (stmt.empty()) continue;
-      db::Statement st = TS_TRY(working.prepare(stmt));
-      TS_TRY_STATUS(st.bind_all(args));
-      auto done = st.step();
-      if (!done.ok())
-        return done.error().context(fmt::format("resolve --theirs: write the remote's row {} [{}] into {}",
-                                                printable(h.table), printable(key_as_text(h.key)),
-                                                c.working_path));
+    // A row may need a UNIQUE value that another chosen row still holds (a UNIQUE clash held on both
+    // sides): a write that meets a constraint waits for the others, and is tried again while any succeeds.
+    std::vector<const HeldConflict*> pending;
+    for (const HeldConflict& h : local)
+      if (!holds_table(chosen, h.table)) pending.push_back(&h);  // a table held as a whole goes below
+    bool cleared = false;
+    while (!pending.empty()) {
+      std::vector<const HeldConflict*> waiting;
+      std::optional<Error> last;
+      for (const HeldConflict* h : pending) {
+        std::vector<Value> args;
+        std::string stmt = write_row_sql(*h, h->ours, h->theirs, args, /*literal=*/false);
+        if (stmt.empty()) continue;
+        db::Statement st = TS_TRY(working.prepare(stmt));
+        TS_TRY_STATUS(st.bind_all(args));
+        auto done = st.step();
+        if (done.ok()) continue;
+        Error e = done.error().context(fmt::format("resolve --theirs: write the remote's row {} [{}] into {}",
+                                                   printable(h->table), printable(key_as_text(h->key)),
+                                                   c.working_path));
+        if (done.error().message().find("constraint failed") == std::string::npos) return e;
+        waiting.push_back(h);
+        last = std::move(e);
+      }
+      if (waiting.size() == pending.size() && last && !cleared) {
+        // Rows that swap values (row 2 takes row 3's, row 3 takes row 2's): their disputed columns are
+        // first set to a placeholder of their own (a BLOB no other row holds), then written again.
+        cleared = true;
+        for (const HeldConflict* h : waiting) {
+          if (h->ours.empty() || h->theirs.size() != h->ours.size()) continue;
+          std::vector<Value> nulls = h->ours;
+          for (size_t i = 0; i < nulls.size(); ++i)
+            if (nulls[i] != h->theirs[i])
+              nulls[i] =
+                  Value::blob(fmt::format("turso-sync resolve {} {} {}", h->table, key_as_text(h->key), i));
+          std::vector<Value> args;
+          std::string stmt = write_row_sql(*h, h->ours, nulls, args, /*literal=*/false);
+          if (stmt.empty()) continue;
+          db::Statement st = TS_TRY(working.prepare(stmt));
+          TS_TRY_STATUS(st.bind_all(args));
+          if (!st.step().ok()) continue;  // a CHECK or STRICT column refuses it: the error below stands
+        }
+        continue;
+      }
+      if (waiting.size() == pending.size() && last)
+        return Error(ErrorKind::conflict,
+                     last->message() +
+                         "; another row of your working copy holds a value the remote's row needs: change "
+                         "that row, then run resolve again (nothing was changed)");
+      pending = std::move(waiting);
     }
+    for (const HeldConflict& h : chosen)
+      if (h.key.empty())  // a table the remote dropped: theirs is no table
+        TS_TRY_STATUS(working.exec("DROP TABLE IF EXISTS " + quote_identifier(h.table)));
     TS_TRY_STATUS(tx.commit());
     crash_point("resolve.working-committed");
   }

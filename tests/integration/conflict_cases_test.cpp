@@ -141,6 +141,102 @@ TEST(HeldColumns, AHoldSurvivesATeammatesMigrationOfItsTable) {
   expect_same(url, wb, "SELECT * FROM notes ORDER BY id");
 }
 
+// Case 4 of issue 18, the local side: B renames the held column (and another one) while the row is held.
+// The hold stays, and `resolve --theirs` writes A's title into B's renamed column; B's next sync pushes the
+// rename with A's title. Before, `resolve --theirs` failed with a raw "no such column" and, tried again,
+// kept ours.
+TEST(HeldColumns, ResolveTheirsAfterALocalRenameOfTheHeldColumnWritesTheirsUnderTheNewName) {
+  Pair p;
+  ASSERT_NO_FATAL_FAILURE(
+      p.hold_row_1({"CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT, body TEXT, tag TEXT)",
+                    "INSERT INTO notes VALUES (1, 'base', 'b1', 't1'), (2, 'two', 'b2', 't2')"},
+                   {"workflow", "--once"}));
+  const std::string url = p.url(), wb = p.wb();
+  const TempDir& b = p.b;
+  auto run = [&](const TempDir& dir, const std::vector<std::string>& args) { return p.run(dir, args); };
+  local_exec(
+      wb, "ALTER TABLE notes RENAME COLUMN title TO heading; ALTER TABLE notes RENAME COLUMN tag TO label");
+  auto r = run(b, {"--json", "conflicts"});
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  ASSERT_EQ(parser.parse(r.out).get(doc), simdjson::SUCCESS) << r.out << r.err;
+  ASSERT_EQ(doc["conflicts"].get_array().size(), 1u) << r.out;
+  EXPECT_EQ(json_strings(doc["conflicts"].at(0)["ours"]).at(1), "'B'") << r.out;
+  EXPECT_EQ(run(b, {"status", "--check", "--offline"}).exit_code, 3);
+
+  r = run(b, {"resolve", "--theirs"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(local_rows(wb, "SELECT id, heading, body, label FROM notes WHERE id = 1"),
+            (Rows{{I(1), T("A"), T("b1"), T("t1")}}));
+  EXPECT_NE(discarded_files_text(b).find("'B'"), std::string::npos) << discarded_files_text(b);
+  EXPECT_EQ(run(b, {"status", "--check", "--offline"}).exit_code, 0);
+  r = run(b, {"sync"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(remote_rows(url, "SELECT heading FROM notes WHERE id = 1"), (Rows{{T("A")}}));
+  expect_same(url, wb, "SELECT * FROM notes ORDER BY id");
+}
+
+// A held row's table dropped by a teammate: the remote's drop would lose B's held edit. Under hold the table
+// is held as a whole (kind `dropped column`): B keeps it, pushes nothing of it, and every other change
+// syncs both ways; `resolve --theirs` drops it (B's rows saved), `resolve --ours` brings it back on the
+// remote with B's rows. Before, every cycle of B stopped with exit 3 and nothing synced.
+TEST(HeldColumns, ATableDroppedByATeammateUnderAHeldRowIsHeldWhileEverythingElseSyncs) {
+  for (const std::string side : {"--theirs", "--ours"}) {
+    SCOPED_TRACE(side);
+    Pair p;
+    ASSERT_NO_FATAL_FAILURE(p.hold_row_1(
+        {"CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT, body TEXT)",
+         "CREATE INDEX notes_title ON notes (title)", "CREATE TABLE other (id INTEGER PRIMARY KEY, v TEXT)",
+         "INSERT INTO notes VALUES (1, 'base', 'b1'), (2, 'two', 'b2')"},
+        {"workflow", "--once"}));
+    const std::string url = p.url(), wa = p.wa(), wb = p.wb();
+    const TempDir &a = p.a, &b = p.b;
+    auto run = [&](const TempDir& dir, const std::vector<std::string>& args) { return p.run(dir, args); };
+    auto r = run(a, {"pull"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    local_exec(wa, "DROP TABLE notes; INSERT INTO other VALUES (1, 'from A')");
+    r = run(a, {"push"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    local_exec(wb, "INSERT INTO other VALUES (2, 'from B')");
+    for (int cycle = 0; cycle < 2; ++cycle) {
+      r = run(b, {"workflow", "--once"});
+      ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    }
+    EXPECT_EQ(remote_count(url, "SELECT count(*) FROM sqlite_schema WHERE name = 'notes'"), 0);
+    EXPECT_EQ(remote_rows(url, "SELECT id, v FROM other ORDER BY id"),
+              (Rows{{I(1), T("from A")}, {I(2), T("from B")}}));
+    EXPECT_EQ(local_rows(wb, "SELECT id, title FROM notes ORDER BY id"),
+              (Rows{{I(1), T("B")}, {I(2), T("two")}}));
+    expect_same(url, wb, "SELECT * FROM other ORDER BY id");
+    r = run(b, {"--json", "conflicts"});
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    ASSERT_EQ(parser.parse(r.out).get(doc), simdjson::SUCCESS) << r.out << r.err;
+    bool table_held = false;
+    for (auto c : doc["conflicts"].get_array())
+      table_held |= std::string(c["kind"].get_string().value()) == "dropped column" &&
+                    std::string(c["table"].get_string().value()) == "notes";
+    EXPECT_TRUE(table_held) << r.out;
+    EXPECT_EQ(run(b, {"status", "--check", "--offline"}).exit_code, 3);
+
+    r = run(b, {"resolve", side});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    r = run(b, {"workflow", "--once"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_EQ(run(b, {"status", "--check", "--offline"}).exit_code, 0);
+    if (side == "--theirs") {
+      EXPECT_EQ(local_rows(wb, "SELECT count(*) FROM sqlite_schema WHERE name = 'notes'"), (Rows{{I(0)}}));
+      EXPECT_NE(discarded_files_text(b).find("'B'"), std::string::npos) << discarded_files_text(b);
+      EXPECT_EQ(remote_count(url, "SELECT count(*) FROM sqlite_schema WHERE name = 'notes'"), 0);
+    } else {
+      EXPECT_EQ(remote_rows(url, "SELECT id, title FROM notes ORDER BY id"),
+                (Rows{{I(1), T("B")}, {I(2), T("two")}}));
+      expect_same(url, wb, "SELECT * FROM notes ORDER BY id");
+    }
+    expect_same(url, wb, "SELECT * FROM other ORDER BY id");
+  }
+}
+
 TEST(DanglingOnTheRemote, ACopyWithNoLocalChangePullsItAsItIsAndPushesNothingBack) {
   LocalServer server;
   ASSERT_TRUE(server.started());
@@ -242,6 +338,81 @@ TEST(DanglingReference, UnderHoldTheChildAndItsParentAreHeldWhileEverythingElseS
     expect_same(url, wb, "SELECT * FROM contacts ORDER BY id");
     expect_same(url, wb, "SELECT * FROM emails ORDER BY id");
   }
+}
+
+// Case 2 of issue 18, the push side: a teammate's application runs with foreign keys off (SQLite's default)
+// and deletes a contact, leaving its email, or writes an email to a contact that exists nowhere. Its push
+// must not leave those references dangling on the remote: a plain push is refused (exit 3, nothing applied,
+// saying what to do), a workflow cycle holds the rows (kind `dangling reference`) and syncs everything else.
+// A copy with no local change then pushes nothing. Before, the push sent the delete and the email as they
+// were: the remote's email pointed at nothing.
+TEST(DanglingReference, APushOfAnApplicationWithForeignKeysOffNeverLeavesOneDanglingOnTheRemote) {
+  LocalServer server;
+  ASSERT_TRUE(server.started());
+  const std::string& url = server.url();
+  remote_exec(url,
+              {"CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT)",
+               "CREATE TABLE emails (id INTEGER PRIMARY KEY, subject TEXT, contact_id INTEGER, FOREIGN KEY "
+               "(contact_id) REFERENCES contacts (id))",
+               "INSERT INTO contacts VALUES (1, 'a@x'), (2, 'b@x')",
+               "INSERT INTO emails VALUES (10, 'hello', 1), (11, 'hi', 2)"});
+  TempDir a, b;
+  auto run = [&](const TempDir& dir, const std::vector<std::string>& args) {
+    return run_cli(args, env_for(url), dir.path().string());
+  };
+  for (const TempDir* d : {&a, &b}) ASSERT_EQ(run(*d, {"init"}).exit_code, 0);
+  const std::string wa = a.file("working_copy.db"), wb = b.file("working_copy.db");
+  const char* kDangling =
+      "SELECT count(*) FROM emails WHERE contact_id IS NOT NULL AND contact_id NOT IN (SELECT id FROM "
+      "contacts)";
+  local_exec(wa,
+             "PRAGMA foreign_keys = OFF; DELETE FROM contacts WHERE id = 1; INSERT INTO emails VALUES (12, "
+             "'to nobody', 99); UPDATE contacts SET email = 'b2@x' WHERE id = 2");
+
+  auto r = run(a, {"push"});
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+  EXPECT_NE((r.out + r.err).find("dangling"), std::string::npos) << r.out << r.err;
+  EXPECT_EQ(remote_rows(url, "SELECT id, email FROM contacts ORDER BY id"),
+            (Rows{{I(1), T("a@x")}, {I(2), T("b@x")}}));
+  EXPECT_EQ(remote_count(url, "SELECT count(*) FROM emails"), 2);
+
+  for (int cycle = 0; cycle < 2; ++cycle) {
+    r = run(a, {"workflow", "--once"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  }
+  // The other change went out; the contact stays on the remote, the email to nobody is not there.
+  EXPECT_EQ(remote_rows(url, "SELECT id, email FROM contacts ORDER BY id"),
+            (Rows{{I(1), T("a@x")}, {I(2), T("b2@x")}}));
+  EXPECT_EQ(remote_rows(url, "SELECT id FROM emails ORDER BY id"), (Rows{{I(10)}, {I(11)}}));
+  EXPECT_EQ(remote_count(url, kDangling), 0);
+  r = run(a, {"--json", "conflicts"});
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  ASSERT_EQ(parser.parse(r.out).get(doc), simdjson::SUCCESS) << r.out;
+  ASSERT_EQ(doc["conflicts"].get_array().size(), 2u) << r.out;
+  for (auto c : doc["conflicts"].get_array())
+    EXPECT_EQ(std::string(c["kind"].get_string().value()), "dangling reference") << r.out;
+  EXPECT_EQ(run(a, {"status", "--check", "--offline"}).exit_code, 3);
+
+  // A copy with no local change pulls and pushes nothing back.
+  int64_t receipts = remote_count(url, "SELECT count(*) FROM turso_sync_pushes");
+  r = run(b, {"workflow", "--once"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(remote_count(url, "SELECT count(*) FROM turso_sync_pushes"), receipts) << r.out;
+  expect_same(url, wb, "SELECT * FROM contacts ORDER BY id");
+  expect_same(url, wb, "SELECT * FROM emails ORDER BY id");
+  EXPECT_EQ(discarded_files_text(b), "");
+
+  // --theirs ends with theirs: the contact is back, the email to nobody is saved and gone.
+  r = run(a, {"resolve", "--theirs"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  r = run(a, {"workflow", "--once"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(run(a, {"status", "--check", "--offline"}).exit_code, 0);
+  EXPECT_NE(discarded_files_text(a).find("to nobody"), std::string::npos) << discarded_files_text(a);
+  expect_same(url, wa, "SELECT * FROM contacts ORDER BY id");
+  expect_same(url, wa, "SELECT * FROM emails ORDER BY id");
+  EXPECT_EQ(remote_count(url, kDangling), 0);
 }
 
 // Case 3 of issue 18: the same address typed in two cases on two copies (`email UNIQUE COLLATE NOCASE`).

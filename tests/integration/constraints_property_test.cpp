@@ -270,6 +270,13 @@ TEST(ConstraintsProperty, ForeignKeysStayIntactOrTheConflictIsReported) {
   run_cases(5001, env_int("TURSO_SYNC_CONSTRAINTS_CASES", 3), env_int("TURSO_SYNC_CONSTRAINTS_STEPS", 30));
 }
 
+// Found by the slow cases: two held UNIQUE clashes that swap values (row 2 takes row 3's email, row 3 takes
+// row 2's). Before, `resolve --theirs` failed on "UNIQUE constraint failed" whatever the order of the rows.
+TEST(ConstraintsProperty, ResolveTheirsOfTwoHeldRowsThatSwapAUniqueValue) {
+  SCOPED_TRACE("TURSO_SYNC_CONSTRAINTS_SEED=14565476243145528470");
+  Case(14565476243145528470ULL, 40).run();
+}
+
 TEST(ConstraintsProperty, SlowForeignKeysStayIntactOrTheConflictIsReported) {
   run_cases(5002, env_int("TURSO_SYNC_CONSTRAINTS_CASES", 12), env_int("TURSO_SYNC_CONSTRAINTS_STEPS", 40));
 }

@@ -24,9 +24,41 @@ let op_log = 12
 type error = { code : int; kind : string; message : string }
 type counts = { inserts : int; updates : int; deletes : int }
 
+type conflict_kind =
+  | Update_update
+  | Update_delete
+  | Delete_update
+  | Insert_insert
+  | Unique
+  | Dangling_reference
+  | Schema
+  | Dropped_column
+  | Held
+  | Other_kind of string
+
+let conflict_kinds =
+  [
+    ("update/update", Update_update);
+    ("update/delete", Update_delete);
+    ("delete/update", Delete_update);
+    ("insert/insert", Insert_insert);
+    ("unique", Unique);
+    ("dangling reference", Dangling_reference);
+    ("schema", Schema);
+    ("dropped column", Dropped_column);
+    ("held", Held);
+  ]
+
+let conflict_kind_of_string s = match List.assoc_opt s conflict_kinds with Some k -> k | None -> Other_kind s
+
+let string_of_conflict_kind = function
+  | Other_kind s -> s
+  | k -> fst (List.find (fun (_, v) -> v = k) conflict_kinds)
+
 type conflict = {
   table : string;
   kind : string;
+  conflict_kind : conflict_kind;
   key : string option list;
   columns : string list;
   base : string option list;
@@ -182,6 +214,7 @@ let conflict_of j =
   {
     table = Json.to_string (Json.member "table" j);
     kind = Json.to_string (Json.member "kind" j);
+    conflict_kind = conflict_kind_of_string (Json.to_string (Json.member "kind" j));
     key = values (Json.member "key" j);
     columns;
     base = values (Json.member "base" j);

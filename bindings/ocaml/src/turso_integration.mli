@@ -17,11 +17,35 @@ type error = { code : int; kind : string; message : string }
 
 type counts = { inserts : int; updates : int; deletes : int }
 
-(** A row both sides changed ([kind] "update/update", "update/delete", "delete/update", "insert/insert").
-    Values are rendered as text (SQL literals; [None] for NULL); [conflicting_columns] are column names. *)
+(** The kind of a conflict (docs/conflicts.md, "What each policy does with each kind"): the [kind] text of
+    the reports as a variant. [Held]: a row a pull left alone because it is already held. [Other_kind]
+    keeps a kind this binding does not know (a newer library). *)
+type conflict_kind =
+  | Update_update
+  | Update_delete
+  | Delete_update
+  | Insert_insert
+  | Unique
+  | Dangling_reference
+  | Schema
+  | Dropped_column
+  | Held  (** a row left alone by a pull because it is already held *)
+  | Other_kind of string
+
+(** ["update/update"] -> [Update_update], ["dangling reference"] -> [Dangling_reference], ...; and back. *)
+val conflict_kind_of_string : string -> conflict_kind
+
+val string_of_conflict_kind : conflict_kind -> string
+
+(** A disagreement between the working copy and the remote: [kind] as text ("update/update",
+    "update/delete", "delete/update", "insert/insert", "unique", "dangling reference", "schema", "dropped
+    column"), [conflict_kind] the same as a variant. A table held as a whole (the remote dropped it under
+    local changes) has no key and no columns. Values are rendered as text (SQL literals; [None] for NULL);
+    [conflicting_columns] are column names. *)
 type conflict = {
   table : string;
   kind : string;
+  conflict_kind : conflict_kind;
   key : string option list;
   columns : string list;
   base : string option list;

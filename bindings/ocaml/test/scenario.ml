@@ -152,6 +152,13 @@ let held_resolve () =
   (match ok "conflicts" held with
   | [ h ] ->
       check (h.held.table = "emails" && h.key_text = "1") "held %s [%s]" h.held.table h.key_text;
+      check (h.held.conflict_kind = T.Update_update) "kind %s" h.held.kind;
+      check
+        (List.for_all
+           (fun k -> T.string_of_conflict_kind (T.conflict_kind_of_string k) = k)
+           [ "update/update"; "update/delete"; "delete/update"; "insert/insert"; "unique"; "dangling reference"; "schema"; "dropped column"; "held"; "future kind" ])
+        "conflict kinds round-trip";
+      check (T.conflict_kind_of_string "dangling reference" = T.Dangling_reference) "dangling reference";
       check (List.mem (Some "'B holds this'") h.held.ours) "ours: %s"
         (String.concat "," (List.map (Option.value ~default:"NULL") h.held.ours));
       check (List.mem (Some "'A again'") h.held.theirs) "theirs: %s"

@@ -1,0 +1,215 @@
+// The push's foreign keys: the references it guards on the remote, and the row changes that would leave one
+// dangling by themselves (push_references.h).
+#include "sync/push_references.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "db/schema.h"
+#include "db/sqlite.h"
+#include "util/fs.h"
+#include "util/text.h"
+
+namespace turso_sync {
+
+namespace {
+
+bool same_name(const std::string& a, const std::string& b) {
+  return lower_ascii(a) == lower_ascii(b);
+}
+
+// Indexes in `t.columns` of `names` (case-insensitively); nullopt when one is not a column of `t`.
+std::optional<std::vector<size_t>> indexes_of(const TableDesc& t, const std::vector<std::string>& names) {
+  std::vector<size_t> out;
+  for (const std::string& name : names) {
+    size_t c = 0;
+    while (c < t.columns.size() && !same_name(t.columns[c].name, name)) ++c;
+    if (c == t.columns.size()) return std::nullopt;
+    out.push_back(c);
+  }
+  return out;
+}
+
+// `a = ?1 AND b = ?2` over `columns`, prefixed with `alias.` when given.
+std::string match_columns(const std::vector<std::string>& columns) {
+  std::string out;
+  for (size_t i = 0; i < columns.size(); ++i)
+    out += fmt::format("{}{} = ?{}", i ? " AND " : "", quote_identifier(columns[i]), i + 1);
+  return out;
+}
+
+// "contact_id = 1" or "(org, num) = ('a', 2)".
+std::string show_reference(const std::vector<std::string>& columns, const std::vector<Value>& values) {
+  if (columns.size() == 1) return fmt::format("{} = {}", columns[0], describe(values.at(0)));
+  std::string names, shown;
+  for (size_t i = 0; i < columns.size(); ++i) {
+    names += (i ? ", " : "") + columns[i];
+    shown += (i ? ", " : "") + describe(values.at(i));
+  }
+  return fmt::format("({}) = ({})", names, shown);
+}
+
+HeldConflict held_row(const TableDesc& t, const RowChange& row) {
+  HeldConflict h;
+  h.table = t.name;
+  h.keyed_by_rowid = t.keyed_by_rowid();
+  if (h.keyed_by_rowid) {
+    h.key_names.push_back(t.rowid_alias >= 0 ? t.columns[static_cast<size_t>(t.rowid_alias)].name
+                                             : std::string("rowid"));
+  } else {
+    for (int k : t.key_columns) h.key_names.push_back(t.columns[static_cast<size_t>(k)].name);
+  }
+  h.key = row.key;
+  h.kind = to_string(ConflictKind::dangling);
+  for (const ColumnDesc& c : t.columns) h.columns.push_back(c.name);
+  if (row.op != RowOp::insert) h.base = h.theirs = row.old_values;
+  if (row.op != RowOp::remove) h.ours = row.new_values;
+  h.since = utc_timestamp();
+  return h;
+}
+
+// Whether the working copy holds a row of `r.parent` with the given parent key values.
+Result<bool> parent_exists(db::Database& db, const ForeignReference& r, const std::vector<Value>& values) {
+  auto st = TS_TRY(db.prepare(fmt::format("SELECT EXISTS (SELECT 1 FROM {} WHERE {})",
+                                          quote_identifier(r.parent), match_columns(r.parent_columns))));
+  TS_TRY_STATUS(st.bind_all(values));
+  TS_TRY(st.step());
+  return st.column_int64(0) != 0;
+}
+
+Result<int64_t> count_children(db::Database& db, const ForeignReference& r,
+                               const std::vector<Value>& values) {
+  auto st = TS_TRY(db.prepare(
+      fmt::format("SELECT count(*) FROM {} WHERE {}", quote_identifier(r.child), match_columns(r.columns))));
+  TS_TRY_STATUS(st.bind_all(values));
+  TS_TRY(st.step());
+  return st.column_int64(0);
+}
+
+// Whether the parent columns of `r` are the parent table's PRIMARY KEY or a UNIQUE index (SQLite checks a
+// foreign key only then; otherwise it reports "foreign key mismatch").
+Result<bool> is_parent_key(db::Database& db, const ForeignReference& r) {
+  std::set<std::string> wanted;
+  for (const std::string& c : r.parent_columns) wanted.insert(lower_ascii(c));
+  std::set<std::string> primary;
+  auto pk = TS_TRY(db.prepare("SELECT name FROM pragma_table_info(?1) WHERE pk > 0"));
+  TS_TRY_STATUS(pk.bind(1, Value::text(r.parent)));
+  while (TS_TRY(pk.step())) primary.insert(lower_ascii(pk.column_text(0)));
+  if (primary == wanted) return true;
+  auto indexes = TS_TRY(db.prepare(
+      "SELECT il.name, group_concat(lower(ii.name), char(31)), count(*) FROM pragma_index_list(?1) AS il, "
+      "pragma_index_info(il.name) AS ii WHERE il.\"unique\" = 1 AND il.partial = 0 GROUP BY il.name"));
+  TS_TRY_STATUS(indexes.bind(1, Value::text(r.parent)));
+  while (TS_TRY(indexes.step())) {
+    if (static_cast<size_t>(indexes.column_int64(2)) != wanted.size()) continue;
+    std::set<std::string> columns;
+    std::string list = indexes.column_text(1);
+    for (size_t pos = 0; pos <= list.size();) {
+      size_t end = list.find('\x1f', pos);
+      if (end == std::string::npos) end = list.size();
+      columns.insert(list.substr(pos, end - pos));
+      pos = end + 1;
+    }
+    if (columns == wanted) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Result<std::vector<ForeignReference>> read_references(const std::string& working) {
+  db::Database db = TS_TRY(db::Database::open(working, db::OpenMode::read_only));
+  std::vector<ForeignReference> out;
+  auto list =
+      TS_TRY(db.prepare("SELECT id, \"table\", \"from\", \"to\" FROM pragma_foreign_key_list(?1) ORDER "
+                        "BY id, seq"));
+  auto primary_key = TS_TRY(db.prepare("SELECT name FROM pragma_table_info(?1) WHERE pk > 0 ORDER BY pk"));
+  for (db::SchemaObject& o : TS_TRY(db::read_schema(db))) {
+    if (o.type != "table") continue;
+    TS_TRY_STATUS(list.reset());
+    TS_TRY_STATUS(list.bind(1, Value::text(o.name)));
+    std::map<int64_t, ForeignReference> by_id;
+    std::set<int64_t> unnamed;  // declared without parent columns
+    while (TS_TRY(list.step())) {
+      ForeignReference& r = by_id[list.column_int64(0)];
+      r.child = o.name;
+      r.parent = list.column_text(1);
+      r.columns.push_back(list.column_text(2));
+      if (list.column(3).is_null())
+        unnamed.insert(list.column_int64(0));
+      else
+        r.parent_columns.push_back(list.column_text(3));
+    }
+    for (auto& [id, r] : by_id) {
+      if (unnamed.count(id)) {
+        r.parent_columns.clear();
+        TS_TRY_STATUS(primary_key.reset());
+        TS_TRY_STATUS(primary_key.bind(1, Value::text(r.parent)));
+        while (TS_TRY(primary_key.step())) r.parent_columns.push_back(primary_key.column_text(0));
+      }
+      if (r.parent_columns.size() != r.columns.size() || !TS_TRY(is_parent_key(db, r))) continue;
+      out.push_back(std::move(r));
+    }
+  }
+  return out;
+}
+
+Result<std::vector<LocalDangling>> find_local_dangling(const Config& config, const Changeset& changeset,
+                                                       const std::vector<ForeignReference>& references) {
+  std::vector<LocalDangling> out;
+  if (references.empty()) return out;
+  db::Database db = TS_TRY(db::Database::open(config.working_path, db::OpenMode::read_only));
+  for (const TableChanges& tc : changeset.tables) {
+    const TableDesc& t = tc.table;
+    RowCursor rows = tc.rows.cursor();
+    while (const RowChange* row = TS_TRY(rows.next())) {
+      std::vector<std::string> details;
+      for (const ForeignReference& r : references) {
+        // A deleted parent that rows of the working copy still reference.
+        if (row->op == RowOp::remove && same_name(r.parent, t.name)) {
+          auto cols = indexes_of(t, r.parent_columns);
+          if (!cols) continue;
+          std::vector<Value> values;
+          for (size_t c : *cols) values.push_back(row->old_values.at(c));
+          if (std::any_of(values.begin(), values.end(), [](const Value& v) { return v.is_null(); })) continue;
+          if (TS_TRY(parent_exists(db, r, values))) continue;  // another row holds the key values now
+          int64_t children = TS_TRY(count_children(db, r, values));
+          if (children == 0) continue;
+          details.push_back(fmt::format("{} row{} of {} ({}) still reference{} it in your working copy",
+                                        children, children == 1 ? "" : "s", r.child,
+                                        show_reference(r.columns, values), children == 1 ? "s" : ""));
+        }
+        // A written child whose parent the working copy does not have.
+        if (row->op != RowOp::remove && same_name(r.child, t.name)) {
+          auto cols = indexes_of(t, r.columns);
+          if (!cols) continue;
+          if (row->op == RowOp::update && std::none_of(cols->begin(), cols->end(), [&](size_t c) {
+                return std::find(row->changed_columns.begin(), row->changed_columns.end(),
+                                 static_cast<int>(c)) != row->changed_columns.end();
+              }))
+            continue;
+          std::vector<Value> values;
+          for (size_t c : *cols) values.push_back(row->new_values.at(c));
+          if (std::any_of(values.begin(), values.end(), [](const Value& v) { return v.is_null(); })) continue;
+          if (TS_TRY(parent_exists(db, r, values))) continue;
+          details.push_back(fmt::format("references {} row {}, which your working copy does not have",
+                                        r.parent, show_reference(r.parent_columns, values)));
+        }
+      }
+      if (details.empty()) continue;
+      LocalDangling d;
+      d.row = held_row(t, *row);
+      d.operation = to_string(row->op);
+      for (const std::string& detail : details) d.detail += (d.detail.empty() ? "" : "; ") + detail;
+      d.detail += "; the remote would be left with a dangling reference";
+      out.push_back(std::move(d));
+    }
+  }
+  return out;
+}
+
+}  // namespace turso_sync
