@@ -59,6 +59,9 @@ struct DiffOptions {
   // Names of further local objects (those of the working copy when it is neither side, as in a pull's
   // delta): an object of either side with such a name is left out.
   std::vector<std::string> local_names;
+  // Where the BLOBs of k_large_value_bytes or more that the diff reports are kept (value.h, LargeBytes): an
+  // anonymous file in this directory ("" = $TMPDIR, else /tmp).
+  std::string spill_dir;
 };
 
 // Computes the changeset from the database at `base_path` to the one at `target_path` and streams it to
@@ -110,6 +113,7 @@ class SqlWriter final : public ChangeSink {
   void work();
   Status render(const RowBatch& batch);
   Status settle(Spool& spool);
+  Status append_value(Spool& spool, const Value& value);
   std::unique_ptr<State> m_state;
 };
 

@@ -44,12 +44,20 @@ struct Waiting {
 };
 using WaitCallback = std::function<void(const Waiting&)>;
 
+// A large value's bytes inserted, base64-encoded, at byte `at` of a request body (between the quotes of a
+// JSON string): read from the value's store as the request is sent, never held whole in memory.
+struct BodySplice {
+  size_t at = 0;
+  Value value;
+};
+
 // The HTTP layer behind an interface so tests can inject faults (STYLE §8).
 class HttpTransport {
  public:
   struct Request {
     std::string url;
     std::string body;
+    std::vector<BodySplice> splices;  // in order of `at`; the body sent is `body` with these inserted
     std::string content_type = "application/json";
     std::string bearer_token;  // sent as "Authorization: Bearer …" when not empty
     // Once connected, the longest the server may stay silent (no byte of the request taken, no byte of the
@@ -82,6 +90,11 @@ class HttpTransport {
   using DataFn = std::function<Status(std::string_view chunk)>;
   virtual Result<Response> post_streaming(const Request& request, const DataFn& on_data);
 };
+
+// The body a request sends: `body` with its splices inserted (held whole: for test transports and small
+// requests), and its size in bytes.
+std::string whole_body(const HttpTransport::Request& request);
+uint64_t body_size(const HttpTransport::Request& request);
 
 struct TransportOptions {
   int connect_timeout_ms = 5000;  // TCP connection and TLS handshake
@@ -156,6 +169,10 @@ struct TransferStats {
   int64_t requests = 0;
 };
 
+namespace hrana {
+struct Encoded;
+}
+
 class RemoteClient {
  public:
   // Resolves the URL and refuses to send a token over plain http to a non-loopback host unless
@@ -216,6 +233,8 @@ class RemoteClient {
   HttpTransport::Request request_for(const std::string& path, std::string body,
                                      const std::string& content_type, Asked asked);
   Result<HttpTransport::Response> send(HttpTransport::Request request, Retry retry);
+  // POSTs a pipeline request to /v2/pipeline (its large values spliced in as it is sent), as post().
+  Result<HttpTransport::Response> post_pipeline(hrana::Encoded body, Retry retry);
   // Notes that the server answered (any HTTP status), or that a request timed out before it ever did.
   void note_outcome(bool answered, const Error* error);
 

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "db/blob.h"
 #include "db/sqlite.h"
 #include "diff/page_scan.h"
 #include "diff/schema_plan.h"
@@ -170,8 +171,9 @@ void read_value(sqlite3_value* v, Value& out) {
 // Compares one table: base side (plan.base_rows) against the target table, in key order.
 class TableDiff {
  public:
-  TableDiff(db::Database& db, const TablePlan& plan, ChangeSink& sink)
-      : m_db(db), m_plan(plan), m_sink(sink), m_table(plan.target) {}
+  TableDiff(db::Database& db, const TablePlan& plan, ChangeSink& sink, const std::string& spill_dir,
+            std::shared_ptr<LargeStore>& store)
+      : m_db(db), m_plan(plan), m_sink(sink), m_table(plan.target), m_spill_dir(spill_dir), m_store(store) {}
 
   // Settles how rows are matched. A rowid table's declared key may hold NULLs (several rows can then share a
   // NULL key): such a table is matched by rowid instead, with a warning.
@@ -226,14 +228,31 @@ class TableDiff {
     std::string target_cols, base_cols;
     m_offset = by_rowid ? 1 : 0;
     m_base_index.assign(ncols, -1);
+    plan_large_values();
     int next = m_offset;
     for (size_t i = 0; i < ncols; ++i) {
       std::string q = quote_identifier(t.columns[i].name);
+      // A large BLOB is read as NULL; the mask says which (compared and copied in place).
+      if (m_large_bit[i] >= 0)
+        q = fmt::format("CASE WHEN typeof({0}) = 'blob' AND length({0}) >= {1} THEN NULL ELSE {0} END", q,
+                        k_large_value_bytes);
       target_cols += (target_cols.empty() ? "" : ", ") + q;
       if (!m_plan.constants[i]) {
         base_cols += (base_cols.empty() ? "" : ", ") + q;
         m_base_index[i] = next++;
       }
+    }
+    if (!m_large_columns.empty()) {
+      std::string mask;
+      for (size_t j = 0; j < m_large_columns.size(); ++j) {
+        std::string q = quote_identifier(t.columns[m_large_columns[j]].name);
+        mask += fmt::format("{}(typeof({}) = 'blob' AND length({}) >= {}) << {}", j ? " | " : "", q, q,
+                            k_large_value_bytes, j);
+      }
+      m_target_extra = static_cast<int>(ncols) + m_offset;
+      m_base_extra = next;
+      target_cols += ", " + mask + (by_rowid ? "" : ", " + t.rowid_expr);
+      base_cols += ", " + mask + (by_rowid ? "" : ", " + m_plan.base_rowid_expr);
     }
     bool ranged = by_rowid && m_ranges.has_value();
     auto query = [&](const std::string& from, const std::string& rowid_expr, std::string cols) {
@@ -327,20 +346,28 @@ class TableDiff {
   }
 
   // The row change being built; reused from row to row so its vectors keep their capacity.
-  void read_base_row(sqlite3_stmt* a, std::vector<Value>* out) const {
+  Status read_base_row(sqlite3_stmt* a, std::vector<Value>* out) {
     out->resize(m_table.columns.size());
     for (size_t i = 0; i < m_table.columns.size(); ++i) {
       if (m_plan.constants[i])
         (*out)[i] = *m_plan.constants[i];
+      else if (is_large(a, true, i))
+        TS_TRY_STATUS(read_large(a, true, i, (*out)[i]));
       else
         read_value(sqlite3_column_value(a, m_base_index[i]), (*out)[i]);
     }
+    return {};
   }
 
-  void read_target_row(sqlite3_stmt* b, std::vector<Value>* out) const {
+  Status read_target_row(sqlite3_stmt* b, std::vector<Value>* out) {
     out->resize(m_table.columns.size());
-    for (size_t i = 0; i < m_table.columns.size(); ++i)
-      read_value(sqlite3_column_value(b, m_offset + static_cast<int>(i)), (*out)[i]);
+    for (size_t i = 0; i < m_table.columns.size(); ++i) {
+      if (is_large(b, false, i))
+        TS_TRY_STATUS(read_large(b, false, i, (*out)[i]));
+      else
+        read_value(sqlite3_column_value(b, m_offset + static_cast<int>(i)), (*out)[i]);
+    }
+    return {};
   }
 
   void read_key(sqlite3_stmt* s, const std::vector<Value>& row, std::vector<Value>* key) const {
@@ -355,7 +382,7 @@ class TableDiff {
   Status emit_remove(sqlite3_stmt* a) {
     RowChange& ch = m_change;
     ch.op = RowOp::remove;
-    read_base_row(a, &ch.old_values);
+    TS_TRY_STATUS(read_base_row(a, &ch.old_values));
     ch.new_values.clear();
     ch.changed_columns.clear();
     read_key(a, ch.old_values, &ch.key);
@@ -367,7 +394,7 @@ class TableDiff {
     RowChange& ch = m_change;
     ch.op = RowOp::insert;
     ch.old_values.clear();
-    read_target_row(b, &ch.new_values);
+    TS_TRY_STATUS(read_target_row(b, &ch.new_values));
     ch.changed_columns.clear();
     read_key(b, ch.new_values, &ch.key);
     ++m_counts.inserts;
@@ -385,6 +412,8 @@ class TableDiff {
         same = false;
       } else if (m_plan.constants[i]) {
         same = column_value(b, ib) == *m_plan.constants[i];
+      } else if (bool la = is_large(a, true, i), lb = is_large(b, false, i); la || lb) {
+        same = la && lb && TS_TRY(db::same_in_place(m_db, place(a, true, i), place(b, false, i)));
       } else {
         same = same_value(sqlite3_column_value(a, m_base_index[i]), sqlite3_column_value(b, ib));
       }
@@ -392,17 +421,64 @@ class TableDiff {
     }
     if (ch.changed_columns.empty()) return {};
     ch.op = RowOp::update;
-    read_base_row(a, &ch.old_values);
-    read_target_row(b, &ch.new_values);
+    TS_TRY_STATUS(read_base_row(a, &ch.old_values));
+    TS_TRY_STATUS(read_target_row(b, &ch.new_values));
     read_key(a, ch.old_values, &ch.key);
     ++m_counts.updates;
     return m_sink.row(m_table, ch);
+  }
+
+  // Which columns may hold large values read in place: those that may hold a BLOB (no declared type, BLOB
+  // or ANY), not in the key, read from both sides, of a rowid table with room in its cursors for the mask
+  // (and the rowid) and at most 63 of them. The others are read whole, as any value.
+  void plan_large_values() {
+    const TableDesc& t = m_table;
+    m_large_columns.clear();
+    m_large_bit.assign(t.columns.size(), -1);
+    if (t.rowid_expr.empty() || t.without_rowid) return;
+    if (m_plan.base_rows != BaseRows::none && (m_plan.base_rowid_expr.empty() || m_plan.base_name.empty()))
+      return;
+    if (t.columns.size() + 3 > 2000) return;
+    for (size_t i = 0; i < t.columns.size() && m_large_columns.size() < 63; ++i) {
+      const ColumnDesc& c = t.columns[i];
+      std::string type = lower_ascii(c.decl_type);
+      bool may_hold_blob = type.empty() || type == "any" || type.find("blob") != std::string::npos;
+      if (!may_hold_blob || c.pk_position > 0 || m_plan.constants[i] || m_plan.always_changed[i]) continue;
+      m_large_bit[i] = static_cast<int>(m_large_columns.size());
+      m_large_columns.push_back(static_cast<int>(i));
+    }
+  }
+
+  bool is_large(sqlite3_stmt* s, bool base, size_t column) const {
+    if (m_large_bit[column] < 0) return false;
+    int64_t mask = sqlite3_column_int64(s, base ? m_base_extra : m_target_extra);
+    return (mask >> m_large_bit[column]) & 1;
+  }
+
+  db::BlobPlace place(sqlite3_stmt* s, bool base, size_t column) const {
+    bool by_rowid = m_table.keyed_by_rowid();
+    int64_t rowid = sqlite3_column_int64(s, by_rowid ? 0 : (base ? m_base_extra : m_target_extra) + 1);
+    const std::string& name = m_table.columns[column].name;
+    if (base) return db::BlobPlace{m_plan.base_schema, m_plan.base_name, name, rowid};
+    return db::BlobPlace{diff::k_target_schema, m_table.name, name, rowid};
+  }
+
+  // The large value at a row's column, copied into the diff's store.
+  Status read_large(sqlite3_stmt* s, bool base, size_t column, Value& out) {
+    if (!m_store) m_store = TS_TRY(LargeStore::create(m_spill_dir, "large values"));
+    out = TS_TRY(db::read_large(m_db, place(s, base, column), ValueType::blob, m_store));
+    return {};
   }
 
   db::Database& m_db;
   const TablePlan& m_plan;
   ChangeSink& m_sink;
   TableDesc m_table;
+  const std::string& m_spill_dir;
+  std::shared_ptr<LargeStore>& m_store;        // created at the first large value
+  std::vector<int> m_large_columns;            // bit j of the mask: column m_large_columns[j]
+  std::vector<int> m_large_bit;                // per column: its bit in the mask, -1 when read whole
+  int m_target_extra = -1, m_base_extra = -1;  // index of the mask in each cursor (then the rowid)
   std::optional<std::vector<diff::RowidRange>> m_ranges;
   bool m_identical = false;
   std::vector<Collation> m_colls;
@@ -532,12 +608,13 @@ Result<DiffSummary> diff_databases(const std::string& base_path, const std::stri
   TS_TRY_STATUS(tee.schema(plan.changes, plan.triggers));
 
   std::vector<TableSummary> tables;
+  std::shared_ptr<LargeStore> large_store;  // the large values of the reported rows
   for (const TablePlan& tp : plan.tables) {
     TableSummary ts;
     ts.name = tp.target.name;
     for (const SchemaChange& c : plan.changes)
       if (touches_table(c) && diff::iequals(c.table, ts.name)) ts.schema_ops.push_back(c.op);
-    TableDiff table_diff(db, tp, tee);
+    TableDiff table_diff(db, tp, tee, options.spill_dir, large_store);
     if (options.rows) {
       TS_TRY_STATUS(table_diff.prepare(&plan.warnings));
       if (hinted && tp.base_rows == BaseRows::same_table && ts.schema_ops.empty()) {

@@ -4,7 +4,9 @@
 // count, then the values), then the changed columns (a count, then the indexes). Counts, lengths and
 // indexes are unsigned LEB128; a value is its type (1 byte), then 8 bytes (INTEGER, REAL bits) or a length
 // and the bytes (TEXT, BLOB). Records are written through a buffer; `offsets` holds where each begins (and
-// one past the last), so a record is read back with one pread.
+// one past the last), so a record is read back with one pread. The spill file is a LargeStore: a value of
+// k_large_value_bytes or more goes from its own store (or memory) to the file in chunks, and is read back as
+// a large value referring to its place in the file, never into memory.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -18,12 +20,13 @@
 #include <functional>
 
 #include "turso_sync/changeset.h"
+#include "util/large_store.h"
 
 namespace turso_sync {
 
 namespace {
 
-constexpr size_t kWriteBuffer = 1 << 20;
+constexpr size_t kWriteBuffer = k_large_value_bytes;
 constexpr uint64_t kReadAhead = 256 << 10;
 
 void put_varint(std::string& out, uint64_t v) {
@@ -39,7 +42,7 @@ void put_fixed(std::string& out, uint64_t v) {
 }
 
 // Writes a value's bytes too long for the write buffer straight to the file (given by RowList::append).
-using LongWriter = std::function<Status(const std::string& bytes)>;
+using LongWriter = std::function<Status(const Value& value)>;
 
 Status put_value(std::string& out, const Value& v, const LongWriter& long_bytes) {
   out.push_back(static_cast<char>(v.type()));
@@ -58,8 +61,8 @@ Status put_value(std::string& out, const Value& v, const LongWriter& long_bytes)
     }
     case ValueType::text:
     case ValueType::blob:
-      put_varint(out, v.as_bytes().size());
-      if (long_bytes && v.as_bytes().size() >= kWriteBuffer) return long_bytes(v.as_bytes());
+      put_varint(out, v.byte_size());
+      if (long_bytes && v.byte_size() >= kWriteBuffer) return long_bytes(v);
       out += v.as_bytes();
       break;
   }
@@ -87,6 +90,8 @@ class MemoryReader {
  public:
   MemoryReader(const char* p, const char* end) : m_p(p), m_end(end) {}
   size_t left() const { return static_cast<size_t>(m_end - m_p); }
+  // Records in memory hold no large value (those records are written to the file at once).
+  bool take_large(ValueType, uint64_t, Value&) { return false; }
   bool take(char* out, size_t n) {
     if (n > left()) return false;
     std::memcpy(out, m_p, n);
@@ -103,8 +108,20 @@ class MemoryReader {
 // the file into its string (the record of a 50 MB value is never held twice).
 class FileReader {
  public:
-  FileReader(int fd, uint64_t begin, uint64_t end) : m_fd(fd), m_pos(begin), m_end(end) {}
+  FileReader(std::shared_ptr<LargeStore> file, uint64_t begin, uint64_t end)
+      : m_file(std::move(file)), m_pos(begin), m_end(end) {}
   size_t left() const { return static_cast<size_t>(m_end - m_pos) + (m_buffer.size() - m_used); }
+  // The next `n` bytes as a large value referring to their place in the file, skipped.
+  bool take_large(ValueType type, uint64_t n, Value& out) {
+    if (n > left()) return false;
+    size_t buffered = m_buffer.size() - m_used;
+    uint64_t at = m_pos - buffered;
+    size_t from_buffer = static_cast<size_t>(std::min<uint64_t>(n, buffered));
+    m_used += from_buffer;
+    m_pos += n - from_buffer;
+    out = Value::large(type, LargeBytes{m_file, at, n, nullptr});
+    return true;
+  }
   bool take(char* out, size_t n) {
     size_t buffered = std::min(n, m_buffer.size() - m_used);
     std::memcpy(out, m_buffer.data() + m_used, buffered);
@@ -126,19 +143,16 @@ class FileReader {
   static constexpr size_t kChunk = 64 << 10;
   bool read(char* out, size_t n) {
     while (n > 0) {
-      ssize_t got = ::pread(m_fd, out, n, static_cast<off_t>(m_pos));
-      if (got < 0 && errno == EINTR) continue;
-      if (got <= 0) {
+      if (!m_file->read(m_pos, n, out).ok()) {
         m_failed = true;
         return false;
       }
-      out += got;
-      n -= static_cast<size_t>(got);
-      m_pos += static_cast<uint64_t>(got);
+      m_pos += n;
+      n = 0;
     }
     return true;
   }
-  int m_fd;
+  std::shared_ptr<LargeStore> m_file;
   uint64_t m_pos, m_end;
   std::string m_buffer;
   size_t m_used = 0;
@@ -214,6 +228,7 @@ class Decoder {
       case ValueType::text:
       case ValueType::blob: {
         if (!varint(n) || n > m_in.left()) return false;
+        if (n >= kWriteBuffer && m_in.take_large(static_cast<ValueType>(type), n, out)) return true;
         std::string bytes(static_cast<size_t>(n), '\0');
         if (!m_in.take(bytes.data(), bytes.size())) return false;
         out = static_cast<ValueType>(type) == ValueType::text ? Value::text(std::move(bytes))
@@ -237,6 +252,7 @@ class Decoder {
 
 size_t value_memory(const Value& v) {
   size_t n = sizeof(Value);
+  if (v.is_large()) return n + sizeof(LargeBytes);
   if ((v.type() == ValueType::text || v.type() == ValueType::blob) && v.as_bytes().size() > 15)
     n += v.as_bytes().size() + 1;
   return n;
@@ -249,45 +265,17 @@ size_t row_memory(const RowChange& r) {
   return n;
 }
 
-// An anonymous file in `dir`: O_TMPFILE where the file system has it, else a named one removed at once.
-Result<int> open_anonymous_file(const std::string& dir) {
-#ifdef O_TMPFILE
-  int fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-  if (fd >= 0) return fd;
-#endif
-  std::string path = dir + "/.turso-sync-rows-XXXXXX";
-  std::vector<char> name(path.begin(), path.end());
-  name.push_back('\0');
-  int named = ::mkostemp(name.data(), O_CLOEXEC);
-  if (named < 0)
-    return Error(ErrorKind::io, fmt::format("create a temporary file in {} for the row changes: {}", dir,
-                                            std::strerror(errno)));
-  ::unlink(name.data());
-  return named;
-}
-
 }  // namespace
 
 struct RowList::Spill {
-  std::string dir;  // where the file is
-  int fd = -1;
-  uint64_t flushed = 0;           // bytes in the file; the rest of the records are in `pending`
-  std::string pending;            // records not yet written
-  std::vector<uint64_t> offsets;  // where each record begins, and one past the last
-  ~Spill() {
-    if (fd >= 0) ::close(fd);
-  }
+  std::string dir;                   // where the file is
+  std::shared_ptr<LargeStore> file;  // shared with the large values read back from it
+  uint64_t flushed = 0;              // bytes in the file; the rest of the records are in `pending`
+  std::string pending;               // records not yet written
+  std::vector<uint64_t> offsets;     // where each record begins, and one past the last
   // Appends `n` bytes at the end of the file (after `pending` has been flushed).
   Status write(const char* data, size_t n) {
-    size_t done = 0;
-    while (done < n) {
-      ssize_t w = ::pwrite(fd, data + done, n - done, static_cast<off_t>(flushed + done));
-      if (w < 0 && errno == EINTR) continue;
-      if (w <= 0)
-        return Error(ErrorKind::io,
-                     fmt::format("write the row changes to a temporary file: {}", std::strerror(errno)));
-      done += static_cast<size_t>(w);
-    }
+    TS_TRY(file->append(std::string_view(data, n)));
     flushed += n;
     return {};
   }
@@ -326,10 +314,17 @@ Status RowList::append(const RowChange& change) {
   if (!m_spill) return push_back(change);
   Spill& spill = *m_spill;
   bool direct = false;
-  TS_TRY_STATUS(encode(spill.pending, change, [&](const std::string& bytes) -> Status {
+  TS_TRY_STATUS(encode(spill.pending, change, [&](const Value& value) -> Status {
     TS_TRY_STATUS(spill.flush());
     direct = true;
-    return spill.write(bytes.data(), bytes.size());
+    Status written;
+    bool read = value.for_each_chunk(kWriteBuffer, [&](std::string_view piece) {
+      written = spill.write(piece.data(), piece.size());
+      return written.ok();
+    });
+    TS_TRY_STATUS(std::move(written));
+    if (!read) return Error(ErrorKind::io, "read a large value back from its temporary file");
+    return {};
   }));
   // A record is wholly in the file or wholly in the write buffer: the readers rely on it.
   if (direct || spill.pending.size() >= kWriteBuffer) TS_TRY_STATUS(spill.flush());
@@ -350,7 +345,7 @@ Status RowList::spill(const std::string& dir) {
   }
   auto spill = std::make_unique<Spill>();
   spill->dir = where;
-  spill->fd = TS_TRY(open_anonymous_file(where));
+  spill->file = TS_TRY(LargeStore::create(where, "the row changes"));
   spill->offsets.push_back(0);
   m_spill = std::move(spill);
   std::vector<RowChange> rows = std::move(m_rows);
@@ -365,16 +360,7 @@ Status RowList::spill(const std::string& dir) {
 
 Status RowList::read_file(uint64_t offset, size_t size, std::string& buffer) const {
   buffer.resize(size);
-  size_t done = 0;
-  while (done < size) {
-    ssize_t n = ::pread(m_spill->fd, buffer.data() + done, size - done, static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0)
-      return Error(ErrorKind::io, fmt::format("read the row changes back from their temporary file: {}",
-                                              n == 0 ? "cut short" : std::strerror(errno)));
-    done += static_cast<size_t>(n);
-  }
-  return {};
+  return m_spill->file->read(offset, size, buffer.data());
 }
 
 Status RowList::decode(size_t index, const char* chunk, uint64_t chunk_start, RowChange& out) const {
@@ -387,7 +373,7 @@ Status RowList::decode(size_t index, const char* chunk, uint64_t chunk_start, Ro
 }
 
 Status RowList::decode_from_file(size_t index, RowChange& out) const {
-  FileReader in(m_spill->fd, m_spill->offsets[index], m_spill->offsets[index + 1]);
+  FileReader in(m_spill->file, m_spill->offsets[index], m_spill->offsets[index + 1]);
   if (Decoder<FileReader>(in).row(out)) return {};
   if (in.failed())
     return Error(ErrorKind::io, fmt::format("read the row changes back from their temporary file: {}",

@@ -262,6 +262,8 @@ class Planner {
     TableDesc base_desc = TS_TRY(read_table_desc(m_db, k_base_schema, b.name));
     plan.base_rows = kind;
     plan.base_table = qualified(k_base_schema, b.name);
+    plan.base_schema = k_base_schema;
+    plan.base_name = b.name;
     plan.base_rowid_expr = base_desc.rowid_expr;
     return {};
   }
@@ -366,6 +368,8 @@ class Planner {
     }
     plan.base_rows = BaseRows::projection;
     plan.base_table = proj_q;
+    plan.base_schema = "temp";
+    plan.base_name = proj;
     plan.base_rowid_expr = target.rowid_expr;
 
     SchemaChange c = make_change(SchemaOp::rebuild_table, SchemaReason::changed, t);

@@ -83,6 +83,8 @@ struct TablePlan {
   BaseRows base_rows = BaseRows::none;
   std::string base_table;       // qualified name of the base side ("base"."t" or temp."...")
   std::string base_rowid_expr;  // the base side's rowid expression (rowid-keyed tables)
+  std::string base_schema;      // base_table's schema and name, unquoted (for sqlite3_blob_open)
+  std::string base_name;
   // Per target column: the value every base row has for it (added columns), or nullopt when read from the
   // base.
   std::vector<std::optional<Value>> constants;

@@ -444,6 +444,25 @@ void SqlWriter::work() {
   }
 }
 
+// A value's literal; a large BLOB's hex goes to the spool in pieces, spilled as it grows (bounded memory).
+Status SqlWriter::append_value(Spool& spool, const Value& v) {
+  if (!v.is_large() || v.type() != ValueType::blob) {
+    append_literal(spool.buffer(), v);
+    return {};
+  }
+  spool.buffer() += "X'";
+  Status spilled;
+  bool read = v.for_each_chunk(256 << 10, [&](std::string_view piece) {
+    spool.buffer() += to_hex(piece);
+    spilled = spool.maybe_spill();
+    return spilled.ok();
+  });
+  TS_TRY_STATUS(std::move(spilled));
+  if (!read) return Error(ErrorKind::io, "write diff: read a large value back from its temporary file");
+  spool.buffer() += "'";
+  return {};
+}
+
 // The deletes spool goes straight to the output (nothing of the table precedes it); the others wait in
 // temporary files until the table ends.
 Status SqlWriter::settle(Spool& spool) {
@@ -489,7 +508,7 @@ Status SqlWriter::render(const RowBatch& batch) {
           if (k) out += ", ";
           out += t.columns[static_cast<size_t>(batch.columns[job.columns + k])];
           out += "=";
-          append_literal(out, batch.values[job.values + k]);
+          TS_TRY_STATUS(append_value(updates, batch.values[job.values + k]));
         }
         out += " WHERE ";
         append_key(out, t.by_rowid, t.rowid_expr, t.key_names, &batch.values[job.key]);
@@ -511,7 +530,7 @@ Status SqlWriter::render(const RowBatch& batch) {
         if (t.explicit_rowid) append_literal(out, batch.values[job.key]);
         for (size_t i = 0; i < t.columns.size(); ++i) {
           if (i || t.explicit_rowid) out += ",";
-          append_literal(out, batch.values[job.values + i]);
+          TS_TRY_STATUS(append_value(inserts, batch.values[job.values + i]));
         }
         out += ");\n";
         TS_TRY_STATUS(settle(inserts));

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "db/blob.h"
 #include "db/sqlite.h"
 #include "diff/sql_text.h"
 #include "turso_sync/changeset.h"
@@ -52,6 +53,15 @@ class TableWriter {
       m_ours_names.push_back(n);
     }
     m_explicit_rowid = table.keyed_by_rowid() && table.rowid_alias < 0;
+    // Large BLOBs are read and written in place in tables whose rows the delta addresses by rowid.
+    m_large_bit.assign(table.columns.size(), -1);
+    int bits = 0;
+    for (size_t i = 0;
+         table.keyed_by_rowid() && !table.without_rowid && i < table.columns.size() && bits < 63; ++i) {
+      std::string type = lower_ascii(table.columns[i].decl_type);
+      bool may_hold_blob = type.empty() || type == "any" || type.find("blob") != std::string::npos;
+      if (may_hold_blob && present(i) && table.columns[i].pk_position == 0) m_large_bit[i] = bits++;
+    }
   }
 
   const TableDesc& table() const { return m_table; }
@@ -101,8 +111,19 @@ class TableWriter {
   // The working copy's row with this key, or nullopt; a column the working copy dropped reads as NULL.
   Result<std::optional<Row>> read(const std::vector<Value>& key) {
     if (!m_select.handle()) {
-      std::string cols;
-      for (const std::string& c : m_columns) cols += (cols.empty() ? "" : ", ") + (c.empty() ? "NULL" : c);
+      std::string cols, mask;
+      for (size_t i = 0; i < m_columns.size(); ++i) {
+        const std::string& c = m_columns[i];
+        std::string expr = c.empty() ? "NULL" : c;
+        if (m_large_bit[i] >= 0) {
+          expr = fmt::format("CASE WHEN typeof({0}) = 'blob' AND length({0}) >= {1} THEN NULL ELSE {0} END",
+                             c, k_large_value_bytes);
+          mask += fmt::format("{}(typeof({}) = 'blob' AND length({}) >= {}) << {}", mask.empty() ? "" : " | ",
+                              c, c, k_large_value_bytes, m_large_bit[i]);
+        }
+        cols += (cols.empty() ? "" : ", ") + expr;
+      }
+      cols += ", " + (mask.empty() ? std::string("0") : mask);
       m_select =
           TS_TRY(m_db.prepare(fmt::format("SELECT {} FROM {} WHERE {}", cols, m_name, key_condition(1))));
     }
@@ -111,7 +132,16 @@ class TableWriter {
     if (!TS_TRY(m_select.step())) return std::optional<Row>();
     Row row;
     row.reserve(m_columns.size());
-    for (size_t i = 0; i < m_columns.size(); ++i) row.push_back(m_select.column(static_cast<int>(i)));
+    int64_t mask = m_select.column_int64(static_cast<int>(m_columns.size()));
+    for (size_t i = 0; i < m_columns.size(); ++i) {
+      if (m_large_bit[i] >= 0 && ((mask >> m_large_bit[i]) & 1)) {
+        if (!m_store) m_store = TS_TRY(LargeStore::create("", "large values"));
+        row.push_back(
+            TS_TRY(db::read_large(m_db, place(key.at(0).as_integer(), i), ValueType::blob, m_store)));
+      } else {
+        row.push_back(m_select.column(static_cast<int>(i)));
+      }
+    }
     TS_TRY_STATUS(m_select.reset());
     return std::optional<Row>(std::move(row));
   }
@@ -130,9 +160,11 @@ class TableWriter {
     TS_TRY_STATUS(m_insert.reset());
     int next = 1;
     if (m_explicit_rowid) TS_TRY_STATUS(m_insert.bind(next++, key.at(0)));
+    std::vector<int> large;
     for (size_t i = 0; i < values.size(); ++i)
-      if (present(i)) TS_TRY_STATUS(m_insert.bind(next++, values[i]));
-    return run(m_insert, "insert", key);
+      if (present(i)) TS_TRY_STATUS(bind_value(m_insert, next++, i, values[i], large));
+    TS_TRY_STATUS(run(m_insert, "insert", key));
+    return write_large(sqlite3_last_insert_rowid(m_db.handle()), large, values);
   }
 
   // Writes `values[c]` into every column c of `columns` that the working copy has.
@@ -150,10 +182,13 @@ class TableWriter {
     }
     db::Statement& stmt = it->second;
     TS_TRY_STATUS(stmt.reset());
+    std::vector<int> large;
     for (size_t k = 0; k < columns.size(); ++k)
-      TS_TRY_STATUS(stmt.bind(static_cast<int>(k + 1), values[columns[k]]));
+      TS_TRY_STATUS(bind_value(stmt, static_cast<int>(k + 1), static_cast<size_t>(columns[k]),
+                               values[columns[k]], large));
     TS_TRY_STATUS(bind_key(stmt, key, static_cast<int>(columns.size()) + 1));
-    return run(stmt, "update", key);
+    TS_TRY_STATUS(run(stmt, "update", key));
+    return large.empty() ? Status() : write_large(key.at(0).as_integer(), large, values);
   }
 
   Status remove(const std::vector<Value>& key) {
@@ -197,6 +232,26 @@ class TableWriter {
   }
 
  private:
+  db::BlobPlace place(int64_t rowid, size_t column) const {
+    return db::BlobPlace{"main", m_ours_table, m_ours_names[column], rowid};
+  }
+
+  // Binds a value; a large BLOB of a column read in place is bound as a zeroblob of its size and noted in
+  // `large`, for write_large() to fill in after the statement ran.
+  Status bind_value(db::Statement& stmt, int index, size_t column, const Value& v, std::vector<int>& large) {
+    if (!v.is_large() || v.type() != ValueType::blob || m_large_bit[column] < 0) return stmt.bind(index, v);
+    if (sqlite3_bind_zeroblob64(stmt.handle(), index, v.byte_size()) != SQLITE_OK)
+      return m_db.last_error("bind a large value");
+    large.push_back(static_cast<int>(column));
+    return {};
+  }
+
+  Status write_large(int64_t rowid, const std::vector<int>& large, const Row& values) {
+    for (int c : large)
+      TS_TRY_STATUS(db::write_in_place(m_db, place(rowid, static_cast<size_t>(c)), values[c]));
+    return {};
+  }
+
   std::vector<int> only_present(const std::vector<int>& columns) const {
     std::vector<int> out;
     for (int c : columns)
@@ -256,6 +311,8 @@ class TableWriter {
   bool m_unique_clash = false;
   bool m_explicit_rowid = false;  // inserts name the rowid (no INTEGER PRIMARY KEY column carries it)
   db::Statement m_select, m_insert, m_delete;
+  std::vector<int> m_large_bit;         // per column: its bit in the read's mask, -1 when read whole
+  std::shared_ptr<LargeStore> m_store;  // the large values read, created at the first
   std::map<std::vector<int>, db::Statement> m_updates;  // by the set of columns written
 };
 

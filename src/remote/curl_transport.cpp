@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "remote/remote_errors.h"
+#include "remote/request_body.h"
 #include "turso_sync/cancel.h"
 #include "turso_sync/remote.h"
 
@@ -40,6 +41,27 @@ struct Sink {
   const HttpTransport::DataFn* on_data = nullptr;  // streaming: the body of a 200 answer goes here
   std::optional<Error> stream_error;
 };
+
+struct BodySource {
+  BodyReader* reader;
+  std::optional<Error>* error;
+};
+
+size_t read_body(char* out, size_t size, size_t n, void* user) {
+  auto* source = static_cast<BodySource*>(user);
+  auto got = source->reader->read(out, size * n);
+  if (!got.ok()) {
+    *source->error = got.error();
+    return CURL_READFUNC_ABORT;
+  }
+  return got.value();
+}
+
+int seek_body(void* user, curl_off_t offset, int origin) {
+  if (offset != 0 || origin != SEEK_SET) return CURL_SEEKFUNC_CANTSEEK;
+  static_cast<BodySource*>(user)->reader->rewind();
+  return CURL_SEEKFUNC_OK;
+}
 
 size_t write_body(char* data, size_t size, size_t n, void* user) {
   auto* sink = static_cast<Sink*>(user);
@@ -303,8 +325,19 @@ class CurlTransport final : public HttpTransport {
     }
     curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
     curl_easy_setopt(c, CURLOPT_POST, 1L);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, request.body.data());
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+    // A body with large values spliced in is read piece by piece as libcurl sends it.
+    BodyReader body(request);
+    std::optional<Error> body_error;
+    BodySource source{&body, &body_error};
+    if (request.splices.empty()) {
+      curl_easy_setopt(c, CURLOPT_POSTFIELDS, request.body.data());
+    } else {
+      curl_easy_setopt(c, CURLOPT_READFUNCTION, read_body);
+      curl_easy_setopt(c, CURLOPT_READDATA, &source);
+      curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, seek_body);
+      curl_easy_setopt(c, CURLOPT_SEEKDATA, &source);
+    }
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body_size(request)));
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
@@ -347,10 +380,12 @@ class CurlTransport final : public HttpTransport {
         // A slow TLS server, or a port that answers nothing at all: the rest of the connect time.
         watch.stop_unanswered_handshake = false;
         set_timeouts(ms_since(watch.started, Clock::now()));
+        body.rewind();
         rc = curl_easy_perform(c);
       }
     }
     curl_slist_free_all(headers);
+    if (body_error) return *body_error;
     if (sink.stream_error) return *sink.stream_error;
     if (sink.overflow)
       return Error(ErrorKind::protocol, fmt::format("POST {}: response larger than {} bytes", request.url,

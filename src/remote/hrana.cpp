@@ -240,6 +240,17 @@ Error sql_error(const std::string& message, const SqlStatement& stmt) {
 
 }  // namespace
 
+namespace {
+
+Encoded encoded(JsonWriter& w) {
+  Encoded out;
+  for (auto& [at, value] : w.spliced()) out.splices.push_back(BodySplice{at, std::move(value)});
+  out.json = w.take();
+  return out;
+}
+
+}  // namespace
+
 Status write_value(JsonWriter& w, const Value& v) {
   w.begin_object();
   switch (v.type()) {
@@ -260,14 +271,18 @@ Status write_value(JsonWriter& w, const Value& v) {
       w.key("type").string("text").key("value").string(v.as_bytes());
       break;
     case ValueType::blob:
-      w.key("type").string("blob").key("base64").string(base64_encode(v.as_bytes()));
+      w.key("type").string("blob").key("base64");
+      if (v.byte_size() >= k_large_value_bytes)
+        w.spliced_base64(v);
+      else
+        w.string(base64_encode(v.as_bytes()));
       break;
   }
   w.end_object();
   return {};
 }
 
-Result<std::string> encode_execute_pipeline(std::span<const SqlStatement> statements) {
+Result<Encoded> encode_execute_pipeline(std::span<const SqlStatement> statements) {
   JsonWriter w;
   w.begin_object().key("baton").null().key("requests").begin_array();
   for (const auto& s : statements) {
@@ -276,10 +291,10 @@ Result<std::string> encode_execute_pipeline(std::span<const SqlStatement> statem
     w.end_object();
   }
   w.end_array().end_object();
-  return w.take();
+  return encoded(w);
 }
 
-Result<std::string> encode_batch_pipeline(std::span<const BatchStep> steps) {
+Result<Encoded> encode_batch_pipeline(std::span<const BatchStep> steps) {
   JsonWriter w;
   w.begin_object().key("baton").null().key("requests").begin_array();
   w.begin_object().key("type").string("batch").key("batch").begin_object().key("steps").begin_array();
@@ -295,7 +310,7 @@ Result<std::string> encode_batch_pipeline(std::span<const BatchStep> steps) {
   }
   w.end_array().end_object().end_object();
   w.end_array().end_object();
-  return w.take();
+  return encoded(w);
 }
 
 Result<std::vector<StatementResult>> decode_execute_pipeline(std::string& body,

@@ -15,13 +15,20 @@
 
 namespace turso_sync::hrana {
 
+// A request body: JSON with the BLOBs of k_large_value_bytes or more left out, spliced in as it is sent.
+struct Encoded {
+  std::string json;
+  std::vector<BodySplice> splices;
+};
+
 // Encodes a pipeline request holding one "execute" request per statement (and no baton).
-Result<std::string> encode_execute_pipeline(std::span<const SqlStatement> statements);
+Result<Encoded> encode_execute_pipeline(std::span<const SqlStatement> statements);
 // Encodes a pipeline request holding one "batch" request.
-Result<std::string> encode_batch_pipeline(std::span<const BatchStep> steps);
+Result<Encoded> encode_batch_pipeline(std::span<const BatchStep> steps);
 
 // Writes one Hrana value; ErrorKind::usage for TEXT that is not valid UTF-8 and for non-finite REALs, which
-// JSON cannot carry (callers use exact_placeholder() to avoid both).
+// JSON cannot carry (callers use exact_placeholder() to avoid both). A BLOB of k_large_value_bytes or more
+// is spliced (JsonWriter::spliced_base64).
 Status write_value(JsonWriter& w, const Value& value);
 
 // Decodes the answer to encode_execute_pipeline: one StatementResult per statement, or the first error

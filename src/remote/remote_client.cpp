@@ -159,6 +159,13 @@ Result<HttpTransport::Response> RemoteClient::post(const std::string& path, std:
       retry);
 }
 
+Result<HttpTransport::Response> RemoteClient::post_pipeline(hrana::Encoded body, Retry retry) {
+  HttpTransport::Request req = request_for("/v2/pipeline", std::move(body.json), "application/json",
+                                           retry == Retry::safe ? Asked::read : Asked::write);
+  req.splices = std::move(body.splices);
+  return send(std::move(req), retry);
+}
+
 Result<HttpTransport::Response> RemoteClient::send(HttpTransport::Request req, Retry retry) {
   int attempts = retry == Retry::safe ? m_options.max_retries + 1 : 1;
   int backoff = m_options.initial_backoff_ms;
@@ -166,7 +173,7 @@ Result<HttpTransport::Response> RemoteClient::send(HttpTransport::Request req, R
   for (int attempt = 1;; ++attempt) {
     auto response = m_transport->post(req);
     ++m_stats.requests;
-    m_stats.bytes_sent += req.body.size();
+    m_stats.bytes_sent += body_size(req);
     if (response.ok()) m_stats.bytes_received += response->body.size();
     note_outcome(response.ok(), response.ok() ? nullptr : &response.error());
     std::optional<Error> err;
@@ -246,8 +253,7 @@ Result<HttpTransport::Response> RemoteClient::post_streaming(const std::string& 
 
 Result<std::vector<StatementResult>> RemoteClient::execute(std::span<const SqlStatement> statements,
                                                            Retry retry) {
-  std::string body = TS_TRY(hrana::encode_execute_pipeline(statements));
-  auto response = TS_TRY(post("/v2/pipeline", std::move(body), "application/json", retry));
+  auto response = TS_TRY(post_pipeline(TS_TRY(hrana::encode_execute_pipeline(statements)), retry));
   return from_url(hrana::decode_execute_pipeline(response.body, statements),
                   m_endpoint.base_url + "/v2/pipeline");
 }
@@ -260,8 +266,8 @@ Result<StatementResult> RemoteClient::execute(const SqlStatement& statement, Ret
 Status RemoteClient::query_rows(const SqlStatement& statement, Retry retry,
                                 const std::function<Status(std::span<const Value>)>& on_row,
                                 size_t* response_bytes) {
-  std::string body = TS_TRY(hrana::encode_execute_pipeline(std::span<const SqlStatement>(&statement, 1)));
-  auto response = TS_TRY(post("/v2/pipeline", std::move(body), "application/json", retry));
+  auto response = TS_TRY(post_pipeline(
+      TS_TRY(hrana::encode_execute_pipeline(std::span<const SqlStatement>(&statement, 1))), retry));
   if (response_bytes) *response_bytes = response.body.size();
   Status decoded = hrana::decode_rows(response.body, statement, on_row);
   if (!decoded.ok()) return from_url(decoded.error(), m_endpoint.base_url + "/v2/pipeline");
@@ -269,8 +275,7 @@ Status RemoteClient::query_rows(const SqlStatement& statement, Retry retry,
 }
 
 Result<std::vector<BatchStepOutcome>> RemoteClient::batch(std::span<const BatchStep> steps, Retry retry) {
-  std::string body = TS_TRY(hrana::encode_batch_pipeline(steps));
-  auto response = TS_TRY(post("/v2/pipeline", std::move(body), "application/json", retry));
+  auto response = TS_TRY(post_pipeline(TS_TRY(hrana::encode_batch_pipeline(steps)), retry));
   return from_url(hrana::decode_batch_pipeline(response.body, steps.size()),
                   m_endpoint.base_url + "/v2/pipeline");
 }
@@ -278,7 +283,7 @@ Result<std::vector<BatchStepOutcome>> RemoteClient::batch(std::span<const BatchS
 Result<std::chrono::microseconds> RemoteClient::ping() {
   SqlStatement select_one{"SELECT 1", {}};
   auto statements = std::span<const SqlStatement>(&select_one, 1);
-  std::string body = TS_TRY(hrana::encode_execute_pipeline(statements));
+  std::string body = TS_TRY(hrana::encode_execute_pipeline(statements)).json;
   auto start = std::chrono::steady_clock::now();
   auto response = TS_TRY(
       send(request_for("/v2/pipeline", std::move(body), "application/json", Asked::check), Retry::unsafe));

@@ -11,6 +11,7 @@ namespace turso_sync {
 DiffOptions local_diff_options(const Config& c) {
   DiffOptions options;
   options.local_tables = c.local_tables;
+  options.spill_dir = c.state_dir;  // large values beside the replica, as the row changes that spill
   return options;
 }
 

@@ -127,4 +127,12 @@ JsonWriter& JsonWriter::raw(std::string_view json) {
   return *this;
 }
 
+JsonWriter& JsonWriter::spliced_base64(const Value& blob) {
+  separate();
+  m_out += '"';
+  m_spliced.emplace_back(m_out.size(), blob);
+  m_out += '"';
+  return *this;
+}
+
 }  // namespace turso_sync

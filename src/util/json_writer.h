@@ -5,7 +5,10 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
+
+#include "turso_sync/value.h"
 
 namespace turso_sync {
 
@@ -25,6 +28,10 @@ class JsonWriter {
   JsonWriter& null();
   // Splices already-encoded JSON.
   JsonWriter& raw(std::string_view json);
+  // A JSON string holding the base64 of a BLOB's bytes, left empty here: its place and the value are kept
+  // in spliced(), for the sender to encode as it sends (remote/request_body.h).
+  JsonWriter& spliced_base64(const Value& blob);
+  std::vector<std::pair<size_t, Value>>& spliced() { return m_spliced; }
 
   const std::string& str() const { return m_out; }
   std::string take() { return std::move(m_out); }
@@ -33,6 +40,7 @@ class JsonWriter {
  private:
   void separate();
   std::string m_out;
+  std::vector<std::pair<size_t, Value>> m_spliced;
   std::vector<bool> m_first;  // per open container: no element written yet
   bool m_after_key = false;
 };

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "util/large_store.h"
 #include "util/text.h"
 
 namespace turso_sync {
@@ -36,9 +37,47 @@ bool operator==(const Value& a, const Value& b) {
       return std::bit_cast<uint64_t>(a.as_real()) == std::bit_cast<uint64_t>(b.as_real());
     case ValueType::text:
     case ValueType::blob:
+      if (a.is_large() || b.is_large()) return same_bytes(a, b);
       return a.as_bytes() == b.as_bytes();
   }
   return false;
+}
+
+uint64_t Value::byte_size() const {
+  switch (m_data.index()) {
+    case 3:
+    case 4:
+      return as_bytes().size();
+    case 5:
+    case 6:
+      return large_bytes().size;
+    default:
+      return 0;
+  }
+}
+
+bool Value::for_each_chunk(size_t chunk, const ChunkFn& fn) const {
+  if (!is_large()) return fn(as_bytes());
+  const LargeBytes& lb = large_bytes();
+  std::string buffer(static_cast<size_t>(std::min<uint64_t>(chunk, lb.size)), '\0');
+  for (uint64_t at = 0; at < lb.size; at += chunk) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(chunk, lb.size - at));
+    if (!lb.store->read(lb.offset + at, n, buffer.data()).ok()) return false;
+    if (!fn(std::string_view(buffer.data(), n))) return false;
+  }
+  return true;
+}
+
+// as_bytes() of a large value: its bytes read whole, once. A store that cannot be read back (our own
+// temporary file) gives what could be read: callers that must not lose bytes stream with for_each_chunk().
+const std::string& Value::read_whole() const {
+  const LargeBytes& lb = large_bytes();
+  if (!lb.whole) {
+    auto bytes = std::make_shared<std::string>(static_cast<size_t>(lb.size), '\0');
+    if (!lb.store->read(lb.offset, bytes->size(), bytes->data()).ok()) bytes->clear();
+    lb.whole = std::move(bytes);
+  }
+  return *lb.whole;
 }
 
 namespace {
@@ -104,6 +143,7 @@ int compare(const Value& a, const Value& b) {
     }
     case ValueType::text:
     case ValueType::blob: {
+      if (a.is_large() || b.is_large()) return compare_bytes(a, b);
       int c = a.as_bytes().compare(b.as_bytes());
       return c < 0 ? -1 : (c > 0 ? 1 : 0);
     }
@@ -112,7 +152,7 @@ int compare(const Value& a, const Value& b) {
 }
 
 size_t Value::payload_size() const {
-  return (type() == ValueType::text || type() == ValueType::blob) ? as_bytes().size() : 0;
+  return static_cast<size_t>(byte_size());
 }
 
 std::string describe(const Value& value, size_t max_chars) {
@@ -125,11 +165,15 @@ std::string describe(const Value& value, size_t max_chars) {
     case ValueType::real:
       return format_real(value.as_real());
     case ValueType::text:
-      out = "'" + printable(value.as_bytes()) + "'";
+    case ValueType::blob: {
+      std::string head;
+      value.for_each_chunk(max_chars, [&](std::string_view piece) {
+        head = piece.substr(0, max_chars);
+        return false;
+      });
+      out = value.type() == ValueType::text ? "'" + printable(head) + "'" : "X'" + to_hex(head) + "'";
       break;
-    case ValueType::blob:
-      out = "X'" + to_hex(value.as_bytes()) + "'";
-      break;
+    }
   }
   if (out.size() > max_chars) out = out.substr(0, max_chars) + "…";
   return out;

@@ -130,7 +130,7 @@ TEST(HranaEncode, ExecutePipelineShape) {
   auto json = encode_execute_pipeline(stmts);
   ASSERT_TRUE(json.ok()) << json.error().message();
   Parsed p;
-  parse_json(*json, p);
+  parse_json(json->json, p);
   EXPECT_TRUE(is_null_at(p.root, "/baton"));
   ASSERT_EQ(array_size_at(p.root, "/requests"), 2u);
   EXPECT_EQ(str_at(p.root, "/requests/0/type"), "execute");
@@ -151,7 +151,7 @@ TEST(HranaEncode, ExecutePipelineShape) {
 TEST(HranaEncode, EmptyPipeline) {
   auto json = encode_execute_pipeline({});
   ASSERT_TRUE(json.ok());
-  EXPECT_EQ(*json, R"({"baton":null,"requests":[]})");
+  EXPECT_EQ(json->json, R"({"baton":null,"requests":[]})");
 }
 
 TEST(HranaEncode, SqlIsEscaped) {
@@ -159,7 +159,7 @@ TEST(HranaEncode, SqlIsEscaped) {
   auto json = encode_execute_pipeline(std::span<const SqlStatement>(&s, 1));
   ASSERT_TRUE(json.ok());
   Parsed p;
-  parse_json(*json, p);
+  parse_json(json->json, p);
   EXPECT_EQ(str_at(p.root, "/requests/0/stmt/sql"), s.sql);
 }
 
@@ -287,7 +287,7 @@ TEST(HranaEncode, BatchPipelineShapeWithNestedConditions) {
   auto json = encode_batch_pipeline(steps);
   ASSERT_TRUE(json.ok()) << json.error().message();
   Parsed p;
-  parse_json(*json, p);
+  parse_json(json->json, p);
   EXPECT_TRUE(is_null_at(p.root, "/baton"));
   ASSERT_EQ(array_size_at(p.root, "/requests"), 1u);
   EXPECT_EQ(str_at(p.root, "/requests/0/type"), "batch");
@@ -331,7 +331,7 @@ TEST(HranaEncode, EmptyAndOrConditions) {
   auto json = encode_batch_pipeline(steps);
   ASSERT_TRUE(json.ok());
   Parsed p;
-  parse_json(*json, p);
+  parse_json(json->json, p);
   EXPECT_EQ(array_size_at(p.root, "/requests/0/batch/steps/0/condition/conds"), 0u);
   EXPECT_EQ(array_size_at(p.root, "/requests/0/batch/steps/1/condition/conds"), 0u);
 }

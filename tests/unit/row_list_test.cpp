@@ -119,6 +119,10 @@ TEST(RowList, ValuesLongerThanTheBuffersRoundTrip) {
   std::vector<RowChange> got = read_all(list);
   ASSERT_EQ(got.size(), expected.size());
   for (size_t i = 0; i < got.size(); ++i) expect_same(got[i], expected[i]);
+  // A value of 1 MiB or more comes back as a large value in the spill file, not in memory.
+  EXPECT_TRUE(got[4].new_values[0].is_large());
+  EXPECT_FALSE(got[4].new_values[1].is_large());
+  EXPECT_EQ(got[4].new_values[0].byte_size(), expected[4].new_values[0].byte_size());
   for (size_t i : {size_t{4}, size_t{13}, size_t{39}, size_t{0}}) {
     auto row = list.at(i);
     ASSERT_TRUE(row.ok());
