@@ -36,11 +36,11 @@ struct WorkflowOptions {
   // conflicts (ConflictPolicy::hold, the CLI's and the C API's default): one conflicting row then never stops
   // the others.
   PullOptions pull;
-  // After each cycle: one line in <state dir>/history.jsonl (trigger "<history_trigger>:<why>"), and, when
-  // metrics_file is set, the Prometheus text exposition of the workflow's counters written there atomically
-  // (for node_exporter's textfile collector).
-  bool history = true;
-  std::string history_trigger = "workflow";
+  // Each cycle is a SyncContext::sync, whose history line carries the trigger "<trigger>:<why>" (run_workflow
+  // sets the context's trigger) and the cycle's number, failures in a row and next cycle. When metrics_file
+  // is set, the Prometheus text exposition of the workflow's counters is written there atomically after each
+  // cycle (for node_exporter's textfile collector).
+  Trigger trigger = Trigger::workflow;
   std::string metrics_file;
   // Also stop when this returns true, checked where stop_requested() is (after each cycle and every 100 ms
   // while waiting): lets one in-process loop (the C API's background sync) stop without the process-wide

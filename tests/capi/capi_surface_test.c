@@ -373,9 +373,15 @@ static void test_copy_log(void) {
   CHECK_CONTAINS(first, "\"operation\":\"copy\""); /* newest first */
   turso_sync_free(report);
   CHECK_RC(turso_sync_reset(h, NULL, NULL), TURSO_SYNC_OK, h);
-  /* Every operation leaves its line, init and reset included, as the CLI's do. */
+  local_exec(h, "INSERT INTO copies VALUES (3, 'synced')");
+  CHECK_RC(turso_sync_sync(h, NULL, NULL), TURSO_SYNC_OK, h);
+  /* Every operation leaves its line, init and reset included, as the CLI's do; a sync leaves one line (not
+     one per pull and push inside it), with what it pushed. */
   CHECK_RC(turso_sync_log(h, NULL, &report), TURSO_SYNC_OK, h);
   CHECK(count_of(report, "\"operation\":\"pull\"") == 1);
+  CHECK(count_of(report, "\"operation\":\"push\"") == 0);
+  CHECK(count_of(report, "\"operation\":\"sync\",\"trigger\":\"capi\",\"result\":\"ok\"") == 1);
+  CHECK_CONTAINS(report, "\"pushed\":{\"inserts\":1,");
   CHECK(count_of(report, "\"operation\":\"init\",\"trigger\":\"capi\",\"result\":\"ok\"") == 1);
   CHECK(count_of(report, "\"operation\":\"reset\",\"trigger\":\"capi\"") == 1);
   CHECK(count_of(report, "\"operation\":\"copy\",\"trigger\":\"capi\"") == 2); /* refused, then forced */
