@@ -1,6 +1,6 @@
-// The sync operations on one configured database (SPEC §3, §6): a SyncContext bundles the configuration, the
-// remote client and the local files. Every operation returns a report or an Error (see status.h); none
-// throws.
+// The sync operations on one configured database (README "Commands"; docs/operations.md): a SyncContext
+// bundles the configuration, the remote client and the local files. Every operation returns a report or an
+// Error (see status.h); none throws.
 #pragma once
 
 #include <sqlite3.h>
@@ -149,7 +149,7 @@ struct RemoteChange {
   // A server that answers "nothing new" only after at least half the wait holds requests (long polling).
   bool held(std::chrono::milliseconds wait) const { return state == State::unchanged && took * 2 >= wait; }
 };
-// The health check of `status --check` (docs/architecture.md, "Health checks"), on a status report: the first
+// The health check of `status --check` (docs/operations.md, "Health checks"), on a status report: the first
 // that applies of 4 (remote unreachable or token refused), 1 (a local file damaged or unreadable), 5 (the
 // last sync operation or workflow cycle failed), 3 (it stopped on a conflict, or conflicts are held), 6 (no
 // successful sync within `max_age`); else 0 "healthy". The one implementation, for the CLI, the C API and
@@ -235,9 +235,9 @@ struct PushReport {
   int64_t held_skipped = 0;             // local row changes left out of this push because their row is held
 };
 
-// The exit code of an operation's outcome (SPEC §3), decided here once for the CLI, the C API, the workflow
-// loop and the history: 3 when conflicts stopped it (nothing applied), else 0. A failed operation's code is
-// exit_code_for(error.kind()) (status.h); a status's is exit_code_of(StatusReport) below.
+// The exit code of an operation's outcome (README, "Commands"), decided here once for the CLI, the C API, the
+// workflow loop and the history: 3 when conflicts stopped it (nothing applied), else 0. A failed operation's
+// code is exit_code_for(error.kind()) (status.h); a status's is exit_code_of(StatusReport) below.
 int exit_code_of(const PullReport& report);  // 3 when the pull did not apply (policy abort met conflicts)
 // 3 when the remote refused the push (its rows changed meanwhile) or the pull after it stopped on conflicts.
 int exit_code_of(const PushReport& report);
@@ -366,7 +366,7 @@ class SyncContext {
   Result<RemoteClient*> remote();
   // The client, telling `progress` (when set) what its requests wait for from now on.
   Result<RemoteClient*> remote(const ProgressCallback& progress);
-  // Finishes work a killed run left behind (see docs/architecture.md, state dir): an interrupted pull is
+  // Finishes work a killed run left behind (see docs/operations.md, state dir): an interrupted pull is
   // redone, a push whose answer was lost is looked up on the remote.
   Status recover(std::vector<std::string>& notes);
   Result<PullReport> pull_locked(const PullOptions& options);

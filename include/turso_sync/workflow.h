@@ -1,8 +1,8 @@
-// Background sync (SPEC §3 `workflow`): a `sync` cycle (pull, then push) every interval, with exponential
-// backoff after failures, optional sync shortly after the working copy changes, one instance per state dir.
-// Stops when stop_requested() (cancel.h: SIGINT/SIGTERM in the CLI) becomes true: at once while waiting,
-// after the cycle in progress otherwise (with set_graceful_stop(true); else the cycle is cancelled cleanly);
-// or when WorkflowOptions::stop says so.
+// Background sync (`turso-sync workflow`, README "Commands"): a `sync` cycle (pull, then push) every
+// interval, with exponential backoff after failures, optional sync shortly after the working copy changes,
+// one instance per state dir. Stops when stop_requested() (cancel.h: SIGINT/SIGTERM in the CLI) becomes true:
+// at once while waiting, after the cycle in progress otherwise (with set_graceful_stop(true); else the cycle
+// is cancelled cleanly); or when WorkflowOptions::stop says so.
 #pragma once
 
 #include <chrono>
@@ -25,7 +25,7 @@ struct WorkflowOptions {
   // first change seen (an application that writes all the time still gets synced).
   std::chrono::milliseconds settle{1500};
   std::chrono::milliseconds max_settle{10'000};
-  // Also sync soon after the remote changes (SPEC §3 `--pull-on-change`): while waiting, the remote's
+  // Also sync soon after the remote changes (`workflow --pull-on-change`): while waiting, the remote's
   // revision is checked with one small request (SyncContext::remote_changed) that a server which long-polls
   // holds up to `long_poll`; a server that answers at once is asked again `follow_every` after the last ask.
   // A replica fetched over SQL has no revision to compare: the interval alone then brings the changes.
@@ -76,7 +76,7 @@ Result<CycleReport> run_workflow(SyncContext& sync, const WorkflowOptions& optio
                                  const CycleCallback& on_cycle);
 
 // The counters of a running workflow, as written to WorkflowOptions::metrics_file (names and meaning in
-// docs/architecture.md, "Metrics").
+// docs/operations.md, "Metrics").
 struct WorkflowMetrics {
   int64_t cycles = 0;
   int64_t failures = 0;         // cycles that ended with an error

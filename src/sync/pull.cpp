@@ -1,5 +1,5 @@
 // pull, reset, copy and crash recovery: everything that moves the replica or rewrites the working copy from
-// it. Invariant (SPEC §6): the replica is the base of the working copy. The replica only moves together with
+// it. Invariant: the replica is the base of the working copy. The replica only moves together with
 // a merge of the same delta into the working copy; a marker in the state dir makes the pair redoable after a
 // crash.
 #include <unistd.h>
