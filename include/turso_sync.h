@@ -11,11 +11,12 @@
  *   turso_sync_free(report);
  *   turso_sync_close(ts);
  *
- * Result codes are the CLI's exit codes (SPEC §3): TURSO_SYNC_OK 0, TURSO_SYNC_ERROR 1, TURSO_SYNC_USAGE 2
- * (bad argument, bad configuration, or refused because data would be lost), TURSO_SYNC_CONFLICT 3,
- * TURSO_SYNC_UNREACHABLE 4 (remote unreachable, timeout, authentication, server error). A failed call leaves
- * its message on the handle (turso_sync_errmsg): "<what was being done>: <cause>", and its error kind
- * (turso_sync_errkind: busy, timeout, auth, corrupt file, … — which failures are worth a retry).
+ * Result codes are the CLI's exit codes (README, "Commands"): TURSO_SYNC_OK 0, TURSO_SYNC_ERROR 1,
+ * TURSO_SYNC_USAGE 2 (bad argument, bad configuration, or refused because data would be lost),
+ * TURSO_SYNC_CONFLICT 3, TURSO_SYNC_UNREACHABLE 4 (remote unreachable, timeout, authentication, server
+ * error). A failed call leaves its message on the handle (turso_sync_errmsg): "<what was being done>:
+ * <cause>", and its error kind (turso_sync_errkind: busy, timeout, auth, corrupt file, … — which failures are
+ * worth a retry).
  *
  * Options are a JSON object (or NULL for the defaults) whose names are the CLI's flags with '_' for '-'
  * (`--on-conflict=local` is {"on_conflict":"local"}); an unknown name, a value of the wrong type or text

@@ -35,11 +35,11 @@ out="$(A list 2>&1)" && fail "list before init succeeded"
 grep -q "not initialized: run \`./turso-workflow.sh init\`" <<<"$out" || fail "list before init: $out"
 A init
 id1="$(A schedule --to alice@example.com --subject "Quarterly report" --at "$past")"
-[[ $id1 == 1 ]] || fail "first id is $id1"
+[[ $id1 =~ ^[0-9a-f]{16}$ ]] || fail "schedule printed $id1, not a uid"
 A schedule --to bob@example.com --subject "Later" --at 2099-01-01T09:00:00Z >/dev/null
 A schedule --to x@example.com --subject bad --at "tomorrow" 2>/dev/null && fail "bad --at accepted"
 A sync
-remote "SELECT subject FROM emails WHERE id = $id1" | grep -q "Quarterly report" || fail "A's email is not on the remote"
+remote "SELECT subject FROM emails WHERE uid = '$id1'" | grep -q "Quarterly report" || fail "A's email is not on the remote"
 
 echo "== B: init, due lists A's email, mark-sent, sync"
 B init
@@ -48,19 +48,26 @@ B due | grep -q "Later" && fail "a future email is listed as due"
 B mark-sent "$id1"
 B mark-sent "$id1" 2>/dev/null && fail "marking twice succeeded"
 B sync
-[[ $(remote "SELECT sent FROM emails WHERE id = $id1") == '[["integer", "1"]]' ]] || fail "sent not on the remote"
+[[ $(remote "SELECT sent FROM emails WHERE uid = '$id1'") == '[["integer", "1"]]' ]] || fail "sent not on the remote"
 
 echo "== A: sync, sees it sent"
 A sync
-A list | grep "Quarterly report" | grep -q "sent$" || fail "A does not see the email sent"
+A list | grep "Quarterly report" | grep -q "	sent	" || fail "A does not see the email sent"
 
 echo "== A and B schedule at once (same new id), sync: both survive"
 A schedule --to carol@example.com --subject "From A" --at "$past" >"$work/a.id" &
 B schedule --to dave@example.com --subject "From B" --at "$past" >"$work/b.id" &
 wait
-[[ $(cat "$work/a.id") == "$(cat "$work/b.id")" ]] || fail "expected the same id on both sides"
+a_id="$(A list | grep "From A" | cut -f1)"
+b_id="$(B list | grep "From B" | cut -f1)"
+[[ $a_id == "$b_id" ]] || fail "expected the same id on both sides ($a_id, $b_id)"
 A sync
-B sync | tee "$work/b.sync" | grep -q "local id $(cat "$work/b.id") moved to" || fail "B's row was not moved"
+B sync | tee "$work/b.sync" | grep -q "local id $b_id moved to" || fail "B's row was not moved"
+# The uid schedule printed still names B's email; the old id now names A's.
+B mark-sent "$(cat "$work/b.id")" >/dev/null
+B list | grep "From B" | grep -q "	sent	" || fail "mark-sent by uid after the move missed B's email"
+B list | grep "From A" | grep -q "	pending	" || fail "mark-sent by uid after the move marked A's email"
+B sync >/dev/null
 A sync
 for who in A B; do
   $who list | grep -q "From A" || fail "$who lacks A's email"
@@ -83,5 +90,5 @@ wait "$serve_pid" || fail "serve exited with $?"
 serve_pid=""
 grep -q "^stopped" "$work/serve.out" || fail "serve did not stop cleanly"
 B sync
-[[ $(remote "SELECT sent FROM emails WHERE id = $id3") == '[["integer", "1"]]' ]] || fail "the background send is not on the remote"
+[[ $(remote "SELECT sent FROM emails WHERE uid = '$id3'") == '[["integer", "1"]]' ]] || fail "the background send is not on the remote"
 echo "email_scheduler e2e: all passed"

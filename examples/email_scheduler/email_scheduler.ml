@@ -3,13 +3,16 @@
 
      email_scheduler init                                   download the remote (first run)
      email_scheduler schedule --to ADDR --subject S --at TIME [--body B]
-                                                            TIME: 2026-12-03T09:00:00Z or epoch seconds
-     email_scheduler list | due | mark-sent ID
+                                                            TIME: 2026-12-03T09:00:00Z or epoch seconds;
+                                                            prints the email's uid (ids may move, uids not)
+     email_scheduler list | due | mark-sent UID|ID
      email_scheduler sync                                   pull, then push
-     email_scheduler serve [--interval S]                   send due emails as they fall due, syncing in
-                                                            the background (no second terminal needed)
+     email_scheduler serve [--interval S] [--send-log FILE] send due emails as they fall due, each once
+                                                            across copies (claimed through the remote),
+                                                            syncing in the background
 
-   The only line that knows about Turso is `Turso_integration.get_connection ()` (see README.md). *)
+   The connection comes from `Turso_integration.get_connection ()` (see README.md); `serve` also claims
+   each email through the remote before sending it (`claim` below). *)
 
 let ( let* ) = Lwt.bind
 
@@ -46,10 +49,12 @@ let now () = Unix.gettimeofday ()
 
 (* ---- the database ---- *)
 
-(* send_at: epoch seconds (UTC, fractions allowed); sent: 0 or 1. *)
+(* send_at: epoch seconds (UTC, fractions allowed); sent: 0 or 1; uid: the email's name for people and
+   scripts, random, never changes (an id may: two copies that insert the same new id at once keep both
+   rows, one moved to a fresh id by the sync); claimed_by: the copy that sends it (see `claim`). *)
 let schema =
   "CREATE TABLE IF NOT EXISTS emails (id INTEGER PRIMARY KEY, recipient TEXT NOT NULL, subject TEXT NOT NULL,\n\
-  \   body TEXT, send_at REAL NOT NULL, sent INTEGER NOT NULL DEFAULT 0);\n\
+  \   body TEXT, send_at REAL NOT NULL, sent INTEGER NOT NULL DEFAULT 0, uid TEXT UNIQUE, claimed_by TEXT);\n\
    CREATE INDEX IF NOT EXISTS emails_due ON emails (sent, send_at)"
 
 let check db what rc =
@@ -58,12 +63,30 @@ let check db what rc =
   | rc -> failwith (Printf.sprintf "%s: %s (%s)" what (Sqlite3.errmsg db) (Sqlite3.Rc.to_string rc))
 
 (* The application's connection. Before turso-sync this was: Lwt.return (Sqlite3.db_open "emails.db") *)
+let has_column db column =
+  let stmt = Sqlite3.prepare db "SELECT count(*) FROM pragma_table_info('emails') WHERE name = ?" in
+  check db "read schema" (Sqlite3.bind stmt 1 (Sqlite3.Data.TEXT column));
+  check db "read schema" (Sqlite3.step stmt);
+  let found = match Sqlite3.column stmt 0 with Sqlite3.Data.INT n -> n > 0L | _ -> false in
+  ignore (Sqlite3.finalize stmt);
+  found
+
 let open_db () =
   let* db = Turso_integration.get_connection () in
   check db "create schema" (Sqlite3.exec db schema);
+  (* A table of an older version (the demo's) gets the columns; the next sync pushes them. *)
+  List.iter
+    (fun c -> if not (has_column db c) then check db "add column" (Sqlite3.exec db ("ALTER TABLE emails ADD COLUMN " ^ c ^ " TEXT")))
+    [ "uid"; "claimed_by" ];
   Lwt.return db
 
-type email = { id : int; recipient : string; subject : string; send_at : float; sent : bool }
+type email = { id : int; recipient : string; subject : string; send_at : float; sent : bool; uid : string }
+
+let random_hex n =
+  let ic = open_in_bin "/dev/urandom" in
+  let b = really_input_string ic n in
+  close_in ic;
+  String.concat "" (List.init n (fun i -> Printf.sprintf "%02x" (Char.code b.[i])))
 
 let query db sql params =
   let stmt = Sqlite3.prepare db sql in
@@ -83,6 +106,7 @@ let query db sql params =
             subject = text 2;
             send_at = real 3;
             sent = int 4 <> 0;
+            uid = text 5;
           }
           :: !rows;
         loop ()
@@ -93,20 +117,31 @@ let query db sql params =
   ignore (Sqlite3.finalize stmt);
   List.rev !rows
 
-let columns = "SELECT id, recipient, subject, send_at, sent FROM emails"
+let columns = "SELECT id, recipient, subject, send_at, sent, coalesce(uid, '') FROM emails"
 
 let print_email e =
-  Printf.printf "%d\t%s\t%s\t%s\t%s\n" e.id (format_time e.send_at) e.recipient e.subject
+  Printf.printf "%d\t%s\t%s\t%s\t%s\t%s\n" e.id (format_time e.send_at) e.recipient e.subject
     (if e.sent then "sent" else "pending")
+    e.uid
 
 let due db = query db (columns ^ " WHERE sent = 0 AND send_at <= ? ORDER BY send_at, id") [ Sqlite3.Data.FLOAT (now ()) ]
 
-let mark_sent db id =
-  let stmt = Sqlite3.prepare db "UPDATE emails SET sent = 1 WHERE id = ? AND sent = 0" in
-  check db "mark sent" (Sqlite3.bind stmt 1 (Sqlite3.Data.INT (Int64.of_int id)));
-  check db "mark sent" (Sqlite3.step stmt);
+let exec db what sql params =
+  let stmt = Sqlite3.prepare db sql in
+  List.iteri (fun i p -> check db what (Sqlite3.bind stmt (i + 1) p)) params;
+  check db what (Sqlite3.step stmt);
   ignore (Sqlite3.finalize stmt);
-  Sqlite3.changes db > 0
+  Sqlite3.changes db
+
+(* An email named by its uid (what `schedule` printed), or by its current id. *)
+let email_where name =
+  match int_of_string_opt name with
+  | Some id when String.length name < 16 -> ("id = ?", Sqlite3.Data.INT (Int64.of_int id))
+  | _ -> ("uid = ?", Sqlite3.Data.TEXT name)
+
+let mark_sent db name =
+  let where, key = email_where name in
+  exec db "mark sent" ("UPDATE emails SET sent = 1 WHERE " ^ where ^ " AND sent = 0") [ key ] > 0
 
 (* ---- commands ---- *)
 
@@ -128,14 +163,12 @@ let cmd_schedule args =
   let send_at = parse_time (required fl "--at") in
   let body = match List.assoc_opt "--body" fl with Some b -> Sqlite3.Data.TEXT b | None -> Sqlite3.Data.NULL in
   let* db = open_db () in
-  let stmt = Sqlite3.prepare db "INSERT INTO emails (recipient, subject, body, send_at) VALUES (?, ?, ?, ?)" in
-  check db "schedule" (Sqlite3.bind stmt 1 (Sqlite3.Data.TEXT recipient));
-  check db "schedule" (Sqlite3.bind stmt 2 (Sqlite3.Data.TEXT subject));
-  check db "schedule" (Sqlite3.bind stmt 3 body);
-  check db "schedule" (Sqlite3.bind stmt 4 (Sqlite3.Data.FLOAT send_at));
-  check db "schedule" (Sqlite3.step stmt);
-  ignore (Sqlite3.finalize stmt);
-  Printf.printf "%Ld\n" (Sqlite3.last_insert_rowid db);
+  let uid = random_hex 8 in
+  ignore
+    (exec db "schedule" "INSERT INTO emails (recipient, subject, body, send_at, uid) VALUES (?, ?, ?, ?, ?)"
+       [ Sqlite3.Data.TEXT recipient; Sqlite3.Data.TEXT subject; body; Sqlite3.Data.FLOAT send_at; Sqlite3.Data.TEXT uid ]);
+  (* The uid, not the id: a sync may move the id (README, "Ids, uids and moves"). *)
+  print_endline uid;
   ignore (Sqlite3.db_close db);
   Lwt.return 0
 
@@ -147,20 +180,17 @@ let cmd_list ~only_due =
   Lwt.return 0
 
 let cmd_mark_sent = function
-  | [ id ] -> (
-      match int_of_string_opt id with
-      | None -> usage "mark-sent: ID must be a number, got %s" id
-      | Some id ->
-          let* db = open_db () in
-          let changed = mark_sent db id in
-          ignore (Sqlite3.db_close db);
-          if changed then (
-            Printf.printf "email %d marked sent\n" id;
-            Lwt.return 0)
-          else (
-            Printf.eprintf "email_scheduler: no pending email with id %d\n" id;
-            Lwt.return 1))
-  | _ -> usage "mark-sent needs one ID"
+  | [ name ] ->
+      let* db = open_db () in
+      let changed = mark_sent db name in
+      ignore (Sqlite3.db_close db);
+      if changed then (
+        Printf.printf "email %s marked sent\n" name;
+        Lwt.return 0)
+      else (
+        Printf.eprintf "email_scheduler: no pending email %s\n" name;
+        Lwt.return 1)
+  | _ -> usage "mark-sent needs one UID (or ID)"
 
 let counts (c : Turso_integration.counts) = Printf.sprintf "+%d ~%d -%d" c.inserts c.updates c.deletes
 
@@ -210,29 +240,112 @@ let cmd_sync () =
             (List.length r.sync_pull.conflicts));
       Lwt.return r.sync_exit_code
 
-(* Sends (marks sent) each email as it falls due, while background sync runs in this process. *)
+(* ---- sending each email once across copies ---- *)
+
+(* This copy's name in `claimed_by`: made once, kept in the directory beside .env. *)
+let copy_name () =
+  let file = ".email_scheduler_copy" in
+  match open_in file with
+  | ic ->
+      let name = String.trim (input_line ic) in
+      close_in ic;
+      name
+  | exception Sys_error _ ->
+      let name = random_hex 6 in
+      let oc = open_out file in
+      output_string oc (name ^ "\n");
+      close_out oc;
+      name
+
+(* Due emails nobody else has claimed. *)
+let due_for db me =
+  query db
+    (columns ^ " WHERE sent = 0 AND send_at <= ? AND (claimed_by IS NULL OR claimed_by = ?) ORDER BY send_at, id")
+    [ Sqlite3.Data.FLOAT (now ()); Sqlite3.Data.TEXT me ]
+
+(* Claims an email for this copy through the remote, before sending it: the claim is a local write
+   (claimed_by = this copy) pushed alone, and the push is guarded — it applies only if the remote's row is
+   still the one this copy last pulled. So of two copies claiming at once, one push applies and the other
+   is refused: a compare-and-set. `Mine: this copy sends it. `Taken: another copy claimed (or sent) it
+   first; our claim is undone and the next pull brings theirs. `Later: cannot tell now (the remote is
+   unreachable, or background sync is working on the files): the claim stays local and is tried again. *)
+let claim db me (e : email) =
+  let key = string_of_int e.id in
+  let id = Sqlite3.Data.INT (Int64.of_int e.id) and me_ = Sqlite3.Data.TEXT me in
+  let claimed =
+    exec db "claim"
+      "UPDATE emails SET claimed_by = ? WHERE id = ? AND coalesce(uid, '') = ? AND sent = 0 AND (claimed_by IS NULL \
+       OR claimed_by = ?)"
+      [ me_; id; Sqlite3.Data.TEXT e.uid; me_ ]
+  in
+  if claimed = 0 then Lwt.return `Taken (* changed meanwhile: a pull brought another copy's claim *)
+  else
+    let* pushed = Turso_integration.push ~on_conflict:`Hold ~only:("emails", [ key ]) () in
+    match pushed with
+    | Error _ -> Lwt.return `Later
+    | Ok r when r.push_conflicts = [] && r.held_skipped = 0 -> (
+        (* Pushed (or pushed before, by background sync): the remote holds our claim — if the id still
+           names this email (a pull may move ids while we push). *)
+        match query db (columns ^ " WHERE id = ? AND claimed_by = ? AND sent = 0") [ id; me_ ] with
+        | [ still ] when still.uid = e.uid -> Lwt.return `Mine
+        | _ -> Lwt.return `Later)
+    | Ok r ->
+        ignore (exec db "unclaim" "UPDATE emails SET claimed_by = NULL WHERE id = ? AND claimed_by = ?" [ id; me_ ]);
+        (* Held by background sync (both sides changed it): take the remote's row. *)
+        let* () =
+          if r.held_skipped > 0 then
+            Lwt.map ignore (Turso_integration.resolve ~take:`Theirs ~table:"emails" ~keys:[ key ] ())
+          else Lwt.return_unit
+        in
+        Lwt.return `Taken
+
+let record_send send_log me (e : email) =
+  match send_log with
+  | None -> ()
+  | Some file ->
+      let oc = open_out_gen [ Open_append; Open_creat; Open_wronly ] 0o644 file in
+      Printf.fprintf oc "%s\t%s\n" e.uid me;
+      close_out oc
+
+(* Sends each email as it falls due, once across copies (`claim`), while background sync runs in this
+   process. "Sending" prints a line and, with --send-log, appends "uid<TAB>copy" to that file. *)
 let cmd_serve args =
   let fl = flags args [] in
-  List.iter (fun (k, _) -> if k <> "--interval" then usage "unknown option %s" k) fl;
+  List.iter (fun (k, _) -> if k <> "--interval" && k <> "--send-log" then usage "unknown option %s" k) fl;
   let interval =
     match List.assoc_opt "--interval" fl with
     | None -> None
     | Some s -> (
         match float_of_string_opt s with Some f when f > 0. -> Some f | _ -> usage "--interval must be > 0 seconds")
   in
+  let send_log = List.assoc_opt "--send-log" fl in
+  let me = copy_name () in
   let* db = open_db () in
   let* () = Turso_integration.start_background_sync ?interval ~push_on_change:true () in
-  Printf.printf "serving %s with background sync%s; Ctrl-C to stop\n%!" Turso_integration.working_database_path
+  Printf.printf "serving %s as copy %s with background sync%s; Ctrl-C to stop\n%!"
+    Turso_integration.working_database_path me
     (match interval with Some i -> Printf.sprintf " every %g s" i | None -> "");
   let stop, stopper = Lwt.wait () in
   let on_signal _ = if Lwt.is_sleeping stop then Lwt.wakeup_later stopper () in
   ignore (Lwt_unix.on_signal Sys.sigint on_signal);
   ignore (Lwt_unix.on_signal Sys.sigterm on_signal);
+  let send (e : email) =
+    let* claimed = claim db me e in
+    match claimed with
+    | `Mine ->
+        record_send send_log me e;
+        ignore
+          (exec db "mark sent" "UPDATE emails SET sent = 1 WHERE id = ? AND claimed_by = ?"
+             [ Sqlite3.Data.INT (Int64.of_int e.id); Sqlite3.Data.TEXT me ]);
+        Printf.printf "sent %s (id %d) to %s: %s\n%!" e.uid e.id e.recipient e.subject;
+        Lwt.return_unit
+    | `Taken ->
+        Printf.printf "skipped %s: another copy sends it\n%!" e.uid;
+        Lwt.return_unit
+    | `Later -> Lwt.return_unit
+  in
   let rec loop () =
-    List.iter
-      (fun e ->
-        if mark_sent db e.id then Printf.printf "sent %d to %s: %s\n%!" e.id e.recipient e.subject)
-      (due db);
+    let* () = Lwt_list.iter_s (fun e -> if Lwt.is_sleeping stop then send e else Lwt.return_unit) (due_for db me) in
     (* Emails can also arrive through a pull: look again at the next due time, at the latest in 1 s. *)
     let* () = Lwt.pick [ Lwt_unix.sleep 1.0; stop ] in
     if Lwt.is_sleeping stop then loop () else Lwt.return_unit
@@ -247,12 +360,13 @@ let help =
   "usage: email_scheduler COMMAND\n\
   \  init                                        download the remote into the working copy (first run)\n\
   \  schedule --to ADDR --subject S --at TIME [--body B]\n\
-  \                                              TIME: 2026-12-03T09:00:00Z (UTC) or epoch seconds; prints the id\n\
+  \                                              TIME: 2026-12-03T09:00:00Z (UTC) or epoch seconds; prints the uid\n\
   \  list                                        every email\n\
   \  due                                         pending emails whose time has come\n\
-  \  mark-sent ID                                mark an email sent\n\
+  \  mark-sent UID|ID                            mark an email sent\n\
   \  sync                                        pull, then push (through Turso_integration)\n\
-  \  serve [--interval S]                        send due emails as they fall due, background sync every S s\n"
+  \  serve [--interval S] [--send-log FILE]      send due emails as they fall due, each once across copies\n\
+  \                                              (claimed through the remote); background sync every S s\n"
 
 let () =
   let args = List.tl (Array.to_list Sys.argv) in

@@ -1,4 +1,4 @@
-// The changeset: the single currency between modules. The diff engine (and later the page-pull delta)
+// The changeset: the single currency between modules. The diff engine (and the page-pull delta)
 // produces it; the SQL renderer, the summary/JSON printers, the remote push batch builder and the three-way
 // pull applier consume it. The model is specified once, in docs/changeset.md; this header is its C++ form.
 //

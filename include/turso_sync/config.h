@@ -1,6 +1,6 @@
-// Configuration: where the remote is, how to authenticate, where the local files live (SPEC §5).
-// Precedence, highest first: explicit overrides (command-line flags) > process environment > .env file >
-// turso-sync.toml > defaults.
+// Configuration: where the remote is, how to authenticate, where the local files live (README,
+// "Configuration"). Precedence, highest first: explicit overrides (command-line flags) > process environment
+// > .env file > turso-sync.toml > defaults.
 #pragma once
 
 #include <map>

@@ -1,4 +1,4 @@
-// Conflicts between local changes and the remote's, and the policies that settle them (SPEC §6; user-facing
+// Conflicts between local changes and the remote's, and the policies that settle them (user-facing
 // rules in docs/conflicts.md). Policy belongs to the caller: the engine reports, the policy decides.
 #pragma once
 
@@ -35,7 +35,7 @@ const char* to_string(InsertCollision collision);  // "move", "conflict"
 // "move" or "conflict"; ErrorKind::usage naming the choices otherwise.
 Result<InsertCollision> parse_insert_collision(std::string_view text);
 
-// Every kind of disagreement between the working copy and the remote: one conflict model (SPEC §6). A
+// Every kind of disagreement between the working copy and the remote: one conflict model. A
 // conflict's name reads "what you did / what the remote did". Each policy decides every kind
 // (docs/conflicts.md, "What each policy does with each kind").
 enum class ConflictKind {

@@ -1,9 +1,9 @@
-// The sync history (SPEC §3 `log`): <state dir>/history.jsonl, one JSON object per line and per operation
+// The sync history (`turso-sync log`): <state dir>/history.jsonl, one JSON object per line and per operation
 // (init, pull, push, sync, reset, copy, resolve, and every workflow cycle as a sync with trigger
 // "workflow:<why>"), oldest first. Each line is appended with one write(2) under an flock of the file, so
 // lines never interleave; the file is bounded: past kHistoryMaxBytes the oldest lines are dropped (the file
 // is rewritten atomically keeping the newest half). A line a crash cut short is skipped by the reader. Fields
-// are documented in docs/architecture.md ("history.jsonl").
+// are documented in docs/operations.md ("history.jsonl").
 #pragma once
 
 #include <chrono>

@@ -1,5 +1,6 @@
-// Talking to a Turso / libSQL remote over HTTP (SPEC §4): URL resolution, an injectable HTTP transport, and a
-// Hrana /v2/pipeline client with exact values. Thread-compatible: one RemoteClient per thread.
+// Talking to a Turso / libSQL remote over HTTP (docs/protocol.md): URL resolution, an injectable HTTP
+// transport, and a Hrana /v2/pipeline client with exact values. Thread-compatible: one RemoteClient per
+// thread.
 #pragma once
 
 #include <chrono>

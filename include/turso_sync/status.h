@@ -1,6 +1,6 @@
 // Errors as values. Every fallible library function returns a Result<T> (or Status = Result<void>);
 // no exception escapes the library. An Error carries a kind that callers branch on (the CLI maps it to an
-// exit code, SPEC §3) and a message of the form "<what was being done>: <cause>".
+// exit code, README "Commands") and a message of the form "<what was being done>: <cause>".
 #pragma once
 
 #include <string>
@@ -30,7 +30,7 @@ enum class ErrorKind {
 
 const char* to_string(ErrorKind kind);
 
-// Exit code of the CLI for an error of this kind (SPEC §3).
+// Exit code of the CLI for an error of this kind (README, "Commands").
 int exit_code_for(ErrorKind kind);
 
 class Error {

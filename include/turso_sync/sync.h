@@ -1,6 +1,6 @@
-// The sync operations on one configured database (SPEC §3, §6): a SyncContext bundles the configuration, the
-// remote client and the local files. Every operation returns a report or an Error (see status.h); none
-// throws.
+// The sync operations on one configured database (README "Commands"; docs/operations.md): a SyncContext
+// bundles the configuration, the remote client and the local files. Every operation returns a report or an
+// Error (see status.h); none throws.
 #pragma once
 
 #include <sqlite3.h>
@@ -149,7 +149,7 @@ struct RemoteChange {
   // A server that answers "nothing new" only after at least half the wait holds requests (long polling).
   bool held(std::chrono::milliseconds wait) const { return state == State::unchanged && took * 2 >= wait; }
 };
-// The health check of `status --check` (docs/architecture.md, "Health checks"), on a status report: the first
+// The health check of `status --check` (docs/operations.md, "Health checks"), on a status report: the first
 // that applies of 4 (remote unreachable or token refused), 1 (a local file damaged or unreadable), 5 (the
 // last sync operation or workflow cycle failed), 3 (it stopped on a conflict, or conflicts are held), 6 (no
 // successful sync within `max_age`); else 0 "healthy". The one implementation, for the CLI, the C API and
@@ -206,9 +206,21 @@ struct PushConflict {
   bool local = false;
 };
 
+// Rows chosen by table and key (keys as `resolve` takes them: "5", "a,b" for a composite key).
+struct RowSelection {
+  std::string table;
+  std::vector<std::string> keys;
+};
+
 struct PushOptions {
-  bool force = false;         // local wins: unguarded upserts and deletes
-  bool dry_run = false;       // build the batch, send nothing
+  bool force = false;    // local wins: unguarded upserts and deletes
+  bool dry_run = false;  // build the batch, send nothing
+  // Push only the local changes of these rows (and the pending schema changes, which they may need); every
+  // other local change stays local, for a later push. Guarded like any push: a chosen row the remote changed
+  // since the last pull refuses the push (PushReport::conflicts, exit 3) and nothing is applied. With one
+  // row whose local change records "I take this", that is a compare-and-set through the remote: a claim
+  // (docs/capi.md, "Doing work once across copies").
+  std::optional<RowSelection> only;
   PullOptions pull;           // for the pull that follows a successful push
   ProgressCallback progress;  // the push's own progress: parts sent, the final batch, waits for the server
 };
@@ -227,12 +239,37 @@ struct PushReport {
   int64_t held_new = 0;  // rows this push held itself (policy hold: they would leave a reference dangling)
 };
 
-// The exit code of an operation's outcome (SPEC §3), decided here once for the CLI, the C API, the workflow
-// loop and the history: 3 when conflicts stopped it (nothing applied), else 0. A failed operation's code is
-// exit_code_for(error.kind()) (status.h); a status's is exit_code_of(StatusReport) below.
+// The exit code of an operation's outcome (README, "Commands"), decided here once for the CLI, the C API, the
+// workflow loop and the history: 3 when conflicts stopped it (nothing applied), else 0. A failed operation's
+// code is exit_code_for(error.kind()) (status.h); a status's is exit_code_of(StatusReport) below.
 int exit_code_of(const PullReport& report);  // 3 when the pull did not apply (policy abort met conflicts)
 // 3 when the remote refused the push (its rows changed meanwhile) or the pull after it stopped on conflicts.
 int exit_code_of(const PushReport& report);
+
+// Pull, then push (when the pull applied): both sides in line, what a workflow cycle runs.
+struct SyncOptions {
+  bool force = false;  // the push: local wins (PushOptions::force)
+  PullOptions pull;    // the pull, and the pull that ends the push; its progress is the push's too
+  // The history line's trigger gets ":<why>" (a workflow cycle: start, interval, change, remote, retry).
+  std::string why;
+  // Called once the outcome is known, just before the history line is written (error: nullptr on success),
+  // for the caller's own fields of the line (a workflow cycle's number, failures in a row, next cycle).
+  std::function<void(HistoryEntry& entry, const Error* error)> complete_history;
+};
+
+struct SyncReport {
+  PullReport pull;
+  std::optional<PushReport> push;  // set when the pull applied (exit_code_of(pull) == 0)
+};
+
+// 3 when the pull stopped on conflicts or the push was refused (or its trailing pull stopped), else 0.
+int exit_code_of(const SyncReport& report);
+
+// Who started an operation: the `trigger` of its history line. cli: the CLI, and a C++ program's default;
+// capi: a call of the C API; workflow: a cycle of `turso-sync workflow`; background: a cycle of the C API's
+// background sync.
+enum class Trigger { cli, capi, workflow, background };
+const char* to_string(Trigger trigger);  // "cli", "capi", "workflow", "capi:background"
 
 struct ResetOptions {};
 struct ResetReport {
@@ -259,6 +296,14 @@ class SyncContext {
 
   const Config& config() const { return m_config; }
 
+  // Each of init, pull, push (not a dry run), sync, reset, copy and resolve appends its own line to the
+  // history (history.h), success or failure, with this trigger (default Trigger::cli). Best effort: a line
+  // that cannot be written never fails the operation; history_error() says why it was not written (none
+  // after a line was written).
+  void set_trigger(Trigger trigger) { m_trigger = trigger; }
+  Trigger trigger() const { return m_trigger; }
+  const std::optional<Error>& history_error() const { return m_history_error; }
+
   // Downloads the remote into the replica (atomically: temp file, fsync, rename) and creates the working copy
   // from it. ErrorKind::refused when the working copy exists with local changes (or without a replica to
   // tell) and !options.force (nothing is changed then); with force, the discarded changes are saved first.
@@ -274,6 +319,10 @@ class SyncContext {
 
   // Applies local changes to the remote in one guarded atomic batch, then pulls.
   Result<PushReport> push(const PushOptions& options);
+
+  // Pull, then (when the pull applied) push: one history line "sync" for both. An error of either is
+  // returned (a pull that applied stays applied when the push then fails).
+  Result<SyncReport> sync(const SyncOptions& options);
 
   // Makes the working copy equal to the replica, in place; the discarded changes are saved first.
   Result<ResetReport> reset(const ResetOptions& options);
@@ -321,7 +370,7 @@ class SyncContext {
   Result<RemoteClient*> remote();
   // The client, telling `progress` (when set) what its requests wait for from now on.
   Result<RemoteClient*> remote(const ProgressCallback& progress);
-  // Finishes work a killed run left behind (see docs/architecture.md, state dir): an interrupted pull is
+  // Finishes work a killed run left behind (see docs/operations.md, state dir): an interrupted pull is
   // redone, a push whose answer was lost is looked up on the remote.
   Status recover(std::vector<std::string>& notes);
   Result<PullReport> pull_locked(const PullOptions& options);
@@ -330,10 +379,18 @@ class SyncContext {
   Result<PushReport> push_files(const PushOptions& options);
   Result<ResetReport> reset_files(const ResetOptions& options);
   Result<ResetReport> copy_files(const CopyOptions& options);
+  Result<InitReport> init_files(const InitOptions& options);
+  Result<ResolveReport> resolve_files(const ResolveOptions& options);
+  // The history line of an operation starting now, with this context's trigger (and ":<why>").
+  HistoryEntry begin_history(const char* operation, const std::string& why = "") const;
+  // Ends the line (duration, traffic) and appends it; sets history_error().
+  void write_history(HistoryEntry& entry);
 
   Config m_config;
   std::unique_ptr<HttpTransport> m_transport;  // consumed when the client is created
   std::unique_ptr<RemoteClient> m_remote;
+  Trigger m_trigger = Trigger::cli;
+  std::optional<Error> m_history_error;
 };
 
 }  // namespace turso_sync

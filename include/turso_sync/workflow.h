@@ -1,8 +1,8 @@
-// Background sync (SPEC §3 `workflow`): a `sync` cycle (pull, then push) every interval, with exponential
-// backoff after failures, optional sync shortly after the working copy changes, one instance per state dir.
-// Stops when stop_requested() (cancel.h: SIGINT/SIGTERM in the CLI) becomes true: at once while waiting,
-// after the cycle in progress otherwise (with set_graceful_stop(true); else the cycle is cancelled cleanly);
-// or when WorkflowOptions::stop says so.
+// Background sync (`turso-sync workflow`, README "Commands"): a `sync` cycle (pull, then push) every
+// interval, with exponential backoff after failures, optional sync shortly after the working copy changes,
+// one instance per state dir. Stops when stop_requested() (cancel.h: SIGINT/SIGTERM in the CLI) becomes true:
+// at once while waiting, after the cycle in progress otherwise (with set_graceful_stop(true); else the cycle
+// is cancelled cleanly); or when WorkflowOptions::stop says so.
 #pragma once
 
 #include <chrono>
@@ -25,7 +25,7 @@ struct WorkflowOptions {
   // first change seen (an application that writes all the time still gets synced).
   std::chrono::milliseconds settle{1500};
   std::chrono::milliseconds max_settle{10'000};
-  // Also sync soon after the remote changes (SPEC §3 `--pull-on-change`): while waiting, the remote's
+  // Also sync soon after the remote changes (`workflow --pull-on-change`): while waiting, the remote's
   // revision is checked with one small request (SyncContext::remote_changed) that a server which long-polls
   // holds up to `long_poll`; a server that answers at once is asked again `follow_every` after the last ask.
   // A replica fetched over SQL has no revision to compare: the interval alone then brings the changes.
@@ -36,11 +36,11 @@ struct WorkflowOptions {
   // conflicts (ConflictPolicy::hold, the CLI's and the C API's default): one conflicting row then never stops
   // the others.
   PullOptions pull;
-  // After each cycle: one line in <state dir>/history.jsonl (trigger "<history_trigger>:<why>"), and, when
-  // metrics_file is set, the Prometheus text exposition of the workflow's counters written there atomically
-  // (for node_exporter's textfile collector).
-  bool history = true;
-  std::string history_trigger = "workflow";
+  // Each cycle is a SyncContext::sync, whose history line carries the trigger "<trigger>:<why>" (run_workflow
+  // sets the context's trigger) and the cycle's number, failures in a row and next cycle. When metrics_file
+  // is set, the Prometheus text exposition of the workflow's counters is written there atomically after each
+  // cycle (for node_exporter's textfile collector).
+  Trigger trigger = Trigger::workflow;
   std::string metrics_file;
   // Also stop when this returns true, checked where stop_requested() is (after each cycle and every 100 ms
   // while waiting): lets one in-process loop (the C API's background sync) stop without the process-wide
@@ -76,7 +76,7 @@ Result<CycleReport> run_workflow(SyncContext& sync, const WorkflowOptions& optio
                                  const CycleCallback& on_cycle);
 
 // The counters of a running workflow, as written to WorkflowOptions::metrics_file (names and meaning in
-// docs/architecture.md, "Metrics").
+// docs/operations.md, "Metrics").
 struct WorkflowMetrics {
   int64_t cycles = 0;
   int64_t failures = 0;         // cycles that ended with an error

@@ -76,7 +76,7 @@ int turso_sync_background_start(turso_sync_handle* handle, const char* options_j
                                         with_pull_options({"interval", "push_on_change", "pull_on_change"})));
       ts::WorkflowOptions options;
       options.pull = TS_TRY(pull_options(o, "hold"));
-      options.history_trigger = "capi:background";
+      options.trigger = ts::Trigger::background;
       options.push_on_change = TS_TRY(o.boolean("push_on_change", false));
       options.pull_on_change = TS_TRY(o.boolean("pull_on_change", false));
       const ts::Config& config = handle->sync->config();

@@ -24,9 +24,10 @@ int open_handle(turso_sync_handle** out, const std::function<ts::Result<ts::Conf
     auto config = load();
     if (config.ok()) {
       auto sync = ts::SyncContext::open(std::move(config).value());
-      if (sync.ok())
+      if (sync.ok()) {
         h->sync = std::move(sync).value();
-      else
+        h->sync->set_trigger(ts::Trigger::capi);  // every operation's history line says so
+      } else
         h->open_error = sync.error();
     } else {
       h->open_error = config.error();

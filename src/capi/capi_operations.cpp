@@ -1,7 +1,5 @@
-// The C API's operations: options parsed, the library called, the report rendered by the renderers of the
-// CLI's --json (turso_sync/report_json.h).
-#include <functional>
-
+// The C API's operations: options parsed, the library called (which writes the history line, trigger capi),
+// the report rendered by the renderers of the CLI's --json (turso_sync/report_json.h).
 #include "capi/capi_internal.h"
 #include "turso_sync/diff.h"
 #include "turso_sync/history.h"
@@ -19,22 +17,6 @@ std::string conflict_message(const std::string& what, size_t conflicts) {
 }  // namespace
 
 extern "C" {
-
-namespace {
-
-// Runs `body` and appends its line to <state dir>/history.jsonl (trigger "capi"; best effort: a history that
-// cannot be written never fails the call).
-ts::Result<Outcome> recorded(ts::SyncContext& sync, const char* operation,
-                             const std::function<ts::Result<Outcome>(ts::HistoryEntry&)>& body) {
-  ts::HistoryEntry entry = ts::begin_history_entry(operation, "capi", sync.transfer_stats());
-  auto outcome = body(entry);
-  if (!outcome.ok()) ts::add_error_to_history(entry, outcome.error());
-  ts::finish_history_entry(entry, sync.transfer_stats());
-  (void)ts::append_history(sync.config().state_dir, entry);
-  return outcome;
-}
-
-}  // namespace
 
 namespace {
 
@@ -68,12 +50,8 @@ int turso_sync_init(turso_sync_handle* handle, const char* options_json, char** 
     ts::InitOptions options;
     options.force = TS_TRY(o.boolean("force", false));
     options.from = TS_TRY(o.text("from")).value_or("");
-    return recorded(sync, "init", [&](ts::HistoryEntry& entry) -> ts::Result<Outcome> {
-      ts::InitReport report = TS_TRY(sync.init(options));
-      entry.pulled.inserts = report.rows;  // as the CLI's init line
-      entry.pull_path = report.protocol;
-      return Outcome{0, ts::init_report_json(sync.config(), report), ""};
-    });
+    ts::InitReport report = TS_TRY(sync.init(options));
+    return Outcome{0, ts::init_report_json(sync.config(), report), ""};
   });
 }
 
@@ -81,51 +59,40 @@ int turso_sync_pull(turso_sync_handle* handle, const char* options_json, char** 
   return run_call(handle, "pull", report_json, [&](ts::SyncContext& sync) -> ts::Result<Outcome> {
     Options o = TS_TRY(Options::parse("pull", options_json, kPullOptionNames));
     ts::PullOptions options = TS_TRY(pull_options(o));
-    return recorded(sync, "pull", [&](ts::HistoryEntry& entry) -> ts::Result<Outcome> {
-      ts::PullReport report = TS_TRY(sync.pull(options));
-      ts::add_to_history(entry, report);
-      return pull_outcome("pull", report, ts::pull_report_json(report));
-    });
+    ts::PullReport report = TS_TRY(sync.pull(options));
+    return pull_outcome("pull", report, ts::pull_report_json(report));
   });
 }
 
 int turso_sync_push(turso_sync_handle* handle, const char* options_json, char** report_json) {
   return run_call(handle, "push", report_json, [&](ts::SyncContext& sync) -> ts::Result<Outcome> {
-    Options o = TS_TRY(Options::parse("push", options_json, with_pull_options({"force", "dry_run"})));
+    Options o = TS_TRY(
+        Options::parse("push", options_json, with_pull_options({"force", "dry_run", "table", "keys"})));
     ts::PushOptions options;
     options.force = TS_TRY(o.boolean("force", false));
     options.dry_run = TS_TRY(o.boolean("dry_run", false));
     options.pull = TS_TRY(pull_options(o));
-    if (options.dry_run) {
-      ts::PushReport report = TS_TRY(sync.push(options));
-      return push_outcome("push", report, ts::push_report_json(report));
-    }
-    return recorded(sync, "push", [&](ts::HistoryEntry& entry) -> ts::Result<Outcome> {
-      ts::PushReport report = TS_TRY(sync.push(options));
-      ts::add_to_history(entry, report);
-      return push_outcome("push", report, ts::push_report_json(report));
-    });
+    std::optional<std::string> table = TS_TRY(o.text("table"));
+    std::vector<std::string> keys = TS_TRY(o.strings("keys"));
+    if (table.has_value() != !keys.empty())
+      return ts::Error(ts::ErrorKind::usage,
+                       "push: options 'table' and 'keys' go together (push only those rows' local changes)");
+    if (table) options.only = ts::RowSelection{*table, std::move(keys)};
+    ts::PushReport report = TS_TRY(sync.push(options));
+    return push_outcome("push", report, ts::push_report_json(report));
   });
 }
 
 int turso_sync_sync(turso_sync_handle* handle, const char* options_json, char** report_json) {
   return run_call(handle, "sync", report_json, [&](ts::SyncContext& sync) -> ts::Result<Outcome> {
     Options o = TS_TRY(Options::parse("sync", options_json, with_pull_options({"force"})));
-    ts::PullOptions pull = TS_TRY(pull_options(o));
-    bool force = TS_TRY(o.boolean("force", false));
-    return recorded(sync, "sync", [&](ts::HistoryEntry& entry) -> ts::Result<Outcome> {
-      ts::PullReport pulled = TS_TRY(sync.pull(pull));
-      ts::add_to_history(entry, pulled);
-      if (ts::exit_code_of(pulled) != 0)
-        return pull_outcome("sync: pull", pulled, ts::sync_report_json(pulled, std::nullopt));
-      ts::PushOptions options;
-      options.force = force;
-      options.pull = pull;
-      ts::PushReport pushed = TS_TRY(sync.push(options));
-      ts::add_to_history(entry, pushed);
-      std::string json = ts::sync_report_json(pulled, pushed);
-      return push_outcome("sync: push", pushed, std::move(json));
-    });
+    ts::SyncOptions options;
+    options.pull = TS_TRY(pull_options(o));
+    options.force = TS_TRY(o.boolean("force", false));
+    ts::SyncReport report = TS_TRY(sync.sync(options));
+    std::string json = ts::sync_report_json(report.pull, report.push);
+    if (!report.push) return pull_outcome("sync: pull", report.pull, std::move(json));
+    return push_outcome("sync: push", *report.push, std::move(json));
   });
 }
 
@@ -180,10 +147,8 @@ int turso_sync_reset(turso_sync_handle* handle, const char* options_json, char**
   return run_call(handle, "reset", report_json, [&](ts::SyncContext& sync) -> ts::Result<Outcome> {
     Options o = TS_TRY(Options::parse("reset", options_json, {"yes"}));
     (void)TS_TRY(o.boolean("yes", false));  // checked for its type; the C API never asks
-    return recorded(sync, "reset", [&](ts::HistoryEntry&) -> ts::Result<Outcome> {
-      ts::ResetReport report = TS_TRY(sync.reset({}));
-      return Outcome{0, ts::reset_report_json("reset", report), ""};
-    });
+    ts::ResetReport report = TS_TRY(sync.reset({}));
+    return Outcome{0, ts::reset_report_json("reset", report), ""};
   });
 }
 
@@ -192,10 +157,8 @@ int turso_sync_copy(turso_sync_handle* handle, const char* options_json, char** 
     Options o = TS_TRY(Options::parse("copy", options_json, {"force"}));
     ts::CopyOptions options;
     options.force = TS_TRY(o.boolean("force", false));
-    return recorded(sync, "copy", [&](ts::HistoryEntry&) -> ts::Result<Outcome> {
-      ts::ResetReport report = TS_TRY(sync.copy(options));
-      return Outcome{0, ts::reset_report_json("copy", report), ""};
-    });
+    ts::ResetReport report = TS_TRY(sync.copy(options));
+    return Outcome{0, ts::reset_report_json("copy", report), ""};
   });
 }
 
@@ -232,12 +195,8 @@ int turso_sync_resolve(turso_sync_handle* handle, const char* options_json, char
                                                                                     : ts::Resolution::ours;
     options.table = TS_TRY(o.text("table")).value_or("");
     options.keys = TS_TRY(o.strings("keys"));
-    return recorded(sync, "resolve", [&](ts::HistoryEntry& entry) -> ts::Result<Outcome> {
-      ts::ResolveReport report = TS_TRY(sync.resolve(options));
-      entry.conflicts_resolved = static_cast<int64_t>(report.resolved.size());
-      entry.conflicts_held = report.still_held;
-      return Outcome{0, ts::resolve_report_json(report), ""};
-    });
+    ts::ResolveReport report = TS_TRY(sync.resolve(options));
+    return Outcome{0, ts::resolve_report_json(report), ""};
   });
 }
 

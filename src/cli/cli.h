@@ -96,7 +96,7 @@ void register_workflow(CLI::App& app, Context& ctx);       // workflow (alias wa
 void register_conflicts(CLI::App& app, Context& ctx);      // conflicts, resolve
 void register_log(CLI::App& app, Context& ctx);            // log
 
-// Appends the history line of a CLI operation (a warning, not a failure, when it cannot be written).
-void record_history(Context& ctx, SyncContext& sync, HistoryEntry& entry);
+// Warns when the library could not write the history line of the operation just run (never a failure).
+void warn_history(Context& ctx, const SyncContext& sync);
 
 }  // namespace turso_sync::cli

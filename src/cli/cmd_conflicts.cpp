@@ -72,19 +72,9 @@ int run_resolve(Context& ctx, const ResolveArgs& args) {
   options.take = args.ours ? Resolution::ours : Resolution::theirs;
   options.table = args.table;
   options.keys = args.keys;
-  HistoryEntry entry = begin_history_entry("resolve", "cli");
   auto report = (*sync)->resolve(options);
-  if (!report.ok()) {
-    add_error_to_history(entry, report.error());
-    finish_history_entry(entry);
-    (void)append_history((*sync)->config().state_dir, entry);  // best effort: the error is what matters
-    return ctx.fail(report.error());
-  }
-  entry.conflicts_resolved = static_cast<int64_t>(report->resolved.size());
-  entry.conflicts_held = report->still_held;
-  finish_history_entry(entry);
-  if (auto st = append_history((*sync)->config().state_dir, entry); !st.ok())
-    ctx.warn("warning: " + st.error().message());
+  warn_history(ctx, **sync);
+  if (!report.ok()) return ctx.fail(report.error());
   if (ctx.global.json) {
     ctx.print_json(resolve_report_json(*report));
     return 0;

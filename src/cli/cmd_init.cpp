@@ -21,17 +21,10 @@ int run_init(Context& ctx, const InitArgs& args) {
   options.force = args.force;
   options.from = args.from;
   options.progress = ctx.progress_printer();
-  HistoryEntry entry = begin_history_entry("init", "cli");
   auto report = (*sync)->init(options);
   ctx.end_progress();
-  if (!report.ok()) {
-    add_error_to_history(entry, report.error());
-    record_history(ctx, **sync, entry);
-    return ctx.fail(report.error());
-  }
-  entry.pulled.inserts = report->rows;
-  entry.pull_path = report->protocol;
-  record_history(ctx, **sync, entry);
+  warn_history(ctx, **sync);
+  if (!report.ok()) return ctx.fail(report.error());
   for (const auto& w : report->warnings) ctx.warn("warning: " + w);
   if (ctx.global.json) {
     ctx.print_json(init_report_json(*config, *report));

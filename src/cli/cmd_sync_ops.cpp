@@ -41,10 +41,8 @@ void add_pull_flags(CLI::App* cmd, PullArgs& args) {
       "moves to a fresh key, foreign keys follow) or conflict");
 }
 
-void record_history(Context& ctx, SyncContext& sync, HistoryEntry& entry) {
-  finish_history_entry(entry, sync.transfer_stats());
-  if (auto st = append_history(sync.config().state_dir, entry); !st.ok())
-    ctx.warn("warning: history not written: " + st.error().message());
+void warn_history(Context& ctx, const SyncContext& sync) {
+  if (const auto& error = sync.history_error()) ctx.warn("warning: history not written: " + error->message());
 }
 
 Result<std::unique_ptr<SyncContext>> open_context(Context& ctx) {
@@ -148,16 +146,10 @@ int run_pull(Context& ctx, const PullArgs& args) {
   if (!options.ok()) return ctx.fail(options.error());
   auto sync = open_context(ctx);
   if (!sync.ok()) return ctx.fail(sync.error());
-  HistoryEntry entry = begin_history_entry("pull", "cli");
   auto report = (*sync)->pull(*options);
   ctx.end_progress();
-  if (!report.ok()) {
-    add_error_to_history(entry, report.error());
-    record_history(ctx, **sync, entry);
-    return ctx.fail(report.error());
-  }
-  add_to_history(entry, *report);
-  record_history(ctx, **sync, entry);
+  warn_history(ctx, **sync);
+  if (!report.ok()) return ctx.fail(report.error());
   int code = print_pull(ctx, *report, options->on_conflict);
   if (ctx.global.json) ctx.print_json(pull_report_json(*report));
   return code;
@@ -166,6 +158,8 @@ int run_pull(Context& ctx, const PullArgs& args) {
 struct PushArgs {
   bool force = false;
   bool dry_run = false;
+  std::string table;  // with keys: push only these rows' local changes
+  std::vector<std::string> keys;
   PullArgs pull;
 };
 
@@ -238,16 +232,13 @@ int run_push(Context& ctx, const PushArgs& args) {
   options.dry_run = args.dry_run;
   options.pull = *pull;
   options.progress = pull->progress;
-  HistoryEntry entry = begin_history_entry("push", "cli");
+  if (args.table.empty() != args.keys.empty())
+    return ctx.fail(Error(ErrorKind::usage, "push: --table and --key go together"));
+  if (!args.table.empty()) options.only = RowSelection{args.table, args.keys};
   auto report = (*sync)->push(options);
   ctx.end_progress();
-  if (!report.ok()) {
-    add_error_to_history(entry, report.error());
-    if (!args.dry_run) record_history(ctx, **sync, entry);
-    return ctx.fail(report.error());
-  }
-  add_to_history(entry, *report);
-  if (!args.dry_run) record_history(ctx, **sync, entry);
+  warn_history(ctx, **sync);
+  if (!report.ok()) return ctx.fail(report.error());
   int code = print_push(ctx, *report, args.dry_run, pull->on_conflict);
   if (ctx.global.json) ctx.print_json(push_report_json(*report));
   return code;
@@ -258,35 +249,16 @@ int run_sync(Context& ctx, const PushArgs& args) {
   if (!pull.ok()) return ctx.fail(pull.error());
   auto sync = open_context(ctx);
   if (!sync.ok()) return ctx.fail(sync.error());
-  HistoryEntry entry = begin_history_entry("sync", "cli");
-  auto pulled = (*sync)->pull(*pull);
+  SyncOptions options;
+  options.force = args.force;
+  options.pull = *pull;
+  auto report = (*sync)->sync(options);
   ctx.end_progress();
-  if (!pulled.ok()) {
-    add_error_to_history(entry, pulled.error());
-    record_history(ctx, **sync, entry);
-    return ctx.fail(pulled.error());
-  }
-  add_to_history(entry, *pulled);
-  int code = print_pull(ctx, *pulled, pull->on_conflict);
-  std::optional<PushReport> pushed_report;
-  if (code == 0) {
-    PushOptions options;
-    options.force = args.force;
-    options.pull = *pull;
-    options.progress = pull->progress;
-    auto pushed = (*sync)->push(options);
-    ctx.end_progress();
-    if (!pushed.ok()) {
-      add_error_to_history(entry, pushed.error());
-      record_history(ctx, **sync, entry);
-      return ctx.fail(pushed.error());
-    }
-    add_to_history(entry, *pushed);
-    code = print_push(ctx, *pushed, false, pull->on_conflict);
-    pushed_report = std::move(pushed).value();
-  }
-  record_history(ctx, **sync, entry);
-  if (ctx.global.json) ctx.print_json(sync_report_json(*pulled, pushed_report));
+  warn_history(ctx, **sync);
+  if (!report.ok()) return ctx.fail(report.error());
+  int code = print_pull(ctx, report->pull, pull->on_conflict);
+  if (code == 0 && report->push) code = print_push(ctx, *report->push, false, pull->on_conflict);
+  if (ctx.global.json) ctx.print_json(sync_report_json(report->pull, report->push));
   return code;
 }
 
@@ -316,14 +288,9 @@ int run_reset(Context& ctx, const ResetArgs& args) {
       return 1;
     }
   }
-  HistoryEntry entry = begin_history_entry("reset", "cli");
   auto report = (*sync)->reset({});
-  if (!report.ok()) {
-    add_error_to_history(entry, report.error());
-    record_history(ctx, **sync, entry);
-    return ctx.fail(report.error());
-  }
-  record_history(ctx, **sync, entry);
+  warn_history(ctx, **sync);
+  if (!report.ok()) return ctx.fail(report.error());
   if (ctx.global.json) {
     ctx.print_json(reset_report_json("reset", *report));
   } else if (report->discarded_path.empty()) {
@@ -347,14 +314,9 @@ int run_copy(Context& ctx, const CopyArgs& args) {
   if (!sync.ok()) return ctx.fail(sync.error());
   CopyOptions options;
   options.force = args.force;
-  HistoryEntry entry = begin_history_entry("copy", "cli");
   auto report = (*sync)->copy(options);
-  if (!report.ok()) {
-    add_error_to_history(entry, report.error());
-    record_history(ctx, **sync, entry);
-    return ctx.fail(report.error());
-  }
-  record_history(ctx, **sync, entry);
+  warn_history(ctx, **sync);
+  if (!report.ok()) return ctx.fail(report.error());
   if (ctx.global.json) {
     ctx.print_json(reset_report_json("copy", *report));
   } else {
@@ -389,6 +351,10 @@ void register_sync_commands(CLI::App& app, Context& ctx) {
   push->add_flag("--force", push_args->force,
                  "Local wins: overwrite the remote's versions of the changed rows");
   push->add_flag("--dry-run", push_args->dry_run, "Print the SQL batch that would be sent; send nothing");
+  push->add_option("--table", push_args->table,
+                   "With --key: push only these rows' local changes (and pending schema changes); a claim "
+                   "of one row is a compare-and-set through the remote");
+  push->add_option("--key", push_args->keys, "A key of --table's rows (\"5\", \"a,b\"); repeatable");
   add_pull_flags(push, push_args->pull);
   push->callback([&ctx, push_args] {
     ctx.exit_code = ctx.for_each_database([&] { return run_push(ctx, *push_args); });

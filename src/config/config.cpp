@@ -1,4 +1,4 @@
-// Configuration loading (SPEC §5): flags > environment > .env > turso-sync.toml > defaults.
+// Configuration loading (README, "Configuration"): flags > environment > .env > turso-sync.toml > defaults.
 //
 // turso-sync.toml describes the default database with top-level keys and further databases with
 // [databases.NAME] sections:

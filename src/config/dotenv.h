@@ -1,4 +1,4 @@
-// The .env format (SPEC §5): what turso-sync reads from `.env` or `--env-file`.
+// The .env format (README, "Configuration"): what turso-sync reads from `.env` or `--env-file`.
 //
 //   # a comment                      full-line comments and blank lines are skipped
 //   export KEY=value                 an optional `export ` prefix (so the file can also be sourced by a

@@ -10,7 +10,7 @@
 
 namespace turso_sync::db {
 
-// Tables of SQLite itself and of other sync tools are never synced (SPEC §4):
+// Tables of SQLite itself and of other sync tools are never synced:
 // sqlite_%, turso_cdc%, turso_sync_%, libsql_%, _litestream%.
 bool is_internal_name(std::string_view name);
 

@@ -17,11 +17,11 @@
 
 namespace turso_sync {
 
-namespace {
-
 bool same_table(const std::string& a, const std::string& b) {
   return sqlite3_stricmp(a.c_str(), b.c_str()) == 0;
 }
+
+namespace {
 
 std::string json_text(const std::string& s) {
   return is_valid_utf8(s) ? s : printable(s);
@@ -473,6 +473,14 @@ Result<bool> refresh_held(const Config& config, std::vector<HeldConflict>& held)
 Result<int64_t> exclude_held(Changeset& changeset, DiffSummary& summary,
                              const std::vector<HeldConflict>& held) {
   if (held.empty()) return 0;
+  return exclude_rows(changeset, summary, [&](const std::string& table, const std::vector<Value>& key) {
+    return is_held(held, table, key);
+  });
+}
+
+Result<int64_t> exclude_rows(
+    Changeset& changeset, DiffSummary& summary,
+    const std::function<bool(const std::string& table, const std::vector<Value>& key)>& leave_out) {
   int64_t skipped = 0;
   // A table held as a whole: none of its schema changes (its creation, its indexes and triggers) go out.
   auto held_object = [&](const SchemaChange& c) {
@@ -491,7 +499,7 @@ Result<int64_t> exclude_held(Changeset& changeset, DiffSummary& summary,
     TableCounts removed;
     auto& rows = tc->rows;
     TS_TRY_STATUS(rows.retain([&](const RowChange& r) {
-      if (!is_held(held, tc->table.name, r.key)) return true;
+      if (!leave_out(tc->table.name, r.key)) return true;
       (r.op == RowOp::insert ? removed.inserts : r.op == RowOp::update ? removed.updates : removed.deletes)++;
       return false;
     }));

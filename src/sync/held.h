@@ -10,6 +10,7 @@
 // "t:<base64>" TEXT (any bytes), "b:<base64>" BLOB. An empty row array means "no such row on that side".
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -75,6 +76,15 @@ Result<bool> refresh_held(const Config& config, std::vector<HeldConflict>& held)
 // were left out.
 Result<int64_t> exclude_held(Changeset& changeset, DiffSummary& summary,
                              const std::vector<HeldConflict>& held);
+
+// Removes the rows `leave_out` names (table, key) from a changeset about to be pushed and from its
+// summary; returns how many rows were left out. Schema changes stay.
+Result<int64_t> exclude_rows(
+    Changeset& changeset, DiffSummary& summary,
+    const std::function<bool(const std::string& table, const std::vector<Value>& key)>& leave_out);
+
+// Whether two table names are the same (SQLite compares identifiers case-insensitively, ASCII only).
+bool same_table(const std::string& a, const std::string& b);
 
 // A key as users type it on the command line: values joined by ",", integers in decimal, text as is.
 std::string key_as_text(const std::vector<Value>& key);

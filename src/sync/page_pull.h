@@ -1,4 +1,4 @@
-// The page pull path (SPEC §4 fast path, docs/protocol.md "Page protocol"): the replica as a byte image of
+// The page pull path (docs/protocol.md "Page protocol"): the replica as a byte image of
 // the remote's pages, fetched with `POST /pull-updates`, from scratch (bootstrap) or as the pages changed
 // since the stored revision (incremental).
 //

@@ -1,6 +1,6 @@
-// `init --from FILE`: migration from plain SQLite (SPEC §3). Publishes an existing SQLite database into an
-// empty remote as one transaction, in bounded memory, resumable after a crash; SyncContext::init then makes
-// the replica and the working copy from the remote as usual.
+// `init --from FILE`: migration from plain SQLite (README, "Migration from plain SQLite"). Publishes an
+// existing SQLite database into an empty remote as one transaction, in bounded memory, resumable after a
+// crash; SyncContext::init then makes the replica and the working copy from the remote as usual.
 //
 //   upload     the rows of each table, in rowid (or key) order, go in parts of about Config::push_part_bytes
 //   into a
@@ -17,7 +17,7 @@
 //              the same, unchanged FILE sends only the parts the remote lacks; a run after the apply
 //              committed finds its receipt and goes straight to init. Another FILE, or FILE changed, drops
 //              the old staging tables and starts again.
-// Not published: local objects (SPEC §4, diff/local_objects.h: virtual tables and their shadow tables, the
+// Not published: local objects (diff/local_objects.h: virtual tables and their shadow tables, the
 // tables of Config::local_tables, the triggers and indexes that depend on them); each table and trigger is
 // named in a warning.
 #pragma once

@@ -1,5 +1,5 @@
 // pull, reset, copy and crash recovery: everything that moves the replica or rewrites the working copy from
-// it. Invariant (SPEC §6): the replica is the base of the working copy. The replica only moves together with
+// it. Invariant: the replica is the base of the working copy. The replica only moves together with
 // a merge of the same delta into the working copy; a marker in the state dir makes the pair redoable after a
 // crash.
 #include <unistd.h>
@@ -279,12 +279,6 @@ Result<PullReport> SyncContext::pull_locked(const PullOptions& options) {
   return report;
 }
 
-Result<PullReport> SyncContext::pull(const PullOptions& options) {
-  auto result = pull_files(options);
-  if (!result.ok()) return explain_damaged_files(m_config, std::move(result).error());
-  return result;
-}
-
 Result<PullReport> SyncContext::pull_files(const PullOptions& options) {
   TS_TRY_STATUS(require_initialized());
   StateLock lock = TS_TRY(StateLock::acquire(m_config.state_dir));
@@ -310,12 +304,6 @@ Result<DiffSummary> SyncContext::local_changes() {
   return changes;
 }
 
-Result<ResetReport> SyncContext::reset(const ResetOptions& options) {
-  auto result = reset_files(options);
-  if (!result.ok()) return explain_damaged_files(m_config, std::move(result).error());
-  return result;
-}
-
 Result<ResetReport> SyncContext::reset_files(const ResetOptions&) {
   TS_TRY_STATUS(require_initialized());
   const Config& c = m_config;
@@ -334,12 +322,6 @@ Result<ResetReport> SyncContext::reset_files(const ResetOptions&) {
   db::Database working = TS_TRY(db::Database::open(c.working_path, db::OpenMode::read_write));
   TS_TRY_STATUS(copy_replica_into(c.replica_path, working));
   return report;
-}
-
-Result<ResetReport> SyncContext::copy(const CopyOptions& options) {
-  auto result = copy_files(options);
-  if (!result.ok()) return explain_damaged_files(m_config, std::move(result).error());
-  return result;
 }
 
 Result<ResetReport> SyncContext::copy_files(const CopyOptions& options) {

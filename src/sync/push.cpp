@@ -1,7 +1,7 @@
 // push: local changes (replica -> working copy) applied to the remote in one guarded atomic batch (staged
 // first when the change set does not fit one request: sync/push_stage.h), then a pull.
 // A push whose answer is lost is recognised through its receipt row on the remote (turso_sync_pushes), so it
-// is never applied twice nor reported as a conflict (docs/architecture.md, "push receipts").
+// is never applied twice nor reported as a conflict (docs/operations.md, "On the remote").
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -87,12 +87,6 @@ enum class BatchResult { committed, conflict, retry };
 
 }  // namespace
 
-Result<PushReport> SyncContext::push(const PushOptions& options) {
-  auto result = push_files(options);
-  if (!result.ok()) return explain_damaged_files(m_config, std::move(result).error());
-  return result;
-}
-
 Result<PushReport> SyncContext::push_files(const PushOptions& options) {
   TS_TRY_STATUS(require_initialized());
   const Config& c = m_config;
@@ -133,6 +127,14 @@ Result<PushReport> SyncContext::push_files(const PushOptions& options) {
   if (TS_TRY(refresh_held(c, held))) TS_TRY_STATUS(save_held(c.state_dir, held));
   report.held = static_cast<int64_t>(held.size());
   report.held_skipped = TS_TRY(exclude_held(changeset, report.changes, held));
+  if (options.only) {
+    const RowSelection& only = *options.only;
+    TS_TRY(
+        exclude_rows(changeset, report.changes, [&](const std::string& table, const std::vector<Value>& key) {
+          return !same_table(table, only.table) ||
+                 std::find(only.keys.begin(), only.keys.end(), key_as_text(key)) == only.keys.end();
+        }));
+  }
   // A reference the push's own rows would leave dangling (an application with foreign_keys off): held under
   // hold, else the push is refused naming the rows; nothing is sent either way.
   std::vector<ForeignReference> references = TS_TRY(read_references(c.working_path));

@@ -1,5 +1,6 @@
-// Choosing the pull path (SPEC §4): the page protocol when the server offers complete, consistent images,
-// else the SQL snapshot. One entry point for init and pull, so both fall back the same way.
+// Choosing the pull path (docs/protocol.md, "Which pull path"): the page protocol when the server offers
+// complete, consistent images, else the SQL snapshot. One entry point for init and pull, so both fall back
+// the same way.
 #pragma once
 
 #include <cstdint>

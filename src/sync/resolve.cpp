@@ -119,7 +119,7 @@ Result<std::vector<HeldConflict>> SyncContext::conflicts() {
   return held;
 }
 
-Result<ResolveReport> SyncContext::resolve(const ResolveOptions& options) {
+Result<ResolveReport> SyncContext::resolve_files(const ResolveOptions& options) {
   TS_TRY_STATUS(require_initialized());
   const Config& c = m_config;
   StateLock lock = TS_TRY(StateLock::acquire(c.state_dir));

@@ -1,4 +1,4 @@
-// The state dir (.turso-sync/ by default; layout in docs/architecture.md):
+// The state dir (.turso-sync/ by default; layout in docs/operations.md):
 //   state.json   sync metadata, rewritten atomically (no token, ever)
 //   lock           flock()ed by every command that writes the replica or the working copy
 //   workflow.lock  flock()ed by a running `workflow` for its whole run (one per state dir)

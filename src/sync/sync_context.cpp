@@ -70,7 +70,7 @@ Result<RemoteClient*> SyncContext::remote(const ProgressCallback& progress) {
   return client;
 }
 
-Result<InitReport> SyncContext::init(const InitOptions& options) {
+Result<InitReport> SyncContext::init_files(const InitOptions& options) {
   auto start = std::chrono::steady_clock::now();
   const Config& c = m_config;
   bool working_exists = file_exists(c.working_path);

@@ -7,7 +7,6 @@
 #include <random>
 #include <thread>
 
-#include "sync/held.h"
 #include "sync/state.h"
 #include "turso_sync/cancel.h"
 #include "turso_sync/history.h"
@@ -65,76 +64,36 @@ FileSignature signature_of(const std::string& path) {
   return s;
 }
 
-// One `sync`: pull, then (when the pull applied) push, which ends with its own pull.
-CycleReport run_cycle(SyncContext& sync, const WorkflowOptions& options) {
-  CycleReport r;
+// One `sync` (SyncContext::sync: pull, then push, its history line). `settle` runs once the outcome is known,
+// before the line is written, to fill in the cycle's failures in a row and next wait (and the line's fields
+// for them).
+void run_cycle(SyncContext& sync, const WorkflowOptions& options, CycleReport& r,
+               const std::function<void(HistoryEntry&, const Error*)>& settle) {
   TransferStats before = sync.transfer_stats();
   r.started_at = utc_timestamp();
   auto start = Clock::now();
-  auto fail = [&](const Error& e) {
-    r.error = e;
-    r.exit_code = exit_code_for(e.kind());
+  SyncOptions sync_options;
+  sync_options.pull = options.pull;
+  sync_options.why = to_string(r.trigger);
+  sync_options.complete_history = [&](HistoryEntry& e, const Error* error) {
+    e.cycle = r.number;
+    r.held = e.conflicts_held;
+    settle(e, error);
   };
-  auto pulled = sync.pull(options.pull);
-  if (!pulled.ok()) {
-    fail(pulled.error());
+  auto synced = sync.sync(sync_options);
+  if (!synced.ok()) {
+    r.error = synced.error();
+    r.exit_code = exit_code_for(synced.error().kind());
   } else {
-    r.pull = std::move(pulled).value();
-    r.exit_code = exit_code_of(*r.pull);
-    if (r.exit_code == 0) {
-      PushOptions push;
-      push.pull = options.pull;
-      auto pushed = sync.push(push);
-      if (!pushed.ok()) {
-        fail(pushed.error());
-      } else {
-        r.push = std::move(pushed).value();
-        r.exit_code = exit_code_of(*r.push);
-      }
-    }
+    r.pull = std::move(synced->pull);
+    r.push = std::move(synced->push);
+    r.exit_code = r.push ? exit_code_of(*r.push) : exit_code_of(*r.pull);
   }
   r.elapsed = std::chrono::duration_cast<milliseconds>(Clock::now() - start);
   TransferStats after = sync.transfer_stats();
   r.traffic.requests = after.requests - before.requests;
   r.traffic.bytes_sent = after.bytes_sent - before.bytes_sent;
   r.traffic.bytes_received = after.bytes_received - before.bytes_received;
-  if (r.push && r.push->pull) {
-    r.held = r.push->pull->held;
-  } else if (r.push) {
-    r.held = r.push->held;
-  } else if (r.pull) {
-    r.held = r.pull->held;
-  } else if (auto held = load_held(sync.config().state_dir); held.ok()) {
-    r.held = static_cast<int64_t>(held->size());  // no pull ran (remote down): the holds are still there
-  }
-  return r;
-}
-
-// The cycle's history line and the metrics file (best effort: a full disk must not stop the sync).
-void record_cycle(SyncContext& sync, const WorkflowOptions& options, const CycleReport& r,
-                  WorkflowMetrics& metrics) {
-  add_cycle_to_metrics(metrics, r);
-  const std::string& state_dir = sync.config().state_dir;
-  if (options.history) {
-    HistoryEntry e = begin_history_entry("sync", options.history_trigger + ":" + to_string(r.trigger));
-    e.time = r.started_at;
-    e.cycle = r.number;
-    if (r.pull) add_to_history(e, *r.pull);
-    if (r.push) add_to_history(e, *r.push);
-    if (r.error) add_error_to_history(e, *r.error);
-    e.exit_code = r.exit_code;
-    if (r.exit_code == 3 && !r.error) e.result = "conflict";
-    e.conflicts_held = r.held;
-    e.duration_ms = r.elapsed.count();
-    e.requests = r.traffic.requests;
-    e.bytes_up = r.traffic.bytes_sent;
-    e.bytes_down = r.traffic.bytes_received;
-    e.consecutive_failures = r.consecutive_failures;
-    if (r.next_in.count() > 0) e.next_at = utc_timestamp_at(std::chrono::system_clock::now() + r.next_in);
-    (void)append_history(state_dir, e);
-  }
-  if (!options.metrics_file.empty())
-    (void)atomic_write_file(options.metrics_file, render_prometheus(metrics), 0644);
 }
 
 }  // namespace
@@ -144,6 +103,7 @@ Result<CycleReport> run_workflow(SyncContext& sync, const WorkflowOptions& optio
   TS_TRY_STATUS(sync.require_initialized());
   const std::string& working = sync.config().working_path;
   StateLock lock = TS_TRY(StateLock::acquire_workflow(sync.config().state_dir));
+  sync.set_trigger(options.trigger);
   std::mt19937_64 rng(std::random_device{}());
   std::uniform_real_distribution<double> unit(0.0, 1.0);
   auto stopping = [&] { return stop_requested() || (options.stop && options.stop()); };
@@ -158,18 +118,26 @@ Result<CycleReport> run_workflow(SyncContext& sync, const WorkflowOptions& optio
     // Compared after the cycle: a write the application made while the cycle ran is picked up at once (the
     // cycle's own merge counts as a change too, which costs at most one extra, empty cycle).
     FileSignature seen = signature_of(working);
-    CycleReport r = run_cycle(sync, options);
+    CycleReport r;
     r.number = number;
     r.trigger = trigger;
-    bool stop = options.once || stopping();  // a cancelled cycle implies a stop request
-    // A cycle cancelled by a stop request neither fails nor succeeds: the count stays.
-    bool cancelled = r.error && r.error->kind() == ErrorKind::cancelled;
-    if (!cancelled) failures = r.error ? failures + 1 : 0;
-    r.consecutive_failures = failures;
-    if (!stop)
-      r.next_in = failures > 0 ? backoff_delay(options.interval, failures, unit(rng)) : options.interval;
-    // History and metrics before the callback: whoever watches the cycle's log line finds them written.
-    record_cycle(sync, options, r, metrics);
+    bool stop = false;
+    run_cycle(sync, options, r, [&](HistoryEntry& e, const Error* error) {
+      stop = options.once || stopping();  // a cancelled cycle implies a stop request
+      // A cycle cancelled by a stop request neither fails nor succeeds: the count stays.
+      bool cancelled = error && error->kind() == ErrorKind::cancelled;
+      if (!cancelled) failures = error ? failures + 1 : 0;
+      r.consecutive_failures = failures;
+      if (!stop)
+        r.next_in = failures > 0 ? backoff_delay(options.interval, failures, unit(rng)) : options.interval;
+      e.consecutive_failures = failures;
+      if (r.next_in.count() > 0) e.next_at = utc_timestamp_at(std::chrono::system_clock::now() + r.next_in);
+    });
+    // The history line is written (by the sync); the metrics before the callback: whoever watches the
+    // cycle's log line finds both written.
+    add_cycle_to_metrics(metrics, r);
+    if (!options.metrics_file.empty())
+      (void)atomic_write_file(options.metrics_file, render_prometheus(metrics), 0644);  // best effort
     if (on_cycle) on_cycle(r);
     if (stop) return r;
 

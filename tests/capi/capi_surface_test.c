@@ -373,9 +373,15 @@ static void test_copy_log(void) {
   CHECK_CONTAINS(first, "\"operation\":\"copy\""); /* newest first */
   turso_sync_free(report);
   CHECK_RC(turso_sync_reset(h, NULL, NULL), TURSO_SYNC_OK, h);
-  /* Every operation leaves its line, init and reset included, as the CLI's do. */
+  local_exec(h, "INSERT INTO copies VALUES (3, 'synced')");
+  CHECK_RC(turso_sync_sync(h, NULL, NULL), TURSO_SYNC_OK, h);
+  /* Every operation leaves its line, init and reset included, as the CLI's do; a sync leaves one line (not
+     one per pull and push inside it), with what it pushed. */
   CHECK_RC(turso_sync_log(h, NULL, &report), TURSO_SYNC_OK, h);
   CHECK(count_of(report, "\"operation\":\"pull\"") == 1);
+  CHECK(count_of(report, "\"operation\":\"push\"") == 0);
+  CHECK(count_of(report, "\"operation\":\"sync\",\"trigger\":\"capi\",\"result\":\"ok\"") == 1);
+  CHECK_CONTAINS(report, "\"pushed\":{\"inserts\":1,");
   CHECK(count_of(report, "\"operation\":\"init\",\"trigger\":\"capi\",\"result\":\"ok\"") == 1);
   CHECK(count_of(report, "\"operation\":\"reset\",\"trigger\":\"capi\"") == 1);
   CHECK(count_of(report, "\"operation\":\"copy\",\"trigger\":\"capi\"") == 2); /* refused, then forced */
@@ -385,6 +391,49 @@ static void test_copy_log(void) {
 
   turso_sync_close(h);
   writers_remove_dir(dir);
+}
+
+/* A push of chosen rows: only they go; with one row that says "mine", a compare-and-set through the
+   remote — two copies claim the same job, one push applies, the other is refused (code 3). */
+static void test_push_only(void) {
+  remote_ok("CREATE TABLE jobs (id INTEGER PRIMARY KEY, claimed_by TEXT)");
+  remote_ok("INSERT INTO jobs VALUES (1, NULL)");
+  char* dir_a = app_dir();
+  char* dir_b = app_dir();
+  turso_sync_handle* a = open_app(dir_a);
+  turso_sync_handle* b = open_app(dir_b);
+  char* report = NULL;
+  CHECK_RC(turso_sync_init(a, NULL, NULL), TURSO_SYNC_OK, a);
+  CHECK_RC(turso_sync_init(b, NULL, NULL), TURSO_SYNC_OK, b);
+  local_exec(a, "UPDATE jobs SET claimed_by = 'a' WHERE id = 1; INSERT INTO jobs VALUES (2, 'a-later')");
+  local_exec(b, "UPDATE jobs SET claimed_by = 'b' WHERE id = 1");
+
+  CHECK_RC(turso_sync_push(a, "{\"table\":\"jobs\",\"keys\":[\"1\"]}", &report), TURSO_SYNC_OK, a);
+  CHECK_CONTAINS(report, "\"updates\":1");
+  turso_sync_free(report);
+  char* rows = capi_remote_sql(g_url, "SELECT group_concat(id || ':' || claimed_by) FROM jobs");
+  CHECK_CONTAINS(rows, "1:a");
+  CHECK(rows && !contains(rows, "a-later")); /* row 2 stayed local */
+  free(rows);
+
+  CHECK_RC(turso_sync_push(b, "{\"table\":\"jobs\",\"keys\":[\"1\"]}", &report), TURSO_SYNC_CONFLICT, b);
+  CHECK_KIND(b, TURSO_SYNC_KIND_CONFLICT);
+  CHECK_CONTAINS(report, "\"conflicts\":[{\"table\":\"jobs\"");
+  turso_sync_free(report);
+  rows = capi_remote_sql(g_url, "SELECT claimed_by FROM jobs WHERE id = 1");
+  CHECK_CONTAINS(rows, "\"a\"");
+  free(rows);
+
+  CHECK_RC(turso_sync_push(a, "{\"table\":\"jobs\"}", NULL), TURSO_SYNC_USAGE, a);
+  CHECK_CONTAINS(turso_sync_errmsg(a), "'table' and 'keys'");
+  CHECK_RC(turso_sync_push(a, NULL, NULL), TURSO_SYNC_OK, a); /* the rest goes with a plain push */
+  rows = capi_remote_sql(g_url, "SELECT count(*) FROM jobs");
+  CHECK_CONTAINS(rows, "\"2\"");
+  free(rows);
+  turso_sync_close(a);
+  turso_sync_close(b);
+  writers_remove_dir(dir_a);
+  writers_remove_dir(dir_b);
 }
 
 int main(int argc, char** argv) {
@@ -398,6 +447,7 @@ int main(int argc, char** argv) {
     void (*run)(void);
   } tests[] = {{"errkind_remote", test_errkind_remote},
                {"errkind_local", test_errkind_local},
+               {"push_only", test_push_only},
                {"health", test_health},
                {"copy_log", test_copy_log}};
   int ran = 0;

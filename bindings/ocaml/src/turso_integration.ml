@@ -91,6 +91,7 @@ type push_report = {
   pushed : counts;
   schema_changes : int;
   push_conflicts : push_conflict list;
+  held_skipped : int;
   pull_after : pull_report option;
 }
 
@@ -262,6 +263,7 @@ let push_of code j =
             detail = Json.to_string (Json.member "detail" c);
           })
         (Json.to_list (Json.member "conflicts" j));
+    held_skipped = Json.to_int (Json.member "held_skipped" j);
     pull_after = (match Json.member "pull" j with Json.Null -> None | p -> Some (pull_of 0 p));
   }
 
@@ -445,9 +447,15 @@ let init ?force ?from () = Lwt.map (Result.map ignore) (init_with_report ?force 
 
 let pull ?on_conflict () = run op_pull (options [ ("on_conflict", policy on_conflict) ]) (fun code j -> pull_of code (Json.member "pull" j))
 
-let push ?force ?on_conflict () =
+let push ?force ?on_conflict ?only () =
   run op_push
-    (options [ ("force", flag force); ("on_conflict", policy on_conflict) ])
+    (options
+       [
+         ("force", flag force);
+         ("on_conflict", policy on_conflict);
+         ("table", Option.map (fun (t, _) -> Json.String t) only);
+         ("keys", Option.map (fun (_, ks) -> Json.Array (List.map (fun k -> Json.String k) ks)) only);
+       ])
     (fun code j -> push_of code (Json.member "push" j))
 
 let sync ?force ?on_conflict () =

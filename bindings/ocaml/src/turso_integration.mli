@@ -79,6 +79,7 @@ type push_report = {
   pushed : counts;
   schema_changes : int;
   push_conflicts : push_conflict list;
+  held_skipped : int;  (** local changes of held rows left out (never pushed until resolved) *)
   pull_after : pull_report option;  (** the pull that follows a successful push *)
 }
 
@@ -204,7 +205,14 @@ val init_with_report : ?force:bool -> ?from:string -> unit -> (init_report, erro
 (** {!init}, returning the init report: what was downloaded and, with [from], what was published. *)
 
 val pull : ?on_conflict:on_conflict -> unit -> (pull_report, error) result Lwt.t
-val push : ?force:bool -> ?on_conflict:on_conflict -> unit -> (push_report, error) result Lwt.t
+val push :
+  ?force:bool -> ?on_conflict:on_conflict -> ?only:string * string list -> unit -> (push_report, error) result Lwt.t
+(** [only] [(table, keys)] (keys as {!resolve} takes them: "5", "a,b"): push only these rows' local changes
+    (and pending schema changes); the others stay local. Guarded as every push: a row the remote changed
+    since the last pull refuses it ([push_exit_code] 3, [push_conflicts]); a held row is left out
+    ([held_skipped]). With one row whose local change says "mine", that is a claim through the remote —
+    the pattern for work done once across copies (docs/capi.md, "Doing work once across copies"). *)
+
 val sync : ?force:bool -> ?on_conflict:on_conflict -> unit -> (sync_report, error) result Lwt.t
 
 val status : ?offline:bool -> unit -> (status_report, error) result Lwt.t
