@@ -142,7 +142,8 @@ Result<TablePlan> plan_table(db::Database& local, const std::string& table,
     size_t first = plan.rowid_first ? 1 : 0, stored = plan.columns.size();
     plan.first_half_columns = stored / 2;
     std::string a = keys, b = keys;
-    for (size_t i = 0; i < stored; ++i) (i < plan.first_half_columns ? a : b) += ", " + select_list[first + i];
+    for (size_t i = 0; i < stored; ++i)
+      (i < plan.first_half_columns ? a : b) += ", " + select_list[first + i];
     a += ", " + tag_expr;
     plan.first_half_prefix = fmt::format("SELECT {} FROM {}", a, quote_identifier(table));
     plan.second_half_prefix = fmt::format("SELECT {} FROM {}", b, quote_identifier(table));
