@@ -100,6 +100,9 @@ std::string push_json_object(const PushReport& r) {
   }
   w.end_array();
   w.key("held").integer(r.held).key("held_skipped").integer(r.held_skipped);
+  w.key("refused_rows").begin_array();
+  for (const std::string& row : r.refused_rows) w.string(row);
+  w.end_array();
   if (r.pull) w.key("pull").raw(pull_json_object(*r.pull));
   w.end_object();
   return w.take();
