@@ -237,6 +237,9 @@ struct PushReport {
   int64_t held = 0;                     // held conflicts in the state dir (never pushed until resolved)
   int64_t held_skipped = 0;             // local row changes left out of this push because their row is held
   int64_t held_new = 0;  // rows this push held itself (policy hold: they would leave a reference dangling)
+  // Rows the remote cannot take (TEXT that is not valid UTF-8): each left out alone and held (kind
+  // "refused", `turso-sync conflicts`), the rest pushed; one line each: "table key: why".
+  std::vector<std::string> refused_rows;
 };
 
 // The exit code of an operation's outcome (README, "Commands"), decided here once for the CLI, the C API, the

@@ -164,6 +164,11 @@ struct PushArgs {
 };
 
 int print_push(Context& ctx, const PushReport& r, bool dry_run, ConflictPolicy policy) {
+  for (const std::string& row : r.refused_rows)
+    ctx.warn(
+        ctx.yellow(fmt::format("{}row refused: {}; it is held, not pushed, and the rest {} (`turso-sync "
+                               "conflicts`, `turso-sync resolve`)",
+                               dry_run ? "(dry run) " : "", row, dry_run ? "would go" : "went")));
   if (r.held_skipped > 0)
     ctx.warn(
         ctx.yellow(fmt::format("{} local change{} of held rows not pushed (`turso-sync conflicts`, "

@@ -168,6 +168,15 @@ void read_value(sqlite3_value* v, Value& out) {
   }
 }
 
+// SQLite's default SQLITE_MAX_COLUMN: the most columns of a table, and of a result set.
+constexpr size_t kMaxResultColumns = 2000;
+
+// Where a cursor's rowid is read: column `column` of its row, or column 0 of a key cursor of its own.
+struct KeySource {
+  sqlite3_stmt* stmt = nullptr;
+  int column = 0;
+};
+
 // Compares one table: base side (plan.base_rows) against the target table, in key order.
 class TableDiff {
  public:
@@ -219,6 +228,13 @@ class TableDiff {
     m_colls = colls;
 
     // Target cursor: [rowid,] every column. Base cursor: [rowid,] every column not given as a constant.
+    // A result set holds at most SQLITE_MAX_COLUMN (2000) columns, as a table does: the rowid is read from
+    // its alias column when both sides have it, else, for a table too wide for one more column, by a cursor
+    // of its own in the same order (both read the same transaction, so they step in lockstep).
+    bool alias_key = by_rowid && t.rowid_alias >= 0 && !m_plan.constants[t.rowid_alias] &&
+                     (m_plan.base_rows == BaseRows::none || m_plan.base_rowid_expr == t.rowid_expr);
+    bool key_cursors = by_rowid && !alias_key && ncols + 1 > kMaxResultColumns;
+    bool rowid_prefix = by_rowid && !alias_key && !key_cursors;
     std::string order;
     for (size_t k = 0; !by_rowid && k < t.key_columns.size(); ++k) {
       if (k) order += ", ";
@@ -226,7 +242,7 @@ class TableDiff {
                            quote_identifier(t.key_collations[k]));
     }
     std::string target_cols, base_cols;
-    m_offset = by_rowid ? 1 : 0;
+    m_offset = rowid_prefix ? 1 : 0;
     m_base_index.assign(ncols, -1);
     plan_large_values();
     int next = m_offset;
@@ -256,7 +272,7 @@ class TableDiff {
     }
     bool ranged = by_rowid && m_ranges.has_value();
     auto query = [&](const std::string& from, const std::string& rowid_expr, std::string cols) {
-      if (by_rowid) cols = rowid_expr + (cols.empty() ? "" : ", " + cols);
+      if (rowid_prefix) cols = rowid_expr + (cols.empty() ? "" : ", " + cols);
       if (cols.empty()) cols = "NULL";
       if (!by_rowid) return fmt::format("SELECT {} FROM {} ORDER BY {}", cols, from, order);
       std::string where = ranged ? fmt::format(" WHERE {} BETWEEN ?1 AND ?2", rowid_expr) : "";
@@ -269,13 +285,30 @@ class TableDiff {
     bool has_base = m_plan.base_rows != BaseRows::none;
     if (has_base)
       base_stmt = TS_TRY(m_db.prepare(query(m_plan.base_table, m_plan.base_rowid_expr, base_cols)));
+    db::Statement target_keys, base_keys;
+    m_target_key = KeySource{};
+    m_base_key = KeySource{};
+    if (alias_key) {
+      m_target_key.column = m_offset + t.rowid_alias;
+      m_base_key.column = m_base_index[t.rowid_alias];
+    } else if (key_cursors) {
+      target_keys =
+          TS_TRY(m_db.prepare(query(quote_identifier(diff::k_target_schema) + "." + quote_identifier(t.name),
+                                    t.rowid_expr, t.rowid_expr)));
+      m_target_key.stmt = target_keys.handle();
+      if (has_base) {
+        base_keys =
+            TS_TRY(m_db.prepare(query(m_plan.base_table, m_plan.base_rowid_expr, m_plan.base_rowid_expr)));
+        m_base_key.stmt = base_keys.handle();
+      }
+    }
     if (!ranged) {
       TS_TRY_STATUS(merge(has_base ? base_stmt.handle() : nullptr, target_stmt.handle()));
       return m_counts;
     }
     // Fast path: only the rowid ranges the page comparison could not rule out.
     for (const diff::RowidRange& r : *m_ranges) {
-      for (db::Statement* st : {&target_stmt, &base_stmt}) {
+      for (db::Statement* st : {&target_stmt, &base_stmt, &target_keys, &base_keys}) {
         if (!st->handle()) continue;
         TS_TRY_STATUS(st->reset());
         TS_TRY_STATUS(st->bind(1, Value::integer(r.lo)));
@@ -290,23 +323,40 @@ class TableDiff {
   // The merge join of two cursors in key order: `a` on the base side (nullptr: no base rows), `b` on the
   // target.
   Status merge(sqlite3_stmt* a, sqlite3_stmt* b) {
-    bool more_a = a && TS_TRY(step(a));
-    bool more_b = TS_TRY(step(b));
+    bool more_a = a && TS_TRY(step(a, m_base_key));
+    bool more_b = TS_TRY(step(b, m_target_key));
     while (more_a || more_b) {
       int c = !more_a ? 1 : (!more_b ? -1 : compare_keys(a, b));
       if (c < 0) {
         TS_TRY_STATUS(emit_remove(a));
-        more_a = TS_TRY(step(a));
+        more_a = TS_TRY(step(a, m_base_key));
       } else if (c > 0) {
         TS_TRY_STATUS(emit_insert(b));
-        more_b = TS_TRY(step(b));
+        more_b = TS_TRY(step(b, m_target_key));
       } else {
         TS_TRY_STATUS(compare_rows(a, b));
-        more_a = TS_TRY(step(a));
-        more_b = TS_TRY(step(b));
+        more_a = TS_TRY(step(a, m_base_key));
+        more_b = TS_TRY(step(b, m_target_key));
       }
     }
     return {};
+  }
+
+  // A row cursor and, for a table too wide to read its rowid with its columns, its key cursor.
+  Result<bool> step(sqlite3_stmt* s, const KeySource& key) {
+    bool row = TS_TRY(step(s));
+    if (!key.stmt) return row;
+    int rc = sqlite3_step(key.stmt);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+      return m_db.last_error(fmt::format("read table {}", m_table.name));
+    if ((rc == SQLITE_ROW) != row)
+      return Error(ErrorKind::internal,
+                   fmt::format("read table {}: the rowid cursor and the row cursor disagree", m_table.name));
+    return row;
+  }
+
+  int64_t rowid_of(sqlite3_stmt* s, const KeySource& key) const {
+    return key.stmt ? sqlite3_column_int64(key.stmt, 0) : sqlite3_column_int64(s, key.column);
   }
 
   Result<bool> has_row(const std::string& from, const std::string& cond) {
@@ -327,7 +377,7 @@ class TableDiff {
   int compare_keys(sqlite3_stmt* a, sqlite3_stmt* b) const {
     const TableDesc& t = m_table;
     if (t.keyed_by_rowid()) {
-      int64_t x = sqlite3_column_int64(a, 0), y = sqlite3_column_int64(b, 0);
+      int64_t x = rowid_of(a, m_base_key), y = rowid_of(b, m_target_key);
       return x < y ? -1 : (x > y ? 1 : 0);
     }
     for (size_t k = 0; k < t.key_columns.size(); ++k) {
@@ -370,10 +420,11 @@ class TableDiff {
     return {};
   }
 
-  void read_key(sqlite3_stmt* s, const std::vector<Value>& row, std::vector<Value>* key) const {
+  void read_key(sqlite3_stmt* s, const KeySource& source, const std::vector<Value>& row,
+                std::vector<Value>* key) const {
     key->clear();
     if (m_table.keyed_by_rowid()) {
-      key->push_back(Value::integer(sqlite3_column_int64(s, 0)));
+      key->push_back(Value::integer(rowid_of(s, source)));
       return;
     }
     for (int col : m_table.key_columns) key->push_back(row[col]);
@@ -385,7 +436,7 @@ class TableDiff {
     TS_TRY_STATUS(read_base_row(a, &ch.old_values));
     ch.new_values.clear();
     ch.changed_columns.clear();
-    read_key(a, ch.old_values, &ch.key);
+    read_key(a, m_base_key, ch.old_values, &ch.key);
     ++m_counts.deletes;
     return m_sink.row(m_table, ch);
   }
@@ -396,7 +447,7 @@ class TableDiff {
     ch.old_values.clear();
     TS_TRY_STATUS(read_target_row(b, &ch.new_values));
     ch.changed_columns.clear();
-    read_key(b, ch.new_values, &ch.key);
+    read_key(b, m_target_key, ch.new_values, &ch.key);
     ++m_counts.inserts;
     return m_sink.row(m_table, ch);
   }
@@ -423,7 +474,7 @@ class TableDiff {
     ch.op = RowOp::update;
     TS_TRY_STATUS(read_base_row(a, &ch.old_values));
     TS_TRY_STATUS(read_target_row(b, &ch.new_values));
-    read_key(a, ch.old_values, &ch.key);
+    read_key(a, m_base_key, ch.old_values, &ch.key);
     ++m_counts.updates;
     return m_sink.row(m_table, ch);
   }
@@ -456,8 +507,9 @@ class TableDiff {
   }
 
   db::BlobPlace place(sqlite3_stmt* s, bool base, size_t column) const {
-    bool by_rowid = m_table.keyed_by_rowid();
-    int64_t rowid = sqlite3_column_int64(s, by_rowid ? 0 : (base ? m_base_extra : m_target_extra) + 1);
+    int64_t rowid = m_table.keyed_by_rowid()
+                        ? rowid_of(s, base ? m_base_key : m_target_key)
+                        : sqlite3_column_int64(s, (base ? m_base_extra : m_target_extra) + 1);
     const std::string& name = m_table.columns[column].name;
     if (base) return db::BlobPlace{m_plan.base_schema, m_plan.base_name, name, rowid};
     return db::BlobPlace{diff::k_target_schema, m_table.name, name, rowid};
@@ -484,6 +536,7 @@ class TableDiff {
   std::vector<Collation> m_colls;
   std::vector<int> m_base_index;  // per target column: index in the base cursor, -1 for constants
   int m_offset = 0;               // index of the first column in the target cursor
+  KeySource m_base_key, m_target_key;
   RowChange m_change;
   TableCounts m_counts;
   int64_t m_rows_read = 0;

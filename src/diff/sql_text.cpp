@@ -484,4 +484,23 @@ bool refers_to(std::string_view sql, std::string_view name) {
   return false;
 }
 
+bool trigger_inserts_into(std::string_view trigger_sql, std::string_view table) {
+  auto t = tokenize_sql(trigger_sql);
+  auto is_name = [](const Token& k) { return k.kind == TokenKind::word || k.kind == TokenKind::identifier; };
+  // INTO only follows INSERT [OR …] and REPLACE in SQLite's grammar.
+  for (size_t i = 0; i + 1 < t.size(); ++i) {
+    if (t[i].kind != TokenKind::word || !iequals(t[i].text, "INTO") || !is_name(t[i + 1])) continue;
+    size_t name = i + 1;
+    if (i + 3 < t.size() && t[i + 2].text == "." && is_name(t[i + 3])) name = i + 3;
+    if (iequals(token_name(t[name]), table)) return true;
+  }
+  return false;
+}
+
+bool declares_autoincrement(std::string_view table_sql) {
+  for (const Token& k : tokenize_sql(table_sql))
+    if (k.kind == TokenKind::word && iequals(k.text, "AUTOINCREMENT")) return true;
+  return false;
+}
+
 }  // namespace turso_sync::diff

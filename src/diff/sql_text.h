@@ -68,4 +68,11 @@ bool has_volatile_default(std::string_view column_definition);
 // case-insensitively.
 bool refers_to(std::string_view sql, std::string_view name);
 
+// Whether a CREATE TRIGGER statement inserts rows into `table` (INSERT [OR …] INTO / REPLACE INTO `table`,
+// schema-qualified or not), case-insensitively.
+bool trigger_inserts_into(std::string_view trigger_sql, std::string_view table);
+
+// Whether a CREATE TABLE statement declares an AUTOINCREMENT key.
+bool declares_autoincrement(std::string_view table_sql);
+
 }  // namespace turso_sync::diff

@@ -94,6 +94,42 @@ Result<std::vector<std::string>> Merger::move_row(size_t table_index, int64_t fr
   return touched;
 }
 
+// Rows are events or facts (docs/conflicts.md, "Events and facts"): a local row identical to a remote insert
+// at the same auto-assigned key is the same fact (the seed rows of one migration run on two copies), unless
+// the table records events: it is AUTOINCREMENT (ids never reused: each row is something that happened) or a
+// trigger inserts into it (an audit or append-only log): then both rows are kept and ours moves. Triggers
+// are set aside during the merge: ours and theirs are read from what was set aside and decided.
+Result<bool> Merger::records_events(size_t table_index) {
+  if (m_options.redo) return false;
+  auto known = m_records_events.find(table_index);
+  if (known != m_records_events.end()) return known->second;
+  std::vector<std::string> names{m_delta.tables[table_index].table.name};
+  if (m_ours_tables[table_index] && !m_ours_tables[table_index]->empty())
+    names.push_back(*m_ours_tables[table_index]);
+  std::vector<std::string> triggers;
+  for (const DerivedObject& d : m_set_aside)
+    if (d.type == "trigger") triggers.push_back(d.sql);
+  for (const auto& [key, sql] : m_derived_final)
+    if (sql) triggers.push_back(*sql);
+  bool events = false;
+  auto schema =
+      TS_TRY(m_db.prepare("SELECT type, name, sql FROM main.sqlite_schema WHERE type IN ('table', 'trigger') "
+                          "AND sql IS NOT NULL"));
+  while (TS_TRY(schema.step())) {
+    std::string type = schema.column_text(0), name = schema.column_text(1), sql = schema.column_text(2);
+    if (type == "trigger") {
+      triggers.push_back(std::move(sql));
+      continue;
+    }
+    for (const std::string& n : names)
+      if (sqlite3_stricmp(n.c_str(), name.c_str()) == 0 && diff::declares_autoincrement(sql)) events = true;
+  }
+  for (const std::string& sql : triggers)
+    for (const std::string& n : names) events = events || diff::trigger_inserts_into(sql, n);
+  m_records_events[table_index] = events;
+  return events;
+}
+
 // Every remote insert whose key holds a different local row in a rowid-keyed table moves that local row.
 // Following references changes local rows of other tables, which can make a local row that was identical to
 // a remote insert differ from it: those tables are examined again until nothing moves.
@@ -114,7 +150,7 @@ Status Merger::move_colliding_rows() {
         if (pushed != m_pushed_rows.end() && TS_TRY(pushed->second.find(r.key))) continue;
         if (m_options.is_held && m_options.is_held(tc.table.name, r.key)) continue;  // held: left as is
         auto ours = TS_TRY(m_writers[i]->read(r.key));
-        if (!ours || *ours == r.new_values) continue;
+        if (!ours || (*ours == r.new_values && !TS_TRY(records_events(i)))) continue;
         if (r.key.at(0).type() != ValueType::integer) continue;
         for (std::string& child : TS_TRY(move_row(i, r.key[0].as_integer())))
           touched.insert(std::move(child));

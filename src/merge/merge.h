@@ -43,6 +43,9 @@ struct MergeOptions {
   // Rows held by an earlier pull (ConflictPolicy::hold, sync/held.h): the merge leaves them as they are in
   // the working copy, whatever the policy, and lists them in MergeReport::held_rows. Empty = none.
   std::function<bool(const std::string& table, const std::vector<Value>& key)> is_held;
+  // Finishing an interrupted pull whose merge may have committed already: a local row identical to a remote
+  // insert may be that insert, merged before, so it is one row even in a table that records events.
+  bool redo = false;
 };
 
 struct MergeReport {

@@ -194,6 +194,12 @@ class Merger {
   Result<int64_t> next_free_key(size_t table_index);
   Result<std::vector<std::string>> move_row(size_t table_index, int64_t from);
   Status move_colliding_rows();
+  Result<bool> records_events(size_t table_index);
+  size_t writer_index(const TableWriter& w) const {
+    size_t i = 0;
+    while (i + 1 < m_writers.size() && m_writers[i].get() != &w) ++i;
+    return i;
+  }
 
   // row_rules.cpp
   static bool same_columns(const TableDesc& a, const TableDesc& b);
@@ -226,7 +232,8 @@ class Merger {
   std::string m_discarded;  // the body of the discarded-changes script (discarded.cpp)
   std::vector<std::unique_ptr<TableWriter>> m_writers;  // parallel to m_delta.tables
   std::optional<std::vector<ForeignKey>> m_foreign_keys;
-  std::map<size_t, int64_t> m_next_key;  // per table index: the last key handed to a moved row
+  std::map<size_t, int64_t> m_next_key;     // per table index: the last key handed to a moved row
+  std::map<size_t, bool> m_records_events;  // per table index: records_events(), once known
   std::unique_ptr<db::Database> m_theirs;
   std::unique_ptr<db::Database> m_base;
   std::set<std::string> m_pushed_objects;              // schema_object_key of what the push sent

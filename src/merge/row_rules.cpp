@@ -145,7 +145,10 @@ Status Merger::their_insert(TableWriter& w, const RowChange& r, const std::optio
     ++m_report.taken.inserts;
     return {};
   }
-  if (*ours == r.new_values) return {};
+  // Identical: one fact, or two events when the table records events and ours did not move (moves off).
+  if (*ours == r.new_values && (m_options.on_insert_collision == InsertCollision::move_local ||
+                                !TS_TRY(records_events(writer_index(w)))))
+    return {};
   if (row_conflict(w, r, ConflictKind::insert_insert, ours) != ConflictDecision::take_theirs) return {};
   std::vector<int> differing;
   for (size_t i = 0; i < ours->size(); ++i)

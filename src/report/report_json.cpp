@@ -105,6 +105,9 @@ std::string push_json_object(const PushReport& r) {
       .integer(r.held_skipped)
       .key("held_new")
       .integer(r.held_new);
+  w.key("refused_rows").begin_array();
+  for (const std::string& row : r.refused_rows) w.string(row);
+  w.end_array();
   if (r.pull) w.key("pull").raw(pull_json_object(*r.pull));
   w.end_object();
   return w.take();

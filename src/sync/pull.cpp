@@ -124,6 +124,7 @@ static Result<PullReport> merge_and_swap(const Config& c, const std::string& new
   merge_options.theirs_path = new_replica;
   merge_options.base_path = c.replica_path;
   merge_options.pushed = options.pushed;
+  merge_options.redo = redo;
   // Held rows (sync/held.h) stay as they are; the merge lists them so that their record follows theirs.
   // First brought up to date with the files: a hold whose two sides became equal (reset, init --force, the
   // application wrote theirs) is lifted, so the remote's later changes to that row are merged again.

@@ -154,6 +154,21 @@ Result<PushReport> SyncContext::push_files(const PushOptions& options) {
     report.held_new = static_cast<int64_t>(dangling.size());
     report.held_skipped += TS_TRY(exclude_held(changeset, report.changes, held));
   }
+  // A row the remote cannot take is refused alone (docs/conflicts.md, "Rows the remote cannot take"): held
+  // like a conflict, named by table and key; the rest of the push goes.
+  std::vector<std::string> why;
+  std::vector<HeldConflict> refused = TS_TRY(rows_the_remote_cannot_take(changeset, &why));
+  if (!refused.empty()) {
+    for (size_t i = 0; i < refused.size(); ++i)
+      report.refused_rows.push_back(
+          fmt::format("{} {}: {}", refused[i].table, printable(key_as_text(refused[i].key)), why[i]));
+    TS_TRY(exclude_held(changeset, report.changes, refused));
+    if (!options.dry_run) {
+      held.insert(held.end(), refused.begin(), refused.end());
+      TS_TRY_STATUS(save_held(c.state_dir, held));
+      report.held = static_cast<int64_t>(held.size());
+    }
+  }
   if (changeset.empty()) {
     report.nothing_to_push = true;
     return report;

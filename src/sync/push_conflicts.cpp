@@ -9,6 +9,7 @@
 #include <map>
 
 #include "db/schema.h"
+#include "util/fs.h"
 #include "util/text.h"
 
 namespace turso_sync {
@@ -239,6 +240,46 @@ PushConflict explain_schema_guard(RemoteClient& remote, const BaseSchema& base) 
                            printable(tables));
   }
   return c;
+}
+
+Result<std::vector<HeldConflict>> rows_the_remote_cannot_take(const Changeset& changeset,
+                                                              std::vector<std::string>* why) {
+  std::vector<HeldConflict> out;
+  for (const TableChanges& tc : changeset.tables) {
+    const TableDesc& t = tc.table;
+    RowCursor rows = tc.rows.cursor();
+    while (const RowChange* row = TS_TRY(rows.next())) {
+      if (row->op == RowOp::remove) continue;
+      std::optional<size_t> bad;
+      for (size_t c = 0; c < row->new_values.size() && !bad; ++c) {
+        const Value& v = row->new_values[c];
+        if (v.type() == ValueType::text && !is_valid_utf8(v.as_bytes())) bad = c;
+      }
+      if (!bad) continue;
+      HeldConflict h;
+      h.table = t.name;
+      h.keyed_by_rowid = t.keyed_by_rowid();
+      if (t.keyed_by_rowid())
+        h.key_names.push_back(t.rowid_alias >= 0 ? t.columns[static_cast<size_t>(t.rowid_alias)].name
+                                                 : "rowid");
+      else
+        for (int k : t.key_columns) h.key_names.push_back(t.columns[static_cast<size_t>(k)].name);
+      h.key = row->key;
+      h.kind = "refused";
+      for (const ColumnDesc& col : t.columns) h.columns.push_back(col.name);
+      h.base = row->old_values;
+      h.theirs = row->old_values;
+      h.ours = row->new_values;
+      h.conflicting_columns.push_back(static_cast<int>(*bad));
+      h.since = utc_timestamp();
+      why->push_back(
+          fmt::format("column {} holds TEXT that is not valid UTF-8, which the remote cannot store "
+                      "unchanged (store such bytes as a BLOB)",
+                      quote_identifier(t.columns[*bad].name)));
+      out.push_back(std::move(h));
+    }
+  }
+  return out;
 }
 
 }  // namespace turso_sync

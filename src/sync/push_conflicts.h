@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "sync/push_batch.h"
+#include "turso_sync/changeset.h"
+#include "turso_sync/conflict.h"
 #include "turso_sync/remote.h"
 #include "turso_sync/sync.h"
 
@@ -30,6 +32,12 @@ std::optional<std::string> explain_unique_clash(RemoteClient& remote, const Step
 PushConflict conflict_for_unexplained(const StepOrigin& o);
 // The conflict of the step `o` that failed with `error` (a guard or a row statement), explained.
 PushConflict conflict_for(RemoteClient& remote, const StepOrigin& o, const std::string& error);
+
+// The rows of `changeset` the remote cannot take as they are (TEXT that is not valid UTF-8: JSON cannot carry
+// it and the server would replace its bytes), as held conflicts of kind "refused" (ours: the local row, base
+// and theirs: the replica's), each named by table and key, with `why` per row in the same order.
+Result<std::vector<HeldConflict>> rows_the_remote_cannot_take(const Changeset& changeset,
+                                                              std::vector<std::string>* why);
 
 // The conflict of a child row whose parent (`row.values` in `r.parent_columns`) is not on the remote;
 // `known` false when that could not be read (the parent may be missing).

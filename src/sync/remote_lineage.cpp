@@ -11,6 +11,7 @@
 #include "db/sqlite.h"
 #include "sync/remote_identity.h"
 #include "sync/replica_fetch.h"
+#include "util/sql_expr.h"
 #include "util/text.h"
 
 namespace turso_sync {
@@ -68,7 +69,7 @@ Result<bool> keeps_a_row(db::Database& db, const db::TableInfo& old_table, const
   return has_row(db,
                  fmt::format("SELECT 1 FROM main.{0} AS o WHERE EXISTS (SELECT 1 FROM n.{0} AS x WHERE {1}) "
                              "LIMIT 1",
-                             table, fmt::join(match, " AND ")));
+                             table, balanced_sql(match)));
 }
 
 Error replaced_error(const Config& c, const std::string& why) {

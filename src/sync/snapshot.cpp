@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 
 #include "db/schema.h"
@@ -52,12 +53,21 @@ Result<std::vector<RemoteObject>> read_remote_schema(RemoteClient& remote, Snaps
   return out;
 }
 
+// SQLite's default SQLITE_MAX_COLUMN: the most columns a table or a result set may have, here and on the
+// server.
+constexpr size_t kMaxResultColumns = 2000;
+
 // How one table is read page by page.
 struct TablePlan {
   std::string name;
   std::vector<std::string> columns;  // stored columns, in order
   std::vector<int> key_in_row;       // positions of the paging key within the decoded row
   std::string select_prefix;         // "SELECT … FROM t"
+  // A row too wide for one result set (SQLite's SQLITE_MAX_COLUMN, 2000, counts the rowid and the tag
+  // column too) is read by two statements of one request, each starting with the key: the first half of
+  // the columns with the tag column, then the second half. Empty for a table that fits in one.
+  std::string first_half_prefix, second_half_prefix;
+  size_t first_half_columns = 0;
   std::vector<std::string> key_exprs;
   std::string insert_sql;
   bool rowid_first = false;  // the row starts with the rowid (rowid tables without an INTEGER PRIMARY KEY)
@@ -126,6 +136,18 @@ Result<TablePlan> plan_table(db::Database& local, const std::string& table,
   std::string list;
   for (size_t i = 0; i < select_list.size(); ++i) list += (i ? ", " : "") + select_list[i];
   plan.select_prefix = fmt::format("SELECT {} FROM {}", list, quote_identifier(table));
+  if (select_list.size() > kMaxResultColumns) {
+    std::string keys;
+    for (size_t i = 0; i < plan.key_exprs.size(); ++i) keys += (i ? ", " : "") + plan.key_exprs[i];
+    size_t first = plan.rowid_first ? 1 : 0, stored = plan.columns.size();
+    plan.first_half_columns = stored / 2;
+    std::string a = keys, b = keys;
+    for (size_t i = 0; i < stored; ++i)
+      (i < plan.first_half_columns ? a : b) += ", " + select_list[first + i];
+    a += ", " + tag_expr;
+    plan.first_half_prefix = fmt::format("SELECT {} FROM {}", a, quote_identifier(table));
+    plan.second_half_prefix = fmt::format("SELECT {} FROM {}", b, quote_identifier(table));
+  }
 
   std::string cols, params;
   for (size_t i = 0; i < insert_cols.size(); ++i) {
@@ -169,6 +191,43 @@ Status decode_row(std::vector<Value>& row, const TablePlan& plan) {
   return {};
 }
 
+// Reads one page of a table too wide for one result set (TablePlan::first_half_prefix): `stmt` with its
+// SELECT list replaced by each half's, both in one request, joined on the key that starts both; each row is
+// handed to `read` as the one-statement read would give it. The two statements may see different states of
+// a remote being written to: a page whose halves do not hold the same keys is read again.
+Status read_in_halves(RemoteClient& remote, const TablePlan& plan, const SqlStatement& stmt,
+                      const std::function<Status(std::span<const Value>)>& read, size_t* bytes) {
+  std::string suffix = stmt.sql.substr(plan.select_prefix.size());
+  std::vector<SqlStatement> halves{{plan.first_half_prefix + suffix, stmt.args},
+                                   {plan.second_half_prefix + suffix, stmt.args}};
+  size_t keys = plan.key_exprs.size();
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    auto results = TS_TRY(remote.execute(halves, Retry::safe));
+    if (results.size() != 2) return Error(ErrorKind::protocol, "unexpected answer from the server: rows");
+    const auto& a = results[0].rows;
+    const auto& b = results[1].rows;
+    bool same = a.size() == b.size();
+    for (size_t i = 0; same && i < a.size(); ++i)
+      same = a[i].size() == keys + plan.first_half_columns + 1 && b[i].size() >= keys &&
+             std::equal(a[i].begin(), a[i].begin() + static_cast<std::ptrdiff_t>(keys), b[i].begin());
+    if (!same) continue;
+    std::vector<Value> row;
+    for (size_t i = 0; i < a.size(); ++i) {
+      row.clear();
+      if (plan.rowid_first) row.push_back(a[i][0]);
+      row.insert(row.end(), a[i].begin() + static_cast<std::ptrdiff_t>(keys), a[i].end() - 1);
+      row.insert(row.end(), b[i].begin() + static_cast<std::ptrdiff_t>(keys), b[i].end());
+      row.push_back(a[i].back());
+      for (const Value& v : row) *bytes += v.payload_size() + 1;
+      TS_TRY_STATUS(read(row));
+    }
+    return {};
+  }
+  return Error(ErrorKind::server,
+               fmt::format("read table {}: its rows kept changing between the two halves of a page",
+                           quote_identifier(plan.name)));
+}
+
 Status copy_table(RemoteClient& remote, db::Database& local, const TablePlan& plan, size_t page_bytes,
                   SnapshotStats& stats, Progress& progress, const ProgressCallback& on_progress) {
   auto insert = TS_TRY(local.prepare(plan.insert_sql));
@@ -192,22 +251,23 @@ Status copy_table(RemoteClient& remote, db::Database& local, const TablePlan& pl
     stmt.sql += fmt::format(" ORDER BY {} LIMIT {}", order, limit);
     size_t rows = 0, bytes = 0;
     std::vector<Value> row;
-    TS_TRY_STATUS(remote.query_rows(
-        stmt, Retry::safe,
-        [&](std::span<const Value> cells) -> Status {
-          row.assign(cells.begin(), cells.end());
-          TS_TRY_STATUS(decode_row(row, plan));
-          TS_TRY_STATUS(insert.bind_all(row));
-          auto step = insert.step();
-          if (!step.ok())
-            return step.error().context(fmt::format("copy a row of table {}", quote_identifier(plan.name)));
-          TS_TRY_STATUS(insert.reset());
-          last_key.clear();
-          for (int k : plan.key_in_row) last_key.push_back(row[static_cast<size_t>(k)]);
-          ++rows;
-          return {};
-        },
-        &bytes));
+    auto read = [&](std::span<const Value> cells) -> Status {
+      row.assign(cells.begin(), cells.end());
+      TS_TRY_STATUS(decode_row(row, plan));
+      TS_TRY_STATUS(insert.bind_all(row));
+      auto step = insert.step();
+      if (!step.ok())
+        return step.error().context(fmt::format("copy a row of table {}", quote_identifier(plan.name)));
+      TS_TRY_STATUS(insert.reset());
+      last_key.clear();
+      for (int k : plan.key_in_row) last_key.push_back(row[static_cast<size_t>(k)]);
+      ++rows;
+      return {};
+    };
+    if (plan.first_half_prefix.empty())
+      TS_TRY_STATUS(remote.query_rows(stmt, Retry::safe, read, &bytes));
+    else
+      TS_TRY_STATUS(read_in_halves(remote, plan, stmt, read, &bytes));
     ++stats.requests;
     stats.rows += static_cast<int64_t>(rows);
     stats.bytes_received += bytes;
