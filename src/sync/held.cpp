@@ -473,15 +473,6 @@ Result<bool> refresh_held(const Config& config, std::vector<HeldConflict>& held)
 Result<int64_t> exclude_held(Changeset& changeset, DiffSummary& summary,
                              const std::vector<HeldConflict>& held) {
   if (held.empty()) return 0;
-  return exclude_rows(changeset, summary, [&](const std::string& table, const std::vector<Value>& key) {
-    return is_held(held, table, key);
-  });
-}
-
-Result<int64_t> exclude_rows(
-    Changeset& changeset, DiffSummary& summary,
-    const std::function<bool(const std::string& table, const std::vector<Value>& key)>& leave_out) {
-  int64_t skipped = 0;
   // A table held as a whole: none of its schema changes (its creation, its indexes and triggers) go out.
   auto held_object = [&](const SchemaChange& c) {
     return holds_table(held, c.table) || holds_table(held, c.name);
@@ -495,6 +486,15 @@ Result<int64_t> exclude_rows(
                            changeset.triggers.end());
   for (TableSummary& ts : summary.tables)
     if (holds_table(held, ts.name)) ts.schema_ops.clear();
+  return exclude_rows(changeset, summary, [&](const std::string& table, const std::vector<Value>& key) {
+    return is_held(held, table, key);
+  });
+}
+
+Result<int64_t> exclude_rows(
+    Changeset& changeset, DiffSummary& summary,
+    const std::function<bool(const std::string& table, const std::vector<Value>& key)>& leave_out) {
+  int64_t skipped = 0;
   for (auto tc = changeset.tables.begin(); tc != changeset.tables.end();) {
     TableCounts removed;
     auto& rows = tc->rows;
