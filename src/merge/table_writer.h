@@ -53,11 +53,14 @@ class TableWriter {
       m_ours_names.push_back(n);
     }
     m_explicit_rowid = table.keyed_by_rowid() && table.rowid_alias < 0;
-    // Large BLOBs are read and written in place in tables whose rows the delta addresses by rowid.
+    // Large BLOBs are read and written in place in tables whose rows the delta addresses by rowid, when the
+    // read has room for the mask column (a result set holds at most 2000 columns).
     m_large_bit.assign(table.columns.size(), -1);
     int bits = 0;
+    bool room = table.columns.size() < 2000;
     for (size_t i = 0;
-         table.keyed_by_rowid() && !table.without_rowid && i < table.columns.size() && bits < 63; ++i) {
+         room && table.keyed_by_rowid() && !table.without_rowid && i < table.columns.size() && bits < 63;
+         ++i) {
       std::string type = lower_ascii(table.columns[i].decl_type);
       bool may_hold_blob = type.empty() || type == "any" || type.find("blob") != std::string::npos;
       if (may_hold_blob && present(i) && table.columns[i].pk_position == 0) m_large_bit[i] = bits++;
@@ -123,7 +126,8 @@ class TableWriter {
         }
         cols += (cols.empty() ? "" : ", ") + expr;
       }
-      cols += ", " + (mask.empty() ? std::string("0") : mask);
+      m_has_mask = !mask.empty();
+      if (m_has_mask) cols += ", " + mask;
       m_select =
           TS_TRY(m_db.prepare(fmt::format("SELECT {} FROM {} WHERE {}", cols, m_name, key_condition(1))));
     }
@@ -132,7 +136,7 @@ class TableWriter {
     if (!TS_TRY(m_select.step())) return std::optional<Row>();
     Row row;
     row.reserve(m_columns.size());
-    int64_t mask = m_select.column_int64(static_cast<int>(m_columns.size()));
+    int64_t mask = m_has_mask ? m_select.column_int64(static_cast<int>(m_columns.size())) : 0;
     for (size_t i = 0; i < m_columns.size(); ++i) {
       if (m_large_bit[i] >= 0 && ((mask >> m_large_bit[i]) & 1)) {
         if (!m_store) m_store = TS_TRY(LargeStore::create("", "large values"));
@@ -311,6 +315,7 @@ class TableWriter {
   bool m_unique_clash = false;
   bool m_explicit_rowid = false;  // inserts name the rowid (no INTEGER PRIMARY KEY column carries it)
   db::Statement m_select, m_insert, m_delete;
+  bool m_has_mask = false;              // the read's last column is the mask of its large values
   std::vector<int> m_large_bit;         // per column: its bit in the read's mask, -1 when read whole
   std::shared_ptr<LargeStore> m_store;  // the large values read, created at the first
   std::map<std::vector<int>, db::Statement> m_updates;  // by the set of columns written
