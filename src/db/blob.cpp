@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <limits>
 
+#include "util/text.h"
+
 namespace turso_sync::db {
 
 namespace {
@@ -17,6 +19,21 @@ Error blob_error(Database& db, const BlobPlace& place, std::string_view what) {
 }
 
 }  // namespace
+
+bool may_hold_large_blob(const ColumnDesc& column) {
+  std::string type = lower_ascii(column.decl_type);
+  return column.pk_position == 0 && (type.empty() || type == "any" || type.find("blob") != std::string::npos);
+}
+
+std::string large_value_left_out(const std::string& quoted) {
+  return fmt::format("CASE WHEN typeof({0}) = 'blob' AND length({0}) >= {1} THEN NULL ELSE {0} END", quoted,
+                     k_large_value_bytes);
+}
+
+std::string large_value_mask_bit(const std::string& quoted, int bit) {
+  return fmt::format("((typeof({0}) = 'blob' AND length({0}) >= {1}) << {2})", quoted, k_large_value_bytes,
+                     bit);
+}
 
 Result<Blob> Blob::open(Database& db, const BlobPlace& place, bool write) {
   sqlite3_blob* blob = nullptr;

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "db/sqlite.h"
+#include "turso_sync/changeset.h"
 #include "util/large_store.h"
 
 namespace turso_sync::db {
@@ -38,6 +39,14 @@ class Blob {
   sqlite3_blob* m_blob;
   Database* m_db;
 };
+
+// Whether a column may hold a large value read in place: its declared type lets it hold a BLOB (none, BLOB,
+// ANY) and it is not part of the key.
+bool may_hold_large_blob(const ColumnDesc& column);
+// SELECT terms for a column `quoted` read with large values left out: the column, NULL when it holds a BLOB
+// of k_large_value_bytes or more (its pages are not read); and that condition as bit `bit` of a mask.
+std::string large_value_left_out(const std::string& quoted);
+std::string large_value_mask_bit(const std::string& quoted, int bit);
 
 // The value at `place` copied into `store` in chunks: a large value of type `type`.
 Result<Value> read_large(Database& db, const BlobPlace& place, ValueType type,

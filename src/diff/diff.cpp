@@ -249,9 +249,7 @@ class TableDiff {
     for (size_t i = 0; i < ncols; ++i) {
       std::string q = quote_identifier(t.columns[i].name);
       // A large BLOB is read as NULL; the mask says which (compared and copied in place).
-      if (m_large_bit[i] >= 0)
-        q = fmt::format("CASE WHEN typeof({0}) = 'blob' AND length({0}) >= {1} THEN NULL ELSE {0} END", q,
-                        k_large_value_bytes);
+      if (m_large_bit[i] >= 0) q = db::large_value_left_out(q);
       target_cols += (target_cols.empty() ? "" : ", ") + q;
       if (!m_plan.constants[i]) {
         base_cols += (base_cols.empty() ? "" : ", ") + q;
@@ -262,8 +260,7 @@ class TableDiff {
       std::string mask;
       for (size_t j = 0; j < m_large_columns.size(); ++j) {
         std::string q = quote_identifier(t.columns[m_large_columns[j]].name);
-        mask += fmt::format("{}(typeof({}) = 'blob' AND length({}) >= {}) << {}", j ? " | " : "", q, q,
-                            k_large_value_bytes, j);
+        mask += (j ? " | " : "") + db::large_value_mask_bit(q, static_cast<int>(j));
       }
       m_target_extra = static_cast<int>(ncols) + m_offset;
       m_base_extra = next;
@@ -492,9 +489,7 @@ class TableDiff {
     if (t.columns.size() + 3 > 2000) return;
     for (size_t i = 0; i < t.columns.size() && m_large_columns.size() < 63; ++i) {
       const ColumnDesc& c = t.columns[i];
-      std::string type = lower_ascii(c.decl_type);
-      bool may_hold_blob = type.empty() || type == "any" || type.find("blob") != std::string::npos;
-      if (!may_hold_blob || c.pk_position > 0 || m_plan.constants[i] || m_plan.always_changed[i]) continue;
+      if (!db::may_hold_large_blob(c) || m_plan.constants[i] || m_plan.always_changed[i]) continue;
       m_large_bit[i] = static_cast<int>(m_large_columns.size());
       m_large_columns.push_back(static_cast<int>(i));
     }

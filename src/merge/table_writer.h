@@ -61,9 +61,7 @@ class TableWriter {
     for (size_t i = 0;
          room && table.keyed_by_rowid() && !table.without_rowid && i < table.columns.size() && bits < 63;
          ++i) {
-      std::string type = lower_ascii(table.columns[i].decl_type);
-      bool may_hold_blob = type.empty() || type == "any" || type.find("blob") != std::string::npos;
-      if (may_hold_blob && present(i) && table.columns[i].pk_position == 0) m_large_bit[i] = bits++;
+      if (db::may_hold_large_blob(table.columns[i]) && present(i)) m_large_bit[i] = bits++;
     }
   }
 
@@ -119,10 +117,8 @@ class TableWriter {
         const std::string& c = m_columns[i];
         std::string expr = c.empty() ? "NULL" : c;
         if (m_large_bit[i] >= 0) {
-          expr = fmt::format("CASE WHEN typeof({0}) = 'blob' AND length({0}) >= {1} THEN NULL ELSE {0} END",
-                             c, k_large_value_bytes);
-          mask += fmt::format("{}(typeof({}) = 'blob' AND length({}) >= {}) << {}", mask.empty() ? "" : " | ",
-                              c, c, k_large_value_bytes, m_large_bit[i]);
+          expr = db::large_value_left_out(c);
+          mask += (mask.empty() ? "" : " | ") + db::large_value_mask_bit(c, m_large_bit[i]);
         }
         cols += (cols.empty() ? "" : ", ") + expr;
       }
