@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -70,6 +71,11 @@ struct TableDesc {
   bool has_unique_index = false;
 
   bool keyed_by_rowid() const { return key_kind != KeyKind::primary_key; }
+  // Index in `columns` of the column `name` (ASCII case-insensitively, as SQLite compares identifiers);
+  // nullopt when there is none.
+  std::optional<size_t> column_index(std::string_view column) const;
+  // The indexes of `names`, in their order; nullopt when one of them is not a column.
+  std::optional<std::vector<size_t>> column_indexes(const std::vector<std::string>& names) const;
 };
 
 enum class RowOp { insert, update, remove };

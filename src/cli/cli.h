@@ -76,6 +76,8 @@ class Context {
 
 // Human-readable byte count ("1.2 MB").
 std::string human_bytes(uint64_t bytes);
+// Row counts of one direction as "+inserts ~updates -deletes".
+std::string counts(const TableCounts& c);
 
 // The configured database's SyncContext (configuration warnings printed).
 Result<std::unique_ptr<SyncContext>> open_context(Context& ctx);

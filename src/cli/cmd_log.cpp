@@ -9,10 +9,6 @@ namespace turso_sync::cli {
 
 namespace {
 
-std::string counts(const TableCounts& c) {
-  return fmt::format("+{} ~{} -{}", c.inserts, c.updates, c.deletes);
-}
-
 std::string render_entry(Context& ctx, const HistoryEntry& e) {
   std::string what = fmt::format("pulled {}, pushed {}", counts(e.pulled), counts(e.pushed));
   if (e.operation == "resolve") what = fmt::format("{} resolved", e.conflicts_resolved);

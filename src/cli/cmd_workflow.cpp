@@ -19,10 +19,6 @@ struct WorkflowArgs {
   PullArgs pull;
 };
 
-std::string counts(const TableCounts& c) {
-  return fmt::format("+{} ~{} -{}", c.inserts, c.updates, c.deletes);
-}
-
 std::string seconds(std::chrono::milliseconds d) {
   return d.count() % 1000 == 0 ? fmt::format("{} s", d.count() / 1000)
                                : fmt::format("{:.1f} s", d.count() / 1e3);

@@ -111,6 +111,10 @@ std::string Context::yellow(const std::string& s) const {
   return color() ? "\033[33m" + s + "\033[0m" : s;
 }
 
+std::string counts(const TableCounts& c) {
+  return fmt::format("+{} ~{} -{}", c.inserts, c.updates, c.deletes);
+}
+
 std::string human_bytes(uint64_t bytes) {
   const char* units[] = {"B", "KB", "MB", "GB", "TB"};
   double v = static_cast<double>(bytes);

@@ -2,7 +2,25 @@
 
 #include "turso_sync/changeset.h"
 
+#include "util/text.h"
+
 namespace turso_sync {
+
+std::optional<size_t> TableDesc::column_index(std::string_view column) const {
+  for (size_t c = 0; c < columns.size(); ++c)
+    if (same_identifier(columns[c].name, column)) return c;
+  return std::nullopt;
+}
+
+std::optional<std::vector<size_t>> TableDesc::column_indexes(const std::vector<std::string>& names) const {
+  std::vector<size_t> out;
+  for (const std::string& column : names) {
+    auto c = column_index(column);
+    if (!c) return std::nullopt;
+    out.push_back(*c);
+  }
+  return out;
+}
 
 const char* to_string(KeyKind kind) {
   switch (kind) {

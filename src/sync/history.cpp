@@ -32,10 +32,6 @@ void write_counts(JsonWriter& w, const char* name, const TableCounts& c) {
   w.key("deletes").integer(c.deletes).end_object();
 }
 
-Error io_error(const std::string& what, const std::string& path) {
-  return Error(ErrorKind::io, fmt::format("{} {}: {}", what, path, std::strerror(errno)));
-}
-
 Status write_all(int fd, std::string_view data, const std::string& path) {
   while (!data.empty()) {
     ssize_t n = ::write(fd, data.data(), data.size());

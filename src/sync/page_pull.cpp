@@ -56,10 +56,6 @@ class Fd {
   int m_fd;
 };
 
-Error io_error(const std::string& what, const std::string& path) {
-  return Error(ErrorKind::io, fmt::format("{} {}: {}", what, path, std::strerror(errno)));
-}
-
 // Failures of the remote or of its answer make the page path unavailable (the caller falls back); local
 // failures, interruption, a refused token and a URL found wrong (TLS to a plain-http port) are errors: the
 // SQL path would fail the same way.

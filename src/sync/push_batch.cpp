@@ -13,18 +13,6 @@ namespace turso_sync {
 
 namespace {
 
-// Indexes in `t.columns` of `names` (case-insensitively); nullopt when one is not a column of `t`.
-std::optional<std::vector<size_t>> column_indexes(const TableDesc& t, const std::vector<std::string>& names) {
-  std::vector<size_t> out;
-  for (const std::string& name : names) {
-    size_t c = 0;
-    while (c < t.columns.size() && lower_ascii(t.columns[c].name) != lower_ascii(name)) ++c;
-    if (c == t.columns.size()) return std::nullopt;
-    out.push_back(c);
-  }
-  return out;
-}
-
 std::string key_predicate(const TableDesc& t, const std::vector<Value>& key, std::vector<Value>& args,
                           std::vector<std::string>& names, Status& status);
 
@@ -43,7 +31,7 @@ struct Builder {
     for (size_t i = 0; i < options.references.size(); ++i) {
       const ForeignReference& r = options.references[i];
       if (r.columns.size() != 1 || lower_ascii(r.parent) != lower_ascii(t.name)) continue;
-      auto c = column_indexes(t, r.parent_columns);
+      auto c = t.column_indexes(r.parent_columns);
       if (c && c->at(0) < row.old_values.size()) deleted_references[i].push_back(row.old_values[c->at(0)]);
     }
   }
@@ -58,7 +46,7 @@ struct Builder {
       const ForeignReference& r = options.references[i];
       for (const TableChanges& tc : cs.tables) {
         if (lower_ascii(tc.table.name) != lower_ascii(r.parent)) continue;
-        auto cols = column_indexes(tc.table, r.parent_columns);
+        auto cols = tc.table.column_indexes(r.parent_columns);
         if (!cols) continue;
         RowCursor rows = tc.rows.cursor();
         while (const RowChange* row = TS_TRY(rows.next())) {
@@ -86,7 +74,7 @@ struct Builder {
     for (size_t i = 0; i < options.references.size(); ++i) {
       const ForeignReference& r = options.references[i];
       if (lower_ascii(r.child) != lower_ascii(t.name)) continue;
-      auto cols = column_indexes(t, r.columns);
+      auto cols = t.column_indexes(r.columns);
       if (!cols) continue;
       if (row.op == RowOp::update && std::none_of(cols->begin(), cols->end(), [&](size_t c) {
             return std::find(row.changed_columns.begin(), row.changed_columns.end(), static_cast<int>(c)) !=

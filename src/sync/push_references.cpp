@@ -18,22 +18,6 @@ namespace turso_sync {
 
 namespace {
 
-bool same_name(const std::string& a, const std::string& b) {
-  return lower_ascii(a) == lower_ascii(b);
-}
-
-// Indexes in `t.columns` of `names` (case-insensitively); nullopt when one is not a column of `t`.
-std::optional<std::vector<size_t>> indexes_of(const TableDesc& t, const std::vector<std::string>& names) {
-  std::vector<size_t> out;
-  for (const std::string& name : names) {
-    size_t c = 0;
-    while (c < t.columns.size() && !same_name(t.columns[c].name, name)) ++c;
-    if (c == t.columns.size()) return std::nullopt;
-    out.push_back(c);
-  }
-  return out;
-}
-
 // `a = ?1 AND b = ?2` over `columns`, prefixed with `alias.` when given.
 std::string match_columns(const std::vector<std::string>& columns) {
   std::string out;
@@ -170,8 +154,8 @@ Result<std::vector<LocalDangling>> find_local_dangling(const Config& config, con
       std::vector<std::string> details;
       for (const ForeignReference& r : references) {
         // A deleted parent that rows of the working copy still reference.
-        if (row->op == RowOp::remove && same_name(r.parent, t.name)) {
-          auto cols = indexes_of(t, r.parent_columns);
+        if (row->op == RowOp::remove && same_identifier(r.parent, t.name)) {
+          auto cols = t.column_indexes(r.parent_columns);
           if (!cols) continue;
           std::vector<Value> values;
           for (size_t c : *cols) values.push_back(row->old_values.at(c));
@@ -184,8 +168,8 @@ Result<std::vector<LocalDangling>> find_local_dangling(const Config& config, con
                                         show_reference(r.columns, values), children == 1 ? "s" : ""));
         }
         // A written child whose parent the working copy does not have.
-        if (row->op != RowOp::remove && same_name(r.child, t.name)) {
-          auto cols = indexes_of(t, r.columns);
+        if (row->op != RowOp::remove && same_identifier(r.child, t.name)) {
+          auto cols = t.column_indexes(r.columns);
           if (!cols) continue;
           if (row->op == RowOp::update && std::none_of(cols->begin(), cols->end(), [&](size_t c) {
                 return std::find(row->changed_columns.begin(), row->changed_columns.end(),

@@ -35,22 +35,6 @@ char op_code(RowOp op) {
   return op == RowOp::insert ? 'i' : op == RowOp::update ? 'u' : 'd';
 }
 
-std::optional<size_t> column_index(const TableDesc& t, const std::string& name) {
-  for (size_t c = 0; c < t.columns.size(); ++c)
-    if (lower_ascii(t.columns[c].name) == lower_ascii(name)) return c;
-  return std::nullopt;
-}
-
-std::optional<std::vector<size_t>> column_indexes(const TableDesc& t, const std::vector<std::string>& names) {
-  std::vector<size_t> out;
-  for (const std::string& name : names) {
-    auto c = column_index(t, name);
-    if (!c) return std::nullopt;
-    out.push_back(*c);
-  }
-  return out;
-}
-
 std::optional<size_t> find_table(const Changeset& cs, const std::string& name) {
   for (size_t i = 0; i < cs.tables.size(); ++i)
     if (lower_ascii(cs.tables[i].table.name) == lower_ascii(name)) return i;
@@ -63,7 +47,7 @@ std::vector<bool> foreign_key_columns(const TableDesc& t, const std::vector<Fore
   std::vector<bool> out(t.columns.size(), false);
   for (const ForeignReference& r : references) {
     if (lower_ascii(r.child) != lower_ascii(t.name)) continue;
-    if (auto cols = column_indexes(t, r.columns))
+    if (auto cols = t.column_indexes(r.columns))
       for (size_t c : *cols) out[c] = true;
   }
   return out;
@@ -278,7 +262,7 @@ Result<ValueTuples> written_parents(const Changeset& cs, const ForeignReference&
   auto parent = find_table(cs, r.parent);
   if (!parent) return out;
   const TableDesc& t = cs.tables[*parent].table;
-  auto cols = column_indexes(t, r.parent_columns);
+  auto cols = t.column_indexes(r.parent_columns);
   if (!cols) return out;
   RowCursor rows = cs.tables[*parent].rows.cursor();
   while (const RowChange* row = TS_TRY(rows.next())) {
@@ -454,7 +438,7 @@ Result<PushBatch> build_stage_apply_batch(const Changeset& cs, const PushBatchOp
   for (const ForeignReference& r : options.references) {
     const StagedTable* parent = staged_table(r.parent);
     if (r.columns.size() != 1 || !parent || !parent->deletes) continue;
-    auto pc = column_index(*parent->table, r.parent_columns[0]);
+    auto pc = parent->table->column_index(r.parent_columns[0]);
     if (!pc) continue;
     StepOrigin origin = reference_guard_origin(r);
     w.add(
@@ -469,7 +453,7 @@ Result<PushBatch> build_stage_apply_batch(const Changeset& cs, const PushBatchOp
   for (const ForeignReference& r : options.references) {
     const StagedTable* child = staged_table(r.child);
     if (!child || !(child->inserts || child->updates)) continue;
-    auto cols = column_indexes(*child->table, r.columns);
+    auto cols = child->table->column_indexes(r.columns);
     if (!cols) continue;
     StepOrigin origin = staged_origin(
         StepOrigin::Kind::stage_parent_guard, *child, RowOp::insert,
@@ -571,7 +555,7 @@ std::vector<PushConflict> staged_conflicts(RemoteClient& remote, const Changeset
                         std::nullopt});
       asked.push_back({Probe::insert, i});
     }
-    auto cols = column_indexes(*s.table, unique);
+    auto cols = s.table->column_indexes(unique);
     if (first.kind == StepOrigin::Kind::stage_rows &&
         lower_ascii(first.table) == lower_ascii(s.table->name) && cols && !cols->empty()) {
       std::string same;
@@ -588,7 +572,7 @@ std::vector<PushConflict> staged_conflicts(RemoteClient& remote, const Changeset
     }
     for (const ForeignReference& r : options.references) {
       if (lower_ascii(r.child) != lower_ascii(s.table->name) || !(s.inserts || s.updates)) continue;
-      auto fk = column_indexes(*s.table, r.columns);
+      auto fk = s.table->column_indexes(r.columns);
       if (!fk) continue;
       probes.push_back(
           {{from + fmt::format("{} AND {} ORDER BY 1", referencing_rows(*fk), parent_missing(r, *fk)), {}},

@@ -37,18 +37,12 @@ Result<bool> has_row(db::Database& db, const std::string& sql) {
   return TS_TRY(stmt.step());
 }
 
-bool same_name(const std::string& a, const std::string& b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
 // Whether `table` of the replica (schema main) keeps at least one row unchanged in the new image (schema n):
 // the same rowid (or key) and the same values in the columns both tables have. Stops at the first one.
 Result<bool> keeps_a_row(db::Database& db, const db::TableInfo& old_table, const db::TableInfo& new_table) {
   auto has_column = [&](const std::string& name) {
     return std::any_of(new_table.columns.begin(), new_table.columns.end(),
-                       [&](const db::Column& c) { return same_name(c.name, name); });
+                       [&](const db::Column& c) { return same_identifier(c.name, name); });
   };
   std::vector<std::string> match;
   if (!old_table.without_rowid && !old_table.rowid_expr.empty() && !new_table.rowid_expr.empty()) {
@@ -109,7 +103,7 @@ Status check_remote_lineage(const Config& c, const std::string& new_replica, boo
     if (here == 0) continue;
     rows += here;
     auto found = std::find_if(new_tables.begin(), new_tables.end(),
-                              [&](const std::string& n) { return same_name(n, o.name); });
+                              [&](const std::string& n) { return same_identifier(n, o.name); });
     if (found == new_tables.end()) continue;
     db::TableInfo old_table = TS_TRY(db::read_table_info(db, o.name));
     db::TableInfo new_table = TS_TRY(db::read_table_info(fresh, *found));

@@ -19,10 +19,11 @@ namespace turso_sync {
 
 namespace fs = std::filesystem;
 
-namespace {
-Error io_error(const std::string& what, const std::string& path, int err = errno) {
+Error io_error(const std::string& what, const std::string& path, int err) {
   return Error(ErrorKind::io, fmt::format("{} {}: {}", what, path, std::strerror(err)));
 }
+
+namespace {
 
 std::string parent_dir(const std::string& path) {
   fs::path p(path);

@@ -1,6 +1,7 @@
 // Filesystem helpers with durability: atomic replace (temp file, fsync, rename, fsync directory).
 #pragma once
 
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -10,6 +11,9 @@
 #include "turso_sync/status.h"
 
 namespace turso_sync {
+
+// An ErrorKind::io error reading "<what> <path>: <strerror(err)>".
+Error io_error(const std::string& what, const std::string& path, int err = errno);
 
 // Writes `content` to `path` atomically with permission `mode` (e.g. 0600): readers see the old or the new
 // file.

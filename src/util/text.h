@@ -32,5 +32,7 @@ std::string trim(std::string_view s);
 bool starts_with_icase(std::string_view s, std::string_view prefix);
 // ASCII letters lower-cased, as SQLite folds identifiers.
 std::string lower_ascii(std::string_view s);
+// Whether two identifiers name the same object: equal with ASCII letters folded, as SQLite compares them.
+bool same_identifier(std::string_view a, std::string_view b);
 
 }  // namespace turso_sync
