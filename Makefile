@@ -3,7 +3,6 @@ JOBS ?= 2
 # Tests mostly wait on servers and child processes, so they run one more at a time than the build jobs.
 TEST_JOBS ?= 3
 BUILD ?= build
-ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 10
 CMAKE_FLAGS ?=
@@ -12,7 +11,7 @@ CMAKE_FLAGS ?=
 DEBUG_INFO ?= -g1
 PREFIX ?= /usr/local
 
-.PHONY: all build build-cli build-asan deps test test-release test-slow test-asan fuzz fuzz-smoke demo bench soak format clean ocaml install
+.PHONY: all build build-cli build-release build-sanitized deps test test-release test-slow test-sanitized fuzz fuzz-smoke demo bench soak format clean ocaml install
 
 all: build
 
@@ -22,9 +21,13 @@ CONFIGURE_FAILED = { rm -f $(1)/CMakeCache.txt; \
   echo "turso-sync: configuring $(1) failed (above). If a package is missing, \`make deps\` installs every dependency (Debian), then run make again." >&2; \
   exit 1; }
 
+# The build directory holds both variants: the product, and (in $(BUILD)/asan/) the library, the CLI and the
+# shared library built with ASan+UBSan, against which every test is registered again (asan.*). The test
+# programs' own code is compiled once for both (tests/CMakeLists.txt).
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 $(DEBUG_INFO) -DNDEBUG" \
-	  "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O2 $(DEBUG_INFO) -DNDEBUG" $(CMAKE_FLAGS) || $(call CONFIGURE_FAILED,$(BUILD))
+	  "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O2 $(DEBUG_INFO) -DNDEBUG" -DTURSO_SYNC_SANITIZED_TESTS=ON $(CMAKE_FLAGS) || \
+	  $(call CONFIGURE_FAILED,$(BUILD))
 
 build: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
@@ -36,46 +39,44 @@ build-cli: $(BUILD)/CMakeCache.txt
 deps:
 	scripts/install-deps
 
-$(ASAN_BUILD)/CMakeCache.txt:
-	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTURSO_SYNC_SANITIZE=ON "-DCMAKE_CXX_FLAGS_DEBUG=$(DEBUG_INFO)" \
-	  "-DCMAKE_C_FLAGS_DEBUG=$(DEBUG_INFO)" $(CMAKE_FLAGS) || \
-	  $(call CONFIGURE_FAILED,$(ASAN_BUILD))
+# The product's programs and its tests, without the sanitized variant.
+RELEASE_TARGETS = turso-sync turso_sync_c unit_tests integration_tests open_guard capi_test capi_surface_test \
+  capi_inprocess_writers_test
+build-release: $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS) --target $(RELEASE_TARGETS)
 
 # The *Slow* tests (long property runs, the minute-long live soak, 200k rows) are not part of `make test`: on
 # a loaded 2-core machine they alone took over 10 minutes. `make test-slow` runs them; `make soak` runs the
 # property tests on fresh seeds.
-test-release: build
-	cd $(BUILD) && ctest --output-on-failure -j $(TEST_JOBS) --timeout 600 -E 'Slow'
+test-release: build-release
+	cd $(BUILD) && ctest --output-on-failure -j $(TEST_JOBS) --timeout 600 -E '^asan\.|Slow'
 
-test-slow: build
-	cd $(BUILD) && ctest --output-on-failure -j $(TEST_JOBS) --timeout 1800 -R 'Slow'
+test-slow: build-release
+	cd $(BUILD) && ctest --output-on-failure -j $(TEST_JOBS) --timeout 1800 -R 'Slow' -E '^asan\.'
 
-# The sanitizer build through its generated Makefiles, so that it shares make's job slots with what runs
+# The sanitized variant through the generated Makefiles, so that it shares make's job slots with what runs
 # beside it (`make test`).
-build-asan: $(ASAN_BUILD)/CMakeCache.txt
-	$(MAKE) -C $(ASAN_BUILD) --no-print-directory $(if $(findstring jobserver,$(MAKEFLAGS)),,-j $(JOBS))
+build-sanitized: $(BUILD)/CMakeCache.txt
+	$(MAKE) -C $(BUILD) --no-print-directory $(if $(findstring jobserver,$(MAKEFLAGS)),,-j $(JOBS))
 
-test-asan: build-asan
-	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(ASAN_PROPERTY_SIZE) \
-	  TURSO_SYNC_CHANGESET_MEMORY=0 ctest --output-on-failure -j $(TEST_JOBS) --timeout 900 -E '$(ASAN_EXCLUDE)'
+# The sanitized variant's tests (asan.*) run with tests/sanitized_env.sh's settings: fewer property cases
+# (the same seeds, the first of each list), every change set spilled to disk.
+test-sanitized: build-sanitized
+	cd $(BUILD) && ctest --output-on-failure -j $(TEST_JOBS) --timeout 900 -R '^asan\.' -E '$(SANITIZED_EXCLUDE)'
 
-# Not run under the sanitizers: the `slow` tests; the OCaml tests (ocaml.*: the OCaml executables are not
+# Not run in the sanitized variant (not registered there): the OCaml tests (the OCaml executables are not
 # built with ASan, and a sanitized libturso_sync.so cannot be loaded without the ASan runtime in the
-# process); the installed-package test (install.*: it compiles fresh programs without the sanitizer flags).
-# The C API itself runs under the sanitizers in capi.*. DiffMemory measures peak RSS, which ASan's shadow
-# memory and quarantine multiply. The fault and kill matrices (FaultMatrix, KillMatrix, StagedPushKill) run
-# the code paths of the scenario tests many times over, through processes faulted or killed from outside:
-# they run in the release build only. The 20 MB staged push takes 90 s under the sanitizers; the smaller
-# StagedPush tests run the same code there. The property tests run fewer cases (same seeds, the first of each
-# list) under the sanitizers than in the release build, which runs them all. Every change set is spilled to
-# disk there (TURSO_SYNC_CHANGESET_MEMORY=0), the path large changes take, while the release build keeps small
-# ones in memory: each scenario runs both ways. ChangeMemory measures peak RSS too. Three measure cost or
-# volume on code the others run there too, and took the longest under the sanitizers: the bytes a ten-row
-# pull moves (73 s there; the other PagePull tests run), 20,000 children staged before their parents (42 s;
-# the smaller StagedPush tests run), the requests of an idle remote followed for ten seconds (the long-poll
-# PullOnChange test runs).
-ASAN_EXCLUDE = Slow|^ocaml\.|^install\.|^DiffMemory\.|^ChangeMemory\.|^FaultMatrix\.|^KillMatrix\.|^StagedPushKill\.|^StagedPush\.ConflictInALatePartOfA20Mb|^PagePull\.TenRowPullMovesAFractionOfTheRemote|^StagedPush\.ChildrenDeclaredBeforeTheirParents|^PullOnChange\.ARemoteChangeReaches
-ASAN_PROPERTY_SIZE = TURSO_SYNC_SCHEMA_CASES=2 TURSO_SYNC_CONSTRAINTS_CASES=2
+# process); the installed-package test (it compiles fresh programs without the sanitizer flags).
+# Excluded below: the `slow` tests. DiffMemory and ChangeMemory measure peak RSS, which ASan's shadow memory
+# and quarantine multiply. The fault and kill matrices (FaultMatrix, KillMatrix, StagedPushKill) run the code
+# paths of the scenario tests many times over, through processes faulted or killed from outside. The 20 MB
+# staged push takes 90 s under the sanitizers; the smaller StagedPush tests run the same code there. Some
+# measure cost or volume on code the others run there too, and took the longest under the sanitizers: the
+# bytes a ten-row pull moves (73 s there; the other PagePull tests run), 20,000 children staged before their
+# parents (42 s; the smaller StagedPush tests run), the requests of an idle remote followed for ten seconds
+# (the long-poll PullOnChange test runs), 2000-column tables on every path (72 s; the wide-row code runs in
+# the 200-table and other tests), ten 1 MB BLOB rows (29 s; LargeValue and the BLOB round trips run).
+SANITIZED_EXCLUDE = Slow|^asan\.(DiffMemory|ChangeMemory|FaultMatrix|KillMatrix|StagedPushKill)\.|^asan\.StagedPush\.ConflictInALatePartOfA20Mb|^asan\.PagePull\.TenRowPullMovesAFractionOfTheRemote|^asan\.StagedPush\.ChildrenDeclaredBeforeTheirParents|^asan\.PullOnChange\.ARemoteChangeReaches|^asan\.WideTables\.|^asan\.HostileInput\.TenMegabyteBlob
 
 # The OCaml binding and the example (dune), against this build's libturso_sync.so:
 # _build/default/examples/email_scheduler/email_scheduler.exe
@@ -95,15 +96,15 @@ fuzz:
 fuzz-smoke:
 	FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=5 FUZZ_JOBS=$(JOBS) FUZZ_SKIP_MISSING=1 scripts/fuzz
 
-# Every test: the release build (all but the Slow ones; the C API, OCaml and installed-package tests
-# included), the sanitizer build (all but ASAN_EXCLUDE), and a short run of every fuzz target. The tests
-# mostly wait on servers and child processes, so the sanitizer build compiles while the release tests run
+# Every test: the product's (all but the Slow ones; the C API, OCaml and installed-package tests included),
+# the sanitized variant's (all but SANITIZED_EXCLUDE), and a short run of every fuzz target. The tests mostly
+# wait on servers and child processes, so the sanitized variant compiles while the product's tests run
 # (sharing make's job slots: JOBS compile jobs besides the tests), and the fuzz targets build and run beside
-# the sanitizer tests.
+# the sanitized tests.
 test: deps
-	$(MAKE) build
-	$(MAKE) -j $$(($(JOBS) + 1)) --output-sync=line test-release build-asan
-	$(MAKE) -j 2 --output-sync=line test-asan fuzz-smoke
+	$(MAKE) build-release
+	$(MAKE) -j $$(($(JOBS) + 1)) --output-sync=line test-release build-sanitized
+	$(MAKE) -j 2 --output-sync=line test-sanitized fuzz-smoke
 
 # Builds only what it runs (the CLI, the shared library, the OCaml example): the tests are `make test`'s.
 demo: deps build-cli ocaml
@@ -124,4 +125,4 @@ format:
 	clang-format -i $$(git ls-files '*.cpp' '*.h' '*.c')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(FUZZ_BUILD)

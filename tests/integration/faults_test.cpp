@@ -373,7 +373,7 @@ CommandResult run_cli_with_file_limit(const std::vector<std::string>& args,
                                       int limit_kib) {
   std::vector<std::string> argv = {
       "bash", "-c", "trap '' XFSZ; ulimit -f " + std::to_string(limit_kib) + "; exec \"$0\" \"$@\"",
-      TURSO_SYNC_CLI};
+      cli_path()};
   argv.insert(argv.end(), args.begin(), args.end());
   return run_command(argv, env, cwd);
 }

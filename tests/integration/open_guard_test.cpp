@@ -10,13 +10,10 @@
 namespace turso_sync::testing {
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-
-constexpr const char* kGuardLibrary = TURSO_SYNC_OPEN_GUARD;
+// Built beside the product's test programs only (tests/CMakeLists.txt).
+std::string guard_library() {
+  return test_program_dir() + "/libopen_guard.so";
+}
 
 struct Guarded {
   LocalServer server;
@@ -27,7 +24,7 @@ struct Guarded {
   std::string replica() const { return dir.file("local_replica.db"); }
   std::vector<std::string> env() const {
     std::vector<std::string> env{"TURSO_DATABASE_URL=" + server.url()};
-    env.push_back("LD_PRELOAD=" + std::string(kGuardLibrary));
+    env.push_back("LD_PRELOAD=" + guard_library());
     env.push_back("TURSO_SYNC_OPEN_GUARD_FILES=" + wc() + ":" + replica());
     env.push_back("TURSO_SYNC_OPEN_GUARD_LOG=" + log);
     return env;
@@ -40,7 +37,7 @@ struct Guarded {
 // The guard itself: a program that opens the working copy directly is caught (so a clean log below means
 // something).
 TEST(OpenGuard, CatchesAProgramReadingTheWorkingCopyDirectly) {
-  if (kSanitized) GTEST_SKIP() << "LD_PRELOAD cannot come before the sanitizer runtime";
+  if (sanitized()) GTEST_SKIP() << "LD_PRELOAD cannot come before the sanitizer runtime";
   Guarded g;
   ASSERT_TRUE(g.server.started());
   local_exec(g.wc(), "CREATE TABLE t (id INTEGER PRIMARY KEY); INSERT INTO t VALUES (1)");
@@ -52,7 +49,7 @@ TEST(OpenGuard, CatchesAProgramReadingTheWorkingCopyDirectly) {
 // Every command, on a working copy in WAL mode (as applications keep it) with local edits and remote
 // changes, on the page path (bootstrap, incremental with and without the spare) and the SQL path.
 TEST(OpenGuard, NoCommandOpensADatabaseFileOutsideSqlite) {
-  if (kSanitized) GTEST_SKIP() << "LD_PRELOAD cannot come before the sanitizer runtime";
+  if (sanitized()) GTEST_SKIP() << "LD_PRELOAD cannot come before the sanitizer runtime";
   Guarded g;
   ASSERT_TRUE(g.server.started());
   remote_exec(g.server.url(), {"CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)",

@@ -184,8 +184,8 @@ TEST_F(ScriptsTest, SetupReportsAFailedConnectionCheck) {
 TEST_F(ScriptsTest, SetupWithTheRealCliNeverShowsTheToken) {
   LocalServer server;
   ASSERT_TRUE(server.started());
-  CommandResult r = run_command({"bash", kSetup}, {std::string("TURSO_SYNC_BIN=") + TURSO_SYNC_CLI},
-                                m_work.path().string(), server.url() + "\n" + kToken + "\n");
+  CommandResult r = run_command({"bash", kSetup}, {"TURSO_SYNC_BIN=" + cli_path()}, m_work.path().string(),
+                                server.url() + "\n" + kToken + "\n");
   EXPECT_EQ(r.out.find(kToken), std::string::npos) << r.out;
   EXPECT_EQ(r.err.find(kToken), std::string::npos) << r.err;
   EXPECT_EQ(mode_of(m_work.file(".env")), 0600u);
@@ -235,7 +235,7 @@ TEST_F(ScriptsTest, WorkflowMatchesTheRealCli) {
     CommandResult direct = run_cli(args);
     std::vector<std::string> argv{"bash", kWorkflow};
     argv.insert(argv.end(), args.begin(), args.end());
-    CommandResult wrapped = run_command(argv, {std::string("TURSO_SYNC_BIN=") + TURSO_SYNC_CLI});
+    CommandResult wrapped = run_command(argv, {"TURSO_SYNC_BIN=" + cli_path()});
     EXPECT_EQ(wrapped.exit_code, direct.exit_code) << args[0];
     EXPECT_EQ(wrapped.out, direct.out) << args[0];
   }

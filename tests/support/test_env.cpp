@@ -259,6 +259,7 @@ CommandResult run_command(const std::vector<std::string>& argv, const std::vecto
 
 pid_t spawn_cli(const std::vector<std::string>& args, const std::vector<std::string>& env,
                 const std::string& cwd, const std::string& output_file) {
+  const std::string& cli = cli_path();  // before fork(): the child only execs
   pid_t pid = fork();
   if (pid == 0) {
     int null_fd = open("/dev/null", O_RDWR);
@@ -269,7 +270,7 @@ pid_t spawn_cli(const std::vector<std::string>& args, const std::vector<std::str
     dup2(out_fd, 2);
     if (!cwd.empty() && chdir(cwd.c_str()) != 0) _exit(126);
     for (const auto& kv : env) putenv(const_cast<char*>(kv.c_str()));
-    std::vector<std::string> argv{TURSO_SYNC_CLI};
+    std::vector<std::string> argv{cli};
     argv.insert(argv.end(), args.begin(), args.end());
     std::vector<char*> raw;
     for (auto& a : argv) raw.push_back(a.data());
@@ -310,9 +311,27 @@ bool eventually(const std::function<bool()>& done, std::chrono::milliseconds lim
   return done();
 }
 
+const std::string& test_program_dir() {
+  static const std::string dir = std::filesystem::read_symlink("/proc/self/exe").parent_path().string();
+  return dir;
+}
+
+const std::string& cli_path() {
+  static const std::string cli =
+      (std::filesystem::path(test_program_dir()).parent_path() / "turso-sync").string();
+  return cli;
+}
+
+// Defined by the AddressSanitizer runtime, which only the sanitized variant's programs link.
+extern "C" void __asan_init() __attribute__((weak));
+
+bool sanitized() {
+  return &__asan_init != nullptr;
+}
+
 CommandResult run_cli(const std::vector<std::string>& args, const std::vector<std::string>& env,
                       const std::string& cwd) {
-  std::vector<std::string> argv{TURSO_SYNC_CLI};
+  std::vector<std::string> argv{cli_path()};
   argv.insert(argv.end(), args.begin(), args.end());
   return run_command(argv, env, cwd);
 }
@@ -320,6 +339,7 @@ CommandResult run_cli(const std::vector<std::string>& args, const std::vector<st
 CommandResult run_cli_on_terminal(const std::vector<std::string>& args, const std::vector<std::string>& env,
                                   const std::string& cwd) {
   CommandResult result;
+  const std::string& cli = cli_path();  // before forkpty(): the child only execs
   int terminal = -1;
   pid_t pid = forkpty(&terminal, nullptr, nullptr, nullptr);
   if (pid < 0) {
@@ -329,7 +349,7 @@ CommandResult run_cli_on_terminal(const std::vector<std::string>& args, const st
   if (pid == 0) {
     if (!cwd.empty() && chdir(cwd.c_str()) != 0) _exit(126);
     for (const auto& kv : env) putenv(const_cast<char*>(kv.c_str()));
-    std::vector<std::string> argv{TURSO_SYNC_CLI};
+    std::vector<std::string> argv{cli};
     argv.insert(argv.end(), args.begin(), args.end());
     std::vector<char*> raw;
     for (const auto& a : argv) raw.push_back(const_cast<char*>(a.c_str()));

@@ -105,7 +105,6 @@ CommandResult run_command(const std::vector<std::string>& argv, const std::vecto
 pid_t spawn_cli(const std::vector<std::string>& args, const std::vector<std::string>& env,
                 const std::string& cwd, const std::string& output_file = "");
 int wait_exit_code(pid_t pid);
-// The process's exit code, or -1 (it is then killed) if it did not exit within `limit`.
 // The seeds of a property test's cases: by default a fixed sequence starting from `base`, so that every run
 // (CI's included) tries the same cases and a failure replays exactly; fresh random seeds with
 // TURSO_SYNC_RANDOM_SEEDS=1 (`make soak` runs many of them). Print each seed as it is used.
@@ -120,12 +119,23 @@ class SeedSequence {
   bool m_random;
 };
 
+// The process's exit code, or -1 (it is then killed) if it did not exit within `limit`.
 int exit_within(pid_t pid, std::chrono::milliseconds limit);
 // Whether `done()` becomes true within `limit`, checked every `poll` (an event to wait for, not a delay).
 bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit = std::chrono::seconds(20),
                 std::chrono::milliseconds poll = std::chrono::milliseconds(100));
 
-// Runs the turso-sync CLI built with the tests.
+// The test programs' code is compiled once and linked into each variant's test programs (the product's in
+// build/tests/, the sanitized one's in build/asan/tests/, tests/CMakeLists.txt): what depends on the variant
+// is found at run time.
+// The folder of this test program (files built with it: libopen_guard.so).
+const std::string& test_program_dir();
+// The CLI of this test program's variant, one folder above it (build/turso-sync, build/asan/turso-sync).
+const std::string& cli_path();
+// Whether this program runs with the sanitizers (the sanitized variant).
+bool sanitized();
+
+// Runs the turso-sync CLI of this test program's variant.
 CommandResult run_cli(const std::vector<std::string>& args, const std::vector<std::string>& env = {},
                       const std::string& cwd = "");
 // Runs the CLI with stdout and stderr on a pseudo-terminal, as a user at a terminal would (progress lines
