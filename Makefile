@@ -114,7 +114,7 @@ demo: deps build-cli ocaml
 
 bench: deps
 	cmake -S . -B $(BUILD) -DTURSO_SYNC_BENCH=ON
-	cmake --build $(BUILD) -j $(JOBS)
+	cmake --build $(BUILD) -j $(JOBS) --target turso-sync diff_bench
 	bench/run
 	BUILD_DIR=$(BUILD) bench/sync_run
 	BUILD_DIR=$(BUILD) bench/publish_run
