@@ -119,6 +119,7 @@ bench: deps
 	BUILD_DIR=$(BUILD) bench/sync_run
 	BUILD_DIR=$(BUILD) bench/publish_run
 	BUILD_DIR=$(BUILD) bench/memory_run
+	BUILD_DIR=$(BUILD) bench/follow_run
 
 soak: build
 	scripts/soak
