@@ -1,0 +1,33 @@
+# Included by ctest after the GoogleTest programs' test lists (tests/CMakeLists.txt): about how many seconds
+# the longest tests take, product / sanitized variant, so that a first run with no timings kept (as in CI)
+# starts them first instead of ending on them. ctest ignores names that do not exist.
+function(test_cost seconds)
+  foreach(name ${ARGN})
+    set_tests_properties(${name} PROPERTIES COST ${seconds})
+  endforeach()
+endfunction()
+function(test_costs product sanitized)
+  foreach(name ${ARGN})
+    set_tests_properties(${name} PROPERTIES COST ${product})
+    set_tests_properties(asan.${name} PROPERTIES COST ${sanitized})
+  endforeach()
+endfunction()
+
+test_costs(40 40 SchemaMigrationProperty.RandomMigrationsConverge)
+test_costs(16 42 ConstraintsProperty.ForeignKeysStayIntactOrTheConflictIsReported)
+test_costs(11 36 Convergence.RandomEditsAndSyncsConverge)
+test_costs(10 34 Faults.SigkillDuringPushLosesNothingAndAppliesNothingTwice)
+test_costs(8 28 ConstraintsProperty.ResolveTheirsOfTwoHeldRowsThatSwapAUniqueValue)
+test_costs(11 26 CliErrors.TokenNeverAppearsInOutputOrState)
+test_costs(8 24 StagedPush.LostAnswersToAPartAndToTheFinalBatchAreSettledNotAppliedTwice
+           StagedPush.AChildOfAParentDeletedOnTheRemoteIsAConflictAndNothingIsApplied)
+test_costs(20 22 FastFailures.PullAgainstAServerThatNeverAnswersFailsWithinSecondsSayingWhatItAwaits)
+test_costs(9 20 HeldColumns.ATableDroppedByATeammateUnderAHeldRowIsHeldWhileEverythingElseSyncs)
+test_costs(15 18 Faults.RateLimitedRequestsWaitRetryAfterAndAreAppliedOnce)
+test_cost(38 ChangeMemory.PushAndPullOf200kRowChangesStayUnder100Mb)
+test_cost(32 ChangeMemory.AFiftyMegabyteBlobIsPushedAndPulledUnder100Mb)
+test_cost(22 WideTables.TwoThousandColumnsSyncOnEveryPath)
+test_cost(16 PullOnChange.ARemoteChangeReachesTheWorkingCopyAtOnceAndAnIdleRemoteCostsAFewSmallRequests)
+test_cost(15 FaultMatrix.EachFaultOnceAndEachOperationAtLeastOnce)
+test_cost(13 StagedPushKill.KilledAtSeededMomentsIsAllOrNothingThenFinishedOnce
+          StagedPush.ConflictInALatePartOfA20MbPushAppliesNothingThenSyncConverges)
