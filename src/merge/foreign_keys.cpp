@@ -161,7 +161,11 @@ Result<std::string> Merger::settle_dangling(const Dangling& d, bool& settled) {
     if (!TS_TRY(parent_row(from_db)))
       return fmt::format("{}: references {} row {} = {}, which is gone on both sides", row, printable(parent),
                          printable(key), printable(sql_literal(value)));
-    TS_TRY_STATUS(copy_row(from_db, parent, key, value));
+    if (!TS_TRY(copy_row(from_db, parent, key, value)))
+      return parent_cannot_come_back(
+          from_db, parent, key, value,
+          fmt::format("{}: references {} row {} = {}, which {}", row, printable(parent), printable(key),
+                      printable(sql_literal(value)), who));
     if (sqlite3_changes(m_db.handle()) > 0)
       m_follow.insert({lower_ascii(parent), sqlite3_last_insert_rowid(m_db.handle())});
     m_discarded += fmt::format(
@@ -246,7 +250,17 @@ Result<bool> Merger::restore_reference(db::Database& winner, const Dangling& d, 
       fmt::format("UPDATE main.{} SET {} = ?1 WHERE rowid = ?2", child, quote_identifier(column))));
   TS_TRY_STATUS(write.bind(1, reference));
   TS_TRY_STATUS(write.bind(2, Value::integer(d.rowid)));
-  TS_TRY(write.step());
+  if (auto written = write.step(); !written.ok()) {
+    if (sqlite3_extended_errcode(m_db.handle()) != SQLITE_CONSTRAINT_UNIQUE)
+      return std::move(written).error();
+    return Error(
+        ErrorKind::conflict,
+        fmt::format("merge into working copy {}: {}: its {} row is gone, and its {} cannot go back to {}: "
+                    "another row of {} holds that value (UNIQUE); nothing was changed. Change that row's "
+                    "value and pull again",
+                    m_db.path(), row, printable(parent), printable(column), printable(sql_literal(reference)),
+                    printable(d.child)));
+  }
   m_follow.insert({d.child, d.rowid});
   std::string saved_where;
   for (size_t i = 0; i < key->values.size(); ++i)
@@ -282,8 +296,10 @@ Status Merger::follow_children_of(const std::string& table, int64_t rowid) {
 }
 
 // The row of `table` whose `key` is `value` in `from`, inserted into the working copy (columns both have).
-Status Merger::copy_row(db::Database& from, const std::string& table, const std::string& key,
-                        const Value& value) {
+// False when a UNIQUE constraint refused it: another row of the working copy holds one of its values
+// (nothing written).
+Result<bool> Merger::copy_row(db::Database& from, const std::string& table, const std::string& key,
+                              const Value& value) {
   db::TableInfo o = TS_TRY(db::read_table_info(m_db, table));
   db::TableInfo f = TS_TRY(db::read_table_info(from, table));
   std::vector<std::string> cols;
@@ -301,12 +317,14 @@ Status Merger::copy_row(db::Database& from, const std::string& table, const std:
   auto read = TS_TRY(
       from.prepare(fmt::format("SELECT {} FROM main.{} WHERE {} = ?1", list, quote_identifier(table), key)));
   TS_TRY_STATUS(read.bind(1, value));
-  if (!TS_TRY(read.step())) return {};
+  if (!TS_TRY(read.step())) return true;
   auto write = TS_TRY(
       m_db.prepare(fmt::format("INSERT INTO main.{}({}) VALUES({})", quote_identifier(table), list, params)));
   for (int i = 0; i < read.column_count(); ++i) TS_TRY_STATUS(write.bind(i + 1, read.column(i)));
-  TS_TRY(write.step());
-  return {};
+  auto written = write.step();
+  if (written.ok()) return true;
+  if (sqlite3_extended_errcode(m_db.handle()) == SQLITE_CONSTRAINT_UNIQUE) return false;
+  return std::move(written).error();
 }
 
 Result<const std::vector<ForeignKey>*> Merger::foreign_keys() {

@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -187,7 +188,8 @@ class Merger {
   Result<bool> restore_reference(db::Database& winner, const Dangling& d, const std::string& column,
                                  const std::string& parent, const Value& ours, const std::string& row);
   Status follow_children_of(const std::string& table, int64_t rowid);
-  Status copy_row(db::Database& from, const std::string& table, const std::string& key, const Value& value);
+  Result<bool> copy_row(db::Database& from, const std::string& table, const std::string& key,
+                        const Value& value);
 
   // id_moves.cpp
   static Result<int64_t> max_rowid(db::Database& db, const TableDesc& table);
@@ -215,7 +217,20 @@ class Merger {
   Result<std::optional<std::vector<Value>>> row_key(const std::string& table, db::Database& locate,
                                                     const std::string& where, const Value& arg);
   Status report_row(const std::string& table, const std::vector<Value>& key, ConflictKind kind);
+
+  // unique_clash.cpp
+  struct UniqueHolder {
+    std::vector<Value> key;
+    std::string row;     // the key for messages: "id = 3"
+    std::string values;  // the values it holds: "email='r1@x'"
+  };
+  using ValueOf = std::function<std::optional<Value>(const std::string& column)>;
+  Result<std::vector<UniqueHolder>> unique_holders(db::Database& db, const std::string& table,
+                                                   const ValueOf& value_of,
+                                                   const std::vector<Value>& own_key);
   Result<bool> held_clash(TableWriter& w, const RowChange& r, const std::optional<Row>& ours, Status written);
+  Error parent_cannot_come_back(db::Database& from, const std::string& parent, const std::string& key,
+                                const Value& value, const std::string& why);
 
   // discarded.cpp
   static Result<std::string> dump_table_sql(db::Database& db, const std::string& table,

@@ -478,5 +478,106 @@ TEST(UniqueClash, UnderHoldTheClashingRowsAreHeldWhileEverythingElseSyncsBothWay
   expect_same(url, wb, "SELECT * FROM contacts ORDER BY id");
 }
 
+// Issue 18, found by ConstraintsProperty (seed 7054911410165892499): a parent row that comes back to keep a
+// teammate's reference intact needs a UNIQUE value that another row of the working copy holds. Under
+// `remote` (you deleted recipient 1, then gave its address to a new recipient; a teammate wrote an email to
+// recipient 1) the merge stops as for every UNIQUE clash: exit 3 naming both rows, nothing changed. Before,
+// the pull failed with exit 1 on SQLite's own "UNIQUE constraint failed: recipients.email".
+const std::vector<std::string> kRecipients = {
+    "CREATE TABLE recipients (id INTEGER PRIMARY KEY, email TEXT UNIQUE NOT NULL, name TEXT)",
+    "CREATE TABLE emails (id INTEGER PRIMARY KEY, recipient_id INTEGER REFERENCES recipients(id) ON DELETE "
+    "CASCADE, subject TEXT)",
+    "INSERT INTO recipients VALUES (1, 'r1@x', 'one'), (2, 'r2@x', 'two')"};
+const char* kRecipientRows = "SELECT id, email, name FROM recipients ORDER BY id";
+const char* kEmailRows = "SELECT id, recipient_id, subject FROM emails ORDER BY id";
+
+TEST(UniqueClash, UnderRemoteAParentComingBackOverYourRowsValueStopsInsteadOfFailingOnTheConstraint) {
+  LocalServer server;
+  ASSERT_TRUE(server.started());
+  const std::string& url = server.url();
+  remote_exec(url, kRecipients);
+  TempDir a, b;
+  auto run = [&](const TempDir& dir, const std::vector<std::string>& args) {
+    return run_cli(args, env_for(url), dir.path().string());
+  };
+  for (const TempDir* d : {&a, &b}) ASSERT_EQ(run(*d, {"init"}).exit_code, 0);
+  const std::string wa = a.file("working_copy.db"), wb = b.file("working_copy.db");
+  local_exec(wb, "INSERT INTO emails VALUES (1, 1, 'to one')");
+  auto r = run(b, {"push"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  local_exec(wa,
+             "PRAGMA foreign_keys = ON; DELETE FROM recipients WHERE id = 1; "
+             "INSERT INTO recipients VALUES (3, 'r1@x', 'A')");
+
+  r = run(a, {"sync", "--on-conflict=remote"});
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+  EXPECT_NE(r.err.find("cannot come back: your row id = 3 holds email='r1@x'"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("constraint failed"), std::string::npos) << r.err;
+  // Nothing changed, on either side (the remote read through the independent path).
+  EXPECT_EQ(local_rows(wa, kRecipientRows), (Rows{{I(2), T("r2@x"), T("two")}, {I(3), T("r1@x"), T("A")}}));
+  EXPECT_EQ(local_rows(wa, kEmailRows), Rows{});
+  EXPECT_EQ(remote_rows(url, kRecipientRows),
+            (Rows{{I(1), T("r1@x"), T("one")}, {I(2), T("r2@x"), T("two")}}));
+  EXPECT_EQ(remote_rows(url, kEmailRows), (Rows{{I(1), I(1), T("to one")}}));
+  EXPECT_EQ(discarded_files_text(a), "");
+
+  // Changed as the message says, the same sync settles it: recipient 1 is back (your delete saved), and A's
+  // new recipient goes out.
+  local_exec(wa, "UPDATE recipients SET email = 'r3@x' WHERE id = 3");
+  r = run(a, {"sync", "--on-conflict=remote"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(remote_rows(url, kRecipientRows),
+            (Rows{{I(1), T("r1@x"), T("one")}, {I(2), T("r2@x"), T("two")}, {I(3), T("r3@x"), T("A")}}));
+  expect_same(url, wa, kRecipientRows);
+  expect_same(url, wa, kEmailRows);
+  EXPECT_EQ(local_rows(wa, "PRAGMA foreign_key_check"), Rows{});
+  EXPECT_NE(discarded_files_text(a).find("DELETE FROM \"recipients\" WHERE \"id\" = 1"), std::string::npos)
+      << discarded_files_text(a);
+}
+
+// The same clash the other way round: the remote deleted recipient 1 and gave its address to recipient 2,
+// while you wrote an email to recipient 1. `local` brings recipient 1 back as last pulled, over the remote's
+// value: exit 3 naming the remote's row, nothing changed (`hold` cannot hold it either: your email would be
+// left dangling). Before, exit 1 on SQLite's constraint error. `remote` settles it: your email goes, saved.
+TEST(UniqueClash, UnderLocalAParentComingBackOverTheRemotesValueStopsInsteadOfFailingOnTheConstraint) {
+  LocalServer server;
+  ASSERT_TRUE(server.started());
+  const std::string& url = server.url();
+  remote_exec(url, kRecipients);
+  TempDir a, b;
+  auto run = [&](const TempDir& dir, const std::vector<std::string>& args) {
+    return run_cli(args, env_for(url), dir.path().string());
+  };
+  for (const TempDir* d : {&a, &b}) ASSERT_EQ(run(*d, {"init"}).exit_code, 0);
+  const std::string wa = a.file("working_copy.db"), wb = b.file("working_copy.db");
+  local_exec(wb,
+             "PRAGMA foreign_keys = ON; DELETE FROM recipients WHERE id = 1; "
+             "UPDATE recipients SET email = 'r1@x' WHERE id = 2");
+  auto r = run(b, {"push"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  local_exec(wa, "PRAGMA foreign_keys = ON; INSERT INTO emails VALUES (1, 1, 'to one')");
+
+  for (const char* policy : {"--on-conflict=local", "--on-conflict=hold"}) {
+    r = run(a, {"sync", policy});
+    EXPECT_EQ(r.exit_code, 3) << policy << "\n" << r.out << r.err;
+    EXPECT_NE(r.err.find("cannot come back: the remote's row id = 2 holds email='r1@x'"), std::string::npos)
+        << policy << "\n"
+        << r.err;
+    EXPECT_EQ(r.err.find("constraint failed"), std::string::npos) << r.err;
+    EXPECT_EQ(local_rows(wa, kRecipientRows),
+              (Rows{{I(1), T("r1@x"), T("one")}, {I(2), T("r2@x"), T("two")}}));
+    EXPECT_EQ(local_rows(wa, kEmailRows), (Rows{{I(1), I(1), T("to one")}}));
+    EXPECT_EQ(remote_rows(url, kRecipientRows), (Rows{{I(2), T("r1@x"), T("two")}}));
+    EXPECT_EQ(remote_rows(url, kEmailRows), Rows{});
+  }
+
+  r = run(a, {"sync", "--on-conflict=remote"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  expect_same(url, wa, kRecipientRows);
+  expect_same(url, wa, kEmailRows);
+  EXPECT_EQ(local_rows(wa, kEmailRows), Rows{});
+  EXPECT_NE(discarded_files_text(a).find("to one"), std::string::npos) << discarded_files_text(a);
+}
+
 }  // namespace
 }  // namespace turso_sync::testing
