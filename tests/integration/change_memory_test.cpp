@@ -8,6 +8,7 @@
 #include <span>
 
 #include "support/sync_checks.h"
+#include "support/team.h"
 #include "support/test_env.h"
 
 namespace turso_sync::testing {
@@ -47,16 +48,12 @@ void push_and_pull_each(const std::string& url, const TempDir& a, const TempDir&
 }
 
 TEST(ChangeMemory, PushAndPullOf200kRowChangesStayUnder100Mb) {
-  LocalServer server;
-  ASSERT_TRUE(server.started());
-  const std::string& url = server.url();
-  remote_exec(url, {"CREATE TABLE emails (id INTEGER PRIMARY KEY, addr TEXT, subject TEXT, score REAL, n "
-                    "INTEGER, pad BLOB)"});
-  TempDir a, b;
-  for (const TempDir* d : {&a, &b}) {
-    auto r = run_cli({"init"}, env_for(url), d->path());
-    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  }
+  Team team;
+  ASSERT_NO_FATAL_FAILURE(
+      team.start({"CREATE TABLE emails (id INTEGER PRIMARY KEY, addr TEXT, subject TEXT, score REAL, n "
+                  "INTEGER, pad BLOB)"}));
+  const std::string& url = team.server.url();
+  const TempDir &a = team.a, &b = team.b;
   const Step steps[] = {
       {"insert",
        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < " + std::to_string(kRows) +
@@ -82,16 +79,11 @@ constexpr const char* kBlobChecksum =
     "group_concat(note, ',') FROM (SELECT * FROM files ORDER BY id)";
 
 TEST(ChangeMemory, AFiftyMegabyteBlobIsPushedAndPulledUnder100Mb) {
-  LocalServer server;
-  ASSERT_TRUE(server.started());
-  const std::string& url = server.url();
-  remote_exec(url, {"CREATE TABLE files (id INTEGER PRIMARY KEY, note TEXT, b BLOB)",
-                    "INSERT INTO files VALUES (1, 'small', x'00ff')"});
-  TempDir a, b;
-  for (const TempDir* d : {&a, &b}) {
-    auto r = run_cli({"init"}, env_for(url), d->path());
-    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  }
+  Team team;
+  ASSERT_NO_FATAL_FAILURE(team.start({"CREATE TABLE files (id INTEGER PRIMARY KEY, note TEXT, b BLOB)",
+                                      "INSERT INTO files VALUES (1, 'small', x'00ff')"}));
+  const std::string& url = team.server.url();
+  const TempDir &a = team.a, &b = team.b;
   const Step steps[] = {
       {"insert", std::string("INSERT INTO files VALUES (2, 'large', randomblob(") + kBlobBytes + "))"},
       {"replace",

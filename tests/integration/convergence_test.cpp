@@ -21,7 +21,9 @@
 #include <set>
 #include <sstream>
 
+#include "support/sync_checks.h"
 #include "support/test_env.h"
+#include "util/text.h"
 
 namespace turso_sync::testing {
 namespace {
@@ -34,32 +36,10 @@ constexpr const char* kEmailsProjection =
     "emails "
     "ORDER BY id";
 
-std::vector<std::string> env_for(const std::string& url) {
-  return {"TURSO_DATABASE_URL=" + url};
-}
-
 std::string sql_text(const std::string& s) {
   std::string out = "'";
   for (char c : s) out += c == '\'' ? std::string("''") : std::string(1, c);
   return out + "'";
-}
-
-std::string sql_real(double d) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.17g", d);
-  std::string s = buf;
-  if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
-  return s;
-}
-
-std::string hex(const std::string& bytes) {
-  static const char* digits = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out += digits[c >> 4];
-    out += digits[c & 15];
-  }
-  return out;
 }
 
 // Canonical text of the projection rows (kEmailsProjection), from typed values.
@@ -126,11 +106,6 @@ std::string canon_json(const std::string& line) {
   return out;
 }
 
-bool official_client_available() {
-  return access((std::string(TURSO_SYNC_SOURCE_DIR "/node_modules/@tursodatabase/sync/package.json")).c_str(),
-                F_OK) == 0;
-}
-
 CommandResult run_teammate(const std::string& db, const std::string& url,
                            const std::vector<std::string>& steps) {
   std::vector<std::string> argv{"node", std::string(TURSO_SYNC_SOURCE_DIR "/tests/support/teammate.mjs"), db,
@@ -191,7 +166,7 @@ class Convergence : public ::testing::Test {
       default: {
         std::string bytes;
         for (int i = 0, n = 1 + pick(12); i < n; ++i) bytes += static_cast<char>(pick(256));
-        return "x'" + hex(bytes) + "'";
+        return "x'" + to_hex(bytes) + "'";
       }
     }
   }
@@ -232,7 +207,7 @@ TEST_F(Convergence, RandomEditsAndSyncsConverge) {
     auto r = run_cli({"init"}, env_for(server.url()), copies.back()->path());
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   }
-  bool official = official_client_available();
+  bool official = official_client_installed();
   TempDir official_dir;
   std::string official_db = official_dir.file("teammate.db");
   if (official) {

@@ -4,7 +4,6 @@
 
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <sstream>
 
 #include "support/test_env.h"
@@ -17,29 +16,21 @@ const std::string kSetup = kSourceDir + "/setup-turso.sh";
 const std::string kWorkflow = kSourceDir + "/turso-workflow.sh";
 constexpr const char* kToken = "eyJhbGciOiJFZERTQSJ9.test-token-5f3a9c.sig";
 
-void write_text(const std::string& path, const std::string& text, mode_t mode) {
-  {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out << text;
-  }
+// write_text (support/test_env.h), then the file's mode set to `mode`.
+void write_text_with_mode(const std::string& path, const std::string& text, mode_t mode) {
+  write_text(path, text);
   ASSERT_EQ(::chmod(path.c_str(), mode), 0);
-}
-
-mode_t mode_of(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return static_cast<mode_t>(-1);
-  return st.st_mode & 07777;
 }
 
 // A stand-in for turso-sync that records its arguments, its view of .env and exits with $FAKE_EXIT.
 std::string make_fake_binary(const TempDir& dir) {
   std::string path = dir.file("fake-turso-sync");
-  write_text(path,
-             "#!/bin/sh\n"
-             "for a in \"$@\"; do printf 'arg:%s\\n' \"$a\"; done\n"
-             "printf '%s\\n' \"$*\" >> \"$FAKE_LOG\"\n"
-             "exit \"${FAKE_EXIT:-0}\"\n",
-             0755);
+  write_text_with_mode(path,
+                       "#!/bin/sh\n"
+                       "for a in \"$@\"; do printf 'arg:%s\\n' \"$a\"; done\n"
+                       "printf '%s\\n' \"$*\" >> \"$FAKE_LOG\"\n"
+                       "exit \"${FAKE_EXIT:-0}\"\n",
+                       0755);
   return path;
 }
 
@@ -139,7 +130,7 @@ TEST_F(ScriptsTest, SetupAsksBeforeReplacingAnExistingEnv) {
   std::string env_file = m_work.file(".env");
   std::string old =
       "# mine\nWORKING_DB=app.db\nexport TURSO_DATABASE_URL=libsql://old.turso.io\nTURSO_AUTH_TOKEN=old\n";
-  write_text(env_file, old, 0644);
+  write_text_with_mode(env_file, old, 0644);
 
   CommandResult r = setup(std::string("n\nlibsql://new-org.turso.io\n") + kToken + "\n");
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;

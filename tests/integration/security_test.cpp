@@ -12,10 +12,6 @@ namespace {
 
 const std::string kToken = "eyJhbGciOiJFZERTQSJ9.tls-test-token-never-shown";
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
 Rows emails_on(const std::string& server_url) {
   return remote_rows(server_url, "SELECT id, subject FROM emails ORDER BY id");
 }

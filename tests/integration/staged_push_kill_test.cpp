@@ -24,25 +24,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::microseconds;
 using Fault = TcpProxy::Fault;
-constexpr int kKilled = 128 + SIGKILL;
 constexpr int64_t kRows = 1500;    // ~350 KB of new rows per trial
 constexpr int64_t kUpdates = 200;  // and 200 updated seed rows
-constexpr const char* kFinalBatch = "INSERT INTO turso_sync_pushes";
-
-uint64_t kill_seed() {
-  if (const char* s = std::getenv("TURSO_SYNC_KILL_SEED"); s && *s) return std::strtoull(s, nullptr, 10);
-  return (static_cast<uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}();
-}
-
-int64_t staging_left(const std::string& url) {
-  int64_t tables = remote_count(url,
-                                "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND substr(name, 1, "
-                                "17) = 'turso_sync_stage_'");
-  int64_t receipts = 0;
-  if (remote_count(url, "SELECT count(*) FROM sqlite_schema WHERE name = 'turso_sync_push_parts'") > 0)
-    receipts = remote_count(url, "SELECT count(*) FROM turso_sync_push_parts");
-  return tables + receipts;
-}
 
 int64_t pushes(const std::string& url) {
   if (remote_count(url, "SELECT count(*) FROM sqlite_schema WHERE name = 'turso_sync_pushes'") == 0) return 0;
@@ -62,13 +45,7 @@ struct Pusher {
 
   void init() {
     ASSERT_TRUE(server.started());
-    remote_exec(server.url(), {"CREATE TABLE items (id INTEGER PRIMARY KEY, owner TEXT NOT NULL, body TEXT, "
-                               "score REAL)",
-                               "INSERT INTO items (owner, body, score) VALUES ('seed', 'seed body', 0.5)"});
-    for (int i = 0; i < 10; ++i)
-      remote_exec(server.url(),
-                  {"INSERT INTO items (owner, body, score) SELECT 'seed', 'seed body ' || id, id / "
-                   "8.0 FROM items"});
+    make_items_remote(server.url());
     auto r = run_cli({"init"}, env(), dir.path());
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
     wc = dir.file("working_copy.db");
