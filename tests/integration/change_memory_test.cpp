@@ -14,11 +14,11 @@
 namespace turso_sync::testing {
 namespace {
 
-constexpr int64_t kRows = 200000;
+constexpr int64_t kChangedRows = 200000;
 constexpr long kLimitKib = 100 * 1024;
 // Aggregates over every column, weighted by id so that values swapped between rows show. (Not the rows
 // themselves: the test process stays small, since a forked command's peak RSS starts from its parent's.)
-constexpr const char* kChecksum =
+constexpr const char* kEmailsChecksum =
     "SELECT count(*), sum(id), sum(id * n), total(id * score), sum(id * length(subject)), "
     "sum(id * unicode(substr(subject, -1))), sum(id * length(addr)), sum(id * unicode(substr(hex(pad), 7))) "
     "FROM emails";
@@ -56,13 +56,14 @@ TEST(ChangeMemory, PushAndPullOf200kRowChangesStayUnder100Mb) {
   const TempDir &a = team.a, &b = team.b;
   const Step steps[] = {
       {"insert",
-       "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < " + std::to_string(kRows) +
+       "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < " +
+           std::to_string(kChangedRows) +
            ") INSERT INTO emails SELECT x, 'addr-' || x || '@example.com', 'subject ' || x, x / 8.0, "
            "x, randomblob(24) FROM c"},
       {"update", "UPDATE emails SET n = n + 1, subject = subject || '!'"},
       {"delete", "DELETE FROM emails"},
   };
-  push_and_pull_each(url, a, b, steps, kChecksum);
+  push_and_pull_each(url, a, b, steps, kEmailsChecksum);
   EXPECT_EQ(remote_count(url, "SELECT count(*) FROM emails"), 0);
 }
 

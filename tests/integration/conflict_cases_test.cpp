@@ -20,7 +20,7 @@
 namespace turso_sync::testing {
 namespace {
 
-const char* kRow1 = "SELECT id, title, body, tag FROM notes WHERE id = 1";
+const char* kTaggedRow1 = "SELECT id, title, body, tag FROM notes WHERE id = 1";
 
 // Two copies of a `notes` table, each init'ed; A has changed row 1's title to 'A' and pushed, B to 'B' and
 // ran `hold_with` (a holding pull): row 1 is held on B.
@@ -49,7 +49,7 @@ TEST(HeldColumns, ATeammatesLaterEditOfAnotherColumnMergesIntoTheHeldRowAndResol
   const TempDir &a = p.a, &b = p.b;
   auto run = [&](const TempDir& dir, const std::vector<std::string>& args) { return p.run(dir, args); };
   CommandResult r;
-  EXPECT_EQ(remote_rows(url, kRow1), (Rows{{I(1), T("A"), T("b1"), T("t1")}}));
+  EXPECT_EQ(remote_rows(url, kTaggedRow1), (Rows{{I(1), T("A"), T("b1"), T("t1")}}));
 
   // While it is held, A changes another column of the row (and another row).
   local_exec(wa, "UPDATE notes SET body = 'A body' WHERE id = 1; UPDATE notes SET body = 'A2' WHERE id = 2");
@@ -58,8 +58,8 @@ TEST(HeldColumns, ATeammatesLaterEditOfAnotherColumnMergesIntoTheHeldRowAndResol
   r = run(b, {"sync", "--on-conflict=hold"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   // B's row takes A's body; its title stays B's, still held.
-  EXPECT_EQ(local_rows(wb, kRow1), (Rows{{I(1), T("B"), T("A body"), T("t1")}}));
-  EXPECT_EQ(remote_rows(url, kRow1), (Rows{{I(1), T("A"), T("A body"), T("t1")}}));
+  EXPECT_EQ(local_rows(wb, kTaggedRow1), (Rows{{I(1), T("B"), T("A body"), T("t1")}}));
+  EXPECT_EQ(remote_rows(url, kTaggedRow1), (Rows{{I(1), T("A"), T("A body"), T("t1")}}));
   simdjson::dom::parser parser;
   r = run(b, {"--json", "conflicts"});
   simdjson::dom::element doc;
@@ -78,7 +78,7 @@ TEST(HeldColumns, ATeammatesLaterEditOfAnotherColumnMergesIntoTheHeldRowAndResol
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   r = run(b, {"sync"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  EXPECT_EQ(remote_rows(url, kRow1), (Rows{{I(1), T("B"), T("A body"), T("t1")}}));
+  EXPECT_EQ(remote_rows(url, kTaggedRow1), (Rows{{I(1), T("B"), T("A body"), T("t1")}}));
   r = run(a, {"pull"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   expect_same_local(wa, wb, "SELECT * FROM notes ORDER BY id");

@@ -905,7 +905,7 @@ uint64_t env_number(const char* name, uint64_t fallback) {
   return s && *s ? std::strtoull(s, nullptr, 10) : fallback;
 }
 
-void run_cases(uint64_t base, int cases, int steps) {
+void run_migration_cases(uint64_t base, int cases, int steps) {
   steps = static_cast<int>(env_number("TURSO_SYNC_SCHEMA_STEPS", static_cast<uint64_t>(steps)));
   cases = static_cast<int>(env_number("TURSO_SYNC_SCHEMA_CASES", static_cast<uint64_t>(cases)));
   uint64_t fixed = env_number("TURSO_SYNC_SEED", 0);
@@ -931,11 +931,11 @@ void run_cases(uint64_t base, int cases, int steps) {
 }
 
 TEST(SchemaMigrationProperty, RandomMigrationsConverge) {
-  run_cases(7001, 4, 8);
+  run_migration_cases(7001, 4, 8);
 }
 
 TEST(SlowSchemaMigrationProperty, RandomMigrationsConverge) {
-  run_cases(7002, 24, 12);
+  run_migration_cases(7002, 24, 12);
 }
 
 }  // namespace
