@@ -5,21 +5,18 @@
 #include <gtest/gtest.h>
 
 #include "support/sync_checks.h"
+#include "support/team.h"
 #include "support/test_env.h"
 
 namespace turso_sync::testing {
 namespace {
 
 TEST(Autoincrement, CountersFollowMovedRowsAndTheRemote) {
-  LocalServer server;
-  ASSERT_TRUE(server.started());
-  const std::string& url = server.url();
-  remote_exec(url, {"CREATE TABLE audit (id INTEGER PRIMARY KEY AUTOINCREMENT, what TEXT)"});
-  TempDir a, b;
-  for (const TempDir* d : {&a, &b}) {
-    auto r = run_cli({"init"}, env_for(url), d->path().string());
-    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  }
+  Team team;
+  ASSERT_NO_FATAL_FAILURE(
+      team.start({"CREATE TABLE audit (id INTEGER PRIMARY KEY AUTOINCREMENT, what TEXT)"}));
+  const std::string& url = team.server.url();
+  const TempDir &a = team.a, &b = team.b;
   const std::string wa = a.file("working_copy.db"), wb = b.file("working_copy.db");
   local_exec(wa, "INSERT INTO audit (what) VALUES ('a1')");
   auto r = run_cli({"push"}, env_for(url), a.path().string());

@@ -8,16 +8,17 @@
 #include <span>
 
 #include "support/sync_checks.h"
+#include "support/team.h"
 #include "support/test_env.h"
 
 namespace turso_sync::testing {
 namespace {
 
-constexpr int64_t kRows = 200000;
+constexpr int64_t kChangedRows = 200000;
 constexpr long kLimitKib = 100 * 1024;
 // Aggregates over every column, weighted by id so that values swapped between rows show. (Not the rows
 // themselves: the test process stays small, since a forked command's peak RSS starts from its parent's.)
-constexpr const char* kChecksum =
+constexpr const char* kEmailsChecksum =
     "SELECT count(*), sum(id), sum(id * n), total(id * score), sum(id * length(subject)), "
     "sum(id * unicode(substr(subject, -1))), sum(id * length(addr)), sum(id * unicode(substr(hex(pad), 7))) "
     "FROM emails";
@@ -47,25 +48,22 @@ void push_and_pull_each(const std::string& url, const TempDir& a, const TempDir&
 }
 
 TEST(ChangeMemory, PushAndPullOf200kRowChangesStayUnder100Mb) {
-  LocalServer server;
-  ASSERT_TRUE(server.started());
-  const std::string& url = server.url();
-  remote_exec(url, {"CREATE TABLE emails (id INTEGER PRIMARY KEY, addr TEXT, subject TEXT, score REAL, n "
-                    "INTEGER, pad BLOB)"});
-  TempDir a, b;
-  for (const TempDir* d : {&a, &b}) {
-    auto r = run_cli({"init"}, env_for(url), d->path());
-    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  }
+  Team team;
+  ASSERT_NO_FATAL_FAILURE(
+      team.start({"CREATE TABLE emails (id INTEGER PRIMARY KEY, addr TEXT, subject TEXT, score REAL, n "
+                  "INTEGER, pad BLOB)"}));
+  const std::string& url = team.server.url();
+  const TempDir &a = team.a, &b = team.b;
   const Step steps[] = {
       {"insert",
-       "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < " + std::to_string(kRows) +
+       "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < " +
+           std::to_string(kChangedRows) +
            ") INSERT INTO emails SELECT x, 'addr-' || x || '@example.com', 'subject ' || x, x / 8.0, "
            "x, randomblob(24) FROM c"},
       {"update", "UPDATE emails SET n = n + 1, subject = subject || '!'"},
       {"delete", "DELETE FROM emails"},
   };
-  push_and_pull_each(url, a, b, steps, kChecksum);
+  push_and_pull_each(url, a, b, steps, kEmailsChecksum);
   EXPECT_EQ(remote_count(url, "SELECT count(*) FROM emails"), 0);
 }
 
@@ -82,16 +80,11 @@ constexpr const char* kBlobChecksum =
     "group_concat(note, ',') FROM (SELECT * FROM files ORDER BY id)";
 
 TEST(ChangeMemory, AFiftyMegabyteBlobIsPushedAndPulledUnder100Mb) {
-  LocalServer server;
-  ASSERT_TRUE(server.started());
-  const std::string& url = server.url();
-  remote_exec(url, {"CREATE TABLE files (id INTEGER PRIMARY KEY, note TEXT, b BLOB)",
-                    "INSERT INTO files VALUES (1, 'small', x'00ff')"});
-  TempDir a, b;
-  for (const TempDir* d : {&a, &b}) {
-    auto r = run_cli({"init"}, env_for(url), d->path());
-    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  }
+  Team team;
+  ASSERT_NO_FATAL_FAILURE(team.start({"CREATE TABLE files (id INTEGER PRIMARY KEY, note TEXT, b BLOB)",
+                                      "INSERT INTO files VALUES (1, 'small', x'00ff')"}));
+  const std::string& url = team.server.url();
+  const TempDir &a = team.a, &b = team.b;
   const Step steps[] = {
       {"insert", std::string("INSERT INTO files VALUES (2, 'large', randomblob(") + kBlobBytes + "))"},
       {"replace",

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "support/fake_http_server.h"
+#include "support/sync_checks.h"
 #include "support/test_env.h"
 
 namespace turso_sync::testing {
@@ -15,13 +16,10 @@ namespace {
 
 const std::string kToken = "eyJhbGciOiJFZERTQSJ9.secret-token-that-must-never-show";
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-void expect_no_files(const TempDir& dir) {
-  EXPECT_FALSE(fs::exists(dir.file("local_replica.db")));
-  EXPECT_FALSE(fs::exists(dir.file("working_copy.db")));
+// expect_no_files (support/sync_checks.h), and no temp file left anywhere in `dir` either: these commands
+// fail before or while writing their files.
+void expect_nothing_written(const TempDir& dir) {
+  expect_no_files(dir);
   if (fs::exists(dir.path())) {
     for (const auto& e : fs::recursive_directory_iterator(dir.path()))
       EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << "left behind: " << e.path();
@@ -36,7 +34,7 @@ TEST(CliErrors, MalformedUrlIsAConfigurationError) {
     EXPECT_EQ(r.exit_code, 2) << url << ": " << r.err;
     EXPECT_NE(r.err.find("URL"), std::string::npos) << r.err;
     EXPECT_EQ(r.err.find("authToken=abc"), std::string::npos) << "a token in the URL is echoed: " << r.err;
-    expect_no_files(dir);
+    expect_nothing_written(dir);
   }
 }
 
@@ -45,7 +43,7 @@ TEST(CliErrors, MissingUrlSaysHowToSetIt) {
   auto r = run_cli({"init"}, {"TURSO_DATABASE_URL="}, dir.path());
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("TURSO_DATABASE_URL"), std::string::npos) << r.err;
-  expect_no_files(dir);
+  expect_nothing_written(dir);
 }
 
 TEST(CliErrors, NothingListeningIsUnreachableNamingTheUrl) {
@@ -54,7 +52,7 @@ TEST(CliErrors, NothingListeningIsUnreachableNamingTheUrl) {
   auto r = run_cli({"init"}, {"TURSO_DATABASE_URL=" + url}, dir.path());
   EXPECT_EQ(r.exit_code, 4) << r.err;
   EXPECT_NE(r.err.find(url), std::string::npos) << r.err;
-  expect_no_files(dir);
+  expect_nothing_written(dir);
   auto s = run_cli({"status"}, {"TURSO_DATABASE_URL=" + url}, dir.path());
   EXPECT_EQ(s.exit_code, 4) << s.out << s.err;
   EXPECT_NE(s.out.find("reachable      no"), std::string::npos) << s.out;
@@ -70,7 +68,7 @@ TEST(CliErrors, Http401IsAuthenticationFailure) {
   EXPECT_EQ(r.err.find(kToken), std::string::npos);
   EXPECT_EQ(r.out.find(kToken), std::string::npos);
   EXPECT_EQ(server.requests(), 1) << "authentication failures are not retried";
-  expect_no_files(dir);
+  expect_nothing_written(dir);
 }
 
 // JSON of another API: exit 1 with a parser's message until issue 21. Now exit 4 (the remote is not usable,
@@ -91,7 +89,7 @@ TEST(CliErrors, JsonOfAnotherShapeIsNotATursoServerWithTheParserInVerbose) {
   auto j = run_cli({"--json", "init"}, {"TURSO_DATABASE_URL=" + server.url()}, dir.path());
   EXPECT_EQ(j.exit_code, 4) << j.out;
   EXPECT_NE(j.out.find(R"("detail":"unexpected answer from the server)"), std::string::npos) << j.out;
-  expect_no_files(dir);
+  expect_nothing_written(dir);
 }
 
 // Seen when tried: TURSO_DATABASE_URL pointing at another web server that answers 200 with a web page gave
@@ -109,7 +107,7 @@ TEST(CliErrors, AWebServerThatIsNotTursoIsNamedAsSuch) {
   };
   TempDir fresh;
   expect_not_turso(run_cli({"init"}, {"TURSO_DATABASE_URL=" + web.url()}, fresh.path()), "init");
-  expect_no_files(fresh);
+  expect_nothing_written(fresh);
   expect_not_turso(run_cli({"status"}, {"TURSO_DATABASE_URL=" + web.url()}, fresh.path()), "status");
 
   // An initialized working copy whose URL is then changed to the web server's.
@@ -142,7 +140,7 @@ TEST(CliErrors, TruncatedAnswerIsAClearError) {
   EXPECT_NE(r.exit_code, 0);
   EXPECT_LT(r.exit_code, 128) << "crashed: " << r.err;
   EXPECT_NE(r.err.find(server.url()), std::string::npos) << r.err;
-  expect_no_files(dir);
+  expect_nothing_written(dir);
   // A complete HTTP answer holding a truncated JSON document: not what a Turso server sends (exit 4 since
   // issue 21), the parser's words with -v.
   FakeHttpServer json_cut(FakeHttpServer::response(200, body));
@@ -150,7 +148,7 @@ TEST(CliErrors, TruncatedAnswerIsAClearError) {
   EXPECT_EQ(r2.exit_code, 4) << r2.err;
   EXPECT_NE(r2.err.find("did not answer as a Turso server does"), std::string::npos) << r2.err;
   EXPECT_NE(r2.err.find("detail: unexpected answer"), std::string::npos) << r2.err;
-  expect_no_files(dir);
+  expect_nothing_written(dir);
 }
 
 TEST(CliErrors, ServerErrorsAreRetriedThenReported) {
@@ -160,7 +158,7 @@ TEST(CliErrors, ServerErrorsAreRetriedThenReported) {
   EXPECT_EQ(r.exit_code, 4) << r.err;
   EXPECT_NE(r.err.find("HTTP 503"), std::string::npos) << r.err;
   EXPECT_GT(server.requests(), 1) << "reads are retried";
-  expect_no_files(dir);
+  expect_nothing_written(dir);
 }
 
 TEST(CliErrors, TokenIsNeverSentOverPlainHttpToRemoteHosts) {
@@ -170,7 +168,7 @@ TEST(CliErrors, TokenIsNeverSentOverPlainHttpToRemoteHosts) {
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("--allow-insecure-http"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find(kToken), std::string::npos);
-  expect_no_files(dir);
+  expect_nothing_written(dir);
 }
 
 // SPEC §8: the token never appears in the output of any command (also under -v, also when a command fails),

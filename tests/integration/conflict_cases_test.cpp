@@ -14,31 +14,22 @@
 #include <simdjson.h>
 
 #include "support/sync_checks.h"
+#include "support/team.h"
 #include "support/test_env.h"
 
 namespace turso_sync::testing {
 namespace {
 
-const char* kRow1 = "SELECT id, title, body, tag FROM notes WHERE id = 1";
+const char* kTaggedRow1 = "SELECT id, title, body, tag FROM notes WHERE id = 1";
 
 // Two copies of a `notes` table, each init'ed; A has changed row 1's title to 'A' and pushed, B to 'B' and
 // ran `hold_with` (a holding pull): row 1 is held on B.
-struct Pair {
-  LocalServer server;
-  TempDir a, b;
+struct Pair : Team {
   std::string url() const { return server.url(); }
-  std::string wa() const { return a.file("working_copy.db"); }
-  std::string wb() const { return b.file("working_copy.db"); }
-  CommandResult run(const TempDir& dir, const std::vector<std::string>& args) const {
-    return run_cli(args, env_for(server.url()), dir.path().string());
-  }
+  std::string wa() const { return wc(a); }
+  std::string wb() const { return wc(b); }
   void hold_row_1(const std::vector<std::string>& schema, const std::vector<std::string>& hold_with) {
-    ASSERT_TRUE(server.started());
-    remote_exec(url(), schema);
-    for (const TempDir* d : {&a, &b}) {
-      auto r = run(*d, {"init"});
-      ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-    }
+    ASSERT_NO_FATAL_FAILURE(start(schema));
     local_exec(wa(), "UPDATE notes SET title = 'A' WHERE id = 1");
     auto r = run(a, {"push"});
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
@@ -58,7 +49,7 @@ TEST(HeldColumns, ATeammatesLaterEditOfAnotherColumnMergesIntoTheHeldRowAndResol
   const TempDir &a = p.a, &b = p.b;
   auto run = [&](const TempDir& dir, const std::vector<std::string>& args) { return p.run(dir, args); };
   CommandResult r;
-  EXPECT_EQ(remote_rows(url, kRow1), (Rows{{I(1), T("A"), T("b1"), T("t1")}}));
+  EXPECT_EQ(remote_rows(url, kTaggedRow1), (Rows{{I(1), T("A"), T("b1"), T("t1")}}));
 
   // While it is held, A changes another column of the row (and another row).
   local_exec(wa, "UPDATE notes SET body = 'A body' WHERE id = 1; UPDATE notes SET body = 'A2' WHERE id = 2");
@@ -67,8 +58,8 @@ TEST(HeldColumns, ATeammatesLaterEditOfAnotherColumnMergesIntoTheHeldRowAndResol
   r = run(b, {"sync", "--on-conflict=hold"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   // B's row takes A's body; its title stays B's, still held.
-  EXPECT_EQ(local_rows(wb, kRow1), (Rows{{I(1), T("B"), T("A body"), T("t1")}}));
-  EXPECT_EQ(remote_rows(url, kRow1), (Rows{{I(1), T("A"), T("A body"), T("t1")}}));
+  EXPECT_EQ(local_rows(wb, kTaggedRow1), (Rows{{I(1), T("B"), T("A body"), T("t1")}}));
+  EXPECT_EQ(remote_rows(url, kTaggedRow1), (Rows{{I(1), T("A"), T("A body"), T("t1")}}));
   simdjson::dom::parser parser;
   r = run(b, {"--json", "conflicts"});
   simdjson::dom::element doc;
@@ -87,7 +78,7 @@ TEST(HeldColumns, ATeammatesLaterEditOfAnotherColumnMergesIntoTheHeldRowAndResol
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   r = run(b, {"sync"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  EXPECT_EQ(remote_rows(url, kRow1), (Rows{{I(1), T("B"), T("A body"), T("t1")}}));
+  EXPECT_EQ(remote_rows(url, kTaggedRow1), (Rows{{I(1), T("B"), T("A body"), T("t1")}}));
   r = run(a, {"pull"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   expect_same_local(wa, wb, "SELECT * FROM notes ORDER BY id");
@@ -274,19 +265,15 @@ TEST(DanglingOnTheRemote, ACopyWithNoLocalChangePullsItAsItIsAndPushesNothingBac
 TEST(DanglingReference, UnderHoldTheChildAndItsParentAreHeldWhileEverythingElseSyncs) {
   for (const std::string side : {"--theirs", "--ours"}) {
     SCOPED_TRACE(side);
-    LocalServer server;
-    ASSERT_TRUE(server.started());
-    const std::string& url = server.url();
-    remote_exec(url,
-                {"CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT)",
-                 "CREATE TABLE emails (id INTEGER PRIMARY KEY, contact_id INTEGER REFERENCES contacts(id), "
-                 "subject TEXT)",
-                 "INSERT INTO contacts VALUES (1, 'a@x'), (2, 'b@x')"});
-    TempDir a, b;
-    auto run = [&](const TempDir& dir, const std::vector<std::string>& args) {
-      return run_cli(args, env_for(url), dir.path().string());
-    };
-    for (const TempDir* d : {&a, &b}) ASSERT_EQ(run(*d, {"init"}).exit_code, 0);
+    Team team;
+    ASSERT_NO_FATAL_FAILURE(team.start(
+        {"CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT)",
+         "CREATE TABLE emails (id INTEGER PRIMARY KEY, contact_id INTEGER REFERENCES contacts(id), "
+         "subject TEXT)",
+         "INSERT INTO contacts VALUES (1, 'a@x'), (2, 'b@x')"}));
+    const std::string& url = team.server.url();
+    const TempDir &a = team.a, &b = team.b;
+    auto run = [&](const TempDir& dir, const std::vector<std::string>& args) { return team.run(dir, args); };
     const std::string wa = a.file("working_copy.db"), wb = b.file("working_copy.db");
     local_exec(wa, "DELETE FROM contacts WHERE id = 1; UPDATE contacts SET email = 'b2@x' WHERE id = 2");
     auto r = run(a, {"push"});
@@ -347,20 +334,16 @@ TEST(DanglingReference, UnderHoldTheChildAndItsParentAreHeldWhileEverythingElseS
 // A copy with no local change then pushes nothing. Before, the push sent the delete and the email as they
 // were: the remote's email pointed at nothing.
 TEST(DanglingReference, APushOfAnApplicationWithForeignKeysOffNeverLeavesOneDanglingOnTheRemote) {
-  LocalServer server;
-  ASSERT_TRUE(server.started());
-  const std::string& url = server.url();
-  remote_exec(url,
-              {"CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT)",
-               "CREATE TABLE emails (id INTEGER PRIMARY KEY, subject TEXT, contact_id INTEGER, FOREIGN KEY "
-               "(contact_id) REFERENCES contacts (id))",
-               "INSERT INTO contacts VALUES (1, 'a@x'), (2, 'b@x')",
-               "INSERT INTO emails VALUES (10, 'hello', 1), (11, 'hi', 2)"});
-  TempDir a, b;
-  auto run = [&](const TempDir& dir, const std::vector<std::string>& args) {
-    return run_cli(args, env_for(url), dir.path().string());
-  };
-  for (const TempDir* d : {&a, &b}) ASSERT_EQ(run(*d, {"init"}).exit_code, 0);
+  Team team;
+  ASSERT_NO_FATAL_FAILURE(team.start(
+      {"CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT)",
+       "CREATE TABLE emails (id INTEGER PRIMARY KEY, subject TEXT, contact_id INTEGER, FOREIGN KEY "
+       "(contact_id) REFERENCES contacts (id))",
+       "INSERT INTO contacts VALUES (1, 'a@x'), (2, 'b@x')",
+       "INSERT INTO emails VALUES (10, 'hello', 1), (11, 'hi', 2)"}));
+  const std::string& url = team.server.url();
+  const TempDir &a = team.a, &b = team.b;
+  auto run = [&](const TempDir& dir, const std::vector<std::string>& args) { return team.run(dir, args); };
   const std::string wa = a.file("working_copy.db"), wb = b.file("working_copy.db");
   const char* kDangling =
       "SELECT count(*) FROM emails WHERE contact_id IS NOT NULL AND contact_id NOT IN (SELECT id FROM "
@@ -419,17 +402,13 @@ TEST(DanglingReference, APushOfAnApplicationWithForeignKeysOffNeverLeavesOneDang
 // Under hold the clashing local row (and the remote's) are held, and every other change keeps syncing in both
 // directions, cycle after cycle. Before, every workflow cycle stopped with exit 3 and nothing synced.
 TEST(UniqueClash, UnderHoldTheClashingRowsAreHeldWhileEverythingElseSyncsBothWays) {
-  LocalServer server;
-  ASSERT_TRUE(server.started());
-  const std::string& url = server.url();
-  remote_exec(url,
-              {"CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT UNIQUE COLLATE NOCASE, name TEXT)",
-               "INSERT INTO contacts VALUES (1, 'a@x', 'A')"});
-  TempDir a, b;
-  auto run = [&](const TempDir& dir, const std::vector<std::string>& args) {
-    return run_cli(args, env_for(url), dir.path().string());
-  };
-  for (const TempDir* d : {&a, &b}) ASSERT_EQ(run(*d, {"init"}).exit_code, 0);
+  Team team;
+  ASSERT_NO_FATAL_FAILURE(team.start(
+      {"CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT UNIQUE COLLATE NOCASE, name TEXT)",
+       "INSERT INTO contacts VALUES (1, 'a@x', 'A')"}));
+  const std::string& url = team.server.url();
+  const TempDir &a = team.a, &b = team.b;
+  auto run = [&](const TempDir& dir, const std::vector<std::string>& args) { return team.run(dir, args); };
   const std::string wa = a.file("working_copy.db"), wb = b.file("working_copy.db");
   local_exec(wa, "INSERT INTO contacts VALUES (5, 'Sam@X.com', 'from A')");
   auto r = run(a, {"push"});

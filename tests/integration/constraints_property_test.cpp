@@ -24,7 +24,7 @@
 namespace turso_sync::testing {
 namespace {
 
-const std::vector<std::string> kSchema = {
+const std::vector<std::string> kMailSchema = {
     "CREATE TABLE recipients (id INTEGER PRIMARY KEY, email TEXT UNIQUE NOT NULL, name TEXT)",
     "CREATE TABLE emails (id INTEGER PRIMARY KEY, recipient_id INTEGER REFERENCES recipients(id) ON DELETE "
     "CASCADE, subject TEXT)",
@@ -46,12 +46,12 @@ const char* kDangling =
     "UNION ALL SELECT 'notes:' || n.id FROM notes n LEFT JOIN emails e ON e.id = n.email_id "
     "WHERE n.email_id IS NOT NULL AND e.id IS NULL";
 
-const std::vector<std::string> kTables = {"SELECT id, email, name FROM recipients ORDER BY id",
-                                          "SELECT id, recipient_id, subject FROM emails ORDER BY id",
-                                          "SELECT id, email_id, name FROM attachments ORDER BY id",
-                                          "SELECT id, email_id, body FROM notes ORDER BY id"};
+const std::vector<std::string> kMailTables = {"SELECT id, email, name FROM recipients ORDER BY id",
+                                              "SELECT id, recipient_id, subject FROM emails ORDER BY id",
+                                              "SELECT id, email_id, name FROM attachments ORDER BY id",
+                                              "SELECT id, email_id, body FROM notes ORDER BY id"};
 
-struct Copy {
+struct NamedCopy {
   TempDir dir;
   std::string name;
   std::string wc() const { return dir.file("working_copy.db"); }
@@ -88,13 +88,13 @@ class Case {
 
   void run() {
     ASSERT_TRUE(m_server.started());
-    remote_exec(m_server.url(), kSchema);
-    for (Copy* c : {&m_a, &m_b}) {
+    remote_exec(m_server.url(), kMailSchema);
+    for (NamedCopy* c : {&m_a, &m_b}) {
       auto r = cli(*c, {"init"});
       ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
     }
     for (int step = 0; step < m_steps; ++step) {
-      Copy& c = pick(2) == 0 ? m_a : m_b;
+      NamedCopy& c = pick(2) == 0 ? m_a : m_b;
       if (pick(10) < 6) {
         edit(c);
       } else {
@@ -112,7 +112,7 @@ class Case {
   }
   std::string email() { return fmt::format("r{}@x", 1 + pick(6)); }
 
-  CommandResult cli(const Copy& c, const std::vector<std::string>& args) const {
+  CommandResult cli(const NamedCopy& c, const std::vector<std::string>& args) const {
     return run_cli(args, {"TURSO_DATABASE_URL=" + m_server.url()}, c.dir.path().string());
   }
 
@@ -121,7 +121,7 @@ class Case {
     if (std::getenv("TURSO_SYNC_TEST_TRACE")) std::cout << what << std::endl;
   }
 
-  void edit(const Copy& c) {
+  void edit(const NamedCopy& c) {
     std::vector<int64_t> recipients = ids(c.wc(), "recipients"), emails = ids(c.wc(), "emails");
     std::string sql;
     switch (pick(9)) {
@@ -177,7 +177,7 @@ class Case {
                                   << m_trace;
   }
 
-  void sync(const Copy& c, int step) {
+  void sync(const NamedCopy& c, int step) {
     static const std::vector<std::string> policies = {"abort", "abort", "local", "remote", "hold"};
     std::string policy = any_of(policies);
     auto r = cli(c, {"sync", "--on-conflict=" + policy});
@@ -193,7 +193,7 @@ class Case {
 
   // A UNIQUE clash is the user's to settle (docs/conflicts.md): give each local recipient whose email the
   // remote has in another row (another id, or the same new id with other values) a new one.
-  void rename_clashing_emails(const Copy& c, int round) {
+  void rename_clashing_emails(const NamedCopy& c, int round) {
     Rows remote = remote_rows(m_server.url(), "SELECT id, email, name FROM recipients");
     for (const auto& mine : local_rows(c.wc(), "SELECT id, email, name FROM recipients"))
       for (const auto& theirs : remote)
@@ -205,7 +205,7 @@ class Case {
   void settle() {
     for (int round = 0; round < 8; ++round) {
       bool quiet = true;
-      for (Copy* c : {&m_a, &m_b}) {
+      for (NamedCopy* c : {&m_a, &m_b}) {
         auto r = cli(*c, {"sync", "--on-conflict=remote"});
         trace(fmt::format("{} settle sync -> {}", c->name, r.exit_code));
         if (r.exit_code == 3) {
@@ -218,19 +218,19 @@ class Case {
         ASSERT_EQ(held.exit_code, 0) << held.out << held.err;
         if (held.out.find("resolved:") != std::string::npos) quiet = false;
       }
-      for (const Copy* c : {&m_a, &m_b}) {
+      for (const NamedCopy* c : {&m_a, &m_b}) {
         if (cli(*c, {"diff", "--exit-code"}).exit_code != 0) quiet = false;
-        for (const std::string& sql : kTables)
+        for (const std::string& sql : kMailTables)
           if (local_rows(c->wc(), sql) != remote_rows(m_server.url(), sql)) quiet = false;
       }
       if (quiet) break;
     }
     expect_intact("the remote", remote_rows(m_server.url(), kDangling));
-    for (const Copy* c : {&m_a, &m_b}) {
+    for (const NamedCopy* c : {&m_a, &m_b}) {
       EXPECT_EQ(cli(*c, {"diff", "--exit-code"}).exit_code, 0) << c->name << " still has local changes\n"
                                                                << m_trace;
       EXPECT_EQ(local_rows(c->wc(), "PRAGMA foreign_key_check"), Rows{}) << c->name << "\n" << m_trace;
-      for (const std::string& sql : kTables)
+      for (const std::string& sql : kMailTables)
         EXPECT_EQ(local_rows(c->wc(), sql), remote_rows(m_server.url(), sql))
             << c->name << ": " << sql << "\n"
             << m_trace;
@@ -240,7 +240,7 @@ class Case {
   std::mt19937_64 m_rng;
   int m_steps;
   LocalServer m_server;
-  Copy m_a{TempDir(), "A"}, m_b{TempDir(), "B"};
+  NamedCopy m_a{TempDir(), "A"}, m_b{TempDir(), "B"};
   std::string m_trace;
 };
 
@@ -249,7 +249,7 @@ int env_int(const char* name, int fallback) {
   return v && *v ? std::atoi(v) : fallback;
 }
 
-void run_cases(uint64_t base, int cases, int steps) {
+void run_constraint_cases(uint64_t base, int cases, int steps) {
   if (const char* s = std::getenv("TURSO_SYNC_CONSTRAINTS_SEED"); s && *s) {
     uint64_t seed = std::strtoull(s, nullptr, 10);
     SCOPED_TRACE("TURSO_SYNC_CONSTRAINTS_SEED=" + std::to_string(seed));
@@ -267,7 +267,8 @@ void run_cases(uint64_t base, int cases, int steps) {
 }
 
 TEST(ConstraintsProperty, ForeignKeysStayIntactOrTheConflictIsReported) {
-  run_cases(5001, env_int("TURSO_SYNC_CONSTRAINTS_CASES", 3), env_int("TURSO_SYNC_CONSTRAINTS_STEPS", 30));
+  run_constraint_cases(5001, env_int("TURSO_SYNC_CONSTRAINTS_CASES", 3),
+                       env_int("TURSO_SYNC_CONSTRAINTS_STEPS", 30));
 }
 
 // Found by the slow cases: two held UNIQUE clashes that swap values (row 2 takes row 3's email, row 3 takes
@@ -278,7 +279,8 @@ TEST(ConstraintsProperty, ResolveTheirsOfTwoHeldRowsThatSwapAUniqueValue) {
 }
 
 TEST(ConstraintsProperty, SlowForeignKeysStayIntactOrTheConflictIsReported) {
-  run_cases(5002, env_int("TURSO_SYNC_CONSTRAINTS_CASES", 12), env_int("TURSO_SYNC_CONSTRAINTS_STEPS", 40));
+  run_constraint_cases(5002, env_int("TURSO_SYNC_CONSTRAINTS_CASES", 12),
+                       env_int("TURSO_SYNC_CONSTRAINTS_STEPS", 40));
 }
 
 }  // namespace

@@ -21,22 +21,21 @@
 #include <set>
 #include <sstream>
 
+#include "support/sync_checks.h"
 #include "support/test_env.h"
+#include "util/text.h"
 
 namespace turso_sync::testing {
 namespace {
 
-constexpr const char* kEmailsSql = "SELECT id, recipient, subject, score, data FROM emails ORDER BY id";
-constexpr const char* kTagsSql = "SELECT name, email_id FROM tags ORDER BY name, email_id";
+constexpr const char* kEmailsWithDataSql =
+    "SELECT id, recipient, subject, score, data FROM emails ORDER BY id";
+constexpr const char* kTagRowsSql = "SELECT name, email_id FROM tags ORDER BY name, email_id";
 // For comparing with the official client, whose rows come back as JSON objects.
 constexpr const char* kEmailsProjection =
     "SELECT id, recipient, subject, typeof(score) AS st, score, typeof(data) AS dt, hex(data) AS h FROM "
     "emails "
     "ORDER BY id";
-
-std::vector<std::string> env_for(const std::string& url) {
-  return {"TURSO_DATABASE_URL=" + url};
-}
 
 std::string sql_text(const std::string& s) {
   std::string out = "'";
@@ -44,26 +43,8 @@ std::string sql_text(const std::string& s) {
   return out + "'";
 }
 
-std::string sql_real(double d) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.17g", d);
-  std::string s = buf;
-  if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
-  return s;
-}
-
-std::string hex(const std::string& bytes) {
-  static const char* digits = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out += digits[c >> 4];
-    out += digits[c & 15];
-  }
-  return out;
-}
-
 // Canonical text of the projection rows (kEmailsProjection), from typed values.
-std::string canon_value(const Value& v) {
+std::string value_text(const Value& v) {
   switch (v.type()) {
     case ValueType::null:
       return "NULL";
@@ -79,10 +60,10 @@ std::string canon_value(const Value& v) {
   }
 }
 
-std::string canon_rows(const Rows& rows) {
+std::string rows_text(const Rows& rows) {
   std::string out;
   for (const auto& row : rows) {
-    for (const auto& v : row) out += canon_value(v) + "|";
+    for (const auto& v : row) out += value_text(v) + "|";
     out += "\n";
   }
   return out;
@@ -124,11 +105,6 @@ std::string canon_json(const std::string& line) {
     out += "\n";
   }
   return out;
-}
-
-bool official_client_available() {
-  return access((std::string(TURSO_SYNC_SOURCE_DIR "/node_modules/@tursodatabase/sync/package.json")).c_str(),
-                F_OK) == 0;
 }
 
 CommandResult run_teammate(const std::string& db, const std::string& url,
@@ -191,7 +167,7 @@ class Convergence : public ::testing::Test {
       default: {
         std::string bytes;
         for (int i = 0, n = 1 + pick(12); i < n; ++i) bytes += static_cast<char>(pick(256));
-        return "x'" + hex(bytes) + "'";
+        return "x'" + to_hex(bytes) + "'";
       }
     }
   }
@@ -232,7 +208,7 @@ TEST_F(Convergence, RandomEditsAndSyncsConverge) {
     auto r = run_cli({"init"}, env_for(server.url()), copies.back()->path());
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   }
-  bool official = official_client_available();
+  bool official = official_client_installed();
   TempDir official_dir;
   std::string official_db = official_dir.file("teammate.db");
   if (official) {
@@ -378,11 +354,11 @@ TEST_F(Convergence, RandomEditsAndSyncsConverge) {
 
   // Quiesce: every copy syncs until a whole round changes nothing anywhere.
   auto snapshot_all = [&] {
-    std::string all =
-        canon_rows(remote_rows(server.url(), kEmailsSql)) + canon_rows(remote_rows(server.url(), kTagsSql));
+    std::string all = rows_text(remote_rows(server.url(), kEmailsWithDataSql)) +
+                      rows_text(remote_rows(server.url(), kTagRowsSql));
     for (const auto& d : copies)
-      all += canon_rows(local_rows(d->file("working_copy.db"), kEmailsSql)) +
-             canon_rows(local_rows(d->file("working_copy.db"), kTagsSql));
+      all += rows_text(local_rows(d->file("working_copy.db"), kEmailsWithDataSql)) +
+             rows_text(local_rows(d->file("working_copy.db"), kTagRowsSql));
     return all;
   };
   bool quiet = false;
@@ -408,13 +384,13 @@ TEST_F(Convergence, RandomEditsAndSyncsConverge) {
   }
 
   // Same content everywhere, with types.
-  Rows remote_emails = remote_rows(server.url(), kEmailsSql);
-  Rows remote_tags = remote_rows(server.url(), kTagsSql);
+  Rows remote_emails = remote_rows(server.url(), kEmailsWithDataSql);
+  Rows remote_tags = remote_rows(server.url(), kTagRowsSql);
   for (size_t i = 0; i < copies.size(); ++i) {
     for (const char* file : {"working_copy.db", "local_replica.db"}) {
       SCOPED_TRACE("copy " + std::to_string(i) + " " + file);
       std::string path = copies[i]->file(file);
-      Rows e = local_rows(path, kEmailsSql), t = local_rows(path, kTagsSql);
+      Rows e = local_rows(path, kEmailsWithDataSql), t = local_rows(path, kTagRowsSql);
       EXPECT_EQ(e, remote_emails) << "remote:\n"
                                   << render_rows(remote_emails) << "local:\n"
                                   << render_rows(e);
@@ -424,16 +400,16 @@ TEST_F(Convergence, RandomEditsAndSyncsConverge) {
     EXPECT_EQ(diff.exit_code, 0) << diff.out << diff.err;
   }
   if (official) {
-    auto r =
-        run_teammate(official_db, server.url(),
-                     {"pull", "query:" + std::string(kEmailsProjection), "query:" + std::string(kTagsSql)});
+    auto r = run_teammate(
+        official_db, server.url(),
+        {"pull", "query:" + std::string(kEmailsProjection), "query:" + std::string(kTagRowsSql)});
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
     std::istringstream lines(r.out);
     std::string emails_line, tags_line;
     std::getline(lines, emails_line);
     std::getline(lines, tags_line);
-    EXPECT_EQ(canon_json(emails_line), canon_rows(remote_rows(server.url(), kEmailsProjection)));
-    EXPECT_EQ(canon_json(tags_line), canon_rows(remote_tags));
+    EXPECT_EQ(canon_json(emails_line), rows_text(remote_rows(server.url(), kEmailsProjection)));
+    EXPECT_EQ(canon_json(tags_line), rows_text(remote_tags));
   }
 
   // Nothing inserted is lost or doubled.

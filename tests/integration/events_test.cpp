@@ -6,29 +6,25 @@
 #include <gtest/gtest.h>
 
 #include "support/sync_checks.h"
+#include "support/team.h"
 #include "support/test_env.h"
 
 namespace turso_sync::testing {
 namespace {
 
 TEST(EventsAndFacts, IdenticalAuditRowsAreTwoEventsAndIdenticalSeedRowsOneFact) {
-  LocalServer server;
-  ASSERT_TRUE(server.started());
-  const std::string& url = server.url();
+  Team team;
   // The usual audit trigger, both tables AUTOINCREMENT; a log written by a trigger on a plain rowid table;
   // a settings table that migrations seed.
-  remote_exec(url,
-              {"CREATE TABLE users (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT)",
-               "CREATE TABLE audit (id INTEGER PRIMARY KEY AUTOINCREMENT, what TEXT, at TEXT)",
-               "CREATE TABLE log (id INTEGER PRIMARY KEY, what TEXT)",
-               "CREATE TRIGGER users_audit AFTER INSERT ON users BEGIN INSERT INTO audit (what, at) VALUES "
-               "('user created', '2026-12-07 10:00:00'); INSERT INTO \"log\" (what) VALUES ('created'); END",
-               "CREATE TABLE settings (id INTEGER PRIMARY KEY, name TEXT, value TEXT)"});
-  TempDir a, b;
-  for (const TempDir* d : {&a, &b}) {
-    auto r = run_cli({"init"}, env_for(url), d->path().string());
-    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  }
+  ASSERT_NO_FATAL_FAILURE(team.start(
+      {"CREATE TABLE users (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT)",
+       "CREATE TABLE audit (id INTEGER PRIMARY KEY AUTOINCREMENT, what TEXT, at TEXT)",
+       "CREATE TABLE log (id INTEGER PRIMARY KEY, what TEXT)",
+       "CREATE TRIGGER users_audit AFTER INSERT ON users BEGIN INSERT INTO audit (what, at) VALUES "
+       "('user created', '2026-12-07 10:00:00'); INSERT INTO \"log\" (what) VALUES ('created'); END",
+       "CREATE TABLE settings (id INTEGER PRIMARY KEY, name TEXT, value TEXT)"}));
+  const std::string& url = team.server.url();
+  const TempDir &a = team.a, &b = team.b;
   const std::string wa = a.file("working_copy.db"), wb = b.file("working_copy.db");
   // Each copy adds a user in the same second, and runs the same seeding migration.
   const std::string seed = "INSERT INTO settings (name, value) VALUES ('theme', 'dark'), ('lang', 'en');";

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "support/fake_http_server.h"
+#include "support/sync_checks.h"
 #include "support/tcp_proxy.h"
 #include "support/test_env.h"
 #include "turso_sync/remote.h"
@@ -21,17 +22,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-void expect_no_files(const TempDir& dir) {
-  EXPECT_FALSE(fs::exists(dir.file("local_replica.db")));
-  EXPECT_FALSE(fs::exists(dir.file("working_copy.db")));
 }
 
 // `status` checks reachability within a few seconds (4 s for the whole request), saying on a terminal what

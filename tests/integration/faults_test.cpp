@@ -17,6 +17,7 @@
 
 #include "support/sync_checks.h"
 #include "support/tcp_proxy.h"
+#include "support/team.h"
 #include "support/test_env.h"
 
 namespace turso_sync::testing {
@@ -45,20 +46,15 @@ const char* kLocalEdits =
     "DELETE FROM emails WHERE id = 4;"
     "INSERT INTO tags VALUES ('new-tag', 1);";
 
-struct TwoCopies {
-  LocalServer server;
+// The team (support/team.h) on kSmallSchema, both copies init'ed through a proxy in front of the server.
+struct TwoCopies : Team {
   TcpProxy proxy{server.port()};
-  TempDir a, b;
 
   void init() {
     ASSERT_TRUE(server.started());
     remote_exec(server.url(), kSmallSchema);
-    for (const TempDir* d : {&a, &b}) {
-      auto r = run_cli({"init"}, env_for(proxy.url()), d->path());
-      ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-    }
+    ASSERT_NO_FATAL_FAILURE(init_both(proxy.url()));
   }
-  std::string wc(const TempDir& d) const { return d.file("working_copy.db"); }
 
   // The remote holds exactly A's working copy, each insert once; B's pull sees the same rows.
   void expect_converged_once() {
@@ -492,14 +488,10 @@ while time.time() < end:
 )PY";
 
 TEST(Faults, ApplicationWritingDuringPushAndPullLosesNothing) {
-  LocalServer server;
-  ASSERT_TRUE(server.started());
-  remote_exec(server.url(), kSmallSchema);
-  TempDir a, b;
-  for (const TempDir* d : {&a, &b}) {
-    auto r = run_cli({"init"}, env_for(server.url()), d->path());
-    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  }
+  Team team;
+  ASSERT_NO_FATAL_FAILURE(team.start(kSmallSchema));
+  const LocalServer& server = team.server;
+  const TempDir &a = team.a, &b = team.b;
   std::string wc = a.file("working_copy.db");
   CommandResult writer;
   std::atomic<bool> writer_done{false};

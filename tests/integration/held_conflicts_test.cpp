@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "support/sync_checks.h"
+#include "support/team.h"
 #include "support/test_env.h"
 
 namespace turso_sync::testing {
@@ -29,41 +30,14 @@ namespace {
 
 using namespace std::chrono_literals;
 
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
 const char* kNotes = "SELECT id, title, body FROM notes ORDER BY id";
 const char* kRow1 = "SELECT id, title, body FROM notes WHERE id = 1";
 
-struct Team {
-  LocalServer server;
-  TempDir a, b;
-
-  std::vector<std::string> env() const { return {"TURSO_DATABASE_URL=" + server.url()}; }
-  CommandResult run(const TempDir& dir, const std::vector<std::string>& args) const {
-    return run_cli(args, env(), dir.path().string());
-  }
-  // `args` in `dir`, killed with SIGKILL at the named crash point (src/util/crash_point.h).
-  CommandResult run_crashing(const TempDir& dir, const std::vector<std::string>& args,
-                             const std::string& point) const {
-    std::vector<std::string> e = env();
-    e.push_back("TURSO_SYNC_CRASH_AT=" + point);
-    return run_cli(args, e, dir.path().string());
-  }
-  std::string wc(const TempDir& dir) const { return dir.file("working_copy.db"); }
-  Rows remote(const std::string& sql) const { return remote_rows(server.url(), sql); }
-  Rows rows(const TempDir& dir, const std::string& sql) const { return local_rows(wc(dir), sql); }
-
+// The team (support/team.h) on a `notes` table of three rows.
+struct NotesTeam : Team {
   void start() {
-    ASSERT_TRUE(server.started());
-    remote_exec(server.url(), {"CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT, body TEXT)",
-                               "INSERT INTO notes VALUES (1, 'base', 'b1'), (2, 'two', 'b2'), (3, 'three', "
-                               "'b3')"});
-    for (const TempDir* dir : {&a, &b}) {
-      auto r = run(*dir, {"init"});
-      ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-    }
+    Team::start({"CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT, body TEXT)",
+                 "INSERT INTO notes VALUES (1, 'base', 'b1'), (2, 'two', 'b2'), (3, 'three', 'b3')"});
   }
 
   // A changes row 1's title and pushes; B changes the same title differently: B's next pull meets a conflict.
@@ -87,7 +61,7 @@ simdjson::dom::element parse(simdjson::dom::parser& parser, const std::string& t
 }
 
 TEST(HeldConflicts, UnrelatedEditsFlowTheConflictingRowIsHeldUntilResolveOurs) {
-  Team t;
+  NotesTeam t;
   ASSERT_NO_FATAL_FAILURE(t.start());
   ASSERT_NO_FATAL_FAILURE(t.make_conflict());
 
@@ -172,7 +146,7 @@ TEST(HeldConflicts, UnrelatedEditsFlowTheConflictingRowIsHeldUntilResolveOurs) {
 }
 
 TEST(HeldConflicts, ResolveTheirsAfterTheRemoteMovedAgainTakesItsNewestVersion) {
-  Team t;
+  NotesTeam t;
   ASSERT_NO_FATAL_FAILURE(t.start());
   ASSERT_NO_FATAL_FAILURE(t.make_conflict());
   auto r = t.run(t.b, {"sync", "--on-conflict=hold"});
@@ -213,7 +187,7 @@ TEST(HeldConflicts, ResolveTheirsAfterTheRemoteMovedAgainTakesItsNewestVersion) 
 }
 
 TEST(HeldConflicts, ResolveOursIsCheckedAgainstTheRemotesNewestVersion) {
-  Team t;
+  NotesTeam t;
   ASSERT_NO_FATAL_FAILURE(t.start());
   ASSERT_NO_FATAL_FAILURE(t.make_conflict());
   auto r = t.run(t.b, {"sync", "--on-conflict=hold"});
@@ -244,10 +218,6 @@ TEST(HeldConflicts, ResolveOursIsCheckedAgainstTheRemotesNewestVersion) {
   EXPECT_EQ(t.remote(kRow1), (Rows{{I(1), T("B"), T("b1")}}));
 }
 
-void expect_integrity_ok(const std::string& path) {
-  EXPECT_EQ(local_rows(path, "PRAGMA integrity_check"), (Rows{{T("ok")}})) << path;
-}
-
 // The keys listed by `conflicts --json` ("table:key_text"); fails the test when the command fails.
 std::vector<std::string> held_keys(const Team& t, const TempDir& dir) {
   auto r = t.run(dir, {"--json", "conflicts"});
@@ -265,18 +235,11 @@ std::vector<std::string> held_keys(const Team& t, const TempDir& dir) {
   return keys;
 }
 
-std::string discarded_text(const TempDir& dir) {
-  std::string saved;
-  for (const auto& e : fs::directory_iterator(dir.path() / ".turso-sync"))
-    if (e.path().filename().string().rfind("discarded-", 0) == 0) saved += read_text(e.path().string());
-  return saved;
-}
-
 // A table without a key whose columns are named rowid and _rowid_: its rows are addressed by oid, by the
 // merge and by `resolve` alike (resolve used _rowid_, a column, so --theirs wrote nothing and could not
 // bring back a row deleted locally).
 TEST(HeldConflicts, ResolveAddressesRowsByOidWhenColumnsAreNamedRowidAndRowid_) {
-  Team t;
+  NotesTeam t;
   ASSERT_TRUE(t.server.started());
   remote_exec(t.server.url(), {"CREATE TABLE odd (rowid TEXT, _rowid_ TEXT, v TEXT)",
                                "INSERT INTO odd VALUES ('r1', 'u1', 'base'), ('r2', 'u2', 'two')"});
@@ -300,7 +263,7 @@ TEST(HeldConflicts, ResolveAddressesRowsByOidWhenColumnsAreNamedRowidAndRowid_) 
   EXPECT_TRUE(held_keys(t, t.b).empty());
   EXPECT_EQ(t.run(t.b, {"diff", "--exit-code"}).exit_code, 0);  // nothing left to push
   // What --theirs discarded restores B's versions, addressed the same way.
-  std::string saved = discarded_text(t.b);
+  std::string saved = discarded_files_text(t.b);
   EXPECT_TRUE(contains(saved, "UPDATE \"odd\" SET \"v\" = 'B' WHERE oid = 1")) << saved;
   EXPECT_TRUE(contains(saved, "DELETE FROM \"odd\" WHERE oid = 2")) << saved;
 }
@@ -311,7 +274,7 @@ TEST(HeldConflicts, ResolveAddressesRowsByOidWhenColumnsAreNamedRowidAndRowid_) 
 TEST(HeldConflicts, SigkillBetweenTheDurableStepsOfAHoldingPullNeverPushesTheHeldRow) {
   for (const char* point : {"pull.held-saved", "pull.working-committed", "pull.replica-swapped"}) {
     SCOPED_TRACE(point);
-    Team t;
+    NotesTeam t;
     ASSERT_NO_FATAL_FAILURE(t.start());
     ASSERT_NO_FATAL_FAILURE(t.make_conflict());
     auto killed = t.run_crashing(t.b, {"pull", "--on-conflict=hold"}, point);
@@ -346,7 +309,7 @@ TEST(HeldConflicts, SigkillBetweenTheDurableStepsOfAHoldingPullNeverPushesTheHel
 TEST(HeldConflicts, SigkillDuringResolveTheirsLeavesTheRowHeldOrSettledOursSaved) {
   for (const char* point : {"resolve.discarded-saved", "resolve.working-committed"}) {
     SCOPED_TRACE(point);
-    Team t;
+    NotesTeam t;
     ASSERT_NO_FATAL_FAILURE(t.start());
     ASSERT_NO_FATAL_FAILURE(t.make_conflict());
     auto r = t.run(t.b, {"sync", "--on-conflict=hold"});
@@ -354,7 +317,7 @@ TEST(HeldConflicts, SigkillDuringResolveTheirsLeavesTheRowHeldOrSettledOursSaved
     auto killed = t.run_crashing(t.b, {"resolve", "--theirs"}, point);
     ASSERT_EQ(killed.exit_code, 128 + SIGKILL) << killed.out << killed.err;
     expect_integrity_ok(t.wc(t.b));
-    EXPECT_TRUE(contains(discarded_text(t.b), "'B'")) << discarded_text(t.b);
+    EXPECT_TRUE(contains(discarded_files_text(t.b), "'B'")) << discarded_files_text(t.b);
     Rows row1 = t.rows(t.b, kRow1);
     std::vector<std::string> held = held_keys(t, t.b);
     if (row1 == Rows{{I(1), T("B"), T("b1")}})
@@ -378,7 +341,7 @@ TEST(HeldConflicts, SigkillDuringResolveTheirsLeavesTheRowHeldOrSettledOursSaved
 }
 
 TEST(HeldConflicts, ResetLiftsTheHoldAndTheRemotesLaterChangesArriveAgain) {
-  Team t;
+  NotesTeam t;
   ASSERT_NO_FATAL_FAILURE(t.start());
   ASSERT_NO_FATAL_FAILURE(t.make_conflict());
   auto r = t.run(t.b, {"sync", "--on-conflict=hold"});
@@ -577,7 +540,7 @@ bool wait_cycles(const std::string& log_path, int cycles) {
 }
 
 TEST(HeldWorkflow, KeepsSyncingOtherRowsForManyCyclesWhileOneIsHeld) {
-  Team t;
+  NotesTeam t;
   ASSERT_NO_FATAL_FAILURE(t.start());
   ASSERT_NO_FATAL_FAILURE(t.make_conflict());
   std::string log = t.b.file("workflow.log"), metrics = t.b.file("metrics.prom");
@@ -668,7 +631,7 @@ std::string newest_history_line(const Team& t, const TempDir& dir) {
 }
 
 TEST(HeldWorkflow, ACycleStoppedByAConflictFailsTheHealthCheckAndCountsTheConflictOnce) {
-  Team t;
+  NotesTeam t;
   ASSERT_NO_FATAL_FAILURE(t.start());
   ASSERT_NO_FATAL_FAILURE(t.make_conflict());
   std::string log = t.b.file("workflow.log"), metrics = t.b.file("metrics.prom");
@@ -724,7 +687,7 @@ TEST(HeldWorkflow, ACycleStoppedByAConflictFailsTheHealthCheckAndCountsTheConfli
 }
 
 TEST(HeldWorkflow, AnUnreachableRemoteFailsCyclesVisiblyAndARestartKeepsTheLastSuccess) {
-  Team t;
+  NotesTeam t;
   ASSERT_NO_FATAL_FAILURE(t.start());
   ASSERT_NO_FATAL_FAILURE(t.make_conflict());
   std::string log = t.b.file("workflow.log"), metrics = t.b.file("metrics.prom");
@@ -834,7 +797,7 @@ TEST(HeldWorkflow, AnUnreachableRemoteFailsCyclesVisiblyAndARestartKeepsTheLastS
 // history and health checks
 
 TEST(History, OneLinePerOperationFailuresIncludedAndStatusCheckCodes) {
-  Team t;
+  NotesTeam t;
   ASSERT_NO_FATAL_FAILURE(t.start());
   ASSERT_NO_FATAL_FAILURE(t.make_conflict());
   EXPECT_EQ(t.run(t.b, {"status", "--offline", "--check", "--max-age", "1h"}).exit_code, 0);

@@ -12,10 +12,6 @@
 namespace turso_sync::testing {
 namespace {
 
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
 // An application's database as plain SQLite made it: an AUTOINCREMENT table whose counter is above its
 // largest id, a table without a key whose rowids have gaps, a WITHOUT ROWID table, an index, a view and a
 // trigger, exact REALs, BLOBs, NULLs, unicode and an identifier built to break quoting; user_version 7.

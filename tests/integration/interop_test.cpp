@@ -13,10 +13,6 @@
 namespace turso_sync::testing {
 namespace {
 
-bool official_client_installed() {
-  return fs::exists(fs::path(TURSO_SYNC_SOURCE_DIR) / "node_modules/@tursodatabase/sync/package.json");
-}
-
 // Runs teammate.mjs with its own database file; returns its stdout (one JSON line per query step).
 std::string teammate(const std::string& db, const std::string& url, const std::vector<std::string>& steps) {
   std::vector<std::string> argv{"/usr/bin/node",

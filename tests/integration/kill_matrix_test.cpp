@@ -28,14 +28,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::microseconds;
 
-constexpr int kKilled = 128 + SIGKILL;
-
-// TURSO_SYNC_KILL_SEED when set, else a fresh random seed.
-uint64_t kill_seed() {
-  if (const char* s = std::getenv("TURSO_SYNC_KILL_SEED"); s && *s) return std::strtoull(s, nullptr, 10);
-  return (static_cast<uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}();
-}
-
 // The kill moments of one test: uniform in [0, 1.2 × the measured duration of an uninterrupted run].
 class KillMoments {
  public:
@@ -100,18 +92,6 @@ void expect_every_database_intact(const fs::path& dir) {
 void expect_no_dead_temp_files(const fs::path& dir) {
   for (const auto& path : temp_files_of_dead_processes(dir))
     ADD_FAILURE() << "left behind by a killed run, still there after the next one succeeded: " << path;
-}
-
-// The complete discarded files in the state dir (not a temp file being written), by name.
-std::set<std::string> discarded_files(const fs::path& dir) {
-  std::set<std::string> out;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir / ".turso-sync", ec)) {
-    std::string name = e.path().filename().string();
-    if (name.rfind("discarded-", 0) == 0 && name.size() > 4 && name.substr(name.size() - 4) == ".sql")
-      out.insert(e.path().string());
-  }
-  return out;
 }
 
 // The content of a database: its schema (type, name, table, SQL) and every row of every table.
@@ -183,7 +163,7 @@ void discard_trial(Client& c, KillMoments& moments, const std::vector<std::strin
   ASSERT_NO_FATAL_FAILURE(local_exec(c.wc, local_edits(tag)));
   std::string edited = snapshot(c.wc, c.scratch.file("edited.db"));
   Rows edited_content = content_of(edited);
-  auto before = discarded_files(c.dir.path());
+  const std::vector<std::string> before = discarded_files(c.dir);
 
   microseconds moment = moments.next(measured);
   SCOPED_TRACE(describe(moments, trial, moment, measured));
@@ -204,8 +184,8 @@ void discard_trial(Client& c, KillMoments& moments, const std::vector<std::strin
   expect_no_dead_temp_files(c.dir.path());
 
   std::vector<std::string> saved;
-  for (const auto& f : discarded_files(c.dir.path()))
-    if (!before.count(f)) saved.push_back(f);
+  for (const auto& f : discarded_files(c.dir))
+    if (std::find(before.begin(), before.end(), f) == before.end()) saved.push_back(f);
   EXPECT_FALSE(saved.empty()) << "no discarded file saved the local changes";
   for (const auto& f : saved) {
     std::string restored = snapshot(c.replica, c.scratch.file("restored.db"));

@@ -20,23 +20,11 @@
 #include <thread>
 
 #include "support/tcp_proxy.h"
+#include "support/team.h"
 #include "support/test_env.h"
 
 namespace turso_sync::testing {
 namespace {
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
-struct Copy {
-  TempDir dir;
-  std::string url;
-  CommandResult run(const std::vector<std::string>& args) const {
-    return run_cli(args, {"TURSO_DATABASE_URL=" + url}, dir.path().string());
-  }
-  std::string wc() const { return dir.file("working_copy.db"); }
-};
 
 // Runs `args` on `copy` while the proxy holds its first request containing `trigger`; `meanwhile` runs while
 // it is held (the application writing). Returns the command's exit code; its output goes to `log`.
@@ -173,14 +161,6 @@ Rows remote_dangling(const std::string& url, const std::string& child,
                                       child, parent, match, not_null));
 }
 
-std::string discarded_text(const TempDir& dir) {
-  std::string saved;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir.path() / ".turso-sync", ec))
-    if (e.path().filename().string().rfind("discarded-", 0) == 0) saved += read_text(e.path().string());
-  return saved;
-}
-
 const std::vector<std::string> kEmailsWithAttachments = {
     "CREATE TABLE emails (id INTEGER PRIMARY KEY, subject TEXT)",
     "CREATE TABLE attachments (id INTEGER PRIMARY KEY, email_id INTEGER REFERENCES emails(id) ON DELETE "
@@ -279,8 +259,8 @@ TEST(LiveTeam, StalePushRepointingAChildToARemotelyDeletedParentIsRefused) {
   EXPECT_EQ(local_rows(b.wc(), all), settled_rows);
   EXPECT_EQ(remote_rows(server.url(), all), settled_rows)
       << "the team's attachment must survive my discarded reference";
-  EXPECT_TRUE(contains(discarded_text(b.dir), "UPDATE \"attachments\" SET \"email_id\" = 1"))
-      << discarded_text(b.dir);
+  EXPECT_TRUE(contains(discarded_files_text(b.dir), "UPDATE \"attachments\" SET \"email_id\" = 1"))
+      << discarded_files_text(b.dir);
   EXPECT_EQ(remote_dangling(server.url(), "attachments", {"email_id"}, "emails", {"id"}), Rows{});
   ASSERT_EQ(a.run({"pull"}).exit_code, 0);
   for (const Copy* c : {&a, &b}) {
@@ -314,8 +294,8 @@ TEST(LiveTeam, KeepingMyParentDeleteRevertsATeammatesRepointedChild) {
   EXPECT_EQ(local_rows(b.wc(), all), settled_rows);
   EXPECT_EQ(remote_rows(server.url(), all), settled_rows);
   EXPECT_EQ(remote_rows(server.url(), "SELECT id FROM emails ORDER BY id"), (Rows{{I(1)}, {I(2)}}));
-  EXPECT_TRUE(contains(discarded_text(b.dir), "UPDATE \"attachments\" SET \"email_id\" = 3"))
-      << discarded_text(b.dir);
+  EXPECT_TRUE(contains(discarded_files_text(b.dir), "UPDATE \"attachments\" SET \"email_id\" = 3"))
+      << discarded_files_text(b.dir);
   EXPECT_EQ(remote_dangling(server.url(), "attachments", {"email_id"}, "emails", {"id"}), Rows{});
   ASSERT_EQ(a.run({"pull"}).exit_code, 0);
   for (const Copy* c : {&a, &b}) {
@@ -397,10 +377,6 @@ while not os.path.exists(sys.argv[2]):
     print(n, flush=True)
     time.sleep(0.003)
 )PY";
-
-bool official_client_installed() {
-  return fs::exists(fs::path(TURSO_SYNC_SOURCE_DIR) / "node_modules/@tursodatabase/sync/package.json");
-}
 
 // Runs `f` when the scope ends (processes and threads of a test stopped also when an assertion returns
 // early).

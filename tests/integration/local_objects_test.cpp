@@ -10,6 +10,7 @@
 #include <set>
 
 #include "support/sync_checks.h"
+#include "support/team.h"
 #include "support/test_env.h"
 
 namespace turso_sync::testing {
@@ -31,15 +32,10 @@ Rows matches(const std::string& path, const std::string& word) {
 }
 
 TEST(LocalObjects, FullTextIndexStaysLocalAndFollowsPulledRows) {
-  LocalServer server;
-  ASSERT_TRUE(server.started());
-  const std::string& url = server.url();
-  remote_exec(url, {"CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)"});
-  TempDir a, b;
-  for (const TempDir* d : {&a, &b}) {
-    auto r = run_cli({"init"}, env_for(url), d->path().string());
-    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  }
+  Team team;
+  ASSERT_NO_FATAL_FAILURE(team.start({"CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)"}));
+  const std::string& url = team.server.url();
+  const TempDir &a = team.a, &b = team.b;
   const std::string wa = a.file("working_copy.db"), wb = b.file("working_copy.db");
   local_exec(wa, kFtsRecipe);
   local_exec(wa, "INSERT INTO notes (body) VALUES ('apple from a')");

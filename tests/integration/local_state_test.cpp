@@ -2,9 +2,6 @@
 // a database, and the modes of the files that hold data. Each is detected and explained, changes nothing on
 // either side, and `init --force` recovers without losing what the working copy held.
 #include <gtest/gtest.h>
-#include <sys/stat.h>
-
-#include <fstream>
 
 #include "support/tcp_proxy.h"
 #include "support/test_env.h"
@@ -12,23 +9,9 @@
 namespace turso_sync::testing {
 namespace {
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-unsigned mode_of(const std::string& path) {
-  struct stat st {};
-  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
-  return st.st_mode & 0777;
-}
-
-void write_text(const std::string& path, const std::string& text) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
-}
-
 // A remote with 50 emails, a copy initialised from it, and two unpushed local changes in the working copy.
-struct Team {
-  Team() {
+struct EditedCopy {
+  EditedCopy() {
     remote_exec(server.url(),
                 {"CREATE TABLE emails (id INTEGER PRIMARY KEY, subject TEXT)",
                  "INSERT INTO emails SELECT value, 'subject ' || value FROM generate_series(1, 50)"});
@@ -53,7 +36,7 @@ struct Team {
 };
 
 TEST(LocalState, ADamagedStateFileIsExplainedAndInitForceRecoversWithTheLocalChanges) {
-  Team team;
+  EditedCopy team;
   for (const std::string& damage : {std::string("{\"version\":1,\"remote_url\":\"http://127.0"),
                                     std::string(""), std::string("\x01\xff garbage")}) {
     write_text(team.state(), damage);
@@ -84,7 +67,7 @@ TEST(LocalState, ADamagedStateFileIsExplainedAndInitForceRecoversWithTheLocalCha
 }
 
 TEST(LocalState, AWorkingCopyThatIsNotADatabaseIsKeptAsideByInitForce) {
-  Team team;
+  EditedCopy team;
   const std::string not_a_database = "these are my notes, not SQLite\n";
   write_text(team.working(), not_a_database);
   for (const std::vector<std::string>& args :
@@ -156,7 +139,7 @@ TEST(LocalState, FilesHoldingDataAreReadableByTheirOwnerOnly) {
 // database lacks for a remote deletion. The remote's push receipts are its identity
 // (sync/remote_identity.h).
 TEST(LocalState, AReplicaOfAnotherDatabaseIsRefusedAndInitForceRecovers) {
-  Team team;
+  EditedCopy team;
   // A teammate pushes to the team's database: the copy learns its identity at its next pull.
   TempDir mate;
   ASSERT_EQ(run_cli({"init"}, team.env, mate.path()).exit_code, 0);
@@ -229,7 +212,7 @@ TEST(LocalState, AReplicaOfAnotherDatabaseIsRefusedAndInitForceRecovers) {
 // A remote nobody pushed to through turso-sync has no receipt: whether it is still the replica's database is
 // told by what the replica knows of it (sync/remote_lineage.h), before anything is merged.
 TEST(LocalState, ARemoteReplacedWithoutReceiptsIsRefusedByWhatTheReplicaKnows) {
-  Team team;
+  EditedCopy team;
   const Rows working_before = local_rows(team.working(), "SELECT * FROM emails ORDER BY id");
   auto expect_refused = [&](const LocalServer& other, const std::string& why) {
     Rows other_rows = remote_rows(other.url(), "SELECT * FROM emails ORDER BY id");

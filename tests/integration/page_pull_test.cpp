@@ -12,26 +12,13 @@
 #include <string>
 #include <vector>
 
+#include "support/sync_checks.h"
 #include "support/tcp_proxy.h"
+#include "support/team.h"
 #include "support/test_env.h"
 
 namespace turso_sync::testing {
 namespace {
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
-struct Copy {
-  TempDir dir;
-  std::string url;
-  CommandResult run(const std::vector<std::string>& args) const {
-    return run_cli(args, {"TURSO_DATABASE_URL=" + url}, dir.path().string());
-  }
-  std::string wc() const { return dir.file("working_copy.db"); }
-  std::string replica() const { return dir.file("local_replica.db"); }
-  std::string state() const { return read_text(dir.file(".turso-sync/state.json")); }
-};
 
 // The pull's JSON report, after asserting success.
 std::string pull_json(const Copy& copy) {
@@ -45,12 +32,6 @@ int64_t json_number(const std::string& json, const std::string& key) {
   auto at = json.find("\"" + key + "\":");
   if (at == std::string::npos) return -1;
   return std::stoll(json.substr(at + key.size() + 3));
-}
-
-void expect_integrity_ok(const std::string& path) {
-  auto rows = local_rows(path, "PRAGMA integrity_check");
-  ASSERT_EQ(rows.size(), 1u) << path;
-  EXPECT_EQ(rows[0][0], Value::text("ok")) << path;
 }
 
 // Rows in a canonical order (by their rendering), whatever the table's key.

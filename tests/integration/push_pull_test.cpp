@@ -6,7 +6,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,62 +15,11 @@
 #include <sstream>
 #include <thread>
 
+#include "support/team.h"
 #include "support/test_env.h"
 
 namespace turso_sync::testing {
 namespace {
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
-// Local SQL, run by the sqlite3 CLI as an application would.
-void local_sql(const std::string& db, const std::string& sql) {
-  auto r = run_command({"sqlite3", db, sql});
-  ASSERT_EQ(r.exit_code, 0) << sql << "\n" << r.err;
-}
-
-// The files <dir>/.turso-sync/discarded-*.sql.
-std::vector<std::string> discarded_files(const TempDir& dir) {
-  std::vector<std::string> out;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir.path() / ".turso-sync", ec))
-    if (e.path().filename().string().rfind("discarded-", 0) == 0) out.push_back(e.path().string());
-  return out;
-}
-
-unsigned mode_of(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return 0;
-  return st.st_mode & 0777;
-}
-
-// One server and two teammates' directories, A and B.
-struct Team {
-  LocalServer server;
-  TempDir a, b;
-
-  std::vector<std::string> env() const { return {"TURSO_DATABASE_URL=" + server.url()}; }
-  CommandResult run(const TempDir& dir, const std::vector<std::string>& args) const {
-    return run_cli(args, env(), dir.path().string());
-  }
-  std::string wc(const TempDir& dir) const { return dir.file("working_copy.db"); }
-  std::string replica(const TempDir& dir) const { return dir.file("local_replica.db"); }
-  Rows remote(const std::string& sql) const { return remote_rows(server.url(), sql); }
-  Rows rows(const TempDir& dir, const std::string& sql) const { return local_rows(wc(dir), sql); }
-
-  // Remote SQL, then `turso-sync init` in both copies.
-  void start(const std::vector<std::string>& remote_sql) {
-    ASSERT_TRUE(server.started());
-    if (!remote_sql.empty()) remote_exec(server.url(), remote_sql);
-    for (const TempDir* dir : {&a, &b}) {
-      auto r = run(*dir, {"init"});
-      ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-    }
-  }
-  // `diff --exit-code`: 0 when the working copy equals the replica.
-  int diff_exit(const TempDir& dir) const { return run(dir, {"diff", "--exit-code"}).exit_code; }
-};
 
 const std::vector<std::string> kTasks = {
     "CREATE TABLE tasks (id INTEGER PRIMARY KEY, title TEXT, done INTEGER)",

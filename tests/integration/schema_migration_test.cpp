@@ -15,20 +15,12 @@
 #include <string>
 #include <vector>
 
+#include "support/team.h"
 #include "support/test_env.h"
+#include "util/text.h"
 
 namespace turso_sync::testing {
 namespace {
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
-std::string lower(std::string s) {
-  for (char& c : s)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return s;
-}
 
 std::string upper(std::string s) {
   for (char& c : s)
@@ -39,27 +31,6 @@ std::string upper(std::string s) {
 // Whether `text` names `word` as a whole identifier ("note" in "notes.note" but not in "notes").
 bool names_word(const std::string& text, const std::string& word) {
   return std::regex_search(text, std::regex("(^|[^A-Za-z0-9_])" + word + "($|[^A-Za-z0-9_])"));
-}
-
-// Local SQL, run by the sqlite3 CLI as an application would.
-void local_sql(const std::string& db, const std::string& sql) {
-  auto r = run_command({"sqlite3", db, sql});
-  ASSERT_EQ(r.exit_code, 0) << sql << "\n" << r.err;
-}
-
-// The files <dir>/.turso-sync/discarded-*.sql.
-std::vector<std::string> discarded_files(const TempDir& dir) {
-  std::vector<std::string> out;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir.path() / ".turso-sync", ec))
-    if (e.path().filename().string().rfind("discarded-", 0) == 0) out.push_back(e.path().string());
-  return out;
-}
-
-std::string all_discarded(const TempDir& dir) {
-  std::string out;
-  for (const std::string& f : discarded_files(dir)) out += read_text(f);
-  return out;
 }
 
 // Column names of a table, lower-cased, in declaration order.
@@ -81,19 +52,8 @@ std::string joined(const Names& names) {
   return "[" + out + "]";
 }
 
-// One server and two teammates' directories, A and B.
-struct Team {
-  LocalServer server;
-  TempDir a, b;
-
-  std::vector<std::string> env() const { return {"TURSO_DATABASE_URL=" + server.url()}; }
-  CommandResult run(const TempDir& dir, const std::vector<std::string>& args) const {
-    return run_cli(args, env(), dir.path().string());
-  }
-  std::string wc(const TempDir& dir) const { return dir.file("working_copy.db"); }
-  std::string replica(const TempDir& dir) const { return dir.file("local_replica.db"); }
-  Rows remote(const std::string& sql) const { return remote_rows(server.url(), sql); }
-  Rows rows(const TempDir& dir, const std::string& sql) const { return local_rows(wc(dir), sql); }
+// The team (support/team.h) with the schema of each side: column names and an object's SQL.
+struct SchemaTeam : Team {
   Names remote_columns(const std::string& table) const { return names_of(remote(columns_sql(table))); }
   Names columns(const TempDir& dir, const std::string& table) const {
     return names_of(rows(dir, columns_sql(table)));
@@ -107,25 +67,13 @@ struct Team {
     Rows r = rows(dir, "SELECT sql FROM sqlite_schema WHERE lower(name) = lower('" + name + "')");
     return r.empty() || r[0][0].type() != ValueType::text ? "" : r[0][0].as_bytes();
   }
-
-  // Remote SQL, then `turso-sync init` in both copies.
-  void start(const std::vector<std::string>& remote_sql_statements) {
-    ASSERT_TRUE(server.started());
-    if (!remote_sql_statements.empty()) remote_exec(server.url(), remote_sql_statements);
-    for (const TempDir* dir : {&a, &b}) {
-      auto r = run(*dir, {"init"});
-      ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-    }
-  }
-  // `diff --exit-code`: 0 when the working copy equals the replica.
-  int diff_exit(const TempDir& dir) const { return run(dir, {"diff", "--exit-code"}).exit_code; }
 };
 
 // ---------------------------------------------------------------------------------------------------------------
 // 1. A column added locally is pushed once; the push's own final pull does not bring the rows back as new.
 
 TEST(SchemaMigration, AddColumnPushNeverDoublesItsRows) {
-  Team team;
+  SchemaTeam team;
   ASSERT_NO_FATAL_FAILURE(team.start({
       "CREATE TABLE recipients (id INTEGER PRIMARY KEY, email TEXT UNIQUE NOT NULL)",
       "CREATE TABLE emails (id INTEGER PRIMARY KEY, subject TEXT, recipient_id INTEGER REFERENCES "
@@ -173,7 +121,7 @@ TEST(SchemaMigration, AddColumnPushNeverDoublesItsRows) {
 // 2. The same ALTER TABLE on two copies is one migration: the rows of both sides merge into one column.
 
 TEST(SchemaMigration, SameMigrationOnTwoCopiesIsOneMigration) {
-  Team team;
+  SchemaTeam team;
   ASSERT_NO_FATAL_FAILURE(
       team.start({"CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT UNIQUE NOT NULL)",
                   "INSERT INTO users VALUES (1, 'a@x'), (2, 'b@x')"}));
@@ -214,7 +162,7 @@ TEST(SchemaMigration, SameMigrationOnTwoCopiesIsOneMigration) {
 // the added columns (`VARCHAR(12)` becomes `VARCHAR`), which SQLite ignores anyway. Before, the two
 // definitions differed and the pull reported a schema conflict.
 TEST(SchemaMigration, SameMigrationWithSizedTypesIsOneMigration) {
-  Team team;
+  SchemaTeam team;
   ASSERT_NO_FATAL_FAILURE(team.start(
       {"CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)", "INSERT INTO items VALUES (1, 'one')"}));
   const std::string migration =
@@ -244,7 +192,7 @@ TEST(SchemaMigration, SameMigrationWithSizedTypesIsOneMigration) {
 // 3. A column renamed on the remote carries the local edits of that column along.
 
 TEST(SchemaMigration, RemoteRenameOfAColumnCarriesLocalEdits) {
-  Team team;
+  SchemaTeam team;
   ASSERT_NO_FATAL_FAILURE(team.start({"CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT, body TEXT)",
                                       "INSERT INTO notes VALUES (1, 'one', 'first'), (2, 'two', 'second')"}));
   ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.a), "ALTER TABLE notes RENAME COLUMN body TO content"));
@@ -276,7 +224,7 @@ TEST(SchemaMigration, RemoteRenameOfAColumnCarriesLocalEdits) {
 // 4. A column the remote dropped while we edited it: a conflict, never a silent loss.
 
 TEST(SchemaMigration, RemoteDropOfAnEditedColumnIsAConflict) {
-  Team team;
+  SchemaTeam team;
   ASSERT_NO_FATAL_FAILURE(team.start({"CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT, note TEXT)",
                                       "INSERT INTO notes VALUES (1, 'one', 'n1'), (2, 'two', 'n2')"}));
   ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.a), "ALTER TABLE notes DROP COLUMN note"));
@@ -306,7 +254,7 @@ TEST(SchemaMigration, RemoteDropOfAnEditedColumnIsAConflict) {
   EXPECT_EQ(team.rows(team.b, "SELECT id, title FROM notes ORDER BY id"),
             (Rows{{I(1), T("one")}, {I(2), T("two")}}));
   ASSERT_FALSE(discarded_files(team.b).empty()) << settled.out << settled.err;
-  EXPECT_TRUE(contains(all_discarded(team.b), "B''s precious note")) << all_discarded(team.b);
+  EXPECT_TRUE(contains(discarded_files_text(team.b), "B''s precious note")) << discarded_files_text(team.b);
   EXPECT_EQ(team.diff_exit(team.b), 0);
 }
 
@@ -314,7 +262,7 @@ TEST(SchemaMigration, RemoteDropOfAnEditedColumnIsAConflict) {
 // both, unchanged, takes both drops: the index is the remote's change, not one of ours to keep (found by the
 // property test: the copy's pull refused, "your index Ix1 items ... does not fit", whatever the policy).
 TEST(SchemaMigration, RemoteDropOfAnIndexAndItsColumnReachesACopyThatHasBoth) {
-  Team team;
+  SchemaTeam team;
   ASSERT_NO_FATAL_FAILURE(team.start(
       {"CREATE TABLE \"Items\" (id INTEGER PRIMARY KEY, title TEXT, \"Tag\" TEXT)",
        "CREATE INDEX \"Ix Tag\" ON \"Items\" (\"Tag\")", "INSERT INTO \"Items\" VALUES (1, 'one', 't1')"}));
@@ -337,7 +285,7 @@ TEST(SchemaMigration, RemoteDropOfAnIndexAndItsColumnReachesACopyThatHasBoth) {
 // theirs' table back (ours saved) so that the index can be created (found by the property test: even
 // --on-conflict=remote refused, "no such column").
 TEST(SchemaMigration, RemoteIndexOnALocallyRenamedColumnIsSettledByTheRemotePolicy) {
-  Team team;
+  SchemaTeam team;
   ASSERT_NO_FATAL_FAILURE(team.start({"CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT, tag TEXT)",
                                       "INSERT INTO notes VALUES (1, 'one', 't1')"}));
   ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.a), "CREATE INDEX notes_tag ON notes (tag)"));
@@ -356,7 +304,7 @@ TEST(SchemaMigration, RemoteIndexOnALocallyRenamedColumnIsSettledByTheRemotePoli
   EXPECT_EQ(team.columns(team.b, "notes"), (Names{"id", "title", "tag"}))
       << joined(team.columns(team.b, "notes"));
   EXPECT_NE(team.local_sql_of(team.b, "notes_tag"), "");
-  EXPECT_TRUE(contains(all_discarded(team.b), "label")) << all_discarded(team.b);
+  EXPECT_TRUE(contains(discarded_files_text(team.b), "label")) << discarded_files_text(team.b);
   EXPECT_EQ(team.diff_exit(team.b), 0);
 }
 
@@ -364,7 +312,7 @@ TEST(SchemaMigration, RemoteIndexOnALocallyRenamedColumnIsSettledByTheRemotePoli
 // the remote's brings the column back with the remote's values (never reset to NULL, which the next push
 // would send); keeping ours drops the remote's edit along with the column.
 TEST(SchemaMigration, LocalDropOfARemotelyEditedColumnIsAConflict) {
-  Team team;
+  SchemaTeam team;
   ASSERT_NO_FATAL_FAILURE(team.start({"CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT, note TEXT)",
                                       "INSERT INTO notes VALUES (1, 'one', 'n1'), (2, 'two', 'n2')"}));
   ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.a), "UPDATE notes SET note = 'A''s note' WHERE id = 1"));
@@ -386,7 +334,7 @@ TEST(SchemaMigration, LocalDropOfARemotelyEditedColumnIsAConflict) {
 }
 
 TEST(SchemaMigration, RemoteRowEditsFollowLocalRenames) {
-  Team team;
+  SchemaTeam team;
   ASSERT_NO_FATAL_FAILURE(team.start({"CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT, body TEXT)",
                                       "INSERT INTO notes VALUES (1, 'one', 'b1'), (2, 'two', 'b2')"}));
   ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.a),
@@ -412,7 +360,7 @@ TEST(SchemaMigration, RemoteRowEditsFollowLocalRenames) {
 // 5. The remote rebuilt a table under a column we added (with an index and a trigger on it) and filled.
 
 TEST(SchemaMigration, RemoteRebuildUnderALocalColumnIsAConflict) {
-  Team team;
+  SchemaTeam team;
   ASSERT_NO_FATAL_FAILURE(team.start({"CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT, legacy TEXT)",
                                       "INSERT INTO notes VALUES (1, 'one', 'x'), (2, 'two', 'y')"}));
   ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.a), "ALTER TABLE notes DROP COLUMN legacy"));
@@ -458,7 +406,7 @@ TEST(SchemaMigration, RemoteRebuildUnderALocalColumnIsAConflict) {
   EXPECT_EQ(team.rows(team.b, "SELECT id, title FROM notes ORDER BY id"),
             (Rows{{I(1), T("one")}, {I(2), T("two")}}));
   ASSERT_FALSE(discarded_files(team.b).empty()) << settled.out << settled.err;
-  std::string discarded = all_discarded(team.b);
+  std::string discarded = discarded_files_text(team.b);
   EXPECT_TRUE(contains(discarded, "2026-12-24")) << discarded;
   EXPECT_TRUE(contains(discarded, "2027-01-01")) << discarded;
   // The index on the dropped column is saved; the trigger is kept in the working copy (SQLite accepts a
@@ -477,7 +425,7 @@ TEST(SchemaMigration, RemoteRebuildUnderALocalColumnIsAConflict) {
 // A push that drops a table the remote changed since the last pull would take a teammate's rows along
 // unseen: refused (exit 3); the pull then names the conflict; keeping the drop is an explicit choice.
 TEST(SchemaMigration, StaleDropOfATableNeverLosesATeammatesRows) {
-  Team team;
+  SchemaTeam team;
   ASSERT_NO_FATAL_FAILURE(
       team.start({"CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT)",
                   "INSERT INTO notes VALUES (1, 'one')", "CREATE TABLE other (id INTEGER PRIMARY KEY)"}));
@@ -506,7 +454,7 @@ TEST(SchemaMigration, StaleDropOfATableNeverLosesATeammatesRows) {
 // stops (exit 3) rather than dropping the edit with the old table. (The server lower-cases names in its
 // schema: the check must match them case-insensitively.)
 TEST(SchemaMigration, RemoteRenameOfAMixedCaseTableUnderLocalEditsIsAConflict) {
-  Team team;
+  SchemaTeam team;
   ASSERT_NO_FATAL_FAILURE(team.start({"CREATE TABLE \"Accounts\" (id INTEGER PRIMARY KEY, email TEXT)",
                                       "INSERT INTO \"Accounts\" VALUES (1, 'a@x'), (2, 'b@x')"}));
   ASSERT_NO_FATAL_FAILURE(local_sql(team.wc(team.a), "ALTER TABLE \"Accounts\" RENAME TO \"Users\""));
@@ -518,14 +466,14 @@ TEST(SchemaMigration, RemoteRenameOfAMixedCaseTableUnderLocalEditsIsAConflict) {
   EXPECT_EQ(team.rows(team.b, "SELECT email FROM \"Accounts\" WHERE id = 1"), (Rows{{T("B@new")}}));
   auto settled = team.run(team.b, {"pull", "--on-conflict=remote"});
   ASSERT_EQ(settled.exit_code, 0) << settled.out << settled.err;
-  EXPECT_TRUE(contains(all_discarded(team.b), "B@new")) << all_discarded(team.b);
+  EXPECT_TRUE(contains(discarded_files_text(team.b), "B@new")) << discarded_files_text(team.b);
 }
 
 // Issue 8, case 2: I delete an email (its attachments cascade away) while a teammate adds an attachment to
 // it. My stale push is refused (the teammate's attachment would dangle on the remote); my pull is a conflict
 // naming both rows; taking the remote's side brings the email back. PRAGMA foreign_key_check stays clean.
 TEST(SchemaMigration, DeletedParentAgainstATeammatesNewChildNeverDangles) {
-  Team team;
+  SchemaTeam team;
   ASSERT_NO_FATAL_FAILURE(team.start(
       {"CREATE TABLE emails (id INTEGER PRIMARY KEY, subject TEXT)",
        "CREATE TABLE attachments (id INTEGER PRIMARY KEY, email_id INTEGER REFERENCES emails(id) ON DELETE "
@@ -562,7 +510,7 @@ TEST(SchemaMigration, DeletedParentAgainstATeammatesNewChildNeverDangles) {
 // brings the email back, and with it the recipient it references, which my delete had removed too: the whole
 // chain comes back, nothing dangles (before, the email came back pointing at no recipient, and sync said 0).
 TEST(SchemaMigration, TakingTheRemotesChildBringsBackTheWholeCascadeDeletedChain) {
-  Team team;
+  SchemaTeam team;
   ASSERT_NO_FATAL_FAILURE(team.start(
       {"CREATE TABLE recipients (id INTEGER PRIMARY KEY, email TEXT UNIQUE NOT NULL)",
        "CREATE TABLE emails (id INTEGER PRIMARY KEY, recipient_id INTEGER REFERENCES recipients(id) ON "
@@ -585,7 +533,7 @@ TEST(SchemaMigration, TakingTheRemotesChildBringsBackTheWholeCascadeDeletedChain
   EXPECT_EQ(team.rows(team.a, "SELECT id FROM recipients ORDER BY id"), (Rows{{I(1)}, {I(2)}}));
   EXPECT_EQ(team.rows(team.a, "SELECT id, recipient_id FROM emails"), (Rows{{I(1), I(1)}}));
   EXPECT_EQ(team.rows(team.a, "SELECT id, name FROM attachments ORDER BY id"), (Rows{{I(2), T("b.pdf")}}));
-  EXPECT_TRUE(contains(all_discarded(team.a), "recipients")) << all_discarded(team.a);
+  EXPECT_TRUE(contains(discarded_files_text(team.a), "recipients")) << discarded_files_text(team.a);
   for (const char* sql : {"SELECT id, email FROM recipients ORDER BY id", "SELECT * FROM emails ORDER BY id",
                           "SELECT * FROM attachments ORDER BY id"})
     EXPECT_EQ(team.rows(team.a, sql), team.remote(sql)) << sql;
@@ -596,7 +544,7 @@ TEST(SchemaMigration, TakingTheRemotesChildBringsBackTheWholeCascadeDeletedChain
 // deleted; taking the remote's side brings the recipient back once (before, the second reference tried to
 // insert it again: "UNIQUE constraint failed: recipients.id", exit 1).
 TEST(SchemaMigration, TwoRemoteChildrenOfALocallyDeletedParentBringItBackOnce) {
-  Team team;
+  SchemaTeam team;
   ASSERT_NO_FATAL_FAILURE(
       team.start({"CREATE TABLE recipients (id INTEGER PRIMARY KEY, email TEXT UNIQUE NOT NULL)",
                   "CREATE TABLE emails (id INTEGER PRIMARY KEY, recipient_id INTEGER REFERENCES "
@@ -618,7 +566,7 @@ TEST(SchemaMigration, TwoRemoteChildrenOfALocallyDeletedParentBringItBackOnce) {
 }
 
 TEST(SchemaMigration, StalePushNeverUndoesATeammatesTrigger) {
-  Team team;
+  SchemaTeam team;
   ASSERT_NO_FATAL_FAILURE(team.start({
       "CREATE TABLE tasks (id INTEGER PRIMARY KEY, title TEXT, done INTEGER)",
       "CREATE TABLE log (id INTEGER PRIMARY KEY, task_id INTEGER, what TEXT)",
@@ -664,7 +612,7 @@ TEST(SchemaMigration, StalePushNeverUndoesATeammatesTrigger) {
 // A teammate DROPS a trigger (not replaces it): my stale push must not create it again (push suspends and
 // restores the working copy's triggers around its rows, and mine still has it).
 TEST(SchemaMigration, StalePushNeverRecreatesATriggerATeammateDropped) {
-  Team team;
+  SchemaTeam team;
   ASSERT_NO_FATAL_FAILURE(team.start({
       "CREATE TABLE tasks (id INTEGER PRIMARY KEY, title TEXT, done INTEGER)",
       "CREATE TABLE log (id INTEGER PRIMARY KEY, task_id INTEGER, what TEXT)",
@@ -709,7 +657,7 @@ TEST(SchemaMigration, StalePushNeverRecreatesATriggerATeammateDropped) {
 // 7. PRAGMA user_version (the application's migration counter) travels with the schema.
 
 TEST(SchemaMigration, UserVersionTravelsWithTheSchema) {
-  Team team;
+  SchemaTeam team;
   ASSERT_NO_FATAL_FAILURE(
       team.start({"PRAGMA user_version = 1", "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)",
                   "INSERT INTO items VALUES (1, 'one')"}));
@@ -746,7 +694,7 @@ TEST(SchemaMigration, UserVersionTravelsWithTheSchema) {
   EXPECT_EQ(team.remote(version), (Rows{{I(3)}})) << first.out;
   auto second = team.run(team.b, {"sync"});
   EXPECT_EQ(second.exit_code, 3) << second.out << second.err;
-  EXPECT_TRUE(contains(lower(second.out + second.err), "user_version")) << second.out << second.err;
+  EXPECT_TRUE(contains(lower_ascii(second.out + second.err), "user_version")) << second.out << second.err;
   EXPECT_EQ(team.remote(version), (Rows{{I(3)}})) << "the conflicting version must not be pushed";
   EXPECT_EQ(team.rows(team.b, version), (Rows{{I(4)}})) << "B's version must stay until B decides";
 }
@@ -755,7 +703,7 @@ TEST(SchemaMigration, UserVersionTravelsWithTheSchema) {
 // 8. Mixed-case names (the server lower-cases them in sqlite_schema).
 
 TEST(SchemaMigration, MixedCaseTableNamesWork) {
-  Team team;
+  SchemaTeam team;
   ASSERT_NO_FATAL_FAILURE(team.start({}));
   ASSERT_NO_FATAL_FAILURE(
       local_sql(team.wc(team.a),
@@ -820,7 +768,7 @@ TEST(SchemaMigration, MixedCaseTableNamesWork) {
 // 9. Two copies create the same table differently: a conflict (exit 3), not an error from the server.
 
 TEST(SchemaMigration, SameTableCreatedDifferentlyOnTwoCopiesIsAConflict) {
-  Team team;
+  SchemaTeam team;
   ASSERT_NO_FATAL_FAILURE(team.start({"CREATE TABLE other (id INTEGER PRIMARY KEY)"}));
   ASSERT_NO_FATAL_FAILURE(
       local_sql(team.wc(team.a), "CREATE TABLE notes (a TEXT); INSERT INTO notes VALUES ('A');"));
@@ -848,7 +796,7 @@ TEST(SchemaMigration, SameTableCreatedDifferentlyOnTwoCopiesIsAConflict) {
 // 10. A pull that brings only schema changes says so.
 
 TEST(SchemaMigration, SchemaOnlyPullIsReported) {
-  Team team;
+  SchemaTeam team;
   ASSERT_NO_FATAL_FAILURE(team.start({"CREATE TABLE emails (id INTEGER PRIMARY KEY, subject TEXT)",
                                       "CREATE TABLE scratch (id INTEGER PRIMARY KEY, junk TEXT)",
                                       "INSERT INTO emails VALUES (1, 'one'), (2, 'two')",
@@ -858,7 +806,7 @@ TEST(SchemaMigration, SchemaOnlyPullIsReported) {
   auto r = team.run(team.a, {"pull"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_FALSE(contains(r.out, "already up to date")) << r.out;
-  EXPECT_TRUE(contains(lower(r.out), "schema")) << "the schema change is not reported:\n" << r.out;
+  EXPECT_TRUE(contains(lower_ascii(r.out), "schema")) << "the schema change is not reported:\n" << r.out;
   const char* objects =
       "SELECT type, lower(name) FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' AND name NOT LIKE "
       "'turso_%' "
@@ -879,7 +827,7 @@ TEST(SchemaMigration, SchemaOnlyPullIsReported) {
 // 11. ADD COLUMN on a table with COLLATE and AUTOINCREMENT keeps them (the server's ALTER drops them).
 
 TEST(SchemaMigration, AddColumnKeepsCollationAndAutoincrement) {
-  Team team;
+  SchemaTeam team;
   ASSERT_NO_FATAL_FAILURE(team.start(
       {"CREATE TABLE tickets (id INTEGER PRIMARY KEY AUTOINCREMENT, tag TEXT COLLATE NOCASE, title TEXT)",
        "INSERT INTO tickets (tag, title) VALUES ('Urgent', 'a'), ('later', 'b')"}));
@@ -917,7 +865,7 @@ TEST(SchemaMigration, AddColumnKeepsCollationAndAutoincrement) {
   auto pulled = team.run(team.b, {"pull"});
   ASSERT_EQ(pulled.exit_code, 0) << pulled.out << pulled.err;
   std::string said = pulled.out + pulled.err;
-  EXPECT_TRUE(contains(lower(said), "collate")) << "no warning about the lost COLLATE:\n" << said;
+  EXPECT_TRUE(contains(lower_ascii(said), "collate")) << "no warning about the lost COLLATE:\n" << said;
   EXPECT_TRUE(contains(said, "tickets")) << said;
   ASSERT_FALSE(contains(upper(team.remote_sql("tickets")), "AUTOINCREMENT"))
       << "the server kept AUTOINCREMENT this time: " << team.remote_sql("tickets");

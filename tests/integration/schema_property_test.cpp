@@ -37,6 +37,7 @@
 #include <set>
 #include <sstream>
 
+#include "support/sync_checks.h"
 #include "support/test_env.h"
 #include "util/text.h"
 
@@ -59,22 +60,6 @@ std::string qi(const std::string& name) {
 
 std::string sq(const std::string& s) {
   return quote_literal(s);
-}
-
-std::string lower(const std::string& s) {
-  return lower_ascii(s);
-}
-
-std::string hex(const std::string& bytes) {
-  return to_hex(bytes);
-}
-
-std::string sql_real(double d) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.17g", d);
-  std::string s = buf;
-  if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
-  return s;
 }
 
 // The logical id of a name: "t3 it's" -> 3 with prefix 't'; -1 when the name carries none.
@@ -101,7 +86,7 @@ std::string canon_value(const Value& v) {
     case ValueType::text:
       return sq(v.as_bytes());
     default:
-      return "X'" + hex(v.as_bytes()) + "'";
+      return "X'" + to_hex(v.as_bytes()) + "'";
   }
 }
 
@@ -232,9 +217,10 @@ std::optional<Schema> read_local_schema(const std::string& path) {
       col.has_default = c[3].as_integer() != 0;
       col.pk = c[4].as_integer() != 0;
       for (const auto& u : *uniq)
-        if (u[0].type() == ValueType::text && lower(u[0].as_bytes()) == lower(col.name)) col.unique = true;
+        if (u[0].type() == ValueType::text && lower_ascii(u[0].as_bytes()) == lower_ascii(col.name))
+          col.unique = true;
       for (const auto& f : *fks)
-        if (lower(f[0].as_bytes()) == lower(col.name)) col.fk_parent = f[1].as_bytes();
+        if (lower_ascii(f[0].as_bytes()) == lower_ascii(col.name)) col.fk_parent = f[1].as_bytes();
       t.columns.push_back(std::move(col));
     }
     s.tables.push_back(std::move(t));
@@ -249,7 +235,7 @@ Rows table_columns(Query query, const std::string& table) {
   Rows out;
   for (auto row : query("PRAGMA table_xinfo(" + qi(table) + ")")) {
     row.erase(row.begin());  // cid
-    if (row[0].type() == ValueType::text) row[0] = Value::text(lower(row[0].as_bytes()));
+    if (row[0].type() == ValueType::text) row[0] = Value::text(lower_ascii(row[0].as_bytes()));
     if (row[1].type() == ValueType::text) {
       std::string t = row[1].as_bytes();
       for (char& c : t)
@@ -282,7 +268,7 @@ std::string schema_meaning(Query query) {
                                    sq(o[1].as_bytes())))
         if (row[0].type() == ValueType::text) {
           std::string canon;
-          for (char c : lower(row[0].as_bytes()))
+          for (char c : lower_ascii(row[0].as_bytes()))
             if (c != ' ' && c != '"' && c != '\n' && c != '\t') canon += c;
           out << canon << "\n";
         }
@@ -298,7 +284,7 @@ std::string rows_meaning(Query query) {
       "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite%' AND name NOT LIKE "
       "'turso%' AND name NOT LIKE 'libsql%' AND name NOT LIKE '_litestream%' ORDER BY lower(name)");
   for (const auto& t : tables) {
-    out << "table " << sq(lower(t[0].as_bytes())) << "\n"
+    out << "table " << sq(lower_ascii(t[0].as_bytes())) << "\n"
         << canon_rows(query("SELECT * FROM " + qi(t[0].as_bytes()) + " ORDER BY id"));
   }
   return out.str();
@@ -339,26 +325,6 @@ struct Event {
   int column = -1;  // logical id (update, drop_column)
   std::string uid, token;
 };
-
-std::vector<std::string> env_for(const std::string& url) {
-  return {"TURSO_DATABASE_URL=" + url};
-}
-
-size_t discarded_count(const TempDir& dir) {
-  size_t n = 0;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir.path() / ".turso-sync", ec))
-    if (e.path().filename().string().rfind("discarded-", 0) == 0) ++n;
-  return n;
-}
-
-std::string discarded_text(const TempDir& dir) {
-  std::string out;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir.path() / ".turso-sync", ec))
-    if (e.path().filename().string().rfind("discarded-", 0) == 0) out += read_text(e.path().string());
-  return out;
-}
 
 class SchemaCase {
  public:
@@ -439,7 +405,7 @@ class SchemaCase {
       case 4: {
         std::string bytes;
         for (int i = 0, n = pick(6); i < n; ++i) bytes += static_cast<char>(pick(256));
-        return "x'" + hex(bytes) + "'";
+        return "x'" + to_hex(bytes) + "'";
       }
       default:
         return "NULL";
@@ -452,7 +418,7 @@ class SchemaCase {
     return "NULL";
   }
   static bool editable(const Column& c) {
-    return !c.pk && lower(c.name) != "uid" && lid_of(c.name, 'c') >= 0;
+    return !c.pk && lower_ascii(c.name) != "uid" && lid_of(c.name, 'c') >= 0;
   }
 
   void setup() {
@@ -516,7 +482,7 @@ class SchemaCase {
 
   // Runs `command`; a conflict (exit 3) is settled with pull --on-conflict=remote, then push.
   void sync_command(int p, const std::string& command) {
-    size_t discarded_before = discarded_count(copy(p));
+    size_t discarded_before = discarded_files(copy(p)).size();
     auto r = cli(p, {command});
     if (r.exit_code == 0) return;
     ASSERT_EQ(r.exit_code, 3) << command << " failed (not a conflict):\n" << r.out << r.err;
@@ -528,7 +494,7 @@ class SchemaCase {
                                     << r.out << r.err << "\n---\n"
                                     << settled.out << settled.err;
     if (command != "push") {
-      EXPECT_GT(discarded_count(copy(p)), discarded_before)
+      EXPECT_GT(discarded_files(copy(p)).size(), discarded_before)
           << "a pull conflict settled by --on-conflict=remote left no discarded-changes file:\n"
           << r.out << r.err << "\n---\n"
           << settled.out << settled.err;
@@ -645,7 +611,7 @@ class SchemaCase {
       default: {  // DROP TABLE, unless another table refers to it
         for (const Table& other : s.tables)
           for (const Column& c : other.columns)
-            if (&other != &t && lower(c.fk_parent) == lower(t.name)) return "";
+            if (&other != &t && lower_ascii(c.fk_parent) == lower_ascii(t.name)) return "";
         if (s.tables.size() < 2) return "";
         events->push_back({Event::drop_table, 0, t.lid, -1, "", ""});
         return "DROP TABLE " + qi(t.name) + ";";
@@ -705,7 +671,7 @@ class SchemaCase {
     std::string sql;
     std::vector<std::string> again;
     for (const Object& o : s.others) {
-      bool on_table = o.type == "index" && lower(o.tbl_name) == lower(t.name);
+      bool on_table = o.type == "index" && lower_ascii(o.tbl_name) == lower_ascii(t.name);
       if (o.type == "view" || o.type == "trigger" || on_table) {
         if (o.type != "index")
           sql += "DROP " + std::string(o.type == "view" ? "VIEW " : "TRIGGER ") + qi(o.name) + ";\n";
@@ -744,7 +710,7 @@ class SchemaCase {
         std::string uid = "~u" + std::to_string(++m_counter) + "~";
         std::string cols = "uid", vals = sq(uid);
         for (const Column& c : t.columns) {
-          if (c.pk || lower(c.name) == "uid") continue;
+          if (c.pk || lower_ascii(c.name) == "uid") continue;
           if (!c.not_null && !c.unique && c.fk_parent.empty() && chance(0.2)) continue;  // its default
           cols += ", " + qi(c.name);
           if (!c.fk_parent.empty())
@@ -864,7 +830,7 @@ class SchemaCase {
       std::vector<int> col_lids;
       for (const auto& c : cols) {
         select += (select.empty() ? "" : ", ") + qi(c[0].as_bytes());
-        col_lids.push_back(lower(c[0].as_bytes()) == "uid" ? -2 : lid_of(c[0].as_bytes(), 'c'));
+        col_lids.push_back(lower_ascii(c[0].as_bytes()) == "uid" ? -2 : lid_of(c[0].as_bytes(), 'c'));
       }
       for (const auto& row : remote("SELECT " + select + " FROM " + qi(name))) {
         std::string uid;
@@ -877,7 +843,7 @@ class SchemaCase {
           if (col_lids[i] >= 0) f.columns[col_lids[i]] = row[i];
       }
     }
-    std::string discarded = discarded_text(m_a) + discarded_text(m_b);
+    std::string discarded = discarded_files_text(m_a) + discarded_files_text(m_b);
 
     auto later = [&](const Event& e, auto pred) {
       return std::any_of(m_events.begin(), m_events.end(),
@@ -939,7 +905,7 @@ uint64_t env_number(const char* name, uint64_t fallback) {
   return s && *s ? std::strtoull(s, nullptr, 10) : fallback;
 }
 
-void run_cases(uint64_t base, int cases, int steps) {
+void run_migration_cases(uint64_t base, int cases, int steps) {
   steps = static_cast<int>(env_number("TURSO_SYNC_SCHEMA_STEPS", static_cast<uint64_t>(steps)));
   cases = static_cast<int>(env_number("TURSO_SYNC_SCHEMA_CASES", static_cast<uint64_t>(cases)));
   uint64_t fixed = env_number("TURSO_SYNC_SEED", 0);
@@ -965,11 +931,11 @@ void run_cases(uint64_t base, int cases, int steps) {
 }
 
 TEST(SchemaMigrationProperty, RandomMigrationsConverge) {
-  run_cases(7001, 4, 8);
+  run_migration_cases(7001, 4, 8);
 }
 
 TEST(SlowSchemaMigrationProperty, RandomMigrationsConverge) {
-  run_cases(7002, 24, 12);
+  run_migration_cases(7002, 24, 12);
 }
 
 }  // namespace

@@ -4,7 +4,6 @@
 
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <sstream>
 
 #include "support/test_env.h"
@@ -15,31 +14,23 @@ namespace {
 const std::string kSourceDir = TURSO_SYNC_SOURCE_DIR;
 const std::string kSetup = kSourceDir + "/setup-turso.sh";
 const std::string kWorkflow = kSourceDir + "/turso-workflow.sh";
-constexpr const char* kToken = "eyJhbGciOiJFZERTQSJ9.test-token-5f3a9c.sig";
+constexpr const char* kSetupToken = "eyJhbGciOiJFZERTQSJ9.test-token-5f3a9c.sig";
 
-void write_text(const std::string& path, const std::string& text, mode_t mode) {
-  {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out << text;
-  }
+// write_text (support/test_env.h), then the file's mode set to `mode`.
+void write_text_with_mode(const std::string& path, const std::string& text, mode_t mode) {
+  write_text(path, text);
   ASSERT_EQ(::chmod(path.c_str(), mode), 0);
-}
-
-mode_t mode_of(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return static_cast<mode_t>(-1);
-  return st.st_mode & 07777;
 }
 
 // A stand-in for turso-sync that records its arguments, its view of .env and exits with $FAKE_EXIT.
 std::string make_fake_binary(const TempDir& dir) {
   std::string path = dir.file("fake-turso-sync");
-  write_text(path,
-             "#!/bin/sh\n"
-             "for a in \"$@\"; do printf 'arg:%s\\n' \"$a\"; done\n"
-             "printf '%s\\n' \"$*\" >> \"$FAKE_LOG\"\n"
-             "exit \"${FAKE_EXIT:-0}\"\n",
-             0755);
+  write_text_with_mode(path,
+                       "#!/bin/sh\n"
+                       "for a in \"$@\"; do printf 'arg:%s\\n' \"$a\"; done\n"
+                       "printf '%s\\n' \"$*\" >> \"$FAKE_LOG\"\n"
+                       "exit \"${FAKE_EXIT:-0}\"\n",
+                       0755);
   return path;
 }
 
@@ -57,9 +48,10 @@ class ScriptsTest : public ::testing::Test {
   }
 
   void expect_no_token(const CommandResult& r) const {
-    EXPECT_EQ(r.out.find(kToken), std::string::npos) << "token in stdout:\n" << r.out;
-    EXPECT_EQ(r.err.find(kToken), std::string::npos) << "token in stderr:\n" << r.err;
-    EXPECT_EQ(read_text(m_tools.file("calls.log")).find(kToken), std::string::npos) << "token in arguments";
+    EXPECT_EQ(r.out.find(kSetupToken), std::string::npos) << "token in stdout:\n" << r.out;
+    EXPECT_EQ(r.err.find(kSetupToken), std::string::npos) << "token in stderr:\n" << r.err;
+    EXPECT_EQ(read_text(m_tools.file("calls.log")).find(kSetupToken), std::string::npos)
+        << "token in arguments";
   }
 
   TempDir m_work;   // the application directory, where .env is written
@@ -68,13 +60,13 @@ class ScriptsTest : public ::testing::Test {
 };
 
 TEST_F(ScriptsTest, SetupWritesPrivateEnvAndChecksStatus) {
-  CommandResult r = setup(std::string("libsql://app-org.turso.io\n") + kToken + "\n");
+  CommandResult r = setup(std::string("libsql://app-org.turso.io\n") + kSetupToken + "\n");
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   std::string env_file = m_work.file(".env");
   EXPECT_EQ(mode_of(env_file), 0600u);
   std::string env = read_text(env_file);
   EXPECT_NE(env.find("TURSO_DATABASE_URL='libsql://app-org.turso.io'\n"), std::string::npos) << env;
-  EXPECT_NE(env.find(std::string("TURSO_AUTH_TOKEN='") + kToken + "'\n"), std::string::npos) << env;
+  EXPECT_NE(env.find(std::string("TURSO_AUTH_TOKEN='") + kSetupToken + "'\n"), std::string::npos) << env;
   expect_no_token(r);
   // The connectivity check ran `turso-sync status` in the application directory.
   EXPECT_EQ(read_text(m_tools.file("calls.log")), "status\n");
@@ -89,11 +81,11 @@ TEST_F(ScriptsTest, SetupWritesPrivateEnvAndChecksStatus) {
 }
 
 TEST_F(ScriptsTest, SetupAcceptsCrlfInputAndTrimsIt) {
-  CommandResult r = setup(std::string("  https://app-org.turso.io  \r\n") + kToken + " \r\n");
+  CommandResult r = setup(std::string("  https://app-org.turso.io  \r\n") + kSetupToken + " \r\n");
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   std::string env = read_text(m_work.file(".env"));
   EXPECT_NE(env.find("TURSO_DATABASE_URL='https://app-org.turso.io'\n"), std::string::npos) << env;
-  EXPECT_NE(env.find(std::string("TURSO_AUTH_TOKEN='") + kToken + "'\n"), std::string::npos) << env;
+  EXPECT_NE(env.find(std::string("TURSO_AUTH_TOKEN='") + kSetupToken + "'\n"), std::string::npos) << env;
   expect_no_token(r);
 }
 
@@ -107,7 +99,7 @@ TEST_F(ScriptsTest, SetupWithoutTokenForALocalServer) {
 
 TEST_F(ScriptsTest, SetupRejectsAnInvalidUrlWithoutEchoingIt) {
   // The token pasted into the URL prompt must not be shown back.
-  CommandResult r = setup(std::string(kToken) + "\n" + kToken + "\n");
+  CommandResult r = setup(std::string(kSetupToken) + "\n" + kSetupToken + "\n");
   EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
   EXPECT_NE(r.err.find("libsql://, https:// or http://"), std::string::npos) << r.err;
   expect_no_token(r);
@@ -129,7 +121,7 @@ TEST_F(ScriptsTest, SetupFailsOnMissingInput) {
 }
 
 TEST_F(ScriptsTest, SetupRejectsATokenWithSpacesWithoutEchoingIt) {
-  CommandResult r = setup(std::string("libsql://app-org.turso.io\n") + kToken + " extra\n");
+  CommandResult r = setup(std::string("libsql://app-org.turso.io\n") + kSetupToken + " extra\n");
   EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
   expect_no_token(r);
   EXPECT_FALSE(fs::exists(m_work.file(".env")));
@@ -139,15 +131,15 @@ TEST_F(ScriptsTest, SetupAsksBeforeReplacingAnExistingEnv) {
   std::string env_file = m_work.file(".env");
   std::string old =
       "# mine\nWORKING_DB=app.db\nexport TURSO_DATABASE_URL=libsql://old.turso.io\nTURSO_AUTH_TOKEN=old\n";
-  write_text(env_file, old, 0644);
+  write_text_with_mode(env_file, old, 0644);
 
-  CommandResult r = setup(std::string("n\nlibsql://new-org.turso.io\n") + kToken + "\n");
+  CommandResult r = setup(std::string("n\nlibsql://new-org.turso.io\n") + kSetupToken + "\n");
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_EQ(read_text(env_file), old);
   EXPECT_FALSE(fs::exists(m_work.file(".env.bak")));
   EXPECT_EQ(read_text(m_tools.file("calls.log")), "");
 
-  r = setup(std::string("y\nlibsql://new-org.turso.io\n") + kToken + "\n");
+  r = setup(std::string("y\nlibsql://new-org.turso.io\n") + kSetupToken + "\n");
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   expect_no_token(r);
   EXPECT_EQ(mode_of(env_file), 0600u);
@@ -157,7 +149,7 @@ TEST_F(ScriptsTest, SetupAsksBeforeReplacingAnExistingEnv) {
   EXPECT_NE(env.find("# mine\nWORKING_DB=app.db\n"), std::string::npos) << env;  // other settings kept
   EXPECT_EQ(env.find("old"), std::string::npos) << env;
   EXPECT_NE(env.find("TURSO_DATABASE_URL='libsql://new-org.turso.io'\n"), std::string::npos) << env;
-  EXPECT_NE(env.find(std::string("TURSO_AUTH_TOKEN='") + kToken + "'\n"), std::string::npos) << env;
+  EXPECT_NE(env.find(std::string("TURSO_AUTH_TOKEN='") + kSetupToken + "'\n"), std::string::npos) << env;
 
   // Running it again replaces the values instead of piling them up.
   r = setup("y\nlibsql://third-org.turso.io\n\n");
@@ -170,11 +162,11 @@ TEST_F(ScriptsTest, SetupAsksBeforeReplacingAnExistingEnv) {
   EXPECT_EQ(env.find("# Written by setup-turso.sh", first + 1), std::string::npos) << env;
   // The backup holds the previous version, token included, and stays private.
   EXPECT_EQ(mode_of(m_work.file(".env.bak")), 0600u);
-  EXPECT_NE(read_text(m_work.file(".env.bak")).find(kToken), std::string::npos);
+  EXPECT_NE(read_text(m_work.file(".env.bak")).find(kSetupToken), std::string::npos);
 }
 
 TEST_F(ScriptsTest, SetupReportsAFailedConnectionCheck) {
-  CommandResult r = setup(std::string("libsql://app-org.turso.io\n") + kToken + "\n", 4);
+  CommandResult r = setup(std::string("libsql://app-org.turso.io\n") + kSetupToken + "\n", 4);
   EXPECT_EQ(r.exit_code, 4) << r.out << r.err;
   EXPECT_NE(r.err.find("check the URL and token"), std::string::npos) << r.err;
   expect_no_token(r);
@@ -185,9 +177,9 @@ TEST_F(ScriptsTest, SetupWithTheRealCliNeverShowsTheToken) {
   LocalServer server;
   ASSERT_TRUE(server.started());
   CommandResult r = run_command({"bash", kSetup}, {"TURSO_SYNC_BIN=" + cli_path()}, m_work.path().string(),
-                                server.url() + "\n" + kToken + "\n");
-  EXPECT_EQ(r.out.find(kToken), std::string::npos) << r.out;
-  EXPECT_EQ(r.err.find(kToken), std::string::npos) << r.err;
+                                server.url() + "\n" + kSetupToken + "\n");
+  EXPECT_EQ(r.out.find(kSetupToken), std::string::npos) << r.out;
+  EXPECT_EQ(r.err.find(kSetupToken), std::string::npos) << r.err;
   EXPECT_EQ(mode_of(m_work.file(".env")), 0600u);
 }
 

@@ -10,11 +10,7 @@
 namespace turso_sync::testing {
 namespace {
 
-const std::string kToken = "eyJhbGciOiJFZERTQSJ9.tls-test-token-never-shown";
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+const std::string kTlsToken = "eyJhbGciOiJFZERTQSJ9.tls-test-token-never-shown";
 
 Rows emails_on(const std::string& server_url) {
   return remote_rows(server_url, "SELECT id, subject FROM emails ORDER BY id");
@@ -28,7 +24,7 @@ TEST(Tls, SelfSignedFrontIsRefusedWithoutCaCertAndRoundTripsWithIt) {
   TlsFront tls(server.port());
   ASSERT_TRUE(tls.started());
   TempDir dir;
-  std::vector<std::string> env{"TURSO_DATABASE_URL=" + tls.url(), "TURSO_AUTH_TOKEN=" + kToken};
+  std::vector<std::string> env{"TURSO_DATABASE_URL=" + tls.url(), "TURSO_AUTH_TOKEN=" + kTlsToken};
 
   // Without --ca-cert the self-signed certificate is not trusted: exit 4, nothing written, and the message
   // says why and what to do.
@@ -37,7 +33,7 @@ TEST(Tls, SelfSignedFrontIsRefusedWithoutCaCertAndRoundTripsWithIt) {
   EXPECT_TRUE(contains(refused.err, "certificate could not be verified")) << refused.err;
   EXPECT_TRUE(contains(refused.err, "--ca-cert")) << refused.err;
   EXPECT_TRUE(contains(refused.err, tls.url())) << refused.err;
-  EXPECT_FALSE(contains(refused.err, kToken)) << refused.err;
+  EXPECT_FALSE(contains(refused.err, kTlsToken)) << refused.err;
   EXPECT_FALSE(fs::exists(dir.file("local_replica.db")));
   EXPECT_FALSE(fs::exists(dir.file("working_copy.db")));
   auto status = run_cli({"status"}, env, dir.path());
@@ -74,8 +70,8 @@ TEST(Tls, SelfSignedFrontIsRefusedWithoutCaCertAndRoundTripsWithIt) {
   EXPECT_EQ(status_ok.exit_code, 0) << status_ok.out << status_ok.err;
   EXPECT_TRUE(contains(status_ok.out, "reachable      yes")) << status_ok.out;
   for (const auto* r : {&init, &push, &pull, &status_ok}) {
-    EXPECT_FALSE(contains(r->out, kToken));
-    EXPECT_FALSE(contains(r->err, kToken));
+    EXPECT_FALSE(contains(r->out, kTlsToken));
+    EXPECT_FALSE(contains(r->err, kTlsToken));
   }
 }
 
@@ -113,7 +109,7 @@ TEST(PlainHttp, TokenToANonLoopbackHostIsRefusedBeforeAnyConnection) {
   TempDir dir;
   ASSERT_EQ(run_cli({"init"}, {"TURSO_DATABASE_URL=" + server.url()}, dir.path()).exit_code, 0);
   local_exec(dir.file("working_copy.db"), "INSERT INTO emails VALUES (1, 'local')");
-  std::vector<std::string> env{"TURSO_DATABASE_URL=http://192.0.2.1:9", "TURSO_AUTH_TOKEN=" + kToken,
+  std::vector<std::string> env{"TURSO_DATABASE_URL=http://192.0.2.1:9", "TURSO_AUTH_TOKEN=" + kTlsToken,
                                "TURSO_SYNC_CONNECT_TIMEOUT_MS=600000"};
   for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
            {"pull"}, {"push"}, {"sync"}, {"status"}, {"workflow", "--once"}}) {
@@ -125,7 +121,7 @@ TEST(PlainHttp, TokenToANonLoopbackHostIsRefusedBeforeAnyConnection) {
     EXPECT_EQ(code, 2) << args[0] << " (-1: still connecting after 60 s): " << text;
     EXPECT_TRUE(contains(text, "refusing to send the auth token over plain http to 192.0.2.1")) << text;
     EXPECT_TRUE(contains(text, "--allow-insecure-http")) << text;
-    EXPECT_FALSE(contains(text, kToken)) << text;
+    EXPECT_FALSE(contains(text, kTlsToken)) << text;
   }
   TempDir fresh;
   auto init = run_cli({"init"}, env, fresh.path());
@@ -141,7 +137,7 @@ TEST(PlainHttp, TokenToANonLoopbackHostIsRefusedBeforeAnyConnection) {
   auto tried = run_cli({"--allow-insecure-http", "init"}, allowed, fresh.path());
   EXPECT_EQ(tried.exit_code, 4) << tried.err;
   EXPECT_FALSE(contains(tried.err, "refusing")) << tried.err;
-  EXPECT_FALSE(contains(tried.err, kToken)) << tried.err;
+  EXPECT_FALSE(contains(tried.err, kTlsToken)) << tried.err;
 }
 
 }  // namespace

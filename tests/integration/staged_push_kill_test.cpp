@@ -24,32 +24,15 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::microseconds;
 using Fault = TcpProxy::Fault;
-constexpr int kKilled = 128 + SIGKILL;
-constexpr int64_t kRows = 1500;    // ~350 KB of new rows per trial
-constexpr int64_t kUpdates = 200;  // and 200 updated seed rows
-constexpr const char* kFinalBatch = "INSERT INTO turso_sync_pushes";
-
-uint64_t kill_seed() {
-  if (const char* s = std::getenv("TURSO_SYNC_KILL_SEED"); s && *s) return std::strtoull(s, nullptr, 10);
-  return (static_cast<uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}();
-}
-
-int64_t staging_left(const std::string& url) {
-  int64_t tables = remote_count(url,
-                                "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND substr(name, 1, "
-                                "17) = 'turso_sync_stage_'");
-  int64_t receipts = 0;
-  if (remote_count(url, "SELECT count(*) FROM sqlite_schema WHERE name = 'turso_sync_push_parts'") > 0)
-    receipts = remote_count(url, "SELECT count(*) FROM turso_sync_push_parts");
-  return tables + receipts;
-}
+constexpr int64_t kTrialRows = 1500;  // ~350 KB of new rows per trial
+constexpr int64_t kUpdates = 200;     // and 200 updated seed rows
 
 int64_t pushes(const std::string& url) {
   if (remote_count(url, "SELECT count(*) FROM sqlite_schema WHERE name = 'turso_sync_pushes'") == 0) return 0;
   return remote_count(url, "SELECT count(*) FROM turso_sync_pushes");
 }
 
-constexpr const char* kChecksum =
+constexpr const char* kAllItemsChecksum =
     "SELECT count(*), sum(id), total(length(body)), total(score), sum(length(owner)) FROM items";
 
 // One copy of a remote of 1024 seed rows, pushing a tagged change set per trial, in parts of 64 KiB.
@@ -62,13 +45,7 @@ struct Pusher {
 
   void init() {
     ASSERT_TRUE(server.started());
-    remote_exec(server.url(), {"CREATE TABLE items (id INTEGER PRIMARY KEY, owner TEXT NOT NULL, body TEXT, "
-                               "score REAL)",
-                               "INSERT INTO items (owner, body, score) VALUES ('seed', 'seed body', 0.5)"});
-    for (int i = 0; i < 10; ++i)
-      remote_exec(server.url(),
-                  {"INSERT INTO items (owner, body, score) SELECT 'seed', 'seed body ' || id, id / "
-                   "8.0 FROM items"});
+    make_items_remote(server.url());
     auto r = run_cli({"init"}, env(), dir.path());
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
     wc = dir.file("working_copy.db");
@@ -80,13 +57,13 @@ struct Pusher {
   }
   std::string owner(int trial) const { return "trial-" + std::to_string(trial); }
 
-  // Trial `trial`'s local edits: kRows inserts and kUpdates updates of seed rows.
+  // Trial `trial`'s local edits: kTrialRows inserts and kUpdates updates of seed rows.
   void edit(int trial) {
-    int64_t first = 100000 + static_cast<int64_t>(trial) * kRows;
+    int64_t first = 100000 + static_cast<int64_t>(trial) * kTrialRows;
     int64_t updated = 1 + (trial % 5) * kUpdates;
     ASSERT_NO_FATAL_FAILURE(
         local_exec(wc, "WITH RECURSIVE k(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM k WHERE i < " +
-                           std::to_string(kRows - 1) +
+                           std::to_string(kTrialRows - 1) +
                            ") INSERT INTO items (id, owner, body, score) SELECT " + std::to_string(first) +
                            " + i, '" + owner(trial) + "', printf('%.200c', 'x') || i, i / 4.0 FROM k;" +
                            "UPDATE items SET body = '" + owner(trial) + "' WHERE id BETWEEN " +
@@ -99,7 +76,7 @@ struct Pusher {
         remote_count(server.url(), "SELECT count(*) FROM items WHERE owner = '" + owner(trial) + "'");
     int64_t updates =
         remote_count(server.url(), "SELECT count(*) FROM items WHERE body = '" + owner(trial) + "'");
-    bool all = rows == kRows && updates == kUpdates;
+    bool all = rows == kTrialRows && updates == kUpdates;
     EXPECT_TRUE(all || (rows == 0 && updates == 0))
         << "part of the push is on the remote: " << rows << " rows, " << updates << " updates";
     return all;
@@ -118,7 +95,7 @@ struct Pusher {
     EXPECT_EQ(staging_left(server.url()), 0);
     expect_integrity_ok(wc);
     expect_integrity_ok(dir.file("local_replica.db"));
-    expect_same(server.url(), wc, kChecksum);
+    expect_same(server.url(), wc, kAllItemsChecksum);
     expect_no_local_changes(dir, server.url());
   }
 };

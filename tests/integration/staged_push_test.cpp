@@ -21,6 +21,7 @@
 
 #include "support/sync_checks.h"
 #include "support/tcp_proxy.h"
+#include "support/team.h"
 #include "support/test_env.h"
 
 namespace turso_sync::testing {
@@ -28,27 +29,12 @@ namespace {
 
 using Fault = TcpProxy::Fault;
 using Clock = std::chrono::steady_clock;
-constexpr int kKilled = 128 + SIGKILL;
 constexpr const char* kSmallParts = "TURSO_SYNC_PUSH_PART_BYTES=262144";  // 256 KiB
-
-// What identifies the final batch of a push in a request (the parts never write the push receipt).
-constexpr const char* kFinalBatch = "INSERT INTO turso_sync_pushes";
 
 std::vector<std::string> env_with(const std::string& url, const std::vector<std::string>& extra) {
   std::vector<std::string> env = env_for(url);
   env.insert(env.end(), extra.begin(), extra.end());
   return env;
-}
-
-// Staging tables of any push, and part receipts, left on the remote.
-int64_t staging_left(const std::string& url) {
-  int64_t tables = remote_count(url,
-                                "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND substr(name, 1, "
-                                "17) = 'turso_sync_stage_'");
-  int64_t receipts = 0;
-  if (remote_count(url, "SELECT count(*) FROM sqlite_schema WHERE name = 'turso_sync_push_parts'") > 0)
-    receipts = remote_count(url, "SELECT count(*) FROM turso_sync_push_parts");
-  return tables + receipts;
 }
 
 // SQLite (local) statements inserting `n` rows of ~200-byte bodies into items, ids from `first`, owner `who`.
@@ -58,45 +44,31 @@ std::string insert_rows(int64_t first, int64_t n, const std::string& who) {
          "', printf('%.200c', 'x') || i, i / 4.0 FROM k;";
 }
 
-// The remote's items: 1024 seed rows (ids 1..1024, owner 'seed').
-void make_items_remote(const std::string& url) {
-  remote_exec(url, {"CREATE TABLE items (id INTEGER PRIMARY KEY, owner TEXT NOT NULL, body TEXT, score REAL)",
-                    "INSERT INTO items (owner, body, score) VALUES ('seed', 'seed body', 0.5)"});
-  for (int i = 0; i < 10; ++i)
-    remote_exec(url,
-                {"INSERT INTO items (owner, body, score) SELECT 'seed', 'seed body ' || id, id / 8.0 FROM "
-                 "items"});
-}
-
 constexpr const char* kItemsChecksum =
     "SELECT count(*), sum(id), total(length(body)), total(score), sum(owner = 'A'), sum(owner = 'seed') FROM "
     "items";
 
-struct Team {
-  LocalServer server;
+// The team (support/team.h) on the items remote, with a proxy in front of the server (the copies are
+// init'ed against the server itself).
+struct ItemsTeam : Team {
   TcpProxy proxy{server.port()};
-  TempDir a, b;
 
   void init() {
     ASSERT_TRUE(server.started());
     make_items_remote(server.url());
-    for (const TempDir* d : {&a, &b}) {
-      auto r = run_cli({"init"}, env_for(server.url()), d->path());
-      ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-    }
+    ASSERT_NO_FATAL_FAILURE(init_both(server.url()));
   }
-  std::string wc(const TempDir& d) const { return d.file("working_copy.db"); }
 };
 
 // A's local edits: `n` inserts (ids 100001..), 500 updates of seed rows (1..500), 50 deletes (900..949).
-void edit_as_a(const Team& t, int64_t n) {
+void edit_as_a(const ItemsTeam& t, int64_t n) {
   ASSERT_NO_FATAL_FAILURE(local_exec(
       t.wc(t.a), insert_rows(100001, n, "A") + "UPDATE items SET body = 'A edited ' || id WHERE id <= 500;"
                                                "DELETE FROM items WHERE id BETWEEN 900 AND 949;"));
 }
 
 // The remote holds every one of A's edits exactly once, and A's working copy equals it.
-void expect_a_applied(const Team& t, int64_t n) {
+void expect_a_applied(const ItemsTeam& t, int64_t n) {
   const std::string& url = t.server.url();
   EXPECT_EQ(remote_count(url, "SELECT count(*) FROM items WHERE owner = 'A'"), n);
   EXPECT_EQ(remote_count(url, "SELECT count(*) FROM items WHERE body LIKE 'A edited %'"), 500);
@@ -108,7 +80,7 @@ void expect_a_applied(const Team& t, int64_t n) {
 }
 
 // The remote holds none of A's edits.
-void expect_a_absent(const Team& t) {
+void expect_a_absent(const ItemsTeam& t) {
   const std::string& url = t.server.url();
   EXPECT_EQ(remote_count(url, "SELECT count(*) FROM items WHERE owner = 'A'"), 0);
   EXPECT_EQ(remote_count(url, "SELECT count(*) FROM items WHERE body LIKE 'A edited %'"), 0);
@@ -120,7 +92,7 @@ void expect_a_absent(const Team& t) {
 // staging is left; sync then converges with nothing lost (A's colliding row moved, A's row kept by policy).
 TEST(StagedPush, ConflictInALatePartOfA20MbPushAppliesNothingThenSyncConverges) {
   constexpr int64_t n = 100000;
-  Team t;
+  ItemsTeam t;
   ASSERT_NO_FATAL_FAILURE(t.init());
   ASSERT_NO_FATAL_FAILURE(edit_as_a(t, n));
   remote_exec(t.server.url(),
@@ -233,7 +205,7 @@ TEST(StagedPush, AChildOfAParentDeletedOnTheRemoteIsAConflictAndNothingIsApplied
 // --force, staged: local wins for the rows it names (a teammate's change to a row we update is overwritten,
 // a row inserted at one of our ids is updated to ours), never INSERT OR REPLACE.
 TEST(StagedPush, ForceIsLocalWinsForTheStagedRows) {
-  Team t;
+  ItemsTeam t;
   ASSERT_NO_FATAL_FAILURE(t.init());
   ASSERT_NO_FATAL_FAILURE(edit_as_a(t, 12000));
   remote_exec(t.server.url(),
@@ -248,7 +220,7 @@ TEST(StagedPush, ForceIsLocalWinsForTheStagedRows) {
 
 // push --dry-run of a staged push says so and sends nothing.
 TEST(StagedPush, DryRunShowsThePartsAndTheFinalBatchAndSendsNothing) {
-  Team t;
+  ItemsTeam t;
   ASSERT_NO_FATAL_FAILURE(t.init());
   ASSERT_NO_FATAL_FAILURE(edit_as_a(t, 3000));
   auto dry = run_cli({"push", "--dry-run"}, env_with(t.server.url(), {kSmallParts}), t.a.path());
@@ -266,7 +238,7 @@ TEST(StagedPush, DryRunShowsThePartsAndTheFinalBatchAndSendsNothing) {
 TEST(StagedPush, LostAnswersToAPartAndToTheFinalBatchAreSettledNotAppliedTwice) {
   for (const char* lost : {kFinalBatch, "INSERT INTO turso_sync_push_parts"}) {
     SCOPED_TRACE(lost);
-    Team t;
+    ItemsTeam t;
     ASSERT_NO_FATAL_FAILURE(t.init());
     ASSERT_NO_FATAL_FAILURE(edit_as_a(t, 6000));
     t.proxy.arm_once(Fault::drop_response_after_forwarding, lost);
@@ -285,7 +257,7 @@ TEST(StagedPush, LostAnswersToAPartAndToTheFinalBatchAreSettledNotAppliedTwice) 
 
 // The staging of another copy's push in progress is never dropped; one abandoned for over a day is.
 TEST(StagedPush, AnotherCopysStagingIsKeptAndAnAbandonedOneIsDropped) {
-  Team t;
+  ItemsTeam t;
   ASSERT_NO_FATAL_FAILURE(t.init());
   std::string now = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')";
   remote_exec(
@@ -357,7 +329,7 @@ TEST(StagedPush, ExactValuesAndTheirGuardsSurviveStaging) {
 // any part is sent (held, named by table and key), and the rest of the staged push goes (issue 19; was: the
 // whole push refused).
 TEST(StagedPush, InvalidUtf8RowIsHeldAloneAndTheRestIsStaged) {
-  Team t;
+  ItemsTeam t;
   ASSERT_NO_FATAL_FAILURE(t.init());
   ASSERT_NO_FATAL_FAILURE(edit_as_a(t, 3000));
   ASSERT_NO_FATAL_FAILURE(local_exec(
@@ -380,7 +352,7 @@ TEST(StagedPush, InvalidUtf8RowIsHeldAloneAndTheRestIsStaged) {
 // a column added to a table and set on every row, an index and a trigger (suspended while the rows are
 // applied, restored after). A second copy pulls exactly the same.
 TEST(StagedPush, SchemaChangesAndTheStagedRowsThatNeedThemApplyTogether) {
-  Team t;
+  ItemsTeam t;
   ASSERT_NO_FATAL_FAILURE(t.init());
   ASSERT_NO_FATAL_FAILURE(local_exec(
       t.wc(t.a),

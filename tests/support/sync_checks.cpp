@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <cstdlib>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -69,6 +71,26 @@ void expect_no_local_changes(const TempDir& dir, const std::string& url) {
   EXPECT_EQ(r.exit_code, 0) << "local changes left in " << dir.path() << ":\n" << r.out << r.err;
 }
 
+void expect_no_files(const TempDir& dir) {
+  EXPECT_FALSE(fs::exists(dir.file("local_replica.db")));
+  EXPECT_FALSE(fs::exists(dir.file("working_copy.db")));
+}
+
+int64_t staging_left(const std::string& url) {
+  int64_t tables = remote_count(url,
+                                "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND substr(name, 1, "
+                                "17) = 'turso_sync_stage_'");
+  int64_t receipts = 0;
+  if (remote_count(url, "SELECT count(*) FROM sqlite_schema WHERE name = 'turso_sync_push_parts'") > 0)
+    receipts = remote_count(url, "SELECT count(*) FROM turso_sync_push_parts");
+  return tables + receipts;
+}
+
+uint64_t kill_seed() {
+  if (const char* s = std::getenv("TURSO_SYNC_KILL_SEED"); s && *s) return std::strtoull(s, nullptr, 10);
+  return (static_cast<uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}();
+}
+
 void make_big_remote(const std::string& url, int doublings) {
   remote_exec(
       url,
@@ -78,6 +100,15 @@ void make_big_remote(const std::string& url, int doublings) {
     remote_exec(url,
                 {"INSERT INTO emails (recipient, subject, score, pad) SELECT 'seed', 's' || id, id / 8.0, "
                  "randomblob(200) FROM emails"});
+}
+
+void make_items_remote(const std::string& url) {
+  remote_exec(url, {"CREATE TABLE items (id INTEGER PRIMARY KEY, owner TEXT NOT NULL, body TEXT, score REAL)",
+                    "INSERT INTO items (owner, body, score) VALUES ('seed', 'seed body', 0.5)"});
+  for (int i = 0; i < 10; ++i)
+    remote_exec(url,
+                {"INSERT INTO items (owner, body, score) SELECT 'seed', 'seed body ' || id, id / 8.0 FROM "
+                 "items"});
 }
 
 void kill_after(pid_t pid, int ms) {

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 
 #include "util/text.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -99,11 +101,40 @@ std::string read_text(const std::string& path) {
   return ss.str();
 }
 
+void write_text(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+}
+
+unsigned mode_of(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return 0;
+  return st.st_mode & 07777;
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+std::vector<std::string> discarded_files(const TempDir& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir.path() / ".turso-sync", ec)) {
+    std::string name = e.path().filename().string();
+    if (name.rfind("discarded-", 0) == 0 && name.size() > 4 && name.substr(name.size() - 4) == ".sql")
+      out.push_back(e.path().string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 std::string discarded_files_text(const TempDir& dir) {
   std::string text;
-  for (const auto& e : fs::directory_iterator(dir.path() / ".turso-sync"))
-    if (e.path().filename().string().rfind("discarded-", 0) == 0) text += read_text(e.path().string());
+  for (const std::string& file : discarded_files(dir)) text += read_text(file);
   return text;
+}
+
+bool official_client_installed() {
+  return fs::exists(fs::path(TURSO_SYNC_SOURCE_DIR) / "node_modules/@tursodatabase/sync/package.json");
 }
 
 int free_port() {
@@ -435,6 +466,11 @@ void local_exec(const std::string& path, const std::string& sql) {
   ASSERT_EQ(rc, SQLITE_OK) << sql << ": " << message;
 }
 
+void local_sql(const std::string& path, const std::string& sql) {
+  auto r = run_command({"sqlite3", path, sql});
+  ASSERT_EQ(r.exit_code, 0) << sql << "\n" << r.err;
+}
+
 std::vector<std::vector<Value>> local_rows(const std::string& path, const std::string& sql) {
   std::vector<std::vector<Value>> out;
   sqlite3* db = nullptr;
@@ -501,6 +537,14 @@ std::string render_rows(const std::vector<std::vector<Value>>& rows) {
     out += "\n";
   }
   return out;
+}
+
+std::string sql_real(double d) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.17g", d);
+  std::string s = buf;
+  if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
+  return s;
 }
 
 }  // namespace turso_sync::testing

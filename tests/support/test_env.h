@@ -85,8 +85,19 @@ int listen_on_free_port(int* port, int backlog);
 int connect_loopback(int port);
 // The whole content of a file ("" when it cannot be read).
 std::string read_text(const std::string& path);
+// Replaces the file `path` with `text`.
+void write_text(const std::string& path, const std::string& text);
+// The permission bits of a file (st_mode & 07777), 0 when it cannot be stat'ed.
+unsigned mode_of(const std::string& path);
+// Whether `text` contains `part`.
+bool contains(const std::string& text, const std::string& part);
+// The discarded-changes files (discarded-*.sql) in dir's state dir (.turso-sync/), by name (oldest first);
+// none when there is no state dir. A file still being written (its temp file) is not one.
+std::vector<std::string> discarded_files(const TempDir& dir);
 // The text of every discarded-*.sql file in dir's state dir (.turso-sync/), concatenated.
 std::string discarded_files_text(const TempDir& dir);
+// Whether the official client (@tursodatabase/sync, the interop tests' teammate) is installed (`make deps`).
+bool official_client_installed();
 
 struct CommandResult {
   int exit_code = -1;
@@ -155,10 +166,15 @@ Rows remote_rows(const std::string& url, const std::string& sql);
 // Runs `sql` on a local SQLite file as an application would (own connection, 60 s busy timeout); fails the
 // test on error.
 void local_exec(const std::string& path, const std::string& sql);
+// Runs `sql` on a local SQLite file with the sqlite3 CLI, as an application in another process would; fails
+// the test on error.
+void local_sql(const std::string& path, const std::string& sql);
 // Rows of `sql` on a local SQLite file, read with the plain SQLite C API.
 Rows local_rows(const std::string& path, const std::string& sql);
 // Renders rows for assertion messages: one line per row, values with their types.
 std::string render_rows(const Rows& rows);
+// A REAL literal that SQLite reads back bit-exact: %.17g, with ".0" added when that looks like an integer.
+std::string sql_real(double d);
 
 }  // namespace turso_sync::testing
 
