@@ -110,6 +110,10 @@ struct ResolveReport {
   std::vector<ResolvedConflict> resolved;
   std::string discarded_path;  // --theirs: where the local versions were saved ("" when none)
   int64_t still_held = 0;      // held conflicts left after this call
+  // --theirs: rows of the working copy that referenced a row the remote does not have, which --theirs
+  // removed: each took the remote's version as last pulled, or was removed when the remote has none (saved
+  // to discarded_path with the rest).
+  int64_t dependents = 0;
 };
 
 }  // namespace turso_sync

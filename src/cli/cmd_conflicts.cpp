@@ -93,6 +93,10 @@ int run_resolve(Context& ctx, const ResolveArgs& args) {
                                              "again after the row was held)"
                                            : ""));
   }
+  if (report->dependents > 0)
+    ctx.print(fmt::format("{} row{} that referenced a removed row took the remote's version or {} removed",
+                          report->dependents, report->dependents == 1 ? "" : "s",
+                          report->dependents == 1 ? "was" : "were"));
   if (!report->discarded_path.empty()) ctx.print("your versions were saved to " + report->discarded_path);
   if (report->still_held > 0)
     ctx.print(fmt::format("{} conflict{} still held (`turso-sync conflicts`)", report->still_held,

@@ -370,6 +370,7 @@ std::string resolve_report_json(const ResolveReport& r) {
     w.key("outcome").string(c.outcome).key("theirs_changed").boolean(c.theirs_changed).end_object();
   }
   w.end_array().key("discarded_path").string(r.discarded_path).key("still_held").integer(r.still_held);
+  w.key("dependents").integer(r.dependents);
   w.end_object();
   return w.take();
 }

@@ -3,11 +3,15 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <map>
 #include <optional>
+#include <set>
 
+#include "db/schema.h"
 #include "db/sqlite.h"
 #include "sync/discarded.h"
 #include "sync/held.h"
+#include "sync/push_references.h"
 #include "sync/state.h"
 #include "turso_sync/diff.h"
 #include "turso_sync/sync.h"
@@ -104,6 +108,121 @@ Result<std::string> dump_table(db::Database& db, const std::string& table) {
   return out + objects;
 }
 
+// A row of the working copy as PRAGMA foreign_key_check names it: table and rowid.
+using RowRef = std::pair<std::string, int64_t>;
+
+// The rows of `tables` that reference a row their parent table does not have. A row of a WITHOUT ROWID table
+// has no rowid to name it: an error.
+Result<std::set<RowRef>> dangling_rows(db::Database& db, const std::set<std::string>& tables) {
+  std::set<RowRef> out;
+  for (const std::string& table : tables) {
+    db::Statement st = TS_TRY(db.prepare("PRAGMA foreign_key_check(" + quote_identifier(table) + ")"));
+    while (TS_TRY(st.step())) {
+      if (st.column(1).is_null())
+        return Error(ErrorKind::conflict,
+                     fmt::format("resolve --theirs: rows of {} (WITHOUT ROWID) would reference a row the "
+                                 "remote does not have; nothing was changed. Settle those rows by hand, or "
+                                 "keep yours with `resolve --ours`",
+                                 printable(table)));
+      out.insert({st.column_text(0), st.column_int64(1)});
+    }
+  }
+  return out;
+}
+
+// The row `rowid` of `table` in `db` (its stored columns, named in `columns`); empty when absent.
+Result<std::vector<Value>> row_by_rowid(db::Database& db, const std::string& table, int64_t rowid,
+                                        std::vector<std::string>& columns) {
+  db::TableInfo info = TS_TRY(db::read_table_info(db, table));
+  columns.clear();
+  std::string select;
+  for (int i : info.stored_columns()) {
+    columns.push_back(info.columns[i].name);
+    select += (select.empty() ? "" : ", ") + quote_identifier(info.columns[i].name);
+  }
+  if (info.rowid_expr.empty() || select.empty()) return std::vector<Value>{};
+  db::Statement st = TS_TRY(db.prepare(
+      fmt::format("SELECT {} FROM {} WHERE {} = ?", select, quote_identifier(table), info.rowid_expr)));
+  const std::vector<Value> key{Value::integer(rowid)};
+  TS_TRY_STATUS(st.bind_all(key));
+  std::vector<Value> row;
+  if (TS_TRY(st.step()))
+    for (int i = 0; i < st.column_count(); ++i) row.push_back(st.column(i));
+  return row;
+}
+
+// Rows that `resolve --theirs` left referencing a row it removed (the remote has no such row), inside the
+// open transaction of `working`: each takes the remote's version as last pulled (the replica's row), or is
+// removed when the remote has none (a row written here only), as the merge settles them under
+// `--on-conflict=remote`. `before`: the dangling rows there were already (not ours to settle). Repeated
+// until no new one appears: a removed row may have rows of its own, and a remote version may still point
+// at a removed row (it is then removed too). Returns the rows settled, shaped as held rows (ours: the
+// working copy's row before; theirs: what it became, empty when removed), in the order they were written.
+Result<std::vector<HeldConflict>> settle_dependents(db::Database& working, db::Database& replica,
+                                                    const std::set<std::string>& tables,
+                                                    const std::set<RowRef>& before) {
+  std::vector<HeldConflict> settled;
+  std::map<RowRef, size_t> index;
+  for (int pass = 0;; ++pass) {
+    std::set<RowRef> now = TS_TRY(dangling_rows(working, tables));
+    std::vector<RowRef> fresh;
+    for (const RowRef& r : now)
+      if (!before.count(r)) fresh.push_back(r);
+    if (fresh.empty()) return settled;
+    if (pass > 64)
+      return Error(ErrorKind::internal, "resolve --theirs: rows that referenced removed rows did not settle");
+    for (const RowRef& r : fresh) {
+      auto seen = index.find(r);
+      if (seen != index.end()) {
+        // Its remote version references a row that is gone too: removed.
+        HeldConflict& h = settled[seen->second];
+        std::vector<Value> args;
+        std::string stmt = write_row_sql(h, h.theirs, {}, args, /*literal=*/false);
+        h.theirs.clear();
+        if (stmt.empty()) continue;
+        db::Statement st = TS_TRY(working.prepare(stmt));
+        TS_TRY_STATUS(st.bind_all(args));
+        TS_TRY(st.step());
+        continue;
+      }
+      HeldConflict h;
+      h.table = r.first;
+      h.kind = "dependent";
+      h.key = {Value::integer(r.second)};
+      h.ours = TS_TRY(row_by_rowid(working, r.first, r.second, h.columns));
+      std::vector<std::string> remote_columns;
+      h.theirs = TS_TRY(row_by_rowid(replica, r.first, r.second, remote_columns));
+      if (remote_columns != h.columns) h.theirs.clear();  // the table changed shape since: removed
+      db::TableInfo info = TS_TRY(db::read_table_info(working, r.first));
+      h.key_names = {info.rowid_alias >= 0 ? info.columns[info.rowid_alias].name : std::string("rowid")};
+      std::vector<Value> args;
+      std::string stmt = write_row_sql(h, h.ours, h.theirs, args, /*literal=*/false);
+      if (!stmt.empty()) {
+        db::Statement st = TS_TRY(working.prepare(stmt));
+        TS_TRY_STATUS(st.bind_all(args));
+        TS_TRY(st.step());
+      }
+      index[r] = settled.size();
+      settled.push_back(std::move(h));
+    }
+  }
+}
+
+// The tables whose rows may reference, directly or through other rows, a row of `tables`.
+std::set<std::string> referencing_tables(const std::vector<ForeignReference>& references,
+                                         const std::set<std::string>& tables) {
+  std::set<std::string> parents = tables, out;
+  for (bool grew = true; grew;) {
+    grew = false;
+    for (const ForeignReference& r : references)
+      if (parents.count(lower_ascii(r.parent)) && out.insert(r.child).second) {
+        parents.insert(lower_ascii(r.child));
+        grew = true;
+      }
+  }
+  return out;
+}
+
 bool matches(const HeldConflict& c, const ResolveOptions& o) {
   if (!o.table.empty() && sqlite3_stricmp(o.table.c_str(), c.table.c_str()) != 0) return false;
   if (o.keys.empty()) return true;
@@ -170,39 +289,22 @@ Result<ResolveReport> SyncContext::resolve_files(const ResolveOptions& options) 
         h.columns = std::move(names);
       }
     }
-    // Ours first goes to the discarded-changes file (durably), then the working copy takes theirs in one
-    // transaction, then the record is rewritten: a crash in between leaves a record whose two sides agree,
-    // which the next command drops.
-    std::string sql = fmt::format(
-        "-- Local versions of held conflicts replaced by the remote's (`turso-sync resolve --theirs`) at "
-        "{}.\n"
-        "-- Running this on the working copy puts them back (the next push sends them).\nBEGIN;\n",
-        utc_timestamp());
-    for (const HeldConflict& h : local) {
-      if (holds_table(chosen, h.table)) continue;  // the table's dump below holds the row
-      std::vector<Value> unused;
-      std::string restore = write_row_sql(h, h.theirs, h.ours, unused, /*literal=*/true);
-      if (restore.empty()) continue;
-      sql += fmt::format("-- {} key {} ({})\n{};\n", printable(quote_identifier(h.table)),
-                         printable(key_as_text(h.key)), h.kind, restore);
-    }
-    {
-      db::Database working = TS_TRY(db::Database::open(c.working_path, db::OpenMode::read_only));
-      for (const HeldConflict& h : chosen)
-        if (h.key.empty())
-          sql += fmt::format("-- table {}, which the remote dropped ({})\n",
-                             printable(quote_identifier(h.table)), h.kind) +
-                 TS_TRY(dump_table(working, h.table));
-    }
-    sql += "COMMIT;\n";
-    report.discarded_path = TS_TRY(save_discarded(c, sql));
-    crash_point("resolve.discarded-saved");
+    // The working copy takes theirs in one transaction, which commits only once ours went to the
+    // discarded-changes file (durably); then the record is rewritten: a crash in between leaves a record
+    // whose two sides agree, which the next command drops.
+    std::vector<ForeignReference> references = TS_TRY(read_references(c.working_path));
+    std::set<std::string> written;
+    for (const HeldConflict& h : local)
+      if (!holds_table(chosen, h.table)) written.insert(lower_ascii(h.table));
+    std::set<std::string> children = referencing_tables(references, written);
+    db::Database replica = TS_TRY(db::Database::open(c.replica_path, db::OpenMode::read_only));
     db::Database working = TS_TRY(db::Database::open(c.working_path, db::OpenMode::read_write));
     // The remote's row holds every effect its triggers had: the working copy's triggers must not fire (as in
     // a pull's merge), nor foreign keys stop a row that is consistent on the remote.
     sqlite3_db_config(working.handle(), SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, nullptr);
     TS_TRY_STATUS(working.exec("PRAGMA foreign_keys = OFF"));
     db::Transaction tx = TS_TRY(db::Transaction::begin(working, db::Transaction::Kind::immediate));
+    std::set<RowRef> dangling_before = TS_TRY(dangling_rows(working, children));
     // A row may need a UNIQUE value that another chosen row still holds (a UNIQUE clash held on both
     // sides): a write that meets a constraint waits for the others, and is tried again while any succeeds.
     std::vector<const HeldConflict*> pending;
@@ -254,6 +356,38 @@ Result<ResolveReport> SyncContext::resolve_files(const ResolveOptions& options) 
                          "that row, then run resolve again (nothing was changed)");
       pending = std::move(waiting);
     }
+    std::vector<HeldConflict> dependents =
+        TS_TRY(settle_dependents(working, replica, children, dangling_before));
+    report.dependents = static_cast<int64_t>(dependents.size());
+
+    std::string sql = fmt::format(
+        "-- Local versions of held conflicts replaced by the remote's (`turso-sync resolve --theirs`) at "
+        "{}.\n"
+        "-- Running this on the working copy puts them back (the next push sends them).\nBEGIN;\n",
+        utc_timestamp());
+    for (const HeldConflict& h : local) {
+      if (holds_table(chosen, h.table)) continue;  // the table's dump below holds the row
+      std::vector<Value> unused;
+      std::string restore = write_row_sql(h, h.theirs, h.ours, unused, /*literal=*/true);
+      if (restore.empty()) continue;
+      sql += fmt::format("-- {} key {} ({})\n{};\n", printable(quote_identifier(h.table)),
+                         printable(key_as_text(h.key)), h.kind, restore);
+    }
+    for (const HeldConflict& h : dependents) {
+      std::vector<Value> unused;
+      std::string restore = write_row_sql(h, h.theirs, h.ours, unused, /*literal=*/true);
+      if (restore.empty()) continue;
+      sql += fmt::format("-- {} rowid {}: it referenced a row above, which the remote does not have\n{};\n",
+                         printable(quote_identifier(h.table)), printable(key_as_text(h.key)), restore);
+    }
+    for (const HeldConflict& h : chosen)
+      if (h.key.empty())
+        sql += fmt::format("-- table {}, which the remote dropped ({})\n",
+                           printable(quote_identifier(h.table)), h.kind) +
+               TS_TRY(dump_table(working, h.table));
+    sql += "COMMIT;\n";
+    report.discarded_path = TS_TRY(save_discarded(c, sql));
+    crash_point("resolve.discarded-saved");
     for (const HeldConflict& h : chosen)
       if (h.key.empty())  // a table the remote dropped: theirs is no table
         TS_TRY_STATUS(working.exec("DROP TABLE IF EXISTS " + quote_identifier(h.table)));

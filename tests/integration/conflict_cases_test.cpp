@@ -558,5 +558,56 @@ TEST(UniqueClash, UnderLocalAParentComingBackOverTheRemotesValueStopsInsteadOfFa
   EXPECT_NE(discarded_files_text(a).find("to one"), std::string::npos) << discarded_files_text(a);
 }
 
+// Issue 18, found by ConstraintsProperty's long run: `resolve --theirs` removes a held row the remote does
+// not have (here a new contact whose address clashed with a teammate's), while rows the application wrote
+// after the hold still reference it. They are settled as a pull under `remote` settles them: a new row is
+// removed, an existing one takes the remote's version; all saved to the discarded file first. Before, they
+// were left dangling, and every later push was refused ("references contacts row id = 6, which your working
+// copy does not have").
+TEST(UniqueClash, ResolveTheirsSettlesTheRowsThatStillReferenceTheRowItRemoves) {
+  Team team;
+  ASSERT_NO_FATAL_FAILURE(team.start(
+      {"CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT UNIQUE, name TEXT)",
+       "CREATE TABLE emails (id INTEGER PRIMARY KEY, contact_id INTEGER REFERENCES contacts(id), subject "
+       "TEXT)",
+       "CREATE TABLE attachments (id INTEGER PRIMARY KEY, email_id INTEGER REFERENCES emails(id), name TEXT)",
+       "INSERT INTO contacts VALUES (1, 'a@x', 'A')", "INSERT INTO emails VALUES (1, 1, 'hello')"}));
+  const TempDir &a = team.a, &b = team.b;
+  local_exec(team.wc(a), "INSERT INTO contacts VALUES (5, 'sam@x', 'from A')");
+  auto r = team.run(a, {"push"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  local_exec(team.wc(b), "INSERT INTO contacts VALUES (6, 'sam@x', 'from B')");
+  r = team.run(b, {"workflow", "--once"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  ASSERT_EQ(team.rows(b, "SELECT id FROM contacts WHERE id = 6"), (Rows{{I(6)}}));  // held, kept
+  // After the hold, the application writes to the held contact: a new email (with an attachment of its
+  // own) and an existing email moved to it.
+  local_exec(team.wc(b),
+             "INSERT INTO emails VALUES (2, 6, 'to sam'); INSERT INTO attachments VALUES (1, 2, 'a.pdf'); "
+             "UPDATE emails SET contact_id = 6, subject = 'moved' WHERE id = 1");
+
+  r = team.run(b, {"--json", "resolve", "--theirs"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("\"dependents\":3"), std::string::npos) << r.out;
+  EXPECT_EQ(team.rows(b, "SELECT id, email FROM contacts ORDER BY id"),
+            (Rows{{I(1), T("a@x")}, {I(5), T("sam@x")}}));
+  EXPECT_EQ(team.rows(b, "SELECT id, contact_id, subject FROM emails ORDER BY id"),
+            (Rows{{I(1), I(1), T("hello")}}));
+  EXPECT_EQ(team.rows(b, "SELECT count(*) FROM attachments"), (Rows{{I(0)}}));
+  EXPECT_EQ(team.rows(b, "PRAGMA foreign_key_check"), Rows{});
+  std::string saved = discarded_files_text(b);
+  for (const char* part : {"from B", "to sam", "a.pdf", "moved"})
+    EXPECT_NE(saved.find(part), std::string::npos) << part << "\n" << saved;
+
+  // Nothing of B's is left to push, and nothing is refused.
+  r = team.run(b, {"workflow", "--once"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(team.run(b, {"status", "--check", "--offline"}).exit_code, 0);
+  EXPECT_EQ(team.diff_exit(b), 0);
+  EXPECT_EQ(team.remote("SELECT id, contact_id, subject FROM emails ORDER BY id"),
+            (Rows{{I(1), I(1), T("hello")}}));
+  expect_same(team.server.url(), team.wc(b), "SELECT * FROM contacts ORDER BY id");
+}
+
 }  // namespace
 }  // namespace turso_sync::testing
