@@ -82,12 +82,12 @@ struct MergeReport {
 // (the working copy changed the same object) or a row of theirs violates a constraint together with a local
 // row, or a changed table is missing columns in the working copy; ErrorKind::local_db / sql for other
 // failures of the working copy; ErrorKind::internal when `ours` is already inside a transaction, or the delta
-// changes the schema and theirs_path or base_path is "". The key of a schema object in
-// MergeOptions::pushed_objects: "<type>:<name lower-cased>" (type "table", "index", "view", "trigger", or
-// "pragma" for user_version).
-std::string schema_object_key(const std::string& type, const std::string& name);
-
+// changes the schema and theirs_path or base_path is "".
 Result<MergeReport> merge_into_working_copy(db::Database& ours, const Changeset& delta,
                                             const MergeOptions& options);
+
+// The key by which the merge knows a schema object (e.g. those MergeOptions::pushed sent):
+// "<type>:<name lower-cased>" (type "table", "index", "view", "trigger", or "pragma" for user_version).
+std::string schema_object_key(const std::string& type, const std::string& name);
 
 }  // namespace turso_sync

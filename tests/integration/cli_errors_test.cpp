@@ -1,4 +1,4 @@
-// Bad input and unreachable remotes: each gets a clear message, the exit code of SPEC §3, and changes no
+// Bad input and unreachable remotes: each gets a clear message, the exit code the README lists, and changes no
 // file.
 #include <gtest/gtest.h>
 
@@ -171,7 +171,7 @@ TEST(CliErrors, TokenIsNeverSentOverPlainHttpToRemoteHosts) {
   expect_nothing_written(dir);
 }
 
-// SPEC §8: the token never appears in the output of any command (also under -v, also when a command fails),
+// The token never appears in the output of any command (also under -v, also when a command fails),
 // in any file turso-sync writes (state dir, history, diff file, discarded changes, conflicts, the databases),
 // or in a process's arguments (/proc/PID/cmdline of a running workflow). It reaches turso-sync through .env
 // or the environment only; the environment of a process (/proc/PID/environ) holds it by design.

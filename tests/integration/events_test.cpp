@@ -1,4 +1,4 @@
-// Rows are events or shared facts (SPEC §6; docs/conflicts.md "Events and facts"; issue 19 case 1): two
+// Rows are events or shared facts (docs/conflicts.md "Events and facts"; issue 19 case 1): two
 // copies that each insert an identical row at the same auto-assigned key made two events when the table is
 // AUTOINCREMENT or a trigger writes it (an audit log: both rows kept, ours moved), one shared fact otherwise
 // (the seed rows of one migration run on two copies). Before, the pull took two identical audit rows for one

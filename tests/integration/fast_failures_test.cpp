@@ -1,4 +1,4 @@
-// Failures that explain themselves, fast (issue 21; SPEC §4 "Timeouts on every request"). Tried as a new user
+// Failures that explain themselves, fast (issue 21; docs/protocol.md, "Timeouts"). Tried as a new user
 // would, each case once took minutes or printed a library's words:
 //   - a server that accepts connections and never answers: `status` took 120 s, `pull` 362 s with no output;
 //   - TLS spoken to a plain-http port: 52 s, then "SSL connection timeout";

@@ -1,4 +1,4 @@
-// The fault matrix (issue 12, SPEC §3 exit codes, §4 timeouts and retries, §6 atomic writes): every network
+// The fault matrix (issue 12; exit codes as the README lists them, docs/protocol.md timeouts and retries, atomic writes): every network
 // fault the test proxy can make, for every operation that talks to the remote — `init`, `pull` on the page
 // path and on the SQL path, `push`, `sync` and one `workflow --once` cycle — against the real local server.
 //
@@ -166,7 +166,7 @@ Fault proxy_fault(NetFault f) {
   return Fault::none;
 }
 
-// What the faulted command must end with: its exit code (SPEC §3: 4 when the remote is unreachable, does not
+// What the faulted command must end with: its exit code (README: 4 when the remote is unreachable, does not
 // answer in time, answers 5xx or does not answer as a Turso server does) and a phrase of its message.
 struct Expected {
   int exit_code;

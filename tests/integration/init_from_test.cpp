@@ -1,4 +1,4 @@
-// `init --from FILE`, migration from plain SQLite (SPEC §3): a plain SQLite file published into an empty
+// `init --from FILE`, migration from plain SQLite (README, "Migration from plain SQLite"): a plain SQLite file published into an empty
 // remote as one transaction, then replica and working copy made from it. The remote is read through the
 // independent path (hrana_query.py), FILE and the working copy with the plain SQLite C API.
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// SIGKILL at seeded random moments of `reset`, `copy` and a `workflow --once` cycle (issue 12; SPEC §6: after
+// SIGKILL at seeded random moments of `reset`, `copy` and a `workflow --once` cycle (issue 12; docs/reliability.md: after
 // a crash at any point the next run finishes or redoes the step, a local change is never lost and a remote
 // change is never applied twice).
 //

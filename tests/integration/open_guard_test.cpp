@@ -1,4 +1,4 @@
-// The library never opens a database file behind SQLite (SPEC §6; src/db/file_reader.h): every command runs
+// The library never opens a database file behind SQLite (src/db/file_reader.h): every command runs
 // with tests/support/open_guard.c preloaded, which logs each open of the working copy, the replica or their
 // -wal/-shm/-journal by code other than libsqlite3. Closing such a descriptor would drop every SQLite lock
 // the process holds on the file, the application's own included (an application syncing in-process lost

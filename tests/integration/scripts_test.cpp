@@ -1,4 +1,4 @@
-// The wrapper scripts at the repository root (SPEC §3): setup-turso.sh writes a private .env without ever
+// The wrapper scripts at the repository root (README, "Quick start"): setup-turso.sh writes a private .env without ever
 // showing the token, turso-workflow.sh finds the binary and passes everything through.
 #include <sys/stat.h>
 

@@ -1,4 +1,4 @@
-// SPEC §8: certificates are verified (a private CA is trusted with --ca-cert), and a token never travels over
+// Security (docs/reliability.md, "Security"): certificates are verified (a private CA is trusted with --ca-cert), and a token never travels over
 // plain http to a host that is not loopback. Against the real server, behind a real TLS front (stunnel4).
 #include <gtest/gtest.h>
 

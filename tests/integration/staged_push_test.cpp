@@ -1,4 +1,4 @@
-// Staged push (issue 17 part 2; SPEC §6 "a push is one transaction whatever its size"; docs/protocol.md,
+// Staged push (issue 17 part 2: a push is one transaction whatever its size; docs/protocol.md,
 // "Push: staged"): a change set larger than one request is staged on the remote in parts, then applied by
 // one final batch. The remote shows all of a push or none of it: a conflict in a late part applies nothing,
 // children declared before their parents never show without them, a push killed at any moment is finished

@@ -1,4 +1,4 @@
-// Database URL resolution (SPEC §4): libsql:// / https:// / http:// / wss:// to the HTTP base URL, loopback
+// Database URL resolution (docs/protocol.md, "URLs and authentication"): libsql:// / https:// / http:// / wss:// to the HTTP base URL, loopback
 // detection, and the configuration errors a user can make.
 #include <gtest/gtest.h>
 
