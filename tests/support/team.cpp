@@ -44,6 +44,20 @@ int Team::diff_exit(const TempDir& dir) const {
   return run(dir, {"diff", "--exit-code"}).exit_code;
 }
 
+void NotesTeam::start() {
+  Team::start({"CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT, body TEXT)",
+               "INSERT INTO notes VALUES (1, 'base', 'b1'), (2, 'two', 'b2'), (3, 'three', 'b3')"});
+}
+
+void NotesTeam::make_conflict() {
+  local_exec(wc(a), "UPDATE notes SET title = 'A' WHERE id = 1; INSERT INTO notes VALUES (10, 'a-new', 'x')");
+  auto r = run(a, {"push"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  local_exec(wc(b),
+             "UPDATE notes SET title = 'B' WHERE id = 1; UPDATE notes SET body = 'b-body' WHERE id = 2; "
+             "INSERT INTO notes VALUES (20, 'b-new', 'y')");
+}
+
 CommandResult Copy::run(const std::vector<std::string>& args) const {
   return run_cli(args, {"TURSO_DATABASE_URL=" + url}, dir.path().string());
 }

@@ -35,6 +35,18 @@ struct Team {
   int diff_exit(const TempDir& dir) const;
 };
 
+// The team on a `notes` table (id INTEGER PRIMARY KEY, title TEXT, body TEXT) of three rows (the held
+// conflict tests).
+struct NotesTeam : Team {
+  // Remote: the table with rows 1 'base', 2 'two', 3 'three'; then `init` in both copies.
+  void start();
+  // A changes row 1's title and pushes; B changes the same title differently: B's next pull meets a conflict.
+  // Both also make unrelated edits (A: insert 10; B: body of row 2, insert 20).
+  void make_conflict();
+};
+// Row 1 of NotesTeam's table.
+inline constexpr const char* kRow1 = "SELECT id, title, body FROM notes WHERE id = 1";
+
 // One working copy in its own directory, against `url` (a server's, or a proxy's in front of it).
 struct Copy {
   TempDir dir;
