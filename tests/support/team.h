@@ -47,6 +47,16 @@ struct NotesTeam : Team {
 // Row 1 of NotesTeam's table.
 inline constexpr const char* kRow1 = "SELECT id, title, body FROM notes WHERE id = 1";
 
+// The team with the schema of each side (the schema migration tests).
+struct SchemaTeam : Team {
+  // Column names of `table`, lower-cased, in declaration order: on the remote / in the working copy of `dir`.
+  std::vector<std::string> remote_columns(const std::string& table) const;
+  std::vector<std::string> columns(const TempDir& dir, const std::string& table) const;
+  // The SQL of a schema object on the remote / in the working copy of `dir` ("" when there is none).
+  std::string remote_sql(const std::string& name) const;
+  std::string local_sql_of(const TempDir& dir, const std::string& name) const;
+};
+
 // One working copy in its own directory, against `url` (a server's, or a proxy's in front of it).
 struct Copy {
   TempDir dir;
