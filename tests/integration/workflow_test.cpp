@@ -57,7 +57,8 @@ TEST(Workflow, OnceSyncsBothWaysAndExitsWithTheCycleCode) {
   EXPECT_EQ(local_rows(s.wc(), kAll), all);
 
   // Both sides change the same column: with --on-conflict=abort the cycle stops with the conflict (exit 3),
-  // nothing applied. (The workflow's default, hold, is covered by held_conflicts_test.cpp.)
+  // nothing applied. (The workflow's default, hold, is covered by held_conflicts_test.cpp and
+  // held_workflow_test.cpp.)
   remote_exec(s.server.url(), {"UPDATE notes SET title = 'remote' WHERE id = 1"});
   local_exec(s.wc(), "UPDATE notes SET title = 'local' WHERE id = 1");
   auto c = run_cli({"workflow", "--once", "--on-conflict=abort"}, s.env(), s.dir.path().string());

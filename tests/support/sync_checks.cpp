@@ -13,6 +13,12 @@
 
 namespace turso_sync::testing {
 
+simdjson::dom::element parse(simdjson::dom::parser& parser, const std::string& text) {
+  simdjson::dom::element root;
+  EXPECT_EQ(parser.parse(text).get(root), simdjson::SUCCESS) << text;
+  return root;
+}
+
 std::vector<std::string> json_strings(simdjson::dom::element array) {
   std::vector<std::string> out;
   for (simdjson::dom::element e : array.get_array()) {

@@ -1,6 +1,6 @@
-// Checks shared by the fault and crash tests: integrity, counts and row comparisons between the remote and
-// local files, a large remote to interrupt operations on, SIGKILL at a moment, and the temp files a killed
-// process leaves behind.
+// Checks shared by the fault, crash and held-conflict tests: the CLI's JSON output, integrity, counts and row
+// comparisons between the remote and local files, a large remote to interrupt operations on, SIGKILL at a
+// moment, and the temp files a killed process leaves behind.
 #pragma once
 
 #include <signal.h>
@@ -18,6 +18,10 @@
 namespace turso_sync::testing {
 
 std::vector<std::string> env_for(const std::string& url);
+
+// The root of a JSON document printed by the CLI, parsed by `parser` (which owns it); fails the test when the
+// text is not JSON.
+simdjson::dom::element parse(simdjson::dom::parser& parser, const std::string& text);
 
 // The strings of a JSON array (as the CLI's --json prints values: SQL literals), "null" for a non-string.
 std::vector<std::string> json_strings(simdjson::dom::element array);

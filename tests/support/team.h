@@ -35,6 +35,28 @@ struct Team {
   int diff_exit(const TempDir& dir) const;
 };
 
+// The team on a `notes` table (id INTEGER PRIMARY KEY, title TEXT, body TEXT) of three rows (the held
+// conflict tests).
+struct NotesTeam : Team {
+  // Remote: the table with rows 1 'base', 2 'two', 3 'three'; then `init` in both copies.
+  void start();
+  // A changes row 1's title and pushes; B changes the same title differently: B's next pull meets a conflict.
+  // Both also make unrelated edits (A: insert 10; B: body of row 2, insert 20).
+  void make_conflict();
+};
+// Row 1 of NotesTeam's table.
+inline constexpr const char* kRow1 = "SELECT id, title, body FROM notes WHERE id = 1";
+
+// The team with the schema of each side (the schema migration tests).
+struct SchemaTeam : Team {
+  // Column names of `table`, lower-cased, in declaration order: on the remote / in the working copy of `dir`.
+  std::vector<std::string> remote_columns(const std::string& table) const;
+  std::vector<std::string> columns(const TempDir& dir, const std::string& table) const;
+  // The SQL of a schema object on the remote / in the working copy of `dir` ("" when there is none).
+  std::string remote_sql(const std::string& name) const;
+  std::string local_sql_of(const TempDir& dir, const std::string& name) const;
+};
+
 // One working copy in its own directory, against `url` (a server's, or a proxy's in front of it).
 struct Copy {
   TempDir dir;

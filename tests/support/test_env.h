@@ -87,6 +87,9 @@ int connect_loopback(int port);
 std::string read_text(const std::string& path);
 // Replaces the file `path` with `text`.
 void write_text(const std::string& path, const std::string& text);
+// Replaces the file `path` with `content` and gives it the permission bits `mode`; fails the test when chmod
+// fails.
+void write_file(const std::string& path, const std::string& content, mode_t mode = 0600);
 // The permission bits of a file (st_mode & 07777), 0 when it cannot be stat'ed.
 unsigned mode_of(const std::string& path);
 // Whether `text` contains `part`.
