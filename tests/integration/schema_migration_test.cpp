@@ -1,4 +1,4 @@
-// Schema migrations (issue #7, SPEC §6 "Schema changes follow the same rules as rows"): diffed, pushed and
+// Schema migrations (issue #7; docs/conflicts.md, "Schema changes"): diffed, pushed and
 // merged by meaning, against a real local server, played by two teammates (two working copies, each
 // `turso-sync init`ed from the same server). Every scenario reads "remote SQL, local SQL, command, expected
 // rows / conflicts / exit code"; the remote is checked through the independent path (hrana_query.py), the

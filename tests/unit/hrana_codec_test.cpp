@@ -1,6 +1,6 @@
-// Hrana /v2/pipeline wire format (SPEC §4), decoding: exact values of real tursodb answers, execute results,
-// streamed rows (decode_rows) and batch results, and wrong, truncated and corrupted answers (protocol errors,
-// never a crash). Request encoding: hrana_encode_test.cpp.
+// Hrana /v2/pipeline wire format (docs/protocol.md), decoding: exact values of real tursodb answers, execute
+// results, streamed rows (decode_rows) and batch results, and wrong, truncated and corrupted answers
+// (protocol errors, never a crash). Request encoding: hrana_encode_test.cpp.
 #include "remote/hrana.h"
 
 #include <gtest/gtest.h>

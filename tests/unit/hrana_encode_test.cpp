@@ -1,7 +1,7 @@
-// Hrana /v2/pipeline request encoding (SPEC §4): the execute and batch pipelines checked against the Hrana v2
-// shape with a real JSON parser, exact values (integers as strings, shortest round-trip floats, base64
-// blobs), refused invalid UTF-8 and non-finite reals, and encoded values that decode to the same values.
-// Decoding answers: hrana_codec_test.cpp.
+// Hrana /v2/pipeline request encoding (docs/protocol.md): the execute and batch pipelines checked against the
+// Hrana v2 shape with a real JSON parser, exact values (integers as strings, shortest round-trip floats,
+// base64 blobs), refused invalid UTF-8 and non-finite reals, and encoded values that decode to the same
+// values. Decoding answers: hrana_codec_test.cpp.
 #include "remote/hrana.h"
 
 #include <gtest/gtest.h>
