@@ -82,8 +82,9 @@ SANITIZED_EXCLUDE = Slow|^asan\.(DiffMemory|ChangeMemory|FaultMatrix|KillMatrix|
 
 # The OCaml binding and the example (dune), against this build's libturso_sync.so:
 # _build/default/examples/email_scheduler/email_scheduler.exe
+DUNE = TURSO_SYNC_BUILD_DIR=$(abspath $(BUILD)) TURSO_SYNC_INCLUDE_DIR=$(abspath include) dune
 ocaml: build-cli
-	TURSO_SYNC_BUILD_DIR=$(abspath $(BUILD)) TURSO_SYNC_INCLUDE_DIR=$(abspath include) dune build --root .
+	$(DUNE) build --root .
 
 # Headers, libturso_sync.{so,a}, turso-sync, turso_sync.pc and the CMake package under $(PREFIX).
 install: build
@@ -109,7 +110,8 @@ test: deps
 	$(MAKE) -j 2 --output-sync=line test-sanitized fuzz-smoke
 
 # Builds only what it runs (the CLI, the shared library, the OCaml example): the tests are `make test`'s.
-demo: deps build-cli ocaml
+demo: deps build-cli
+	$(DUNE) build --root . ./examples/email_scheduler/email_scheduler.exe
 	scripts/demo
 
 bench: deps
