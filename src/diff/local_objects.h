@@ -1,4 +1,5 @@
-// Local objects (docs/conflicts.md; README, `TURSO_SYNC_LOCAL_TABLES`): what stays on one copy and is never pushed, pulled over or diffed.
+// Local objects (docs/conflicts.md; README, `TURSO_SYNC_LOCAL_TABLES`): what stays on one copy and is never
+// pushed, pulled over or diffed.
 //   - virtual tables (FTS3/4/5, rtree, any module) and their shadow tables: the server may have no module
 //     for them (the local Turso server has none), and their content is derived from rows that do sync;
 //   - the tables named by TURSO_SYNC_LOCAL_TABLES (names or globs, case-insensitive);

@@ -368,7 +368,8 @@ Status add_row(Builder& b, const TableDesc& t, const RowChange& row, bool force)
   return {};
 }
 
-// SQL for "`column` is the name of a user object" (our internal `turso_sync_` and SQLite's `sqlite_` prefixes excluded, case-insensitively).
+// SQL for "`column` is the name of a user object" (our internal `turso_sync_` and SQLite's `sqlite_` prefixes
+// excluded, case-insensitively).
 std::string user_object_condition(const std::string& column) {
   std::string out;
   for (const char* prefix : {"sqlite_", "turso_cdc", "turso_sync_", "libsql_", "_litestream"})

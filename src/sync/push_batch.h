@@ -1,8 +1,8 @@
 // Turns a changeset (replica -> working copy) into the Hrana batch that applies it to the remote atomically
-// and only if the remote still holds the base state of every row it touches (docs/protocol.md, "Push: one guarded batch"). A
-// change set too large for one request is staged instead (sync/push_stage.h); its final batch shares the
-// frame below (receipt, guards, triggers, schema statements, COMMIT/ROLLBACK) and replaces the per-row
-// steps by set operations over the staged rows.
+// and only if the remote still holds the base state of every row it touches (docs/protocol.md, "Push: one
+// guarded batch"). A change set too large for one request is staged instead (sync/push_stage.h); its final
+// batch shares the frame below (receipt, guards, triggers, schema statements, COMMIT/ROLLBACK) and replaces
+// the per-row steps by set operations over the staged rows.
 //
 // One batch, every step conditioned on the previous one being ok:
 //   0  BEGIN IMMEDIATE

@@ -1,5 +1,6 @@
-// The universal pull path (docs/protocol.md, "SQL snapshot"): copies the remote's user schema and rows into a new local SQLite file
-// via SQL over Hrana, paged by rowid or primary key so each response stays a few MB and memory stays bounded.
+// The universal pull path (docs/protocol.md, "SQL snapshot"): copies the remote's user schema and rows into a
+// new local SQLite file via SQL over Hrana, paged by rowid or primary key so each response stays a few MB and
+// memory stays bounded.
 //
 // Exactness: every column is selected through an encoding expression, because JSON cannot carry TEXT that is
 // not valid UTF-8 (the server substitutes U+FFFD) nor infinite REALs (the server sends null). TEXT travels as

@@ -1,8 +1,8 @@
-// Memory bounded whatever the size of the change (issue 17 part 3: peak RSS under 100 MB for every command): push and pull of 200,000
-// inserted, updated and deleted rows each keep the process's peak RSS under 100 MB. The change set is
-// spilled to temporary files past a budget (RowList) instead of held whole, so the limit holds at any size;
-// before, these pushes peaked at 238-398 MB and the pulls at 130-217 MB. The remote and the second copy are
-// checked through the independent path / SQLite, not through turso-sync alone.
+// Memory bounded whatever the size of the change (issue 17 part 3: peak RSS under 100 MB for every command):
+// push and pull of 200,000 inserted, updated and deleted rows each keep the process's peak RSS under 100 MB.
+// The change set is spilled to temporary files past a budget (RowList) instead of held whole, so the limit
+// holds at any size; before, these pushes peaked at 238-398 MB and the pulls at 130-217 MB. The remote and
+// the second copy are checked through the independent path / SQLite, not through turso-sync alone.
 #include <gtest/gtest.h>
 
 #include <span>
