@@ -272,9 +272,9 @@ Result<ResolveReport> SyncContext::resolve_files(const ResolveOptions& options) 
     // The rows as the working copy names their columns: a column it renamed since the row was held takes
     // theirs' value under its new name; one it dropped cannot take it (nothing is changed then).
     std::vector<HeldConflict> local = chosen;
+    db::Database replica = TS_TRY(db::Database::open(c.replica_path, db::OpenMode::read_only));
     {
       db::Database working = TS_TRY(db::Database::open(c.working_path, db::OpenMode::read_only));
-      db::Database replica = TS_TRY(db::Database::open(c.replica_path, db::OpenMode::read_only));
       for (HeldConflict& h : local) {
         std::vector<std::string> names = TS_TRY(working_columns(working, replica, h));
         for (size_t i = 0; i < names.size(); ++i)
@@ -297,7 +297,6 @@ Result<ResolveReport> SyncContext::resolve_files(const ResolveOptions& options) 
     for (const HeldConflict& h : local)
       if (!holds_table(chosen, h.table)) written.insert(lower_ascii(h.table));
     std::set<std::string> children = referencing_tables(references, written);
-    db::Database replica = TS_TRY(db::Database::open(c.replica_path, db::OpenMode::read_only));
     db::Database working = TS_TRY(db::Database::open(c.working_path, db::OpenMode::read_write));
     // The remote's row holds every effect its triggers had: the working copy's triggers must not fire (as in
     // a pull's merge), nor foreign keys stop a row that is consistent on the remote.
