@@ -21,6 +21,7 @@
 #include "db/sqlite.h"
 #include "diff/sql_text.h"
 #include "remote/page_codec.h"
+#include "sync/page_writer.h"
 #include "util/fs.h"
 
 namespace turso_sync {
@@ -32,29 +33,6 @@ using Outcome = PageImageResult::Outcome;
 
 // 2^26 pages of 4 KiB = 256 GiB: a larger db_size is a broken header, not a database.
 constexpr uint64_t k_max_db_pages = uint64_t{1} << 26;
-
-class Fd {
- public:
-  explicit Fd(int fd = -1) : m_fd(fd) {}
-  Fd(Fd&& o) noexcept : m_fd(std::exchange(o.m_fd, -1)) {}
-  Fd& operator=(Fd&& o) noexcept {
-    if (this != &o) {
-      reset();
-      m_fd = std::exchange(o.m_fd, -1);
-    }
-    return *this;
-  }
-  ~Fd() { reset(); }
-  void reset() {
-    if (m_fd >= 0) ::close(m_fd);
-    m_fd = -1;
-  }
-  int get() const { return m_fd; }
-  explicit operator bool() const { return m_fd >= 0; }
-
- private:
-  int m_fd;
-};
 
 // Failures of the remote or of its answer make the page path unavailable (the caller falls back); local
 // failures, interruption, a refused token and a URL found wrong (TLS to a plain-http port) are errors: the
@@ -82,7 +60,7 @@ std::string_view local_form(uint64_t id, std::string_view page, std::string& buf
   return buf;
 }
 
-Status write_page(const Fd& fd, uint64_t id, std::string_view page, const std::string& path) {
+Status write_page(const UniqueFd& fd, uint64_t id, std::string_view page, const std::string& path) {
   std::string buf;
   std::string_view bytes = local_form(id, page, buf);
   size_t done = 0;
@@ -98,7 +76,7 @@ Status write_page(const Fd& fd, uint64_t id, std::string_view page, const std::s
   return {};
 }
 
-Result<std::string> read_page(const Fd& fd, uint64_t id, const std::string& path) {
+Result<std::string> read_page(const UniqueFd& fd, uint64_t id, const std::string& path) {
   std::string page(k_page_size, '\0');
   size_t done = 0;
   while (done < page.size()) {
@@ -122,11 +100,11 @@ Result<std::string> read_page(const db::FileSnapshot& file, uint64_t id) {
 
 // Creates the image file at `path` holding the replica's bytes: from the spare when there is one (rename it,
 // then copy only the pages where it differs), else a copy of the whole replica.
-Result<Fd> create_image(const db::FileSnapshot& base, const std::string& path,
+Result<UniqueFd> create_image(const db::FileSnapshot& base, const std::string& path,
                         const std::optional<SpareImage>& spare) {
   uint64_t base_size = base.size();
   if (spare && ::rename(spare->path.c_str(), path.c_str()) == 0) {
-    Fd image(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+    UniqueFd image(::open(path.c_str(), O_RDWR | O_CLOEXEC));
     if (!image) return io_error("open", path);
     uint64_t base_pages = base_size / k_page_size;
     auto copy_page = [&](uint64_t id) -> Status {
@@ -149,7 +127,7 @@ Result<Fd> create_image(const db::FileSnapshot& base, const std::string& path,
     if (::ftruncate(image.get(), static_cast<off_t>(base_size)) != 0) return io_error("truncate", path);
     return image;
   }
-  Fd image(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, kPrivateFileMode));
+  UniqueFd image(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, kPrivateFileMode));
   if (!image) return io_error("create", path);
   TS_TRY_STATUS(base.copy_to(image.get(), path));
   return image;
@@ -189,7 +167,7 @@ Status check_header(const pages::PullHeader& h) {
 }
 
 // Page 1 of a usable image: an SQLite header with 4096-byte pages.
-Result<std::string> check_first_page(const Fd& fd, const std::string& path) {
+Result<std::string> check_first_page(const UniqueFd& fd, const std::string& path) {
   std::string page = TS_TRY(read_page(fd, 0, path));
   if (std::memcmp(page.data(), "SQLite format 3", 16) != 0)
     return std::string("page 1 is not an SQLite header");
@@ -198,21 +176,24 @@ Result<std::string> check_first_page(const Fd& fd, const std::string& path) {
   return std::string();
 }
 
-// What SQLite says of the finished file: "" when it passes integrity_check and holds no virtual table (the
-// SQL path refuses those with a clear message).
+// What SQLite says of the finished file: "" when it passes quick_check and holds no virtual table (the SQL
+// path refuses those with a clear message). quick_check reads every page and checks every tree's structure
+// and records, in about half the time of integrity_check, which also matches each index with its table:
+// damage in transit shows in the structure, and an index that disagrees with its table would be the
+// server's own.
 Result<std::string> check_database(const std::string& path) {
   db::Database db = TS_TRY(db::Database::open(path, db::OpenMode::read_only));
-  auto check = db.prepare("PRAGMA integrity_check");
-  if (!check.ok()) return fmt::format("integrity_check failed: {}", check.error().message());
+  auto check = db.prepare("PRAGMA quick_check");
+  if (!check.ok()) return fmt::format("quick_check failed: {}", check.error().message());
   std::string verdict;
   int rows = 0;
   for (;;) {
     auto step = check->step();
-    if (!step.ok()) return fmt::format("integrity_check failed: {}", step.error().message());
+    if (!step.ok()) return fmt::format("quick_check failed: {}", step.error().message());
     if (!*step) break;
     if (rows++ == 0) verdict = check->column_text(0);
   }
-  if (rows != 1 || verdict != "ok") return fmt::format("integrity_check: {}", verdict);
+  if (rows != 1 || verdict != "ok") return fmt::format("quick_check: {}", verdict);
   auto virtual_tables = db::query_int(
       db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%'");
   if (!virtual_tables.ok()) return virtual_tables.error().message();
@@ -220,10 +201,9 @@ Result<std::string> check_database(const std::string& path) {
   return std::string();
 }
 
-Status finish_file(Fd& fd, uint64_t pages, const std::string& path) {
+Status finish_file(const UniqueFd& fd, uint64_t pages, const std::string& path) {
   if (::ftruncate(fd.get(), static_cast<off_t>(pages * k_page_size)) != 0) return io_error("truncate", path);
   if (::fsync(fd.get()) != 0) return io_error("fsync", path);
-  fd.reset();
   return {};
 }
 
@@ -321,6 +301,11 @@ Status copy_replica_into(const std::string& replica, db::Database& working) {
   return give_sqlite_schema_names(working);
 }
 
+Status finish_working_copy_file(const std::string& path) {
+  db::Database working = TS_TRY(db::Database::open(path, db::OpenMode::read_write));
+  return give_sqlite_schema_names(working);
+}
+
 Status create_working_copy_file(const std::string& replica, const std::string& path) {
   uint8_t header[100];
   bool plain = false;
@@ -335,14 +320,13 @@ Status create_working_copy_file(const std::string& replica, const std::string& p
     // SQLite's file handle, instead of SQLite's page-by-page backup).
     // `path` is a new file of ours (O_EXCL: the working copy's temp name, renamed into place later): no
     // SQLite connection holds it, so writing it directly drops nobody's locks.
-    Fd to(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, kPrivateFileMode));
+    UniqueFd to(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, kPrivateFileMode));
     if (!to) return io_error("create", path);
     TS_TRY_STATUS(from->copy_to(to.get(), path));
     if (::fsync(to.get()) != 0) return io_error("fsync", path);
     to.reset();
     from.reset();
-    db::Database working = TS_TRY(db::Database::open(path, db::OpenMode::read_write));
-    return give_sqlite_schema_names(working);
+    return finish_working_copy_file(path);
   }
   from.reset();
   TS_TRY_STATUS(create_private_file(path));
@@ -394,10 +378,21 @@ std::string replica_fingerprint(const std::string& path) {
 }
 
 Result<PageImageResult> bootstrap_page_image(RemoteClient& remote, const std::string& path,
+                                             const std::vector<std::string>& copies,
                                              const ProgressCallback& on_progress) {
-  return keep_only_if_written(path, [&]() -> Result<PageImageResult> {
-    Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, kPrivateFileMode));
-    if (!fd) return io_error("create", path);
+  for (const std::string& copy : copies) ::unlink(copy.c_str());
+  auto result = keep_only_if_written(path, [&]() -> Result<PageImageResult> {
+    // The image, then its copies: every page is written to each as it arrives.
+    std::vector<UniqueFd> fds;
+    std::vector<PageRunWriter::File> files;
+    for (const std::string* name : {&path}) files.push_back({-1, *name});
+    for (const std::string& copy : copies) files.push_back({-1, copy});
+    for (PageRunWriter::File& file : files) {
+      fds.emplace_back(::open(file.path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, kPrivateFileMode));
+      if (!fds.back()) return io_error("create", file.path);
+      file.fd = fds.back().get();
+    }
+    PageRunWriter writer(files);
     PageImageResult out;
     pages::PullHeader header;
     std::vector<bool> got;
@@ -415,7 +410,8 @@ Result<PageImageResult> bootstrap_page_image(RemoteClient& remote, const std::st
         },
         [&](uint64_t id, std::string_view page) -> Status {
           if (id >= got.size()) return refuse(fmt::format("page {} is beyond db_size {}", id, got.size()));
-          TS_TRY_STATUS(write_page(fd, id, page, path));
+          std::string first;
+          TS_TRY_STATUS(writer.write(id, local_form(id, page, first)));
           if (!got[id]) {
             got[id] = true;
             ++distinct;
@@ -430,6 +426,7 @@ Result<PageImageResult> bootstrap_page_image(RemoteClient& remote, const std::st
         });
     std::string failure = TS_TRY(run_pull(remote, pages::PullRequest{}, decoder));
     if (!failure.empty()) return unavailable(failure);
+    TS_TRY_STATUS(writer.flush());
     if (header.db_size == 0 || distinct == 0)
       return unavailable(
           "the server sent no pages (its WAL is empty: checkpointed, or the database was created outside "
@@ -439,9 +436,10 @@ Result<PageImageResult> bootstrap_page_image(RemoteClient& remote, const std::st
           "incomplete image: {} of {} pages (the server serves only the pages in its WAL; after a checkpoint "
           "the image is partial)",
           distinct, header.db_size));
-    std::string bad = TS_TRY(check_first_page(fd, path));
+    std::string bad = TS_TRY(check_first_page(fds[0], path));
     if (!bad.empty()) return unavailable(bad);
-    TS_TRY_STATUS(finish_file(fd, header.db_size, path));
+    for (size_t i = 0; i < fds.size(); ++i) TS_TRY_STATUS(finish_file(fds[i], header.db_size, files[i].path));
+    fds.clear();  // closed before SQLite opens the image
     bad = TS_TRY(check_database(path));
     if (!bad.empty()) return unavailable("the page image is not a sound database: " + bad);
     out.outcome = Outcome::written;
@@ -449,6 +447,9 @@ Result<PageImageResult> bootstrap_page_image(RemoteClient& remote, const std::st
     out.db_size = header.db_size;
     return out;
   });
+  if (!result.ok() || result->outcome != Outcome::written)
+    for (const std::string& copy : copies) ::unlink(copy.c_str());
+  return result;
 }
 
 Result<PageImageResult> update_page_image(RemoteClient& remote, const std::string& replica,
@@ -480,7 +481,7 @@ Result<PageImageResult> update_page_image(RemoteClient& remote, const std::strin
     bool same_revision = false;
     std::vector<bool> seen;
     std::vector<uint32_t> changed;
-    Fd image;
+    UniqueFd image;
     std::string buf;
     Progress progress;
     progress.phase = "pages";
@@ -570,6 +571,7 @@ Result<PageImageResult> update_page_image(RemoteClient& remote, const std::strin
     changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
     auto written = [&]() -> Result<PageImageResult> {
       TS_TRY_STATUS(finish_file(image, header.db_size, path));
+      image.reset();
       out.outcome = Outcome::written;
       out.revision = header.server_revision;
       out.db_size = header.db_size;

@@ -6,7 +6,7 @@
 // with a reason (the caller then re-bootstraps, or takes the SQL path), and nothing is written over the
 // replica. What is checked:
 //   bootstrap    every page 0..db_size-1 arrived, each 4096 bytes, page 1 is an SQLite header with page size
-//                4096, no virtual table, then `PRAGMA integrity_check` on the new file.
+//                4096, no virtual table, then `PRAGMA quick_check` on the new file.
 //   incremental  the revision did not move backwards (decimal revisions), the server's history still holds
 //                the replica's last revision R (the pages of frame R, asked for again pinned at R, are
 //                byte-identical to the replica's), new pages past the old size all arrived; for opaque
@@ -51,9 +51,15 @@ Status copy_replica_into(const std::string& replica, db::Database& working);
 // caller renames it into place.
 Status create_working_copy_file(const std::string& replica, const std::string& path);
 
+// Makes `path`, a fsynced byte copy of a page image (bootstrap_page_image's `copies`), a working copy as
+// create_working_copy_file would have: SQLite's own schema names, written through SQLite (durably).
+Status finish_working_copy_file(const std::string& path);
+
 // Downloads every page into a new file at `path` (removed first; removed again unless written). On success
-// the file is complete, checked and fsynced.
+// the file is complete, checked and fsynced, and so is a byte copy of it at each of `copies` (new files
+// of ours: a working copy or a spare not yet in place), made while the image is checked.
 Result<PageImageResult> bootstrap_page_image(RemoteClient& remote, const std::string& path,
+                                             const std::vector<std::string>& copies,
                                              const ProgressCallback& progress);
 
 // Brings the image `replica` (at `from_revision`) to the server's latest revision: written = `path` holds a

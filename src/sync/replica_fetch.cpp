@@ -53,7 +53,8 @@ Status describe_image(const std::string& path, FetchedReplica& out) {
 Result<FetchedReplica> fetch_replica(RemoteClient& remote, const Config& config,
                                      const std::optional<SyncState>& state, FetchMode mode,
                                      const std::string& tmp_path, bool describe,
-                                     const ProgressCallback& progress) {
+                                     const ProgressCallback& progress,
+                                     const std::vector<std::string>& image_copies) {
   FetchedReplica out;
   uint64_t bytes_before = remote.bytes_received();
   int64_t requests_before = remote.requests_sent();
@@ -95,7 +96,7 @@ Result<FetchedReplica> fetch_replica(RemoteClient& remote, const Config& config,
     probe_failure = TS_TRY(probe_first_page(remote));
   PageImageResult boot;
   if (probe_failure.empty())
-    boot = TS_TRY(bootstrap_page_image(remote, tmp_path, progress));
+    boot = TS_TRY(bootstrap_page_image(remote, tmp_path, image_copies, progress));
   else
     boot.reason = probe_failure;
   if (boot.outcome == PageImageResult::Outcome::written) {
@@ -104,10 +105,12 @@ Result<FetchedReplica> fetch_replica(RemoteClient& remote, const Config& config,
         why_not_incremental.empty() ? "page bootstrap" : "page bootstrap (" + why_not_incremental + ")";
     out.revision = boot.revision;
     out.pages_received = boot.pages_received;
+    out.copies_made = true;
     if (describe) {
       auto described = describe_image(tmp_path, out);
       if (!described.ok()) {
         ::unlink(tmp_path.c_str());
+        for (const std::string& copy : image_copies) ::unlink(copy.c_str());
         return std::move(described).error();
       }
     }

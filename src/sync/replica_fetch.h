@@ -20,6 +20,7 @@ struct FetchedReplica {
   std::string revision;      // pages: the server revision of the image
   bool up_to_date = false;   // incremental pull found nothing new: no file was created
   bool incremental = false;  // the image was built from the replica plus the changed pages
+  bool copies_made = false;  // a page bootstrap also wrote the `image_copies` asked for
   uint64_t pages_received = 0;
   // Incremental page pulls: the pages (0-based) where the new image differs from the replica.
   std::optional<std::vector<uint32_t>> changed_pages;
@@ -36,11 +37,14 @@ enum class FetchMode {
 };
 
 // Writes the remote's current state into `tmp_path` (a new file, fsynced; removed on error), or reports
-// up_to_date. `state` is the state dir's content (may be empty). `describe` counts tables and rows.
+// up_to_date. `state` is the state dir's content (may be empty). `describe` counts tables and rows. When
+// the whole image comes by pages, each of `image_copies` (new files of ours) becomes a byte copy of it too
+// (`copies_made`), cheaper than copying the replica later; otherwise they are not created.
 Result<FetchedReplica> fetch_replica(RemoteClient& remote, const Config& config,
                                      const std::optional<SyncState>& state, FetchMode mode,
                                      const std::string& tmp_path, bool describe,
-                                     const ProgressCallback& progress);
+                                     const ProgressCallback& progress,
+                                     const std::vector<std::string>& image_copies = {});
 
 // The state record for a fetched replica, once it is in place at config.replica_path.
 PullRecord pull_record(const Config& config, const FetchedReplica& fetched);

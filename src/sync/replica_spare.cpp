@@ -93,6 +93,22 @@ void create_spare_copy(const std::string& state_dir, const std::string& replica)
   if (!ok || !write_record(state_dir, replica, *size / k_page_size, {}).ok()) drop_spare(state_dir);
 }
 
+std::string new_spare_path(const std::string& state_dir) {
+  return spare_path(state_dir) + ".tmp-" + std::to_string(::getpid());
+}
+
+void adopt_spare_copy(const std::string& state_dir, const std::string& copy, const std::string& replica) {
+  drop_spare(state_dir);
+  auto size = file_size(replica);
+  bool ok = size && *size > 0 && *size % k_page_size == 0 && file_size(copy) == size &&
+            durable_rename(copy, spare_path(state_dir), FsyncSource::no).ok() &&
+            write_record(state_dir, replica, *size / k_page_size, {}).ok();
+  if (!ok) {
+    ::unlink(copy.c_str());
+    drop_spare(state_dir);
+  }
+}
+
 void drop_spare(const std::string& state_dir) {
   ::unlink(record_path(state_dir).c_str());
   ::unlink(spare_path(state_dir).c_str());

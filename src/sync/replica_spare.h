@@ -36,6 +36,15 @@ std::optional<SpareImage> usable_spare(const std::string& state_dir, const std::
 // incremental pull after init writes only pages too. Best effort: on any failure there is no spare.
 void create_spare_copy(const std::string& state_dir, const std::string& replica);
 
+// A temp name in the state dir for a spare made before its replica is in place (a byte copy of a new
+// image, see bootstrap_page_image); removed as stale if the process dies.
+std::string new_spare_path(const std::string& state_dir);
+
+// Makes `copy` (made at new_spare_path, a fsynced byte copy of `replica` as it is now in place) the spare,
+// recorded with no stale page: create_spare_copy without copying. Best effort: on any failure there is no
+// spare and `copy` is removed.
+void adopt_spare_copy(const std::string& state_dir, const std::string& copy, const std::string& replica);
+
 // Forgets the spare: its record first, then the file (a crash in between leaves an unreferenced file that
 // the next swap replaces).
 void drop_spare(const std::string& state_dir);

@@ -100,6 +100,7 @@ Result<InitReport> SyncContext::init_files(const InitOptions& options) {
   StateLock lock = TS_TRY(StateLock::acquire(c.state_dir));
   remove_stale_temp_files(c.replica_path);
   remove_stale_temp_files(c.working_path);
+  remove_stale_temp_files_in(c.state_dir);
   std::optional<PublishReport> published;
   if (!options.from.empty()) {
     auto publish = publish_database(*client, c, options.from, options.progress);
@@ -111,16 +112,26 @@ Result<InitReport> SyncContext::init_files(const InitOptions& options) {
   // did.
   TS_TRY_STATUS(atomic_write_file(pending_init_marker(c), utc_timestamp() + "\n", 0600));
   std::string tmp_replica = fmt::format("{}.tmp-{}", c.replica_path, ::getpid());
+  std::string tmp_working = fmt::format("{}.tmp-{}", c.working_path, ::getpid());
+  std::string tmp_spare = new_spare_path(c.state_dir);
+  // A new working copy and the spare are written as copies of the page image while it is checked, instead
+  // of being copied from the replica afterwards.
+  std::vector<std::string> copies;
+  if (!working_exists) copies = {tmp_working, tmp_spare};
+  auto remove_temp_files = [&]() {
+    for (const std::string* path : {&tmp_replica, &tmp_working, &tmp_spare}) ::unlink(path->c_str());
+  };
   auto snapshot = fetch_replica(*client, c, std::nullopt, FetchMode::bootstrap, tmp_replica,
-                                /*describe=*/true, options.progress);
+                                /*describe=*/true, options.progress, copies);
   if (!snapshot.ok()) {
     ::unlink(pending_init_marker(c).c_str());
     return snapshot.error().context(fmt::format("init from {}", client->endpoint().base_url));
   }
+  bool copies_made = snapshot->copies_made && !copies.empty();
   // The remote's identity from now on (sync/remote_identity.h): a receipt of another database is forgotten.
   auto receipts = read_remote_receipts(*client, "");
   if (!receipts.ok()) {
-    ::unlink(tmp_replica.c_str());
+    remove_temp_files();
     ::unlink(pending_init_marker(c).c_str());
     return receipts.error().context(fmt::format("init from {}", client->endpoint().base_url));
   }
@@ -132,7 +143,7 @@ Result<InitReport> SyncContext::init_files(const InitOptions& options) {
   if (options.progress) options.progress(progress);
   InitReport report;
   auto fail = [&](const Error& e) -> Error {
-    ::unlink(tmp_replica.c_str());
+    remove_temp_files();
     return e.context("init");
   };
   bool working_read = unchanged;  // every row of the working copy was read: it is a readable database
@@ -200,9 +211,12 @@ Result<InitReport> SyncContext::init_files(const InitOptions& options) {
     if (!st.ok()) return fail(st.error());
     report.working_copy_replaced = true;
   } else {
-    std::string tmp_working = fmt::format("{}.tmp-{}", c.working_path, ::getpid());
-    ::unlink(tmp_working.c_str());
     auto created = [&]() -> Status {
+      if (copies_made) {
+        TS_TRY_STATUS(finish_working_copy_file(tmp_working));
+        return durable_rename(tmp_working, c.working_path, FsyncSource::no);  // fsynced already
+      }
+      ::unlink(tmp_working.c_str());
       TS_TRY_STATUS(create_working_copy_file(tmp_replica, tmp_working));
       return durable_rename(tmp_working, c.working_path);
     }();
@@ -215,7 +229,10 @@ Result<InitReport> SyncContext::init_files(const InitOptions& options) {
   auto renamed = durable_rename(tmp_replica, c.replica_path);
   if (!renamed.ok()) return fail(renamed.error());
   // A page image gets its spare now, so that the first pull also writes only what changed.
-  if (snapshot->protocol == "pages") create_spare_copy(c.state_dir, c.replica_path);
+  if (copies_made)
+    adopt_spare_copy(c.state_dir, tmp_spare, c.replica_path);
+  else if (snapshot->protocol == "pages")
+    create_spare_copy(c.state_dir, c.replica_path);
 
   PullRecord record = pull_record(c, *snapshot);
   record.receipt = receipts->newest;

@@ -189,6 +189,11 @@ std::optional<std::chrono::system_clock::time_point> parse_utc_timestamp(const s
   return std::chrono::system_clock::from_time_t(::timegm(&tm));
 }
 
+void UniqueFd::reset() {
+  if (m_fd >= 0) ::close(m_fd);
+  m_fd = -1;
+}
+
 Status copy_file_contents(int from, int to, uint64_t size, const std::string& to_path) {
   uint64_t done = 0;
   while (done < size) {

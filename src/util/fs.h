@@ -7,10 +7,33 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "turso_sync/status.h"
 
 namespace turso_sync {
+
+// An open file descriptor, closed when destroyed. Never one of a database file SQLite may hold open: closing
+// it would drop the process's locks on that file (db/file_reader.h).
+class UniqueFd {
+ public:
+  explicit UniqueFd(int fd = -1) : m_fd(fd) {}
+  UniqueFd(UniqueFd&& o) noexcept : m_fd(std::exchange(o.m_fd, -1)) {}
+  UniqueFd& operator=(UniqueFd&& o) noexcept {
+    if (this != &o) {
+      reset();
+      m_fd = std::exchange(o.m_fd, -1);
+    }
+    return *this;
+  }
+  ~UniqueFd() { reset(); }
+  void reset();
+  int get() const { return m_fd; }
+  explicit operator bool() const { return m_fd >= 0; }
+
+ private:
+  int m_fd;
+};
 
 // An ErrorKind::io error reading "<what> <path>: <strerror(err)>".
 Error io_error(const std::string& what, const std::string& path, int err = errno);
