@@ -90,6 +90,10 @@ class HttpTransport {
   // post() and hands the whole body to `on_data` at once (enough for test transports).
   using DataFn = std::function<Status(std::string_view chunk)>;
   virtual Result<Response> post_streaming(const Request& request, const DataFn& on_data);
+  // A new transport of the same kind and settings, for a request sent while this one runs another (one
+  // transport runs one request at a time); nullptr when there is none (the default, enough for test
+  // transports): the caller then sends its requests one after the other.
+  virtual std::unique_ptr<HttpTransport> another() const { return nullptr; }
 };
 
 // The body a request sends: `body` with its splices inserted (held whole: for test transports and small
@@ -185,6 +189,10 @@ class RemoteClient {
 
   const RemoteEndpoint& endpoint() const { return m_endpoint; }
   const TransferStats& stats() const { return m_stats; }
+  // A second client of the same remote and settings on a connection of its own (HttpTransport::another),
+  // to run a request on another thread while this one runs one; nullptr when the transport has none. Its
+  // statistics are its own; it has no wait callback.
+  std::unique_ptr<RemoteClient> another() const;
 
   // Told what each request waits for, about once a second while it waits (a progress line), when the
   // request runs on the thread that called this; nullptr stops it.

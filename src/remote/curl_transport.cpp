@@ -253,6 +253,10 @@ class CurlTransport final : public HttpTransport {
     return perform(request, &on_data);
   }
 
+  std::unique_ptr<HttpTransport> another() const override {
+    return std::make_unique<CurlTransport>(m_options);
+  }
+
  private:
   // The server's certificate did not verify (unknown or private CA, self-signed, wrong host name, expired):
   // the request was never sent. Say so, and how a private CA is trusted.

@@ -118,6 +118,13 @@ Result<std::unique_ptr<RemoteClient>> RemoteClient::create(const Config& config,
                                         config.request_timeout_ms);
 }
 
+std::unique_ptr<RemoteClient> RemoteClient::another() const {
+  auto transport = m_transport->another();
+  if (!transport) return nullptr;
+  return std::make_unique<RemoteClient>(m_endpoint, m_token, std::move(transport), m_options,
+                                        m_request_timeout_ms);
+}
+
 void RemoteClient::set_wait_callback(WaitCallback callback) {
   m_on_wait = std::move(callback);
   m_on_wait_thread = std::this_thread::get_id();

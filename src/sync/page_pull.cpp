@@ -101,7 +101,7 @@ Result<std::string> read_page(const db::FileSnapshot& file, uint64_t id) {
 // Creates the image file at `path` holding the replica's bytes: from the spare when there is one (rename it,
 // then copy only the pages where it differs), else a copy of the whole replica.
 Result<UniqueFd> create_image(const db::FileSnapshot& base, const std::string& path,
-                        const std::optional<SpareImage>& spare) {
+                              const std::optional<SpareImage>& spare) {
   uint64_t base_size = base.size();
   if (spare && ::rename(spare->path.c_str(), path.c_str()) == 0) {
     UniqueFd image(::open(path.c_str(), O_RDWR | O_CLOEXEC));
@@ -455,7 +455,8 @@ Result<PageImageResult> bootstrap_page_image(RemoteClient& remote, const std::st
 Result<PageImageResult> update_page_image(RemoteClient& remote, const std::string& replica,
                                           const std::string& from_revision, const std::string& path,
                                           const std::optional<SpareImage>& spare,
-                                          const ProgressCallback& on_progress) {
+                                          const ProgressCallback& on_progress,
+                                          const std::function<void()>& on_changes) {
   return keep_only_if_written(path, [&]() -> Result<PageImageResult> {
     // The replica is read through an SQLite read transaction, never a descriptor of ours.
     auto snapshot = db::FileSnapshot::open(replica);
@@ -556,6 +557,7 @@ Result<PageImageResult> update_page_image(RemoteClient& remote, const std::strin
       out.db_size = header.db_size;
       return out;
     }
+    if (on_changes) on_changes();
     if (!image) {
       // A new revision without any page: the content did not change, but the revision must move on.
       image = TS_TRY(create_image(base, path, spare));

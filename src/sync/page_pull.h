@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -66,11 +67,13 @@ Result<PageImageResult> bootstrap_page_image(RemoteClient& remote, const std::st
 // copy of the replica with the changed pages applied (fsynced); up_to_date = nothing changed, no file was
 // created; unavailable = the caller must re-bootstrap. `replica` is never modified. With a `spare`
 // (replica_spare.h), the image is made from it (renamed to `path`, so it is consumed) instead of a copy of
-// the whole replica.
+// the whole replica. `on_changes` (may be empty) is called once the server's first answer shows a newer
+// revision, before the request that proves the server's history continues the replica's.
 Result<PageImageResult> update_page_image(RemoteClient& remote, const std::string& replica,
                                           const std::string& from_revision, const std::string& path,
                                           const std::optional<SpareImage>& spare,
-                                          const ProgressCallback& progress);
+                                          const ProgressCallback& progress,
+                                          const std::function<void()>& on_changes = {});
 
 // One small request for page 1 alone: "" when the server serves it (a bootstrap may be complete), else why
 // not. Used before a bootstrap when the last one found pages unavailable, so a server that keeps offering

@@ -28,8 +28,8 @@ class PageRunWriter {
 
  private:
   std::vector<File> m_files;
-  std::string m_run;       // the pages gathered, from m_first on
-  uint64_t m_first = 0;    // page id of the run's first page
+  std::string m_run;     // the pages gathered, from m_first on
+  uint64_t m_first = 0;  // page id of the run's first page
   uint64_t m_page_size = 0;
 };
 

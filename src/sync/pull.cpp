@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <future>
 
 #include "db/sqlite.h"
 #include "merge/merge.h"
@@ -230,8 +231,18 @@ Result<PullReport> SyncContext::pull_locked(const PullOptions& options) {
   RemoteClient* client = TS_TRY(remote(options.progress));
   std::string new_replica = fmt::format("{}.tmp-{}", c.replica_path, ::getpid());
   auto state = TS_TRY(load_state(c.state_dir));
+  // Changes are merged only into a replica of the same remote (sync/remote_identity.h). That check is one
+  // more request: once the remote shows changes, it runs on a second connection while the pages arrive.
+  std::unique_ptr<RemoteClient> second;
+  std::future<Result<std::string>> identity;
+  auto check_identity_meanwhile = [&]() {
+    if (identity.valid() || !(second = client->another())) return;
+    identity =
+        std::async(std::launch::async, [&c, remote = second.get()] { return check_same_remote(*remote, c); });
+  };
   auto snapshot = fetch_replica(*client, c, state, FetchMode::incremental, new_replica, /*describe=*/false,
-                                options.progress);
+                                options.progress, {}, check_identity_meanwhile);
+  Result<std::string> newest_receipt = identity.valid() ? identity.get() : Result<std::string>(std::string());
   if (!snapshot.ok())
     return snapshot.error().context(fmt::format("pull from {}", client->endpoint().base_url));
   if (!snapshot->up_to_date) crash_point("pull.replica-fetched");
@@ -248,7 +259,7 @@ Result<PullReport> SyncContext::pull_locked(const PullOptions& options) {
     return report;
   }
   // Changes to merge: only if the remote is the database the replica came from (sync/remote_identity.h).
-  auto newest_receipt = check_same_remote(*client, c);
+  if (!second) newest_receipt = check_same_remote(*client, c);
   if (!newest_receipt.ok()) {
     ::unlink(new_replica.c_str());
     return newest_receipt.error().context("pull");

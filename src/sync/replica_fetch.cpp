@@ -54,7 +54,8 @@ Result<FetchedReplica> fetch_replica(RemoteClient& remote, const Config& config,
                                      const std::optional<SyncState>& state, FetchMode mode,
                                      const std::string& tmp_path, bool describe,
                                      const ProgressCallback& progress,
-                                     const std::vector<std::string>& image_copies) {
+                                     const std::vector<std::string>& image_copies,
+                                     const std::function<void()>& on_changes) {
   FetchedReplica out;
   uint64_t bytes_before = remote.bytes_received();
   int64_t requests_before = remote.requests_sent();
@@ -72,7 +73,8 @@ Result<FetchedReplica> fetch_replica(RemoteClient& remote, const Config& config,
       why_not_incremental = "the remote URL changed";
     if (why_not_incremental.empty()) {
       auto updated = TS_TRY(update_page_image(remote, config.replica_path, state->remote_revision, tmp_path,
-                                              usable_spare(config.state_dir, config.replica_path), progress));
+                                              usable_spare(config.state_dir, config.replica_path), progress,
+                                              on_changes));
       if (updated.outcome != PageImageResult::Outcome::unavailable) {
         out.protocol = "pages";
         out.reason = "incremental page pull";
@@ -94,6 +96,9 @@ Result<FetchedReplica> fetch_replica(RemoteClient& remote, const Config& config,
   else if (mode == FetchMode::incremental && state && state->protocol == "sql" &&
            !state->pull_path_reason.empty())
     probe_failure = TS_TRY(probe_first_page(remote));
+  // A whole new image: the replica lacks something, or its base cannot be trusted. (Not to a server that
+  // never answered: the SQL path's one wait is enough.)
+  if (on_changes && !remote.server_silent()) on_changes();
   PageImageResult boot;
   if (probe_failure.empty())
     boot = TS_TRY(bootstrap_page_image(remote, tmp_path, image_copies, progress));

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -39,12 +40,15 @@ enum class FetchMode {
 // Writes the remote's current state into `tmp_path` (a new file, fsynced; removed on error), or reports
 // up_to_date. `state` is the state dir's content (may be empty). `describe` counts tables and rows. When
 // the whole image comes by pages, each of `image_copies` (new files of ours) becomes a byte copy of it too
-// (`copies_made`), cheaper than copying the replica later; otherwise they are not created.
+// (`copies_made`), cheaper than copying the replica later; otherwise they are not created. `on_changes`
+// (may be empty) is called once, as soon as the remote is known to hold something the replica lacks, so
+// that the caller can start what only changes need while the pages arrive.
 Result<FetchedReplica> fetch_replica(RemoteClient& remote, const Config& config,
                                      const std::optional<SyncState>& state, FetchMode mode,
                                      const std::string& tmp_path, bool describe,
                                      const ProgressCallback& progress,
-                                     const std::vector<std::string>& image_copies = {});
+                                     const std::vector<std::string>& image_copies = {},
+                                     const std::function<void()>& on_changes = {});
 
 // The state record for a fetched replica, once it is in place at config.replica_path.
 PullRecord pull_record(const Config& config, const FetchedReplica& fetched);
