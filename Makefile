@@ -69,7 +69,7 @@ test-sanitized: build-sanitized
 # Not run in the sanitized variant (not registered there): the OCaml tests (the OCaml executables are not
 # built with ASan, and a sanitized libturso_sync.so cannot be loaded without the ASan runtime in the
 # process); the installed-package test (it compiles fresh programs without the sanitizer flags).
-# Excluded below: the `slow` tests. DiffMemory and ChangeMemory measure peak RSS, which ASan's shadow memory
+# Excluded below: the `slow` tests. DiffMemory, ChangeMemory and the 50 MB BLOB of InitFrom measure peak RSS, which ASan's shadow memory
 # and quarantine multiply. The fault and kill matrices (FaultMatrix, KillMatrix, StagedPushKill) run the code
 # paths of the scenario tests many times over, through processes faulted or killed from outside. The 20 MB
 # staged push takes 90 s under the sanitizers; the smaller StagedPush tests run the same code there. Some
@@ -78,7 +78,7 @@ test-sanitized: build-sanitized
 # parents (42 s; the smaller StagedPush tests run), the requests of an idle remote followed for ten seconds
 # (the long-poll PullOnChange test runs), 2000-column tables on every path (72 s; the wide-row code runs in
 # the 200-table and other tests), ten 1 MB BLOB rows (29 s; LargeValue and the BLOB round trips run).
-SANITIZED_EXCLUDE = Slow|^asan\.(DiffMemory|ChangeMemory|FaultMatrix|KillMatrix|StagedPushKill)\.|^asan\.StagedPush\.ConflictInALatePartOfA20Mb|^asan\.PagePull\.TenRowPullMovesAFractionOfTheRemote|^asan\.StagedPush\.ChildrenDeclaredBeforeTheirParents|^asan\.PullOnChange\.ARemoteChangeReaches|^asan\.WideTables\.|^asan\.HostileInput\.TenMegabyteBlob
+SANITIZED_EXCLUDE = Slow|^asan\.(DiffMemory|ChangeMemory|FaultMatrix|KillMatrix|StagedPushKill)\.|^asan\.StagedPush\.ConflictInALatePartOfA20Mb|^asan\.PagePull\.TenRowPullMovesAFractionOfTheRemote|^asan\.StagedPush\.ChildrenDeclaredBeforeTheirParents|^asan\.PullOnChange\.ARemoteChangeReaches|^asan\.WideTables\.|^asan\.HostileInput\.TenMegabyteBlob|^asan\.InitFrom\.AFiftyMegabyteBlob
 
 # The OCaml binding and the example (dune), against this build's libturso_sync.so:
 # _build/default/examples/email_scheduler/email_scheduler.exe

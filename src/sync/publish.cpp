@@ -14,6 +14,7 @@
 #include <set>
 #include <thread>
 
+#include "db/blob.h"
 #include "db/schema.h"
 #include "db/sqlite.h"
 #include "diff/local_objects.h"
@@ -102,7 +103,10 @@ struct SourceTable {
   std::vector<std::string> columns;  // stored columns, in order
   bool rowid_column = false;         // the rowid is staged too (first), under the name rowid_name
   std::string rowid_name;
-  std::string select_sql;  // [rowid,] columns, in rowid or key order
+  std::string select_sql;  // [rowid,] columns[, mask, rowid of large values], in rowid or key order
+  // A BLOB of k_large_value_bytes or more in these columns (indexes into `columns`; bit j of the mask is
+  // large_columns[j]) is selected as NULL and read in place, in chunks (db/blob.h), never whole.
+  std::vector<size_t> large_columns;
   int64_t rows = 0;
   size_t stage = 0;  // index of its staging table
   bool staged = false;
@@ -159,9 +163,26 @@ Result<Source> read_source(db::Database& db, const std::vector<std::string>& loc
       src.warnings.push_back(
           fmt::format("table {}: every rowid alias is shadowed by a column; its rows get new rowids",
                       quote_identifier(o.name)));
+    bool in_place = !info.without_rowid && !info.rowid_expr.empty();  // a rowid to read large values by
+    std::string mask;
     for (int i : info.stored_columns()) {
-      t.columns.push_back(info.columns[static_cast<size_t>(i)].name);
-      select.push_back(quote_identifier(t.columns.back()));
+      const db::Column& c = info.columns[static_cast<size_t>(i)];
+      std::string quoted = quote_identifier(c.name);
+      t.columns.push_back(c.name);
+      if (in_place && t.large_columns.size() < 63 &&
+          db::may_hold_large_blob(
+              ColumnDesc{c.name, c.decl_type, c.not_null, c.default_sql, c.pk_position})) {
+        mask += (mask.empty() ? "" : " | ") +
+                db::large_value_mask_bit(quoted, static_cast<int>(t.large_columns.size()));
+        t.large_columns.push_back(t.columns.size() - 1);
+        select.push_back(db::large_value_left_out(quoted));
+      } else {
+        select.push_back(quoted);
+      }
+    }
+    if (!t.large_columns.empty()) {
+      select.push_back(mask);
+      select.push_back(info.rowid_expr);
     }
     std::vector<std::string> order;
     if (!info.without_rowid && !info.rowid_expr.empty()) {
@@ -282,9 +303,15 @@ bool unknown_outcome(ErrorKind k) {
 // Uploads the rows of FILE, part by part.
 class Uploader {
  public:
+  // Large values are kept in temporary files in `spill_dir` ("" = $TMPDIR) while their part is sent.
   Uploader(RemoteClient& remote, const std::string& id, std::set<int64_t> done, size_t part_bytes,
-           const ProgressCallback& progress, int64_t rows_total)
-      : m_remote(remote), m_id(id), m_done(std::move(done)), m_part_bytes(part_bytes), m_progress(progress) {
+           const ProgressCallback& progress, int64_t rows_total, std::string spill_dir)
+      : m_remote(remote),
+        m_id(id),
+        m_done(std::move(done)),
+        m_part_bytes(part_bytes),
+        m_progress(progress),
+        m_spill_dir(std::move(spill_dir)) {
     m_report.phase = "upload";
     m_report.rows_total = rows_total;
   }
@@ -296,11 +323,17 @@ class Uploader {
     auto rows = TS_TRY(db.prepare(t.select_sql));
     int64_t row_number = 0;
     std::vector<std::string> placeholders;
+    int64_t large = 0;  // the row's mask of large values
+    size_t first_column = t.rowid_column ? 1 : 0;
     while (TS_TRY(rows.step())) {
       ++row_number;
       placeholders.clear();
+      if (!t.large_columns.empty()) large = rows.column_int64(static_cast<int>(width));
       for (size_t i = 0; i < width; ++i) {
         Value v = rows.column(static_cast<int>(i));
+        for (size_t j = 0; large && j < t.large_columns.size(); ++j)
+          if ((large >> j & 1) && t.large_columns[j] + first_column == i)
+            v = TS_TRY(read_large(db, rows, width + 1, t.columns[t.large_columns[j]]));
         if (v.type() == ValueType::text && !is_valid_utf8(v.as_bytes())) {
           std::string column = t.rowid_column && i == 0 ? "rowid" : t.columns[i - (t.rowid_column ? 1 : 0)];
           return Error(
@@ -321,6 +354,14 @@ class Uploader {
     }
     TS_TRY_STATUS(flush());
     return {};
+  }
+
+  // The large BLOB of `column` in the current row (its rowid at `rowid_index`), copied into the part's store.
+  Result<Value> read_large(db::Database& db, db::Statement& rows, size_t rowid_index,
+                           const std::string& column) {
+    if (!m_store) m_store = TS_TRY(LargeStore::create(m_spill_dir, "large values"));
+    db::BlobPlace place{"main", m_table->name, column, rows.column_int64(static_cast<int>(rowid_index))};
+    return db::read_large(db, place, ValueType::blob, m_store);
   }
 
   // Waits for the last part in flight: every part sent has then landed.
@@ -351,6 +392,8 @@ class Uploader {
     int64_t rows = m_rows;
     std::vector<SqlStatement> statements = std::move(m_statements);
     m_statements.clear();
+    m_store
+        .reset();  // the next part's large values go to a store of its own (this one is read as it is sent)
     m_rows = 0;
     m_bytes = 0;
     t.staged = true;
@@ -426,7 +469,9 @@ class Uploader {
   SourceTable* m_table = nullptr;
   size_t m_rows_per_statement = 1;
   std::vector<Value> m_values;  // bound values of the current statement
-  std::string m_tuples;         // its VALUES tuples
+  std::string m_spill_dir;
+  std::shared_ptr<LargeStore> m_store;  // the current part's large values, made at the first one
+  std::string m_tuples;                 // its VALUES tuples
   std::vector<SqlStatement> m_statements;
   size_t m_bytes = 0;
   int64_t m_rows = 0;  // rows in the current part
@@ -534,7 +579,7 @@ Result<PublishReport> publish_database(RemoteClient& remote, const Config& confi
     int64_t rows_total = 0;
     for (const SourceTable& t : src.tables) rows_total += t.rows;
     Uploader up(remote, id, std::move(done), static_cast<size_t>(config.push_part_bytes), progress,
-                rows_total);
+                rows_total, config.state_dir);
     for (SourceTable& t : src.tables) TS_TRY_STATUS(up.table(db, t));
     TS_TRY_STATUS(up.finish());
     report.parts = up.parts();

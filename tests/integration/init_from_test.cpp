@@ -1,6 +1,7 @@
-// `init --from FILE`, migration from plain SQLite (README, "Migration from plain SQLite"): a plain SQLite file published into an empty
-// remote as one transaction, then replica and working copy made from it. The remote is read through the
-// independent path (hrana_query.py), FILE and the working copy with the plain SQLite C API.
+// `init --from FILE`, migration from plain SQLite (README, "Migration from plain SQLite"): a plain SQLite
+// file published into an empty remote as one transaction, then replica and working copy made from it. The
+// remote is read through the independent path (hrana_query.py), FILE and the working copy with the plain
+// SQLite C API.
 #include <gtest/gtest.h>
 
 #include <signal.h>
@@ -187,6 +188,30 @@ TEST(InitFrom, VirtualTablesAndTheirTriggersStayLocal) {
   EXPECT_EQ(m.remote("SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'"), (Rows{{I(0)}}));
   remote_exec(m.server.url(), {"INSERT INTO notes VALUES (4, 'four')"});
   EXPECT_EQ(m.remote("SELECT count(*) FROM notes"), (Rows{{I(4)}}));
+}
+
+// A large BLOB in bounded memory (docs/changeset.md, "Large values"): a file holding a 50 MB BLOB in a
+// middle column, and BLOBs on either side of the 1 MiB line, is published with a peak RSS under 100 MB and
+// exactly (lengths and bytes at five places, read on the remote through the independent path). Before, each
+// value was read whole, then copied and encoded: 171 MB.
+TEST(InitFrom, AFiftyMegabyteBlobIsPublishedUnder100Mb) {
+  Migration m;
+  ASSERT_TRUE(m.server.started());
+  local_exec(
+      m.app,
+      "CREATE TABLE files (id INTEGER PRIMARY KEY, b BLOB, note TEXT);"
+      "INSERT INTO files VALUES (1, randomblob(50 * 1024 * 1024), 'large'), (2, x'00ff', 'small'), "
+      "(3, randomblob(1048576), 'just large'), (4, randomblob(1048575), 'just small'), (5, NULL, '');");
+  auto r = m.run({"init", "--from", m.app});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_LT(r.max_rss_kib, 100 * 1024) << "peak RSS " << r.max_rss_kib << " KiB";
+  const std::string bytes =
+      "SELECT id, typeof(b), length(b), hex(substr(b, 1, 16)) || hex(substr(b, 1000000, 16)) || "
+      "hex(substr(b, 26214400, 16)) || hex(substr(b, 52428000, 16)) || hex(substr(b, -16)), note FROM files "
+      "ORDER BY id";
+  Rows expected = local_rows(m.app, bytes);
+  EXPECT_EQ(m.remote(bytes), expected);
+  EXPECT_EQ(local_rows(m.dir.file("working_copy.db"), bytes), expected);
 }
 
 }  // namespace
