@@ -69,8 +69,8 @@ test-sanitized: build-sanitized
 # Not run in the sanitized variant (not registered there): the OCaml tests (the OCaml executables are not
 # built with ASan, and a sanitized libturso_sync.so cannot be loaded without the ASan runtime in the
 # process); the installed-package test (it compiles fresh programs without the sanitizer flags).
-# Excluded below: the `slow` tests. DiffMemory, ChangeMemory and the 50 MB BLOB of InitFrom measure peak RSS, which ASan's shadow memory
-# and quarantine multiply. The fault and kill matrices (FaultMatrix, KillMatrix, StagedPushKill) run the code
+# Excluded below: the `slow` tests. DiffMemory, ChangeMemory and the 50 MB BLOB of InitFrom measure peak RSS,
+# which ASan's shadow memory and quarantine multiply. The fault and kill matrices (FaultMatrix, KillMatrix, StagedPushKill) run the code
 # paths of the scenario tests many times over, through processes faulted or killed from outside. The 20 MB
 # staged push takes 90 s under the sanitizers; the smaller StagedPush tests run the same code there. Some
 # measure cost or volume on code the others run there too, and took the longest under the sanitizers: the
