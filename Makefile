@@ -70,8 +70,9 @@ test-sanitized: build-sanitized
 # built with ASan, and a sanitized libturso_sync.so cannot be loaded without the ASan runtime in the
 # process); the installed-package test (it compiles fresh programs without the sanitizer flags).
 # Excluded below: the `slow` tests. DiffMemory, ChangeMemory and the 50 MB BLOB of InitFrom measure peak RSS,
-# which ASan's shadow memory and quarantine multiply. The fault and kill matrices (FaultMatrix, KillMatrix, StagedPushKill) run the code
-# paths of the scenario tests many times over, through processes faulted or killed from outside. The 20 MB
+# which ASan's shadow memory and quarantine multiply. The fault and kill matrices (FaultMatrix, KillMatrix,
+# StagedPushKill) run the code paths of the scenario tests many times over, through processes faulted or
+# killed from outside. The 20 MB
 # staged push takes 90 s under the sanitizers; the smaller StagedPush tests run the same code there. Some
 # measure cost or volume on code the others run there too, and took the longest under the sanitizers: the
 # bytes a ten-row pull moves (73 s there; the other PagePull tests run), 20,000 children staged before their
