@@ -237,8 +237,9 @@ struct PushReport {
   int64_t held = 0;                     // held conflicts in the state dir (never pushed until resolved)
   int64_t held_skipped = 0;             // local row changes left out of this push because their row is held
   int64_t held_new = 0;  // rows this push held itself (policy hold: they would leave a reference dangling)
-  // Rows the remote cannot take (TEXT that is not valid UTF-8): each left out alone and held (kind
-  // "refused", `turso-sync conflicts`), the rest pushed; one line each: "table key: why".
+  // Rows the remote cannot take (TEXT that is not valid UTF-8, found before sending; a row statement the
+  // remote rejected, e.g. an UPDATE of a WITHOUT ROWID table on a server without them): each left out alone
+  // and held (kind "refused", `turso-sync conflicts`), the rest pushed; one line each: "table key: why".
   std::vector<std::string> refused_rows;
 };
 
@@ -380,6 +381,10 @@ class SyncContext {
   // The operations; the public ones add explain_damaged_files() to their errors.
   Result<PullReport> pull_files(const PullOptions& options);
   Result<PushReport> push_files(const PushOptions& options);
+  // One push under the lock: the change set computed, sent, pulled. A row statement the remote rejects is
+  // held when `may_hold_rejected` (sync/push_conflicts.h, refused_row) and `run_again` set: nothing was
+  // applied, and the push must be computed again without that row.
+  Result<PushReport> push_attempt(const PushOptions& options, bool may_hold_rejected, bool& run_again);
   Result<ResetReport> reset_files(const ResetOptions& options);
   Result<ResetReport> copy_files(const CopyOptions& options);
   Result<InitReport> init_files(const InitOptions& options);

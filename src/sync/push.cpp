@@ -89,8 +89,28 @@ enum class BatchResult { committed, conflict, retry };
 
 Result<PushReport> SyncContext::push_files(const PushOptions& options) {
   TS_TRY_STATUS(require_initialized());
+  StateLock lock = TS_TRY(StateLock::acquire(m_config.state_dir));
+  // Each row the remote rejects is held and the push runs again without it, up to this many rows; a remote
+  // that rejects more is refusing the push itself (the error names the last row).
+  constexpr int kMaxRowsRejected = 10;
+  std::vector<std::string> refused;
+  bool already_applied = false;
+  for (int attempt = 0;; ++attempt) {
+    bool run_again = false;
+    auto report = push_attempt(options, attempt < kMaxRowsRejected, run_again);
+    if (!report.ok()) return report;
+    refused.insert(refused.end(), report->refused_rows.begin(), report->refused_rows.end());
+    already_applied |= report->already_applied;
+    if (run_again) continue;
+    report->refused_rows = std::move(refused);
+    report->already_applied = already_applied;
+    return report;
+  }
+}
+
+Result<PushReport> SyncContext::push_attempt(const PushOptions& options, bool may_hold_rejected,
+                                             bool& run_again) {
   const Config& c = m_config;
-  StateLock lock = TS_TRY(StateLock::acquire(c.state_dir));
   RemoteClient* client = nullptr;
   if (!options.dry_run) {
     client = TS_TRY(remote(options.progress));
@@ -355,6 +375,22 @@ Result<PushReport> SyncContext::push_files(const PushOptions& options) {
       break;
     }
     // Not a conflict: the remote refused a statement. Nothing was applied either.
+    // A row statement (the server's own limits: "UPDATE of WITHOUT ROWID tables is not supported", a CHECK
+    // of its schema): that row is refused alone, held like a conflict (docs/conflicts.md, "Rows the remote
+    // cannot take"), and the push runs again without it.
+    if (may_hold_rejected && !staged && !options.dry_run && origin.kind == StepOrigin::Kind::row) {
+      std::optional<HeldConflict> rejected = TS_TRY(refused_row(changeset, origin.table, origin.key));
+      if (rejected) {
+        clear_pending_push(c);
+        report.refused_rows.push_back(fmt::format("{} {}: the remote rejected its {}: {}", rejected->table,
+                                                  printable(key_as_text(rejected->key)), to_string(origin.op),
+                                                  message));
+        held.push_back(std::move(*rejected));
+        TS_TRY_STATUS(save_held(c.state_dir, held));
+        run_again = true;
+        return report;
+      }
+    }
     if (origin.kind == StepOrigin::Kind::stage_parts_guard)
       return settle_failed(Error(ErrorKind::protocol,
                                  "push: the remote no longer holds every staged part of this push (another "

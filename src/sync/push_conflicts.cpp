@@ -242,6 +242,31 @@ PushConflict explain_schema_guard(RemoteClient& remote, const BaseSchema& base) 
   return c;
 }
 
+namespace {
+
+// A local row change held as refused (ours: the local row, base and theirs: the replica's), its
+// `conflicting` columns named.
+HeldConflict refused_conflict(const TableDesc& t, const RowChange& row, std::vector<int> conflicting) {
+  HeldConflict h;
+  h.table = t.name;
+  h.keyed_by_rowid = t.keyed_by_rowid();
+  if (t.keyed_by_rowid())
+    h.key_names.push_back(t.rowid_alias >= 0 ? t.columns[static_cast<size_t>(t.rowid_alias)].name : "rowid");
+  else
+    for (int k : t.key_columns) h.key_names.push_back(t.columns[static_cast<size_t>(k)].name);
+  h.key = row.key;
+  h.kind = "refused";
+  for (const ColumnDesc& col : t.columns) h.columns.push_back(col.name);
+  h.base = row.old_values;
+  h.theirs = row.old_values;
+  h.ours = row.new_values;
+  h.conflicting_columns = std::move(conflicting);
+  h.since = utc_timestamp();
+  return h;
+}
+
+}  // namespace
+
 Result<std::vector<HeldConflict>> rows_the_remote_cannot_take(const Changeset& changeset,
                                                               std::vector<std::string>* why) {
   std::vector<HeldConflict> out;
@@ -256,30 +281,31 @@ Result<std::vector<HeldConflict>> rows_the_remote_cannot_take(const Changeset& c
         if (v.type() == ValueType::text && !is_valid_utf8(v.as_bytes())) bad = c;
       }
       if (!bad) continue;
-      HeldConflict h;
-      h.table = t.name;
-      h.keyed_by_rowid = t.keyed_by_rowid();
-      if (t.keyed_by_rowid())
-        h.key_names.push_back(t.rowid_alias >= 0 ? t.columns[static_cast<size_t>(t.rowid_alias)].name
-                                                 : "rowid");
-      else
-        for (int k : t.key_columns) h.key_names.push_back(t.columns[static_cast<size_t>(k)].name);
-      h.key = row->key;
-      h.kind = "refused";
-      for (const ColumnDesc& col : t.columns) h.columns.push_back(col.name);
-      h.base = row->old_values;
-      h.theirs = row->old_values;
-      h.ours = row->new_values;
-      h.conflicting_columns.push_back(static_cast<int>(*bad));
-      h.since = utc_timestamp();
       why->push_back(
           fmt::format("column {} holds TEXT that is not valid UTF-8, which the remote cannot store "
                       "unchanged (store such bytes as a BLOB)",
                       quote_identifier(t.columns[*bad].name)));
-      out.push_back(std::move(h));
+      out.push_back(refused_conflict(t, *row, {static_cast<int>(*bad)}));
     }
   }
   return out;
+}
+
+Result<std::optional<HeldConflict>> refused_row(const Changeset& changeset, const std::string& table,
+                                                const std::vector<Value>& key) {
+  for (const TableChanges& tc : changeset.tables) {
+    if (!same_identifier(tc.table.name, table)) continue;
+    RowCursor rows = tc.rows.cursor();
+    while (const RowChange* row = TS_TRY(rows.next())) {
+      if (row->key != key) continue;
+      // The columns the change sets: the changed ones of an update, all of an insert or a delete.
+      std::vector<int> columns = row->changed_columns;
+      if (row->op != RowOp::update)
+        for (size_t c = 0; c < tc.table.columns.size(); ++c) columns.push_back(static_cast<int>(c));
+      return std::optional<HeldConflict>(refused_conflict(tc.table, *row, std::move(columns)));
+    }
+  }
+  return std::optional<HeldConflict>();
 }
 
 }  // namespace turso_sync

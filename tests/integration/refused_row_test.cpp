@@ -56,5 +56,41 @@ TEST(RefusedRow, InvalidUtf8RowIsHeldAloneAndTheRestIsPushed) {
   expect_no_local_changes(a, url);
 }
 
+// A row statement the server rejects is refused alone too (issue 19 case 6): the local server runs no UPDATE
+// or DELETE of a WITHOUT ROWID table. That row is held, named with the server's words, and the rest of the
+// push goes, then every later push. Before, the whole push failed ("the remote rejected the update of "kv"
+// ['a']: ...; nothing was applied"), and so did every later push of anything.
+TEST(RefusedRow, ARowStatementTheServerRejectsIsHeldAloneAndTheRestIsPushed) {
+  LocalServer server;
+  ASSERT_TRUE(server.started());
+  const std::string& url = server.url();
+  remote_exec(
+      url, {"CREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT) WITHOUT ROWID",
+            "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)", "INSERT INTO kv VALUES ('a', 'one')"});
+  TempDir a;
+  auto r = run_cli({"init"}, env_for(url), a.path());
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const std::string wa = a.file("working_copy.db");
+  local_exec(wa,
+             "UPDATE kv SET v = 'edited' WHERE k = 'a'; INSERT INTO kv VALUES ('b', 'two');"
+             "INSERT INTO notes VALUES (1, 'first');");
+  r = run_cli({"--json", "push"}, env_for(url), a.path());
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_TRUE(contains(r.out, "\"refused_rows\":[\"kv a: the remote rejected its update: ")) << r.out;
+  EXPECT_EQ(remote_rows(url, "SELECT k, v FROM kv ORDER BY k"),
+            (Rows{{T("a"), T("one")}, {T("b"), T("two")}}));
+  EXPECT_EQ(remote_rows(url, "SELECT * FROM notes"), (Rows{{I(1), T("first")}}));
+  // Held like a conflict: listed, kept as the application wrote it, never sent until resolved.
+  r = run_cli({"conflicts"}, env_for(url), a.path());
+  EXPECT_TRUE(contains(r.out, "refused")) << r.out << r.err;
+  EXPECT_EQ(local_rows(wa, "SELECT v FROM kv WHERE k = 'a'"), (Rows{{T("edited")}}));
+  EXPECT_EQ(run_cli({"status", "--check"}, env_for(url), a.path()).exit_code, 3);
+  local_exec(wa, "INSERT INTO notes VALUES (2, 'second')");
+  r = run_cli({"push"}, env_for(url), a.path());
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(remote_count(url, "SELECT count(*) FROM notes"), 2);
+  EXPECT_EQ(remote_rows(url, "SELECT v FROM kv WHERE k = 'a'"), (Rows{{T("one")}}));
+}
+
 }  // namespace
 }  // namespace turso_sync::testing
