@@ -200,7 +200,8 @@ Result<std::optional<PushBatch>> StagePartBuilder::next() {
   w.add({fmt::format("INSERT INTO {} (push_id, part, staged_at) VALUES (?, ?, ?)", kStagePartsTable),
          {Value::text(m_options.push_id), Value::integer(m_part), Value::text(m_options.pushed_at)}},
         receipt);
-  while (m_table < m_cs.tables.size() && w.batch().approx_bytes < m_part_bytes) {
+  while (m_table < m_cs.tables.size() &&
+         (w.batch().row_changes == 0 || w.batch().approx_bytes < m_part_bytes)) {
     const TableChanges& tc = m_cs.tables[m_table];
     if (m_row >= tc.rows.size()) {
       ++m_table, m_row = 0;
@@ -221,13 +222,16 @@ Result<std::optional<PushBatch>> StagePartBuilder::next() {
     }
     std::vector<bool> fk = foreign_key_columns(t, m_options.references);
     if (m_row == 0) m_cursor.emplace(tc.rows);
-    while (m_row < tc.rows.size() && w.batch().approx_bytes < m_part_bytes) {
+    // Every part carries at least one row, however small the part size against the staging tables'
+    // definitions (a part without one would be followed by the same part again, forever).
+    while (m_row < tc.rows.size() && (w.batch().row_changes == 0 || w.batch().approx_bytes < m_part_bytes)) {
       std::vector<std::vector<Value>> args(layout.tables());
       std::vector<std::string> values(layout.tables());
       size_t rows = 0, bytes = 0, params = 0;
       while (m_row < tc.rows.size() && rows < kMaxRowsPerInsert &&
              (rows == 0 || params + width <= kMaxParamsPerInsert) &&
-             w.batch().approx_bytes + bytes < m_part_bytes) {
+             (w.batch().row_changes + static_cast<int64_t>(rows) == 0 ||
+              w.batch().approx_bytes + bytes < m_part_bytes)) {
         const RowChange* row = TS_TRY(m_cursor->next());
         if (!row) return Error(ErrorKind::internal, "push: the staged rows ended early");
         auto staged = staged_row(t, layout, *row, m_row, fk, m_options.force);
