@@ -9,6 +9,7 @@
 
 #include "sync/pending_push.h"
 #include "sync/push_conflicts.h"
+#include "sync/push_stage_sql.h"
 #include "turso_sync/cancel.h"
 #include "util/crash_point.h"
 #include "util/fs.h"
@@ -16,20 +17,13 @@
 
 namespace turso_sync {
 
+using namespace stage;
+
 namespace {
 
-// Aliases in the final batch's statements: `turso_sync_` names are never user tables, so they cannot clash
-// with the table they are joined to.
-constexpr const char* kS = "turso_sync_s";   // a staging table
-constexpr const char* kP = "turso_sync_p";   // the parent table of a parent guard
 constexpr size_t kMaxParamsPerInsert = 999;  // SQLite's historical SQLITE_MAX_VARIABLE_NUMBER
 constexpr size_t kMaxRowsPerInsert = 500;
-constexpr size_t kMaxStagedColumns = 2000;  // SQLite's default SQLITE_MAX_COLUMN
-constexpr size_t kExplained = 50;           // conflicts explained by reading the remote row
-
-size_t key_width(const TableDesc& t) {
-  return t.keyed_by_rowid() ? 1 : t.key_columns.size();
-}
+constexpr size_t kExplained = 50;  // conflicts explained by reading the remote row
 
 char op_code(RowOp op) {
   return op == RowOp::insert ? 'i' : op == RowOp::update ? 'u' : 'd';
@@ -53,206 +47,49 @@ std::vector<bool> foreign_key_columns(const TableDesc& t, const std::vector<Fore
   return out;
 }
 
-std::string staging_columns_sql(const TableDesc& t) {
-  std::string out = "seq INTEGER PRIMARY KEY, op TEXT NOT NULL, m TEXT";
-  for (size_t i = 0; i < key_width(t); ++i) out += fmt::format(", k{}", i);
-  for (size_t i = 0; i < t.columns.size(); ++i) out += fmt::format(", n{}", i);
-  for (size_t i = 0; i < t.columns.size(); ++i) out += fmt::format(", b{}", i);
-  return out;
-}
-
 // A value in a staged row: NULL as a literal, anything else as exact_placeholder carries it.
 Result<std::string> staged_value(const Value& v, std::vector<Value>& args) {
   if (v.is_null()) return std::string("NULL");
   return exact_placeholder(v, args);
 }
 
-// Appends "(seq, op, mask, k…, n…, b…)" for `row` to `values`, its arguments to `args`.
-Status append_staged_row(const TableDesc& t, const RowChange& row, size_t seq, const std::vector<bool>& fk,
-                         bool force, std::vector<Value>& args, std::string& values) {
+// One staged row: per staging table of the layout, its tuple and the tuple's arguments.
+struct StagedTuples {
+  std::vector<std::string> tuples;
+  std::vector<std::vector<Value>> args;
+};
+
+// "(seq, op, mask, k…, values…)" for the first staging table, "(seq, values…)" for each continuation: the
+// value slots n… then b… of `row`, spread as the layout says.
+Result<StagedTuples> staged_row(const TableDesc& t, const StageLayout& layout, const RowChange& row,
+                                size_t seq, const std::vector<bool>& fk, bool force) {
+  StagedTuples out;
+  out.tuples.assign(layout.tables(), std::to_string(seq));
+  out.args.assign(layout.tables(), {});
   std::string mask(t.columns.size(), row.op == RowOp::remove ? '1' : '0');
   for (int c : row.changed_columns) mask[static_cast<size_t>(c)] = '1';
-  std::string tuple = fmt::format("{}, '{}', '{}'", seq, op_code(row.op), mask);
-  for (const Value& k : row.key) tuple += ", " + TS_TRY(staged_value(k, args));
+  out.tuples[0] += fmt::format(", '{}', '{}'", op_code(row.op), mask);
+  for (const Value& k : row.key) out.tuples[0] += ", " + TS_TRY(staged_value(k, out.args[0]));
+  auto add = [&](size_t slot, const Value* v) -> Status {
+    size_t j = layout.table_of(slot);
+    out.tuples[j] += ", " + (v ? TS_TRY(staged_value(*v, out.args[j])) : std::string("NULL"));
+    return {};
+  };
   for (size_t c = 0; c < t.columns.size(); ++c) {
     bool staged = row.op == RowOp::insert || (row.op == RowOp::update && (force || mask[c] == '1' || fk[c]));
-    tuple += ", " + (staged ? TS_TRY(staged_value(row.new_values.at(c), args)) : std::string("NULL"));
+    TS_TRY_STATUS(add(layout.new_slot(c), staged ? &row.new_values.at(c) : nullptr));
   }
   for (size_t c = 0; c < t.columns.size(); ++c) {
     bool staged = row.op == RowOp::remove || (row.op == RowOp::update && !force && mask[c] == '1');
-    tuple += ", " + (staged ? TS_TRY(staged_value(row.old_values.at(c), args)) : std::string("NULL"));
+    TS_TRY_STATUS(add(layout.base_slot(c), staged ? &row.old_values.at(c) : nullptr));
   }
-  values += fmt::format("{}({})", values.empty() ? "" : ", ", tuple);
-  return {};
+  return out;
 }
 
 size_t args_bytes(const std::vector<Value>& args, size_t from) {
   size_t out = 0;
   for (size_t i = from; i < args.size(); ++i) out += args[i].payload_size() * 4 / 3 + 48;
   return out;
-}
-
-// `target`'s key equals the staged row's: "T".rowid = turso_sync_s.k0, or "T"."a" = turso_sync_s.k0 AND ….
-// The target column is on the left, so its affinity and collation apply, as with a bound key.
-std::string key_match(const TableDesc& t, const std::string& target) {
-  if (t.keyed_by_rowid()) return fmt::format("{}.{} = {}.k0", target, t.rowid_expr, kS);
-  std::string out;
-  for (size_t i = 0; i < t.key_columns.size(); ++i)
-    out += fmt::format("{}{}.{} = {}.k{}", i ? " AND " : "", target,
-                       quote_identifier(t.columns[static_cast<size_t>(t.key_columns[i])].name), kS, i);
-  return out;
-}
-
-// Column `c` of `target` holds the staged base value exactly (type and bytes), or is not guarded by the row.
-std::string base_match(const TableDesc& t, const std::string& target, size_t c) {
-  std::string col = fmt::format("{}.{}", target, quote_identifier(t.columns[c].name));
-  std::string base = fmt::format("{}.b{}", kS, c);
-  return fmt::format(
-      "(substr({0}.m, {1}, 1) = '0' OR ({2} IS NULL AND {3} IS NULL) OR ({3} = {2} COLLATE "
-      "BINARY AND typeof({3}) = typeof({2})))",
-      kS, c + 1, base, col);
-}
-
-// What the staged rows of one table hold, for choosing its statements.
-struct StagedTable {
-  size_t index = 0;
-  const TableDesc* table = nullptr;
-  std::string stage;   // quoted staging table name
-  std::string target;  // quoted table name
-  bool inserts = false, updates = false, deletes = false;
-  std::vector<bool> updated;            // columns some update changes
-  std::optional<std::string> one_mask;  // the mask every update shares, if they all share one
-  bool mixed_masks = false;
-};
-
-Result<StagedTable> describe_staged(const Changeset& cs, size_t index, const std::string& push_id) {
-  StagedTable s;
-  s.index = index;
-  s.table = &cs.tables[index].table;
-  s.stage = quote_identifier(stage_table_name(push_id, index));
-  s.target = quote_identifier(s.table->name);
-  s.updated.assign(s.table->columns.size(), false);
-  RowCursor rows = cs.tables[index].rows.cursor();
-  while (const RowChange* next = TS_TRY(rows.next())) {
-    const RowChange& row = *next;
-    s.inserts |= row.op == RowOp::insert;
-    s.deletes |= row.op == RowOp::remove;
-    if (row.op != RowOp::update) continue;
-    s.updates = true;
-    std::string mask(s.table->columns.size(), '0');
-    for (int c : row.changed_columns) {
-      mask[static_cast<size_t>(c)] = '1';
-      s.updated[static_cast<size_t>(c)] = true;
-    }
-    if (!s.one_mask && !s.mixed_masks)
-      s.one_mask = mask;
-    else if (s.one_mask && *s.one_mask != mask)
-      s.one_mask.reset(), s.mixed_masks = true;
-  }
-  return s;
-}
-
-// The condition that a staged update or delete finds its row in its base state (the guard; the probe).
-std::string guard_holds(const StagedTable& s) {
-  std::string where = key_match(*s.table, s.target);
-  for (size_t c = 0; c < s.table->columns.size(); ++c)
-    if (s.deletes || s.updated[c]) where += " AND " + base_match(*s.table, s.target, c);
-  return fmt::format("EXISTS (SELECT 1 FROM {} WHERE {})", s.target, where);
-}
-
-// Staged rows of the child table of `r` that reference a parent: inserts, and updates changing a column of
-// the foreign key; with every referencing value non-NULL (SQLite checks nothing otherwise).
-std::string referencing_rows(const std::vector<size_t>& cols) {
-  std::string changed, not_null;
-  for (size_t c : cols) {
-    changed += fmt::format("{}substr({}.m, {}, 1) = '1'", changed.empty() ? "" : " OR ", kS, c + 1);
-    not_null += fmt::format(" AND {}.n{} IS NOT NULL", kS, c);
-  }
-  return fmt::format("({0}.op = 'i' OR ({0}.op = 'u' AND ({1}))){2}", kS, changed, not_null);
-}
-
-std::string parent_missing(const ForeignReference& r, const std::vector<size_t>& cols) {
-  std::string match;
-  for (size_t i = 0; i < cols.size(); ++i)
-    match += fmt::format("{}{}.{} = {}.n{}", i ? " AND " : "", kP, quote_identifier(r.parent_columns[i]), kS,
-                         cols[i]);
-  return fmt::format("NOT EXISTS (SELECT 1 FROM {} AS {} WHERE {})", quote_identifier(r.parent), kP, match);
-}
-
-StepOrigin staged_origin(StepOrigin::Kind kind, const StagedTable& s, RowOp op, std::string description) {
-  StepOrigin o;
-  o.kind = kind;
-  o.table = s.table->name;
-  o.op = op;
-  o.description = std::move(description);
-  return o;
-}
-
-void add_table_steps(PushBatchWriter& w, const StagedTable& s, bool force) {
-  const TableDesc& t = *s.table;
-  std::string from = fmt::format("{} AS {}", s.stage, kS);
-  if (!force && (s.updates || s.deletes))
-    w.add({fmt::format("SELECT json(CASE WHEN NOT EXISTS (SELECT 1 FROM {} WHERE {}.op <> 'i' AND NOT {}) "
-                       "THEN '1' ELSE 'x' END)",
-                       from, kS, guard_holds(s)),
-           {}},
-          staged_origin(StepOrigin::Kind::stage_guard, s, RowOp::update,
-                        fmt::format("the guard of the updates and deletes of {}", s.target)));
-  if (s.deletes) {
-    std::string sql =
-        key_width(t) == 1
-            ? fmt::format("DELETE FROM {0} WHERE {1} IN (SELECT {2}.k0 FROM {3} WHERE {2}.op = 'd')",
-                          s.target,
-                          t.keyed_by_rowid()
-                              ? s.target + "." + t.rowid_expr
-                              : s.target + "." +
-                                    quote_identifier(t.columns[static_cast<size_t>(t.key_columns[0])].name),
-                          kS, from)
-            : fmt::format("DELETE FROM {0} WHERE EXISTS (SELECT 1 FROM {1} WHERE {2}.op = 'd' AND {3})",
-                          s.target, from, kS, key_match(t, s.target));
-    w.add({sql, {}}, staged_origin(StepOrigin::Kind::stage_rows, s, RowOp::remove,
-                                   fmt::format("the deletes of {}", s.target)));
-  }
-  if (s.updates || (force && s.inserts)) {
-    std::string set;
-    for (size_t c = 0; c < t.columns.size(); ++c) {
-      std::string col = quote_identifier(t.columns[c].name);
-      std::string value;
-      if (force)
-        value = fmt::format("{}.n{}", kS, c);
-      else if (!s.updated[c])
-        continue;
-      else if (s.one_mask)
-        value = fmt::format("{}.n{}", kS, c);
-      else
-        value = fmt::format("CASE WHEN substr({0}.m, {1}, 1) = '1' THEN {0}.n{2} ELSE {3}.{4} END", kS, c + 1,
-                            c, s.target, col);
-      set += fmt::format("{}{} = {}", set.empty() ? "" : ", ", col, value);
-    }
-    if (!set.empty())
-      w.add({fmt::format("UPDATE {} SET {} FROM {} WHERE {}.op {} AND {}", s.target, set, from, kS,
-                         force ? "<> 'd'" : "= 'u'", key_match(t, s.target)),
-             {}},
-            staged_origin(StepOrigin::Kind::stage_rows, s, RowOp::update,
-                          fmt::format("the updates of {}", s.target)));
-  }
-  if (s.inserts || (force && s.updates)) {
-    bool explicit_rowid = t.keyed_by_rowid() && t.rowid_alias < 0;
-    std::string cols = explicit_rowid ? t.rowid_expr : "";
-    std::string select = explicit_rowid ? fmt::format("{}.k0", kS) : "";
-    for (size_t c = 0; c < t.columns.size(); ++c) {
-      cols += fmt::format("{}{}", cols.empty() ? "" : ", ", quote_identifier(t.columns[c].name));
-      select += fmt::format("{}{}.n{}", select.empty() ? "" : ", ", kS, c);
-    }
-    std::string where = force ? fmt::format("{0}.op <> 'd' AND NOT EXISTS (SELECT 1 FROM {1} WHERE {2})", kS,
-                                            s.target, key_match(t, s.target))
-                              : fmt::format("{}.op = 'i'", kS);
-    w.add({fmt::format("INSERT INTO {} ({}) SELECT {} FROM {} WHERE {} ORDER BY {}.seq", s.target, cols,
-                       select, from, where, kS),
-           {}},
-          staged_origin(StepOrigin::Kind::stage_rows, s, RowOp::insert,
-                        fmt::format("the inserts of {}", s.target)));
-  }
 }
 
 // The parent keys the changeset writes (inserted or updated rows of `r.parent`), as in the one-batch push:
@@ -330,12 +167,7 @@ Status StagePartBuilder::check() const {
   std::vector<Value> args;
   for (const TableChanges& tc : m_cs.tables) {
     const TableDesc& t = tc.table;
-    if (3 + key_width(t) + 2 * t.columns.size() > kMaxStagedColumns)
-      return Error(
-          ErrorKind::usage,
-          fmt::format("push: table {} has too many columns ({}) to be staged (a change set of this size "
-                      "is staged on the remote); push its changes in smaller steps",
-                      quote_identifier(t.name), t.columns.size()));
+    TS_TRY_STATUS(check_stageable(t));
     RowCursor rows = tc.rows.cursor();
     while (const RowChange* row = TS_TRY(rows.next()))
       for (const auto* values : {&row->key, &row->new_values, &row->old_values})
@@ -368,110 +200,58 @@ Result<std::optional<PushBatch>> StagePartBuilder::next() {
   w.add({fmt::format("INSERT INTO {} (push_id, part, staged_at) VALUES (?, ?, ?)", kStagePartsTable),
          {Value::text(m_options.push_id), Value::integer(m_part), Value::text(m_options.pushed_at)}},
         receipt);
-  while (m_table < m_cs.tables.size() && w.batch().approx_bytes < m_part_bytes) {
+  while (m_table < m_cs.tables.size() &&
+         (w.batch().row_changes == 0 || w.batch().approx_bytes < m_part_bytes)) {
     const TableChanges& tc = m_cs.tables[m_table];
     if (m_row >= tc.rows.size()) {
       ++m_table, m_row = 0;
       continue;
     }
     const TableDesc& t = tc.table;
+    StageLayout layout(t);
     size_t width = 3 + key_width(t) + 2 * t.columns.size();
-    std::string stage = quote_identifier(stage_table_name(m_options.push_id, m_table));
     StepOrigin origin;
     origin.kind = StepOrigin::Kind::stage_table;
     origin.table = t.name;
     origin.description = fmt::format("the staging of {}", quote_identifier(t.name));
-    w.add({fmt::format("CREATE TABLE IF NOT EXISTS {} ({})", stage, staging_columns_sql(t)), {}}, origin);
+    std::vector<std::string> stages;
+    for (size_t j = 0; j < layout.tables(); ++j) {
+      stages.push_back(quote_identifier(stage_table_part_name(m_options.push_id, m_table, j)));
+      w.add({fmt::format("CREATE TABLE IF NOT EXISTS {} ({})", stages.back(), layout.columns_sql(j)), {}},
+            origin);
+    }
     std::vector<bool> fk = foreign_key_columns(t, m_options.references);
     if (m_row == 0) m_cursor.emplace(tc.rows);
-    while (m_row < tc.rows.size() && w.batch().approx_bytes < m_part_bytes) {
-      std::vector<Value> args;
-      std::string values;
-      size_t rows = 0, bytes = 0;
+    // Every part carries at least one row, however small the part size against the staging tables'
+    // definitions (a part without one would be followed by the same part again, forever).
+    while (m_row < tc.rows.size() && (w.batch().row_changes == 0 || w.batch().approx_bytes < m_part_bytes)) {
+      std::vector<std::vector<Value>> args(layout.tables());
+      std::vector<std::string> values(layout.tables());
+      size_t rows = 0, bytes = 0, params = 0;
       while (m_row < tc.rows.size() && rows < kMaxRowsPerInsert &&
-             (rows == 0 || args.size() + width <= kMaxParamsPerInsert) &&
-             w.batch().approx_bytes + bytes < m_part_bytes) {
-        size_t args_before = args.size(), sql_before = values.size();
+             (rows == 0 || params + width <= kMaxParamsPerInsert) &&
+             (w.batch().row_changes + static_cast<int64_t>(rows) == 0 ||
+              w.batch().approx_bytes + bytes < m_part_bytes)) {
         const RowChange* row = TS_TRY(m_cursor->next());
         if (!row) return Error(ErrorKind::internal, "push: the staged rows ended early");
-        Status appended = append_staged_row(t, *row, m_row, fk, m_options.force, args, values);
-        if (!appended.ok())
-          return appended.error().context(fmt::format("push table {}", quote_identifier(t.name)));
-        bytes += values.size() - sql_before + args_bytes(args, args_before);
+        auto staged = staged_row(t, layout, *row, m_row, fk, m_options.force);
+        if (!staged.ok())
+          return staged.error().context(fmt::format("push table {}", quote_identifier(t.name)));
+        for (size_t j = 0; j < layout.tables(); ++j) {
+          values[j] += fmt::format("{}({})", values[j].empty() ? "" : ", ", staged->tuples[j]);
+          bytes += staged->tuples[j].size() + 4 + args_bytes(staged->args[j], 0);
+          params += staged->args[j].size();
+          std::move(staged->args[j].begin(), staged->args[j].end(), std::back_inserter(args[j]));
+        }
         ++m_row, ++rows;
       }
-      w.add({fmt::format("INSERT INTO {} VALUES {}", stage, values), std::move(args)}, origin);
+      for (size_t j = 0; j < layout.tables(); ++j)
+        w.add({fmt::format("INSERT INTO {} VALUES {}", stages[j], values[j]), std::move(args[j])}, origin);
       w.batch().row_changes += static_cast<int64_t>(rows);
     }
   }
   end_push_batch(w);
   return std::optional<PushBatch>(w.take());
-}
-
-Result<PushBatch> build_stage_apply_batch(const Changeset& cs, const PushBatchOptions& options, int parts) {
-  PushBatchWriter w;
-  open_push_batch(w, options);
-  StepOrigin parts_guard;
-  parts_guard.kind = StepOrigin::Kind::stage_parts_guard;
-  parts_guard.description = fmt::format("the {} staged parts", parts);
-  w.add(
-      {fmt::format("SELECT json(CASE WHEN (SELECT count(*) FROM {} WHERE push_id = ?) = ? THEN '1' ELSE 'x' "
-                   "END)",
-                   kStagePartsTable),
-       {Value::text(options.push_id), Value::integer(parts)}},
-      parts_guard);
-  suspend_triggers_and_change_schema(w, cs, options);
-  std::vector<StagedTable> staged;
-  for (size_t i = 0; i < cs.tables.size(); ++i) {
-    if (cs.tables[i].rows.empty()) continue;
-    staged.push_back(TS_TRY(describe_staged(cs, i, options.push_id)));
-    add_table_steps(w, staged.back(), options.force);
-    w.batch().row_changes += static_cast<int64_t>(cs.tables[i].rows.size());
-  }
-  restore_push_triggers(w, cs);
-  auto staged_table = [&](const std::string& name) -> const StagedTable* {
-    for (const StagedTable& s : staged)
-      if (lower_ascii(s.table->name) == lower_ascii(name)) return &s;
-    return nullptr;
-  };
-  // Deleted parents: no remote child row may still reference one (also with --force).
-  for (const ForeignReference& r : options.references) {
-    const StagedTable* parent = staged_table(r.parent);
-    if (r.columns.size() != 1 || !parent || !parent->deletes) continue;
-    auto pc = parent->table->column_index(r.parent_columns[0]);
-    if (!pc) continue;
-    StepOrigin origin = reference_guard_origin(r);
-    w.add(
-        {fmt::format("SELECT json(CASE WHEN NOT EXISTS (SELECT 1 FROM {0} WHERE {1} IN (SELECT {2}.b{3} FROM "
-                     "{4} AS {2} WHERE {2}.op = 'd' AND {2}.b{3} IS NOT NULL)) THEN '1' ELSE 'x' END)",
-                     quote_identifier(r.child), quote_identifier(r.columns[0]), kS, *pc, parent->stage),
-         {}},
-        origin);
-  }
-  // Referenced parents: every parent a staged insert or key update references is on the remote, after
-  // everything else this batch did (also with --force).
-  for (const ForeignReference& r : options.references) {
-    const StagedTable* child = staged_table(r.child);
-    if (!child || !(child->inserts || child->updates)) continue;
-    auto cols = child->table->column_indexes(r.columns);
-    if (!cols) continue;
-    StepOrigin origin = staged_origin(
-        StepOrigin::Kind::stage_parent_guard, *child, RowOp::insert,
-        fmt::format("the parents in {} of the rows of {}", quote_identifier(r.parent), child->target));
-    origin.reference = r;
-    w.add({fmt::format("SELECT json(CASE WHEN NOT EXISTS (SELECT 1 FROM {} AS {} WHERE {} AND {}) THEN '1' "
-                       "ELSE 'x' END)",
-                       child->stage, kS, referencing_rows(*cols), parent_missing(r, *cols)),
-           {}},
-          origin);
-  }
-  StepOrigin cleanup;
-  cleanup.description = "drop the staging tables";
-  for (const StagedTable& s : staged) w.add({"DROP TABLE " + s.stage, {}}, cleanup);
-  w.add({fmt::format("DELETE FROM {} WHERE push_id = ?", kStagePartsTable), {Value::text(options.push_id)}},
-        cleanup);
-  end_push_batch(w);
-  return w.take();
 }
 
 int64_t StagePartBuilder::rows_built() const {
@@ -542,7 +322,7 @@ std::vector<PushConflict> staged_conflicts(RemoteClient& remote, const Changeset
     auto described = describe_staged(cs, i, options.push_id);
     if (!described.ok()) continue;
     StagedTable s = std::move(described).value();
-    std::string from = fmt::format("SELECT {0}.seq FROM {1} AS {0} WHERE ", kS, s.stage);
+    std::string from = fmt::format("SELECT {}.seq FROM {} WHERE ", kS, s.from());
     if (!options.force && (s.updates || s.deletes)) {
       probes.push_back(
           {{from + fmt::format("{}.op <> 'i' AND NOT {} ORDER BY 1", kS, guard_holds(s)), {}}, std::nullopt});
@@ -560,8 +340,7 @@ std::vector<PushConflict> staged_conflicts(RemoteClient& remote, const Changeset
         lower_ascii(first.table) == lower_ascii(s.table->name) && cols && !cols->empty()) {
       std::string same;
       for (size_t c : *cols)
-        same +=
-            fmt::format(" AND {}.{} = {}.n{}", s.target, quote_identifier(s.table->columns[c].name), kS, c);
+        same += fmt::format(" AND {}.{} = {}", s.target, quote_identifier(s.table->columns[c].name), s.n(c));
       probes.push_back(
           {{from + fmt::format("{}.op <> 'd' AND EXISTS (SELECT 1 FROM {} WHERE NOT ({}){}) ORDER "
                                "BY 1",
@@ -575,7 +354,8 @@ std::vector<PushConflict> staged_conflicts(RemoteClient& remote, const Changeset
       auto fk = s.table->column_indexes(r.columns);
       if (!fk) continue;
       probes.push_back(
-          {{from + fmt::format("{} AND {} ORDER BY 1", referencing_rows(*fk), parent_missing(r, *fk)), {}},
+          {{from + fmt::format("{} AND {} ORDER BY 1", referencing_rows(s, *fk), parent_missing(s, r, *fk)),
+            {}},
            std::nullopt});
       asked.push_back({Probe::parent, i, &r, *fk});
     }
@@ -726,7 +506,8 @@ int drop_abandoned_stages(RemoteClient& remote) {
       parts_table = true;
       continue;
     }
-    auto end = name.rfind('_');
+    // turso_sync_stage_<push id>_<n>[_<j>]: push ids have no '_'.
+    auto end = name.find('_', n);
     if (end != std::string::npos && end > n) ids.insert(name.substr(n, end - n));
   }
   std::map<std::string, std::string> newest;  // push id -> its newest part's staged_at

@@ -19,19 +19,28 @@
 //     b0 … b(C-1)               base values: the guarded columns of an update or delete; else NULL
 //   The k, n and b columns are declared without a type, so every value keeps its storage class; values are
 //   bound as parameters (REALs as exact expressions), as in the one-batch push.
+//   A table has at most 2000 columns (SQLite's SQLITE_MAX_COLUMN): when 3 + K + 2C is more, the n and b
+//   columns that do not fit go, in that order, to continuation tables turso_sync_stage_P_<n>_<j> (j = 1, 2,
+//   …), each `seq INTEGER PRIMARY KEY` and up to 1999 of them; a staged row has one row in each, joined on
+//   seq (sync/push_stage_sql.h, StageLayout). A table of 2000 columns has two continuations.
 //
 // Upload part (one /v2/pipeline batch): BEGIN IMMEDIATE; CREATE TABLE IF NOT EXISTS turso_sync_push_parts;
-// INSERT its receipt; per table: CREATE TABLE IF NOT EXISTS the staging table, multi-row INSERTs; COMMIT;
-// ROLLBACK when COMMIT did not run.
+// INSERT its receipt; per table: CREATE TABLE IF NOT EXISTS its staging tables, multi-row INSERTs (the same
+// rows into each); COMMIT; ROLLBACK when COMMIT did not run.
 //
 // Final batch: the frame of sync/push_batch.h (receipt, identity guard, schema guard, triggers suspended,
 // schema statements), a parts guard (all N part receipts present), then per table: a guard (fails unless
-// every staged update and delete finds its remote row in its base state), DELETE … IN (staged deletes),
-// UPDATE … FROM staging, INSERT … SELECT staged inserts ORDER BY seq (an existing key fails it: a conflict);
-// `--force`: no guard, UPDATE of every staged insert and update plus INSERT … WHERE NOT EXISTS. Then the
-// triggers restored, the reference guards (no remote child references a staged delete) and the parent guards
-// (every parent a staged insert or key update references is on the remote), computed on the server; DROP of
-// the staging tables and DELETE of the part receipts; COMMIT; ROLLBACK.
+// every staged update and delete finds its remote row in its base state; its terms a balanced tree, SQLite's
+// expression depth), DELETE … IN (staged deletes), UPDATE … FROM staging, INSERT … SELECT staged inserts
+// ORDER BY seq (an existing key fails it: a conflict); `--force`: no guard, UPDATE of every staged insert and
+// update plus INSERT … WHERE NOT EXISTS. A table with continuations is read by SELECTs as a join on seq, and
+// by UPDATE … FROM as a derived table of only the columns it sets (SQLite makes one of the FROM clause, all
+// its columns counted): one UPDATE per group of at most 2000 - 2 - K columns. A rowid table without an alias
+// of 2000 columns inserts all but one nullable column (the rowid makes 2001 result columns) and sets that one
+// by an UPDATE right after. Then the triggers restored, the reference guards (no remote child references a
+// staged delete) and the parent guards (every parent a staged insert or key update references is on the
+// remote), computed on the server; DROP of the staging tables and DELETE of the part receipts; COMMIT;
+// ROLLBACK.
 #pragma once
 
 #include <optional>
@@ -51,7 +60,8 @@ inline constexpr const char* kStageTablePrefix = "turso_sync_stage_";
 // drop them (docs/protocol.md).
 inline constexpr int kAbandonedStageHours = 24;
 
-// "turso_sync_stage_<push id>_<table index>".
+// "turso_sync_stage_<push id>_<table index>": the first staging table of a table (its continuations add
+// "_<j>").
 std::string stage_table_name(const std::string& push_id, size_t table_index);
 
 // The upload parts of a staged push, built one at a time (memory holds one part).
@@ -60,7 +70,7 @@ class StagePartBuilder {
   // `cs` and `options` must outlive the builder. Parts hold about `part_bytes` each (at least one row).
   StagePartBuilder(const Changeset& cs, const PushBatchOptions& options, size_t part_bytes);
   // The next part (numbered from 1), nullopt after the last. ErrorKind::usage for a value the remote cannot
-  // store exactly (TEXT that is not valid UTF-8) or a table with too many columns to stage.
+  // store exactly (TEXT that is not valid UTF-8) or a table that cannot be staged (stage::check_stageable).
   Result<std::optional<PushBatch>> next();
   // Whether every part can be built (the errors next() would return), before anything is sent.
   Status check() const;

@@ -2,9 +2,9 @@
 // sets alike, so no query may add a column (a key, a rowid, a type tag) to a full row. Before, diff and push
 // failed with "too many columns in result set" and init failed on the SQL path. Three shapes: an INTEGER
 // PRIMARY KEY, a TEXT primary key on a rowid table, no key at all (rows addressed by rowid). Each goes
-// through init on both paths, diff, pushes in one batch, a pull on the SQL path that merges a local change
-// and a pull on the page path; every copy and the remote (read through the independent path)
-// hold the same values, exactly.
+// through init on both paths, diff, pushes in one batch, a pull on the SQL path that merges a local change,
+// a staged push (refused whole by a stale guard, then through) and a pull on the page path; every copy and
+// the remote (read through the independent path) hold the same values, exactly.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -118,22 +118,48 @@ TEST(WideTables, TwoThousandColumnsSyncOnEveryPath) {
               (Rows{{T("first"), T("from b"), R(0.1 + 0.2)}}))
         << t;
 
-  // B: more rows. Staged in parts, a table this wide would need more columns than a staging table can
-  // have: refused, saying so, and nothing sent (docs/protocol.md "Push: staged"). In one batch it goes.
+  // B: more rows, an update of every column of row 3 and of one column of row 1 (two masks), a delete of
+  // row 4, in every table; pushed staged (parts of 100 kB: a row or two each), so each table is staged
+  // over three staging tables joined on seq (docs/protocol.md "Push: staged"). A teammate changed a column
+  // of row 3 meanwhile: the final batch's guard refuses the push, nothing is applied, no staging is left.
   std::string b_rows;
-  for (const auto& t : kTables)
+  for (const auto& t : kTables) {
     for (int row = 10; row < 20; ++row) b_rows += insert_row(t, row, 2) + ";";
+    b_rows += "UPDATE " + t + " SET ";
+    for (int i = 1; i < kColumns; ++i)
+      b_rows += (i > 1 ? ", c" : "c") + std::to_string(i) + " = " + literal(t, 3, i, 3);
+    b_rows += " WHERE " + key_of(t, 3) + "; UPDATE " + t + " SET c5 = 'five' WHERE " + key_of(t, 1) +
+              "; DELETE FROM " + t + " WHERE " + key_of(t, 4) + ";";
+  }
   local_exec(wb, b_rows);
   std::vector<std::string> staged = env_b;
   staged.push_back("TURSO_SYNC_PUSH_PART_BYTES=100000");
+  remote_exec(server.url(), {"UPDATE wide_text SET c1500 = 'teammate' WHERE " + key_of("wide_text", 3)});
   r = run_cli({"push"}, staged, b.path());
-  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
-  EXPECT_NE(r.err.find("too many columns"), std::string::npos) << r.err;
-  EXPECT_EQ(remote_count(server.url(), "SELECT count(*) FROM wide_nokey"), 3);
-  r = run_cli({"push"}, env_b, b.path());
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+  EXPECT_NE(r.err.find("nothing was applied"), std::string::npos) << r.err;
+  for (const auto& t : kTables) {
+    EXPECT_EQ(remote_count(server.url(), "SELECT count(*) FROM " + t), 3) << t;
+    EXPECT_EQ(
+        remote_count(server.url(), "SELECT count(*) FROM " + t + " WHERE c5 = 'five' OR " + key_of(t, 10)), 0)
+        << t;
+    EXPECT_EQ(remote_count(server.url(), "SELECT count(*) FROM " + t + " WHERE " + key_of(t, 4)), 1) << t;
+  }
+  EXPECT_EQ(staging_left(server.url()), 0);
+
+  // Settled as the docs say (local wins), the same changes go through staged, exactly.
+  r = run_cli({"sync", "--on-conflict=local"}, staged, b.path());
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("staged in"), std::string::npos) << r.out;
+  EXPECT_EQ(staging_left(server.url()), 0);
   expect_all_same(server.url(), wb);
-  EXPECT_EQ(remote_count(server.url(), "SELECT count(*) FROM wide_nokey"), 13);
+  for (const auto& t : kTables) {
+    EXPECT_EQ(remote_count(server.url(), "SELECT count(*) FROM " + t), 12) << t;
+    EXPECT_EQ(remote_rows(server.url(), "SELECT c1, c1500, c1999 FROM " + t + " WHERE " + key_of(t, 3)),
+              local_rows(wb, "SELECT " + literal(t, 3, 1, 3) + ", " + literal(t, 3, 1500, 3) + ", " +
+                                 literal(t, 3, 1999, 3)))
+        << t;
+  }
   r = run_cli({"pull"}, env_a, a.path());
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   for (const std::string& path : {wa, wb, a.file("local_replica.db"), b.file("local_replica.db")})

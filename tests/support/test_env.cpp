@@ -162,7 +162,7 @@ bool port_accepts(int port) {
 
 }  // namespace
 
-LocalServer::LocalServer() {
+LocalServer::LocalServer(std::vector<std::string> extra_flags) : m_flags(std::move(extra_flags)) {
   std::string binary = tursodb_path();
   if (access(binary.c_str(), X_OK) != 0) {
     ADD_FAILURE() << "tursodb not found at " << binary << " (run `make deps`)";
@@ -196,8 +196,12 @@ void LocalServer::spawn(int port) {
       dup2(out, 2);
       int in = open("/dev/null", O_RDONLY);
       dup2(in, 0);
-      execl(binary.c_str(), binary.c_str(), db.c_str(), "--sync-server", listen.c_str(),
-            "--experimental-without-rowid", static_cast<char*>(nullptr));
+      std::vector<std::string> args{binary, db, "--sync-server", listen, "--experimental-without-rowid"};
+      args.insert(args.end(), m_flags.begin(), m_flags.end());
+      std::vector<char*> argv;
+      for (std::string& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(binary.c_str(), argv.data());
       _exit(127);
     }
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);

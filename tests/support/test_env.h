@@ -54,7 +54,9 @@ class TempDir {
 // Started by the constructor (fails the test on error), stopped by pid in the destructor.
 class LocalServer {
  public:
-  LocalServer();
+  // Always started with --experimental-without-rowid; `extra_flags` adds others (e.g.
+  // "--experimental-generated-columns").
+  explicit LocalServer(std::vector<std::string> extra_flags = {});
   ~LocalServer();
   LocalServer(const LocalServer&) = delete;
   LocalServer& operator=(const LocalServer&) = delete;
@@ -70,6 +72,7 @@ class LocalServer {
  private:
   // Starts tursodb on `port`; m_pid stays -1 when it did not come up.
   void spawn(int port);
+  std::vector<std::string> m_flags;
   TempDir m_dir;
   std::string m_url;
   int m_port = 0;

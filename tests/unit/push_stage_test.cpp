@@ -112,8 +112,8 @@ struct Staging {
   Changeset cs;
   PushBatchOptions options;
 
-  explicit Staging(const std::string& edits = kEdits) {
-    exec(base, kBase);
+  explicit Staging(const std::string& edits = kEdits, const std::string& base_sql = kBase) {
+    exec(base, base_sql);
     difftest::copy_file(base, working);
     difftest::copy_file(base, remote);
     exec(working, edits);
@@ -196,6 +196,28 @@ TEST(PushStage, PartsStayWithinTheirSizeAndCarryEveryRowOnce) {
   EXPECT_GT(parts.parts_built(), 10);
 }
 
+// Regression (found by the catalog test, parts of 2 kB and a table of 120 columns): a part size below a
+// part's frame plus its staging table's definition made parts without a row, each followed by the same part
+// again: a push sent empty parts forever. Every part carries at least one row.
+TEST(PushStage, APartSizeBelowTheStagingDefinitionStillMovesARowPerPart) {
+  Staging s;
+  for (size_t part_bytes : {size_t{1}, size_t{300}, size_t{700}}) {
+    SCOPED_TRACE(part_bytes);
+    StagePartBuilder parts(s.cs, s.options, part_bytes);
+    const int64_t total = parts.rows_total();
+    int64_t rows = 0;
+    for (int64_t i = 0; i <= total; ++i) {
+      auto part = parts.next();
+      ASSERT_TRUE(part.ok());
+      if (!*part) break;
+      ASSERT_GE((*part)->row_changes, 1) << "part " << parts.parts_built();
+      rows += (*part)->row_changes;
+    }
+    EXPECT_EQ(rows, total);
+    EXPECT_LE(parts.parts_built(), total);
+  }
+}
+
 TEST(PushStage, APartSentAgainFailsOnItsReceiptAndChangesNothing) {
   Staging s;
   auto db = difftest::open_db(s.remote);
@@ -271,6 +293,91 @@ TEST(PushStage, ForceIsLocalWinsForTheStagedRows) {
        "UPDATE items SET score = 0 WHERE id = 210");
   EXPECT_FALSE(s.apply(parts));
   difftest::expect_same_snapshot(snapshot(s.remote), snapshot(s.working), "");
+}
+
+// Tables of 2000 columns (SQLite's limit) of each shape: an INTEGER PRIMARY KEY, a TEXT key, no key.
+constexpr int kWide = 2000;
+const std::vector<std::string> kWideTables = {"wa", "wt", "wn"};
+
+std::string wide_key(const std::string& table, int row) {
+  return table == "wt" ? "'k" + std::to_string(row) + "'" : std::to_string(row);
+}
+
+std::string wide_row(const std::string& table, int row, int version) {
+  std::string sql = "INSERT INTO " + table + " VALUES (" + wide_key(table, row);
+  for (int c = 1; c < kWide; ++c)
+    sql += c % 3 == 0   ? ", NULL"
+           : c % 3 == 1 ? ", " + std::to_string(row * 10000 + c * 10 + version)
+                        : ", 'v" + std::to_string(row * 10000 + c * 10 + version) + "'";
+  return sql + ");";
+}
+
+std::string wide_base() {
+  std::string sql;
+  for (const std::string& t : kWideTables) {
+    sql += "CREATE TABLE " + t + " (" +
+           (t == "wa"   ? "id INTEGER PRIMARY KEY"
+            : t == "wt" ? "k TEXT PRIMARY KEY"
+                        : "c0");
+    for (int c = 1; c < kWide; ++c) sql += ", c" + std::to_string(c);
+    sql += ");";
+    for (int row = 1; row <= 3; ++row) sql += wide_row(t, row, 0);
+  }
+  return sql;
+}
+
+// Inserts, an update of every column, an update of one column, a delete: in every table.
+std::string wide_edits() {
+  std::string sql;
+  for (const std::string& t : kWideTables) {
+    std::string key = std::string(t == "wa" ? "id" : t == "wt" ? "k" : "c0") + " = ";
+    for (int row = 10; row < 14; ++row) sql += wide_row(t, row, 1);
+    sql += "UPDATE " + t + " SET ";
+    for (int c = 1; c < kWide; ++c)
+      sql += (c > 1 ? ", c" : "c") + std::to_string(c) + " = " + std::to_string(c) + ".5";
+    sql += " WHERE " + key + wide_key(t, 3) + "; UPDATE " + t + " SET c5 = 'five' WHERE " + key +
+           wide_key(t, 1) + "; DELETE FROM " + t + " WHERE " + key + wide_key(t, 2) + ";";
+  }
+  return sql;
+}
+
+// Every row of the wide tables with its rowid (snapshot() would read the rowid and 2000 columns at once: one
+// column too many for a result set).
+std::vector<testing::Rows> wide_contents(const std::string& path) {
+  std::vector<testing::Rows> out;
+  for (const std::string& t : kWideTables) {
+    out.push_back(testing::local_rows(path, "SELECT rowid FROM " + t + " ORDER BY rowid"));
+    out.push_back(testing::local_rows(path, "SELECT * FROM " + t + " ORDER BY rowid"));
+  }
+  return out;
+}
+
+// Their changes stage over continuation tables, and the final batch stays within SQLite's limits (the result
+// set of INSERT … SELECT, the derived table of UPDATE … FROM, the guard's expression depth), with and without
+// --force. A stale guard rolls everything back.
+TEST(PushStage, TablesOfTwoThousandColumnsStageWithinSQLitesLimits) {
+  for (bool force : {false, true}) {
+    SCOPED_TRACE(force ? "--force" : "guarded");
+    Staging s(wide_edits(), wide_base());
+    s.options.references.clear();
+    s.options.force = force;
+    int parts = s.stage(50000);
+    EXPECT_GT(parts, 3);
+    EXPECT_EQ(s.count("SELECT count(*) FROM sqlite_schema WHERE name LIKE 'turso_sync_stage_%'"), 9);
+    auto failed = s.apply(parts);
+    EXPECT_FALSE(failed) << failed->description;
+    EXPECT_TRUE(wide_contents(s.remote) == wide_contents(s.working));
+    EXPECT_EQ(s.count("SELECT count(*) FROM sqlite_schema WHERE name LIKE 'turso_sync_stage_%'"), 0);
+  }
+  Staging s(wide_edits(), wide_base());
+  s.options.references.clear();
+  int parts = s.stage(50000);
+  exec(s.remote, "UPDATE wt SET c1500 = 'theirs' WHERE k = 'k3'");
+  auto before = wide_contents(s.remote);
+  auto failed = s.apply(parts);
+  ASSERT_TRUE(failed);
+  EXPECT_EQ(failed->kind, StepOrigin::Kind::stage_guard);
+  EXPECT_TRUE(wide_contents(s.remote) == before);
 }
 
 TEST(PushStage, TheFinalBatchRefusesWhenAPartIsMissing) {
