@@ -470,6 +470,25 @@ Result<bool> refresh_held(const Config& config, std::vector<HeldConflict>& held)
   return changed;
 }
 
+HeldConflict held_push_row(const TableDesc& t, const RowChange& row, ConflictKind kind) {
+  HeldConflict h;
+  h.table = t.name;
+  h.keyed_by_rowid = t.keyed_by_rowid();
+  if (h.keyed_by_rowid) {
+    h.key_names.push_back(t.rowid_alias >= 0 ? t.columns[static_cast<size_t>(t.rowid_alias)].name
+                                             : std::string("rowid"));
+  } else {
+    for (int k : t.key_columns) h.key_names.push_back(t.columns[static_cast<size_t>(k)].name);
+  }
+  h.key = row.key;
+  h.kind = to_string(kind);
+  for (const ColumnDesc& c : t.columns) h.columns.push_back(c.name);
+  if (row.op != RowOp::insert) h.base = h.theirs = row.old_values;
+  if (row.op != RowOp::remove) h.ours = row.new_values;
+  h.since = utc_timestamp();
+  return h;
+}
+
 Result<int64_t> exclude_held(Changeset& changeset, DiffSummary& summary,
                              const std::vector<HeldConflict>& held) {
   if (held.empty()) return 0;

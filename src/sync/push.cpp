@@ -24,6 +24,7 @@
 #include "sync/push_conflicts.h"
 #include "sync/push_references.h"
 #include "sync/push_stage.h"
+#include "sync/push_unique.h"
 #include "sync/remote_identity.h"
 #include "sync/remote_lineage.h"
 #include "sync/state.h"
@@ -153,6 +154,22 @@ Result<PushReport> SyncContext::push_files(const PushOptions& options) {
     report.held = static_cast<int64_t>(held.size());
     report.held_new = static_cast<int64_t>(dangling.size());
     report.held_skipped += TS_TRY(exclude_held(changeset, report.changes, held));
+  }
+  // A UNIQUE value that a row of the remote keeps because the working copy's change of that row is held (its
+  // delete, say): the server would refuse the whole batch on it, every cycle. Under hold the row change is
+  // held too and the rest goes; under every other policy the server's refusal names both rows.
+  if (merge::conflict_handler(options.pull.on_conflict)(ConflictKind::unique) ==
+      merge::ConflictDecision::hold) {
+    std::vector<LocalUniqueTaker> takers = TS_TRY(find_unique_takers(c, changeset));
+    if (!takers.empty()) {
+      for (LocalUniqueTaker& u : takers)
+        if (!is_held(held, u.row.table, u.row.key)) held.push_back(std::move(u.row));
+      if (!options.dry_run) TS_TRY_STATUS(save_held(c.state_dir, held));
+      report.held = static_cast<int64_t>(held.size());
+      report.held_new += static_cast<int64_t>(takers.size());
+      report.held_new_unique = static_cast<int64_t>(takers.size());
+      report.held_skipped += TS_TRY(exclude_held(changeset, report.changes, held));
+    }
   }
   // A row the remote cannot take is refused alone (docs/conflicts.md, "Rows the remote cannot take"): held
   // like a conflict, named by table and key; the rest of the push goes.

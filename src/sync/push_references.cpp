@@ -11,6 +11,7 @@
 
 #include "db/schema.h"
 #include "db/sqlite.h"
+#include "sync/held.h"
 #include "util/fs.h"
 #include "util/text.h"
 
@@ -35,25 +36,6 @@ std::string show_reference(const std::vector<std::string>& columns, const std::v
     shown += (i ? ", " : "") + describe(values.at(i));
   }
   return fmt::format("({}) = ({})", names, shown);
-}
-
-HeldConflict held_row(const TableDesc& t, const RowChange& row) {
-  HeldConflict h;
-  h.table = t.name;
-  h.keyed_by_rowid = t.keyed_by_rowid();
-  if (h.keyed_by_rowid) {
-    h.key_names.push_back(t.rowid_alias >= 0 ? t.columns[static_cast<size_t>(t.rowid_alias)].name
-                                             : std::string("rowid"));
-  } else {
-    for (int k : t.key_columns) h.key_names.push_back(t.columns[static_cast<size_t>(k)].name);
-  }
-  h.key = row.key;
-  h.kind = to_string(ConflictKind::dangling);
-  for (const ColumnDesc& c : t.columns) h.columns.push_back(c.name);
-  if (row.op != RowOp::insert) h.base = h.theirs = row.old_values;
-  if (row.op != RowOp::remove) h.ours = row.new_values;
-  h.since = utc_timestamp();
-  return h;
 }
 
 // Whether the working copy holds a row of `r.parent` with the given parent key values.
@@ -186,7 +168,7 @@ Result<std::vector<LocalDangling>> find_local_dangling(const Config& config, con
       }
       if (details.empty()) continue;
       LocalDangling d;
-      d.row = held_row(t, *row);
+      d.row = held_push_row(t, *row, ConflictKind::dangling);
       d.operation = to_string(row->op);
       for (const std::string& detail : details) d.detail += (d.detail.empty() ? "" : "; ") + detail;
       d.detail += "; the remote would be left with a dangling reference";

@@ -13,6 +13,8 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <algorithm>
+
 #include "support/sync_checks.h"
 #include "support/team.h"
 #include "support/test_env.h"
@@ -607,6 +609,53 @@ TEST(UniqueClash, ResolveTheirsSettlesTheRowsThatStillReferenceTheRowItRemoves) 
   EXPECT_EQ(team.remote("SELECT id, contact_id, subject FROM emails ORDER BY id"),
             (Rows{{I(1), I(1), T("hello")}}));
   expect_same(team.server.url(), team.wc(b), "SELECT * FROM contacts ORDER BY id");
+}
+
+// Found by TeamHoldProperty (seed 17071447977804286276): B deletes contact 1 and gives its address to a new
+// contact 5, while A edits contact 1 and pushes. B's cycle holds the delete (delete/update), so the remote
+// keeps contact 1, and with it the address contact 5 takes. Under hold contact 5 is held too (kind `unique`)
+// and everything else of B's is pushed; `resolve --ours` then sends the delete and the insert together.
+// Before, the server refused the whole push on "UNIQUE constraint failed: contacts.email" every cycle (exit
+// 3, "the remote changed 1 row being pushed"): nothing of B's reached the remote.
+TEST(UniqueClash, UnderHoldARowTakingTheValueOfAHeldDeleteIsHeldAndTheRestIsPushed) {
+  Team team;
+  ASSERT_NO_FATAL_FAILURE(team.start(
+      {"CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT UNIQUE COLLATE NOCASE, name TEXT)",
+       "INSERT INTO contacts VALUES (1, 'a@x', 'A'), (2, 'b@x', 'B')"}));
+  const TempDir &a = team.a, &b = team.b;
+  local_exec(team.wc(a), "UPDATE contacts SET name = 'A edited' WHERE id = 1");
+  auto r = team.run(a, {"push"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  local_exec(
+      team.wc(b),
+      "DELETE FROM contacts WHERE id = 1; INSERT INTO contacts VALUES (5, 'A@x', 'new'); UPDATE contacts "
+      "SET name = 'B edited' WHERE id = 2");
+  for (int cycle = 0; cycle < 2; ++cycle) {
+    r = team.run(b, {"workflow", "--once"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  }
+  EXPECT_EQ(team.remote("SELECT id, email, name FROM contacts ORDER BY id"),
+            (Rows{{I(1), T("a@x"), T("A edited")}, {I(2), T("b@x"), T("B edited")}}));
+  r = team.run(b, {"--json", "conflicts"});
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc = parse(parser, r.out);
+  std::vector<std::string> kinds;
+  for (auto c : doc["conflicts"].get_array()) kinds.emplace_back(c["kind"].get_string().value());
+  std::sort(kinds.begin(), kinds.end());
+  EXPECT_EQ(kinds, (std::vector<std::string>{"delete/update", "unique"})) << r.out;
+  EXPECT_EQ(team.rows(b, "SELECT id, email, name FROM contacts ORDER BY id"),
+            (Rows{{I(2), T("b@x"), T("B edited")}, {I(5), T("A@x"), T("new")}}));
+
+  r = team.run(b, {"resolve", "--ours"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  r = team.run(b, {"workflow", "--once"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(team.run(b, {"status", "--check", "--offline"}).exit_code, 0);
+  EXPECT_EQ(team.remote("SELECT id, email, name FROM contacts ORDER BY id"),
+            (Rows{{I(2), T("b@x"), T("B edited")}, {I(5), T("A@x"), T("new")}}));
+  r = team.run(a, {"workflow", "--once"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  expect_same(team.server.url(), team.wc(a), "SELECT * FROM contacts ORDER BY id");
 }
 
 }  // namespace
