@@ -140,6 +140,17 @@ Result<PushReport> SyncContext::push_files(const PushOptions& options) {
   // hold, else the push is refused naming the rows; nothing is sent either way.
   std::vector<ForeignReference> references = TS_TRY(read_references(c.working_path));
   std::vector<LocalDangling> dangling = TS_TRY(find_local_dangling(c, changeset, references));
+  // A parent the remote lacks because this copy's change of it is held (an update of a row a teammate
+  // deleted): the remote's parent guard would refuse the whole push, every cycle. Under hold the child is
+  // held too; under every other policy the guard's refusal names it, as before.
+  if (merge::conflict_handler(options.pull.on_conflict)(ConflictKind::dangling) ==
+      merge::ConflictDecision::hold) {
+    for (LocalDangling& d : TS_TRY(find_parents_the_remote_lacks(c, changeset, references)))
+      if (std::none_of(dangling.begin(), dangling.end(), [&](const LocalDangling& e) {
+            return same_table(e.row.table, d.row.table) && e.row.key == d.row.key;
+          }))
+        dangling.push_back(std::move(d));
+  }
   if (!dangling.empty()) {
     if (merge::conflict_handler(options.pull.on_conflict)(ConflictKind::dangling) !=
         merge::ConflictDecision::hold) {

@@ -658,5 +658,58 @@ TEST(UniqueClash, UnderHoldARowTakingTheValueOfAHeldDeleteIsHeldAndTheRestIsPush
   expect_same(team.server.url(), team.wc(a), "SELECT * FROM contacts ORDER BY id");
 }
 
+// Found by TeamHoldProperty (seed 2407524333024596706): A deletes contact 1 and pushes while B edits it; B's
+// cycle holds B's row (update/delete), and B's application then writes an email to contact 1, which B still
+// has but the remote does not. Under hold the email is held too (kind `dangling reference`) and everything
+// else of B's is pushed; `resolve --ours` then sends contact 1 back with the email in one push. Before, the
+// remote's parent guard refused every push of B (exit 3, "the remote changed 1 row being pushed").
+TEST(DanglingReference, UnderHoldAChildOfAHeldRowTheRemoteDeletedIsHeldAndTheRestIsPushed) {
+  Team team;
+  ASSERT_NO_FATAL_FAILURE(team.start({"CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT)",
+                                      "CREATE TABLE emails (id INTEGER PRIMARY KEY, contact_id INTEGER "
+                                      "REFERENCES contacts(id), subject TEXT)",
+                                      "INSERT INTO contacts VALUES (1, 'a@x'), (2, 'b@x')"}));
+  const TempDir &a = team.a, &b = team.b;
+  const char* kDangling =
+      "SELECT count(*) FROM emails WHERE contact_id IS NOT NULL AND contact_id NOT IN (SELECT id FROM "
+      "contacts)";
+  local_exec(team.wc(a), "DELETE FROM contacts WHERE id = 1");
+  auto r = team.run(a, {"push"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  local_exec(team.wc(b), "UPDATE contacts SET email = 'a2@x' WHERE id = 1");
+  r = team.run(b, {"workflow", "--once"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  local_exec(
+      team.wc(b),
+      "PRAGMA foreign_keys = ON; INSERT INTO emails VALUES (5, 1, 'to a'); UPDATE contacts SET email = "
+      "'b2@x' WHERE id = 2");
+  for (int cycle = 0; cycle < 2; ++cycle) {
+    r = team.run(b, {"workflow", "--once"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  }
+  EXPECT_EQ(team.remote("SELECT id, email FROM contacts ORDER BY id"), (Rows{{I(2), T("b2@x")}}));
+  EXPECT_EQ(team.remote("SELECT count(*) FROM emails"), (Rows{{I(0)}}));
+  r = team.run(b, {"--json", "conflicts"});
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc = parse(parser, r.out);
+  std::vector<std::string> kinds;
+  for (auto c : doc["conflicts"].get_array()) kinds.emplace_back(c["kind"].get_string().value());
+  std::sort(kinds.begin(), kinds.end());
+  EXPECT_EQ(kinds, (std::vector<std::string>{"dangling reference", "update/delete"})) << r.out;
+
+  r = team.run(b, {"resolve", "--ours"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  r = team.run(b, {"workflow", "--once"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(team.run(b, {"status", "--check", "--offline"}).exit_code, 0);
+  EXPECT_EQ(team.remote("SELECT id, email FROM contacts ORDER BY id"),
+            (Rows{{I(1), T("a2@x")}, {I(2), T("b2@x")}}));
+  EXPECT_EQ(team.remote("SELECT id, contact_id, subject FROM emails"), (Rows{{I(5), I(1), T("to a")}}));
+  EXPECT_EQ(team.remote(kDangling), (Rows{{I(0)}}));
+  r = team.run(a, {"workflow", "--once"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  expect_same(team.server.url(), team.wc(a), "SELECT * FROM emails ORDER BY id");
+}
+
 }  // namespace
 }  // namespace turso_sync::testing
