@@ -496,7 +496,9 @@ class HoldCase {
         later |= o.seq > w.seq && o.table == w.table && o.uid == w.uid && o.stem == w.stem;
       for (const auto& d : m_deletes) later |= d.seq > w.seq && d.table == w.table && d.uid == w.uid;
       if (later) continue;
-      if (w.stem != "person_id" && contains(discarded, "'" + w.value + "'")) continue;
+      // In a discarded file: the value, or for a reference (saved as an id) the row, saved whole with its
+      // uid.
+      if (contains(discarded, "'" + (w.stem == "person_id" ? w.uid : w.value) + "'")) continue;
       if (m_decided.count(cell + "|" + (w.stem == "person_id" ? "*" : w.value))) continue;
       lost += fmt::format("  #{} {} wrote {}.{} = '{}' in row {}; the final state has {}\n", w.seq, w.writer,
                           w.table, w.stem, w.value, w.uid,
