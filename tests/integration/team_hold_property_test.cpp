@@ -28,6 +28,7 @@
 #include <simdjson.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -338,7 +339,10 @@ class HoldCase {
                                        std::string(table)};
       if (!key.empty()) args.push_back(std::string(key));
       auto r = cli(c, args);
-      trace(fmt::format("settle: {} {} {} [{}] -> {}{}", c.name, args[1], table, key, r.exit_code,
+      std::string_view kind;
+      if (held["kind"].get(kind) != simdjson::SUCCESS) kind = "?";
+      trace(fmt::format("settle: {} {} {} [{}] ({}; ours {}; theirs {}) -> {}{}", c.name, args[1], table, key,
+                        kind, fmt::join(ours, ","), fmt::join(theirs, ","), r.exit_code,
                         r.exit_code ? ": " + r.out + r.err : ""));
       // Settled already by an earlier resolve of this list (a child removed with the parent it referenced).
       if (r.exit_code == 2 && contains(r.err, "no held conflict matches")) continue;
@@ -354,11 +358,9 @@ class HoldCase {
       // The losing side: its disputed columns, or all of it when the winning side has no row.
       const std::vector<std::string>& losing = take_ours ? theirs : ours;
       const std::vector<std::string>& winning = take_ours ? ours : theirs;
-      std::string uid;
-      for (size_t i = 0; i < names.size() && i < ours.size(); ++i)
-        if (hold_stem(names[i]) == "uid") uid = hold_unquote(ours[i]);
-      for (size_t i = 0; i < names.size() && i < theirs.size(); ++i)
-        if (hold_stem(names[i]) == "uid" && uid.empty()) uid = hold_unquote(theirs[i]);
+      std::string uid;  // the losing row's (the two sides may be two rows at one reused id)
+      for (size_t i = 0; i < names.size() && i < losing.size(); ++i)
+        if (hold_stem(names[i]) == "uid") uid = hold_unquote(losing[i]);
       for (size_t i = 0; i < names.size() && i < losing.size(); ++i) {
         bool lost = winning.empty() || disputed.empty() ||
                     std::find(disputed.begin(), disputed.end(), i) != disputed.end();
