@@ -221,15 +221,26 @@ bool holds_table(const std::vector<HeldConflict>& held, const std::string& table
 namespace {
 
 // The base of a held row is the last state both sides agreed on, column by column: where ours and theirs
-// are equal now, that value. Returns whether it changed.
+// are equal now, that value. A column both sides changed differently since then is in dispute, also when
+// that happened while the row was held (the application and a teammate each wrote it again): `conflicts`
+// shows it, and `resolve` decides it. Returns whether the record changed.
 bool note_agreed_columns(HeldConflict& c) {
   if (c.ours.size() != c.theirs.size() || c.base.size() != c.ours.size()) return false;
   bool changed = false;
-  for (size_t i = 0; i < c.base.size(); ++i)
+  for (size_t i = 0; i < c.base.size(); ++i) {
     if (c.ours[i] == c.theirs[i] && c.base[i] != c.theirs[i]) {
       c.base[i] = c.theirs[i];
       changed = true;
     }
+    int column = static_cast<int>(i);
+    if (c.ours[i] != c.theirs[i] && c.ours[i] != c.base[i] && c.theirs[i] != c.base[i] &&
+        std::find(c.conflicting_columns.begin(), c.conflicting_columns.end(), column) ==
+            c.conflicting_columns.end()) {
+      c.conflicting_columns.insert(
+          std::upper_bound(c.conflicting_columns.begin(), c.conflicting_columns.end(), column), column);
+      changed = true;
+    }
+  }
   return changed;
 }
 

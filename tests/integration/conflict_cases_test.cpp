@@ -711,5 +711,35 @@ TEST(DanglingReference, UnderHoldAChildOfAHeldRowTheRemoteDeletedIsHeldAndTheRes
   expect_same(team.server.url(), team.wc(a), "SELECT * FROM emails ORDER BY id");
 }
 
+// Found by TeamHoldProperty (seed 14250790579970045368): while B's row 1 is held for its title, B's
+// application and A each write its body again, differently. The body is in dispute too: `conflicts` lists it
+// (so a tool or a user deciding by the disputed columns sees it), and `resolve --theirs` takes A's body.
+// Before, only the title was listed as disputed, and `resolve --ours` silently wrote B's body over A's.
+TEST(HeldColumns, AColumnBothSidesWriteAgainWhileTheRowIsHeldIsInDisputeToo) {
+  NotesTeam team;
+  ASSERT_NO_FATAL_FAILURE(team.start());
+  ASSERT_NO_FATAL_FAILURE(team.make_conflict());
+  auto r = team.run(team.b, {"workflow", "--once"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  local_exec(team.wc(team.a), "UPDATE notes SET body = 'A body' WHERE id = 1");
+  r = team.run(team.a, {"push"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  local_exec(team.wc(team.b), "UPDATE notes SET body = 'B body' WHERE id = 1");
+  r = team.run(team.b, {"workflow", "--once"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  r = team.run(team.b, {"--json", "conflicts"});
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc = parse(parser, r.out);
+  ASSERT_EQ(doc["conflicts"].get_array().size(), 1u) << r.out;
+  std::vector<int64_t> disputed;
+  for (auto i : doc["conflicts"].at(0)["conflicting_columns"].get_array()) disputed.push_back(i.get_int64());
+  EXPECT_EQ(disputed, (std::vector<int64_t>{1, 2})) << r.out;  // title and body
+  EXPECT_EQ(json_strings(doc["conflicts"].at(0)["theirs"]),
+            (std::vector<std::string>{"1", "'A'", "'A body'"}));
+  r = team.run(team.b, {"resolve", "--theirs"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(team.rows(team.b, kRow1), (Rows{{I(1), T("A"), T("A body")}}));
+}
+
 }  // namespace
 }  // namespace turso_sync::testing
