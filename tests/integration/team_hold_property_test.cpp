@@ -8,9 +8,11 @@
 //
 // Every column write is tracked as (writer, table, row, column, value): rows by a `uid` column written once
 // at insert (a row moved to a fresh id keeps it), columns by the name they were created with (a RENAME
-// COLUMN appends "_r<n>"), values unique per write, a reference by its parent's uid. At the end every copy
-// lists its held conflicts (`conflicts --json`), resolves each with a random side, and syncs until nothing
-// changes. Then every write is in the final state, or was overwritten by a later write of its column, or
+// COLUMN appends "_r<n>"), values unique per write (emails come from a small pool so that they collide: their
+// check is weaker), a reference by its parent's uid. At the end every copy lists its held conflicts
+// (`conflicts --json`) and resolves each with a random side (only --theirs after three rounds, so that a
+// reference that would still dangle cannot keep a copy held), then all sync until nothing changes. Then
+// every write is in the final state, or was overwritten by a later write of its column, or
 // its row was deleted later or its column dropped, or it is in a `.turso-sync/discarded-*.sql` file, or it
 // was a losing side of an explicit `resolve` (its disputed columns only: the columns of a resolved row that
 // were not disputed must survive). The copies and the remote (read through the independent path) hold the
