@@ -741,5 +741,43 @@ TEST(HeldColumns, AColumnBothSidesWriteAgainWhileTheRowIsHeldIsInDisputeToo) {
   EXPECT_EQ(team.rows(team.b, kRow1), (Rows{{I(1), T("A"), T("A body")}}));
 }
 
+// Found by TeamHoldProperty (seed 17014228572450077405): as above, contact 5 takes the address of B's held
+// delete of contact 1 and is held; B's application has also written an email to contact 5. The email is held
+// too (its parent is not on the remote, nor sent). Before, the push checked references before it held
+// contact 5: the email was sent without its parent, and the remote's guard refused the whole push (exit 3
+// every cycle). The checks now repeat until nothing new is held (a held delete can in turn leave a UNIQUE
+// value to the remote).
+TEST(UniqueClash, UnderHoldAChildOfARowHeldForAUniqueValueIsHeldToo) {
+  Team team;
+  ASSERT_NO_FATAL_FAILURE(
+      team.start({"CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT UNIQUE, name TEXT)",
+                  "CREATE TABLE emails (id INTEGER PRIMARY KEY, contact_id INTEGER REFERENCES contacts(id), "
+                  "subject TEXT)",
+                  "INSERT INTO contacts VALUES (1, 'a@x', 'A'), (2, 'b@x', 'B')"}));
+  const TempDir &a = team.a, &b = team.b;
+  local_exec(team.wc(a), "UPDATE contacts SET name = 'A edited' WHERE id = 1");
+  auto r = team.run(a, {"push"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  local_exec(
+      team.wc(b),
+      "PRAGMA foreign_keys = ON; DELETE FROM contacts WHERE id = 1; INSERT INTO contacts VALUES (5, 'a@x', "
+      "'new'); INSERT INTO emails VALUES (7, 5, 'to new'); UPDATE contacts SET name = 'B edited' WHERE id = "
+      "2");
+  for (int cycle = 0; cycle < 2; ++cycle) {
+    r = team.run(b, {"workflow", "--once"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  }
+  EXPECT_EQ(team.remote("SELECT id, email, name FROM contacts ORDER BY id"),
+            (Rows{{I(1), T("a@x"), T("A edited")}, {I(2), T("b@x"), T("B edited")}}));
+  EXPECT_EQ(team.remote("SELECT count(*) FROM emails"), (Rows{{I(0)}}));
+  r = team.run(b, {"--json", "conflicts"});
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc = parse(parser, r.out);
+  std::vector<std::string> kinds;
+  for (auto c : doc["conflicts"].get_array()) kinds.emplace_back(c["kind"].get_string().value());
+  std::sort(kinds.begin(), kinds.end());
+  EXPECT_EQ(kinds, (std::vector<std::string>{"dangling reference", "delete/update", "unique"})) << r.out;
+}
+
 }  // namespace
 }  // namespace turso_sync::testing
