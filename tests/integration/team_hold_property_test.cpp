@@ -275,7 +275,8 @@ class HoldCase {
       write(w, fmt::format("ALTER TABLE {} ADD COLUMN x{} TEXT", table, ++m_counter));
     } else if (what == 1) {
       std::string column = any_of(plain);
-      write(w, fmt::format("ALTER TABLE {} DROP COLUMN \"{}\"", table, column));
+      if (write(w, fmt::format("ALTER TABLE {} DROP COLUMN \"{}\"", table, column)))
+        m_dropped.push_back({++m_seq, table, hold_stem(column)});
     } else {
       std::string column = any_of(plain);
       write(w, fmt::format("ALTER TABLE {} RENAME COLUMN \"{}\" TO \"{}_r{}\"", table, column,
@@ -501,6 +502,8 @@ class HoldCase {
       for (const TrackedWrite& o : m_writes)
         later |= o.seq > w.seq && o.table == w.table && o.uid == w.uid && o.stem == w.stem;
       for (const auto& d : m_deletes) later |= d.seq > w.seq && d.table == w.table && d.uid == w.uid;
+      // A copy's drop of the column removed it there (its drop may have lost to the remote's table later).
+      for (const auto& d : m_dropped) later |= d.seq > w.seq && d.table == w.table && d.stem == w.stem;
       if (later) continue;
       // In a discarded file: the value, or for a reference (saved as an id) the row, saved whole with its
       // uid.
@@ -519,6 +522,10 @@ class HoldCase {
     int seq;
     std::string table, uid;
   };
+  struct TrackedDrop {
+    int seq;
+    std::string table, stem;
+  };
 
   std::mt19937_64 m_rng;
   int m_steps;
@@ -527,6 +534,7 @@ class HoldCase {
   std::vector<HoldWriter> m_writers;
   std::vector<TrackedWrite> m_writes;
   std::vector<TrackedDelete> m_deletes;
+  std::vector<TrackedDrop> m_dropped;
   std::set<std::string> m_decided;  // table|uid|stem|value a resolve decided against ("*": any value)
   std::map<std::string, int> m_stops;
   int m_seq = 0, m_counter = 0, m_schema_changes = 0, m_resolved = 0;
