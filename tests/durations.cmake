@@ -14,6 +14,7 @@ function(test_costs product sanitized)
 endfunction()
 
 test_costs(40 40 SchemaMigrationProperty.RandomMigrationsConverge)
+test_costs(30 40 TeamHoldProperty.EveryWriteSurvivesOrIsAccountedFor)
 test_costs(16 42 ConstraintsProperty.ForeignKeysStayIntactOrTheConflictIsReported)
 test_costs(11 36 Convergence.RandomEditsAndSyncsConverge)
 test_costs(10 34 Faults.SigkillDuringPushLosesNothingAndAppliesNothingTwice)

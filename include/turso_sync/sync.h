@@ -236,7 +236,9 @@ struct PushReport {
   std::optional<PullReport> pull;       // the pull after a successful push
   int64_t held = 0;                     // held conflicts in the state dir (never pushed until resolved)
   int64_t held_skipped = 0;             // local row changes left out of this push because their row is held
-  int64_t held_new = 0;  // rows this push held itself (policy hold: they would leave a reference dangling)
+  int64_t held_new = 0;  // rows this push held itself (policy hold: a reference they would leave dangling,
+                         // or a UNIQUE value a held row keeps on the remote)
+  int64_t held_new_unique = 0;  // of those, the rows held for a UNIQUE value
   // Rows the remote cannot take (TEXT that is not valid UTF-8, found before sending; a row statement the
   // remote rejected, e.g. an UPDATE of a WITHOUT ROWID table on a server without them): each left out alone
   // and held (kind "refused", `turso-sync conflicts`), the rest pushed; one line each: "table key: why".

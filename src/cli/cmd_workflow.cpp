@@ -57,9 +57,15 @@ std::string outcome(const CycleReport& r, ConflictPolicy policy) {
   }
   if (r.push)
     out += r.push->nothing_to_push ? ", nothing to push" : ", pushed " + counts(r.push->changes.totals);
-  if (r.push && r.push->held_new > 0)
-    out += fmt::format(" ({} new conflict{} held: {} would leave a reference dangling)", r.push->held_new,
-                       r.push->held_new == 1 ? "" : "s", r.push->held_new == 1 ? "it" : "they");
+  if (r.push && r.push->held_new > r.push->held_new_unique) {
+    int64_t n = r.push->held_new - r.push->held_new_unique;
+    out += fmt::format(" ({} new conflict{} held: {} would leave a reference dangling)", n, n == 1 ? "" : "s",
+                       n == 1 ? "it" : "they");
+  }
+  if (r.push && r.push->held_new_unique > 0)
+    out += fmt::format(" ({} new conflict{} held: {} a UNIQUE value a held row keeps on the remote)",
+                       r.push->held_new_unique, r.push->held_new_unique == 1 ? "" : "s",
+                       r.push->held_new_unique == 1 ? "it takes" : "they take");
   if (r.push && r.push->held_skipped > 0)
     out += fmt::format(" ({} held row change{} not pushed)", r.push->held_skipped,
                        r.push->held_skipped == 1 ? "" : "s");

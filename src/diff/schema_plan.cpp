@@ -381,9 +381,25 @@ class Planner {
       c.renamed_columns = std::move(renamed);
       c.dropped_columns = std::move(dropped);
     }
-    std::string tmp = quote_identifier("turso_sync_new_" + t.name);
+    std::string unquoted_tmp = "turso_sync_new_" + t.name;
+    std::string tmp = quote_identifier(unquoted_tmp);
     c.statements.push_back(rename_created(t.sql, tmp));
     if (copy_rows) c.statements.push_back(copy_sql(tmp, quote_identifier(b.name)));
+    if (declares_autoincrement(b.sql) && declares_autoincrement(t.sql)) {
+      // The new table's counter starts at its largest copied id; the old one's may be higher (the largest
+      // rows were deleted). It never goes backwards: an id given out once is not given out again. (No COLLATE
+      // in these: the Turso server does not take it in a WHERE clause.)
+      std::string base_name = sql_literal(Value::text(b.name)),
+                  tmp_name = sql_literal(Value::text(unquoted_tmp));
+      c.statements.push_back(
+          fmt::format("INSERT INTO sqlite_sequence (name, seq) SELECT {0}, 0 WHERE NOT EXISTS (SELECT 1 FROM "
+                      "sqlite_sequence WHERE lower(name) = lower({0}))",
+                      tmp_name));
+      c.statements.push_back(fmt::format(
+          "UPDATE sqlite_sequence SET seq = (SELECT max(seq) FROM sqlite_sequence WHERE lower(name) IN "
+          "(lower({0}), lower({1}))) WHERE lower(name) = lower({0})",
+          tmp_name, base_name));
+    }
     c.statements.push_back(fmt::format("DROP TABLE {}", quote_identifier(b.name)));
     c.statements.push_back(fmt::format("ALTER TABLE {} RENAME TO {}", tmp, quote_identifier(t.name)));
     m_rebuilt_tables.insert(lower(t.name));

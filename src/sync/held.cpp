@@ -221,15 +221,26 @@ bool holds_table(const std::vector<HeldConflict>& held, const std::string& table
 namespace {
 
 // The base of a held row is the last state both sides agreed on, column by column: where ours and theirs
-// are equal now, that value. Returns whether it changed.
+// are equal now, that value. A column both sides changed differently since then is in dispute, also when
+// that happened while the row was held (the application and a teammate each wrote it again): `conflicts`
+// shows it, and `resolve` decides it. Returns whether the record changed.
 bool note_agreed_columns(HeldConflict& c) {
   if (c.ours.size() != c.theirs.size() || c.base.size() != c.ours.size()) return false;
   bool changed = false;
-  for (size_t i = 0; i < c.base.size(); ++i)
+  for (size_t i = 0; i < c.base.size(); ++i) {
     if (c.ours[i] == c.theirs[i] && c.base[i] != c.theirs[i]) {
       c.base[i] = c.theirs[i];
       changed = true;
     }
+    int column = static_cast<int>(i);
+    if (c.ours[i] != c.theirs[i] && c.ours[i] != c.base[i] && c.theirs[i] != c.base[i] &&
+        std::find(c.conflicting_columns.begin(), c.conflicting_columns.end(), column) ==
+            c.conflicting_columns.end()) {
+      c.conflicting_columns.insert(
+          std::upper_bound(c.conflicting_columns.begin(), c.conflicting_columns.end(), column), column);
+      changed = true;
+    }
+  }
   return changed;
 }
 
@@ -468,6 +479,25 @@ Result<bool> refresh_held(const Config& config, std::vector<HeldConflict>& held)
     ++it;
   }
   return changed;
+}
+
+HeldConflict held_push_row(const TableDesc& t, const RowChange& row, ConflictKind kind) {
+  HeldConflict h;
+  h.table = t.name;
+  h.keyed_by_rowid = t.keyed_by_rowid();
+  if (h.keyed_by_rowid) {
+    h.key_names.push_back(t.rowid_alias >= 0 ? t.columns[static_cast<size_t>(t.rowid_alias)].name
+                                             : std::string("rowid"));
+  } else {
+    for (int k : t.key_columns) h.key_names.push_back(t.columns[static_cast<size_t>(k)].name);
+  }
+  h.key = row.key;
+  h.kind = to_string(kind);
+  for (const ColumnDesc& c : t.columns) h.columns.push_back(c.name);
+  if (row.op != RowOp::insert) h.base = h.theirs = row.old_values;
+  if (row.op != RowOp::remove) h.ours = row.new_values;
+  h.since = utc_timestamp();
+  return h;
 }
 
 Result<int64_t> exclude_held(Changeset& changeset, DiffSummary& summary,

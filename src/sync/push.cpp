@@ -24,6 +24,7 @@
 #include "sync/push_conflicts.h"
 #include "sync/push_references.h"
 #include "sync/push_stage.h"
+#include "sync/push_unique.h"
 #include "sync/remote_identity.h"
 #include "sync/remote_lineage.h"
 #include "sync/state.h"
@@ -155,24 +156,57 @@ Result<PushReport> SyncContext::push_attempt(const PushOptions& options, bool ma
                  std::find(only.keys.begin(), only.keys.end(), key_as_text(key)) == only.keys.end();
         }));
   }
-  // A reference the push's own rows would leave dangling (an application with foreign_keys off): held under
-  // hold, else the push is refused naming the rows; nothing is sent either way.
   std::vector<ForeignReference> references = TS_TRY(read_references(c.working_path));
-  std::vector<LocalDangling> dangling = TS_TRY(find_local_dangling(c, changeset, references));
-  if (!dangling.empty()) {
-    if (merge::conflict_handler(options.pull.on_conflict)(ConflictKind::dangling) !=
+  // Each row these checks hold can make another one wrong (a held parent leaves its new child without a
+  // parent on the remote; a held delete leaves its UNIQUE value to the remote): repeated until nothing new is
+  // held.
+  for (size_t before = held.size() + 1; held.size() != before;) {
+    before = held.size();
+    // A UNIQUE value that a row of the remote keeps because the working copy's change of that row is held
+    // (its delete, say): the server would refuse the whole batch on it, every cycle. Under hold the row
+    // change is held too and the rest goes; under every other policy the server's refusal names both rows.
+    if (merge::conflict_handler(options.pull.on_conflict)(ConflictKind::unique) ==
         merge::ConflictDecision::hold) {
-      for (LocalDangling& d : dangling)
-        report.conflicts.push_back(PushConflict{d.row.table, d.row.key_names, d.row.key, d.operation,
-                                                std::move(d.detail), false, true});
-      return report;
+      std::vector<LocalUniqueTaker> takers = TS_TRY(find_unique_takers(c, changeset));
+      if (!takers.empty()) {
+        for (LocalUniqueTaker& u : takers)
+          if (!is_held(held, u.row.table, u.row.key)) held.push_back(std::move(u.row));
+        if (!options.dry_run) TS_TRY_STATUS(save_held(c.state_dir, held));
+        report.held = static_cast<int64_t>(held.size());
+        report.held_new += static_cast<int64_t>(takers.size());
+        report.held_new_unique += static_cast<int64_t>(takers.size());
+        report.held_skipped += TS_TRY(exclude_held(changeset, report.changes, held));
+      }
     }
-    for (LocalDangling& d : dangling)
-      if (!is_held(held, d.row.table, d.row.key)) held.push_back(std::move(d.row));
-    TS_TRY_STATUS(save_held(c.state_dir, held));
-    report.held = static_cast<int64_t>(held.size());
-    report.held_new = static_cast<int64_t>(dangling.size());
-    report.held_skipped += TS_TRY(exclude_held(changeset, report.changes, held));
+    // A reference the push's own rows would leave dangling (an application with foreign_keys off): held under
+    // hold, else the push is refused naming the rows; nothing is sent either way.
+    std::vector<LocalDangling> dangling = TS_TRY(find_local_dangling(c, changeset, references));
+    // A parent the remote lacks because this copy's change of it is held (an update of a row a teammate
+    // deleted): the remote's parent guard would refuse the whole push, every cycle. Under hold the child is
+    // held too; under every other policy the guard's refusal names it, as before.
+    if (merge::conflict_handler(options.pull.on_conflict)(ConflictKind::dangling) ==
+        merge::ConflictDecision::hold) {
+      for (LocalDangling& d : TS_TRY(find_parents_the_remote_lacks(c, changeset, references)))
+        if (std::none_of(dangling.begin(), dangling.end(), [&](const LocalDangling& e) {
+              return same_table(e.row.table, d.row.table) && e.row.key == d.row.key;
+            }))
+          dangling.push_back(std::move(d));
+    }
+    if (!dangling.empty()) {
+      if (merge::conflict_handler(options.pull.on_conflict)(ConflictKind::dangling) !=
+          merge::ConflictDecision::hold) {
+        for (LocalDangling& d : dangling)
+          report.conflicts.push_back(PushConflict{d.row.table, d.row.key_names, d.row.key, d.operation,
+                                                  std::move(d.detail), false, true});
+        return report;
+      }
+      for (LocalDangling& d : dangling)
+        if (!is_held(held, d.row.table, d.row.key)) held.push_back(std::move(d.row));
+      TS_TRY_STATUS(save_held(c.state_dir, held));
+      report.held = static_cast<int64_t>(held.size());
+      report.held_new += static_cast<int64_t>(dangling.size());
+      report.held_skipped += TS_TRY(exclude_held(changeset, report.changes, held));
+    }
   }
   // A row the remote cannot take is refused alone (docs/conflicts.md, "Rows the remote cannot take"): held
   // like a conflict, named by table and key; the rest of the push goes.

@@ -11,6 +11,7 @@
 
 #include "db/schema.h"
 #include "db/sqlite.h"
+#include "sync/held.h"
 #include "util/fs.h"
 #include "util/text.h"
 
@@ -35,25 +36,6 @@ std::string show_reference(const std::vector<std::string>& columns, const std::v
     shown += (i ? ", " : "") + describe(values.at(i));
   }
   return fmt::format("({}) = ({})", names, shown);
-}
-
-HeldConflict held_row(const TableDesc& t, const RowChange& row) {
-  HeldConflict h;
-  h.table = t.name;
-  h.keyed_by_rowid = t.keyed_by_rowid();
-  if (h.keyed_by_rowid) {
-    h.key_names.push_back(t.rowid_alias >= 0 ? t.columns[static_cast<size_t>(t.rowid_alias)].name
-                                             : std::string("rowid"));
-  } else {
-    for (int k : t.key_columns) h.key_names.push_back(t.columns[static_cast<size_t>(k)].name);
-  }
-  h.key = row.key;
-  h.kind = to_string(ConflictKind::dangling);
-  for (const ColumnDesc& c : t.columns) h.columns.push_back(c.name);
-  if (row.op != RowOp::insert) h.base = h.theirs = row.old_values;
-  if (row.op != RowOp::remove) h.ours = row.new_values;
-  h.since = utc_timestamp();
-  return h;
 }
 
 // Whether the working copy holds a row of `r.parent` with the given parent key values.
@@ -186,12 +168,85 @@ Result<std::vector<LocalDangling>> find_local_dangling(const Config& config, con
       }
       if (details.empty()) continue;
       LocalDangling d;
-      d.row = held_row(t, *row);
+      d.row = held_push_row(t, *row, ConflictKind::dangling);
       d.operation = to_string(row->op);
       for (const std::string& detail : details) d.detail += (d.detail.empty() ? "" : "; ") + detail;
       d.detail += "; the remote would be left with a dangling reference";
       out.push_back(std::move(d));
     }
+  }
+  return out;
+}
+
+Result<std::vector<LocalDangling>> find_parents_the_remote_lacks(
+    const Config& config, const Changeset& changeset, const std::vector<ForeignReference>& references) {
+  std::vector<LocalDangling> out;
+  if (references.empty()) return out;
+  db::Database replica = TS_TRY(db::Database::open(config.replica_path, db::OpenMode::read_only));
+  // The parent keys a child of the push references and the replica lacks: (reference, values), with the row.
+  struct Missing {
+    const ForeignReference* reference;
+    std::vector<Value> values;
+    LocalDangling row;
+  };
+  std::vector<Missing> missing;
+  for (const TableChanges& tc : changeset.tables) {
+    const TableDesc& t = tc.table;
+    for (const ForeignReference& r : references) {
+      if (!same_identifier(r.child, t.name)) continue;
+      auto cols = t.column_indexes(r.columns);
+      if (!cols) continue;
+      auto probe = replica.prepare(fmt::format("SELECT EXISTS (SELECT 1 FROM {} WHERE {})",
+                                               quote_identifier(r.parent), match_columns(r.parent_columns)));
+      if (!probe.ok()) continue;  // the replica's parent differs: the server's guard decides
+      RowCursor rows = tc.rows.cursor();
+      while (const RowChange* row = TS_TRY(rows.next())) {
+        if (row->op == RowOp::remove) continue;
+        if (row->op == RowOp::update && std::none_of(cols->begin(), cols->end(), [&](size_t c) {
+              return std::find(row->changed_columns.begin(), row->changed_columns.end(),
+                               static_cast<int>(c)) != row->changed_columns.end();
+            }))
+          continue;
+        std::vector<Value> values;
+        for (size_t c : *cols) values.push_back(row->new_values.at(c));
+        if (std::any_of(values.begin(), values.end(), [](const Value& v) { return v.is_null(); })) continue;
+        TS_TRY_STATUS(probe->reset());
+        TS_TRY_STATUS(probe->bind_all(values));
+        TS_TRY(probe->step());
+        if (probe->column_int64(0) != 0) continue;
+        LocalDangling d;
+        d.row = held_push_row(t, *row, ConflictKind::dangling);
+        d.operation = to_string(row->op);
+        d.detail =
+            fmt::format("references {} row {}, which the remote does not have (your change of it is held)",
+                        r.parent, show_reference(r.parent_columns, values));
+        missing.push_back({&r, std::move(values), std::move(d)});
+      }
+    }
+  }
+  if (missing.empty()) return out;
+  // A parent this push inserts, or moves to those key values, reaches the remote in the same batch.
+  for (const TableChanges& tc : changeset.tables) {
+    RowCursor rows = tc.rows.cursor();
+    while (const RowChange* row = TS_TRY(rows.next())) {
+      if (row->op == RowOp::remove) continue;
+      missing.erase(std::remove_if(missing.begin(), missing.end(),
+                                   [&](const Missing& m) {
+                                     if (!same_identifier(m.reference->parent, tc.table.name)) return false;
+                                     auto cols = tc.table.column_indexes(m.reference->parent_columns);
+                                     if (!cols) return false;
+                                     for (size_t i = 0; i < cols->size(); ++i)
+                                       if (row->new_values.at((*cols)[i]) != m.values[i]) return false;
+                                     return true;
+                                   }),
+                    missing.end());
+    }
+  }
+  for (Missing& m : missing) {
+    auto same = std::find_if(out.begin(), out.end(), [&](const LocalDangling& d) {
+      return same_identifier(d.row.table, m.row.row.table) && d.row.key == m.row.row.key;
+    });
+    if (same == out.end()) out.push_back(std::move(m.row));
   }
   return out;
 }

@@ -37,4 +37,12 @@ struct LocalDangling {
 Result<std::vector<LocalDangling>> find_local_dangling(const Config& config, const Changeset& changeset,
                                                        const std::vector<ForeignReference>& references);
 
+// The inserts and updates of a reference's columns in `changeset` (held rows already left out) whose parent
+// the working copy has but the remote, as last pulled (the replica), does not, and which `changeset` does not
+// write either: the parent's row is held (the application edited a row a teammate deleted: update/delete),
+// so the remote's parent guard would refuse the whole push. Best effort: a parent table the replica cannot be
+// asked about (this push renames its columns) is not checked; the server's guard stands then.
+Result<std::vector<LocalDangling>> find_parents_the_remote_lacks(
+    const Config& config, const Changeset& changeset, const std::vector<ForeignReference>& references);
+
 }  // namespace turso_sync

@@ -48,5 +48,34 @@ TEST(Autoincrement, CountersFollowMovedRowsAndTheRemote) {
   expect_same(url, wa, "SELECT * FROM audit ORDER BY id");
 }
 
+// Found by TeamHoldProperty (seed 11593240341628430509): a copy drops a column of an AUTOINCREMENT table
+// whose largest rows were deleted, and pushes the table rebuild (new table, copy, drop, rename). The counter
+// stays where it was on the remote and on the other copy: the next insert on the server gets a new id.
+// Before, the rebuilt table's counter restarted at its largest copied id, the server gave out a deleted row's
+// id again, and copies that still had edits of that row took the new row for it (one overwrote it).
+TEST(Autoincrement, ATableRebuildKeepsTheCounterOnTheRemote) {
+  Team team;
+  ASSERT_NO_FATAL_FAILURE(
+      team.start({"CREATE TABLE people (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT, note TEXT)",
+                  "INSERT INTO people (name, note) VALUES ('p1', 'n'), ('p2', 'n'), ('p3', 'n')",
+                  "DELETE FROM people WHERE id = 3"}));
+  const std::string& url = team.server.url();
+  const TempDir &a = team.a, &b = team.b;
+  ASSERT_EQ(remote_count(url, "SELECT seq FROM sqlite_sequence WHERE name = 'people'"), 3);
+  local_exec(team.wc(a), "ALTER TABLE people DROP COLUMN note");
+  auto r = team.run(a, {"push"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(team.remote("SELECT name FROM pragma_table_info('people') ORDER BY cid"),
+            (Rows{{T("id")}, {T("name")}}));
+  EXPECT_EQ(remote_count(url, "SELECT seq FROM sqlite_sequence WHERE name = 'people'"), 3);
+  remote_exec(url, {"INSERT INTO people (name) VALUES ('on the server')"});
+  EXPECT_EQ(remote_count(url, "SELECT id FROM people WHERE name = 'on the server'"), 4);
+  r = team.run(b, {"pull"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_GE(local_count(team.wc(b), "SELECT seq FROM sqlite_sequence WHERE name = 'people'"), 4);
+  local_exec(team.wc(b), "INSERT INTO people (name) VALUES ('b')");
+  EXPECT_EQ(local_count(team.wc(b), "SELECT id FROM people WHERE name = 'b'"), 5);
+}
+
 }  // namespace
 }  // namespace turso_sync::testing

@@ -13,6 +13,8 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <algorithm>
+
 #include "support/sync_checks.h"
 #include "support/team.h"
 #include "support/test_env.h"
@@ -607,6 +609,174 @@ TEST(UniqueClash, ResolveTheirsSettlesTheRowsThatStillReferenceTheRowItRemoves) 
   EXPECT_EQ(team.remote("SELECT id, contact_id, subject FROM emails ORDER BY id"),
             (Rows{{I(1), I(1), T("hello")}}));
   expect_same(team.server.url(), team.wc(b), "SELECT * FROM contacts ORDER BY id");
+}
+
+// Found by TeamHoldProperty (seed 17071447977804286276): B deletes contact 1 and gives its address to a new
+// contact 5, while A edits contact 1 and pushes. B's cycle holds the delete (delete/update), so the remote
+// keeps contact 1, and with it the address contact 5 takes. Under hold contact 5 is held too (kind `unique`)
+// and everything else of B's is pushed; `resolve --ours` then sends the delete and the insert together.
+// Before, the server refused the whole push on "UNIQUE constraint failed: contacts.email" every cycle (exit
+// 3, "the remote changed 1 row being pushed"): nothing of B's reached the remote.
+TEST(UniqueClash, UnderHoldARowTakingTheValueOfAHeldDeleteIsHeldAndTheRestIsPushed) {
+  Team team;
+  ASSERT_NO_FATAL_FAILURE(team.start(
+      {"CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT UNIQUE COLLATE NOCASE, name TEXT)",
+       "INSERT INTO contacts VALUES (1, 'a@x', 'A'), (2, 'b@x', 'B')"}));
+  const TempDir &a = team.a, &b = team.b;
+  local_exec(team.wc(a), "UPDATE contacts SET name = 'A edited' WHERE id = 1");
+  auto r = team.run(a, {"push"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  local_exec(
+      team.wc(b),
+      "DELETE FROM contacts WHERE id = 1; INSERT INTO contacts VALUES (5, 'A@x', 'new'); UPDATE contacts "
+      "SET name = 'B edited' WHERE id = 2");
+  for (int cycle = 0; cycle < 2; ++cycle) {
+    r = team.run(b, {"workflow", "--once"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  }
+  EXPECT_EQ(team.remote("SELECT id, email, name FROM contacts ORDER BY id"),
+            (Rows{{I(1), T("a@x"), T("A edited")}, {I(2), T("b@x"), T("B edited")}}));
+  r = team.run(b, {"--json", "conflicts"});
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc = parse(parser, r.out);
+  std::vector<std::string> kinds;
+  for (auto c : doc["conflicts"].get_array()) kinds.emplace_back(c["kind"].get_string().value());
+  std::sort(kinds.begin(), kinds.end());
+  EXPECT_EQ(kinds, (std::vector<std::string>{"delete/update", "unique"})) << r.out;
+  EXPECT_EQ(team.rows(b, "SELECT id, email, name FROM contacts ORDER BY id"),
+            (Rows{{I(2), T("b@x"), T("B edited")}, {I(5), T("A@x"), T("new")}}));
+
+  r = team.run(b, {"resolve", "--ours"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  r = team.run(b, {"workflow", "--once"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(team.run(b, {"status", "--check", "--offline"}).exit_code, 0);
+  EXPECT_EQ(team.remote("SELECT id, email, name FROM contacts ORDER BY id"),
+            (Rows{{I(2), T("b@x"), T("B edited")}, {I(5), T("A@x"), T("new")}}));
+  r = team.run(a, {"workflow", "--once"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  expect_same(team.server.url(), team.wc(a), "SELECT * FROM contacts ORDER BY id");
+}
+
+// Found by TeamHoldProperty (seed 2407524333024596706): A deletes contact 1 and pushes while B edits it; B's
+// cycle holds B's row (update/delete), and B's application then writes an email to contact 1, which B still
+// has but the remote does not. Under hold the email is held too (kind `dangling reference`) and everything
+// else of B's is pushed; `resolve --ours` then sends contact 1 back with the email in one push. Before, the
+// remote's parent guard refused every push of B (exit 3, "the remote changed 1 row being pushed").
+TEST(DanglingReference, UnderHoldAChildOfAHeldRowTheRemoteDeletedIsHeldAndTheRestIsPushed) {
+  Team team;
+  ASSERT_NO_FATAL_FAILURE(team.start({"CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT)",
+                                      "CREATE TABLE emails (id INTEGER PRIMARY KEY, contact_id INTEGER "
+                                      "REFERENCES contacts(id), subject TEXT)",
+                                      "INSERT INTO contacts VALUES (1, 'a@x'), (2, 'b@x')"}));
+  const TempDir &a = team.a, &b = team.b;
+  const char* kDangling =
+      "SELECT count(*) FROM emails WHERE contact_id IS NOT NULL AND contact_id NOT IN (SELECT id FROM "
+      "contacts)";
+  local_exec(team.wc(a), "DELETE FROM contacts WHERE id = 1");
+  auto r = team.run(a, {"push"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  local_exec(team.wc(b), "UPDATE contacts SET email = 'a2@x' WHERE id = 1");
+  r = team.run(b, {"workflow", "--once"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  local_exec(
+      team.wc(b),
+      "PRAGMA foreign_keys = ON; INSERT INTO emails VALUES (5, 1, 'to a'); UPDATE contacts SET email = "
+      "'b2@x' WHERE id = 2");
+  for (int cycle = 0; cycle < 2; ++cycle) {
+    r = team.run(b, {"workflow", "--once"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  }
+  EXPECT_EQ(team.remote("SELECT id, email FROM contacts ORDER BY id"), (Rows{{I(2), T("b2@x")}}));
+  EXPECT_EQ(team.remote("SELECT count(*) FROM emails"), (Rows{{I(0)}}));
+  r = team.run(b, {"--json", "conflicts"});
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc = parse(parser, r.out);
+  std::vector<std::string> kinds;
+  for (auto c : doc["conflicts"].get_array()) kinds.emplace_back(c["kind"].get_string().value());
+  std::sort(kinds.begin(), kinds.end());
+  EXPECT_EQ(kinds, (std::vector<std::string>{"dangling reference", "update/delete"})) << r.out;
+
+  r = team.run(b, {"resolve", "--ours"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  r = team.run(b, {"workflow", "--once"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(team.run(b, {"status", "--check", "--offline"}).exit_code, 0);
+  EXPECT_EQ(team.remote("SELECT id, email FROM contacts ORDER BY id"),
+            (Rows{{I(1), T("a2@x")}, {I(2), T("b2@x")}}));
+  EXPECT_EQ(team.remote("SELECT id, contact_id, subject FROM emails"), (Rows{{I(5), I(1), T("to a")}}));
+  EXPECT_EQ(team.remote(kDangling), (Rows{{I(0)}}));
+  r = team.run(a, {"workflow", "--once"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  expect_same(team.server.url(), team.wc(a), "SELECT * FROM emails ORDER BY id");
+}
+
+// Found by TeamHoldProperty (seed 14250790579970045368): while B's row 1 is held for its title, B's
+// application and A each write its body again, differently. The body is in dispute too: `conflicts` lists it
+// (so a tool or a user deciding by the disputed columns sees it), and `resolve --theirs` takes A's body.
+// Before, only the title was listed as disputed, and `resolve --ours` silently wrote B's body over A's.
+TEST(HeldColumns, AColumnBothSidesWriteAgainWhileTheRowIsHeldIsInDisputeToo) {
+  NotesTeam team;
+  ASSERT_NO_FATAL_FAILURE(team.start());
+  ASSERT_NO_FATAL_FAILURE(team.make_conflict());
+  auto r = team.run(team.b, {"workflow", "--once"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  local_exec(team.wc(team.a), "UPDATE notes SET body = 'A body' WHERE id = 1");
+  r = team.run(team.a, {"push"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  local_exec(team.wc(team.b), "UPDATE notes SET body = 'B body' WHERE id = 1");
+  r = team.run(team.b, {"workflow", "--once"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  r = team.run(team.b, {"--json", "conflicts"});
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc = parse(parser, r.out);
+  ASSERT_EQ(doc["conflicts"].get_array().size(), 1u) << r.out;
+  std::vector<int64_t> disputed;
+  for (auto i : doc["conflicts"].at(0)["conflicting_columns"].get_array()) disputed.push_back(i.get_int64());
+  EXPECT_EQ(disputed, (std::vector<int64_t>{1, 2})) << r.out;  // title and body
+  EXPECT_EQ(json_strings(doc["conflicts"].at(0)["theirs"]),
+            (std::vector<std::string>{"1", "'A'", "'A body'"}));
+  r = team.run(team.b, {"resolve", "--theirs"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(team.rows(team.b, kRow1), (Rows{{I(1), T("A"), T("A body")}}));
+}
+
+// Found by TeamHoldProperty (seed 17014228572450077405): as above, contact 5 takes the address of B's held
+// delete of contact 1 and is held; B's application has also written an email to contact 5. The email is held
+// too (its parent is not on the remote, nor sent). Before, the push checked references before it held
+// contact 5: the email was sent without its parent, and the remote's guard refused the whole push (exit 3
+// every cycle). The checks now repeat until nothing new is held (a held delete can in turn leave a UNIQUE
+// value to the remote).
+TEST(UniqueClash, UnderHoldAChildOfARowHeldForAUniqueValueIsHeldToo) {
+  Team team;
+  ASSERT_NO_FATAL_FAILURE(
+      team.start({"CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT UNIQUE, name TEXT)",
+                  "CREATE TABLE emails (id INTEGER PRIMARY KEY, contact_id INTEGER REFERENCES contacts(id), "
+                  "subject TEXT)",
+                  "INSERT INTO contacts VALUES (1, 'a@x', 'A'), (2, 'b@x', 'B')"}));
+  const TempDir &a = team.a, &b = team.b;
+  local_exec(team.wc(a), "UPDATE contacts SET name = 'A edited' WHERE id = 1");
+  auto r = team.run(a, {"push"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  local_exec(
+      team.wc(b),
+      "PRAGMA foreign_keys = ON; DELETE FROM contacts WHERE id = 1; INSERT INTO contacts VALUES (5, 'a@x', "
+      "'new'); INSERT INTO emails VALUES (7, 5, 'to new'); UPDATE contacts SET name = 'B edited' WHERE id = "
+      "2");
+  for (int cycle = 0; cycle < 2; ++cycle) {
+    r = team.run(b, {"workflow", "--once"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  }
+  EXPECT_EQ(team.remote("SELECT id, email, name FROM contacts ORDER BY id"),
+            (Rows{{I(1), T("a@x"), T("A edited")}, {I(2), T("b@x"), T("B edited")}}));
+  EXPECT_EQ(team.remote("SELECT count(*) FROM emails"), (Rows{{I(0)}}));
+  r = team.run(b, {"--json", "conflicts"});
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc = parse(parser, r.out);
+  std::vector<std::string> kinds;
+  for (auto c : doc["conflicts"].get_array()) kinds.emplace_back(c["kind"].get_string().value());
+  std::sort(kinds.begin(), kinds.end());
+  EXPECT_EQ(kinds, (std::vector<std::string>{"dangling reference", "delete/update", "unique"})) << r.out;
 }
 
 }  // namespace

@@ -436,6 +436,13 @@ void remote_exec(const std::string& url, const std::vector<std::string>& stateme
   remote_query(url, statements);
 }
 
+bool remote_try_exec(const std::string& url, const std::vector<std::string>& statements) {
+  std::vector<std::string> argv{access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3",
+                                std::string(TURSO_SYNC_SOURCE_DIR "/tests/support/hrana_query.py"), url};
+  argv.insert(argv.end(), statements.begin(), statements.end());
+  return run_command(argv).exit_code == 0;
+}
+
 std::vector<std::vector<Value>> remote_rows(const std::string& url, const std::string& sql) {
   std::vector<std::vector<Value>> out;
   simdjson::dom::parser parser;
@@ -476,6 +483,28 @@ void local_exec(const std::string& path, const std::string& sql) {
   sqlite3_free(err);
   sqlite3_close(db);
   ASSERT_EQ(rc, SQLITE_OK) << sql << ": " << message;
+}
+
+int app_exec(const std::string& path, bool foreign_keys, const std::string& sql) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) {
+    ADD_FAILURE() << "open " << path;
+    sqlite3_close(db);
+    return -1;
+  }
+  sqlite3_busy_timeout(db, 60000);
+  std::string begin =
+      std::string("PRAGMA foreign_keys = ") + (foreign_keys ? "ON" : "OFF") + "; BEGIN IMMEDIATE";
+  int changed = -1;
+  if (sqlite3_exec(db, begin.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK) {
+    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK) changed = sqlite3_changes(db);
+    if (changed < 0 || sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+      changed = -1;
+    }
+  }
+  sqlite3_close(db);
+  return changed;
 }
 
 void local_sql(const std::string& path, const std::string& sql) {

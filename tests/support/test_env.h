@@ -165,6 +165,10 @@ CommandResult run_cli_on_terminal(const std::vector<std::string>& args,
 std::vector<std::string> remote_query(const std::string& url, const std::vector<std::string>& statements);
 // Executes statements and asserts success, ignoring rows.
 void remote_exec(const std::string& url, const std::vector<std::string>& statements);
+// Executes statements through the independent path as a writer on the server would: false (and no test
+// failure) when the server refuses one (a UNIQUE value another row holds); the statements after it are not
+// run.
+bool remote_try_exec(const std::string& url, const std::vector<std::string>& statements);
 
 // Rows of `sql` on the remote through the independent path, as exact Values (REALs parsed by Python's json
 // module and re-parsed here; TEXT as the server sent it; BLOBs from base64).
@@ -172,6 +176,10 @@ Rows remote_rows(const std::string& url, const std::string& sql);
 // Runs `sql` on a local SQLite file as an application would (own connection, 60 s busy timeout); fails the
 // test on error.
 void local_exec(const std::string& path, const std::string& sql);
+// Runs `sql` as an application does, in one transaction (BEGIN IMMEDIATE … COMMIT) with its own `PRAGMA
+// foreign_keys` setting: the number of rows the last statement changed, or -1 when SQLite refused it (the
+// application's own constraint error: nothing is changed).
+int app_exec(const std::string& path, bool foreign_keys, const std::string& sql);
 // Runs `sql` on a local SQLite file with the sqlite3 CLI, as an application in another process would; fails
 // the test on error.
 void local_sql(const std::string& path, const std::string& sql);

@@ -1,0 +1,30 @@
+// UNIQUE values on the push side (docs/conflicts.md, "Push: UNIQUE clashes"): a row change of the push that
+// takes a UNIQUE value which a row of the remote keeps. The working copy freed the value (it deleted that
+// row, or moved it to another value), but that change is not in this push: it is held (a delete/update, say),
+// so the remote keeps the row and would refuse the whole batch. Found here first, before anything is sent,
+// the row change is held (policy hold) and the rest of the push goes.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "turso_sync/changeset.h"
+#include "turso_sync/config.h"
+#include "turso_sync/conflict.h"
+
+namespace turso_sync {
+
+struct LocalUniqueTaker {
+  // The row as a held conflict of kind "unique": base and theirs the replica's row (empty for an insert),
+  // ours the working copy's.
+  HeldConflict row;
+};
+
+// The inserts and updates of `changeset` (replica -> working copy, held rows already left out) that write a
+// value of a UNIQUE index (not the key; NULLs never clash) which the replica, the remote as last pulled,
+// holds in a row at another key that `changeset` neither deletes nor changes in that index's columns. Best
+// effort: an index the replica cannot be asked about (its columns were renamed by this push) is not checked;
+// the server's own refusal stands then.
+Result<std::vector<LocalUniqueTaker>> find_unique_takers(const Config& config, const Changeset& changeset);
+
+}  // namespace turso_sync
