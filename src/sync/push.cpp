@@ -94,17 +94,21 @@ Result<PushReport> SyncContext::push_files(const PushOptions& options) {
   // Each row the remote rejects is held and the push runs again without it, up to this many rows; a remote
   // that rejects more is refusing the push itself (the error names the last row).
   constexpr int kMaxRowsRejected = 10;
-  std::vector<std::string> refused;
-  bool already_applied = false;
+  PushReport earlier;  // what the attempts that ran again held and found
   for (int attempt = 0;; ++attempt) {
     bool run_again = false;
     auto report = push_attempt(options, attempt < kMaxRowsRejected, run_again);
     if (!report.ok()) return report;
-    refused.insert(refused.end(), report->refused_rows.begin(), report->refused_rows.end());
-    already_applied |= report->already_applied;
+    earlier.refused_rows.insert(earlier.refused_rows.end(), report->refused_rows.begin(),
+                                report->refused_rows.end());
+    earlier.already_applied |= report->already_applied;
+    earlier.held_new += report->held_new;
+    earlier.held_new_unique += report->held_new_unique;
     if (run_again) continue;
-    report->refused_rows = std::move(refused);
-    report->already_applied = already_applied;
+    report->refused_rows = std::move(earlier.refused_rows);
+    report->already_applied = earlier.already_applied;
+    report->held_new = earlier.held_new;
+    report->held_new_unique = earlier.held_new_unique;
     return report;
   }
 }
