@@ -415,15 +415,31 @@ Result<PushReport> SyncContext::push_attempt(const PushOptions& options, bool ma
     // Not a conflict: the remote refused a statement. Nothing was applied either.
     // A row statement (the server's own limits: "UPDATE of WITHOUT ROWID tables is not supported", a CHECK
     // of its schema): that row is refused alone, held like a conflict (docs/conflicts.md, "Rows the remote
-    // cannot take"), and the push runs again without it.
-    if (may_hold_rejected && !staged && !options.dry_run && origin.kind == StepOrigin::Kind::row) {
-      std::optional<HeldConflict> rejected = TS_TRY(refused_row(changeset, origin.table, origin.key));
-      if (rejected) {
+    // cannot take"), and the push runs again without it. A staged statement moves every staged row of its
+    // table and kind at once, and which one the remote rejected is not known: all of them are held.
+    if (may_hold_rejected && !options.dry_run &&
+        (origin.kind == StepOrigin::Kind::row || origin.kind == StepOrigin::Kind::stage_rows)) {
+      bool one_row = origin.kind == StepOrigin::Kind::row;
+      std::vector<HeldConflict> rejected =
+          TS_TRY(rows_the_remote_rejected(changeset, origin.table, [&](const RowChange& row) {
+            return one_row ? row.key == origin.key : row.op == origin.op;
+          }));
+      if (!rejected.empty()) {
+        if (staged) {
+          auto committed = settle_staged_push(*client, batch_options.push_id);  // drops the staging
+          if (!committed.ok() || *committed) return settle_failed(Error(ErrorKind::sql, "push: " + message));
+        }
         clear_pending_push(c);
-        report.refused_rows.push_back(fmt::format("{} {}: the remote rejected its {}: {}", rejected->table,
-                                                  printable(key_as_text(rejected->key)), to_string(origin.op),
-                                                  message));
-        held.push_back(std::move(*rejected));
+        constexpr size_t kListed = 20;
+        for (size_t i = 0; i < rejected.size() && i < kListed; ++i)
+          report.refused_rows.push_back(
+              fmt::format("{} {}: the remote rejected its {}: {}", rejected[i].table,
+                          printable(key_as_text(rejected[i].key)), to_string(origin.op), message));
+        if (rejected.size() > kListed)
+          report.refused_rows.push_back(fmt::format("{} more rows of {}: the remote rejected their {}s",
+                                                    rejected.size() - kListed, rejected[0].table,
+                                                    to_string(origin.op)));
+        for (HeldConflict& h : rejected) held.push_back(std::move(h));
         TS_TRY_STATUS(save_held(c.state_dir, held));
         run_again = true;
         return report;

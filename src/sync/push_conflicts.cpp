@@ -291,21 +291,23 @@ Result<std::vector<HeldConflict>> rows_the_remote_cannot_take(const Changeset& c
   return out;
 }
 
-Result<std::optional<HeldConflict>> refused_row(const Changeset& changeset, const std::string& table,
-                                                const std::vector<Value>& key) {
+Result<std::vector<HeldConflict>> rows_the_remote_rejected(
+    const Changeset& changeset, const std::string& table,
+    const std::function<bool(const RowChange&)>& which) {
+  std::vector<HeldConflict> out;
   for (const TableChanges& tc : changeset.tables) {
     if (!same_identifier(tc.table.name, table)) continue;
     RowCursor rows = tc.rows.cursor();
     while (const RowChange* row = TS_TRY(rows.next())) {
-      if (row->key != key) continue;
+      if (!which(*row)) continue;
       // The columns the change sets: the changed ones of an update, all of an insert or a delete.
       std::vector<int> columns = row->changed_columns;
       if (row->op != RowOp::update)
         for (size_t c = 0; c < tc.table.columns.size(); ++c) columns.push_back(static_cast<int>(c));
-      return std::optional<HeldConflict>(refused_conflict(tc.table, *row, std::move(columns)));
+      out.push_back(refused_conflict(tc.table, *row, std::move(columns)));
     }
   }
-  return std::optional<HeldConflict>();
+  return out;
 }
 
 }  // namespace turso_sync

@@ -3,6 +3,7 @@
 // by the one-batch push (sync/push.cpp) and the staged push (sync/push_stage.cpp).
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -38,11 +39,11 @@ PushConflict conflict_for(RemoteClient& remote, const StepOrigin& o, const std::
 // and theirs: the replica's), each named by table and key, with `why` per row in the same order.
 Result<std::vector<HeldConflict>> rows_the_remote_cannot_take(const Changeset& changeset,
                                                               std::vector<std::string>* why);
-// The row change of `table` at `key` in `changeset` as a held conflict of kind "refused" (a row statement
-// the remote rejected: its own limits, e.g. "UPDATE of WITHOUT ROWID tables is not supported"), its changed
-// columns the conflicting ones; nullopt when the change set has no such row.
-Result<std::optional<HeldConflict>> refused_row(const Changeset& changeset, const std::string& table,
-                                                const std::vector<Value>& key);
+// The row changes of `table` in `changeset` that `which` selects, as held conflicts of kind "refused" (a
+// statement the remote rejected: its own limits, e.g. "UPDATE of WITHOUT ROWID tables is not supported"),
+// their changed columns the conflicting ones.
+Result<std::vector<HeldConflict>> rows_the_remote_rejected(
+    const Changeset& changeset, const std::string& table, const std::function<bool(const RowChange&)>& which);
 
 // The conflict of a child row whose parent (`row.values` in `r.parent_columns`) is not on the remote;
 // `known` false when that could not be read (the parent may be missing).

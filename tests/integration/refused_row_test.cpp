@@ -92,5 +92,39 @@ TEST(RefusedRow, ARowStatementTheServerRejectsIsHeldAloneAndTheRestIsPushed) {
   EXPECT_EQ(remote_rows(url, "SELECT v FROM kv WHERE k = 'a'"), (Rows{{T("one")}}));
 }
 
+// The same in a staged push (a change set larger than one request): the final batch moves every staged row
+// of a table and kind with one statement, so the rows of the rejected statement (here every update of the
+// WITHOUT ROWID table) are held together, the staging is dropped and the push runs again: the rest lands.
+TEST(RefusedRow, AStagedStatementTheServerRejectsHoldsItsRowsAndTheRestIsPushed) {
+  LocalServer server;
+  ASSERT_TRUE(server.started());
+  const std::string& url = server.url();
+  remote_exec(url, {"CREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT) WITHOUT ROWID",
+                    "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)",
+                    "INSERT INTO kv VALUES ('a', 'one'), ('b', 'two'), ('c', 'three')"});
+  TempDir a;
+  std::vector<std::string> env = env_for(url);
+  env.push_back("TURSO_SYNC_PUSH_PART_BYTES=2000");  // staged: parts of a few rows
+  auto r = run_cli({"init"}, env, a.path());
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const std::string wa = a.file("working_copy.db");
+  local_exec(wa,
+             "UPDATE kv SET v = v || ' edited' WHERE k IN ('a', 'c'); INSERT INTO kv VALUES ('d', 'four');"
+             "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 200) "
+             "INSERT INTO notes SELECT x, 'note ' || x FROM n;");
+  r = run_cli({"--json", "push"}, env, a.path());
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_TRUE(contains(r.out, "\"staged_parts\":") && !contains(r.out, "\"staged_parts\":0")) << r.out;
+  EXPECT_TRUE(contains(r.out, "kv a: the remote rejected its update: ")) << r.out;
+  EXPECT_TRUE(contains(r.out, "kv c: the remote rejected its update: ")) << r.out;
+  EXPECT_EQ(remote_count(url, "SELECT count(*) FROM notes"), 200);
+  EXPECT_EQ(remote_rows(url, "SELECT k, v FROM kv ORDER BY k"),
+            (Rows{{T("a"), T("one")}, {T("b"), T("two")}, {T("c"), T("three")}, {T("d"), T("four")}}));
+  EXPECT_TRUE(remote_rows(url, "SELECT name FROM sqlite_schema WHERE name LIKE 'turso_sync_stage%'").empty());
+  EXPECT_EQ(local_rows(wa, "SELECT v FROM kv WHERE k = 'c'"), (Rows{{T("three edited")}}));
+  r = run_cli({"conflicts"}, env, a.path());
+  EXPECT_TRUE(contains(r.out, "refused")) << r.out << r.err;
+}
+
 }  // namespace
 }  // namespace turso_sync::testing
