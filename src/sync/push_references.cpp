@@ -38,6 +38,22 @@ std::string show_reference(const std::vector<std::string>& columns, const std::v
   return fmt::format("({}) = ({})", names, shown);
 }
 
+// The values a row change writes into a reference's columns `cols` (indexes into the row), when it writes
+// them (an insert, or an update that changes one of them) and none is NULL; else nullopt.
+std::optional<std::vector<Value>> written_reference(const RowChange& row, const std::vector<size_t>& cols) {
+  if (row.op == RowOp::remove) return std::nullopt;
+  auto changed = [&](size_t c) {
+    return std::find(row.changed_columns.begin(), row.changed_columns.end(), static_cast<int>(c)) !=
+           row.changed_columns.end();
+  };
+  if (row.op == RowOp::update && std::none_of(cols.begin(), cols.end(), changed)) return std::nullopt;
+  std::vector<Value> values;
+  for (size_t c : cols) values.push_back(row.new_values.at(c));
+  if (std::any_of(values.begin(), values.end(), [](const Value& v) { return v.is_null(); }))
+    return std::nullopt;
+  return values;
+}
+
 // Whether the working copy holds a row of `r.parent` with the given parent key values.
 Result<bool> parent_exists(db::Database& db, const ForeignReference& r, const std::vector<Value>& values) {
   auto st = TS_TRY(db.prepare(fmt::format("SELECT EXISTS (SELECT 1 FROM {} WHERE {})",
@@ -153,17 +169,10 @@ Result<std::vector<LocalDangling>> find_local_dangling(const Config& config, con
         if (row->op != RowOp::remove && same_identifier(r.child, t.name)) {
           auto cols = t.column_indexes(r.columns);
           if (!cols) continue;
-          if (row->op == RowOp::update && std::none_of(cols->begin(), cols->end(), [&](size_t c) {
-                return std::find(row->changed_columns.begin(), row->changed_columns.end(),
-                                 static_cast<int>(c)) != row->changed_columns.end();
-              }))
-            continue;
-          std::vector<Value> values;
-          for (size_t c : *cols) values.push_back(row->new_values.at(c));
-          if (std::any_of(values.begin(), values.end(), [](const Value& v) { return v.is_null(); })) continue;
-          if (TS_TRY(parent_exists(db, r, values))) continue;
+          std::optional<std::vector<Value>> values = written_reference(*row, *cols);
+          if (!values || TS_TRY(parent_exists(db, r, *values))) continue;
           details.push_back(fmt::format("references {} row {}, which your working copy does not have",
-                                        r.parent, show_reference(r.parent_columns, values)));
+                                        r.parent, show_reference(r.parent_columns, *values)));
         }
       }
       if (details.empty()) continue;
@@ -201,15 +210,9 @@ Result<std::vector<LocalDangling>> find_parents_the_remote_lacks(
       if (!probe.ok()) continue;  // the replica's parent differs: the server's guard decides
       RowCursor rows = tc.rows.cursor();
       while (const RowChange* row = TS_TRY(rows.next())) {
-        if (row->op == RowOp::remove) continue;
-        if (row->op == RowOp::update && std::none_of(cols->begin(), cols->end(), [&](size_t c) {
-              return std::find(row->changed_columns.begin(), row->changed_columns.end(),
-                               static_cast<int>(c)) != row->changed_columns.end();
-            }))
-          continue;
-        std::vector<Value> values;
-        for (size_t c : *cols) values.push_back(row->new_values.at(c));
-        if (std::any_of(values.begin(), values.end(), [](const Value& v) { return v.is_null(); })) continue;
+        std::optional<std::vector<Value>> referenced = written_reference(*row, *cols);
+        if (!referenced) continue;
+        const std::vector<Value>& values = *referenced;
         TS_TRY_STATUS(probe->reset());
         TS_TRY_STATUS(probe->bind_all(values));
         TS_TRY(probe->step());
