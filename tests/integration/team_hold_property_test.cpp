@@ -94,6 +94,7 @@ struct HoldWriter {
 struct TrackedWrite {
   int seq;
   std::string writer, table, uid, stem, value;  // value: the text written (for person_id: the parent's uid)
+  int64_t parent_id = 0;                        // person_id: the id written
 };
 
 class HoldCase {
@@ -178,8 +179,8 @@ class HoldCase {
     return made;
   }
   void track(const HoldWriter& w, const std::string& table, const std::string& uid, const std::string& stem,
-             const std::string& value) {
-    m_writes.push_back({++m_seq, w.name, table, uid, stem, value});
+             const std::string& value, int64_t parent_id = 0) {
+    m_writes.push_back({++m_seq, w.name, table, uid, stem, value, parent_id});
   }
 
   void edit(HoldWriter& w) {
@@ -228,7 +229,7 @@ class HoldCase {
       if (!write(w, fmt::format("INSERT INTO tasks (uid, person_id, state) VALUES ('{}', {}, '{}')", uid,
                                 parent[0].as_integer(), state)))
         return;
-      track(w, "tasks", uid, "person_id", parent[1].as_bytes());
+      track(w, "tasks", uid, "person_id", parent[1].as_bytes(), parent[0].as_integer());
       track(w, "tasks", uid, "state", state);
     } else if (kind < 85) {
       if (people.empty() || tasks.empty()) return;
@@ -236,7 +237,7 @@ class HoldCase {
       std::string uid = any_of(tasks)[1].as_bytes();
       if (write(w,
                 fmt::format("UPDATE tasks SET person_id = {} WHERE uid = '{}'", parent[0].as_integer(), uid)))
-        track(w, "tasks", uid, "person_id", parent[1].as_bytes());
+        track(w, "tasks", uid, "person_id", parent[1].as_bytes(), parent[0].as_integer());
     } else if (kind < 90) {
       if (tasks.empty()) return;
       std::string uid = any_of(tasks)[1].as_bytes();
@@ -506,8 +507,12 @@ class HoldCase {
       for (const auto& d : m_dropped) later |= d.seq > w.seq && d.table == w.table && d.stem == w.stem;
       if (later) continue;
       // In a discarded file: the value, or for a reference (saved as an id) the row, saved whole with its
-      // uid.
+      // uid; or, when `resolve --theirs` removed the parent the remote lacks, the parent saved whole and the
+      // child's reference to it saved as an UPDATE.
       if (contains(discarded, "'" + (w.stem == "person_id" ? w.uid : w.value) + "'")) continue;
+      if (w.stem == "person_id" && contains(discarded, "'" + w.value + "'") &&
+          contains(discarded, fmt::format("\"person_id\" = {}", w.parent_id)))
+        continue;
       if (m_decided.count(cell + "|" + (w.stem == "person_id" ? "*" : w.value))) continue;
       lost += fmt::format("  #{} {} wrote {}.{} = '{}' in row {}; the final state has {}\n", w.seq, w.writer,
                           w.table, w.stem, w.value, w.uid,
