@@ -481,7 +481,7 @@ Result<bool> refresh_held(const Config& config, std::vector<HeldConflict>& held)
   return changed;
 }
 
-HeldConflict held_push_row(const TableDesc& t, const RowChange& row, ConflictKind kind) {
+HeldConflict held_push_row(const TableDesc& t, const RowChange& row, const std::string& kind) {
   HeldConflict h;
   h.table = t.name;
   h.keyed_by_rowid = t.keyed_by_rowid();
@@ -492,7 +492,7 @@ HeldConflict held_push_row(const TableDesc& t, const RowChange& row, ConflictKin
     for (int k : t.key_columns) h.key_names.push_back(t.columns[static_cast<size_t>(k)].name);
   }
   h.key = row.key;
-  h.kind = to_string(kind);
+  h.kind = kind;
   for (const ColumnDesc& c : t.columns) h.columns.push_back(c.name);
   if (row.op != RowOp::insert) h.base = h.theirs = row.old_values;
   if (row.op != RowOp::remove) h.ours = row.new_values;

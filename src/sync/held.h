@@ -73,9 +73,10 @@ Result<std::vector<std::string>> working_columns(db::Database& working, db::Data
 Result<bool> refresh_held(const Config& config, std::vector<HeldConflict>& held);
 
 // A row change of a push that the push holds itself (a reference it would leave dangling, a UNIQUE value the
-// remote keeps): a held conflict of `kind`, base and theirs the replica's row (empty for an insert), ours the
-// working copy's (empty for a delete), since now.
-HeldConflict held_push_row(const TableDesc& table, const RowChange& row, ConflictKind kind);
+// remote keeps, a row the remote refuses): a held conflict of `kind` (to_string(ConflictKind), or "refused"),
+// base and theirs the replica's row (empty for an insert), ours the working copy's (empty for a delete),
+// since now.
+HeldConflict held_push_row(const TableDesc& table, const RowChange& row, const std::string& kind);
 
 // Removes the held rows from a changeset about to be pushed and from its summary; returns how many rows
 // were left out.

@@ -382,7 +382,9 @@ Result<PageImageResult> bootstrap_page_image(RemoteClient& remote, const std::st
                                              const ProgressCallback& on_progress) {
   for (const std::string& copy : copies) ::unlink(copy.c_str());
   auto result = keep_only_if_written(path, [&]() -> Result<PageImageResult> {
-    // The image, then its copies: every page is written to each as it arrives.
+    // The image, then its copies: every page is written to each as it arrives. Each is a new file of ours
+    // (O_EXCL, a temp name renamed into place later): no SQLite connection holds it, so these descriptors
+    // drop nobody's locks (db/file_reader.h).
     std::vector<UniqueFd> fds;
     std::vector<PageRunWriter::File> files;
     for (const std::string* name : {&path}) files.push_back({-1, *name});

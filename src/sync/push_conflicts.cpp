@@ -9,6 +9,7 @@
 #include <map>
 
 #include "db/schema.h"
+#include "sync/held.h"
 #include "util/fs.h"
 #include "util/text.h"
 
@@ -244,24 +245,10 @@ PushConflict explain_schema_guard(RemoteClient& remote, const BaseSchema& base) 
 
 namespace {
 
-// A local row change held as refused (ours: the local row, base and theirs: the replica's), its
-// `conflicting` columns named.
+// A local row change held as refused, its `conflicting` columns named.
 HeldConflict refused_conflict(const TableDesc& t, const RowChange& row, std::vector<int> conflicting) {
-  HeldConflict h;
-  h.table = t.name;
-  h.keyed_by_rowid = t.keyed_by_rowid();
-  if (t.keyed_by_rowid())
-    h.key_names.push_back(t.rowid_alias >= 0 ? t.columns[static_cast<size_t>(t.rowid_alias)].name : "rowid");
-  else
-    for (int k : t.key_columns) h.key_names.push_back(t.columns[static_cast<size_t>(k)].name);
-  h.key = row.key;
-  h.kind = "refused";
-  for (const ColumnDesc& col : t.columns) h.columns.push_back(col.name);
-  h.base = row.old_values;
-  h.theirs = row.old_values;
-  h.ours = row.new_values;
+  HeldConflict h = held_push_row(t, row, "refused");
   h.conflicting_columns = std::move(conflicting);
-  h.since = utc_timestamp();
   return h;
 }
 

@@ -177,7 +177,7 @@ Result<std::vector<LocalDangling>> find_local_dangling(const Config& config, con
       }
       if (details.empty()) continue;
       LocalDangling d;
-      d.row = held_push_row(t, *row, ConflictKind::dangling);
+      d.row = held_push_row(t, *row, to_string(ConflictKind::dangling));
       d.operation = to_string(row->op);
       for (const std::string& detail : details) d.detail += (d.detail.empty() ? "" : "; ") + detail;
       d.detail += "; the remote would be left with a dangling reference";
@@ -218,7 +218,7 @@ Result<std::vector<LocalDangling>> find_parents_the_remote_lacks(
         TS_TRY(probe->step());
         if (probe->column_int64(0) != 0) continue;
         LocalDangling d;
-        d.row = held_push_row(t, *row, ConflictKind::dangling);
+        d.row = held_push_row(t, *row, to_string(ConflictKind::dangling));
         d.operation = to_string(row->op);
         d.detail =
             fmt::format("references {} row {}, which the remote does not have (your change of it is held)",

@@ -145,7 +145,8 @@ Result<std::vector<LocalUniqueTaker>> find_unique_takers(const Config& config, c
     auto same = std::find_if(out.begin(), out.end(), [&](const LocalUniqueTaker& u) {
       return same_table(u.row.table, c.table->table.name) && u.row.key == c.row.key;
     });
-    if (same == out.end()) out.push_back({held_push_row(c.table->table, c.row, ConflictKind::unique)});
+    if (same == out.end())
+      out.push_back({held_push_row(c.table->table, c.row, to_string(ConflictKind::unique))});
   }
   return out;
 }
