@@ -1,5 +1,5 @@
-// Bad input and unreachable remotes: each gets a clear message, the exit code the README lists, and changes no
-// file.
+// Bad input and unreachable remotes: each gets a clear message, the exit code the README lists, and changes
+// no file.
 #include <gtest/gtest.h>
 
 #include <signal.h>

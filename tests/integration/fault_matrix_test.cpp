@@ -1,6 +1,7 @@
-// The fault matrix (issue 12; exit codes as the README lists them, docs/protocol.md timeouts and retries, atomic writes): every network
-// fault the test proxy can make, for every operation that talks to the remote — `init`, `pull` on the page
-// path and on the SQL path, `push`, `sync` and one `workflow --once` cycle — against the real local server.
+// The fault matrix (issue 12; exit codes as the README lists them, docs/protocol.md timeouts and retries,
+// atomic writes): every network fault the test proxy can make, for every operation that talks to the remote —
+// `init`, `pull` on the page path and on the SQL path, `push`, `sync` and one `workflow --once` cycle —
+// against the real local server.
 //
 // Each cell: the fault starts at the operation's key request and stays for the rest of the command (429 is a
 // single refusal: the client must wait and ask again). The command completes, or fails with the documented

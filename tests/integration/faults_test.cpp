@@ -1,6 +1,6 @@
-// Faults (docs/protocol.md retries; atomic writes): a proxy that loses a push's answer after the server committed,
-// or cuts the request before it reaches the server; SIGKILL of `turso-sync` during pull and push; the
-// application writing to the working copy while push and pull run. After each: integrity, no local change
+// Faults (docs/protocol.md retries; atomic writes): a proxy that loses a push's answer after the server
+// committed, or cuts the request before it reaches the server; SIGKILL of `turso-sync` during pull and push;
+// the application writing to the working copy while push and pull run. After each: integrity, no local change
 // lost, no remote change applied twice, and the remote (read through an independent path, never through the
 // proxy) holds exactly the expected rows.
 #include <gtest/gtest.h>

@@ -1,6 +1,6 @@
-// SIGKILL at seeded random moments of `reset`, `copy` and a `workflow --once` cycle (issue 12; docs/reliability.md: after
-// a crash at any point the next run finishes or redoes the step, a local change is never lost and a remote
-// change is never applied twice).
+// SIGKILL at seeded random moments of `reset`, `copy` and a `workflow --once` cycle (issue 12;
+// docs/reliability.md: after a crash at any point the next run finishes or redoes the step, a local change is
+// never lost and a remote change is never applied twice).
 //
 // Each test first runs the operation once uninterrupted and measures it, then kills it in each trial at a
 // moment drawn uniformly from [0, 1.2 × that duration]: the moments land inside the operation on a fast or a

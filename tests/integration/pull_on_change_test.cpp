@@ -1,6 +1,7 @@
-// `workflow --pull-on-change` (issue 21, "Realtime"; docs/operations.md): a teammate's change reaches the working copy as soon
-// as the remote has it, not at the next interval, and following an idle remote costs a few small requests.
-// Real server behind the test proxy, which counts the requests and bytes on the wire and, delaying
+// `workflow --pull-on-change` (issue 21, "Realtime"; docs/operations.md): a teammate's change reaches the
+// working copy as soon as the remote has it, not at the next interval, and following an idle remote costs a
+// few small requests. Real server behind the test proxy, which counts the requests and bytes on the wire and,
+// delaying
 // `/pull-updates`, stands in for a server that long-polls.
 #include <gtest/gtest.h>
 
