@@ -194,26 +194,4 @@ void UniqueFd::reset() {
   m_fd = -1;
 }
 
-Status copy_file_contents(int from, int to, uint64_t size, const std::string& to_path) {
-  uint64_t done = 0;
-  while (done < size) {
-    loff_t in = static_cast<loff_t>(done), out = static_cast<loff_t>(done);
-    ssize_t n = ::copy_file_range(from, &in, to, &out, size - done, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;  // not supported here: plain reads and writes below
-    done += static_cast<uint64_t>(n);
-  }
-  std::vector<char> buf(1 << 20);
-  while (done < size) {
-    ssize_t n =
-        ::pread(from, buf.data(), std::min<uint64_t>(buf.size(), size - done), static_cast<off_t>(done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return io_error("copy into", to_path);
-    ssize_t w = ::pwrite(to, buf.data(), static_cast<size_t>(n), static_cast<off_t>(done));
-    if (w != n) return io_error("copy into", to_path);
-    done += static_cast<uint64_t>(n);
-  }
-  return {};
-}
-
 }  // namespace turso_sync

@@ -48,9 +48,6 @@ enum class FsyncSource { yes, no };
 // closing that descriptor would drop every lock the process holds on it (db/file_reader.h).
 Status durable_rename(const std::string& from, const std::string& to, FsyncSource fsync = FsyncSource::yes);
 Status fsync_path(const std::string& path);
-// Copies the first `size` bytes of the open file `from` into `to` at the same offsets (copy_file_range, else
-// reads and writes); `to_path` names `to` in errors. No fsync.
-Status copy_file_contents(int from, int to, uint64_t size, const std::string& to_path);
 // Creates the empty file `path` (it must not exist) readable by its owner only: the databases turso-sync
 // makes hold the application's data (SQLite then keeps that mode for their journals).
 Status create_private_file(const std::string& path);
