@@ -190,7 +190,11 @@ Result<PushReport> SyncContext::push_attempt(const PushOptions& options, bool ma
     // held too; under every other policy the guard's refusal names it, as before.
     if (merge::conflict_handler(options.pull.on_conflict)(ConflictKind::dangling) ==
         merge::ConflictDecision::hold) {
-      for (LocalDangling& d : TS_TRY(find_parents_the_remote_lacks(c, changeset, references)))
+      // And a parent whose child the remote keeps because this copy's change of the child is held.
+      std::vector<LocalDangling> more = TS_TRY(find_parents_the_remote_lacks(c, changeset, references));
+      for (LocalDangling& d : TS_TRY(find_parents_held_rows_reference(c, changeset, references, held)))
+        more.push_back(std::move(d));
+      for (LocalDangling& d : more)
         if (std::none_of(dangling.begin(), dangling.end(), [&](const LocalDangling& e) {
               return same_table(e.row.table, d.row.table) && e.row.key == d.row.key;
             }))

@@ -54,6 +54,22 @@ std::optional<std::vector<Value>> written_reference(const RowChange& row, const 
   return values;
 }
 
+// The parent key values `cols` (indexes into the row) that a row change takes away: a delete's, or an
+// update's old ones when it changes one of them; nullopt when it takes none (or one is NULL).
+std::optional<std::vector<Value>> removed_parent_key(const RowChange& row, const std::vector<size_t>& cols) {
+  if (row.op == RowOp::insert) return std::nullopt;
+  if (row.op == RowOp::update && std::none_of(cols.begin(), cols.end(), [&](size_t c) {
+        return std::find(row.changed_columns.begin(), row.changed_columns.end(), static_cast<int>(c)) !=
+               row.changed_columns.end();
+      }))
+    return std::nullopt;
+  std::vector<Value> values;
+  for (size_t c : cols) values.push_back(row.old_values.at(c));
+  if (std::any_of(values.begin(), values.end(), [](const Value& v) { return v.is_null(); }))
+    return std::nullopt;
+  return values;
+}
+
 // Whether the working copy holds a row of `r.parent` with the given parent key values.
 Result<bool> parent_exists(db::Database& db, const ForeignReference& r, const std::vector<Value>& values) {
   auto st = TS_TRY(db.prepare(fmt::format("SELECT EXISTS (SELECT 1 FROM {} WHERE {})",
@@ -250,6 +266,49 @@ Result<std::vector<LocalDangling>> find_parents_the_remote_lacks(
       return same_identifier(d.row.table, m.row.row.table) && d.row.key == m.row.row.key;
     });
     if (same == out.end()) out.push_back(std::move(m.row));
+  }
+  return out;
+}
+
+Result<std::vector<LocalDangling>> find_parents_held_rows_reference(
+    const Config& config, const Changeset& changeset, const std::vector<ForeignReference>& references,
+    const std::vector<HeldConflict>& held) {
+  std::vector<LocalDangling> out;
+  if (references.empty() || held.empty()) return out;
+  db::Database db = TS_TRY(db::Database::open(config.working_path, db::OpenMode::read_only));
+  for (const TableChanges& tc : changeset.tables) {
+    const TableDesc& t = tc.table;
+    RowCursor rows = tc.rows.cursor();
+    while (const RowChange* row = TS_TRY(rows.next())) {
+      std::vector<std::string> details;
+      for (const ForeignReference& r : references) {
+        if (!same_identifier(r.parent, t.name)) continue;
+        auto cols = t.column_indexes(r.parent_columns);
+        if (!cols) continue;
+        std::optional<std::vector<Value>> key = removed_parent_key(*row, *cols);
+        if (!key || TS_TRY(parent_exists(db, r, *key))) continue;  // another row holds the key values now
+        for (const HeldConflict& h : held) {
+          if (!same_identifier(h.table, r.child) || h.theirs.empty()) continue;
+          bool refers = true;
+          for (size_t i = 0; refers && i < r.columns.size(); ++i) {
+            auto at = std::find_if(h.columns.begin(), h.columns.end(),
+                                   [&](const std::string& c) { return same_identifier(c, r.columns[i]); });
+            refers = at != h.columns.end() &&
+                     h.theirs.at(static_cast<size_t>(at - h.columns.begin())) == (*key)[i];
+          }
+          if (refers)
+            details.push_back(fmt::format("the remote's row {} {} ({}) still references it and is held",
+                                          r.child, printable(key_as_text(h.key)),
+                                          show_reference(r.columns, *key)));
+        }
+      }
+      if (details.empty()) continue;
+      LocalDangling d;
+      d.row = held_push_row(t, *row, to_string(ConflictKind::dangling));
+      d.operation = to_string(row->op);
+      for (const std::string& detail : details) d.detail += (d.detail.empty() ? "" : "; ") + detail;
+      out.push_back(std::move(d));
+    }
   }
   return out;
 }

@@ -45,4 +45,13 @@ Result<std::vector<LocalDangling>> find_local_dangling(const Config& config, con
 Result<std::vector<LocalDangling>> find_parents_the_remote_lacks(
     const Config& config, const Changeset& changeset, const std::vector<ForeignReference>& references);
 
+// The deletes in `changeset` (and updates of a parent's key columns) of a parent row that the remote version
+// (theirs) of a `held` row still references: the working copy no longer has that child (its change is held:
+// the application deleted it, or a teammate's new child waits on another held parent), so the remote keeps
+// it and its child guard would refuse the whole push, every cycle. Under hold the parent's change is held
+// too, until the child's conflict is resolved.
+Result<std::vector<LocalDangling>> find_parents_held_rows_reference(
+    const Config& config, const Changeset& changeset, const std::vector<ForeignReference>& references,
+    const std::vector<HeldConflict>& held);
+
 }  // namespace turso_sync
