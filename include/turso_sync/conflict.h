@@ -49,7 +49,9 @@ enum class ConflictKind {
   dropped_column,  // a column (or table) one side dropped or renamed while the other wrote into it
 };
 // "update/update", "update/delete", "delete/update", "insert/insert", "unique", "dangling reference",
-// "schema", "dropped column": the `kind` of conflicts.json, `conflicts --json` and the reports.
+// "schema", "dropped column": the `kind` of conflicts.json, `conflicts --json` and the reports. (A held
+// row may also be of kind "refused": not a disagreement but a row the remote cannot take, which push sets
+// aside under every policy; docs/conflicts.md, "Rows the remote cannot take".)
 const char* to_string(ConflictKind kind);
 
 struct MergeConflict {

@@ -33,6 +33,7 @@ type conflict_kind =
   | Dangling_reference
   | Schema
   | Dropped_column
+  | Refused
   | Held
   | Other_kind of string
 
@@ -46,6 +47,7 @@ let conflict_kinds =
     ("dangling reference", Dangling_reference);
     ("schema", Schema);
     ("dropped column", Dropped_column);
+    ("refused", Refused);
     ("held", Held);
   ]
 

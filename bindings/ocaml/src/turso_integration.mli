@@ -29,6 +29,7 @@ type conflict_kind =
   | Dangling_reference
   | Schema
   | Dropped_column
+  | Refused  (** a row the remote cannot take, set aside by push (not a disagreement) *)
   | Held  (** a row left alone by a pull because it is already held *)
   | Other_kind of string
 

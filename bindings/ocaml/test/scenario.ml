@@ -156,7 +156,7 @@ let held_resolve () =
       check
         (List.for_all
            (fun k -> T.string_of_conflict_kind (T.conflict_kind_of_string k) = k)
-           [ "update/update"; "update/delete"; "delete/update"; "insert/insert"; "unique"; "dangling reference"; "schema"; "dropped column"; "held"; "future kind" ])
+           [ "update/update"; "update/delete"; "delete/update"; "insert/insert"; "unique"; "dangling reference"; "schema"; "dropped column"; "refused"; "held"; "future kind" ])
         "conflict kinds round-trip";
       check (T.conflict_kind_of_string "dangling reference" = T.Dangling_reference) "dangling reference";
       check (List.mem (Some "'B holds this'") h.held.ours) "ours: %s"
