@@ -61,6 +61,9 @@ struct MergeConflict {
   std::vector<std::string> columns;       // column names of the rows below
   std::vector<Value> base, ours, theirs;  // full rows; empty when the row does not exist on that side
   std::vector<int> conflicting_columns;   // update/update: the columns both sides changed differently
+  // The constraint or object it concerns, in words ("" when the row says it all): e.g. the columns one side
+  // dropped while the other wrote them, for a table held as a whole.
+  std::string about;
   // The key's form, as HeldConflict's, for a row of a table the delta does not change (a dangling
   // reference's child, say); empty key_names: the delta's table says.
   bool keyed_by_rowid = true;
@@ -86,6 +89,7 @@ struct HeldConflict {
   std::vector<std::string> columns;       // column names of the rows below
   std::vector<Value> base, ours, theirs;  // empty when the row does not exist on that side
   std::vector<int> conflicting_columns;   // update/update: the columns both sides changed differently
+  std::string about;                      // as MergeConflict::about
   std::string since;                      // RFC 3339 UTC: when the conflict was first held
   std::string theirs_changed_at;          // when the remote changed the row again while held ("" never)
   std::string ours_changed_at;            // when the application changed the held row again ("" never)

@@ -25,7 +25,9 @@ std::string render_conflicts(Context& ctx, const std::vector<HeldConflict>& held
     for (size_t i = 0; i < c.key.size(); ++i)
       key += fmt::format("{}{}={}", i ? ", " : "", i < c.key_names.size() ? c.key_names[i] : "key",
                          describe(c.key[i]));
-    out += fmt::format("  {} [{}] {}, held since {}\n", printable(c.table), key, c.kind, c.since);
+    out += fmt::format("  {} [{}] {}, held since {}\n", printable(c.table),
+                       key.empty() ? "the whole table" : key, c.kind, c.since);
+    if (!c.about.empty()) out += fmt::format("    {}\n", printable(c.about));
     if (!c.theirs_changed_at.empty())
       out += fmt::format("    the remote changed it again at {}\n", c.theirs_changed_at);
     if (!c.ours_changed_at.empty())

@@ -93,4 +93,22 @@ std::string rowid_expression(const std::vector<std::string>& column_names, const
   return alias.empty() ? std::string() : quote_identifier(alias);
 }
 
+Status copy_rows(Database& from, Database& to, const std::string& table) {
+  TableInfo info = TS_TRY(read_table_info(from, table));
+  std::string cols = info.without_rowid || info.rowid_expr.empty() ? "" : info.rowid_expr;
+  for (int i : info.stored_columns())
+    cols += (cols.empty() ? "" : ", ") + quote_identifier(info.columns[i].name);
+  auto read = TS_TRY(from.prepare(fmt::format("SELECT {} FROM {}", cols, quote_identifier(table))));
+  std::string params;
+  for (int i = 0; i < read.column_count(); ++i) params += i ? ", ?" : "?";
+  auto write = TS_TRY(
+      to.prepare(fmt::format("INSERT INTO main.{}({}) VALUES({})", quote_identifier(table), cols, params)));
+  while (TS_TRY(read.step())) {
+    TS_TRY_STATUS(write.reset());
+    for (int i = 0; i < read.column_count(); ++i) TS_TRY_STATUS(write.bind(i + 1, read.column(i)));
+    TS_TRY(write.step());
+  }
+  return {};
+}
+
 }  // namespace turso_sync::db

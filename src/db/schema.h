@@ -51,6 +51,10 @@ struct TableInfo {
 
 Result<TableInfo> read_table_info(Database& db, const std::string& table);
 
+// Every row of `table` in `from` (rowids kept) into the empty table of the same name and columns in `to`'s
+// main schema, a row at a time.
+Status copy_rows(Database& from, Database& to, const std::string& table);
+
 // The expression naming the rowid of a rowid table whose columns are `column_names`: the first of "rowid",
 // "_rowid_" and "oid" that no column shadows (names compared case-insensitively), else the INTEGER PRIMARY
 // KEY column `alias` quoted; "" when all three are shadowed and `alias` is empty (no addressable rowid).

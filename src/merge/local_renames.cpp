@@ -55,7 +55,7 @@ Result<bool> Merger::undo_local_renames_for(const std::string& sql) {
       auto theirs_sql = TS_TRY(object_sql(*theirs, "table", table));
       if (!theirs_sql) continue;
       TS_TRY_STATUS(m_db.exec(*theirs_sql));
-      TS_TRY_STATUS(copy_rows_from(*theirs, table));
+      TS_TRY_STATUS(db::copy_rows(*theirs, m_db, table));
       m_discarded += fmt::format("-- you dropped table {} (the remote's objects use it)\nDROP TABLE {};\n",
                                  printable(table), quote_identifier(table));
       any = true;
@@ -110,17 +110,24 @@ Status Merger::map_local_columns() {
     }
     if (identity) continue;
     std::string changed = dropped.empty() ? "" : TS_TRY(remote_writes_of(tc, b, dropped));
-    // keep_ours and hold keep the drop (a hold of it is not recorded yet: the remote's values of the column
-    // go with it when the drop is pushed).
+    // keep_ours keeps the drop (the remote's values of the column go with it when the drop is pushed); hold
+    // keeps the table as the working copy has it, held as a whole: neither side's change of it goes out.
     ConflictDecision decision =
         changed.empty() ? ConflictDecision::keep_ours : decide(ConflictKind::dropped_column);
     if (decision == ConflictDecision::take_theirs) {
       TS_TRY_STATUS(adopt_table(name, SchemaOp::rebuild_table));
       continue;  // ours now has theirs' columns
     }
+    std::vector<std::string> cols;
+    for (size_t c : dropped) cols.push_back(tc.table.columns[c].name);
+    if (decision == ConflictDecision::hold) {
+      hold_whole_table(name, ConflictKind::dropped_column,
+                       fmt::format("the working copy dropped column(s) {} which the remote changed ({})",
+                                   join_names(cols), changed));
+      m_ours_tables[i] = "";  // its rows wait for `resolve`
+      continue;
+    }
     if (decision == ConflictDecision::stop) {
-      std::vector<std::string> cols;
-      for (size_t c : dropped) cols.push_back(tc.table.columns[c].name);
       conflicts.push_back(
           fmt::format("table {}: the working copy dropped column(s) {} which the remote "
                       "changed ({})",
@@ -206,6 +213,19 @@ Status Merger::map_missing_table(size_t i, std::vector<std::string>& conflicts) 
 // Whether the rows of delta table `i` are left out (a table the working copy dropped).
 bool Merger::skipped(size_t i) const {
   return i < m_ours_tables.size() && m_ours_tables[i] && m_ours_tables[i]->empty();
+}
+
+bool Merger::held_whole(const std::string& table) const {
+  return m_held_tables.count(lower_ascii(table)) != 0 || (m_options.is_held && m_options.is_held(table, {}));
+}
+
+void Merger::hold_whole_table(const std::string& table, ConflictKind kind, std::string what) {
+  if (!m_held_tables.insert(lower_ascii(table)).second) return;
+  MergeConflict held;
+  held.table = table;
+  held.kind = to_string(kind);
+  held.about = std::move(what);
+  m_report.conflicts.push_back(std::move(held));
 }
 
 // The delta's rows that write one of `columns` (indexes into the delta's columns): updates that change it,

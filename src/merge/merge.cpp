@@ -65,6 +65,9 @@ Result<MergeReport> Merger::apply(db::Transaction& tx) {
   TS_TRY_STATUS(apply_schema());
   if (!m_delta.tables.empty()) {
     TS_TRY_STATUS(map_local_columns());
+    // A table held as a whole (here or by an earlier pull): its rows wait for `resolve`.
+    for (size_t i = 0; i < m_delta.tables.size(); ++i)
+      if (held_whole(m_delta.tables[i].table.name)) m_ours_tables[i] = "";
     for (size_t i = 0; i < m_delta.tables.size(); ++i) {
       m_writers.push_back(std::make_unique<TableWriter>(m_db, m_delta.tables[i].table,
                                                         m_ours_tables[i].value_or(""), m_column_maps[i]));

@@ -156,7 +156,6 @@ class Merger {
   Status restore_own_objects(const std::string& table, const std::vector<OwnObject>& own);
   Status adopt(const SchemaChange& c, const Decision& d);
   Status adopt_table(const std::string& table, SchemaOp op);
-  Status copy_rows_from(db::Database& from, const std::string& table);
   Status fill_from_theirs(db::Database& theirs, const std::string& table, const db::TableInfo& o,
                           const db::TableInfo& t, bool rowids_kept);
 
@@ -173,6 +172,12 @@ class Merger {
   Result<std::string> local_rename_of(const std::string& table);
   Status map_missing_table(size_t i, std::vector<std::string>& conflicts);
   bool skipped(size_t i) const;
+  // Whether `table` is held as a whole: by an earlier pull (a record with no key, MergeOptions::is_held) or
+  // by this merge (hold_whole_table).
+  bool held_whole(const std::string& table) const;
+  // Holds `table` as a whole (a conflict of `kind`; `what` says why): the working copy keeps it as it is, and
+  // nothing of it is merged or pushed until `resolve` (docs/conflicts.md, "Held conflicts").
+  void hold_whole_table(const std::string& table, ConflictKind kind, std::string what);
   Result<std::string> remote_writes_of(const TableChanges& tc, const TableDesc& base,
                                        const std::vector<size_t>& columns);
   Result<bool> undo_local_renames_for(const std::string& sql);
@@ -264,6 +269,9 @@ class Merger {
   // Per delta table: its name in the working copy when a local RENAME TO changed it, "" when the working
   // copy dropped it (its rows are skipped), nullopt otherwise.
   std::vector<std::optional<std::string>> m_ours_tables;
+  // Tables this merge holds as a whole (lower-cased; a column one side dropped while the other wrote it,
+  // under hold): none of their schema changes or rows is applied. See held_whole().
+  std::set<std::string> m_held_tables;
   // Per delta table index: the rows of the same table this copy pushed.
   std::map<size_t, PushedRows> m_pushed_rows;
 };

@@ -41,7 +41,7 @@ ConflictDecision decide_hold(ConflictKind kind) {
     case ConflictKind::unique:
       return ConflictDecision::hold;  // the local rows holding the value, and the remote's row
     case ConflictKind::schema:
-      return ConflictDecision::stop;  // a table cannot be half migrated
+      return ConflictDecision::hold;  // a table as a whole, where the merge can (schema_decision.cpp)
   }
   return ConflictDecision::stop;
 }

@@ -44,9 +44,9 @@ Result<bool> Merger::schema_already_applied(const SchemaChange& c) {
 // A schema change that discards a table's rows (the remote dropped the table, or rebuilt it in a way that
 // cannot keep rows) may only run when the working copy's rows of that table equal the base's: otherwise
 // local changes would vanish silently. Checked when MergeOptions::base_path is given.
-// Under hold, a table the remote dropped while the working copy has local changes in it is kept as it is and
-// held as a whole (kind dropped column, no key): its drop is not applied here, and push leaves the table out
-// until `resolve` (sync/held.h). Returns whether it is held.
+// Under hold, a table the remote dropped (or rebuilt without its rows) while the working copy has local
+// changes in it is kept as it is and held as a whole (hold_whole_table): the change is not applied here, and
+// push leaves the table out until `resolve` (sync/held.h). Returns whether it is held.
 Result<bool> Merger::check_no_local_rows_lost(const SchemaChange& c) {
   bool discards = c.op == SchemaOp::drop_table || (c.op == SchemaOp::rebuild_table && !c.copy_rows);
   if (!discards || m_options.base_path.empty()) return false;
@@ -61,10 +61,14 @@ Result<bool> Merger::check_no_local_rows_lost(const SchemaChange& c) {
     return false;
   }
   if (c.op == SchemaOp::drop_table && decide(ConflictKind::dropped_column) == ConflictDecision::hold) {
-    MergeConflict held;
-    held.table = c.name;
-    held.kind = to_string(ConflictKind::dropped_column);
-    m_report.conflicts.push_back(std::move(held));
+    hold_whole_table(c.name, ConflictKind::dropped_column,
+                     "the remote dropped the table, which the working copy changed");
+    return true;
+  }
+  if (c.op == SchemaOp::rebuild_table && decide(ConflictKind::schema) == ConflictDecision::hold) {
+    hold_whole_table(c.name, ConflictKind::schema,
+                     "the remote rebuilt the table in a way that cannot keep its rows, which the "
+                     "working copy changed");
     return true;
   }
   return Error(
@@ -134,6 +138,7 @@ Status Merger::apply_schema() {
 
   std::set<std::string> adopted;
   for (const SchemaChange& c : m_delta.schema) {
+    if (held_whole(c.table) || held_whole(c.name)) continue;  // held here, after its decision
     std::string key = object_key(c.object_type, c.name);
     const Decision& d = decisions[key];
     if (d.action == Action::skip) continue;
@@ -272,7 +277,7 @@ Status Merger::adopt(const SchemaChange& c, const Decision& d) {
   if (!theirs_sql) return exec_schema_statements(c, {"DROP TABLE main." + quote_identifier(c.name)});
   if (!ours_sql) {
     TS_TRY_STATUS(exec_schema_statements(c, {*theirs_sql}));
-    return copy_rows_from(*theirs, c.name);
+    return db::copy_rows(*theirs, m_db, c.name);
   }
   // Rebuild ours into theirs' definition, copying the columns both have (by name) and the rowids.
   db::TableInfo o = TS_TRY(db::read_table_info(m_db, c.name));
@@ -316,25 +321,6 @@ Status Merger::adopt_table(const std::string& table, SchemaOp op) {
   c.op = op;
   c.name = table;
   return adopt(c, Decision{});
-}
-
-// Every row of `table` in `from` into the working copy's (empty) table of the same name.
-Status Merger::copy_rows_from(db::Database& from, const std::string& table) {
-  db::TableInfo info = TS_TRY(db::read_table_info(from, table));
-  std::string cols = info.without_rowid || info.rowid_expr.empty() ? "" : info.rowid_expr;
-  for (int i : info.stored_columns())
-    cols += (cols.empty() ? "" : ", ") + quote_identifier(info.columns[i].name);
-  auto read = TS_TRY(from.prepare(fmt::format("SELECT {} FROM {}", cols, quote_identifier(table))));
-  std::string params;
-  for (int i = 0; i < read.column_count(); ++i) params += i ? ", ?" : "?";
-  auto write = TS_TRY(
-      m_db.prepare(fmt::format("INSERT INTO main.{}({}) VALUES({})", quote_identifier(table), cols, params)));
-  while (TS_TRY(read.step())) {
-    TS_TRY_STATUS(write.reset());
-    for (int i = 0; i < read.column_count(); ++i) TS_TRY_STATUS(write.bind(i + 1, read.column(i)));
-    TS_TRY(write.step());
-  }
-  return {};
 }
 
 // After ours was rebuilt into theirs' definition of `table`: the columns ours lacked get theirs' values,

@@ -52,17 +52,32 @@ Result<std::map<std::string, Merger::Decision>> Merger::decide_schema(db::Databa
     d.theirs = TS_TRY(object_meaning(theirs, c.object_type, c.name));
     d.action = decide_object(d, c.reason == SchemaReason::dependent, m_pushed_objects.count(key) != 0,
                              decide(ConflictKind::schema));
+    if (held_whole(c.table) || held_whole(c.name)) d.action = Action::skip;  // it waits for `resolve`
     if (d.action == Action::conflict) {
       std::string theirs_did = d.base.empty() ? "created it" : describe_state(d.theirs, "changed it");
       std::string ours_did = d.base.empty() ? "created it differently" : describe_state(d.ours, "changed it");
       std::string lost = c.object_type == "table" && !d.ours.empty() && !d.theirs.empty()
                              ? TS_TRY(local_additions_lost(c.name, base, theirs))
                              : std::string();
-      conflicts.push_back(fmt::format("{}: the remote {} and the working copy {}{}", describe_object(c),
-                                      theirs_did, ours_did, lost));
+      std::string line = fmt::format("{}: the remote {} and the working copy {}{}", describe_object(c),
+                                     theirs_did, ours_did, lost);
+      // Under hold, a table (or an index of it) the working copy still has is held as a whole; a view, a
+      // trigger or user_version cannot be held apart from what depends on it: those stop.
+      bool holdable = (c.object_type == "table" || c.object_type == "index") &&
+                      TS_TRY(object_sql(m_db, "table", c.table)).has_value();
+      if (holdable && decide(ConflictKind::schema) == ConflictDecision::hold) {
+        hold_whole_table(c.table, ConflictKind::schema, line);
+        d.action = Action::skip;
+      } else {
+        conflicts.push_back(std::move(line));
+      }
     }
     decisions.emplace(key, std::move(d));
   }
+  // The objects of a table held as a whole (above, or by an earlier pull) wait for `resolve` with it.
+  for (const SchemaChange& c : m_delta.schema)
+    if (held_whole(c.table) || held_whole(c.name))
+      decisions[object_key(c.object_type, c.name)].action = Action::skip;
   // Objects that are dropped and created again because what they depend on is replaced: they follow the
   // decision for it, unless the working copy changed them (then its version is kept, like its own objects).
   auto replaced = [&](const std::string& table) {
@@ -88,8 +103,22 @@ Result<std::map<std::string, Merger::Decision>> Merger::decide_schema(db::Databa
       continue;
     if (!c.dropped_columns.empty()) {
       std::string lost = TS_TRY(local_edits_of(c.name, c.dropped_columns));
-      // Keeping (or holding) ours would need the table half migrated: only taking theirs settles it.
-      if (!lost.empty() && decide(ConflictKind::dropped_column) != ConflictDecision::take_theirs)
+      ConflictDecision decision =
+          lost.empty() ? ConflictDecision::take_theirs : decide(ConflictKind::dropped_column);
+      if (decision == ConflictDecision::hold) {
+        // The table stays as the working copy has it, held as a whole: neither its migration nor its rows
+        // are merged, and push leaves it out, until `resolve`.
+        hold_whole_table(c.name, ConflictKind::dropped_column,
+                         fmt::format("the remote dropped column(s) {} which the working copy "
+                                     "changed ({})",
+                                     join_names(c.dropped_columns), lost));
+        for (const SchemaChange& other : m_delta.schema)
+          if (same_identifier(other.table, c.name) || same_identifier(other.name, c.name))
+            decisions[object_key(other.object_type, other.name)].action = Action::skip;
+        continue;
+      }
+      // Keeping ours would need the table half migrated: only taking theirs (or holding it) settles it.
+      if (decision != ConflictDecision::take_theirs)
         conflicts.push_back(
             fmt::format("table {}: the remote dropped column(s) {} which the working copy "
                         "changed ({})",

@@ -124,6 +124,7 @@ std::string held_to_json(const std::vector<HeldConflict>& held) {
     w.key("conflicting_columns").begin_array();
     for (int i : c.conflicting_columns) w.integer(i);
     w.end_array();
+    if (!c.about.empty()) w.key("about").string(json_text(c.about));
     w.key("since").string(c.since).key("theirs_changed_at").string(c.theirs_changed_at);
     w.key("ours_changed_at").string(c.ours_changed_at).end_object();
   }
@@ -186,6 +187,7 @@ Result<std::vector<HeldConflict>> held_from_json(const std::string& text, const 
         int64_t i = 0;
         if (e.get(i) == simdjson::SUCCESS) c.conflicting_columns.push_back(static_cast<int>(i));
       }
+    c.about = str("about");
     c.since = str("since");
     c.theirs_changed_at = str("theirs_changed_at");
     c.ours_changed_at = str("ours_changed_at");
@@ -343,6 +345,7 @@ bool fold_merge_into_held(std::vector<HeldConflict>& held, const MergeReport& me
     c.ours = ours_after_merge(m);
     c.theirs = m.theirs;
     c.conflicting_columns = m.conflicting_columns;
+    c.about = m.about;
     c.since = now;
     note_agreed_columns(c);
     c.keyed_by_rowid = m.keyed_by_rowid;

@@ -5,7 +5,7 @@
 // conflicts.json (format version 1), rewritten atomically (temp file, fsync, rename), mode 0600:
 //   {"version":1,"conflicts":[{"table":"notes","keyed_by_rowid":true,"key_names":["id"],"key":["i:5"],
 //     "kind":"update/update","columns":["id","title"],"base":[…],"ours":[…],"theirs":[…],
-//     "conflicting_columns":[1],"since":"2026-…Z","theirs_changed_at":"","ours_changed_at":""}]}
+//     "conflicting_columns":[1],"about":"…","since":"2026-…Z","theirs_changed_at":"","ours_changed_at":""}]}
 // Values are exact strings: "n" NULL, "i:<decimal>" INTEGER, "r:<16 hex digits of the IEEE bits>" REAL,
 // "t:<base64>" TEXT (any bytes), "b:<base64>" BLOB. An empty row array means "no such row on that side".
 #pragma once

@@ -108,6 +108,60 @@ Result<std::string> dump_table(db::Database& db, const std::string& table) {
   return out + objects;
 }
 
+// The objects of `table` in `db` (the table first, then its indexes and triggers): (name, SQL).
+Result<std::vector<std::pair<std::string, std::string>>> table_objects(db::Database& db,
+                                                                       const std::string& table) {
+  auto st = TS_TRY(db.prepare(
+      "SELECT name, sql FROM sqlite_schema WHERE tbl_name = ?1 COLLATE NOCASE AND sql IS NOT NULL ORDER BY "
+      "type = 'table' DESC"));
+  TS_TRY_STATUS(st.bind(1, Value::text(table)));
+  std::vector<std::pair<std::string, std::string>> out;
+  while (TS_TRY(st.step())) out.emplace_back(st.column_text(0), st.column_text(1));
+  return out;
+}
+
+// `resolve --theirs` of a table held as a whole: the working copy's table becomes the replica's (its
+// definition, indexes, triggers and rows), or goes when the remote dropped it. Its AUTOINCREMENT counter
+// never goes back. The working copy's own indexes and triggers of it are created again where they still fit
+// (all of them are in the discarded file already).
+Status take_replicas_table(db::Database& working, db::Database& replica, const std::string& table) {
+  std::vector<std::pair<std::string, std::string>> ours = TS_TRY(table_objects(working, table));
+  std::vector<std::pair<std::string, std::string>> theirs = TS_TRY(table_objects(replica, table));
+  int64_t counter = -1;
+  if (TS_TRY(db::query_int(working, "SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_sequence'"))) {
+    auto seq = TS_TRY(working.prepare("SELECT seq FROM sqlite_sequence WHERE name = ?1 COLLATE NOCASE"));
+    TS_TRY_STATUS(seq.bind(1, Value::text(table)));
+    if (TS_TRY(seq.step())) counter = seq.column_int64(0);
+  }
+  TS_TRY_STATUS(working.exec("DROP TABLE IF EXISTS main." + quote_identifier(table)));
+  if (theirs.empty()) return {};
+  TS_TRY_STATUS(working.exec(theirs[0].second));
+  TS_TRY_STATUS(db::copy_rows(replica, working, table));
+  for (size_t i = 1; i < theirs.size(); ++i) TS_TRY_STATUS(working.exec(theirs[i].second));
+  for (size_t i = 1; i < ours.size(); ++i)
+    if (std::none_of(theirs.begin(), theirs.end(),
+                     [&](const auto& t) { return same_table(t.first, ours[i].first); }))
+      (void)working.exec(ours[i].second);  // one that no longer fits stays in the discarded file only
+  if (counter >= 0) {
+    auto up = TS_TRY(
+        working.prepare("UPDATE sqlite_sequence SET seq = max(seq, ?2) WHERE name = ?1 COLLATE NOCASE"));
+    TS_TRY_STATUS(up.bind(1, Value::text(table)));
+    TS_TRY_STATUS(up.bind(2, Value::integer(counter)));
+    TS_TRY(up.step());
+    if (sqlite3_changes(working.handle()) == 0) {
+      auto add = TS_TRY(working.prepare("INSERT INTO sqlite_sequence (name, seq) VALUES (?1, ?2)"));
+      TS_TRY_STATUS(add.bind(1, Value::text(table)));
+      TS_TRY_STATUS(add.bind(2, Value::integer(counter)));
+      TS_TRY(add.step());
+    }
+  }
+  return {};
+}
+
+bool holds_any_table(const std::vector<HeldConflict>& held) {
+  return std::any_of(held.begin(), held.end(), [](const HeldConflict& h) { return h.key.empty(); });
+}
+
 // A row of the working copy as PRAGMA foreign_key_check names it: table and rowid.
 using RowRef = std::pair<std::string, int64_t>;
 
@@ -381,17 +435,33 @@ Result<ResolveReport> SyncContext::resolve_files(const ResolveOptions& options) 
     }
     for (const HeldConflict& h : chosen)
       if (h.key.empty())
-        sql += fmt::format("-- table {}, which the remote dropped ({})\n",
-                           printable(quote_identifier(h.table)), h.kind) +
+        sql += fmt::format("-- table {}, held as a whole ({}{}{})\n", printable(quote_identifier(h.table)),
+                           h.kind, h.about.empty() ? "" : ": ", printable(h.about)) +
                TS_TRY(dump_table(working, h.table));
     sql += "COMMIT;\n";
     report.discarded_path = TS_TRY(save_discarded(c, sql));
     crash_point("resolve.discarded-saved");
     for (const HeldConflict& h : chosen)
-      if (h.key.empty())  // a table the remote dropped: theirs is no table
-        TS_TRY_STATUS(working.exec("DROP TABLE IF EXISTS " + quote_identifier(h.table)));
+      if (h.key.empty()) TS_TRY_STATUS(take_replicas_table(working, replica, h.table));
     TS_TRY_STATUS(tx.commit());
     crash_point("resolve.working-committed");
+  }
+  if (options.take == Resolution::ours && holds_any_table(chosen)) {
+    // A table held as a whole is pushed as the working copy has it, over the remote's: the remote's is
+    // saved first (its rows and definition as last pulled), so that nothing of the team's is lost unseen.
+    db::Database replica = TS_TRY(db::Database::open(c.replica_path, db::OpenMode::read_only));
+    std::string sql = fmt::format(
+        "-- The remote's tables replaced by yours (`turso-sync resolve --ours`) at {}, as last pulled.\n",
+        utc_timestamp());
+    bool any = false;
+    for (const HeldConflict& h : chosen) {
+      if (!h.key.empty() || TS_TRY(table_objects(replica, h.table)).empty()) continue;
+      sql += fmt::format("-- table {}, held as a whole ({}{}{})\n", printable(quote_identifier(h.table)),
+                         h.kind, h.about.empty() ? "" : ": ", printable(h.about)) +
+             TS_TRY(dump_table(replica, h.table));
+      any = true;
+    }
+    if (any) report.discarded_path = TS_TRY(save_discarded(c, sql));
   }
   for (const HeldConflict& h : chosen)
     report.resolved.push_back(

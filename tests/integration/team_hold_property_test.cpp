@@ -19,8 +19,8 @@
 // same rows; integrity_check is ok everywhere, no reference dangles anywhere.
 //
 // `workflow` exits 0 or 3; 3 only for what docs/conflicts.md says stops under hold (a schema conflict, a
-// column one side dropped or renamed while the other wrote it, a parent that must come back over a UNIQUE
-// value, UNIQUE values swapped by the remote). Those are settled as the message says (the clashing value
+// parent that must come back over a UNIQUE value, UNIQUE values swapped by the remote). A column one side
+// dropped while the other wrote it holds its table as a whole. Those are settled as the message says (the clashing value
 // changed, or `pull --on-conflict=remote`).
 //
 // Seeds: a fixed sequence (base 7001) unless TURSO_SYNC_RANDOM_SEEDS=1 (`make soak`); replay one case with
@@ -288,9 +288,6 @@ class HoldCase {
   // What docs/conflicts.md says stops a pull under hold (exit 3), by the words of its message.
   static std::string stop_kind(const std::string& message) {
     if (contains(message, "cannot come back")) return "a parent that must come back over a UNIQUE value";
-    if (contains(message, "dropped column") || contains(message, "dropped it") ||
-        contains(message, "dropped"))
-      return "a column dropped on one side and written on the other";
     if (contains(message, "UNIQUE")) return "a UNIQUE clash";
     if (contains(message, "schema") || contains(message, "changed it")) return "a schema conflict";
     return "";
