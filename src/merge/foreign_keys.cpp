@@ -190,8 +190,10 @@ Result<std::string> Merger::settle_dangling(const Dangling& d, bool& settled) {
     std::string where_parent = key + " = ?1";
     auto parent_key = TS_TRY(row_key(parent, m_db, where_parent, value));
     if (!parent_key) parent_key = TS_TRY(row_key(parent, *theirs, where_parent, value));
-    if (parent_key) TS_TRY_STATUS(report_row(parent, *parent_key, ConflictKind::dangling));
-    if (held_child) TS_TRY_STATUS(report_row(d.child, *held_child, ConflictKind::dangling));
+    std::string about = fmt::format("{} references {} row {} = {}, which {}", row, printable(parent),
+                                    printable(key), printable(sql_literal(value)), who);
+    if (parent_key) TS_TRY_STATUS(report_row(parent, *parent_key, ConflictKind::dangling, about));
+    if (held_child) TS_TRY_STATUS(report_row(d.child, *held_child, ConflictKind::dangling, about));
   }
   settled = true;
   return std::string();

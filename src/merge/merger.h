@@ -221,7 +221,8 @@ class Merger {
   Status their_delete(TableWriter& w, const RowChange& r, const std::optional<Row>& ours);
   Result<std::optional<std::vector<Value>>> row_key(const std::string& table, db::Database& locate,
                                                     const std::string& where, const Value& arg);
-  Status report_row(const std::string& table, const std::vector<Value>& key, ConflictKind kind);
+  Status report_row(const std::string& table, const std::vector<Value>& key, ConflictKind kind,
+                    const std::string& about);
 
   // unique_clash.cpp
   struct UniqueHolder {

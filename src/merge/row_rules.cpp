@@ -234,9 +234,10 @@ Result<std::optional<std::vector<Value>>> Merger::row_key(const std::string& tab
   return std::optional<std::vector<Value>>(std::move(key));
 }
 
-// Reports the row `key` of `table`, outside the delta's rows, as a conflict of `kind` (once per row): its
-// base, ours and theirs read by key from the three databases, as the merge leaves ours.
-Status Merger::report_row(const std::string& table, const std::vector<Value>& key, ConflictKind kind) {
+// Reports the row `key` of `table`, outside the delta's rows, as a conflict of `kind` about `about` (once per
+// row): its base, ours and theirs read by key from the three databases, as the merge leaves ours.
+Status Merger::report_row(const std::string& table, const std::vector<Value>& key, ConflictKind kind,
+                          const std::string& about) {
   for (const MergeConflict& c : m_report.conflicts)
     if (c.key == key && sqlite3_stricmp(c.table.c_str(), table.c_str()) == 0) return {};
   TableDesc t = TS_TRY(diff::read_table_desc(m_db, "main", table));
@@ -244,6 +245,7 @@ Status Merger::report_row(const std::string& table, const std::vector<Value>& ke
   c.table = t.name;
   c.key = key;
   c.kind = to_string(kind);
+  c.about = about;
   c.keyed_by_rowid = t.keyed_by_rowid();
   std::string cols, where;
   for (const ColumnDesc& col : t.columns) {

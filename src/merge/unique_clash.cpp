@@ -101,9 +101,14 @@ Result<bool> Merger::held_clash(TableWriter& w, const RowChange& r, const std::o
       if (w.present(i) && sqlite3_stricmp(w.ours_name(i).c_str(), name.c_str()) == 0) return r.new_values[i];
     return std::nullopt;
   };
-  for (const UniqueHolder& h : TS_TRY(unique_holders(m_db, w.ours_table(), value_of, r.key)))
-    TS_TRY_STATUS(report_row(w.ours_table(), h.key, ConflictKind::unique));
-  m_report.conflicts.push_back(make_conflict(w, r, to_string(ConflictKind::unique), ours));
+  std::string about = "a UNIQUE value of the remote's row " + describe_key(r.key) + ", held here by";
+  std::vector<UniqueHolder> holders = TS_TRY(unique_holders(m_db, w.ours_table(), value_of, r.key));
+  for (const UniqueHolder& h : holders) about += fmt::format(" row {} ({})", h.row, h.values);
+  for (const UniqueHolder& h : holders)
+    TS_TRY_STATUS(report_row(w.ours_table(), h.key, ConflictKind::unique, about));
+  MergeConflict theirs_row = make_conflict(w, r, to_string(ConflictKind::unique), ours);
+  theirs_row.about = std::move(about);
+  m_report.conflicts.push_back(std::move(theirs_row));
   return true;
 }
 

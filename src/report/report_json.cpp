@@ -63,7 +63,7 @@ std::string pull_json_object(const PullReport& r) {
     write_values(w, c.theirs);
     w.key("conflicting_columns").begin_array();
     for (int i : c.conflicting_columns) w.integer(i);
-    w.end_array().end_object();
+    w.end_array().key("about").string(printable(c.about)).end_object();
   }
   w.end_array().key("moved").begin_array();
   for (const auto& m : r.moved) {
@@ -354,6 +354,7 @@ std::string conflicts_report_json(const std::vector<HeldConflict>& held) {
     w.key("conflicting_columns").begin_array();
     for (int i : c.conflicting_columns) w.integer(i);
     w.end_array();
+    w.key("about").string(printable(c.about));
     w.key("about").string(printable(c.about));
     w.key("since").string(c.since).key("theirs_changed_at").string(c.theirs_changed_at);
     w.key("ours_changed_at").string(c.ours_changed_at).end_object();

@@ -208,8 +208,10 @@ Result<PushReport> SyncContext::push_attempt(const PushOptions& options, bool ma
                                                   std::move(d.detail), false, true});
         return report;
       }
-      for (LocalDangling& d : dangling)
+      for (LocalDangling& d : dangling) {
+        d.row.about = d.detail;
         if (!is_held(held, d.row.table, d.row.key)) held.push_back(std::move(d.row));
+      }
       TS_TRY_STATUS(save_held(c.state_dir, held));
       report.held = static_cast<int64_t>(held.size());
       report.held_new += static_cast<int64_t>(dangling.size());
@@ -221,9 +223,11 @@ Result<PushReport> SyncContext::push_attempt(const PushOptions& options, bool ma
   std::vector<std::string> why;
   std::vector<HeldConflict> refused = TS_TRY(rows_the_remote_cannot_take(changeset, &why));
   if (!refused.empty()) {
-    for (size_t i = 0; i < refused.size(); ++i)
+    for (size_t i = 0; i < refused.size(); ++i) {
       report.refused_rows.push_back(
           fmt::format("{} {}: {}", refused[i].table, printable(key_as_text(refused[i].key)), why[i]));
+      refused[i].about = why[i];
+    }
     TS_TRY(exclude_held(changeset, report.changes, refused));
     if (!options.dry_run) {
       held.insert(held.end(), refused.begin(), refused.end());
@@ -443,7 +447,10 @@ Result<PushReport> SyncContext::push_attempt(const PushOptions& options, bool ma
           report.refused_rows.push_back(fmt::format("{} more rows of {}: the remote rejected their {}s",
                                                     rejected.size() - kListed, rejected[0].table,
                                                     to_string(origin.op)));
-        for (HeldConflict& h : rejected) held.push_back(std::move(h));
+        for (HeldConflict& h : rejected) {
+          h.about = fmt::format("the remote rejected its {}: {}", to_string(origin.op), message);
+          held.push_back(std::move(h));
+        }
         TS_TRY_STATUS(save_held(c.state_dir, held));
         run_again = true;
         return report;

@@ -145,8 +145,13 @@ Result<std::vector<LocalUniqueTaker>> find_unique_takers(const Config& config, c
     auto same = std::find_if(out.begin(), out.end(), [&](const LocalUniqueTaker& u) {
       return same_table(u.row.table, c.table->table.name) && u.row.key == c.row.key;
     });
-    if (same == out.end())
-      out.push_back({held_push_row(c.table->table, c.row, to_string(ConflictKind::unique))});
+    if (same != out.end()) continue;
+    HeldConflict h = held_push_row(c.table->table, c.row, to_string(ConflictKind::unique));
+    std::string columns;
+    for (size_t col : c.columns) columns += (columns.empty() ? "" : ", ") + c.table->table.columns[col].name;
+    h.about = fmt::format("UNIQUE ({}): the remote's row {} holds the value (your change of it is held)",
+                          printable(columns), printable(key_as_text(c.holder)));
+    out.push_back({std::move(h)});
   }
   return out;
 }

@@ -67,6 +67,7 @@ type conflict = {
   ours : string option list;
   theirs : string option list;
   conflicting_columns : string list;
+  about : string;
 }
 
 type moved = { moved_table : string; from_id : int; to_id : int; updated_references : string list }
@@ -224,6 +225,7 @@ let conflict_of j =
     ours = values (Json.member "ours" j);
     theirs = values (Json.member "theirs" j);
     conflicting_columns = List.map (fun i -> name (Json.to_int i)) (Json.to_list (Json.member "conflicting_columns" j));
+    about = Json.to_string (Json.member "about" j);
   }
 
 let moved_of j =

@@ -40,8 +40,9 @@ val string_of_conflict_kind : conflict_kind -> string
 
 (** A disagreement between the working copy and the remote: [kind] as text ("update/update",
     "update/delete", "delete/update", "insert/insert", "unique", "dangling reference", "schema", "dropped
-    column"), [conflict_kind] the same as a variant. A table held as a whole (the remote dropped it under
-    local changes) has no key and no columns. Values are rendered as text (SQL literals; [None] for NULL);
+    column", "refused"), [conflict_kind] the same as a variant. A table held as a whole (a column or the table
+    one side dropped while the other wrote it, a table both sides migrated differently) has no key and no
+    columns; [about] says why. Values are rendered as text (SQL literals; [None] for NULL);
     [conflicting_columns] are column names. *)
 type conflict = {
   table : string;
@@ -53,6 +54,7 @@ type conflict = {
   ours : string option list;
   theirs : string option list;
   conflicting_columns : string list;
+  about : string;  (** the constraint or object it concerns, in words ("" when the row says it all) *)
 }
 
 (** A local row moved to a fresh id because the remote had inserted a row with the same id. *)
