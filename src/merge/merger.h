@@ -217,6 +217,9 @@ class Merger {
   ConflictDecision row_conflict(const TableWriter& w, const RowChange& r, ConflictKind kind,
                                 const std::optional<Row>& ours, std::vector<int> conflicting = {});
   Status their_insert(TableWriter& w, const RowChange& r, const std::optional<Row>& ours);
+  // Theirs' row change `r` by its kind (their_delete, their_update, their_insert).
+  Status their_change(TableWriter& w, const RowChange& r, const std::optional<Row>& ours);
+  Result<std::optional<Row>> read_ours(TableWriter& w, const RowChange& r);
   Status their_update(TableWriter& w, const RowChange& r, const std::optional<Row>& ours);
   Status their_delete(TableWriter& w, const RowChange& r, const std::optional<Row>& ours);
   Result<std::optional<std::vector<Value>>> row_key(const std::string& table, db::Database& locate,
@@ -273,6 +276,9 @@ class Merger {
   // Tables this merge holds as a whole (lower-cased; a column one side dropped while the other wrote it,
   // under hold): none of their schema changes or rows is applied. See held_whole().
   std::set<std::string> m_held_tables;
+  // While set (merge_table), a write of theirs that a UNIQUE value refuses waits here to run again once the
+  // rest of its table is written, instead of being a clash at once (held_clash).
+  std::vector<RowChange>* m_defer = nullptr;
   // Per delta table index: the rows of the same table this copy pushed.
   std::map<size_t, PushedRows> m_pushed_rows;
 };

@@ -60,6 +60,7 @@ Status Merger::merge_table(size_t index) {
   const TableChanges& tc = m_delta.tables[index];
   TableWriter& w = *m_writers[index];
   auto pushed = m_pushed_rows.find(index);
+  std::vector<RowChange> deferred;
   // Deletes first (they free UNIQUE values), then updates, then inserts. A row this copy pushed is
   // rebased on the pushed values first, which can turn it into another kind of change (rebase_on_pushed).
   for (RowOp op : {RowOp::remove, RowOp::update, RowOp::insert}) {
@@ -76,10 +77,7 @@ Status Merger::merge_table(size_t index) {
       }
       const RowChange& r = *next;
       if (r.op != op) continue;
-      auto ours = TS_TRY(w.read(r.key));
-      if (ours)  // a column the working copy dropped holds what theirs started from: no local edit
-        for (size_t c = 0; c < ours->size(); ++c)
-          if (!w.present(c)) (*ours)[c] = op == RowOp::insert ? r.new_values[c] : r.old_values[c];
+      auto ours = TS_TRY(read_ours(w, r));
       if (m_options.is_held && m_options.is_held(tc.table.name, r.key)) {
         // A held row still takes theirs' changes to the columns both sides agreed on (ours equals theirs
         // before this change): only what is in dispute waits for `resolve`, so `resolve --ours` never
@@ -88,8 +86,9 @@ Status Merger::merge_table(size_t index) {
           std::vector<int> agreed;
           for (int c : r.changed_columns)
             if (w.present(static_cast<size_t>(c)) && (*ours)[c] == r.old_values[c]) agreed.push_back(c);
-          if (!agreed.empty()) {
-            TS_TRY_STATUS(w.update(r.key, agreed, r.new_values));
+          // A UNIQUE value of theirs that another local row holds: that row is held with it
+          // (unique_clash.cpp) and this one keeps waiting, its agreed columns included.
+          if (!agreed.empty() && !TS_TRY(held_clash(w, r, ours, w.update(r.key, agreed, r.new_values)))) {
             for (int c : agreed) (*ours)[c] = r.new_values[c];
             ++m_report.taken.updates;
           }
@@ -97,18 +96,47 @@ Status Merger::merge_table(size_t index) {
         m_report.held_rows.push_back(make_conflict(w, r, "held", ours));
         continue;
       }
-      switch (op) {
-        case RowOp::remove:
-          TS_TRY_STATUS(their_delete(w, r, ours));
-          break;
-        case RowOp::update:
-          TS_TRY_STATUS(their_update(w, r, ours));
-          break;
-        case RowOp::insert:
-          TS_TRY_STATUS(their_insert(w, r, ours));
-          break;
-      }
+      // A UNIQUE value that a later row of theirs frees (contact 3 gives its address to contact 2): the
+      // write waits for the rest of the table (held_clash), then runs again.
+      m_defer = op == RowOp::remove ? nullptr : &deferred;
+      Status done = their_change(w, r, ours);
+      m_defer = nullptr;
+      TS_TRY_STATUS(done);
     }
+  }
+  // The waiting writes run again while any of them succeeds; the last round reports what still clashes.
+  for (size_t before = 0; !deferred.empty();) {
+    std::vector<RowChange> again = std::exchange(deferred, {});
+    bool last = again.size() == before;
+    before = again.size();
+    for (const RowChange& r : again) {
+      auto ours = TS_TRY(read_ours(w, r));
+      m_defer = last ? nullptr : &deferred;
+      Status done = their_change(w, r, ours);
+      m_defer = nullptr;
+      TS_TRY_STATUS(done);
+    }
+  }
+  return {};
+}
+
+// The working copy's row at `r`'s key, a column it dropped holding what theirs started from (no local edit).
+Result<std::optional<Row>> Merger::read_ours(TableWriter& w, const RowChange& r) {
+  auto ours = TS_TRY(w.read(r.key));
+  if (ours)
+    for (size_t c = 0; c < ours->size(); ++c)
+      if (!w.present(c)) (*ours)[c] = r.op == RowOp::insert ? r.new_values[c] : r.old_values[c];
+  return ours;
+}
+
+Status Merger::their_change(TableWriter& w, const RowChange& r, const std::optional<Row>& ours) {
+  switch (r.op) {
+    case RowOp::remove:
+      return their_delete(w, r, ours);
+    case RowOp::update:
+      return their_update(w, r, ours);
+    case RowOp::insert:
+      return their_insert(w, r, ours);
   }
   return {};
 }

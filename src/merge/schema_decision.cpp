@@ -61,12 +61,16 @@ Result<std::map<std::string, Merger::Decision>> Merger::decide_schema(db::Databa
                              : std::string();
       std::string line = fmt::format("{}: the remote {} and the working copy {}{}", describe_object(c),
                                      theirs_did, ours_did, lost);
-      // Under hold, a table (or an index of it) the working copy still has is held as a whole; a view, a
-      // trigger or user_version cannot be held apart from what depends on it: those stop.
-      bool holdable = (c.object_type == "table" || c.object_type == "index") &&
-                      TS_TRY(object_sql(m_db, "table", c.table)).has_value();
+      // Under hold, the table the object belongs to (a view: the view) is held as a whole, while the working
+      // copy still has it (a view: ours, which the merge set aside and creates again); user_version belongs
+      // to no table: it stops.
+      const std::string& held_name = c.object_type == "view" ? c.name : c.table;
+      bool holdable = c.object_type == "view" ? !d.ours.empty()
+                      : c.object_type == "pragma" || held_name.empty()
+                          ? false
+                          : TS_TRY(object_sql(m_db, "table", held_name)).has_value();
       if (holdable && decide(ConflictKind::schema) == ConflictDecision::hold) {
-        hold_whole_table(c.table, ConflictKind::schema, line);
+        hold_whole_table(held_name, ConflictKind::schema, line);
         d.action = Action::skip;
       } else {
         conflicts.push_back(std::move(line));

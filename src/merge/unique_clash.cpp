@@ -94,6 +94,10 @@ Result<std::vector<Merger::UniqueHolder>> Merger::unique_holders(db::Database& d
 Result<bool> Merger::held_clash(TableWriter& w, const RowChange& r, const std::optional<Row>& ours,
                                 Status written) {
   if (written.ok()) return false;
+  if (m_defer && w.unique_clash()) {  // it may fit once the rest of the table is written (merge_table)
+    m_defer->push_back(r);
+    return true;
+  }
   if (!w.unique_clash() || decide(ConflictKind::unique) != ConflictDecision::hold)
     return std::move(written).error();
   auto value_of = [&](const std::string& name) -> std::optional<Value> {

@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 
+#include "sync/push_unique.h"
 #include "turso_sync/diff.h"
 #include "util/text.h"
 
@@ -538,16 +539,44 @@ Result<std::optional<PushBatch>> build_push_batch(const Changeset& cs, const Pus
   if (!TS_TRY(b.note_written_parents(cs))) return std::optional<PushBatch>();
   open_push_batch(b.writer, options);
   suspend_triggers_and_change_schema(b.writer, cs, options);
+  // Adds one row change; false when the batch would not fit one request.
+  auto add = [&](const TableChanges& tc, const RowChange& row) -> Result<bool> {
+    // A row's values alone take at least their memory size in a request.
+    if (b.current().approx_bytes + RowList::memory_of(row) / 2 > options.max_batch_bytes) return false;
+    TS_TRY_STATUS(add_row(b, tc.table, row, options.force));
+    if (row.op == RowOp::remove) b.note_delete(tc.table, row);
+    b.note_child(tc.table, row);
+    ++b.current().row_changes;
+    return true;
+  };
   for (const auto& tc : cs.tables) {
-    RowCursor rows = tc.rows.cursor();
-    while (const RowChange* row = TS_TRY(rows.next())) {
-      // A row's values alone take at least their memory size in a request.
-      if (b.current().approx_bytes + RowList::memory_of(*row) / 2 > options.max_batch_bytes)
-        return std::optional<PushBatch>();
-      TS_TRY_STATUS(add_row(b, tc.table, *row, options.force));
-      if (row->op == RowOp::remove) b.note_delete(tc.table, *row);
-      b.note_child(tc.table, *row);
-      ++b.current().row_changes;
+    if (!tc.table.has_unique_index) {
+      RowCursor rows = tc.rows.cursor();
+      while (const RowChange* row = TS_TRY(rows.next()))
+        if (!TS_TRY(add(tc, *row))) return std::optional<PushBatch>();
+      continue;
+    }
+    // A UNIQUE value may move between rows of this push: deletes free theirs first, then the updates run
+    // in an order where a value is freed before it is taken (order_value_moves), then the inserts.
+    std::vector<RowChange> updates;
+    for (RowOp op : {RowOp::remove, RowOp::update, RowOp::insert}) {
+      RowCursor rows = tc.rows.cursor();
+      uint64_t held_bytes = 0;
+      while (const RowChange* row = TS_TRY(rows.next())) {
+        if (row->op != op) continue;
+        if (op == RowOp::update) {  // held in memory only as long as they fit one request
+          held_bytes += RowList::memory_of(*row) / 2;
+          if (b.current().approx_bytes + held_bytes > options.max_batch_bytes)
+            return std::optional<PushBatch>();
+          updates.push_back(*row);
+          continue;
+        }
+        if (!TS_TRY(add(tc, *row))) return std::optional<PushBatch>();
+      }
+      if (op != RowOp::update) continue;
+      for (size_t i : order_value_moves(updates))
+        if (!TS_TRY(add(tc, updates[i]))) return std::optional<PushBatch>();
+      updates.clear();
     }
   }
   restore_push_triggers(b.writer, cs);

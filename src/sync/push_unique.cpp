@@ -156,4 +156,56 @@ Result<std::vector<LocalUniqueTaker>> find_unique_takers(const Config& config, c
   return out;
 }
 
+std::vector<size_t> order_value_moves(const std::vector<RowChange>& updates) {
+  // (column, value) as text: the column's index, the type, the bytes (TEXT lower-cased in ASCII).
+  auto slot = [](int column, const Value& v) -> std::optional<std::string> {
+    if (v.is_null() || v.is_large()) return std::nullopt;
+    std::string bytes = v.type() == ValueType::text ? lower_ascii(v.as_bytes()) : encode_held_value(v);
+    return fmt::format("{}:{}:", column, static_cast<int>(v.type())) + bytes;
+  };
+  std::map<std::string, std::vector<size_t>> freed_by;
+  for (size_t i = 0; i < updates.size(); ++i)
+    for (int c : updates[i].changed_columns)
+      if (auto s = slot(c, updates[i].old_values.at(static_cast<size_t>(c)))) freed_by[*s].push_back(i);
+  std::vector<size_t> out;
+  out.reserve(updates.size());
+  if (freed_by.empty()) {
+    for (size_t i = 0; i < updates.size(); ++i) out.push_back(i);
+    return out;
+  }
+  enum class Mark { none, active, done };
+  std::vector<Mark> mark(updates.size(), Mark::none);
+  // Depth-first, iteratively: an update is emitted after every update that frees a value it takes.
+  for (size_t root = 0; root < updates.size(); ++root) {
+    if (mark[root] != Mark::none) continue;
+    std::vector<std::pair<size_t, std::vector<size_t>>> stack;
+    auto needs = [&](size_t j) {
+      std::vector<size_t> deps;
+      for (int c : updates[j].changed_columns)
+        if (auto s = slot(c, updates[j].new_values.at(static_cast<size_t>(c))))
+          if (auto it = freed_by.find(*s); it != freed_by.end())
+            for (size_t i : it->second)
+              if (i != j) deps.push_back(i);
+      return deps;
+    };
+    mark[root] = Mark::active;
+    stack.emplace_back(root, needs(root));
+    while (!stack.empty()) {
+      auto& [j, deps] = stack.back();
+      if (deps.empty()) {
+        mark[j] = Mark::done;
+        out.push_back(j);
+        stack.pop_back();
+        continue;
+      }
+      size_t i = deps.back();
+      deps.pop_back();
+      if (mark[i] != Mark::none) continue;  // done, or on the stack: a swap keeps its order
+      mark[i] = Mark::active;
+      stack.emplace_back(i, needs(i));
+    }
+  }
+  return out;
+}
+
 }  // namespace turso_sync

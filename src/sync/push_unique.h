@@ -27,4 +27,12 @@ struct LocalUniqueTaker {
 // the server's own refusal stands then.
 Result<std::vector<LocalUniqueTaker>> find_unique_takers(const Config& config, const Changeset& changeset);
 
+// The order in which `updates` (of one table with a UNIQUE index), run one statement at a time, never meet
+// a UNIQUE value that moves from one row to another within the push (contact 3 gives its address to contact
+// 2): an update that writes a value which another update takes away (its old value of the same column) runs
+// after it. TEXT compares case-insensitively in ASCII, so that a COLLATE NOCASE index is covered too (an
+// order that was not needed costs nothing); NULLs never clash. Rows that swap values (a cycle) keep their
+// order, and the remote refuses them as before. Indexes into `updates`.
+std::vector<size_t> order_value_moves(const std::vector<RowChange>& updates);
+
 }  // namespace turso_sync

@@ -85,20 +85,22 @@ std::string write_row_sql(const HeldConflict& c, const std::vector<Value>& curre
   return fmt::format("UPDATE {} SET {} WHERE {}", table, set, where);
 }
 
-// A table held as a whole (the remote dropped it under local changes), as SQL that creates it again with the
-// working copy's rows: what `resolve --theirs` saves before dropping it.
+// A table (or view) held as a whole, as SQL that creates it again with its rows in `db`: what `resolve
+// --theirs` saves of the working copy's before taking the remote's, and `--ours` of the replica's.
 Result<std::string> dump_table(db::Database& db, const std::string& table) {
   auto schema =
-      TS_TRY(db.prepare("SELECT sql FROM sqlite_schema WHERE tbl_name = ?1 COLLATE NOCASE AND sql "
-                        "IS NOT NULL ORDER BY type = 'table' DESC"));
+      TS_TRY(db.prepare("SELECT sql, type FROM sqlite_schema WHERE tbl_name = ?1 COLLATE NOCASE AND sql "
+                        "IS NOT NULL ORDER BY type IN ('table', 'view') DESC"));
   TS_TRY_STATUS(schema.bind(1, Value::text(table)));
   std::string out;
-  bool first = true;
+  bool first = true, view = false;
   std::string objects;
   while (TS_TRY(schema.step())) {
+    if (first) view = schema.column_text(1) == "view";
     (first ? out : objects) += schema.column_text(0) + ";\n";
     first = false;
   }
+  if (view || first) return out + objects;  // a view holds no rows (nor does a table that is not there)
   auto rows = TS_TRY(db.prepare(fmt::format("SELECT * FROM {}", quote_identifier(table))));
   while (TS_TRY(rows.step())) {
     std::string values;
@@ -108,12 +110,13 @@ Result<std::string> dump_table(db::Database& db, const std::string& table) {
   return out + objects;
 }
 
-// The objects of `table` in `db` (the table first, then its indexes and triggers): (name, SQL).
+// The objects of `table` (or view) in `db` (the table or view first, then its indexes and triggers): (name,
+// SQL).
 Result<std::vector<std::pair<std::string, std::string>>> table_objects(db::Database& db,
                                                                        const std::string& table) {
   auto st = TS_TRY(db.prepare(
       "SELECT name, sql FROM sqlite_schema WHERE tbl_name = ?1 COLLATE NOCASE AND sql IS NOT NULL ORDER BY "
-      "type = 'table' DESC"));
+      "type IN ('table', 'view') DESC"));
   TS_TRY_STATUS(st.bind(1, Value::text(table)));
   std::vector<std::pair<std::string, std::string>> out;
   while (TS_TRY(st.step())) out.emplace_back(st.column_text(0), st.column_text(1));
@@ -133,10 +136,18 @@ Status take_replicas_table(db::Database& working, db::Database& replica, const s
     TS_TRY_STATUS(seq.bind(1, Value::text(table)));
     if (TS_TRY(seq.step())) counter = seq.column_int64(0);
   }
-  TS_TRY_STATUS(working.exec("DROP TABLE IF EXISTS main." + quote_identifier(table)));
+  bool ours_view =
+      TS_TRY(db::query_int(working, fmt::format("SELECT count(*) FROM sqlite_schema WHERE type = "
+                                                "'view' AND name = {} COLLATE NOCASE",
+                                                sql_literal(Value::text(table))))) != 0;
+  TS_TRY_STATUS(working.exec(
+      fmt::format("DROP {} IF EXISTS main.{}", ours_view ? "VIEW" : "TABLE", quote_identifier(table))));
   if (theirs.empty()) return {};
   TS_TRY_STATUS(working.exec(theirs[0].second));
-  TS_TRY_STATUS(db::copy_rows(replica, working, table));
+  if (TS_TRY(db::query_int(replica, fmt::format("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND "
+                                                "name = {} COLLATE NOCASE",
+                                                sql_literal(Value::text(table))))) != 0)
+    TS_TRY_STATUS(db::copy_rows(replica, working, table));
   for (size_t i = 1; i < theirs.size(); ++i) TS_TRY_STATUS(working.exec(theirs[i].second));
   for (size_t i = 1; i < ours.size(); ++i)
     if (std::none_of(theirs.begin(), theirs.end(),

@@ -553,5 +553,57 @@ TEST(UniqueClash, UnderHoldAChildOfARowHeldForAUniqueValueIsHeldToo) {
   EXPECT_EQ(kinds, (std::vector<std::string>{"dangling reference", "delete/update", "unique"})) << r.out;
 }
 
+// Found by TeamHoldProperty (seed 16284078847371686437): B's contact 1 is held for its name; A then changes
+// contact 1's email, which B never touched (an agreed column, merged into the held row), while B's
+// application gives contact 2 the same address. The agreed column meets B's UNIQUE value: under hold contact
+// 2 is held too (kind `unique`, saying which value clashes) and everything else syncs. Before, every cycle of
+// B stopped with exit 3 ("the remote's row clashes with a local row"): nothing synced in either direction.
+TEST(UniqueClash, UnderHoldAnAgreedColumnOfAHeldRowThatClashesHoldsTheLocalRowToo) {
+  Team team;
+  ASSERT_NO_FATAL_FAILURE(team.start(
+      {"CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT UNIQUE COLLATE NOCASE, name TEXT)",
+       "CREATE TABLE other (id INTEGER PRIMARY KEY, v TEXT)",
+       "INSERT INTO contacts VALUES (1, 'a@x', 'A'), (2, 'b@x', 'B')"}));
+  const TempDir &a = team.a, &b = team.b;
+  local_exec(team.wc(a), "UPDATE contacts SET name = 'A edited' WHERE id = 1");
+  auto r = team.run(a, {"push"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  local_exec(team.wc(b), "UPDATE contacts SET name = 'B edited' WHERE id = 1");
+  r = team.run(b, {"workflow", "--once"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  local_exec(team.wc(a),
+             "UPDATE contacts SET email = 'new@x' WHERE id = 1; INSERT INTO other VALUES (1, 'from A')");
+  r = team.run(a, {"push"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  local_exec(team.wc(b),
+             "UPDATE contacts SET email = 'NEW@x' WHERE id = 2; INSERT INTO other VALUES (2, 'from B')");
+  for (int cycle = 0; cycle < 2; ++cycle) {
+    r = team.run(b, {"workflow", "--once"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  }
+  EXPECT_EQ(team.remote("SELECT id, v FROM other ORDER BY id"),
+            (Rows{{I(1), T("from A")}, {I(2), T("from B")}}));
+  expect_same(team.server.url(), team.wc(b), "SELECT * FROM other ORDER BY id");
+  EXPECT_EQ(team.remote("SELECT id, email, name FROM contacts ORDER BY id"),
+            (Rows{{I(1), T("new@x"), T("A edited")}, {I(2), T("b@x"), T("B")}}));
+  r = team.run(b, {"--json", "conflicts"});
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc = parse(parser, r.out);
+  std::vector<std::string> kinds;
+  for (auto c : doc["conflicts"].get_array()) kinds.emplace_back(c["kind"].get_string().value());
+  std::sort(kinds.begin(), kinds.end());
+  EXPECT_EQ(kinds, (std::vector<std::string>{"unique", "update/update"})) << r.out;
+  EXPECT_NE(r.out.find("UNIQUE"), std::string::npos) << r.out;
+
+  // Theirs on both: B ends with A's contact 1 and the remote's contact 2 (B's address saved).
+  r = team.run(b, {"resolve", "--theirs"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  r = team.run(b, {"workflow", "--once"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(team.run(b, {"status", "--check", "--offline"}).exit_code, 0);
+  expect_same(team.server.url(), team.wc(b), "SELECT * FROM contacts ORDER BY id");
+  EXPECT_NE(discarded_files_text(b).find("NEW@x"), std::string::npos) << discarded_files_text(b);
+}
+
 }  // namespace
 }  // namespace turso_sync::testing

@@ -20,18 +20,18 @@ const std::vector<std::string> kNotesAndOther = {
     "CREATE TABLE other (id INTEGER PRIMARY KEY, v TEXT)",
     "INSERT INTO notes VALUES (1, 'one', 't1'), (2, 'two', 't2')"};
 
-// The one held conflict of `dir`: the whole table notes (no key), of `kind`, about `column`.
+// The one held conflict of `dir`: the whole `table` (no key), of `kind`, its `about` naming `about`.
 void expect_table_held(const Team& team, const TempDir& dir, const std::string& kind = "dropped column",
-                       const std::string& column = "tag") {
+                       const std::string& about = "tag", const std::string& table = "notes") {
   auto r = team.run(dir, {"--json", "conflicts"});
   simdjson::dom::parser parser;
   simdjson::dom::element doc = parse(parser, r.out);
   ASSERT_EQ(doc["conflicts"].get_array().size(), 1u) << r.out;
   simdjson::dom::element c = doc["conflicts"].at(0);
-  EXPECT_EQ(std::string(c["table"].get_string().value()), "notes") << r.out;
+  EXPECT_EQ(std::string(c["table"].get_string().value()), table) << r.out;
   EXPECT_EQ(std::string(c["kind"].get_string().value()), kind) << r.out;
   EXPECT_EQ(c["key"].get_array().size(), 0u) << r.out;
-  EXPECT_NE(std::string(c["about"].get_string().value()).find(column), std::string::npos) << r.out;
+  EXPECT_NE(std::string(c["about"].get_string().value()).find(about), std::string::npos) << r.out;
   EXPECT_EQ(team.run(dir, {"status", "--check", "--offline"}).exit_code, 3);
 }
 
@@ -176,6 +176,46 @@ TEST(HeldTable, ATableBothSidesMigratedDifferentlyIsHeldWhileEverythingElseSyncs
     r = team.run(a, {"workflow", "--once"});
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
     expect_same(url, team.wc(a), "SELECT * FROM notes ORDER BY id");
+  }
+}
+
+// A view both sides changed differently is held as a whole (kind `schema`): B keeps its view, the rows of
+// the table it reads still sync both ways; `resolve --theirs` takes A's view, `--ours` publishes B's.
+TEST(HeldTable, AViewBothSidesChangedDifferentlyIsHeldWhileItsTableSyncs) {
+  for (const std::string side : {"--theirs", "--ours"}) {
+    SCOPED_TRACE(side);
+    Team team;
+    std::vector<std::string> schema = kNotesAndOther;
+    schema.push_back("CREATE VIEW titles AS SELECT id, title FROM notes");
+    ASSERT_NO_FATAL_FAILURE(team.start(schema));
+    const TempDir &a = team.a, &b = team.b;
+    const std::string url = team.server.url();
+    local_exec(team.wc(a),
+               "DROP VIEW titles; CREATE VIEW titles AS SELECT id, upper(title) AS title FROM notes");
+    auto r = team.run(a, {"push"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    local_exec(
+        team.wc(b),
+        "DROP VIEW titles; CREATE VIEW titles AS SELECT id, title || '!' AS title FROM notes; UPDATE notes "
+        "SET title = 'one by B' WHERE id = 1");
+    for (int cycle = 0; cycle < 2; ++cycle) {
+      r = team.run(b, {"workflow", "--once"});
+      ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    }
+    EXPECT_EQ(team.remote("SELECT title FROM notes WHERE id = 1"), (Rows{{T("one by B")}}));
+    EXPECT_EQ(team.remote("SELECT title FROM titles WHERE id = 1"), (Rows{{T("ONE BY B")}}));
+    EXPECT_EQ(team.rows(b, "SELECT title FROM titles WHERE id = 1"), (Rows{{T("one by B!")}}));
+    ASSERT_NO_FATAL_FAILURE(expect_table_held(team, b, "schema", "titles", "titles"));
+
+    r = team.run(b, {"resolve", side});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    r = team.run(b, {"workflow", "--once"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_EQ(team.run(b, {"status", "--check", "--offline"}).exit_code, 0);
+    EXPECT_EQ(team.diff_exit(b), 0);
+    const char* expected = side == "--theirs" ? "ONE BY B" : "one by B!";
+    EXPECT_EQ(team.rows(b, "SELECT title FROM titles WHERE id = 1"), (Rows{{T(expected)}}));
+    EXPECT_EQ(team.remote("SELECT title FROM titles WHERE id = 1"), (Rows{{T(expected)}}));
   }
 }
 
