@@ -199,14 +199,17 @@ Status Merger::map_missing_table(size_t i, std::vector<std::string>& conflicts) 
   ConflictDecision decision = count == 0 ? ConflictDecision::keep_ours : decide(ConflictKind::dropped_column);
   if (decision == ConflictDecision::take_theirs) return adopt_table(tc.table.name, SchemaOp::create_table);
   m_ours_tables[i] = "";  // skipped: only deletes of it, or kept dropped (keep_ours), or a conflict below
-  // A dropped table cannot be held (its rows are gone here): hold stops as abort does.
   if (decision == ConflictDecision::keep_ours) return {};
   std::string list;
   for (size_t k = 0; k < keys.size(); ++k) list += (k ? ", " : "") + keys[k];
-  conflicts.push_back(fmt::format(
-      "table {}: the working copy dropped it, and the remote changed its rows "
-      "({} row{}: {}{})",
-      printable(tc.table.name), count, count == 1 ? "" : "s", list, count > keys.size() ? ", …" : ""));
+  std::string what =
+      fmt::format("the working copy dropped it, and the remote changed its rows ({} row{}: {}{})", count,
+                  count == 1 ? "" : "s", list, count > keys.size() ? ", …" : "");
+  // Held as a whole: it stays dropped here, the drop is not pushed, until `resolve`.
+  if (decision == ConflictDecision::hold)
+    hold_whole_table(tc.table.name, ConflictKind::dropped_column, std::move(what));
+  else
+    conflicts.push_back(fmt::format("table {}: {}", printable(tc.table.name), what));
   return {};
 }
 

@@ -436,8 +436,8 @@ Result<bool> refresh_held(const Config& config, std::vector<HeldConflict>& held)
   bool changed = false;
   std::string now = utc_timestamp();
   for (auto it = held.begin(); it != held.end();) {
-    if (it->key.empty()) {  // a table held as a whole: settled once the working copy no longer has it
-      if (!TS_TRY(table_columns(working, it->table))) {
+    if (it->key.empty()) {  // a table held as a whole: settled once neither side has it
+      if (!TS_TRY(table_columns(working, it->table)) && !TS_TRY(table_columns(replica, it->table))) {
         it = held.erase(it);
         changed = true;
       } else {

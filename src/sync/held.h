@@ -39,7 +39,8 @@ Result<std::vector<HeldConflict>> held_from_json(const std::string& text, const 
 Status save_held(const std::string& state_dir, const std::vector<HeldConflict>& held);
 
 // Whether `held` holds the row `key` of `table` (table names compared case-insensitively, keys exactly).
-// A record with no key holds its whole table (a table the remote dropped under local changes): every key.
+// A record with no key holds its whole table (or view) as a whole (a disagreement about its definition,
+// docs/conflicts.md "Held conflicts"): every key.
 bool is_held(const std::vector<HeldConflict>& held, const std::string& table, const std::vector<Value>& key);
 // Whether `held` holds `table` as a whole (a record with no key).
 bool holds_table(const std::vector<HeldConflict>& held, const std::string& table);

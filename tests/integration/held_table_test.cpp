@@ -219,5 +219,45 @@ TEST(HeldTable, AViewBothSidesChangedDifferentlyIsHeldWhileItsTableSyncs) {
   }
 }
 
+// B drops a table whose rows A changes meanwhile: under hold the table is held as a whole (kind `dropped
+// column`): it stays dropped on B, the drop is not pushed, everything else syncs. `resolve --theirs` brings
+// A's table back on B; `--ours` drops it on the remote (A's rows saved in B's discarded file). Before, every
+// cycle of B stopped with exit 3.
+TEST(HeldTable, ATableYouDroppedWhileTheRemoteChangedItsRowsIsHeldWhileEverythingElseSyncs) {
+  for (const std::string side : {"--theirs", "--ours"}) {
+    SCOPED_TRACE(side);
+    Team team;
+    ASSERT_NO_FATAL_FAILURE(team.start(kNotesAndOther));
+    const TempDir &a = team.a, &b = team.b;
+    const std::string url = team.server.url();
+    local_exec(team.wc(a), "UPDATE notes SET title = 'one by A' WHERE id = 1");
+    auto r = team.run(a, {"push"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    local_exec(team.wc(b), "DROP TABLE notes; INSERT INTO other VALUES (2, 'from B')");
+    for (int cycle = 0; cycle < 2; ++cycle) {
+      r = team.run(b, {"workflow", "--once"});
+      ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    }
+    EXPECT_EQ(team.remote("SELECT id, v FROM other ORDER BY id"), (Rows{{I(2), T("from B")}}));
+    EXPECT_EQ(team.remote("SELECT title FROM notes WHERE id = 1"), (Rows{{T("one by A")}}));
+    EXPECT_EQ(team.rows(b, "SELECT count(*) FROM sqlite_schema WHERE name = 'notes'"), (Rows{{I(0)}}));
+    ASSERT_NO_FATAL_FAILURE(expect_table_held(team, b, "dropped column", "dropped it"));
+
+    r = team.run(b, {"resolve", side});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    r = team.run(b, {"workflow", "--once"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_EQ(team.run(b, {"status", "--check", "--offline"}).exit_code, 0);
+    EXPECT_EQ(team.diff_exit(b), 0);
+    if (side == "--theirs") {
+      EXPECT_EQ(team.rows(b, "SELECT title FROM notes WHERE id = 1"), (Rows{{T("one by A")}}));
+      expect_same(url, team.wc(b), "SELECT * FROM notes ORDER BY id");
+    } else {
+      EXPECT_EQ(team.remote("SELECT count(*) FROM sqlite_schema WHERE name = 'notes'"), (Rows{{I(0)}}));
+      EXPECT_NE(discarded_files_text(b).find("'one by A'"), std::string::npos) << discarded_files_text(b);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace turso_sync::testing
