@@ -154,6 +154,7 @@ class TableWriter {
 
   Status insert(const std::vector<Value>& key, const Row& values) {
     m_last_read.reset();
+    TS_TRY_STATUS(plan_in_place_writes());
     if (!m_insert.handle()) {
       std::string cols = m_explicit_rowid ? m_table.rowid_expr : "";
       std::string params = m_explicit_rowid ? "?" : "";
@@ -180,10 +181,12 @@ class TableWriter {
   Status update(const std::vector<Value>& key, const std::vector<int>& all_columns, const Row& given) {
     std::vector<int> columns = only_present(all_columns);
     if (columns.empty()) return {};
+    TS_TRY_STATUS(plan_in_place_writes());
     std::optional<Row> kept;
     if (m_last_read && m_last_read->key == key) {
       for (size_t c = 0; c < m_columns.size(); ++c) {
-        if (!m_last_read->row[c].is_large() || std::find(columns.begin(), columns.end(), c) != columns.end())
+        if (!m_last_read->row[c].is_large() || !m_in_place[c] ||
+            std::find(columns.begin(), columns.end(), c) != columns.end())
           continue;
         if (!kept) kept = given;
         (*kept)[c] = m_last_read->row[c];
@@ -263,9 +266,42 @@ class TableWriter {
   // Binds a value; a large value of a column read in place is bound as a placeholder of its size and type
   // and noted in `large`, for write_large() to fill in after the statement ran.
   Status bind_value(db::Statement& stmt, int index, size_t column, const Value& v, std::vector<int>& large) {
-    if (!v.is_large() || m_large_bit[column] < 0) return stmt.bind(index, v);
+    if (!v.is_large() || !m_in_place[column]) return stmt.bind(index, v);
     TS_TRY_STATUS(db::bind_large_placeholder(m_db, stmt.handle(), index, v));
     large.push_back(static_cast<int>(column));
+    return {};
+  }
+
+  // Which columns take large values as placeholders filled in place (m_in_place), once per writer: those read
+  // in place, unless sqlite3_blob_open refuses to write them (a column of an index, any column when an index
+  // has an expression) or the row's placeholder would be seen instead of the value (a CHECK constraint: the
+  // word anywhere in the table's SQL, to be safe; a generated column). A large value of another column is
+  // bound whole, as any value.
+  Status plan_in_place_writes() {
+    if (!m_in_place.empty()) return {};
+    std::vector<bool> in_place(m_columns.size());
+    for (size_t c = 0; c < m_columns.size(); ++c) in_place[c] = m_large_bit[c] >= 0;
+    if (std::find(in_place.begin(), in_place.end(), true) != in_place.end()) {
+      auto sql = TS_TRY(
+          m_db.prepare("SELECT lower(sql) FROM main.sqlite_schema WHERE type = 'table' AND name = ?1"));
+      TS_TRY_STATUS(sql.bind(1, Value::text(m_ours_table)));
+      bool whole = TS_TRY(sql.step()) && sql.column_text(0).find("check") != std::string::npos;
+      auto generated = TS_TRY(m_db.prepare("SELECT 1 FROM pragma_table_xinfo(?1) WHERE hidden IN (2, 3)"));
+      TS_TRY_STATUS(generated.bind(1, Value::text(m_ours_table)));
+      whole = whole || TS_TRY(generated.step());
+      auto indexed = TS_TRY(m_db.prepare(
+          "SELECT ii.cid, ii.name FROM pragma_index_list(?1) AS il, pragma_index_xinfo(il.name) AS ii "
+          "WHERE ii.key"));
+      TS_TRY_STATUS(indexed.bind(1, Value::text(m_ours_table)));
+      while (!whole && TS_TRY(indexed.step())) {
+        whole = indexed.column_int64(0) == -2;  // an expression
+        std::string name = indexed.column_text(1);
+        for (size_t c = 0; c < m_columns.size(); ++c)
+          if (sqlite3_stricmp(name.c_str(), m_ours_names[c].c_str()) == 0) in_place[c] = false;
+      }
+      if (whole) in_place.assign(m_columns.size(), false);
+    }
+    m_in_place = std::move(in_place);
     return {};
   }
 
@@ -341,7 +377,9 @@ class TableWriter {
     std::vector<Value> key;
     Row row;
   };
-  std::optional<LastRead> m_last_read;  // the row read() read last, when it held large values, until a write
+  std::optional<LastRead> m_last_read;
+  std::vector<bool> m_in_place;  // per column: large values written as placeholders filled in place  // the
+                                 // row read() read last, when it held large values, until a write
   std::map<std::vector<int>, db::Statement> m_updates;  // by the set of columns written
 };
 
