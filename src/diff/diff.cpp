@@ -248,18 +248,18 @@ class TableDiff {
     bool ranged = by_rowid && m_ranges.has_value();
     const std::string target_from = quote_identifier(diff::k_target_schema) + "." + quote_identifier(t.name);
     bool has_base = m_plan.base_rows != BaseRows::none;
-    std::vector<std::string> target_texts, base_texts;
-    if (!m_large_columns.empty()) {
-      target_texts = TS_TRY(find_large_texts(target_from, t.rowid_expr, ranged));
-      if (has_base) base_texts = TS_TRY(find_large_texts(m_plan.base_table, m_plan.base_rowid_expr, ranged));
-    }
+    // The target cursor sizes each TEXT itself (SQLite loads a large one, and keeps the memory of the largest
+    // until the cursor ends); the base cursor, stepping beside it, must not load one too: the base's large
+    // TEXTs are found by a pass of their own, ended before the cursors start (db/blob.h).
+    std::vector<std::string> base_texts;
+    if (!m_large_columns.empty() && has_base)
+      base_texts = TS_TRY(find_large_texts(m_plan.base_table, m_plan.base_rowid_expr, ranged));
     int next = m_offset;
     for (size_t i = 0; i < ncols; ++i) {
       std::string q = quote_identifier(t.columns[i].name);
       // A large value is read as NULL; the mask says which and its type (compared and copied in place).
       int slot = m_large_bit[i];
-      target_cols += (target_cols.empty() ? "" : ", ") +
-                     (slot < 0 ? q : db::large_value_left_out(q, t.rowid_expr, target_texts[slot]));
+      target_cols += (target_cols.empty() ? "" : ", ") + (slot < 0 ? q : db::large_value_left_out(q));
       if (!m_plan.constants[i]) {
         base_cols +=
             (base_cols.empty() ? "" : ", ") +
