@@ -79,7 +79,7 @@ test-sanitized: build-sanitized
 # parents (42 s; the smaller StagedPush tests run), the requests of an idle remote followed for ten seconds
 # (the long-poll PullOnChange test runs), 2000-column tables on every path (72 s; the wide-row code runs in
 # the 200-table and other tests), ten 1 MB BLOB rows (29 s; LargeValue and the BLOB round trips run).
-SANITIZED_EXCLUDE = Slow|^asan\.(DiffMemory|ChangeMemory|FaultMatrix|KillMatrix|StagedPushKill)\.|^asan\.StagedPush\.ConflictInALatePartOfA20Mb|^asan\.PagePull\.TenRowPullMovesAFractionOfTheRemote|^asan\.StagedPush\.ChildrenDeclaredBeforeTheirParents|^asan\.PullOnChange\.ARemoteChangeReaches|^asan\.WideTables\.|^asan\.HostileInput\.TenMegabyteBlob|^asan\.InitFrom\.AFiftyMegabyteBlob
+SANITIZED_EXCLUDE = Slow|^asan\.(DiffMemory|ChangeMemory|FaultMatrix|KillMatrix|StagedPushKill)\.|^asan\.StagedPush\.ConflictInALatePartOfA20Mb|^asan\.PagePull\.TenRowPullMovesAFractionOfTheRemote|^asan\.StagedPush\.ChildrenDeclaredBeforeTheirParents|^asan\.PullOnChange\.ARemoteChangeReaches|^asan\.WideTables\.|^asan\.HostileInput\.TenMegabyteBlob|^asan\.InitFrom\.AFiftyMegabyte(Blob|Text)
 
 # The OCaml binding and the example (dune), against this build's libturso_sync.so:
 # _build/default/examples/email_scheduler/email_scheduler.exe

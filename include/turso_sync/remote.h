@@ -45,11 +45,13 @@ struct Waiting {
 };
 using WaitCallback = std::function<void(const Waiting&)>;
 
-// A large value's bytes inserted, base64-encoded, at byte `at` of a request body (between the quotes of a
-// JSON string): read from the value's store as the request is sent, never held whole in memory.
+// A large value's bytes inserted at byte `at` of a request body (between the quotes of a JSON string), a
+// BLOB base64-encoded, a TEXT (valid UTF-8) JSON-escaped: read from the value's store as the request is
+// sent, never held whole in memory.
 struct BodySplice {
   size_t at = 0;
   Value value;
+  uint64_t escaped_size = 0;  // a TEXT's size once JSON-escaped (computed as it was checked)
 };
 
 // The HTTP layer behind an interface so tests can inject faults (STYLE §8).

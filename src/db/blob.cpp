@@ -2,7 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <sys/mman.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <limits>
 
 #include "util/text.h"
@@ -20,19 +24,85 @@ Error blob_error(Database& db, const BlobPlace& place, std::string_view what) {
 
 }  // namespace
 
-bool may_hold_large_blob(const ColumnDesc& column) {
+bool may_hold_large_value(const ColumnDesc& column) {
+  if (column.pk_position != 0) return false;
+  // SQLite's affinity rules (datatype3.html, 3.1), in their order: INT first, then CHAR/CLOB/TEXT, then BLOB
+  // or no type; ANY is BLOB affinity too (and the type of STRICT tables that hold anything).
   std::string type = lower_ascii(column.decl_type);
-  return column.pk_position == 0 && (type.empty() || type == "any" || type.find("blob") != std::string::npos);
+  if (type.find("int") != std::string::npos) return false;
+  for (const char* text : {"char", "clob", "text", "blob"})
+    if (type.find(text) != std::string::npos) return true;
+  return type.empty() || type == "any";
 }
 
 std::string large_value_left_out(const std::string& quoted) {
-  return fmt::format("CASE WHEN typeof({0}) = 'blob' AND length({0}) >= {1} THEN NULL ELSE {0} END", quoted,
-                     k_large_value_bytes);
+  return fmt::format(
+      "CASE WHEN typeof({0}) = 'blob' AND length({0}) >= {1} THEN NULL WHEN typeof({0}) = 'text' AND "
+      "length(CAST({0} AS BLOB)) >= {1} THEN NULL ELSE {0} END",
+      quoted, k_large_value_bytes);
 }
 
-std::string large_value_mask_bit(const std::string& quoted, int bit) {
-  return fmt::format("((typeof({0}) = 'blob' AND length({0}) >= {1}) << {2})", quoted, k_large_value_bytes,
-                     bit);
+std::string large_value_left_out(const std::string& quoted, const std::string& rowid_expr,
+                                 const std::string& text_rowids) {
+  return fmt::format(
+      "CASE WHEN typeof({0}) = 'blob' AND length({0}) >= {1} THEN NULL WHEN typeof({0}) = 'text' AND {2} IN "
+      "{3} THEN NULL ELSE {0} END",
+      quoted, k_large_value_bytes, rowid_expr, text_rowids);
+}
+
+std::string large_text_bit(const std::string& quoted, int slot) {
+  return fmt::format(
+      "(CASE WHEN typeof({0}) = 'text' THEN length(CAST({0} AS BLOB)) >= {1} ELSE 0 END << {2})", quoted,
+      k_large_value_bytes, slot);
+}
+
+std::string large_value_mask_bits(const std::string& quoted, int slot) {
+  // CASE, not AND: AND evaluates both sides, and length() of a TEXT loads it.
+  return fmt::format(
+      "(CASE typeof({0}) WHEN 'blob' THEN length({0}) >= {1} WHEN 'text' THEN 2 ELSE 0 END << {2})", quoted,
+      k_large_value_bytes, 2 * slot);
+}
+
+std::optional<ValueType> left_out_type(int64_t mask, int slot, bool read_null) {
+  int64_t bits = (mask >> (2 * slot)) & 3;
+  if (bits & 1) return ValueType::blob;
+  if ((bits & 2) && read_null) return ValueType::text;
+  return std::nullopt;
+}
+
+namespace {
+
+// A TEXT placeholder's bytes: `size` NUL bytes in an anonymous mapping that is never written past its first
+// page (which holds the mapping's length), so that reading it maps the kernel's zero page and costs no
+// memory. SQLite owns it once bound and unmaps it through release_zero_text.
+constexpr size_t kHeader = 4096;
+
+void release_zero_text(void* p) {
+  char* base = static_cast<char*>(p) - kHeader;
+  size_t length = 0;
+  std::memcpy(&length, base, sizeof length);
+  munmap(base, length);
+}
+
+}  // namespace
+
+Status bind_large_placeholder(Database& db, sqlite3_stmt* stmt, int index, const Value& value) {
+  if (value.type() == ValueType::blob) {
+    if (sqlite3_bind_zeroblob64(stmt, index, value.byte_size()) != SQLITE_OK)
+      return db.last_error("bind a large value");
+    return {};
+  }
+  size_t length = kHeader + static_cast<size_t>(value.byte_size());
+  void* map = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (map == MAP_FAILED)
+    return Error(ErrorKind::io,
+                 fmt::format("map {} bytes for a large value: {}", length, std::strerror(errno)));
+  std::memcpy(map, &length, sizeof length);
+  // SQLite calls release_zero_text even when binding fails.
+  if (sqlite3_bind_text64(stmt, index, static_cast<char*>(map) + kHeader, value.byte_size(),
+                          release_zero_text, SQLITE_UTF8) != SQLITE_OK)
+    return db.last_error("bind a large value");
+  return {};
 }
 
 Result<Blob> Blob::open(Database& db, const BlobPlace& place, bool write) {

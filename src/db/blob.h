@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -40,13 +41,39 @@ class Blob {
   Database* m_db;
 };
 
-// Whether a column may hold a large value read in place: its declared type lets it hold a BLOB (none, BLOB,
-// ANY) and it is not part of the key.
-bool may_hold_large_blob(const ColumnDesc& column);
-// SELECT terms for a column `quoted` read with large values left out: the column, NULL when it holds a BLOB
-// of k_large_value_bytes or more (its pages are not read); and that condition as bit `bit` of a mask.
+// At most this many columns of a table are read with their large values left out: each takes two bits of a
+// 64-bit mask (large_value_mask_bits).
+inline constexpr int k_max_large_columns = 31;
+
+// Whether a column may hold a large value read in place: it is not part of the key and its declared type
+// lets it hold a BLOB or a TEXT (BLOB or TEXT affinity: none, BLOB, ANY, or a type naming CHAR, CLOB or
+// TEXT). Columns of numeric affinity are read whole, as any value, whatever they hold.
+bool may_hold_large_value(const ColumnDesc& column);
+// A SELECT term for a column `quoted` read with large values left out: NULL when it holds a BLOB or a TEXT
+// of k_large_value_bytes or more, else the column. A BLOB's size comes from the record (its pages are not
+// read); SQLite 3.40 has no way to size a TEXT without loading it, so a large TEXT is loaded once by SQLite
+// (never by us) and dropped: the term keeps that to a single load per row.
 std::string large_value_left_out(const std::string& quoted);
-std::string large_value_mask_bit(const std::string& quoted, int bit);
+// The same term for a scan that must not load a large TEXT at all (a statement keeps the memory of the
+// largest value it loaded until it ends, so two scans stepping side by side would each hold one): the rows
+// whose column holds one were found beforehand, by a pass of large_text_bit's own, and are given here as an
+// SQL list of rowids, e.g. "(3, 7)" ("()" when none).
+std::string large_value_left_out(const std::string& quoted, const std::string& rowid_expr,
+                                 const std::string& text_rowids);
+// A term whose bit `slot` says whether column `quoted` holds a TEXT of k_large_value_bytes or more (SQLite
+// loads such a value to size it, once per row).
+std::string large_text_bit(const std::string& quoted, int slot);
+// Two bits of a mask, at 2 * `slot`, that say with large_value_left_out's term which value it left out:
+// bit 0 a large BLOB, bit 1 a TEXT (large when the term read NULL). Neither loads the value.
+std::string large_value_mask_bits(const std::string& quoted, int slot);
+// The type of the value left out at `slot` of a row read with `mask`, given whether the column's term read
+// NULL; nullopt when the column's value was read as is.
+std::optional<ValueType> left_out_type(int64_t mask, int slot, bool read_null);
+
+// Binds a placeholder of `value`'s size and type, to be filled by write_in_place once the row is written: a
+// zeroblob for a BLOB; for a TEXT, NUL bytes from a mapping never written (the kernel's zero page), so
+// that SQLite's copy of them into the row is the only copy of the value's size in memory.
+Status bind_large_placeholder(Database& db, sqlite3_stmt* stmt, int index, const Value& value);
 
 // The value at `place` copied into `store` in chunks: a large value of type `type`.
 Result<Value> read_large(Database& db, const BlobPlace& place, ValueType type,

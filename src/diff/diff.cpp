@@ -245,14 +245,26 @@ class TableDiff {
     m_offset = rowid_prefix ? 1 : 0;
     m_base_index.assign(ncols, -1);
     plan_large_values();
+    bool ranged = by_rowid && m_ranges.has_value();
+    const std::string target_from = quote_identifier(diff::k_target_schema) + "." + quote_identifier(t.name);
+    bool has_base = m_plan.base_rows != BaseRows::none;
+    // The target cursor sizes each TEXT itself (SQLite loads a large one, and keeps the memory of the largest
+    // until the cursor ends); the base cursor, stepping beside it, must not load one too: the base's large
+    // TEXTs are found by a pass of their own, ended before the cursors start (db/blob.h).
+    std::vector<std::string> base_texts;
+    if (!m_large_columns.empty() && has_base)
+      base_texts = TS_TRY(find_large_texts(m_plan.base_table, m_plan.base_rowid_expr, ranged));
     int next = m_offset;
     for (size_t i = 0; i < ncols; ++i) {
       std::string q = quote_identifier(t.columns[i].name);
-      // A large BLOB is read as NULL; the mask says which (compared and copied in place).
-      if (m_large_bit[i] >= 0) q = db::large_value_left_out(q);
-      target_cols += (target_cols.empty() ? "" : ", ") + q;
+      // A large value is read as NULL; the mask says which and its type (compared and copied in place).
+      int slot = m_large_bit[i];
+      target_cols += (target_cols.empty() ? "" : ", ") + (slot < 0 ? q : db::large_value_left_out(q));
       if (!m_plan.constants[i]) {
-        base_cols += (base_cols.empty() ? "" : ", ") + q;
+        base_cols +=
+            (base_cols.empty() ? "" : ", ") +
+            (slot < 0 || !has_base ? q
+                                   : db::large_value_left_out(q, m_plan.base_rowid_expr, base_texts[slot]));
         m_base_index[i] = next++;
       }
     }
@@ -260,14 +272,13 @@ class TableDiff {
       std::string mask;
       for (size_t j = 0; j < m_large_columns.size(); ++j) {
         std::string q = quote_identifier(t.columns[m_large_columns[j]].name);
-        mask += (j ? " | " : "") + db::large_value_mask_bit(q, static_cast<int>(j));
+        mask += (j ? " | " : "") + db::large_value_mask_bits(q, static_cast<int>(j));
       }
       m_target_extra = static_cast<int>(ncols) + m_offset;
       m_base_extra = next;
       target_cols += ", " + mask + (by_rowid ? "" : ", " + t.rowid_expr);
       base_cols += ", " + mask + (by_rowid ? "" : ", " + m_plan.base_rowid_expr);
     }
-    bool ranged = by_rowid && m_ranges.has_value();
     auto query = [&](const std::string& from, const std::string& rowid_expr, std::string cols) {
       if (rowid_prefix) cols = rowid_expr + (cols.empty() ? "" : ", " + cols);
       if (cols.empty()) cols = "NULL";
@@ -275,11 +286,8 @@ class TableDiff {
       std::string where = ranged ? fmt::format(" WHERE {} BETWEEN ?1 AND ?2", rowid_expr) : "";
       return fmt::format("SELECT {} FROM {}{} ORDER BY {}", cols, from, where, rowid_expr);
     };
-    auto target_stmt =
-        TS_TRY(m_db.prepare(query(quote_identifier(diff::k_target_schema) + "." + quote_identifier(t.name),
-                                  t.rowid_expr, target_cols)));
+    auto target_stmt = TS_TRY(m_db.prepare(query(target_from, t.rowid_expr, target_cols)));
     db::Statement base_stmt;
-    bool has_base = m_plan.base_rows != BaseRows::none;
     if (has_base)
       base_stmt = TS_TRY(m_db.prepare(query(m_plan.base_table, m_plan.base_rowid_expr, base_cols)));
     db::Statement target_keys, base_keys;
@@ -398,8 +406,8 @@ class TableDiff {
     for (size_t i = 0; i < m_table.columns.size(); ++i) {
       if (m_plan.constants[i])
         (*out)[i] = *m_plan.constants[i];
-      else if (is_large(a, true, i))
-        TS_TRY_STATUS(read_large(a, true, i, (*out)[i]));
+      else if (auto type = large_type(a, true, i))
+        TS_TRY_STATUS(read_large(a, true, i, *type, (*out)[i]));
       else
         read_value(sqlite3_column_value(a, m_base_index[i]), (*out)[i]);
     }
@@ -409,8 +417,8 @@ class TableDiff {
   Status read_target_row(sqlite3_stmt* b, std::vector<Value>* out) {
     out->resize(m_table.columns.size());
     for (size_t i = 0; i < m_table.columns.size(); ++i) {
-      if (is_large(b, false, i))
-        TS_TRY_STATUS(read_large(b, false, i, (*out)[i]));
+      if (auto type = large_type(b, false, i))
+        TS_TRY_STATUS(read_large(b, false, i, *type, (*out)[i]));
       else
         read_value(sqlite3_column_value(b, m_offset + static_cast<int>(i)), (*out)[i]);
     }
@@ -460,8 +468,8 @@ class TableDiff {
         same = false;
       } else if (m_plan.constants[i]) {
         same = column_value(b, ib) == *m_plan.constants[i];
-      } else if (bool la = is_large(a, true, i), lb = is_large(b, false, i); la || lb) {
-        same = la && lb && TS_TRY(db::same_in_place(m_db, place(a, true, i), place(b, false, i)));
+      } else if (auto la = large_type(a, true, i), lb = large_type(b, false, i); la || lb) {
+        same = la == lb && TS_TRY(db::same_in_place(m_db, place(a, true, i), place(b, false, i)));
       } else {
         same = same_value(sqlite3_column_value(a, m_base_index[i]), sqlite3_column_value(b, ib));
       }
@@ -476,9 +484,9 @@ class TableDiff {
     return m_sink.row(m_table, ch);
   }
 
-  // Which columns may hold large values read in place: those that may hold a BLOB (no declared type, BLOB
-  // or ANY), not in the key, read from both sides, of a rowid table with room in its cursors for the mask
-  // (and the rowid) and at most 63 of them. The others are read whole, as any value.
+  // Which columns may hold large values read in place: those that may hold a BLOB or a TEXT (BLOB or TEXT
+  // affinity), not in the key, read from both sides, of a rowid table with room in its cursors for the mask
+  // (and the rowid) and at most k_max_large_columns of them. The others are read whole, as any value.
   void plan_large_values() {
     const TableDesc& t = m_table;
     m_large_columns.clear();
@@ -487,18 +495,54 @@ class TableDiff {
     if (m_plan.base_rows != BaseRows::none && (m_plan.base_rowid_expr.empty() || m_plan.base_name.empty()))
       return;
     if (t.columns.size() + 3 > 2000) return;
-    for (size_t i = 0; i < t.columns.size() && m_large_columns.size() < 63; ++i) {
+    for (size_t i = 0; i < t.columns.size() && m_large_columns.size() < db::k_max_large_columns; ++i) {
       const ColumnDesc& c = t.columns[i];
-      if (!db::may_hold_large_blob(c) || m_plan.constants[i] || m_plan.always_changed[i]) continue;
+      if (!db::may_hold_large_value(c) || m_plan.constants[i] || m_plan.always_changed[i]) continue;
       m_large_bit[i] = static_cast<int>(m_large_columns.size());
       m_large_columns.push_back(static_cast<int>(i));
     }
   }
 
-  bool is_large(sqlite3_stmt* s, bool base, size_t column) const {
-    if (m_large_bit[column] < 0) return false;
+  // The rowids of the rows of `from` whose column in slot j holds a TEXT of k_large_value_bytes or more, as
+  // SQL lists, one per slot (within the ranges when `ranged`): found by a pass of their own, which ends
+  // before the row cursors start, so that they never load such a value (db/blob.h, large_value_left_out).
+  Result<std::vector<std::string>> find_large_texts(const std::string& from, const std::string& rowid_expr,
+                                                    bool ranged) {
+    std::string mask;
+    for (size_t j = 0; j < m_large_columns.size(); ++j)
+      mask +=
+          (j ? " | " : "") +
+          db::large_text_bit(quote_identifier(m_table.columns[m_large_columns[j]].name), static_cast<int>(j));
+    auto stmt =
+        TS_TRY(m_db.prepare(fmt::format("SELECT {}, {} FROM {}{}", rowid_expr, mask, from,
+                                        ranged ? " WHERE " + rowid_expr + " BETWEEN ?1 AND ?2" : "")));
+    std::vector<std::string> lists(m_large_columns.size());
+    auto scan = [&]() -> Status {
+      while (TS_TRY(stmt.step())) {
+        int64_t bits = stmt.column_int64(1);
+        for (size_t j = 0; bits && j < lists.size(); ++j)
+          if ((bits >> j) & 1)
+            lists[j] += (lists[j].empty() ? "" : ", ") + std::to_string(stmt.column_int64(0));
+      }
+      return {};
+    };
+    if (!ranged) TS_TRY_STATUS(scan());
+    for (size_t r = 0; ranged && r < m_ranges->size(); ++r) {
+      TS_TRY_STATUS(stmt.reset());
+      TS_TRY_STATUS(stmt.bind(1, Value::integer((*m_ranges)[r].lo)));
+      TS_TRY_STATUS(stmt.bind(2, Value::integer((*m_ranges)[r].hi)));
+      TS_TRY_STATUS(scan());
+    }
+    for (std::string& list : lists) list = "(" + list + ")";
+    return lists;
+  }
+
+  // The type of the large value a row's column holds, read in place; nullopt when it was read as is.
+  std::optional<ValueType> large_type(sqlite3_stmt* s, bool base, size_t column) const {
+    if (m_large_bit[column] < 0) return std::nullopt;
     int64_t mask = sqlite3_column_int64(s, base ? m_base_extra : m_target_extra);
-    return (mask >> m_large_bit[column]) & 1;
+    int index = base ? m_base_index[column] : m_offset + static_cast<int>(column);
+    return db::left_out_type(mask, m_large_bit[column], sqlite3_column_type(s, index) == SQLITE_NULL);
   }
 
   db::BlobPlace place(sqlite3_stmt* s, bool base, size_t column) const {
@@ -511,9 +555,9 @@ class TableDiff {
   }
 
   // The large value at a row's column, copied into the diff's store.
-  Status read_large(sqlite3_stmt* s, bool base, size_t column, Value& out) {
+  Status read_large(sqlite3_stmt* s, bool base, size_t column, ValueType type, Value& out) {
     if (!m_store) m_store = TS_TRY(LargeStore::create(m_spill_dir, "large values"));
-    out = TS_TRY(db::read_large(m_db, place(s, base, column), ValueType::blob, m_store));
+    out = TS_TRY(db::read_large(m_db, place(s, base, column), type, m_store));
     return {};
   }
 
@@ -523,8 +567,8 @@ class TableDiff {
   TableDesc m_table;
   const std::string& m_spill_dir;
   std::shared_ptr<LargeStore>& m_store;        // created at the first large value
-  std::vector<int> m_large_columns;            // bit j of the mask: column m_large_columns[j]
-  std::vector<int> m_large_bit;                // per column: its bit in the mask, -1 when read whole
+  std::vector<int> m_large_columns;            // slot j of the mask: column m_large_columns[j]
+  std::vector<int> m_large_bit;                // per column: its slot in the mask, -1 when read whole
   int m_target_extra = -1, m_base_extra = -1;  // index of the mask in each cursor (then the rowid)
   std::optional<std::vector<diff::RowidRange>> m_ranges;
   bool m_identical = false;

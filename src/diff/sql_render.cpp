@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "turso_sync/diff.h"
+#include "util/large_store.h"
 #include "util/text.h"
 
 namespace turso_sync {
@@ -444,22 +445,36 @@ void SqlWriter::work() {
   }
 }
 
-// A value's literal; a large BLOB's hex goes to the spool in pieces, spilled as it grows (bounded memory).
+// A value's literal; a large value goes to the spool in pieces, spilled as it grows (bounded memory): a BLOB
+// as hex, a TEXT as a quoted literal with its quotes doubled (as CAST of its hex when it holds a NUL byte or
+// is not valid UTF-8, which a literal cannot carry exactly), found by a first read of its bytes.
 Status SqlWriter::append_value(Spool& spool, const Value& v) {
-  if (!v.is_large() || v.type() != ValueType::blob) {
+  if (!v.is_large()) {
     append_literal(spool.buffer(), v);
     return {};
   }
-  spool.buffer() += "X'";
+  bool quoted = false;
+  if (v.type() == ValueType::text) {
+    TextScan scan = TS_TRY(scan_text(v));
+    quoted = scan.valid_utf8 && !scan.has_nul;
+  }
+  spool.buffer() += quoted ? "'" : v.type() == ValueType::text ? "CAST(X'" : "X'";
   Status spilled;
   bool read = v.for_each_chunk(256 << 10, [&](std::string_view piece) {
-    spool.buffer() += to_hex(piece);
+    if (!quoted) {
+      spool.buffer() += to_hex(piece);
+    } else {
+      for (char c : piece) {
+        spool.buffer() += c;
+        if (c == '\'') spool.buffer() += c;
+      }
+    }
     spilled = spool.maybe_spill();
     return spilled.ok();
   });
   TS_TRY_STATUS(std::move(spilled));
   if (!read) return Error(ErrorKind::io, "write diff: read a large value back from its temporary file");
-  spool.buffer() += "'";
+  spool.buffer() += quoted || v.type() == ValueType::blob ? "'" : "' AS TEXT)";
   return {};
 }
 

@@ -53,15 +53,15 @@ class TableWriter {
       m_ours_names.push_back(n);
     }
     m_explicit_rowid = table.keyed_by_rowid() && table.rowid_alias < 0;
-    // Large BLOBs are read and written in place in tables whose rows the delta addresses by rowid, when the
+    // Large values are read and written in place in tables whose rows the delta addresses by rowid, when the
     // read has room for the mask column (a result set holds at most 2000 columns).
     m_large_bit.assign(table.columns.size(), -1);
     int bits = 0;
     bool room = table.columns.size() < 2000;
-    for (size_t i = 0;
-         room && table.keyed_by_rowid() && !table.without_rowid && i < table.columns.size() && bits < 63;
+    for (size_t i = 0; room && table.keyed_by_rowid() && !table.without_rowid && i < table.columns.size() &&
+                       bits < db::k_max_large_columns;
          ++i) {
-      if (db::may_hold_large_blob(table.columns[i]) && present(i)) m_large_bit[i] = bits++;
+      if (db::may_hold_large_value(table.columns[i]) && present(i)) m_large_bit[i] = bits++;
     }
   }
 
@@ -118,7 +118,7 @@ class TableWriter {
         std::string expr = c.empty() ? "NULL" : c;
         if (m_large_bit[i] >= 0) {
           expr = db::large_value_left_out(c);
-          mask += (mask.empty() ? "" : " | ") + db::large_value_mask_bit(c, m_large_bit[i]);
+          mask += (mask.empty() ? "" : " | ") + db::large_value_mask_bits(c, m_large_bit[i]);
         }
         cols += (cols.empty() ? "" : ", ") + expr;
       }
@@ -134,19 +134,27 @@ class TableWriter {
     row.reserve(m_columns.size());
     int64_t mask = m_has_mask ? m_select.column_int64(static_cast<int>(m_columns.size())) : 0;
     for (size_t i = 0; i < m_columns.size(); ++i) {
-      if (m_large_bit[i] >= 0 && ((mask >> m_large_bit[i]) & 1)) {
+      std::optional<ValueType> large;
+      if (m_large_bit[i] >= 0)
+        large = db::left_out_type(mask, m_large_bit[i],
+                                  sqlite3_column_type(m_select.handle(), static_cast<int>(i)) == SQLITE_NULL);
+      if (large) {
         if (!m_store) m_store = TS_TRY(LargeStore::create("", "large values"));
-        row.push_back(
-            TS_TRY(db::read_large(m_db, place(key.at(0).as_integer(), i), ValueType::blob, m_store)));
+        row.push_back(TS_TRY(db::read_large(m_db, place(key.at(0).as_integer(), i), *large, m_store)));
       } else {
         row.push_back(m_select.column(static_cast<int>(i)));
       }
     }
     TS_TRY_STATUS(m_select.reset());
+    m_last_read.reset();
+    if (std::any_of(row.begin(), row.end(), [](const Value& v) { return v.is_large(); }))
+      m_last_read = LastRead{key, row};
     return std::optional<Row>(std::move(row));
   }
 
   Status insert(const std::vector<Value>& key, const Row& values) {
+    m_last_read.reset();
+    TS_TRY_STATUS(plan_in_place_writes());
     if (!m_insert.handle()) {
       std::string cols = m_explicit_rowid ? m_table.rowid_expr : "";
       std::string params = m_explicit_rowid ? "?" : "";
@@ -167,10 +175,27 @@ class TableWriter {
     return write_large(sqlite3_last_insert_rowid(m_db.handle()), large, values);
   }
 
-  // Writes `values[c]` into every column c of `columns` that the working copy has.
-  Status update(const std::vector<Value>& key, const std::vector<int>& all_columns, const Row& values) {
+  // Writes `values[c]` into every column c of `columns` that the working copy has. The large values the row
+  // held when read() last read it, in columns this leaves as they are, are written again in place: SQLite
+  // rebuilds the whole row, and would otherwise load each of them next to the new row it builds.
+  Status update(const std::vector<Value>& key, const std::vector<int>& all_columns, const Row& given) {
     std::vector<int> columns = only_present(all_columns);
     if (columns.empty()) return {};
+    TS_TRY_STATUS(plan_in_place_writes());
+    std::optional<Row> kept;
+    if (m_last_read && m_last_read->key == key) {
+      for (size_t c = 0; c < m_columns.size(); ++c) {
+        if (!m_last_read->row[c].is_large() || !m_in_place[c] ||
+            std::find(columns.begin(), columns.end(), c) != columns.end())
+          continue;
+        if (!kept) kept = given;
+        (*kept)[c] = m_last_read->row[c];
+        columns.push_back(static_cast<int>(c));
+      }
+      std::sort(columns.begin(), columns.end());
+    }
+    m_last_read.reset();
+    const Row& values = kept ? *kept : given;
     auto it = m_updates.find(columns);
     if (it == m_updates.end()) {
       std::string set;
@@ -192,6 +217,7 @@ class TableWriter {
   }
 
   Status remove(const std::vector<Value>& key) {
+    m_last_read.reset();
     if (!m_delete.handle())
       m_delete = TS_TRY(m_db.prepare(fmt::format("DELETE FROM {} WHERE {}", m_name, key_condition(1))));
     TS_TRY_STATUS(m_delete.reset());
@@ -201,6 +227,7 @@ class TableWriter {
 
   // Gives the row at rowid `from` the rowid `to` (rowid-keyed tables).
   Status move(int64_t from, int64_t to) {
+    m_last_read.reset();
     auto stmt = TS_TRY(m_db.prepare(
         fmt::format("UPDATE {} SET {} = ?1 WHERE {} = ?2", m_name, m_table.rowid_expr, m_table.rowid_expr)));
     TS_TRY_STATUS(stmt.bind(1, Value::integer(to)));
@@ -236,13 +263,45 @@ class TableWriter {
     return db::BlobPlace{"main", m_ours_table, m_ours_names[column], rowid};
   }
 
-  // Binds a value; a large BLOB of a column read in place is bound as a zeroblob of its size and noted in
-  // `large`, for write_large() to fill in after the statement ran.
+  // Binds a value; a large value of a column read in place is bound as a placeholder of its size and type
+  // and noted in `large`, for write_large() to fill in after the statement ran.
   Status bind_value(db::Statement& stmt, int index, size_t column, const Value& v, std::vector<int>& large) {
-    if (!v.is_large() || v.type() != ValueType::blob || m_large_bit[column] < 0) return stmt.bind(index, v);
-    if (sqlite3_bind_zeroblob64(stmt.handle(), index, v.byte_size()) != SQLITE_OK)
-      return m_db.last_error("bind a large value");
+    if (!v.is_large() || !m_in_place[column]) return stmt.bind(index, v);
+    TS_TRY_STATUS(db::bind_large_placeholder(m_db, stmt.handle(), index, v));
     large.push_back(static_cast<int>(column));
+    return {};
+  }
+
+  // Which columns take large values as placeholders filled in place (m_in_place), once per writer: those read
+  // in place, unless sqlite3_blob_open refuses to write them (a column of an index, any column when an index
+  // has an expression) or the row's placeholder would be seen instead of the value (a CHECK constraint: the
+  // word anywhere in the table's SQL, to be safe; a generated column). A large value of another column is
+  // bound whole, as any value.
+  Status plan_in_place_writes() {
+    if (!m_in_place.empty()) return {};
+    std::vector<bool> in_place(m_columns.size());
+    for (size_t c = 0; c < m_columns.size(); ++c) in_place[c] = m_large_bit[c] >= 0;
+    if (std::find(in_place.begin(), in_place.end(), true) != in_place.end()) {
+      auto sql = TS_TRY(
+          m_db.prepare("SELECT lower(sql) FROM main.sqlite_schema WHERE type = 'table' AND name = ?1"));
+      TS_TRY_STATUS(sql.bind(1, Value::text(m_ours_table)));
+      bool whole = TS_TRY(sql.step()) && sql.column_text(0).find("check") != std::string::npos;
+      auto generated = TS_TRY(m_db.prepare("SELECT 1 FROM pragma_table_xinfo(?1) WHERE hidden IN (2, 3)"));
+      TS_TRY_STATUS(generated.bind(1, Value::text(m_ours_table)));
+      whole = whole || TS_TRY(generated.step());
+      auto indexed = TS_TRY(m_db.prepare(
+          "SELECT ii.cid, ii.name FROM pragma_index_list(?1) AS il, pragma_index_xinfo(il.name) AS ii "
+          "WHERE ii.key"));
+      TS_TRY_STATUS(indexed.bind(1, Value::text(m_ours_table)));
+      while (!whole && TS_TRY(indexed.step())) {
+        whole = indexed.column_int64(0) == -2;  // an expression
+        std::string name = indexed.column_text(1);
+        for (size_t c = 0; c < m_columns.size(); ++c)
+          if (sqlite3_stricmp(name.c_str(), m_ours_names[c].c_str()) == 0) in_place[c] = false;
+      }
+      if (whole) in_place.assign(m_columns.size(), false);
+    }
+    m_in_place = std::move(in_place);
     return {};
   }
 
@@ -312,8 +371,15 @@ class TableWriter {
   bool m_explicit_rowid = false;  // inserts name the rowid (no INTEGER PRIMARY KEY column carries it)
   db::Statement m_select, m_insert, m_delete;
   bool m_has_mask = false;              // the read's last column is the mask of its large values
-  std::vector<int> m_large_bit;         // per column: its bit in the read's mask, -1 when read whole
+  std::vector<int> m_large_bit;         // per column: its slot in the read's mask, -1 when read whole
   std::shared_ptr<LargeStore> m_store;  // the large values read, created at the first
+  struct LastRead {
+    std::vector<Value> key;
+    Row row;
+  };
+  std::optional<LastRead> m_last_read;
+  std::vector<bool> m_in_place;  // per column: large values written as placeholders filled in place  // the
+                                 // row read() read last, when it held large values, until a write
   std::map<std::vector<int>, db::Statement> m_updates;  // by the set of columns written
 };
 

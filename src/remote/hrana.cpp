@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cmath>
 
+#include "util/large_store.h"
 #include "util/text.h"
 
 namespace turso_sync::hrana {
@@ -244,7 +245,8 @@ namespace {
 
 Encoded encoded(JsonWriter& w) {
   Encoded out;
-  for (auto& [at, value] : w.spliced()) out.splices.push_back(BodySplice{at, std::move(value)});
+  for (auto& [at, value, size] : w.spliced())
+    out.splices.push_back(BodySplice{at, std::move(value), value.type() == ValueType::text ? size : 0});
   out.json = w.take();
   return out;
 }
@@ -266,6 +268,14 @@ Status write_value(JsonWriter& w, const Value& v) {
       w.key("type").string("float").key("value").real(v.as_real());
       break;
     case ValueType::text:
+      if (v.byte_size() >= k_large_value_bytes) {
+        // Checked and measured in chunks, escaped as the body is sent (request_body.h).
+        TextScan scan = TS_TRY(scan_text(v));
+        if (!scan.valid_utf8)
+          return Error(ErrorKind::usage, "TEXT that is not valid UTF-8 cannot travel as JSON");
+        w.key("type").string("text").key("value").spliced_text(v, scan.json_escaped_size);
+        break;
+      }
       if (!is_valid_utf8(v.as_bytes()))
         return Error(ErrorKind::usage, "TEXT that is not valid UTF-8 cannot travel as JSON");
       w.key("type").string("text").key("value").string(v.as_bytes());

@@ -15,7 +15,7 @@
 
 namespace turso_sync::hrana {
 
-// A request body: JSON with the BLOBs of k_large_value_bytes or more left out, spliced in as it is sent.
+// A request body: JSON with the large values (value.h, Value::is_large) left out, spliced in as it is sent.
 struct Encoded {
   std::string json;
   std::vector<BodySplice> splices;
@@ -28,7 +28,7 @@ Result<Encoded> encode_batch_pipeline(std::span<const BatchStep> steps);
 
 // Writes one Hrana value; ErrorKind::usage for TEXT that is not valid UTF-8 and for non-finite REALs, which
 // JSON cannot carry (callers use exact_placeholder() to avoid both). A BLOB of k_large_value_bytes or more
-// is spliced (JsonWriter::spliced_base64).
+// is spliced (JsonWriter::spliced_base64), a large TEXT too (JsonWriter::spliced_text), checked in chunks.
 Status write_value(JsonWriter& w, const Value& value);
 
 // Decodes the answer to encode_execute_pipeline: one StatementResult per statement, or the first error

@@ -14,6 +14,7 @@
 #include "remote/remote_errors.h"
 #include "turso_sync/cancel.h"
 #include "turso_sync/remote.h"
+#include "util/large_store.h"
 #include "util/text.h"
 
 namespace turso_sync {
@@ -340,7 +341,7 @@ Result<std::string> exact_placeholder(const Value& value, std::vector<Value>& ar
     if (std::isnan(r)) return std::string("NULL");  // SQLite stores NaN as NULL
     return exact_real_expression(r);
   }
-  if (value.type() == ValueType::text && !is_valid_utf8(value.as_bytes()))
+  if (value.type() == ValueType::text && !TS_TRY(is_valid_utf8_text(value)))
     return Error(ErrorKind::usage,
                  fmt::format("TEXT value {} is not valid UTF-8 and cannot be stored unchanged on "
                              "the remote; store such bytes as a BLOB",

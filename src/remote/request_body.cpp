@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "util/json_writer.h"
 #include "util/large_store.h"
 #include "util/text.h"
 
@@ -20,7 +21,8 @@ uint64_t base64_size(uint64_t n) {
 
 uint64_t body_size(const HttpTransport::Request& request) {
   uint64_t n = request.body.size();
-  for (const BodySplice& s : request.splices) n += base64_size(s.value.byte_size());
+  for (const BodySplice& s : request.splices)
+    n += s.value.type() == ValueType::text ? s.escaped_size : base64_size(s.value.byte_size());
   return n;
 }
 
@@ -31,7 +33,10 @@ std::string whole_body(const HttpTransport::Request& request) {
   size_t at = 0;
   for (const BodySplice& s : request.splices) {
     out.append(request.body, at, s.at - at);
-    out += base64_encode(s.value.as_bytes());
+    if (s.value.type() == ValueType::text)
+      append_json_escaped(out, s.value.as_bytes());
+    else
+      out += base64_encode(s.value.as_bytes());
     at = s.at;
   }
   out.append(request.body, at, std::string::npos);
@@ -58,7 +63,13 @@ Status BodyReader::fill_encoded() {
     std::memcpy(raw.data(), v.as_bytes().data() + m_value_at, n);
   }
   m_value_at += n;
-  m_encoded = base64_encode(raw);
+  // Escaping works byte by byte, so a piece may end inside a character (json_writer.h).
+  if (v.type() == ValueType::text) {
+    m_encoded.clear();
+    append_json_escaped(m_encoded, raw);
+  } else {
+    m_encoded = base64_encode(raw);
+  }
   m_encoded_at = 0;
   return {};
 }

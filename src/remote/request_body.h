@@ -1,6 +1,6 @@
-// A request body read front to back in pieces: the JSON text with the base64 of its spliced large values
-// (remote.h, BodySplice) encoded as they are read, so a request carrying a 50 MB BLOB costs a few hundred KB
-// of memory to send.
+// A request body read front to back in pieces: the JSON text with its spliced large values (remote.h,
+// BodySplice: a BLOB's base64, a TEXT JSON-escaped) encoded as they are read, so a request carrying a 50 MB
+// value costs a few hundred KB of memory to send.
 #pragma once
 
 #include <string>
@@ -19,13 +19,13 @@ class BodyReader {
   void rewind();
 
  private:
-  Status fill_encoded();  // the next piece of the current splice's base64 into m_encoded
+  Status fill_encoded();  // the next piece of the current splice, encoded, into m_encoded
   const HttpTransport::Request& m_request;
   size_t m_text_at = 0;      // next byte of request.body
   size_t m_splice = 0;       // next splice
   bool m_in_splice = false;  // inside m_splice's value
   uint64_t m_value_at = 0;   // next byte of that value to encode
-  std::string m_encoded;     // base64 not yet handed out
+  std::string m_encoded;     // encoded bytes not yet handed out
   size_t m_encoded_at = 0;
 };
 

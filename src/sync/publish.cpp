@@ -24,6 +24,7 @@
 #include "turso_sync/cancel.h"
 #include "util/crash_point.h"
 #include "util/fs.h"
+#include "util/large_store.h"
 #include "util/text.h"
 
 namespace turso_sync {
@@ -104,8 +105,8 @@ struct SourceTable {
   bool rowid_column = false;         // the rowid is staged too (first), under the name rowid_name
   std::string rowid_name;
   std::string select_sql;  // [rowid,] columns[, mask, rowid of large values], in rowid or key order
-  // A BLOB of k_large_value_bytes or more in these columns (indexes into `columns`; bit j of the mask is
-  // large_columns[j]) is selected as NULL and read in place, in chunks (db/blob.h), never whole.
+  // A BLOB or TEXT of k_large_value_bytes or more in these columns (indexes into `columns`; slot j of the
+  // mask is large_columns[j]) is selected as NULL and read in place, in chunks (db/blob.h), never whole.
   std::vector<size_t> large_columns;
   int64_t rows = 0;
   size_t stage = 0;  // index of its staging table
@@ -169,11 +170,11 @@ Result<Source> read_source(db::Database& db, const std::vector<std::string>& loc
       const db::Column& c = info.columns[static_cast<size_t>(i)];
       std::string quoted = quote_identifier(c.name);
       t.columns.push_back(c.name);
-      if (in_place && t.large_columns.size() < 63 &&
-          db::may_hold_large_blob(
+      if (in_place && t.large_columns.size() < db::k_max_large_columns &&
+          db::may_hold_large_value(
               ColumnDesc{c.name, c.decl_type, c.not_null, c.default_sql, c.pk_position})) {
         mask += (mask.empty() ? "" : " | ") +
-                db::large_value_mask_bit(quoted, static_cast<int>(t.large_columns.size()));
+                db::large_value_mask_bits(quoted, static_cast<int>(t.large_columns.size()));
         t.large_columns.push_back(t.columns.size() - 1);
         select.push_back(db::large_value_left_out(quoted));
       } else {
@@ -331,10 +332,12 @@ class Uploader {
       if (!t.large_columns.empty()) large = rows.column_int64(static_cast<int>(width));
       for (size_t i = 0; i < width; ++i) {
         Value v = rows.column(static_cast<int>(i));
-        for (size_t j = 0; large && j < t.large_columns.size(); ++j)
-          if ((large >> j & 1) && t.large_columns[j] + first_column == i)
-            v = TS_TRY(read_large(db, rows, width + 1, t.columns[t.large_columns[j]]));
-        if (v.type() == ValueType::text && !is_valid_utf8(v.as_bytes())) {
+        for (size_t j = 0; large && j < t.large_columns.size(); ++j) {
+          if (t.large_columns[j] + first_column != i) continue;
+          if (auto type = db::left_out_type(large, static_cast<int>(j), v.is_null()))
+            v = TS_TRY(read_large(db, rows, width + 1, t.columns[t.large_columns[j]], *type));
+        }
+        if (v.type() == ValueType::text && !TS_TRY(is_valid_utf8_text(v))) {
           std::string column = t.rowid_column && i == 0 ? "rowid" : t.columns[i - (t.rowid_column ? 1 : 0)];
           return Error(
               ErrorKind::usage,
@@ -356,12 +359,13 @@ class Uploader {
     return {};
   }
 
-  // The large BLOB of `column` in the current row (its rowid at `rowid_index`), copied into the part's store.
+  // The large value of `column` in the current row (its rowid at `rowid_index`), of type `type`, copied into
+  // the part's store.
   Result<Value> read_large(db::Database& db, db::Statement& rows, size_t rowid_index,
-                           const std::string& column) {
+                           const std::string& column, ValueType type) {
     if (!m_store) m_store = TS_TRY(LargeStore::create(m_spill_dir, "large values"));
     db::BlobPlace place{"main", m_table->name, column, rows.column_int64(static_cast<int>(rowid_index))};
-    return db::read_large(db, place, ValueType::blob, m_store);
+    return db::read_large(db, place, type, m_store);
   }
 
   // Waits for the last part in flight: every part sent has then landed.

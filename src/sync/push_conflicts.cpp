@@ -11,6 +11,7 @@
 #include "db/schema.h"
 #include "sync/held.h"
 #include "util/fs.h"
+#include "util/large_store.h"
 #include "util/text.h"
 
 namespace turso_sync {
@@ -265,7 +266,7 @@ Result<std::vector<HeldConflict>> rows_the_remote_cannot_take(const Changeset& c
       std::optional<size_t> bad;
       for (size_t c = 0; c < row->new_values.size() && !bad; ++c) {
         const Value& v = row->new_values[c];
-        if (v.type() == ValueType::text && !is_valid_utf8(v.as_bytes())) bad = c;
+        if (v.type() == ValueType::text && !TS_TRY(is_valid_utf8_text(v))) bad = c;
       }
       if (!bad) continue;
       why->push_back(

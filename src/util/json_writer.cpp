@@ -6,6 +6,20 @@
 
 namespace turso_sync {
 
+uint64_t json_escaped_size(std::string_view value) {
+  uint64_t n = 0;
+  for (char ch : value) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t')
+      n += 2;
+    else if (c < 0x20 || c == 0x7F)
+      n += 6;
+    else
+      n += 1;
+  }
+  return n;
+}
+
 void append_json_escaped(std::string& out, std::string_view value) {
   static constexpr char kHex[] = "0123456789abcdef";
   for (char ch : value) {
@@ -130,7 +144,15 @@ JsonWriter& JsonWriter::raw(std::string_view json) {
 JsonWriter& JsonWriter::spliced_base64(const Value& blob) {
   separate();
   m_out += '"';
-  m_spliced.emplace_back(m_out.size(), blob);
+  m_spliced.push_back(Splice{m_out.size(), blob, (blob.byte_size() + 2) / 3 * 4});
+  m_out += '"';
+  return *this;
+}
+
+JsonWriter& JsonWriter::spliced_text(const Value& text, uint64_t escaped_size) {
+  separate();
+  m_out += '"';
+  m_spliced.push_back(Splice{m_out.size(), text, escaped_size});
   m_out += '"';
   return *this;
 }

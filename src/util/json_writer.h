@@ -31,7 +31,15 @@ class JsonWriter {
   // A JSON string holding the base64 of a BLOB's bytes, left empty here: its place and the value are kept
   // in spliced(), for the sender to encode as it sends (remote/request_body.h).
   JsonWriter& spliced_base64(const Value& blob);
-  std::vector<std::pair<size_t, Value>>& spliced() { return m_spliced; }
+  // A JSON string holding a TEXT's bytes escaped (valid UTF-8, `escaped_size` bytes once escaped: see
+  // json_escaped_size), likewise left empty here and kept in spliced().
+  JsonWriter& spliced_text(const Value& text, uint64_t escaped_size);
+  struct Splice {
+    size_t at;      // the byte of str() before which the value goes (after the opening quote)
+    Value value;    // a BLOB goes in base64, a TEXT JSON-escaped
+    uint64_t size;  // the bytes it takes there
+  };
+  std::vector<Splice>& spliced() { return m_spliced; }
 
   const std::string& str() const { return m_out; }
   std::string take() { return std::move(m_out); }
@@ -40,12 +48,16 @@ class JsonWriter {
  private:
   void separate();
   std::string m_out;
-  std::vector<std::pair<size_t, Value>> m_spliced;
+  std::vector<Splice> m_spliced;
   std::vector<bool> m_first;  // per open container: no element written yet
   bool m_after_key = false;
 };
 
-// Appends `value` JSON-escaped (without quotes) to `out`.
+// Appends `value` JSON-escaped (without quotes) to `out`. Each byte is escaped on its own (bytes of 0x80 and
+// above are kept as they are), so a value escaped in pieces cut anywhere, even inside a character, gives the
+// same bytes as escaped whole.
 void append_json_escaped(std::string& out, std::string_view value);
+// The number of bytes append_json_escaped appends for `value`.
+uint64_t json_escaped_size(std::string_view value);
 
 }  // namespace turso_sync

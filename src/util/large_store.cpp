@@ -12,6 +12,9 @@
 #include <cstring>
 #include <vector>
 
+#include "util/json_writer.h"
+#include "util/text.h"
+
 namespace turso_sync {
 
 namespace {
@@ -138,6 +141,25 @@ int compare_bytes(const Value& a, const Value& b) {
   if (c != 0) return c;
   uint64_t na = a.byte_size(), nb = b.byte_size();
   return na < nb ? -1 : (na > nb ? 1 : 0);
+}
+
+Result<TextScan> scan_text(const Value& text) {
+  TextScan scan;
+  Utf8Validator utf8;
+  bool read = text.for_each_chunk(kChunk, [&](std::string_view piece) {
+    utf8.feed(piece);
+    scan.has_nul = scan.has_nul || piece.find('\0') != std::string_view::npos;
+    scan.json_escaped_size += json_escaped_size(piece);
+    return true;
+  });
+  if (!read) return Error(ErrorKind::io, "read a large value from its temporary file");
+  scan.valid_utf8 = utf8.finish();
+  return scan;
+}
+
+Result<bool> is_valid_utf8_text(const Value& text) {
+  if (!text.is_large()) return is_valid_utf8(text.as_bytes());
+  return TS_TRY(scan_text(text)).valid_utf8;
 }
 
 }  // namespace turso_sync

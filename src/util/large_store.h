@@ -46,4 +46,17 @@ Result<Value> store_large(const std::shared_ptr<LargeStore>& store, const Value&
 bool same_bytes(const Value& a, const Value& b);
 int compare_bytes(const Value& a, const Value& b);
 
+// What the writers of a TEXT value (either form) need to know before writing it in pieces, found by reading
+// it once in chunks: whether it is valid UTF-8 (JSON can carry it), whether it holds a NUL byte (an SQL
+// string literal cannot), and its size once JSON-escaped (json_writer.h). Errors: ErrorKind::io reading
+// the store.
+struct TextScan {
+  bool valid_utf8 = true;
+  bool has_nul = false;
+  uint64_t json_escaped_size = 0;
+};
+Result<TextScan> scan_text(const Value& text);
+// Whether a TEXT value (either form) is valid UTF-8: is_valid_utf8, read in chunks when it is large.
+Result<bool> is_valid_utf8_text(const Value& text);
+
 }  // namespace turso_sync

@@ -117,6 +117,39 @@ bool is_valid_utf8(std::string_view s) {
   return true;
 }
 
+namespace {
+
+// The length of the UTF-8 sequence a byte begins (1 for ASCII and for bytes that begin none).
+size_t utf8_sequence_length(unsigned char c) {
+  return (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 1;
+}
+
+}  // namespace
+
+bool Utf8Validator::feed(std::string_view piece) {
+  if (!m_valid) return false;
+  if (!m_carry.empty()) {  // complete the character cut at the end of the last piece
+    size_t need = utf8_sequence_length(static_cast<unsigned char>(m_carry[0]));
+    size_t take = std::min(need - m_carry.size(), piece.size());
+    m_carry.append(piece.substr(0, take));
+    piece.remove_prefix(take);
+    if (m_carry.size() < need) return true;
+    if (!is_valid_utf8(m_carry)) return m_valid = false;
+    m_carry.clear();
+  }
+  // A character cut at the end: its lead byte within the last three bytes, with fewer bytes than it needs.
+  size_t cut = piece.size();
+  for (size_t k = 1; k <= 3 && k <= piece.size(); ++k) {
+    auto c = static_cast<unsigned char>(piece[piece.size() - k]);
+    if ((c & 0xC0) == 0x80) continue;  // a continuation byte: look further back
+    if (utf8_sequence_length(c) > k) cut = piece.size() - k;
+    break;
+  }
+  if (!is_valid_utf8(piece.substr(0, cut))) return m_valid = false;
+  m_carry.assign(piece.substr(cut));
+  return true;
+}
+
 std::string format_real(double v) {
   if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "Inf" : "-Inf";

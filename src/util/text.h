@@ -12,6 +12,20 @@ std::string base64_encode(std::string_view bytes);
 std::optional<std::string> base64_decode(std::string_view text);  // nullopt on invalid input
 bool is_valid_utf8(std::string_view bytes);
 
+// is_valid_utf8 over bytes given in pieces (a large value read in chunks): a piece may end inside a
+// character, whose first bytes are kept for the next piece.
+class Utf8Validator {
+ public:
+  // Feeds the next piece; false once the bytes so far cannot be valid UTF-8.
+  bool feed(std::string_view piece);
+  // Whether the bytes fed were valid UTF-8 (no character left cut at the end).
+  bool finish() const { return m_valid && m_carry.empty(); }
+
+ private:
+  std::string m_carry;  // the first bytes of a character cut at the end of the last piece
+  bool m_valid = true;
+};
+
 // Shortest decimal that parses back to exactly `v` ("0.30000000000000004", "-0.0", "5e-324", "1.0").
 // Always contains '.', 'e', "inf" or "nan" so SQLite reads it as REAL. Infinities as "Inf"/"-Inf".
 std::string format_real(double v);

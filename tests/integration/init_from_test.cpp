@@ -214,5 +214,32 @@ TEST(InitFrom, AFiftyMegabyteBlobIsPublishedUnder100Mb) {
   EXPECT_EQ(local_rows(m.dir.file("working_copy.db"), bytes), expected);
 }
 
+// A large TEXT in bounded memory, as a large BLOB: a file holding a 50 MB TEXT (quotes, backslashes, control
+// and multi-byte characters) in a middle column, TEXTs on either side of the 1 MiB line and a small one is
+// published with a peak RSS under 100 MB and exactly (types, lengths and bytes at five places, read on the
+// remote through the independent path). Before, the value was read whole, then copied and escaped: 181 MB.
+TEST(InitFrom, AFiftyMegabyteTextIsPublishedUnder100Mb) {
+  Migration m;
+  ASSERT_TRUE(m.server.started());
+  local_exec(
+      m.app,
+      "CREATE TABLE docs (id INTEGER PRIMARY KEY, body TEXT, note TEXT);"
+      "INSERT INTO docs VALUES (1, '\"é''\\' || char(1, 10) || replace(hex(randomblob(25 * 1024 * 1024)), "
+      "'A', 'ü') || '中😀', 'large'), (2, 'it''s small', 'small'), "
+      "(3, hex(randomblob(524288)), 'just large'), (4, substr(hex(randomblob(524288)), 2), 'just small'), "
+      "(5, NULL, '');");
+  auto r = m.run({"init", "--from", m.app});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_LT(r.max_rss_kib, 100 * 1024) << "peak RSS " << r.max_rss_kib << " KiB";
+  const std::string bytes =
+      "SELECT id, typeof(body), length(CAST(body AS BLOB)), hex(substr(CAST(body AS BLOB), 1, 16)) || "
+      "hex(substr(CAST(body AS BLOB), 1000000, 16)) || hex(substr(CAST(body AS BLOB), 26214400, 16)) || "
+      "hex(substr(CAST(body AS BLOB), 52428000, 16)) || hex(substr(CAST(body AS BLOB), -16)), note FROM docs "
+      "ORDER BY id";
+  Rows expected = local_rows(m.app, bytes);
+  EXPECT_EQ(m.remote(bytes), expected);
+  EXPECT_EQ(local_rows(m.dir.file("working_copy.db"), bytes), expected);
+}
+
 }  // namespace
 }  // namespace turso_sync::testing
