@@ -244,7 +244,7 @@ class TableDiff {
     std::string target_cols, base_cols;
     m_offset = rowid_prefix ? 1 : 0;
     m_base_index.assign(ncols, -1);
-    plan_large_values();
+    TS_TRY_STATUS(plan_large_values());
     bool ranged = by_rowid && m_ranges.has_value();
     const std::string target_from = quote_identifier(diff::k_target_schema) + "." + quote_identifier(t.name);
     bool has_base = m_plan.base_rows != BaseRows::none;
@@ -253,7 +253,9 @@ class TableDiff {
     // TEXTs are found by a pass of their own, ended before the cursors start (db/blob.h).
     std::vector<std::string> base_texts;
     if (!m_large_columns.empty() && has_base)
-      base_texts = TS_TRY(find_large_texts(m_plan.base_table, m_plan.base_rowid_expr, ranged));
+      base_texts = m_base_overflow
+                       ? TS_TRY(find_large_texts(m_plan.base_table, m_plan.base_rowid_expr, ranged))
+                       : std::vector<std::string>(m_large_columns.size(), "()");
     int next = m_offset;
     for (size_t i = 0; i < ncols; ++i) {
       std::string q = quote_identifier(t.columns[i].name);
@@ -487,20 +489,44 @@ class TableDiff {
   // Which columns may hold large values read in place: those that may hold a BLOB or a TEXT (BLOB or TEXT
   // affinity), not in the key, read from both sides, of a rowid table with room in its cursors for the mask
   // (and the rowid) and at most k_max_large_columns of them. The others are read whole, as any value.
-  void plan_large_values() {
+  // A table that has no overflow page on either side holds no large value: its cursors read every column as
+  // is, with no mask and no pass over the base (a full rewrite costs what it did before large values). Not
+  // asked when only ranges of rows are read (the page fast path): walking the table would cost more.
+  Status plan_large_values() {
     const TableDesc& t = m_table;
     m_large_columns.clear();
     m_large_bit.assign(t.columns.size(), -1);
-    if (t.rowid_expr.empty() || t.without_rowid) return;
+    m_base_overflow = false;
+    if (t.rowid_expr.empty() || t.without_rowid) return {};
     if (m_plan.base_rows != BaseRows::none && (m_plan.base_rowid_expr.empty() || m_plan.base_name.empty()))
-      return;
-    if (t.columns.size() + 3 > 2000) return;
+      return {};
+    if (t.columns.size() + 3 > 2000) return {};
     for (size_t i = 0; i < t.columns.size() && m_large_columns.size() < db::k_max_large_columns; ++i) {
       const ColumnDesc& c = t.columns[i];
       if (!db::may_hold_large_value(c) || m_plan.constants[i] || m_plan.always_changed[i]) continue;
       m_large_bit[i] = static_cast<int>(m_large_columns.size());
       m_large_columns.push_back(static_cast<int>(i));
     }
+    if (m_large_columns.empty()) return {};
+    m_base_overflow = m_plan.base_rows != BaseRows::none;
+    if (m_ranges)
+      return {};  // a few pages of rows: the pass and the masks cost less than a walk of the table
+    m_base_overflow = m_base_overflow && TS_TRY(has_overflow_page(m_plan.base_schema, m_plan.base_name));
+    if (!m_base_overflow && !TS_TRY(has_overflow_page(diff::k_target_schema, t.name))) {
+      m_large_columns.clear();
+      m_large_bit.assign(t.columns.size(), -1);
+    }
+    return {};
+  }
+
+  // Whether `table` of `schema` has an overflow page (dbstat walks its pages, not its rows): a value of
+  // k_large_value_bytes or more fills hundreds of them.
+  Result<bool> has_overflow_page(const std::string& schema, const std::string& table) {
+    auto st =
+        TS_TRY(m_db.prepare("SELECT 1 FROM dbstat(?1) WHERE name = ?2 AND pagetype = 'overflow' LIMIT 1"));
+    TS_TRY_STATUS(st.bind(1, Value::text(schema)));
+    TS_TRY_STATUS(st.bind(2, Value::text(table)));
+    return TS_TRY(st.step());
   }
 
   // The rowids of the rows of `from` whose column in slot j holds a TEXT of k_large_value_bytes or more, as
@@ -566,9 +592,10 @@ class TableDiff {
   ChangeSink& m_sink;
   TableDesc m_table;
   const std::string& m_spill_dir;
-  std::shared_ptr<LargeStore>& m_store;        // created at the first large value
-  std::vector<int> m_large_columns;            // slot j of the mask: column m_large_columns[j]
-  std::vector<int> m_large_bit;                // per column: its slot in the mask, -1 when read whole
+  std::shared_ptr<LargeStore>& m_store;  // created at the first large value
+  std::vector<int> m_large_columns;      // slot j of the mask: column m_large_columns[j]
+  bool m_base_overflow = false;          // the base table has an overflow page (it may hold a large value)
+  std::vector<int> m_large_bit;          // per column: its slot in the mask, -1 when read whole
   int m_target_extra = -1, m_base_extra = -1;  // index of the mask in each cursor (then the rowid)
   std::optional<std::vector<diff::RowidRange>> m_ranges;
   bool m_identical = false;
