@@ -72,9 +72,9 @@ std::optional<ValueType> left_out_type(int64_t mask, int slot, bool read_null) {
 
 namespace {
 
-// A TEXT placeholder's bytes: `size` NUL bytes in an anonymous mapping that is never written past its first
-// page (which holds the mapping's length), so that reading it maps the kernel's zero page and costs no
-// memory. SQLite owns it once bound and unmaps it through release_zero_text.
+// A placeholder's bytes (TEXT, or a BLOB before another column): `size` NUL bytes in an anonymous mapping
+// that is never written past its first page (which holds the mapping's length), so that reading it maps the
+// kernel's zero page and costs no memory. SQLite owns it once bound and unmaps it through release_zero_text.
 constexpr size_t kHeader = 4096;
 
 void release_zero_text(void* p) {
@@ -86,8 +86,9 @@ void release_zero_text(void* p) {
 
 }  // namespace
 
-Status bind_large_placeholder(Database& db, sqlite3_stmt* stmt, int index, const Value& value) {
-  if (value.type() == ValueType::blob) {
+Status bind_large_placeholder(Database& db, sqlite3_stmt* stmt, int index, const Value& value,
+                              bool last_column) {
+  if (value.type() == ValueType::blob && last_column) {
     if (sqlite3_bind_zeroblob64(stmt, index, value.byte_size()) != SQLITE_OK)
       return db.last_error("bind a large value");
     return {};
@@ -99,9 +100,11 @@ Status bind_large_placeholder(Database& db, sqlite3_stmt* stmt, int index, const
                  fmt::format("map {} bytes for a large value: {}", length, std::strerror(errno)));
   std::memcpy(map, &length, sizeof length);
   // SQLite calls release_zero_text even when binding fails.
-  if (sqlite3_bind_text64(stmt, index, static_cast<char*>(map) + kHeader, value.byte_size(),
-                          release_zero_text, SQLITE_UTF8) != SQLITE_OK)
-    return db.last_error("bind a large value");
+  char* zeros = static_cast<char*>(map) + kHeader;
+  int rc = value.type() == ValueType::blob
+               ? sqlite3_bind_blob64(stmt, index, zeros, value.byte_size(), release_zero_text)
+               : sqlite3_bind_text64(stmt, index, zeros, value.byte_size(), release_zero_text, SQLITE_UTF8);
+  if (rc != SQLITE_OK) return db.last_error("bind a large value");
   return {};
 }
 

@@ -71,9 +71,12 @@ std::string large_value_mask_bits(const std::string& quoted, int slot);
 std::optional<ValueType> left_out_type(int64_t mask, int slot, bool read_null);
 
 // Binds a placeholder of `value`'s size and type, to be filled by write_in_place once the row is written: a
-// zeroblob for a BLOB; for a TEXT, NUL bytes from a mapping never written (the kernel's zero page), so
-// that SQLite's copy of them into the row is the only copy of the value's size in memory.
-Status bind_large_placeholder(Database& db, sqlite3_stmt* stmt, int index, const Value& value);
+// zeroblob for a BLOB in the column stored last (`last_column`: SQLite writes it without ever holding its
+// bytes); otherwise NUL bytes from a mapping never written (the kernel's zero page), so that SQLite's copy
+// of them into the row is the only copy of the value's size in memory (a zeroblob before another column is
+// expanded first: a second copy).
+Status bind_large_placeholder(Database& db, sqlite3_stmt* stmt, int index, const Value& value,
+                              bool last_column);
 
 // The value at `place` copied into `store` in chunks: a large value of type `type`.
 Result<Value> read_large(Database& db, const BlobPlace& place, ValueType type,

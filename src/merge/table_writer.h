@@ -267,7 +267,7 @@ class TableWriter {
   // and noted in `large`, for write_large() to fill in after the statement ran.
   Status bind_value(db::Statement& stmt, int index, size_t column, const Value& v, std::vector<int>& large) {
     if (!v.is_large() || !m_in_place[column]) return stmt.bind(index, v);
-    TS_TRY_STATUS(db::bind_large_placeholder(m_db, stmt.handle(), index, v));
+    TS_TRY_STATUS(db::bind_large_placeholder(m_db, stmt.handle(), index, v, column == m_last_stored));
     large.push_back(static_cast<int>(column));
     return {};
   }
@@ -300,6 +300,13 @@ class TableWriter {
           if (sqlite3_stricmp(name.c_str(), m_ours_names[c].c_str()) == 0) in_place[c] = false;
       }
       if (whole) in_place.assign(m_columns.size(), false);
+      // The column stored last in the row: SQLite keeps a zeroblob there unexpanded (db/blob.h).
+      auto last = TS_TRY(m_db.prepare(
+          "SELECT name FROM pragma_table_xinfo(?1) WHERE hidden NOT IN (1, 2) ORDER BY cid DESC LIMIT 1"));
+      TS_TRY_STATUS(last.bind(1, Value::text(m_ours_table)));
+      if (TS_TRY(last.step()))
+        for (size_t c = 0; c < m_columns.size(); ++c)
+          if (sqlite3_stricmp(last.column_text(0).c_str(), m_ours_names[c].c_str()) == 0) m_last_stored = c;
     }
     m_in_place = std::move(in_place);
     return {};
@@ -378,6 +385,7 @@ class TableWriter {
     Row row;
   };
   std::optional<LastRead> m_last_read;
+  size_t m_last_stored = SIZE_MAX;  // index in m_columns of the column stored last in the row, if any
   std::vector<bool> m_in_place;  // per column: large values written as placeholders filled in place  // the
                                  // row read() read last, when it held large values, until a write
   std::map<std::vector<int>, db::Statement> m_updates;  // by the set of columns written
