@@ -70,6 +70,16 @@ std::optional<std::vector<Value>> removed_parent_key(const RowChange& row, const
   return values;
 }
 
+// Row change `row` of `t` as a LocalDangling: held as kind "dangling reference", `details` joined.
+LocalDangling dangling_change(const TableDesc& t, const RowChange& row,
+                              const std::vector<std::string>& details) {
+  LocalDangling d;
+  d.row = held_push_row(t, row, to_string(ConflictKind::dangling));
+  d.operation = to_string(row.op);
+  for (const std::string& detail : details) d.detail += (d.detail.empty() ? "" : "; ") + detail;
+  return d;
+}
+
 // Whether the working copy holds a row of `r.parent` with the given parent key values.
 Result<bool> parent_exists(db::Database& db, const ForeignReference& r, const std::vector<Value>& values) {
   auto st = TS_TRY(db.prepare(fmt::format("SELECT EXISTS (SELECT 1 FROM {} WHERE {})",
@@ -192,12 +202,8 @@ Result<std::vector<LocalDangling>> find_local_dangling(const Config& config, con
         }
       }
       if (details.empty()) continue;
-      LocalDangling d;
-      d.row = held_push_row(t, *row, to_string(ConflictKind::dangling));
-      d.operation = to_string(row->op);
-      for (const std::string& detail : details) d.detail += (d.detail.empty() ? "" : "; ") + detail;
-      d.detail += "; the remote would be left with a dangling reference";
-      out.push_back(std::move(d));
+      details.push_back("the remote would be left with a dangling reference");
+      out.push_back(dangling_change(t, *row, details));
     }
   }
   return out;
@@ -233,12 +239,10 @@ Result<std::vector<LocalDangling>> find_parents_the_remote_lacks(
         TS_TRY_STATUS(probe->bind_all(values));
         TS_TRY(probe->step());
         if (probe->column_int64(0) != 0) continue;
-        LocalDangling d;
-        d.row = held_push_row(t, *row, to_string(ConflictKind::dangling));
-        d.operation = to_string(row->op);
-        d.detail =
-            fmt::format("references {} row {}, which the remote does not have (your change of it is held)",
-                        r.parent, show_reference(r.parent_columns, values));
+        LocalDangling d = dangling_change(
+            t, *row,
+            {fmt::format("references {} row {}, which the remote does not have (your change of it is held)",
+                         r.parent, show_reference(r.parent_columns, values))});
         missing.push_back({&r, std::move(values), std::move(d)});
       }
     }
@@ -303,11 +307,7 @@ Result<std::vector<LocalDangling>> find_parents_held_rows_reference(
         }
       }
       if (details.empty()) continue;
-      LocalDangling d;
-      d.row = held_push_row(t, *row, to_string(ConflictKind::dangling));
-      d.operation = to_string(row->op);
-      for (const std::string& detail : details) d.detail += (d.detail.empty() ? "" : "; ") + detail;
-      out.push_back(std::move(d));
+      out.push_back(dangling_change(t, *row, details));
     }
   }
   return out;
