@@ -61,6 +61,8 @@ struct MergeReport {
   std::string discarded_sql;
   // Rows of the delta left alone because they are held (MergeOptions::is_held): table, key, columns, base
   // (theirs before), ours (the working copy's row) and theirs (the remote's row now); kind "held".
+  // conflicting_columns: columns of theirs the merge could not take into the held row (a UNIQUE value
+  // another local row holds), which are in dispute from then on.
   std::vector<MergeConflict> held_rows;
 };
 

@@ -82,18 +82,22 @@ Status Merger::merge_table(size_t index) {
         // A held row still takes theirs' changes to the columns both sides agreed on (ours equals theirs
         // before this change): only what is in dispute waits for `resolve`, so `resolve --ours` never
         // sends back a column a teammate changed meanwhile.
+        std::vector<int> kept_out;  // agreed columns a local UNIQUE value keeps out: in dispute from now on
         if (op == RowOp::update && ours) {
           std::vector<int> agreed;
           for (int c : r.changed_columns)
             if (w.present(static_cast<size_t>(c)) && (*ours)[c] == r.old_values[c]) agreed.push_back(c);
           // A UNIQUE value of theirs that another local row holds: that row is held with it
-          // (unique_clash.cpp) and this one keeps waiting, its agreed columns included.
-          if (!agreed.empty() && !TS_TRY(held_clash(w, r, ours, w.update(r.key, agreed, r.new_values)))) {
+          // (unique_clash.cpp) and this one keeps waiting, its agreed columns in dispute (so that `resolve
+          // --ours` decides them, never sends ours back as if the teammate's write had not happened).
+          if (!agreed.empty() && TS_TRY(held_clash(w, r, ours, w.update(r.key, agreed, r.new_values)))) {
+            kept_out = std::move(agreed);
+          } else if (!agreed.empty()) {
             for (int c : agreed) (*ours)[c] = r.new_values[c];
             ++m_report.taken.updates;
           }
         }
-        m_report.held_rows.push_back(make_conflict(w, r, "held", ours));
+        m_report.held_rows.push_back(make_conflict(w, r, "held", ours, std::move(kept_out)));
         continue;
       }
       // A UNIQUE value that a later row of theirs frees (contact 3 gives its address to contact 2): the

@@ -331,6 +331,13 @@ bool fold_merge_into_held(std::vector<HeldConflict>& held, const MergeReport& me
       it->ours_changed_at = now;
       changed = true;
     }
+    for (int c : r.conflicting_columns)  // theirs' columns the merge could not take (merge.h)
+      if (std::find(it->conflicting_columns.begin(), it->conflicting_columns.end(), c) ==
+          it->conflicting_columns.end()) {
+        it->conflicting_columns.insert(
+            std::upper_bound(it->conflicting_columns.begin(), it->conflicting_columns.end(), c), c);
+        changed = true;
+      }
     changed |= note_agreed_columns(*it);
   }
   if (policy != ConflictPolicy::hold) return changed;

@@ -556,8 +556,9 @@ TEST(UniqueClash, UnderHoldAChildOfARowHeldForAUniqueValueIsHeldToo) {
 // Found by TeamHoldProperty (seed 16284078847371686437): B's contact 1 is held for its name; A then changes
 // contact 1's email, which B never touched (an agreed column, merged into the held row), while B's
 // application gives contact 2 the same address. The agreed column meets B's UNIQUE value: under hold contact
-// 2 is held too (kind `unique`, saying which value clashes) and everything else syncs. Before, every cycle of
-// B stopped with exit 3 ("the remote's row clashes with a local row"): nothing synced in either direction.
+// 2 is held too (kind `unique`, saying which value clashes), contact 1's email is in dispute (resolve decides
+// it), and everything else syncs. Before, every cycle of B stopped with exit 3 ("the remote's row clashes
+// with a local row"): nothing synced in either direction.
 TEST(UniqueClash, UnderHoldAnAgreedColumnOfAHeldRowThatClashesHoldsTheLocalRowToo) {
   Team team;
   ASSERT_NO_FATAL_FAILURE(team.start(
@@ -594,6 +595,14 @@ TEST(UniqueClash, UnderHoldAnAgreedColumnOfAHeldRowThatClashesHoldsTheLocalRowTo
   std::sort(kinds.begin(), kinds.end());
   EXPECT_EQ(kinds, (std::vector<std::string>{"unique", "update/update"})) << r.out;
   EXPECT_NE(r.out.find("UNIQUE"), std::string::npos) << r.out;
+  // Contact 1's email, which A changed and B's contact 2 now holds, is in dispute: `resolve --ours` decides
+  // it instead of sending B's old address back as if A's change had not happened.
+  for (auto c : doc["conflicts"].get_array()) {
+    if (std::string(c["kind"].get_string().value()) != "update/update") continue;
+    std::vector<int64_t> disputed;
+    for (auto i : c["conflicting_columns"].get_array()) disputed.push_back(i.get_int64().value());
+    EXPECT_NE(std::find(disputed.begin(), disputed.end(), 1), disputed.end()) << r.out;
+  }
 
   // Theirs on both: B ends with A's contact 1 and the remote's contact 2 (B's address saved).
   r = team.run(b, {"resolve", "--theirs"});
