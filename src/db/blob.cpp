@@ -94,6 +94,7 @@ Status bind_large_placeholder(Database& db, sqlite3_stmt* stmt, int index, const
     return {};
   }
   size_t length = kHeader + static_cast<size_t>(value.byte_size());
+  // Anonymous memory (no file, no descriptor): never a database file.
   void* map = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (map == MAP_FAILED)
     return Error(ErrorKind::io,

@@ -60,7 +60,14 @@ Status Merger::merge_table(size_t index) {
   const TableChanges& tc = m_delta.tables[index];
   TableWriter& w = *m_writers[index];
   auto pushed = m_pushed_rows.find(index);
+  // Theirs' change `r`; with `defer`, a write a UNIQUE value refuses waits in `deferred` (held_clash).
   std::vector<RowChange> deferred;
+  auto write = [&](const RowChange& r, const std::optional<Row>& ours, bool defer) -> Status {
+    m_defer = defer ? &deferred : nullptr;
+    Status done = their_change(w, r, ours);
+    m_defer = nullptr;
+    return done;
+  };
   // Deletes first (they free UNIQUE values), then updates, then inserts. A row this copy pushed is
   // rebased on the pushed values first, which can turn it into another kind of change (rebase_on_pushed).
   for (RowOp op : {RowOp::remove, RowOp::update, RowOp::insert}) {
@@ -102,10 +109,7 @@ Status Merger::merge_table(size_t index) {
       }
       // A UNIQUE value that a later row of theirs frees (contact 3 gives its address to contact 2): the
       // write waits for the rest of the table (held_clash), then runs again.
-      m_defer = op == RowOp::remove ? nullptr : &deferred;
-      Status done = their_change(w, r, ours);
-      m_defer = nullptr;
-      TS_TRY_STATUS(done);
+      TS_TRY_STATUS(write(r, ours, op != RowOp::remove));
     }
   }
   // The waiting writes run again while any of them succeeds; the last round reports what still clashes.
@@ -113,13 +117,7 @@ Status Merger::merge_table(size_t index) {
     std::vector<RowChange> again = std::exchange(deferred, {});
     bool last = again.size() == before;
     before = again.size();
-    for (const RowChange& r : again) {
-      auto ours = TS_TRY(read_ours(w, r));
-      m_defer = last ? nullptr : &deferred;
-      Status done = their_change(w, r, ours);
-      m_defer = nullptr;
-      TS_TRY_STATUS(done);
-    }
+    for (const RowChange& r : again) TS_TRY_STATUS(write(r, TS_TRY(read_ours(w, r)), !last));
   }
   return {};
 }

@@ -85,41 +85,42 @@ std::string write_row_sql(const HeldConflict& c, const std::vector<Value>& curre
   return fmt::format("UPDATE {} SET {} WHERE {}", table, set, where);
 }
 
-// A table (or view) held as a whole, as SQL that creates it again with its rows in `db`: what `resolve
-// --theirs` saves of the working copy's before taking the remote's, and `--ours` of the replica's.
-Result<std::string> dump_table(db::Database& db, const std::string& table) {
-  auto schema =
-      TS_TRY(db.prepare("SELECT sql, type FROM sqlite_schema WHERE tbl_name = ?1 COLLATE NOCASE AND sql "
-                        "IS NOT NULL ORDER BY type IN ('table', 'view') DESC"));
-  TS_TRY_STATUS(schema.bind(1, Value::text(table)));
-  std::string out;
-  bool first = true, view = false;
-  std::string objects;
-  while (TS_TRY(schema.step())) {
-    if (first) view = schema.column_text(1) == "view";
-    (first ? out : objects) += schema.column_text(0) + ";\n";
-    first = false;
-  }
-  if (view || first) return out + objects;  // a view holds no rows (nor does a table that is not there)
-  auto rows = TS_TRY(db.prepare(fmt::format("SELECT * FROM {}", quote_identifier(table))));
-  while (TS_TRY(rows.step())) {
-    std::string values;
-    for (int i = 0; i < rows.column_count(); ++i) values += (i ? ", " : "") + sql_literal(rows.column(i));
-    out += fmt::format("INSERT INTO {} VALUES ({});\n", quote_identifier(table), values);
-  }
-  return out + objects;
+// An object of a table (or view): its name, type and SQL.
+struct TableObject {
+  std::string name, type, sql;
+};
+
+// The objects of `table` (or view) in `db`: the table or view first, then its indexes and triggers.
+Result<std::vector<TableObject>> table_objects(db::Database& db, const std::string& table) {
+  auto st =
+      TS_TRY(db.prepare("SELECT name, type, sql FROM sqlite_schema WHERE tbl_name = ?1 COLLATE NOCASE AND "
+                        "sql IS NOT NULL ORDER "
+                        "BY type IN ('table', 'view') DESC"));
+  TS_TRY_STATUS(st.bind(1, Value::text(table)));
+  std::vector<TableObject> out;
+  while (TS_TRY(st.step())) out.push_back({st.column_text(0), st.column_text(1), st.column_text(2)});
+  return out;
 }
 
-// The objects of `table` (or view) in `db` (the table or view first, then its indexes and triggers): (name,
-// SQL).
-Result<std::vector<std::pair<std::string, std::string>>> table_objects(db::Database& db,
-                                                                       const std::string& table) {
-  auto st = TS_TRY(db.prepare(
-      "SELECT name, sql FROM sqlite_schema WHERE tbl_name = ?1 COLLATE NOCASE AND sql IS NOT NULL ORDER BY "
-      "type IN ('table', 'view') DESC"));
-  TS_TRY_STATUS(st.bind(1, Value::text(table)));
-  std::vector<std::pair<std::string, std::string>> out;
-  while (TS_TRY(st.step())) out.emplace_back(st.column_text(0), st.column_text(1));
+// A table (or view) held as a whole, as SQL that creates it again with its rows in `db`: what `resolve
+// --theirs` saves of the working copy's before taking the remote's, and `--ours` of the replica's. Headed
+// by what the record says of it.
+Result<std::string> dump_table(db::Database& db, const HeldConflict& h) {
+  std::vector<TableObject> objects = TS_TRY(table_objects(db, h.table));
+  std::string out =
+      fmt::format("-- table {}, held as a whole ({}{}{})\n", printable(quote_identifier(h.table)), h.kind,
+                  h.about.empty() ? "" : ": ", printable(h.about));
+  if (objects.empty()) return out;
+  out += objects[0].sql + ";\n";
+  if (objects[0].type == "table") {  // a view holds no rows
+    auto rows = TS_TRY(db.prepare(fmt::format("SELECT * FROM {}", quote_identifier(h.table))));
+    while (TS_TRY(rows.step())) {
+      std::string values;
+      for (int i = 0; i < rows.column_count(); ++i) values += (i ? ", " : "") + sql_literal(rows.column(i));
+      out += fmt::format("INSERT INTO {} VALUES ({});\n", quote_identifier(h.table), values);
+    }
+  }
+  for (size_t i = 1; i < objects.size(); ++i) out += objects[i].sql + ";\n";
   return out;
 }
 
@@ -128,31 +129,25 @@ Result<std::vector<std::pair<std::string, std::string>>> table_objects(db::Datab
 // never goes back. The working copy's own indexes and triggers of it are created again where they still fit
 // (all of them are in the discarded file already).
 Status take_replicas_table(db::Database& working, db::Database& replica, const std::string& table) {
-  std::vector<std::pair<std::string, std::string>> ours = TS_TRY(table_objects(working, table));
-  std::vector<std::pair<std::string, std::string>> theirs = TS_TRY(table_objects(replica, table));
+  std::vector<TableObject> ours = TS_TRY(table_objects(working, table));
+  std::vector<TableObject> theirs = TS_TRY(table_objects(replica, table));
   int64_t counter = -1;
   if (TS_TRY(db::query_int(working, "SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_sequence'"))) {
     auto seq = TS_TRY(working.prepare("SELECT seq FROM sqlite_sequence WHERE name = ?1 COLLATE NOCASE"));
     TS_TRY_STATUS(seq.bind(1, Value::text(table)));
     if (TS_TRY(seq.step())) counter = seq.column_int64(0);
   }
-  bool ours_view =
-      TS_TRY(db::query_int(working, fmt::format("SELECT count(*) FROM sqlite_schema WHERE type = "
-                                                "'view' AND name = {} COLLATE NOCASE",
-                                                sql_literal(Value::text(table))))) != 0;
+  bool ours_view = !ours.empty() && ours[0].type == "view";
   TS_TRY_STATUS(working.exec(
       fmt::format("DROP {} IF EXISTS main.{}", ours_view ? "VIEW" : "TABLE", quote_identifier(table))));
   if (theirs.empty()) return {};
-  TS_TRY_STATUS(working.exec(theirs[0].second));
-  if (TS_TRY(db::query_int(replica, fmt::format("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND "
-                                                "name = {} COLLATE NOCASE",
-                                                sql_literal(Value::text(table))))) != 0)
-    TS_TRY_STATUS(db::copy_rows(replica, working, table));
-  for (size_t i = 1; i < theirs.size(); ++i) TS_TRY_STATUS(working.exec(theirs[i].second));
+  TS_TRY_STATUS(working.exec(theirs[0].sql));
+  if (theirs[0].type == "table") TS_TRY_STATUS(db::copy_rows(replica, working, table));
+  for (size_t i = 1; i < theirs.size(); ++i) TS_TRY_STATUS(working.exec(theirs[i].sql));
   for (size_t i = 1; i < ours.size(); ++i)
     if (std::none_of(theirs.begin(), theirs.end(),
-                     [&](const auto& t) { return same_table(t.first, ours[i].first); }))
-      (void)working.exec(ours[i].second);  // one that no longer fits stays in the discarded file only
+                     [&](const TableObject& t) { return same_table(t.name, ours[i].name); }))
+      (void)working.exec(ours[i].sql);  // one that no longer fits stays in the discarded file only
   if (counter >= 0) {
     auto up = TS_TRY(
         working.prepare("UPDATE sqlite_sequence SET seq = max(seq, ?2) WHERE name = ?1 COLLATE NOCASE"));
@@ -445,10 +440,7 @@ Result<ResolveReport> SyncContext::resolve_files(const ResolveOptions& options) 
                          printable(quote_identifier(h.table)), printable(key_as_text(h.key)), restore);
     }
     for (const HeldConflict& h : chosen)
-      if (h.key.empty())
-        sql += fmt::format("-- table {}, held as a whole ({}{}{})\n", printable(quote_identifier(h.table)),
-                           h.kind, h.about.empty() ? "" : ": ", printable(h.about)) +
-               TS_TRY(dump_table(working, h.table));
+      if (h.key.empty()) sql += TS_TRY(dump_table(working, h));
     sql += "COMMIT;\n";
     report.discarded_path = TS_TRY(save_discarded(c, sql));
     crash_point("resolve.discarded-saved");
@@ -467,9 +459,7 @@ Result<ResolveReport> SyncContext::resolve_files(const ResolveOptions& options) 
     bool any = false;
     for (const HeldConflict& h : chosen) {
       if (!h.key.empty() || TS_TRY(table_objects(replica, h.table)).empty()) continue;
-      sql += fmt::format("-- table {}, held as a whole ({}{}{})\n", printable(quote_identifier(h.table)),
-                         h.kind, h.about.empty() ? "" : ": ", printable(h.about)) +
-             TS_TRY(dump_table(replica, h.table));
+      sql += TS_TRY(dump_table(replica, h));
       any = true;
     }
     if (any) report.discarded_path = TS_TRY(save_discarded(c, sql));
