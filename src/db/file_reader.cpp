@@ -1,5 +1,6 @@
 #include "db/file_reader.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <sqlite3.h>
 #include <unistd.h>
@@ -79,16 +80,22 @@ Status FileSnapshot::read(void* buf, size_t n, uint64_t offset) const {
   return {};
 }
 
-Status FileSnapshot::copy_to(int to, const std::string& to_path) const {
+Status FileSnapshot::copy_to(const std::vector<CopyTarget>& targets, bool start_writeback) const {
   std::vector<char> buf(1 << 20);
   for (uint64_t done = 0; done < m_size;) {
     size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), m_size - done));
     TS_TRY_STATUS(read(buf.data(), n, done));
-    for (size_t written = 0; written < n;) {
-      ssize_t w = ::pwrite(to, buf.data() + written, n - written, static_cast<off_t>(done + written));
-      if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) return Error(ErrorKind::io, fmt::format("copy into {}: {}", to_path, std::strerror(errno)));
-      written += static_cast<size_t>(w);
+    for (const CopyTarget& to : targets) {
+      for (size_t written = 0; written < n;) {
+        ssize_t w = ::pwrite(to.fd, buf.data() + written, n - written, static_cast<off_t>(done + written));
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0)
+          return Error(ErrorKind::io, fmt::format("copy into {}: {}", to.path, std::strerror(errno)));
+        written += static_cast<size_t>(w);
+      }
+      // Best effort: only a head start for the caller's fsync, which stays the durability point.
+      if (start_writeback)
+        ::sync_file_range(to.fd, static_cast<off_t>(done), static_cast<off_t>(n), SYNC_FILE_RANGE_WRITE);
     }
     done += n;
   }

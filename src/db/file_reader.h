@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "db/sqlite.h"
 #include "turso_sync/status.h"
@@ -54,9 +55,16 @@ class FileSnapshot {
   uint64_t size() const { return m_size; }
   // Reads `n` bytes at `offset` (ErrorKind::local_db on failure, naming the file).
   Status read(void* buf, size_t n, uint64_t offset) const;
-  // Copies bytes [0, size()) into the open descriptor `to` (a new file of ours, named `to_path` in errors)
-  // at the same offsets. No fsync.
-  Status copy_to(int to, const std::string& to_path) const;
+  // A new file of ours to copy into: its open descriptor and its path (for errors).
+  struct CopyTarget {
+    int fd;
+    std::string path;
+  };
+  // Copies bytes [0, size()) into each target at the same offsets, reading each piece once. With
+  // `start_writeback`, each piece's write-back starts as it is written (sync_file_range), so that the fsync
+  // that ends a file finds little left to write. No fsync.
+  Status copy_to(const std::vector<CopyTarget>& targets, bool start_writeback = false) const;
+  Status copy_to(int to, const std::string& to_path) const { return copy_to({CopyTarget{to, to_path}}); }
 
  private:
   FileSnapshot(Database db, ConnectionFile file, uint64_t size);

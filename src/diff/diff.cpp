@@ -209,7 +209,10 @@ class TableDiff {
   int64_t rows_read() const { return m_rows_read; }
 
   // Restricts the comparison of a rowid-keyed table to these rowid ranges (the page-level fast path).
-  void set_ranges(std::vector<diff::RowidRange> ranges) { m_ranges = std::move(ranges); }
+  void set_ranges(diff::DirtyRanges ranges) {
+    m_ranges = std::move(ranges.ranges);
+    m_ranges_overflow = ranges.overflow;
+  }
   // The table's rows are known to be the same on both sides (its pages are byte-identical): compare nothing.
   void set_identical() { m_identical = true; }
 
@@ -490,8 +493,8 @@ class TableDiff {
   // affinity), not in the key, read from both sides, of a rowid table with room in its cursors for the mask
   // (and the rowid) and at most k_max_large_columns of them. The others are read whole, as any value.
   // A table that has no overflow page on either side holds no large value: its cursors read every column as
-  // is, with no mask and no pass over the base (a full rewrite costs what it did before large values). Not
-  // asked when only ranges of rows are read (the page fast path): walking the table would cost more.
+  // is, with no mask and no pass over the base (a full rewrite costs what it did before large values). When
+  // only ranges of rows are read (the page fast path), the leaves of the ranges tell the same.
   Status plan_large_values() {
     const TableDesc& t = m_table;
     m_large_columns.clear();
@@ -509,8 +512,15 @@ class TableDiff {
     }
     if (m_large_columns.empty()) return {};
     m_base_overflow = m_plan.base_rows != BaseRows::none;
-    if (m_ranges)
-      return {};  // a few pages of rows: the pass and the masks cost less than a walk of the table
+    if (m_ranges) {
+      // The leaves of the ranges, read by the page scan, tell whether any of their rows spills (dbstat
+      // would walk the whole table).
+      if (!m_ranges_overflow) {
+        m_large_columns.clear();
+        m_large_bit.assign(t.columns.size(), -1);
+      }
+      return {};
+    }
     m_base_overflow = m_base_overflow && TS_TRY(has_overflow_page(m_plan.base_schema, m_plan.base_name));
     if (!m_base_overflow && !TS_TRY(has_overflow_page(diff::k_target_schema, t.name))) {
       m_large_columns.clear();
@@ -598,6 +608,7 @@ class TableDiff {
   std::vector<int> m_large_bit;          // per column: its slot in the mask, -1 when read whole
   int m_target_extra = -1, m_base_extra = -1;  // index of the mask in each cursor (then the rowid)
   std::optional<std::vector<diff::RowidRange>> m_ranges;
+  bool m_ranges_overflow = true;  // a row in m_ranges may spill to overflow pages (diff::DirtyRanges)
   bool m_identical = false;
   std::vector<Collation> m_colls;
   std::vector<int> m_base_index;  // per target column: index in the base cursor, -1 for constants
@@ -641,16 +652,15 @@ Result<uint32_t> root_page(db::Database& db, const std::string& schema, const st
 }
 
 // The rowid ranges worth comparing, or nullopt to compare the whole table.
-Result<std::optional<std::vector<diff::RowidRange>>> fast_ranges(db::Database& db, const TablePlan& tp,
-                                                                 diff::PageFile& base,
-                                                                 diff::PageFile& target) {
+Result<std::optional<diff::DirtyRanges>> fast_ranges(db::Database& db, const TablePlan& tp,
+                                                     diff::PageFile& base, diff::PageFile& target) {
   uint32_t base_root = TS_TRY(root_page(db, diff::k_base_schema, tp.target.name));
   uint32_t target_root = TS_TRY(root_page(db, diff::k_target_schema, tp.target.name));
-  if (base_root == 0 || target_root == 0) return std::optional<std::vector<diff::RowidRange>>();
+  if (base_root == 0 || target_root == 0) return std::optional<diff::DirtyRanges>();
   auto ranges = diff::dirty_rowid_ranges(base, base_root, target, target_root);
   // A WAL restarted while the pages were read (possible when the snapshot needs no WAL frame) makes the reads
   // unreliable: compare everything instead.
-  if (base.wal_restarted() || target.wal_restarted()) return std::optional<std::vector<diff::RowidRange>>();
+  if (base.wal_restarted() || target.wal_restarted()) return std::optional<diff::DirtyRanges>();
   return ranges;
 }
 

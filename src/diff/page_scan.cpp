@@ -184,6 +184,7 @@ class TreeWalker {
       if (pgno == 0) return false;
     }
     m_leaf_depth = depth;
+    m_copies.resize(depth);
     return visit(root, k_min, k_max, 0);
   }
 
@@ -204,7 +205,9 @@ class TreeWalker {
     const uint8_t* read = m_file.read_single(pgno);
     if (!read) return false;
     uint32_t size = m_file.page_size();
-    std::vector<uint8_t> page(read, read + size);  // the buffer is reused by the recursive reads
+    // A copy per level (the file's buffer is reused by the recursive reads), kept from page to page.
+    std::vector<uint8_t>& page = m_copies[depth];
+    page.assign(read, read + size);
     size_t hdr = pgno == 1 ? 100 : 0;
     uint8_t type = page[hdr];
     if (type != 0x05 && type != 0x02) return false;
@@ -238,6 +241,7 @@ class TreeWalker {
   std::vector<uint32_t>* m_interior;
   std::vector<Leaf>* m_leaves;
   int m_leaf_depth = 0;
+  std::vector<std::vector<uint8_t>> m_copies;  // per depth: the interior page being visited
 };
 
 // Sorted, disjoint, adjacent ranges joined.
@@ -257,6 +261,30 @@ std::vector<RowidRange> merge_ranges(std::vector<RowidRange> dirty) {
 
 bool in(const std::vector<uint32_t>& sorted, uint32_t pgno) {
   return std::binary_search(sorted.begin(), sorted.end(), pgno);
+}
+
+// Whether a leaf of `leaves` that meets one of `ranges` (sorted, disjoint) has a cell that spills to overflow
+// pages, or cannot be read.
+bool leaves_in_ranges_overflow(PageFile& file, const std::vector<Leaf>& leaves,
+                               const std::vector<RowidRange>& ranges) {
+  for (const Leaf& l : leaves) {
+    auto it = std::lower_bound(ranges.begin(), ranges.end(), l.lo,
+                               [](const RowidRange& r, int64_t lo) { return r.hi < lo; });
+    if (it == ranges.end() || it->lo > l.hi) continue;
+    const uint8_t* page = file.read_single(l.pgno);
+    if (!page || page[l.pgno == 1 ? 100 : 0] != 0x0D || has_overflow(page, l.pgno, file.page_size()))
+      return true;
+  }
+  return false;
+}
+
+DirtyRanges dirty_ranges_of(PageFile& base, const std::vector<Leaf>& base_leaves, PageFile& target,
+                            const std::vector<Leaf>& target_leaves, std::vector<RowidRange> dirty) {
+  DirtyRanges out;
+  out.ranges = merge_ranges(std::move(dirty));
+  out.overflow = leaves_in_ranges_overflow(base, base_leaves, out.ranges) ||
+                 leaves_in_ranges_overflow(target, target_leaves, out.ranges);
+  return out;
 }
 
 }  // namespace
@@ -396,28 +424,32 @@ bool change_hint_usable(PageFile& base, PageFile& target, const std::vector<uint
   return true;
 }
 
-std::optional<std::vector<RowidRange>> dirty_rowid_ranges_hinted(PageFile& base, uint32_t base_root,
-                                                                 PageFile& target, uint32_t target_root,
-                                                                 const std::vector<uint32_t>& changed) {
+std::optional<DirtyRanges> dirty_rowid_ranges_hinted(PageFile& base, uint32_t base_root, PageFile& target,
+                                                     uint32_t target_root,
+                                                     const std::vector<uint32_t>& changed) {
   std::vector<uint32_t> interior;
   std::vector<Leaf> base_leaves, target_leaves;
   if (!TreeWalker(base, &interior, &base_leaves).walk(base_root)) return std::nullopt;
   if (!TreeWalker(target, &interior, &target_leaves).walk(target_root)) return std::nullopt;
-  std::vector<uint32_t> base_clean;  // leaves of the base that are also unchanged leaves of the target
+  // Page numbers as flags (a file's pages, not its rows: a few KB at a million rows).
+  uint32_t pages = std::max(base.page_count(), target.page_count()) + 1;
+  std::vector<uint8_t> flags(pages, 0);  // bit 0: changed, bit 1: a base leaf, bit 2: a clean leaf
+  auto flag = [&](uint32_t pgno, uint8_t bit) {
+    if (pgno < pages) flags[pgno] |= bit;
+  };
+  auto has = [&](uint32_t pgno, uint8_t bit) { return pgno < pages && (flags[pgno] & bit); };
+  for (uint32_t pgno : changed) flag(pgno, 1);
+  for (const Leaf& b : base_leaves) flag(b.pgno, 2);
   std::vector<RowidRange> dirty;
-  std::vector<uint32_t> base_pages;
-  for (const Leaf& b : base_leaves) base_pages.push_back(b.pgno);
-  std::sort(base_pages.begin(), base_pages.end());
   for (const Leaf& t : target_leaves) {
-    if (!in(changed, t.pgno) && in(base_pages, t.pgno))
-      base_clean.push_back(t.pgno);
+    if (!has(t.pgno, 1) && has(t.pgno, 2))
+      flag(t.pgno, 4);  // the same unchanged page is a leaf of both trees
     else
       dirty.push_back({t.lo, t.hi});
   }
-  std::sort(base_clean.begin(), base_clean.end());
   for (const Leaf& b : base_leaves)
-    if (!in(base_clean, b.pgno)) dirty.push_back({b.lo, b.hi});
-  return merge_ranges(std::move(dirty));
+    if (!has(b.pgno, 4)) dirty.push_back({b.lo, b.hi});
+  return dirty_ranges_of(base, base_leaves, target, target_leaves, std::move(dirty));
 }
 
 std::optional<bool> tree_may_differ(PageFile& base, uint32_t base_root, PageFile& target,
@@ -448,8 +480,8 @@ std::optional<int64_t> count_rowid_table_rows(PageFile& file, uint32_t root) {
   return rows;
 }
 
-std::optional<std::vector<RowidRange>> dirty_rowid_ranges(PageFile& base, uint32_t base_root,
-                                                          PageFile& target, uint32_t target_root) {
+std::optional<DirtyRanges> dirty_rowid_ranges(PageFile& base, uint32_t base_root, PageFile& target,
+                                              uint32_t target_root) {
   if (!base.usable() || !target.usable() || base.page_size() != target.page_size()) return std::nullopt;
   std::vector<Leaf> base_leaves, target_leaves;
   if (!collect_leaves(base, base_root, k_min, k_max, 0, &base_leaves)) return std::nullopt;
@@ -477,7 +509,7 @@ std::optional<std::vector<RowidRange>> dirty_rowid_ranges(PageFile& base, uint32
   }
   for (size_t i = 0; i < base_leaves.size(); ++i)
     if (!base_clean[i]) dirty.push_back({base_leaves[i].lo, base_leaves[i].hi});
-  return merge_ranges(std::move(dirty));
+  return dirty_ranges_of(base, base_leaves, target, target_leaves, std::move(dirty));
 }
 
 }  // namespace turso_sync::diff

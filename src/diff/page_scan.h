@@ -85,11 +85,18 @@ struct RowidRange {
   int64_t hi;
 };
 
-// The rowid ranges where the table rooted at `base_root` in `base` and the one rooted at `target_root` in
-// `target` may differ, sorted and disjoint; nullopt when the trees cannot be read this way (the caller then
-// compares everything).
-std::optional<std::vector<RowidRange>> dirty_rowid_ranges(PageFile& base, uint32_t base_root,
-                                                          PageFile& target, uint32_t target_root);
+// The rowid ranges where two tables may differ, sorted and disjoint, and whether a row in them may spill to
+// overflow pages on either side: false only when every leaf of either tree that meets a range was read and
+// none of its cells spills (then no value in the ranges comes near k_large_value_bytes).
+struct DirtyRanges {
+  std::vector<RowidRange> ranges;
+  bool overflow = true;
+};
+
+// The dirty ranges of the table rooted at `base_root` in `base` and the one rooted at `target_root` in
+// `target`; nullopt when the trees cannot be read this way (the caller then compares everything).
+std::optional<DirtyRanges> dirty_rowid_ranges(PageFile& base, uint32_t base_root, PageFile& target,
+                                              uint32_t target_root);
 
 // The rows of the rowid table rooted at `root`: the cells of its leaf pages (interior pages read, then the
 // leaves in file order). nullopt when the tree cannot be read this way (the caller counts with SQL). Call
@@ -104,9 +111,9 @@ bool change_hint_usable(PageFile& base, PageFile& target, const std::vector<uint
 
 // dirty_rowid_ranges() from the trees' structure alone, with a usable hint: a leaf at the same page number
 // in both trees and outside `changed` is clean. Reads the interior pages only.
-std::optional<std::vector<RowidRange>> dirty_rowid_ranges_hinted(PageFile& base, uint32_t base_root,
-                                                                 PageFile& target, uint32_t target_root,
-                                                                 const std::vector<uint32_t>& changed);
+std::optional<DirtyRanges> dirty_rowid_ranges_hinted(PageFile& base, uint32_t base_root, PageFile& target,
+                                                     uint32_t target_root,
+                                                     const std::vector<uint32_t>& changed);
 
 // With a usable hint: whether the b-trees (table or index) rooted at `base_root` and `target_root` can hold
 // different content: false only when they have the same root and none of their pages is in `changed`;

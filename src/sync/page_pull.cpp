@@ -11,6 +11,7 @@
 #include <charconv>
 #include <cstring>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <optional>
@@ -382,19 +383,19 @@ Result<PageImageResult> bootstrap_page_image(RemoteClient& remote, const std::st
                                              const ProgressCallback& on_progress) {
   for (const std::string& copy : copies) ::unlink(copy.c_str());
   auto result = keep_only_if_written(path, [&]() -> Result<PageImageResult> {
-    // The image, then its copies: every page is written to each as it arrives. Each is a new file of ours
-    // (O_EXCL, a temp name renamed into place later): no SQLite connection holds it, so these descriptors
-    // drop nobody's locks (db/file_reader.h).
+    // The image is written as its pages arrive; its copies once it is whole, while SQLite checks it. Each
+    // is a new file of ours (O_EXCL, a temp name renamed into place later): no SQLite connection holds it
+    // while we do, so these descriptors drop nobody's locks (db/file_reader.h).
     std::vector<UniqueFd> fds;
-    std::vector<PageRunWriter::File> files;
+    std::vector<db::FileSnapshot::CopyTarget> files;
     for (const std::string* name : {&path}) files.push_back({-1, *name});
     for (const std::string& copy : copies) files.push_back({-1, copy});
-    for (PageRunWriter::File& file : files) {
+    for (auto& file : files) {
       fds.emplace_back(::open(file.path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, kPrivateFileMode));
       if (!fds.back()) return io_error("create", file.path);
       file.fd = fds.back().get();
     }
-    PageRunWriter writer(files);
+    PageRunWriter writer({PageRunWriter::File{files[0].fd, files[0].path}});
     PageImageResult out;
     pages::PullHeader header;
     std::vector<bool> got;
@@ -440,10 +441,25 @@ Result<PageImageResult> bootstrap_page_image(RemoteClient& remote, const std::st
           distinct, header.db_size));
     std::string bad = TS_TRY(check_first_page(fds[0], path));
     if (!bad.empty()) return unavailable(bad);
-    for (size_t i = 0; i < fds.size(); ++i) TS_TRY_STATUS(finish_file(fds[i], header.db_size, files[i].path));
-    fds.clear();  // closed before SQLite opens the image
-    bad = TS_TRY(check_database(path));
+    TS_TRY_STATUS(finish_file(fds[0], header.db_size, path));
+    fds[0].reset();  // closed before SQLite opens the image
+    // Two jobs of about the same size, one per core: the copies are written from the image (read through
+    // an SQLite connection of their own) while another connection checks it.
+    auto copied = std::async(std::launch::async, [&]() -> Status {
+      if (fds.size() < 2) return {};
+      auto image = TS_TRY(db::FileSnapshot::open(path));
+      std::vector<db::FileSnapshot::CopyTarget> targets(files.begin() + 1, files.end());
+      TS_TRY_STATUS(image->copy_to(targets, /*start_writeback=*/true));
+      for (size_t i = 1; i < fds.size(); ++i)
+        TS_TRY_STATUS(finish_file(fds[i], header.db_size, files[i].path));
+      return {};
+    });
+    auto checked = check_database(path);
+    Status copies_written = copied.get();
+    fds.clear();
+    bad = TS_TRY(std::move(checked));
     if (!bad.empty()) return unavailable("the page image is not a sound database: " + bad);
+    TS_TRY_STATUS(copies_written);
     out.outcome = Outcome::written;
     out.revision = header.server_revision;
     out.db_size = header.db_size;

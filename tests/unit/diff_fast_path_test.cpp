@@ -312,5 +312,61 @@ TEST(PageScan, RowCountFromTheLeavesEqualsCountStar) {
   }
 }
 
+// The dirty ranges say whether a row in them may spill to overflow pages (a value of 1 MiB or more always
+// does): the diff then reads their rows as they are, with no pass for large values. A spilling row outside
+// the ranges does not count; one inside them, on either side, does. (Without a hint, a leaf with a spilling
+// row is always compared: its overflow pages may differ behind identical leaf bytes.)
+TEST(PageScan, DirtyRangesTellWhetherTheirRowsSpill) {
+  TempDir dir;
+  std::string base = dir.file("base.db"), target = dir.file("target.db");
+  exec(base,
+       "BEGIN; CREATE TABLE t(id INTEGER PRIMARY KEY, v);"
+       "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000) "
+       "INSERT INTO t SELECT x, printf('%030d', x) FROM c;"
+       "INSERT INTO t VALUES (9000, randomblob(20000)); COMMIT;");
+  struct Found {
+    std::optional<bool> hinted_overflow;  // nullopt: the hint is not usable (overflow pages changed)
+    bool overflow = true;
+  };
+  auto scan = [&](const std::string& edit) -> Found {
+    difftest::copy_file(base, target);
+    exec(target, edit);
+    std::vector<uint32_t> changed = differing_pages(base, target);
+    auto conn = difftest::open_db(target);
+    EXPECT_TRUE(conn.exec("ATTACH DATABASE '" + base + "' AS base").ok());
+    EXPECT_TRUE(db::query_int(conn, "SELECT count(*) FROM main.sqlite_schema").ok());
+    EXPECT_TRUE(db::query_int(conn, "SELECT count(*) FROM base.sqlite_schema").ok());
+    auto b = diff::PageFile::open(conn, "base");
+    auto t = diff::PageFile::open(conn, "main");
+    EXPECT_TRUE(b.ok() && t.ok() && (*b)->load_wal().ok() && (*t)->load_wal().ok());
+    auto root = [&](const char* schema) {
+      return static_cast<uint32_t>(*db::query_int(
+          conn, std::string("SELECT rootpage FROM ") + schema + ".sqlite_schema WHERE name = 't'"));
+    };
+    Found found;
+    if (diff::change_hint_usable(**b, **t, changed)) {
+      auto hinted = diff::dirty_rowid_ranges_hinted(**b, root("base"), **t, root("main"), changed);
+      EXPECT_TRUE(hinted && !hinted->ranges.empty());
+      if (hinted) found.hinted_overflow = hinted->overflow;
+    }
+    auto full = diff::dirty_rowid_ranges(**b, root("base"), **t, root("main"));
+    EXPECT_TRUE(full && !full->ranges.empty());
+    if (full) found.overflow = full->overflow;
+    return found;
+  };
+  Found small = scan("UPDATE t SET v = 'x' WHERE id = 10");
+  EXPECT_EQ(small.hinted_overflow, std::optional<bool>(false));
+  EXPECT_TRUE(small.overflow);                                         // row 9000's leaf
+  EXPECT_TRUE(scan("UPDATE t SET v = 'x' WHERE id = 9000").overflow);  // the base's row spills
+  EXPECT_NE(
+      scan("UPDATE t SET v = randomblob(9000) WHERE id = 10").hinted_overflow,  // the target's row spills
+      std::optional<bool>(false));
+  // Without a spilling row anywhere, neither path sees one.
+  exec(base, "DELETE FROM t WHERE id = 9000; VACUUM;");
+  Found plain = scan("UPDATE t SET v = 'x' WHERE id = 10");
+  EXPECT_EQ(plain.hinted_overflow, std::optional<bool>(false));
+  EXPECT_FALSE(plain.overflow);
+}
+
 }  // namespace
 }  // namespace turso_sync
