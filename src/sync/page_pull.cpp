@@ -470,6 +470,50 @@ Result<PageImageResult> bootstrap_page_image(RemoteClient& remote, const std::st
   return result;
 }
 
+namespace {
+
+// Frame counts: whether the server's history still holds ours at revision `revision` (R): asked pinned at R
+// from R-1, the server sends the pages of its frame R, which must equal the replica's (after a checkpoint,
+// a new WAL generation whose count passed R sends other pages). "" when it does, else why not. One cheap
+// request (a page selector costs the server a scan of its WAL: ~20 ms at 6,600 frames, against ~1 ms for
+// this).
+Result<std::string> prove_history(RemoteClient& remote, const db::FileSnapshot& base,
+                                  const std::string& revision, uint64_t old_pages) {
+  pages::PullRequest proof;
+  proof.server_revision = revision;
+  proof.client_revision = std::to_string(*decimal(revision) - 1);
+  uint64_t proven = 0;
+  std::string buf;
+  pages::PullDecoder prover(
+      [&](const pages::PullHeader& h) -> Status {
+        if (auto why = h.unusable_reason(); !why.empty()) return refuse(why);
+        if (h.server_revision != revision)
+          return refuse(
+              fmt::format("asked for revision {}, the server sent {}", revision, h.server_revision));
+        return {};
+      },
+      [&](uint64_t id, std::string_view page) -> Status {
+        if (id >= old_pages)
+          return refuse(fmt::format("page {} of revision {} is past the replica's end", id, revision));
+        std::string ours = TS_TRY(read_page(base, id));
+        if (local_form(id, page, buf) != ours)
+          return refuse(
+              fmt::format("the server's page {} at revision {} differs from the replica's: its history "
+                          "changed (a new WAL generation)",
+                          id, revision));
+        ++proven;
+        return {};
+      });
+  std::string failure = TS_TRY(run_pull(remote, proof, prover));
+  if (failure.empty() && proven == 0)
+    failure = fmt::format(
+        "the server no longer has the pages of revision {} (a new WAL generation after a checkpoint)",
+        revision);
+  return failure;
+}
+
+}  // namespace
+
 Result<PageImageResult> update_page_image(RemoteClient& remote, const std::string& replica,
                                           const std::string& from_revision, const std::string& path,
                                           const std::optional<SpareImage>& spare,
@@ -546,6 +590,20 @@ Result<PageImageResult> update_page_image(RemoteClient& remote, const std::strin
       return {};
     };
     pages::PullDecoder decoder(on_header, on_page);
+    // Frame counts: the proof of the history does not depend on the answer below, so it is asked at the same
+    // time on a connection of its own (with its own read of the replica), and so is the caller's request.
+    // Three requests at once: on a network, one round trip instead of two; on the local server, which
+    // serves one connection after the other and naps between accepts, no nap in between. When the answer
+    // shows nothing new, the proof's answer is not needed.
+    std::unique_ptr<RemoteClient> prover;
+    std::future<Result<std::string>> proving;
+    if (probing && (prover = remote.another()))
+      proving = std::async(std::launch::async, [&]() -> Result<std::string> {
+        auto own = db::FileSnapshot::open(replica);
+        if (!own.ok()) return std::move(own).error();
+        return prove_history(*prover, **own, from_revision, old_pages);
+      });
+    if (probing && on_changes) on_changes();
     std::string failure = TS_TRY(run_pull(remote, request, decoder));
     uint64_t pages_answered = decoder.pages();
     if (!failure.empty() && probing && decoder.bytes_fed() == 0 && !remote.server_silent()) {
@@ -575,7 +633,7 @@ Result<PageImageResult> update_page_image(RemoteClient& remote, const std::strin
       out.db_size = header.db_size;
       return out;
     }
-    if (on_changes) on_changes();
+    if (on_changes && !probing) on_changes();
     if (!image) {
       // A new revision without any page: the content did not change, but the revision must move on.
       image = TS_TRY(create_image(base, path, spare));
@@ -599,41 +657,11 @@ Result<PageImageResult> update_page_image(RemoteClient& remote, const std::strin
       return out;
     };
     if (probing) {
-      // Frame counts: the server's history must still hold ours. Asked pinned at our revision R from R-1, it
-      // sends the pages of its frame R, which must equal the replica's (after a checkpoint, a new WAL
-      // generation whose count passed R sends other pages). One cheap request (a page selector costs the
-      // server a scan of its WAL: ~20 ms at 6,600 frames, against ~1 ms for this).
-      pages::PullRequest proof;
-      proof.server_revision = from_revision;
-      proof.client_revision = std::to_string(*from - 1);
-      uint64_t proven = 0;
-      pages::PullDecoder prover(
-          [&](const pages::PullHeader& h) -> Status {
-            if (auto why = h.unusable_reason(); !why.empty()) return refuse(why);
-            if (h.server_revision != from_revision)
-              return refuse(
-                  fmt::format("asked for revision {}, the server sent {}", from_revision, h.server_revision));
-            return {};
-          },
-          [&](uint64_t id, std::string_view page) -> Status {
-            if (id >= old_pages)
-              return refuse(
-                  fmt::format("page {} of revision {} is past the replica's end", id, from_revision));
-            std::string ours = TS_TRY(read_page(base, id));
-            if (local_form(id, page, buf) != ours)
-              return refuse(
-                  fmt::format("the server's page {} at revision {} differs from the replica's: its "
-                              "history changed (a new WAL generation)",
-                              id, from_revision));
-            ++proven;
-            return {};
-          });
-      failure = TS_TRY(run_pull(remote, proof, prover));
+      // Frame counts: the proof that the server's history still holds ours (prove_history), asked meanwhile
+      // on a connection of its own, or now when there is none.
+      auto proof = proving.valid() ? proving.get() : prove_history(remote, base, from_revision, old_pages);
+      failure = TS_TRY(std::move(proof));
       if (!failure.empty()) return unavailable(failure);
-      if (proven == 0)
-        return unavailable(fmt::format(
-            "the server no longer has the pages of revision {} (a new WAL generation after a checkpoint)",
-            from_revision));
       return written();
     }
 

@@ -232,7 +232,8 @@ Result<PullReport> SyncContext::pull_locked(const PullOptions& options) {
   std::string new_replica = fmt::format("{}.tmp-{}", c.replica_path, ::getpid());
   auto state = TS_TRY(load_state(c.state_dir));
   // Changes are merged only into a replica of the same remote (sync/remote_identity.h). That check is one
-  // more request: once the remote shows changes, it runs on a second connection while the pages arrive.
+  // more request: it runs on a second connection while the pages are asked for (when nothing is new, its
+  // answer is not needed).
   std::unique_ptr<RemoteClient> second;
   std::future<Result<std::string>> identity;
   auto check_identity_meanwhile = [&]() {

@@ -41,8 +41,8 @@ enum class FetchMode {
 // up_to_date. `state` is the state dir's content (may be empty). `describe` counts tables and rows. When
 // the whole image comes by pages, each of `image_copies` (new files of ours) becomes a byte copy of it too
 // (`copies_made`), cheaper than copying the replica later; otherwise they are not created. `on_changes`
-// (may be empty) is called once, as soon as the remote is known to hold something the replica lacks, so
-// that the caller can start what only changes need while the pages arrive.
+// (may be empty) is called once, when the remote may hold something the replica lacks (update_page_image
+// says when), so that the caller can start what only changes need while the pages are asked for.
 Result<FetchedReplica> fetch_replica(RemoteClient& remote, const Config& config,
                                      const std::optional<SyncState>& state, FetchMode mode,
                                      const std::string& tmp_path, bool describe,
