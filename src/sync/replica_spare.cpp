@@ -73,7 +73,9 @@ Status write_record(const std::string& state_dir, const std::string& replica, ui
       .begin_array();
   for (uint32_t id : stale) w.integer(id);
   w.end_array().end_object();
-  return atomic_write_file(record_path(state_dir), w.str() + "\n", 0600);
+  // A hint, not a record of state: usable_spare checks both files' fingerprints before trusting it, and a
+  // lost or torn one only costs the next pull a copy of the replica. No fsync.
+  return atomic_write_file(record_path(state_dir), w.str() + "\n", 0600, Durability::hint);
 }
 
 }  // namespace
@@ -122,7 +124,8 @@ Status swap_in_replica(const std::string& state_dir, const std::string& new_repl
   bool keep = changed && old_size && *old_size % k_page_size == 0 && *old_size > 0 &&
               changed->size() * 2 < *old_size / k_page_size &&
               ::link(replica.c_str(), spare_path(state_dir).c_str()) == 0;
-  TS_TRY_STATUS(durable_rename(new_replica, replica));
+  // The new image was fsynced when it was finished (page_pull.h, snapshot.h), before any marker named it.
+  TS_TRY_STATUS(durable_rename(new_replica, replica, FsyncSource::no));
   if (!keep) {
     ::unlink(spare_path(state_dir).c_str());
     return {};

@@ -49,9 +49,9 @@ void adopt_spare_copy(const std::string& state_dir, const std::string& copy, con
 // the next swap replaces).
 void drop_spare(const std::string& state_dir);
 
-// Makes `new_replica` the replica (fsync, rename, fsync of the directory). With `changed` (the pages,
-// 0-based, where `new_replica` differs from the replica; nullopt = not known), the old replica is kept as the
-// spare.
+// Makes `new_replica` (already fsynced) the replica: rename, fsync of the directory. With `changed` (the
+// pages, 0-based, where `new_replica` differs from the replica; nullopt = not known), the old replica is kept
+// as the spare.
 Status swap_in_replica(const std::string& state_dir, const std::string& new_replica,
                        const std::string& replica, const std::optional<std::vector<uint32_t>>& changed);
 

@@ -74,7 +74,8 @@ Status create_private_file(const std::string& path) {
   return {};
 }
 
-Status atomic_write_file(const std::string& path, std::string_view content, unsigned mode) {
+Status atomic_write_file(const std::string& path, std::string_view content, unsigned mode,
+                         Durability durability) {
   std::string tmp = fmt::format("{}.tmp-{}", path, ::getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) return io_error("create", tmp);
@@ -91,7 +92,7 @@ Status atomic_write_file(const std::string& path, std::string_view content, unsi
     }
     done += static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0) {
+  if (durability == Durability::durable && ::fsync(fd) != 0) {
     int err = errno;
     ::close(fd);
     ::unlink(tmp.c_str());
@@ -103,7 +104,7 @@ Status atomic_write_file(const std::string& path, std::string_view content, unsi
     ::unlink(tmp.c_str());
     return io_error("rename to", path, err);
   }
-  return fsync_path(parent_dir(path));
+  return durability == Durability::durable ? fsync_path(parent_dir(path)) : Status{};
 }
 
 void remove_stale_temp_files(const std::string& path, const std::string& keep) {

@@ -38,9 +38,14 @@ class UniqueFd {
 // An ErrorKind::io error reading "<what> <path>: <strerror(err)>".
 Error io_error(const std::string& what, const std::string& path, int err = errno);
 
+// Whether a file written by atomic_write_file must survive a crash once the call returns (fsyncs of the file
+// and its folder), or only be whole when it is seen (a hint that is checked before use, where losing it
+// costs time and nothing else).
+enum class Durability { durable, hint };
 // Writes `content` to `path` atomically with permission `mode` (e.g. 0600): readers see the old or the new
 // file.
-Status atomic_write_file(const std::string& path, std::string_view content, unsigned mode);
+Status atomic_write_file(const std::string& path, std::string_view content, unsigned mode,
+                         Durability durability = Durability::durable);
 // Whether durable_rename fsyncs the file itself first (it opens a descriptor of it to do so).
 enum class FsyncSource { yes, no };
 // Renames `from` over `to` and makes the rename durable, and the file's content first unless
