@@ -122,6 +122,9 @@ struct TransportOptions {
 // verification, HTTP/2 where offered. A TLS handshake the server does not answer is checked at once for a
 // plain-http server on that port (one `GET /` over a connection of its own), so that the error names the
 // mistake instead of waiting for the connect timeout.
+// libcurl is loaded on the first request (dlopen of libcurl.so.4), not linked: a command that never speaks
+// TLS never pays for loading it and the libraries it needs. When it cannot be loaded, every request fails
+// with ErrorKind::config saying so.
 std::unique_ptr<HttpTransport> make_curl_transport(const TransportOptions& options);
 
 // Plain HTTP/1.1 over TCP, for http:// URLs only (no TLS, no proxy): keep-alive (a request whose kept

@@ -2,7 +2,7 @@
 // (support/scripted_http_server.h, support/fake_http_server.h) and a real `tursodb --sync-server`: how an
 // answer may be framed, large answers and request bodies byte for byte, keep-alive and a kept connection
 // the server closed, Retry-After, and every way a request fails (refused, no connection in time, silence,
-// bytes that are not HTTP, interruption). Which transport a client gets. No test
+// bytes that are not HTTP, interruption). Which transport a client gets, and a broken libcurl. No test
 // sleeps: each waits for an event (a connection accepted, a progress report, the request's end).
 #include <gtest/gtest.h>
 #include <sys/socket.h>
@@ -490,6 +490,27 @@ TEST(PlainTransport, MakeTransportUsesLibcurlForAProxy) {
   auto got = proxy.requests();
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].head.rfind("POST " + direct.url() + "/v2/pipeline HTTP/1.1\r\n", 0), 0u) << got[0].head;
+}
+
+// libcurl is loaded only for https://: with a broken libcurl.so.4 first on the library path, an http://
+// command works (the CLI does not need libcurl to start) and an https:// one is a configuration error
+// saying what to install.
+TEST(PlainTransport, HttpsWithoutAUsableLibcurlIsAConfigErrorSayingWhatToInstall) {
+  LocalServer server;
+  ASSERT_TRUE(server.started());
+  TempDir libs;
+  write_text(libs.file("libcurl.so.4"), "not a library");
+  const std::string library_path = "LD_LIBRARY_PATH=" + libs.path().string();
+  TempDir dir;
+  auto http = run_cli({"init"}, {"TURSO_DATABASE_URL=" + server.url(), library_path}, dir.path());
+  EXPECT_EQ(http.exit_code, 0) << http.err;
+  TempDir other;
+  std::string https = "https://127.0.0.1:" + std::to_string(server.port());
+  auto r = run_cli({"-v", "init"}, {"TURSO_DATABASE_URL=" + https, library_path}, other.path());
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_TRUE(contains(r.err, "https:// needs libcurl (libcurl.so.4)")) << r.err;
+  EXPECT_TRUE(contains(r.err, "install the libcurl4 package")) << r.err;
+  EXPECT_TRUE(contains(r.err, "detail: " + libs.file("libcurl.so.4"))) << r.err;
 }
 
 }  // namespace
