@@ -83,8 +83,9 @@ class HttpTransport {
   // Errors: ErrorKind::unreachable (connect/DNS/TLS/connection lost), ErrorKind::config (TLS spoken to a
   // plain-http port: the URL must say http:// or ?tls=0), ErrorKind::timeout (no connection within the
   // connect timeout, the server silent for timeout_ms, the whole request past total_timeout_ms),
-  // ErrorKind::server (bytes that are not an HTTP answer: "did not answer as a Turso server does", libcurl's
-  // words in Error::detail). Any HTTP status is a successful Response; the caller interprets it.
+  // ErrorKind::server (bytes that are not an HTTP answer: "did not answer as a Turso server does", the
+  // transport's own words in Error::detail). Any HTTP status is a successful Response; the caller interprets
+  // it.
   virtual Result<Response> post(const Request& request) = 0;
   // Like post(), but the body of a 200 answer goes to `on_data` chunk by chunk as it arrives (memory stays
   // bounded whatever its size); the body of any other status is collected into Response::body as by post().
@@ -96,6 +97,14 @@ class HttpTransport {
   // transport runs one request at a time); nullptr when there is none (the default, enough for test
   // transports): the caller then sends its requests one after the other.
   virtual std::unique_ptr<HttpTransport> another() const { return nullptr; }
+  // Starts connecting to the server of `url` (its host and port) when this transport has no connection open,
+  // and returns at once, so that the connection is being made while the caller prepares its request; the
+  // next request to that server uses it (waiting for the connect to finish under the usual connect timeout).
+  // Call it only right before a request will be sent: the local Turso server, once it accepts a connection,
+  // waits for that connection's request and serves nobody else meanwhile. Never fails: a connect that did
+  // not work is made again by the request, which reports what went wrong. The default does nothing (the
+  // libcurl transport and test transports).
+  virtual void preconnect(const std::string& url) { (void)url; }
 };
 
 // The body a request sends: `body` with its splices inserted (held whole: for test transports and small
@@ -113,7 +122,21 @@ struct TransportOptions {
 // verification, HTTP/2 where offered. A TLS handshake the server does not answer is checked at once for a
 // plain-http server on that port (one `GET /` over a connection of its own), so that the error names the
 // mistake instead of waiting for the connect timeout.
+// libcurl is loaded on the first request (dlopen of libcurl.so.4), not linked: a command that never speaks
+// TLS never pays for loading it and the libraries it needs. When it cannot be loaded, every request fails
+// with ErrorKind::config saying so.
 std::unique_ptr<HttpTransport> make_curl_transport(const TransportOptions& options);
+
+// Plain HTTP/1.1 over TCP, for http:// URLs only (no TLS, no proxy): keep-alive (a request whose kept
+// connection turns out closed by the server before any byte of the answer is sent once more on a new one),
+// the same timeouts, progress reports, cancellation, error kinds and messages as the libcurl transport, and
+// preconnect().
+std::unique_ptr<HttpTransport> make_plain_transport(const TransportOptions& options);
+
+// The transport for `endpoint`: the plain one for http:// unless the environment names a proxy
+// (http_proxy, HTTP_PROXY, all_proxy or ALL_PROXY not empty: libcurl honours it), libcurl for https://.
+std::unique_ptr<HttpTransport> make_transport(const TransportOptions& options,
+                                              const RemoteEndpoint& endpoint);
 
 // A statement with positional arguments (?1, ?2 … or ?).
 struct SqlStatement {
@@ -183,7 +206,7 @@ struct Encoded;
 class RemoteClient {
  public:
   // Resolves the URL and refuses to send a token over plain http to a non-loopback host unless
-  // config.allow_insecure_http. `transport` defaults to libcurl; `options` to RemoteOptions with
+  // config.allow_insecure_http. `transport` defaults to make_transport()'s; `options` to RemoteOptions with
   // config.retry_backoff_ms.
   static Result<std::unique_ptr<RemoteClient>> create(const Config& config,
                                                       std::unique_ptr<HttpTransport> transport = nullptr,
@@ -195,6 +218,9 @@ class RemoteClient {
   // to run a request on another thread while this one runs one; nullptr when the transport has none. Its
   // statistics are its own; it has no wait callback.
   std::unique_ptr<RemoteClient> another() const;
+
+  // Starts connecting to the remote (HttpTransport::preconnect): only right before a request is sent.
+  void preconnect() { m_transport->preconnect(m_endpoint.base_url); }
 
   // Told what each request waits for, about once a second while it waits (a progress line), when the
   // request runs on the thread that called this; nullptr stops it.

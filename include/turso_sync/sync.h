@@ -296,7 +296,7 @@ Error explain_damaged_files(const Config& config, Error error);
 class SyncContext {
  public:
   // Validates nothing remote yet: commands that need the remote fail later with a clear error if it is not
-  // configured. `transport` is for tests (fault injection); nullptr = libcurl.
+  // configured. `transport` is for tests (fault injection); nullptr = make_transport()'s (remote.h).
   static Result<std::unique_ptr<SyncContext>> open(Config config,
                                                    std::unique_ptr<HttpTransport> transport = nullptr);
 

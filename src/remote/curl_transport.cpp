@@ -1,5 +1,5 @@
-// HttpTransport over libcurl. One easy handle per transport, reused so connections are kept alive.
-#include <curl/curl.h>
+// HttpTransport over libcurl (loaded on the first request: curl_library.h). One easy handle per transport,
+// reused so connections are kept alive.
 #include <fmt/format.h>
 
 #include <netdb.h>
@@ -15,6 +15,7 @@
 #include <optional>
 #include <string_view>
 
+#include "remote/curl_library.h"
 #include "remote/remote_errors.h"
 #include "remote/request_body.h"
 #include "turso_sync/cancel.h"
@@ -24,19 +25,11 @@ namespace turso_sync {
 
 namespace {
 
-struct CurlGlobal {
-  CurlGlobal() { curl_global_init(CURL_GLOBAL_DEFAULT); }
-  ~CurlGlobal() { curl_global_cleanup(); }
-};
-
-void ensure_curl_global() {
-  static CurlGlobal global;
-}
-
 struct Sink {
   std::string* body;
   size_t limit;
   bool overflow = false;
+  const CurlApi* api = nullptr;
   CURL* curl = nullptr;
   const HttpTransport::DataFn* on_data = nullptr;  // streaming: the body of a 200 answer goes here
   std::optional<Error> stream_error;
@@ -68,7 +61,7 @@ size_t write_body(char* data, size_t size, size_t n, void* user) {
   size_t bytes = size * n;
   if (sink->on_data) {
     long status = 0;
-    curl_easy_getinfo(sink->curl, CURLINFO_RESPONSE_CODE, &status);
+    sink->api->easy_getinfo(sink->curl, CURLINFO_RESPONSE_CODE, &status);
     if (status == 200) {
       auto st = (*sink->on_data)(std::string_view(data, bytes));
       if (!st.ok()) {
@@ -146,6 +139,7 @@ bool proxy_in_environment() {
 // transfer: the server's silence is timed from the moment the connection is ready, and every byte taken or
 // sent restarts the clock.
 struct Watch {
+  const CurlApi* api = nullptr;
   CURL* curl = nullptr;
   bool tls = false;
   int64_t silence_limit_ms = 0;
@@ -173,8 +167,8 @@ struct Watch {
   // connect time only once the TLS handshake is done).
   bool note_address() {
     char* primary = nullptr;
-    curl_easy_getinfo(curl, CURLINFO_PRIMARY_IP, &primary);
-    curl_easy_getinfo(curl, CURLINFO_PRIMARY_PORT, &port);
+    api->easy_getinfo(curl, CURLINFO_PRIMARY_IP, &primary);
+    api->easy_getinfo(curl, CURLINFO_PRIMARY_PORT, &port);
     if (primary) ip = primary;
     return !ip.empty() && port > 0;
   }
@@ -198,7 +192,7 @@ struct Watch {
     auto now = Clock::now();
     if (!connected) {
       curl_off_t ready_us = 0;
-      curl_easy_getinfo(curl, CURLINFO_PRETRANSFER_TIME_T, &ready_us);
+      api->easy_getinfo(curl, CURLINFO_PRETRANSFER_TIME_T, &ready_us);
       if (ready_us == 0) {
         if (stop_unanswered_handshake && ms_since(started, now) >= 1000 && note_address()) {
           handshake_unanswered = true;
@@ -239,13 +233,12 @@ bool not_http(CURLcode rc) {
 
 class CurlTransport final : public HttpTransport {
  public:
-  explicit CurlTransport(TransportOptions options) : m_options(std::move(options)) {
-    ensure_curl_global();
-    m_curl = curl_easy_init();
-  }
+  explicit CurlTransport(TransportOptions options) : m_options(std::move(options)) {}
   ~CurlTransport() override {
-    if (m_curl) curl_easy_cleanup(m_curl);
+    if (m_curl) m_api->easy_cleanup(m_curl);
   }
+  CurlTransport(const CurlTransport&) = delete;
+  CurlTransport& operator=(const CurlTransport&) = delete;
 
   Result<Response> post(const Request& request) override { return perform(request, nullptr); }
 
@@ -312,57 +305,66 @@ class CurlTransport final : public HttpTransport {
   }
 
   Result<Response> perform(const Request& request, const DataFn* on_data) {
+    if (!m_api) {
+      auto api = curl_library();
+      if (!api.ok()) return api.error().context("POST " + request.url);
+      m_api = *api;
+    }
+    const CurlApi& curl = *m_api;
+    if (!m_curl) m_curl = curl.easy_init();
     if (!m_curl) return Error(ErrorKind::internal, "curl_easy_init failed");
     CURL* c = m_curl;
-    curl_easy_reset(c);
+    curl.easy_reset(c);
     Response response;
     Sink sink{&response.body, m_options.max_response_bytes};
+    sink.api = m_api;
     sink.curl = c;
     sink.on_data = on_data;
     curl_slist* headers = nullptr;
-    headers = curl_slist_append(headers, ("Content-Type: " + request.content_type).c_str());
-    headers = curl_slist_append(headers, "Expect:");
+    headers = curl.slist_append(headers, ("Content-Type: " + request.content_type).c_str());
+    headers = curl.slist_append(headers, "Expect:");
     std::string auth;
     if (!request.bearer_token.empty()) {
       auth = "Authorization: Bearer " + request.bearer_token;
-      headers = curl_slist_append(headers, auth.c_str());
+      headers = curl.slist_append(headers, auth.c_str());
     }
-    curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
-    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl.easy_setopt(c, CURLOPT_URL, request.url.c_str());
+    curl.easy_setopt(c, CURLOPT_POST, 1L);
     // A body with large values spliced in is read piece by piece as libcurl sends it.
     BodyReader body(request);
     std::optional<Error> body_error;
     BodySource source{&body, &body_error};
     if (request.splices.empty()) {
-      curl_easy_setopt(c, CURLOPT_POSTFIELDS, request.body.data());
+      curl.easy_setopt(c, CURLOPT_POSTFIELDS, request.body.data());
     } else {
-      curl_easy_setopt(c, CURLOPT_READFUNCTION, read_body);
-      curl_easy_setopt(c, CURLOPT_READDATA, &source);
-      curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, seek_body);
-      curl_easy_setopt(c, CURLOPT_SEEKDATA, &source);
+      curl.easy_setopt(c, CURLOPT_READFUNCTION, read_body);
+      curl.easy_setopt(c, CURLOPT_READDATA, &source);
+      curl.easy_setopt(c, CURLOPT_SEEKFUNCTION, seek_body);
+      curl.easy_setopt(c, CURLOPT_SEEKDATA, &source);
     }
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body_size(request)));
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+    curl.easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body_size(request)));
+    curl.easy_setopt(c, CURLOPT_HTTPHEADER, headers);
     // Large reads: a page image arrives in fewer, larger pieces (fewer system calls and callbacks).
-    curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 512L * 1024);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+    curl.easy_setopt(c, CURLOPT_BUFFERSIZE, 512L * 1024);
+    curl.easy_setopt(c, CURLOPT_WRITEFUNCTION, write_body);
+    curl.easy_setopt(c, CURLOPT_WRITEDATA, &sink);
     auto set_timeouts = [&](int64_t spent_ms) {
-      curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+      curl.easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
                        static_cast<long>(std::max<int64_t>(1, m_options.connect_timeout_ms - spent_ms)));
-      curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
+      curl.easy_setopt(c, CURLOPT_TIMEOUT_MS,
                        static_cast<long>(request.total_timeout_ms > 0
                                              ? std::max<int64_t>(1, request.total_timeout_ms - spent_ms)
                                              : 0));
     };
     set_timeouts(0);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-    curl_easy_setopt(c, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
-    curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");  // gzip etc. when the server offers it
+    curl.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl.easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl.easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl.easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl.easy_setopt(c, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
+    curl.easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");  // gzip etc. when the server offers it
     Watch watch;
+    watch.api = m_api;
     watch.curl = c;
     watch.tls = request.url.rfind("https://", 0) == 0;
     watch.probe_allowed = watch.tls && !proxy_in_environment();
@@ -370,15 +372,15 @@ class CurlTransport final : public HttpTransport {
     watch.silence_limit_ms = request.timeout_ms;
     watch.on_wait = &request.on_wait;
     watch.server = server_of(request.url);
-    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_transfer_progress);
-    curl_easy_setopt(c, CURLOPT_XFERINFODATA, &watch);
-    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "turso-sync/" TURSO_SYNC_VERSION);
-    if (!m_options.ca_cert.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, m_options.ca_cert.c_str());
+    curl.easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_transfer_progress);
+    curl.easy_setopt(c, CURLOPT_XFERINFODATA, &watch);
+    curl.easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl.easy_setopt(c, CURLOPT_USERAGENT, "turso-sync/" TURSO_SYNC_VERSION);
+    if (!m_options.ca_cert.empty()) curl.easy_setopt(c, CURLOPT_CAINFO, m_options.ca_cert.c_str());
     char errbuf[CURL_ERROR_SIZE] = {0};
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    curl.easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 
-    CURLcode rc = curl_easy_perform(c);
+    CURLcode rc = curl.easy_perform(c);
     if (rc == CURLE_ABORTED_BY_CALLBACK && watch.handshake_unanswered) {
       // libcurl has closed the unfinished connection, so the port can be asked for plain HTTP now.
       watch.probe_once();
@@ -387,10 +389,10 @@ class CurlTransport final : public HttpTransport {
         watch.stop_unanswered_handshake = false;
         set_timeouts(ms_since(watch.started, Clock::now()));
         body.rewind();
-        rc = curl_easy_perform(c);
+        rc = curl.easy_perform(c);
       }
     }
-    curl_slist_free_all(headers);
+    curl.slist_free_all(headers);
     if (body_error) return *body_error;
     if (sink.stream_error) return *sink.stream_error;
     if (sink.overflow)
@@ -412,7 +414,7 @@ class CurlTransport final : public HttpTransport {
       return Error(ErrorKind::cancelled, fmt::format("POST {}: interrupted", request.url));
     }
     if (rc != CURLE_OK) {
-      std::string detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+      std::string detail = errbuf[0] ? errbuf : curl.easy_strerror(rc);
       if (rc == CURLE_OPERATION_TIMEDOUT) return timeout_error(request, watch, detail);
       // The handshake failed at once: the server answered the ClientHello with bytes that are not TLS
       // ("wrong version number") or closed the connection.
@@ -430,17 +432,18 @@ class CurlTransport final : public HttpTransport {
                                  m_options.ca_cert.empty() ? "the system store" : m_options.ca_cert, detail));
       return Error(ErrorKind::unreachable, fmt::format("POST {}: {}", request.url, detail));
     }
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status);
+    curl.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status);
     char* ct = nullptr;
-    curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
+    curl.easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
     if (ct) response.content_type = ct;
     curl_off_t retry_after = 0;  // parsed from Retry-After (seconds or an HTTP date); 0 when absent
-    if (curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK && retry_after > 0)
+    if (curl.easy_getinfo(c, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK && retry_after > 0)
       response.retry_after_s = static_cast<int64_t>(retry_after);
     return response;
   }
 
   TransportOptions m_options;
+  const CurlApi* m_api = nullptr;
   CURL* m_curl = nullptr;
 };
 

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <random>
@@ -77,7 +78,22 @@ bool retryable(const Error& e) {
          e.kind() == ErrorKind::server;
 }
 
+// libcurl goes through a proxy the environment names for http:// URLs; the plain transport does not.
+bool http_proxy_in_environment() {
+  for (const char* name : {"http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"}) {
+    const char* value = std::getenv(name);
+    if (value && *value) return true;
+  }
+  return false;
+}
+
 }  // namespace
+
+std::unique_ptr<HttpTransport> make_transport(const TransportOptions& options,
+                                              const RemoteEndpoint& endpoint) {
+  if (!endpoint.tls && !http_proxy_in_environment()) return make_plain_transport(options);
+  return make_curl_transport(options);
+}
 
 RemoteClient::RemoteClient(RemoteEndpoint endpoint, std::string token,
                            std::unique_ptr<HttpTransport> transport, RemoteOptions options,
@@ -108,7 +124,7 @@ Result<std::unique_ptr<RemoteClient>> RemoteClient::create(const Config& config,
     TransportOptions t;
     t.connect_timeout_ms = config.connect_timeout_ms;
     t.ca_cert = config.ca_cert;
-    transport = make_curl_transport(t);
+    transport = make_transport(t, ep);
   }
   if (!options) {
     options = RemoteOptions{};

@@ -161,7 +161,7 @@ TEST(FastFailures, TlsToAPlainHttpPortIsRecognisedAtOnceWithTheHint) {
 }
 
 // Bytes that are not HTTP (another protocol's greeting): exit 4 and "did not answer as a Turso server does";
-// libcurl's own words only with -v.
+// the transport's own words (what the answer begins with) only with -v.
 TEST(FastFailures, AnAnswerThatIsNotHttpIsNotATursoServerWithTheDetailInVerbose) {
   FakeHttpServer ssh("SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n");
   TempDir dir;
@@ -172,7 +172,8 @@ TEST(FastFailures, AnAnswerThatIsNotHttpIsNotATursoServerWithTheDetailInVerbose)
   EXPECT_FALSE(contains(r.err, "HTTP/0.9")) << r.err;
   auto v = run_cli({"-v", "init"}, {"TURSO_DATABASE_URL=" + ssh.url()}, dir.path());
   EXPECT_EQ(v.exit_code, 4) << v.err;
-  EXPECT_TRUE(contains(v.err, "detail: Received HTTP/0.9")) << v.err;
+  EXPECT_TRUE(contains(v.err, "detail: the answer has no HTTP/1.x status line")) << v.err;
+  EXPECT_TRUE(contains(v.err, "SSH-2.0-OpenSSH_9.2p1")) << v.err;
   auto s = run_cli({"-v", "status"}, {"TURSO_DATABASE_URL=" + ssh.url()}, dir.path());
   EXPECT_EQ(s.exit_code, 4) << s.out << s.err;
   EXPECT_TRUE(contains(s.out, "did not answer as a Turso server does")) << s.out;

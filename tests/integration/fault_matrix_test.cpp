@@ -180,10 +180,10 @@ Expected expected_of(Op op, NetFault f) {
   if (pages_only(op)) return {0, ""};
   switch (f) {
     case NetFault::refused:
-      return {4, "Couldn't connect to server"};
+      return {4, "connection refused by 127.0.0.1 port"};
     case NetFault::cut_request:
     case NetFault::lost_answer:
-      return {4, "Empty reply from server"};
+      return {4, "closed the connection without answering"};
     case NetFault::timeout:
       return {4, "timed out"};
     case NetFault::truncated:

@@ -61,7 +61,7 @@ void FakeHttpServer::serve() {
     size_t end = std::min(m_raw.size(), m_pace.stall_after);
     while (done < end) {
       size_t size = m_pace.chunk == 0 ? end - done : std::min(m_pace.chunk, end - done);
-      ssize_t n = write(fd, m_raw.data() + done, size);
+      ssize_t n = send(fd, m_raw.data() + done, size, MSG_NOSIGNAL);  // a client that hung up: no SIGPIPE
       if (n <= 0) break;
       done += static_cast<size_t>(n);
       // Pacing a slow link on purpose: the client's clock is what is tested, not this one.
