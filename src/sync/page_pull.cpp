@@ -380,7 +380,8 @@ std::string replica_fingerprint(const std::string& path) {
 
 Result<PageImageResult> bootstrap_page_image(RemoteClient& remote, const std::string& path,
                                              const std::vector<std::string>& copies,
-                                             const ProgressCallback& on_progress) {
+                                             const ProgressCallback& on_progress,
+                                             const std::function<Status()>& meanwhile) {
   for (const std::string& copy : copies) ::unlink(copy.c_str());
   auto result = keep_only_if_written(path, [&]() -> Result<PageImageResult> {
     // The image is written as its pages arrive; its copies once it is whole, while SQLite checks it. Each
@@ -446,13 +447,14 @@ Result<PageImageResult> bootstrap_page_image(RemoteClient& remote, const std::st
     // Two jobs of about the same size, one per core: the copies are written from the image (read through
     // an SQLite connection of their own) while another connection checks it.
     auto copied = std::async(std::launch::async, [&]() -> Status {
-      if (fds.size() < 2) return {};
-      auto image = TS_TRY(db::FileSnapshot::open(path));
-      std::vector<db::FileSnapshot::CopyTarget> targets(files.begin() + 1, files.end());
-      TS_TRY_STATUS(image->copy_to(targets, /*start_writeback=*/true));
-      for (size_t i = 1; i < fds.size(); ++i)
-        TS_TRY_STATUS(finish_file(fds[i], header.db_size, files[i].path));
-      return {};
+      if (fds.size() > 1) {
+        auto image = TS_TRY(db::FileSnapshot::open(path));
+        std::vector<db::FileSnapshot::CopyTarget> targets(files.begin() + 1, files.end());
+        TS_TRY_STATUS(image->copy_to(targets, /*start_writeback=*/true));
+        for (size_t i = 1; i < fds.size(); ++i)
+          TS_TRY_STATUS(finish_file(fds[i], header.db_size, files[i].path));
+      }
+      return meanwhile ? meanwhile() : Status{};
     });
     auto checked = check_database(path);
     Status copies_written = copied.get();

@@ -58,10 +58,13 @@ Status finish_working_copy_file(const std::string& path);
 
 // Downloads every page into a new file at `path` (removed first; removed again unless written). On success
 // the file is complete, checked and fsynced, and so is a byte copy of it at each of `copies` (new files
-// of ours: a working copy or a spare not yet in place), made while the image is checked.
+// of ours: a working copy or a spare not yet in place), made while the image is checked. `meanwhile` (may
+// be empty) also runs while the image is checked, after the copies, on the same second thread: a reader of
+// the whole image (its error fails the download).
 Result<PageImageResult> bootstrap_page_image(RemoteClient& remote, const std::string& path,
                                              const std::vector<std::string>& copies,
-                                             const ProgressCallback& progress);
+                                             const ProgressCallback& progress,
+                                             const std::function<Status()>& meanwhile = {});
 
 // Brings the image `replica` (at `from_revision`) to the server's latest revision: written = `path` holds a
 // copy of the replica with the changed pages applied (fsynced); up_to_date = nothing changed, no file was

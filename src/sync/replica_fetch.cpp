@@ -20,8 +20,9 @@ namespace {
 // Tables, rows and other objects of a page image, and the same warnings as the SQL path.
 Status describe_image(const std::string& path, FetchedReplica& out) {
   db::Database db = TS_TRY(db::Database::open(path, db::OpenMode::read_only));
-  // Rows are counted from the leaf pages' cell counts (the image is complete and checked): SQLite's count(*)
-  // reads every page through its cache, several times slower on a large image.
+  // Rows are counted from the leaf pages' cell counts (the image is complete; quick_check runs meanwhile, and
+  // a damaged image is refused by it whatever this finds): SQLite's count(*) reads every page through its
+  // cache, several times slower on a large image.
   auto objects = TS_TRY(db::read_schema(db));
   auto pages = TS_TRY(diff::PageFile::open(db, "main"));
   TS_TRY(pages->load_wal());
@@ -100,8 +101,11 @@ Result<FetchedReplica> fetch_replica(RemoteClient& remote, const Config& config,
   // never answered: the SQL path's one wait is enough.)
   if (on_changes && !remote.server_silent()) on_changes();
   PageImageResult boot;
+  // The image is described (its tables and rows counted) while SQLite checks it.
+  std::function<Status()> described;
+  if (describe) described = [&]() { return describe_image(tmp_path, out); };
   if (probe_failure.empty())
-    boot = TS_TRY(bootstrap_page_image(remote, tmp_path, image_copies, progress));
+    boot = TS_TRY(bootstrap_page_image(remote, tmp_path, image_copies, progress, described));
   else
     boot.reason = probe_failure;
   if (boot.outcome == PageImageResult::Outcome::written) {
@@ -111,14 +115,6 @@ Result<FetchedReplica> fetch_replica(RemoteClient& remote, const Config& config,
     out.revision = boot.revision;
     out.pages_received = boot.pages_received;
     out.copies_made = true;
-    if (describe) {
-      auto described = describe_image(tmp_path, out);
-      if (!described.ok()) {
-        ::unlink(tmp_path.c_str());
-        for (const std::string& copy : image_copies) ::unlink(copy.c_str());
-        return std::move(described).error();
-      }
-    }
     account();
     return out;
   }

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <future>
 
 #include "db/sqlite.h"
 #include "sync/damage.h"
@@ -121,15 +122,23 @@ Result<InitReport> SyncContext::init_files(const InitOptions& options) {
   auto remove_temp_files = [&]() {
     for (const std::string* path : {&tmp_replica, &tmp_working, &tmp_spare}) ::unlink(path->c_str());
   };
+  // The remote's identity from now on (sync/remote_identity.h): its newest push receipt, read on a second
+  // connection while the pages arrive (a receipt older than the image is as good: receipts are never
+  // removed).
+  std::unique_ptr<RemoteClient> second = client->another();
+  std::future<Result<RemoteReceipts>> receipts_meanwhile;
+  if (second)
+    receipts_meanwhile =
+        std::async(std::launch::async, [&second] { return read_remote_receipts(*second, ""); });
   auto snapshot = fetch_replica(*client, c, std::nullopt, FetchMode::bootstrap, tmp_replica,
                                 /*describe=*/true, options.progress, copies);
+  auto receipts = receipts_meanwhile.valid() ? receipts_meanwhile.get() : read_remote_receipts(*client, "");
   if (!snapshot.ok()) {
     ::unlink(pending_init_marker(c).c_str());
     return snapshot.error().context(fmt::format("init from {}", client->endpoint().base_url));
   }
   bool copies_made = snapshot->copies_made && !copies.empty();
-  // The remote's identity from now on (sync/remote_identity.h): a receipt of another database is forgotten.
-  auto receipts = read_remote_receipts(*client, "");
+  // A receipt of another database is forgotten.
   if (!receipts.ok()) {
     remove_temp_files();
     ::unlink(pending_init_marker(c).c_str());
