@@ -263,27 +263,95 @@ bool in(const std::vector<uint32_t>& sorted, uint32_t pgno) {
   return std::binary_search(sorted.begin(), sorted.end(), pgno);
 }
 
-// Whether a leaf of `leaves` that meets one of `ranges` (sorted, disjoint) has a cell that spills to overflow
-// pages, or cannot be read.
-bool leaves_in_ranges_overflow(PageFile& file, const std::vector<Leaf>& leaves,
-                               const std::vector<RowidRange>& ranges) {
+// The rows of the leaves of one tree that meet the dirty ranges: each cell's rowid and record bytes, in key
+// order (the leaves are in key order). `spills`: a leaf has a cell that spills to overflow pages, or could
+// not be read; then nothing else is known.
+struct RangeCells {
+  bool spills = false;
+  bool kept = false;                                        // the cells were kept (few enough leaves)
+  std::vector<std::pair<int64_t, std::string_view>> cells;  // into `pages`
+  std::vector<std::string> pages;                           // copies of the leaves read
+};
+
+// Reads the leaves of `leaves` that meet one of `ranges` (sorted, disjoint); keeps their cells when there are
+// at most `max_pages` of them (else only whether one spills).
+RangeCells cells_in_ranges(PageFile& file, const std::vector<Leaf>& leaves,
+                           const std::vector<RowidRange>& ranges, size_t max_pages) {
+  RangeCells out;
+  uint32_t usable = file.page_size();
+  std::vector<const Leaf*> meeting;
   for (const Leaf& l : leaves) {
     auto it = std::lower_bound(ranges.begin(), ranges.end(), l.lo,
                                [](const RowidRange& r, int64_t lo) { return r.hi < lo; });
-    if (it == ranges.end() || it->lo > l.hi) continue;
-    const uint8_t* page = file.read_single(l.pgno);
-    if (!page || page[l.pgno == 1 ? 100 : 0] != 0x0D || has_overflow(page, l.pgno, file.page_size()))
-      return true;
+    if (it != ranges.end() && it->lo <= l.hi) meeting.push_back(&l);
   }
-  return false;
+  bool keep = meeting.size() <= max_pages;
+  if (keep) out.pages.reserve(meeting.size());
+  for (const Leaf* l : meeting) {
+    const uint8_t* page = file.read_single(l->pgno);
+    size_t hdr = l->pgno == 1 ? 100 : 0;
+    if (!page || page[hdr] != 0x0D || has_overflow(page, l->pgno, usable)) {
+      out.spills = true;
+      return out;
+    }
+    if (!keep) continue;
+    out.pages.emplace_back(reinterpret_cast<const char*>(page), usable);
+    const auto* copy = reinterpret_cast<const uint8_t*>(out.pages.back().data());
+    uint16_t ncell = be16(copy + hdr + 3);
+    for (uint16_t i = 0; i < ncell; ++i) {
+      uint64_t rowid = 0;
+      std::string_view record;
+      if (!leaf_cell(copy, hdr, i, usable, &rowid, &record)) {
+        out.spills = true;
+        return out;
+      }
+      out.cells.emplace_back(static_cast<int64_t>(rowid), record);
+    }
+  }
+  out.kept = keep;
+  return out;
+}
+
+// At most this many leaves of each tree are read whole to narrow the ranges to the rows that differ (16 MiB
+// of 4 KiB pages); a larger change is compared range by range.
+constexpr size_t k_max_narrowed_leaves = 4096;
+
+// The ranges narrowed to the rowids whose cells differ (a rowid on one side only, or another record): a row
+// whose record bytes are the same on both sides holds the same values (same table, same definition: the
+// callers compare a table only against itself).
+std::vector<RowidRange> differing_rows(const RangeCells& base, const RangeCells& target,
+                                       const std::vector<RowidRange>& ranges) {
+  std::vector<RowidRange> out;
+  auto in_ranges = [&](int64_t rowid) {
+    auto it = std::lower_bound(ranges.begin(), ranges.end(), rowid,
+                               [](const RowidRange& r, int64_t v) { return r.hi < v; });
+    return it != ranges.end() && it->lo <= rowid;
+  };
+  size_t i = 0, j = 0;
+  while (i < base.cells.size() || j < target.cells.size()) {
+    int64_t a = i < base.cells.size() ? base.cells[i].first : k_max;
+    int64_t b = j < target.cells.size() ? target.cells[j].first : k_max;
+    bool only_a = j >= target.cells.size() || (i < base.cells.size() && a < b);
+    bool only_b = i >= base.cells.size() || (j < target.cells.size() && b < a);
+    int64_t rowid = only_b ? b : a;
+    bool differs = only_a || only_b || base.cells[i].second != target.cells[j].second;
+    if (differs && in_ranges(rowid)) out.push_back({rowid, rowid});
+    if (!only_b) ++i;
+    if (!only_a) ++j;
+  }
+  return merge_ranges(std::move(out));
 }
 
 DirtyRanges dirty_ranges_of(PageFile& base, const std::vector<Leaf>& base_leaves, PageFile& target,
                             const std::vector<Leaf>& target_leaves, std::vector<RowidRange> dirty) {
   DirtyRanges out;
   out.ranges = merge_ranges(std::move(dirty));
-  out.overflow = leaves_in_ranges_overflow(base, base_leaves, out.ranges) ||
-                 leaves_in_ranges_overflow(target, target_leaves, out.ranges);
+  RangeCells b = cells_in_ranges(base, base_leaves, out.ranges, k_max_narrowed_leaves);
+  RangeCells t;
+  if (!b.spills) t = cells_in_ranges(target, target_leaves, out.ranges, k_max_narrowed_leaves);
+  out.overflow = b.spills || t.spills;
+  // Both sides' cells known: only the rows that differ are read by SQL.
+  if (!out.overflow && b.kept && t.kept) out.ranges = differing_rows(b, t, out.ranges);
   return out;
 }
 
