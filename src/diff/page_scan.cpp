@@ -466,10 +466,12 @@ const uint8_t* PageFile::read(uint32_t pgno) {
 
 const uint8_t* PageFile::read_single(uint32_t pgno) {
   if (pgno == 0 || pgno >= m_frame_offset.size()) return nullptr;
-  if (m_chunk_first != 0 && pgno >= m_chunk_first && pgno < m_chunk_first + m_chunk_count)
-    return m_chunk.data() + size_t(pgno - m_chunk_first) * m_page_size;
+  // A page with a committed WAL frame is that frame: the read-ahead chunk holds the database file's older
+  // bytes of it.
   uint64_t wal_offset = m_frame_offset[pgno];
   if (wal_offset) return read_wal_at(m_buf.data(), m_page_size, wal_offset) ? m_buf.data() : nullptr;
+  if (m_chunk_first != 0 && pgno >= m_chunk_first && pgno < m_chunk_first + m_chunk_count)
+    return m_chunk.data() + size_t(pgno - m_chunk_first) * m_page_size;
   return read_at(m_buf.data(), m_page_size, uint64_t(pgno - 1) * m_page_size) ? m_buf.data() : nullptr;
 }
 
