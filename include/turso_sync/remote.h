@@ -214,6 +214,13 @@ class RemoteClient {
 
   const RemoteEndpoint& endpoint() const { return m_endpoint; }
   const TransferStats& stats() const { return m_stats; }
+  // Counts the traffic of another client (another()) as this one's: a request sent beside this client's
+  // belongs to the same operation's report.
+  void add_traffic(const TransferStats& other) {
+    m_stats.bytes_sent += other.bytes_sent;
+    m_stats.bytes_received += other.bytes_received;
+    m_stats.requests += other.requests;
+  }
   // A second client of the same remote and settings on a connection of its own (HttpTransport::another),
   // to run a request on another thread while this one runs one; nullptr when the transport has none. Its
   // statistics are its own; it has no wait callback.

@@ -171,28 +171,18 @@ Result<size_t> ChunkedDecoder::feed(std::string_view in, const Sink& sink) {
         } else if (c != '\n') {
           return bad(fmt::format("byte {} in a chunk size", int(c)));
         }
-        if (c == '\n') {
-          m_last = m_left == 0;
-          m_state = m_last ? State::trailer_start : State::data;
-          m_size_digits = 0;
-        }
+        if (c == '\n') end_size_line();
         ++i;
         break;
       }
       case State::extension:
         if (c == '\r') m_state = State::size_lf;
-        if (c == '\n') {
-          m_last = m_left == 0;
-          m_state = m_last ? State::trailer_start : State::data;
-          m_size_digits = 0;
-        }
+        if (c == '\n') end_size_line();
         ++i;
         break;
       case State::size_lf:
         if (c != '\n') return bad("a chunk size line not ended by CRLF");
-        m_last = m_left == 0;
-        m_state = m_last ? State::trailer_start : State::data;
-        m_size_digits = 0;
+        end_size_line();
         ++i;
         break;
       case State::data: {

@@ -71,6 +71,12 @@ class ChunkedDecoder {
     trailer,
     done
   };
+  // The size line ended: the chunk's data follows, or the trailers after the last (size 0) chunk.
+  void end_size_line() {
+    m_last = m_left == 0;
+    m_state = m_last ? State::trailer_start : State::data;
+    m_size_digits = 0;
+  }
   State m_state = State::size;
   uint64_t m_left = 0;  // bytes of the current chunk not yet handed out
   int m_size_digits = 0;

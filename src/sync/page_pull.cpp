@@ -474,6 +474,21 @@ Result<PageImageResult> bootstrap_page_image(RemoteClient& remote, const std::st
 
 namespace {
 
+// Page `id` as the server sends it at revision `revision`, which is the replica's: it must equal the
+// replica's own page, else the server's history changed (a new WAL generation).
+Status expect_replica_page(const db::FileSnapshot& base, uint64_t old_pages, uint64_t id,
+                           std::string_view page, const std::string& revision, std::string& buf) {
+  if (id >= old_pages)
+    return refuse(fmt::format("page {} of revision {} is past the replica's end", id, revision));
+  std::string ours = TS_TRY(read_page(base, id));
+  if (local_form(id, page, buf) != ours)
+    return refuse(fmt::format(
+        "the server's page {} at revision {} differs from the replica's: its history changed (a new WAL "
+        "generation)",
+        id, revision));
+  return {};
+}
+
 // Frame counts: whether the server's history still holds ours at revision `revision` (R): asked pinned at R
 // from R-1, the server sends the pages of its frame R, which must equal the replica's (after a checkpoint,
 // a new WAL generation whose count passed R sends other pages). "" when it does, else why not. One cheap
@@ -495,14 +510,7 @@ Result<std::string> prove_history(RemoteClient& remote, const db::FileSnapshot& 
         return {};
       },
       [&](uint64_t id, std::string_view page) -> Status {
-        if (id >= old_pages)
-          return refuse(fmt::format("page {} of revision {} is past the replica's end", id, revision));
-        std::string ours = TS_TRY(read_page(base, id));
-        if (local_form(id, page, buf) != ours)
-          return refuse(
-              fmt::format("the server's page {} at revision {} differs from the replica's: its history "
-                          "changed (a new WAL generation)",
-                          id, revision));
+        TS_TRY_STATUS(expect_replica_page(base, old_pages, id, page, revision, buf));
         ++proven;
         return {};
       });
@@ -572,15 +580,7 @@ Result<PageImageResult> update_page_image(RemoteClient& remote, const std::strin
       ++out.pages_received;
       if (same_revision) {
         // Nothing is newer than our revision: what was sent is our own last frame, byte for byte.
-        if (id >= old_pages)
-          return refuse(fmt::format("page {} is past the replica's end at the same revision", id));
-        std::string ours = TS_TRY(read_page(base, id));
-        if (local_form(id, page, buf) != ours)
-          return refuse(
-              fmt::format("the server's page {} at revision {} differs from the replica's: its "
-                          "history changed (a new WAL generation)",
-                          id, from_revision));
-        return {};
+        return expect_replica_page(base, old_pages, id, page, from_revision, buf);
       }
       if (!image) image = TS_TRY(create_image(base, path, spare));
       TS_TRY_STATUS(write_page(image, id, page, path));
@@ -662,6 +662,7 @@ Result<PageImageResult> update_page_image(RemoteClient& remote, const std::strin
       // Frame counts: the proof that the server's history still holds ours (prove_history), asked meanwhile
       // on a connection of its own, or now when there is none.
       auto proof = proving.valid() ? proving.get() : prove_history(remote, base, from_revision, old_pages);
+      if (prover) remote.add_traffic(prover->stats());
       failure = TS_TRY(std::move(proof));
       if (!failure.empty()) return unavailable(failure);
       return written();

@@ -244,6 +244,7 @@ Result<PullReport> SyncContext::pull_locked(const PullOptions& options) {
   auto snapshot = fetch_replica(*client, c, state, FetchMode::incremental, new_replica, /*describe=*/false,
                                 options.progress, {}, check_identity_meanwhile);
   Result<std::string> newest_receipt = identity.valid() ? identity.get() : Result<std::string>(std::string());
+  if (second) client->add_traffic(second->stats());
   if (!snapshot.ok())
     return snapshot.error().context(fmt::format("pull from {}", client->endpoint().base_url));
   if (!snapshot->up_to_date) crash_point("pull.replica-fetched");

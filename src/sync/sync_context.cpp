@@ -133,6 +133,7 @@ Result<InitReport> SyncContext::init_files(const InitOptions& options) {
   auto snapshot = fetch_replica(*client, c, std::nullopt, FetchMode::bootstrap, tmp_replica,
                                 /*describe=*/true, options.progress, copies);
   auto receipts = receipts_meanwhile.valid() ? receipts_meanwhile.get() : read_remote_receipts(*client, "");
+  if (second) client->add_traffic(second->stats());
   if (!snapshot.ok()) {
     ::unlink(pending_init_marker(c).c_str());
     return snapshot.error().context(fmt::format("init from {}", client->endpoint().base_url));
