@@ -81,25 +81,8 @@ Status FileSnapshot::read(void* buf, size_t n, uint64_t offset) const {
 }
 
 Status FileSnapshot::copy_to(const std::vector<CopyTarget>& targets, bool start_writeback) const {
-  std::vector<char> buf(1 << 20);
-  for (uint64_t done = 0; done < m_size;) {
-    size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), m_size - done));
-    TS_TRY_STATUS(read(buf.data(), n, done));
-    for (const CopyTarget& to : targets) {
-      for (size_t written = 0; written < n;) {
-        ssize_t w = ::pwrite(to.fd, buf.data() + written, n - written, static_cast<off_t>(done + written));
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0)
-          return Error(ErrorKind::io, fmt::format("copy into {}: {}", to.path, std::strerror(errno)));
-        written += static_cast<size_t>(w);
-      }
-      // Best effort: only a head start for the caller's fsync, which stays the durability point.
-      if (start_writeback)
-        ::sync_file_range(to.fd, static_cast<off_t>(done), static_cast<off_t>(n), SYNC_FILE_RANGE_WRITE);
-    }
-    done += n;
-  }
-  return {};
+  return copy_bytes([this](void* buf, size_t n, uint64_t offset) { return read(buf, n, offset); }, m_size,
+                    targets, start_writeback);
 }
 
 }  // namespace turso_sync::db

@@ -17,6 +17,7 @@
 
 #include "db/sqlite.h"
 #include "turso_sync/status.h"
+#include "util/fs.h"
 
 struct sqlite3_file;
 
@@ -55,14 +56,8 @@ class FileSnapshot {
   uint64_t size() const { return m_size; }
   // Reads `n` bytes at `offset` (ErrorKind::local_db on failure, naming the file).
   Status read(void* buf, size_t n, uint64_t offset) const;
-  // A new file of ours to copy into: its open descriptor and its path (for errors).
-  struct CopyTarget {
-    int fd;
-    std::string path;
-  };
-  // Copies bytes [0, size()) into each target at the same offsets, reading each piece once. With
-  // `start_writeback`, each piece's write-back starts as it is written (sync_file_range), so that the fsync
-  // that ends a file finds little left to write. No fsync.
+  using CopyTarget = turso_sync::CopyTarget;
+  // Copies bytes [0, size()) into each target at the same offsets (copy_bytes, util/fs.h). No fsync.
   Status copy_to(const std::vector<CopyTarget>& targets, bool start_writeback = false) const;
   Status copy_to(int to, const std::string& to_path) const { return copy_to({CopyTarget{to, to_path}}); }
 

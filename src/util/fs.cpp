@@ -195,4 +195,27 @@ void UniqueFd::reset() {
   m_fd = -1;
 }
 
+Status copy_bytes(const std::function<Status(void* buf, size_t n, uint64_t offset)>& read, uint64_t size,
+                  const std::vector<CopyTarget>& targets, bool start_writeback) {
+  std::vector<char> buf(1 << 20);
+  for (uint64_t done = 0; done < size;) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), size - done));
+    TS_TRY_STATUS(read(buf.data(), n, done));
+    for (const CopyTarget& to : targets) {
+      for (size_t written = 0; written < n;) {
+        ssize_t w = ::pwrite(to.fd, buf.data() + written, n - written, static_cast<off_t>(done + written));
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0)
+          return Error(ErrorKind::io, fmt::format("copy into {}: {}", to.path, std::strerror(errno)));
+        written += static_cast<size_t>(w);
+      }
+      // Best effort: only a head start for the caller's fsync, which stays the durability point.
+      if (start_writeback)
+        ::sync_file_range(to.fd, static_cast<off_t>(done), static_cast<off_t>(n), SYNC_FILE_RANGE_WRITE);
+    }
+    done += n;
+  }
+  return {};
+}
+
 }  // namespace turso_sync

@@ -4,10 +4,12 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "turso_sync/status.h"
 
@@ -59,6 +61,16 @@ Status create_private_file(const std::string& path);
 // The mode of the files above.
 inline constexpr unsigned kPrivateFileMode = 0600;
 Result<std::string> read_file(const std::string& path);
+// A new file of ours to copy into: its open descriptor and its path (for errors).
+struct CopyTarget {
+  int fd;
+  std::string path;
+};
+// Copies bytes [0, size) into each target at the same offsets, 1 MiB at a time, each piece read once by
+// `read` (`n` bytes at `offset` into `buf`). With `start_writeback`, each piece's write-back starts as it is
+// written (sync_file_range), so that the fsync that ends a file finds little left to write. No fsync.
+Status copy_bytes(const std::function<Status(void* buf, size_t n, uint64_t offset)>& read, uint64_t size,
+                  const std::vector<CopyTarget>& targets, bool start_writeback);
 // Removes the temp files "<path>.tmp-<pid>[…]" (named so by atomic_write_file and the commands) whose process
 // no longer runs, what a killed run left behind, except the file `keep`. Best effort.
 void remove_stale_temp_files(const std::string& path, const std::string& keep = "");
