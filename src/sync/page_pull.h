@@ -6,7 +6,8 @@
 // with a reason (the caller then re-bootstraps, or takes the SQL path), and nothing is written over the
 // replica. What is checked:
 //   bootstrap    every page 0..db_size-1 arrived, each 4096 bytes, page 1 is an SQLite header with page size
-//                4096, no virtual table, then `PRAGMA quick_check` on the new file.
+//                4096, no virtual table, then the new file's structure (sync/image_check.h; `PRAGMA
+//                quick_check` for a layout that check does not cover).
 //   incremental  the revision did not move backwards (decimal revisions), the server's history still holds
 //                the replica's last revision R (the pages of frame R, asked for again pinned at R, are
 //                byte-identical to the replica's), new pages past the old size all arrived; for opaque
@@ -16,6 +17,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -36,6 +38,9 @@ struct PageImageResult {
   uint64_t pages_received = 0;
   // written by update_page_image: the pages (0-based, sorted) where the image differs from the replica.
   std::optional<std::vector<uint32_t>> changed_pages;
+  // written by bootstrap_page_image: the rows of each rowid table by root page, as its check counted them
+  // (empty when quick_check checked the image instead).
+  std::map<uint32_t, int64_t> rows_by_root;
 };
 
 // Copies the replica into the working copy (db::copy_database), then gives the copy's sqlite_schema the names
@@ -57,14 +62,12 @@ Status create_working_copy_file(const std::string& replica, const std::string& p
 Status finish_working_copy_file(const std::string& path);
 
 // Downloads every page into a new file at `path` (removed first; removed again unless written). On success
-// the file is complete, checked and fsynced, and so is a byte copy of it at each of `copies` (new files
-// of ours: a working copy or a spare not yet in place), made while the image is checked. `meanwhile` (may
-// be empty) also runs while the image is checked, after the copies, on the same second thread: a reader of
-// the whole image (its error fails the download).
+// the file is complete, checked (sync/image_check.h, else PRAGMA quick_check) and fsynced, and so is a byte
+// copy of it at each of `copies` (new files of ours: a working copy or a spare not yet in place), written
+// as the pages arrive.
 Result<PageImageResult> bootstrap_page_image(RemoteClient& remote, const std::string& path,
                                              const std::vector<std::string>& copies,
-                                             const ProgressCallback& progress,
-                                             const std::function<Status()>& meanwhile = {});
+                                             const ProgressCallback& progress);
 
 // Brings the image `replica` (at `from_revision`) to the server's latest revision: written = `path` holds a
 // copy of the replica with the changed pages applied (fsynced); up_to_date = nothing changed, no file was

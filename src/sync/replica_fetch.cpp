@@ -17,12 +17,13 @@ namespace turso_sync {
 
 namespace {
 
-// Tables, rows and other objects of a page image, and the same warnings as the SQL path.
-Status describe_image(const std::string& path, FetchedReplica& out) {
+// Tables, rows and other objects of a page image, and the same warnings as the SQL path. The rows of a
+// rowid table are those its check counted (`rows_by_root`), else counted from the leaf pages' cell counts
+// (the image has been checked): SQLite's count(*) reads every page through its cache, several times slower
+// on a large image.
+Status describe_image(const std::string& path, const std::map<uint32_t, int64_t>& rows_by_root,
+                      FetchedReplica& out) {
   db::Database db = TS_TRY(db::Database::open(path, db::OpenMode::read_only));
-  // Rows are counted from the leaf pages' cell counts (the image is complete; quick_check runs meanwhile, and
-  // a damaged image is refused by it whatever this finds): SQLite's count(*) reads every page through its
-  // cache, several times slower on a large image.
   auto objects = TS_TRY(db::read_schema(db));
   auto pages = TS_TRY(diff::PageFile::open(db, "main"));
   TS_TRY(pages->load_wal());
@@ -37,8 +38,12 @@ Status describe_image(const std::string& path, FetchedReplica& out) {
     if (!info.without_rowid) {
       auto root =
           db.prepare("SELECT rootpage FROM sqlite_schema WHERE type = 'table' AND name = ?1 COLLATE NOCASE");
-      if (root.ok() && root->bind(1, Value::text(o.name)).ok() && TS_TRY(root->step()))
-        rows = diff::count_rowid_table_rows(*pages, static_cast<uint32_t>(root->column_int64(0)));
+      if (root.ok() && root->bind(1, Value::text(o.name)).ok() && TS_TRY(root->step())) {
+        auto page = static_cast<uint32_t>(root->column_int64(0));
+        auto counted = rows_by_root.find(page);
+        rows = counted != rows_by_root.end() ? std::optional<int64_t>(counted->second)
+                                             : diff::count_rowid_table_rows(*pages, page);
+      }
     }
     if (!rows) rows = TS_TRY(db::query_int(db, "SELECT count(*) FROM " + quote_identifier(o.name)));
     out.rows += *rows;
@@ -101,14 +106,12 @@ Result<FetchedReplica> fetch_replica(RemoteClient& remote, const Config& config,
   // never answered: the SQL path's one wait is enough.)
   if (on_changes && !remote.server_silent()) on_changes();
   PageImageResult boot;
-  // The image is described (its tables and rows counted) while SQLite checks it.
-  std::function<Status()> described;
-  if (describe) described = [&]() { return describe_image(tmp_path, out); };
   if (probe_failure.empty())
-    boot = TS_TRY(bootstrap_page_image(remote, tmp_path, image_copies, progress, described));
+    boot = TS_TRY(bootstrap_page_image(remote, tmp_path, image_copies, progress));
   else
     boot.reason = probe_failure;
   if (boot.outcome == PageImageResult::Outcome::written) {
+    if (describe) TS_TRY_STATUS(describe_image(tmp_path, boot.rows_by_root, out));
     out.protocol = "pages";
     out.reason =
         why_not_incremental.empty() ? "page bootstrap" : "page bootstrap (" + why_not_incremental + ")";

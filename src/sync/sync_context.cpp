@@ -135,6 +135,7 @@ Result<InitReport> SyncContext::init_files(const InitOptions& options) {
   auto receipts = receipts_meanwhile.valid() ? receipts_meanwhile.get() : read_remote_receipts(*client, "");
   if (second) client->add_traffic(second->stats());
   if (!snapshot.ok()) {
+    remove_temp_files();
     ::unlink(pending_init_marker(c).c_str());
     return snapshot.error().context(fmt::format("init from {}", client->endpoint().base_url));
   }

@@ -307,6 +307,32 @@ TEST(PagePull, TruncatedOrGarbledPageAnswersAreNeverWritten) {
   }
 }
 
+// A page answer whose framing is intact but one page is damaged (its header byte inverted): the image's
+// structural check refuses it, init takes the SQL path and says why, and the next pull bootstraps by pages.
+TEST(PagePull, ADamagedPageInAWellFormedAnswerIsRefusedByTheImageCheck) {
+  LocalServer server;
+  ASSERT_TRUE(server.started());
+  std::vector<std::string> seed = {"CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)",
+                                   "INSERT INTO t (v) VALUES ('a row of some length')"};
+  for (int i = 0; i < 11; ++i) seed.push_back("INSERT INTO t (v) SELECT v || id FROM t");
+  remote_exec(server.url(), seed);
+  TcpProxy proxy{server.port()};
+  Copy copy{TempDir(), proxy.url()};
+  proxy.arm_once(TcpProxy::Fault::damage_last_page, "POST /pull-updates");
+  auto init = copy.run({"--json", "init"});
+  ASSERT_EQ(init.exit_code, 0) << init.out << init.err;
+  EXPECT_TRUE(proxy.armed_fault_fired());
+  EXPECT_TRUE(contains(init.out, "\"protocol\":\"sql\"")) << init.out;
+  EXPECT_TRUE(contains(init.out, "not a sound database")) << init.out;
+  expect_replica_is_remote(server.url(), copy.replica());
+  remote_exec(server.url(), {"INSERT INTO t (v) VALUES ('one more')"});
+  std::string out = pull_json(copy);
+  EXPECT_TRUE(contains(out, "page bootstrap")) << out;
+  expect_replica_is_remote(server.url(), copy.replica());
+  EXPECT_EQ(local_rows(copy.wc(), "SELECT count(*) FROM t"),
+            remote_rows(server.url(), "SELECT count(*) FROM t"));
+}
+
 TEST(PagePull, ServerWithoutPageEndpointKeepsTheSqlPath) {
   LocalServer server;
   ASSERT_TRUE(server.started());

@@ -281,14 +281,18 @@ void TcpProxy::handle(int client_fd) {
                            : R"({"baton":null,"base_url":null,"results":42})";
     write_all(client_fd, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
                              std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
-  } else if ((fault == Fault::truncate_response || fault == Fault::garble_response) && !response.empty()) {
+  } else if ((fault == Fault::truncate_response || fault == Fault::garble_response ||
+              fault == Fault::damage_last_page) &&
+             !response.empty()) {
     ++m_faults;
     size_t body = response.find("\r\n\r\n");
     body = body == std::string::npos ? response.size() : body + 4;
     if (fault == Fault::truncate_response)
       response.resize(body + (response.size() - body) / 2);
-    else
+    else if (fault == Fault::garble_response)
       std::fill(response.begin() + static_cast<std::ptrdiff_t>(body), response.end(), '\xff');
+    else if (response.size() - body >= 4096)
+      response[response.size() - 4096] = static_cast<char>(~response[response.size() - 4096]);
     write_all(client_fd, response);
   } else if (!response.empty()) {
     if (write_all(client_fd, response)) m_bytes_out += response.size();

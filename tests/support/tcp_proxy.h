@@ -24,6 +24,9 @@ class TcpProxy {
                         // then close (the client sees a body shorter than announced)
     garble_response,    // forward the request, send the server's answer with every body byte replaced by 0xFF
                         // (same length: only the content is wrong)
+    damage_last_page,  // forward the request, send the server's answer with the first byte of the body's last
+                       // 4096 bytes inverted: in a page answer, the header of its last page (the framing
+                       // intact, only that page's content is wrong)
     rate_limit,  // read the request, answer "429 Too Many Requests" with "Retry-After: 1", never forward it
     hold,  // read the request and keep the client waiting, never forwarding it, until release_held(), the
            // client's hang-up or the proxy's end: an operation is then provably in progress (tests
