@@ -55,6 +55,17 @@ std::optional<uint64_t> ConnectionFile::size() const {
   return static_cast<uint64_t>(size);
 }
 
+bool ConnectionFile::sync() const {
+  return m_file->pMethods->xSync(m_file, SQLITE_SYNC_NORMAL) == SQLITE_OK;
+}
+
+Status sync_database_file(const std::string& path) {
+  Database db = TS_TRY(Database::open(path, OpenMode::read_only));
+  ConnectionFile file = TS_TRY(ConnectionFile::database(db, "main"));
+  if (!file.sync()) return Error(ErrorKind::io, fmt::format("fsync {}: SQLite's xSync failed", path));
+  return {};
+}
+
 FileSnapshot::FileSnapshot(Database db, ConnectionFile file, uint64_t size)
     : m_db(std::move(db)), m_file(file), m_size(size) {}
 

@@ -37,6 +37,8 @@ class ConnectionFile {
   bool read(void* buf, size_t n, uint64_t offset) const;
   // The file's size in bytes; nullopt on an I/O error.
   std::optional<uint64_t> size() const;
+  // Makes the file's content durable (SQLite's xSync: fsync of SQLite's own descriptor); false on failure.
+  bool sync() const;
 
  private:
   explicit ConnectionFile(sqlite3_file* file) : m_file(file) {}
@@ -45,6 +47,10 @@ class ConnectionFile {
 
 // A database file in rollback-journal mode (the replica, a page image) held still for reading its bytes: an
 // SQLite read transaction (a SHARED lock, so no writer can change the file) on a read-only connection.
+// Makes the database file `path` durable through a read-only SQLite connection's own file handle (a new
+// page image of ours, while SQLite connections may have it open).
+Status sync_database_file(const std::string& path);
+
 class FileSnapshot {
  public:
   // Fails with ErrorKind::local_db when `path` is not a database or cannot be read.

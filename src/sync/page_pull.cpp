@@ -547,7 +547,7 @@ Result<PageImageResult> update_page_image(RemoteClient& remote, const std::strin
                                           const std::string& from_revision, const std::string& path,
                                           const std::optional<SpareImage>& spare,
                                           const ProgressCallback& on_progress,
-                                          const std::function<void()>& on_changes) {
+                                          const std::function<void()>& on_changes, bool sync) {
   return keep_only_if_written(path, [&]() -> Result<PageImageResult> {
     // The replica is read through an SQLite read transaction, never a descriptor of ours.
     auto snapshot = db::FileSnapshot::open(replica);
@@ -669,7 +669,10 @@ Result<PageImageResult> update_page_image(RemoteClient& remote, const std::strin
     std::sort(changed.begin(), changed.end());
     changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
     auto written = [&]() -> Result<PageImageResult> {
-      TS_TRY_STATUS(finish_file(image, header.db_size, path));
+      if (sync)
+        TS_TRY_STATUS(finish_file(image, header.db_size, path));
+      else if (::ftruncate(image.get(), static_cast<off_t>(header.db_size * k_page_size)) != 0)
+        return io_error("truncate", path);
       image.reset();
       out.outcome = Outcome::written;
       out.revision = header.server_revision;

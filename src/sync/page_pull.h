@@ -70,18 +70,19 @@ Result<PageImageResult> bootstrap_page_image(RemoteClient& remote, const std::st
                                              const ProgressCallback& progress);
 
 // Brings the image `replica` (at `from_revision`) to the server's latest revision: written = `path` holds a
-// copy of the replica with the changed pages applied (fsynced); up_to_date = nothing changed, no file was
-// created; unavailable = the caller must re-bootstrap. `replica` is never modified. With a `spare`
-// (replica_spare.h), the image is made from it (renamed to `path`, so it is consumed) instead of a copy of
-// the whole replica. With frame-count revisions, the request that proves the server's history continues
-// the replica's is sent at the same time as the first, on a connection of its own. `on_changes` (may be
-// empty) is called once: with frame counts, as the first request is sent (its answer may show changes),
-// else once that answer shows a newer revision; the caller may start a request of its own meanwhile.
+// copy of the replica with the changed pages applied (fsynced unless `sync` is false); up_to_date = nothing
+// changed, no file was created; unavailable = the caller must re-bootstrap. `replica` is never modified. With
+// a `spare` (replica_spare.h), the image is made from it (renamed to `path`, so it is consumed) instead of a
+// copy of the whole replica. With frame-count revisions, the request that proves the server's history
+// continues the replica's is sent at the same time as the first, on a connection of its own. `on_changes`
+// (may be empty) is called once: with frame counts, as the first request is sent (its answer may show
+// changes), else once that answer shows a newer revision; the caller may start a request of its own
+// meanwhile.
 Result<PageImageResult> update_page_image(RemoteClient& remote, const std::string& replica,
                                           const std::string& from_revision, const std::string& path,
                                           const std::optional<SpareImage>& spare,
                                           const ProgressCallback& progress,
-                                          const std::function<void()>& on_changes = {});
+                                          const std::function<void()>& on_changes = {}, bool sync = true);
 
 // One small request for page 1 alone: "" when the server serves it (a bootstrap may be complete), else why
 // not. Used before a bootstrap when the last one found pages unavailable, so a server that keeps offering

@@ -12,6 +12,7 @@
 #include <functional>
 #include <future>
 
+#include "db/file_reader.h"
 #include "db/sqlite.h"
 #include "merge/merge.h"
 #include "sync/discarded.h"
@@ -92,9 +93,12 @@ Result<std::string> save_discarded_changes(const Config& c, const std::string& b
 // merge may already be committed: on error the marker must stay.
 // `changed_pages`: where new_replica differs from the replica, when known (the old replica is then kept as
 // the spare of the next incremental pull, replica_spare.h).
+// `before_merge` (may be empty) runs once the delta is known, before anything is written: its error stops the
+// pull with nothing changed.
 static Result<PullReport> merge_and_swap(const Config& c, const std::string& new_replica,
                                          const PullOptions& options, bool redo,
-                                         const std::optional<std::vector<uint32_t>>& changed_pages) {
+                                         const std::optional<std::vector<uint32_t>>& changed_pages,
+                                         const std::function<Status()>& before_merge = {}) {
   PullReport report;
   // The pages the pull wrote are the only ones that differ: the delta reads only those (and interior pages).
   std::vector<uint32_t> page_numbers;
@@ -105,6 +109,7 @@ static Result<PullReport> merge_and_swap(const Config& c, const std::string& new
     diff_options.changed_pages = &page_numbers;
   }
   auto [summary, delta] = TS_TRY(collect_diff(c.replica_path, new_replica, c.state_dir, diff_options));
+  if (before_merge) TS_TRY_STATUS(before_merge());
   report.remote_changes = std::move(summary);
   if (delta.empty()) {
     report.held = static_cast<int64_t>(TS_TRY(load_held(c.state_dir)).size());
@@ -242,13 +247,22 @@ Result<PullReport> SyncContext::pull_locked(const PullOptions& options) {
         std::async(std::launch::async, [&c, remote = second.get()] { return check_same_remote(*remote, c); });
   };
   auto snapshot = fetch_replica(*client, c, state, FetchMode::incremental, new_replica, /*describe=*/false,
-                                options.progress, {}, check_identity_meanwhile);
-  Result<std::string> newest_receipt = identity.valid() ? identity.get() : Result<std::string>(std::string());
-  if (second) client->add_traffic(second->stats());
-  if (!snapshot.ok())
+                                options.progress, {}, check_identity_meanwhile, /*sync_incremental=*/false);
+  // The identity check's answer is awaited only where it is needed (the local server answers it after the
+  // pages): before the merge, once the delta is known.
+  Result<std::string> newest_receipt = std::string();
+  auto await_identity = [&]() {
+    if (identity.valid()) newest_receipt = identity.get();
+    if (second) client->add_traffic(second->stats());
+    second.reset();
+  };
+  if (!snapshot.ok()) {
+    await_identity();
     return snapshot.error().context(fmt::format("pull from {}", client->endpoint().base_url));
+  }
   if (!snapshot->up_to_date) crash_point("pull.replica-fetched");
   if (snapshot->up_to_date) {
+    await_identity();
     // Nothing changed on the remote: no file is rewritten, the working copy is untouched.
     PullReport report;
     report.up_to_date = true;
@@ -260,12 +274,20 @@ Result<PullReport> SyncContext::pull_locked(const PullOptions& options) {
     TS_TRY_STATUS(record_pull(c.state_dir, c.database_url, pull_record(c, *snapshot)));
     return report;
   }
-  // Changes to merge: only if the remote is the database the replica came from (sync/remote_identity.h).
-  if (!second) newest_receipt = check_same_remote(*client, c);
-  if (!newest_receipt.ok()) {
-    ::unlink(new_replica.c_str());
-    return newest_receipt.error().context("pull");
-  }
+  // The new image is made durable while the delta is read (it must be before the pull's marker names it).
+  std::future<Status> synced;
+  if (!snapshot->synced)
+    synced = std::async(std::launch::async, [&new_replica] { return db::sync_database_file(new_replica); });
+  // Changes are merged only if the remote is the database the replica came from (sync/remote_identity.h).
+  // Both are known before the merge.
+  bool asked = identity.valid();
+  auto ready_to_merge = [&]() -> Status {
+    if (synced.valid()) TS_TRY_STATUS(synced.get());
+    await_identity();
+    if (!asked) newest_receipt = check_same_remote(*client, c);
+    if (!newest_receipt.ok()) return newest_receipt.error();
+    return {};
+  };
   // No receipt to tell the remote by, and no page history that continues the replica's: the content must.
   if (state && state->remote_receipt.empty() && !snapshot->incremental) {
     auto lineage =
@@ -275,7 +297,8 @@ Result<PullReport> SyncContext::pull_locked(const PullOptions& options) {
       return lineage.error().context("pull");
     }
   }
-  auto report = merge_and_swap(c, new_replica, options, /*redo=*/false, snapshot->changed_pages);
+  auto report =
+      merge_and_swap(c, new_replica, options, /*redo=*/false, snapshot->changed_pages, ready_to_merge);
   if (!report.ok()) {
     if (!file_exists(pull_marker(c))) ::unlink(new_replica.c_str());
     return report.error().context("pull");

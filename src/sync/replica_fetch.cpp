@@ -61,7 +61,7 @@ Result<FetchedReplica> fetch_replica(RemoteClient& remote, const Config& config,
                                      const std::string& tmp_path, bool describe,
                                      const ProgressCallback& progress,
                                      const std::vector<std::string>& image_copies,
-                                     const std::function<void()>& on_changes) {
+                                     const std::function<void()>& on_changes, bool sync_incremental) {
   FetchedReplica out;
   uint64_t bytes_before = remote.bytes_received();
   int64_t requests_before = remote.requests_sent();
@@ -80,13 +80,14 @@ Result<FetchedReplica> fetch_replica(RemoteClient& remote, const Config& config,
     if (why_not_incremental.empty()) {
       auto updated = TS_TRY(update_page_image(remote, config.replica_path, state->remote_revision, tmp_path,
                                               usable_spare(config.state_dir, config.replica_path), progress,
-                                              on_changes));
+                                              on_changes, sync_incremental));
       if (updated.outcome != PageImageResult::Outcome::unavailable) {
         out.protocol = "pages";
         out.reason = "incremental page pull";
         out.revision = updated.revision;
         out.up_to_date = updated.outcome == PageImageResult::Outcome::up_to_date;
         out.incremental = true;
+        out.synced = sync_incremental;
         out.pages_received = updated.pages_received;
         out.changed_pages = std::move(updated.changed_pages);
         account();

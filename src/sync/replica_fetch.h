@@ -22,6 +22,7 @@ struct FetchedReplica {
   bool up_to_date = false;   // incremental pull found nothing new: no file was created
   bool incremental = false;  // the image was built from the replica plus the changed pages
   bool copies_made = false;  // a page bootstrap also wrote the `image_copies` asked for
+  bool synced = true;        // false: the caller syncs `tmp_path` (see fetch_replica's `sync_incremental`)
   uint64_t pages_received = 0;
   // Incremental page pulls: the pages (0-based) where the new image differs from the replica.
   std::optional<std::vector<uint32_t>> changed_pages;
@@ -42,13 +43,16 @@ enum class FetchMode {
 // the whole image comes by pages, each of `image_copies` (new files of ours) becomes a byte copy of it too
 // (`copies_made`), cheaper than copying the replica later; otherwise they are not created. `on_changes`
 // (may be empty) is called once, when the remote may hold something the replica lacks (update_page_image
-// says when), so that the caller can start what only changes need while the pages are asked for.
+// says when), so that the caller can start what only changes need while the pages are asked for. Without
+// `sync_incremental`, an image made incrementally is not fsynced (`synced` false): the caller does it
+// (db::sync_database_file) while it reads the image, before anything durable names the file.
 Result<FetchedReplica> fetch_replica(RemoteClient& remote, const Config& config,
                                      const std::optional<SyncState>& state, FetchMode mode,
                                      const std::string& tmp_path, bool describe,
                                      const ProgressCallback& progress,
                                      const std::vector<std::string>& image_copies = {},
-                                     const std::function<void()>& on_changes = {});
+                                     const std::function<void()>& on_changes = {},
+                                     bool sync_incremental = true);
 
 // The state record for a fetched replica, once it is in place at config.replica_path.
 PullRecord pull_record(const Config& config, const FetchedReplica& fetched);
