@@ -75,8 +75,10 @@ struct SchemaRow {
 
 class Checker {
  public:
-  Checker(int fd, uint64_t pages, const std::string& path)
-      : m_fd(fd), m_pages(static_cast<uint32_t>(pages)), m_path(path), m_used(pages + 1, false) {}
+  Checker(int fd, uint64_t pages, const std::string& path, bool map_pages)
+      : m_fd(fd), m_pages(static_cast<uint32_t>(pages)), m_path(path), m_used(pages + 1, false) {
+    if (!map_pages) m_read.resize(size_t{k_window_pages} * k_page);
+  }
 
   ~Checker() { unmap(); }
   Checker(const Checker&) = delete;
@@ -131,8 +133,10 @@ class Checker {
   uint32_t m_pages;
   const std::string& m_path;
   std::vector<bool> m_used;           // by page number
-  const uint8_t* m_window = nullptr;  // mapped pages m_window_first.. (1-based)
+  const uint8_t* m_window = nullptr;  // pages m_window_first.. (1-based): mapped, or read into m_read
   uint32_t m_window_first = 0, m_window_count = 0;
+  bool m_mapped = false;
+  std::vector<uint8_t> m_read;                 // the window, read, once a mapping failed
   std::vector<SchemaRow>* m_schema = nullptr;  // set while the schema's tree is walked
   ImageCheck m_out;
 };
@@ -141,23 +145,38 @@ Result<const uint8_t*> Checker::page(uint32_t pgno) {
   if (pgno >= m_window_first && pgno < m_window_first + m_window_count)
     return m_window + size_t{pgno - m_window_first} * k_page;
   // A window of the file mapped in place of the last one: no copy of the pages, and resident memory stays
-  // one window (run() made sure the file holds every page, so no access falls past its end).
+  // one window (run() made sure the file holds every page, so no access falls past its end). Where the file
+  // system cannot map it, the window is read instead.
   uint32_t first = pgno - (pgno - 1) % k_window_pages;
   uint32_t count = std::min<uint32_t>(k_window_pages, m_pages - first + 1);
+  const size_t bytes = size_t{count} * k_page;
+  const auto offset = static_cast<off_t>(uint64_t{first - 1} * k_page);
   unmap();
-  void* at = ::mmap(nullptr, size_t{count} * k_page, PROT_READ, MAP_SHARED, m_fd,
-                    static_cast<off_t>(uint64_t{first - 1} * k_page));
-  if (at == MAP_FAILED) return io_error("map", m_path);
-  ::madvise(at, size_t{count} * k_page, MADV_SEQUENTIAL | MADV_WILLNEED);
-  m_window = static_cast<const uint8_t*>(at);
+  void* at = m_read.empty() ? ::mmap(nullptr, bytes, PROT_READ, MAP_SHARED, m_fd, offset) : MAP_FAILED;
+  if (at != MAP_FAILED) {
+    ::madvise(at, bytes, MADV_WILLNEED);
+    m_mapped = true;
+    m_window = static_cast<const uint8_t*>(at);
+  } else {
+    m_read.resize(size_t{k_window_pages} * k_page);
+    for (size_t done = 0; done < bytes;) {
+      ssize_t n = ::pread(m_fd, m_read.data() + done, bytes - done, offset + static_cast<off_t>(done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return io_error("read", m_path);
+      if (n == 0) return Error(ErrorKind::io, fmt::format("{}: shorter than {} pages", m_path, m_pages));
+      done += static_cast<size_t>(n);
+    }
+    m_window = m_read.data();
+  }
   m_window_first = first;
   m_window_count = count;
   return m_window + size_t{pgno - first} * k_page;
 }
 
 void Checker::unmap() {
-  if (m_window) ::munmap(const_cast<uint8_t*>(m_window), size_t{m_window_count} * k_page);
+  if (m_window && m_mapped) ::munmap(const_cast<uint8_t*>(m_window), size_t{m_window_count} * k_page);
   m_window = nullptr;
+  m_mapped = false;
   m_window_first = m_window_count = 0;
 }
 
@@ -499,13 +518,13 @@ Result<ImageCheck> Checker::run() {
 
 }  // namespace
 
-Result<ImageCheck> check_image_structure(int fd, uint64_t pages, const std::string& path) {
+Result<ImageCheck> check_image_structure(int fd, uint64_t pages, const std::string& path, bool map_pages) {
   if (pages > (uint64_t{1} << 31)) {
     ImageCheck out;
     out.problem = "an image of over 2^31 pages";
     return out;
   }
-  Checker checker(fd, pages, path);
+  Checker checker(fd, pages, path, map_pages);
   return checker.run();
 }
 

@@ -34,8 +34,10 @@ struct ImageCheck {
   std::map<uint32_t, int64_t> rows_by_root;
 };
 
-// Checks the image in `fd` (a file of ours, `pages` pages of 4096 bytes; read with pread, never closed
-// here). I/O errors are errors; everything found in the bytes is the verdict.
-Result<ImageCheck> check_image_structure(int fd, uint64_t pages, const std::string& path);
+// Checks the image in `fd` (a file of ours, `pages` pages of 4096 bytes; mapped a 1 MiB window at a time, or
+// read where it cannot be mapped or `map_pages` is false; never closed here). I/O errors are errors;
+// everything found in the bytes is the verdict.
+Result<ImageCheck> check_image_structure(int fd, uint64_t pages, const std::string& path,
+                                         bool map_pages = true);
 
 }  // namespace turso_sync

@@ -68,14 +68,24 @@ std::string contents(const std::string& path) {
 }
 
 // The verdict on the file `path`, of file size / 4096 pages (an error fails the test and reads unsupported).
+// The pages are mapped, and read again without mapping them (what a file system that cannot map them gets):
+// both verdicts must be the same.
 ImageCheck check_file(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   EXPECT_TRUE(fd) << path;
   struct stat st {};
   EXPECT_EQ(::fstat(fd.get(), &st), 0) << path;
   EXPECT_EQ(st.st_size % kPageSize, 0u) << path;
-  auto check = check_image_structure(fd.get(), static_cast<uint64_t>(st.st_size) / kPageSize, path);
+  const auto pages = static_cast<uint64_t>(st.st_size) / kPageSize;
+  auto check = check_image_structure(fd.get(), pages, path);
   EXPECT_TRUE(check.ok()) << path << ": " << (check.ok() ? "" : check.error().message());
+  auto read = check_image_structure(fd.get(), pages, path, /*map_pages=*/false);
+  EXPECT_TRUE(read.ok()) << path << ": " << (read.ok() ? "" : read.error().message());
+  if (check.ok() && read.ok()) {
+    EXPECT_EQ(check->verdict, read->verdict) << path;
+    EXPECT_EQ(check->problem, read->problem) << path;
+    EXPECT_EQ(check->rows_by_root, read->rows_by_root) << path;
+  }
   if (check.ok()) return *check;
   ImageCheck failed;
   failed.problem = "error";
