@@ -485,6 +485,9 @@ Result<ImageCheck> Checker::run() {
   if (first[21] != 64 || first[22] != 32 || first[23] != 32)
     return verdict_damaged("page 1: the payload fractions are not SQLite's");
   if (get4(first + 52) != 0) return verdict_unsupported("auto-vacuum (pointer-map pages)");
+  // The schema's type names are read as UTF-8 text (0: a database that has never stored text).
+  if (uint32_t encoding = get4(first + 56); encoding > 1)
+    return verdict_unsupported(fmt::format("text encoding {} (UTF-16)", encoding));
   if (uint32_t size = get4(first + 28); size != 0 && get4(first + 24) == get4(first + 92) && size != m_pages)
     return verdict_damaged(fmt::format("page 1: the header says {} pages, the image has {}", size, m_pages));
 

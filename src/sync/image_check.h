@@ -13,8 +13,8 @@
 //
 // What it leaves to SQLite: NOT NULL and CHECK constraints, and whether indexes match their tables (data the
 // server holds, not damage in transit). A layout it does not cover (auto-vacuum's pointer-map pages,
-// reserved bytes per page, a schema row whose rootpage lies in an overflow page) makes it answer
-// `unsupported`: the caller then runs PRAGMA quick_check instead.
+// reserved bytes per page, a UTF-16 database, a schema row whose rootpage lies in an overflow page) makes it
+// answer `unsupported`: the caller then runs PRAGMA quick_check instead.
 #pragma once
 
 #include <cstdint>

@@ -534,7 +534,7 @@ TEST(ImageCheck, RandomDatabasesAreSoundWithTheirRowCounts) {
 
 // ---- Layouts the check does not cover ----
 
-TEST(ImageCheck, AutoVacuumAndReservedBytesAreUnsupported) {
+TEST(ImageCheck, AutoVacuumReservedBytesAndUtf16AreUnsupported) {
   TempDir dir;
   std::string rows = "CREATE TABLE t(a INTEGER PRIMARY KEY, b); CREATE INDEX t_b ON t(b);" +
                      insert_rows("t", 2000, "i, printf('%.*c', i % 900, 'r')") +
@@ -556,6 +556,16 @@ TEST(ImageCheck, AutoVacuumAndReservedBytesAreUnsupported) {
   ASSERT_EQ(static_cast<uint8_t>(contents(reserved)[20]), 8) << "the header's reserved bytes per page";
   ASSERT_EQ(sqlite_complaint(reserved), "");
   check = check_file(reserved);
+  EXPECT_EQ(verdict_name(check.verdict), "unsupported") << check.problem;
+  EXPECT_FALSE(check.problem.empty());
+
+  // The schema's names are UTF-16 text there: read as UTF-8 they would name no table, and every tree would
+  // look unused.
+  std::string utf16 = dir.file("utf16.db");
+  ASSERT_NO_FATAL_FAILURE(build_db(utf16, rows, "PRAGMA encoding='UTF-16le';"));
+  ASSERT_EQ(get4(contents(utf16), 56), 2u) << "the header's text encoding is UTF-16le";
+  ASSERT_EQ(sqlite_complaint(utf16), "");
+  check = check_file(utf16);
   EXPECT_EQ(verdict_name(check.verdict), "unsupported") << check.problem;
   EXPECT_FALSE(check.problem.empty());
 }
