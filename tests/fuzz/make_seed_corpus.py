@@ -127,3 +127,37 @@ write("sql_literal", "text-nul-invalid", b"\x03nul\x00inside \xff\xfe \xc0\xaf")
 write("sql_literal", "text-empty", b"\x03")
 write("sql_literal", "blob", b"\x04\x00\x01\xff'X")
 write("sql_literal", "blob-empty", b"\x04")
+
+
+# --- image_check: an SQLite database file of 4096-byte pages -------------------------------------------------
+def database(statements, prologue=()):
+    import sqlite3
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "seed.db")
+        db = sqlite3.connect(path, isolation_level=None)
+        for s in ("PRAGMA page_size=4096", "PRAGMA journal_mode=DELETE", *prologue):
+            db.execute(s)
+        for s in statements:
+            db.execute(s)
+        db.close()
+        with open(path, "rb") as f:
+            return f.read()
+
+
+write("image_check", "rowid-table-and-index", database([
+    "CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT, v REAL, b BLOB)", "CREATE INDEX t_name ON t(name)",
+    "INSERT INTO t VALUES (1, 'a', 1.5, x'00'), (-9223372036854775808, 'min', -0.0, NULL),"
+    " (9223372036854775807, 'max', 1e308, x'ff')"]))
+write("image_check", "overflow-and-free-pages", database([
+    "CREATE TABLE t(x)", "INSERT INTO t VALUES (zeroblob(9000)), ('short')", "CREATE TABLE gone(y)",
+    "INSERT INTO gone VALUES (zeroblob(5000))", "DROP TABLE gone"]))
+write("image_check", "without-rowid-view-trigger", database([
+    "CREATE TABLE w(k TEXT PRIMARY KEY, v) WITHOUT ROWID", "INSERT INTO w VALUES ('a', 1), ('b', 2)",
+    "CREATE VIEW v AS SELECT * FROM w", "CREATE TRIGGER tr AFTER INSERT ON w BEGIN SELECT 1; END"]))
+write("image_check", "two-level-tree", database([
+    "CREATE TABLE t(id INTEGER PRIMARY KEY, s TEXT)",
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300)"
+    " INSERT INTO t SELECT i, printf('%040d', i) FROM n"]))
+write("image_check", "auto-vacuum", database(["CREATE TABLE t(x)", "INSERT INTO t VALUES (1)"],
+                                             prologue=("PRAGMA auto_vacuum=FULL",)))
