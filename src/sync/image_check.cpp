@@ -404,7 +404,7 @@ Result<int> Checker::tree_page(uint32_t pgno, Family family, bool has_lo, int64_
     return broken(
         fmt::format("page {}: {} fragmented bytes, {} in its header", pgno, fragments, data[hdr + 7]));
   uint32_t right = leaf ? 0 : get4(data + hdr + 8);
-  // `data` is not read past here: the pages below replace the chunk.
+  // `data` is not read past here: the pages below replace the window it lies in.
   if (leaf && intkey) *rows += cells;
   for (const auto& [first, count] : overflows) {
     TS_TRY_STATUS(overflow_chain(first, count, pgno));
