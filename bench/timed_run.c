@@ -40,8 +40,8 @@ int main(int argc, char** argv) {
     perror(argv[1]);
     return 2;
   }
-  fprintf(out, "%.6f %ld\n", (double)(end.tv_sec - start.tv_sec) + (double)(end.tv_nsec - start.tv_nsec) / 1e9,
-          usage.ru_maxrss);
+  fprintf(out, "%.6f %ld\n",
+          (double)(end.tv_sec - start.tv_sec) + (double)(end.tv_nsec - start.tv_nsec) / 1e9, usage.ru_maxrss);
   fclose(out);
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
