@@ -7,35 +7,15 @@
 #include <limits>
 #include <string_view>
 
+#include "db/page_format.h"
+
 namespace turso_sync::diff {
 
 namespace {
 
-uint32_t be32(const uint8_t* p) {
-  return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | p[3];
-}
-uint16_t be16(const uint8_t* p) {
-  return static_cast<uint16_t>((p[0] << 8) | p[1]);
-}
-
-// SQLite's varint: 1-9 bytes, big-endian, 7 bits per byte except a full 9th byte. Returns bytes used (0:
-// overrun).
-size_t get_varint(const uint8_t* p, const uint8_t* end, uint64_t* v) {
-  uint64_t x = 0;
-  for (size_t i = 0; i < 9; ++i) {
-    if (p + i >= end) return 0;
-    if (i == 8) {
-      *v = (x << 8) | p[i];
-      return 9;
-    }
-    x = (x << 7) | (p[i] & 0x7F);
-    if (!(p[i] & 0x80)) {
-      *v = x;
-      return i + 1;
-    }
-  }
-  return 0;
-}
+using db::get_be16;
+using db::get_be32;
+using db::get_varint;
 
 // The WAL checksum (https://www.sqlite.org/fileformat2.html#walformat): over 32-bit words in the byte order
 // the magic number says, two running sums.
@@ -43,8 +23,8 @@ void wal_checksum(bool big_endian, const uint8_t* data, size_t n, uint32_t* s0, 
   for (size_t i = 0; i + 8 <= n; i += 8) {
     uint32_t a, b;
     if (big_endian) {
-      a = be32(data + i);
-      b = be32(data + i + 4);
+      a = get_be32(data + i);
+      b = get_be32(data + i + 4);
     } else {
       std::memcpy(&a, data + i, 4);
       std::memcpy(&b, data + i + 4, 4);
@@ -79,15 +59,15 @@ bool collect_leaves(PageFile& file, uint32_t pgno, int64_t lo, int64_t hi, int d
   uint32_t size = file.page_size();
   std::vector<uint8_t> copy(page, page + size);  // the buffer is reused by the recursive reads
   const uint8_t* end = copy.data() + size;
-  uint16_t ncell = be16(&copy[hdr + 3]);
-  uint32_t right = be32(&copy[hdr + 8]);
+  uint16_t ncell = get_be16(&copy[hdr + 3]);
+  uint32_t right = get_be32(&copy[hdr + 8]);
   int64_t prev = lo;
   for (uint16_t i = 0; i < ncell; ++i) {
     size_t ptr_at = hdr + 12 + 2u * i;
     if (ptr_at + 2 > size) return false;
-    uint16_t off = be16(&copy[ptr_at]);
+    uint16_t off = get_be16(&copy[ptr_at]);
     if (off + 4u > size) return false;
-    uint32_t child = be32(&copy[off]);
+    uint32_t child = get_be32(&copy[off]);
     uint64_t key = 0;
     if (get_varint(&copy[off + 4], end, &key) == 0) return false;
     auto k = static_cast<int64_t>(key);
@@ -102,13 +82,13 @@ bool collect_leaves(PageFile& file, uint32_t pgno, int64_t lo, int64_t hi, int d
 // not show).
 bool has_overflow(const uint8_t* page, uint32_t pgno, uint32_t usable) {
   size_t hdr = pgno == 1 ? 100 : 0;
-  uint16_t ncell = be16(page + hdr + 3);
+  uint16_t ncell = get_be16(page + hdr + 3);
   const uint8_t* end = page + usable;
-  uint64_t max_local = usable - 35;
+  uint64_t max_local = db::max_local_payload(usable, /*table_leaf=*/true);
   for (uint16_t i = 0; i < ncell; ++i) {
     size_t ptr_at = hdr + 8 + 2u * i;
     if (ptr_at + 2 > usable) return true;
-    uint16_t off = be16(page + ptr_at);
+    uint16_t off = get_be16(page + ptr_at);
     if (off >= usable) return true;
     uint64_t payload = 0;
     if (get_varint(page + off, end, &payload) == 0) return true;
@@ -123,14 +103,14 @@ bool leaf_cell(const uint8_t* page, size_t hdr, uint16_t i, uint32_t usable, uin
                std::string_view* record) {
   size_t ptr_at = hdr + 8 + 2u * i;
   if (ptr_at + 2 > usable) return false;
-  uint16_t off = be16(page + ptr_at);
+  uint16_t off = get_be16(page + ptr_at);
   if (off >= usable) return false;
   const uint8_t* end = page + usable;
   uint64_t payload = 0;
   size_t n1 = get_varint(page + off, end, &payload);
   if (n1 == 0) return false;
   size_t n2 = get_varint(page + off + n1, end, rowid);
-  if (n2 == 0 || payload > usable - 35) return false;
+  if (n2 == 0 || payload > db::max_local_payload(usable, /*table_leaf=*/true)) return false;
   size_t start = off + n1 + n2;
   if (start + payload > usable) return false;
   *record = std::string_view(reinterpret_cast<const char*>(page + start), payload);
@@ -144,8 +124,8 @@ bool leaf_cell(const uint8_t* page, size_t hdr, uint16_t i, uint32_t usable, uin
 bool same_rows(const uint8_t* a, const uint8_t* b, uint32_t pgno, uint32_t usable) {
   size_t hdr = pgno == 1 ? 100 : 0;
   if (a[hdr] != 0x0D || b[hdr] != 0x0D) return false;
-  uint16_t n = be16(a + hdr + 3);
-  if (n != be16(b + hdr + 3)) return false;
+  uint16_t n = get_be16(a + hdr + 3);
+  if (n != get_be16(b + hdr + 3)) return false;
   for (uint16_t i = 0; i < n; ++i) {
     uint64_t rowid_a = 0, rowid_b = 0;
     std::string_view record_a, record_b;
@@ -190,11 +170,11 @@ class TreeWalker {
 
  private:
   uint32_t leftmost_child(const uint8_t* page, size_t hdr) const {
-    uint16_t ncell = be16(page + hdr + 3);
-    if (ncell == 0) return be32(page + hdr + 8);
-    uint16_t off = be16(page + hdr + 12);
+    uint16_t ncell = get_be16(page + hdr + 3);
+    if (ncell == 0) return get_be32(page + hdr + 8);
+    uint16_t off = get_be16(page + hdr + 12);
     if (off + 4u > m_file.page_size()) return 0;
-    return be32(page + off);
+    return get_be32(page + off);
   }
 
   bool visit(uint32_t pgno, int64_t lo, int64_t hi, int depth) {
@@ -214,15 +194,15 @@ class TreeWalker {
     m_interior->push_back(pgno);
     bool table = type == 0x05;
     const uint8_t* end = page.data() + size;
-    uint16_t ncell = be16(&page[hdr + 3]);
-    uint32_t right = be32(&page[hdr + 8]);
+    uint16_t ncell = get_be16(&page[hdr + 3]);
+    uint32_t right = get_be32(&page[hdr + 8]);
     int64_t prev = lo;
     for (uint16_t i = 0; i < ncell; ++i) {
       size_t ptr_at = hdr + 12 + 2u * i;
       if (ptr_at + 2 > size) return false;
-      uint16_t off = be16(&page[ptr_at]);
+      uint16_t off = get_be16(&page[ptr_at]);
       if (off + 4u > size) return false;
-      uint32_t child = be32(&page[off]);
+      uint32_t child = get_be32(&page[off]);
       if (!table) {
         if (!visit(child, k_min, k_max, depth + 1)) return false;
         continue;
@@ -297,7 +277,7 @@ RangeCells cells_in_ranges(PageFile& file, const std::vector<Leaf>& leaves,
     if (!keep) continue;
     out.pages.emplace_back(reinterpret_cast<const char*>(page), usable);
     const auto* copy = reinterpret_cast<const uint8_t*>(out.pages.back().data());
-    uint16_t ncell = be16(copy + hdr + 3);
+    uint16_t ncell = get_be16(copy + hdr + 3);
     for (uint16_t i = 0; i < ncell; ++i) {
       uint64_t rowid = 0;
       std::string_view record;
@@ -371,15 +351,15 @@ Result<WalState> PageFile::load_wal() {
   m_wal = WalState{};
   uint8_t header[100];
   if (!read_at(header, sizeof header, 0) || std::memcmp(header, "SQLite format 3", 16) != 0) return m_wal;
-  uint32_t size = be16(header + 16);
+  uint32_t size = get_be16(header + 16);
   m_page_size = size == 1 ? 65536 : size;
-  m_db_pages = be32(header + 28);
-  if (be32(header + 24) != be32(header + 92)) {  // page count not trustworthy: use the file size
+  m_db_pages = get_be32(header + 28);
+  if (get_be32(header + 24) != get_be32(header + 92)) {  // page count not trustworthy: use the file size
     auto bytes = m_file.size();
     if (!bytes) return m_wal;
     m_db_pages = static_cast<uint32_t>(*bytes / m_page_size);
   }
-  m_auto_vacuum = be32(header + 52) != 0;
+  m_auto_vacuum = get_be32(header + 52) != 0;
   m_buf.resize(m_page_size);
   m_usable = header[20] == 0 && m_page_size >= 512;
   WalState state;
@@ -396,17 +376,17 @@ Result<WalState> PageFile::load_wal() {
     m_wal = state;
     return state;  // no WAL (or empty): the database file is the whole truth
   }
-  uint32_t magic = be32(hdr);
-  if ((magic & 0xFFFFFFFE) != 0x377f0682 || be32(hdr + 8) != m_page_size) {
+  uint32_t magic = get_be32(hdr);
+  if ((magic & 0xFFFFFFFE) != 0x377f0682 || get_be32(hdr + 8) != m_page_size) {
     m_wal = state;
     return state;
   }
   bool big_endian = magic & 1;
-  state.salt1 = be32(hdr + 16);
-  state.salt2 = be32(hdr + 20);
+  state.salt1 = get_be32(hdr + 16);
+  state.salt2 = get_be32(hdr + 20);
   uint32_t s0 = 0, s1 = 0;
   wal_checksum(big_endian, hdr, 24, &s0, &s1);
-  if (s0 != be32(hdr + 24) || s1 != be32(hdr + 28)) {
+  if (s0 != get_be32(hdr + 24) || s1 != get_be32(hdr + 28)) {
     m_wal = state;
     return state;
   }
@@ -416,14 +396,14 @@ Result<WalState> PageFile::load_wal() {
   uint64_t index = 0;
   while (read_wal_at(frame.data(), frame.size(), offset)) {
     const uint8_t* fh = frame.data();
-    if (be32(fh + 8) != state.salt1 || be32(fh + 12) != state.salt2) break;
+    if (get_be32(fh + 8) != state.salt1 || get_be32(fh + 12) != state.salt2) break;
     wal_checksum(big_endian, fh, 8, &s0, &s1);
     wal_checksum(big_endian, fh + 24, m_page_size, &s0, &s1);
-    if (s0 != be32(fh + 16) || s1 != be32(fh + 20)) break;
+    if (s0 != get_be32(fh + 16) || s1 != get_be32(fh + 20)) break;
     ++index;
-    uint32_t pgno = be32(fh);
+    uint32_t pgno = get_be32(fh);
     pending.emplace_back(pgno, offset + 24);
-    uint32_t commit_size = be32(fh + 4);
+    uint32_t commit_size = get_be32(fh + 4);
     if (commit_size != 0) {
       if (commit_size + 1 > m_frame_offset.size()) m_frame_offset.resize(commit_size + 1, 0);
       for (auto& [p, off] : pending)
@@ -442,7 +422,7 @@ bool PageFile::wal_restarted() {
   if (!m_wal.wal_mode) return false;
   uint8_t hdr[32];
   if (!read_wal_at(hdr, sizeof hdr, 0)) return m_wal.commit_frames != 0;
-  return be32(hdr + 16) != m_wal.salt1 || be32(hdr + 20) != m_wal.salt2;
+  return get_be32(hdr + 16) != m_wal.salt1 || get_be32(hdr + 20) != m_wal.salt2;
 }
 
 const uint8_t* PageFile::read(uint32_t pgno) {
@@ -545,7 +525,7 @@ std::optional<int64_t> count_rowid_table_rows(PageFile& file, uint32_t root) {
     const uint8_t* page = file.read(l.pgno);  // in file order: the read-ahead serves neighbours
     size_t hdr = l.pgno == 1 ? 100 : 0;
     if (!page || page[hdr] != 0x0D) return std::nullopt;
-    rows += be16(page + hdr + 3);
+    rows += get_be16(page + hdr + 3);
   }
   return rows;
 }

@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "db/page_format.h"
 #include "util/fs.h"
 
 namespace turso_sync {
@@ -30,32 +31,9 @@ constexpr int k_max_depth = 40;
 // in order.
 constexpr uint32_t k_window_pages = 256;
 
-uint32_t get2(const uint8_t* p) {
-  return (uint32_t{p[0]} << 8) | p[1];
-}
-uint32_t get4(const uint8_t* p) {
-  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
-}
-
-// SQLite's varint (1-9 bytes): bytes used, 0 when it runs past `end`.
-inline size_t varint(const uint8_t* p, const uint8_t* end, uint64_t* v) {
-  if (p < end && p[0] < 0x80) {  // most are one byte: serial types, header sizes, small payloads
-    *v = p[0];
-    return 1;
-  }
-  uint64_t x = 0;
-  for (size_t i = 0; i < 8; ++i) {
-    if (p + i >= end) return 0;
-    x = (x << 7) | (p[i] & 0x7f);
-    if (!(p[i] & 0x80)) {
-      *v = x;
-      return i + 1;
-    }
-  }
-  if (p + 8 >= end) return 0;
-  *v = (x << 8) | p[8];
-  return 9;
-}
+using db::get_be16;
+using db::get_be32;
+using db::get_varint;
 
 // Bytes of a record value of serial type `t`; -1 for the reserved types 10 and 11.
 int64_t value_size(uint64_t t) {
@@ -196,7 +174,7 @@ bool Checker::claim(uint32_t pgno, const char* what, uint32_t from) {
 void Checker::record(const uint8_t* payload, uint64_t local, uint64_t size, uint32_t pgno, int cell) {
   const uint8_t* end = payload + local;
   uint64_t header = 0;
-  size_t n = varint(payload, end, &header);
+  size_t n = get_varint(payload, end, &header);
   if (n == 0 || header > size || header < n) {
     damaged(fmt::format("cell {} of page {}: record header of {} bytes in a payload of {}", cell, pgno,
                         header, size));
@@ -206,7 +184,7 @@ void Checker::record(const uint8_t* payload, uint64_t local, uint64_t size, uint
   uint64_t body = 0;
   for (const uint8_t* p = payload + n; p < payload + header;) {
     uint64_t type = 0;
-    size_t m = varint(p, payload + header, &type);
+    size_t m = get_varint(p, payload + header, &type);
     int64_t bytes = m == 0 ? -1 : value_size(type);
     if (bytes < 0) {
       damaged(fmt::format("cell {} of page {}: bad record header", cell, pgno));
@@ -224,14 +202,14 @@ void Checker::record(const uint8_t* payload, uint64_t local, uint64_t size, uint
 void Checker::schema_row(const uint8_t* payload, uint64_t local, uint32_t pgno) {
   auto spills = [&]() { unsupported(fmt::format("a schema row of page {} spills to overflow pages", pgno)); };
   uint64_t header = 0;
-  size_t n = varint(payload, payload + local, &header);
+  size_t n = get_varint(payload, payload + local, &header);
   const uint8_t* header_end = payload + std::min(header, local);
   uint64_t types[5] = {};
   uint64_t offsets[5] = {};
   uint64_t at = header;
   const uint8_t* p = payload + n;
   for (int i = 0; i < 5; ++i) {
-    size_t m = p < header_end ? varint(p, header_end, &types[i]) : 0;
+    size_t m = p < header_end ? get_varint(p, header_end, &types[i]) : 0;
     if (m == 0) {
       if (header > local)
         spills();
@@ -294,10 +272,10 @@ Result<int> Checker::tree_page(uint32_t pgno, Family family, bool has_lo, int64_
   if ((family == Family::table && !intkey) || (family == Family::index && intkey))
     return broken(fmt::format("page {} is a {} page in a {} tree", pgno, intkey ? "table" : "index",
                               intkey ? "index" : "table"));
-  const uint32_t cells = get2(data + hdr + 3);
+  const uint32_t cells = get_be16(data + hdr + 3);
   const uint32_t header_bytes = leaf ? 8 : 12;
   const uint32_t cell_first = hdr + header_bytes + 2 * cells;
-  uint32_t top = get2(data + hdr + 5);
+  uint32_t top = get_be16(data + hdr + 5);
   if (top == 0) top = 65536;
   if (cell_first > k_usable || top > k_usable || top < cell_first)
     return broken(fmt::format("page {}: {} cells and a content area at {} do not fit", pgno, cells, top));
@@ -312,12 +290,12 @@ Result<int> Checker::tree_page(uint32_t pgno, Family family, bool has_lo, int64_
   };
   std::vector<Child> children;
   std::vector<std::pair<uint32_t, uint64_t>> overflows;  // first page, pages
-  const uint64_t max_local = leaf && intkey ? k_usable - 35 : (k_usable - 12) * 64 / 255 - 23;
-  const uint64_t min_local = (k_usable - 12) * 32 / 255 - 23;
+  const uint64_t max_local = db::max_local_payload(k_usable, leaf && intkey);
+  const uint64_t min_local = db::min_local_payload(k_usable);
   bool has_prev = false;
   int64_t prev = 0;
   for (uint32_t i = 0; i < cells; ++i) {
-    uint32_t pc = get2(data + hdr + header_bytes + 2 * i);
+    uint32_t pc = get_be16(data + hdr + header_bytes + 2 * i);
     if (pc < top || pc > k_usable - 4)
       return broken(
           fmt::format("page {}: cell {} at offset {} is outside {}..{}", pgno, i, pc, top, k_usable - 4));
@@ -326,19 +304,19 @@ Result<int> Checker::tree_page(uint32_t pgno, Family family, bool has_lo, int64_
     const uint8_t* p = cell;
     uint32_t child = 0;
     if (!leaf) {
-      child = get4(p);
+      child = get_be32(p);
       p += 4;
     }
     uint64_t payload = 0;
     int64_t key = 0;
     if (type != 5) {
-      size_t n = varint(p, end, &payload);
+      size_t n = get_varint(p, end, &payload);
       if (n == 0) return broken(fmt::format("page {}: cell {} runs off the page", pgno, i));
       p += n;
     }
     if (intkey) {
       uint64_t k = 0;
-      size_t n = varint(p, end, &k);
+      size_t n = get_varint(p, end, &k);
       if (n == 0) return broken(fmt::format("page {}: cell {} runs off the page", pgno, i));
       p += n;
       key = static_cast<int64_t>(k);
@@ -361,7 +339,7 @@ Result<int> Checker::tree_page(uint32_t pgno, Family family, bool has_lo, int64_
       if (failed()) return 0;
       size += local;
       if (local < payload) {
-        overflows.emplace_back(get4(p + local), (payload - local + k_usable - 5) / (k_usable - 4));
+        overflows.emplace_back(get_be32(p + local), (payload - local + k_usable - 5) / (k_usable - 4));
         size += 4;
       }
     }
@@ -370,14 +348,14 @@ Result<int> Checker::tree_page(uint32_t pgno, Family family, bool has_lo, int64_
     spans.emplace_back(pc, static_cast<uint32_t>(pc + size - 1));
     if (!leaf) children.push_back({child, key});
   }
-  if (uint32_t block = get2(data + hdr + 1); block != 0) {
+  if (uint32_t block = get_be16(data + hdr + 1); block != 0) {
     if (block < top)
       return broken(fmt::format("page {}: a freeblock at {} before the content area", pgno, block));
     for (;;) {
       if (block > k_usable - 4)
         return broken(fmt::format("page {}: a freeblock at {} off the end of the page", pgno, block));
-      uint32_t next = get2(data + block);
-      uint32_t bytes = get2(data + block + 2);
+      uint32_t next = get_be16(data + block);
+      uint32_t bytes = get_be16(data + block + 2);
       if (bytes < 4 || block + bytes > k_usable)
         return broken(fmt::format("page {}: a freeblock of {} bytes at {}", pgno, bytes, block));
       spans.emplace_back(block, block + bytes - 1);
@@ -403,7 +381,7 @@ Result<int> Checker::tree_page(uint32_t pgno, Family family, bool has_lo, int64_
   if (fragments != data[hdr + 7])
     return broken(
         fmt::format("page {}: {} fragmented bytes, {} in its header", pgno, fragments, data[hdr + 7]));
-  uint32_t right = leaf ? 0 : get4(data + hdr + 8);
+  uint32_t right = leaf ? 0 : get_be32(data + hdr + 8);
   // `data` is not read past here: the pages below replace the window it lies in.
   if (leaf && intkey) *rows += cells;
   for (const auto& [first, count] : overflows) {
@@ -438,7 +416,7 @@ Status Checker::overflow_chain(uint32_t first, uint64_t pages, uint32_t from) {
     }
     if (!claim(at, "an overflow", from)) return {};
     const uint8_t* data = TS_TRY(page(at));
-    at = get4(data);
+    at = get_be32(data);
   }
   if (at != 0) damaged(fmt::format("page {}: an overflow chain is longer than its {} pages", from, pages));
   return {};
@@ -446,24 +424,24 @@ Status Checker::overflow_chain(uint32_t first, uint64_t pages, uint32_t from) {
 
 Status Checker::freelist() {
   const uint8_t* first = TS_TRY(page(1));
-  uint32_t trunk = get4(first + 32);
-  const uint32_t expected = get4(first + 36);
+  uint32_t trunk = get_be32(first + 32);
+  const uint32_t expected = get_be32(first + 36);
   uint64_t counted = 0;
   for (uint32_t from = 1; trunk != 0;) {
     if (!claim(trunk, "a freelist trunk", from)) return {};
     ++counted;
     const uint8_t* data = TS_TRY(page(trunk));
-    uint32_t leaves = get4(data + 4);
+    uint32_t leaves = get_be32(data + 4);
     if (leaves > k_usable / 4 - 2) {
       damaged(fmt::format("freelist trunk page {} lists {} pages", trunk, leaves));
       return {};
     }
     for (uint32_t i = 0; i < leaves; ++i) {
-      if (!claim(get4(data + 8 + 4 * i), "a free", trunk)) return {};
+      if (!claim(get_be32(data + 8 + 4 * i), "a free", trunk)) return {};
       ++counted;
     }
     from = trunk;
-    trunk = get4(data);
+    trunk = get_be32(data);
   }
   if (counted != expected)
     damaged(fmt::format("the freelist holds {} pages, its header says {}", counted, expected));
@@ -480,15 +458,16 @@ Result<ImageCheck> Checker::run() {
   const uint8_t* first = TS_TRY(page(1));
   if (std::memcmp(first, "SQLite format 3", 16) != 0)
     return verdict_damaged("page 1 is not an SQLite header");
-  if (get2(first + 16) != k_page) return verdict_damaged("page 1: the page size is not 4096");
+  if (get_be16(first + 16) != k_page) return verdict_damaged("page 1: the page size is not 4096");
   if (first[20] != 0) return verdict_unsupported("pages have reserved bytes");
   if (first[21] != 64 || first[22] != 32 || first[23] != 32)
     return verdict_damaged("page 1: the payload fractions are not SQLite's");
-  if (get4(first + 52) != 0) return verdict_unsupported("auto-vacuum (pointer-map pages)");
+  if (get_be32(first + 52) != 0) return verdict_unsupported("auto-vacuum (pointer-map pages)");
   // The schema's type names are read as UTF-8 text (0: a database that has never stored text).
-  if (uint32_t encoding = get4(first + 56); encoding > 1)
+  if (uint32_t encoding = get_be32(first + 56); encoding > 1)
     return verdict_unsupported(fmt::format("text encoding {} (UTF-16)", encoding));
-  if (uint32_t size = get4(first + 28); size != 0 && get4(first + 24) == get4(first + 92) && size != m_pages)
+  if (uint32_t size = get_be32(first + 28);
+      size != 0 && get_be32(first + 24) == get_be32(first + 92) && size != m_pages)
     return verdict_damaged(fmt::format("page 1: the header says {} pages, the image has {}", size, m_pages));
 
   std::vector<SchemaRow> schema;
