@@ -61,12 +61,18 @@ Status create_working_copy_file(const std::string& replica, const std::string& p
 // create_working_copy_file would have: SQLite's own schema names, written through SQLite (durably).
 Status finish_working_copy_file(const std::string& path);
 
+// A byte copy of a page image, made beside it by bootstrap_page_image: a new file of ours, not yet in place.
+// A working copy is fsynced; a spare need not be (sync/replica_spare.h).
+struct ImageCopy {
+  std::string path;
+  bool fsync = true;
+};
+
 // Downloads every page into a new file at `path` (removed first; removed again unless written). On success
-// the file is complete, checked (sync/image_check.h, else PRAGMA quick_check) and fsynced, and so is a byte
-// copy of it at each of `copies` (new files of ours: a working copy or a spare not yet in place), written
-// as the pages arrive.
+// the file is complete, checked (sync/image_check.h, else PRAGMA quick_check) and fsynced, and each of
+// `copies` is a byte copy of it, written once the image is whole.
 Result<PageImageResult> bootstrap_page_image(RemoteClient& remote, const std::string& path,
-                                             const std::vector<std::string>& copies,
+                                             const std::vector<ImageCopy>& copies,
                                              const ProgressCallback& progress);
 
 // Brings the image `replica` (at `from_revision`) to the server's latest revision: written = `path` holds a

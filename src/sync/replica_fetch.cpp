@@ -60,7 +60,7 @@ Result<FetchedReplica> fetch_replica(RemoteClient& remote, const Config& config,
                                      const std::optional<SyncState>& state, FetchMode mode,
                                      const std::string& tmp_path, bool describe,
                                      const ProgressCallback& progress,
-                                     const std::vector<std::string>& image_copies,
+                                     const std::vector<ImageCopy>& image_copies,
                                      const std::function<void()>& on_changes, bool sync_incremental) {
   FetchedReplica out;
   uint64_t bytes_before = remote.bytes_received();

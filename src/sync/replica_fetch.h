@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "sync/page_pull.h"
 #include "sync/state.h"
 #include "turso_sync/remote.h"
 #include "turso_sync/sync.h"
@@ -50,7 +51,7 @@ Result<FetchedReplica> fetch_replica(RemoteClient& remote, const Config& config,
                                      const std::optional<SyncState>& state, FetchMode mode,
                                      const std::string& tmp_path, bool describe,
                                      const ProgressCallback& progress,
-                                     const std::vector<std::string>& image_copies = {},
+                                     const std::vector<ImageCopy>& image_copies = {},
                                      const std::function<void()>& on_changes = {},
                                      bool sync_incremental = true);
 

@@ -12,6 +12,7 @@
 #include "sync/page_pull.h"
 #include "util/fs.h"
 #include "util/json_writer.h"
+#include "util/text.h"
 
 namespace turso_sync {
 
@@ -42,6 +43,10 @@ std::optional<SpareImage> usable_spare(const std::string& state_dir, const std::
       root["spare"].get(spare_fingerprint) != simdjson::SUCCESS ||
       root["spare_pages"].get(pages) != simdjson::SUCCESS || root["stale"].get(stale) != simdjson::SUCCESS)
     return std::nullopt;
+  // A spare that is not on disk is valid only in the boot that wrote it.
+  std::string_view boot;
+  if (root["boot_id"].get(boot) == simdjson::SUCCESS && (boot.empty() || boot != current_boot_id()))
+    return std::nullopt;
   SpareImage spare;
   spare.path = spare_path(state_dir);
   if (pairs_with.empty() || pairs_with != replica_fingerprint(replica) ||
@@ -60,7 +65,7 @@ std::optional<SpareImage> usable_spare(const std::string& state_dir, const std::
 namespace {
 
 Status write_record(const std::string& state_dir, const std::string& replica, uint64_t spare_pages,
-                    const std::vector<uint32_t>& stale) {
+                    const std::vector<uint32_t>& stale, const std::string& boot_id = "") {
   JsonWriter w;
   w.begin_object()
       .key("replica")
@@ -72,13 +77,28 @@ Status write_record(const std::string& state_dir, const std::string& replica, ui
       .key("stale")
       .begin_array();
   for (uint32_t id : stale) w.integer(id);
-  w.end_array().end_object();
+  w.end_array();
+  if (!boot_id.empty()) w.key("boot_id").string(boot_id);
+  w.end_object();
   // A hint, not a record of state: usable_spare checks both files' fingerprints before trusting it, and a
   // lost or torn one only costs the next pull a copy of the replica. No fsync.
   return atomic_write_file(record_path(state_dir), w.str() + "\n", 0600, Durability::hint);
 }
 
+// Records the spare (a copy of the replica, not fsynced; `fd` is a descriptor of it) as equal to the
+// replica: for this boot, or, when the boot is unknown, once the copy is fsynced.
+bool record_copy(const std::string& state_dir, const std::string& replica, uint64_t pages, int fd) {
+  std::string boot = current_boot_id();
+  if (boot.empty() && ::fsync(fd) != 0) return false;
+  return write_record(state_dir, replica, pages, {}, boot).ok();
+}
+
 }  // namespace
+
+std::string current_boot_id() {
+  auto text = read_file("/proc/sys/kernel/random/boot_id");
+  return text.ok() ? std::string(trim(*text)) : std::string();
+}
 
 void create_spare_copy(const std::string& state_dir, const std::string& replica) {
   drop_spare(state_dir);
@@ -88,11 +108,10 @@ void create_spare_copy(const std::string& state_dir, const std::string& replica)
   // Read through SQLite's file handle (db/file_reader.h), never a descriptor of ours.
   auto from = db::FileSnapshot::open(replica);
   if (!from.ok() || (*from)->size() != *size) return;
-  int to = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, kPrivateFileMode);
-  bool ok = to >= 0 && (*from)->copy_to(to, path).ok() && ::fsync(to) == 0;
-  if (to >= 0) ::close(to);
-  // The copy is durable before its record says it equals the replica.
-  if (!ok || !write_record(state_dir, replica, *size / k_page_size, {}).ok()) drop_spare(state_dir);
+  UniqueFd to(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, kPrivateFileMode));
+  if (!to || !(*from)->copy_to(to.get(), path).ok() ||
+      !record_copy(state_dir, replica, *size / k_page_size, to.get()))
+    drop_spare(state_dir);
 }
 
 std::string new_spare_path(const std::string& state_dir) {
@@ -102,9 +121,10 @@ std::string new_spare_path(const std::string& state_dir) {
 void adopt_spare_copy(const std::string& state_dir, const std::string& copy, const std::string& replica) {
   drop_spare(state_dir);
   auto size = file_size(replica);
-  bool ok = size && *size > 0 && *size % k_page_size == 0 && file_size(copy) == size &&
-            durable_rename(copy, spare_path(state_dir), FsyncSource::no).ok() &&
-            write_record(state_dir, replica, *size / k_page_size, {}).ok();
+  UniqueFd fd(::open(copy.c_str(), O_RDONLY | O_CLOEXEC));  // a temp file of ours, not yet the spare
+  bool ok = fd && size && *size > 0 && *size % k_page_size == 0 && file_size(copy) == size &&
+            ::rename(copy.c_str(), spare_path(state_dir).c_str()) == 0 &&
+            record_copy(state_dir, replica, *size / k_page_size, fd.get());
   if (!ok) {
     ::unlink(copy.c_str());
     drop_spare(state_dir);

@@ -117,8 +117,8 @@ Result<InitReport> SyncContext::init_files(const InitOptions& options) {
   std::string tmp_spare = new_spare_path(c.state_dir);
   // A new working copy and the spare are written as copies of the page image while it is checked, instead
   // of being copied from the replica afterwards.
-  std::vector<std::string> copies;
-  if (!working_exists) copies = {tmp_working, tmp_spare};
+  std::vector<ImageCopy> copies;
+  if (!working_exists) copies = {{tmp_working, true}, {tmp_spare, false}};
   auto remove_temp_files = [&]() {
     for (const std::string* path : {&tmp_replica, &tmp_working, &tmp_spare}) ::unlink(path->c_str());
   };

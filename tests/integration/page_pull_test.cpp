@@ -4,6 +4,7 @@
 // read through the independent path (hrana_query.py); local edits in the working copy survive.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -228,6 +229,50 @@ TEST(PagePull, IncrementalPullsRecycleTheSpareImageAndStayExact) {
   expect_replica_is_remote(server.url(), copy.replica());
   EXPECT_NE(inode_of(copy.replica()), spare_inode);
   EXPECT_EQ(local_rows(copy.wc(), "SELECT x FROM t WHERE id = 1"), (Rows{{T("after a tampered spare")}}));
+}
+
+// init does not write its spare to disk (it is a cache, and its write-back would delay init): its record
+// names the boot, and after a reboot, when the spare may have lost the bytes the OS never wrote while its
+// inode, size and mtime (the fingerprint) still match, the pull copies the replica instead.
+TEST(PagePull, ASpareInitLeftInThePageCacheIsUsedOnlyInTheBootThatWroteIt) {
+  const std::string boot = read_text("/proc/sys/kernel/random/boot_id");
+  if (boot.size() < 36) GTEST_SKIP() << "no boot id on this system: init fsyncs its spare";
+  LocalServer server;
+  ASSERT_TRUE(server.started());
+  remote_exec(server.url(), {"CREATE TABLE t (id INTEGER PRIMARY KEY, x TEXT, pad BLOB)",
+                             "INSERT INTO t (x, pad) VALUES ('a', randomblob(3000))"});
+  for (int i = 0; i < 5; ++i)
+    remote_exec(server.url(), {"INSERT INTO t (x, pad) SELECT x, randomblob(3000) FROM t"});
+  Copy copy{TempDir(), server.url()};
+  ASSERT_EQ(copy.run({"init"}).exit_code, 0);
+  const std::string spare = copy.dir.file(".turso-sync/replica.spare");
+  const std::string record = copy.dir.file(".turso-sync/replica.spare.json");
+  const std::string this_boot = "\"boot_id\":\"" + boot.substr(0, 36) + "\"";
+  std::string text = read_text(record);
+  ASSERT_NE(text.find(this_boot), std::string::npos) << text;
+
+  // A reboot that lost a page of the spare (a leaf the next pull does not rewrite): zeros where the OS never
+  // wrote, the fingerprint unchanged. Used, it would make a damaged replica that the pull does not notice.
+  struct stat before {};
+  ASSERT_EQ(::stat(spare.c_str(), &before), 0);
+  std::string bytes = read_text(spare);
+  ASSERT_GT(bytes.size(), 6u * 4096);
+  bytes.replace(5 * 4096, 4096, std::string(4096, '\0'));
+  write_text(spare, bytes);
+  const struct timespec times[2] = {before.st_atim, before.st_mtim};
+  ASSERT_EQ(::utimensat(AT_FDCWD, spare.c_str(), times, 0), 0);
+  write_text(record, text.replace(text.find(this_boot), this_boot.size(),
+                                  "\"boot_id\":\"00000000-0000-0000-0000-000000000000\""));
+
+  std::string spare_inode = inode_of(spare);
+  remote_exec(server.url(), {"UPDATE t SET x = 'after a reboot' WHERE id = 1"});
+  pull_json(copy);
+  expect_replica_is_remote(server.url(), copy.replica());
+  EXPECT_NE(inode_of(copy.replica()), spare_inode) << "the spare of another boot was used";
+  EXPECT_EQ(local_rows(copy.wc(), "SELECT count(*), max(x) FROM t"),
+            remote_rows(server.url(), "SELECT count(*), max(x) FROM t"));
+  // The spare that pull kept is the old replica, on disk since it was made: its record names no boot.
+  EXPECT_EQ(read_text(record).find("boot_id"), std::string::npos);
 }
 
 // After a checkpoint the server's revision restarts and it serves only the pages written since: the pull
