@@ -218,4 +218,47 @@ Status copy_bytes(const std::function<Status(void* buf, size_t n, uint64_t offse
   return {};
 }
 
+namespace {
+
+Status pread_all(int fd, char* buf, size_t n, uint64_t offset) {
+  for (size_t got = 0; got < n;) {
+    ssize_t r = ::pread(fd, buf + got, n - got, static_cast<off_t>(offset + got));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0)
+      return Error(ErrorKind::io,
+                   fmt::format("read: {}", r == 0 ? "file ended early" : std::strerror(errno)));
+    got += static_cast<size_t>(r);
+  }
+  return {};
+}
+
+}  // namespace
+
+Status copy_file_bytes(int from, uint64_t size, const CopyTarget& to, bool start_writeback) {
+  constexpr uint64_t k_piece = 8 << 20;
+  for (uint64_t done = 0; done < size;) {
+    uint64_t start = done, end = std::min(size, done + k_piece);
+    while (done < end) {
+      auto in = static_cast<loff_t>(done), out = static_cast<loff_t>(done);
+      ssize_t n = ::copy_file_range(from, &in, to.fd, &out, end - done, 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && done == 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL))
+        return copy_bytes(
+            [from](void* buf, size_t want, uint64_t offset) {
+              return pread_all(from, static_cast<char*>(buf), want, offset);
+            },
+            size, {to}, start_writeback);
+      if (n <= 0)
+        return Error(ErrorKind::io, fmt::format("copy into {}: {}", to.path,
+                                                n == 0 ? "source ended early" : std::strerror(errno)));
+      done += static_cast<uint64_t>(n);
+    }
+    // Best effort: only a head start for the caller's fsync, which stays the durability point.
+    if (start_writeback)
+      ::sync_file_range(to.fd, static_cast<off_t>(start), static_cast<off_t>(end - start),
+                        SYNC_FILE_RANGE_WRITE);
+  }
+  return {};
+}
+
 }  // namespace turso_sync

@@ -71,6 +71,13 @@ struct CopyTarget {
 // written (sync_file_range), so that the fsync that ends a file finds little left to write. No fsync.
 Status copy_bytes(const std::function<Status(void* buf, size_t n, uint64_t offset)>& read, uint64_t size,
                   const std::vector<CopyTarget>& targets, bool start_writeback);
+// Copies bytes [0, size) of the file open as `from` (a file of ours, never one SQLite holds) into `to` at the
+// same offsets, inside the kernel (copy_file_range; copy_bytes through a buffer where the kernel cannot).
+// The kernel writes the copy in small pieces, so its page cache is held in small folios: a database
+// file's later 4 KiB writes and their fdatasync then cost a third less than in the large folios that 1 MiB
+// writes make (100 scattered pages of an 86 MB file: 2.0 ms against 3.3 ms). `start_writeback` as above.
+// No fsync.
+Status copy_file_bytes(int from, uint64_t size, const CopyTarget& to, bool start_writeback);
 // Removes the temp files "<path>.tmp-<pid>[…]" (named so by atomic_write_file and the commands) whose process
 // no longer runs, what a killed run left behind, except the file `keep`. Best effort.
 void remove_stale_temp_files(const std::string& path, const std::string& keep = "");
