@@ -417,6 +417,8 @@ Result<PageImageResult> bootstrap_page_image(RemoteClient& remote, const std::st
           header = h;
           TS_TRY_STATUS(check_header(h));
           got.assign(h.db_size, false);
+          for (size_t i = 0; i < fds.size(); ++i)
+            TS_TRY_STATUS(reserve_file_space(fds[i].get(), h.db_size * k_page_size, files[i].path));
           progress.pages_total = static_cast<int64_t>(h.db_size);
           return {};
         },

@@ -234,6 +234,15 @@ Status pread_all(int fd, char* buf, size_t n, uint64_t offset) {
 
 }  // namespace
 
+Status reserve_file_space(int fd, uint64_t size, const std::string& path) {
+  int rc = 0;
+  do {
+    rc = ::fallocate(fd, 0, 0, static_cast<off_t>(size));
+  } while (rc != 0 && errno == EINTR);
+  if (rc == 0 || (errno != ENOSPC && errno != EDQUOT && errno != EFBIG)) return {};
+  return io_error(fmt::format("no room for the {} MB of", (size + (1 << 20) - 1) >> 20), path);
+}
+
 Status copy_file_bytes(int from, uint64_t size, const CopyTarget& to, bool start_writeback) {
   constexpr uint64_t k_piece = 8 << 20;
   for (uint64_t done = 0; done < size;) {

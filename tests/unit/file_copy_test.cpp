@@ -1,12 +1,17 @@
 // copy_file_bytes (util/fs.h): every byte lands at its offset, whether the kernel copies (a file on the same
 // file system) or a buffer does (a memfd, which the kernel will not copy across file systems), across the
 // 8 MiB pieces; a source shorter than the size asked for is an error, not a hang or a short copy.
+// reserve_file_space: the file gets its size and its blocks; no room is an error naming the file.
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <csignal>
+#include <cstdlib>
 #include <random>
 #include <string>
 
@@ -79,6 +84,41 @@ TEST(CopyFileBytes, ASourceShorterThanTheSizeIsAnError) {
     ASSERT_FALSE(copied.ok());
     EXPECT_NE(copied.error().message().find("ended early"), std::string::npos) << copied.error().message();
   }
+}
+
+TEST(ReserveFileSpace, TheFileGetsItsSizeAndItsBlocksBeforeItIsWritten) {
+  TempDir dir;
+  std::string path = dir.file("image");
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  ASSERT_TRUE(fd);
+  constexpr uint64_t size = 3 << 20;
+  ASSERT_TRUE(reserve_file_space(fd.get(), size, path).ok());
+  struct stat st {};
+  ASSERT_EQ(::fstat(fd.get(), &st), 0);
+  EXPECT_EQ(static_cast<uint64_t>(st.st_size), size);
+  EXPECT_GE(static_cast<uint64_t>(st.st_blocks) * 512, size) << "the blocks were not allocated";
+  EXPECT_EQ(contents(path), std::string(size, '\0'));  // reads as zeros until written
+}
+
+// In a child process: reserves 8 MB under a file size limit of 1 MB. Exit code 0: refused with an error
+// that names the file; 1: reserved; 2: another error; 3: no limit could be set.
+[[noreturn]] void reserve_beyond_the_file_size_limit(const std::string& path) {
+  std::signal(SIGXFSZ, SIG_IGN);
+  rlimit limit{};
+  limit.rlim_cur = limit.rlim_max = 1 << 20;
+  if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) std::_Exit(3);
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  Status st = reserve_file_space(fd.get(), 8 << 20, path);
+  if (st.ok()) std::_Exit(1);
+  bool named = st.error().kind() == ErrorKind::io &&
+               st.error().message().find("no room for the 8 MB of " + path) != std::string::npos;
+  std::_Exit(named ? 0 : 2);
+}
+
+// The process's file size limit stands for a full disk: the kernel refuses the allocation alike.
+TEST(ReserveFileSpaceDeathTest, NoRoomIsAnErrorNamingTheFile) {
+  TempDir dir;
+  EXPECT_EXIT(reserve_beyond_the_file_size_limit(dir.file("image")), ::testing::ExitedWithCode(0), "");
 }
 
 }  // namespace
