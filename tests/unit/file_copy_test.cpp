@@ -21,6 +21,7 @@
 namespace turso_sync {
 namespace {
 
+using testing::read_text;
 using testing::TempDir;
 
 std::string random_bytes(size_t n, unsigned seed) {
@@ -36,12 +37,6 @@ void write_all(int fd, const std::string& bytes) {
     ASSERT_GT(n, 0);
     done += static_cast<size_t>(n);
   }
-}
-
-std::string contents(const std::string& path) {
-  auto text = read_file(path);
-  EXPECT_TRUE(text.ok());
-  return text.ok() ? *text : std::string();
 }
 
 TEST(CopyFileBytes, EveryByteLandsAtItsOffsetInTheKernelOrThroughABuffer) {
@@ -62,7 +57,7 @@ TEST(CopyFileBytes, EveryByteLandsAtItsOffsetInTheKernelOrThroughABuffer) {
         UniqueFd to(::open(target.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
         ASSERT_TRUE(to);
         ASSERT_TRUE(copy_file_bytes(from.get(), size, {to.get(), target}, writeback).ok());
-        EXPECT_TRUE(contents(target) == bytes);
+        EXPECT_TRUE(read_text(target) == bytes);
       }
     }
   }
@@ -97,7 +92,7 @@ TEST(ReserveFileSpace, TheFileGetsItsSizeAndItsBlocksBeforeItIsWritten) {
   ASSERT_EQ(::fstat(fd.get(), &st), 0);
   EXPECT_EQ(static_cast<uint64_t>(st.st_size), size);
   EXPECT_GE(static_cast<uint64_t>(st.st_blocks) * 512, size) << "the blocks were not allocated";
-  EXPECT_EQ(contents(path), std::string(size, '\0'));  // reads as zeros until written
+  EXPECT_EQ(read_text(path), std::string(size, '\0'));  // reads as zeros until written
 }
 
 // In a child process: reserves 8 MB under a file size limit of 1 MB. Exit code 0: refused with an error
