@@ -151,16 +151,21 @@ std::string inode_of(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 ? std::to_string(st.st_ino) : "missing";
 }
 
+// A remote table `t` of 2^doublings rows of 3000 bytes each: a row per leaf page.
+void seed_padded_rows(const std::string& url, int doublings) {
+  remote_exec(url, {"CREATE TABLE t (id INTEGER PRIMARY KEY, x TEXT, pad BLOB)",
+                    "INSERT INTO t (x, pad) VALUES ('a', randomblob(3000))"});
+  for (int i = 0; i < doublings; ++i)
+    remote_exec(url, {"INSERT INTO t (x, pad) SELECT x, randomblob(3000) FROM t"});
+}
+
 // An incremental pull writes its image into the spare (the replica before the last pull) instead of copying
 // the whole replica: the two files take turns, so the replica's inode alternates; a spare that changed since
 // it was recorded is never used (a full copy instead); every result stays exact.
 TEST(PagePull, IncrementalPullsRecycleTheSpareImageAndStayExact) {
   LocalServer server;
   ASSERT_TRUE(server.started());
-  remote_exec(server.url(), {"CREATE TABLE t (id INTEGER PRIMARY KEY, x TEXT, pad BLOB)",
-                             "INSERT INTO t (x, pad) VALUES ('a', randomblob(3000))"});
-  for (int i = 0; i < 6; ++i)
-    remote_exec(server.url(), {"INSERT INTO t (x, pad) SELECT x, randomblob(3000) FROM t"});
+  seed_padded_rows(server.url(), 6);
   Copy copy{TempDir(), server.url()};
   ASSERT_EQ(copy.run({"init"}).exit_code, 0);
   const std::string spare = copy.dir.file(".turso-sync/replica.spare");
@@ -239,10 +244,7 @@ TEST(PagePull, ASpareInitLeftInThePageCacheIsUsedOnlyInTheBootThatWroteIt) {
   if (boot.size() < 36) GTEST_SKIP() << "no boot id on this system: init fsyncs its spare";
   LocalServer server;
   ASSERT_TRUE(server.started());
-  remote_exec(server.url(), {"CREATE TABLE t (id INTEGER PRIMARY KEY, x TEXT, pad BLOB)",
-                             "INSERT INTO t (x, pad) VALUES ('a', randomblob(3000))"});
-  for (int i = 0; i < 5; ++i)
-    remote_exec(server.url(), {"INSERT INTO t (x, pad) SELECT x, randomblob(3000) FROM t"});
+  seed_padded_rows(server.url(), 5);
   Copy copy{TempDir(), server.url()};
   ASSERT_EQ(copy.run({"init"}).exit_code, 0);
   const std::string spare = copy.dir.file(".turso-sync/replica.spare");
