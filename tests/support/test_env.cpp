@@ -29,6 +29,41 @@
 
 namespace turso_sync::testing {
 
+namespace {
+
+// A child's command line and environment, built before fork(). Between fork() and exec the child of a
+// multi-threaded test must not allocate: another thread may hold the allocator's lock at the fork, and the
+// child would wait for it forever (seen under ASan: a child spinning in putenv's realloc for 10 minutes).
+class ChildExec {
+ public:
+  // `env` entries are "NAME=VALUE" (set) or "NAME" (unset), applied over this process's environment.
+  ChildExec(const std::vector<std::string>& args, const std::vector<std::string>& env) : m_args(args) {
+    for (char** e = environ; *e; ++e) m_env.emplace_back(*e);
+    for (const std::string& kv : env) {
+      std::string name = kv.substr(0, kv.find('='));
+      std::erase_if(m_env,
+                    [&](const std::string& e) { return e.compare(0, name.size() + 1, name + "=") == 0; });
+      if (kv.find('=') != std::string::npos) m_env.push_back(kv);
+    }
+    for (std::string& a : m_args) m_argv.push_back(a.data());
+    m_argv.push_back(nullptr);
+    for (std::string& e : m_env) m_envp.push_back(e.data());
+    m_envp.push_back(nullptr);
+  }
+  // In the child: execs (searching PATH as the new environment says), or exits 127.
+  [[noreturn]] void exec() {
+    environ = m_envp.data();
+    execvp(m_argv[0], m_argv.data());
+    _exit(127);
+  }
+
+ private:
+  std::vector<std::string> m_args, m_env;
+  std::vector<char*> m_argv, m_envp;
+};
+
+}  // namespace
+
 TempDir::TempDir() {
   const char* base = std::getenv("TMPDIR");
   std::string tmpl = std::string(base && *base ? base : "/tmp") + "/turso-sync-test-XXXXXX";
@@ -188,6 +223,9 @@ void LocalServer::spawn(int port) {
     std::string db = m_dir.file("remote.db");
     std::string listen = "127.0.0.1:" + std::to_string(m_port);
     std::string log = m_dir.file("server.log");
+    std::vector<std::string> args{binary, db, "--sync-server", listen, "--experimental-without-rowid"};
+    args.insert(args.end(), m_flags.begin(), m_flags.end());
+    ChildExec child(args, {});
     pid_t pid = fork();
     if (pid == 0) {
       setsid();
@@ -196,13 +234,7 @@ void LocalServer::spawn(int port) {
       dup2(out, 2);
       int in = open("/dev/null", O_RDONLY);
       dup2(in, 0);
-      std::vector<std::string> args{binary, db, "--sync-server", listen, "--experimental-without-rowid"};
-      args.insert(args.end(), m_flags.begin(), m_flags.end());
-      std::vector<char*> argv;
-      for (std::string& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(binary.c_str(), argv.data());
-      _exit(127);
+      child.exec();
     }
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     bool up = false;
@@ -252,6 +284,7 @@ CommandResult run_command(const std::vector<std::string>& argv, const std::vecto
     ADD_FAILURE() << "pipe failed";
     return result;
   }
+  ChildExec child(argv, env);
   pid_t pid = fork();
   if (pid == 0) {
     dup2(in_pipe[0], 0);
@@ -259,12 +292,7 @@ CommandResult run_command(const std::vector<std::string>& argv, const std::vecto
     dup2(err_pipe[1], 2);
     for (int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1], in_pipe[0], in_pipe[1]}) close(fd);
     if (!cwd.empty() && chdir(cwd.c_str()) != 0) _exit(126);
-    for (const auto& kv : env) putenv(const_cast<char*>(kv.c_str()));
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execvp(args[0], args.data());
-    _exit(127);
+    child.exec();
   }
   close(out_pipe[1]);
   close(err_pipe[1]);
@@ -302,7 +330,9 @@ CommandResult run_command(const std::vector<std::string>& argv, const std::vecto
 
 pid_t spawn_cli(const std::vector<std::string>& args, const std::vector<std::string>& env,
                 const std::string& cwd, const std::string& output_file) {
-  const std::string& cli = cli_path();  // before fork(): the child only execs
+  std::vector<std::string> argv{cli_path()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  ChildExec child(argv, env);  // before fork(): the child only execs
   pid_t pid = fork();
   if (pid == 0) {
     int null_fd = open("/dev/null", O_RDWR);
@@ -312,14 +342,7 @@ pid_t spawn_cli(const std::vector<std::string>& args, const std::vector<std::str
     dup2(out_fd, 1);
     dup2(out_fd, 2);
     if (!cwd.empty() && chdir(cwd.c_str()) != 0) _exit(126);
-    for (const auto& kv : env) putenv(const_cast<char*>(kv.c_str()));
-    std::vector<std::string> argv{cli};
-    argv.insert(argv.end(), args.begin(), args.end());
-    std::vector<char*> raw;
-    for (auto& a : argv) raw.push_back(a.data());
-    raw.push_back(nullptr);
-    execv(raw[0], raw.data());
-    _exit(127);
+    child.exec();
   }
   return pid;
 }
@@ -382,7 +405,9 @@ CommandResult run_cli(const std::vector<std::string>& args, const std::vector<st
 CommandResult run_cli_on_terminal(const std::vector<std::string>& args, const std::vector<std::string>& env,
                                   const std::string& cwd) {
   CommandResult result;
-  const std::string& cli = cli_path();  // before forkpty(): the child only execs
+  std::vector<std::string> argv{cli_path()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  ChildExec child(argv, env);  // before forkpty(): the child only execs
   int terminal = -1;
   pid_t pid = forkpty(&terminal, nullptr, nullptr, nullptr);
   if (pid < 0) {
@@ -391,14 +416,7 @@ CommandResult run_cli_on_terminal(const std::vector<std::string>& args, const st
   }
   if (pid == 0) {
     if (!cwd.empty() && chdir(cwd.c_str()) != 0) _exit(126);
-    for (const auto& kv : env) putenv(const_cast<char*>(kv.c_str()));
-    std::vector<std::string> argv{cli};
-    argv.insert(argv.end(), args.begin(), args.end());
-    std::vector<char*> raw;
-    for (const auto& a : argv) raw.push_back(const_cast<char*>(a.c_str()));
-    raw.push_back(nullptr);
-    execvp(raw[0], raw.data());
-    _exit(127);
+    child.exec();
   }
   char buf[4096];
   while (true) {
