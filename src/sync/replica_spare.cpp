@@ -121,10 +121,10 @@ std::string new_spare_path(const std::string& state_dir) {
 void adopt_spare_copy(const std::string& state_dir, const std::string& copy, const std::string& replica) {
   drop_spare(state_dir);
   auto size = file_size(replica);
-  UniqueFd fd(::open(copy.c_str(), O_RDONLY | O_CLOEXEC));  // a temp file of ours, not yet the spare
-  bool ok = fd && size && *size > 0 && *size % k_page_size == 0 && file_size(copy) == size &&
+  // Written by bootstrap_page_image, fsynced there only when the boot is unknown: the record says which.
+  bool ok = size && *size > 0 && *size % k_page_size == 0 && file_size(copy) == size &&
             ::rename(copy.c_str(), spare_path(state_dir).c_str()) == 0 &&
-            record_copy(state_dir, replica, *size / k_page_size, fd.get());
+            write_record(state_dir, replica, *size / k_page_size, {}, current_boot_id()).ok();
   if (!ok) {
     ::unlink(copy.c_str());
     drop_spare(state_dir);

@@ -47,8 +47,9 @@ void create_spare_copy(const std::string& state_dir, const std::string& replica)
 // image, see bootstrap_page_image); removed as stale if the process dies.
 std::string new_spare_path(const std::string& state_dir);
 
-// Makes `copy` (made at new_spare_path, a byte copy of `replica` as it is now in place, not fsynced) the
-// spare, recorded with no stale page, for this boot: create_spare_copy without copying. Best effort: on any
+// Makes `copy` (made at new_spare_path, a byte copy of `replica` as it is now in place, fsynced only when
+// current_boot_id() is empty) the spare, recorded with no stale page, for this boot: create_spare_copy
+// without copying. Best effort: on any
 // failure there is no spare and `copy` is removed.
 void adopt_spare_copy(const std::string& state_dir, const std::string& copy, const std::string& replica);
 

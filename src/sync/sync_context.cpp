@@ -116,9 +116,10 @@ Result<InitReport> SyncContext::init_files(const InitOptions& options) {
   std::string tmp_working = fmt::format("{}.tmp-{}", c.working_path, ::getpid());
   std::string tmp_spare = new_spare_path(c.state_dir);
   // A new working copy and the spare are written as copies of the page image while it is checked, instead
-  // of being copied from the replica afterwards.
+  // of being copied from the replica afterwards. The spare is fsynced only where the boot is unknown
+  // (sync/replica_spare.h).
   std::vector<ImageCopy> copies;
-  if (!working_exists) copies = {{tmp_working, true}, {tmp_spare, false}};
+  if (!working_exists) copies = {{tmp_working, true}, {tmp_spare, current_boot_id().empty()}};
   auto remove_temp_files = [&]() {
     for (const std::string* path : {&tmp_replica, &tmp_working, &tmp_spare}) ::unlink(path->c_str());
   };
